@@ -1,0 +1,527 @@
+package config_test
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/schedule"
+)
+
+// compareLocations lets cmp compare schedules, whose *time.Location has
+// unexported fields.
+var compareLocations = cmp.Comparer(func(a, b *time.Location) bool { return a.String() == b.String() })
+
+func env(vars ...string) func(string) string {
+	return func(key string) string {
+		for i := 0; i+1 < len(vars); i += 2 {
+			if vars[i] == key {
+				return vars[i+1]
+			}
+		}
+		return ""
+	}
+}
+
+func mustParse(t testing.TB, lines ...string) *config.Config {
+	t.Helper()
+	c, err := config.Parse("test.yaml", []byte(strings.Join(lines, "\n")), "", env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestLoadFullExample(t *testing.T) {
+	t.Parallel()
+	got, err := config.Load("testdata/full.yaml", env("SLOTLINE_WEBSITE_SECRET", "website-secret-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := []schedule.Interval{{Start: 8 * 60, End: 12 * 60}, {Start: 13 * 60, End: 18 * 60}}
+	want := &config.Config{
+		Listen:    "127.0.0.1:8080",
+		Database:  "sqlite:./slotline.db",
+		TLS:       &config.TLS{Cert: filepath.Join("testdata", "server.crt"), Key: filepath.Join("testdata", "server.key")},
+		PublicURL: "https://callbacks.example.com",
+		Log:       config.Log{Level: "info", Format: "json"},
+		Clients: []config.Client{{
+			ID:        "website",
+			Secret:    "website-secret-0123456789",
+			Scopes:    config.Scopes,
+			RateLimit: 50,
+			RateBurst: 50,
+		}},
+		TokenTTL:  time.Hour,
+		Retention: config.Retention{EraseNumbersAfter: 90 * 24 * time.Hour},
+		Queues: []config.Queue{{
+			ID:             "queue_12345",
+			GenesysQueueID: "7f1c9a2e-0000-4000-8000-000000000001",
+			Name:           "Support",
+			TimeZone:       "America/New_York",
+			Schedule: &schedule.Queue{
+				Location:    ny,
+				SlotMinutes: 15,
+				Capacity:    10,
+				Overrides: []schedule.CapacityOverride{
+					{Days: []time.Weekday{time.Saturday, time.Sunday}, Hours: &schedule.Interval{Start: 9 * 60, End: 12 * 60}, Capacity: 4},
+					{Date: &schedule.Date{Year: 2026, Month: time.December, Day: 24}, Capacity: 2},
+				},
+				Hours: [7][]schedule.Interval{
+					time.Monday: work, time.Tuesday: work, time.Wednesday: work, time.Thursday: work, time.Friday: work,
+					time.Saturday: {{Start: 9 * 60, End: 12 * 60}},
+				},
+				Closed: map[schedule.Date]bool{
+					{Year: 2026, Month: time.December, Day: 25}: true,
+					{Year: 2027, Month: time.January, Day: 1}:   true,
+				},
+				LeadTime: 15 * time.Minute,
+				Horizon:  30 * 24 * time.Hour,
+			},
+		}},
+	}
+	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
+		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	t.Parallel()
+	got := mustParse(t, "queues:", "  - id: q1", "    timezone: UTC")
+	want := config.Default()
+	want.Queues = []config.Queue{{
+		ID:       "q1",
+		Name:     "q1",
+		TimeZone: "UTC",
+		Schedule: &schedule.Queue{
+			Location:    time.UTC,
+			SlotMinutes: 15,
+			Capacity:    10,
+			AlwaysOpen:  true,
+			Closed:      map[schedule.Date]bool{},
+			Horizon:     30 * 24 * time.Hour,
+		},
+	}}
+	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
+		t.Errorf("Parse() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		yaml  []string // line i+1 of the file
+		line  int
+		field string
+		msg   string
+	}{
+		{
+			name:  "unknown top-level key",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "colour: blue"},
+			line:  4,
+			field: "colour",
+			msg:   "unknown field",
+		},
+		{
+			name:  "unknown queue key",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    capcity: 5"},
+			line:  4,
+			field: "queues[0].capcity",
+			msg:   "unknown field",
+		},
+		{
+			name:  "unknown override key",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    capacity_overrides:", "      - {day: [sat], capacity: 1}"},
+			line:  5,
+			field: "queues[0].capacity_overrides[0].day",
+			msg:   "unknown field",
+		},
+		{
+			name:  "key given twice",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    id: q2"},
+			line:  4,
+			field: "queues[0].id",
+			msg:   "is given twice (first on line 2)",
+		},
+		{
+			name:  "bad slot_minutes",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    slot_minutes: 7"},
+			line:  4,
+			field: "queues[0].slot_minutes",
+			msg:   "7 is not one of 5, 10, 15, 20, 30, 60, 120",
+		},
+		{
+			name:  "capacity is not a number",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    capacity: ten"},
+			line:  4,
+			field: "queues[0].capacity",
+			msg:   `"ten" is not an integer`,
+		},
+		{
+			name:  "hours is a list",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    hours: [08:00-12:00]"},
+			line:  4,
+			field: "queues[0].hours",
+			msg:   "must be 24/7 or a mapping from days to intervals, not a list",
+		},
+		{
+			name:  "bad timezone",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: Mars/Olympus"},
+			line:  3,
+			field: "queues[0].timezone",
+			msg:   `"Mars/Olympus" is not a known IANA time zone`,
+		},
+		{
+			name:  "missing timezone",
+			yaml:  []string{"queues:", "  - id: q1", "    name: Support"},
+			line:  2,
+			field: "queues[0].timezone",
+			msg:   "is required",
+		},
+		{
+			name:  "bad interval",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    hours:", `      mon: ["08:00-12:00", "18:00-17:00"]`},
+			line:  5,
+			field: "queues[0].hours.mon[1]",
+			msg:   `"18:00-17:00" ends before it starts`,
+		},
+		{
+			name:  "bad day",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    hours:", `      mon-fry: ["08:00-12:00"]`},
+			line:  5,
+			field: "queues[0].hours.mon-fry",
+			msg:   `"fry" is not a day`,
+		},
+		{
+			name:  "day named twice",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    hours:", `      mon-fri: ["08:00-12:00"]`, `      wed: ["13:00-14:00"]`},
+			line:  6,
+			field: "queues[0].hours.wed",
+			msg:   `wed is already named by "mon-fri" on line 5`,
+		},
+		{
+			name:  "bad date in closed",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    closed: [2026-12-25, 2026-13-01]"},
+			line:  4,
+			field: "queues[0].closed[1]",
+			msg:   `"2026-13-01" is not a date`,
+		},
+		{
+			name:  "override without capacity",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    capacity_overrides:", "      - {days: [sat]}"},
+			line:  5,
+			field: "queues[0].capacity_overrides[0].capacity",
+			msg:   "is required",
+		},
+		{
+			name:  "override matching everything",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    capacity_overrides:", "      - {capacity: 3}"},
+			line:  5,
+			field: "queues[0].capacity_overrides[0]",
+			msg:   "needs at least one of days, date and hours",
+		},
+		{
+			name:  "duplicate queue id",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "  - timezone: UTC", "    id: q1"},
+			line:  5,
+			field: "queues[1].id",
+			msg:   `"q1" is already used by queues[0]`,
+		},
+		{
+			name:  "bad queue id",
+			yaml:  []string{"queues:", "  - id: queue 1", "    timezone: UTC"},
+			line:  2,
+			field: "queues[0].id",
+			msg:   `"queue 1" must be 1 to 64 letters`,
+		},
+		{
+			name:  "negative lead_time",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    lead_time: -15m"},
+			line:  4,
+			field: "queues[0].lead_time",
+			msg:   "-15m must not be negative",
+		},
+		{
+			name:  "bad horizon",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    horizon: 30"},
+			line:  4,
+			field: "queues[0].horizon",
+			msg:   `"30" is not a duration`,
+		},
+		{
+			name:  "no queues",
+			yaml:  []string{"listen: :8080"},
+			field: "queues",
+			msg:   "at least one queue is required",
+		},
+		{
+			name:  "unknown scope",
+			yaml:  []string{"queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web", "    secret: 0123456789abcdef", "    scopes: [callback:read, callback:delete]"},
+			line:  5,
+			field: "clients[0].scopes[1]",
+			msg:   `"callback:delete" is not one of callback:read, callback:write, webhook:read, webhook:write`,
+		},
+		{
+			name:  "no scopes",
+			yaml:  []string{"queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web", "    secret: 0123456789abcdef", "    scopes: []"},
+			line:  5,
+			field: "clients[0].scopes",
+			msg:   "at least one scope is required",
+		},
+		{
+			name:  "secret_env names an empty variable",
+			yaml:  []string{"queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web", "    secret_env: EMPTY_SECRET", "    scopes: [callback:read]"},
+			line:  4,
+			field: "clients[0].secret_env",
+			msg:   "environment variable EMPTY_SECRET is unset or empty",
+		},
+		{
+			name:  "two secret sources",
+			yaml:  []string{"queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web", "    secret_env: WEB_SECRET", "    secret: 0123456789abcdef", "    scopes: [callback:read]"},
+			line:  5,
+			field: "clients[0].secret",
+			msg:   "give only one of secret_env, secret_file and secret",
+		},
+		{
+			name:  "short secret",
+			yaml:  []string{"queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web", "    secret: hunter2", "    scopes: [callback:read]"},
+			line:  4,
+			field: "clients[0].secret",
+			msg:   "the secret must be at least 16 characters",
+		},
+		{
+			name:  "zero rate limit",
+			yaml:  []string{"queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web", "    secret: 0123456789abcdef", "    scopes: [callback:read]", "    rate_limit: 0/s"},
+			line:  6,
+			field: "clients[0].rate_limit",
+			msg:   `"0/s" must be positive`,
+		},
+		{
+			name:  "tls with only cert",
+			yaml:  []string{"tls:", "  cert: server.crt", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "tls.key",
+			msg:   "is required",
+		},
+		{
+			name:  "bad public_url",
+			yaml:  []string{"public_url: callbacks.example.com", "queues: [{id: q1, timezone: UTC}]"},
+			line:  1,
+			field: "public_url",
+			msg:   `"callbacks.example.com" is not an absolute http or https URL`,
+		},
+		{
+			name:  "bad database scheme",
+			yaml:  []string{"database: mysql://app:hunter2@db/slotline", "queues: [{id: q1, timezone: UTC}]"},
+			line:  1,
+			field: "database",
+			msg:   "must start with sqlite:, postgres:// or postgresql://",
+		},
+		{
+			name:  "bad log level",
+			yaml:  []string{"log: {level: verbose}", "queues: [{id: q1, timezone: UTC}]"},
+			line:  1,
+			field: "log.level",
+			msg:   `"verbose" is not one of debug, info, warn, error`,
+		},
+		{
+			name: "yaml syntax error",
+			yaml: []string{"queues:", "  - id: q1", "    name: a: b"},
+			line: 3,
+			msg:  "invalid YAML: mapping values are not allowed in this context",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse("bad.yaml", []byte(strings.Join(tt.yaml, "\n")), "", env("WEB_SECRET", "0123456789abcdef"))
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("Parse() error = %v, want a *config.Error", err)
+			}
+			if ce.File != "bad.yaml" || ce.Line != tt.line || ce.Field != tt.field {
+				t.Errorf("Parse() error at %s:%d %q, want bad.yaml:%d %q", ce.File, ce.Line, ce.Field, tt.line, tt.field)
+			}
+			if !strings.Contains(ce.Msg, tt.msg) {
+				t.Errorf("Parse() message %q does not contain %q", ce.Msg, tt.msg)
+			}
+			want := "bad.yaml:" + fmt.Sprint(tt.line) + ": "
+			if tt.line == 0 {
+				want = "bad.yaml: "
+			}
+			if tt.field != "" {
+				want += tt.field + ": "
+			}
+			if got := err.Error(); !strings.HasPrefix(got, want) || strings.Contains(got, "\n") || strings.Contains(got, "hunter2") {
+				t.Errorf("Parse() error = %q, want one line starting %q and no secrets", got, want)
+			}
+		})
+	}
+}
+
+func TestParseHours(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		hours      string
+		alwaysOpen bool
+		open       []time.Weekday
+	}{
+		{name: "24/7", hours: "hours: 24/7", alwaysOpen: true},
+		{name: "absent", hours: "", alwaysOpen: true},
+		{name: "empty", hours: "hours:", alwaysOpen: true},
+		{name: "one day", hours: `hours: {tue: ["08:00-12:00"]}`, open: []time.Weekday{time.Tuesday}},
+		{name: "wrapping range", hours: `hours: {fri-mon: ["08:00-12:00"]}`, open: []time.Weekday{time.Sunday, time.Monday, time.Friday, time.Saturday}},
+		{name: "comma list", hours: `hours: {"sat,sun": ["08:00-12:00"]}`, open: []time.Weekday{time.Sunday, time.Saturday}},
+		{name: "full names", hours: `hours: {Monday-WEDNESDAY: ["08:00-12:00"]}`, open: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := mustParse(t, "queues:", "  - id: q1", "    timezone: UTC", "    "+tt.hours).Queues[0].Schedule
+			if s.AlwaysOpen != tt.alwaysOpen {
+				t.Errorf("AlwaysOpen = %v, want %v", s.AlwaysOpen, tt.alwaysOpen)
+			}
+			var open []time.Weekday
+			for wd, ivs := range s.Hours {
+				if len(ivs) > 0 {
+					open = append(open, time.Weekday(wd))
+				}
+			}
+			if diff := cmp.Diff(tt.open, open); diff != "" {
+				t.Errorf("open days mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseRateLimit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		limit string
+		rate  float64
+		burst int
+	}{
+		{"50/s", 50, 50},
+		{"1.5/s", 1.5, 2},
+		{"10/m", 10.0 / 60, 1},
+		{"7200/h", 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.limit, func(t *testing.T) {
+			t.Parallel()
+			c := mustParse(t, "queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web",
+				"    secret: 0123456789abcdef", "    scopes: [callback:read]", "    rate_limit: "+tt.limit).Clients[0]
+			if c.RateLimit != tt.rate || c.RateBurst != tt.burst {
+				t.Errorf("rate, burst = %g, %d, want %g, %d", c.RateLimit, c.RateBurst, tt.rate, tt.burst)
+			}
+		})
+	}
+}
+
+func TestLoadSecretFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "web"), []byte("0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, secretFile string) string {
+		path := filepath.Join(dir, name)
+		data := "queues: [{id: q1, timezone: UTC}]\nclients:\n  - id: web\n    secret_file: " + secretFile + "\n    scopes: [callback:read]\n"
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		c, err := config.Load(write("ok.yaml", "secrets/web"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Clients[0].Secret; got != "0123456789abcdef" {
+			t.Errorf("Secret = %q, want the file's content without the newline", got)
+		}
+	})
+	t.Run("ErrNotExist", func(t *testing.T) {
+		t.Parallel()
+		path := write("missing.yaml", "secrets/nope")
+		_, err := config.Load(path, nil)
+		var ce *config.Error
+		if !errors.As(err, &ce) || !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("Load() error = %v, want a *config.Error wrapping fs.ErrNotExist", err)
+		}
+		if ce.File != path || ce.Line != 4 || ce.Field != "clients[0].secret_file" {
+			t.Errorf("Load() error = %v, want it at %s:4 clients[0].secret_file", err, path)
+		}
+	})
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "slotline.yaml")
+	_, err := config.Load(path, nil)
+	var ce *config.Error
+	if !errors.As(err, &ce) || !errors.Is(err, fs.ErrNotExist) || ce.File != path {
+		t.Fatalf("Load() error = %v, want a *config.Error for %s wrapping fs.ErrNotExist", err, path)
+	}
+}
+
+func TestParseWarnings(t *testing.T) {
+	t.Parallel()
+	c := mustParse(t, "queues:", "  - id: q1", "    timezone: UTC", "    horizon: 60d",
+		"clients:", "  - id: web", "    secret: 0123456789abcdef", "    scopes: [callback:read]")
+	want := []string{
+		"test.yaml:7: clients[0].secret: a plain secret in the config file is meant for tests; use secret_env or secret_file",
+		"test.yaml:4: queues[0].horizon: 60d is more than 30 days; Genesys schedules callbacks at most 30 days ahead",
+	}
+	if diff := cmp.Diff(want, c.Warnings); diff != "" {
+		t.Errorf("Warnings mismatch (-want +got):\n%s", diff)
+	}
+	if got := c.Queues[0].Schedule.Horizon; got != 60*24*time.Hour {
+		t.Errorf("Horizon = %v, want 60 days", got)
+	}
+}
+
+func TestClientHidesSecret(t *testing.T) {
+	t.Parallel()
+	c := config.Client{ID: "web", Secret: "0123456789abcdef", Scopes: []string{"callback:read"}}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(verb, c); strings.Contains(got, c.Secret) {
+			t.Errorf("Sprintf(%q) = %q, shows the secret", verb, got)
+		}
+	}
+}
+
+func TestDefaultQueue(t *testing.T) {
+	t.Parallel()
+	q := config.DefaultQueue()
+	if q.ID != "queue_12345" || q.Name != "Default" || q.TimeZone != "America/New_York" || q.GenesysQueueID != "" {
+		t.Errorf("DefaultQueue() = %+v", q)
+	}
+	s := q.Schedule
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Location.String() != "America/New_York" || s.SlotMinutes != 15 || s.Capacity != 10 ||
+		!s.AlwaysOpen || s.LeadTime != 0 || s.Horizon != 30*24*time.Hour {
+		t.Errorf("DefaultQueue().Schedule = %+v", s)
+	}
+}

@@ -1,0 +1,71 @@
+package reservation
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one HTTP status in one table (httpapi).
+const (
+	EINVALID         = "invalid"          // the request is malformed or breaks a rule
+	ENOTFOUND        = "not_found"        // no such resource
+	ECONFLICT        = "conflict"         // a slot is full, an idempotency key is reused with another body
+	EPRECONDITION    = "precondition"     // If-Match does not match the current version
+	EUNAUTHORIZED    = "unauthorized"     // no or bad credentials
+	EFORBIDDEN       = "forbidden"        // credentials lack a scope
+	ERATELIMITED     = "rate_limited"     // the client is over its rate limit
+	ETOOLARGE        = "too_large"        // the body is over the limit
+	EUNSUPPORTEDTYPE = "unsupported_type" // the body's content type is not accepted
+	EUNAVAILABLE     = "unavailable"      // a dependency is down
+	EINTERNAL        = "internal"         // anything else; never shown in detail
+)
+
+// Error is the one coded error of the domain. Message is safe to show to the
+// client; Fields maps a request field (JSON path) to what is wrong with it.
+type Error struct {
+	Code    string
+	Message string
+	Fields  map[string]string
+	// Extra carries structured details rendered as problem extension
+	// members (for example the per-candidate reasons of a full slot).
+	Extra map[string]any
+}
+
+// Error implements error.
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an EINVALID error about one field.
+func FieldError(field, msg string) *Error {
+	return &Error{Code: EINVALID, Message: field + " " + msg, Fields: map[string]string{field: msg}}
+}
+
+// ErrorCode returns the code of the *Error in err's chain, EINTERNAL for any
+// other error and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the client-safe message of err.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}
+
+// ErrNotFound is returned by stores when a reservation does not exist.
+var ErrNotFound = &Error{Code: ENOTFOUND, Message: "reservation not found"}

@@ -1,0 +1,442 @@
+package reservation
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Limits on requests.
+const (
+	MaxCandidates       = 20
+	MaxSlotLength       = 4 * time.Hour
+	MaxReasonLength     = 500
+	MaxNameLength       = 200
+	MinConcurrencyLimit = 1
+	MaxConcurrencyLimit = 50
+)
+
+// CreateRequest is the seed's reservation payload, decoded and checked.
+type CreateRequest struct {
+	CallbackID       string             `json:"callback_id,omitempty"`
+	CallbackNumber   string             `json:"callback_number"`
+	CustomerName     string             `json:"customer_name,omitempty"`
+	Candidates       []Slot             `json:"-"`
+	Channel          ChannelPreferences `json:"channel_preferences"`
+	QueueID          string             `json:"queue_id"`
+	Reason           string             `json:"reason"`
+	ConcurrencyLimit int                `json:"concurrency_limit,omitempty"`
+}
+
+// Hash returns a digest of the request's meaning (not its formatting), used
+// to tell a replay of an idempotent request from a different one.
+func (r *CreateRequest) Hash() string {
+	return hashJSON(struct {
+		*CreateRequest
+		Slots []string `json:"slots"`
+	}{r, slotKeys(r.Candidates)})
+}
+
+// UpdateRequest is a PATCH of a reservation: any of a new time slot matrix
+// (a reschedule), reason, channel preferences and customer name.
+type UpdateRequest struct {
+	Candidates   []Slot              `json:"-"`
+	Reason       *string             `json:"reason,omitempty"`
+	Channel      *ChannelPreferences `json:"channel_preferences,omitempty"`
+	CustomerName *string             `json:"customer_name,omitempty"`
+}
+
+// Hash returns a digest of the request's meaning.
+func (r *UpdateRequest) Hash() string {
+	return hashJSON(struct {
+		*UpdateRequest
+		Slots []string `json:"slots"`
+	}{r, slotKeys(r.Candidates)})
+}
+
+func slotKeys(slots []Slot) []string {
+	keys := make([]string, len(slots))
+	for i, s := range slots {
+		keys[i] = s.Start.UTC().Format(time.RFC3339Nano) + "/" + s.End.UTC().Format(time.RFC3339Nano)
+	}
+	return keys
+}
+
+func hashJSON(v any) string {
+	b, _ := json.Marshal(v) // plain structs of strings, numbers and bools cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// fieldErrors collects what is wrong with a request, field by field.
+type fieldErrors struct {
+	fields map[string]string
+	order  []string
+}
+
+func (fe *fieldErrors) add(field, msg string) {
+	if fe.fields == nil {
+		fe.fields = map[string]string{}
+	}
+	if _, ok := fe.fields[field]; ok {
+		return
+	}
+	fe.fields[field] = msg
+	fe.order = append(fe.order, field)
+}
+
+func (fe *fieldErrors) err() error {
+	if len(fe.order) == 0 {
+		return nil
+	}
+	first := fe.order[0]
+	msg := first + ": " + fe.fields[first]
+	if n := len(fe.order); n > 1 {
+		msg += fmt.Sprintf(" (and %d more)", n-1)
+	}
+	return &Error{Code: EINVALID, Message: msg, Fields: fe.fields}
+}
+
+// object decodes a JSON object into raw members, reporting unknown members.
+func (fe *fieldErrors) object(path string, raw json.RawMessage, known ...string) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	err := json.Unmarshal(raw, &m)
+	var syn *json.SyntaxError
+	if path == "" && (errors.As(err, &syn) || len(bytes.TrimSpace(raw)) == 0) {
+		at := int64(0)
+		if syn != nil {
+			at = syn.Offset
+		}
+		fe.add("body", fmt.Sprintf("is not valid JSON (at byte %d)", at))
+		return nil
+	}
+	if err != nil || m == nil {
+		fe.add(pathOr(path, "body"), "must be a JSON object")
+		return nil
+	}
+	var unknown []string
+	for k := range m {
+		found := false
+		for _, kn := range known {
+			found = found || k == kn
+		}
+		if !found {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		fe.add(join(path, k), "unknown field")
+	}
+	for k, v := range m {
+		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			delete(m, k) // null means absent
+		}
+	}
+	return m
+}
+
+func pathOr(path, def string) string {
+	if path == "" {
+		return def
+	}
+	return path
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (fe *fieldErrors) str(m map[string]json.RawMessage, path, key string) (string, bool) {
+	raw, ok := m[key]
+	if !ok {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		fe.add(join(path, key), "must be a string")
+		return "", false
+	}
+	return s, true
+}
+
+func (fe *fieldErrors) boolean(m map[string]json.RawMessage, path, key string) bool {
+	raw, ok := m[key]
+	if !ok {
+		return false
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err != nil {
+		fe.add(join(path, key), "must be true or false")
+	}
+	return b
+}
+
+func (fe *fieldErrors) integer(m map[string]json.RawMessage, path, key string) (int, bool) {
+	raw, ok := m[key]
+	if !ok {
+		return 0, false
+	}
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&n); err != nil {
+		fe.add(join(path, key), "must be an integer")
+		return 0, false
+	}
+	i, err := n.Int64()
+	if err != nil || i < -1<<31 || i > 1<<31-1 {
+		fe.add(join(path, key), "must be an integer")
+		return 0, false
+	}
+	return int(i), true
+}
+
+var (
+	e164          = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	callbackIDPat = regexp.MustCompile(`^[A-Za-z0-9._:@+-]{1,128}$`)
+)
+
+// ValidNumber reports whether s is a valid E.164 phone number.
+func ValidNumber(s string) bool {
+	if !e164.MatchString(s) {
+		return false
+	}
+	num, err := phonenumbers.Parse(s, "")
+	return err == nil && phonenumbers.IsValidNumber(num)
+}
+
+// MaskNumber hides all but the country calling code and the last two digits
+// of a phone number, for logs and audit entries.
+func MaskNumber(s string) string {
+	if s == "" {
+		return ""
+	}
+	cc := ""
+	if num, err := phonenumbers.Parse(s, ""); err == nil {
+		cc = fmt.Sprintf("+%d", num.GetCountryCode())
+	}
+	if !strings.HasPrefix(s, cc) || cc == "" {
+		cc = ""
+	}
+	rest := strings.TrimPrefix(s, cc)
+	if len(rest) <= 2 {
+		return cc + strings.Repeat("*", len(rest))
+	}
+	return cc + strings.Repeat("*", len(rest)-2) + rest[len(rest)-2:]
+}
+
+func (fe *fieldErrors) text(m map[string]json.RawMessage, path, key string, max int) (string, bool) {
+	s, ok := fe.str(m, path, key)
+	if !ok {
+		return "", false
+	}
+	if !utf8.ValidString(s) {
+		fe.add(join(path, key), "must be valid UTF-8")
+		return "", false
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		fe.add(join(path, key), fmt.Sprintf("must be at most %d characters (got %d)", max, n))
+		return "", false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			fe.add(join(path, key), "must not contain control characters")
+			return "", false
+		}
+	}
+	return s, true
+}
+
+func (fe *fieldErrors) instant(m map[string]json.RawMessage, path, key string) (time.Time, bool) {
+	s, ok := fe.str(m, path, key)
+	if !ok {
+		if _, present := m[key]; !present {
+			fe.add(join(path, key), "is required")
+		}
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil {
+		return t, true
+	}
+	if _, err2 := time.Parse("2006-01-02T15:04:05", strings.SplitN(s, ".", 2)[0]); err2 == nil {
+		fe.add(join(path, key), fmt.Sprintf("%q has no UTC offset; write it like 2026-06-15T14:00:00-04:00", s))
+	} else {
+		fe.add(join(path, key), fmt.Sprintf("%q is not an RFC 3339 date-time", s))
+	}
+	return time.Time{}, false
+}
+
+func (fe *fieldErrors) matrix(m map[string]json.RawMessage, key string) []Slot {
+	raw, ok := m[key]
+	if !ok {
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		fe.add(key, "must be an array of {start, end}")
+		return nil
+	}
+	if len(items) == 0 {
+		fe.add(key, "must hold at least one slot")
+		return nil
+	}
+	if len(items) > MaxCandidates {
+		fe.add(key, fmt.Sprintf("must hold at most %d slots (got %d)", MaxCandidates, len(items)))
+		return nil
+	}
+	slots := make([]Slot, 0, len(items))
+	for i, item := range items {
+		path := fmt.Sprintf("%s[%d]", key, i)
+		sm := fe.object(path, item, "start", "end")
+		if sm == nil {
+			continue
+		}
+		start, ok1 := fe.instant(sm, path, "start")
+		end, ok2 := fe.instant(sm, path, "end")
+		if !ok1 || !ok2 {
+			continue
+		}
+		switch {
+		case !end.After(start):
+			fe.add(path+".end", "must be after start")
+		case end.Sub(start) > MaxSlotLength:
+			fe.add(path+".end", fmt.Sprintf("makes the slot %s long; at most %s is allowed", end.Sub(start), MaxSlotLength))
+		default:
+			slots = append(slots, Slot{start, end})
+		}
+	}
+	return slots
+}
+
+func (fe *fieldErrors) channel(m map[string]json.RawMessage, key string) (ChannelPreferences, bool) {
+	raw, ok := m[key]
+	if !ok {
+		return ChannelPreferences{Primary: "voice"}, false
+	}
+	cm := fe.object(key, raw, "primary", "fallback", "allow_sms")
+	if cm == nil {
+		return ChannelPreferences{}, true
+	}
+	var ch ChannelPreferences
+	ch.Primary, _ = fe.str(cm, key, "primary")
+	ch.Fallback, _ = fe.str(cm, key, "fallback")
+	ch.AllowSMS = fe.boolean(cm, key, "allow_sms")
+	if ch.Primary == "" {
+		ch.Primary = "voice"
+	}
+	if ch.Primary != "voice" {
+		fe.add(key+".primary", fmt.Sprintf("%q is not supported; use \"voice\"", ch.Primary))
+	}
+	switch ch.Fallback {
+	case "", "none":
+		ch.Fallback = ""
+	case "sms":
+		if !ch.AllowSMS {
+			fe.add(key+".fallback", "is \"sms\" but allow_sms is false")
+		}
+	default:
+		fe.add(key+".fallback", fmt.Sprintf("%q is not supported; use \"sms\" or \"none\"", ch.Fallback))
+	}
+	return ch, true
+}
+
+// DecodeCreate decodes and checks a create body. Every problem is reported
+// with the JSON path of its field; the error is an EINVALID *Error.
+func DecodeCreate(body []byte) (*CreateRequest, error) {
+	var fe fieldErrors
+	m := fe.object("", body, "callback_id", "callback_number", "customer_name", "time_slot_matrix",
+		"channel_preferences", "queue_id", "reason", "concurrency_limit")
+	if m == nil {
+		return nil, fe.err()
+	}
+	var r CreateRequest
+	if id, ok := fe.str(m, "", "callback_id"); ok {
+		if !callbackIDPat.MatchString(id) {
+			fe.add("callback_id", "must be 1 to 128 letters, digits or . _ : @ + -")
+		}
+		r.CallbackID = id
+	}
+	if num, ok := fe.str(m, "", "callback_number"); ok {
+		if !ValidNumber(num) {
+			fe.add("callback_number", "is not a valid E.164 phone number (like +14155550199)")
+		}
+		r.CallbackNumber = num
+	} else if _, present := m["callback_number"]; !present {
+		fe.add("callback_number", "is required")
+	}
+	r.CustomerName, _ = fe.text(m, "", "customer_name", MaxNameLength)
+	if q, ok := fe.str(m, "", "queue_id"); ok && q != "" {
+		r.QueueID = q
+	} else if !ok {
+		if _, present := m["queue_id"]; !present {
+			fe.add("queue_id", "is required")
+		}
+	} else {
+		fe.add("queue_id", "is required")
+	}
+	if _, present := m["time_slot_matrix"]; !present {
+		fe.add("time_slot_matrix", "is required")
+	}
+	r.Candidates = fe.matrix(m, "time_slot_matrix")
+	r.Channel, _ = fe.channel(m, "channel_preferences")
+	r.Reason, _ = fe.text(m, "", "reason", MaxReasonLength)
+	if n, ok := fe.integer(m, "", "concurrency_limit"); ok {
+		if n < MinConcurrencyLimit || n > MaxConcurrencyLimit {
+			fe.add("concurrency_limit", fmt.Sprintf("must be from %d to %d (got %d)", MinConcurrencyLimit, MaxConcurrencyLimit, n))
+		}
+		r.ConcurrencyLimit = n
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// DecodeUpdate decodes and checks a PATCH body.
+func DecodeUpdate(body []byte) (*UpdateRequest, error) {
+	var fe fieldErrors
+	m := fe.object("", body, "time_slot_matrix", "reason", "channel_preferences", "customer_name",
+		"callback_id", "callback_number", "queue_id", "concurrency_limit")
+	if m == nil {
+		return nil, fe.err()
+	}
+	for _, k := range []string{"callback_id", "callback_number", "queue_id", "concurrency_limit"} {
+		if _, ok := m[k]; ok {
+			fe.add(k, "cannot be changed; cancel and reserve again")
+		}
+	}
+	var r UpdateRequest
+	r.Candidates = fe.matrix(m, "time_slot_matrix")
+	if s, ok := fe.text(m, "", "reason", MaxReasonLength); ok {
+		r.Reason = &s
+	}
+	if s, ok := fe.text(m, "", "customer_name", MaxNameLength); ok {
+		r.CustomerName = &s
+	}
+	if ch, ok := fe.channel(m, "channel_preferences"); ok {
+		r.Channel = &ch
+	}
+	if len(m) == 0 {
+		fe.add("body", "must change at least one of time_slot_matrix, reason, channel_preferences, customer_name")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

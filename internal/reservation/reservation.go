@@ -1,0 +1,240 @@
+// Package reservation holds Slotline's domain: reservations, their status and
+// sync state, the events that record every change, the requests that create
+// and change them, and the one coded error type. It has no infrastructure
+// dependencies.
+package reservation
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Status is where a reservation is in its life.
+type Status string
+
+// The statuses. Scheduled is the only status that holds a slot.
+const (
+	StatusScheduled  Status = "scheduled"   // the slot is held
+	StatusInProgress Status = "in_progress" // Genesys is dialing or connected
+	StatusCompleted  Status = "completed"   // the customer spoke to an agent
+	StatusMissed     Status = "missed"      // not answered, or no agent
+	StatusCanceled   Status = "canceled"    // canceled by a client or in Genesys
+	StatusFailed     Status = "failed"      // Genesys refused it
+)
+
+// Statuses lists every status.
+var Statuses = []Status{StatusScheduled, StatusInProgress, StatusCompleted, StatusMissed, StatusCanceled, StatusFailed}
+
+// Final reports whether s is an end state.
+func (s Status) Final() bool {
+	switch s {
+	case StatusCompleted, StatusMissed, StatusCanceled, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// SyncState is how far a reservation has been carried to Genesys Cloud.
+type SyncState string
+
+// The sync states.
+const (
+	SyncPending SyncState = "pending"
+	SyncSynced  SyncState = "synced"
+	SyncFailed  SyncState = "failed"
+)
+
+// Slot is a span of time [Start, End).
+type Slot struct {
+	Start time.Time
+	End   time.Time
+}
+
+// ChannelPreferences is the seed's channel preference directive.
+type ChannelPreferences struct {
+	Primary  string `json:"primary"`
+	Fallback string `json:"fallback,omitempty"`
+	AllowSMS bool   `json:"allow_sms"`
+}
+
+// Sync is the Genesys side of a reservation.
+type Sync struct {
+	State          SyncState `json:"state"`
+	ConversationID string    `json:"conversation_id,omitempty"`
+	Attempts       int       `json:"attempts,omitempty"`
+	LastError      string    `json:"last_error,omitempty"`
+}
+
+// Reservation is one reserved callback.
+type Reservation struct {
+	ID         string
+	ClientID   string
+	CallbackID string
+	QueueID    string
+	// TimeZone is the queue's zone when the reservation was made; the chosen
+	// slot is shown in it.
+	TimeZone         string
+	CallbackNumber   string
+	CustomerName     string
+	Candidates       []Slot
+	Slot             Slot
+	Bucket           time.Time // start of the capacity bucket the slot counts against
+	Channel          ChannelPreferences
+	Reason           string
+	ConcurrencyLimit int
+	Status           Status
+	Sync             Sync
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// HoldsSlot reports whether r counts against its bucket's capacity.
+func (r *Reservation) HoldsSlot() bool { return r.Status == StatusScheduled }
+
+// ETag returns the entity tag of r's current version.
+func (r *Reservation) ETag() string { return fmt.Sprintf("\"%d\"", r.Version) }
+
+// TimeFormat is how instants are written in API responses (UTC, millisecond
+// precision), as in the seed's callback_time.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+type slotJSON struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+type reservationJSON struct {
+	ID                 string              `json:"id"`
+	CallbackID         string              `json:"callback_id,omitempty"`
+	CallbackNumber     string              `json:"callback_number"`
+	CustomerName       string              `json:"customer_name,omitempty"`
+	CallbackTime       string              `json:"callback_time"`
+	QueueID            string              `json:"queue_id"`
+	Reason             string              `json:"reason"`
+	Status             Status              `json:"status"`
+	TimeSlot           slotJSON            `json:"time_slot"`
+	TimeSlotMatrix     []slotJSON          `json:"time_slot_matrix"`
+	TimeZone           string              `json:"timezone"`
+	ChannelPreferences *ChannelPreferences `json:"channel_preferences"`
+	ConcurrencyLimit   int                 `json:"concurrency_limit,omitempty"`
+	ClientID           string              `json:"client_id"`
+	Version            int                 `json:"version"`
+	CreatedAt          string              `json:"created_at"`
+	UpdatedAt          string              `json:"updated_at"`
+	Sync               Sync                `json:"sync"`
+}
+
+// MarshalJSON renders r as the API shows it: the seed's response fields
+// (id, callback_number, callback_time, queue_id, reason, status) and ours.
+func (r *Reservation) MarshalJSON() ([]byte, error) {
+	loc, err := time.LoadLocation(r.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	local := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
+	v := reservationJSON{
+		ID:               r.ID,
+		CallbackID:       r.CallbackID,
+		CallbackNumber:   r.CallbackNumber,
+		CustomerName:     r.CustomerName,
+		CallbackTime:     r.Slot.Start.UTC().Format(TimeFormat),
+		QueueID:          r.QueueID,
+		Reason:           r.Reason,
+		Status:           r.Status,
+		TimeSlot:         slotJSON{local(r.Slot.Start), local(r.Slot.End)},
+		TimeSlotMatrix:   make([]slotJSON, len(r.Candidates)),
+		TimeZone:         r.TimeZone,
+		ConcurrencyLimit: r.ConcurrencyLimit,
+		ClientID:         r.ClientID,
+		Version:          r.Version,
+		CreatedAt:        r.CreatedAt.UTC().Format(TimeFormat),
+		UpdatedAt:        r.UpdatedAt.UTC().Format(TimeFormat),
+		Sync:             r.Sync,
+	}
+	ch := r.Channel
+	v.ChannelPreferences = &ch
+	for i, c := range r.Candidates {
+		v.TimeSlotMatrix[i] = slotJSON{local(c.Start), local(c.End)}
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Reservation) UnmarshalJSON(b []byte) error {
+	var v reservationJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	parse := func(s string) (time.Time, error) {
+		if s == "" {
+			return time.Time{}, nil
+		}
+		return time.Parse(time.RFC3339Nano, s)
+	}
+	var errs []error
+	must := func(s string) time.Time {
+		t, err := parse(s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return t
+	}
+	*r = Reservation{
+		ID:               v.ID,
+		ClientID:         v.ClientID,
+		CallbackID:       v.CallbackID,
+		QueueID:          v.QueueID,
+		TimeZone:         v.TimeZone,
+		CallbackNumber:   v.CallbackNumber,
+		CustomerName:     v.CustomerName,
+		Slot:             Slot{must(v.TimeSlot.Start), must(v.TimeSlot.End)},
+		Reason:           v.Reason,
+		ConcurrencyLimit: v.ConcurrencyLimit,
+		Status:           v.Status,
+		Sync:             v.Sync,
+		Version:          v.Version,
+		CreatedAt:        must(v.CreatedAt),
+		UpdatedAt:        must(v.UpdatedAt),
+	}
+	if v.ChannelPreferences != nil {
+		r.Channel = *v.ChannelPreferences
+	}
+	for _, c := range v.TimeSlotMatrix {
+		r.Candidates = append(r.Candidates, Slot{must(c.Start), must(c.End)})
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("reservation %s: %w", v.ID, errs[0])
+	}
+	return nil
+}
+
+// Event types written by the reservation core.
+const (
+	EventCreated     = "reservation.created"
+	EventRescheduled = "reservation.rescheduled"
+	EventUpdated     = "reservation.updated"
+	EventCanceled    = "reservation.canceled"
+)
+
+// Origins of a change.
+const (
+	OriginAPI     = "api"
+	OriginGenesys = "genesys"
+	OriginSystem  = "system"
+)
+
+// Event is one change to one reservation, numbered by a global sequence:
+// a reader that has seen Seq N never later finds a committed event below N.
+type Event struct {
+	Seq           int64        `json:"seq"`
+	ID            string       `json:"event_id"`
+	Type          string       `json:"type"`
+	OccurredAt    time.Time    `json:"occurred_at"`
+	Origin        string       `json:"origin"`
+	Actor         string       `json:"actor"`
+	ReservationID string       `json:"reservation_id"`
+	QueueID       string       `json:"queue_id"`
+	Reservation   *Reservation `json:"reservation"`
+}

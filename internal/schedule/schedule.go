@@ -1,0 +1,417 @@
+// Package schedule judges callback slots against a queue's calendar: the
+// slot grid (capacity buckets), weekly opening hours, closed dates, lead time,
+// booking horizon and per-bucket capacity, all in the queue's IANA time zone.
+//
+// Every instant is a time.Time; wall-clock values (opening hours, the grid)
+// are turned into instants with Resolve, which steps over daylight-saving
+// gaps and yields one instant per real occurrence in overlaps, so a grid
+// never has holes, never overlaps itself and never counts an hour twice.
+package schedule
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	_ "time/tzdata" // the tz database travels with the binary
+)
+
+// Reason says why a slot cannot be booked. The empty Reason means bookable.
+type Reason string
+
+// The reasons a slot is unavailable, in the order they are checked.
+const (
+	OK             Reason = ""
+	ReasonPast     Reason = "past"      // the slot starts at or before now
+	ReasonLeadTime Reason = "lead_time" // the slot starts sooner than the queue's lead time
+	ReasonHorizon  Reason = "horizon"   // the slot starts beyond the booking horizon
+	ReasonHoliday  Reason = "holiday"   // the slot touches a closed date
+	ReasonClosed   Reason = "closed"    // the slot is not inside opening hours
+	ReasonFull     Reason = "full"      // the slot's bucket has no capacity left
+)
+
+// SlotMinutes lists the allowed bucket lengths.
+var SlotMinutes = []int{5, 10, 15, 20, 30, 60, 120}
+
+// Date is a calendar date in the queue's zone.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// DateOf returns the calendar date of t in t's location.
+func DateOf(t time.Time) Date {
+	y, m, d := t.Date()
+	return Date{y, m, d}
+}
+
+// ParseDate parses "YYYY-MM-DD".
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return Date{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	}
+	return DateOf(t), nil
+}
+
+// String formats d as YYYY-MM-DD.
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+
+// AddDays returns the date n days after d.
+func (d Date) AddDays(n int) Date {
+	return DateOf(time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC))
+}
+
+// Weekday returns the day of the week of d.
+func (d Date) Weekday() time.Weekday {
+	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
+}
+
+// Interval is a span of wall-clock minutes since local midnight, Start
+// inclusive, End exclusive; End may be 1440 (24:00).
+type Interval struct {
+	Start, End int
+}
+
+// ParseInterval parses "HH:MM-HH:MM"; the end may be 24:00.
+func ParseInterval(s string) (Interval, error) {
+	var h1, m1, h2, m2 int
+	if n, err := fmt.Sscanf(s, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || n != 4 || len(s) != len("00:00-00:00") {
+		return Interval{}, fmt.Errorf("%q is not an interval like 08:00-12:00", s)
+	}
+	iv := Interval{h1*60 + m1, h2*60 + m2}
+	if h1 > 23 || m1 > 59 || m2 > 59 || iv.End > 1440 || h2 > 24 {
+		return Interval{}, fmt.Errorf("%q has an impossible time", s)
+	}
+	if iv.End <= iv.Start {
+		return Interval{}, fmt.Errorf("%q ends before it starts", s)
+	}
+	return iv, nil
+}
+
+// Contains reports whether the wall-clock minute m lies in iv.
+func (iv Interval) Contains(m int) bool { return m >= iv.Start && m < iv.End }
+
+// String formats iv as HH:MM-HH:MM.
+func (iv Interval) String() string {
+	return fmt.Sprintf("%02d:%02d-%02d:%02d", iv.Start/60, iv.Start%60, iv.End/60, iv.End%60)
+}
+
+// CapacityOverride replaces the default capacity for the buckets it matches.
+// A bucket matches when its start, in local time, falls on Date (if set) or
+// on one of Days (if set; empty means every day), and inside Hours (if set).
+type CapacityOverride struct {
+	Date     *Date
+	Days     []time.Weekday
+	Hours    *Interval
+	Capacity int
+}
+
+func (o CapacityOverride) matches(d Date, minute int) bool {
+	if o.Date != nil && *o.Date != d {
+		return false
+	}
+	if len(o.Days) > 0 {
+		found := false
+		for _, wd := range o.Days {
+			if wd == d.Weekday() {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return o.Hours == nil || o.Hours.Contains(minute)
+}
+
+// Queue is the calendar of one queue. Build it with its fields set and call
+// Validate; a Queue is read-only afterwards and safe for concurrent use.
+type Queue struct {
+	Location    *time.Location
+	SlotMinutes int
+	Capacity    int
+	// Overrides are consulted in order: the first date override that matches
+	// wins, then the first weekday override that matches, then Capacity.
+	Overrides []CapacityOverride
+	// AlwaysOpen means 24/7; Hours is then ignored.
+	AlwaysOpen bool
+	// Hours holds the opening intervals per weekday (index time.Weekday).
+	Hours    [7][]Interval
+	Closed   map[Date]bool
+	LeadTime time.Duration
+	Horizon  time.Duration
+}
+
+// Validate checks the queue's settings.
+func (q *Queue) Validate() error {
+	if q.Location == nil {
+		return fmt.Errorf("time zone is required")
+	}
+	ok := false
+	for _, m := range SlotMinutes {
+		ok = ok || m == q.SlotMinutes
+	}
+	if !ok {
+		return fmt.Errorf("slot length %d minutes is not one of %v", q.SlotMinutes, SlotMinutes)
+	}
+	if q.Capacity < 0 {
+		return fmt.Errorf("capacity must not be negative")
+	}
+	for _, o := range q.Overrides {
+		if o.Capacity < 0 {
+			return fmt.Errorf("override capacity must not be negative")
+		}
+	}
+	if q.LeadTime < 0 || q.Horizon <= 0 {
+		return fmt.Errorf("lead time must not be negative and horizon must be positive")
+	}
+	return nil
+}
+
+func (q *Queue) slot() time.Duration { return time.Duration(q.SlotMinutes) * time.Minute }
+
+// Resolve returns the instants at which the wall clock of loc reads minute
+// (0..1440) on date d, in increasing order: one instant normally, two in a
+// fall-back overlap, and in a spring-forward gap the instant the gap ends
+// (the first real instant after the missing wall time).
+func Resolve(loc *time.Location, d Date, minute int) []time.Time {
+	u := time.Date(d.Year, d.Month, d.Day, 0, minute, 0, 0, time.UTC)
+	// Offsets in the world lie within -12h..+14h; the true instant, if any,
+	// lies in [u-14h, u+12h]. Collect the offsets in force around there.
+	var offsets []int
+	for _, probe := range []time.Duration{-15 * time.Hour, -3 * time.Hour, 0, 3 * time.Hour, 15 * time.Hour} {
+		_, off := u.Add(probe).In(loc).Zone()
+		seen := false
+		for _, o := range offsets {
+			seen = seen || o == off
+		}
+		if !seen {
+			offsets = append(offsets, off)
+		}
+	}
+	var out []time.Time
+	for _, off := range offsets {
+		t := u.Add(-time.Duration(off) * time.Second)
+		if wall(t.In(loc)) == u {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		// A gap: the wall time is skipped. Take the earliest candidate past
+		// it and walk back to the start of the zone period it falls in.
+		var best time.Time
+		for _, off := range offsets {
+			t := u.Add(-time.Duration(off) * time.Second)
+			if wall(t.In(loc)).After(u) {
+				start, _ := t.In(loc).ZoneBounds()
+				if !start.IsZero() && wall(start.In(loc)).After(u) {
+					t = start
+				}
+				if best.IsZero() || t.Before(best) {
+					best = t
+				}
+			}
+		}
+		if !best.IsZero() {
+			out = append(out, best)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	for i := range out {
+		out[i] = out[i].UTC()
+	}
+	return dedupe(out)
+}
+
+// wall returns t's wall clock reading as if it were UTC.
+func wall(t time.Time) time.Time {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC)
+}
+
+func dedupe(ts []time.Time) []time.Time {
+	out := ts[:0]
+	for i, t := range ts {
+		if i == 0 || !t.Equal(out[len(out)-1]) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// dayBoundaries returns the starts of the grid buckets whose wall time falls
+// on date d, in order.
+func (q *Queue) dayBoundaries(d Date) []time.Time {
+	var out []time.Time
+	for m := 0; m < 1440; m += q.SlotMinutes {
+		out = append(out, Resolve(q.Location, d, m)...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return dedupe(out)
+}
+
+// Bucket is one cell of a queue's grid: [Start, End) in UTC.
+type Bucket struct {
+	Start, End time.Time
+}
+
+// BucketAt returns the grid bucket that contains t.
+func (q *Queue) BucketAt(t time.Time) Bucket {
+	t = t.UTC()
+	// Fast path: no zone change near t.
+	lt := t.In(q.Location)
+	zs, ze := lt.ZoneBounds()
+	minute := lt.Hour()*60 + lt.Minute()
+	floor := minute - minute%q.SlotMinutes
+	start := t.Add(-time.Duration(minute-floor)*time.Minute - time.Duration(lt.Second())*time.Second - time.Duration(lt.Nanosecond()))
+	end := start.Add(q.slot())
+	if (zs.IsZero() || !start.Before(zs)) && (ze.IsZero() || end.Before(ze)) {
+		return Bucket{start.UTC(), end.UTC()}
+	}
+	// Slow path: walk the boundaries of the days around t.
+	d := DateOf(lt)
+	var bs []time.Time
+	for i := -1; i <= 1; i++ {
+		bs = append(bs, q.dayBoundaries(d.AddDays(i))...)
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].Before(bs[j]) })
+	bs = dedupe(bs)
+	i := sort.Search(len(bs), func(i int) bool { return bs[i].After(t) }) // first boundary > t
+	if i == 0 || i == len(bs) {
+		// Cannot happen for a sane zone; fall back to a plain slot.
+		return Bucket{start.UTC(), end.UTC()}
+	}
+	return Bucket{bs[i-1], bs[i]}
+}
+
+// Buckets returns every grid bucket that starts in [from, to), in order.
+func (q *Queue) Buckets(from, to time.Time) []Bucket {
+	var out []Bucket
+	if !from.Before(to) {
+		return out
+	}
+	b := q.BucketAt(from)
+	if b.Start.Before(from) {
+		b = q.BucketAt(b.End)
+	}
+	for b.Start.Before(to) {
+		out = append(out, b)
+		b = q.BucketAt(b.End)
+	}
+	return out
+}
+
+// CapacityAt returns the capacity of the bucket that starts at start.
+func (q *Queue) CapacityAt(start time.Time) int {
+	lt := start.In(q.Location)
+	d := DateOf(lt)
+	minute := lt.Hour()*60 + lt.Minute()
+	for _, o := range q.Overrides {
+		if o.Date != nil && o.matches(d, minute) {
+			return o.Capacity
+		}
+	}
+	for _, o := range q.Overrides {
+		if o.Date == nil && o.matches(d, minute) {
+			return o.Capacity
+		}
+	}
+	return q.Capacity
+}
+
+// openSpans returns the opening hours that touch date d as instants, merged
+// where they touch (so hours that run past midnight form one span).
+func (q *Queue) openSpans(from, to Date) []Bucket {
+	var spans []Bucket
+	for d := from; !dateAfter(d, to); d = d.AddDays(1) {
+		for _, iv := range q.Hours[d.Weekday()] {
+			starts := Resolve(q.Location, d, iv.Start)
+			var ends []time.Time
+			if iv.End == 1440 {
+				ends = Resolve(q.Location, d.AddDays(1), 0)
+			} else {
+				ends = Resolve(q.Location, d, iv.End)
+			}
+			// In an overlap an interval opens at the first occurrence of
+			// its start and closes at the last occurrence of its end.
+			spans = append(spans, Bucket{starts[0], ends[len(ends)-1]})
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
+	var merged []Bucket
+	for _, s := range spans {
+		if n := len(merged); n > 0 && !s.Start.After(merged[n-1].End) {
+			if s.End.After(merged[n-1].End) {
+				merged[n-1].End = s.End
+			}
+			continue
+		}
+		merged = append(merged, s)
+	}
+	return merged
+}
+
+func dateAfter(a, b Date) bool {
+	if a.Year != b.Year {
+		return a.Year > b.Year
+	}
+	if a.Month != b.Month {
+		return a.Month > b.Month
+	}
+	return a.Day > b.Day
+}
+
+// IsOpen reports whether all of [start, end) lies within opening hours.
+func (q *Queue) IsOpen(start, end time.Time) bool {
+	if q.AlwaysOpen {
+		return true
+	}
+	d0 := DateOf(start.In(q.Location)).AddDays(-1)
+	d1 := DateOf(end.In(q.Location)).AddDays(1)
+	for _, s := range q.openSpans(d0, d1) {
+		if !start.Before(s.Start) && !end.After(s.End) {
+			return true
+		}
+	}
+	return false
+}
+
+// TouchesClosedDate reports whether [start, end) touches a closed date.
+func (q *Queue) TouchesClosedDate(start, end time.Time) bool {
+	if len(q.Closed) == 0 {
+		return false
+	}
+	last := end.Add(-time.Nanosecond)
+	if last.Before(start) {
+		last = start
+	}
+	for d := DateOf(start.In(q.Location)); !dateAfter(d, DateOf(last.In(q.Location))); d = d.AddDays(1) {
+		if q.Closed[d] {
+			return true
+		}
+	}
+	return false
+}
+
+// Check judges the slot [start, end) at instant now, without capacity: it
+// returns the first reason the slot cannot be booked, or OK. The slot must
+// be well formed (end after start).
+func (q *Queue) Check(start, end, now time.Time) Reason {
+	switch {
+	case !start.After(now):
+		return ReasonPast
+	case start.Before(now.Add(q.LeadTime)):
+		return ReasonLeadTime
+	case start.After(now.Add(q.Horizon)):
+		return ReasonHorizon
+	case q.TouchesClosedDate(start, end):
+		return ReasonHoliday
+	case !q.IsOpen(start, end):
+		return ReasonClosed
+	}
+	return OK
+}

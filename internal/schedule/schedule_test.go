@@ -1,0 +1,297 @@
+package schedule
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func mustLoc(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func mustTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		zone   string
+		date   Date
+		minute int
+		want   []string
+	}{
+		{"America/New_York", Date{2026, 6, 15}, 14 * 60, []string{"2026-06-15T18:00:00Z"}},
+		// Spring forward: 02:30 does not exist; it resolves to 03:00 EDT.
+		{"America/New_York", Date{2026, 3, 8}, 2*60 + 30, []string{"2026-03-08T07:00:00Z"}},
+		{"America/New_York", Date{2026, 3, 8}, 2 * 60, []string{"2026-03-08T07:00:00Z"}},
+		{"America/New_York", Date{2026, 3, 8}, 3 * 60, []string{"2026-03-08T07:00:00Z"}},
+		// Fall back: 01:30 happens twice.
+		{"America/New_York", Date{2026, 11, 1}, 90, []string{"2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z"}},
+		{"Europe/London", Date{2026, 3, 29}, 60 + 15, []string{"2026-03-29T01:00:00Z"}},
+		{"Europe/London", Date{2026, 10, 25}, 60 + 15, []string{"2026-10-25T00:15:00Z", "2026-10-25T01:15:00Z"}},
+		// Lord Howe shifts by 30 minutes at 02:00 standard time.
+		{"Australia/Lord_Howe", Date{2026, 10, 4}, 2*60 + 15, []string{"2026-10-03T15:30:00Z"}},
+		{"Australia/Lord_Howe", Date{2026, 4, 5}, 60 + 45, []string{"2026-04-04T14:45:00Z", "2026-04-04T15:15:00Z"}},
+		{"UTC", Date{2028, 2, 29}, 0, []string{"2028-02-29T00:00:00Z"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%s/%d", tt.zone, tt.date, tt.minute), func(t *testing.T) {
+			got := Resolve(mustLoc(t, tt.zone), tt.date, tt.minute)
+			if len(got) != len(tt.want) {
+				t.Fatalf("Resolve = %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if w := mustTime(t, tt.want[i]); !got[i].Equal(w) {
+					t.Errorf("Resolve[%d] = %v, want %v", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestGridProperties walks every instant (per minute) across DST changes and
+// checks that each lies in exactly one bucket, that buckets tile time with no
+// gap or overlap, that the fast and slow paths agree, and that an ordinary
+// bucket lasts exactly the slot length.
+func TestGridProperties(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		zone string
+		day  Date
+	}{
+		{"America/New_York", Date{2026, 3, 8}},
+		{"America/New_York", Date{2026, 11, 1}},
+		{"Europe/London", Date{2026, 3, 29}},
+		{"Europe/London", Date{2026, 10, 25}},
+		{"Australia/Lord_Howe", Date{2026, 10, 4}},
+		{"Australia/Lord_Howe", Date{2026, 4, 5}},
+		{"Asia/Kolkata", Date{2028, 2, 29}},
+		{"America/Santiago", Date{2026, 9, 6}}, // midnight does not exist
+	}
+	for _, c := range cases {
+		for _, slot := range SlotMinutes {
+			t.Run(fmt.Sprintf("%s/%s/%d", c.zone, c.day, slot), func(t *testing.T) {
+				loc := mustLoc(t, c.zone)
+				q := &Queue{Location: loc, SlotMinutes: slot, Capacity: 1, AlwaysOpen: true, Horizon: time.Hour}
+				from := time.Date(c.day.Year, c.day.Month, c.day.Day, 0, 0, 0, 0, loc).Add(-6 * time.Hour)
+				to := from.Add(36 * time.Hour)
+				buckets := q.Buckets(from, to)
+				if len(buckets) == 0 {
+					t.Fatal("no buckets")
+				}
+				for i, b := range buckets {
+					if !b.End.After(b.Start) {
+						t.Fatalf("bucket %d empty: %v", i, b)
+					}
+					if i > 0 && !buckets[i-1].End.Equal(b.Start) {
+						t.Fatalf("bucket %d does not follow %d: %v then %v", i, i-1, buckets[i-1], b)
+					}
+					if d := b.End.Sub(b.Start); d > time.Duration(slot)*time.Minute+time.Hour {
+						t.Fatalf("bucket %d too long: %v", i, d)
+					}
+					// Buckets start on the grid (or at a zone change).
+					lt := b.Start.In(loc)
+					zs, _ := lt.ZoneBounds()
+					if (lt.Hour()*60+lt.Minute())%slot != 0 && !zs.Equal(b.Start) {
+						t.Fatalf("bucket %d starts off the grid at %v", i, lt)
+					}
+				}
+				for ts := buckets[0].Start; ts.Before(buckets[len(buckets)-1].End); ts = ts.Add(time.Minute) {
+					got := q.BucketAt(ts)
+					n := 0
+					for _, b := range buckets {
+						if !ts.Before(b.Start) && ts.Before(b.End) {
+							n++
+							if b != got {
+								t.Fatalf("BucketAt(%v) = %v, want %v", ts, got, b)
+							}
+						}
+					}
+					if n != 1 {
+						t.Fatalf("%v lies in %d buckets", ts, n)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestBucketOnDSTDays(t *testing.T) {
+	t.Parallel()
+	ny := mustLoc(t, "America/New_York")
+	q := &Queue{Location: ny, SlotMinutes: 15, Capacity: 1, AlwaysOpen: true, Horizon: time.Hour}
+	// 96 buckets on an ordinary day, 92 on spring-forward, 100 on fall-back.
+	for _, tc := range []struct {
+		day  Date
+		want int
+	}{{Date{2026, 6, 1}, 96}, {Date{2026, 3, 8}, 92}, {Date{2026, 11, 1}, 100}} {
+		from := time.Date(tc.day.Year, tc.day.Month, tc.day.Day, 0, 0, 0, 0, ny)
+		next := tc.day.AddDays(1)
+		to := time.Date(next.Year, next.Month, next.Day, 0, 0, 0, 0, ny)
+		if got := len(q.Buckets(from, to)); got != tc.want {
+			t.Errorf("%s: %d buckets, want %d", tc.day, got, tc.want)
+		}
+	}
+}
+
+func TestParseInterval(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      string
+		want    Interval
+		wantErr bool
+	}{
+		{"08:00-12:00", Interval{480, 720}, false},
+		{"13:30-24:00", Interval{810, 1440}, false},
+		{"12:00-08:00", Interval{}, true},
+		{"08:00-08:00", Interval{}, true},
+		{"8-12", Interval{}, true},
+		{"25:00-26:00", Interval{}, true},
+		{"08:61-09:00", Interval{}, true},
+		{"00:00-24:30", Interval{}, true},
+	} {
+		got, err := ParseInterval(tc.in)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("ParseInterval(%q) = %v, %v; want %v, err=%v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func officeQueue(t testing.TB, zone string) *Queue {
+	t.Helper()
+	q := &Queue{
+		Location:    mustLoc(t, zone),
+		SlotMinutes: 15,
+		Capacity:    10,
+		LeadTime:    15 * time.Minute,
+		Horizon:     30 * 24 * time.Hour,
+		Closed:      map[Date]bool{{2026, 12, 25}: true},
+	}
+	weekday := []Interval{{8 * 60, 12 * 60}, {13 * 60, 18 * 60}}
+	for d := time.Monday; d <= time.Friday; d++ {
+		q.Hours[d] = weekday
+	}
+	q.Hours[time.Saturday] = []Interval{{9 * 60, 12 * 60}}
+	sat := Interval{9 * 60, 12 * 60}
+	xmasEve := Date{2026, 12, 24}
+	q.Overrides = []CapacityOverride{
+		{Days: []time.Weekday{time.Saturday, time.Sunday}, Hours: &sat, Capacity: 4},
+		{Date: &xmasEve, Capacity: 2},
+	}
+	if err := q.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	q := officeQueue(t, "America/New_York")
+	now := mustTime(t, "2026-12-01T12:00:00-05:00") // a Tuesday
+	tests := []struct {
+		name       string
+		start, end string
+		want       Reason
+	}{
+		{"open", "2026-12-02T09:00:00-05:00", "2026-12-02T09:15:00-05:00", OK},
+		{"other offset same instant", "2026-12-02T14:00:00Z", "2026-12-02T14:15:00Z", OK},
+		{"past", "2026-12-01T11:00:00-05:00", "2026-12-01T11:15:00-05:00", ReasonPast},
+		{"now is past", "2026-12-01T12:00:00-05:00", "2026-12-01T12:15:00-05:00", ReasonPast},
+		{"lead time", "2026-12-01T12:10:00-05:00", "2026-12-01T12:25:00-05:00", ReasonLeadTime},
+		{"lead time edge ok", "2026-12-01T13:00:00-05:00", "2026-12-01T13:15:00-05:00", OK},
+		{"horizon", "2027-01-01T09:00:00-05:00", "2027-01-01T09:15:00-05:00", ReasonHorizon},
+		{"holiday", "2026-12-25T09:00:00-05:00", "2026-12-25T09:15:00-05:00", ReasonHoliday},
+		{"lunch", "2026-12-02T12:00:00-05:00", "2026-12-02T12:15:00-05:00", ReasonClosed},
+		{"straddles lunch", "2026-12-02T11:50:00-05:00", "2026-12-02T12:05:00-05:00", ReasonClosed},
+		{"ends at closing", "2026-12-02T17:45:00-05:00", "2026-12-02T18:00:00-05:00", OK},
+		{"sunday", "2026-12-06T10:00:00-05:00", "2026-12-06T10:15:00-05:00", ReasonClosed},
+		{"saturday morning", "2026-12-05T10:00:00-05:00", "2026-12-05T10:15:00-05:00", OK},
+		{"saturday afternoon", "2026-12-05T13:00:00-05:00", "2026-12-05T13:15:00-05:00", ReasonClosed},
+		{"before opening in UTC terms", "2026-12-02T12:00:00Z", "2026-12-02T12:15:00Z", ReasonClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := q.Check(mustTime(t, tt.start), mustTime(t, tt.end), now); got != tt.want {
+				t.Errorf("Check = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckAcrossDST(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		zone       string
+		hours      []Interval
+		now        string
+		start, end string
+		want       Reason
+	}{
+		// New York springs forward at 02:00 on 8 March 2026. With hours
+		// 01:00-04:00 the open span is 01:00 EST to 04:00 EDT (2 real hours).
+		{"ny gap open", "America/New_York", []Interval{{60, 240}}, "2026-03-07T12:00:00Z", "2026-03-08T01:45:00-05:00", "2026-03-08T03:00:00-04:00", OK},
+		{"ny after close", "America/New_York", []Interval{{60, 240}}, "2026-03-07T12:00:00Z", "2026-03-08T04:00:00-04:00", "2026-03-08T04:15:00-04:00", ReasonClosed},
+		// Opening at 02:30 (missing) opens at 03:00 EDT.
+		{"ny opens in gap", "America/New_York", []Interval{{150, 300}}, "2026-03-07T12:00:00Z", "2026-03-08T03:00:00-04:00", "2026-03-08T03:15:00-04:00", OK},
+		// Fall back: hours 01:00-02:00 cover both 01:xx hours.
+		{"ny overlap first", "America/New_York", []Interval{{60, 120}}, "2026-10-31T12:00:00Z", "2026-11-01T01:30:00-04:00", "2026-11-01T01:45:00-04:00", OK},
+		{"ny overlap second", "America/New_York", []Interval{{60, 120}}, "2026-10-31T12:00:00Z", "2026-11-01T01:30:00-05:00", "2026-11-01T01:45:00-05:00", OK},
+		{"london spring", "Europe/London", []Interval{{0, 180}}, "2026-03-28T12:00:00Z", "2026-03-29T02:00:00+01:00", "2026-03-29T02:15:00+01:00", OK},
+		{"london autumn second 01:15", "Europe/London", []Interval{{60, 120}}, "2026-10-24T12:00:00Z", "2026-10-25T01:15:00Z", "2026-10-25T01:30:00Z", OK},
+		{"lord howe gap", "Australia/Lord_Howe", []Interval{{150, 240}}, "2026-10-03T00:00:00Z", "2026-10-04T02:30:00+11:00", "2026-10-04T02:45:00+11:00", OK},
+		{"lord howe before open", "Australia/Lord_Howe", []Interval{{150, 240}}, "2026-10-03T00:00:00Z", "2026-10-04T01:45:00+10:30", "2026-10-04T02:00:00+10:30", ReasonClosed},
+		{"leap day", "America/New_York", []Interval{{540, 1020}}, "2028-02-28T12:00:00Z", "2028-02-29T09:00:00-05:00", "2028-02-29T09:15:00-05:00", OK},
+		{"overnight hours", "America/New_York", []Interval{{1320, 1440}, {0, 120}}, "2026-06-01T12:00:00Z", "2026-06-02T23:50:00-04:00", "2026-06-03T00:10:00-04:00", OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := &Queue{Location: mustLoc(t, tt.zone), SlotMinutes: 15, Capacity: 1, Horizon: 30 * 24 * time.Hour}
+			for d := range q.Hours {
+				q.Hours[d] = tt.hours
+			}
+			if got := q.Check(mustTime(t, tt.start), mustTime(t, tt.end), mustTime(t, tt.now)); got != tt.want {
+				t.Errorf("Check = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCapacityAt(t *testing.T) {
+	t.Parallel()
+	q := officeQueue(t, "America/New_York")
+	for _, tc := range []struct {
+		at   string
+		want int
+	}{
+		{"2026-12-02T09:00:00-05:00", 10},
+		{"2026-12-05T09:00:00-05:00", 4},  // Saturday morning override
+		{"2026-12-05T12:00:00-05:00", 10}, // Saturday, outside the override's hours
+		{"2026-12-24T09:00:00-05:00", 2},  // date override
+		{"2026-12-24T17:45:00-05:00", 2},
+	} {
+		if got := q.CapacityAt(mustTime(t, tc.at)); got != tc.want {
+			t.Errorf("CapacityAt(%s) = %d, want %d", tc.at, got, tc.want)
+		}
+	}
+}
+
+func BenchmarkBucketAt(b *testing.B) {
+	q := officeQueue(b, "America/New_York")
+	ts := mustTime(b, "2026-12-02T09:07:00-05:00")
+	for b.Loop() {
+		_ = q.BucketAt(ts)
+	}
+}

@@ -1,0 +1,79 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/slotline/slotline/internal/reservation"
+)
+
+// IdempotencyRecord is a stored response to an idempotent write.
+type IdempotencyRecord struct {
+	Method      string
+	Target      string
+	RequestHash string
+	Status      int
+	Reservation *reservation.Reservation // as it was right after the write
+	CreatedAt   time.Time
+}
+
+func (s *Store) saveIdempotency(ctx context.Context, tx *Tx, r *reservation.Reservation, w Write, now time.Time) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode idempotent response: %w", err)
+	}
+	k := w.Idempotency
+	_, err = tx.exec(ctx, `INSERT INTO idempotency_keys (client_id, idem_key, method, target, request_hash, status, reservation_id, body, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		w.Actor, k.Key, k.Method, k.Target, k.RequestHash, k.Status, r.ID, string(body), micros(now))
+	if isUniqueViolation(err) {
+		// Another request with the same key committed first; the caller
+		// looks the key up again and replays or refuses.
+		return ErrKeyTaken
+	}
+	if err != nil {
+		return fmt.Errorf("save idempotency key: %w", err)
+	}
+	return nil
+}
+
+// ErrKeyTaken is returned by writes whose idempotency key was stored by a
+// concurrent request first.
+var ErrKeyTaken = errors.New("idempotency key already used")
+
+// FindIdempotency returns the stored response for a client's key, or nil.
+func (s *Store) FindIdempotency(ctx context.Context, clientID, key string) (*IdempotencyRecord, error) {
+	var rec IdempotencyRecord
+	var body string
+	var created int64
+	err := s.reader().queryRow(ctx, `SELECT method, target, request_hash, status, body, created_at
+		FROM idempotency_keys WHERE client_id = $1 AND idem_key = $2`, clientID, key).
+		Scan(&rec.Method, &rec.Target, &rec.RequestHash, &rec.Status, &body, &created)
+	if errors.Is(err, errNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find idempotency key: %w", err)
+	}
+	rec.CreatedAt = instant(created)
+	rec.Reservation = new(reservation.Reservation)
+	if err := json.Unmarshal([]byte(body), rec.Reservation); err != nil {
+		return nil, fmt.Errorf("decode idempotent response: %w", err)
+	}
+	return &rec, nil
+}
+
+// DeleteIdempotencyKeys removes Idempotency-Key records (not callback_id
+// records, which live as long as their reservation) created before t.
+func (s *Store) DeleteIdempotencyKeys(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var err error
+		n, err = tx.exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < $1 AND idem_key NOT LIKE 'callback_id:%'", micros(before))
+		return err
+	})
+	return n, err
+}

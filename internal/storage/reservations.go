@@ -1,0 +1,540 @@
+package storage
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slotline/slotline/internal/audit"
+	"github.com/slotline/slotline/internal/reservation"
+)
+
+// ErrFull is returned when every candidate's bucket is full.
+var ErrFull = errors.New("every candidate slot is full")
+
+// Candidate is one slot a write may book, already checked against the
+// queue's calendar: Bucket is the start of the capacity bucket it counts
+// against and Cap that bucket's effective cap (the smaller of the queue's
+// capacity and the request's concurrency limit).
+type Candidate struct {
+	Slot   reservation.Slot
+	Bucket time.Time
+	Cap    int
+}
+
+// Idempotency records a write's response under a client's key.
+type Idempotency struct {
+	Key         string
+	Method      string
+	Target      string
+	RequestHash string
+	Status      int // the HTTP status to replay
+}
+
+// Write describes who makes a change and what else happens with it.
+type Write struct {
+	Actor     string // API client id, "genesys" or "system"
+	Origin    string // reservation.OriginAPI, …
+	RequestID string
+	Now       time.Time // zero means time.Now
+	// IfVersion, when not zero, makes the write fail with EPRECONDITION
+	// unless the reservation is at that version.
+	IfVersion   int
+	Idempotency *Idempotency
+	// TxFunc runs inside the write's transaction, after the change and
+	// before the events, with the driver's transaction (Tx.Driver).
+	TxFunc func(ctx context.Context, tx *Tx) error
+}
+
+func (w *Write) now() time.Time {
+	if w.Now.IsZero() {
+		return time.Now().UTC()
+	}
+	return w.Now.UTC()
+}
+
+// takeSlot counts one more reservation against a bucket if it stays within
+// cap. The upsert's row lock makes this atomic on both backends.
+func takeSlot(ctx context.Context, tx *Tx, queueID string, bucket time.Time, cap int) (bool, error) {
+	if cap <= 0 {
+		return false, nil
+	}
+	var used int
+	err := tx.queryRow(ctx, `INSERT INTO slot_usage (queue_id, bucket_start, used) VALUES ($1, $2, 1)
+		ON CONFLICT (queue_id, bucket_start) DO UPDATE SET used = slot_usage.used + 1 WHERE slot_usage.used < $3
+		RETURNING used`, queueID, micros(bucket), cap).Scan(&used)
+	if errors.Is(err, errNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("take slot: %w", err)
+	}
+	return true, nil
+}
+
+func releaseSlot(ctx context.Context, tx *Tx, queueID string, bucket time.Time) error {
+	_, err := tx.exec(ctx, "UPDATE slot_usage SET used = used - 1 WHERE queue_id = $1 AND bucket_start = $2 AND used > 0",
+		queueID, micros(bucket))
+	if err != nil {
+		return fmt.Errorf("release slot: %w", err)
+	}
+	return nil
+}
+
+// takeFirst books the first candidate with room and returns its index.
+func takeFirst(ctx context.Context, tx *Tx, queueID string, cands []Candidate) (int, error) {
+	for i, c := range cands {
+		ok, err := takeSlot(ctx, tx, queueID, c.Bucket, c.Cap)
+		if err != nil {
+			return -1, err
+		}
+		if ok {
+			return i, nil
+		}
+	}
+	return -1, ErrFull
+}
+
+const reservationColumns = `id, client_id, callback_id, queue_id, timezone, callback_number, customer_name, candidates,
+	slot_start, slot_end, bucket_start, channel, reason, concurrency_limit, status, sync_state, sync_conversation_id,
+	sync_attempts, sync_error, version, created_at, updated_at`
+
+func scanReservation(r row) (*reservation.Reservation, error) {
+	var v reservation.Reservation
+	var callbackID *string
+	var cands, channel string
+	var start, end, bucket, created, updated int64
+	err := r.Scan(&v.ID, &v.ClientID, &callbackID, &v.QueueID, &v.TimeZone, &v.CallbackNumber, &v.CustomerName, &cands,
+		&start, &end, &bucket, &channel, &v.Reason, &v.ConcurrencyLimit, &v.Status, &v.Sync.State, &v.Sync.ConversationID,
+		&v.Sync.Attempts, &v.Sync.LastError, &v.Version, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if callbackID != nil {
+		v.CallbackID = *callbackID
+	}
+	v.Slot = reservation.Slot{Start: instant(start), End: instant(end)}
+	v.Bucket = instant(bucket)
+	v.CreatedAt, v.UpdatedAt = instant(created), instant(updated)
+	var cs []storedSlot
+	if err := json.Unmarshal([]byte(cands), &cs); err != nil {
+		return nil, fmt.Errorf("decode candidates of %s: %w", v.ID, err)
+	}
+	for _, c := range cs {
+		v.Candidates = append(v.Candidates, reservation.Slot{Start: instant(c.Start), End: instant(c.End)})
+	}
+	if err := json.Unmarshal([]byte(channel), &v.Channel); err != nil {
+		return nil, fmt.Errorf("decode channel of %s: %w", v.ID, err)
+	}
+	return &v, nil
+}
+
+type storedSlot struct {
+	Start int64 `json:"s"`
+	End   int64 `json:"e"`
+}
+
+func encodeSlots(slots []reservation.Slot) string {
+	cs := make([]storedSlot, len(slots))
+	for i, s := range slots {
+		cs[i] = storedSlot{micros(s.Start), micros(s.End)}
+	}
+	b, _ := json.Marshal(cs)
+	return string(b)
+}
+
+func encodeChannel(ch reservation.ChannelPreferences) string {
+	b, _ := json.Marshal(ch)
+	return string(b)
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// auditDetail renders an audit entry's detail object.
+func auditDetail(kv ...any) string {
+	m := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if v := kv[i+1]; v != nil && v != "" {
+			m[kv[i].(string)] = v
+		}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func slotText(s reservation.Slot) string {
+	return s.Start.UTC().Format(time.RFC3339) + "/" + s.End.UTC().Format(time.RFC3339)
+}
+
+// CreateReservation books the first candidate with room and stores r,
+// filling in its slot, bucket, status, version and timestamps. It returns
+// the index of the candidate booked, ErrFull when none has room, and
+// ErrKeyTaken if the client already used r's callback id or the write's
+// idempotency key.
+func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservation, cands []Candidate, w Write) (int, error) {
+	chosen := -1
+	now := w.now()
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var err error
+		if chosen, err = takeFirst(ctx, tx, r.QueueID, cands); err != nil {
+			return err
+		}
+		c := cands[chosen]
+		r.Slot, r.Bucket = c.Slot, c.Bucket
+		r.Status = reservation.StatusScheduled
+		r.Sync = reservation.Sync{State: reservation.SyncPending}
+		r.Version = 1
+		r.CreatedAt, r.UpdatedAt = now, now
+		if r.ID == "" {
+			r.ID = newID("cb_", 10)
+		}
+		_, err = tx.exec(ctx, `INSERT INTO reservations (`+reservationColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+			r.ID, r.ClientID, nullable(r.CallbackID), r.QueueID, r.TimeZone, r.CallbackNumber, r.CustomerName,
+			encodeSlots(r.Candidates), micros(r.Slot.Start), micros(r.Slot.End), micros(r.Bucket), encodeChannel(r.Channel),
+			r.Reason, r.ConcurrencyLimit, string(r.Status), string(r.Sync.State), r.Sync.ConversationID, r.Sync.Attempts,
+			r.Sync.LastError, r.Version, micros(r.CreatedAt), micros(r.UpdatedAt))
+		if isUniqueViolation(err) {
+			return ErrKeyTaken // the client's callback_id is its idempotency key
+		}
+		if err != nil {
+			return fmt.Errorf("insert reservation: %w", err)
+		}
+		return s.finishWrite(ctx, tx, r, reservation.EventCreated, "reservation.create", w, now,
+			"queue_id", r.QueueID, "slot", slotText(r.Slot), "candidate", chosen)
+	})
+	if err != nil {
+		return -1, err
+	}
+	return chosen, nil
+}
+
+// finishWrite stores the idempotent response, runs the caller's statements
+// and appends the event and the audit entry.
+func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservation, eventType, action string, w Write, now time.Time, detail ...any) error {
+	if w.Idempotency != nil {
+		if err := s.saveIdempotency(ctx, tx, r, w, now); err != nil {
+			return err
+		}
+	}
+	if w.TxFunc != nil {
+		if err := w.TxFunc(ctx, tx); err != nil {
+			return err
+		}
+	}
+	snapshot := *r
+	ev := reservation.Event{
+		Type: eventType, OccurredAt: now, Origin: w.Origin, Actor: w.Actor,
+		ReservationID: r.ID, QueueID: r.QueueID, Reservation: &snapshot,
+	}
+	entry := &audit.Entry{
+		At: now, Actor: w.Actor, Action: action, Target: r.ID, Outcome: audit.OutcomeOK,
+		Detail: auditDetail(append(detail, "version", r.Version, "request_id", w.RequestID, "origin", w.Origin)...),
+	}
+	return s.appendLog(ctx, tx, []reservation.Event{ev}, entry)
+}
+
+// lockReservation reads a reservation for update and checks IfVersion.
+func (s *Store) lockReservation(ctx context.Context, tx *Tx, id string, w Write) (*reservation.Reservation, error) {
+	r, err := scanReservation(tx.queryRow(ctx, "SELECT "+reservationColumns+" FROM reservations WHERE id = $1"+s.forUpdate(), id))
+	if errors.Is(err, errNoRows) {
+		return nil, reservation.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read reservation: %w", err)
+	}
+	if w.IfVersion != 0 && w.IfVersion != r.Version {
+		return nil, reservation.Errorf(reservation.EPRECONDITION,
+			"reservation %s is at version %d, not %d; read it again and retry", r.ID, r.Version, w.IfVersion)
+	}
+	return r, nil
+}
+
+func (s *Store) saveReservation(ctx context.Context, tx *Tx, r *reservation.Reservation) error {
+	_, err := tx.exec(ctx, `UPDATE reservations SET customer_name = $2, candidates = $3, slot_start = $4, slot_end = $5,
+		bucket_start = $6, channel = $7, reason = $8, status = $9, sync_state = $10, sync_conversation_id = $11,
+		sync_attempts = $12, sync_error = $13, version = $14, updated_at = $15, callback_number = $16 WHERE id = $1`,
+		r.ID, r.CustomerName, encodeSlots(r.Candidates), micros(r.Slot.Start), micros(r.Slot.End), micros(r.Bucket),
+		encodeChannel(r.Channel), r.Reason, string(r.Status), string(r.Sync.State), r.Sync.ConversationID,
+		r.Sync.Attempts, r.Sync.LastError, r.Version, micros(r.UpdatedAt), r.CallbackNumber)
+	if err != nil {
+		return fmt.Errorf("update reservation: %w", err)
+	}
+	return nil
+}
+
+// Change is a PATCH: a new slot (Candidates, already checked) and/or new
+// details. Nil fields are left as they are.
+type Change struct {
+	Candidates   []Candidate
+	Matrix       []reservation.Slot // the request's matrix, stored with the reservation
+	Reason       *string
+	Channel      *reservation.ChannelPreferences
+	CustomerName *string
+	// Check, if set, is called with the locked reservation before any
+	// change; an error aborts the write. The booking layer uses it to check
+	// that a reservation's candidates belong to its queue.
+	Check func(r *reservation.Reservation) error
+}
+
+// UpdateReservation applies a change to a scheduled reservation. With new
+// candidates it moves the reservation's capacity atomically: the old bucket
+// is released and the first candidate with room is taken, or nothing changes
+// (ErrFull). It returns the updated reservation and the index of the
+// candidate booked (-1 without a reschedule). Errors: ENOTFOUND, EPRECONDITION
+// (If-Match), ECONFLICT (not scheduled any more), ErrFull.
+func (s *Store) UpdateReservation(ctx context.Context, id string, c Change, w Write) (*reservation.Reservation, int, error) {
+	var out *reservation.Reservation
+	chosen := -1
+	now := w.now()
+	err := s.inTx(ctx, func(tx *Tx) error {
+		chosen = -1
+		r, err := s.lockReservation(ctx, tx, id, w)
+		if err != nil {
+			return err
+		}
+		if r.Status != reservation.StatusScheduled {
+			return reservation.Errorf(reservation.ECONFLICT, "reservation %s is %s and can no longer be changed", r.ID, r.Status)
+		}
+		if c.Check != nil {
+			if err := c.Check(r); err != nil {
+				return err
+			}
+		}
+		eventType, action := reservation.EventUpdated, "reservation.update"
+		var detail []any
+		if c.Candidates != nil {
+			if err := releaseSlot(ctx, tx, r.QueueID, r.Bucket); err != nil {
+				return err
+			}
+			if chosen, err = takeFirst(ctx, tx, r.QueueID, c.Candidates); err != nil {
+				return err
+			}
+			detail = append(detail, "from", slotText(r.Slot))
+			r.Slot, r.Bucket = c.Candidates[chosen].Slot, c.Candidates[chosen].Bucket
+			r.Candidates = c.Matrix
+			r.Sync = reservation.Sync{State: reservation.SyncPending, ConversationID: r.Sync.ConversationID}
+			eventType, action = reservation.EventRescheduled, "reservation.reschedule"
+			detail = append(detail, "slot", slotText(r.Slot), "candidate", chosen)
+		}
+		if c.Reason != nil {
+			r.Reason = *c.Reason
+		}
+		if c.Channel != nil {
+			r.Channel = *c.Channel
+		}
+		if c.CustomerName != nil {
+			r.CustomerName = *c.CustomerName
+		}
+		r.Version++
+		r.UpdatedAt = now
+		if err := s.saveReservation(ctx, tx, r); err != nil {
+			return err
+		}
+		out = r
+		return s.finishWrite(ctx, tx, r, eventType, action, w, now, detail...)
+	})
+	if err != nil {
+		return nil, -1, err
+	}
+	return out, chosen, nil
+}
+
+// CancelReservation cancels a reservation and frees its slot. Canceling a
+// canceled reservation changes nothing and returns it with changed false.
+// Errors: ENOTFOUND, EPRECONDITION, ECONFLICT (already completed, missed or
+// failed).
+func (s *Store) CancelReservation(ctx context.Context, id string, w Write) (r *reservation.Reservation, changed bool, err error) {
+	now := w.now()
+	err = s.inTx(ctx, func(tx *Tx) error {
+		changed = false
+		var err error
+		if r, err = s.lockReservation(ctx, tx, id, w); err != nil {
+			return err
+		}
+		switch r.Status {
+		case reservation.StatusCanceled:
+			if w.Idempotency != nil {
+				return s.saveIdempotency(ctx, tx, r, w, now)
+			}
+			return nil
+		case reservation.StatusScheduled, reservation.StatusInProgress:
+		default:
+			return reservation.Errorf(reservation.ECONFLICT, "reservation %s is already %s", r.ID, r.Status)
+		}
+		if r.HoldsSlot() {
+			if err := releaseSlot(ctx, tx, r.QueueID, r.Bucket); err != nil {
+				return err
+			}
+		}
+		r.Status = reservation.StatusCanceled
+		r.Version++
+		r.UpdatedAt = now
+		if err := s.saveReservation(ctx, tx, r); err != nil {
+			return err
+		}
+		changed = true
+		return s.finishWrite(ctx, tx, r, reservation.EventCanceled, "reservation.cancel", w, now, "slot", slotText(r.Slot))
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return r, changed, nil
+}
+
+// FindReservationByID returns one reservation or ENOTFOUND.
+func (s *Store) FindReservationByID(ctx context.Context, id string) (*reservation.Reservation, error) {
+	r, err := scanReservation(s.reader().queryRow(ctx, "SELECT "+reservationColumns+" FROM reservations WHERE id = $1", id))
+	if errors.Is(err, errNoRows) {
+		return nil, reservation.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find reservation: %w", err)
+	}
+	return r, nil
+}
+
+// Filter selects reservations. Results are ordered by callback time, then
+// creation order.
+type Filter struct {
+	QueueID        string
+	Status         reservation.Status
+	From, To       time.Time // callback time in [From, To); zero = unbounded
+	CallbackNumber string
+	Cursor         string // from a previous page's next cursor
+	Limit          int    // default 50, at most 500
+}
+
+// FindReservations returns one page of reservations and the cursor of the
+// next page ("" on the last page). A bad cursor is EINVALID.
+func (s *Store) FindReservations(ctx context.Context, f Filter) ([]*reservation.Reservation, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 500 {
+		f.Limit = 500
+	}
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.QueueID != "" {
+		add("queue_id = ?", f.QueueID)
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if !f.From.IsZero() {
+		add("slot_start >= ?", micros(f.From))
+	}
+	if !f.To.IsZero() {
+		add("slot_start < ?", micros(f.To))
+	}
+	if f.CallbackNumber != "" {
+		add("callback_number = ?", f.CallbackNumber)
+	}
+	if f.Cursor != "" {
+		start, pk, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", reservation.FieldError("cursor", "is not a cursor from a previous page")
+		}
+		args = append(args, start, pk)
+		n := len(args)
+		where = append(where, fmt.Sprintf("(slot_start > $%d OR (slot_start = $%d AND pk > $%d))", n-1, n-1, n))
+	}
+	q := "SELECT pk, " + reservationColumns + " FROM reservations"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit+1)
+	q += fmt.Sprintf(" ORDER BY slot_start, pk LIMIT $%d", len(args))
+	rs, err := s.reader().query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("find reservations: %w", err)
+	}
+	defer rs.Close()
+	var out []*reservation.Reservation
+	var pks []int64
+	for rs.Next() {
+		var pk int64
+		r, err := scanReservation(pkRow{rs, &pk})
+		if err != nil {
+			return nil, "", fmt.Errorf("scan reservation: %w", err)
+		}
+		out = append(out, r)
+		pks = append(pks, pk)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, "", fmt.Errorf("find reservations: %w", err)
+	}
+	next := ""
+	if len(out) > f.Limit {
+		last := out[f.Limit-1]
+		next = encodeCursor(micros(last.Slot.Start), pks[f.Limit-1])
+		out = out[:f.Limit]
+	}
+	return out, next, nil
+}
+
+// pkRow scans a leading pk column and then the reservation columns.
+type pkRow struct {
+	rs rows
+	pk *int64
+}
+
+func (p pkRow) Scan(dest ...any) error { return p.rs.Scan(append([]any{p.pk}, dest...)...) }
+
+func encodeCursor(start, pk int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(start, 10) + "." + strconv.FormatInt(pk, 10)))
+}
+
+func decodeCursor(c string) (int64, int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, 0, err
+	}
+	a, p, ok := strings.Cut(string(b), ".")
+	if !ok {
+		return 0, 0, errors.New("bad cursor")
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	pk, err2 := strconv.ParseInt(p, 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, 0, err
+	}
+	return start, pk, nil
+}
+
+// SlotUsage returns how many reservations hold each bucket of a queue that
+// starts in [from, to), keyed by the bucket's start in Unix microseconds.
+// Buckets nobody holds are absent.
+func (s *Store) SlotUsage(ctx context.Context, queueID string, from, to time.Time) (map[int64]int, error) {
+	rs, err := s.reader().query(ctx, `SELECT bucket_start, used FROM slot_usage
+		WHERE queue_id = $1 AND bucket_start >= $2 AND bucket_start < $3 AND used > 0`, queueID, micros(from), micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("slot usage: %w", err)
+	}
+	defer rs.Close()
+	out := map[int64]int{}
+	for rs.Next() {
+		var b int64
+		var n int
+		if err := rs.Scan(&b, &n); err != nil {
+			return nil, err
+		}
+		out[b] = n
+	}
+	return out, rs.Err()
+}

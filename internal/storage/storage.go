@@ -1,0 +1,377 @@
+// Package storage keeps Slotline's state in SQLite (the embedded default) or
+// PostgreSQL (shared by many processes). Both backends run the same SQL
+// through a thin adapter (the statements are written in the common subset:
+// $N parameters, ON CONFLICT, RETURNING); the differences (row locks, the
+// connection pools, error codes) live in this file.
+//
+// Every change is one transaction that also appends its events (numbered so
+// that readers never miss one) and its hash-chained audit entry, and runs the
+// caller's own statements (Write.TxFunc) so that jobs can be enqueued
+// atomically with the change.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Backend names.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	backend string
+	logger  *slog.Logger
+
+	// SQLite: one writer connection (SQLite has one writer at a time; a
+	// single connection avoids busy-waiting) and a pool of readers.
+	wdb, rdb *sql.DB
+	// PostgreSQL.
+	pool *pgxpool.Pool
+}
+
+// Options tune Open.
+type Options struct {
+	Logger *slog.Logger
+	// MaxConns caps the PostgreSQL pool (default 16) or the SQLite reader
+	// pool (default 4).
+	MaxConns int
+	// Synchronous is SQLite's synchronous pragma: NORMAL (the default; WAL
+	// stays consistent and loses nothing when the process dies) or FULL
+	// (also survives power loss, slower).
+	Synchronous string
+}
+
+// Open connects to dsn ("sqlite:PATH" or "postgres://…") and applies the
+// migrations.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	s, err := Connect(ctx, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect connects to dsn without migrating.
+func Connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return openSQLite(strings.TrimPrefix(dsn, "sqlite:"), opts)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn, opts)
+	}
+	return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://…", RedactDSN(dsn))
+}
+
+// RedactDSN hides the password of a database URL, for messages.
+func RedactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func openSQLite(path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("database: sqlite: needs a file path, like sqlite:./slotline.db")
+	}
+	sync := opts.Synchronous
+	if sync == "" {
+		sync = "NORMAL"
+	}
+	// A path may carry its own query (e.g. sqlite:file.db?_pragma=…).
+	file, query, _ := strings.Cut(path, "?")
+	base := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)" +
+		"&_pragma=synchronous(" + sync + ")"
+	if query != "" {
+		base += "&" + query
+	}
+	wdb, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	// Create the file and switch it to WAL before readers open it.
+	if err := wdb.Ping(); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
+	}
+	rdb, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
+	}
+	n := opts.MaxConns
+	if n <= 0 {
+		n = 4
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	return &Store{backend: SQLite, logger: opts.Logger, wdb: wdb, rdb: rdb}, nil
+}
+
+func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", RedactDSN(dsn), err)
+	}
+	cfg.MaxConns = 16
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = int32(opts.MaxConns)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", RedactDSN(dsn), err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect %s: %w", RedactDSN(dsn), err)
+	}
+	return &Store{backend: Postgres, logger: opts.Logger, pool: pool}, nil
+}
+
+// Backend returns SQLite or Postgres.
+func (s *Store) Backend() string { return s.backend }
+
+// Pool returns the PostgreSQL pool, or nil on SQLite.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// DB returns the SQLite writer database, or nil on PostgreSQL.
+func (s *Store) DB() *sql.DB { return s.wdb }
+
+// Close closes the connections.
+func (s *Store) Close() error {
+	if s.pool != nil {
+		s.pool.Close()
+		return nil
+	}
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.pool != nil {
+		return s.pool.Ping(ctx)
+	}
+	return s.rdb.PingContext(ctx)
+}
+
+// forUpdate is the row-lock suffix of a SELECT (SQLite transactions already
+// hold the database's single write lock).
+func (s *Store) forUpdate() string {
+	if s.backend == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// execer runs statements on a connection or inside a transaction.
+type execer interface {
+	exec(ctx context.Context, q string, args ...any) (int64, error)
+	query(ctx context.Context, q string, args ...any) (rows, error)
+	queryRow(ctx context.Context, q string, args ...any) row
+}
+
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+type row interface{ Scan(dest ...any) error }
+
+// errNoRows is what row.Scan returns when there is no row, on both backends.
+var errNoRows = errors.New("no rows")
+
+type sqlConn interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+type sqlExec struct{ c sqlConn }
+
+func (e sqlExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := e.c.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (e sqlExec) query(ctx context.Context, q string, args ...any) (rows, error) {
+	r, err := e.c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (e sqlExec) queryRow(ctx context.Context, q string, args ...any) row {
+	return sqlRow{e.c.QueryRowContext(ctx, q, args...)}
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
+
+type sqlRow struct{ r *sql.Row }
+
+func (r sqlRow) Scan(dest ...any) error {
+	if err := r.r.Scan(dest...); errors.Is(err, sql.ErrNoRows) {
+		return errNoRows
+	} else {
+		return err
+	}
+}
+
+type pgConn interface {
+	Exec(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, q string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, q string, args ...any) pgx.Row
+}
+
+type pgExec struct{ c pgConn }
+
+func (e pgExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := e.c.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
+}
+
+func (e pgExec) query(ctx context.Context, q string, args ...any) (rows, error) {
+	return e.c.Query(ctx, q, args...)
+}
+
+func (e pgExec) queryRow(ctx context.Context, q string, args ...any) row {
+	return pgRow{e.c.QueryRow(ctx, q, args...)}
+}
+
+type pgRow struct{ r pgx.Row }
+
+func (r pgRow) Scan(dest ...any) error {
+	if err := r.r.Scan(dest...); errors.Is(err, pgx.ErrNoRows) {
+		return errNoRows
+	} else {
+		return err
+	}
+}
+
+// reader returns an execer for reads outside a transaction.
+func (s *Store) reader() execer {
+	if s.pool != nil {
+		return pgExec{s.pool}
+	}
+	return sqlExec{s.rdb}
+}
+
+// Tx is one transaction. Driver returns the driver's own transaction
+// (*sql.Tx on SQLite, pgx.Tx on PostgreSQL) for callers that add statements
+// of their own, such as River's InsertTx.
+type Tx struct {
+	execer
+	driver any
+}
+
+// Driver returns the underlying *sql.Tx or pgx.Tx.
+func (t *Tx) Driver() any { return t.driver }
+
+// inTx runs fn in a write transaction and commits it. On PostgreSQL a
+// deadlock or serialization failure retries the whole transaction.
+func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.inTxOnce(ctx, fn)
+		if err != nil && attempt < 5 && retryable(err) {
+			s.logger.DebugContext(ctx, "retrying transaction", "attempt", attempt+1, "err", err)
+			continue
+		}
+		return err
+	}
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
+	if s.pool != nil {
+		ptx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer ptx.Rollback(context.WithoutCancel(ctx))
+		if err := fn(&Tx{pgExec{ptx}, ptx}); err != nil {
+			return err
+		}
+		if err := ptx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	}
+	stx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer stx.Rollback()
+	if err := fn(&Tx{sqlExec{stx}, stx}); err != nil {
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	return false
+}
+
+// isUniqueViolation reports whether err is a unique or primary key violation.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// micros converts an instant to the stored form (Unix microseconds).
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// instant converts the stored form back to a UTC instant.
+func instant(us int64) time.Time { return time.UnixMicro(us).UTC() }

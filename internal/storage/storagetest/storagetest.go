@@ -1,0 +1,758 @@
+// Package storagetest is the conformance suite every storage backend must
+// pass, in the manner of fstest.TestFS: storage's own tests run it on
+// SQLite and on PostgreSQL.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/slotline/slotline/internal/audit"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// NewStoreFunc returns a new, migrated, empty store; it is closed by the
+// test's cleanup.
+type NewStoreFunc func(t *testing.T) *storage.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, newStore NewStoreFunc) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s *storage.Store)
+	}{
+		{"CreateAndFind", testCreateAndFind},
+		{"CandidatesInOrder", testCandidatesInOrder},
+		{"CapacityRace", testCapacityRace},
+		{"ConcurrencyLimitCapsBucket", testConcurrencyLimit},
+		{"CallbackIDUnique", testCallbackIDUnique},
+		{"Reschedule", testReschedule},
+		{"RescheduleIntoFullBucket", testRescheduleFull},
+		{"MixedRaceKeepsUsageExact", testMixedRace},
+		{"Cancel", testCancel},
+		{"IfVersion", testIfVersion},
+		{"TxFuncRollsBack", testTxFuncRollsBack},
+		{"EventsInCommitOrder", testEventsInCommitOrder},
+		{"AuditChain", testAuditChain},
+		{"AuditTamper", testAuditTamper},
+		{"Idempotency", testIdempotency},
+		{"FindReservations", testFindReservations},
+		{"Tokens", testTokens},
+		{"EraseNumbers", testEraseNumbers},
+		{"Migrate", testMigrate},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, newStore(t))
+		})
+	}
+}
+
+var base = time.Date(2030, 6, 3, 14, 0, 0, 0, time.UTC)
+
+func cand(slot int, cap int) storage.Candidate {
+	start := base.Add(time.Duration(slot) * 15 * time.Minute)
+	return storage.Candidate{
+		Slot:   reservation.Slot{Start: start, End: start.Add(15 * time.Minute)},
+		Bucket: start,
+		Cap:    cap,
+	}
+}
+
+func newRes(queue string) *reservation.Reservation {
+	return &reservation.Reservation{
+		ClientID:         "website",
+		QueueID:          queue,
+		TimeZone:         "America/New_York",
+		CallbackNumber:   "+14155550199",
+		Candidates:       []reservation.Slot{cand(0, 1).Slot},
+		Channel:          reservation.ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true},
+		Reason:           "Technical support escalation",
+		ConcurrencyLimit: 10,
+	}
+}
+
+func write() storage.Write {
+	return storage.Write{Actor: "website", Origin: reservation.OriginAPI, RequestID: "req-1"}
+}
+
+func create(t *testing.T, s *storage.Store, queue string, cands ...storage.Candidate) *reservation.Reservation {
+	t.Helper()
+	r := newRes(queue)
+	if _, err := s.CreateReservation(context.Background(), r, cands, write()); err != nil {
+		t.Fatalf("CreateReservation: %v", err)
+	}
+	return r
+}
+
+func usage(t *testing.T, s *storage.Store, queue string) map[int64]int {
+	t.Helper()
+	u, err := s.SlotUsage(context.Background(), queue, base.Add(-24*time.Hour), base.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func testCreateAndFind(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := newRes("q1")
+	r.CallbackID = "cb_1"
+	r.CustomerName = "Jane Doe"
+	now := time.Date(2030, 6, 1, 9, 0, 0, 123456000, time.UTC)
+	w := write()
+	w.Now = now
+	idx, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(4, 3)}, w)
+	if err != nil || idx != 0 {
+		t.Fatalf("CreateReservation = %d, %v", idx, err)
+	}
+	if r.ID == "" || r.Version != 1 || r.Status != reservation.StatusScheduled || r.Sync.State != reservation.SyncPending {
+		t.Fatalf("created reservation not filled in: %+v", r)
+	}
+	got, err := s.FindReservationByID(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("FindReservationByID mismatch (-created +found):\n%s", diff)
+	}
+	if !got.CreatedAt.Equal(now) {
+		t.Errorf("CreatedAt = %v, want %v", got.CreatedAt, now)
+	}
+	if _, err := s.FindReservationByID(ctx, "cb_nope"); reservation.ErrorCode(err) != reservation.ENOTFOUND {
+		t.Errorf("missing reservation: err = %v, want not_found", err)
+	}
+	evs, err := s.FindEvents(ctx, 0, 10)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("FindEvents = %v, %v", evs, err)
+	}
+	ev := evs[0]
+	if ev.Seq != 1 || ev.Type != reservation.EventCreated || ev.ReservationID != r.ID || ev.Actor != "website" ||
+		ev.Origin != reservation.OriginAPI || ev.Reservation.CallbackNumber != r.CallbackNumber {
+		t.Errorf("event = %+v", ev)
+	}
+	if u := usage(t, s, "q1"); u[cand(4, 3).Bucket.UnixMicro()] != 1 {
+		t.Errorf("usage = %v, want the bucket at 1", u)
+	}
+}
+
+func testCandidatesInOrder(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	create(t, s, "q1", cand(0, 1)) // fills slot 0
+	r := newRes("q1")
+	idx, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(0, 1), cand(1, 0), cand(2, 5), cand(3, 5)}, write())
+	if err != nil || idx != 2 {
+		t.Fatalf("CreateReservation = %d, %v; want candidate 2", idx, err)
+	}
+	if !r.Slot.Start.Equal(cand(2, 5).Slot.Start) {
+		t.Errorf("slot = %v, want candidate 2's", r.Slot)
+	}
+	_, err = s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(0, 1), cand(1, 0)}, write())
+	if !errors.Is(err, storage.ErrFull) {
+		t.Fatalf("all full: err = %v, want ErrFull", err)
+	}
+	// The other queue's bucket is independent.
+	create(t, s, "q2", cand(0, 1))
+}
+
+// testCapacityRace hammers one bucket from many goroutines: exactly the cap
+// must be admitted.
+func testCapacityRace(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	const workers, cap = 40, 7
+	var admitted, full atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			_, err := s.CreateReservation(ctx, newRes("race"), []storage.Candidate{cand(0, cap)}, write())
+			switch {
+			case err == nil:
+				admitted.Add(1)
+			case errors.Is(err, storage.ErrFull):
+				full.Add(1)
+			default:
+				t.Errorf("CreateReservation: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if admitted.Load() != cap || full.Load() != workers-cap {
+		t.Fatalf("admitted %d, full %d; want %d and %d", admitted.Load(), full.Load(), cap, workers-cap)
+	}
+	if u := usage(t, s, "race"); u[cand(0, cap).Bucket.UnixMicro()] != cap {
+		t.Errorf("usage = %v, want %d", u, cap)
+	}
+	list, _, err := s.FindReservations(ctx, storage.Filter{QueueID: "race", Limit: 500})
+	if err != nil || len(list) != cap {
+		t.Fatalf("stored %d reservations (%v), want %d", len(list), err, cap)
+	}
+}
+
+func testConcurrencyLimit(t *testing.T, s *storage.Store) {
+	// Three admitted under a queue capacity of 10; a request whose own
+	// limit is 3 sees the bucket as full, one with limit 10 does not.
+	for range 3 {
+		create(t, s, "q1", cand(0, 10))
+	}
+	if _, err := s.CreateReservation(context.Background(), newRes("q1"), []storage.Candidate{cand(0, 3)}, write()); !errors.Is(err, storage.ErrFull) {
+		t.Fatalf("err = %v, want ErrFull", err)
+	}
+	create(t, s, "q1", cand(0, 10))
+}
+
+func testCallbackIDUnique(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := newRes("q1")
+	r.CallbackID = "cb_same"
+	if _, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(0, 5)}, write()); err != nil {
+		t.Fatal(err)
+	}
+	r2 := newRes("q1")
+	r2.CallbackID = "cb_same"
+	if _, err := s.CreateReservation(ctx, r2, []storage.Candidate{cand(0, 5)}, write()); !errors.Is(err, storage.ErrKeyTaken) {
+		t.Fatalf("reused callback_id: err = %v, want ErrKeyTaken", err)
+	}
+	// Nothing of the refused write remains.
+	if u := usage(t, s, "q1"); u[cand(0, 5).Bucket.UnixMicro()] != 1 {
+		t.Errorf("usage = %v, want 1", u)
+	}
+	// Another client may use the same callback_id.
+	r3 := newRes("q1")
+	r3.CallbackID, r3.ClientID = "cb_same", "crm"
+	if _, err := s.CreateReservation(ctx, r3, []storage.Candidate{cand(0, 5)}, write()); err != nil {
+		t.Fatalf("other client's callback_id: %v", err)
+	}
+}
+
+func testReschedule(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 2))
+	matrix := []reservation.Slot{cand(3, 2).Slot}
+	reason := "new reason"
+	got, idx, err := s.UpdateReservation(ctx, r.ID, storage.Change{
+		Candidates: []storage.Candidate{cand(3, 2)}, Matrix: matrix, Reason: &reason,
+	}, write())
+	if err != nil || idx != 0 {
+		t.Fatalf("UpdateReservation = %d, %v", idx, err)
+	}
+	if got.Version != 2 || !got.Slot.Start.Equal(cand(3, 2).Slot.Start) || got.Reason != reason {
+		t.Errorf("rescheduled = %+v", got)
+	}
+	u := usage(t, s, "q1")
+	if u[cand(0, 2).Bucket.UnixMicro()] != 0 || u[cand(3, 2).Bucket.UnixMicro()] != 1 {
+		t.Errorf("usage = %v, want old bucket freed and new one held", u)
+	}
+	evs, _ := s.FindEvents(ctx, 0, 10)
+	if len(evs) != 2 || evs[1].Type != reservation.EventRescheduled || evs[1].Reservation.Version != 2 {
+		t.Errorf("events = %+v", evs)
+	}
+	// A change of details alone is an update event and keeps the slot.
+	name := "J. Doe"
+	got, idx, err = s.UpdateReservation(ctx, r.ID, storage.Change{CustomerName: &name}, write())
+	if err != nil || idx != -1 || got.CustomerName != name || got.Version != 3 {
+		t.Fatalf("update details = %+v, %d, %v", got, idx, err)
+	}
+	// Rescheduling into its own (full) bucket works: its own place is freed first.
+	create(t, s, "q1", cand(3, 2))
+	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(3, 2)}, Matrix: matrix}, write()); err != nil {
+		t.Fatalf("reschedule within a full bucket it holds: %v", err)
+	}
+}
+
+func testRescheduleFull(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 1))
+	create(t, s, "q1", cand(1, 1))
+	_, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(1, 1)}, Matrix: []reservation.Slot{cand(1, 1).Slot}}, write())
+	if !errors.Is(err, storage.ErrFull) {
+		t.Fatalf("err = %v, want ErrFull", err)
+	}
+	got, _ := s.FindReservationByID(ctx, r.ID)
+	if got.Version != 1 || !got.Slot.Start.Equal(cand(0, 1).Slot.Start) {
+		t.Errorf("refused reschedule changed the reservation: %+v", got)
+	}
+	if u := usage(t, s, "q1"); u[cand(0, 1).Bucket.UnixMicro()] != 1 || u[cand(1, 1).Bucket.UnixMicro()] != 1 {
+		t.Errorf("usage = %v", u)
+	}
+}
+
+// testMixedRace runs creates, reschedules and cancels at once over a few
+// buckets; at the end every bucket's usage equals the number of scheduled
+// reservations in it, and none is over its cap.
+func testMixedRace(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	const cap, buckets = 3, 4
+	var seed []*reservation.Reservation
+	for b := range buckets {
+		for range 2 {
+			seed = append(seed, create(t, s, "mix", cand(b, cap)))
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			b := i % buckets
+			switch i % 3 {
+			case 0:
+				_, err := s.CreateReservation(ctx, newRes("mix"), []storage.Candidate{cand(b, cap), cand((b+1)%buckets, cap)}, write())
+				if err != nil && !errors.Is(err, storage.ErrFull) {
+					t.Errorf("create: %v", err)
+				}
+			case 1:
+				r := seed[i%len(seed)]
+				_, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand((b+2)%buckets, cap)}, Matrix: r.Candidates}, write())
+				if err != nil && !errors.Is(err, storage.ErrFull) && reservation.ErrorCode(err) != reservation.ECONFLICT {
+					t.Errorf("reschedule: %v", err)
+				}
+			case 2:
+				r := seed[(i+3)%len(seed)]
+				if _, _, err := s.CancelReservation(ctx, r.ID, write()); err != nil {
+					t.Errorf("cancel: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	list, _, err := s.FindReservations(ctx, storage.Filter{QueueID: "mix", Status: reservation.StatusScheduled, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[int64]int{}
+	for _, r := range list {
+		count[r.Bucket.UnixMicro()]++
+	}
+	u := usage(t, s, "mix")
+	for b := range buckets {
+		k := cand(b, cap).Bucket.UnixMicro()
+		if u[k] != count[k] || u[k] > cap {
+			t.Errorf("bucket %d: usage %d, scheduled %d, cap %d", b, u[k], count[k], cap)
+		}
+	}
+}
+
+func testCancel(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 1))
+	got, changed, err := s.CancelReservation(ctx, r.ID, write())
+	if err != nil || !changed || got.Status != reservation.StatusCanceled || got.Version != 2 {
+		t.Fatalf("CancelReservation = %+v, %v, %v", got, changed, err)
+	}
+	if u := usage(t, s, "q1"); u[cand(0, 1).Bucket.UnixMicro()] != 0 {
+		t.Errorf("slot not freed: %v", u)
+	}
+	got, changed, err = s.CancelReservation(ctx, r.ID, write())
+	if err != nil || changed || got.Version != 2 {
+		t.Fatalf("second cancel = %+v, %v, %v; want unchanged", got, changed, err)
+	}
+	evs, _ := s.FindEvents(ctx, 0, 10)
+	if len(evs) != 2 || evs[1].Type != reservation.EventCanceled {
+		t.Errorf("events = %+v", evs)
+	}
+	// The freed slot can be booked again; the canceled one cannot be changed.
+	create(t, s, "q1", cand(0, 1))
+	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(2, 1)}}, write()); reservation.ErrorCode(err) != reservation.ECONFLICT {
+		t.Errorf("reschedule canceled: err = %v, want conflict", err)
+	}
+	if _, _, err := s.CancelReservation(ctx, "cb_missing", write()); reservation.ErrorCode(err) != reservation.ENOTFOUND {
+		t.Errorf("cancel missing: err = %v", err)
+	}
+}
+
+func testIfVersion(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 1))
+	w := write()
+	w.IfVersion = 7
+	if _, _, err := s.CancelReservation(ctx, r.ID, w); reservation.ErrorCode(err) != reservation.EPRECONDITION {
+		t.Fatalf("err = %v, want precondition", err)
+	}
+	reason := "x"
+	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Reason: &reason}, w); reservation.ErrorCode(err) != reservation.EPRECONDITION {
+		t.Fatalf("err = %v, want precondition", err)
+	}
+	w.IfVersion = 1
+	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Reason: &reason}, w); err != nil {
+		t.Fatalf("matching version: %v", err)
+	}
+}
+
+func testTxFuncRollsBack(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	w := write()
+	var sawDriver any
+	w.TxFunc = func(ctx context.Context, tx *storage.Tx) error {
+		sawDriver = tx.Driver()
+		return boom
+	}
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(0, 1)}, w); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if sawDriver == nil {
+		t.Error("TxFunc got no driver transaction")
+	}
+	if u := usage(t, s, "q1"); len(u) != 0 {
+		t.Errorf("usage after rollback = %v", u)
+	}
+	if evs, _ := s.FindEvents(ctx, 0, 10); len(evs) != 0 {
+		t.Errorf("events after rollback = %v", evs)
+	}
+	if n, err := s.VerifyAudit(ctx); err != nil || n != 0 {
+		t.Errorf("audit after rollback: %d entries, %v", n, err)
+	}
+}
+
+// testEventsInCommitOrder holds one write open while others commit: a
+// reader that has seen event N must never later find a new event below N.
+func testEventsInCommitOrder(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	hold, release := make(chan struct{}), make(chan struct{})
+	w := write()
+	w.TxFunc = func(ctx context.Context, tx *storage.Tx) error {
+		close(hold)
+		<-release
+		return nil
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(0, 10)}, w); err != nil {
+			t.Errorf("held write: %v", err)
+		}
+	})
+	<-hold
+	// On SQLite other writers wait for the held one (one writer at a time);
+	// on PostgreSQL they commit first. Either way the reader must never see
+	// a sequence number go backwards.
+	var others sync.WaitGroup
+	for i := range 3 {
+		others.Go(func() {
+			if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(i+1, 10)}, write()); err != nil {
+				t.Errorf("write %d: %v", i, err)
+			}
+		})
+	}
+	var seen int64
+	read := func() {
+		evs, err := s.FindEvents(ctx, seen, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if ev.Seq != seen+1 {
+				t.Fatalf("reader after %d got %d: an event was skipped", seen, ev.Seq)
+			}
+			seen = ev.Seq
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		read()
+		if s.Backend() == storage.Postgres && seen == 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	others.Wait()
+	read()
+	if seen != 4 {
+		t.Fatalf("reader saw %d events, want 4", seen)
+	}
+	// Every event was seen exactly once, in order.
+	all, _ := s.FindEvents(ctx, 0, 100)
+	for i, ev := range all {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
+	}
+}
+
+func testAuditChain(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 1))
+	if _, _, err := s.CancelReservation(ctx, r.ID, write()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAudit(ctx, &audit.Entry{At: time.Now(), Actor: "website", Action: "reservation.create",
+		Target: "q1", Outcome: audit.OutcomeRefused, Detail: `{"reason":"full"}`}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.VerifyAudit(ctx)
+	if err != nil || n != 3 {
+		t.Fatalf("VerifyAudit = %d, %v; want 3 entries and no error", n, err)
+	}
+	head, _ := s.AuditHead(ctx)
+	if head.Seq != 3 || len(head.Hash) != 64 {
+		t.Errorf("head = %+v", head)
+	}
+}
+
+func testAuditTamper(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		create(t, s, "q1", cand(i, 1))
+	}
+	type tamper struct {
+		name    string
+		sql     []string
+		wantSeq int64
+	}
+	for _, tc := range []tamper{
+		{"edit", []string{"UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"}, 3},
+		{"delete middle", []string{"DELETE FROM audit_log WHERE seq = 2"}, 2},
+		{"delete last", []string{"DELETE FROM audit_log WHERE seq = 5"}, 5},
+		{"reorder", []string{
+			"UPDATE audit_log SET seq = -3 WHERE seq = 3",
+			"UPDATE audit_log SET seq = 3 WHERE seq = 4",
+			"UPDATE audit_log SET seq = 4 WHERE seq = -3",
+		}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			saved, err := s.FindAuditEntries(ctx, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer restoreAudit(t, s, saved)
+			Exec(t, s, tc.sql...)
+			_, err = s.VerifyAudit(ctx)
+			var be *audit.BrokenError
+			if !errors.As(err, &be) {
+				t.Fatalf("VerifyAudit after %s: err = %v, want a BrokenError", tc.name, err)
+			}
+			if be.Seq != tc.wantSeq {
+				t.Errorf("broken at %d (%s), want %d", be.Seq, be.Reason, tc.wantSeq)
+			}
+		})
+	}
+	if _, err := s.VerifyAudit(ctx); err != nil {
+		t.Fatalf("chain not restored after the tamper cases: %v", err)
+	}
+}
+
+func testIdempotency(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	w := write()
+	w.Idempotency = &storage.Idempotency{Key: "callback_id:cb_7", Method: "POST", Target: "/api/v2/callbacks", RequestHash: "h1", Status: 201}
+	r := newRes("q1")
+	if _, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(0, 2)}, w); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.FindIdempotency(ctx, "website", "callback_id:cb_7")
+	if err != nil || rec == nil {
+		t.Fatalf("FindIdempotency = %v, %v", rec, err)
+	}
+	if rec.RequestHash != "h1" || rec.Status != 201 || rec.Reservation.ID != r.ID || rec.Reservation.Version != 1 {
+		t.Errorf("record = %+v", rec)
+	}
+	// The stored response does not follow later changes.
+	reason := "changed"
+	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Reason: &reason}, write()); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = s.FindIdempotency(ctx, "website", "callback_id:cb_7")
+	if rec.Reservation.Reason == reason {
+		t.Error("stored response changed with the reservation")
+	}
+	// A second write under the same key is refused and rolled back.
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(0, 2)}, w); !errors.Is(err, storage.ErrKeyTaken) {
+		t.Fatalf("reused key: err = %v", err)
+	}
+	if u := usage(t, s, "q1"); u[cand(0, 2).Bucket.UnixMicro()] != 1 {
+		t.Errorf("usage = %v", u)
+	}
+	if rec, _ := s.FindIdempotency(ctx, "crm", "callback_id:cb_7"); rec != nil {
+		t.Error("keys leak across clients")
+	}
+	// Idempotency-Key records expire; callback_id records do not.
+	w2 := write()
+	w2.Now = time.Now().Add(-48 * time.Hour)
+	w2.Idempotency = &storage.Idempotency{Key: "hdr-1", Method: "DELETE", Target: "/x", RequestHash: "h", Status: 200}
+	if _, _, err := s.CancelReservation(ctx, r.ID, w2); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteIdempotencyKeys(ctx, time.Now().Add(-24*time.Hour)); err != nil || n != 1 {
+		t.Errorf("DeleteIdempotencyKeys = %d, %v; want 1", n, err)
+	}
+	if rec, _ := s.FindIdempotency(ctx, "website", "callback_id:cb_7"); rec == nil {
+		t.Error("callback_id record was deleted")
+	}
+}
+
+func testFindReservations(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	var ids []string
+	for i := range 7 {
+		q := "qa"
+		if i%2 == 1 {
+			q = "qb"
+		}
+		r := create(t, s, q, cand(i, 5))
+		ids = append(ids, r.ID)
+	}
+	if _, _, err := s.CancelReservation(ctx, ids[0], write()); err != nil {
+		t.Fatal(err)
+	}
+	// Paging in order of callback time.
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		page, next, err := s.FindReservations(ctx, storage.Filter{Limit: 3, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			got = append(got, r.ID)
+		}
+		if next == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		cursor = next
+	}
+	if diff := cmp.Diff(ids, got); diff != "" {
+		t.Errorf("paged ids (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		name string
+		f    storage.Filter
+		want int
+	}{
+		{"queue", storage.Filter{QueueID: "qa"}, 4},
+		{"status", storage.Filter{Status: reservation.StatusCanceled}, 1},
+		{"queue and status", storage.Filter{QueueID: "qa", Status: reservation.StatusScheduled}, 3},
+		{"from", storage.Filter{From: cand(5, 1).Slot.Start}, 2},
+		{"to", storage.Filter{To: cand(2, 1).Slot.Start}, 2},
+		{"number", storage.Filter{CallbackNumber: "+14155550199"}, 7},
+		{"other number", storage.Filter{CallbackNumber: "+442071838750"}, 0},
+	} {
+		list, _, err := s.FindReservations(ctx, tc.f)
+		if err != nil || len(list) != tc.want {
+			t.Errorf("%s: %d results (%v), want %d", tc.name, len(list), err, tc.want)
+		}
+	}
+	if _, _, err := s.FindReservations(ctx, storage.Filter{Cursor: "!!"}); reservation.ErrorCode(err) != reservation.EINVALID {
+		t.Errorf("bad cursor: err = %v", err)
+	}
+}
+
+func testTokens(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	tok := storage.Token{Hash: "abc", ClientID: "website", Scopes: []string{"callback:read", "callback:write"}, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindToken(ctx, "abc")
+	if err != nil || got == nil {
+		t.Fatalf("FindToken = %v, %v", got, err)
+	}
+	if diff := cmp.Diff(&tok, got); diff != "" {
+		t.Errorf("token (-want +got):\n%s", diff)
+	}
+	if got, _ := s.FindToken(ctx, "nope"); got != nil {
+		t.Error("found a token that was never issued")
+	}
+	old := tok
+	old.Hash, old.ExpiresAt = "old", now.Add(-time.Minute)
+	if err := s.CreateToken(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteExpiredTokens(ctx, now); err != nil || n != 1 {
+		t.Errorf("DeleteExpiredTokens = %d, %v", n, err)
+	}
+}
+
+func testEraseNumbers(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	w := write()
+	w.Idempotency = &storage.Idempotency{Key: "callback_id:x", Method: "POST", Target: "/", RequestHash: "h", Status: 201}
+	old := newRes("q1")
+	old.CustomerName = "Jane"
+	if _, err := s.CreateReservation(ctx, old, []storage.Candidate{cand(0, 5)}, w); err != nil {
+		t.Fatal(err)
+	}
+	cw := write()
+	cw.Now = time.Now().Add(-100 * 24 * time.Hour)
+	if _, _, err := s.CancelReservation(ctx, old.ID, cw); err != nil {
+		t.Fatal(err)
+	}
+	active := create(t, s, "q1", cand(1, 5))
+	n, err := s.EraseNumbers(ctx, time.Now().Add(-90*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("EraseNumbers = %d, %v; want 1", n, err)
+	}
+	got, _ := s.FindReservationByID(ctx, old.ID)
+	if got.CallbackNumber != "" || got.CustomerName != "" {
+		t.Errorf("finished reservation keeps %q %q", got.CallbackNumber, got.CustomerName)
+	}
+	if got, _ := s.FindReservationByID(ctx, active.ID); got.CallbackNumber == "" {
+		t.Error("active reservation lost its number")
+	}
+	evs, _ := s.FindEvents(ctx, 0, 10)
+	for _, ev := range evs {
+		if ev.ReservationID == old.ID && (ev.Reservation.CallbackNumber != "" || ev.Reservation.CustomerName != "") {
+			t.Errorf("event %d keeps the number", ev.Seq)
+		}
+	}
+	rec, _ := s.FindIdempotency(ctx, "website", "callback_id:x")
+	if rec.Reservation.CallbackNumber != "" {
+		t.Error("idempotent response keeps the number")
+	}
+	if _, err := s.VerifyAudit(ctx); err != nil {
+		t.Errorf("erasing broke the audit chain: %v", err)
+	}
+}
+
+func testMigrate(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	applied, err := s.Migrate(ctx)
+	if err != nil || len(applied) != 0 {
+		t.Errorf("second Migrate = %v, %v; want nothing to do", applied, err)
+	}
+	pending, err := s.PendingMigrations(ctx)
+	if err != nil || len(pending) != 0 {
+		t.Errorf("PendingMigrations = %v, %v", pending, err)
+	}
+}
+
+// Exec runs raw SQL statements against the store's database, committed,
+// for tests that tamper with what storage wrote.
+func Exec(t *testing.T, s *storage.Store, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range stmts {
+		var err error
+		if pool := s.Pool(); pool != nil {
+			_, err = pool.Exec(ctx, q)
+		} else {
+			_, err = s.DB().ExecContext(ctx, q)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// restoreAudit puts the audit log back as it was.
+func restoreAudit(t *testing.T, s *storage.Store, entries []audit.Entry) {
+	t.Helper()
+	stmts := []string{"DELETE FROM audit_log"}
+	for _, e := range entries {
+		stmts = append(stmts, fmt.Sprintf(
+			"INSERT INTO audit_log (seq, at, actor, action, target, outcome, detail, prev_hash, hash) VALUES (%d, %d, '%s', '%s', '%s', '%s', '%s', '%s', '%s')",
+			e.Seq, e.At.UnixMicro(), e.Actor, e.Action, e.Target, e.Outcome, strings.ReplaceAll(e.Detail, "'", "''"), e.PrevHash, e.Hash))
+	}
+	Exec(t, s, stmts...)
+}
