@@ -15,6 +15,16 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// errHelp means -h was given; the flag package has printed the usage.
+var errHelp = errors.New("help requested")
+
+func quietHelp(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
 func exitCode(err error) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
@@ -37,8 +47,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "serve":
+		return quietHelp(serve(ctx, rest, getenv, stdout, stderr))
+	case "migrate":
+		return quietHelp(migrate(ctx, rest, getenv, stdout, stderr))
+	case "audit":
+		return quietHelp(auditCmd(ctx, rest, getenv, stdout, stderr))
 	default:
-		_ = rest
 		fmt.Fprint(stderr, usage)
 		return &usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}

@@ -367,17 +367,23 @@ func dateAfter(a, b Date) bool {
 
 // IsOpen reports whether all of [start, end) lies within opening hours.
 func (q *Queue) IsOpen(start, end time.Time) bool {
+	return q.isOpen(start, end, q.spansAround(start, end))
+}
+
+// spansAround returns the open spans that may contain [start, end).
+func (q *Queue) spansAround(start, end time.Time) []Bucket {
+	if q.AlwaysOpen {
+		return nil
+	}
+	return q.openSpans(DateOf(start.In(q.Location)).AddDays(-1), DateOf(end.In(q.Location)).AddDays(1))
+}
+
+func (q *Queue) isOpen(start, end time.Time, spans []Bucket) bool {
 	if q.AlwaysOpen {
 		return true
 	}
-	d0 := DateOf(start.In(q.Location)).AddDays(-1)
-	d1 := DateOf(end.In(q.Location)).AddDays(1)
-	for _, s := range q.openSpans(d0, d1) {
-		if !start.Before(s.Start) && !end.After(s.End) {
-			return true
-		}
-	}
-	return false
+	i := sort.Search(len(spans), func(i int) bool { return spans[i].End.After(start) })
+	return i < len(spans) && !start.Before(spans[i].Start) && !end.After(spans[i].End)
 }
 
 // TouchesClosedDate reports whether [start, end) touches a closed date.
@@ -401,6 +407,10 @@ func (q *Queue) TouchesClosedDate(start, end time.Time) bool {
 // returns the first reason the slot cannot be booked, or OK. The slot must
 // be well formed (end after start).
 func (q *Queue) Check(start, end, now time.Time) Reason {
+	return q.check(start, end, now, q.spansAround(start, end))
+}
+
+func (q *Queue) check(start, end, now time.Time, spans []Bucket) Reason {
 	switch {
 	case !start.After(now):
 		return ReasonPast
@@ -410,8 +420,30 @@ func (q *Queue) Check(start, end, now time.Time) Reason {
 		return ReasonHorizon
 	case q.TouchesClosedDate(start, end):
 		return ReasonHoliday
-	case !q.IsOpen(start, end):
+	case !q.isOpen(start, end, spans):
 		return ReasonClosed
 	}
 	return OK
+}
+
+// Cell is one bucket of the grid as Check and CapacityAt judge it.
+type Cell struct {
+	Bucket
+	Capacity int
+	Reason   Reason // OK when a create of exactly this bucket would pass Check
+}
+
+// Grid returns every bucket starting in [from, to) judged at now. Each
+// cell's Reason is exactly what Check returns for the bucket.
+func (q *Queue) Grid(from, to, now time.Time) []Cell {
+	buckets := q.Buckets(from, to)
+	if len(buckets) == 0 {
+		return nil
+	}
+	spans := q.spansAround(buckets[0].Start, buckets[len(buckets)-1].End)
+	cells := make([]Cell, len(buckets))
+	for i, b := range buckets {
+		cells[i] = Cell{Bucket: b, Capacity: q.CapacityAt(b.Start), Reason: q.check(b.Start, b.End, now, spans)}
+	}
+	return cells
 }

@@ -295,3 +295,32 @@ func BenchmarkBucketAt(b *testing.B) {
 		_ = q.BucketAt(ts)
 	}
 }
+
+// TestGridAgreesWithCheck: availability is computed in bulk; it must give
+// exactly the reason a single Check gives for every bucket.
+func TestGridAgreesWithCheck(t *testing.T) {
+	t.Parallel()
+	for _, zone := range []string{"America/New_York", "Europe/London", "Australia/Lord_Howe"} {
+		q := officeQueue(t, zone)
+		q.Hours[time.Sunday] = []Interval{{0, 150}, {1380, 1440}} // runs over DST changes at night
+		q.Closed[Date{2026, 11, 3}] = true
+		now := mustTime(t, "2026-10-20T10:07:00Z")
+		from, to := now.Add(-2*time.Hour), now.Add(35*24*time.Hour)
+		cells := q.Grid(from, to, now)
+		counts := map[Reason]int{}
+		for _, c := range cells {
+			if got := q.Check(c.Start, c.End, now); got != c.Reason {
+				t.Fatalf("%s: bucket %v: Grid says %q, Check says %q", zone, c.Bucket, c.Reason, got)
+			}
+			if c.Capacity != q.CapacityAt(c.Start) {
+				t.Fatalf("%s: capacity mismatch at %v", zone, c.Start)
+			}
+			counts[c.Reason]++
+		}
+		for _, r := range []Reason{OK, ReasonPast, ReasonLeadTime, ReasonHorizon, ReasonHoliday, ReasonClosed} {
+			if counts[r] == 0 {
+				t.Errorf("%s: no bucket with reason %q: the test does not cover it", zone, r)
+			}
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/slotline/slotline/internal/auth"
+	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/httpapi"
+	"github.com/slotline/slotline/internal/metrics"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// errShutdown is the cause given to the server's context on a clean stop.
+var errShutdown = errors.New("shutting down")
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var st settings
+	st.register(fs, true)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, demoSecret, err := st.load(getenv, true)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.Log)
+	for _, w := range cfg.Warnings {
+		logger.Warn("config: " + w)
+	}
+
+	store, err := storage.Open(ctx, cfg.Database, storage.Options{Logger: logger.With("component", "storage")})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	m := metrics.New()
+	authSvc := auth.NewService(store, clientsOf(cfg), cfg.TokenTTL)
+	book := booking.New(store, queuesOf(cfg), booking.Options{Logger: logger.With("component", "booking"), Observer: m})
+	handler := httpapi.NewServer(httpapi.Deps{
+		Booking: book, Auth: authSvc, Store: store, Metrics: m,
+		Logger: logger.With("component", "http"), Version: version,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	scheme := "http"
+	if cfg.TLS != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(errShutdown)
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		if cfg.TLS != nil {
+			err = srv.ServeTLS(ln, cfg.TLS.Cert, cfg.TLS.Key)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+		defer scancel()
+		logger.Info("shutting down", "cause", context.Cause(gctx).Error())
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
+
+	logger.Info("slotline started", "version", version, "addr", ln.Addr().String(), "url", base,
+		"database", store.Backend(), "queues", len(cfg.Queues), "clients", len(cfg.Clients))
+	if demoSecret != "" {
+		printDemo(stdout, base, cfg, demoSecret)
+	}
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// printDemo prints the generated demo client once, on standard output (not
+// the log), for trying Slotline out.
+func printDemo(w io.Writer, base string, cfg *config.Config, secret string) {
+	q := cfg.Queues[0]
+	fmt.Fprintf(w, `
+Slotline is listening on %s with no config file: this is for trying it out.
+Demo queue: %s (%s, open 24/7, %d-minute slots, capacity %d per slot).
+A demo API client was generated for this run only (a config file replaces it):
+
+  client_id:     demo
+  client_secret: %s
+
+Get a token:
+  curl -s -u demo:%s -d grant_type=client_credentials %s/oauth/token
+
+Then, with TOKEN set to its access_token:
+  curl -s -H "Authorization: Bearer $TOKEN" '%s/api/v2/queues/%s/availability'
+
+`, base, q.ID, q.TimeZone, q.Schedule.SlotMinutes, q.Schedule.Capacity, secret, secret, base, base, q.ID)
+}
+
+// housekeeping deletes expired tokens and Idempotency-Key records, and
+// erases phone numbers of finished reservations past the retention period.
+func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config, logger *slog.Logger) error {
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		if n, err := store.DeleteExpiredTokens(ctx, now.Add(-time.Minute)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "delete expired tokens", "err", err)
+		} else if n > 0 {
+			logger.InfoContext(ctx, "deleted expired tokens", "count", n)
+		}
+		if _, err := store.DeleteIdempotencyKeys(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "delete idempotency keys", "err", err)
+		}
+		if d := cfg.Retention.EraseNumbersAfter; d > 0 {
+			if n, err := store.EraseNumbers(ctx, now.Add(-d)); err != nil && ctx.Err() == nil {
+				logger.WarnContext(ctx, "erase phone numbers", "err", err)
+			} else if n > 0 {
+				logger.InfoContext(ctx, "erased phone numbers of finished reservations", "count", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var st settings
+	st.register(fs, false)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, _, err := st.load(getenv, false)
+	if err != nil {
+		return err
+	}
+	store, err := storage.Connect(ctx, cfg.Database, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	applied, err := store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "database is up to date")
+		return nil
+	}
+	fmt.Fprintln(stdout, "applied:", strings.Join(applied, ", "))
+	return nil
+}
+
+func auditCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return &usageError{"usage: slotline audit verify [--db DSN] [--config FILE]"}
+	}
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	var st settings
+	st.register(fs, false)
+	if err := parseFlags(fs, args[1:], stderr); err != nil {
+		return err
+	}
+	cfg, _, err := st.load(getenv, false)
+	if err != nil {
+		return err
+	}
+	store, err := storage.Connect(ctx, cfg.Database, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	n, err := store.VerifyAudit(ctx)
+	if err != nil {
+		return fmt.Errorf("audit log is NOT intact (%d entries checked before the break): %w", n, err)
+	}
+	head, err := store.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "audit log intact: %d entries, head %d %s\n", n, head.Seq, head.Hash)
+	return nil
+}

@@ -1,0 +1,474 @@
+// Package booking is the reservation service: it judges requests against
+// each queue's calendar, turns them into capacity candidates, commits them
+// through storage, replays idempotent requests, and explains refusals (each
+// candidate's reason and the nearest free slots).
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/schedule"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// Queue is one configured queue.
+type Queue struct {
+	ID             string
+	GenesysQueueID string
+	Name           string
+	TimeZone       string
+	Schedule       *schedule.Queue
+}
+
+// Observer is told the outcome of every admission attempt (for metrics).
+// Outcome is "admitted", "replayed" or "rejected"; reason is a
+// schedule.Reason, "invalid", "conflict" or "".
+type Observer interface {
+	Admission(outcome, reason string)
+	Stage(stage string, d time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Admission(string, string)    {}
+func (nopObserver) Stage(string, time.Duration) {}
+
+// Service books, changes and cancels reservations.
+type Service struct {
+	store    *storage.Store
+	queues   map[string]*Queue
+	order    []*Queue
+	now      func() time.Time
+	logger   *slog.Logger
+	observer Observer
+}
+
+// Options tune a Service.
+type Options struct {
+	Now      func() time.Time // default time.Now
+	Logger   *slog.Logger
+	Observer Observer
+}
+
+// New returns a Service over the store and queues.
+func New(store *storage.Store, queues []*Queue, opts Options) *Service {
+	s := &Service{store: store, queues: map[string]*Queue{}, order: queues, now: opts.Now, logger: opts.Logger, observer: opts.Observer}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.observer == nil {
+		s.observer = nopObserver{}
+	}
+	for _, q := range queues {
+		s.queues[q.ID] = q
+	}
+	return s
+}
+
+// Queues returns the queues in configuration order.
+func (s *Service) Queues() []*Queue { return s.order }
+
+// Queue returns one queue or ENOTFOUND.
+func (s *Service) Queue(id string) (*Queue, error) {
+	q, ok := s.queues[id]
+	if !ok {
+		return nil, reservation.Errorf(reservation.ENOTFOUND, "queue %q does not exist", id)
+	}
+	return q, nil
+}
+
+// Caller identifies who makes a request.
+type Caller struct {
+	ClientID  string
+	RequestID string
+	// IdempotencyKey is the Idempotency-Key header, if any.
+	IdempotencyKey string
+}
+
+// CandidateResult says what became of one candidate of a refused request.
+type CandidateResult struct {
+	Index  int             `json:"index"`
+	Start  string          `json:"start"`
+	End    string          `json:"end"`
+	Reason schedule.Reason `json:"reason"`
+}
+
+// FreeSlot is a bookable bucket offered as an alternative.
+type FreeSlot struct {
+	Start     string `json:"start"`
+	End       string `json:"end"`
+	Remaining int    `json:"remaining"`
+}
+
+// Result is a successful write.
+type Result struct {
+	Reservation *reservation.Reservation
+	Replayed    bool // an idempotent replay of an earlier request
+	Created     bool // a new reservation (201)
+}
+
+// Create books the first candidate of req that passes the queue's calendar
+// and has room. Errors: EINVALID (no candidate passes the calendar, unknown
+// queue), ECONFLICT (every passing candidate is full; an idempotency key
+// reused with another request).
+func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateRequest) (*Result, error) {
+	start := time.Now()
+	q, ok := s.queues[req.QueueID]
+	if !ok {
+		s.observer.Admission("rejected", "invalid")
+		return nil, reservation.FieldError("queue_id", fmt.Sprintf("names no configured queue (%q)", req.QueueID))
+	}
+	key := ""
+	switch {
+	case req.CallbackID != "":
+		key = "callback_id:" + req.CallbackID
+	case c.IdempotencyKey != "":
+		key = "key:" + c.IdempotencyKey
+	}
+	idem := &storage.Idempotency{Key: key, Method: "POST", Target: "/api/v2/callbacks", RequestHash: req.Hash(), Status: 201}
+	if key != "" {
+		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
+			return res, err
+		}
+	}
+	now := s.now()
+	cands, results := s.candidates(q, req.Candidates, req.ConcurrencyLimit, now)
+	s.observer.Stage("validation", time.Since(start))
+	if len(cands) == 0 {
+		s.observer.Admission("rejected", string(results[0].Reason))
+		return nil, s.refusal(ctx, q, reservation.EINVALID, results, req.Candidates[0].Start, req.ConcurrencyLimit, now)
+	}
+	r := &reservation.Reservation{
+		ClientID:         c.ClientID,
+		CallbackID:       req.CallbackID,
+		QueueID:          q.ID,
+		TimeZone:         q.TimeZone,
+		CallbackNumber:   req.CallbackNumber,
+		CustomerName:     req.CustomerName,
+		Candidates:       req.Candidates,
+		Channel:          req.Channel,
+		Reason:           req.Reason,
+		ConcurrencyLimit: req.ConcurrencyLimit,
+	}
+	w := write(c, now)
+	if key != "" {
+		w.Idempotency = idem
+	}
+	admit := time.Now()
+	_, err := s.store.CreateReservation(ctx, r, candidatesOf(cands), w)
+	s.observer.Stage("admission", time.Since(admit))
+	switch {
+	case errors.Is(err, storage.ErrFull):
+		for _, cd := range cands {
+			results[cd.index].Reason = schedule.ReasonFull
+		}
+		s.observer.Admission("rejected", string(schedule.ReasonFull))
+		return nil, s.refusal(ctx, q, reservation.ECONFLICT, results, req.Candidates[0].Start, req.ConcurrencyLimit, now)
+	case errors.Is(err, storage.ErrKeyTaken):
+		// A concurrent request with the same key committed first.
+		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
+			return res, err
+		}
+		return nil, fmt.Errorf("idempotency key %s taken but not found", key)
+	case err != nil:
+		return nil, err
+	}
+	s.observer.Admission("admitted", "")
+	s.logger.InfoContext(ctx, "reservation created", "reservation_id", r.ID, "queue_id", q.ID,
+		"callback_number", reservation.MaskNumber(r.CallbackNumber), "slot", r.Slot.Start.UTC().Format(time.RFC3339),
+		"client_id", c.ClientID, "request_id", c.RequestID)
+	return &Result{Reservation: r, Created: true}, nil
+}
+
+// replay returns the stored response for an idempotency key, nil if the key
+// is new, or ECONFLICT if it was used for another request.
+func (s *Service) replay(ctx context.Context, c Caller, idem *storage.Idempotency) (*Result, error) {
+	rec, err := s.store.FindIdempotency(ctx, c.ClientID, idem.Key)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	if rec.Method != idem.Method || rec.Target != idem.Target || rec.RequestHash != idem.RequestHash {
+		s.observer.Admission("rejected", "conflict")
+		what := "Idempotency-Key"
+		if len(idem.Key) > 12 && idem.Key[:12] == "callback_id:" {
+			what = "callback_id"
+		}
+		e := reservation.Errorf(reservation.ECONFLICT,
+			"%s %q was already used for a different request (%s %s); use a new key", what, keyValue(idem.Key), rec.Method, rec.Target)
+		e.Extra = map[string]any{"reservation_id": rec.Reservation.ID}
+		return nil, e
+	}
+	if idem.Method == "POST" {
+		s.observer.Admission("replayed", "")
+	}
+	return &Result{Reservation: rec.Reservation, Replayed: true, Created: rec.Status == 201}, nil
+}
+
+func keyValue(k string) string {
+	for _, p := range []string{"callback_id:", "key:"} {
+		if len(k) > len(p) && k[:len(p)] == p {
+			return k[len(p):]
+		}
+	}
+	return k
+}
+
+func write(c Caller, now time.Time) storage.Write {
+	return storage.Write{Actor: c.ClientID, Origin: reservation.OriginAPI, RequestID: c.RequestID, Now: now}
+}
+
+type candidate struct {
+	index int
+	storage.Candidate
+}
+
+func candidatesOf(cs []candidate) []storage.Candidate {
+	out := make([]storage.Candidate, len(cs))
+	for i, c := range cs {
+		out[i] = c.Candidate
+	}
+	return out
+}
+
+// candidates judges each slot against the calendar; it returns the ones
+// that pass, with their bucket and effective cap, and a result per slot.
+func (s *Service) candidates(q *Queue, slots []reservation.Slot, limit int, now time.Time) ([]candidate, []CandidateResult) {
+	var out []candidate
+	results := make([]CandidateResult, len(slots))
+	loc := q.Schedule.Location
+	for i, sl := range slots {
+		reason := q.Schedule.Check(sl.Start, sl.End, now)
+		results[i] = CandidateResult{Index: i, Start: sl.Start.In(loc).Format(time.RFC3339), End: sl.End.In(loc).Format(time.RFC3339), Reason: reason}
+		if reason != schedule.OK {
+			continue
+		}
+		b := q.Schedule.BucketAt(sl.Start)
+		out = append(out, candidate{i, storage.Candidate{Slot: sl, Bucket: b.Start, Cap: effectiveCap(q.Schedule.CapacityAt(b.Start), limit)}})
+	}
+	return out, results
+}
+
+func effectiveCap(capacity, limit int) int {
+	if limit > 0 && limit < capacity {
+		return limit
+	}
+	return capacity
+}
+
+var reasonText = map[schedule.Reason]string{
+	schedule.ReasonPast:     "is in the past",
+	schedule.ReasonLeadTime: "starts sooner than the queue's lead time allows",
+	schedule.ReasonHorizon:  "is beyond the queue's booking horizon",
+	schedule.ReasonHoliday:  "falls on a date the queue is closed",
+	schedule.ReasonClosed:   "is outside the queue's opening hours",
+	schedule.ReasonFull:     "is full",
+}
+
+// refusal builds the error for a request none of whose candidates could be
+// booked: each candidate's reason and the three nearest free slots.
+func (s *Service) refusal(ctx context.Context, q *Queue, code string, results []CandidateResult, around time.Time, limit int, now time.Time) error {
+	fields := map[string]string{}
+	for _, r := range results {
+		fields[fmt.Sprintf("time_slot_matrix[%d]", r.Index)] = reasonText[r.Reason]
+	}
+	msg := "no slot of time_slot_matrix can be booked"
+	if len(results) == 1 {
+		msg = "the requested slot " + reasonText[results[0].Reason]
+	}
+	e := &reservation.Error{Code: code, Message: msg, Fields: fields, Extra: map[string]any{"candidates": results}}
+	free, err := s.nearestFree(ctx, q, around, limit, now, 3)
+	if err != nil {
+		s.logger.WarnContext(ctx, "nearest free slots", "queue_id", q.ID, "err", err)
+	} else {
+		e.Extra["nearest_free_slots"] = free
+	}
+	return e
+}
+
+// nearestFree returns up to n bookable buckets nearest to around, in time
+// order, searching the whole booking window.
+func (s *Service) nearestFree(ctx context.Context, q *Queue, around time.Time, limit int, now time.Time, n int) ([]FreeSlot, error) {
+	avail, err := s.availability(ctx, q, now, now.Add(q.Schedule.Horizon+q.Schedule.LeadTime), limit, now)
+	if err != nil {
+		return nil, err
+	}
+	var free []Slot
+	for _, a := range avail {
+		if a.Reason == schedule.OK {
+			free = append(free, a)
+		}
+	}
+	dist := func(a Slot) time.Duration {
+		d := a.Start.Sub(around)
+		if d < 0 {
+			return -d
+		}
+		return d
+	}
+	sort.SliceStable(free, func(i, j int) bool { return dist(free[i]) < dist(free[j]) })
+	if len(free) > n {
+		free = free[:n]
+	}
+	sort.Slice(free, func(i, j int) bool { return free[i].Start.Before(free[j].Start) })
+	loc := q.Schedule.Location
+	out := make([]FreeSlot, len(free))
+	for i, f := range free {
+		out[i] = FreeSlot{Start: f.Start.In(loc).Format(time.RFC3339), End: f.End.In(loc).Format(time.RFC3339), Remaining: f.Remaining}
+	}
+	return out, nil
+}
+
+// Slot is one bucket of a queue's availability.
+type Slot struct {
+	schedule.Bucket
+	Capacity  int
+	Used      int
+	Remaining int
+	Reason    schedule.Reason // OK means a create of this bucket would be admitted now
+}
+
+// MaxWindow is the longest availability window one call may ask for.
+const MaxWindow = 31 * 24 * time.Hour
+
+// Availability returns every bucket of the queue that starts in [from, to),
+// with its capacity, use and the reason it cannot be booked, exactly as a
+// create of that bucket would be judged now. limit is the caller's
+// concurrency_limit (0 for none). Errors: ENOTFOUND, EINVALID.
+func (s *Service) Availability(ctx context.Context, queueID string, from, to time.Time, limit int) ([]Slot, error) {
+	q, err := s.Queue(queueID)
+	if err != nil {
+		return nil, err
+	}
+	if !to.After(from) {
+		return nil, reservation.FieldError("to", "must be after from")
+	}
+	if to.Sub(from) > MaxWindow {
+		return nil, reservation.FieldError("to", "must be at most 31 days after from")
+	}
+	return s.availability(ctx, q, from, to, limit, s.now())
+}
+
+func (s *Service) availability(ctx context.Context, q *Queue, from, to time.Time, limit int, now time.Time) ([]Slot, error) {
+	cells := q.Schedule.Grid(from, to, now)
+	if len(cells) == 0 {
+		return nil, nil
+	}
+	used, err := s.store.SlotUsage(ctx, q.ID, cells[0].Start, cells[len(cells)-1].End)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Slot, len(cells))
+	for i, c := range cells {
+		capacity := effectiveCap(c.Capacity, limit)
+		u := used[c.Start.UnixMicro()]
+		sl := Slot{Bucket: c.Bucket, Capacity: capacity, Used: u, Remaining: max(capacity-u, 0), Reason: c.Reason}
+		if sl.Reason == schedule.OK && sl.Remaining == 0 {
+			sl.Reason = schedule.ReasonFull
+		}
+		out[i] = sl
+	}
+	return out, nil
+}
+
+// Find returns one reservation. Errors: ENOTFOUND.
+func (s *Service) Find(ctx context.Context, id string) (*reservation.Reservation, error) {
+	return s.store.FindReservationByID(ctx, id)
+}
+
+// List returns a page of reservations.
+func (s *Service) List(ctx context.Context, f storage.Filter) ([]*reservation.Reservation, string, error) {
+	return s.store.FindReservations(ctx, f)
+}
+
+// Update reschedules a reservation and/or changes its details. A new matrix
+// is judged like a create's; capacity moves atomically. Errors: ENOTFOUND,
+// EPRECONDITION, EINVALID, ECONFLICT.
+func (s *Service) Update(ctx context.Context, c Caller, id string, ifVersion int, req *reservation.UpdateRequest) (*Result, error) {
+	idem := &storage.Idempotency{Key: "key:" + c.IdempotencyKey, Method: "PATCH", Target: "/api/v2/callbacks/" + id, RequestHash: req.Hash(), Status: 200}
+	if c.IdempotencyKey != "" {
+		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
+			return res, err
+		}
+	}
+	cur, err := s.store.FindReservationByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.Queue(cur.QueueID)
+	if err != nil {
+		return nil, reservation.Errorf(reservation.ECONFLICT, "queue %q of reservation %s is no longer configured", cur.QueueID, id)
+	}
+	now := s.now()
+	change := storage.Change{Reason: req.Reason, Channel: req.Channel, CustomerName: req.CustomerName}
+	var results []CandidateResult
+	var cands []candidate
+	if req.Candidates != nil {
+		cands, results = s.candidates(q, req.Candidates, cur.ConcurrencyLimit, now)
+		if len(cands) == 0 {
+			return nil, s.refusal(ctx, q, reservation.EINVALID, results, req.Candidates[0].Start, cur.ConcurrencyLimit, now)
+		}
+		change.Candidates = candidatesOf(cands)
+		change.Matrix = req.Candidates
+	}
+	w := write(c, now)
+	w.IfVersion = ifVersion
+	if c.IdempotencyKey != "" {
+		w.Idempotency = idem
+	}
+	r, _, err := s.store.UpdateReservation(ctx, id, change, w)
+	switch {
+	case errors.Is(err, storage.ErrFull):
+		for _, cd := range cands {
+			results[cd.index].Reason = schedule.ReasonFull
+		}
+		return nil, s.refusal(ctx, q, reservation.ECONFLICT, results, req.Candidates[0].Start, cur.ConcurrencyLimit, now)
+	case errors.Is(err, storage.ErrKeyTaken):
+		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
+			return res, err
+		}
+		return nil, fmt.Errorf("idempotency key taken but not found")
+	case err != nil:
+		return nil, err
+	}
+	s.logger.InfoContext(ctx, "reservation updated", "reservation_id", r.ID, "version", r.Version,
+		"client_id", c.ClientID, "request_id", c.RequestID)
+	return &Result{Reservation: r}, nil
+}
+
+// Cancel cancels a reservation and frees its slot; canceling again returns
+// the canceled reservation. Errors: ENOTFOUND, EPRECONDITION, ECONFLICT.
+func (s *Service) Cancel(ctx context.Context, c Caller, id string, ifVersion int) (*Result, error) {
+	idem := &storage.Idempotency{Key: "key:" + c.IdempotencyKey, Method: "DELETE", Target: "/api/v2/callbacks/" + id, RequestHash: "", Status: 200}
+	if c.IdempotencyKey != "" {
+		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
+			return res, err
+		}
+	}
+	w := write(c, s.now())
+	w.IfVersion = ifVersion
+	if c.IdempotencyKey != "" {
+		w.Idempotency = idem
+	}
+	r, changed, err := s.store.CancelReservation(ctx, id, w)
+	if errors.Is(err, storage.ErrKeyTaken) {
+		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
+			return res, err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.logger.InfoContext(ctx, "reservation canceled", "reservation_id", r.ID, "client_id", c.ClientID, "request_id", c.RequestID)
+	}
+	return &Result{Reservation: r, Replayed: !changed}, nil
+}

@@ -1,0 +1,233 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// readJSON checks the content type and reads a body of at most MaxBodyBytes.
+func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return nil, reservation.Errorf(reservation.EUNSUPPORTEDTYPE, "Content-Type must be application/json (got %q)", r.Header.Get("Content-Type"))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, reservation.Errorf(reservation.ETOOLARGE, "the body is over %d bytes", MaxBodyBytes)
+	}
+	if err != nil {
+		return nil, reservation.Errorf(reservation.EINVALID, "the body could not be read")
+	}
+	return body, nil
+}
+
+// caller returns who is calling, with the Idempotency-Key header.
+func caller(r *http.Request) (booking.Caller, error) {
+	ri := info(r)
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		return booking.Caller{}, reservation.FieldError("Idempotency-Key", "must be at most 255 characters")
+	}
+	return booking.Caller{ClientID: ri.principal.ClientID, RequestID: ri.id, IdempotencyKey: key}, nil
+}
+
+// ifMatch parses If-Match: a version as an ETag ("3", W/"3" or 3), or *.
+// It returns 0 when any version will do.
+func ifMatch(r *http.Request) (int, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	v := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, reservation.FieldError("If-Match", "must be the reservation's ETag, like \"3\"")
+	}
+	return n, nil
+}
+
+// writeReservation writes a reservation with its ETag.
+func writeReservation(w http.ResponseWriter, status int, res *booking.Result) {
+	w.Header().Set("ETag", res.Reservation.ETag())
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, status, res.Reservation)
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	body, err := readJSON(w, r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	req, err := reservation.DecodeCreate(body)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	info(r).target = req.QueueID
+	c, err := caller(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	res, err := s.Booking.Create(r.Context(), c, req)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", "/api/v2/callbacks/"+res.Reservation.ID)
+	writeReservation(w, status, res)
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	res, err := s.Booking.Find(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Trim(strings.TrimPrefix(inm, "W/"), `"`) == strconv.Itoa(res.Version) {
+		w.Header().Set("ETag", res.ETag())
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeReservation(w, http.StatusOK, &booking.Result{Reservation: res})
+}
+
+func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
+	body, err := readJSON(w, r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	req, err := reservation.DecodeUpdate(body)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	c, err := caller(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	res, err := s.Booking.Update(r.Context(), c, r.PathValue("id"), version, req)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	writeReservation(w, http.StatusOK, res)
+}
+
+func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
+	version, err := ifMatch(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	c, err := caller(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	res, err := s.Booking.Cancel(r.Context(), c, r.PathValue("id"), version)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	writeReservation(w, http.StatusOK, res)
+}
+
+// queryTime parses an instant query parameter: RFC 3339 with an offset, or
+// a date (YYYY-MM-DD) meaning local midnight in loc.
+func queryTime(q url.Values, name string, loc *time.Location) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if loc != nil {
+		if d, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+			return d, nil
+		}
+	}
+	return time.Time{}, reservation.FieldError(name, "must be an RFC 3339 date-time with an offset (or a date YYYY-MM-DD)")
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := storage.Filter{QueueID: q.Get("queue_id"), CallbackNumber: q.Get("callback_number"), Cursor: q.Get("cursor")}
+	if f.QueueID == "" {
+		f.QueueID = q.Get("queue")
+	}
+	var loc *time.Location
+	if f.QueueID != "" {
+		if qu, err := s.Booking.Queue(f.QueueID); err == nil {
+			loc = qu.Schedule.Location
+		}
+	}
+	if st := q.Get("status"); st != "" {
+		ok := false
+		for _, v := range reservation.Statuses {
+			ok = ok || string(v) == st
+		}
+		if !ok {
+			s.problem(w, r, reservation.FieldError("status", "must be one of scheduled, in_progress, completed, missed, canceled, failed"))
+			return
+		}
+		f.Status = reservation.Status(st)
+	}
+	var err error
+	if f.From, err = queryTime(q, "from", loc); err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if f.To, err = queryTime(q, "to", loc); err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if l := q.Get("limit"); l != "" {
+		if f.Limit, err = strconv.Atoi(l); err != nil || f.Limit < 1 || f.Limit > 500 {
+			s.problem(w, r, reservation.FieldError("limit", "must be from 1 to 500"))
+			return
+		}
+	}
+	items, next, err := s.Booking.List(r.Context(), f)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []*reservation.Reservation{}
+	}
+	out := map[string]any{"items": items}
+	if next != "" {
+		out["next_cursor"] = next
+		nq := r.URL.Query()
+		nq.Set("cursor", next)
+		w.Header().Set("Link", "<"+r.URL.Path+"?"+nq.Encode()+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,256 @@
+// Package httpapi serves Slotline's HTTP API: the seed-compatible token and
+// callback endpoints, queues and availability, health, metrics and the
+// OpenAPI document. NewServer returns an http.Handler; every route is in
+// addRoutes; every error is rendered by problem.go.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/slotline/slotline/internal/auth"
+	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/metrics"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// Limits on requests.
+const (
+	MaxBodyBytes = 64 << 10
+	maxFormBytes = 8 << 10
+)
+
+// Deps is what the server needs.
+type Deps struct {
+	Booking *booking.Service
+	Auth    *auth.Service
+	Store   *storage.Store
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	Version string
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	mux *http.ServeMux
+}
+
+// NewServer returns the API's handler.
+func NewServer(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+	}
+	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s.addRoutes()
+	return s.middleware(s.mux)
+}
+
+func (s *Server) addRoutes() {
+	m := s.mux
+	m.HandleFunc("POST /oauth/token", s.handleToken)
+	m.HandleFunc("GET /healthz", s.handleHealth)
+	m.HandleFunc("GET /readyz", s.handleReady)
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	m.HandleFunc("GET /api/v2/openapi.json", s.handleOpenAPI)
+	m.HandleFunc("GET /problems/{code}", s.handleProblemType)
+
+	m.Handle("POST /api/v2/callbacks", s.authorize("callback:write", "reservation.create", s.handleCreate))
+	m.Handle("GET /api/v2/callbacks", s.authorize("callback:read", "", s.handleList))
+	m.Handle("GET /api/v2/callbacks/{id}", s.authorize("callback:read", "", s.handleGet))
+	m.Handle("PATCH /api/v2/callbacks/{id}", s.authorize("callback:write", "reservation.update", s.handleUpdate))
+	m.Handle("DELETE /api/v2/callbacks/{id}", s.authorize("callback:write", "reservation.cancel", s.handleCancel))
+
+	m.Handle("GET /api/v2/queues", s.authorize("callback:read", "", s.handleQueues))
+	m.Handle("GET /api/v2/queues/{id}", s.authorize("callback:read", "", s.handleQueue))
+	m.Handle("GET /api/v2/queues/{id}/availability", s.authorize("callback:read", "", s.handleAvailability))
+
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, reservation.Errorf(reservation.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// reqInfo travels with each request through the context.
+type reqInfo struct {
+	id        string
+	principal *auth.Principal
+	action    string // audited write action, "" for reads
+	target    string
+}
+
+type ctxKey struct{}
+
+func info(r *http.Request) *reqInfo {
+	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// statusWriter records the status code.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (WebSocket
+// upgrades, flushing).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware gives every request an id, recovers panics, logs it once
+// (without its query string, which may hold a phone number) and observes
+// its latency by route.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		ri := &reqInfo{id: id}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.ErrorContext(r.Context(), "panic", "request_id", id, "panic", v)
+				if sw.status == 0 {
+					s.problem(sw, r, reservation.Errorf(reservation.EINTERNAL, "internal error"))
+				}
+			}
+			route := r.Pattern
+			if route == "" || route == "/" {
+				route = "unmatched"
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			d := time.Since(start)
+			s.Metrics.HTTPRequests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(d.Seconds())
+			attrs := []any{"request_id", id, "method", r.Method, "route", route, "status", status,
+				"duration_ms", float64(d.Microseconds()) / 1000}
+			if ri.principal != nil {
+				attrs = append(attrs, "client_id", ri.principal.ClientID)
+			}
+			s.Logger.InfoContext(r.Context(), "request", attrs...)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// authorize requires a bearer token with scope, applies the client's rate
+// limit, and names the audited action of a write route.
+func (s *Server) authorize(scope, action string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r)
+		ri.action = action
+		token, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="slotline"`)
+			s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "a Bearer access token is required (POST /oauth/token)"))
+			return
+		}
+		p, err := s.Auth.Verify(r.Context(), token)
+		if err != nil {
+			s.problem(w, r, err)
+			return
+		}
+		if p == nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="slotline", error="invalid_token"`)
+			s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "the access token is invalid or has expired"))
+			return
+		}
+		ri.principal = p
+		if !p.Has(scope) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="slotline", error="insufficient_scope", scope="`+scope+`"`)
+			s.problem(w, r, reservation.Errorf(reservation.EFORBIDDEN, "this route needs the %s scope", scope))
+			return
+		}
+		if !s.allow(w, r, p.Client()) {
+			return
+		}
+		h(w, r)
+	})
+}
+
+// allow applies a client's rate limit, answering 429 with Retry-After.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, c *auth.Client) bool {
+	if c == nil || c.Limiter == nil {
+		return true
+	}
+	res := c.Limiter.Reserve()
+	delay := res.Delay()
+	if res.OK() && delay == 0 {
+		return true
+	}
+	res.Cancel()
+	secs := int((delay + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	s.problem(w, r, reservation.Errorf(reservation.ERATELIMITED, "client %s is over its rate limit; retry after %d s", c.ID, secs))
+	return false
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && (h[:7] == "Bearer " || h[:7] == "bearer ") {
+		return h[7:], true
+	}
+	return "", false
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Logger.WarnContext(ctx, "not ready: database", "err", err)
+		s.problem(w, r, reservation.Errorf(reservation.EUNAVAILABLE, "the database does not answer"))
+		return
+	}
+	pending, err := s.Store.PendingMigrations(ctx)
+	if err != nil || len(pending) > 0 {
+		s.problem(w, r, reservation.Errorf(reservation.EUNAVAILABLE, "database migrations are not applied (run slotline migrate)"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": s.Store.Backend()})
+}

@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/slotline/slotline/internal/auth"
+)
+
+// oauthError writes the RFC 6749 error shape.
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="slotline"`)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+// handleToken is the OAuth 2.0 client-credentials token endpoint. The
+// client authenticates with HTTP Basic (form-urlencoded or not) or with
+// client_id and client_secret form fields. A missing grant_type is taken as
+// client_credentials: the seed's client sends no body at all.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/x-www-form-urlencoded" {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "send the form as application/x-www-form-urlencoded")
+			return
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "the form cannot be parsed")
+		return
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "" && gt != "client_credentials" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only grant_type=client_credentials is supported")
+		return
+	}
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id == "" {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client credentials are required (HTTP Basic or client_id and client_secret)")
+		return
+	}
+	c, ok := s.Auth.Authenticate(id, secret)
+	if !ok {
+		s.Logger.WarnContext(r.Context(), "token refused: bad client credentials", "request_id", info(r).id)
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+	if !s.allow(w, r, c) {
+		return
+	}
+	token, p, err := s.Auth.Issue(r.Context(), c, strings.Fields(r.PostForm.Get("scope")))
+	var se *auth.ScopeError
+	if errors.As(err, &se) {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", se.Error())
+		return
+	}
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": token,
+		"token_type":   "Bearer",
+		"expires_in":   int(s.Auth.TTL().Seconds()),
+		"scope":        strings.Join(p.Scopes, " "),
+	})
+}
