@@ -98,11 +98,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	g.Go(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
 
-	logger.Info("slotline started", "version", version, "addr", ln.Addr().String(), "url", base,
-		"database", store.Backend(), "queues", len(cfg.Queues), "clients", len(cfg.Clients))
 	if demoSecret != "" {
 		printDemo(stdout, base, cfg, demoSecret)
 	}
+	logger.Info("slotline started", "version", version, "addr", ln.Addr().String(), "url", base,
+		"database", store.Backend(), "queues", len(cfg.Queues), "clients", len(cfg.Clients))
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil

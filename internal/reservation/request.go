@@ -192,6 +192,10 @@ func (fe *fieldErrors) integer(m map[string]json.RawMessage, path, key string) (
 		return 0, false
 	}
 	var n json.Number
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '"' {
+		fe.add(join(path, key), "must be an integer")
+		return 0, false
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&n); err != nil {

@@ -1,0 +1,644 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/slotline/slotline/internal/storage/storagetest"
+)
+
+// binary is the slotline binary built once for the tests that run it the
+// way a user does.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "slotline-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "slotline")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build slotline:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running slotline process.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs slotline with args and env and waits until it listens.
+func start(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = t.TempDir()
+	s := &server{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-s.done
+		if t.Failed() {
+			t.Logf("slotline stderr:\n%s", s.stderr.String())
+		}
+	})
+	urlRe := regexp.MustCompile(`"msg":"slotline started".*?"url":"([^"]+)"`)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := urlRe.FindStringSubmatch(s.stderr.String()); m != nil {
+			s.url = m[1]
+			return s
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("slotline exited early (%v):\n%s", err, s.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("slotline did not start:\n%s", s.stderr.String())
+	return nil
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			t.Errorf("slotline exited with %v after SIGINT:\n%s", err, s.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("slotline did not stop after SIGINT")
+	}
+}
+
+// runCmd runs slotline to completion and returns its output and exit code.
+func runCmd(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+// --- the seed's client, as its "Complete Working Example" writes it
+// (with its compile errors fixed and the host made a URL) ---
+
+type seedTokenResponse struct {
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+type seedTimeSlot struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+type seedChannelPreference struct {
+	Primary  string `json:"primary"`
+	Fallback string `json:"fallback"`
+	AllowSMS bool   `json:"allow_sms"`
+}
+
+type seedReservationPayload struct {
+	CallbackID         string                `json:"callback_id"`
+	CallbackNumber     string                `json:"callback_number"`
+	TimeSlotMatrix     []seedTimeSlot        `json:"time_slot_matrix"`
+	ChannelPreferences seedChannelPreference `json:"channel_preferences"`
+	QueueID            string                `json:"queue_id"`
+	Reason             string                `json:"reason"`
+	ConcurrencyLimit   int                   `json:"concurrency_limit"`
+}
+
+// seedFetchToken is the seed's FetchToken: Basic auth without URL-encoding,
+// and (a bug in the seed) no request body at all.
+func seedFetchToken(base, clientID, clientSecret string) (seedTokenResponse, error) {
+	auth := base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("%s:%s", clientID, clientSecret)))
+	req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token", nil)
+	req.Header.Set("Authorization", fmt.Sprintf("Basic %s", auth))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return seedTokenResponse{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return seedTokenResponse{}, fmt.Errorf("oauth error %d: %s", resp.StatusCode, string(body))
+	}
+	var token seedTokenResponse
+	json.NewDecoder(resp.Body).Decode(&token)
+	return token, nil
+}
+
+// seedSubmit is the seed's SubmitReservation (without its own validation).
+func seedSubmit(client *http.Client, base, token string, payload seedReservationPayload) (int, []byte, error) {
+	jsonData, _ := json.Marshal(payload)
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v2/callbacks", bytes.NewReader(jsonData))
+	req.Header.Set("Authorization", fmt.Sprintf("Bearer %s", token))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, nil
+}
+
+func demoSecret(t *testing.T, s *server) string {
+	t.Helper()
+	m := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("no demo secret printed:\n%s", s.stdout.String())
+	}
+	return m[1]
+}
+
+// TestSeedClientAgainstDemo starts slotline as a user would, with no
+// config, and replays the seed's example: token, then its reservation.
+func TestSeedClientAgainstDemo(t *testing.T) {
+	t.Parallel()
+	dbPath := filepath.Join(t.TempDir(), "demo.db")
+	s := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+dbPath)
+	out := s.stdout.String()
+	for _, want := range []string{"for trying it out", "queue_12345", "curl -s -u demo:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo banner lacks %q:\n%s", want, out)
+		}
+	}
+	secret := demoSecret(t, s)
+	if strings.Contains(s.stderr.String(), secret) {
+		t.Error("the demo secret appears in the log")
+	}
+	token, err := seedFetchToken(s.url, "demo", secret)
+	if err != nil {
+		t.Fatalf("seed FetchToken: %v", err)
+	}
+	if token.ExpiresIn != 3600 || !strings.HasPrefix(token.AccessToken, "slt_") {
+		t.Errorf("token = %+v", token)
+	}
+	if _, err := seedFetchToken(s.url, "demo", "wrong"); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+		t.Errorf("wrong secret: err = %v", err)
+	}
+	// The seed's payload, a slot one hour from now.
+	now := time.Now()
+	payload := seedReservationPayload{
+		CallbackID:         "cb_9f8e7d6c",
+		CallbackNumber:     "+14155550199",
+		TimeSlotMatrix:     []seedTimeSlot{{Start: now.Add(1 * time.Hour), End: now.Add(1 * time.Hour).Add(15 * time.Minute)}},
+		ChannelPreferences: seedChannelPreference{Primary: "voice", Fallback: "sms", AllowSMS: true},
+		QueueID:            "queue_12345",
+		Reason:             "Automated reservation test",
+		ConcurrencyLimit:   10,
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	status, body, err := seedSubmit(hc, s.url, token.AccessToken, payload)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("seed submit = %d %s, %v", status, body, err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	wantTime := payload.TimeSlotMatrix[0].Start.UTC().Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z")
+	for k, want := range map[string]any{
+		"callback_number": "+14155550199", "queue_id": "queue_12345", "reason": "Automated reservation test",
+		"status": "scheduled", "callback_time": wantTime, "callback_id": "cb_9f8e7d6c",
+	} {
+		if got[k] != want {
+			t.Errorf("response %s = %v, want %v", k, got[k], want)
+		}
+	}
+	if id, _ := got["id"].(string); id == "" {
+		t.Error("response has no id")
+	}
+	// The seed retries the same payload: same response, nothing booked twice.
+	status, body2, _ := seedSubmit(hc, s.url, token.AccessToken, payload)
+	var again map[string]any
+	_ = json.Unmarshal(body2, &again)
+	if status != http.StatusCreated || again["id"] != got["id"] {
+		t.Errorf("replay = %d %s", status, body2)
+	}
+	// Its error cases: a slot in the past, a bad limit.
+	bad := payload
+	bad.CallbackID = "cb_past"
+	bad.TimeSlotMatrix = []seedTimeSlot{{Start: now.Add(-time.Hour), End: now.Add(-45 * time.Minute)}}
+	if status, body, _ := seedSubmit(hc, s.url, token.AccessToken, bad); status != http.StatusBadRequest || !bytes.Contains(body, []byte(`"past"`)) {
+		t.Errorf("past slot = %d %s", status, body)
+	}
+	bad = payload
+	bad.CallbackID = "cb_limit"
+	bad.ConcurrencyLimit = 51
+	if status, body, _ := seedSubmit(hc, s.url, token.AccessToken, bad); status != http.StatusBadRequest || !bytes.Contains(body, []byte("concurrency_limit")) {
+		t.Errorf("bad limit = %d %s", status, body)
+	}
+	if status, _, _ := seedSubmit(hc, s.url, "slt_not-a-token", payload); status != http.StatusUnauthorized {
+		t.Errorf("bad token = %d, want 401", status)
+	}
+	// The log never carries the full number or the token.
+	logs := s.stderr.String()
+	for _, secretText := range []string{"+14155550199", token.AccessToken} {
+		if strings.Contains(logs, secretText) {
+			t.Errorf("log contains %q", secretText)
+		}
+	}
+	s.stop(t)
+	// audit verify reads the same database.
+	outAudit, errAudit, code := runCmd(t, nil, "audit", "verify", "--db", "sqlite:"+dbPath)
+	if code != 0 || !strings.Contains(outAudit, "audit log intact") {
+		t.Errorf("audit verify = %d %s %s", code, outAudit, errAudit)
+	}
+}
+
+const configYAML = `
+listen: 127.0.0.1:0
+database: %s
+log: {level: info, format: json}
+clients:
+  - id: website
+    secret: website-secret-0123456789
+    scopes: [callback:read, callback:write]
+  - id: reader
+    secret: reader-secret-0123456789
+    scopes: [callback:read]
+queues:
+  - id: support
+    name: Support
+    timezone: Europe/London
+    slot_minutes: 15
+    capacity: %d
+    hours: 24/7
+    horizon: 30d
+`
+
+func writeConfig(t *testing.T, db string, capacity int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "slotline.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(configYAML, db, capacity)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func token(t *testing.T, base, id, secret string) string {
+	t.Helper()
+	tok, err := seedFetchToken(base, id, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
+}
+
+func TestConfigFile(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	cfg := writeConfig(t, db, 5)
+	s := start(t, nil, "serve", "--config", cfg)
+	if strings.Contains(s.stdout.String(), "client_secret") {
+		t.Error("a secret was printed although a config file was given")
+	}
+	tok := token(t, s.url, "website", "website-secret-0123456789")
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/api/v2/queues/support", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET queue = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	// The reader may not write.
+	rtok := token(t, s.url, "reader", "reader-secret-0123456789")
+	status, body, _ := seedSubmit(http.DefaultClient, s.url, rtok, seedReservationPayload{QueueID: "support"})
+	if status != http.StatusForbidden {
+		t.Errorf("reader POST = %d %s", status, body)
+	}
+}
+
+func TestBadConfigStops(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(path, []byte("listen: 127.0.0.1:0\nqueues:\n  - id: q\n    timezone: Mars/Olympus\n"), 0o600)
+	_, stderr, code := runCmd(t, nil, "serve", "--config", path)
+	if code == 0 || !strings.Contains(stderr, path+":4: queues[0].timezone") {
+		t.Errorf("exit %d, stderr %q; want the file, line 4 and the field", code, stderr)
+	}
+	_, stderr, code = runCmd(t, nil, "serve", "--bogus")
+	if code != 2 {
+		t.Errorf("unknown flag: exit %d (%s), want 2", code, stderr)
+	}
+	_, stderr, code = runCmd(t, nil, "frobnicate")
+	if code != 2 || !strings.Contains(stderr, "unknown command") {
+		t.Errorf("unknown command: exit %d %s", code, stderr)
+	}
+	stdout, _, code := runCmd(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "slotline ") {
+		t.Errorf("version = %d %q", code, stdout)
+	}
+}
+
+// TestPrecedence: flags beat the environment, which beats the file.
+func TestPrecedence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fileDB := "sqlite:" + filepath.Join(dir, "file.db")
+	envDB := "sqlite:" + filepath.Join(dir, "env.db")
+	flagDB := "sqlite:" + filepath.Join(dir, "flag.db")
+	cfg := writeConfig(t, fileDB, 5)
+	// env beats file
+	s := start(t, []string{"SLOTLINE_CONFIG=" + cfg, "SLOTLINE_DB=" + envDB}, "serve")
+	s.stop(t)
+	if _, err := os.Stat(filepath.Join(dir, "env.db")); err != nil {
+		t.Errorf("SLOTLINE_DB not used: %v", err)
+	}
+	// flag beats env
+	s = start(t, []string{"SLOTLINE_CONFIG=" + cfg, "SLOTLINE_DB=" + envDB, "SLOTLINE_ADDR=127.0.0.1:1"}, "serve", "--db", flagDB, "--addr", "127.0.0.1:0")
+	s.stop(t)
+	if _, err := os.Stat(filepath.Join(dir, "flag.db")); err != nil {
+		t.Errorf("--db not used: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "file.db")); err == nil {
+		t.Error("the file's database was opened although env and flag override it")
+	}
+}
+
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile
+}
+
+func TestTLSAndHTTP2(t *testing.T) {
+	t.Parallel()
+	cert, key := selfSigned(t)
+	s := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+filepath.Join(t.TempDir(), "t.db"), "--tls-cert", cert, "--tls-key", key)
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("url = %s", s.url)
+	}
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(cert)
+	pool.AppendCertsFromPEM(pem)
+	for _, h2 := range []bool{true, false} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
+		resp, err := (&http.Client{Transport: tr}).Get(s.url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := "HTTP/1.1"
+		if h2 {
+			want = "HTTP/2.0"
+		}
+		if resp.StatusCode != 200 || resp.Proto != want {
+			t.Errorf("h2=%v: %d %s, want 200 %s", h2, resp.StatusCode, resp.Proto, want)
+		}
+	}
+}
+
+// TestAuditTamperDetected edits the SQLite file behind slotline's back.
+func TestAuditTamperDetected(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := "sqlite:" + path
+	s := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	tok := token(t, s.url, "demo", demoSecret(t, s))
+	for i := range 3 {
+		start := time.Now().Add(time.Duration(i+2) * time.Hour)
+		status, body, _ := seedSubmit(http.DefaultClient, s.url, tok, seedReservationPayload{
+			CallbackID: fmt.Sprintf("a%d", i), CallbackNumber: "+14155550199", QueueID: "queue_12345", ConcurrencyLimit: 5,
+			TimeSlotMatrix: []seedTimeSlot{{start, start.Add(15 * time.Minute)}},
+		})
+		if status != 201 {
+			t.Fatalf("create = %d %s", status, body)
+		}
+	}
+	s.stop(t)
+	if out, errOut, code := runCmd(t, nil, "audit", "verify", "--db", db); code != 0 {
+		t.Fatalf("untouched log: exit %d %s %s", code, out, errOut)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("UPDATE audit_log SET target = 'someone-else' WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	_, errOut, code := runCmd(t, nil, "audit", "verify", "--db", db)
+	if code == 0 || !strings.Contains(errOut, "entry 2") {
+		t.Errorf("tampered log: exit %d, %q; want a failure naming entry 2", code, errOut)
+	}
+}
+
+// TestTwoProcessesOnPostgres runs two serve processes on one PostgreSQL
+// schema and hammers one slot through both: exactly the capacity is
+// admitted, and a token from one process works on the other.
+func TestTwoProcessesOnPostgres(t *testing.T) {
+	t.Parallel()
+	dsn := storagetest.PostgresDSN(t)
+	const capacity = 9
+	cfg := writeConfig(t, dsn, capacity)
+	a := start(t, nil, "serve", "--config", cfg)
+	b := start(t, nil, "serve", "--config", cfg)
+	tokA := token(t, a.url, "website", "website-secret-0123456789")
+	// The token from A works on B.
+	req, _ := http.NewRequest(http.MethodGet, b.url+"/api/v2/queues", nil)
+	req.Header.Set("Authorization", "Bearer "+tokA)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("A's token on B: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	slot := time.Now().Add(3 * time.Hour).Truncate(15 * time.Minute)
+	var admitted, full atomic.Int64
+	var wg sync.WaitGroup
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 20}, Timeout: 30 * time.Second}
+	for i := range 40 {
+		base := a.url
+		if i%2 == 1 {
+			base = b.url
+		}
+		wg.Go(func() {
+			status, body, err := seedSubmit(hc, base, tokA, seedReservationPayload{
+				CallbackID: fmt.Sprintf("race-%d", i), CallbackNumber: "+442071838750", QueueID: "support", ConcurrencyLimit: 50,
+				TimeSlotMatrix: []seedTimeSlot{{slot, slot.Add(15 * time.Minute)}},
+			})
+			switch {
+			case err != nil:
+				t.Errorf("submit: %v", err)
+			case status == 201:
+				admitted.Add(1)
+			case status == 409:
+				full.Add(1)
+			default:
+				t.Errorf("submit = %d %s", status, body)
+			}
+		})
+	}
+	wg.Wait()
+	if admitted.Load() != capacity || full.Load() != 40-capacity {
+		t.Fatalf("admitted %d, refused %d; want exactly %d admitted", admitted.Load(), full.Load(), capacity)
+	}
+	// Both processes report the same availability.
+	for _, s := range []*server{a, b} {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/api/v2/queues/support/availability?from="+slot.UTC().Format(time.RFC3339)+"&to="+slot.Add(15*time.Minute).UTC().Format(time.RFC3339), nil)
+		req.Header.Set("Authorization", "Bearer "+tokA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var av struct {
+			Slots []struct {
+				Used   int    `json:"used"`
+				Reason string `json:"reason"`
+			} `json:"slots"`
+		}
+		json.NewDecoder(resp.Body).Decode(&av)
+		resp.Body.Close()
+		if len(av.Slots) != 1 || av.Slots[0].Used != capacity || av.Slots[0].Reason != "full" {
+			t.Errorf("%s availability = %+v", s.url, av)
+		}
+	}
+}
+
+// TestMigrate: migrate applies the schema once, then reports nothing to do.
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	out, errOut, code := runCmd(t, nil, "migrate", "--db", db)
+	if code != 0 || !strings.Contains(out, "0001_init.sql") {
+		t.Fatalf("migrate = %d %s %s", code, out, errOut)
+	}
+	out, _, code = runCmd(t, nil, "migrate", "--db", db)
+	if code != 0 || !strings.Contains(out, "up to date") {
+		t.Errorf("second migrate = %d %s", code, out)
+	}
+}
+
+// TestInProcessRun drives run() itself (no binary) for a quick check of
+// the plumbing and of a clean shutdown on context cancel.
+func TestInProcessRun(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var stdout syncBuffer
+	done := make(chan error, 1)
+	dir := t.TempDir()
+	go func() {
+		done <- run(ctx, []string{"slotline", "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "x.db")},
+			func(string) string { return "" }, nil, &stdout, pw)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var url string
+	for sc.Scan() {
+		if m := regexp.MustCompile(`"url":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	resp, err := http.Get(url + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz = %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v after cancel", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
