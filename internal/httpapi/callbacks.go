@@ -179,6 +179,10 @@ func queryTime(q url.Values, name string, loc *time.Location) (time.Time, error)
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := storage.Filter{QueueID: q.Get("queue_id"), CallbackNumber: q.Get("callback_number"), Cursor: q.Get("cursor")}
+	if strings.HasPrefix(f.CallbackNumber, " ") {
+		// An unencoded "+" in a query string arrives as a space.
+		f.CallbackNumber = "+" + f.CallbackNumber[1:]
+	}
 	if f.QueueID == "" {
 		f.QueueID = q.Get("queue")
 	}
