@@ -74,6 +74,9 @@ func New(store *storage.Store, queues []*Queue, opts Options) *Service {
 	return s
 }
 
+// Now returns the service's clock reading.
+func (s *Service) Now() time.Time { return s.now() }
+
 // Queues returns the queues in configuration order.
 func (s *Service) Queues() []*Queue { return s.order }
 
@@ -392,7 +395,7 @@ func (s *Service) List(ctx context.Context, f storage.Filter) ([]*reservation.Re
 // Update reschedules a reservation and/or changes its details. A new matrix
 // is judged like a create's; capacity moves atomically. Errors: ENOTFOUND,
 // EPRECONDITION, EINVALID, ECONFLICT.
-func (s *Service) Update(ctx context.Context, c Caller, id string, ifVersion int, req *reservation.UpdateRequest) (*Result, error) {
+func (s *Service) Update(ctx context.Context, c Caller, id string, ifMatch []int, req *reservation.UpdateRequest) (*Result, error) {
 	idem := &storage.Idempotency{Key: "key:" + c.IdempotencyKey, Method: "PATCH", Target: "/api/v2/callbacks/" + id, RequestHash: req.Hash(), Status: 200}
 	if c.IdempotencyKey != "" {
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
@@ -420,7 +423,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, ifVersion int
 		change.Matrix = req.Candidates
 	}
 	w := write(c, now)
-	w.IfVersion = ifVersion
+	w.IfMatch = ifMatch
 	if c.IdempotencyKey != "" {
 		w.Idempotency = idem
 	}
@@ -446,7 +449,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, ifVersion int
 
 // Cancel cancels a reservation and frees its slot; canceling again returns
 // the canceled reservation. Errors: ENOTFOUND, EPRECONDITION, ECONFLICT.
-func (s *Service) Cancel(ctx context.Context, c Caller, id string, ifVersion int) (*Result, error) {
+func (s *Service) Cancel(ctx context.Context, c Caller, id string, ifMatch []int) (*Result, error) {
 	idem := &storage.Idempotency{Key: "key:" + c.IdempotencyKey, Method: "DELETE", Target: "/api/v2/callbacks/" + id, RequestHash: "", Status: 200}
 	if c.IdempotencyKey != "" {
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
@@ -454,7 +457,7 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string, ifVersion int
 		}
 	}
 	w := write(c, s.now())
-	w.IfVersion = ifVersion
+	w.IfMatch = ifMatch
 	if c.IdempotencyKey != "" {
 		w.Idempotency = idem
 	}
@@ -470,5 +473,5 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string, ifVersion int
 	if changed {
 		s.logger.InfoContext(ctx, "reservation canceled", "reservation_id", r.ID, "client_id", c.ClientID, "request_id", c.RequestID)
 	}
-	return &Result{Reservation: r, Replayed: !changed}, nil
+	return &Result{Reservation: r}, nil
 }

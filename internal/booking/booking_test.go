@@ -93,7 +93,7 @@ func TestAvailabilityAgreesWithCreate(t *testing.T) {
 				t.Fatalf("%v: availability says free, create says %v", sl.Start, err)
 			}
 			// Undo, so the next probes see the same state.
-			if _, err := b.svc.Cancel(ctx, caller(), res.Reservation.ID, 0); err != nil {
+			if _, err := b.svc.Cancel(ctx, caller(), res.Reservation.ID, nil); err != nil {
 				t.Fatal(err)
 			}
 			continue
@@ -236,7 +236,7 @@ func TestRescheduleAndCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := res.Reservation.ID
-	moved, err := b.svc.Update(ctx, caller(), id, 1, &reservation.UpdateRequest{
+	moved, err := b.svc.Update(ctx, caller(), id, []int{1}, &reservation.UpdateRequest{
 		Candidates: []reservation.Slot{{Start: at(b, 3, 12, 30), End: at(b, 3, 12, 45)}, {Start: at(b, 3, 14, 0), End: at(b, 3, 14, 15)}},
 	})
 	if err != nil {
@@ -246,23 +246,23 @@ func TestRescheduleAndCancel(t *testing.T) {
 		t.Errorf("rescheduled to %v v%d, want 14:00 v2", moved.Reservation.Slot.Start, moved.Reservation.Version)
 	}
 	// A stale If-Match is refused.
-	if _, err := b.svc.Cancel(ctx, caller(), id, 1); reservation.ErrorCode(err) != reservation.EPRECONDITION {
+	if _, err := b.svc.Cancel(ctx, caller(), id, []int{1}); reservation.ErrorCode(err) != reservation.EPRECONDITION {
 		t.Errorf("stale cancel: err = %v", err)
 	}
 	// A reschedule whose candidates all fail the calendar is refused with reasons.
-	_, err = b.svc.Update(ctx, caller(), id, 0, &reservation.UpdateRequest{
+	_, err = b.svc.Update(ctx, caller(), id, nil, &reservation.UpdateRequest{
 		Candidates: []reservation.Slot{{Start: at(b, 4, 10, 0), End: at(b, 4, 10, 15)}},
 	})
 	var e *reservation.Error
 	if !errors.As(err, &e) || e.Code != reservation.EINVALID || e.Extra["candidates"].([]booking.CandidateResult)[0].Reason != schedule.ReasonHoliday {
 		t.Errorf("reschedule to a holiday: err = %v", err)
 	}
-	c, err := b.svc.Cancel(ctx, caller(), id, 2)
+	c, err := b.svc.Cancel(ctx, caller(), id, []int{2})
 	if err != nil || c.Reservation.Status != reservation.StatusCanceled {
 		t.Fatalf("cancel = %+v, %v", c, err)
 	}
-	again, err := b.svc.Cancel(ctx, caller(), id, 0)
-	if err != nil || !again.Replayed || again.Reservation.Version != 3 {
+	again, err := b.svc.Cancel(ctx, caller(), id, nil)
+	if err != nil || again.Replayed || again.Reservation.Version != 3 || again.Reservation.Status != reservation.StatusCanceled {
 		t.Errorf("second cancel = %+v, %v", again, err)
 	}
 }

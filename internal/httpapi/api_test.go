@@ -202,6 +202,9 @@ func TestAuthorization(t *testing.T) {
 	if r := b.do(t, "GET", "/api/v2/queues", reader, nil); r.status != 200 {
 		t.Errorf("reader GET = %d", r.status)
 	}
+	if r := b.do(t, "GET", "/api/v2/queues", "", nil, "Authorization", "BEARER "+reader); r.status != 200 {
+		t.Errorf("upper-case scheme = %d, want 200 (the scheme is case-insensitive)", r.status)
+	}
 	r = b.do(t, "POST", "/api/v2/callbacks", reader, b.create("x", b.slot(2)))
 	if r.status != 403 || !strings.Contains(r.header.Get("WWW-Authenticate"), "insufficient_scope") {
 		t.Errorf("reader POST = %d %s", r.status, r.raw)
@@ -269,8 +272,13 @@ func TestReservationLifecycleOverHTTP(t *testing.T) {
 	if r := b.do(t, "POST", "/api/v2/callbacks", tok, b.create("cb_1", b.slot(4))); r.status != 409 || r.body["reservation_id"] != id {
 		t.Errorf("reused callback_id = %d %s", r.status, r.raw)
 	}
-	if r := b.do(t, "GET", "/api/v2/callbacks/"+id, tok, nil, "If-None-Match", `"1"`); r.status != 304 {
-		t.Errorf("If-None-Match = %d", r.status)
+	for _, inm := range []string{`"1"`, `W/"1"`, `"5", "1"`, `*`} {
+		if r := b.do(t, "GET", "/api/v2/callbacks/"+id, tok, nil, "If-None-Match", inm); r.status != 304 {
+			t.Errorf("If-None-Match %s = %d, want 304", inm, r.status)
+		}
+	}
+	if r := b.do(t, "GET", "/api/v2/callbacks/"+id, tok, nil, "If-None-Match", `"2"`); r.status != 200 {
+		t.Errorf("If-None-Match of another version = %d, want 200", r.status)
 	}
 	// Reschedule with a stale If-Match, then the right one.
 	patch := map[string]any{"time_slot_matrix": []map[string]string{b.slot(5)}, "reason": "moved"}
@@ -370,6 +378,10 @@ func TestHealthAndUnknownRoutes(t *testing.T) {
 	}
 	if r := b.do(t, "GET", "/nope", "", nil); r.status != 404 || r.header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("unknown route = %d %v", r.status, r.header)
+	}
+	r := b.do(t, "PUT", "/api/v2/callbacks", "", nil)
+	if r.status != 405 || r.header.Get("Allow") != "GET, POST, HEAD" || r.body["code"] != "method_not_allowed" {
+		t.Errorf("PUT on a known path = %d %v %s", r.status, r.header.Get("Allow"), r.raw)
 	}
 	if r := b.do(t, "GET", "/problems/conflict", "", nil); r.status != 200 || !strings.Contains(string(r.raw), "409 Conflict") {
 		t.Errorf("problem type page = %d %s", r.status, r.raw)

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,19 +43,28 @@ func caller(r *http.Request) (booking.Caller, error) {
 	return booking.Caller{ClientID: ri.principal.ClientID, RequestID: ri.id, IdempotencyKey: key}, nil
 }
 
-// ifMatch parses If-Match: a version as an ETag ("3", W/"3" or 3), or *.
-// It returns 0 when any version will do.
-func ifMatch(r *http.Request) (int, error) {
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
+// etagVersions parses an If-Match or If-None-Match value: a list of ETags
+// ("3", W/"3" or a bare 3) or *. It returns nil for * or an empty header.
+func etagVersions(h, header string) ([]int, error) {
+	h = strings.TrimSpace(h)
 	if h == "" || h == "*" {
-		return 0, nil
+		return nil, nil
 	}
-	v := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, reservation.FieldError("If-Match", "must be the reservation's ETag, like \"3\"")
+	var out []int
+	for _, tag := range strings.Split(h, ",") {
+		v := strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, reservation.FieldError(header, "must be the reservation's ETag, like \"3\"")
+		}
+		out = append(out, n)
 	}
-	return n, nil
+	return out, nil
+}
+
+// ifMatch returns the versions If-Match accepts; nil means any.
+func ifMatch(r *http.Request) ([]int, error) {
+	return etagVersions(r.Header.Get("If-Match"), "If-Match")
 }
 
 // writeReservation writes a reservation with its ETag.
@@ -102,10 +112,17 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Trim(strings.TrimPrefix(inm, "W/"), `"`) == strconv.Itoa(res.Version) {
-		w.Header().Set("ETag", res.ETag())
-		w.WriteHeader(http.StatusNotModified)
-		return
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		versions, err := etagVersions(inm, "If-None-Match")
+		if err != nil {
+			s.problem(w, r, err)
+			return
+		}
+		if versions == nil || slices.Contains(versions, res.Version) {
+			w.Header().Set("ETag", res.ETag())
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
 	}
 	writeReservation(w, http.StatusOK, &booking.Result{Reservation: res})
 }

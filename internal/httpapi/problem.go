@@ -21,6 +21,7 @@ var problemTypes = map[string]struct {
 }{
 	reservation.EINVALID:         {http.StatusBadRequest, "Invalid request", "The request is malformed or breaks a rule; the errors member names each field and what is wrong with it. For time slots it also lists each candidate's reason and the nearest free slots."},
 	reservation.ENOTFOUND:        {http.StatusNotFound, "Not found", "The resource does not exist."},
+	reservation.EMETHOD:          {http.StatusMethodNotAllowed, "Method not allowed", "The resource exists but does not support this method; the Allow header lists the ones it does."},
 	reservation.ECONFLICT:        {http.StatusConflict, "Conflict", "Every candidate slot is full (see candidates and nearest_free_slots), the reservation can no longer change, or an idempotency key was reused with a different request."},
 	reservation.EPRECONDITION:    {http.StatusPreconditionFailed, "Precondition failed", "If-Match does not match the reservation's current version. Read it again and retry."},
 	reservation.EUNAUTHORIZED:    {http.StatusUnauthorized, "Unauthorized", "No valid Bearer token. Get one from POST /oauth/token."},

@@ -120,7 +120,7 @@ func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if from.IsZero() {
-		from = time.Now()
+		from = s.Booking.Now()
 	}
 	to, err := queryTime(v, "to", loc)
 	if err != nil {

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -77,9 +79,29 @@ func (s *Server) addRoutes() {
 	m.Handle("GET /api/v2/queues/{id}", s.authorize("callback:read", "", s.handleQueue))
 	m.Handle("GET /api/v2/queues/{id}/availability", s.authorize("callback:read", "", s.handleAvailability))
 
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, reservation.Errorf(reservation.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
-	})
+	m.HandleFunc("/", s.handleNoRoute)
+}
+
+// handleNoRoute answers 405 with Allow when the path exists with other
+// methods, else 404, both as problems.
+func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, method := range []string{"GET", "POST", "PATCH", "DELETE", "PUT"} {
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, method)
+		}
+	}
+	if len(allow) > 0 {
+		if slices.Contains(allow, "GET") {
+			allow = append(allow, "HEAD")
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.problem(w, r, reservation.Errorf(reservation.EMETHOD, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+		return
+	}
+	s.problem(w, r, reservation.Errorf(reservation.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
 }
 
 // reqInfo travels with each request through the context.
@@ -209,28 +231,34 @@ func (s *Server) authorize(scope, action string, h http.HandlerFunc) http.Handle
 
 // allow applies a client's rate limit, answering 429 with Retry-After.
 func (s *Server) allow(w http.ResponseWriter, r *http.Request, c *auth.Client) bool {
-	if c == nil || c.Limiter == nil {
+	ok, secs := allowNow(c)
+	if ok {
 		return true
-	}
-	res := c.Limiter.Reserve()
-	delay := res.Delay()
-	if res.OK() && delay == 0 {
-		return true
-	}
-	res.Cancel()
-	secs := int((delay + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	s.problem(w, r, reservation.Errorf(reservation.ERATELIMITED, "client %s is over its rate limit; retry after %d s", c.ID, secs))
 	return false
 }
 
+// allowNow takes one request from c's rate limit, or says how many seconds
+// to wait.
+func allowNow(c *auth.Client) (bool, int) {
+	if c == nil || c.Limiter == nil {
+		return true, 0
+	}
+	res := c.Limiter.Reserve()
+	delay := res.Delay()
+	if res.OK() && delay == 0 {
+		return true, 0
+	}
+	res.Cancel()
+	return false, max(int((delay+time.Second-1)/time.Second), 1)
+}
+
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
-	if len(h) > 7 && (h[:7] == "Bearer " || h[:7] == "bearer ") {
-		return h[7:], true
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), true
 	}
 	return "", false
 }

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/slotline/slotline/internal/auth"
@@ -52,8 +54,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
-	if !s.allow(w, r, c) {
-		return
+	if c.Limiter != nil {
+		if ok, retry := allowNow(c); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(retry))
+			oauthError(w, http.StatusTooManyRequests, "slow_down", fmt.Sprintf("client %s is over its rate limit; retry after %d s", c.ID, retry))
+			return
+		}
 	}
 	token, p, err := s.Auth.Issue(r.Context(), c, strings.Fields(r.PostForm.Get("scope")))
 	var se *auth.ScopeError
@@ -62,7 +68,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.problem(w, r, err)
+		s.Logger.ErrorContext(r.Context(), "issue token", "request_id", info(r).id, "err", err)
+		oauthError(w, http.StatusInternalServerError, "server_error", "the token could not be issued; retry later")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -7,17 +7,18 @@ import (
 
 // Error codes. Each maps to one HTTP status in one table (httpapi).
 const (
-	EINVALID         = "invalid"          // the request is malformed or breaks a rule
-	ENOTFOUND        = "not_found"        // no such resource
-	ECONFLICT        = "conflict"         // a slot is full, an idempotency key is reused with another body
-	EPRECONDITION    = "precondition"     // If-Match does not match the current version
-	EUNAUTHORIZED    = "unauthorized"     // no or bad credentials
-	EFORBIDDEN       = "forbidden"        // credentials lack a scope
-	ERATELIMITED     = "rate_limited"     // the client is over its rate limit
-	ETOOLARGE        = "too_large"        // the body is over the limit
-	EUNSUPPORTEDTYPE = "unsupported_type" // the body's content type is not accepted
-	EUNAVAILABLE     = "unavailable"      // a dependency is down
-	EINTERNAL        = "internal"         // anything else; never shown in detail
+	EINVALID         = "invalid"            // the request is malformed or breaks a rule
+	ENOTFOUND        = "not_found"          // no such resource
+	EMETHOD          = "method_not_allowed" // the resource exists but not with this method
+	ECONFLICT        = "conflict"           // a slot is full, an idempotency key is reused with another body
+	EPRECONDITION    = "precondition"       // If-Match does not match the current version
+	EUNAUTHORIZED    = "unauthorized"       // no or bad credentials
+	EFORBIDDEN       = "forbidden"          // credentials lack a scope
+	ERATELIMITED     = "rate_limited"       // the client is over its rate limit
+	ETOOLARGE        = "too_large"          // the body is over the limit
+	EUNSUPPORTEDTYPE = "unsupported_type"   // the body's content type is not accepted
+	EUNAVAILABLE     = "unavailable"        // a dependency is down
+	EINTERNAL        = "internal"           // anything else; never shown in detail
 )
 
 // Error is the one coded error of the domain. Message is safe to show to the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,9 +43,9 @@ type Write struct {
 	Origin    string // reservation.OriginAPI, …
 	RequestID string
 	Now       time.Time // zero means time.Now
-	// IfVersion, when not zero, makes the write fail with EPRECONDITION
-	// unless the reservation is at that version.
-	IfVersion   int
+	// IfMatch, when not empty, makes the write fail with EPRECONDITION
+	// unless the reservation is at one of these versions.
+	IfMatch     []int
 	Idempotency *Idempotency
 	// TxFunc runs inside the write's transaction, after the change and
 	// before the events, with the driver's transaction (Tx.Driver).
@@ -253,9 +254,9 @@ func (s *Store) lockReservation(ctx context.Context, tx *Tx, id string, w Write)
 	if err != nil {
 		return nil, fmt.Errorf("read reservation: %w", err)
 	}
-	if w.IfVersion != 0 && w.IfVersion != r.Version {
+	if len(w.IfMatch) > 0 && !slices.Contains(w.IfMatch, r.Version) {
 		return nil, reservation.Errorf(reservation.EPRECONDITION,
-			"reservation %s is at version %d, not %d; read it again and retry", r.ID, r.Version, w.IfVersion)
+			"reservation %s is at version %d, not %s; read it again and retry", r.ID, r.Version, versionList(w.IfMatch))
 	}
 	return r, nil
 }
@@ -537,4 +538,12 @@ func (s *Store) SlotUsage(ctx context.Context, queueID string, from, to time.Tim
 		out[b] = n
 	}
 	return out, rs.Err()
+}
+
+func versionList(vs []int) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, " or ")
 }

@@ -371,7 +371,7 @@ func testIfVersion(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	r := create(t, s, "q1", cand(0, 1))
 	w := write()
-	w.IfVersion = 7
+	w.IfMatch = []int{7}
 	if _, _, err := s.CancelReservation(ctx, r.ID, w); reservation.ErrorCode(err) != reservation.EPRECONDITION {
 		t.Fatalf("err = %v, want precondition", err)
 	}
@@ -379,7 +379,7 @@ func testIfVersion(t *testing.T, s *storage.Store) {
 	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Reason: &reason}, w); reservation.ErrorCode(err) != reservation.EPRECONDITION {
 		t.Fatalf("err = %v, want precondition", err)
 	}
-	w.IfVersion = 1
+	w.IfMatch = []int{3, 1}
 	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Reason: &reason}, w); err != nil {
 		t.Fatalf("matching version: %v", err)
 	}

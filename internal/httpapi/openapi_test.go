@@ -1,0 +1,1452 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/slotline/slotline/internal/auth"
+	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/httpapi"
+	"github.com/slotline/slotline/internal/schedule"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// docBase is the URL the OpenAPI document is loaded under, so that its
+// schemas can be compiled by JSON pointer and their local $refs resolve.
+const docBase = "https://slotline.invalid/openapi.json"
+
+// httpMethods are the operation keys of an OpenAPI path item.
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// openapiDoc is the served OpenAPI document with its schemas compiled on
+// demand. It records which (operation, status) pairs responses were checked
+// against, so that a test can require every documented response to be seen.
+type openapiDoc struct {
+	raw    map[string]any
+	routes []docRoute
+
+	mu       sync.Mutex
+	compiler *jsonschema.Compiler
+	schemas  map[string]*jsonschema.Schema
+	seen     map[string]bool // "METHOD /route STATUS"
+	finished map[string]bool // subtests that ran to the end
+}
+
+type docRoute struct {
+	template string
+	re       *regexp.Regexp
+}
+
+var templateParam = regexp.MustCompile(`\\\{[^/]+?\\\}`)
+
+// loadDoc parses httpapi.OpenAPI and prepares a draft 2020-12 compiler over
+// it (formats asserted).
+func loadDoc(t testing.TB) *openapiDoc {
+	t.Helper()
+	var raw map[string]any
+	if err := json.Unmarshal(httpapi.OpenAPI(), &raw); err != nil {
+		t.Fatalf("openapi.json is not valid JSON: %v", err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(httpapi.OpenAPI()))
+	if err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource(docBase, inst); err != nil {
+		t.Fatalf("add openapi.json as a schema resource: %v", err)
+	}
+	d := &openapiDoc{raw: raw, compiler: c, schemas: map[string]*jsonschema.Schema{},
+		seen: map[string]bool{}, finished: map[string]bool{}}
+	paths, _ := raw["paths"].(map[string]any)
+	for _, tmpl := range slices.Sorted(maps.Keys(paths)) {
+		re := "^" + templateParam.ReplaceAllString(regexp.QuoteMeta(tmpl), `[^/]+`) + "$"
+		d.routes = append(d.routes, docRoute{tmpl, regexp.MustCompile(re)})
+	}
+	return d
+}
+
+// ptr builds a JSON pointer from unescaped reference tokens.
+func ptr(tokens ...string) string {
+	var b strings.Builder
+	esc := strings.NewReplacer("~", "~0", "/", "~1")
+	for _, tok := range tokens {
+		b.WriteByte('/')
+		b.WriteString(esc.Replace(tok))
+	}
+	return b.String()
+}
+
+// lookup returns the value at JSON pointer p.
+func (d *openapiDoc) lookup(p string) (any, bool) {
+	var v any = d.raw
+	if p == "" {
+		return v, true
+	}
+	unesc := strings.NewReplacer("~1", "/", "~0", "~")
+	for _, tok := range strings.Split(p[1:], "/") {
+		tok = unesc.Replace(tok)
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[tok]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// deref returns the object at p, following Reference Objects, and the
+// pointer it was finally found at.
+func (d *openapiDoc) deref(p string) (string, map[string]any, error) {
+	for range 8 {
+		v, ok := d.lookup(p)
+		if !ok {
+			return "", nil, fmt.Errorf("%s is not in openapi.json", p)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", nil, fmt.Errorf("%s is not an object", p)
+		}
+		r, ok := m["$ref"].(string)
+		if !ok {
+			return p, m, nil
+		}
+		if !strings.HasPrefix(r, "#/") {
+			return "", nil, fmt.Errorf("%s: $ref %q is not local", p, r)
+		}
+		p = r[1:]
+	}
+	return "", nil, fmt.Errorf("%s: $ref chain too long", p)
+}
+
+// schema compiles the schema at JSON pointer p of the document.
+func (d *openapiDoc) schema(p string) (*jsonschema.Schema, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s, ok := d.schemas[p]; ok {
+		return s, nil
+	}
+	var frag strings.Builder
+	for _, tok := range strings.Split(p, "/")[1:] {
+		frag.WriteByte('/')
+		frag.WriteString(url.PathEscape(tok))
+	}
+	s, err := d.compiler.Compile(docBase + "#" + frag.String())
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", p, err)
+	}
+	d.schemas[p] = s
+	return s, nil
+}
+
+// route returns the path template of openapi.json that matches a request
+// path.
+func (d *openapiDoc) route(path string) (string, bool) {
+	for _, r := range d.routes {
+		if r.template == path {
+			return r.template, true
+		}
+	}
+	for _, r := range d.routes {
+		if r.re.MatchString(path) {
+			return r.template, true
+		}
+	}
+	return "", false
+}
+
+// operations lists every (METHOD, path template) of the document.
+func (d *openapiDoc) operations() [][2]string {
+	var out [][2]string
+	paths, _ := d.raw["paths"].(map[string]any)
+	for _, tmpl := range slices.Sorted(maps.Keys(paths)) {
+		item, _ := paths[tmpl].(map[string]any)
+		for _, m := range httpMethods {
+			if _, ok := item[m]; ok {
+				out = append(out, [2]string{strings.ToUpper(m), tmpl})
+			}
+		}
+	}
+	return out
+}
+
+func isJSON(mediaType string) bool {
+	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
+}
+
+// checkResponse fails t unless openapi.json documents the response: the
+// status for the operation, every required header (and every present
+// documented header's value), the content type and the body's schema.
+func (d *openapiDoc) checkResponse(t testing.TB, method, route string, status int, header http.Header, body []byte) {
+	t.Helper()
+	where := fmt.Sprintf("%s %s → %d", method, route, status)
+	opPtr := ptr("paths", route, strings.ToLower(method))
+	if _, ok := d.lookup(opPtr); !ok {
+		t.Errorf("%s: openapi.json has no such operation", where)
+		return
+	}
+	respPtr, resp, err := d.deref(opPtr + ptr("responses", strconv.Itoa(status)))
+	if err != nil {
+		t.Errorf("%s: the status is not documented (%v); body: %s", where, err, body)
+		return
+	}
+	d.mu.Lock()
+	d.seen[fmt.Sprintf("%s %s %d", method, route, status)] = true
+	d.mu.Unlock()
+
+	headers, _ := resp["headers"].(map[string]any)
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
+		hPtr, h, err := d.deref(respPtr + ptr("headers", name))
+		if err != nil {
+			t.Errorf("%s: header %s: %v", where, name, err)
+			continue
+		}
+		got := header.Get(name)
+		if got == "" {
+			if required, _ := h["required"].(bool); required {
+				t.Errorf("%s: required header %s is missing", where, name)
+			}
+			continue
+		}
+		s, err := d.schema(hPtr + "/schema")
+		if err != nil {
+			t.Errorf("%s: header %s: %v", where, name, err)
+			continue
+		}
+		if err := s.Validate(got); err != nil {
+			t.Errorf("%s: header %s: %q does not match its schema: %v", where, name, got, err)
+		}
+	}
+
+	content, _ := resp["content"].(map[string]any)
+	if len(content) == 0 {
+		if len(body) != 0 {
+			t.Errorf("%s: got body %q, want none", where, body)
+		}
+		return
+	}
+	ct := header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		t.Errorf("%s: Content-Type %q: %v", where, ct, err)
+		return
+	}
+	if _, ok := content[mt]; !ok {
+		t.Errorf("%s: Content-Type %q is not documented (documented: %v)", where, ct, slices.Sorted(maps.Keys(content)))
+		return
+	}
+	s, err := d.schema(respPtr + ptr("content", mt, "schema"))
+	if err != nil {
+		t.Errorf("%s: %v", where, err)
+		return
+	}
+	var v any
+	switch {
+	case isJSON(mt):
+		if v, err = jsonschema.UnmarshalJSON(bytes.NewReader(body)); err != nil {
+			t.Errorf("%s: the body is not JSON: %v\nbody: %s", where, err, body)
+			return
+		}
+	case strings.HasPrefix(mt, "text/"):
+		v = string(body)
+	default:
+		return // binary; nothing more to check
+	}
+	if err := s.Validate(v); err != nil {
+		t.Errorf("%s: the body does not match openapi.json: %v\nbody: %s", where, err, body)
+	}
+}
+
+// checkRequestBody returns an error unless openapi.json accepts body as
+// the request body of the operation.
+func (d *openapiDoc) checkRequestBody(method, route, contentType string, body []byte) error {
+	rbPtr, rb, err := d.deref(ptr("paths", route, strings.ToLower(method), "requestBody"))
+	if err != nil {
+		if len(body) == 0 {
+			return nil
+		}
+		return fmt.Errorf("%s %s documents no request body", method, route)
+	}
+	if len(body) == 0 {
+		if required, _ := rb["required"].(bool); required {
+			return fmt.Errorf("%s %s: the request body is required", method, route)
+		}
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return fmt.Errorf("Content-Type %q: %w", contentType, err)
+	}
+	content, _ := rb["content"].(map[string]any)
+	if _, ok := content[mt]; !ok && !isJSON(mt) {
+		return fmt.Errorf("request Content-Type %q is not documented", contentType)
+	}
+	if isJSON(mt) {
+		mt = "application/json"
+	}
+	s, err := d.schema(rbPtr + ptr("content", mt, "schema"))
+	if err != nil {
+		return err
+	}
+	var v any
+	if mt == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return err
+		}
+		m := map[string]any{}
+		for k, vs := range form {
+			m[k] = vs[0]
+		}
+		v = m
+	} else if v, err = jsonschema.UnmarshalJSON(bytes.NewReader(body)); err != nil {
+		return err
+	}
+	return s.Validate(v)
+}
+
+// finish records that a subtest ran to its end.
+func (d *openapiDoc) finish(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.finished[name] = true
+}
+
+// checkCoverage fails t for every documented response no test produced.
+func (d *openapiDoc) checkCoverage(t testing.TB) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, op := range d.operations() {
+		responses, _ := d.lookup(ptr("paths", op[1], strings.ToLower(op[0]), "responses"))
+		for _, status := range slices.Sorted(maps.Keys(responses.(map[string]any))) {
+			if !d.seen[op[0]+" "+op[1]+" "+status] {
+				t.Errorf("%s %s → %s is documented but no test produced it", op[0], op[1], status)
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// A real server over a real socket.
+
+const (
+	websiteSecret = "a-long-enough-secret"
+	readerSecret  = "another-long-secret"
+	slowSecret    = "a-slow-client-secret"
+)
+
+// specBundle is one server with its own database, queues and clients.
+type specBundle struct {
+	doc     *openapiDoc
+	srv     *httptest.Server
+	store   *storage.Store
+	book    *booking.Service
+	clients []*auth.Client
+	now     time.Time
+	ny      *time.Location // queue_12345
+	berlin  *time.Location // queue_hours
+	closed  schedule.Date  // queue_hours is closed on this date
+	website string         // token with every scope
+	reader  string         // token with callback:read only
+}
+
+// hoursQueue is a queue with opening hours, a closed date three days from
+// now, a lead time of one hour and a horizon of 14 days, so that every
+// calendar reason can happen.
+func hoursQueue(t testing.TB, now time.Time) (*booking.Queue, schedule.Date) {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv := func(s string) schedule.Interval {
+		v, err := schedule.ParseInterval(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	closed := schedule.DateOf(now.In(loc).AddDate(0, 0, 3))
+	after := closed.AddDays(1)
+	morning := iv("09:00-12:00")
+	sc := &schedule.Queue{
+		Location: loc, SlotMinutes: 30, Capacity: 2,
+		Overrides: []schedule.CapacityOverride{
+			{Date: &after, Capacity: 4},
+			{Days: []time.Weekday{time.Saturday}, Hours: &morning, Capacity: 1},
+		},
+		Closed:   map[schedule.Date]bool{closed: true},
+		LeadTime: time.Hour, Horizon: 14 * 24 * time.Hour,
+	}
+	for d := time.Monday; d <= time.Friday; d++ {
+		sc.Hours[d] = []schedule.Interval{iv("09:00-12:00"), iv("13:00-17:00")}
+	}
+	sc.Hours[time.Saturday] = []schedule.Interval{morning}
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return &booking.Queue{ID: "queue_hours", GenesysQueueID: "7f1c9a2e-0000-4000-8000-000000000002",
+		Name: "Office hours", TimeZone: "Europe/Berlin", Schedule: sc}, closed
+}
+
+// setupSpec starts a server on a fresh SQLite database with two queues and three
+// clients: website (every scope), reader (callback:read) and slow (every
+// scope, one request per 1000 s).
+func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
+	t.Helper()
+	ctx := context.Background()
+	store, err := storage.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "slotline.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	now := time.Now()
+	def := config.DefaultQueue()
+	hours, closed := hoursQueue(t, now)
+	queues := []*booking.Queue{
+		{ID: def.ID, GenesysQueueID: def.GenesysQueueID, Name: def.Name, TimeZone: def.TimeZone, Schedule: def.Schedule},
+		hours,
+	}
+	clients := []*auth.Client{
+		auth.NewClient("website", websiteSecret, config.Scopes, 0, 0),
+		auth.NewClient("reader", readerSecret, []string{"callback:read"}, 0, 0),
+		auth.NewClient("slow", slowSecret, config.Scopes, 0.001, 1),
+	}
+	book := booking.New(store, queues, booking.Options{})
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
+		Booking: book, Auth: auth.NewService(store, clients, time.Hour), Store: store, Version: "test",
+	}))
+	t.Cleanup(srv.Close)
+	b := &specBundle{doc: doc, srv: srv, store: store, book: book, clients: clients, now: now,
+		ny: def.Schedule.Location, berlin: hours.Schedule.Location, closed: closed}
+	b.website = b.token(t, "website", websiteSecret, "")
+	b.reader = b.token(t, "reader", readerSecret, "")
+	return b
+}
+
+// specResponse is a server's answer.
+type specResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// decode unmarshals the body into v.
+func (r *specResponse) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// do sends a request and checks the answer against openapi.json. body is
+// nil, a string or []byte sent as is, or a value sent as JSON; a body is
+// sent as application/json unless header (name, value pairs; an empty value
+// removes the header) says otherwise. A 2xx answer also requires openapi.json
+// to accept the request body. do fails t unless the status is want.
+func (b *specBundle) do(t testing.TB, want int, method, path, token string, body any, header ...string) *specResponse {
+	t.Helper()
+	var raw []byte
+	switch v := body.(type) {
+	case nil:
+	case []byte:
+		raw = v
+	case string:
+		raw = []byte(v)
+	default:
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, b.srv.URL+path, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	res, err := b.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	route, ok := b.doc.route(req.URL.Path)
+	if !ok {
+		t.Fatalf("%s %s: no path of openapi.json matches", method, req.URL.Path)
+	}
+	b.doc.checkResponse(t, method, route, res.StatusCode, res.Header, data)
+	if res.StatusCode/100 == 2 {
+		if err := b.doc.checkRequestBody(method, route, req.Header.Get("Content-Type"), raw); err != nil {
+			t.Errorf("%s %s: the server accepted a request body openapi.json refuses: %v\nbody: %s", method, path, err, raw)
+		}
+	}
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: got status %d, want %d; body: %s", method, path, res.StatusCode, want, data)
+	}
+	return &specResponse{status: res.StatusCode, header: res.Header, body: data}
+}
+
+func basicAuth(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+}
+
+// token gets an access token for a client with HTTP Basic; scope "" asks
+// for all of the client's scopes.
+func (b *specBundle) token(t testing.TB, id, secret, scope string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	r := b.do(t, http.StatusOK, "POST", "/oauth/token", "", form.Encode(),
+		"Content-Type", "application/x-www-form-urlencoded", "Authorization", basicAuth(id, secret))
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+	}
+	r.decode(t, &tok)
+	return tok.AccessToken
+}
+
+// slotAt is a candidate [start, start+d) written in loc.
+func slotAt(start time.Time, d time.Duration, loc *time.Location) map[string]any {
+	return map[string]any{"start": start.In(loc).Format(time.RFC3339), "end": start.Add(d).In(loc).Format(time.RFC3339)}
+}
+
+// bucket returns the start of the i-th 15-minute bucket two days from now
+// (queue_12345 is open 24/7).
+func (b *specBundle) bucket(i int) time.Time {
+	return b.now.UTC().Truncate(time.Hour).Add(49*time.Hour + time.Duration(i)*15*time.Minute)
+}
+
+// createBody is a create request for queue_12345 with one candidate.
+func (b *specBundle) createBody(i int, extra ...any) map[string]any {
+	body := map[string]any{
+		"callback_number":  "+14155550199",
+		"time_slot_matrix": []any{slotAt(b.bucket(i), 15*time.Minute, b.ny)},
+		"queue_id":         "queue_12345",
+		"reason":           "Billing question",
+	}
+	for j := 0; j+1 < len(extra); j += 2 {
+		body[extra[j].(string)] = extra[j+1]
+	}
+	return body
+}
+
+// reservationView is the part of a reservation the tests look at.
+type reservationView struct {
+	ID           string `json:"id"`
+	CallbackID   string `json:"callback_id"`
+	Status       string `json:"status"`
+	CallbackTime string `json:"callback_time"`
+	Reason       string `json:"reason"`
+	Version      int    `json:"version"`
+	TimeSlot     struct {
+		Start string `json:"start"`
+	} `json:"time_slot"`
+}
+
+// problemView is the part of a problem document the tests look at.
+type problemView struct {
+	Code       string            `json:"code"`
+	Instance   string            `json:"instance"`
+	Errors     map[string]string `json:"errors"`
+	Candidates []struct {
+		Index  int    `json:"index"`
+		Reason string `json:"reason"`
+	} `json:"candidates"`
+	NearestFreeSlots []struct {
+		Start string `json:"start"`
+	} `json:"nearest_free_slots"`
+	ReservationID string `json:"reservation_id"`
+}
+
+func (r *specResponse) reservation(t testing.TB) reservationView {
+	t.Helper()
+	var v reservationView
+	r.decode(t, &v)
+	return v
+}
+
+func (r *specResponse) problem(t testing.TB) problemView {
+	t.Helper()
+	var v problemView
+	r.decode(t, &v)
+	return v
+}
+
+// create books bucket i of queue_12345 and returns the reservation.
+func (b *specBundle) create(t testing.TB, i int, extra ...any) reservationView {
+	t.Helper()
+	return b.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", b.website, b.createBody(i, extra...)).reservation(t)
+}
+
+// wantField fails t unless the problem names field in errors.
+func wantField(t testing.TB, p problemView, field string) {
+	t.Helper()
+	if _, ok := p.Errors[field]; !ok {
+		t.Errorf("problem errors = %v, want a member %q", p.Errors, field)
+	}
+}
+
+func wantReasons(t testing.TB, p problemView, want ...string) {
+	t.Helper()
+	var got []string
+	for i, c := range p.Candidates {
+		if c.Index != i {
+			t.Errorf("candidates[%d].index = %d, want %d", i, c.Index, i)
+		}
+		got = append(got, c.Reason)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("candidate reasons = %v, want %v", got, want)
+	}
+}
+
+// securedOps lists every operation of the document that needs a Bearer
+// token, with a request path for it.
+func securedOps(d *openapiDoc) [][2]string {
+	var out [][2]string
+	for _, op := range d.operations() {
+		o, _ := d.lookup(ptr("paths", op[1], strings.ToLower(op[0])))
+		sec, _ := o.(map[string]any)["security"].([]any)
+		for _, req := range sec {
+			if _, ok := req.(map[string]any)["bearer"]; ok {
+				out = append(out, [2]string{op[0], strings.ReplaceAll(op[1], "{id}", "queue_12345")})
+				break
+			}
+		}
+	}
+	return out
+}
+
+func opBody(method string) any {
+	if method == "POST" || method == "PATCH" {
+		return map[string]any{}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+// TestOpenAPIDocument checks the document itself: version, references,
+// schemas that compile under draft 2020-12, operation ids, path parameters,
+// security schemes and scopes, and response descriptions. The OpenAPI 3.1
+// meta-schema is not checked here: it would have to be fetched or vendored.
+func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
+	d := loadDoc(t)
+	if got := d.raw["openapi"]; got != "3.1.0" {
+		t.Errorf("openapi = %v, want 3.1.0", got)
+	}
+	info, _ := d.raw["info"].(map[string]any)
+	if info["title"] == nil || info["version"] == nil {
+		t.Errorf("info = %v, want a title and a version", info)
+	}
+
+	// Every $ref resolves.
+	var walk func(p string, v any)
+	walk = func(p string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if r, ok := x["$ref"].(string); ok {
+				if !strings.HasPrefix(r, "#/") {
+					t.Errorf("%s: $ref %q is not local", p, r)
+				} else if _, ok := d.lookup(r[1:]); !ok {
+					t.Errorf("%s: $ref %q does not resolve", p, r)
+				}
+			}
+			for k, e := range x {
+				walk(p+ptr(k), e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(p+"/"+strconv.Itoa(i), e)
+			}
+		}
+	}
+	walk("", d.raw)
+
+	// Every component schema compiles.
+	comps, _ := d.lookup("/components/schemas")
+	for _, name := range slices.Sorted(maps.Keys(comps.(map[string]any))) {
+		if _, err := d.schema(ptr("components", "schemas", name)); err != nil {
+			t.Errorf("schema %s: %v", name, err)
+		}
+	}
+
+	schemes, _ := d.lookup("/components/securitySchemes")
+	oauthScopes, _ := d.lookup("/components/securitySchemes/oauth2/flows/clientCredentials/scopes")
+	if got, want := slices.Sorted(maps.Keys(oauthScopes.(map[string]any))), slices.Sorted(slices.Values(config.Scopes)); !slices.Equal(got, want) {
+		t.Errorf("oauth2 scopes = %v, want %v", got, want)
+	}
+	if tu, _ := d.lookup("/components/securitySchemes/oauth2/flows/clientCredentials/tokenUrl"); tu != "/oauth/token" {
+		t.Errorf("tokenUrl = %v, want /oauth/token", tu)
+	}
+
+	ids := map[string]string{}
+	pathParam := regexp.MustCompile(`\{([^}]+)\}`)
+	for _, op := range d.operations() {
+		method, tmpl := op[0], op[1]
+		where := method + " " + tmpl
+		opPtr := ptr("paths", tmpl, strings.ToLower(method))
+		_, o, err := d.deref(opPtr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := o["operationId"].(string)
+		if id == "" {
+			t.Errorf("%s: no operationId", where)
+		} else if prev, dup := ids[id]; dup {
+			t.Errorf("%s: operationId %s is also used by %s", where, id, prev)
+		}
+		ids[id] = where
+		if _, ok := o["description"].(string); !ok {
+			if _, ok := o["summary"].(string); !ok {
+				t.Errorf("%s: neither summary nor description", where)
+			}
+		}
+
+		// Path parameters match the template.
+		declared := map[string]bool{}
+		for _, level := range []string{ptr("paths", tmpl, "parameters"), opPtr + "/parameters"} {
+			params, _ := d.lookup(level)
+			ps, _ := params.([]any)
+			for i := range ps {
+				_, p, err := d.deref(level + "/" + strconv.Itoa(i))
+				if err != nil {
+					t.Errorf("%s: %v", where, err)
+					continue
+				}
+				if p["in"] == "path" {
+					declared[p["name"].(string)] = true
+					if p["required"] != true {
+						t.Errorf("%s: path parameter %v is not required", where, p["name"])
+					}
+				}
+			}
+		}
+		var inTemplate []string
+		for _, m := range pathParam.FindAllStringSubmatch(tmpl, -1) {
+			inTemplate = append(inTemplate, m[1])
+		}
+		if got, want := slices.Sorted(maps.Keys(declared)), slices.Sorted(slices.Values(inTemplate)); !slices.Equal(got, want) {
+			t.Errorf("%s: path parameters %v, want %v", where, got, want)
+		}
+
+		// Security names known schemes and scopes.
+		sec, ok := o["security"].([]any)
+		if !ok {
+			t.Errorf("%s: no security (use [] for an open route)", where)
+		}
+		for _, req := range sec {
+			for scheme, scopes := range req.(map[string]any) {
+				if _, ok := schemes.(map[string]any)[scheme]; !ok {
+					t.Errorf("%s: unknown security scheme %s", where, scheme)
+				}
+				for _, sc := range scopes.([]any) {
+					if _, ok := oauthScopes.(map[string]any)[sc.(string)]; !ok {
+						t.Errorf("%s: unknown scope %v", where, sc)
+					}
+				}
+			}
+		}
+
+		// Every response has a description and compilable schemas.
+		responses, _ := o["responses"].(map[string]any)
+		if len(responses) == 0 {
+			t.Errorf("%s: no responses", where)
+		}
+		for _, status := range slices.Sorted(maps.Keys(responses)) {
+			rp, r, err := d.deref(opPtr + ptr("responses", status))
+			if err != nil {
+				t.Errorf("%s %s: %v", where, status, err)
+				continue
+			}
+			if _, ok := r["description"].(string); !ok {
+				t.Errorf("%s %s: no description", where, status)
+			}
+			content, _ := r["content"].(map[string]any)
+			for mt := range content {
+				if _, err := d.schema(rp + ptr("content", mt, "schema")); err != nil {
+					t.Errorf("%s %s %s: %v", where, status, mt, err)
+				}
+			}
+			if hs, _ := r["headers"].(map[string]any); hs["X-Request-Id"] == nil {
+				t.Errorf("%s %s: X-Request-Id is not documented", where, status)
+			}
+		}
+	}
+}
+
+// TestOpenAPICoversRoutes checks that the document describes exactly the
+// routes server.go registers.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("server.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`m\.Handle(?:Func)?\("([A-Z]+) (/[^"]*)"`)
+	code := map[string]bool{}
+	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		code[m[1]+" "+m[2]] = true
+	}
+	if len(code) < 10 {
+		t.Fatalf("found only %d routes in server.go; has addRoutes changed shape?", len(code))
+	}
+	doc := map[string]bool{}
+	for _, op := range loadDoc(t).operations() {
+		doc[op[0]+" "+op[1]] = true
+	}
+	for _, r := range slices.Sorted(maps.Keys(code)) {
+		if !doc[r] {
+			t.Errorf("server.go routes %s; openapi.json does not describe it", r)
+		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(doc)) {
+		if !code[r] {
+			t.Errorf("openapi.json describes %s; server.go has no such route", r)
+		}
+	}
+}
+
+// TestOpenAPICoversProblemCodes checks that the document's problem codes are
+// exactly those of problem.go's table.
+func TestOpenAPICoversProblemCodes(t *testing.T) {
+	t.Parallel()
+	consts := map[string]string{}
+	errs, err := os.ReadFile("../reservation/errors.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s*(E[A-Z]+)\s*=\s*"([a-z_]+)"`).FindAllStringSubmatch(string(errs), -1) {
+		consts[m[1]] = m[2]
+	}
+	src, err := os.ReadFile("problem.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, m := range regexp.MustCompile(`reservation\.(E[A-Z]+):\s*\{`).FindAllStringSubmatch(string(src), -1) {
+		code, ok := consts[m[1]]
+		if !ok {
+			t.Fatalf("problem.go uses %s, not found in errors.go", m[1])
+		}
+		want = append(want, code)
+	}
+	d := loadDoc(t)
+	enum, _ := d.lookup("/components/schemas/ProblemCode/enum")
+	var got []string
+	for _, c := range enum.([]any) {
+		got = append(got, c.(string))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("ProblemCode enum = %v, want problem.go's codes %v", got, want)
+	}
+}
+
+// TestOpenAPIConformance drives every operation through every response it
+// documents over a real socket and checks each answer against openapi.json.
+func TestOpenAPIConformance(t *testing.T) {
+	t.Parallel()
+	doc := loadDoc(t)
+	subtests := []struct {
+		name string
+		fn   func(t *testing.T, b *specBundle)
+	}{
+		{"Token", testToken},
+		{"Create", testCreate},
+		{"Refusals", testRefusals},
+		{"Get", testGet},
+		{"List", testList},
+		{"Update", testUpdate},
+		{"Cancel", testCancel},
+		{"Queues", testQueues},
+		{"Availability", testAvailability},
+		{"Auth", testAuth},
+		{"Service", testService},
+		{"Broken", testBroken},
+	}
+	t.Cleanup(func() {
+		// Only a full, passing run can tell whether every documented
+		// response was produced.
+		if t.Failed() || len(doc.finished) != len(subtests) {
+			return
+		}
+		doc.checkCoverage(t)
+	})
+	for _, st := range subtests {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			st.fn(t, setupSpec(t, doc))
+			doc.finish(st.name)
+		})
+	}
+}
+
+func testToken(t *testing.T, b *specBundle) {
+	form := "application/x-www-form-urlencoded"
+	// The seed's client: Basic credentials not form-encoded, no body.
+	r := b.do(t, http.StatusOK, "POST", "/oauth/token", "", nil, "Authorization", basicAuth("website", websiteSecret))
+	var tok struct {
+		TokenType string `json:"token_type"`
+		ExpiresIn int    `json:"expires_in"`
+		Scope     string `json:"scope"`
+	}
+	r.decode(t, &tok)
+	if tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 || tok.Scope != strings.Join(config.Scopes, " ") {
+		t.Errorf("token = %+v, want Bearer, 3600 s, every scope", tok)
+	}
+	// Form credentials and a narrower scope.
+	r = b.do(t, http.StatusOK, "POST", "/oauth/token", "",
+		"grant_type=client_credentials&client_id=reader&client_secret="+readerSecret+"&scope=callback%3Aread", "Content-Type", form)
+	r.decode(t, &tok)
+	if tok.Scope != "callback:read" {
+		t.Errorf("scope = %q, want callback:read", tok.Scope)
+	}
+
+	var oerr struct {
+		Error string `json:"error"`
+	}
+	for _, c := range []struct {
+		name, body, contentType, auth string
+		status                        int
+		want                          string
+	}{
+		{"scope not granted", "grant_type=client_credentials&scope=callback%3Awrite", form, basicAuth("reader", readerSecret), 400, "invalid_scope"},
+		{"password grant", "grant_type=password", form, basicAuth("website", websiteSecret), 400, "unsupported_grant_type"},
+		{"JSON body", `{"grant_type":"client_credentials"}`, "application/json", basicAuth("website", websiteSecret), 400, "invalid_request"},
+		{"wrong secret", "grant_type=client_credentials", form, basicAuth("website", "wrong-secret"), 401, "invalid_client"},
+		{"no credentials", "grant_type=client_credentials", form, "", 401, "invalid_client"},
+	} {
+		r := b.do(t, c.status, "POST", "/oauth/token", "", c.body, "Content-Type", c.contentType, "Authorization", c.auth)
+		r.decode(t, &oerr)
+		if oerr.Error != c.want {
+			t.Errorf("%s: error = %q, want %q", c.name, oerr.Error, c.want)
+		}
+	}
+
+	// The slow client's first token uses up its burst; the second is 429.
+	b.token(t, "slow", slowSecret, "")
+	r = b.do(t, http.StatusTooManyRequests, "POST", "/oauth/token", "", nil, "Authorization", basicAuth("slow", slowSecret))
+	var slow struct {
+		Error string `json:"error"`
+	}
+	r.decode(t, &slow)
+	if slow.Error != "slow_down" || r.header.Get("Retry-After") == "" {
+		t.Errorf("error = %q, Retry-After %q; want slow_down and a delay", slow.Error, r.header.Get("Retry-After"))
+	}
+}
+
+func testCreate(t *testing.T, b *specBundle) {
+	body := b.createBody(0, "callback_id", "web-000123", "customer_name", "Ada Lovelace", "concurrency_limit", 5,
+		"channel_preferences", map[string]any{"primary": "voice", "fallback": "sms", "allow_sms": true})
+	r := b.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", b.website, body)
+	res := r.reservation(t)
+	if got, want := r.header.Get("Location"), "/api/v2/callbacks/"+res.ID; got != want {
+		t.Errorf("Location = %q, want %q", got, want)
+	}
+	if got := r.header.Get("ETag"); got != `"1"` {
+		t.Errorf("ETag = %q, want \"1\"", got)
+	}
+	if got := r.header.Get("Idempotent-Replayed"); got != "" {
+		t.Errorf("Idempotent-Replayed = %q on a new reservation, want none", got)
+	}
+	if want := b.bucket(0).UTC().Format("2006-01-02T15:04:05.000Z"); res.Status != "scheduled" || res.CallbackTime != want {
+		t.Errorf("reservation = %+v, want scheduled at %s", res, want)
+	}
+
+	// The same request, its slot written with another offset: a replay.
+	ist := time.FixedZone("IST", 5*3600+1800)
+	body["time_slot_matrix"] = []any{slotAt(b.bucket(0), 15*time.Minute, ist)}
+	r = b.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", b.website, body)
+	if got := r.reservation(t).ID; got != res.ID || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay: id %s, Idempotent-Replayed %q; want %s, true", got, r.header.Get("Idempotent-Replayed"), res.ID)
+	}
+	// The same callback_id for another request.
+	body["reason"] = "Something else"
+	p := b.do(t, http.StatusConflict, "POST", "/api/v2/callbacks", b.website, body).problem(t)
+	if p.Code != "conflict" || p.ReservationID != res.ID {
+		t.Errorf("reused callback_id: %+v, want conflict naming %s", p, res.ID)
+	}
+
+	// Idempotency-Key without callback_id.
+	body = b.createBody(1)
+	first := b.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", b.website, body, "Idempotency-Key", "key-1").reservation(t)
+	r = b.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", b.website, body, "Idempotency-Key", "key-1")
+	if got := r.reservation(t).ID; got != first.ID || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("Idempotency-Key replay: id %s, Idempotent-Replayed %q; want %s, true", got, r.header.Get("Idempotent-Replayed"), first.ID)
+	}
+	body["reason"] = "Another reason"
+	if p := b.do(t, http.StatusConflict, "POST", "/api/v2/callbacks", b.website, body, "Idempotency-Key", "key-1").problem(t); p.ReservationID != first.ID {
+		t.Errorf("reused Idempotency-Key: reservation_id %q, want %s", p.ReservationID, first.ID)
+	}
+	p = b.do(t, http.StatusBadRequest, "POST", "/api/v2/callbacks", b.website, b.createBody(2),
+		"Idempotency-Key", strings.Repeat("k", 256)).problem(t)
+	wantField(t, p, "Idempotency-Key")
+
+	// Full: a concurrency_limit of 1 admits one reservation per bucket.
+	b.create(t, 3, "concurrency_limit", 1)
+	p = b.do(t, http.StatusConflict, "POST", "/api/v2/callbacks", b.website, b.createBody(3, "concurrency_limit", 1)).problem(t)
+	wantReasons(t, p, "full")
+	if len(p.NearestFreeSlots) != 3 {
+		t.Errorf("nearest_free_slots = %v, want 3", p.NearestFreeSlots)
+	}
+
+	// Transport-level refusals.
+	big := b.createBody(4, "reason", strings.Repeat("x", httpapi.MaxBodyBytes))
+	if p := b.do(t, http.StatusRequestEntityTooLarge, "POST", "/api/v2/callbacks", b.website, big).problem(t); p.Code != "too_large" {
+		t.Errorf("code = %q, want too_large", p.Code)
+	}
+	b.do(t, http.StatusUnsupportedMediaType, "POST", "/api/v2/callbacks", b.website, b.createBody(4), "Content-Type", "text/plain")
+	b.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", b.website, b.createBody(4), "Content-Type", "application/merge-patch+json")
+	b.do(t, http.StatusUnauthorized, "POST", "/api/v2/callbacks", "", b.createBody(5))
+	b.do(t, http.StatusForbidden, "POST", "/api/v2/callbacks", b.reader, b.createBody(5))
+	slow := b.token(t, "slow", slowSecret, "")
+	r = b.do(t, http.StatusTooManyRequests, "POST", "/api/v2/callbacks", slow, b.createBody(5))
+	if secs, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || secs < 1 {
+		t.Errorf("Retry-After = %q, want whole seconds", r.header.Get("Retry-After"))
+	}
+}
+
+// testRefusals checks that the request schema refuses what the server
+// refuses as malformed, and that calendar refusals carry candidates.
+func testRefusals(t *testing.T, b *specBundle) {
+	slots := func(n int) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = slotAt(b.bucket(i), 15*time.Minute, b.ny)
+		}
+		return out
+	}
+	start := b.bucket(0)
+	for _, c := range []struct {
+		name  string
+		set   []any // member, value pairs; a nil value deletes the member
+		field string
+	}{
+		{"bad number", []any{"callback_number", "12345"}, "callback_number"},
+		{"no number", []any{"callback_number", nil}, "callback_number"},
+		{"no queue", []any{"queue_id", nil}, "queue_id"},
+		{"limit 0", []any{"concurrency_limit", 0}, "concurrency_limit"},
+		{"limit 51", []any{"concurrency_limit", 51}, "concurrency_limit"},
+		{"long reason", []any{"reason", strings.Repeat("r", 501)}, "reason"},
+		{"control character", []any{"reason", "line\nbreak"}, "reason"},
+		{"long name", []any{"customer_name", strings.Repeat("n", 201)}, "customer_name"},
+		{"bad callback_id", []any{"callback_id", "has space"}, "callback_id"},
+		{"no slots", []any{"time_slot_matrix", []any{}}, "time_slot_matrix"},
+		{"21 slots", []any{"time_slot_matrix", slots(21)}, "time_slot_matrix"},
+		{"no matrix", []any{"time_slot_matrix", nil}, "time_slot_matrix"},
+		{"no offset", []any{"time_slot_matrix", []any{map[string]any{
+			"start": start.Format("2006-01-02T15:04:05"), "end": start.Add(time.Hour).Format(time.RFC3339)}}}, "time_slot_matrix[0].start"},
+		{"no end", []any{"time_slot_matrix", []any{map[string]any{"start": start.Format(time.RFC3339)}}}, "time_slot_matrix[0].end"},
+		{"slot member", []any{"time_slot_matrix", []any{map[string]any{
+			"start": start.Format(time.RFC3339), "end": start.Add(time.Hour).Format(time.RFC3339), "tz": "UTC"}}}, "time_slot_matrix[0].tz"},
+		{"sms without consent", []any{"channel_preferences", map[string]any{"fallback": "sms"}}, "channel_preferences.fallback"},
+		{"video", []any{"channel_preferences", map[string]any{"primary": "video"}}, "channel_preferences.primary"},
+		{"unknown member", []any{"priority", "high"}, "priority"},
+		{"string limit", []any{"concurrency_limit", "5"}, "concurrency_limit"},
+	} {
+		body := b.createBody(0)
+		for i := 0; i+1 < len(c.set); i += 2 {
+			if c.set[i+1] == nil {
+				delete(body, c.set[i].(string))
+			} else {
+				body[c.set[i].(string)] = c.set[i+1]
+			}
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := b.do(t, http.StatusBadRequest, "POST", "/api/v2/callbacks", b.website, raw).problem(t)
+		wantField(t, p, c.field)
+		if err := b.doc.checkRequestBody("POST", "/api/v2/callbacks", "application/json", raw); err == nil {
+			t.Errorf("%s: the server refuses %s but CreateRequest accepts it", c.name, raw)
+		}
+	}
+	p := b.do(t, http.StatusBadRequest, "POST", "/api/v2/callbacks", b.website, "{not json").problem(t)
+	wantField(t, p, "body")
+	p = b.do(t, http.StatusBadRequest, "POST", "/api/v2/callbacks", b.website, b.createBody(0, "queue_id", "queue_nope")).problem(t)
+	wantField(t, p, "queue_id")
+
+	// Every calendar reason, on the queue with opening hours. The body is
+	// well formed: the schema accepts it and the server refuses it.
+	at := func(d schedule.Date, hour int) time.Time {
+		return time.Date(d.Year, d.Month, d.Day, hour, 0, 0, 0, b.berlin)
+	}
+	today := schedule.DateOf(b.now.In(b.berlin))
+	body := map[string]any{
+		"callback_number": "+4930901820",
+		"queue_id":        "queue_hours",
+		"time_slot_matrix": []any{
+			slotAt(b.now.Add(-2*time.Hour), 30*time.Minute, b.berlin),
+			slotAt(b.now.Add(30*time.Minute), 30*time.Minute, b.berlin),
+			slotAt(b.now.Add(20*24*time.Hour), 30*time.Minute, b.berlin),
+			slotAt(at(b.closed, 10), 30*time.Minute, b.berlin),
+			slotAt(at(today.AddDays(2), 3), 30*time.Minute, time.UTC),
+		},
+	}
+	raw, _ := json.Marshal(body)
+	if err := b.doc.checkRequestBody("POST", "/api/v2/callbacks", "application/json", raw); err != nil {
+		t.Errorf("CreateRequest refuses a well-formed request: %v", err)
+	}
+	p = b.do(t, http.StatusBadRequest, "POST", "/api/v2/callbacks", b.website, raw).problem(t)
+	wantReasons(t, p, "past", "lead_time", "horizon", "holiday", "closed")
+	wantField(t, p, "time_slot_matrix[4]")
+	if len(p.NearestFreeSlots) != 3 {
+		t.Errorf("nearest_free_slots = %v, want 3", p.NearestFreeSlots)
+	}
+}
+
+func testGet(t *testing.T, b *specBundle) {
+	res := b.create(t, 0)
+	path := "/api/v2/callbacks/" + res.ID
+	r := b.do(t, http.StatusOK, "GET", path, b.reader, nil)
+	if got := r.reservation(t); got.ID != res.ID || r.header.Get("ETag") != `"1"` {
+		t.Errorf("GET: %+v, ETag %q; want %s, \"1\"", got, r.header.Get("ETag"), res.ID)
+	}
+	b.do(t, http.StatusNotModified, "GET", path, b.reader, nil, "If-None-Match", `"1"`)
+	b.do(t, http.StatusNotModified, "GET", path, b.reader, nil, "If-None-Match", `W/"1"`)
+	b.do(t, http.StatusOK, "GET", path, b.reader, nil, "If-None-Match", `"2"`)
+	if p := b.do(t, http.StatusNotFound, "GET", "/api/v2/callbacks/cb_00000000000000000000", b.reader, nil).problem(t); p.Code != "not_found" {
+		t.Errorf("code = %q, want not_found", p.Code)
+	}
+}
+
+func testList(t *testing.T, b *specBundle) {
+	for i, number := range []string{"+14155550199", "+14155550123", "+12025550143"} {
+		b.create(t, i, "callback_number", number)
+	}
+
+	var page struct {
+		Items      []reservationView `json:"items"`
+		NextCursor string            `json:"next_cursor"`
+	}
+	r := b.do(t, http.StatusOK, "GET", "/api/v2/callbacks?queue_id=queue_12345&limit=2", b.reader, nil)
+	r.decode(t, &page)
+	if len(page.Items) != 2 || page.NextCursor == "" {
+		t.Fatalf("first page: %d items, next_cursor %q; want 2 and a cursor", len(page.Items), page.NextCursor)
+	}
+	link := r.header.Get("Link")
+	m := regexp.MustCompile(`^<([^>]+)>; rel="next"$`).FindStringSubmatch(link)
+	if m == nil {
+		t.Fatalf("Link = %q, want <…>; rel=\"next\"", link)
+	}
+	r = b.do(t, http.StatusOK, "GET", m[1], b.reader, nil)
+	page.NextCursor = ""
+	r.decode(t, &page)
+	if len(page.Items) != 1 || page.NextCursor != "" || r.header.Get("Link") != "" {
+		t.Errorf("last page: %d items, next_cursor %q, Link %q; want 1 and no more", len(page.Items), page.NextCursor, r.header.Get("Link"))
+	}
+
+	from := url.QueryEscape(b.bucket(1).Format(time.RFC3339))
+	to := url.QueryEscape(b.bucket(2).In(b.ny).Format(time.RFC3339))
+	for _, c := range []struct {
+		query string
+		want  int
+	}{
+		{"queue=queue_12345", 3},
+		{"queue_id=queue_12345&status=scheduled", 3},
+		{"status=canceled", 0},
+		{"queue_id=queue_12345&from=" + from + "&to=" + to, 1},
+		{"callback_number=%2B12025550143", 1},
+		{"callback_number=+12025550143", 1},
+		{"queue_id=queue_12345&from=" + b.bucket(0).In(b.ny).Format(time.DateOnly), 3},
+	} {
+		var page struct {
+			Items []reservationView `json:"items"`
+		}
+		b.do(t, http.StatusOK, "GET", "/api/v2/callbacks?"+c.query, b.reader, nil).decode(t, &page)
+		if len(page.Items) != c.want {
+			t.Errorf("?%s: %d items, want %d", c.query, len(page.Items), c.want)
+		}
+	}
+	for _, c := range []struct{ query, field string }{
+		{"status=lost", "status"},
+		{"limit=0", "limit"},
+		{"limit=501", "limit"},
+		{"cursor=garbage", "cursor"},
+		{"from=yesterday", "from"},
+		{"to=2026-01-01", "to"}, // a date needs a queue's time zone
+	} {
+		wantField(t, b.do(t, http.StatusBadRequest, "GET", "/api/v2/callbacks?"+c.query, b.reader, nil).problem(t), c.field)
+	}
+}
+
+func testUpdate(t *testing.T, b *specBundle) {
+	res := b.create(t, 0, "concurrency_limit", 1)
+	path := "/api/v2/callbacks/" + res.ID
+	r := b.do(t, http.StatusOK, "PATCH", path, b.website, map[string]any{"reason": "New reason", "customer_name": "Ada"}, "If-Match", `"1"`)
+	if got := r.reservation(t); got.Version != 2 || got.Reason != "New reason" || r.header.Get("ETag") != `"2"` {
+		t.Errorf("PATCH: %+v, ETag %q; want version 2 and the new reason", got, r.header.Get("ETag"))
+	}
+	if p := b.do(t, http.StatusPreconditionFailed, "PATCH", path, b.website, map[string]any{"reason": "x"}, "If-Match", `"1"`).problem(t); p.Code != "precondition" {
+		t.Errorf("code = %q, want precondition", p.Code)
+	}
+	wantField(t, b.do(t, http.StatusBadRequest, "PATCH", path, b.website, map[string]any{"reason": "x"}, "If-Match", "abc").problem(t), "If-Match")
+	for _, c := range []struct {
+		body  any
+		field string
+	}{
+		{map[string]any{"callback_number": "+14155550123"}, "callback_number"},
+		{map[string]any{}, "body"},
+		{map[string]any{"reason": nil}, "body"},
+		{map[string]any{"time_slot_matrix": []any{}}, "time_slot_matrix"},
+		{map[string]any{"reason": strings.Repeat("r", 501)}, "reason"},
+	} {
+		raw, _ := json.Marshal(c.body)
+		wantField(t, b.do(t, http.StatusBadRequest, "PATCH", path, b.website, raw).problem(t), c.field)
+		if err := b.doc.checkRequestBody("PATCH", "/api/v2/callbacks/{id}", "application/json", raw); err == nil {
+			t.Errorf("the server refuses %s but UpdateRequest accepts it", raw)
+		}
+	}
+	// Reschedule into the past: refused by the calendar.
+	p := b.do(t, http.StatusBadRequest, "PATCH", path, b.website,
+		map[string]any{"time_slot_matrix": []any{slotAt(b.now.Add(-time.Hour), 15*time.Minute, b.ny)}}).problem(t)
+	wantReasons(t, p, "past")
+	// Reschedule into a bucket that already holds one: full for a
+	// reservation with concurrency_limit 1.
+	b.create(t, 1)
+	p = b.do(t, http.StatusConflict, "PATCH", path, b.website,
+		map[string]any{"time_slot_matrix": []any{slotAt(b.bucket(1), 15*time.Minute, b.ny)}}).problem(t)
+	wantReasons(t, p, "full")
+	// Reschedule with an Idempotency-Key, then replay it.
+	change := map[string]any{"time_slot_matrix": []any{slotAt(b.bucket(1), 15*time.Minute, b.ny), slotAt(b.bucket(2), 15*time.Minute, b.ny)}}
+	moved := b.do(t, http.StatusOK, "PATCH", path, b.website, change, "Idempotency-Key", "move-1").reservation(t)
+	if want := b.bucket(2).In(b.ny).Format(time.RFC3339); moved.TimeSlot.Start != want {
+		t.Errorf("rescheduled to %s, want %s", moved.TimeSlot.Start, want)
+	}
+	r = b.do(t, http.StatusOK, "PATCH", path, b.website, change, "Idempotency-Key", "move-1")
+	if r.header.Get("Idempotent-Replayed") != "true" || r.reservation(t).Version != moved.Version {
+		t.Errorf("PATCH replay: Idempotent-Replayed %q, want true and the same version", r.header.Get("Idempotent-Replayed"))
+	}
+	b.do(t, http.StatusConflict, "PATCH", path, b.website, map[string]any{"reason": "other"}, "Idempotency-Key", "move-1")
+
+	b.do(t, http.StatusNotFound, "PATCH", "/api/v2/callbacks/cb_00000000000000000000", b.website, map[string]any{"reason": "x"})
+	b.do(t, http.StatusRequestEntityTooLarge, "PATCH", path, b.website, map[string]any{"reason": strings.Repeat("x", httpapi.MaxBodyBytes)})
+	b.do(t, http.StatusUnsupportedMediaType, "PATCH", path, b.website, "reason=x", "Content-Type", "application/x-www-form-urlencoded")
+	b.do(t, http.StatusOK, "DELETE", path, b.website, nil)
+	if p := b.do(t, http.StatusConflict, "PATCH", path, b.website, map[string]any{"reason": "too late"}).problem(t); p.Code != "conflict" {
+		t.Errorf("PATCH of a canceled reservation: code %q, want conflict", p.Code)
+	}
+}
+
+func testCancel(t *testing.T, b *specBundle) {
+	body := b.createBody(0)
+	res := b.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", b.website, body, "Idempotency-Key", "create-1").reservation(t)
+	path := "/api/v2/callbacks/" + res.ID
+	b.do(t, http.StatusPreconditionFailed, "DELETE", path, b.website, nil, "If-Match", `"9"`)
+	wantField(t, b.do(t, http.StatusBadRequest, "DELETE", path, b.website, nil, "If-Match", `"x"`).problem(t), "If-Match")
+	wantField(t, b.do(t, http.StatusBadRequest, "DELETE", path, b.website, nil, "Idempotency-Key", strings.Repeat("k", 256)).problem(t), "Idempotency-Key")
+	p := b.do(t, http.StatusConflict, "DELETE", path, b.website, nil, "Idempotency-Key", "create-1").problem(t)
+	if p.ReservationID != res.ID {
+		t.Errorf("DELETE with a create's Idempotency-Key: reservation_id %q, want %s", p.ReservationID, res.ID)
+	}
+	r := b.do(t, http.StatusOK, "DELETE", path, b.website, nil, "If-Match", `"1"`)
+	if got := r.reservation(t); got.Status != "canceled" || r.header.Get("ETag") != `"2"` || r.header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("DELETE: %+v, ETag %q, Idempotent-Replayed %q; want canceled, \"2\", none", got, r.header.Get("ETag"), r.header.Get("Idempotent-Replayed"))
+	}
+	r = b.do(t, http.StatusOK, "DELETE", path, b.website, nil)
+	if got := r.reservation(t); got.Status != "canceled" || got.Version != 2 || r.header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("DELETE again: %+v, Idempotent-Replayed %q; want canceled at version 2, no replay header", got, r.header.Get("Idempotent-Replayed"))
+	}
+	b.do(t, http.StatusNotFound, "DELETE", "/api/v2/callbacks/cb_00000000000000000000", b.website, nil)
+}
+
+func testQueues(t *testing.T, b *specBundle) {
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	b.do(t, http.StatusOK, "GET", "/api/v2/queues", b.reader, nil).decode(t, &list)
+	if len(list.Items) != 2 || list.Items[0].ID != "queue_12345" || list.Items[1].ID != "queue_hours" {
+		t.Errorf("queues = %+v, want queue_12345 and queue_hours", list.Items)
+	}
+	var def, hours map[string]any
+	b.do(t, http.StatusOK, "GET", "/api/v2/queues/queue_12345", b.reader, nil).decode(t, &def)
+	if def["hours"] != "24/7" || def["timezone"] != "America/New_York" {
+		t.Errorf("queue_12345 = %v, want 24/7 in America/New_York", def)
+	}
+	b.do(t, http.StatusOK, "GET", "/api/v2/queues/queue_hours", b.reader, nil).decode(t, &hours)
+	if closed, _ := hours["closed"].([]any); len(closed) != 1 || closed[0] != b.closed.String() {
+		t.Errorf("queue_hours closed = %v, want [%s]", hours["closed"], b.closed)
+	}
+	b.do(t, http.StatusNotFound, "GET", "/api/v2/queues/queue_nope", b.reader, nil)
+}
+
+func testAvailability(t *testing.T, b *specBundle) {
+	b.create(t, 0, "concurrency_limit", 1)
+	var av struct {
+		Slots []struct {
+			Start     string `json:"start"`
+			Available bool   `json:"available"`
+			Reason    string `json:"reason"`
+		} `json:"slots"`
+	}
+	b.do(t, http.StatusOK, "GET", "/api/v2/queues/queue_12345/availability", b.reader, nil).decode(t, &av)
+	if len(av.Slots) != 96 {
+		t.Errorf("default window: %d slots, want 96 (24 h of 15 min)", len(av.Slots))
+	}
+	from := url.QueryEscape(b.bucket(0).In(b.ny).Format(time.RFC3339))
+	b.do(t, http.StatusOK, "GET", "/api/v2/queues/queue_12345/availability?concurrency_limit=1&from="+from, b.reader, nil).decode(t, &av)
+	if len(av.Slots) == 0 || av.Slots[0].Reason != "full" {
+		t.Errorf("bucket 0 with concurrency_limit 1: %+v, want full", av.Slots[:min(1, len(av.Slots))])
+	}
+
+	today := schedule.DateOf(b.now.In(b.berlin))
+	q := "from=" + today.String() + "&to=" + today.AddDays(5).String()
+	b.do(t, http.StatusOK, "GET", "/api/v2/queues/queue_hours/availability?"+q, b.reader, nil).decode(t, &av)
+	reasons := map[string]bool{}
+	for _, s := range av.Slots {
+		reasons[s.Reason] = true
+	}
+	for _, want := range []string{"past", "lead_time", "holiday", "closed"} {
+		if !reasons[want] {
+			t.Errorf("queue_hours over 5 days: reasons %v, want %s among them", slices.Sorted(maps.Keys(reasons)), want)
+		}
+	}
+
+	for _, c := range []struct{ query, field string }{
+		{"from=soon", "from"},
+		{"to=later", "to"},
+		{"from=2026-01-02&to=2026-01-01", "to"},
+		{"from=2026-01-01&to=2026-03-01", "to"},
+		{"concurrency_limit=0", "concurrency_limit"},
+		{"concurrency_limit=51", "concurrency_limit"},
+	} {
+		wantField(t, b.do(t, http.StatusBadRequest, "GET", "/api/v2/queues/queue_12345/availability?"+c.query, b.reader, nil).problem(t), c.field)
+	}
+	b.do(t, http.StatusNotFound, "GET", "/api/v2/queues/queue_nope/availability", b.reader, nil)
+}
+
+// testAuth sends every secured operation without a token, with a bad one,
+// with one that lacks the scope, and as a client over its rate limit.
+func testAuth(t *testing.T, b *specBundle) {
+	webhooks := b.token(t, "website", websiteSecret, "webhook:read")
+	slow := b.token(t, "slow", slowSecret, "")
+	for _, op := range securedOps(b.doc) {
+		method, path := op[0], op[1]
+		r := b.do(t, http.StatusUnauthorized, method, path, "", opBody(method))
+		if got := r.problem(t).Code; got != "unauthorized" {
+			t.Errorf("%s %s: code %q, want unauthorized", method, path, got)
+		}
+		r = b.do(t, http.StatusUnauthorized, method, path, "slt_not-a-real-token", opBody(method))
+		if got := r.header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+			t.Errorf("%s %s: WWW-Authenticate %q, want invalid_token", method, path, got)
+		}
+		b.do(t, http.StatusForbidden, method, path, webhooks, opBody(method))
+		b.do(t, http.StatusTooManyRequests, method, path, slow, opBody(method))
+	}
+	// A write needs callback:write even from a client that may read.
+	b.do(t, http.StatusForbidden, "DELETE", "/api/v2/callbacks/cb_00000000000000000000", b.reader, nil)
+}
+
+func testService(t *testing.T, b *specBundle) {
+	var health map[string]string
+	b.do(t, http.StatusOK, "GET", "/healthz", "", nil).decode(t, &health)
+	if health["version"] != "test" {
+		t.Errorf("healthz = %v, want version test", health)
+	}
+	b.do(t, http.StatusOK, "GET", "/readyz", "", nil)
+	r := b.do(t, http.StatusOK, "GET", "/metrics", "", nil)
+	if !bytes.Contains(r.body, []byte("# TYPE")) {
+		t.Errorf("metrics: %.200s…, want the Prometheus text format", r.body)
+	}
+	b.do(t, http.StatusOK, "GET", "/metrics", "", nil,
+		"Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	r = b.do(t, http.StatusOK, "GET", "/api/v2/openapi.json", "", nil)
+	if !bytes.Equal(r.body, httpapi.OpenAPI()) {
+		t.Errorf("GET /api/v2/openapi.json differs from httpapi.OpenAPI()")
+	}
+	codes, _ := b.doc.lookup("/components/schemas/ProblemCode/enum")
+	for _, c := range codes.([]any) {
+		r := b.do(t, http.StatusOK, "GET", "/problems/"+c.(string), "", nil)
+		if len(r.body) < 10 {
+			t.Errorf("/problems/%s: %q, want a description", c, r.body)
+		}
+	}
+	// A client's request id is echoed and names the problem's instance.
+	r = b.do(t, http.StatusNotFound, "GET", "/problems/nope", "", nil, "X-Request-Id", "req-42")
+	if got := r.header.Get("X-Request-Id"); got != "req-42" {
+		t.Errorf("X-Request-Id = %q, want req-42", got)
+	}
+	if got := r.problem(t).Instance; got != "urn:slotline:request:req-42" {
+		t.Errorf("instance = %q, want urn:slotline:request:req-42", got)
+	}
+}
+
+// testBroken closes the database under a server whose token cache is empty:
+// every secured route, the token endpoint and readiness fail as documented.
+func testBroken(t *testing.T, b *specBundle) {
+	token := b.website // cached by b's auth service, not by the new one
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
+		Booking: b.book, Auth: auth.NewService(b.store, b.clients, time.Hour), Store: b.store,
+	}))
+	t.Cleanup(srv.Close)
+	if err := b.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	broken := &specBundle{doc: b.doc, srv: srv}
+	for _, op := range securedOps(b.doc) {
+		p := broken.do(t, http.StatusInternalServerError, op[0], op[1], token, opBody(op[0])).problem(t)
+		if p.Code != "internal" {
+			t.Errorf("%s %s: code %q, want internal", op[0], op[1], p.Code)
+		}
+	}
+	broken.do(t, http.StatusInternalServerError, "POST", "/oauth/token", "", nil, "Authorization", basicAuth("website", websiteSecret))
+	broken.do(t, http.StatusServiceUnavailable, "GET", "/readyz", "", nil)
+}
