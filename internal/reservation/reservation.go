@@ -58,12 +58,23 @@ type ChannelPreferences struct {
 	AllowSMS bool   `json:"allow_sms"`
 }
 
+// CallbackIdentifier is one of the identifiers Genesys returns for a
+// created callback (type ACD, EXTERNAL or DIALER).
+type CallbackIdentifier struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
 // Sync is the Genesys side of a reservation.
 type Sync struct {
-	State          SyncState `json:"state"`
-	ConversationID string    `json:"conversation_id,omitempty"`
-	Attempts       int       `json:"attempts,omitempty"`
-	LastError      string    `json:"last_error,omitempty"`
+	State          SyncState            `json:"state"`
+	ConversationID string               `json:"conversation_id,omitempty"`
+	CallbackIDs    []CallbackIdentifier `json:"callback_identifiers,omitempty"`
+	// ScheduledAt is the callback time Genesys holds (it differs from the
+	// reservation's slot while a reschedule is on its way).
+	ScheduledAt time.Time `json:"-"`
+	Attempts    int       `json:"attempts,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
 }
 
 // Reservation is one reserved callback.
@@ -84,14 +95,20 @@ type Reservation struct {
 	Reason           string
 	ConcurrencyLimit int
 	Status           Status
-	Sync             Sync
-	Version          int
+	// DisconnectType is how Genesys ended the callback (for missed ones).
+	DisconnectType string
+	// Overbooked marks a reservation moved inside Genesys into a bucket
+	// that was already full: accepted, because Genesys is the truth.
+	Overbooked bool
+	Sync       Sync
+	Version    int
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
 
-// HoldsSlot reports whether r counts against its bucket's capacity.
-func (r *Reservation) HoldsSlot() bool { return r.Status == StatusScheduled }
+// HoldsSlot reports whether r counts against its bucket's capacity: every
+// reservation does except canceled and failed ones.
+func (r *Reservation) HoldsSlot() bool { return r.Status != StatusCanceled && r.Status != StatusFailed }
 
 // ETag returns the entity tag of r's current version.
 func (r *Reservation) ETag() string { return fmt.Sprintf("\"%d\"", r.Version) }
@@ -114,6 +131,8 @@ type reservationJSON struct {
 	QueueID            string              `json:"queue_id"`
 	Reason             string              `json:"reason"`
 	Status             Status              `json:"status"`
+	DisconnectType     string              `json:"disconnect_type,omitempty"`
+	Overbooked         bool                `json:"overbooked,omitempty"`
 	TimeSlot           slotJSON            `json:"time_slot"`
 	TimeSlotMatrix     []slotJSON          `json:"time_slot_matrix"`
 	TimeZone           string              `json:"timezone"`
@@ -123,7 +142,12 @@ type reservationJSON struct {
 	Version            int                 `json:"version"`
 	CreatedAt          string              `json:"created_at"`
 	UpdatedAt          string              `json:"updated_at"`
-	Sync               Sync                `json:"sync"`
+	Sync               syncJSON            `json:"sync"`
+}
+
+type syncJSON struct {
+	Sync
+	ScheduledAt string `json:"scheduled_at,omitempty"`
 }
 
 // MarshalJSON renders r as the API shows it: the seed's response fields
@@ -143,6 +167,8 @@ func (r *Reservation) MarshalJSON() ([]byte, error) {
 		QueueID:          r.QueueID,
 		Reason:           r.Reason,
 		Status:           r.Status,
+		DisconnectType:   r.DisconnectType,
+		Overbooked:       r.Overbooked,
 		TimeSlot:         slotJSON{local(r.Slot.Start), local(r.Slot.End)},
 		TimeSlotMatrix:   make([]slotJSON, len(r.Candidates)),
 		TimeZone:         r.TimeZone,
@@ -151,7 +177,10 @@ func (r *Reservation) MarshalJSON() ([]byte, error) {
 		Version:          r.Version,
 		CreatedAt:        r.CreatedAt.UTC().Format(TimeFormat),
 		UpdatedAt:        r.UpdatedAt.UTC().Format(TimeFormat),
-		Sync:             r.Sync,
+		Sync:             syncJSON{Sync: r.Sync},
+	}
+	if !r.Sync.ScheduledAt.IsZero() {
+		v.Sync.ScheduledAt = r.Sync.ScheduledAt.UTC().Format(TimeFormat)
 	}
 	ch := r.Channel
 	v.ChannelPreferences = &ch
@@ -193,11 +222,14 @@ func (r *Reservation) UnmarshalJSON(b []byte) error {
 		Reason:           v.Reason,
 		ConcurrencyLimit: v.ConcurrencyLimit,
 		Status:           v.Status,
-		Sync:             v.Sync,
+		DisconnectType:   v.DisconnectType,
+		Overbooked:       v.Overbooked,
+		Sync:             v.Sync.Sync,
 		Version:          v.Version,
 		CreatedAt:        must(v.CreatedAt),
 		UpdatedAt:        must(v.UpdatedAt),
 	}
+	r.Sync.ScheduledAt = must(v.Sync.ScheduledAt)
 	if v.ChannelPreferences != nil {
 		r.Channel = *v.ChannelPreferences
 	}
@@ -210,13 +242,37 @@ func (r *Reservation) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Event types written by the reservation core.
+// Event types.
 const (
 	EventCreated     = "reservation.created"
 	EventRescheduled = "reservation.rescheduled"
 	EventUpdated     = "reservation.updated"
 	EventCanceled    = "reservation.canceled"
+	EventSynced      = "reservation.synced"
+	EventSyncFailed  = "reservation.sync_failed"
+	EventInProgress  = "reservation.in_progress"
+	EventCompleted   = "reservation.completed"
+	EventMissed      = "reservation.missed"
+	EventFailed      = "reservation.failed"
+	EventSMSSent     = "reservation.sms_sent"
 )
+
+// StatusEvent returns the event type that records a move to status s.
+func StatusEvent(s Status) string {
+	switch s {
+	case StatusInProgress:
+		return EventInProgress
+	case StatusCompleted:
+		return EventCompleted
+	case StatusMissed:
+		return EventMissed
+	case StatusCanceled:
+		return EventCanceled
+	case StatusFailed:
+		return EventFailed
+	}
+	return EventUpdated
+}
 
 // Origins of a change.
 const (

@@ -48,8 +48,9 @@ type Write struct {
 	IfMatch     []int
 	Idempotency *Idempotency
 	// TxFunc runs inside the write's transaction, after the change and
-	// before the events, with the driver's transaction (Tx.Driver).
-	TxFunc func(ctx context.Context, tx *Tx) error
+	// before the events, with the driver's transaction (Tx.Driver) and the
+	// reservation as it will be committed (for example to enqueue a job).
+	TxFunc func(ctx context.Context, tx *Tx, r *reservation.Reservation) error
 }
 
 func (w *Write) now() time.Time {
@@ -103,18 +104,31 @@ func takeFirst(ctx context.Context, tx *Tx, queueID string, cands []Candidate) (
 
 const reservationColumns = `id, client_id, callback_id, queue_id, timezone, callback_number, customer_name, candidates,
 	slot_start, slot_end, bucket_start, channel, reason, concurrency_limit, status, sync_state, sync_conversation_id,
-	sync_attempts, sync_error, version, created_at, updated_at`
+	sync_attempts, sync_error, version, created_at, updated_at, sync_callback_ids, sync_scheduled_at, disconnect_type,
+	overbooked`
 
 func scanReservation(r row) (*reservation.Reservation, error) {
 	var v reservation.Reservation
 	var callbackID *string
 	var cands, channel string
-	var start, end, bucket, created, updated int64
+	var start, end, bucket, created, updated, syncAt int64
+	var cbIDs string
+	var overbooked int
 	err := r.Scan(&v.ID, &v.ClientID, &callbackID, &v.QueueID, &v.TimeZone, &v.CallbackNumber, &v.CustomerName, &cands,
 		&start, &end, &bucket, &channel, &v.Reason, &v.ConcurrencyLimit, &v.Status, &v.Sync.State, &v.Sync.ConversationID,
-		&v.Sync.Attempts, &v.Sync.LastError, &v.Version, &created, &updated)
+		&v.Sync.Attempts, &v.Sync.LastError, &v.Version, &created, &updated, &cbIDs, &syncAt, &v.DisconnectType, &overbooked)
 	if err != nil {
 		return nil, err
+	}
+	v.Overbooked = overbooked != 0
+	if syncAt != 0 {
+		v.Sync.ScheduledAt = instant(syncAt)
+	}
+	if err := json.Unmarshal([]byte(cbIDs), &v.Sync.CallbackIDs); err != nil {
+		return nil, fmt.Errorf("decode callback identifiers of %s: %w", v.ID, err)
+	}
+	if len(v.Sync.CallbackIDs) == 0 {
+		v.Sync.CallbackIDs = nil
 	}
 	if callbackID != nil {
 		v.CallbackID = *callbackID
@@ -152,6 +166,28 @@ func encodeSlots(slots []reservation.Slot) string {
 func encodeChannel(ch reservation.ChannelPreferences) string {
 	b, _ := json.Marshal(ch)
 	return string(b)
+}
+
+func encodeCallbackIDs(ids []reservation.CallbackIdentifier) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+func syncMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func nullable(s string) any {
@@ -200,11 +236,13 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 			r.ID = newID("cb_", 10)
 		}
 		_, err = tx.exec(ctx, `INSERT INTO reservations (`+reservationColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+			$23, $24, $25, $26)`,
 			r.ID, r.ClientID, nullable(r.CallbackID), r.QueueID, r.TimeZone, r.CallbackNumber, r.CustomerName,
 			encodeSlots(r.Candidates), micros(r.Slot.Start), micros(r.Slot.End), micros(r.Bucket), encodeChannel(r.Channel),
 			r.Reason, r.ConcurrencyLimit, string(r.Status), string(r.Sync.State), r.Sync.ConversationID, r.Sync.Attempts,
-			r.Sync.LastError, r.Version, micros(r.CreatedAt), micros(r.UpdatedAt))
+			r.Sync.LastError, r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), encodeCallbackIDs(r.Sync.CallbackIDs),
+			syncMicros(r.Sync.ScheduledAt), r.DisconnectType, boolInt(r.Overbooked))
 		if isUniqueViolation(err) {
 			return ErrKeyTaken // the client's callback_id is its idempotency key
 		}
@@ -229,7 +267,7 @@ func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservat
 		}
 	}
 	if w.TxFunc != nil {
-		if err := w.TxFunc(ctx, tx); err != nil {
+		if err := w.TxFunc(ctx, tx, r); err != nil {
 			return err
 		}
 	}
@@ -264,14 +302,23 @@ func (s *Store) lockReservation(ctx context.Context, tx *Tx, id string, w Write)
 func (s *Store) saveReservation(ctx context.Context, tx *Tx, r *reservation.Reservation) error {
 	_, err := tx.exec(ctx, `UPDATE reservations SET customer_name = $2, candidates = $3, slot_start = $4, slot_end = $5,
 		bucket_start = $6, channel = $7, reason = $8, status = $9, sync_state = $10, sync_conversation_id = $11,
-		sync_attempts = $12, sync_error = $13, version = $14, updated_at = $15, callback_number = $16 WHERE id = $1`,
+		sync_attempts = $12, sync_error = $13, version = $14, updated_at = $15, callback_number = $16,
+		sync_callback_ids = $17, sync_scheduled_at = $18, disconnect_type = $19, overbooked = $20 WHERE id = $1`,
 		r.ID, r.CustomerName, encodeSlots(r.Candidates), micros(r.Slot.Start), micros(r.Slot.End), micros(r.Bucket),
 		encodeChannel(r.Channel), r.Reason, string(r.Status), string(r.Sync.State), r.Sync.ConversationID,
-		r.Sync.Attempts, r.Sync.LastError, r.Version, micros(r.UpdatedAt), r.CallbackNumber)
+		r.Sync.Attempts, r.Sync.LastError, r.Version, micros(r.UpdatedAt), r.CallbackNumber,
+		encodeCallbackIDs(r.Sync.CallbackIDs), syncMicros(r.Sync.ScheduledAt), r.DisconnectType, boolInt(r.Overbooked))
 	if err != nil {
 		return fmt.Errorf("update reservation: %w", err)
 	}
 	return nil
+}
+
+// markPending records that Genesys does not yet reflect r's latest change.
+func markPending(r *reservation.Reservation) {
+	r.Sync.State = reservation.SyncPending
+	r.Sync.Attempts = 0
+	r.Sync.LastError = ""
 }
 
 // Change is a PATCH: a new slot (Candidates, already checked) and/or new
@@ -324,7 +371,8 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, c Change, w Wr
 			detail = append(detail, "from", slotText(r.Slot))
 			r.Slot, r.Bucket = c.Candidates[chosen].Slot, c.Candidates[chosen].Bucket
 			r.Candidates = c.Matrix
-			r.Sync = reservation.Sync{State: reservation.SyncPending, ConversationID: r.Sync.ConversationID}
+			r.Overbooked = false
+			markPending(r)
 			eventType, action = reservation.EventRescheduled, "reservation.reschedule"
 			detail = append(detail, "slot", slotText(r.Slot), "candidate", chosen)
 		}
@@ -379,6 +427,7 @@ func (s *Store) CancelReservation(ctx context.Context, id string, w Write) (r *r
 			}
 		}
 		r.Status = reservation.StatusCanceled
+		markPending(r)
 		r.Version++
 		r.UpdatedAt = now
 		if err := s.saveReservation(ctx, tx, r); err != nil {

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"EraseNumbers", testEraseNumbers},
 		{"Migrate", testMigrate},
 	}
+	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -390,7 +391,7 @@ func testTxFuncRollsBack(t *testing.T, s *storage.Store) {
 	boom := errors.New("boom")
 	w := write()
 	var sawDriver any
-	w.TxFunc = func(ctx context.Context, tx *storage.Tx) error {
+	w.TxFunc = func(ctx context.Context, tx *storage.Tx, _ *reservation.Reservation) error {
 		sawDriver = tx.Driver()
 		return boom
 	}
@@ -417,7 +418,7 @@ func testEventsInCommitOrder(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	hold, release := make(chan struct{}), make(chan struct{})
 	w := write()
-	w.TxFunc = func(ctx context.Context, tx *storage.Tx) error {
+	w.TxFunc = func(ctx context.Context, tx *storage.Tx, _ *reservation.Reservation) error {
 		close(hold)
 		<-release
 		return nil

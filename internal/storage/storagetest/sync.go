@@ -1,0 +1,314 @@
+package storagetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+func syncTests() []struct {
+	name string
+	fn   func(t *testing.T, s *storage.Store)
+} {
+	return []struct {
+		name string
+		fn   func(t *testing.T, s *storage.Store)
+	}{
+		{"SyncLifecycle", testSyncLifecycle},
+		{"SyncAfterReschedule", testSyncAfterReschedule},
+		{"SyncFailed", testSyncFailed},
+		{"GenesysForwardOnly", testGenesysForwardOnly},
+		{"GenesysReschedule", testGenesysReschedule},
+		{"GenesysCancelAndOurCancel", testGenesysCancel},
+		{"Leases", testLeases},
+		{"ScheduleImports", testScheduleImports},
+		{"Unsettled", testUnsettled},
+		{"SMSOnce", testSMSOnce},
+	}
+}
+
+func genesysWrite() storage.Write {
+	return storage.Write{Actor: "genesys", Origin: reservation.OriginGenesys}
+}
+
+func eventTypes(t *testing.T, s *storage.Store, id string) []string {
+	t.Helper()
+	evs, err := s.FindEvents(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		if ev.ReservationID == id {
+			out = append(out, ev.Type)
+		}
+	}
+	return out
+}
+
+func synced(t *testing.T, s *storage.Store, r *reservation.Reservation) *reservation.Reservation {
+	t.Helper()
+	got, err := s.MarkSynced(context.Background(), r.ID, storage.SyncResult{
+		ConversationID: "conv-" + r.ID, ScheduledAt: r.Slot.Start,
+		CallbackIDs: []reservation.CallbackIdentifier{{Type: "ACD", ID: "acd-" + r.ID}},
+	}, genesysWrite())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func testSyncLifecycle(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 5))
+	n, err := s.RecordSyncAttempt(ctx, r.ID, "genesys: 503 service.unavailable")
+	if err != nil || n != 1 {
+		t.Fatalf("RecordSyncAttempt = %d, %v", n, err)
+	}
+	got := synced(t, s, r)
+	if got.Sync.State != reservation.SyncSynced || got.Sync.ConversationID != "conv-"+r.ID || got.Sync.LastError != "" ||
+		len(got.Sync.CallbackIDs) != 1 || got.Version != 1 {
+		t.Errorf("after MarkSynced: %+v (version %d)", got.Sync, got.Version)
+	}
+	// A repeated MarkSynced changes nothing and records no second event.
+	synced(t, s, r)
+	if got := eventTypes(t, s, r.ID); len(got) != 2 || got[1] != reservation.EventSynced {
+		t.Errorf("events = %v, want created, synced", got)
+	}
+	found, err := s.FindReservationByConversation(ctx, "conv-"+r.ID)
+	if err != nil || found.ID != r.ID {
+		t.Errorf("FindReservationByConversation = %v, %v", found, err)
+	}
+	// Genesys starts dialing, then the customer talks to an agent.
+	for _, st := range []reservation.Status{reservation.StatusInProgress, reservation.StatusCompleted} {
+		got, changed, err := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{Status: st, ScheduledAt: r.Slot.Start}, genesysWrite())
+		if err != nil || !changed || got.Status != st {
+			t.Fatalf("ApplyGenesys(%s) = %+v, %v, %v", st, got, changed, err)
+		}
+	}
+	want := []string{reservation.EventCreated, reservation.EventSynced, reservation.EventInProgress, reservation.EventCompleted}
+	if got := eventTypes(t, s, r.ID); len(got) != len(want) || got[2] != want[2] || got[3] != want[3] {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+	evs, _ := s.FindEvents(ctx, 0, 100)
+	if last := evs[len(evs)-1]; last.Origin != reservation.OriginGenesys || last.Actor != "genesys" {
+		t.Errorf("last event origin %q actor %q", last.Origin, last.Actor)
+	}
+}
+
+func testSyncAfterReschedule(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 5))
+	// The create was sent with the old time; meanwhile the client moved it.
+	moved, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(2, 5)}, Matrix: []reservation.Slot{cand(2, 5).Slot}}, write())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var followUp *reservation.Reservation
+	w := genesysWrite()
+	w.TxFunc = func(ctx context.Context, tx *storage.Tx, r *reservation.Reservation) error {
+		followUp = r
+		return nil
+	}
+	got, err := s.MarkSynced(ctx, r.ID, storage.SyncResult{ConversationID: "c1", ScheduledAt: r.Slot.Start}, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sync.State != reservation.SyncPending || followUp == nil || !followUp.Slot.Start.Equal(moved.Slot.Start) {
+		t.Errorf("synced with a stale time: state %s, follow-up %v", got.Sync.State, followUp)
+	}
+	// Genesys reports the old time (what we sent): not a supervisor change.
+	if _, changed, _ := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{Status: reservation.StatusScheduled, ScheduledAt: r.Slot.Start}, genesysWrite()); changed {
+		t.Error("Genesys echoing what we sent was taken as a change")
+	}
+	// The reschedule lands.
+	got, err = s.MarkSynced(ctx, r.ID, storage.SyncResult{ScheduledAt: moved.Slot.Start}, genesysWrite())
+	if err != nil || got.Sync.State != reservation.SyncSynced || got.Sync.ConversationID != "c1" {
+		t.Errorf("after the reschedule landed: %+v, %v", got.Sync, err)
+	}
+}
+
+func testSyncFailed(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 1))
+	got, err := s.MarkSyncFailed(ctx, r.ID, "genesys: 400 bad.request: queue not found", genesysWrite())
+	if err != nil || got.Status != reservation.StatusFailed || got.Sync.State != reservation.SyncFailed || got.Version != 2 {
+		t.Fatalf("MarkSyncFailed = %+v, %v", got, err)
+	}
+	if u := usage(t, s, "q1"); u[cand(0, 1).Bucket.UnixMicro()] != 0 {
+		t.Errorf("failed reservation still holds its slot: %v", u)
+	}
+	if got := eventTypes(t, s, r.ID); got[len(got)-1] != reservation.EventSyncFailed {
+		t.Errorf("events = %v", got)
+	}
+	create(t, s, "q1", cand(0, 1)) // the slot is free again
+}
+
+func testGenesysForwardOnly(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := synced(t, s, create(t, s, "q1", cand(0, 5)))
+	apply := func(st reservation.Status, dt string) (*reservation.Reservation, bool) {
+		got, changed, err := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{Status: st, DisconnectType: dt, ScheduledAt: r.Slot.Start}, genesysWrite())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, changed
+	}
+	if _, changed := apply(reservation.StatusScheduled, ""); changed {
+		t.Error("a repeated scheduled snapshot changed something")
+	}
+	apply(reservation.StatusInProgress, "")
+	if _, changed := apply(reservation.StatusInProgress, ""); changed {
+		t.Error("a duplicate in_progress changed something")
+	}
+	if _, changed := apply(reservation.StatusScheduled, ""); changed {
+		t.Error("a late scheduled snapshot moved the status back")
+	}
+	got, changed := apply(reservation.StatusMissed, "transfer.noanswer")
+	if !changed || got.Status != reservation.StatusMissed || got.DisconnectType != "transfer.noanswer" {
+		t.Errorf("missed = %+v", got)
+	}
+	if _, changed := apply(reservation.StatusCompleted, "client"); changed {
+		t.Error("a final status was overwritten")
+	}
+}
+
+func testGenesysReschedule(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	// Bucket 3 is full (cap 1); a supervisor moves our reservation there.
+	create(t, s, "q1", cand(3, 1))
+	r := synced(t, s, create(t, s, "q1", cand(0, 1)))
+	target := cand(3, 1)
+	got, changed, err := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{
+		Status: reservation.StatusScheduled, ScheduledAt: target.Slot.Start, Bucket: target.Bucket, Cap: 1,
+	}, genesysWrite())
+	if err != nil || !changed {
+		t.Fatalf("ApplyGenesys = %v, %v", changed, err)
+	}
+	if !got.Slot.Start.Equal(target.Slot.Start) || !got.Overbooked || got.Version != 2 || got.Sync.State != reservation.SyncSynced {
+		t.Errorf("rescheduled in Genesys = %+v", got)
+	}
+	u := usage(t, s, "q1")
+	if u[cand(0, 1).Bucket.UnixMicro()] != 0 || u[target.Bucket.UnixMicro()] != 2 {
+		t.Errorf("usage = %v, want the old bucket freed and the new one at 2", u)
+	}
+	if evs := eventTypes(t, s, r.ID); evs[len(evs)-1] != reservation.EventRescheduled {
+		t.Errorf("events = %v", evs)
+	}
+}
+
+func testGenesysCancel(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	// A supervisor disconnects a scheduled callback: canceled, slot freed.
+	r := synced(t, s, create(t, s, "q1", cand(0, 1)))
+	got, changed, err := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{Status: reservation.StatusCanceled, DisconnectType: "client"}, genesysWrite())
+	if err != nil || !changed || got.Status != reservation.StatusCanceled {
+		t.Fatalf("ApplyGenesys cancel = %+v, %v, %v", got, changed, err)
+	}
+	if u := usage(t, s, "q1"); u[cand(0, 1).Bucket.UnixMicro()] != 0 {
+		t.Errorf("slot not freed: %v", u)
+	}
+	// Our own cancel: pending until Genesys confirms the disconnect.
+	r2 := synced(t, s, create(t, s, "q1", cand(1, 1)))
+	c, _, err := s.CancelReservation(ctx, r2.ID, write())
+	if err != nil || c.Sync.State != reservation.SyncPending {
+		t.Fatalf("cancel = %+v, %v", c, err)
+	}
+	got, err = s.MarkSynced(ctx, r2.ID, storage.SyncResult{Disconnected: true}, genesysWrite())
+	if err != nil || got.Sync.State != reservation.SyncSynced || got.Status != reservation.StatusCanceled {
+		t.Errorf("cancel carried = %+v, %v", got, err)
+	}
+}
+
+func testLeases(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	ok, err := s.AcquireLease(ctx, "listener", "a", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("first acquire = %v, %v", ok, err)
+	}
+	if ok, _ := s.AcquireLease(ctx, "listener", "b", time.Minute); ok {
+		t.Error("b took a live lease held by a")
+	}
+	if ok, _ := s.AcquireLease(ctx, "listener", "a", time.Minute); !ok {
+		t.Error("a could not renew its lease")
+	}
+	if ok, _ := s.AcquireLease(ctx, "other", "b", time.Minute); !ok {
+		t.Error("leases are not independent by name")
+	}
+	if err := s.ReleaseLease(ctx, "listener", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.AcquireLease(ctx, "listener", "b", 10*time.Millisecond); !ok {
+		t.Error("b could not take a released lease")
+	}
+	time.Sleep(30 * time.Millisecond)
+	if ok, _ := s.AcquireLease(ctx, "listener", "a", time.Minute); !ok {
+		t.Error("a could not take an expired lease")
+	}
+}
+
+func testScheduleImports(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	if data, _, err := s.LoadScheduleImport(ctx, "q1"); err != nil || data != "" {
+		t.Fatalf("empty load = %q, %v", data, err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	for _, v := range []string{`{"v":1}`, `{"v":2}`} {
+		if err := s.SaveScheduleImport(ctx, "q1", v, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, got, err := s.LoadScheduleImport(ctx, "q1")
+	if err != nil || data != `{"v":2}` || !got.Equal(at) {
+		t.Errorf("load = %q %v %v", data, got, err)
+	}
+}
+
+func testUnsettled(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	a := create(t, s, "q1", cand(0, 5))
+	b := synced(t, s, create(t, s, "q1", cand(1, 5)))
+	c := create(t, s, "q1", cand(2, 5))
+	if _, _, err := s.ApplyGenesys(ctx, b.ID, storage.GenesysUpdate{Status: reservation.StatusCompleted}, genesysWrite()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CancelReservation(ctx, c.ID, write()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for cursor := int64(0); ; {
+		page, next, err := s.FindUnsettled(ctx, cursor, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			ids = append(ids, r.ID)
+		}
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	// a is scheduled; c was canceled before it reached Genesys, so its
+	// cancel is pending too; b is finished.
+	if len(ids) != 2 || ids[0] != a.ID || ids[1] != c.ID {
+		t.Errorf("unsettled = %v, want %s and %s", ids, a.ID, c.ID)
+	}
+}
+
+func testSMSOnce(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 5))
+	for i, want := range []bool{true, false} {
+		got, err := s.RecordSMS(ctx, r.ID, genesysWrite())
+		if err != nil || got != want {
+			t.Errorf("RecordSMS #%d = %v, %v; want %v", i, got, err, want)
+		}
+	}
+	if sent, err := s.SMSSent(ctx, r.ID); err != nil || !sent {
+		t.Errorf("SMSSent = %v, %v", sent, err)
+	}
+}
