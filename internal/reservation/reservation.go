@@ -102,8 +102,8 @@ type Reservation struct {
 	Overbooked bool
 	Sync       Sync
 	Version    int
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // HoldsSlot reports whether r counts against its bucket's capacity: every
