@@ -131,10 +131,11 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// MarkSyncFailed records that Genesys refused a reservation for good: a
-// scheduled reservation becomes failed and frees its slot; the event is
-// reservation.sync_failed.
-func (s *Store) MarkSyncFailed(ctx context.Context, id, reason string, w Write) (*reservation.Reservation, error) {
+// MarkSyncFailed records that Genesys refused a change for good; the event
+// is reservation.sync_failed. With failReservation (a refused create) a
+// scheduled reservation also becomes failed and frees its slot; otherwise
+// (a refused reschedule or cancel) only its sync state says so.
+func (s *Store) MarkSyncFailed(ctx context.Context, id, reason string, failReservation bool, w Write) (*reservation.Reservation, error) {
 	r, _, err := s.mutate(ctx, id, "reservation.sync_failed", w, func(ctx context.Context, tx *Tx, r *reservation.Reservation) (string, bool, bool, error) {
 		if r.Sync.State == reservation.SyncFailed && r.Sync.LastError == reason {
 			return "", false, false, nil
@@ -142,7 +143,7 @@ func (s *Store) MarkSyncFailed(ctx context.Context, id, reason string, w Write) 
 		r.Sync.State = reservation.SyncFailed
 		r.Sync.LastError = truncate(reason, 500)
 		bump := false
-		if r.Status == reservation.StatusScheduled {
+		if failReservation && r.Status == reservation.StatusScheduled {
 			if err := releaseSlot(ctx, tx, r.QueueID, r.Bucket); err != nil {
 				return "", false, false, err
 			}
@@ -372,4 +373,31 @@ func (s *Store) LoadScheduleImport(ctx context.Context, queueID string) (string,
 		return "", time.Time{}, fmt.Errorf("load schedule import: %w", err)
 	}
 	return data, instant(at), nil
+}
+
+// ClaimSync gives holder the right to sync reservation id with Genesys
+// until now+ttl, so that two workers never act on one reservation at once.
+// It fails (false) while another holder's claim is live.
+func (s *Store) ClaimSync(ctx context.Context, id, holder string, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	var n int64
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var err error
+		n, err = tx.exec(ctx, `UPDATE reservations SET sync_claim = $2, sync_claim_until = $3
+			WHERE id = $1 AND (sync_claim = '' OR sync_claim = $2 OR sync_claim_until < $4)`,
+			id, holder, micros(now.Add(ttl)), micros(now))
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim sync of %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseSync ends holder's claim on reservation id.
+func (s *Store) ReleaseSync(ctx context.Context, id, holder string) error {
+	return s.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, "UPDATE reservations SET sync_claim = '', sync_claim_until = 0 WHERE id = $1 AND sync_claim = $2", id, holder)
+		return err
+	})
 }

@@ -27,6 +27,7 @@ func syncTests() []struct {
 		{"ScheduleImports", testScheduleImports},
 		{"Unsettled", testUnsettled},
 		{"SMSOnce", testSMSOnce},
+		{"SyncClaim", testSyncClaim},
 	}
 }
 
@@ -134,7 +135,7 @@ func testSyncAfterReschedule(t *testing.T, s *storage.Store) {
 func testSyncFailed(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	r := create(t, s, "q1", cand(0, 1))
-	got, err := s.MarkSyncFailed(ctx, r.ID, "genesys: 400 bad.request: queue not found", genesysWrite())
+	got, err := s.MarkSyncFailed(ctx, r.ID, "genesys: 400 bad.request: queue not found", true, genesysWrite())
 	if err != nil || got.Status != reservation.StatusFailed || got.Sync.State != reservation.SyncFailed || got.Version != 2 {
 		t.Fatalf("MarkSyncFailed = %+v, %v", got, err)
 	}
@@ -310,5 +311,37 @@ func testSMSOnce(t *testing.T, s *storage.Store) {
 	}
 	if sent, err := s.SMSSent(ctx, r.ID); err != nil || !sent {
 		t.Errorf("SMSSent = %v, %v", sent, err)
+	}
+}
+
+func testSyncClaim(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 5))
+	if ok, err := s.ClaimSync(ctx, r.ID, "w1", time.Minute); err != nil || !ok {
+		t.Fatalf("first claim = %v, %v", ok, err)
+	}
+	if ok, _ := s.ClaimSync(ctx, r.ID, "w2", time.Minute); ok {
+		t.Error("w2 claimed a reservation w1 holds")
+	}
+	if err := s.ReleaseSync(ctx, r.ID, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.ClaimSync(ctx, r.ID, "w2", time.Minute); ok {
+		t.Error("w2's release freed w1's claim")
+	}
+	if err := s.ReleaseSync(ctx, r.ID, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.ClaimSync(ctx, r.ID, "w2", 10*time.Millisecond); !ok {
+		t.Error("w2 could not claim a released reservation")
+	}
+	time.Sleep(30 * time.Millisecond)
+	if ok, _ := s.ClaimSync(ctx, r.ID, "w3", time.Minute); !ok {
+		t.Error("w3 could not take an expired claim (a killed worker)")
+	}
+	// A refused reschedule keeps the reservation scheduled.
+	got, err := s.MarkSyncFailed(ctx, r.ID, "genesys: 400 already dialing", false, genesysWrite())
+	if err != nil || got.Status != reservation.StatusScheduled || got.Sync.State != reservation.SyncFailed {
+		t.Errorf("MarkSyncFailed without failing = %+v, %v", got, err)
 	}
 }
