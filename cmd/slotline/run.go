@@ -53,6 +53,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return quietHelp(migrate(ctx, rest, getenv, stdout, stderr))
 	case "audit":
 		return quietHelp(auditCmd(ctx, rest, getenv, stdout, stderr))
+	case "bench":
+		return quietHelp(benchCmd(ctx, rest, getenv, stdout, stderr))
+	case "sim":
+		return quietHelp(simCmd(ctx, rest, getenv, stdout, stderr))
 	default:
 		fmt.Fprint(stderr, usage)
 		return &usageError{fmt.Sprintf("unknown command %q", cmd)}

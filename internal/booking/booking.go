@@ -133,7 +133,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 	key := ""
 	switch {
 	case req.CallbackID != "":
-		key = "callback_id:" + req.CallbackID
+		key = storage.CallbackIDKey(req.CallbackID)
 	case c.IdempotencyKey != "":
 		key = "key:" + c.IdempotencyKey
 	}

@@ -7,6 +7,7 @@ package reservation
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -113,6 +114,22 @@ func (r *Reservation) HoldsSlot() bool { return r.Status != StatusCanceled && r.
 // ETag returns the entity tag of r's current version.
 func (r *Reservation) ETag() string { return fmt.Sprintf("\"%d\"", r.Version) }
 
+// locations caches loaded time zones (time.LoadLocation reads the tz
+// database on every call).
+var locations sync.Map
+
+func location(name string) *time.Location {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	locations.Store(name, l)
+	return l
+}
+
 // TimeFormat is how instants are written in API responses (UTC, millisecond
 // precision), as in the seed's callback_time.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -153,10 +170,7 @@ type syncJSON struct {
 // MarshalJSON renders r as the API shows it: the seed's response fields
 // (id, callback_number, callback_time, queue_id, reason, status) and ours.
 func (r *Reservation) MarshalJSON() ([]byte, error) {
-	loc, err := time.LoadLocation(r.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := location(r.TimeZone)
 	local := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
 	v := reservationJSON{
 		ID:               r.ID,

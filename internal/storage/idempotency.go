@@ -20,15 +20,22 @@ type IdempotencyRecord struct {
 	CreatedAt   time.Time
 }
 
-func (s *Store) saveIdempotency(ctx context.Context, tx *Tx, r *reservation.Reservation, w Write, now time.Time) error {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode idempotent response: %w", err)
+// saveIdempotency records the response of a write under its key: the
+// write's event (whose data is the response) or, for a write without an
+// event, the reservation itself.
+func (s *Store) saveIdempotency(ctx context.Context, tx *Tx, r *reservation.Reservation, eventID string, w Write, now time.Time) error {
+	body := ""
+	if eventID == "" {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode idempotent response: %w", err)
+		}
+		body = string(b)
 	}
 	k := w.Idempotency
-	_, err = tx.exec(ctx, `INSERT INTO idempotency_keys (client_id, idem_key, method, target, request_hash, status, reservation_id, body, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		w.Actor, k.Key, k.Method, k.Target, k.RequestHash, k.Status, r.ID, string(body), micros(now))
+	_, err := tx.exec(ctx, `INSERT INTO idempotency_keys (client_id, idem_key, method, target, request_hash, status, reservation_id, event_id, body, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		w.Actor, k.Key, k.Method, k.Target, k.RequestHash, k.Status, r.ID, eventID, body, micros(now))
 	if isUniqueViolation(err) {
 		// Another request with the same key committed first; the caller
 		// looks the key up again and replays or refuses.
@@ -49,8 +56,9 @@ func (s *Store) FindIdempotency(ctx context.Context, clientID, key string) (*Ide
 	var rec IdempotencyRecord
 	var body string
 	var created int64
-	err := s.reader().queryRow(ctx, `SELECT method, target, request_hash, status, body, created_at
-		FROM idempotency_keys WHERE client_id = $1 AND idem_key = $2`, clientID, key).
+	err := s.reader().queryRow(ctx, `SELECT k.method, k.target, k.request_hash, k.status, COALESCE(e.data, k.body), k.created_at
+		FROM idempotency_keys k LEFT JOIN events e ON e.event_id = k.event_id AND k.event_id <> ''
+		WHERE k.client_id = $1 AND k.idem_key = $2`, clientID, key).
 		Scan(&rec.Method, &rec.Target, &rec.RequestHash, &rec.Status, &body, &created)
 	if errors.Is(err, errNoRows) {
 		return nil, nil

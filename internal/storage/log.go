@@ -6,24 +6,59 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slotline/slotline/internal/audit"
 	"github.com/slotline/slotline/internal/reservation"
 )
 
-// newID returns prefix followed by n random bytes in hex.
+// newID returns prefix, the current Unix millisecond (6 bytes) and n
+// random bytes, in hex. Ids made later sort later, so inserting them
+// appends to their indexes instead of touching a random page each.
 func newID(prefix string, n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	b := make([]byte, 6+n)
+	ms := uint64(time.Now().UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails
 	return prefix + hex.EncodeToString(b)
 }
 
-// appendLog appends events and one audit entry to the logs. It locks the
-// log head row, so it must be the last step before commit: sequence numbers
-// are then handed out in commit order, and a reader that has seen event N
-// can never later find a committed event below N.
-func (s *Store) appendLog(ctx context.Context, tx *Tx, events []reservation.Event, entry *audit.Entry) error {
+// appendLog adds events and an audit entry to the transaction; they are
+// numbered and written by flushLog just before the commit.
+func (s *Store) appendLog(_ context.Context, tx *Tx, events []pendingEvent, entry *audit.Entry) error {
+	for i := range events {
+		if events[i].ID == "" {
+			events[i].ID = newID("evt_", 8)
+		}
+		if events[i].data == nil {
+			data, err := json.Marshal(events[i].Reservation)
+			if err != nil {
+				return fmt.Errorf("encode event: %w", err)
+			}
+			events[i].data = data
+		}
+	}
+	tx.events = append(tx.events, events...)
+	if entry != nil {
+		tx.audits = append(tx.audits, entry)
+	}
+	return nil
+}
+
+// flushLog writes the transaction's events and audit entries. It locks the
+// log-head row as the very last step before commit: sequence numbers are
+// therefore handed out in commit order, and a reader that has seen event N
+// can never later find a committed event below N. Taking the lock last also
+// keeps it held for the shortest time, and never before a row lock of a
+// write (no lock-order deadlocks between processes).
+func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
+	if len(tx.events) == 0 && len(tx.audits) == 0 {
+		return nil
+	}
 	var eventSeq, auditSeq int64
 	var auditHash string
 	err := tx.queryRow(ctx, "SELECT event_seq, audit_seq, audit_hash FROM log_head WHERE id = 1"+s.forUpdate()).
@@ -31,38 +66,63 @@ func (s *Store) appendLog(ctx context.Context, tx *Tx, events []reservation.Even
 	if err != nil {
 		return fmt.Errorf("lock log head: %w", err)
 	}
-	for i := range events {
-		ev := &events[i]
+	const eventCols = 9
+	args := make([]any, 0, len(tx.events)*eventCols)
+	for i := range tx.events {
+		ev := &tx.events[i]
 		eventSeq++
 		ev.Seq = eventSeq
-		if ev.ID == "" {
-			ev.ID = newID("evt_", 12)
-		}
-		data, err := json.Marshal(ev.Reservation)
-		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
-		}
-		if _, err := tx.exec(ctx, `INSERT INTO events (seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			ev.Seq, ev.ID, ev.Type, ev.ReservationID, ev.QueueID, ev.Origin, ev.Actor, micros(ev.OccurredAt), string(data)); err != nil {
-			return fmt.Errorf("insert event: %w", err)
+		args = append(args, ev.Seq, ev.ID, ev.Type, ev.ReservationID, ev.QueueID, ev.Origin, ev.Actor, micros(ev.OccurredAt), string(ev.data))
+	}
+	if len(tx.events) > 0 {
+		q := "INSERT INTO events (seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data) VALUES " +
+			placeholders(len(tx.events), eventCols)
+		if _, err := tx.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("insert events: %w", err)
 		}
 	}
-	if entry != nil {
-		entry.At = entry.At.Truncate(time.Microsecond)
-		entry.Seal(auditSeq, auditHash)
-		if _, err := tx.exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, target, outcome, detail, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			entry.Seq, micros(entry.At), entry.Actor, entry.Action, entry.Target, entry.Outcome, entry.Detail, entry.PrevHash, entry.Hash); err != nil {
-			return fmt.Errorf("insert audit entry: %w", err)
+	const auditCols = 9
+	args = args[:0]
+	for _, e := range tx.audits {
+		e.At = e.At.Truncate(time.Microsecond)
+		e.Seal(auditSeq, auditHash)
+		auditSeq, auditHash = e.Seq, e.Hash
+		args = append(args, e.Seq, micros(e.At), e.Actor, e.Action, e.Target, e.Outcome, e.Detail, e.PrevHash, e.Hash)
+	}
+	if len(tx.audits) > 0 {
+		q := "INSERT INTO audit_log (seq, at, actor, action, target, outcome, detail, prev_hash, hash) VALUES " +
+			placeholders(len(tx.audits), auditCols)
+		if _, err := tx.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("insert audit entries: %w", err)
 		}
-		auditSeq, auditHash = entry.Seq, entry.Hash
 	}
 	if _, err := tx.exec(ctx, "UPDATE log_head SET event_seq = $1, audit_seq = $2, audit_hash = $3 WHERE id = 1",
 		eventSeq, auditSeq, auditHash); err != nil {
 		return fmt.Errorf("update log head: %w", err)
 	}
 	return nil
+}
+
+// placeholders returns "($1, …, $cols), ($cols+1, …)" for rows rows.
+func placeholders(rows, cols int) string {
+	var b strings.Builder
+	n := 1
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
 }
 
 // RecordAudit appends one audit entry on its own, for refused writes.

@@ -28,6 +28,9 @@ type Candidate struct {
 	Cap    int
 }
 
+// CallbackIDKey is the idempotency key of a client's callback_id.
+func CallbackIDKey(callbackID string) string { return "callback_id:" + callbackID }
+
 // Idempotency records a write's response under a client's key.
 type Idempotency struct {
 	Key         string
@@ -92,6 +95,24 @@ func releaseSlot(ctx context.Context, tx *Tx, queueID string, bucket time.Time) 
 func takeFirst(ctx context.Context, tx *Tx, queueID string, cands []Candidate) (int, error) {
 	for i, c := range cands {
 		ok, err := takeSlot(ctx, tx, queueID, c.Bucket, c.Cap)
+		if err != nil {
+			return -1, err
+		}
+		if ok {
+			return i, nil
+		}
+	}
+	return -1, ErrFull
+}
+
+// takeFirstOrOwn is takeFirst for a reservation that already holds a
+// place: a candidate in its own bucket needs no new place.
+func takeFirstOrOwn(ctx context.Context, tx *Tx, r *reservation.Reservation, cands []Candidate) (int, error) {
+	for i, c := range cands {
+		if c.Bucket.Equal(r.Bucket) && r.HoldsSlot() {
+			return i, nil
+		}
+		ok, err := takeSlot(ctx, tx, r.QueueID, c.Bucket, c.Cap)
 		if err != nil {
 			return -1, err
 		}
@@ -233,7 +254,7 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		r.Version = 1
 		r.CreatedAt, r.UpdatedAt = now, now
 		if r.ID == "" {
-			r.ID = newID("cb_", 10)
+			r.ID = newID("cb_", 5)
 		}
 		_, err = tx.exec(ctx, `INSERT INTO reservations (`+reservationColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
@@ -243,11 +264,13 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 			r.Reason, r.ConcurrencyLimit, string(r.Status), string(r.Sync.State), r.Sync.ConversationID, r.Sync.Attempts,
 			r.Sync.LastError, r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), encodeCallbackIDs(r.Sync.CallbackIDs),
 			syncMicros(r.Sync.ScheduledAt), r.DisconnectType, boolInt(r.Overbooked))
-		if isUniqueViolation(err) {
-			return ErrKeyTaken // the client's callback_id is its idempotency key
-		}
 		if err != nil {
 			return fmt.Errorf("insert reservation: %w", err)
+		}
+		if r.CallbackID != "" && (w.Idempotency == nil || w.Idempotency.Key != CallbackIDKey(r.CallbackID)) {
+			// The client's callback_id is its idempotency key: recording
+			// it makes it unique per client.
+			w.Idempotency = &Idempotency{Key: CallbackIDKey(r.CallbackID), Method: "POST", Target: "/api/v2/callbacks", Status: 201}
 		}
 		return s.finishWrite(ctx, tx, r, reservation.EventCreated, "reservation.create", w, now,
 			"queue_id", r.QueueID, "slot", slotText(r.Slot), "candidate", chosen)
@@ -261,8 +284,17 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 // finishWrite stores the idempotent response, runs the caller's statements
 // and appends the event and the audit entry.
 func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservation, eventType, action string, w Write, now time.Time, detail ...any) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode reservation: %w", err)
+	}
+	snapshot := *r
+	ev := pendingEvent{Event: reservation.Event{
+		ID: newID("evt_", 8), Type: eventType, OccurredAt: now, Origin: w.Origin, Actor: w.Actor,
+		ReservationID: r.ID, QueueID: r.QueueID, Reservation: &snapshot,
+	}, data: data}
 	if w.Idempotency != nil {
-		if err := s.saveIdempotency(ctx, tx, r, w, now); err != nil {
+		if err := s.saveIdempotency(ctx, tx, r, ev.ID, w, now); err != nil {
 			return err
 		}
 	}
@@ -271,16 +303,11 @@ func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservat
 			return err
 		}
 	}
-	snapshot := *r
-	ev := reservation.Event{
-		Type: eventType, OccurredAt: now, Origin: w.Origin, Actor: w.Actor,
-		ReservationID: r.ID, QueueID: r.QueueID, Reservation: &snapshot,
-	}
 	entry := &audit.Entry{
 		At: now, Actor: w.Actor, Action: action, Target: r.ID, Outcome: audit.OutcomeOK,
 		Detail: auditDetail(append(detail, "version", r.Version, "request_id", w.RequestID, "origin", w.Origin)...),
 	}
-	return s.appendLog(ctx, tx, []reservation.Event{ev}, entry)
+	return s.appendLog(ctx, tx, []pendingEvent{ev}, entry)
 }
 
 // lockReservation reads a reservation for update and checks IfVersion.
@@ -362,11 +389,16 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, c Change, w Wr
 		eventType, action := reservation.EventUpdated, "reservation.update"
 		var detail []any
 		if c.Candidates != nil {
-			if err := releaseSlot(ctx, tx, r.QueueID, r.Bucket); err != nil {
+			// Take the new place before freeing the old one, so that a full
+			// answer leaves nothing to undo; the reservation's own bucket
+			// always has its place.
+			if chosen, err = takeFirstOrOwn(ctx, tx, r, c.Candidates); err != nil {
 				return err
 			}
-			if chosen, err = takeFirst(ctx, tx, r.QueueID, c.Candidates); err != nil {
-				return err
+			if !c.Candidates[chosen].Bucket.Equal(r.Bucket) {
+				if err := releaseSlot(ctx, tx, r.QueueID, r.Bucket); err != nil {
+					return err
+				}
 			}
 			detail = append(detail, "from", slotText(r.Slot))
 			r.Slot, r.Bucket = c.Candidates[chosen].Slot, c.Candidates[chosen].Bucket
@@ -414,7 +446,7 @@ func (s *Store) CancelReservation(ctx context.Context, id string, w Write) (r *r
 		switch r.Status {
 		case reservation.StatusCanceled:
 			if w.Idempotency != nil {
-				return s.saveIdempotency(ctx, tx, r, w, now)
+				return s.saveIdempotency(ctx, tx, r, "", w, now)
 			}
 			return nil
 		case reservation.StatusScheduled, reservation.StatusInProgress:

@@ -77,7 +77,7 @@ func eraseOne(ctx context.Context, tx *Tx, id string) error {
 	for _, t := range []struct{ sel, upd string }{
 		{"SELECT CAST(seq AS TEXT), data FROM events WHERE reservation_id = $1",
 			"UPDATE events SET data = $3 WHERE reservation_id = $1 AND CAST(seq AS TEXT) = $2"},
-		{"SELECT idem_key, body FROM idempotency_keys WHERE reservation_id = $1",
+		{"SELECT idem_key, body FROM idempotency_keys WHERE reservation_id = $1 AND body <> ''",
 			"UPDATE idempotency_keys SET body = $3 WHERE reservation_id = $1 AND idem_key = $2"},
 	} {
 		rs, err := tx.query(ctx, t.sel, id)

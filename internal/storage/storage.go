@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/slotline/slotline/internal/audit"
+	"github.com/slotline/slotline/internal/reservation"
 )
 
 // Backend names.
@@ -43,6 +47,15 @@ type Store struct {
 	wdb, rdb *sql.DB
 	// PostgreSQL.
 	pool *pgxpool.Pool
+
+	dsn    string
+	w      *writer
+	stmts  *stmtCache
+	ctx    context.Context // the writer's; canceled by Close
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Options tune Open.
@@ -76,14 +89,30 @@ func Connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	var s *Store
+	var err error
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
-		return openSQLite(strings.TrimPrefix(dsn, "sqlite:"), opts)
+		s, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"), opts)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return openPostgres(ctx, dsn, opts)
+		s, err = openPostgres(ctx, dsn, opts)
+	default:
+		return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://…", RedactDSN(dsn))
 	}
-	return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://…", RedactDSN(dsn))
+	if err != nil {
+		return nil, err
+	}
+	s.dsn = dsn
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.wdb != nil {
+		s.stmts = &stmtCache{db: s.wdb, m: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+	}
+	s.startWriter()
+	return s, nil
 }
+
+// DSN returns the database the store was opened on.
+func (s *Store) DSN() string { return s.dsn }
 
 // RedactDSN hides the password of a database URL, for messages.
 func RedactDSN(dsn string) string {
@@ -97,22 +126,28 @@ func RedactDSN(dsn string) string {
 	return u.String()
 }
 
+// SQLiteURL returns the modernc driver's data source for a SQLite file as
+// Slotline opens it for writing: WAL, a busy timeout, synchronous NORMAL
+// (or the given mode), 16 KiB pages for new files, a larger checkpoint
+// interval, and immediate transactions.
+func SQLiteURL(file, synchronous string) string {
+	if synchronous == "" {
+		synchronous = "NORMAL"
+	}
+	return "file:" + file + "?_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(ON)&_pragma=synchronous(" + synchronous + ")&_pragma=wal_autocheckpoint(20000)&_txlock=immediate"
+}
+
 func openSQLite(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("database: sqlite: needs a file path, like sqlite:./slotline.db")
 	}
-	sync := opts.Synchronous
-	if sync == "" {
-		sync = "NORMAL"
-	}
-	// A path may carry its own query (e.g. sqlite:file.db?_pragma=…).
 	file, query, _ := strings.Cut(path, "?")
-	base := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)" +
-		"&_pragma=synchronous(" + sync + ")"
+	base := SQLiteURL(file, opts.Synchronous)
 	if query != "" {
 		base += "&" + query
 	}
-	wdb, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	wdb, err := sql.Open("sqlite", base)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
@@ -125,7 +160,7 @@ func openSQLite(path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
-	rdb, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	rdb, err := sql.Open("sqlite", strings.Replace(base, "&_txlock=immediate", "", 1)+"&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
@@ -170,13 +205,20 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // DB returns the SQLite writer database, or nil on PostgreSQL.
 func (s *Store) DB() *sql.DB { return s.wdb }
 
-// Close closes the connections.
+// Close finishes the writes already submitted, then closes the
+// connections. It may be called more than once.
 func (s *Store) Close() error {
-	if s.pool != nil {
-		s.pool.Close()
-		return nil
-	}
-	return errors.Join(s.rdb.Close(), s.wdb.Close())
+	s.closeOnce.Do(func() {
+		s.stopWriter()
+		s.cancel()
+		if s.pool != nil {
+			s.pool.Close()
+			return
+		}
+		s.stmts.close()
+		s.closeErr = errors.Join(s.rdb.Close(), s.wdb.Close())
+	})
+	return s.closeErr
 }
 
 // Ping checks that the database answers.
@@ -302,52 +344,20 @@ func (s *Store) reader() execer {
 type Tx struct {
 	execer
 	driver any
+	// Events and audit entries appended by the writes of this transaction,
+	// written (and numbered) just before it commits.
+	events []pendingEvent
+	audits []*audit.Entry
+}
+
+// pendingEvent is an event with its reservation already encoded.
+type pendingEvent struct {
+	reservation.Event
+	data []byte
 }
 
 // Driver returns the underlying *sql.Tx or pgx.Tx.
 func (t *Tx) Driver() any { return t.driver }
-
-// inTx runs fn in a write transaction and commits it. On PostgreSQL a
-// deadlock or serialization failure retries the whole transaction.
-func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
-	for attempt := 0; ; attempt++ {
-		err := s.inTxOnce(ctx, fn)
-		if err != nil && attempt < 5 && retryable(err) {
-			s.logger.DebugContext(ctx, "retrying transaction", "attempt", attempt+1, "err", err)
-			continue
-		}
-		return err
-	}
-}
-
-func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
-	if s.pool != nil {
-		ptx, err := s.pool.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer ptx.Rollback(context.WithoutCancel(ctx))
-		if err := fn(&Tx{pgExec{ptx}, ptx}); err != nil {
-			return err
-		}
-		if err := ptx.Commit(ctx); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		return nil
-	}
-	stx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer stx.Rollback()
-	if err := fn(&Tx{sqlExec{stx}, stx}); err != nil {
-		return err
-	}
-	if err := stx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
 
 func retryable(err error) bool {
 	var pe *pgconn.PgError

@@ -109,14 +109,18 @@ func (s *Store) MarkSynced(ctx context.Context, id string, res SyncResult, w Wri
 	return r, err
 }
 
-// RecordSyncAttempt counts a failed attempt to reach Genesys and keeps its
-// error (shown in the reservation's sync object), without an event. It
-// returns the number of attempts so far.
-func (s *Store) RecordSyncAttempt(ctx context.Context, id, lastErr string) (int, error) {
+// RecordSyncAttempt keeps the last error of a sync on the reservation
+// (shown in its sync object), counting an attempt when increment is set,
+// without an event. It returns the number of attempts so far.
+func (s *Store) RecordSyncAttempt(ctx context.Context, id, lastErr string, increment bool) (int, error) {
+	inc := 0
+	if increment {
+		inc = 1
+	}
 	var n int
 	err := s.inTx(ctx, func(tx *Tx) error {
-		return tx.queryRow(ctx, `UPDATE reservations SET sync_attempts = sync_attempts + 1, sync_error = $2
-			WHERE id = $1 RETURNING sync_attempts`, id, truncate(lastErr, 500)).Scan(&n)
+		return tx.queryRow(ctx, `UPDATE reservations SET sync_attempts = sync_attempts + $3, sync_error = $2
+			WHERE id = $1 RETURNING sync_attempts`, id, truncate(lastErr, 500), inc).Scan(&n)
 	})
 	if errors.Is(err, errNoRows) {
 		return 0, reservation.ErrNotFound

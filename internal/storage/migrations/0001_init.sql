@@ -37,8 +37,6 @@ CREATE TABLE reservations (
     created_at           BIGINT NOT NULL,
     updated_at           BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX reservations_client_callback ON reservations (client_id, callback_id) WHERE callback_id IS NOT NULL;
-CREATE INDEX reservations_slot ON reservations (slot_start, pk);
 CREATE INDEX reservations_queue_slot ON reservations (queue_id, slot_start, pk);
 CREATE INDEX reservations_number ON reservations (callback_number);
 CREATE INDEX reservations_status_updated ON reservations (status, updated_at);
@@ -76,7 +74,10 @@ CREATE TABLE audit_log (
     hash      TEXT NOT NULL
 );
 
--- Responses kept for idempotent replays (callback_id and Idempotency-Key).
+-- Responses kept for idempotent replays (callback_id and Idempotency-Key;
+-- the key callback_id:<id> also makes a client's callback_id unique):
+-- the response is the data of the write's event (event_id), or body when
+-- the write made no event.
 CREATE TABLE idempotency_keys (
     client_id      TEXT NOT NULL,
     idem_key       TEXT NOT NULL,
@@ -85,6 +86,7 @@ CREATE TABLE idempotency_keys (
     request_hash   TEXT NOT NULL,
     status         INTEGER NOT NULL,
     reservation_id TEXT NOT NULL,
+    event_id       TEXT NOT NULL,
     body           TEXT NOT NULL,
     created_at     BIGINT NOT NULL,
     PRIMARY KEY (client_id, idem_key)

@@ -8,7 +8,7 @@ ALTER TABLE reservations ADD COLUMN overbooked INTEGER NOT NULL DEFAULT 0;
 -- One sync worker at a time per reservation: a claim with an expiry.
 ALTER TABLE reservations ADD COLUMN sync_claim TEXT NOT NULL DEFAULT '';
 ALTER TABLE reservations ADD COLUMN sync_claim_until BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX reservations_conversation ON reservations (sync_conversation_id);
+CREATE INDEX reservations_conversation ON reservations (sync_conversation_id) WHERE sync_conversation_id <> '';
 
 -- A lease names the one process that runs a singleton until expires_at.
 CREATE TABLE leases (

@@ -229,7 +229,9 @@ func testCallbackIDUnique(t *testing.T, s *storage.Store) {
 	// Another client may use the same callback_id.
 	r3 := newRes("q1")
 	r3.CallbackID, r3.ClientID = "cb_same", "crm"
-	if _, err := s.CreateReservation(ctx, r3, []storage.Candidate{cand(0, 5)}, write()); err != nil {
+	crm := write()
+	crm.Actor = "crm"
+	if _, err := s.CreateReservation(ctx, r3, []storage.Candidate{cand(0, 5)}, crm); err != nil {
 		t.Fatalf("other client's callback_id: %v", err)
 	}
 }
@@ -417,6 +419,9 @@ func testTxFuncRollsBack(t *testing.T, s *storage.Store) {
 func testEventsInCommitOrder(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	hold, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	defer letGo()
 	w := write()
 	w.TxFunc = func(ctx context.Context, tx *storage.Tx, _ *reservation.Reservation) error {
 		close(hold)
@@ -430,13 +435,20 @@ func testEventsInCommitOrder(t *testing.T, s *storage.Store) {
 		}
 	})
 	<-hold
-	// On SQLite other writers wait for the held one (one writer at a time);
-	// on PostgreSQL they commit first. Either way the reader must never see
-	// a sequence number go backwards.
+	// The other writes come from a second store on the same database, as
+	// another process would. On SQLite they wait for the held one (one
+	// writer at a time); on PostgreSQL they commit first. Either way the
+	// reader must never see a sequence number go backwards.
+	other, err := storage.Connect(ctx, s.DSN(), storage.Options{})
+	if err != nil {
+		letGo()
+		t.Fatal(err)
+	}
+	defer other.Close()
 	var others sync.WaitGroup
 	for i := range 3 {
 		others.Go(func() {
-			if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(i+1, 10)}, write()); err != nil {
+			if _, err := other.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(i+1, 10)}, write()); err != nil {
 				t.Errorf("write %d: %v", i, err)
 			}
 		})
@@ -462,7 +474,7 @@ func testEventsInCommitOrder(t *testing.T, s *storage.Store) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	close(release)
+	letGo()
 	wg.Wait()
 	others.Wait()
 	read()

@@ -65,7 +65,7 @@ func synced(t *testing.T, s *storage.Store, r *reservation.Reservation) *reserva
 func testSyncLifecycle(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	r := create(t, s, "q1", cand(0, 5))
-	n, err := s.RecordSyncAttempt(ctx, r.ID, "genesys: 503 service.unavailable")
+	n, err := s.RecordSyncAttempt(ctx, r.ID, "genesys: 503 service.unavailable", true)
 	if err != nil || n != 1 {
 		t.Fatalf("RecordSyncAttempt = %d, %v", n, err)
 	}

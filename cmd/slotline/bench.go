@@ -1,0 +1,1182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", for the floor
+
+	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// What the bench measures against, and how it loads the system.
+const (
+	benchAllPhases = "floor,store,http,memory"
+
+	benchTargetStoreRatio = 0.35 // store admissions/s as a fraction of the floor's tx/s
+	benchTargetHTTPRate   = 2500 // POST /api/v2/callbacks per second, on SQLite
+	benchTargetHTTPP99    = 25 * time.Millisecond
+	benchTargetRSSMiB     = 60
+
+	benchFloorWriters  = 8
+	benchFloorValue    = "a single-row insert of about the size of a short text column"
+	benchStoreBuckets  = 2000
+	benchStoreCap      = 100_000 // per bucket: the store phase must never be refused
+	benchHTTPBuckets   = 29 * 24 * 4
+	benchQueueCapacity = 50
+	benchSlot          = 15 * time.Minute
+
+	benchClientID = "bench"
+	benchQueueID  = "bench"
+	benchTimeZone = "America/New_York"
+)
+
+// benchCmd runs "slotline bench admit": admissions per second through the
+// store and through the HTTP API, each printed with its ratio to a floor
+// measured in the same run, and the server's memory after many
+// reservations.
+func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "admit" {
+		return &usageError{"usage: slotline bench admit [flags]"}
+	}
+	opts, err := parseBenchFlags(args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	if opts.cpuProfile != "" {
+		stop, err := startCPUProfile(opts.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	dbs, err := openBenchDBs(ctx, opts.db, getenv("TMPDIR"))
+	if err != nil {
+		return err
+	}
+	b := &bench{opts: opts, dbs: dbs, progress: stderr, rep: &benchReport{
+		Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		DurationSec: opts.duration.Seconds(), Clients: opts.clients, InProcessServer: opts.cpuProfile != "",
+	}}
+	if !opts.json {
+		b.text = stdout
+	}
+	if err := errors.Join(b.run(ctx), dbs.close(ctx)); err != nil {
+		return err
+	}
+	if opts.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(b.rep)
+	}
+	return nil
+}
+
+// benchOptions are the command's flags.
+type benchOptions struct {
+	db           string
+	duration     time.Duration
+	clients      int
+	reservations int
+	phaseList    string
+	phases       map[string]bool
+	json         bool
+	serverBin    string
+	cpuProfile   string
+}
+
+func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
+	o := &benchOptions{}
+	fs := flag.NewFlagSet("bench admit", flag.ContinueOnError)
+	fs.StringVar(&o.db, "db", "", "`database`: postgres://… benches PostgreSQL in fresh schemas; sqlite:PATH puts the SQLite files beside PATH (default: SQLite in a temporary directory)")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each timed phase runs")
+	fs.IntVar(&o.clients, "clients", 16, "concurrent clients of the store and http phases")
+	fs.IntVar(&o.reservations, "reservations", 100_000, "reservations the server holds when the memory phase reads its RSS")
+	fs.StringVar(&o.phaseList, "phases", benchAllPhases, "comma-separated `phases` to run")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
+	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file`; the server then runs in this process so the profile covers it")
+	hideFlags(fs, "cpuprofile")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return nil, err
+	}
+	return o, o.validate()
+}
+
+func (o *benchOptions) validate() error {
+	switch {
+	case o.duration <= 0:
+		return &usageError{"--duration must be positive"}
+	case o.clients < 1:
+		return &usageError{"--clients must be at least 1"}
+	case o.reservations < 0:
+		return &usageError{"--reservations must not be negative"}
+	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
+		return &usageError{"--db must be sqlite:PATH or postgres://…"}
+	}
+	o.phases = map[string]bool{}
+	for p := range strings.SplitSeq(o.phaseList, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(strings.Split(benchAllPhases, ","), p) {
+			return &usageError{fmt.Sprintf("--phases: %q is not one of %s", p, benchAllPhases)}
+		}
+		o.phases[p] = true
+	}
+	return nil
+}
+
+func isPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// hideFlags leaves the named flags out of fs's usage message.
+func hideFlags(fs *flag.FlagSet, names ...string) {
+	fs.Usage = func() {
+		shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		shown.SetOutput(fs.Output())
+		fs.VisitAll(func(f *flag.Flag) {
+			if !slices.Contains(names, f.Name) {
+				shown.Var(f.Value, f.Name, f.Usage)
+				shown.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
+		fmt.Fprintf(fs.Output(), "Usage of slotline %s:\n", fs.Name())
+		shown.PrintDefaults()
+	}
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// bench is one run of the command.
+type bench struct {
+	opts     *benchOptions
+	dbs      *benchDBs
+	rep      *benchReport
+	text     io.Writer // the table, a line per phase as it ends; nil with --json
+	progress io.Writer // what is running now
+}
+
+func (b *bench) run(ctx context.Context) error {
+	b.printHeader()
+	if b.opts.phases["floor"] {
+		if err := b.runFloor(ctx); err != nil {
+			return fmt.Errorf("floor phase: %w", err)
+		}
+	}
+	if b.opts.phases["store"] {
+		if err := b.runStore(ctx); err != nil {
+			return fmt.Errorf("store phase: %w", err)
+		}
+	}
+	if b.opts.phases["http"] || b.opts.phases["memory"] {
+		return b.runServerPhases(ctx)
+	}
+	return nil
+}
+
+// runFloor measures single-row insert transactions on the same backend,
+// opened with the same settings as the store.
+func (b *bench) runFloor(ctx context.Context) error {
+	dsn, err := b.dbs.fresh(ctx, "floor")
+	if err != nil {
+		return err
+	}
+	insert, closeDB, err := benchFloorOp(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	fmt.Fprintf(b.progress, "floor: %d writers, %s…\n", benchFloorWriters, b.opts.duration)
+	res, err := benchLoad(ctx, benchFloorWriters, benchDuring(b.opts.duration), insert)
+	if err != nil {
+		return err
+	}
+	b.rep.Floor = res.figures()
+	b.printFloor()
+	return nil
+}
+
+// runStore measures admissions through storage.Store.CreateReservation.
+func (b *bench) runStore(ctx context.Context) error {
+	dsn, err := b.dbs.fresh(ctx, "store")
+	if err != nil {
+		return err
+	}
+	st, err := storage.Open(ctx, dsn, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	grid := newBenchGrid(time.Now(), benchStoreBuckets)
+	prefix := benchRandomHex(4)
+	var n atomic.Int64
+	fmt.Fprintf(b.progress, "store: %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	res, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), func(ctx context.Context) error {
+		r, cands, w := benchStoreRequest(prefix, n.Add(1), grid)
+		_, err := st.CreateReservation(ctx, r, cands, w)
+		if errors.Is(err, storage.ErrFull) {
+			return &benchFailure{"full", err.Error()}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.rep.Store = &benchStoreFigures{benchRateFigures: *res.figures(), TargetFloorRatio: benchTargetStoreRatio}
+	if f := b.rep.Floor; f != nil && f.PerSec > 0 {
+		ratio := b.rep.Store.PerSec / f.PerSec
+		pass := ratio >= benchTargetStoreRatio
+		b.rep.Store.FloorRatio, b.rep.Store.Pass = &ratio, &pass
+	}
+	b.printStore()
+	return nil
+}
+
+// benchStoreRequest is what the booking layer hands the store for the n-th
+// reservation of a run: one candidate, a callback id and its idempotency
+// record.
+func benchStoreRequest(prefix string, n int64, grid benchGrid) (*reservation.Reservation, []storage.Candidate, storage.Write) {
+	slot := grid.slot(n)
+	callbackID := fmt.Sprintf("%s-%d", prefix, n)
+	r := &reservation.Reservation{
+		ClientID:       benchClientID,
+		CallbackID:     callbackID,
+		QueueID:        benchQueueID,
+		TimeZone:       benchTimeZone,
+		CallbackNumber: benchPhone(n),
+		CustomerName:   fmt.Sprintf("Bench Customer %d", n),
+		Candidates:     []reservation.Slot{slot},
+		Channel:        reservation.ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true},
+		Reason:         "Technical support escalation",
+	}
+	hash := sha256.Sum256([]byte(callbackID))
+	w := storage.Write{
+		Actor: benchClientID, Origin: reservation.OriginAPI, RequestID: fmt.Sprintf("%016x", n), Now: time.Now(),
+		Idempotency: &storage.Idempotency{
+			Key: "callback_id:" + callbackID, Method: "POST", Target: "/api/v2/callbacks",
+			RequestHash: hex.EncodeToString(hash[:]), Status: http.StatusCreated,
+		},
+	}
+	return r, []storage.Candidate{{Slot: slot, Bucket: slot.Start, Cap: benchStoreCap}}, w
+}
+
+// runServerPhases starts a server on a fresh database and runs the http
+// and memory phases against it.
+func (b *bench) runServerPhases(ctx context.Context) (err error) {
+	dsn, err := b.dbs.fresh(ctx, "http")
+	if err != nil {
+		return err
+	}
+	secret := benchRandomHex(16)
+	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, benchCapacityFor(b.opts.reservations))
+	if err != nil {
+		return err
+	}
+	hc := newBenchHTTPClient(4 * b.opts.clients)
+	srv, err := b.startServer(ctx, hc, cfgPath, dsn)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		hc.CloseIdleConnections()
+		err = errors.Join(err, srv.stop())
+	}()
+	api := &benchAPI{hc: hc, base: srv.base, run: benchRandomHex(4), grid: newBenchGrid(time.Now(), benchHTTPBuckets)}
+	if err := api.fetchToken(ctx, benchClientID, secret); err != nil {
+		return err
+	}
+	if b.opts.phases["http"] {
+		if err := b.runHTTP(ctx, api); err != nil {
+			return fmt.Errorf("http phase: %w", err)
+		}
+	}
+	if b.opts.phases["memory"] {
+		if err := b.runMemory(ctx, srv, api); err != nil {
+			return fmt.Errorf("memory phase: %w", err)
+		}
+	}
+	if n := srv.log.count(); n > 0 {
+		b.rep.ServerLogLines = n
+		fmt.Fprintf(b.progress, "the server logged %d lines at level warn or above%s\n", n, srv.log.tail())
+	}
+	return nil
+}
+
+func (b *bench) startServer(ctx context.Context, hc *http.Client, cfgPath, dsn string) (*benchServer, error) {
+	addr, err := benchFreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	// The flags beat SLOTLINE_DB and SLOTLINE_ADDR in the environment.
+	args := []string{"--config", cfgPath, "--db", dsn, "--addr", addr}
+	if b.rep.InProcessServer {
+		return startInProcessServer(ctx, hc, args)
+	}
+	bin := b.opts.serverBin
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find the slotline binary: %w", err)
+		}
+	}
+	return startChildServer(ctx, hc, bin, args)
+}
+
+// runHTTP measures GET /healthz (the floor) and then POST
+// /api/v2/callbacks, with the same clients for the same time.
+func (b *bench) runHTTP(ctx context.Context, api *benchAPI) error {
+	fmt.Fprintf(b.progress, "http: GET /healthz, %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	health, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), api.health)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.progress, "http: POST /api/v2/callbacks, %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	post, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), api.create)
+	if err != nil {
+		return err
+	}
+	h := &benchHTTPFigures{Post: *post.figures(), Health: *health.figures()}
+	if h.Health.PerSec > 0 {
+		h.PostGetRatio = h.Post.PerSec / h.Health.PerSec
+	}
+	if b.dbs.backend == storage.SQLite {
+		pass := h.Post.PerSec >= benchTargetHTTPRate && h.Post.P99Ms < ms(benchTargetHTTPP99)
+		h.TargetPerSec, h.TargetP99Ms, h.Pass = benchTargetHTTPRate, ms(benchTargetHTTPP99), &pass
+	}
+	b.rep.HTTP = h
+	b.printHTTP()
+	return nil
+}
+
+// runMemory books reservations until the server's database holds
+// --reservations, then reads the server's resident memory.
+func (b *bench) runMemory(ctx context.Context, srv *benchServer, api *benchAPI) error {
+	need := int64(b.opts.reservations) - api.created.Load()
+	workers := 4 * b.opts.clients
+	fmt.Fprintf(b.progress, "memory: booking %s more reservations with %d clients…\n", benchCommas(max(need, 0)), workers)
+	fill, err := benchLoad(ctx, workers, benchUpTo(need), api.create)
+	if err != nil {
+		return err
+	}
+	rss, peak, err := benchMemoryOf(srv.pid)
+	if err != nil {
+		return err
+	}
+	m := &benchMemoryFigures{
+		Reservations: int(api.created.Load()), RSSMiB: rss, PeakMiB: peak, Fill: fill.figures(),
+	}
+	if !b.rep.InProcessServer {
+		pass := rss < benchTargetRSSMiB
+		m.TargetMiB, m.Pass = benchTargetRSSMiB, &pass
+	}
+	b.rep.Memory = m
+	b.printMemory()
+	return nil
+}
+
+// benchMemoryOf reads a process's resident set size and its peak, in MiB.
+func benchMemoryOf(pid int) (rss, peak float64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the server's memory: %w", err)
+	}
+	found := 0
+	for line := range strings.Lines(string(data)) {
+		key, val, _ := strings.Cut(line, ":")
+		var dst *float64
+		switch key {
+		case "VmRSS":
+			dst = &rss
+		case "VmHWM":
+			dst = &peak
+		default:
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("read the server's memory: %s: %q", key, val)
+		}
+		*dst = kb / 1024
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("read the server's memory: no VmRSS and VmHWM in /proc/%d/status", pid)
+	}
+	return rss, peak, nil
+}
+
+// benchCapacityFor returns the bench queue's capacity per slot: 50, or
+// enough that n reservations spread over the grid fill no bucket.
+func benchCapacityFor(n int) int {
+	return max(benchQueueCapacity, int(math.Ceil(float64(n)*1.25/benchHTTPBuckets)))
+}
+
+// benchServerConfig is the server's configuration file, in config's YAML.
+type benchServerConfig struct {
+	Log      map[string]string `yaml:"log"`
+	TokenTTL string            `yaml:"token_ttl"`
+	Clients  []map[string]any  `yaml:"clients"`
+	Queues   []map[string]any  `yaml:"queues"`
+}
+
+// writeBenchServerConfig writes the server's config file and its client's
+// secret to dir. The log level is warn so that requests are not logged.
+func writeBenchServerConfig(dir, secret string, capacity int) (string, error) {
+	secretPath := filepath.Join(dir, "bench.secret")
+	if err := os.WriteFile(secretPath, []byte(secret), 0o600); err != nil {
+		return "", fmt.Errorf("write the server's secret: %w", err)
+	}
+	data, err := yaml.Marshal(benchServerConfig{
+		Log:      map[string]string{"level": "warn", "format": "json"},
+		TokenTTL: "24h",
+		Clients:  []map[string]any{{"id": benchClientID, "secret_file": secretPath, "scopes": config.Scopes}},
+		Queues: []map[string]any{{
+			"id": benchQueueID, "timezone": benchTimeZone, "hours": "24/7",
+			"slot_minutes": int(benchSlot / time.Minute), "capacity": capacity, "horizon": "30d",
+		}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("encode the server's config: %w", err)
+	}
+	path := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("write the server's config: %w", err)
+	}
+	return path, nil
+}
+
+// benchFreeAddr returns a loopback address whose port was free a moment
+// ago. The server announces its address only at log level info, which the
+// bench turns off, so the bench picks the port.
+func benchFreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// benchServer is a running slotline server: a child process, or (when
+// profiling) serve running in this process.
+type benchServer struct {
+	base   string // http://127.0.0.1:PORT
+	pid    int
+	log    *benchTail
+	cancel context.CancelFunc // stops it: SIGTERM for a child, then SIGKILL after 10 s
+	done   chan struct{}      // closed when it has stopped
+	err    error              // why it stopped; set before done is closed
+}
+
+func startChildServer(ctx context.Context, hc *http.Client, bin string, args []string) (*benchServer, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(sctx, bin, append([]string{"serve"}, args...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	s := &benchServer{log: &benchTail{}, cancel: cancel, done: make(chan struct{})}
+	cmd.Stderr = s.log
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("start the server %s: %w", bin, err)
+	}
+	s.pid = cmd.Process.Pid
+	go func() {
+		defer close(s.done)
+		err := cmd.Wait()
+		if cmd.ProcessState == nil || !cmd.ProcessState.Success() {
+			s.err = fmt.Errorf("server exited: %w", err)
+		}
+	}()
+	return s.ready(ctx, hc, args)
+}
+
+func startInProcessServer(ctx context.Context, hc *http.Client, args []string) (*benchServer, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	s := &benchServer{pid: os.Getpid(), log: &benchTail{}, cancel: cancel, done: make(chan struct{})}
+	noEnv := func(string) string { return "" }
+	go func() {
+		defer close(s.done)
+		s.err = serve(sctx, args, noEnv, io.Discard, s.log)
+	}()
+	return s.ready(ctx, hc, args)
+}
+
+// ready waits until the server answers /healthz; on failure it stops it.
+func (s *benchServer) ready(ctx context.Context, hc *http.Client, args []string) (*benchServer, error) {
+	s.base = "http://" + args[slices.Index(args, "--addr")+1]
+	if err := s.waitHealthy(ctx, hc); err != nil {
+		s.cancel()
+		<-s.done
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *benchServer) waitHealthy(ctx context.Context, hc *http.Client) error {
+	timeout := time.NewTimer(time.Minute)
+	defer timeout.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := benchGet(rctx, hc, s.base+"/healthz")
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return fmt.Errorf("the server stopped before it was ready: %v%s", s.err, s.log.tail())
+		case <-timeout.C:
+			return fmt.Errorf("the server was not ready after a minute: %v%s", err, s.log.tail())
+		case <-tick.C:
+		}
+	}
+}
+
+// stop stops the server and waits until it has.
+func (s *benchServer) stop() error {
+	s.cancel()
+	<-s.done
+	if s.err != nil {
+		return fmt.Errorf("%w%s", s.err, s.log.tail())
+	}
+	return nil
+}
+
+// benchTail keeps the last lines of the server's log, for error messages.
+type benchTail struct {
+	mu    sync.Mutex
+	lines []string
+	part  []byte
+	total int
+}
+
+func (t *benchTail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.part = append(t.part, p...)
+	for {
+		line, rest, ok := bytes.Cut(t.part, []byte("\n"))
+		if !ok {
+			break
+		}
+		t.total++
+		t.lines = append(t.lines, string(line))
+		if len(t.lines) > 20 {
+			t.lines = t.lines[1:]
+		}
+		t.part = append(t.part[:0], rest...)
+	}
+	return len(p), nil
+}
+
+// count returns how many lines have been written.
+func (t *benchTail) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total
+}
+
+// tail returns the kept lines, indented under a heading, or "".
+func (t *benchTail) tail() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == 0 {
+		return ""
+	}
+	return "\nserver log (last lines):\n  " + strings.Join(t.lines, "\n  ")
+}
+
+func newBenchHTTPClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
+			IdleConnTimeout:     time.Minute,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// benchAPI is the bench's client of the server's API.
+type benchAPI struct {
+	hc      *http.Client
+	base    string
+	token   string
+	run     string // a random prefix of this run's callback ids
+	grid    benchGrid
+	next    atomic.Int64 // numbers the requests
+	created atomic.Int64 // 201s so far
+}
+
+func (a *benchAPI) fetchToken(ctx context.Context, id, secret string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("get a token: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+		return fmt.Errorf("get a token: status %d, %v", resp.StatusCode, err)
+	}
+	a.token = body.AccessToken
+	return nil
+}
+
+// create books one reservation in the next bucket of the grid.
+func (a *benchAPI) create(ctx context.Context) error {
+	n := a.next.Add(1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/api/v2/callbacks", bytes.NewReader(a.body(n)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	if err := benchDo(ctx, a.hc, req, http.StatusCreated); err != nil {
+		return err
+	}
+	a.created.Add(1)
+	return nil
+}
+
+func (a *benchAPI) body(n int64) []byte {
+	s := a.grid.slot(n)
+	return fmt.Appendf(nil, `{"callback_id":"%s-%d","callback_number":"%s","customer_name":"Bench Customer %d",`+
+		`"time_slot_matrix":[{"start":"%s","end":"%s"}],"channel_preferences":{"primary":"voice","fallback":"sms","allow_sms":true},`+
+		`"queue_id":"%s","reason":"Technical support escalation"}`,
+		a.run, n, benchPhone(n), n, s.Start.Format(time.RFC3339), s.End.Format(time.RFC3339), benchQueueID)
+}
+
+func (a *benchAPI) health(ctx context.Context) error { return benchGet(ctx, a.hc, a.base+"/healthz") }
+
+func benchGet(ctx context.Context, hc *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	return benchDo(ctx, hc, req, http.StatusOK)
+}
+
+// benchDo sends req and reads the whole response. Another status than want
+// and a transport error are counted failures; ctx's end is an error.
+func benchDo(ctx context.Context, hc *http.Client, req *http.Request, want int) error {
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &benchFailure{"transport error", err.Error()}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		detail, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return &benchFailure{fmt.Sprintf("HTTP %d", resp.StatusCode), string(detail)}
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &benchFailure{"transport error", err.Error()}
+	}
+	return nil
+}
+
+// benchGrid is a run of 15-minute buckets, the first at least an hour
+// from now; request n books bucket n mod size.
+type benchGrid struct {
+	first time.Time
+	size  int64
+}
+
+func newBenchGrid(now time.Time, size int) benchGrid {
+	return benchGrid{first: now.Add(time.Hour).Truncate(benchSlot).Add(benchSlot).UTC(), size: int64(size)}
+}
+
+func (g benchGrid) slot(n int64) reservation.Slot {
+	start := g.first.Add(time.Duration(n%g.size) * benchSlot)
+	return reservation.Slot{Start: start, End: start.Add(benchSlot)}
+}
+
+// benchPhone returns one of the 100 numbers +14155550100…+14155550199.
+func benchPhone(n int64) string { return fmt.Sprintf("+1415555%04d", 100+n%100) }
+
+func benchRandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// benchFloorOp opens the floor's database and returns its operation, one
+// single-row insert transaction, and a function that closes the database.
+func benchFloorOp(ctx context.Context, dsn string) (insert func(context.Context) error, closeDB func(), err error) {
+	if isPostgresDSN(dsn) {
+		return benchPostgresFloor(ctx, dsn)
+	}
+	return benchSQLiteFloor(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+}
+
+// benchSQLiteFloor opens SQLite exactly as the storage package opens its
+// writer (storage.SQLiteURL: WAL, busy_timeout, synchronous NORMAL, the
+// same page size and checkpoint interval, BEGIN IMMEDIATE).
+func benchSQLiteFloor(ctx context.Context, path string) (func(context.Context) error, func(), error) {
+	db, err := sql.Open("sqlite", storage.SQLiteURL(path, ""))
+	if err != nil {
+		return nil, nil, err
+	}
+	db.SetMaxOpenConns(benchFloorWriters)
+	db.SetMaxIdleConns(benchFloorWriters)
+	if _, err := db.ExecContext(ctx, "CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, v TEXT)"); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("create the floor table: %w", err)
+	}
+	insert := func(ctx context.Context) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO bench_floor (v) VALUES (?)", benchFloorValue); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	return insert, func() { db.Close() }, nil
+}
+
+func benchPostgresFloor(ctx context.Context, dsn string) (func(context.Context) error, func(), error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database %s: %w", storage.RedactDSN(dsn), err)
+	}
+	cfg.MaxConns = benchFloorWriters
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s: %w", storage.RedactDSN(dsn), err)
+	}
+	if _, err := pool.Exec(ctx, "CREATE TABLE bench_floor (id BIGSERIAL PRIMARY KEY, v TEXT)"); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("create the floor table: %w", err)
+	}
+	insert := func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, "INSERT INTO bench_floor (v) VALUES ($1)", benchFloorValue)
+			return err
+		})
+	}
+	return insert, pool.Close, nil
+}
+
+// benchDBs hands out fresh, empty databases on one backend, one per phase,
+// and removes them all at the end.
+type benchDBs struct {
+	backend string   // storage.SQLite or storage.Postgres
+	about   string   // for the report's header
+	dir     string   // a temporary directory: SQLite files, the server's config
+	pgURL   *url.URL // the PostgreSQL server, as given
+	schemas []string // created on it
+}
+
+// openBenchDBs prepares databases on dsn ("" for SQLite in a temporary
+// directory under tmpdir).
+func openBenchDBs(ctx context.Context, dsn, tmpdir string) (*benchDBs, error) {
+	b := &benchDBs{backend: storage.SQLite, about: "sqlite (synchronous=NORMAL)"}
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		file, _, _ := strings.Cut(path, "?")
+		tmpdir = filepath.Dir(file)
+	}
+	if isPostgresDSN(dsn) {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, &usageError{fmt.Sprintf("--db: %v", err)}
+		}
+		version, err := benchPostgresVersion(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		b.backend, b.pgURL = storage.Postgres, u
+		b.about = fmt.Sprintf("postgres %s at %s", version, u.Host)
+	}
+	dir, err := os.MkdirTemp(tmpdir, "slotline-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("make the bench's directory: %w", err)
+	}
+	b.dir = dir
+	return b, nil
+}
+
+func benchPostgresVersion(ctx context.Context, dsn string) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", fmt.Errorf("connect %s: %w", storage.RedactDSN(dsn), err)
+	}
+	defer conn.Close(ctx)
+	var v string
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
+		return "", fmt.Errorf("postgres version: %w", err)
+	}
+	v, _, _ = strings.Cut(v, " ")
+	return v, nil
+}
+
+// fresh returns the DSN of a new, empty database: a SQLite file, or a
+// PostgreSQL schema named slotline_bench_<random> chosen by search_path.
+func (b *benchDBs) fresh(ctx context.Context, name string) (string, error) {
+	if b.backend == storage.SQLite {
+		return "sqlite:" + filepath.Join(b.dir, name+".db"), nil
+	}
+	conn, err := pgx.Connect(ctx, b.pgURL.String())
+	if err != nil {
+		return "", fmt.Errorf("connect %s: %w", storage.RedactDSN(b.pgURL.String()), err)
+	}
+	defer conn.Close(ctx)
+	schema := "slotline_bench_" + benchRandomHex(6)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	b.schemas = append(b.schemas, schema)
+	u := *b.pgURL
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// close drops the schemas and removes the directory, even after ctx ends.
+func (b *benchDBs) close(ctx context.Context) error {
+	var errs []error
+	if len(b.schemas) > 0 {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, b.pgURL.String())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("drop schemas %s: %w", strings.Join(b.schemas, ", "), err))
+		} else {
+			for _, s := range b.schemas {
+				if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{s}.Sanitize()+" CASCADE"); err != nil {
+					errs = append(errs, fmt.Errorf("drop schema %s: %w", s, err))
+				}
+			}
+			conn.Close(ctx)
+		}
+	}
+	if err := os.RemoveAll(b.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// benchFailure is an outcome that is counted, not fatal: an HTTP status
+// other than the one wanted, a full bucket.
+type benchFailure struct{ label, detail string }
+
+func (f *benchFailure) Error() string { return f.label + ": " + f.detail }
+
+// benchLoadResult is what one load run measured.
+type benchLoadResult struct {
+	ok       int
+	failures map[string]int
+	first    string          // the first failure, in full
+	elapsed  time.Duration   // from the start until the last operation ended
+	lat      []time.Duration // of the successes, sorted
+}
+
+// benchLoad runs op from the given number of goroutines for as long as
+// more says so, timing every call. A *benchFailure is counted; any other
+// error stops the run and is returned.
+func benchLoad(ctx context.Context, workers int, more func() bool, op func(context.Context) error) (*benchLoadResult, error) {
+	type tally struct {
+		lat      []time.Duration
+		failures map[string]int
+		first    string
+	}
+	tallies := make([]tally, workers)
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	for i := range tallies {
+		t := &tallies[i]
+		t.failures = map[string]int{}
+		g.Go(func() error {
+			for more() {
+				t0 := time.Now()
+				err := op(gctx)
+				d := time.Since(t0)
+				var f *benchFailure
+				switch {
+				case err == nil:
+					t.lat = append(t.lat, d)
+				case errors.As(err, &f):
+					t.failures[f.label]++
+					if t.first == "" {
+						t.first = f.Error()
+					}
+				default:
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	res := &benchLoadResult{elapsed: time.Since(start), failures: map[string]int{}}
+	for _, t := range tallies {
+		res.lat = append(res.lat, t.lat...)
+		for k, v := range t.failures {
+			res.failures[k] += v
+		}
+		if res.first == "" {
+			res.first = t.first
+		}
+	}
+	res.ok = len(res.lat)
+	slices.Sort(res.lat)
+	return res, nil
+}
+
+// benchDuring keeps a load running for d.
+func benchDuring(d time.Duration) func() bool {
+	deadline := time.Now().Add(d)
+	return func() bool { return time.Now().Before(deadline) }
+}
+
+// benchUpTo lets a load run n operations in all.
+func benchUpTo(n int64) func() bool {
+	var claimed atomic.Int64
+	return func() bool { return claimed.Add(1) <= n }
+}
+
+// benchPercentile returns the nearest-rank p-quantile (0 < p ≤ 1) of
+// sorted durations, or 0 when there are none.
+func benchPercentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (r *benchLoadResult) figures() *benchRateFigures {
+	f := &benchRateFigures{
+		Count: r.ok, P50Ms: ms(benchPercentile(r.lat, 0.50)), P99Ms: ms(benchPercentile(r.lat, 0.99)),
+		FirstFailure: r.first,
+	}
+	if r.elapsed > 0 {
+		f.PerSec = float64(r.ok) / r.elapsed.Seconds()
+	}
+	if len(r.failures) > 0 {
+		f.Failures = r.failures
+	}
+	return f
+}
+
+// benchReport is every figure of a run; --json prints it.
+type benchReport struct {
+	Backend         string              `json:"backend"`
+	Database        string              `json:"database"`
+	CPUs            int                 `json:"cpus"`
+	GoVersion       string              `json:"go_version"`
+	DurationSec     float64             `json:"duration_s"`
+	Clients         int                 `json:"clients"`
+	InProcessServer bool                `json:"in_process_server,omitempty"`
+	ServerLogLines  int                 `json:"server_log_lines,omitempty"` // at level warn or above
+	Floor           *benchRateFigures   `json:"floor,omitempty"`
+	Store           *benchStoreFigures  `json:"store,omitempty"`
+	HTTP            *benchHTTPFigures   `json:"http,omitempty"`
+	Memory          *benchMemoryFigures `json:"memory,omitempty"`
+}
+
+// benchRateFigures are a load run's throughput and latency.
+type benchRateFigures struct {
+	Count        int            `json:"count"`
+	PerSec       float64        `json:"per_s"`
+	P50Ms        float64        `json:"p50_ms"`
+	P99Ms        float64        `json:"p99_ms"`
+	Failures     map[string]int `json:"failures,omitempty"`
+	FirstFailure string         `json:"first_failure,omitempty"`
+}
+
+type benchStoreFigures struct {
+	benchRateFigures
+	FloorRatio       *float64 `json:"floor_ratio,omitempty"` // nil without the floor phase
+	TargetFloorRatio float64  `json:"target_floor_ratio"`
+	Pass             *bool    `json:"pass,omitempty"`
+}
+
+type benchHTTPFigures struct {
+	Post         benchRateFigures `json:"post"`
+	Health       benchRateFigures `json:"healthz"`
+	PostGetRatio float64          `json:"post_get_ratio"`
+	// The targets are for SQLite; on PostgreSQL they are absent.
+	TargetPerSec float64 `json:"target_per_s,omitempty"`
+	TargetP99Ms  float64 `json:"target_p99_ms,omitempty"`
+	Pass         *bool   `json:"pass,omitempty"`
+}
+
+type benchMemoryFigures struct {
+	Reservations int     `json:"reservations"`
+	RSSMiB       float64 `json:"rss_mib"`
+	PeakMiB      float64 `json:"peak_mib"`
+	// The target is absent when the server ran in this process.
+	TargetMiB float64           `json:"target_mib,omitempty"`
+	Pass      *bool             `json:"pass,omitempty"`
+	Fill      *benchRateFigures `json:"fill"`
+}
+
+func (b *bench) printHeader() {
+	if b.text == nil {
+		return
+	}
+	r := b.rep
+	fmt.Fprintf(b.text, "slotline bench admit — %s, %d CPUs, %s, %s per phase, %d clients\n",
+		r.Database, r.CPUs, r.GoVersion, b.opts.duration, r.Clients)
+	if r.InProcessServer {
+		fmt.Fprintln(b.text, "(profiling: the server runs in this process; its memory includes the bench's)")
+	}
+}
+
+func (b *bench) printFloor() {
+	if b.text == nil {
+		return
+	}
+	f := b.rep.Floor
+	fmt.Fprintf(b.text, "%-7s %-31s %8s tx/s  (%d writers)\n", "floor", "single-row insert tx", benchCommas(int64(f.PerSec)), benchFloorWriters)
+	b.printFailures(f)
+}
+
+func (b *bench) printStore() {
+	if b.text == nil {
+		return
+	}
+	s := b.rep.Store
+	line := fmt.Sprintf("%-7s %-31s %8s /s    %s", "store", "admissions", benchCommas(int64(s.PerSec)), benchLatency(&s.benchRateFigures))
+	if s.FloorRatio != nil {
+		line += fmt.Sprintf("  %.2f× floor (target ≥ %.2f) %s", *s.FloorRatio, s.TargetFloorRatio, benchVerdict(*s.Pass))
+	}
+	fmt.Fprintln(b.text, line)
+	b.printFailures(&s.benchRateFigures)
+}
+
+func (b *bench) printHTTP() {
+	if b.text == nil {
+		return
+	}
+	h := b.rep.HTTP
+	line := fmt.Sprintf("%-7s %-31s %8s /s    %s", "http", "POST /api/v2/callbacks", benchCommas(int64(h.Post.PerSec)), benchLatency(&h.Post))
+	if h.Pass != nil {
+		line += fmt.Sprintf("  (target ≥ %s/s, p99 < %g ms) %s", benchCommas(int64(h.TargetPerSec)), h.TargetP99Ms, benchVerdict(*h.Pass))
+	}
+	fmt.Fprintln(b.text, line)
+	b.printFailures(&h.Post)
+	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  POST/GET ratio %.2f\n", "http", "GET /healthz floor",
+		benchCommas(int64(h.Health.PerSec)), benchLatency(&h.Health), h.PostGetRatio)
+	b.printFailures(&h.Health)
+}
+
+func (b *bench) printMemory() {
+	if b.text == nil {
+		return
+	}
+	m := b.rep.Memory
+	line := fmt.Sprintf("%-7s %-31s %5.1f MiB (peak %.1f MiB)", "memory",
+		"RSS after "+benchCommas(int64(m.Reservations))+" reservations", m.RSSMiB, m.PeakMiB)
+	if m.Pass != nil {
+		line += fmt.Sprintf("  (target < %g MiB) %s", m.TargetMiB, benchVerdict(*m.Pass))
+	}
+	fmt.Fprintln(b.text, line)
+	b.printFailures(m.Fill)
+}
+
+func (b *bench) printFailures(f *benchRateFigures) {
+	if len(f.Failures) == 0 {
+		return
+	}
+	labels := make([]string, 0, len(f.Failures))
+	for l := range f.Failures {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	parts := make([]string, len(labels))
+	for i, l := range labels {
+		parts[i] = fmt.Sprintf("%s× %s", benchCommas(int64(f.Failures[l])), l)
+	}
+	fmt.Fprintf(b.text, "%-7s failures: %s; first: %s\n", "", strings.Join(parts, ", "), f.FirstFailure)
+}
+
+func benchLatency(f *benchRateFigures) string {
+	return fmt.Sprintf("p50 %.1f ms  p99 %.1f ms", f.P50Ms, f.P99Ms)
+}
+
+func benchVerdict(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// benchCommas formats n with thousands separators: 16912 → "16,912".
+func benchCommas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

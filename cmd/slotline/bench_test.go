@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestBenchAdmit runs every phase of "slotline bench admit" briefly on
+// SQLite and checks that each reports figures. It proves the command
+// works; it says nothing about speed.
+func TestBenchAdmit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the slotline binary and runs it as a server")
+	}
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "slotline")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	tmp := t.TempDir()
+	getenv := func(k string) string {
+		if k == "TMPDIR" {
+			return tmp
+		}
+		return ""
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"slotline", "bench", "admit", "--duration", "300ms", "--reservations", "2000", "--json", "--server-bin", bin}
+	if err := run(t.Context(), args, getenv, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+
+	var rep benchReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if rep.Floor == nil || rep.Store == nil || rep.HTTP == nil || rep.Memory == nil {
+		t.Fatalf("a phase is missing from the report:\n%s", stdout.String())
+	}
+	for name, f := range map[string]*benchRateFigures{
+		"floor": rep.Floor, "store": &rep.Store.benchRateFigures, "http post": &rep.HTTP.Post,
+		"http healthz": &rep.HTTP.Health, "memory fill": rep.Memory.Fill,
+	} {
+		if f.Count <= 0 || f.PerSec <= 0 || f.P50Ms <= 0 || f.P99Ms < f.P50Ms {
+			t.Errorf("%s: figures %+v, want positive ones", name, *f)
+		}
+		if len(f.Failures) > 0 {
+			t.Errorf("%s: failures %v; first: %s", name, f.Failures, f.FirstFailure)
+		}
+	}
+	if rep.Store.FloorRatio == nil || *rep.Store.FloorRatio <= 0 {
+		t.Errorf("store: no ratio to the floor")
+	}
+	if rep.Memory.Reservations != 2000 || rep.Memory.RSSMiB <= 0 || rep.Memory.PeakMiB < rep.Memory.RSSMiB {
+		t.Errorf("memory: %d reservations, RSS %.1f MiB, peak %.1f MiB; want 2000 and positive figures",
+			rep.Memory.Reservations, rep.Memory.RSSMiB, rep.Memory.PeakMiB)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(tmp, "slotline-bench-*")); len(matches) > 0 {
+		t.Errorf("the bench left %v behind", matches)
+	}
+}
+
+func TestBenchPercentile(t *testing.T) {
+	t.Parallel()
+	ms := func(n ...int) []time.Duration {
+		out := make([]time.Duration, len(n))
+		for i, v := range n {
+			out[i] = time.Duration(v) * time.Millisecond
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = i + 1
+	}
+	tests := []struct {
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{nil, 0.5, 0},
+		{ms(7), 0.99, 7 * time.Millisecond},
+		{ms(1, 2, 3, 4), 0.5, 2 * time.Millisecond},
+		{ms(hundred...), 0.5, 50 * time.Millisecond},
+		{ms(hundred...), 0.99, 99 * time.Millisecond},
+		{ms(hundred...), 1, 100 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := benchPercentile(tt.sorted, tt.p); got != tt.want {
+			t.Errorf("benchPercentile(%d values, %g) = %v, want %v", len(tt.sorted), tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestBenchCommas(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 16912: "16,912", 1234567: "1,234,567", -2500: "-2,500"} {
+		if got := benchCommas(n); got != want {
+			t.Errorf("benchCommas(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

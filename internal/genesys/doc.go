@@ -1,0 +1,75 @@
+// Package genesys is Slotline's client of the Genesys Cloud Platform API:
+// OAuth client credentials, scheduled callbacks, conversations, queues,
+// Architect schedules, agentless SMS and the Notifications API.
+//
+// # Endpoints and permissions
+//
+// The OAuth client (grant type client credentials) needs a role holding
+// these permissions; roles, not scopes, govern client-credentials tokens.
+//
+//	POST     https://login.{domain}/oauth/token                    Basic id:secret, grant_type=client_credentials
+//	POST     /api/v2/conversations/callbacks                       conversation:callback:create                   CreateCallback
+//	PATCH    /api/v2/conversations/callbacks                       conversation:callback:edit                     RescheduleCallback
+//	POST     /api/v2/conversations/callbacks/bulk/disconnect       conversation:communication:disconnect          DisconnectCallbacks, CancelCallback
+//	PATCH    /api/v2/conversations/callbacks/{id}                  conversation:communication:disconnect          DisconnectConversation, CancelCallback
+//	GET      /api/v2/conversations/callbacks/{id}                  (none listed)                                  GetCallbackConversation
+//	GET      /api/v2/conversations/{id}                            conversation:communication:view                GetConversation
+//	POST     /api/v2/analytics/conversations/details/query         analytics:conversationDetail:view              FindCallbacks
+//	GET      /api/v2/routing/queues/{id}                           routing:queue:view                             GetQueue
+//	GET      /api/v2/architect/schedulegroups/{id}                 routing:scheduleGroup:view                     GetScheduleGroup
+//	GET      /api/v2/architect/schedules/{id}                      routing:schedule:view                          GetSchedule
+//	POST     /api/v2/conversations/messages/agentless              conversation:message:create                    SendSMS
+//	POST     /api/v2/notifications/channels                        (none)                                         CreateChannel
+//	HEAD     /api/v2/notifications/channels/{id}                   (none)                                         ChannelExists
+//	PUT/POST /api/v2/notifications/channels/{id}/subscriptions     (none; topics: UNCONFIRMED)                    Subscribe
+//	WSS      the channel's connectUri (wss://streaming.{domain}/…) (none)                                         DialNotifications
+//
+// # Calls
+//
+// Every call waits on a client-side token bucket (250 requests per minute by
+// default) and gets a bearer token from a cache that refreshes it 30 s
+// before it expires. A 401 drops the cached token and repeats the call once
+// with a new one. A 429 waits out its Retry-After unless that exceeds
+// Config.MaxRetryAfter; a 5xx other than 501, a 408 and a network error back
+// off exponentially with full jitter (base 500 ms, cap 30 s); other 4xx are
+// returned at once. Each attempt is bounded by Config.CallTimeout and every
+// wait by the caller's context. Failures are *APIError (IsNotFound,
+// IsPermanent); each retried attempt is logged once at Warn, and the final
+// error is returned, not logged.
+//
+// CreateCallback is the one call that is never repeated once it may have
+// reached Genesys. Only a 429, a 401 and a failure to obtain a connection
+// (DNS, dial, TLS) prove that it did not take effect; anything after a
+// connection was obtained (a timeout, a dropped connection, a 5xx or 408, an
+// unreadable 2xx) returns an *UnknownOutcomeError. A POST sent on a
+// keep-alive connection that Genesys closed at the same moment therefore
+// also reports an unknown outcome: rare, and resolved by the same lookup.
+//
+// # UNCONFIRMED points and how the client copes
+//
+//   - Success codes: every 2xx is success, with or without a body.
+//   - Time formats: instants are sent as UTC "2006-01-02T15:04:05.000Z";
+//     they are read with or without fractional seconds or offset, as epoch
+//     milliseconds, or empty.
+//   - token_type casing: ignored; the header is always "Bearer".
+//   - Error bodies: a non-JSON body (a gateway page) yields the status text
+//     as the message; the correlation id falls back to contextId.
+//   - PatchCallbackRequest.agentId: sent only when set.
+//   - Which callbackId bulk disconnect expects: CancelCallback sends the ACD
+//     identifier (else EXTERNAL) and falls back to disconnecting the whole
+//     conversation when Genesys refuses it with a 4xx; 404 counts as gone.
+//   - Whether a pending callback reports state "scheduled": states are
+//     passed through as strings for the caller to map.
+//   - Analytics latency and limits: FindCallbacks pages by 100 until a short
+//     page or totalHits, at most 10,000 conversations; a just-created
+//     callback may not be indexed yet.
+//   - Heartbeat interval, the pong text and socket-level replies: matched
+//     case-insensitively; Notification.Result exposes a socket-level reply.
+//   - Notification topic permissions: Subscribe reports Rejected topics as
+//     a *TopicRejectedError with their reasons and missing permissions.
+//   - The client id and secret are URL-encoded inside the Basic header
+//     (RFC 6749 §2.3.1, as golang.org/x/oauth2 does); whether Genesys decodes
+//     them is UNCONFIRMED. Letters, digits and "-_.~" are unaffected.
+//   - af-south-1 (afs1.pure.cloud) is in the region table from third-party
+//     sources only.
+package genesys

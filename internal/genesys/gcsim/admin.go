@@ -1,0 +1,231 @@
+package gcsim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// duration reads a JSON duration: a Go duration string ("2s", "1m30s") or
+// a number of seconds.
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case string:
+		if v == "" {
+			*d = 0
+			return nil
+		}
+		p, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		*d = duration(p)
+	case float64:
+		*d = duration(v * float64(time.Second))
+	case nil:
+		*d = 0
+	default:
+		return fmt.Errorf("invalid duration %v", v)
+	}
+	return nil
+}
+
+// handleAdminFault serves POST /sim/faults: a Fault as JSON, e.g.
+// {"method":"POST","pathPrefix":"/api/v2/conversations/callbacks","status":429,
+// "retryAfter":"2s","count":3,"latency":"500ms","loseResponse":false}.
+func (s *Sim) handleAdminFault(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Method       string   `json:"method"`
+		PathPrefix   string   `json:"pathPrefix"`
+		Status       int      `json:"status"`
+		RetryAfter   duration `json:"retryAfter"`
+		Count        int      `json:"count"`
+		Latency      duration `json:"latency"`
+		LoseResponse bool     `json:"loseResponse"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	s.FailNext(Fault{
+		Method: req.Method, PathPrefix: req.PathPrefix, Status: req.Status, RetryAfter: time.Duration(req.RetryAfter),
+		Count: req.Count, Latency: time.Duration(req.Latency), LoseResponse: req.LoseResponse,
+	})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminFailureRate serves POST /sim/failure-rate:
+// {"status":429,"rate":0.1,"retryAfter":"1s"}; rate 0 turns it off.
+func (s *Sim) handleAdminFailureRate(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Status     int      `json:"status"`
+		Rate       float64  `json:"rate"`
+		RetryAfter duration `json:"retryAfter"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Rate > 0 && (req.Status < 400 || req.Status > 599) {
+		writeError(w, http.StatusBadRequest, "bad.request", "status must be an HTTP error status (4xx or 5xx).")
+		return
+	}
+	s.SetFailureRate(req.Status, req.Rate, time.Duration(req.RetryAfter))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminRateLimit serves POST /sim/rate-limit: {"perSecond":50}; 0
+// removes the limit.
+func (s *Sim) handleAdminRateLimit(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PerSecond float64 `json:"perSecond"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	s.SetRateLimit(req.PerSecond)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminAnswerRate serves POST /sim/answer-rate: {"rate":0.5}.
+func (s *Sim) handleAdminAnswerRate(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Rate float64 `json:"rate"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	s.SetAnswerRate(req.Rate)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminTopicRejection serves POST /sim/topic-rejections:
+// {"topic":"v2.routing.queues.X.conversations.callbacks","reason":"..."}; an
+// empty reason removes the rule.
+func (s *Sim) handleAdminTopicRejection(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Topic  string `json:"topic"`
+		Reason string `json:"reason"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	s.SetTopicRejection(req.Topic, req.Reason)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminClock serves GET and POST /sim/clock. POST takes
+// {"advance":"10m"} and/or {"speed":60}. Both answer {"now", "speed"}.
+func (s *Sim) handleAdminClock(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		var req struct {
+			Advance duration `json:"advance"`
+			Speed   *float64 `json:"speed"`
+		}
+		if !decodeJSON(w, r, &req) {
+			return
+		}
+		if req.Speed != nil {
+			s.clock.SetSpeed(*req.Speed)
+		}
+		s.clock.Advance(time.Duration(req.Advance))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"now": s.clock.Now().UTC().Format(time.RFC3339Nano), "speed": s.clock.Speed()})
+}
+
+// handleAdminCallbacks serves GET /sim/callbacks: Callbacks() as JSON.
+func (s *Sim) handleAdminCallbacks(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Callbacks())
+}
+
+// handleAdminSMS serves GET /sim/sms: SMS() as JSON.
+func (s *Sim) handleAdminSMS(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.SMS())
+}
+
+// handleAdminStats serves GET /sim/stats: Stats() as JSON.
+func (s *Sim) handleAdminStats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Stats())
+}
+
+// handleAdminRevoke serves POST /sim/tokens/revoke.
+func (s *Sim) handleAdminRevoke(w http.ResponseWriter, r *http.Request) {
+	s.RevokeTokens()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sim) channelExists(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.channels[id]
+	return ok
+}
+
+// handleAdminExpireChannel serves POST /sim/channels/{channelId}/expire.
+func (s *Sim) handleAdminExpireChannel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("channelId")
+	if !s.channelExists(id) {
+		writeError(w, http.StatusNotFound, "not.found", "The channel was not found.")
+		return
+	}
+	s.ExpireChannel(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminSocketClosing serves POST /sim/channels/{channelId}/socket-closing.
+func (s *Sim) handleAdminSocketClosing(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("channelId")
+	if !s.channelExists(id) {
+		writeError(w, http.StatusNotFound, "not.found", "The channel was not found.")
+		return
+	}
+	s.SocketClosing(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminDropSockets serves POST /sim/sockets/drop.
+func (s *Sim) handleAdminDropSockets(w http.ResponseWriter, r *http.Request) {
+	s.DropSockets()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminReschedule serves POST /sim/conversations/{conversationId}/reschedule:
+// {"at":"2026-06-01T15:00:00Z"}.
+func (s *Sim) handleAdminReschedule(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		At string `json:"at"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	at, err := parseTime(req.At)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad.request", "at must be an RFC 3339 instant.")
+		return
+	}
+	writeAdminResult(w, s.Reschedule(r.PathValue("conversationId"), at))
+}
+
+// handleAdminDisconnect serves POST /sim/conversations/{conversationId}/disconnect.
+func (s *Sim) handleAdminDisconnect(w http.ResponseWriter, r *http.Request) {
+	writeAdminResult(w, s.Disconnect(r.PathValue("conversationId")))
+}
+
+func writeAdminResult(w http.ResponseWriter, err error) {
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not.found", "The conversation was not found.")
+	case errors.Is(err, ErrNotScheduled):
+		writeError(w, http.StatusConflict, "conflict", "The callback is no longer scheduled.")
+	default:
+		writeError(w, http.StatusInternalServerError, "internal.server.error", err.Error())
+	}
+}

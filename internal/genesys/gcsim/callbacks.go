@@ -1,0 +1,565 @@
+package gcsim
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// phase is where a callback is in its life.
+type phase int
+
+const (
+	phaseScheduled phase = iota // waiting for its scheduled time
+	phaseDialing                // due: offered in the queue, dialing the customer
+	phaseConnected              // answered: agent and customer connected
+	phaseEnded                  // every participant disconnected
+)
+
+// Participant states and purposes used by the simulator.
+const (
+	stateScheduled    = "scheduled"
+	stateAlerting     = "alerting"
+	stateDialing      = "dialing"
+	stateConnected    = "connected"
+	stateDisconnected = "disconnected"
+)
+
+// callback is one callback conversation. Its timestamps are on the sim clock.
+type callback struct {
+	seq          uint64
+	id           string
+	queueID      string
+	numbers      []string
+	userName     string
+	scheduled    time.Time // zero: placed immediately
+	data         map[string]string
+	callerID     string
+	callerIDName string
+	scriptID     string
+	countryCode  string
+	created      time.Time
+	ended        time.Time
+	phase        phase
+	answered     bool
+	gen          uint64 // bumped whenever its due entry changes
+	customer     *participant
+	acd          *participant
+	agent        *participant
+}
+
+// dueAt returns when the callback is placed (its scheduled time, or its
+// creation when none was given).
+func (c *callback) dueAt() time.Time {
+	if c.scheduled.IsZero() {
+		return c.created
+	}
+	return c.scheduled
+}
+
+// participants returns the callback's participants in Genesys order.
+func (c *callback) participants() []*participant {
+	ps := []*participant{c.customer, c.acd}
+	if c.agent != nil {
+		ps = append(ps, c.agent)
+	}
+	return ps
+}
+
+// participant is one leg of a callback conversation, with its callback
+// communication (commID).
+type participant struct {
+	id             string
+	name           string
+	purpose        string
+	address        string
+	state          string
+	initialState   string
+	disconnectType string
+	commID         string
+	start          time.Time
+	alerting       time.Time
+	connected      time.Time
+	end            time.Time
+	user           *ref
+	queue          *ref
+}
+
+func (p *participant) disconnect(at time.Time, disconnectType string) {
+	if p.state == stateDisconnected {
+		return
+	}
+	p.state, p.disconnectType, p.end = stateDisconnected, disconnectType, at
+}
+
+// CallbackInfo describes a callback for tests and the admin API.
+type CallbackInfo struct {
+	ConversationID   string            `json:"conversationId"`
+	QueueID          string            `json:"queueId"`
+	CallbackNumbers  []string          `json:"callbackNumbers"`
+	CallbackUserName string            `json:"callbackUserName,omitempty"`
+	ScheduledTime    time.Time         `json:"callbackScheduledTime"` // when it is placed (creation time if none was given)
+	Data             map[string]string `json:"data,omitempty"`
+	State            string            `json:"state"` // the customer participant's state
+	Answered         bool              `json:"answered"`
+	DisconnectType   string            `json:"disconnectType,omitempty"`
+	Created          time.Time         `json:"created"`
+	Ended            time.Time         `json:"ended,omitzero"`
+	ACDID            string            `json:"acdId"`      // the ACD callback identifier
+	ExternalID       string            `json:"externalId"` // the EXTERNAL callback identifier
+}
+
+// Callbacks returns every callback ever created, in creation order.
+func (s *Sim) Callbacks() []CallbackInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]CallbackInfo, 0, len(s.callbackOrder))
+	for _, c := range s.callbackOrder {
+		out = append(out, CallbackInfo{
+			ConversationID: c.id, QueueID: c.queueID, CallbackNumbers: slices.Clone(c.numbers),
+			CallbackUserName: c.userName, ScheduledTime: c.dueAt(), Data: maps.Clone(c.data),
+			State: c.customer.state, Answered: c.answered, DisconnectType: c.customer.disconnectType,
+			Created: c.created, Ended: c.ended, ACDID: c.acd.commID, ExternalID: c.customer.commID,
+		})
+	}
+	return out
+}
+
+// routingData is the part of RoutingData the simulator reads.
+type routingData struct {
+	QueueID string `json:"queueId"`
+}
+
+// createCallbackCommand is Genesys' CreateCallbackCommand.
+type createCallbackCommand struct {
+	ScriptID                string            `json:"scriptId"`
+	QueueID                 string            `json:"queueId"`
+	RoutingData             *routingData      `json:"routingData"`
+	CallbackUserName        string            `json:"callbackUserName"`
+	CallbackNumbers         []string          `json:"callbackNumbers"`
+	CallbackScheduledTime   string            `json:"callbackScheduledTime"`
+	CountryCode             string            `json:"countryCode"`
+	ValidateCallbackNumbers bool              `json:"validateCallbackNumbers"`
+	Data                    map[string]string `json:"data"`
+	CallerID                string            `json:"callerId"`
+	CallerIDName            string            `json:"callerIdName"`
+}
+
+// callbackResponse is CreateCallbackResponse and PatchCallbackResponse.
+type callbackResponse struct {
+	Conversation        ref                  `json:"conversation"`
+	CallbackIdentifiers []callbackIdentifier `json:"callbackIdentifiers"`
+}
+
+type callbackIdentifier struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+func (c *callback) response() callbackResponse {
+	return callbackResponse{
+		Conversation: ref{ID: c.id, SelfURI: "/api/v2/conversations/" + c.id},
+		CallbackIdentifiers: []callbackIdentifier{
+			{Type: "ACD", ID: c.acd.commID},
+			{Type: "EXTERNAL", ID: c.customer.commID},
+		},
+	}
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+// handleCreateCallback serves POST /api/v2/conversations/callbacks.
+func (s *Sim) handleCreateCallback(w http.ResponseWriter, r *http.Request) {
+	var cmd createCallbackCommand
+	if !decodeJSON(w, r, &cmd) {
+		return
+	}
+	queueID := cmd.QueueID
+	if queueID == "" && cmd.RoutingData != nil {
+		queueID = cmd.RoutingData.QueueID
+	}
+	if queueID == "" {
+		writeError(w, http.StatusBadRequest, "bad.request", "A queueId or routingData.queueId is required.")
+		return
+	}
+	if msg := validateNumbers(cmd.CallbackNumbers, cmd.ValidateCallbackNumbers); msg != "" {
+		writeError(w, http.StatusBadRequest, "bad.request", msg)
+		return
+	}
+	var scheduled time.Time
+	if cmd.CallbackScheduledTime != "" {
+		t, err := parseTime(cmd.CallbackScheduledTime)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad.request", "callbackScheduledTime must be an ISO-8601 date-time, e.g. 2026-06-01T14:30:00.000Z.")
+			return
+		}
+		scheduled = t
+	}
+
+	s.respond(w, func() reply {
+		q, ok := s.queues[queueID]
+		if !ok {
+			return errorReply(http.StatusBadRequest, "bad.request", "The queue "+queueID+" does not exist.")
+		}
+		now := s.clock.Now()
+		s.seq++
+		c := &callback{
+			seq: s.seq, id: newUUID(), queueID: q.ID, numbers: slices.Clone(cmd.CallbackNumbers),
+			userName: cmd.CallbackUserName, scheduled: scheduled, data: maps.Clone(cmd.Data),
+			callerID: cmd.CallerID, callerIDName: cmd.CallerIDName, scriptID: cmd.ScriptID,
+			countryCode: cmd.CountryCode, created: now,
+		}
+		if c.callerID == "" {
+			c.callerID = q.CallingPartyNumber
+		}
+		c.customer = &participant{
+			id: newUUID(), name: cmd.CallbackUserName, purpose: "customer", address: "tel:" + c.numbers[0],
+			state: stateScheduled, initialState: stateScheduled, commID: newUUID(), start: now,
+		}
+		c.acd = &participant{
+			id: newUUID(), name: q.Name, purpose: "acd", state: stateScheduled, initialState: stateScheduled,
+			commID: newUUID(), start: now, queue: &ref{ID: q.ID, Name: q.Name, SelfURI: "/api/v2/routing/queues/" + q.ID},
+		}
+		s.callbacks[c.id] = c
+		s.callbackOrder = append(s.callbackOrder, c)
+		s.commIndex[c.acd.commID] = c
+		s.commIndex[c.customer.commID] = c
+		s.scheduleLocked(c, c.dueAt())
+		s.publishLocked(c)
+		return jsonReply(http.StatusOK, c.response())
+	})
+}
+
+// validateNumbers returns what is wrong with callbackNumbers, or "".
+func validateNumbers(numbers []string, strict bool) string {
+	if len(numbers) == 0 {
+		return "callbackNumbers is required and must not be empty."
+	}
+	for _, n := range numbers {
+		if n == "" {
+			return "callbackNumbers must not contain an empty number."
+		}
+		if strict && !e164.MatchString(n) {
+			return "The callback number " + n + " is not a valid E.164 number."
+		}
+	}
+	return ""
+}
+
+// patchCallbackRequest is Genesys' PatchCallbackRequest.
+type patchCallbackRequest struct {
+	ConversationID          string   `json:"conversationId"`
+	AgentID                 string   `json:"agentId"`
+	QueueID                 string   `json:"queueId"`
+	CallbackScheduledTime   string   `json:"callbackScheduledTime"`
+	CountryCode             string   `json:"countryCode"`
+	CallbackNumbers         []string `json:"callbackNumbers"`
+	ValidateCallbackNumbers bool     `json:"validateCallbackNumbers"`
+}
+
+// handlePatchCallback serves PATCH /api/v2/conversations/callbacks: update
+// a callback that is still scheduled. agentId is not required.
+func (s *Sim) handlePatchCallback(w http.ResponseWriter, r *http.Request) {
+	var req patchCallbackRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.ConversationID == "" {
+		writeError(w, http.StatusBadRequest, "bad.request", "conversationId is required.")
+		return
+	}
+	var scheduled time.Time
+	if req.CallbackScheduledTime != "" {
+		t, err := parseTime(req.CallbackScheduledTime)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad.request", "callbackScheduledTime must be an ISO-8601 date-time, e.g. 2026-06-01T14:30:00.000Z.")
+			return
+		}
+		scheduled = t
+	}
+	if req.CallbackNumbers != nil {
+		if msg := validateNumbers(req.CallbackNumbers, req.ValidateCallbackNumbers); msg != "" {
+			writeError(w, http.StatusBadRequest, "bad.request", msg)
+			return
+		}
+	}
+	s.respond(w, func() reply {
+		c, ok := s.callbacks[req.ConversationID]
+		if !ok {
+			return errorReply(http.StatusNotFound, "not.found", "The conversation "+req.ConversationID+" was not found.")
+		}
+		if c.phase != phaseScheduled {
+			return errorReply(http.StatusBadRequest, "bad.request", "The callback is no longer scheduled and cannot be updated.")
+		}
+		var q Queue
+		if req.QueueID != "" {
+			if q, ok = s.queues[req.QueueID]; !ok {
+				return errorReply(http.StatusBadRequest, "bad.request", "The queue "+req.QueueID+" does not exist.")
+			}
+		}
+		oldQueue := c.queueID
+		if q.ID != "" && q.ID != c.queueID {
+			c.queueID = q.ID
+			c.acd.name = q.Name
+			c.acd.queue = &ref{ID: q.ID, Name: q.Name, SelfURI: "/api/v2/routing/queues/" + q.ID}
+		}
+		if req.CallbackNumbers != nil {
+			c.numbers = slices.Clone(req.CallbackNumbers)
+			c.customer.address = "tel:" + c.numbers[0]
+		}
+		if req.CountryCode != "" {
+			c.countryCode = req.CountryCode
+		}
+		if !scheduled.IsZero() {
+			c.scheduled = scheduled
+			s.scheduleLocked(c, c.dueAt())
+		}
+		if oldQueue != c.queueID {
+			s.publishToLocked(oldQueue, c)
+		}
+		s.publishLocked(c)
+		return jsonReply(http.StatusOK, c.response())
+	})
+}
+
+// bulkDisconnectRequest is BulkCallbackDisconnectRequest.
+type bulkDisconnectRequest struct {
+	CallbackDisconnectIdentifiers []struct {
+		ConversationID string `json:"conversationId"`
+		CallbackID     string `json:"callbackId"`
+	} `json:"callbackDisconnectIdentifiers"`
+}
+
+// handleBulkDisconnect serves POST
+// /api/v2/conversations/callbacks/bulk/disconnect. callbackId may be the ACD
+// or the EXTERNAL callback identifier (the participants' callback
+// communication ids). The whole request is checked before anything is
+// disconnected; callbacks already disconnected are left alone.
+func (s *Sim) handleBulkDisconnect(w http.ResponseWriter, r *http.Request) {
+	var req bulkDisconnectRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if len(req.CallbackDisconnectIdentifiers) == 0 {
+		writeError(w, http.StatusBadRequest, "bad.request", "callbackDisconnectIdentifiers is required and must not be empty.")
+		return
+	}
+	s.respond(w, func() reply {
+		var todo []*callback
+		for _, id := range req.CallbackDisconnectIdentifiers {
+			if id.ConversationID == "" || id.CallbackID == "" {
+				return errorReply(http.StatusBadRequest, "bad.request", "Each callback disconnect identifier needs a conversationId and a callbackId.")
+			}
+			c, ok := s.callbacks[id.ConversationID]
+			if !ok {
+				return errorReply(http.StatusNotFound, "not.found", "The conversation "+id.ConversationID+" was not found.")
+			}
+			if s.commIndex[id.CallbackID] != c {
+				return errorReply(http.StatusBadRequest, "bad.request", "The callback "+id.CallbackID+" does not belong to the conversation "+c.id+".")
+			}
+			todo = append(todo, c)
+		}
+		for _, c := range todo {
+			s.disconnectLocked(c, "client")
+		}
+		return jsonReply(http.StatusAccepted, nil)
+	})
+}
+
+// handleDisconnectConversation serves PATCH
+// /api/v2/conversations/callbacks/{conversationId} with {"state":
+// "disconnected"}, the only update Genesys allows.
+func (s *Sim) handleDisconnectConversation(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		State string `json:"state"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.State != stateDisconnected {
+		writeError(w, http.StatusBadRequest, "bad.request", `The only state allowed on update is "disconnected".`)
+		return
+	}
+	s.respond(w, func() reply {
+		c, ok := s.callbacks[r.PathValue("conversationId")]
+		if !ok {
+			return errorReply(http.StatusNotFound, "not.found", "The conversation was not found.")
+		}
+		s.disconnectLocked(c, "client")
+		return jsonReply(http.StatusOK, c.conversation())
+	})
+}
+
+// handleGetCallbackConversation serves GET
+// /api/v2/conversations/callbacks/{conversationId}.
+func (s *Sim) handleGetCallbackConversation(w http.ResponseWriter, r *http.Request) {
+	s.respond(w, func() reply {
+		c, ok := s.callbacks[r.PathValue("conversationId")]
+		if !ok {
+			return errorReply(http.StatusNotFound, "not.found", "The conversation was not found.")
+		}
+		body := c.flatConversation()
+		body.SelfURI = "/api/v2/conversations/callbacks/" + c.id
+		return jsonReply(http.StatusOK, body)
+	})
+}
+
+// handleGetConversation serves GET /api/v2/conversations/{conversationId}.
+func (s *Sim) handleGetConversation(w http.ResponseWriter, r *http.Request) {
+	s.respond(w, func() reply {
+		c, ok := s.callbacks[r.PathValue("conversationId")]
+		if !ok {
+			return errorReply(http.StatusNotFound, "not.found", "The conversation was not found.")
+		}
+		return jsonReply(http.StatusOK, c.conversation())
+	})
+}
+
+// flatParticipant is a participant with its callback fields on itself: the
+// CallbackMediaParticipant of GET /api/v2/conversations/callbacks/{id} and
+// the participant of the queue callback notification.
+type flatParticipant struct {
+	ID                    string            `json:"id"`
+	Name                  string            `json:"name,omitempty"`
+	Address               string            `json:"address,omitempty"`
+	StartTime             string            `json:"startTime,omitempty"`
+	StartAlertingTime     string            `json:"startAlertingTime,omitempty"`
+	ConnectedTime         string            `json:"connectedTime,omitempty"`
+	EndTime               string            `json:"endTime,omitempty"`
+	Purpose               string            `json:"purpose"`
+	State                 string            `json:"state"`
+	InitialState          string            `json:"initialState,omitempty"`
+	Direction             string            `json:"direction"`
+	DisconnectType        string            `json:"disconnectType,omitempty"`
+	Held                  bool              `json:"held"`
+	WrapupRequired        bool              `json:"wrapupRequired"`
+	User                  *ref              `json:"user,omitempty"`
+	Queue                 *ref              `json:"queue,omitempty"`
+	Attributes            map[string]string `json:"attributes,omitempty"`
+	Provider              string            `json:"provider,omitempty"`
+	CallbackNumbers       []string          `json:"callbackNumbers,omitempty"`
+	CallbackUserName      string            `json:"callbackUserName,omitempty"`
+	CallbackScheduledTime string            `json:"callbackScheduledTime,omitempty"`
+	SkipEnabled           bool              `json:"skipEnabled"`
+	TimeoutSeconds        int               `json:"timeoutSeconds"`
+}
+
+// flatConversation is CallbackConversation and the queue callback event body.
+type flatConversation struct {
+	ID             string            `json:"id"`
+	Participants   []flatParticipant `json:"participants"`
+	OtherMediaURIs []string          `json:"otherMediaUris"`
+	SelfURI        string            `json:"selfUri,omitempty"`
+}
+
+func (c *callback) flatConversation() flatConversation {
+	out := flatConversation{ID: c.id, OtherMediaURIs: []string{}}
+	for _, p := range c.participants() {
+		fp := flatParticipant{
+			ID: p.id, Name: p.name, Address: p.address, StartTime: fmtTime(p.start),
+			StartAlertingTime: fmtTime(p.alerting), ConnectedTime: fmtTime(p.connected), EndTime: fmtTime(p.end),
+			Purpose: p.purpose, State: p.state, InitialState: p.initialState, Direction: "outbound",
+			DisconnectType: p.disconnectType, User: p.user, Queue: p.queue, Provider: "PureCloud",
+			CallbackNumbers: slices.Clone(c.numbers), CallbackUserName: c.userName,
+			CallbackScheduledTime: fmtTime(c.scheduled),
+		}
+		if p == c.customer {
+			fp.Attributes = maps.Clone(c.data)
+		}
+		out.Participants = append(out.Participants, fp)
+	}
+	return out
+}
+
+// conversationParticipant is the generic Participant with its callbacks[].
+type conversationParticipant struct {
+	ID             string            `json:"id"`
+	Name           string            `json:"name,omitempty"`
+	Address        string            `json:"address,omitempty"`
+	StartTime      string            `json:"startTime,omitempty"`
+	EndTime        string            `json:"endTime,omitempty"`
+	ConnectedTime  string            `json:"connectedTime,omitempty"`
+	Purpose        string            `json:"purpose"`
+	UserID         string            `json:"userId,omitempty"`
+	QueueID        string            `json:"queueId,omitempty"`
+	QueueName      string            `json:"queueName,omitempty"`
+	WrapupRequired bool              `json:"wrapupRequired"`
+	Attributes     map[string]string `json:"attributes"`
+	Callbacks      []callbackComm    `json:"callbacks"`
+}
+
+// callbackComm is Genesys' Callback model.
+type callbackComm struct {
+	State                 string   `json:"state"`
+	InitialState          string   `json:"initialState,omitempty"`
+	ID                    string   `json:"id"`
+	Direction             string   `json:"direction"`
+	Held                  bool     `json:"held"`
+	DisconnectType        string   `json:"disconnectType,omitempty"`
+	CallbackNumbers       []string `json:"callbackNumbers"`
+	CallbackUserName      string   `json:"callbackUserName,omitempty"`
+	ScriptID              string   `json:"scriptId,omitempty"`
+	SkipEnabled           bool     `json:"skipEnabled"`
+	TimeoutSeconds        int      `json:"timeoutSeconds"`
+	StartAlertingTime     string   `json:"startAlertingTime,omitempty"`
+	ConnectedTime         string   `json:"connectedTime,omitempty"`
+	DisconnectedTime      string   `json:"disconnectedTime,omitempty"`
+	CallbackScheduledTime string   `json:"callbackScheduledTime,omitempty"`
+	Provider              string   `json:"provider"`
+	CallerID              string   `json:"callerId,omitempty"`
+	CallerIDName          string   `json:"callerIdName,omitempty"`
+}
+
+// conversation is the generic Conversation.
+type conversation struct {
+	ID             string                    `json:"id"`
+	StartTime      string                    `json:"startTime"`
+	EndTime        string                    `json:"endTime,omitempty"`
+	Participants   []conversationParticipant `json:"participants"`
+	RecordingState string                    `json:"recordingState"`
+	Divisions      []any                     `json:"divisions"`
+	SelfURI        string                    `json:"selfUri"`
+}
+
+func (c *callback) conversation() conversation {
+	out := conversation{
+		ID: c.id, StartTime: fmtTime(c.created), EndTime: fmtTime(c.ended),
+		RecordingState: "none", Divisions: []any{}, SelfURI: "/api/v2/conversations/" + c.id,
+	}
+	for _, p := range c.participants() {
+		cp := conversationParticipant{
+			ID: p.id, Name: p.name, Address: p.address, StartTime: fmtTime(p.start), EndTime: fmtTime(p.end),
+			ConnectedTime: fmtTime(p.connected), Purpose: p.purpose, Attributes: map[string]string{},
+			Callbacks: []callbackComm{{
+				State: p.state, InitialState: p.initialState, ID: p.commID, Direction: "outbound",
+				DisconnectType: p.disconnectType, CallbackNumbers: slices.Clone(c.numbers),
+				CallbackUserName: c.userName, ScriptID: c.scriptID, StartAlertingTime: fmtTime(p.alerting),
+				ConnectedTime: fmtTime(p.connected), DisconnectedTime: fmtTime(p.end),
+				CallbackScheduledTime: fmtTime(c.scheduled), Provider: "PureCloud",
+				CallerID: c.callerID, CallerIDName: c.callerIDName,
+			}},
+		}
+		if p.user != nil {
+			cp.UserID = p.user.ID
+		}
+		if p.queue != nil {
+			cp.QueueID, cp.QueueName = p.queue.ID, p.queue.Name
+		}
+		if p == c.customer && c.data != nil {
+			cp.Attributes = maps.Clone(c.data)
+		}
+		out.Participants = append(out.Participants, cp)
+	}
+	return out
+}
+
+// ErrNotFound is returned by Reschedule and Disconnect for an unknown
+// conversation id.
+var ErrNotFound = errors.New("gcsim: conversation not found")
+
+// ErrNotScheduled is returned by Reschedule when the callback is no longer
+// scheduled (dialing, connected or disconnected).
+var ErrNotScheduled = errors.New("gcsim: callback is no longer scheduled")

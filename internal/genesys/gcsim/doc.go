@@ -1,0 +1,162 @@
+// Package gcsim is a Genesys Cloud simulator: a real HTTP and WebSocket
+// server that speaks the Genesys Cloud Platform API's wire format (paths,
+// JSON field names, status codes, ErrorBody, the normalized 429 body,
+// notification frames) for the calls Slotline makes, plays every callback's
+// life on an adjustable clock, and injects faults on demand.
+//
+// It serves three uses: tests of the Genesys client over real sockets,
+// `slotline serve` in sandbox mode (in-process, when no Genesys credentials
+// are configured), and `slotline sim` (standalone).
+//
+//	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(start, 0), Seed: 1})
+//	defer sim.Close()
+//	base, err := sim.Start("127.0.0.1:0") // API and login base URL
+//	sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", Status: 429, RetryAfter: 2 * time.Second})
+//	sim.Clock().Advance(time.Hour)        // play every callback due within the hour
+//
+// # Endpoints
+//
+// One server plays both the login host and the API host.
+//
+//	POST   /oauth/token                                          client credentials (Basic auth, raw or form-urlencoded id:secret)
+//	POST   /api/v2/conversations/callbacks                       create a callback → 200 CreateCallbackResponse
+//	PATCH  /api/v2/conversations/callbacks                       reschedule/update a scheduled callback → 200 PatchCallbackResponse
+//	POST   /api/v2/conversations/callbacks/bulk/disconnect       → 202, no body
+//	PATCH  /api/v2/conversations/callbacks/{conversationId}      {"state":"disconnected"} → 200 Conversation
+//	GET    /api/v2/conversations/callbacks/{conversationId}      → CallbackConversation (flat participants)
+//	GET    /api/v2/conversations/{conversationId}                → Conversation (participants[].callbacks[])
+//	POST   /api/v2/analytics/conversations/details/query         ConversationQuery → conversations without attributes, totalHits
+//	GET    /api/v2/routing/queues/{queueId}                      → Queue
+//	GET    /api/v2/routing/sms/phonenumbers/{addressId}          → the SMS number a queue's smsAddress refers to
+//	GET    /api/v2/architect/schedulegroups/{scheduleGroupId}    → ScheduleGroup
+//	GET    /api/v2/architect/schedules/{scheduleId}              → Schedule (start/end local, no offset)
+//	POST   /api/v2/conversations/messages/agentless              SMS → 200 SendAgentlessOutboundMessageResponse
+//	POST   /api/v2/notifications/channels                        → Channel {id, connectUri, expires}
+//	GET    /api/v2/notifications/channels                        → {entities:[Channel]}
+//	HEAD   /api/v2/notifications/channels/{channelId}            200 or 404
+//	GET    /api/v2/notifications/channels/{channelId}/subscriptions
+//	POST   /api/v2/notifications/channels/{channelId}/subscriptions   add topics  [{"id":topic}] → {entities:[ChannelTopic]}
+//	PUT    /api/v2/notifications/channels/{channelId}/subscriptions   replace topics
+//	DELETE /api/v2/notifications/channels/{channelId}/subscriptions   → 204
+//	GET    /channels/{channelId}                                 the notification WebSocket (connectUri)
+//
+// Every response but the admin API's carries an ININ-Correlation-Id header;
+// error bodies are ErrorBody ({message, code, status, contextId, details,
+// errors}) with contextId equal to it, except /oauth/token, whose errors are
+// {error, description, error_description}. API calls need "Authorization:
+// Bearer <token>": a missing one is 401 authentication.required; an unknown,
+// expired or revoked one is 401 bad.credentials. Bodies over 512000 bytes
+// are 413. Unknown paths are 404 not.found.
+//
+// # Callback lifecycle
+//
+// All conversation timestamps are on the simulator's Clock. A new callback
+// has a customer participant and an acd participant (with queue{id,name}),
+// both "scheduled". When it falls due (callbackScheduledTime, or at once if
+// none was given) the acd leg goes "alerting" and the customer "dialing".
+// RingTime later it is answered with probability AnswerRate: an agent
+// participant (user{id,name}) and the customer go "connected"
+// (connectedTime), and the acd leg is disconnected with disconnectType
+// "transfer" (the queue handed it to the agent); TalkTime later agent and
+// customer are disconnected with disconnectType "client" and the
+// conversation ends (endTime). Not answered: customer and acd disconnected
+// with "transfer.noanswer", no agent. A disconnect through the API (bulk
+// disconnect or PATCH state) disconnects every participant with "client"; a
+// supervisor disconnect (Sim.Disconnect) with "system". Every change is
+// published as a full snapshot, flat participants, version "2", on
+// v2.routing.queues.{queueId}.conversations.callbacks. The data map of the
+// create command becomes the customer participant's attributes.
+//
+// # Notifications
+//
+// A channel's connectUri is ws://HOST/channels/{id} (HOST as the request
+// named it). One connection per channel: a second one closes the first
+// (1008). Frames are text JSON {topicName, version, eventBody,
+// metadata:{CorrelationId}}. A heartbeat {"topicName":"channel.metadata",
+// "eventBody":{"message":"WebSocket Heartbeat"}} goes out every
+// HeartbeatEvery; a client text frame {"message":"ping"} is answered with
+// {"topicName":"channel.metadata","eventBody":{"message":"pong"}}. Events
+// are not buffered for a channel with no connection. A socket that falls
+// 4096 frames behind is dropped, so a slow client never blocks the
+// simulator. An OAuth client has at most 20 channels: the 21st evicts the
+// least recently used one, preferring channels with no connection. A
+// channel takes at most 1000 topics. Only
+// v2.routing.queues.{id}.conversations.callbacks of a known queue is
+// Permitted; other topics, unknown queues and topics set with
+// SetTopicRejection come back Rejected with a rejectionReason.
+//
+// # Admin API
+//
+// Under /sim/, with no authentication (the simulator is a test tool; do not
+// expose it). Durations are Go duration strings ("2s") or numbers of
+// seconds. Answers are 204 unless noted.
+//
+//	POST /sim/faults                                 Fault: {"method","pathPrefix","status","retryAfter","count","latency","loseResponse"}
+//	POST /sim/failure-rate                           {"status":429,"rate":0.1,"retryAfter":"1s"}
+//	POST /sim/rate-limit                             {"perSecond":50} (0 removes the limit)
+//	POST /sim/answer-rate                            {"rate":0.5}
+//	POST /sim/topic-rejections                       {"topic","reason"} (empty reason removes the rule)
+//	GET  /sim/clock, POST /sim/clock                 {"advance":"10m"} and/or {"speed":60} → 200 {"now","speed"}
+//	GET  /sim/callbacks                              → 200 []CallbackInfo
+//	GET  /sim/sms                                    → 200 []SMSInfo
+//	GET  /sim/stats                                  → 200 Stats
+//	POST /sim/tokens/revoke
+//	POST /sim/channels/{id}/expire
+//	POST /sim/channels/{id}/socket-closing
+//	POST /sim/sockets/drop
+//	POST /sim/conversations/{id}/reschedule          {"at":"2026-06-01T15:00:00Z"} (409 once no longer scheduled)
+//	POST /sim/conversations/{id}/disconnect
+//
+// # Choices where the reference is UNCONFIRMED
+//
+//   - Success codes: create, patch, channel creation and agentless SMS
+//     answer 200; bulk disconnect 202; DELETE subscriptions 204.
+//   - token_type is "bearer" (lowercase).
+//   - Tokens and channels live on real time, not the sim clock, so that
+//     expires_in and a channel's expires mean what a client's own clock
+//     says. A channel ends at ChannelTTL after its creation or its last
+//     subscription change, or when the token that created (or last
+//     subscribed) it expires or is revoked, whichever comes first; expires
+//     says when. RevokeTokens sends v2.system.token_revoked.{channelId} on
+//     every socket, closes it (1001) and removes every channel.
+//   - PATCH /api/v2/conversations/callbacks does not require agentId. A
+//     callback that is dialing, connected or disconnected cannot be patched
+//     (400 bad.request). An unknown conversation is 404 not.found.
+//   - Bulk disconnect accepts as callbackId the ACD or the EXTERNAL
+//     callback identifier of the create response (these are also the
+//     participants' callbacks[].id). An unknown conversation is 404, a
+//     callbackId of another conversation 400; the whole request is checked
+//     before anything is disconnected. Disconnecting an ended callback
+//     (either route) succeeds and changes nothing. The disconnect is applied
+//     before the 202 is sent.
+//   - A callback waiting for its time reports state "scheduled" on every
+//     participant, in GET callbacks/{id} (CallbackMediaParticipant), in the
+//     Conversation's callbacks[] and in events.
+//   - callbackScheduledTime accepts any RFC 3339 offset (converted to
+//     UTC); a time in the past makes the callback due at once. There is no
+//     limit on how far ahead, on callbackNumbers or on data.
+//     callbackNumbers are checked as E.164 only when validateCallbackNumbers
+//     is true.
+//   - Analytics: only dimension predicates on conversationId,
+//     conversationStart, conversationEnd, mediaType, queueId,
+//     callbackNumber, purpose, disconnectType, direction, userId,
+//     participantId and sessionId, with operators matches (case-insensitive
+//     equality), exists and notExists; anything else is 400. Every
+//     participant has one callback session carrying callbackNumbers and one
+//     segment carrying the queueId, so one "and" segment filter can combine
+//     them. The interval matches conversations created on a UTC day it
+//     touches. pageSize 1 to 100 (default 25). New callbacks are searchable
+//     at once (no indexing delay). conversations is omitted when there are
+//     no hits.
+//   - The heartbeat interval (HeartbeatEvery, default 30 s) and the pong
+//     text follow the community sources. socket_closing is followed by the
+//     close after SocketClosingDelay (default 2 s, not the real ~1 minute).
+//     Subscribing over the socket ({"message":"subscribe"}) is not
+//     supported (ignored).
+//   - Agentless SMS supports the sms messenger type only; fromAddress must
+//     be a queue's SMSAddress when any queue has one; textBody is 1 to 765
+//     characters.
+//   - Rate limit: one token bucket over all API calls (Genesys limits per
+//     token and per resource). 429s always carry Retry-After (whole seconds,
+//     at least 1). No inin-ratelimit-* headers.
+package gcsim

@@ -1,0 +1,166 @@
+package gcsim_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotline/slotline/internal/genesys/gcsim"
+)
+
+const callbacksPath = "/api/v2/conversations/callbacks"
+
+func createBody() map[string]any {
+	return map[string]any{"queueId": queueID, "callbackNumbers": []string{"+14155550101"}}
+}
+
+func TestFailNext(t *testing.T) {
+	t.Parallel()
+
+	t.Run("429", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, gcsim.Options{})
+		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: callbacksPath, Status: 429, RetryAfter: 1500 * time.Millisecond, Count: 2})
+		// Another method or path is not affected.
+		if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+			t.Errorf("unrelated call: %d", res.status)
+		}
+		for range 2 {
+			res := b.call(t, "POST", callbacksPath, createBody())
+			eb := wantError(t, res, 429, "too.many.requests.retry.after")
+			if got := res.header.Get("Retry-After"); got != "2" {
+				t.Errorf("Retry-After = %q, want 2", got)
+			}
+			if eb.Message != "Rate limit exceeded the maximum. Retry the request in [2] seconds" {
+				t.Errorf("message = %q", eb.Message)
+			}
+		}
+		if res := b.call(t, "POST", callbacksPath, createBody()); res.status != 200 {
+			t.Errorf("third call: %d", res.status)
+		}
+		if n := len(b.sim.Callbacks()); n != 1 {
+			t.Errorf("%d callbacks, want 1", n)
+		}
+		st := b.sim.Stats()
+		if st.TooManyRequests != 2 || st.Count("POST /api/v2/conversations/callbacks", 429) != 2 || st.Count("POST /api/v2/conversations/callbacks", 0) != 3 {
+			t.Errorf("stats = %+v", st)
+		}
+	})
+
+	t.Run("503", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, gcsim.Options{})
+		b.sim.FailNext(gcsim.Fault{Status: 503})
+		wantError(t, b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil), 503, "service.unavailable")
+		if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+			t.Errorf("next call: %d", res.status)
+		}
+	})
+
+	t.Run("latency", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, gcsim.Options{})
+		b.sim.FailNext(gcsim.Fault{PathPrefix: "/api/v2/routing/", Latency: 150 * time.Millisecond})
+		start := time.Now()
+		res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil)
+		if d := time.Since(start); res.status != 200 || d < 150*time.Millisecond {
+			t.Errorf("status %d after %v", res.status, d)
+		}
+	})
+
+	t.Run("lose response", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, gcsim.Options{})
+		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: callbacksPath, LoseResponse: true})
+		req := b.request(t, b.token, "POST", callbacksPath, createBody())
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			t.Fatalf("got a response (%d), want a connection error", res.StatusCode)
+		}
+		got := b.sim.Callbacks()
+		if len(got) != 1 {
+			t.Fatalf("%d callbacks after a lost response, want 1 (committed)", len(got))
+		}
+		if st := b.sim.Stats(); st.LostResponses != 1 {
+			t.Errorf("LostResponses = %d", st.LostResponses)
+		}
+	})
+
+	t.Run("login", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, gcsim.Options{})
+		b.sim.FailNext(gcsim.Fault{PathPrefix: "/oauth/token", Status: 503, RetryAfter: time.Second})
+		req, _ := http.NewRequest("POST", b.base+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+		res := send(t, req)
+		if res.status != 503 || res.header.Get("Retry-After") != "1" {
+			t.Errorf("login fault: %d %v", res.status, res.header)
+		}
+		b.login(t)
+	})
+
+	t.Run("socket connect", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, gcsim.Options{})
+		_, uri := b.channel(t, topic(queueID))
+		b.sim.FailNext(gcsim.Fault{PathPrefix: "/channels/", Status: 503})
+		wantDialStatus(t, uri, 503)
+		dial(t, uri)
+	})
+}
+
+func TestFailureRate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gcsim.Options{})
+	b.sim.SetFailureRate(503, 1, 0)
+	wantError(t, b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil), 503, "service.unavailable")
+	b.login(t) // login is exempt
+	b.sim.SetFailureRate(429, 0.5, 0)
+	var n429 int
+	for range 40 {
+		res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil)
+		if res.status == 429 {
+			n429++
+			if res.header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		}
+	}
+	if n429 == 0 || n429 == 40 {
+		t.Errorf("%d of 40 failed at rate 0.5", n429)
+	}
+	b.sim.SetFailureRate(0, 0, 0)
+	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+		t.Errorf("after turning off: %d", res.status)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gcsim.Options{})
+	b.sim.SetRateLimit(5)
+	var ok, limited int
+	for range 20 {
+		res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil)
+		switch res.status {
+		case 200:
+			ok++
+		case 429:
+			limited++
+			eb := wantError(t, res, 429, "too.many.requests.retry.after")
+			if res.header.Get("Retry-After") != "1" || !strings.Contains(eb.Message, "[1]") {
+				t.Errorf("429: Retry-After %q, %q", res.header.Get("Retry-After"), eb.Message)
+			}
+		}
+	}
+	if ok < 5 || ok > 7 || limited == 0 {
+		t.Errorf("ok %d, limited %d", ok, limited)
+	}
+	b.sim.SetRateLimit(0)
+	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+		t.Errorf("after removing the limit: %d", res.status)
+	}
+}

@@ -1,0 +1,658 @@
+package gcsim
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultQueueID is the queue the simulator knows when Options.Queues is
+// empty (and the default of `slotline sim`).
+const DefaultQueueID = "7f1c9a2e-0000-4000-8000-000000000001"
+
+// Default credentials accepted when Options leaves them empty.
+const (
+	DefaultClientID     = "sim-client"
+	DefaultClientSecret = "sim-secret"
+)
+
+// correlationHeader is the header Genesys puts on every API response; error
+// bodies repeat it as contextId.
+const correlationHeader = "ININ-Correlation-Id"
+
+// maxRequestBytes is Genesys' request.bytes.max limit.
+const maxRequestBytes = 512000
+
+// Options configures a simulator. The zero value is usable: every field has
+// a documented default.
+type Options struct {
+	// ClientID and ClientSecret are the only accepted OAuth client
+	// credentials (default "sim-client" / "sim-secret"); any other pair gets
+	// 401 invalid_client.
+	ClientID, ClientSecret string
+	// TokenTTL is the lifetime of an access token in real time (default 24h).
+	TokenTTL time.Duration
+	// Clock drives callback lifecycles (default NewClock(time.Now(), 1)).
+	Clock *Clock
+	// AnswerRate is the probability that a due callback is answered by an
+	// agent (default 0.8). Zero means the default; use a negative value for
+	// "never answered".
+	AnswerRate float64
+	// Seed seeds the random source behind answers and random failures, so
+	// that a test driving the clock with Advance sees the same outcomes.
+	Seed int64
+	// TalkTime is how long, in clock time, an answered callback stays
+	// connected (default 3m).
+	TalkTime time.Duration
+	// RingTime is how long, in clock time, a due callback dials before it is
+	// answered or not (default 20s).
+	RingTime time.Duration
+	// HeartbeatEvery is the real time between channel heartbeats on each
+	// notification socket (default 30s).
+	HeartbeatEvery time.Duration
+	// ChannelTTL is a notification channel's lifetime in real time (default
+	// 24h). A channel also ends when the token that created it expires or is
+	// revoked, whichever comes first; its expires field says when.
+	ChannelTTL time.Duration
+	// SocketClosingDelay is the real time between a v2.system.socket_closing
+	// message and the socket's close (default 2s).
+	SocketClosingDelay time.Duration
+	// Queues are the known routing queues (default one queue,
+	// DefaultQueueID). Creating a callback on another queue is a 400.
+	Queues []Queue
+	// ScheduleGroups are the Architect schedule groups served, with their
+	// schedules.
+	ScheduleGroups []ScheduleGroup
+	// Logger receives the simulator's logs (default: discarded).
+	Logger *slog.Logger
+}
+
+// Queue is a routing queue known to the simulator.
+type Queue struct {
+	// ID is the queue's id (a UUID in Genesys; any string here).
+	ID string
+	// Name is the queue's name (default "Queue <ID>").
+	Name string
+	// CallingPartyNumber is the queue's default outbound caller id (E.164).
+	CallingPartyNumber string
+	// SMSAddress is the queue's SMS number (E.164). When any queue has one,
+	// agentless messages must be sent from one of them.
+	SMSAddress string
+}
+
+// ScheduleGroup is an Architect schedule group with its schedules.
+type ScheduleGroup struct {
+	// ID and Name identify the group.
+	ID, Name string
+	// TimeZone is an IANA zone name, e.g. "America/New_York".
+	TimeZone string
+	// Open, Closed and Holiday are the group's schedules.
+	Open, Closed, Holiday []Schedule
+}
+
+// Schedule is an Architect schedule: a first occurrence from Start to End,
+// local times without offset ("2006-01-02T15:04:05.000"), repeated by RRule.
+type Schedule struct {
+	ID, Name   string
+	Start, End string
+	RRule      string
+}
+
+// Sim is a running Genesys Cloud simulator. Create it with New and always
+// Close it.
+type Sim struct {
+	opts    Options
+	clock   *Clock
+	logger  *slog.Logger
+	handler http.Handler
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the lifecycle loop, Start's server, socket handlers
+	wake   chan struct{}  // nudges the lifecycle loop after a change
+
+	srvMu sync.Mutex
+	srv   *http.Server
+	url   string
+
+	mu              sync.Mutex
+	closed          bool
+	rng             *rand.Rand
+	answerRate      float64
+	queues          map[string]Queue
+	smsAddresses    map[string]bool
+	groups          map[string]ScheduleGroup
+	schedules       map[string]Schedule
+	agents          []ref
+	tokens          map[string]*token
+	callbacks       map[string]*callback
+	callbackOrder   []*callback
+	commIndex       map[string]*callback // callback communication id → callback
+	due             dueHeap
+	seq             uint64
+	sms             []SMSInfo
+	channels        map[string]*channel
+	sockets         map[*socket]struct{}
+	socketQueueLen  int
+	topicRejections map[string]string
+	faults          []Fault
+	failStatus      int
+	failRate        float64
+	failRetryAfter  time.Duration
+	limiter         *rate.Limiter
+	stats           statsCounter
+}
+
+// New returns a simulator configured by opts, with its lifecycle loop
+// running. Serve it with Start or mount Handler; stop it with Close.
+func New(opts Options) *Sim {
+	if opts.ClientID == "" {
+		opts.ClientID = DefaultClientID
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = DefaultClientSecret
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = 24 * time.Hour
+	}
+	if opts.Clock == nil {
+		opts.Clock = NewClock(time.Now(), 1)
+	}
+	if opts.AnswerRate == 0 {
+		opts.AnswerRate = 0.8
+	}
+	if opts.TalkTime <= 0 {
+		opts.TalkTime = 3 * time.Minute
+	}
+	if opts.RingTime <= 0 {
+		opts.RingTime = 20 * time.Second
+	}
+	if opts.HeartbeatEvery <= 0 {
+		opts.HeartbeatEvery = 30 * time.Second
+	}
+	if opts.ChannelTTL <= 0 {
+		opts.ChannelTTL = 24 * time.Hour
+	}
+	if opts.SocketClosingDelay <= 0 {
+		opts.SocketClosingDelay = 2 * time.Second
+	}
+	if len(opts.Queues) == 0 {
+		opts.Queues = []Queue{{ID: DefaultQueueID, Name: "Sim Queue", CallingPartyNumber: "+18005550100"}}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Sim{
+		opts:            opts,
+		clock:           opts.Clock,
+		logger:          opts.Logger,
+		ctx:             ctx,
+		cancel:          cancel,
+		wake:            make(chan struct{}, 1),
+		rng:             rand.New(rand.NewPCG(uint64(opts.Seed), 0x5107_11ae)),
+		answerRate:      opts.AnswerRate,
+		queues:          make(map[string]Queue),
+		smsAddresses:    make(map[string]bool),
+		groups:          make(map[string]ScheduleGroup),
+		schedules:       make(map[string]Schedule),
+		tokens:          make(map[string]*token),
+		callbacks:       make(map[string]*callback),
+		commIndex:       make(map[string]*callback),
+		channels:        make(map[string]*channel),
+		sockets:         make(map[*socket]struct{}),
+		socketQueueLen:  defaultSocketQueueLen,
+		topicRejections: make(map[string]string),
+		stats:           newStatsCounter(),
+	}
+	for _, q := range opts.Queues {
+		if q.Name == "" {
+			q.Name = "Queue " + q.ID
+		}
+		s.queues[q.ID] = q
+		if q.SMSAddress != "" {
+			s.smsAddresses[q.SMSAddress] = true
+		}
+	}
+	for _, g := range opts.ScheduleGroups {
+		for _, list := range [][]Schedule{g.Open, g.Closed, g.Holiday} {
+			for i := range list {
+				if list[i].ID == "" {
+					list[i].ID = newUUID()
+				}
+				s.schedules[list[i].ID] = list[i]
+			}
+		}
+		s.groups[g.ID] = g
+	}
+	for i := range 3 {
+		s.agents = append(s.agents, ref{ID: fmt.Sprintf("5a9e0000-0000-4000-8000-00000000000%d", i+1), Name: fmt.Sprintf("Sim Agent %d", i+1)})
+	}
+	mux := http.NewServeMux()
+	s.addRoutes(mux)
+	s.handler = mux
+	s.wg.Add(1)
+	go s.loop()
+	return s
+}
+
+// addRoutes registers every route of the simulator.
+func (s *Sim) addRoutes(mux *http.ServeMux) {
+	login := func(p string, h http.HandlerFunc) { mux.Handle(p, s.wrap(p, routeLogin, h)) }
+	api := func(p string, h http.HandlerFunc) { mux.Handle(p, s.wrap(p, routeAPI, h)) }
+	admin := func(p string, h http.HandlerFunc) { mux.Handle(p, s.wrap(p, routeAdmin, h)) }
+
+	login("POST /oauth/token", s.handleToken)
+
+	api("POST /api/v2/conversations/callbacks", s.handleCreateCallback)
+	api("PATCH /api/v2/conversations/callbacks", s.handlePatchCallback)
+	api("POST /api/v2/conversations/callbacks/bulk/disconnect", s.handleBulkDisconnect)
+	api("PATCH /api/v2/conversations/callbacks/{conversationId}", s.handleDisconnectConversation)
+	api("GET /api/v2/conversations/callbacks/{conversationId}", s.handleGetCallbackConversation)
+	api("GET /api/v2/conversations/{conversationId}", s.handleGetConversation)
+	api("POST /api/v2/analytics/conversations/details/query", s.handleAnalyticsQuery)
+	api("GET /api/v2/routing/queues/{queueId}", s.handleGetQueue)
+	api("GET /api/v2/routing/sms/phonenumbers/{addressId}", s.handleGetSMSPhoneNumber)
+	api("GET /api/v2/architect/schedulegroups/{scheduleGroupId}", s.handleGetScheduleGroup)
+	api("GET /api/v2/architect/schedules/{scheduleId}", s.handleGetSchedule)
+	api("POST /api/v2/conversations/messages/agentless", s.handleAgentless)
+	api("POST /api/v2/notifications/channels", s.handleCreateChannel)
+	api("GET /api/v2/notifications/channels", s.handleListChannels)
+	api("HEAD /api/v2/notifications/channels/{channelId}", s.handleHeadChannel)
+	api("GET /api/v2/notifications/channels/{channelId}/subscriptions", s.handleGetSubscriptions)
+	api("POST /api/v2/notifications/channels/{channelId}/subscriptions", s.handleAddSubscriptions)
+	api("PUT /api/v2/notifications/channels/{channelId}/subscriptions", s.handleReplaceSubscriptions)
+	api("DELETE /api/v2/notifications/channels/{channelId}/subscriptions", s.handleDeleteSubscriptions)
+	mux.Handle("GET /channels/{channelId}", s.wrap("GET /channels/{channelId}", routeStream, s.handleStream))
+
+	admin("POST /sim/faults", s.handleAdminFault)
+	admin("POST /sim/failure-rate", s.handleAdminFailureRate)
+	admin("POST /sim/rate-limit", s.handleAdminRateLimit)
+	admin("POST /sim/answer-rate", s.handleAdminAnswerRate)
+	admin("POST /sim/topic-rejections", s.handleAdminTopicRejection)
+	admin("GET /sim/clock", s.handleAdminClock)
+	admin("POST /sim/clock", s.handleAdminClock)
+	admin("GET /sim/callbacks", s.handleAdminCallbacks)
+	admin("GET /sim/sms", s.handleAdminSMS)
+	admin("GET /sim/stats", s.handleAdminStats)
+	admin("POST /sim/tokens/revoke", s.handleAdminRevoke)
+	admin("POST /sim/channels/{channelId}/expire", s.handleAdminExpireChannel)
+	admin("POST /sim/channels/{channelId}/socket-closing", s.handleAdminSocketClosing)
+	admin("POST /sim/sockets/drop", s.handleAdminDropSockets)
+	admin("POST /sim/conversations/{conversationId}/reschedule", s.handleAdminReschedule)
+	admin("POST /sim/conversations/{conversationId}/disconnect", s.handleAdminDisconnect)
+
+	mux.Handle("/", s.wrap("unmatched", routeUnmatched, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not.found", "The requested resource was not found.")
+	}))
+}
+
+// Handler returns the whole server: login, API, notification sockets and
+// the admin API.
+func (s *Sim) Handler() http.Handler { return s.handler }
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves the simulator in a
+// goroutine owned by the Sim until Close. It returns the base URL, which
+// serves as both the API and the login base URL.
+func (s *Sim) Start(addr string) (string, error) {
+	s.srvMu.Lock()
+	defer s.srvMu.Unlock()
+	if s.srv != nil {
+		return "", errors.New("gcsim: already started")
+	}
+	if s.ctx.Err() != nil {
+		return "", errors.New("gcsim: closed")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("gcsim: listen on %s: %w", addr, err)
+	}
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	}
+	s.url = "http://" + ln.Addr().String()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("gcsim server stopped", "err", err)
+		}
+	}()
+	return s.url, nil
+}
+
+// URL returns the base URL given by Start, or "" before Start.
+func (s *Sim) URL() string {
+	s.srvMu.Lock()
+	defer s.srvMu.Unlock()
+	return s.url
+}
+
+// Close stops the server (if started), the lifecycle loop and every
+// notification socket, and waits for them. It is safe to call twice.
+func (s *Sim) Close() error {
+	s.cancel()
+	s.srvMu.Lock()
+	srv := s.srv
+	s.srvMu.Unlock()
+	var err error
+	if srv != nil {
+		err = srv.Close()
+	}
+	s.mu.Lock()
+	s.closed = true
+	var socks []*socket
+	for sk := range s.sockets {
+		if sk.conn != nil {
+			socks = append(socks, sk)
+		}
+	}
+	s.mu.Unlock()
+	for _, sk := range socks {
+		sk.conn.CloseNow()
+	}
+	s.wg.Wait()
+	return err
+}
+
+// Clock returns the simulator's clock.
+func (s *Sim) Clock() *Clock { return s.clock }
+
+// SetAnswerRate changes the probability that a callback is answered; it
+// applies to callbacks whose ring time ends from now on.
+func (s *Sim) SetAnswerRate(p float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answerRate = p
+}
+
+// routeKind says which middleware a route gets.
+type routeKind int
+
+const (
+	routeLogin     routeKind = iota // faults, no bearer token
+	routeAPI                        // bearer token, rate limit, faults, random failures
+	routeStream                     // faults, no token (the channel id is the secret)
+	routeAdmin                      // nothing; not counted in Stats
+	routeUnmatched                  // counted only
+)
+
+// wrap gives a route its correlation id, request counting, authentication,
+// rate limit and fault injection, according to its kind.
+func (s *Sim) wrap(pattern string, kind routeKind, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(correlationHeader, newUUID())
+		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
+		defer func() {
+			if kind != routeAdmin {
+				s.countRequest(pattern, sw.status)
+			}
+			s.logger.DebugContext(r.Context(), "gcsim request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+		}()
+		if kind == routeAdmin || kind == routeUnmatched {
+			h(sw, r)
+			return
+		}
+		r.Body = http.MaxBytesReader(sw, r.Body, maxRequestBytes)
+		if kind == routeAPI {
+			if !s.authorize(sw, r) {
+				return
+			}
+			if s.rateLimited(sw) {
+				return
+			}
+		}
+		s.serveWithFaults(sw, r, kind, h)
+	})
+}
+
+// statusWriter records the status code of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController and the WebSocket upgrader reach the
+// underlying writer (for Hijack).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// errorBody is Genesys' ErrorBody.
+type errorBody struct {
+	Message   string      `json:"message"`
+	Code      string      `json:"code"`
+	Status    int         `json:"status"`
+	ContextID string      `json:"contextId"`
+	Details   []any       `json:"details"`
+	Errors    []errorBody `json:"errors"`
+}
+
+// writeError writes an ErrorBody whose contextId is the response's
+// correlation id.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, errorBody{
+		Message: message, Code: code, Status: status,
+		ContextID: w.Header().Get(correlationHeader), Details: []any{}, Errors: []errorBody{},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decodeJSON reads a JSON body into v, answering 400 (or 413) itself when it
+// cannot.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "request.entity.too.large", "The request is larger than the maximum of 512000 bytes.")
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "bad.request", "The request could not be understood by the server due to malformed syntax: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// timeLayout is how Genesys writes instants: UTC with milliseconds.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// fmtTime formats t as Genesys does, and the zero time as "".
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// parseTime reads an ISO-8601 instant. Any RFC 3339 offset is accepted and
+// converted to UTC.
+func parseTime(v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// newUUID returns a random version 4 UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return formatUUID(b)
+}
+
+// formatUUID formats b as a version 4 UUID.
+func formatUUID(b [16]byte) string {
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// ref is a Genesys entity reference.
+type ref struct {
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	SelfURI string `json:"selfUri,omitempty"`
+}
+
+// Stats counts what the simulator has served since New.
+type Stats struct {
+	// Requests counts responses by route pattern (e.g. "POST
+	// /api/v2/conversations/callbacks", or "unmatched") and status code,
+	// sorted by pattern then status. A response lost on purpose counts with
+	// the status the handler produced.
+	Requests []RequestCount `json:"requests"`
+	// TooManyRequests is the number of 429 responses sent.
+	TooManyRequests int `json:"tooManyRequests"`
+	// TokensIssued is the number of access tokens issued.
+	TokensIssued int `json:"tokensIssued"`
+	// LostResponses is the number of responses dropped after the write
+	// committed (Fault.LoseResponse).
+	LostResponses int `json:"lostResponses"`
+	// FaultsInjected is the number of scripted or random faults applied.
+	FaultsInjected int `json:"faultsInjected"`
+	// SlowSocketsDropped is the number of notification sockets dropped
+	// because they fell too far behind.
+	SlowSocketsDropped int `json:"slowSocketsDropped"`
+}
+
+// RequestCount is one line of Stats.Requests.
+type RequestCount struct {
+	Pattern string `json:"pattern"`
+	Status  int    `json:"status"`
+	Count   int    `json:"count"`
+}
+
+// Count returns the number of responses to pattern with the given status;
+// status 0 counts every status.
+func (st Stats) Count(pattern string, status int) int {
+	n := 0
+	for _, rc := range st.Requests {
+		if rc.Pattern == pattern && (status == 0 || rc.Status == status) {
+			n += rc.Count
+		}
+	}
+	return n
+}
+
+type statsKey struct {
+	pattern string
+	status  int
+}
+
+type statsCounter struct {
+	requests    map[statsKey]int
+	tooMany     int
+	tokens      int
+	lost        int
+	faults      int
+	slowDropped int
+}
+
+func newStatsCounter() statsCounter { return statsCounter{requests: make(map[statsKey]int)} }
+
+func (s *Sim) countRequest(pattern string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.requests[statsKey{pattern, status}]++
+	if status == http.StatusTooManyRequests {
+		s.stats.tooMany++
+	}
+}
+
+// Stats returns the request counts so far.
+func (s *Sim) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{TooManyRequests: s.stats.tooMany, TokensIssued: s.stats.tokens, LostResponses: s.stats.lost, FaultsInjected: s.stats.faults, SlowSocketsDropped: s.stats.slowDropped}
+	for k, n := range s.stats.requests {
+		st.Requests = append(st.Requests, RequestCount{Pattern: k.pattern, Status: k.status, Count: n})
+	}
+	sort.Slice(st.Requests, func(i, j int) bool {
+		a, b := st.Requests[i], st.Requests[j]
+		if a.Pattern != b.Pattern {
+			return a.Pattern < b.Pattern
+		}
+		return a.Status < b.Status
+	})
+	return st
+}
+
+// hostURL returns the scheme and host the request was made to, for
+// building absolute URLs (connectUri).
+func hostURL(r *http.Request, wsScheme bool) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if wsScheme {
+		scheme = strings.Replace(scheme, "http", "ws", 1)
+	}
+	return scheme + "://" + r.Host
+}
+
+// reply is a response computed under the Sim's mutex and written after it
+// is released, so that a slow client never holds up the simulator.
+type reply struct {
+	status  int
+	body    any    // JSON body; nil for none
+	code    string // ErrorBody code when the reply is an error
+	message string
+}
+
+func jsonReply(status int, body any) reply { return reply{status: status, body: body} }
+
+func errorReply(status int, code, message string) reply {
+	return reply{status: status, code: code, message: message}
+}
+
+// respond runs f under the Sim's mutex and writes its reply after.
+func (s *Sim) respond(w http.ResponseWriter, f func() reply) {
+	s.mu.Lock()
+	rp := f()
+	s.mu.Unlock()
+	switch {
+	case rp.code != "":
+		writeError(w, rp.status, rp.code, rp.message)
+	case rp.body == nil:
+		w.WriteHeader(rp.status)
+	default:
+		writeJSON(w, rp.status, rp.body)
+	}
+}

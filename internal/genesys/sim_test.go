@@ -1,0 +1,389 @@
+package genesys_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/genesys/gcsim"
+)
+
+// simT0 is the simulator clock's start: a fixed instant, clock stopped.
+var simT0 = time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+
+const (
+	simQueue = gcsim.DefaultQueueID
+	resKey   = "slotline_reservation_id"
+)
+
+type simBundle struct {
+	sim    *gcsim.Sim
+	client *genesys.Client
+}
+
+// simSetup starts a simulator with a stopped clock at simT0 and a client of
+// it over real sockets.
+func simSetup(t *testing.T, opts gcsim.Options) simBundle {
+	t.Helper()
+	if opts.Clock == nil {
+		opts.Clock = gcsim.NewClock(simT0, 0)
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	sim := gcsim.New(opts)
+	t.Cleanup(func() { sim.Close() })
+	base, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := genesys.New(genesys.Config{
+		APIURL:       base,
+		LoginURL:     base,
+		ClientID:     gcsim.DefaultClientID,
+		ClientSecret: gcsim.DefaultClientSecret,
+		RateLimit:    500,
+		Burst:        50,
+		CallTimeout:  5 * time.Second,
+		Logger:       slog.New(slog.NewTextHandler(simLog{t}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return simBundle{sim: sim, client: c}
+}
+
+type simLog struct{ t *testing.T }
+
+func (l simLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+func simCreate(resID string) genesys.CreateCallbackRequest {
+	return genesys.CreateCallbackRequest{
+		QueueID:               simQueue,
+		CallbackUserName:      "Jane Doe",
+		CallbackNumbers:       []string{"+14155550123"},
+		CallbackScheduledTime: simT0.Add(time.Hour),
+		Data:                  map[string]string{resKey: resID},
+	}
+}
+
+func TestSimLifecycle(t *testing.T) {
+	t.Parallel()
+	b := simSetup(t, gcsim.Options{})
+	ctx := context.Background()
+
+	created, err := b.client.CreateCallback(ctx, simCreate("res-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.ConversationID == "" || len(created.CallbackIdentifiers) == 0 {
+		t.Fatalf("created = %+v", created)
+	}
+
+	cc, err := b.client.GetCallbackConversation(ctx, created.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := cc.Attribute(resKey); v != "res-1" {
+		t.Errorf("attribute = %q", v)
+	}
+	cust := cc.Participant("customer")
+	if cust == nil || cust.State != "scheduled" || cust.CallbackScheduledTime == nil || !cust.CallbackScheduledTime.Equal(simT0.Add(time.Hour)) {
+		t.Fatalf("customer = %+v", cust)
+	}
+
+	newTime := simT0.Add(2 * time.Hour)
+	if _, err := b.client.RescheduleCallback(ctx, genesys.PatchCallbackRequest{ConversationID: created.ConversationID, CallbackScheduledTime: newTime}); err != nil {
+		t.Fatal(err)
+	}
+	cv, err := b.client.GetConversation(ctx, created.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scheduled *time.Time
+	for _, p := range cv.Participants {
+		for _, cb := range p.Callbacks {
+			if cb.CallbackScheduledTime != nil {
+				scheduled = cb.CallbackScheduledTime
+			}
+		}
+	}
+	if scheduled == nil || !scheduled.Equal(newTime) {
+		t.Errorf("rescheduled time = %v, want %v", scheduled, newTime)
+	}
+
+	if err := b.client.CancelCallback(ctx, created.ConversationID, created.CallbackIdentifiers); err != nil {
+		t.Fatal(err)
+	}
+	cc, err = b.client.GetCallbackConversation(ctx, created.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cc.Participant("customer"); p == nil || p.State != "disconnected" {
+		t.Errorf("after cancel: %+v", p)
+	}
+	// Cancelling again, or without identifiers, is harmless.
+	if err := b.client.CancelCallback(ctx, created.ConversationID, nil); err != nil {
+		t.Errorf("second cancel: %v", err)
+	}
+	if _, err := b.client.GetCallbackConversation(ctx, "no-such-conversation"); !genesys.IsNotFound(err) {
+		t.Errorf("unknown conversation: %v", err)
+	}
+	if n := len(b.sim.Callbacks()); n != 1 {
+		t.Errorf("simulator has %d callbacks, want 1", n)
+	}
+}
+
+// TestSimLostResponse is the recovery the jobs perform: a create whose
+// response is lost after the simulator committed it yields an
+// UnknownOutcomeError; FindCallbacks and the attributes find it, and no
+// second callback is created.
+func TestSimLostResponse(t *testing.T) {
+	t.Parallel()
+	b := simSetup(t, gcsim.Options{})
+	ctx := context.Background()
+	if _, err := b.client.CreateCallback(ctx, simCreate("res-other")); err != nil { // a neighbour on the same number
+		t.Fatal(err)
+	}
+	b.sim.FailNext(gcsim.Fault{Method: http.MethodPost, PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true})
+
+	_, err := b.client.CreateCallback(ctx, simCreate("res-2"))
+	var uo *genesys.UnknownOutcomeError
+	if !errors.As(err, &uo) {
+		t.Fatalf("err = %v, want *UnknownOutcomeError", err)
+	}
+	ids, err := b.client.FindCallbacks(ctx, genesys.FindQuery{
+		QueueID: simQueue, CallbackNumber: "+14155550123", From: simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var adopted []string
+	for _, id := range ids {
+		cc, err := b.client.GetCallbackConversation(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := cc.Attribute(resKey); v == "res-2" {
+			adopted = append(adopted, id)
+		}
+	}
+	if len(ids) != 2 || len(adopted) != 1 {
+		t.Fatalf("found %v, adopted %v; want 2 found, 1 adopted", ids, adopted)
+	}
+	var mine int
+	for _, cb := range b.sim.Callbacks() {
+		if cb.Data[resKey] == "res-2" {
+			mine++
+			if cb.ConversationID != adopted[0] {
+				t.Errorf("adopted %s, simulator has %s", adopted[0], cb.ConversationID)
+			}
+		}
+	}
+	if mine != 1 {
+		t.Errorf("simulator has %d callbacks for res-2, want exactly 1", mine)
+	}
+}
+
+func TestSimFaults(t *testing.T) {
+	t.Parallel()
+
+	t.Run("429RetriedAfterRetryAfter", func(t *testing.T) {
+		t.Parallel()
+		b := simSetup(t, gcsim.Options{})
+		b.sim.FailNext(gcsim.Fault{Method: http.MethodPost, PathPrefix: "/api/v2/conversations/callbacks", Status: 429, RetryAfter: time.Second})
+		start := time.Now()
+		if _, err := b.client.CreateCallback(context.Background(), simCreate("res-429")); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < time.Second {
+			t.Errorf("create took %s, want ≥ 1 s (Retry-After)", d)
+		}
+		if n := len(b.sim.Callbacks()); n != 1 {
+			t.Errorf("simulator has %d callbacks, want 1", n)
+		}
+	})
+
+	t.Run("503OnCreateIsUnknownOutcome", func(t *testing.T) {
+		t.Parallel()
+		b := simSetup(t, gcsim.Options{})
+		b.sim.FailNext(gcsim.Fault{Method: http.MethodPost, PathPrefix: "/api/v2/conversations/callbacks", Status: 503})
+		_, err := b.client.CreateCallback(context.Background(), simCreate("res-503"))
+		var uo *genesys.UnknownOutcomeError
+		if !errors.As(err, &uo) {
+			t.Fatalf("err = %v", err)
+		}
+		if got := b.sim.Stats().Count("POST /api/v2/conversations/callbacks", 0); got != 1 {
+			t.Errorf("simulator saw %d creates, want 1", got)
+		}
+	})
+
+	t.Run("503OnReadRetried", func(t *testing.T) {
+		t.Parallel()
+		b := simSetup(t, gcsim.Options{})
+		b.sim.FailNext(gcsim.Fault{Method: http.MethodGet, PathPrefix: "/api/v2/routing/queues/", Status: 503, Count: 2})
+		q, err := b.client.GetQueue(context.Background(), simQueue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.ID != simQueue {
+			t.Errorf("queue = %+v", q)
+		}
+	})
+
+	t.Run("RevokedTokenRefreshed", func(t *testing.T) {
+		t.Parallel()
+		b := simSetup(t, gcsim.Options{})
+		ctx := context.Background()
+		if _, err := b.client.GetQueue(ctx, simQueue); err != nil {
+			t.Fatal(err)
+		}
+		b.sim.RevokeTokens()
+		if _, err := b.client.GetQueue(ctx, simQueue); err != nil {
+			t.Fatalf("after revocation: %v", err)
+		}
+		if n := b.sim.Stats().TokensIssued; n != 2 {
+			t.Errorf("tokens issued = %d, want 2", n)
+		}
+	})
+}
+
+func TestSimRoutingAndSMS(t *testing.T) {
+	t.Parallel()
+	b := simSetup(t, gcsim.Options{
+		Queues: []gcsim.Queue{{ID: simQueue, Name: "Support", CallingPartyNumber: "+18005550100", SMSAddress: "+18005550199"}},
+		ScheduleGroups: []gcsim.ScheduleGroup{{
+			ID: "sg-1", Name: "Support hours", TimeZone: "America/New_York",
+			Open:    []gcsim.Schedule{{ID: "sch-1", Name: "Weekdays", Start: "2026-03-02T08:00:00.000", End: "2026-03-02T17:00:00.000", RRule: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}},
+			Holiday: []gcsim.Schedule{{ID: "sch-3", Name: "Christmas", Start: "2026-12-25T00:00:00.000", End: "2026-12-26T00:00:00.000"}},
+		}},
+	})
+	ctx := context.Background()
+	q, err := b.client.GetQueue(ctx, simQueue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Name != "Support" || q.CallingPartyNumber != "+18005550100" || q.OutboundMessagingAddresses == nil || q.OutboundMessagingAddresses.SMSAddress == nil {
+		t.Errorf("queue = %+v", q)
+	}
+	g, err := b.client.GetScheduleGroup(ctx, "sg-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.TimeZone != "America/New_York" || len(g.OpenSchedules) != 1 || len(g.HolidaySchedules) != 1 {
+		t.Fatalf("group = %+v", g)
+	}
+	s, err := b.client.GetSchedule(ctx, g.OpenSchedules[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := time.LoadLocation(g.TimeZone)
+	start, end, err := s.Window(loc)
+	if err != nil || start.UTC().Format(time.RFC3339) != "2026-03-02T13:00:00Z" || end.Sub(start) != 9*time.Hour {
+		t.Errorf("window = %v–%v, %v", start, end, err)
+	}
+
+	if _, err := b.client.SendSMS(ctx, genesys.AgentlessMessage{FromAddress: "+18005550199", ToAddress: "+14155550123", TextBody: "We missed you."}); err != nil {
+		t.Fatal(err)
+	}
+	if sms := b.sim.SMS(); len(sms) != 1 || sms[0].TextBody != "We missed you." {
+		t.Errorf("sms = %+v", sms)
+	}
+}
+
+func TestSimNotifications(t *testing.T) {
+	t.Parallel()
+	b := simSetup(t, gcsim.Options{HeartbeatEvery: 200 * time.Millisecond, SocketClosingDelay: 500 * time.Millisecond, AnswerRate: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+
+	ch, err := b.client.CreateChannel(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.client.ChannelExists(ctx, ch.ID); !ok || err != nil {
+		t.Fatalf("ChannelExists = %v, %v", ok, err)
+	}
+	topic := genesys.QueueCallbacksTopic(simQueue)
+	if _, err := b.client.Subscribe(ctx, ch.ID, []string{topic}, true); err != nil {
+		t.Fatal(err)
+	}
+	topics, err := b.client.Subscribe(ctx, ch.ID, []string{genesys.QueueCallbacksTopic("unknown-queue")}, false)
+	var tre *genesys.TopicRejectedError
+	if !errors.As(err, &tre) || len(tre.Topics) != 1 || tre.Topics[0].RejectionReason == "" {
+		t.Fatalf("subscribe unknown queue: %+v, %v", topics, err)
+	}
+
+	nc, err := genesys.DialNotifications(ctx, ch.ConnectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	// next reads until a notification satisfying ok arrives.
+	next := func(what string, ok func(*genesys.Notification) bool) *genesys.Notification {
+		t.Helper()
+		for {
+			n, err := nc.Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", what, err)
+			}
+			if ok(n) {
+				return n
+			}
+		}
+	}
+	next("heartbeat", (*genesys.Notification).IsHeartbeat)
+	if err := nc.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next("pong", (*genesys.Notification).IsPong)
+
+	created, err := b.client.CreateCallback(ctx, simCreate("res-ev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := func(want string) {
+		t.Helper()
+		n := next("event "+want, func(n *genesys.Notification) bool { return n.TopicName == topic })
+		cc, err := genesys.ParseCallbackEvent(n.EventBody)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cc.ID != created.ConversationID {
+			t.Fatalf("event for %s, want %s", cc.ID, created.ConversationID)
+		}
+		if p := cc.Participant("customer"); p == nil || p.State != want {
+			t.Fatalf("customer state = %+v, want %s", p, want)
+		}
+		if v, _ := cc.Attribute(resKey); v != "res-ev" {
+			t.Errorf("event attribute = %q", v)
+		}
+	}
+	states("scheduled")
+	b.sim.Clock().Advance(time.Hour)
+	states("dialing")
+
+	b.sim.SocketClosing(ch.ID)
+	next("socket_closing", (*genesys.Notification).IsSocketClosing)
+	// Reconnect to the same connectUri, as the official SDKs do.
+	nc.Close()
+	nc, err = genesys.DialNotifications(ctx, ch.ConnectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next("heartbeat after reconnect", (*genesys.Notification).IsHeartbeat)
+
+	b.sim.ExpireChannel(ch.ID)
+	if ok, err := b.client.ChannelExists(ctx, ch.ID); ok || err != nil {
+		t.Errorf("expired channel: ChannelExists = %v, %v", ok, err)
+	}
+}

@@ -1,0 +1,306 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/slotline/slotline/internal/reservation"
+)
+
+// Group commit. Every write of a Store goes through one writer goroutine,
+// which runs the writes waiting at that moment (up to maxBatch) in one
+// transaction and commits them together. One commit (and, on PostgreSQL,
+// one hold of the log-head lock) then serves many writes, which is what
+// lets admissions approach the database's raw insert rate.
+//
+// A write whose function fails cleanly (a *reservation.Error or ErrFull,
+// which by construction happen before the function changes anything) fails
+// alone. Any other failure (a constraint violation, a driver error, a
+// caller's TxFunc error) rolls the whole batch back, and the writer then
+// runs each write of the batch in a transaction of its own, so one bad
+// write never takes the others down. Write functions must therefore be
+// safe to run twice and must not call the Store's write methods.
+
+// maxBatch caps the writes committed together.
+const maxBatch = 64
+
+type writeJob struct {
+	ctx  context.Context
+	fn   func(tx *Tx) error
+	done chan error
+}
+
+// errClosed is returned for writes submitted after Close.
+var errClosed = errors.New("storage: closed")
+
+// errAbortBatch stops a batch so that its writes run one by one.
+var errAbortBatch = errors.New("storage: batch aborted")
+
+type writer struct {
+	jobs   chan *writeJob
+	quit   chan struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (s *Store) startWriter() {
+	s.w = &writer{jobs: make(chan *writeJob, 1024), quit: make(chan struct{}), closed: make(chan struct{})}
+	go s.writeLoop()
+}
+
+func (s *Store) stopWriter() {
+	s.w.once.Do(func() { close(s.w.quit) })
+	<-s.w.closed
+}
+
+// writeLoop is the writer goroutine; it exits on stopWriter after running
+// what was already submitted.
+func (s *Store) writeLoop() {
+	defer close(s.w.closed)
+	for {
+		var first *writeJob
+		select {
+		case first = <-s.w.jobs:
+		case <-s.w.quit:
+			for {
+				select {
+				case j := <-s.w.jobs:
+					j.done <- errClosed
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeJob{first}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.w.jobs:
+				batch = append(batch, j)
+			default:
+				break collect
+			}
+		}
+		s.runBatch(batch)
+		if s.stmts != nil {
+			s.stmts.prepare(s.ctx)
+		}
+	}
+}
+
+// clean reports whether err is a failure that leaves the transaction as it
+// was before the write began.
+func clean(err error) bool {
+	var e *reservation.Error
+	return errors.Is(err, ErrFull) || errors.As(err, &e)
+}
+
+func (s *Store) runBatch(batch []*writeJob) {
+	live := batch[:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.done <- err
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 1 {
+		live[0].done <- s.txRetry(live[0].fn)
+		return
+	}
+	if len(live) == 0 {
+		return
+	}
+	errs := make([]error, len(live))
+	err := s.txRetry(func(tx *Tx) error {
+		for i, j := range live {
+			errs[i] = j.fn(tx)
+			if errs[i] != nil && !clean(errs[i]) {
+				return errAbortBatch
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for i, j := range live {
+			j.done <- errs[i]
+		}
+		return
+	}
+	for _, j := range live {
+		j.done <- s.txRetry(j.fn)
+	}
+}
+
+// inTx runs fn in a write transaction, committed with the other writes
+// waiting at the same time. It returns fn's error or the commit's.
+func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	j := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case <-s.w.quit:
+		return errClosed
+	default:
+	}
+	select {
+	case s.w.jobs <- j:
+	case <-s.w.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once submitted the write may commit: wait for its outcome. A write
+	// that slipped in after the writer stopped never runs.
+	select {
+	case err := <-j.done:
+		return err
+	case <-s.w.closed:
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
+}
+
+// txRetry runs fn in one transaction; on PostgreSQL a deadlock or
+// serialization failure retries it.
+func (s *Store) txRetry(fn func(tx *Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.txOnce(fn)
+		if err != nil && attempt < 5 && retryable(err) {
+			s.logger.Debug("retrying transaction", "attempt", attempt+1, "err", err)
+			continue
+		}
+		return err
+	}
+}
+
+// txOnce runs fn in a transaction, flushes the events and audit entries it
+// appended (taking the log-head lock last) and commits. Statements run
+// with the writer's own context: a caller that goes away does not abort a
+// batch others share.
+func (s *Store) txOnce(fn func(tx *Tx) error) error {
+	ctx := s.ctx
+	if s.pool != nil {
+		ptx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer ptx.Rollback(ctx)
+		tx := &Tx{execer: pgExec{ptx}, driver: ptx}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := s.flushLog(ctx, tx); err != nil {
+			return err
+		}
+		if err := ptx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	}
+	stx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer stx.Rollback()
+	tx := &Tx{execer: sqlTxExec{stx, s.stmts}, driver: stx}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := s.flushLog(ctx, tx); err != nil {
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// stmtCache keeps SQLite statements prepared on the writer pool's one
+// connection, so that each is parsed once. A statement can only be
+// prepared while that connection is free, so one first seen inside a
+// transaction runs unprepared and is prepared after the commit.
+type stmtCache struct {
+	db      *sql.DB
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	pending map[string]bool
+}
+
+func (c *stmtCache) get(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.m[q]
+	if !ok && c.m != nil {
+		c.pending[q] = true
+	}
+	return st
+}
+
+// prepare prepares the statements seen since the last call; it must run
+// outside any transaction of the writer.
+func (c *stmtCache) prepare(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q := range c.pending {
+		if st, err := c.db.PrepareContext(ctx, q); err == nil {
+			c.m[q] = st
+		}
+		delete(c.pending, q)
+	}
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
+
+// sqlTxExec runs statements in a SQLite transaction through the cache.
+type sqlTxExec struct {
+	tx    *sql.Tx
+	cache *stmtCache
+}
+
+func (e sqlTxExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	var res sql.Result
+	var err error
+	if st := e.cache.get(q); st != nil {
+		res, err = e.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		res, err = e.tx.ExecContext(ctx, q, args...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (e sqlTxExec) query(ctx context.Context, q string, args ...any) (rows, error) {
+	var r *sql.Rows
+	var err error
+	if st := e.cache.get(q); st != nil {
+		r, err = e.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	} else {
+		r, err = e.tx.QueryContext(ctx, q, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (e sqlTxExec) queryRow(ctx context.Context, q string, args ...any) row {
+	if st := e.cache.get(q); st != nil {
+		return sqlRow{e.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
+	}
+	return sqlRow{e.tx.QueryRowContext(ctx, q, args...)}
+}

@@ -1,0 +1,327 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/reservation"
+)
+
+// ListenerOptions tune the notification listener.
+type ListenerOptions struct {
+	// LeaseTTL is how long a dead holder keeps the listener lease (default
+	// 20 s); the lease is renewed every LeaseTTL/4, and a standby process
+	// tries to take it as often, so another process takes over within
+	// about LeaseTTL + LeaseTTL/4 of a holder's death.
+	LeaseTTL time.Duration
+	// Silence is how long without any message before a health-check ping
+	// (default 45 s; Genesys sends a heartbeat about every 30 s); PongWait
+	// is how long to wait for an answer before reconnecting (default 15 s).
+	Silence, PongWait time.Duration
+	// RollBefore is how long before a channel expires a new one is opened
+	// (default 1 h).
+	RollBefore time.Duration
+	// Dial opens a notification socket (default genesys.DialNotifications).
+	Dial func(ctx context.Context, uri string) (NotificationConn, error)
+}
+
+// NotificationConn is one notification socket.
+type NotificationConn interface {
+	Read(ctx context.Context) (*genesys.Notification, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Listener follows the callbacks of every configured queue through the
+// Genesys Notifications API. Exactly one process per database listens at a
+// time: it holds a lease in the database; the others wait to take over.
+type Listener struct {
+	r      *Runner
+	opts   ListenerOptions
+	holder string
+}
+
+// leaseName names the listener's lease.
+const leaseName = "genesys-listener"
+
+// NewListener returns the listener of r's queues.
+func (r *Runner) NewListener(opts ListenerOptions) *Listener {
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 20 * time.Second
+	}
+	if opts.Silence <= 0 {
+		opts.Silence = 45 * time.Second
+	}
+	if opts.PongWait <= 0 {
+		opts.PongWait = 15 * time.Second
+	}
+	if opts.RollBefore <= 0 {
+		opts.RollBefore = time.Hour
+	}
+	if opts.Dial == nil {
+		opts.Dial = func(ctx context.Context, uri string) (NotificationConn, error) {
+			return genesys.DialNotifications(ctx, uri)
+		}
+	}
+	return &Listener{r: r, opts: opts, holder: r.id}
+}
+
+// Run listens until ctx is done.
+func (l *Listener) Run(ctx context.Context) error {
+	renew := l.opts.LeaseTTL / 4
+	for {
+		ok, err := l.r.cfg.Store.AcquireLease(ctx, leaseName, l.holder, l.opts.LeaseTTL)
+		if err != nil && ctx.Err() == nil {
+			l.r.logger.WarnContext(ctx, "listener lease", "err", err)
+		}
+		if ok {
+			l.r.logger.InfoContext(ctx, "listener lease taken; following Genesys notifications", "holder", l.holder)
+			l.lead(ctx, renew)
+			l.r.cfg.Observer.ListenerConnected(false)
+			if err := l.r.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName, l.holder); err != nil {
+				l.r.logger.WarnContext(ctx, "release listener lease", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(renew):
+		}
+	}
+}
+
+// lead listens while the lease stays ours.
+func (l *Listener) lead(ctx context.Context, renew time.Duration) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(renew)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				ok, err := l.r.cfg.Store.AcquireLease(ctx, leaseName, l.holder, l.opts.LeaseTTL)
+				if err != nil || !ok {
+					cancel(fmt.Errorf("listener lease lost (err %v)", err))
+					return
+				}
+			}
+		}
+	})
+	defer wg.Wait()
+	wait := time.Second
+	for ctx.Err() == nil {
+		err := l.session(ctx)
+		l.r.cfg.Observer.ListenerConnected(false)
+		if ctx.Err() != nil {
+			break
+		}
+		l.r.logger.WarnContext(ctx, "notification session ended; starting another", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+	cancel(nil)
+}
+
+// topics returns the topic of every queue with a Genesys queue id.
+func (l *Listener) topics() []string {
+	var out []string
+	for _, q := range l.r.cfg.Queues {
+		if q.GenesysQueueID != "" {
+			out = append(out, genesys.QueueCallbacksTopic(q.GenesysQueueID))
+		}
+	}
+	return out
+}
+
+// channel is one notification channel with its socket.
+type channel struct {
+	ch   *genesys.Channel
+	conn NotificationConn
+}
+
+// openChannel creates a channel, subscribes the queues' topics (a rejected
+// topic is logged with its reason; all rejected is an error) and connects.
+func (l *Listener) openChannel(ctx context.Context) (*channel, error) {
+	g := l.r.cfg.Genesys
+	ch, err := g.CreateChannel(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create channel: %w", err)
+	}
+	topics := l.topics()
+	got, err := g.Subscribe(ctx, ch.ID, topics, true)
+	var rejected *genesys.TopicRejectedError
+	if errors.As(err, &rejected) {
+		permitted := 0
+		for _, t := range got {
+			if t.State == "Rejected" {
+				l.r.logger.ErrorContext(ctx, "Genesys rejected a notification topic", "topic", t.ID, "reason", t.RejectionReason,
+					"missing_permissions", t.MissingPermissions)
+			} else {
+				permitted++
+			}
+		}
+		if permitted == 0 {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	conn, err := l.opts.Dial(ctx, ch.ConnectURI)
+	if err != nil {
+		return nil, fmt.Errorf("connect channel %s: %w", ch.ID, err)
+	}
+	l.r.logger.InfoContext(ctx, "notification channel open", "channel_id", ch.ID, "topics", len(topics), "expires", ch.Expires)
+	return &channel{ch: ch, conn: conn}, nil
+}
+
+type message struct {
+	n    *genesys.Notification
+	err  error
+	from *channel
+}
+
+// session runs one channel (and the channels that replace it) until an
+// error needs a fresh start.
+func (l *Listener) session(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msgs := make(chan message, 64)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	read := func(c *channel) {
+		wg.Go(func() {
+			for {
+				n, err := c.conn.Read(ctx)
+				select {
+				case msgs <- message{n, err, c}:
+				case <-ctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	cur, err := l.openChannel(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { cur.conn.Close() }()
+	read(cur)
+	l.r.cfg.Observer.ListenerConnected(true)
+	var old *channel
+	silence := time.NewTimer(l.opts.Silence)
+	defer silence.Stop()
+	pinged := false
+	roll := time.NewTimer(rollIn(cur.ch, l.opts.RollBefore))
+	defer roll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-silence.C:
+			if pinged {
+				return fmt.Errorf("no heartbeat or pong from channel %s", cur.ch.ID)
+			}
+			if err := cur.conn.Ping(ctx); err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+			pinged = true
+			silence.Reset(l.opts.PongWait)
+		case <-roll.C:
+			// Roll before expiry: open the next channel, then close the
+			// old one; events seen on both are applied idempotently.
+			next, err := l.openChannel(ctx)
+			if err != nil {
+				l.r.logger.WarnContext(ctx, "roll channel", "err", err)
+				roll.Reset(time.Minute)
+				continue
+			}
+			read(next)
+			old, cur = cur, next
+			old.conn.Close()
+			roll.Reset(rollIn(cur.ch, l.opts.RollBefore))
+		case m := <-msgs:
+			if m.from != cur {
+				continue // the channel we rolled away from
+			}
+			if m.err != nil {
+				return fmt.Errorf("read channel %s: %w", cur.ch.ID, m.err)
+			}
+			pinged = false
+			silence.Reset(l.opts.Silence)
+			switch {
+			case m.n.IsHeartbeat():
+				l.r.cfg.Observer.NotificationEvent("heartbeat")
+			case m.n.IsPong():
+				l.r.cfg.Observer.NotificationEvent("pong")
+			case m.n.IsSocketClosing():
+				// Genesys will close this socket soon: reconnect to the same
+				// channel now.
+				l.r.cfg.Observer.NotificationEvent("socket_closing")
+				l.r.logger.InfoContext(ctx, "socket closing; reconnecting", "channel_id", cur.ch.ID)
+				conn, err := l.opts.Dial(ctx, cur.ch.ConnectURI)
+				if err != nil {
+					return fmt.Errorf("reconnect after socket_closing: %w", err)
+				}
+				next := &channel{ch: cur.ch, conn: conn}
+				read(next)
+				cur.conn.Close()
+				cur = next
+			case isCallbackTopic(m.n.TopicName):
+				l.r.cfg.Observer.NotificationEvent("callback")
+				if err := l.handle(ctx, m.n); err != nil {
+					l.r.logger.WarnContext(ctx, "apply notification", "topic", m.n.TopicName, "err", err)
+				}
+			default:
+				l.r.cfg.Observer.NotificationEvent("other")
+				if m.n.IsSystem() {
+					l.r.logger.InfoContext(ctx, "system notification", "topic", m.n.TopicName)
+				}
+			}
+		}
+	}
+}
+
+func rollIn(ch *genesys.Channel, before time.Duration) time.Duration {
+	if ch.Expires.IsZero() {
+		return 23 * time.Hour
+	}
+	return max(time.Until(ch.Expires)-before, time.Second)
+}
+
+func isCallbackTopic(topic string) bool {
+	return len(topic) > len("v2.routing.queues.") && topic[:len("v2.routing.queues.")] == "v2.routing.queues." &&
+		len(topic) > len(".conversations.callbacks") && topic[len(topic)-len(".conversations.callbacks"):] == ".conversations.callbacks"
+}
+
+// handle applies one callback event.
+func (l *Listener) handle(ctx context.Context, n *genesys.Notification) error {
+	c, err := genesys.ParseCallbackEvent(n.EventBody)
+	if err != nil {
+		return err
+	}
+	res, err := l.r.cfg.Store.FindReservationByConversation(ctx, c.ID)
+	if reservation.ErrorCode(err) == reservation.ENOTFOUND {
+		// Not ours, or ours while its create is still in flight (the sync
+		// job records the conversation and reconciliation catches up).
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = l.r.apply(ctx, res, c)
+	return err
+}

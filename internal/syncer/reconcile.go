@@ -1,0 +1,109 @@
+package syncer
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// apply brings a reservation in line with a conversation read from Genesys
+// (a notification or a reconciliation read) and reports whether it changed.
+func (r *Runner) apply(ctx context.Context, res *reservation.Reservation, c *genesys.CallbackConversation) (bool, error) {
+	u := r.withBucket(r.queues[res.QueueID], mapConversation(c, r.now()))
+	w := storage.Write{Actor: "genesys", Origin: reservation.OriginGenesys, TxFunc: r.afterGenesys}
+	got, changed, err := r.cfg.Store.ApplyGenesys(ctx, res.ID, u, w)
+	if err != nil || !changed {
+		return changed, err
+	}
+	r.logger.InfoContext(ctx, "reservation updated from Genesys", "reservation_id", got.ID, "status", got.Status,
+		"conversation_id", c.ID, "version", got.Version)
+	return true, nil
+}
+
+// reconcileArgs is the periodic job that reads back every unsettled
+// reservation from Genesys.
+type reconcileArgs struct{}
+
+func (reconcileArgs) Kind() string { return "genesys_reconcile" }
+
+func (reconcileArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueSync, MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+}
+
+type reconcileWorker struct {
+	river.WorkerDefaults[reconcileArgs]
+	r *Runner
+}
+
+// Timeout lets a reconciliation of many reservations run longer than a job.
+func (w *reconcileWorker) Timeout(*river.Job[reconcileArgs]) time.Duration { return 30 * time.Minute }
+
+// Work repairs drift: a missed notification, a change made inside Genesys
+// while no listener ran, or a sync job that gave up.
+func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[reconcileArgs]) error {
+	return w.r.Reconcile(ctx)
+}
+
+// Reconcile reads back every unsettled reservation: those synced to a
+// conversation are compared with it; those still waiting for a sync after a
+// minute get a new sync job.
+func (r *Runner) Reconcile(ctx context.Context) error {
+	var repaired, checked int
+	for cursor := int64(0); ; {
+		page, next, err := r.cfg.Store.FindUnsettled(ctx, cursor, 200)
+		if err != nil {
+			return err
+		}
+		for _, res := range page {
+			checked++
+			fixed, err := r.reconcileOne(ctx, res)
+			if err != nil {
+				r.logger.WarnContext(ctx, "reconcile", "reservation_id", res.ID, "err", err)
+				continue
+			}
+			if fixed {
+				repaired++
+			}
+		}
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	r.logger.InfoContext(ctx, "reconciliation done", "checked", checked, "repaired", repaired)
+	return nil
+}
+
+func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation) (bool, error) {
+	if res.Sync.State == reservation.SyncPending && time.Since(res.UpdatedAt) > time.Minute {
+		// Its job may have given up or been lost: start another.
+		if err := r.jobs.insert(ctx, syncArgs{ReservationID: res.ID}, nil); err != nil {
+			return false, err
+		}
+		r.cfg.Observer.ReconcileRepair("resync")
+		return true, nil
+	}
+	if res.Sync.ConversationID == "" || res.Sync.State != reservation.SyncSynced {
+		return false, nil
+	}
+	c, err := r.cfg.Genesys.GetCallbackConversation(ctx, res.Sync.ConversationID)
+	if genesys.IsNotFound(err) {
+		r.logger.WarnContext(ctx, "the conversation of a reservation is gone from Genesys", "reservation_id", res.ID,
+			"conversation_id", res.Sync.ConversationID)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	changed, err := r.apply(ctx, res, c)
+	if changed {
+		r.cfg.Observer.ReconcileRepair("status")
+	}
+	return changed, err
+}
