@@ -33,18 +33,18 @@ func (s *Store) saveIdempotency(ctx context.Context, tx *Tx, r *reservation.Rese
 		body = string(b)
 	}
 	k := w.Idempotency
-	_, err := tx.exec(ctx, `INSERT INTO idempotency_keys (client_id, idem_key, method, target, request_hash, status, reservation_id, event_id, body, created_at)
+	return tx.execLater(ctx, idempotencyErr, `INSERT INTO idempotency_keys (client_id, idem_key, method, target, request_hash, status, reservation_id, event_id, body, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		w.Actor, k.Key, k.Method, k.Target, k.RequestHash, k.Status, r.ID, eventID, body, micros(now))
+}
+
+// idempotencyErr maps the insert of a key another request stored first to
+// ErrKeyTaken: the caller looks the key up again and replays or refuses.
+func idempotencyErr(err error) error {
 	if isUniqueViolation(err) {
-		// Another request with the same key committed first; the caller
-		// looks the key up again and replays or refuses.
 		return ErrKeyTaken
 	}
-	if err != nil {
-		return fmt.Errorf("save idempotency key: %w", err)
-	}
-	return nil
+	return fmt.Errorf("save idempotency key: %w", err)
 }
 
 // ErrKeyTaken is returned by writes whose idempotency key was stored by a

@@ -77,12 +77,12 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 	if len(tx.events) > 0 {
 		q := "INSERT INTO events (seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data) VALUES " +
 			placeholders(len(tx.events), eventCols)
-		if _, err := tx.exec(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert events: %w", err)
+		if err := tx.execLater(ctx, wrapErr("insert events"), q, args...); err != nil {
+			return err
 		}
 	}
 	const auditCols = 9
-	args = args[:0]
+	args = make([]any, 0, len(tx.audits)*auditCols)
 	for _, e := range tx.audits {
 		e.At = e.At.Truncate(time.Microsecond)
 		e.Seal(auditSeq, auditHash)
@@ -92,15 +92,12 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 	if len(tx.audits) > 0 {
 		q := "INSERT INTO audit_log (seq, at, actor, action, target, outcome, detail, prev_hash, hash) VALUES " +
 			placeholders(len(tx.audits), auditCols)
-		if _, err := tx.exec(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert audit entries: %w", err)
+		if err := tx.execLater(ctx, wrapErr("insert audit entries"), q, args...); err != nil {
+			return err
 		}
 	}
-	if _, err := tx.exec(ctx, "UPDATE log_head SET event_seq = $1, audit_seq = $2, audit_hash = $3 WHERE id = 1",
-		eventSeq, auditSeq, auditHash); err != nil {
-		return fmt.Errorf("update log head: %w", err)
-	}
-	return nil
+	return tx.execLater(ctx, wrapErr("update log head"), "UPDATE log_head SET event_seq = $1, audit_seq = $2, audit_hash = $3 WHERE id = 1",
+		eventSeq, auditSeq, auditHash)
 }
 
 // placeholders returns "($1, …, $cols), ($cols+1, …)" for rows rows.

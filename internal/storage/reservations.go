@@ -83,12 +83,8 @@ func takeSlot(ctx context.Context, tx *Tx, queueID string, bucket time.Time, cap
 }
 
 func releaseSlot(ctx context.Context, tx *Tx, queueID string, bucket time.Time) error {
-	_, err := tx.exec(ctx, "UPDATE slot_usage SET used = used - 1 WHERE queue_id = $1 AND bucket_start = $2 AND used > 0",
+	return tx.execLater(ctx, wrapErr("release slot"), "UPDATE slot_usage SET used = used - 1 WHERE queue_id = $1 AND bucket_start = $2 AND used > 0",
 		queueID, micros(bucket))
-	if err != nil {
-		return fmt.Errorf("release slot: %w", err)
-	}
-	return nil
 }
 
 // takeFirst books the first candidate with room and returns its index.
@@ -256,7 +252,7 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		if r.ID == "" {
 			r.ID = newID("cb_", 5)
 		}
-		_, err = tx.exec(ctx, `INSERT INTO reservations (`+reservationColumns+`)
+		err = tx.execLater(ctx, wrapErr("insert reservation"), `INSERT INTO reservations (`+reservationColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
 			$23, $24, $25, $26)`,
 			r.ID, r.ClientID, nullable(r.CallbackID), r.QueueID, r.TimeZone, r.CallbackNumber, r.CustomerName,
@@ -265,7 +261,7 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 			r.Sync.LastError, r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), encodeCallbackIDs(r.Sync.CallbackIDs),
 			syncMicros(r.Sync.ScheduledAt), r.DisconnectType, boolInt(r.Overbooked))
 		if err != nil {
-			return fmt.Errorf("insert reservation: %w", err)
+			return err
 		}
 		if r.CallbackID != "" && (w.Idempotency == nil || w.Idempotency.Key != CallbackIDKey(r.CallbackID)) {
 			// The client's callback_id is its idempotency key: recording
@@ -327,7 +323,7 @@ func (s *Store) lockReservation(ctx context.Context, tx *Tx, id string, w Write)
 }
 
 func (s *Store) saveReservation(ctx context.Context, tx *Tx, r *reservation.Reservation) error {
-	_, err := tx.exec(ctx, `UPDATE reservations SET customer_name = $2, candidates = $3, slot_start = $4, slot_end = $5,
+	return tx.execLater(ctx, wrapErr("update reservation"), `UPDATE reservations SET customer_name = $2, candidates = $3, slot_start = $4, slot_end = $5,
 		bucket_start = $6, channel = $7, reason = $8, status = $9, sync_state = $10, sync_conversation_id = $11,
 		sync_attempts = $12, sync_error = $13, version = $14, updated_at = $15, callback_number = $16,
 		sync_callback_ids = $17, sync_scheduled_at = $18, disconnect_type = $19, overbooked = $20 WHERE id = $1`,
@@ -335,10 +331,11 @@ func (s *Store) saveReservation(ctx context.Context, tx *Tx, r *reservation.Rese
 		encodeChannel(r.Channel), r.Reason, string(r.Status), string(r.Sync.State), r.Sync.ConversationID,
 		r.Sync.Attempts, r.Sync.LastError, r.Version, micros(r.UpdatedAt), r.CallbackNumber,
 		encodeCallbackIDs(r.Sync.CallbackIDs), syncMicros(r.Sync.ScheduledAt), r.DisconnectType, boolInt(r.Overbooked))
-	if err != nil {
-		return fmt.Errorf("update reservation: %w", err)
-	}
-	return nil
+}
+
+// wrapErr returns an error mapper that names the failed step.
+func wrapErr(step string) func(error) error {
+	return func(err error) error { return fmt.Errorf("%s: %w", step, err) }
 }
 
 // markPending records that Genesys does not yet reflect r's latest change.

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/slotline/slotline/internal/reservation"
 )
@@ -24,8 +27,12 @@ import (
 // write never takes the others down. Write functions must therefore be
 // safe to run twice and must not call the Store's write methods.
 
-// maxBatch caps the writes committed together.
-const maxBatch = 64
+// maxBatch caps the writes committed together; lingerFor is how long the
+// writer waits for company under load.
+const (
+	maxBatch  = 64
+	lingerFor = 250 * time.Microsecond
+)
 
 type writeJob struct {
 	ctx  context.Context
@@ -60,6 +67,7 @@ func (s *Store) stopWriter() {
 // what was already submitted.
 func (s *Store) writeLoop() {
 	defer close(s.w.closed)
+	lastSize := 0
 	for {
 		var first *writeJob
 		select {
@@ -75,15 +83,32 @@ func (s *Store) writeLoop() {
 			}
 		}
 		batch := []*writeJob{first}
+		// Under load (the last batch had company), linger a moment for
+		// as many writes as the last batch had: a commit costs about as
+		// much as several writes.
+		var linger <-chan time.Time
+		if lastSize > 1 {
+			linger = time.After(lingerFor)
+		}
 	collect:
 		for len(batch) < maxBatch {
 			select {
 			case j := <-s.w.jobs:
 				batch = append(batch, j)
+				continue
 			default:
+			}
+			if linger == nil || len(batch) >= lastSize {
+				break
+			}
+			select {
+			case j := <-s.w.jobs:
+				batch = append(batch, j)
+			case <-linger:
 				break collect
 			}
 		}
+		lastSize = len(batch)
 		s.runBatch(batch)
 		if s.stmts != nil {
 			s.stmts.prepare(s.ctx)
@@ -191,11 +216,14 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 			return fmt.Errorf("begin: %w", err)
 		}
 		defer ptx.Rollback(ctx)
-		tx := &Tx{execer: pgExec{ptx}, driver: ptx}
+		tx := &Tx{execer: pgTxExec{tx: ptx, pending: new([]deferred)}, driver: ptx}
 		if err := fn(tx); err != nil {
 			return err
 		}
 		if err := s.flushLog(ctx, tx); err != nil {
+			return err
+		}
+		if err := tx.flushDeferred(ctx); err != nil {
 			return err
 		}
 		if err := ptx.Commit(ctx); err != nil {
@@ -303,4 +331,128 @@ func (e sqlTxExec) queryRow(ctx context.Context, q string, args ...any) row {
 		return sqlRow{e.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
 	}
 	return sqlRow{e.tx.QueryRowContext(ctx, q, args...)}
+}
+
+// deferred is a statement whose result nobody reads, sent with the next
+// statement that needs an answer (or at commit) in one round trip.
+type deferred struct {
+	q      string
+	args   []any
+	mapErr func(error) error
+}
+
+// pgTxExec runs statements in a PostgreSQL transaction, piggybacking the
+// deferred ones on the next round trip.
+type pgTxExec struct {
+	tx      pgx.Tx
+	pending *[]deferred
+}
+
+// flush sends the deferred statements, with extra (if not nil) queued
+// last in the same batch; it returns the batch results positioned at extra.
+func (e pgTxExec) flush(ctx context.Context, extra func(b *pgx.Batch)) (pgx.BatchResults, error) {
+	if len(*e.pending) == 0 && extra == nil {
+		return nil, nil
+	}
+	b := &pgx.Batch{}
+	for _, d := range *e.pending {
+		b.Queue(d.q, d.args...)
+	}
+	if extra != nil {
+		extra(b)
+	}
+	br := e.tx.SendBatch(ctx, b)
+	pend := *e.pending
+	*e.pending = nil
+	for _, d := range pend {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			if d.mapErr != nil {
+				return nil, d.mapErr(err)
+			}
+			return nil, err
+		}
+	}
+	return br, nil
+}
+
+func (e pgTxExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if len(*e.pending) == 0 {
+		tag, err := e.tx.Exec(ctx, q, args...)
+		return tag.RowsAffected(), err
+	}
+	br, err := e.flush(ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
+	if err != nil {
+		return 0, err
+	}
+	defer br.Close()
+	tag, err := br.Exec()
+	return tag.RowsAffected(), err
+}
+
+func (e pgTxExec) query(ctx context.Context, q string, args ...any) (rows, error) {
+	if br, err := e.flush(ctx, nil); err != nil {
+		return nil, err
+	} else if br != nil {
+		if err := br.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return e.tx.Query(ctx, q, args...)
+}
+
+func (e pgTxExec) queryRow(ctx context.Context, q string, args ...any) row {
+	if len(*e.pending) == 0 {
+		return pgRow{e.tx.QueryRow(ctx, q, args...)}
+	}
+	br, err := e.flush(ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{br}
+}
+
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errNoRows
+	}
+	return err
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// execLater runs a statement whose result is not needed: on PostgreSQL it
+// travels with the next statement that needs an answer, or at commit. A
+// failure is reported there, passed through mapErr when not nil.
+func (t *Tx) execLater(ctx context.Context, mapErr func(error) error, q string, args ...any) error {
+	if pe, ok := t.execer.(pgTxExec); ok {
+		*pe.pending = append(*pe.pending, deferred{q, args, mapErr})
+		return nil
+	}
+	_, err := t.exec(ctx, q, args...)
+	if err != nil && mapErr != nil {
+		return mapErr(err)
+	}
+	return err
+}
+
+// flushDeferred sends what execLater kept.
+func (t *Tx) flushDeferred(ctx context.Context) error {
+	pe, ok := t.execer.(pgTxExec)
+	if !ok {
+		return nil
+	}
+	br, err := pe.flush(ctx, nil)
+	if err != nil || br == nil {
+		return err
+	}
+	return br.Close()
 }
