@@ -47,6 +47,7 @@ type Service struct {
 	now      func() time.Time
 	logger   *slog.Logger
 	observer Observer
+	enqueue  func(ctx context.Context, tx *storage.Tx, r *reservation.Reservation) error
 }
 
 // Options tune a Service.
@@ -54,11 +55,15 @@ type Options struct {
 	Now      func() time.Time // default time.Now
 	Logger   *slog.Logger
 	Observer Observer
+	// Enqueue, if set, runs inside every write's transaction with the
+	// reservation as committed: the Genesys sync enqueues its job there.
+	Enqueue func(ctx context.Context, tx *storage.Tx, r *reservation.Reservation) error
 }
 
 // New returns a Service over the store and queues.
 func New(store *storage.Store, queues []*Queue, opts Options) *Service {
-	s := &Service{store: store, queues: map[string]*Queue{}, order: queues, now: opts.Now, logger: opts.Logger, observer: opts.Observer}
+	s := &Service{store: store, queues: map[string]*Queue{}, order: queues, now: opts.Now, logger: opts.Logger,
+		observer: opts.Observer, enqueue: opts.Enqueue}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -162,7 +167,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 		Reason:           req.Reason,
 		ConcurrencyLimit: req.ConcurrencyLimit,
 	}
-	w := write(c, now)
+	w := s.write(c, now)
 	if key != "" {
 		w.Idempotency = idem
 	}
@@ -225,8 +230,8 @@ func keyValue(k string) string {
 	return k
 }
 
-func write(c Caller, now time.Time) storage.Write {
-	return storage.Write{Actor: c.ClientID, Origin: reservation.OriginAPI, RequestID: c.RequestID, Now: now}
+func (s *Service) write(c Caller, now time.Time) storage.Write {
+	return storage.Write{Actor: c.ClientID, Origin: reservation.OriginAPI, RequestID: c.RequestID, Now: now, TxFunc: s.enqueue}
 }
 
 type candidate struct {
@@ -422,7 +427,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, ifMatch []int
 		change.Candidates = candidatesOf(cands)
 		change.Matrix = req.Candidates
 	}
-	w := write(c, now)
+	w := s.write(c, now)
 	w.IfMatch = ifMatch
 	if c.IdempotencyKey != "" {
 		w.Idempotency = idem
@@ -456,7 +461,7 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string, ifMatch []int
 			return res, err
 		}
 	}
-	w := write(c, s.now())
+	w := s.write(c, s.now())
 	w.IfMatch = ifMatch
 	if c.IdempotencyKey != "" {
 		w.Idempotency = idem

@@ -2,6 +2,7 @@ package genesys
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,9 @@ type Config struct {
 	// MaxAttempts is the number of attempts per call, the first included
 	// (default DefaultMaxAttempts).
 	MaxAttempts int
+	// BackoffBase is the first backoff step after a 5xx or network error
+	// (default 500 ms; doubled per attempt with full jitter, capped at 30 s).
+	BackoffBase time.Duration
 	// HTTPClient sends the API and token requests (default: a client with
 	// dial, TLS and idle timeouts). Its Timeout, if any, should exceed
 	// CallTimeout.
@@ -219,7 +223,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetryAfter: cfg.MaxRetryAfter,
 		callTimeout:   cfg.CallTimeout,
 		maxAttempts:   cfg.MaxAttempts,
-		backoffBase:   defaultBackoffBase,
+		backoffBase:   cmp.Or(cfg.BackoffBase, defaultBackoffBase),
 		backoffCap:    defaultBackoffCap,
 	}, nil
 }

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,17 @@ type Metrics struct {
 	Stages *prometheus.HistogramVec
 	// AuditRefusals counts refused writes recorded in the audit log.
 	AuditRefusals prometheus.Counter
+
+	// Genesys client.
+	GenesysCalls   *prometheus.HistogramVec // op, status
+	GenesysRetries *prometheus.CounterVec   // op, reason (429, 5xx, network, 401)
+	GenesysTokens  prometheus.Counter
+	Genesys429     prometheus.Counter
+	SyncOutcomes   *prometheus.CounterVec // op, outcome
+	SyncLagSeconds prometheus.Histogram
+	Notifications  *prometheus.CounterVec // kind
+	ListenerUp     prometheus.Gauge
+	Repairs        *prometheus.CounterVec // kind
 }
 
 // New returns Metrics registered on a new registry, with the Go runtime and
@@ -48,6 +60,40 @@ func New() *Metrics {
 			Help: "Write requests refused and recorded in the audit log.",
 		}),
 	}
+	m.GenesysCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "slotline_genesys_call_duration_seconds",
+		Help:    "Genesys Cloud API call latency by operation and HTTP status (0 = no response).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"op", "status"})
+	m.GenesysRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_genesys_retries_total",
+		Help: "Genesys Cloud API calls retried, by operation and reason (429, 5xx, network, 401).",
+	}, []string{"op", "reason"})
+	m.GenesysTokens = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slotline_genesys_token_refreshes_total", Help: "OAuth tokens fetched from Genesys Cloud."})
+	m.Genesys429 = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slotline_genesys_rate_limited_total", Help: "Genesys Cloud answers with status 429."})
+	m.SyncOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_sync_total",
+		Help: "Sync steps by operation (create, reschedule, cancel, adopt, sms) and outcome (ok, retry, failed, unknown).",
+	}, []string{"op", "outcome"})
+	m.SyncLagSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "slotline_sync_lag_seconds",
+		Help:    "Time from a reservation's change to its creation in Genesys Cloud.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	})
+	m.Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_genesys_notifications_total",
+		Help: "Genesys notifications received, by kind (callback, heartbeat, pong, socket_closing, other).",
+	}, []string{"kind"})
+	m.ListenerUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "slotline_genesys_listener_connected", Help: "1 while this process holds a live notification socket."})
+	m.Repairs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_reconcile_repairs_total",
+		Help: "Reservations repaired by reconciliation, by kind (status, resync).",
+	}, []string{"kind"})
+	reg.MustRegister(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
+		m.Notifications, m.ListenerUp, m.Repairs)
 	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -62,3 +108,38 @@ func (m *Metrics) Admission(outcome, reason string) {
 func (m *Metrics) Stage(stage string, d time.Duration) {
 	m.Stages.WithLabelValues(stage).Observe(d.Seconds())
 }
+
+// Call implements genesys.Observer.
+func (m *Metrics) Call(op string, status int, d time.Duration) {
+	m.GenesysCalls.WithLabelValues(op, strconv.Itoa(status)).Observe(d.Seconds())
+	if status == 429 {
+		m.Genesys429.Inc()
+	}
+}
+
+// Retry implements genesys.Observer.
+func (m *Metrics) Retry(op, reason string) { m.GenesysRetries.WithLabelValues(op, reason).Inc() }
+
+// TokenRefresh implements genesys.Observer.
+func (m *Metrics) TokenRefresh() { m.GenesysTokens.Inc() }
+
+// SyncOutcome implements syncer.Observer.
+func (m *Metrics) SyncOutcome(op, outcome string) { m.SyncOutcomes.WithLabelValues(op, outcome).Inc() }
+
+// SyncLag implements syncer.Observer.
+func (m *Metrics) SyncLag(d time.Duration) { m.SyncLagSeconds.Observe(d.Seconds()) }
+
+// NotificationEvent implements syncer.Observer.
+func (m *Metrics) NotificationEvent(kind string) { m.Notifications.WithLabelValues(kind).Inc() }
+
+// ListenerConnected implements syncer.Observer.
+func (m *Metrics) ListenerConnected(up bool) {
+	if up {
+		m.ListenerUp.Set(1)
+	} else {
+		m.ListenerUp.Set(0)
+	}
+}
+
+// ReconcileRepair implements syncer.Observer.
+func (m *Metrics) ReconcileRepair(kind string) { m.Repairs.WithLabelValues(kind).Inc() }

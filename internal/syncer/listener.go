@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slotline/slotline/internal/genesys"
@@ -40,10 +41,14 @@ type NotificationConn interface {
 // Genesys Notifications API. Exactly one process per database listens at a
 // time: it holds a lease in the database; the others wait to take over.
 type Listener struct {
-	r      *Runner
-	opts   ListenerOptions
-	holder string
+	r       *Runner
+	opts    ListenerOptions
+	holder  string
+	leading atomic.Bool
 }
+
+// Leading reports whether this process holds the listener lease now.
+func (l *Listener) Leading() bool { return l.leading.Load() }
 
 // leaseName names the listener's lease.
 const leaseName = "genesys-listener"
@@ -80,7 +85,9 @@ func (l *Listener) Run(ctx context.Context) error {
 		}
 		if ok {
 			l.r.logger.InfoContext(ctx, "listener lease taken; following Genesys notifications", "holder", l.holder)
+			l.leading.Store(true)
 			l.lead(ctx, renew)
+			l.leading.Store(false)
 			l.r.cfg.Observer.ListenerConnected(false)
 			if err := l.r.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName, l.holder); err != nil {
 				l.r.logger.WarnContext(ctx, "release listener lease", "err", err)
@@ -118,10 +125,13 @@ func (l *Listener) lead(ctx context.Context, renew time.Duration) {
 	defer wg.Wait()
 	wait := time.Second
 	for ctx.Err() == nil {
-		err := l.session(ctx)
+		connected, err := l.session(ctx)
 		l.r.cfg.Observer.ListenerConnected(false)
 		if ctx.Err() != nil {
 			break
+		}
+		if connected {
+			wait = 100 * time.Millisecond // it worked until now: come back at once
 		}
 		l.r.logger.WarnContext(ctx, "notification session ended; starting another", "err", err, "retry_in", wait.String())
 		select {
@@ -193,7 +203,7 @@ type message struct {
 
 // session runs one channel (and the channels that replace it) until an
 // error needs a fresh start.
-func (l *Listener) session(ctx context.Context) error {
+func (l *Listener) session(ctx context.Context) (connected bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	msgs := make(chan message, 64)
@@ -216,7 +226,7 @@ func (l *Listener) session(ctx context.Context) error {
 	}
 	cur, err := l.openChannel(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer func() { cur.conn.Close() }()
 	read(cur)
@@ -230,13 +240,13 @@ func (l *Listener) session(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return true, ctx.Err()
 		case <-silence.C:
 			if pinged {
-				return fmt.Errorf("no heartbeat or pong from channel %s", cur.ch.ID)
+				return true, fmt.Errorf("no heartbeat or pong from channel %s", cur.ch.ID)
 			}
 			if err := cur.conn.Ping(ctx); err != nil {
-				return fmt.Errorf("ping: %w", err)
+				return true, fmt.Errorf("ping: %w", err)
 			}
 			pinged = true
 			silence.Reset(l.opts.PongWait)
@@ -258,7 +268,7 @@ func (l *Listener) session(ctx context.Context) error {
 				continue // the channel we rolled away from
 			}
 			if m.err != nil {
-				return fmt.Errorf("read channel %s: %w", cur.ch.ID, m.err)
+				return true, fmt.Errorf("read channel %s: %w", cur.ch.ID, m.err)
 			}
 			pinged = false
 			silence.Reset(l.opts.Silence)
@@ -274,7 +284,7 @@ func (l *Listener) session(ctx context.Context) error {
 				l.r.logger.InfoContext(ctx, "socket closing; reconnecting", "channel_id", cur.ch.ID)
 				conn, err := l.opts.Dial(ctx, cur.ch.ConnectURI)
 				if err != nil {
-					return fmt.Errorf("reconnect after socket_closing: %w", err)
+					return true, fmt.Errorf("reconnect after socket_closing: %w", err)
 				}
 				next := &channel{ch: cur.ch, conn: conn}
 				read(next)

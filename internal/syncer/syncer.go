@@ -95,6 +95,9 @@ type Config struct {
 	SMSText string
 	// JobTimeout bounds one job (default 5 min); a sync claim outlives it.
 	JobTimeout time.Duration
+	// RetryBase is the first wait before a failed job runs again (default
+	// 1 s; doubled per attempt with full jitter, capped at 5 min).
+	RetryBase time.Duration
 }
 
 // DataKey is the callback data key holding our reservation id; it is how a
@@ -175,6 +178,9 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 5 * time.Minute
 	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = time.Second
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*Queue{}, id: "sync-" + hex.EncodeToString(b), now: cfg.Now}
@@ -190,7 +196,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		Workers:       workers,
 		JobTimeout:    cfg.JobTimeout,
 		MaxAttempts:   40,
-		RetryPolicy:   retryPolicy{},
+		RetryPolicy:   retryPolicy{base: cfg.RetryBase},
 		FetchCooldown: cfg.FetchCooldown,
 		Queues: map[string]river.QueueConfig{
 			queueSync: {MaxWorkers: cfg.Workers},
@@ -250,12 +256,12 @@ func (r *Runner) Enqueue(ctx context.Context, tx *storage.Tx, res *reservation.R
 	return r.jobs.insertTx(ctx, tx, syncArgs{ReservationID: res.ID}, nil)
 }
 
-// retryPolicy retries with exponential backoff and full jitter, from 1 s
-// to 5 min.
-type retryPolicy struct{}
+// retryPolicy retries with exponential backoff and full jitter, from base
+// up to 5 min.
+type retryPolicy struct{ base time.Duration }
 
-func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	return time.Now().Add(backoff(job.Attempt, time.Second, 5*time.Minute))
+func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(backoff(job.Attempt, p.base, 5*time.Minute))
 }
 
 // backoff returns a random wait in [0, min(cap, base·2^attempt)) ("full

@@ -562,3 +562,17 @@ func (s *Sim) DropSockets() {
 		sk.cancel()
 	}
 }
+
+// ConnectedChannels returns the ids of the channels with a connected
+// socket, in no particular order.
+func (s *Sim) ConnectedChannels() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for id, ch := range s.channels {
+		if ch.sock != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}

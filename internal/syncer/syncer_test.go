@@ -1,0 +1,515 @@
+package syncer_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/genesys/gcsim"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/schedule"
+	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/storage/storagetest"
+	"github.com/slotline/slotline/internal/syncer"
+)
+
+const simQueue = gcsim.DefaultQueueID
+
+type bundle struct {
+	t      *testing.T
+	store  *storage.Store
+	sim    *gcsim.Sim
+	gc     *genesys.Client
+	runner *syncer.Runner
+	book   *booking.Service
+	queue  *syncer.Queue
+	ctx    context.Context
+}
+
+// setup starts a simulator (clock stopped: tests move it), a store on the
+// backend, a Genesys client and the sync with its workers; listen also
+// starts the notification listener.
+func setup(t *testing.T, backend string, listen bool) *bundle {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var dsn string
+	if backend == storage.Postgres {
+		dsn = storagetest.PostgresDSN(t)
+	} else {
+		dsn = "sqlite:" + filepath.Join(t.TempDir(), "s.db")
+	}
+	store, err := storage.Open(ctx, dsn, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := gcsim.NewClock(time.Now(), 0)
+	sim := gcsim.New(gcsim.Options{
+		Clock: clock, Seed: 7, AnswerRate: 1, RingTime: 20 * time.Second, TalkTime: time.Minute,
+		HeartbeatEvery: time.Second,
+		Queues:         []gcsim.Queue{{ID: simQueue, Name: "Support", SMSAddress: "+18005550100"}},
+	})
+	url, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := genesys.New(genesys.Config{
+		APIURL: url, LoginURL: url, ClientID: gcsim.DefaultClientID, ClientSecret: gcsim.DefaultClientSecret,
+		RateLimit: 1000, Burst: 100, BackoffBase: 20 * time.Millisecond, CallTimeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := time.LoadLocation("America/New_York")
+	q := &syncer.Queue{Queue: &booking.Queue{ID: "support", Name: "Support", GenesysQueueID: simQueue, TimeZone: loc.String(),
+		Schedule: &schedule.Queue{Location: loc, SlotMinutes: 15, Capacity: 2, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}},
+		SMSFrom: "+18005550100"}
+	runner, err := syncer.New(ctx, syncer.Config{
+		Store: store, Genesys: gc, Queues: []*syncer.Queue{q}, Now: clock.Now,
+		FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond, JobTimeout: 20 * time.Second,
+		ReconcileEvery: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	book := booking.New(store, []*booking.Queue{q.Queue}, booking.Options{Enqueue: runner.Enqueue})
+	if err := runner.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	if listen {
+		l := runner.NewListener(syncer.ListenerOptions{LeaseTTL: 2 * time.Second, Silence: 3 * time.Second, PongWait: time.Second})
+		wg.Go(func() { _ = l.Run(ctx) })
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = runner.Stop(sctx)
+		sim.Close()
+		store.Close()
+	})
+	return &bundle{t: t, store: store, sim: sim, gc: gc, runner: runner, book: book, queue: q, ctx: ctx}
+}
+
+func backends(t *testing.T, fn func(t *testing.T, backend string)) {
+	for _, b := range []string{storage.SQLite, storage.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			fn(t, b)
+		})
+	}
+}
+
+func (b *bundle) reserve(id string, in time.Duration, prefs reservation.ChannelPreferences) *reservation.Reservation {
+	b.t.Helper()
+	start := time.Now().Add(in).Truncate(15 * time.Minute).Add(15 * time.Minute)
+	res, err := b.book.Create(b.ctx, booking.Caller{ClientID: "website", RequestID: "r-" + id}, &reservation.CreateRequest{
+		CallbackID: id, CallbackNumber: "+14155550199", QueueID: "support", Reason: "billing",
+		Channel: prefs, Candidates: []reservation.Slot{{Start: start, End: start.Add(15 * time.Minute)}},
+	})
+	if err != nil {
+		b.t.Fatalf("create %s: %v", id, err)
+	}
+	return res.Reservation
+}
+
+// waitFor polls the reservation until cond holds.
+func (b *bundle) waitFor(id, what string, cond func(r *reservation.Reservation) bool) *reservation.Reservation {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var r *reservation.Reservation
+	for time.Now().Before(deadline) {
+		var err error
+		r, err = b.store.FindReservationByID(b.ctx, id)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if cond(r) {
+			return r
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.t.Fatalf("reservation %s never became %s: status %s, sync %+v", id, what, r.Status, r.Sync)
+	return nil
+}
+
+func synced(r *reservation.Reservation) bool { return r.Sync.State == reservation.SyncSynced }
+
+func (b *bundle) callbacksFor(id string) []gcsim.CallbackInfo {
+	var out []gcsim.CallbackInfo
+	for _, c := range b.sim.Callbacks() {
+		if c.Data[syncer.DataKey] == id {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (b *bundle) events(id string) []string {
+	b.t.Helper()
+	evs, err := b.store.FindEvents(b.ctx, 0, 10000)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		if ev.ReservationID == id {
+			out = append(out, ev.Type+"/"+ev.Origin)
+		}
+	}
+	return out
+}
+
+func voice() reservation.ChannelPreferences { return reservation.ChannelPreferences{Primary: "voice"} }
+
+func TestCreateRescheduleCancel(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, backend string) {
+		b := setup(t, backend, false)
+		r := b.reserve("c1", 2*time.Hour, voice())
+		got := b.waitFor(r.ID, "synced", synced)
+		cbs := b.callbacksFor(r.ID)
+		if len(cbs) != 1 || cbs[0].ConversationID != got.Sync.ConversationID || !cbs[0].ScheduledTime.Equal(r.Slot.Start) ||
+			cbs[0].QueueID != simQueue || cbs[0].CallbackNumbers[0] != "+14155550199" {
+			t.Fatalf("simulator callbacks = %+v, reservation sync %+v", cbs, got.Sync)
+		}
+		if len(got.Sync.CallbackIDs) == 0 || got.Version != 1 {
+			t.Errorf("synced reservation = %+v (version %d)", got.Sync, got.Version)
+		}
+		// Reschedule: the callback moves in Genesys.
+		later := r.Slot.Start.Add(time.Hour)
+		if _, err := b.book.Update(b.ctx, booking.Caller{ClientID: "website"}, r.ID, nil, &reservation.UpdateRequest{
+			Candidates: []reservation.Slot{{Start: later, End: later.Add(15 * time.Minute)}}}); err != nil {
+			t.Fatal(err)
+		}
+		b.waitFor(r.ID, "rescheduled in Genesys", func(r *reservation.Reservation) bool { return synced(r) && r.Sync.ScheduledAt.Equal(later) })
+		if cbs := b.callbacksFor(r.ID); len(cbs) != 1 || !cbs[0].ScheduledTime.Equal(later) {
+			t.Errorf("after reschedule the simulator holds %+v", cbs)
+		}
+		// Cancel: the callback is disconnected.
+		if _, err := b.book.Cancel(b.ctx, booking.Caller{ClientID: "website"}, r.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		b.waitFor(r.ID, "canceled in Genesys", synced)
+		if cbs := b.callbacksFor(r.ID); len(cbs) != 1 || cbs[0].State != "disconnected" {
+			t.Errorf("after cancel the simulator holds %+v", cbs)
+		}
+		want := []string{"reservation.created/api", "reservation.synced/genesys", "reservation.rescheduled/api",
+			"reservation.synced/genesys", "reservation.canceled/api", "reservation.synced/genesys"}
+		if got := b.events(r.ID); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("events = %v\nwant %v", got, want)
+		}
+	})
+}
+
+// TestLostResponseNeverDuplicates: the simulator commits a create and the
+// answer is lost; the retry finds the callback and adopts it.
+func TestLostResponseNeverDuplicates(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, backend string) {
+		b := setup(t, backend, false)
+		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true, Count: 2})
+		r := b.reserve("lost", 2*time.Hour, voice())
+		got := b.waitFor(r.ID, "synced", synced)
+		cbs := b.callbacksFor(r.ID)
+		if len(cbs) != 1 {
+			t.Fatalf("%d callbacks in the simulator after a lost response, want exactly 1: %+v", len(cbs), cbs)
+		}
+		if cbs[0].ConversationID != got.Sync.ConversationID {
+			t.Errorf("adopted %s, simulator has %s", got.Sync.ConversationID, cbs[0].ConversationID)
+		}
+		if st := b.sim.Stats(); st.LostResponses < 1 {
+			t.Errorf("the fault did not fire: %+v", st)
+		}
+	})
+}
+
+// TestRateLimitsAndOutages: 429s with Retry-After and 503s are waited out;
+// every reservation is synced exactly once.
+func TestRateLimitsAndOutages(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, backend string) {
+		b := setup(t, backend, false)
+		b.sim.SetFailureRate(503, 0.3, 0)
+		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", Status: 429, RetryAfter: time.Second, Count: 3})
+		var ids []string
+		for i := range 12 {
+			ids = append(ids, b.reserve(fmt.Sprintf("burst-%d", i), time.Duration(i+2)*time.Hour, voice()).ID)
+		}
+		for _, id := range ids {
+			b.waitFor(id, "synced", synced)
+			if n := len(b.callbacksFor(id)); n != 1 {
+				t.Errorf("%s: %d callbacks, want 1", id, n)
+			}
+		}
+		if b.sim.Stats().TooManyRequests < 3 {
+			t.Errorf("the 429 fault did not fire")
+		}
+	})
+}
+
+func TestPermanentRefusalFailsTheReservation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storage.SQLite, false)
+	b.queue.GenesysQueueID = "no-such-queue" // the simulator answers 400
+	r := b.reserve("bad", 2*time.Hour, voice())
+	got := b.waitFor(r.ID, "failed", func(r *reservation.Reservation) bool { return r.Sync.State == reservation.SyncFailed })
+	if got.Status != reservation.StatusFailed || got.Sync.LastError == "" {
+		t.Errorf("refused reservation = %+v", got)
+	}
+	slots, err := b.book.Availability(b.ctx, "support", r.Slot.Start, r.Slot.End, 0)
+	if err != nil || slots[0].Used != 0 {
+		t.Errorf("the failed reservation still holds its slot: %+v %v", slots, err)
+	}
+}
+
+// TestLifecycleFromNotifications plays callbacks out on the simulator's
+// clock and follows them through the listener.
+func TestLifecycleFromNotifications(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, backend string) {
+		b := setup(t, backend, true)
+		answered := b.reserve("answered", time.Hour, voice())
+		b.waitFor(answered.ID, "synced", synced)
+		waitListener(t, b)
+		b.sim.Clock().Advance(answered.Slot.Start.Sub(b.sim.Clock().Now()) + time.Second)
+		b.waitFor(answered.ID, "in progress", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusInProgress })
+		b.sim.Clock().Advance(2 * time.Minute)
+		done := b.waitFor(answered.ID, "completed", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusCompleted })
+		if done.Version != 3 {
+			t.Errorf("version = %d, want 3 (created, in progress, completed)", done.Version)
+		}
+		evs := b.events(answered.ID)
+		if evs[len(evs)-2] != "reservation.in_progress/genesys" || evs[len(evs)-1] != "reservation.completed/genesys" {
+			t.Errorf("events = %v", evs)
+		}
+
+		// Not answered, with the SMS fallback asked for: missed, one SMS.
+		b.sim.SetAnswerRate(-1)
+		missed := b.reserve("missed", 2*time.Hour, reservation.ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true})
+		b.waitFor(missed.ID, "synced", synced)
+		b.sim.Clock().Advance(missed.Slot.Start.Sub(b.sim.Clock().Now()) + time.Minute)
+		got := b.waitFor(missed.ID, "missed", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusMissed })
+		if got.DisconnectType == "" {
+			t.Error("missed reservation has no disconnect type")
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(b.sim.SMS()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		sms := b.sim.SMS()
+		if len(sms) != 1 || sms[0].ToAddress != "+14155550199" || sms[0].FromAddress != "+18005550100" {
+			t.Fatalf("SMS = %+v, want one to the customer from the queue's number", sms)
+		}
+		b.waitForEvent(missed.ID, "reservation.sms_sent/genesys")
+	})
+}
+
+func (b *bundle) waitForEvent(id, want string) {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, ev := range b.events(id) {
+			if ev == want {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.t.Fatalf("no %s event for %s: %v", want, id, b.events(id))
+}
+
+// waitListener waits until the listener has a subscribed channel.
+func waitListener(t *testing.T, b *bundle) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(b.sim.ConnectedChannels()) > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the listener never subscribed: %+v", b.sim.Stats())
+}
+
+// TestChangesMadeInGenesys: a supervisor moves one callback (into a full
+// bucket) and disconnects another.
+func TestChangesMadeInGenesys(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storage.SQLite, true)
+	moved := b.reserve("moved", 2*time.Hour, voice())
+	full1 := b.reserve("full1", 5*time.Hour, voice())
+	b.reserve("full2", 5*time.Hour, voice()) // the 5-hour bucket is now full (capacity 2)
+	dropped := b.reserve("dropped", 3*time.Hour, voice())
+	for _, r := range []*reservation.Reservation{moved, full1, dropped} {
+		b.waitFor(r.ID, "synced", synced)
+	}
+	waitListener(t, b)
+	conv := b.callbacksFor(moved.ID)[0].ConversationID
+	if err := b.sim.Reschedule(conv, full1.Slot.Start); err != nil {
+		t.Fatal(err)
+	}
+	got := b.waitFor(moved.ID, "moved by Genesys", func(r *reservation.Reservation) bool { return r.Slot.Start.Equal(full1.Slot.Start) })
+	if !got.Overbooked || got.Status != reservation.StatusScheduled {
+		t.Errorf("moved into a full bucket: overbooked %v, status %s", got.Overbooked, got.Status)
+	}
+	if err := b.sim.Disconnect(b.callbacksFor(dropped.ID)[0].ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(dropped.ID, "canceled by Genesys", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusCanceled })
+	b.waitForEvent(dropped.ID, "reservation.canceled/genesys")
+	b.waitForEvent(moved.ID, "reservation.rescheduled/genesys")
+}
+
+// TestListenerSurvivesSocketTrouble: socket_closing, dropped sockets,
+// an expired channel and revoked tokens all end with the listener
+// following events again.
+func TestListenerSurvivesSocketTrouble(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storage.SQLite, true)
+	waitListener(t, b)
+	each := func(fn func(id string)) func() {
+		return func() {
+			for _, id := range b.sim.ConnectedChannels() {
+				fn(id)
+			}
+		}
+	}
+	troubles := []struct {
+		name string
+		fn   func()
+	}{
+		{"socket_closing", each(b.sim.SocketClosing)},
+		{"dropped sockets", b.sim.DropSockets},
+		{"expired channel", each(b.sim.ExpireChannel)},
+		{"revoked tokens", b.sim.RevokeTokens},
+	}
+	for i, tr := range troubles {
+		before := b.sim.ConnectedChannels()
+		tr.fn()
+		// Wait until the listener is back on a socket (a new one).
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			now := b.sim.ConnectedChannels()
+			if len(now) > 0 && (len(before) == 0 || now[0] != before[0] || tr.name == "socket_closing" || tr.name == "dropped sockets") {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // the reconnect of a kept channel
+		r := b.reserve(fmt.Sprintf("after-%d", i), time.Duration(i+1)*time.Hour, voice())
+		b.waitFor(r.ID, "synced", synced)
+		conv := b.callbacksFor(r.ID)[0].ConversationID
+		if err := b.sim.Disconnect(conv); err != nil {
+			t.Fatal(err)
+		}
+		deadline = time.Now().Add(8 * time.Second)
+		for time.Now().Before(deadline) {
+			got, _ := b.store.FindReservationByID(b.ctx, r.ID)
+			if got.Status == reservation.StatusCanceled {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got, _ := b.store.FindReservationByID(b.ctx, r.ID); got.Status != reservation.StatusCanceled {
+			t.Fatalf("after %s the listener missed the disconnect of %s", tr.name, r.ID)
+		}
+	}
+}
+
+// TestReconcileRepairsMissedChanges: with no listener, a change made in
+// Genesys is caught by reconciliation.
+func TestReconcileRepairsMissedChanges(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storage.SQLite, false)
+	r := b.reserve("quiet", 2*time.Hour, voice())
+	b.waitFor(r.ID, "synced", synced)
+	if err := b.sim.Disconnect(b.callbacksFor(r.ID)[0].ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.runner.Reconcile(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := b.store.FindReservationByID(b.ctx, r.ID)
+	if got.Status != reservation.StatusCanceled {
+		t.Fatalf("after reconciliation: %s, want canceled", got.Status)
+	}
+}
+
+// nopGenesys answers nothing: enough for lease tests.
+type nopGenesys struct{ syncer.Genesys }
+
+func (nopGenesys) CreateChannel(context.Context) (*genesys.Channel, error) {
+	return nil, fmt.Errorf("no Genesys here")
+}
+
+// TestOneListenerAcrossProcesses: two runners on one PostgreSQL; exactly
+// one leads, and the other takes over when the leader stops.
+func TestOneListenerAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	dsn := storagetest.PostgresDSN(t)
+	ctx := context.Background()
+	var listeners []*syncer.Listener
+	var cancels []context.CancelFunc
+	var wg sync.WaitGroup
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+		wg.Wait()
+	}()
+	for range 2 {
+		s, err := storage.Open(ctx, dsn, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		r, err := syncer.New(ctx, syncer.Config{Store: s, Genesys: nopGenesys{}, ReconcileEvery: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		cancels = append(cancels, cancel)
+		l := r.NewListener(syncer.ListenerOptions{LeaseTTL: time.Second})
+		listeners = append(listeners, l)
+		wg.Go(func() { _ = l.Run(lctx) })
+	}
+	leaders := func() []int {
+		var out []int
+		for i, l := range listeners {
+			if l.Leading() {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(leaders()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	lead := leaders()
+	if len(lead) != 1 {
+		t.Fatalf("leaders = %v, want exactly one", lead)
+	}
+	for range 20 { // stays exactly one
+		if got := leaders(); len(got) != 1 {
+			t.Fatalf("leaders = %v, want exactly one", got)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	cancels[lead[0]]()
+	other := 1 - lead[0]
+	deadline = time.Now().Add(3 * time.Second) // LeaseTTL + a renew period, with margin
+	for !listeners[other].Leading() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !listeners[other].Leading() {
+		t.Fatal("the other listener did not take over")
+	}
+}
