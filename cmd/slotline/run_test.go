@@ -31,6 +31,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/storage/storagetest"
 )
 
@@ -641,4 +642,111 @@ func TestInProcessRun(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+// TestKillMidBurstSyncsEverythingOnce kills the server with SIGKILL while
+// reservations are being carried to Genesys (the simulator, in this test
+// process, answers slowly), starts it again, and checks that every
+// reservation ends synced, each with exactly one callback in Genesys.
+func TestKillMidBurstSyncsEverythingOnce(t *testing.T) {
+	t.Parallel()
+	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 0)})
+	simURL, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", Latency: 150 * time.Millisecond, Count: 1000})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "slotline.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+listen: 127.0.0.1:0
+database: sqlite:%s
+clients:
+  - {id: website, secret: website-secret-0123456789, scopes: [callback:read, callback:write]}
+genesys:
+  mode: live
+  api_url: %s
+  login_url: %s
+  client_id: %s
+  client_secret: %s
+  workers: 4
+queues:
+  - {id: support, genesys_queue_id: %s, timezone: UTC, capacity: 50, hours: 24/7}
+`, filepath.Join(dir, "k.db"), simURL, simURL, gcsim.DefaultClientID, gcsim.DefaultClientSecret, gcsim.DefaultQueueID)), 0o600)
+
+	s := start(t, nil, "serve", "--config", cfg)
+	tok := token(t, s.url, "website", "website-secret-0123456789")
+	var admitted sync.Map
+	var wg sync.WaitGroup
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for i := range 40 {
+		wg.Go(func() {
+			at := time.Now().Add(time.Duration(2+i%20) * time.Hour).Truncate(15 * time.Minute)
+			status, body, err := seedSubmit(hc, s.url, tok, seedReservationPayload{
+				CallbackID: fmt.Sprintf("k%d", i), CallbackNumber: "+14155550199", QueueID: "support", ConcurrencyLimit: 50,
+				TimeSlotMatrix: []seedTimeSlot{{at, at.Add(15 * time.Minute)}},
+			})
+			if err == nil && status == 201 {
+				var r struct{ ID string }
+				json.Unmarshal(body, &r)
+				admitted.Store(r.ID, true)
+			}
+		})
+	}
+	wg.Wait()
+	// Kill it while the slow creates are under way.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(sim.Callbacks()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	s.done <- nil
+	before := len(sim.Callbacks())
+
+	s2 := start(t, nil, "serve", "--config", cfg)
+	tok = token(t, s2.url, "website", "website-secret-0123456789")
+	var ids []string
+	admitted.Range(func(k, _ any) bool { ids = append(ids, k.(string)); return true })
+	if len(ids) != 40 {
+		t.Fatalf("%d of 40 reservations admitted before the kill", len(ids))
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for _, id := range ids {
+		for {
+			req, _ := http.NewRequest(http.MethodGet, s2.url+"/api/v2/callbacks/"+id, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw map[string]any
+			json.NewDecoder(resp.Body).Decode(&raw)
+			resp.Body.Close()
+			syncObj, _ := raw["sync"].(map[string]any)
+			if syncObj["state"] == "synced" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never synced after the restart: %v", id, raw)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	counts := map[string]int{}
+	for _, c := range sim.Callbacks() {
+		counts[c.Data["slotline_reservation_id"]]++
+	}
+	for _, id := range ids {
+		if counts[id] != 1 {
+			t.Errorf("%s has %d callbacks in Genesys, want exactly 1", id, counts[id])
+		}
+	}
+	if len(sim.Callbacks()) != len(ids) {
+		t.Errorf("Genesys holds %d callbacks for %d reservations", len(sim.Callbacks()), len(ids))
+	}
+	t.Logf("%d callbacks existed at the kill, %d after the restart", before, len(sim.Callbacks()))
 }

@@ -49,7 +49,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	m := metrics.New()
 	authSvc := auth.NewService(store, clientsOf(cfg), cfg.TokenTTL)
-	book := booking.New(store, queuesOf(cfg), booking.Options{Logger: logger.With("component", "booking"), Observer: m})
+	queues := queuesOf(cfg)
+	gside, err := startGenesys(ctx, cfg, store, queues, m, logger)
+	if err != nil {
+		return err
+	}
+	defer gside.close()
+	book := booking.New(store, queues, booking.Options{Logger: logger.With("component", "booking"), Observer: m,
+		Enqueue: gside.runner.Enqueue})
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authSvc, Store: store, Metrics: m,
 		Logger: logger.With("component", "http"), Version: version,
@@ -89,12 +96,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return err
 	})
+	if err := gside.runner.Start(ctx); err != nil {
+		return fmt.Errorf("start the sync: %w", err)
+	}
+	g.Go(func() error { return gside.listener.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
+		logger.Info("shutting down", "cause", context.Cause(gctx).Error())
+		// Stop taking requests, then let running sync jobs finish.
 		sctx, scancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
 		defer scancel()
-		logger.Info("shutting down", "cause", context.Cause(gctx).Error())
-		return srv.Shutdown(sctx)
+		err := srv.Shutdown(sctx)
+		jctx, jcancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+		defer jcancel()
+		return errors.Join(err, gside.runner.Stop(jctx))
 	})
 	g.Go(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
 
@@ -102,7 +117,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		printDemo(stdout, base, cfg, demoSecret)
 	}
 	logger.Info("slotline started", "version", version, "addr", ln.Addr().String(), "url", base,
-		"database", store.Backend(), "queues", len(cfg.Queues), "clients", len(cfg.Clients))
+		"database", store.Backend(), "queues", len(cfg.Queues), "clients", len(cfg.Clients), "genesys", gside.mode)
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil

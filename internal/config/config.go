@@ -11,14 +11,38 @@
 //	  - id: website
 //	    secret_env: SLOTLINE_WEBSITE_SECRET # or secret_file, or secret (plain, for tests)
 //	    scopes: [callback:read, callback:write, webhook:read, webhook:write]
-//	    rate_limit: 50/s                     # optional; N/s, N/m or N/h; absent = unlimited
+//	    rate_limit: 50/s                     # optional; N/s, N/m (or N/min) or N/h; absent = unlimited
 //	token_ttl: 1h
 //	retention: {erase_numbers_after: 90d}   # optional; 0 or absent = keep
+//	genesys:                                # optional; absent = sandbox (the built-in simulator)
+//	  mode: live                             # live|sandbox; default live when credentials are given
+//	  region: mypurecloud.com                # a region domain or AWS region name (us-east-1)
+//	  # or: api_url: https://api.mypurecloud.com and login_url: https://login.mypurecloud.com
+//	  client_id_env: GENESYS_CLIENT_ID       # or client_id (plain)
+//	  client_secret_env: GENESYS_CLIENT_SECRET # or client_secret_file, or client_secret (plain)
+//	  rate_limit: 250/min
+//	  max_retry_after: 180s                  # a longer Retry-After is an error, not waited out
+//	  call_timeout: 15s
+//	  reconcile_every: 5m
+//	  workers: 16                            # 1 to 256
+//	  sandbox:                               # only used in sandbox mode
+//	    speed: 1                             # simulator clock speed
+//	    answer_rate: 0.8                     # 0 to 1
+//	    ring_time: 10s
+//	    talk_time: 30s
+//	    addr: 127.0.0.1:0
+//	sms:
+//	  text: "We tried to call you back about {reason}."   # optional; at most 765 characters
 //	queues:
 //	  - id: queue_12345
 //	    genesys_queue_id: 7f1c9a2e-0000-4000-8000-000000000001
 //	    name: Support
 //	    timezone: America/New_York
+//	    sms_from: "+18005550100"             # optional E.164 number for the missed-callback SMS
+//	    caller_id: "+18005550100"            # optional E.164
+//	    caller_id_name: Acme Support         # optional, at most 100 characters
+//	    script_id: 3b0c7c4e-0000-4000-8000-000000000002   # optional
+//	    # schedule_group_id: …               # optional; replaces hours and closed
 //	    slot_minutes: 15                     # 5, 10, 15, 20, 30, 60 or 120
 //	    capacity: 10                         # per slot
 //	    capacity_overrides:
@@ -45,6 +69,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +78,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/schedule"
 )
 
@@ -65,7 +91,15 @@ const (
 	genesysHorizon = 30 * day
 	minSecretLen   = 16
 	maxRate        = 1e6 // requests per second
+	// maxSMSText is five concatenated GSM-7 SMS segments of 153 characters.
+	maxSMSText      = 765
+	maxCallerIDName = 100
+	maxWorkers      = 256
+	maxSpeed        = 1e6 // simulator clock speed
 )
+
+// e164 matches the shape of an E.164 phone number: + and 7 to 15 digits.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // Config is the whole configuration.
 type Config struct {
@@ -82,7 +116,10 @@ type Config struct {
 	// TokenTTL is the lifetime of an access token (default 1h).
 	TokenTTL  time.Duration
 	Retention Retention
-	Queues    []Queue
+	// Genesys says how to reach Genesys Cloud, or the built-in simulator.
+	Genesys Genesys
+	SMS     SMS
+	Queues  []Queue
 	// Warnings holds one line per setting that is allowed but questionable,
 	// in the same file:line: field: message form as errors.
 	Warnings []string
@@ -131,6 +168,88 @@ func (c Client) GoString() string {
 	return fmt.Sprintf("config.Client{ID:%q, Secret:\"<redacted>\", Scopes:%#v, RateLimit:%g, RateBurst:%d}", c.ID, c.Scopes, c.RateLimit, c.RateBurst)
 }
 
+// Genesys configures the connection to Genesys Cloud. In sandbox mode the
+// service runs the Genesys Cloud simulator in-process instead.
+type Genesys struct {
+	// Mode is "live" or "sandbox". Without a genesys block, or without
+	// credentials in it, the mode is sandbox.
+	Mode string
+	// Region is the region as written in the file ("" when api_url and
+	// login_url are given instead).
+	Region string
+	// APIURL and LoginURL are the API and OAuth base URLs, without a
+	// trailing slash: from Region when it is set, else as given.
+	APIURL, LoginURL string
+	// ClientID and ClientSecret are the resolved OAuth client credentials;
+	// both are "" in sandbox mode. String and GoString never print the
+	// secret.
+	ClientID     string
+	ClientSecret string `json:"-"`
+	// RateLimit is the client-side limit in requests per second (default
+	// 250 per minute).
+	RateLimit float64
+	// MaxRetryAfter is the longest Retry-After waited out (default 180s).
+	MaxRetryAfter time.Duration
+	// CallTimeout bounds each call to Genesys (default 15s).
+	CallTimeout time.Duration
+	// ReconcileEvery is the period of the reconciliation job (default 5m).
+	ReconcileEvery time.Duration
+	// Workers is the number of sync workers, 1 to 256 (default 16).
+	Workers int
+	// Sandbox configures the simulator; it is used in sandbox mode only.
+	Sandbox Sandbox
+}
+
+// String describes g without its client secret.
+func (g Genesys) String() string {
+	where := g.APIURL
+	if g.Region != "" {
+		where = "region " + g.Region
+	}
+	if g.Mode == "sandbox" {
+		where = "simulator on " + g.Sandbox.Addr
+	}
+	return fmt.Sprintf("genesys %s (%s, client %q, rate %g/s, %d workers)", g.Mode, where, g.ClientID, g.RateLimit, g.Workers)
+}
+
+// GoString describes g for %#v without its client secret.
+func (g Genesys) GoString() string {
+	secret := `""`
+	if g.ClientSecret != "" {
+		secret = `"<redacted>"`
+	}
+	return fmt.Sprintf("config.Genesys{Mode:%q, Region:%q, APIURL:%q, LoginURL:%q, ClientID:%q, ClientSecret:%s, "+
+		"RateLimit:%g, MaxRetryAfter:%d, CallTimeout:%d, ReconcileEvery:%d, Workers:%d, Sandbox:%#v}",
+		g.Mode, g.Region, g.APIURL, g.LoginURL, g.ClientID, secret,
+		g.RateLimit, g.MaxRetryAfter, g.CallTimeout, g.ReconcileEvery, g.Workers, g.Sandbox)
+}
+
+// Sandbox configures the in-process Genesys Cloud simulator.
+type Sandbox struct {
+	// Speed is how fast the simulator's clock runs against real time
+	// (default 1).
+	Speed float64
+	// AnswerRate is the probability, 0 to 1, that an agent answers a due
+	// callback (default 0.8).
+	AnswerRate float64
+	// RingTime is how long a due callback dials before it is answered or
+	// not, in simulator time (default 10s).
+	RingTime time.Duration
+	// TalkTime is how long an answered callback stays connected, in
+	// simulator time (default 30s).
+	TalkTime time.Duration
+	// Addr is the host:port the simulator listens on (default 127.0.0.1:0,
+	// a free port).
+	Addr string
+}
+
+// SMS configures the SMS sent when a callback is missed.
+type SMS struct {
+	// Text is the message template, at most 765 characters; "" means the
+	// sync's own default.
+	Text string
+}
+
 // Queue is one callback queue.
 type Queue struct {
 	ID             string
@@ -138,6 +257,18 @@ type Queue struct {
 	// Name defaults to ID.
 	Name     string
 	TimeZone string
+	// SMSFrom is the E.164 number the missed-callback SMS is sent from, or "".
+	SMSFrom string
+	// CallerID is the E.164 number shown to the customer, or "".
+	CallerID string
+	// CallerIDName is the name shown with CallerID, or "".
+	CallerIDName string
+	// ScriptID is the Genesys script shown to the agent, or "".
+	ScriptID string
+	// ScheduleGroupID, when set, names the Genesys schedule group the
+	// opening hours come from. Schedule then has no hours or closed days
+	// of its own (it is open 24/7) until the group is imported.
+	ScheduleGroupID string
 	// Schedule is the queue's calendar, built and validated.
 	Schedule *schedule.Queue
 }
@@ -180,13 +311,28 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Default returns the configuration used for every absent setting, with no
-// clients and no queues.
+// clients and no queues, and Genesys in sandbox mode.
 func Default() *Config {
 	return &Config{
 		Listen:   "127.0.0.1:8080",
 		Database: "sqlite:./slotline.db",
 		Log:      Log{Level: "info", Format: "json"},
 		TokenTTL: time.Hour,
+		Genesys: Genesys{
+			Mode:           "sandbox",
+			RateLimit:      250.0 / 60,
+			MaxRetryAfter:  180 * time.Second,
+			CallTimeout:    15 * time.Second,
+			ReconcileEvery: 5 * time.Minute,
+			Workers:        16,
+			Sandbox: Sandbox{
+				Speed:      1,
+				AnswerRate: 0.8,
+				RingTime:   10 * time.Second,
+				TalkTime:   30 * time.Second,
+				Addr:       "127.0.0.1:0",
+			},
+		},
 	}
 }
 
@@ -220,9 +366,10 @@ func DefaultQueue() Queue {
 }
 
 // Load reads and parses the configuration file at path. Relative paths in
-// the file are resolved against path's directory, and secret_env variables
-// are looked up with getenv (nil means an empty environment). Every error is
-// a *Error; one for an unreadable file wraps the *fs.PathError.
+// the file are resolved against path's directory, and the variables named by
+// secret_env, client_id_env and client_secret_env are looked up with getenv
+// (nil means an empty environment). Every error is a *Error; one for an
+// unreadable file wraps the *fs.PathError.
 func Load(path string, getenv func(string) string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -237,8 +384,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 
 // Parse parses the configuration in data. Name is the file name used in
 // messages, dir the directory relative paths are resolved against, and getenv
-// looks up secret_env variables (nil means an empty environment). Every
-// error is a *Error.
+// looks up the variables named by secret_env, client_id_env and
+// client_secret_env (nil means an empty environment). Every error is a
+// *Error.
 func Parse(name string, data []byte, dir string, getenv func(string) string) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -321,19 +469,14 @@ func (p *parser) syntaxError(err error) error {
 
 func (p *parser) config(root *yaml.Node, c *Config) error {
 	f, err := p.fields(root, "", "listen", "database", "tls", "public_url", "log",
-		"clients", "token_ttl", "retention", "queues")
+		"clients", "token_ttl", "retention", "genesys", "sms", "queues")
 	if err != nil {
 		return err
 	}
 	if v := f["listen"]; v != nil {
-		s, err := p.str(v, "listen")
-		if err != nil {
+		if c.Listen, err = p.hostPort(v, "listen"); err != nil {
 			return err
 		}
-		if _, _, err := net.SplitHostPort(s); err != nil {
-			return p.errorf(v, "listen", "%q is not a host:port address", s)
-		}
-		c.Listen = s
 	}
 	if v := f["database"]; v != nil {
 		s, err := p.str(v, "database")
@@ -403,7 +546,203 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 			c.Retention.EraseNumbersAfter = d
 		}
 	}
+	if v := f["genesys"]; v != nil {
+		if err := p.genesys(v, &c.Genesys); err != nil {
+			return err
+		}
+	}
+	if v := f["sms"]; v != nil {
+		sf, err := p.fields(v, "sms", "text")
+		if err != nil {
+			return err
+		}
+		if v := sf["text"]; v != nil {
+			if c.SMS.Text, err = p.str(v, "sms.text"); err != nil {
+				return err
+			}
+			if n := utf8.RuneCountInString(c.SMS.Text); n > maxSMSText {
+				return p.errorf(v, "sms.text", "is %d characters long; at most %d are allowed", n, maxSMSText)
+			}
+		}
+	}
 	return p.queues(f["queues"], c)
+}
+
+// genesysCredentials lists the genesys keys that hold credentials.
+var genesysCredentials = []string{"client_id_env", "client_id", "client_secret_env", "client_secret_file", "client_secret"}
+
+// genesys reads the genesys block into g, which holds the defaults.
+func (p *parser) genesys(n *yaml.Node, g *Genesys) error {
+	const path = "genesys"
+	f, err := p.fields(n, path, append([]string{"mode", "region", "api_url", "login_url",
+		"rate_limit", "max_retry_after", "call_timeout", "reconcile_every", "workers", "sandbox"},
+		genesysCredentials...)...)
+	if err != nil {
+		return err
+	}
+	hasCredentials := slices.ContainsFunc(genesysCredentials, func(k string) bool { return f[k] != nil })
+	if v := f["mode"]; v != nil {
+		if g.Mode, err = p.str(v, path+".mode"); err != nil {
+			return err
+		}
+		if g.Mode != "live" && g.Mode != "sandbox" {
+			return p.errorf(v, path+".mode", "%q is not one of live, sandbox", g.Mode)
+		}
+	} else if hasCredentials {
+		g.Mode = "live"
+	}
+	if err := p.genesysURLs(f, g); err != nil {
+		return err
+	}
+	if v := f["rate_limit"]; v != nil {
+		if g.RateLimit, err = p.rate(v, path+".rate_limit"); err != nil {
+			return err
+		}
+	}
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+	}{
+		{"max_retry_after", &g.MaxRetryAfter},
+		{"call_timeout", &g.CallTimeout},
+		{"reconcile_every", &g.ReconcileEvery},
+	} {
+		if v := f[d.key]; v != nil {
+			if *d.dst, err = p.positiveDuration(v, path+"."+d.key); err != nil {
+				return err
+			}
+		}
+	}
+	if v := f["workers"]; v != nil {
+		if g.Workers, err = p.integer(v, path+".workers"); err != nil {
+			return err
+		}
+		if g.Workers < 1 || g.Workers > maxWorkers {
+			return p.errorf(v, path+".workers", "%d is not between 1 and %d", g.Workers, maxWorkers)
+		}
+	}
+	if v := f["sandbox"]; v != nil {
+		if err := p.sandbox(v, &g.Sandbox); err != nil {
+			return err
+		}
+	}
+
+	if g.Mode == "sandbox" {
+		for _, k := range append([]string{"region", "api_url", "login_url"}, genesysCredentials...) {
+			if v := f[k]; v != nil {
+				p.warnf(v, path+"."+k, "is ignored in sandbox mode, which runs the built-in simulator")
+			}
+		}
+		return nil
+	}
+	if v := f["sandbox"]; v != nil {
+		p.warnf(v, path+".sandbox", "is ignored in live mode")
+	}
+	if g.APIURL == "" {
+		return p.errorf(n, path+".region", "mode live needs region, or api_url and login_url")
+	}
+	id, key, err := p.source(f, path, "client_id_env", "client_id")
+	if err != nil {
+		return err
+	}
+	if key == "" {
+		return p.errorf(n, path+".client_id", "mode live needs client_id_env or client_id")
+	}
+	secret, key, err := p.source(f, path, "client_secret_env", "client_secret_file", "client_secret")
+	if err != nil {
+		return err
+	}
+	if key == "" {
+		return p.errorf(n, path+".client_secret", "mode live needs client_secret_env, client_secret_file or client_secret")
+	}
+	if key == "client_secret" {
+		p.warnf(f[key], path+"."+key, "a plain secret in the config file is meant for tests; use client_secret_env or client_secret_file")
+	}
+	g.ClientID, g.ClientSecret = id, secret
+	return nil
+}
+
+// genesysURLs resolves region, or api_url and login_url, into g.
+func (p *parser) genesysURLs(f map[string]*yaml.Node, g *Genesys) error {
+	if v := f["region"]; v != nil {
+		for _, k := range []string{"api_url", "login_url"} {
+			if w := f[k]; w != nil {
+				later, key := w, k
+				if v.Line > w.Line {
+					later, key = v, "region"
+				}
+				return p.errorf(later, "genesys."+key, "give region, or api_url and login_url, not both")
+			}
+		}
+		region, err := p.str(v, "genesys.region")
+		if err != nil {
+			return err
+		}
+		api, login, err := genesys.RegionURLs(region)
+		if err != nil {
+			return p.errorf(v, "genesys.region", "%q is not a Genesys Cloud region domain (like mypurecloud.com) or AWS region name (like us-east-1); for other hosts give api_url and login_url", region)
+		}
+		g.Region, g.APIURL, g.LoginURL = region, api, login
+		return nil
+	}
+	api, login := f["api_url"], f["login_url"]
+	switch {
+	case api == nil && login == nil:
+		return nil
+	case login == nil:
+		return p.errorf(api, "genesys.login_url", "is required when api_url is given")
+	case api == nil:
+		return p.errorf(login, "genesys.api_url", "is required when login_url is given")
+	}
+	var err error
+	if g.APIURL, err = p.baseURL(api, "genesys.api_url"); err != nil {
+		return err
+	}
+	if g.LoginURL, err = p.baseURL(login, "genesys.login_url"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// sandbox reads the genesys.sandbox block into s, which holds the defaults.
+func (p *parser) sandbox(n *yaml.Node, s *Sandbox) error {
+	const path = "genesys.sandbox"
+	f, err := p.fields(n, path, "speed", "answer_rate", "ring_time", "talk_time", "addr")
+	if err != nil {
+		return err
+	}
+	if v := f["speed"]; v != nil {
+		if s.Speed, err = p.number(v, path+".speed"); err != nil {
+			return err
+		}
+		if s.Speed <= 0 || s.Speed > maxSpeed {
+			return p.errorf(v, path+".speed", "%s is not more than 0 and at most %g", v.Value, float64(maxSpeed))
+		}
+	}
+	if v := f["answer_rate"]; v != nil {
+		if s.AnswerRate, err = p.number(v, path+".answer_rate"); err != nil {
+			return err
+		}
+		if s.AnswerRate < 0 || s.AnswerRate > 1 {
+			return p.errorf(v, path+".answer_rate", "%s is not between 0 and 1", v.Value)
+		}
+	}
+	if v := f["ring_time"]; v != nil {
+		if s.RingTime, err = p.positiveDuration(v, path+".ring_time"); err != nil {
+			return err
+		}
+	}
+	if v := f["talk_time"]; v != nil {
+		if s.TalkTime, err = p.positiveDuration(v, path+".talk_time"); err != nil {
+			return err
+		}
+	}
+	if v := f["addr"]; v != nil {
+		if s.Addr, err = p.hostPort(v, path+".addr"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *parser) tls(n *yaml.Node) (*TLS, error) {
@@ -514,21 +853,10 @@ func (p *parser) client(n *yaml.Node, path string) (Client, error) {
 		c.Scopes = append(c.Scopes, s)
 	}
 	if v := f["rate_limit"]; v != nil {
-		s, err := p.str(v, path+".rate_limit")
-		if err != nil {
+		if c.RateLimit, err = p.rate(v, path+".rate_limit"); err != nil {
 			return c, err
 		}
-		rate, ok := parseRate(s)
-		switch {
-		case !ok:
-			return c, p.errorf(v, path+".rate_limit", "%q is not a rate like 50/s, 100/m or 1000/h", s)
-		case rate <= 0:
-			return c, p.errorf(v, path+".rate_limit", "%q must be positive", s)
-		case rate > maxRate:
-			return c, p.errorf(v, path+".rate_limit", "%q is more than %g/s", s, float64(maxRate))
-		}
-		c.RateLimit = rate
-		c.RateBurst = max(1, int(math.Ceil(rate)))
+		c.RateBurst = max(1, int(math.Ceil(c.RateLimit)))
 	}
 	return c, nil
 }
@@ -536,8 +864,31 @@ func (p *parser) client(n *yaml.Node, path string) (Client, error) {
 // secret resolves a client's secret from exactly one of secret_env,
 // secret_file and secret. Messages never include the secret itself.
 func (p *parser) secret(f map[string]*yaml.Node, n *yaml.Node, path string) (string, error) {
-	var key string
-	for _, k := range []string{"secret_env", "secret_file", "secret"} {
+	secret, key, err := p.source(f, path, "secret_env", "secret_file", "secret")
+	if err != nil {
+		return "", err
+	}
+	if key == "" {
+		return "", p.errorf(n, path, "one of secret_env, secret_file or secret is required")
+	}
+	v, field := f[key], path+"."+key
+	if key == "secret" {
+		p.warnf(v, field, "a plain secret in the config file is meant for tests; use secret_env or secret_file")
+	}
+	if utf8.RuneCountInString(secret) < minSecretLen {
+		return "", p.errorf(v, field, "the secret must be at least %d characters", minSecretLen)
+	}
+	return secret, nil
+}
+
+// source resolves a value that may be given under one of several keys of
+// mapping f: a key ending in _env names an environment variable, one ending
+// in _file names a file (relative to the config file, trailing newlines
+// dropped), and any other key holds the value itself. At most one of keys
+// may be given; key is the one used, or "" when none is. The value must not
+// be empty, and messages never include it.
+func (p *parser) source(f map[string]*yaml.Node, path string, keys ...string) (val, key string, err error) {
+	for _, k := range keys {
 		if f[k] == nil {
 			continue
 		}
@@ -546,44 +897,43 @@ func (p *parser) secret(f map[string]*yaml.Node, n *yaml.Node, path string) (str
 			if f[key].Line > f[k].Line {
 				later = key
 			}
-			return "", p.errorf(f[later], path+"."+later, "give only one of secret_env, secret_file and secret")
+			return "", "", p.errorf(f[later], join(path, later), "give only one of %s", andList(keys))
 		}
 		key = k
 	}
 	if key == "" {
-		return "", p.errorf(n, path, "one of secret_env, secret_file or secret is required")
+		return "", "", nil
 	}
-	v, field := f[key], path+"."+key
+	v, field := f[key], join(path, key)
 	s, err := p.str(v, field)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	var secret string
-	switch key {
-	case "secret_env":
+	switch {
+	case strings.HasSuffix(key, "_env"):
 		if s == "" {
-			return "", p.errorf(v, field, "must name an environment variable")
+			return "", "", p.errorf(v, field, "must name an environment variable")
 		}
-		if secret = p.getenv(s); secret == "" {
-			return "", p.errorf(v, field, "environment variable %s is unset or empty", s)
+		if val = p.getenv(s); val == "" {
+			return "", "", p.errorf(v, field, "environment variable %s is unset or empty", s)
 		}
-	case "secret_file":
+	case strings.HasSuffix(key, "_file"):
 		if s == "" {
-			return "", p.errorf(v, field, "must name a file")
+			return "", "", p.errorf(v, field, "must name a file")
 		}
 		data, err := os.ReadFile(p.path(s))
 		if err != nil {
-			return "", &Error{File: p.file, Line: v.Line, Field: field, Msg: err.Error(), Err: err}
+			return "", "", &Error{File: p.file, Line: v.Line, Field: field, Msg: err.Error(), Err: err}
 		}
-		secret = strings.TrimRight(string(data), "\r\n")
-	case "secret":
-		secret = s
-		p.warnf(v, field, "a plain secret in the config file is meant for tests; use secret_env or secret_file")
+		if val = strings.TrimRight(string(data), "\r\n"); val == "" {
+			return "", "", p.errorf(v, field, "file %s is empty", s)
+		}
+	default:
+		if val = s; val == "" {
+			return "", "", p.errorf(v, field, "must not be empty")
+		}
 	}
-	if utf8.RuneCountInString(secret) < minSecretLen {
-		return "", p.errorf(v, field, "the secret must be at least %d characters", minSecretLen)
-	}
-	return secret, nil
+	return val, key, nil
 }
 
 func (p *parser) queues(n *yaml.Node, c *Config) error {
@@ -616,7 +966,8 @@ func (p *parser) queues(n *yaml.Node, c *Config) error {
 func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	var q Queue
 	f, err := p.fields(n, path, "id", "genesys_queue_id", "name", "timezone", "slot_minutes",
-		"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon")
+		"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
+		"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id")
 	if err != nil {
 		return q, err
 	}
@@ -632,6 +983,46 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	if v := f["name"]; v != nil {
 		if q.Name, err = p.str(v, path+".name"); err != nil {
 			return q, err
+		}
+	}
+	for _, k := range []struct {
+		key string
+		dst *string
+	}{
+		{"sms_from", &q.SMSFrom},
+		{"caller_id", &q.CallerID},
+	} {
+		if v := f[k.key]; v != nil {
+			if *k.dst, err = p.phone(v, path+"."+k.key); err != nil {
+				return q, err
+			}
+		}
+	}
+	if v := f["caller_id_name"]; v != nil {
+		if q.CallerIDName, err = p.str(v, path+".caller_id_name"); err != nil {
+			return q, err
+		}
+		if n := utf8.RuneCountInString(q.CallerIDName); n > maxCallerIDName {
+			return q, p.errorf(v, path+".caller_id_name", "is %d characters long; at most %d are allowed", n, maxCallerIDName)
+		}
+	}
+	if v := f["script_id"]; v != nil {
+		if q.ScriptID, err = p.str(v, path+".script_id"); err != nil {
+			return q, err
+		}
+	}
+	if v := f["schedule_group_id"]; v != nil {
+		if q.ScheduleGroupID, err = p.str(v, path+".schedule_group_id"); err != nil {
+			return q, err
+		}
+		var also []string
+		for _, k := range []string{"hours", "closed"} {
+			if w := f[k]; w != nil {
+				also = append(also, fmt.Sprintf("%s (line %d)", k, w.Line))
+			}
+		}
+		if len(also) > 0 {
+			return q, p.errorf(v, path+".schedule_group_id", "cannot be given with %s: the opening hours come from the schedule group", strings.Join(also, " or "))
 		}
 	}
 
@@ -918,6 +1309,89 @@ func (p *parser) capacity(n *yaml.Node, path string) (int, error) {
 	return c, err
 }
 
+// number reads a finite decimal number.
+func (p *parser) number(n *yaml.Node, path string) (float64, error) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, p.errorf(n, path, "must be a number, not %s", describe(n))
+	}
+	x, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, p.errorf(n, path, "%q is not a number", n.Value)
+	}
+	return x, nil
+}
+
+// rate reads a positive request rate (50/s, 100/m, 100/min, 1000/h) in
+// requests per second.
+func (p *parser) rate(n *yaml.Node, path string) (float64, error) {
+	s, err := p.str(n, path)
+	if err != nil {
+		return 0, err
+	}
+	rate, ok := parseRate(s)
+	switch {
+	case !ok:
+		return 0, p.errorf(n, path, "%q is not a rate like 50/s, 100/min or 1000/h", s)
+	case rate <= 0:
+		return 0, p.errorf(n, path, "%q must be positive", s)
+	case rate > maxRate:
+		return 0, p.errorf(n, path, "%q is more than %g/s", s, float64(maxRate))
+	}
+	return rate, nil
+}
+
+// hostPort reads a host:port address; the host may be empty.
+func (p *parser) hostPort(n *yaml.Node, path string) (string, error) {
+	s, err := p.str(n, path)
+	if err != nil {
+		return "", err
+	}
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return "", p.errorf(n, path, "%q is not a host:port address", s)
+	}
+	return s, nil
+}
+
+// baseURL reads an absolute http(s) URL without query, fragment or user
+// information, and returns it without a trailing slash.
+func (p *parser) baseURL(n *yaml.Node, path string) (string, error) {
+	s, err := p.str(n, path)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(s)
+	if err == nil && u.User != nil {
+		// It may hold a password: never quote it.
+		return "", p.errorf(n, path, "must not hold a user name or password")
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", p.errorf(n, path, "%q is not an absolute http or https URL without query or fragment", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// phone reads an E.164 phone number.
+func (p *parser) phone(n *yaml.Node, path string) (string, error) {
+	// An unquoted +1800… decodes as an !!int; its text is all we need.
+	s, err := p.str(n, path)
+	if err != nil {
+		return "", err
+	}
+	if !e164.MatchString(s) {
+		return "", p.errorf(n, path, "%q is not an E.164 phone number like +14155550199", s)
+	}
+	return s, nil
+}
+
+// positiveDuration is duration for settings that must not be zero.
+func (p *parser) positiveDuration(n *yaml.Node, path string) (time.Duration, error) {
+	d, err := p.duration(n, path)
+	if err == nil && d == 0 {
+		err = p.errorf(n, path, "must be positive")
+	}
+	return d, err
+}
+
 // duration parses Go duration syntax plus days (30d, 1d12h); negative
 // durations are errors.
 func (p *parser) duration(n *yaml.Node, path string) (time.Duration, error) {
@@ -1016,6 +1490,14 @@ func describe(n *yaml.Node) string {
 	return strconv.Quote(n.Value)
 }
 
+// andList joins words as "a", "a and b" or "a, b and c".
+func andList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -1063,7 +1545,7 @@ func parseDuration(s string) (time.Duration, bool) {
 	return d, true
 }
 
-// parseRate parses N/s, N/m or N/h into requests per second.
+// parseRate parses N/s, N/m, N/min or N/h into requests per second.
 func parseRate(s string) (float64, bool) {
 	num, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {
@@ -1076,7 +1558,7 @@ func parseRate(s string) (float64, bool) {
 	switch strings.TrimSpace(unit) {
 	case "s":
 		return n, true
-	case "m":
+	case "m", "min":
 		return n / 60, true
 	case "h":
 		return n / 3600, true

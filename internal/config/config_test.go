@@ -42,11 +42,16 @@ func mustParse(t testing.TB, lines ...string) *config.Config {
 
 func TestLoadFullExample(t *testing.T) {
 	t.Parallel()
-	got, err := config.Load("testdata/full.yaml", env("SLOTLINE_WEBSITE_SECRET", "website-secret-0123456789"))
+	got, err := config.Load("testdata/full.yaml", env("SLOTLINE_WEBSITE_SECRET", "website-secret-0123456789",
+		"GENESYS_CLIENT_ID", "0c8f7e1a-genesys-client", "GENESYS_CLIENT_SECRET", "genesys-secret-0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +71,30 @@ func TestLoadFullExample(t *testing.T) {
 		}},
 		TokenTTL:  time.Hour,
 		Retention: config.Retention{EraseNumbersAfter: 90 * 24 * time.Hour},
+		Genesys: config.Genesys{
+			Mode:           "live",
+			Region:         "mypurecloud.com",
+			APIURL:         "https://api.mypurecloud.com",
+			LoginURL:       "https://login.mypurecloud.com",
+			ClientID:       "0c8f7e1a-genesys-client",
+			ClientSecret:   "genesys-secret-0123456789",
+			RateLimit:      5,
+			MaxRetryAfter:  2 * time.Minute,
+			CallTimeout:    10 * time.Second,
+			ReconcileEvery: 10 * time.Minute,
+			Workers:        8,
+			Sandbox:        config.Default().Genesys.Sandbox,
+		},
+		SMS: config.SMS{Text: "We tried to call you back about {reason}. Reply or book a new time."},
 		Queues: []config.Queue{{
 			ID:             "queue_12345",
 			GenesysQueueID: "7f1c9a2e-0000-4000-8000-000000000001",
 			Name:           "Support",
 			TimeZone:       "America/New_York",
+			SMSFrom:        "+18005550100",
+			CallerID:       "+18005550101",
+			CallerIDName:   "Acme Support",
+			ScriptID:       "3b0c7c4e-0000-4000-8000-000000000002",
 			Schedule: &schedule.Queue{
 				Location:    ny,
 				SlotMinutes: 15,
@@ -89,6 +113,19 @@ func TestLoadFullExample(t *testing.T) {
 				},
 				LeadTime: 15 * time.Minute,
 				Horizon:  30 * 24 * time.Hour,
+			},
+		}, {
+			ID:              "queue_sales",
+			Name:            "queue_sales",
+			TimeZone:        "Europe/Paris",
+			ScheduleGroupID: "5d2e8f10-0000-4000-8000-000000000003",
+			Schedule: &schedule.Queue{
+				Location:    paris,
+				SlotMinutes: 15,
+				Capacity:    10,
+				AlwaysOpen:  true,
+				Closed:      map[schedule.Date]bool{},
+				Horizon:     30 * 24 * time.Hour,
 			},
 		}},
 	}
@@ -117,6 +154,126 @@ func TestParseDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
 		t.Errorf("Parse() mismatch (-want +got):\n%s", diff)
 	}
+}
+
+func TestDefaultGenesys(t *testing.T) {
+	t.Parallel()
+	want := config.Genesys{
+		Mode:           "sandbox",
+		RateLimit:      250.0 / 60,
+		MaxRetryAfter:  180 * time.Second,
+		CallTimeout:    15 * time.Second,
+		ReconcileEvery: 5 * time.Minute,
+		Workers:        16,
+		Sandbox: config.Sandbox{
+			Speed:      1,
+			AnswerRate: 0.8,
+			RingTime:   10 * time.Second,
+			TalkTime:   30 * time.Second,
+			Addr:       "127.0.0.1:0",
+		},
+	}
+	if diff := cmp.Diff(want, config.Default().Genesys); diff != "" {
+		t.Errorf("Default().Genesys mismatch (-want +got):\n%s", diff)
+	}
+	for name, lines := range map[string][]string{
+		"absent":         {"queues: [{id: q1, timezone: UTC}]"},
+		"empty":          {"genesys:", "queues: [{id: q1, timezone: UTC}]"},
+		"no credentials": {"genesys: {region: mypurecloud.ie, workers: 16}", "queues: [{id: q1, timezone: UTC}]"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := mustParse(t, lines...)
+			got := c.Genesys
+			if name == "no credentials" {
+				// The region is checked and resolved even though sandbox mode ignores it.
+				got.Region, got.APIURL, got.LoginURL = "", "", ""
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Genesys mismatch (-want +got):\n%s", diff)
+			}
+			if c.SMS != (config.SMS{}) {
+				t.Errorf("SMS = %+v, want the zero value", c.SMS)
+			}
+		})
+	}
+}
+
+func TestParseGenesys(t *testing.T) {
+	t.Parallel()
+	getenv := env("GC_ID", "env-client", "GC_SECRET", "env-secret")
+	parse := func(t *testing.T, lines ...string) *config.Config {
+		t.Helper()
+		lines = append(lines, "queues: [{id: q1, timezone: UTC}]")
+		c, err := config.Parse("test.yaml", []byte(strings.Join(lines, "\n")), "", getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	t.Run("credentials imply live", func(t *testing.T) {
+		t.Parallel()
+		g := parse(t, "genesys:", "  region: eu-west-1", "  client_id_env: GC_ID", "  client_secret_env: GC_SECRET").Genesys
+		if g.Mode != "live" || g.ClientID != "env-client" || g.ClientSecret != "env-secret" ||
+			g.APIURL != "https://api.mypurecloud.ie" || g.LoginURL != "https://login.mypurecloud.ie" || g.Region != "eu-west-1" {
+			t.Errorf("Genesys = %#v", g)
+		}
+	})
+	t.Run("api_url and login_url", func(t *testing.T) {
+		t.Parallel()
+		c := parse(t, "genesys:", "  api_url: http://127.0.0.1:9000/", "  login_url: http://127.0.0.1:9000",
+			"  client_id: sim-client", "  client_secret: sim-secret", "  rate_limit: 10/s")
+		g := c.Genesys
+		if g.Mode != "live" || g.Region != "" || g.APIURL != "http://127.0.0.1:9000" || g.LoginURL != "http://127.0.0.1:9000" ||
+			g.ClientID != "sim-client" || g.ClientSecret != "sim-secret" || g.RateLimit != 10 {
+			t.Errorf("Genesys = %#v", g)
+		}
+		want := []string{"test.yaml:5: genesys.client_secret: a plain secret in the config file is meant for tests; use client_secret_env or client_secret_file"}
+		if diff := cmp.Diff(want, c.Warnings); diff != "" {
+			t.Errorf("Warnings mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("secret file", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "gc"), []byte("file-secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		data := "genesys: {region: usw2.pure.cloud, client_id: abc, client_secret_file: gc}\nqueues: [{id: q1, timezone: UTC}]\n"
+		c, err := config.Parse("test.yaml", []byte(data), dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := c.Genesys; g.ClientSecret != "file-secret" || g.APIURL != "https://api.usw2.pure.cloud" {
+			t.Errorf("Genesys = %#v", g)
+		}
+	})
+	t.Run("sandbox ignores credentials", func(t *testing.T) {
+		t.Parallel()
+		c := parse(t, "genesys:", "  mode: sandbox", "  client_id_env: UNSET_ID", "  client_secret: x",
+			"  sandbox: {speed: 60, answer_rate: 0, ring_time: 5s, talk_time: 1m, addr: ':7070'}")
+		g := c.Genesys
+		wantSandbox := config.Sandbox{Speed: 60, AnswerRate: 0, RingTime: 5 * time.Second, TalkTime: time.Minute, Addr: ":7070"}
+		if g.Mode != "sandbox" || g.ClientID != "" || g.ClientSecret != "" || g.Sandbox != wantSandbox {
+			t.Errorf("Genesys = %#v", g)
+		}
+		want := []string{
+			"test.yaml:3: genesys.client_id_env: is ignored in sandbox mode, which runs the built-in simulator",
+			"test.yaml:4: genesys.client_secret: is ignored in sandbox mode, which runs the built-in simulator",
+		}
+		if diff := cmp.Diff(want, c.Warnings); diff != "" {
+			t.Errorf("Warnings mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("sandbox block in live mode", func(t *testing.T) {
+		t.Parallel()
+		c := parse(t, "genesys:", "  region: mypurecloud.de", "  client_id: abc", "  client_secret_env: GC_SECRET", "  sandbox: {speed: 2}")
+		want := []string{"test.yaml:5: genesys.sandbox: is ignored in live mode"}
+		if diff := cmp.Diff(want, c.Warnings); diff != "" {
+			t.Errorf("Warnings mismatch (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestParseErrors(t *testing.T) {
@@ -338,6 +495,188 @@ func TestParseErrors(t *testing.T) {
 			msg:   `"verbose" is not one of debug, info, warn, error`,
 		},
 		{
+			name:  "unknown genesys key",
+			yaml:  []string{"genesys:", "  region: mypurecloud.com", "  regoin: us-east-1", "queues: [{id: q1, timezone: UTC}]"},
+			line:  3,
+			field: "genesys.regoin",
+			msg:   "unknown field",
+		},
+		{
+			name:  "unknown genesys.sandbox key",
+			yaml:  []string{"genesys:", "  sandbox:", "    sped: 2", "queues: [{id: q1, timezone: UTC}]"},
+			line:  3,
+			field: "genesys.sandbox.sped",
+			msg:   "unknown field",
+		},
+		{
+			name:  "bad genesys mode",
+			yaml:  []string{"genesys: {mode: production}", "queues: [{id: q1, timezone: UTC}]"},
+			line:  1,
+			field: "genesys.mode",
+			msg:   `"production" is not one of live, sandbox`,
+		},
+		{
+			name:  "region and api_url",
+			yaml:  []string{"genesys:", "  region: mypurecloud.com", "  api_url: https://api.mypurecloud.com", "  login_url: https://login.mypurecloud.com", "queues: [{id: q1, timezone: UTC}]"},
+			line:  3,
+			field: "genesys.api_url",
+			msg:   "give region, or api_url and login_url, not both",
+		},
+		{
+			name:  "api_url without login_url",
+			yaml:  []string{"genesys:", "  api_url: https://api.mypurecloud.com", "  client_id: abc", "  client_secret_env: WEB_SECRET", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.login_url",
+			msg:   "is required when api_url is given",
+		},
+		{
+			name:  "relative api_url",
+			yaml:  []string{"genesys:", "  api_url: api.mypurecloud.com", "  login_url: https://login.mypurecloud.com", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.api_url",
+			msg:   `"api.mypurecloud.com" is not an absolute http or https URL`,
+		},
+		{
+			name:  "live without credentials",
+			yaml:  []string{"genesys:", "  mode: live", "  region: mypurecloud.com", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.client_id",
+			msg:   "mode live needs client_id_env or client_id",
+		},
+		{
+			name:  "live without secret",
+			yaml:  []string{"genesys:", "  region: mypurecloud.com", "  client_id: abc", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.client_secret",
+			msg:   "mode live needs client_secret_env, client_secret_file or client_secret",
+		},
+		{
+			name:  "live without region",
+			yaml:  []string{"genesys: {client_id: abc, client_secret_env: WEB_SECRET}", "queues: [{id: q1, timezone: UTC}]"},
+			line:  1,
+			field: "genesys.region",
+			msg:   "mode live needs region, or api_url and login_url",
+		},
+		{
+			name:  "client_secret_env names an unset variable",
+			yaml:  []string{"genesys:", "  region: mypurecloud.com", "  client_id: abc", "  client_secret_env: GENESYS_CLIENT_SECRET", "queues: [{id: q1, timezone: UTC}]"},
+			line:  4,
+			field: "genesys.client_secret_env",
+			msg:   "environment variable GENESYS_CLIENT_SECRET is unset or empty",
+		},
+		{
+			name:  "client_id_env names an unset variable",
+			yaml:  []string{"genesys:", "  region: mypurecloud.com", "  client_id_env: GENESYS_CLIENT_ID", "  client_secret_env: WEB_SECRET", "queues: [{id: q1, timezone: UTC}]"},
+			line:  3,
+			field: "genesys.client_id_env",
+			msg:   "environment variable GENESYS_CLIENT_ID is unset or empty",
+		},
+		{
+			name:  "two client secret sources",
+			yaml:  []string{"genesys:", "  region: mypurecloud.com", "  client_id: abc", "  client_secret_env: WEB_SECRET", "  client_secret: hunter2", "queues: [{id: q1, timezone: UTC}]"},
+			line:  5,
+			field: "genesys.client_secret",
+			msg:   "give only one of client_secret_env, client_secret_file and client_secret",
+		},
+		{
+			name:  "bad region",
+			yaml:  []string{"genesys:", "  region: mypurecloud.mars", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.region",
+			msg:   `"mypurecloud.mars" is not a Genesys Cloud region`,
+		},
+		{
+			name:  "bad genesys rate_limit",
+			yaml:  []string{"genesys:", "  rate_limit: 250 per minute", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.rate_limit",
+			msg:   `"250 per minute" is not a rate like 50/s, 100/min or 1000/h`,
+		},
+		{
+			name:  "zero call_timeout",
+			yaml:  []string{"genesys:", "  call_timeout: 0s", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.call_timeout",
+			msg:   "must be positive",
+		},
+		{
+			name:  "workers 0",
+			yaml:  []string{"genesys:", "  workers: 0", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.workers",
+			msg:   "0 is not between 1 and 256",
+		},
+		{
+			name:  "answer_rate 1.5",
+			yaml:  []string{"genesys:", "  sandbox:", "    answer_rate: 1.5", "queues: [{id: q1, timezone: UTC}]"},
+			line:  3,
+			field: "genesys.sandbox.answer_rate",
+			msg:   "1.5 is not between 0 and 1",
+		},
+		{
+			name:  "zero sandbox speed",
+			yaml:  []string{"genesys:", "  sandbox: {speed: 0}", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.sandbox.speed",
+			msg:   "0 is not more than 0",
+		},
+		{
+			name:  "bad sandbox addr",
+			yaml:  []string{"genesys:", "  sandbox: {addr: localhost}", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "genesys.sandbox.addr",
+			msg:   `"localhost" is not a host:port address`,
+		},
+		{
+			name:  "unknown sms key",
+			yaml:  []string{"sms:", "  txt: hello", "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "sms.txt",
+			msg:   "unknown field",
+		},
+		{
+			name:  "sms text too long",
+			yaml:  []string{"sms:", "  text: " + strings.Repeat("é", 766), "queues: [{id: q1, timezone: UTC}]"},
+			line:  2,
+			field: "sms.text",
+			msg:   "is 766 characters long; at most 765 are allowed",
+		},
+		{
+			name:  "bad sms_from",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", `    sms_from: "800-555-0100"`},
+			line:  4,
+			field: "queues[0].sms_from",
+			msg:   `"800-555-0100" is not an E.164 phone number`,
+		},
+		{
+			name:  "bad caller_id",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    caller_id: +0123456789"},
+			line:  4,
+			field: "queues[0].caller_id",
+			msg:   `"+0123456789" is not an E.164 phone number`,
+		},
+		{
+			name:  "caller_id_name too long",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    caller_id_name: " + strings.Repeat("x", 101)},
+			line:  4,
+			field: "queues[0].caller_id_name",
+			msg:   "is 101 characters long; at most 100 are allowed",
+		},
+		{
+			name:  "schedule_group_id with hours",
+			yaml:  []string{"queues:", "  - id: q1", "    timezone: UTC", "    hours: {mon: [\"08:00-12:00\"]}", "    schedule_group_id: sg-1"},
+			line:  5,
+			field: "queues[0].schedule_group_id",
+			msg:   "cannot be given with hours (line 4): the opening hours come from the schedule group",
+		},
+		{
+			name:  "schedule_group_id with hours and closed",
+			yaml:  []string{"queues:", "  - id: q1", "    schedule_group_id: sg-1", "    timezone: UTC", "    closed: [2026-12-25]", "    hours: 24/7"},
+			line:  3,
+			field: "queues[0].schedule_group_id",
+			msg:   "cannot be given with hours (line 6) or closed (line 5)",
+		},
+		{
 			name: "yaml syntax error",
 			yaml: []string{"queues:", "  - id: q1", "    name: a: b"},
 			line: 3,
@@ -419,6 +758,7 @@ func TestParseRateLimit(t *testing.T) {
 		{"1.5/s", 1.5, 2},
 		{"10/m", 10.0 / 60, 1},
 		{"7200/h", 2, 2},
+		{"120/min", 2, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.limit, func(t *testing.T) {
@@ -507,6 +847,22 @@ func TestClientHidesSecret(t *testing.T) {
 		if got := fmt.Sprintf(verb, c); strings.Contains(got, c.Secret) {
 			t.Errorf("Sprintf(%q) = %q, shows the secret", verb, got)
 		}
+	}
+}
+
+func TestGenesysHidesSecret(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	c.Genesys.Mode, c.Genesys.Region, c.Genesys.ClientID, c.Genesys.ClientSecret = "live", "mypurecloud.com", "gc-client", "genesys-secret-0123456789"
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{c.Genesys, &c.Genesys, c, *c} {
+			if got := fmt.Sprintf(verb, v); strings.Contains(got, c.Genesys.ClientSecret) {
+				t.Errorf("Sprintf(%q, %T) = %q, shows the secret", verb, v, got)
+			}
+		}
+	}
+	if got := fmt.Sprintf("%#v", c.Genesys); !strings.Contains(got, `ClientSecret:"<redacted>"`) || !strings.Contains(got, `ClientID:"gc-client"`) {
+		t.Errorf(`Sprintf("%%#v") = %q, want the client id and a redacted secret`, got)
 	}
 }
 

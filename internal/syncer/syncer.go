@@ -192,7 +192,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &smsWorker{r: r})
 	river.AddWorker(workers, &reconcileWorker{r: r})
 	rc := &river.Config{
-		Logger:        cfg.Logger.With("component", "river"),
+		Logger:        cfg.Logger.With("subsystem", "river"),
 		Workers:       workers,
 		JobTimeout:    cfg.JobTimeout,
 		MaxAttempts:   40,
@@ -206,7 +206,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 				func() (river.JobArgs, *river.InsertOpts) { return reconcileArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
-		RescueStuckJobsAfter: cfg.JobTimeout + time.Minute,
+		RescueStuckJobsAfter: cfg.JobTimeout + time.Minute, // Start resumes sooner
 	}
 	var err error
 	switch cfg.Store.Backend() {
@@ -241,8 +241,39 @@ func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], rc *
 	return &riverQueue[TTx]{client: client}, nil
 }
 
-// Start starts the workers. Stop stops them.
-func (r *Runner) Start(ctx context.Context) error { return r.jobs.start(ctx) }
+// Start starts the workers, then enqueues a sync of every reservation
+// still waiting for one: after a crash, jobs that were running stay
+// "running" until River rescues them, and this carries their work on now
+// (a duplicate job finds nothing to do).
+func (r *Runner) Start(ctx context.Context) error {
+	if err := r.jobs.start(ctx); err != nil {
+		return err
+	}
+	n := 0
+	for cursor := int64(0); ; {
+		page, next, err := r.cfg.Store.FindUnsettled(ctx, cursor, 500)
+		if err != nil {
+			return fmt.Errorf("find reservations waiting for a sync: %w", err)
+		}
+		for _, res := range page {
+			if res.Sync.State != reservation.SyncPending {
+				continue
+			}
+			if err := r.jobs.insert(ctx, syncArgs{ReservationID: res.ID}, nil); err != nil {
+				return err
+			}
+			n++
+		}
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	if n > 0 {
+		r.logger.InfoContext(ctx, "resuming the sync of reservations left pending", "count", n)
+	}
+	return nil
+}
 
 // Stop waits for running jobs to finish (until ctx is done).
 func (r *Runner) Stop(ctx context.Context) error { return r.jobs.stop(ctx) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -14,6 +15,9 @@ import (
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
+
+// claimTTL is how long a sync claim lives without renewal.
+const claimTTL = 30 * time.Second
 
 // syncArgs is the job that makes Genesys match one reservation.
 type syncArgs struct {
@@ -40,7 +44,7 @@ func sysWrite() storage.Write {
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 	r, id := w.r, job.Args.ReservationID
 	holder := r.id + "-" + strconv.FormatInt(job.ID, 10)
-	ok, err := r.cfg.Store.ClaimSync(ctx, id, holder, r.cfg.JobTimeout+time.Minute)
+	ok, err := r.cfg.Store.ClaimSync(ctx, id, holder, claimTTL)
 	if errors.Is(err, reservation.ErrNotFound) {
 		return nil
 	}
@@ -50,7 +54,27 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 	if !ok {
 		return river.JobSnooze(time.Second + backoff(1, 500*time.Millisecond, time.Second))
 	}
+	// Keep the claim alive while working, so that a worker killed mid-job
+	// loses it within claimTTL and another can carry on.
+	ctx, cancel := context.WithCancel(ctx)
+	var renewer sync.WaitGroup
+	renewer.Go(func() {
+		t := time.NewTicker(claimTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := r.cfg.Store.ClaimSync(ctx, id, holder, claimTTL); err != nil && ctx.Err() == nil {
+					r.logger.WarnContext(ctx, "renew sync claim", "reservation_id", id, "err", err)
+				}
+			}
+		}
+	})
 	defer func() {
+		cancel()
+		renewer.Wait()
 		if err := r.cfg.Store.ReleaseSync(context.WithoutCancel(ctx), id, holder); err != nil {
 			r.logger.WarnContext(ctx, "release sync claim", "reservation_id", id, "err", err)
 		}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/genesys/gcsim"
+	"github.com/slotline/slotline/internal/metrics"
+	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/syncer"
+)
+
+// genesysSide is the Genesys half of serve: the client (of a real org, or
+// of the simulator started in-process in sandbox mode), the sync and its
+// listener.
+type genesysSide struct {
+	mode     string
+	sim      *gcsim.Sim
+	runner   *syncer.Runner
+	listener *syncer.Listener
+}
+
+// sandboxSMSFrom is the simulator's SMS number for queues that name none.
+const sandboxSMSFrom = "+18005550100"
+
+// sandboxQueueID makes a stable Genesys queue id for a queue that has none.
+func sandboxQueueID(id string) string {
+	h := sha256.Sum256([]byte("slotline-sandbox:" + id))
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// startGenesys builds the Genesys side for the queues. In sandbox mode it
+// starts the simulator and gives every queue without a Genesys queue id a
+// sandbox one (the queues are changed in place).
+func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store, queues []*booking.Queue,
+	m *metrics.Metrics, logger *slog.Logger) (*genesysSide, error) {
+	g := cfg.Genesys
+	side := &genesysSide{mode: g.Mode}
+	byID := map[string]config.Queue{}
+	for _, q := range cfg.Queues {
+		byID[q.ID] = q
+	}
+	gcfg := genesys.Config{
+		Region: g.Region, APIURL: g.APIURL, LoginURL: g.LoginURL, ClientID: g.ClientID, ClientSecret: g.ClientSecret,
+		RateLimit: g.RateLimit, MaxRetryAfter: g.MaxRetryAfter, CallTimeout: g.CallTimeout,
+		Logger: logger.With("component", "genesys"), Observer: m,
+	}
+	if gcfg.APIURL != "" {
+		gcfg.Region = "" // resolved already
+	}
+	now := time.Now
+	if g.Mode == "sandbox" {
+		simQueues := make([]gcsim.Queue, len(queues))
+		for i, q := range queues {
+			if q.GenesysQueueID == "" {
+				q.GenesysQueueID = sandboxQueueID(q.ID)
+			}
+			sms := byID[q.ID].SMSFrom
+			if sms == "" {
+				sms = sandboxSMSFrom
+			}
+			simQueues[i] = gcsim.Queue{ID: q.GenesysQueueID, Name: q.Name, SMSAddress: sms}
+		}
+		answer := g.Sandbox.AnswerRate
+		if answer == 0 {
+			answer = -1 // gcsim reads 0 as its default; the config means never
+		}
+		clock := gcsim.NewClock(time.Now(), g.Sandbox.Speed)
+		side.sim = gcsim.New(gcsim.Options{
+			Clock: clock, AnswerRate: answer, RingTime: g.Sandbox.RingTime, TalkTime: g.Sandbox.TalkTime,
+			Queues: simQueues, Logger: logger.With("component", "sandbox"),
+		})
+		url, err := side.sim.Start(g.Sandbox.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("start the Genesys sandbox: %w", err)
+		}
+		gcfg = genesys.Config{APIURL: url, LoginURL: url, ClientID: gcsim.DefaultClientID, ClientSecret: gcsim.DefaultClientSecret,
+			RateLimit: g.RateLimit, CallTimeout: g.CallTimeout, Logger: gcfg.Logger, Observer: m}
+		now = clock.Now
+		logger.Warn("SANDBOX MODE: no Genesys Cloud credentials are configured, so reservations sync to a built-in "+
+			"Genesys simulator, not to a real org. Configure genesys: {mode: live, …} to reach Genesys Cloud.",
+			"simulator", url, "speed", g.Sandbox.Speed, "answer_rate", g.Sandbox.AnswerRate)
+	}
+	client, err := genesys.New(gcfg)
+	if err != nil {
+		side.close()
+		return nil, err
+	}
+	sq := make([]*syncer.Queue, len(queues))
+	for i, q := range queues {
+		c := byID[q.ID]
+		sq[i] = &syncer.Queue{Queue: q, SMSFrom: c.SMSFrom, CallerID: c.CallerID, CallerIDName: c.CallerIDName, ScriptID: c.ScriptID}
+		if g.Mode == "sandbox" && sq[i].SMSFrom == "" {
+			sq[i].SMSFrom = sandboxSMSFrom
+		}
+	}
+	side.runner, err = syncer.New(ctx, syncer.Config{
+		Store: store, Genesys: client, Queues: sq, Logger: logger.With("component", "sync"), Observer: m, Now: now,
+		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text,
+	})
+	if err != nil {
+		side.close()
+		return nil, err
+	}
+	side.listener = side.runner.NewListener(syncer.ListenerOptions{})
+	return side, nil
+}
+
+func (g *genesysSide) close() {
+	if g.sim != nil {
+		g.sim.Close()
+	}
+}
