@@ -100,6 +100,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("start the sync: %w", err)
 	}
 	g.Go(func() error { return gside.listener.Run(gctx) })
+	g.Go(func() error { return gside.hours.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		logger.Info("shutting down", "cause", context.Cause(gctx).Error())

@@ -84,7 +84,8 @@ func newLogger(w io.Writer, l config.Log) *slog.Logger {
 func queuesOf(cfg *config.Config) []*booking.Queue {
 	out := make([]*booking.Queue, len(cfg.Queues))
 	for i, q := range cfg.Queues {
-		out[i] = &booking.Queue{ID: q.ID, GenesysQueueID: q.GenesysQueueID, Name: q.Name, TimeZone: q.TimeZone, Schedule: q.Schedule}
+		out[i] = &booking.Queue{ID: q.ID, GenesysQueueID: q.GenesysQueueID, Name: q.Name, TimeZone: q.TimeZone, Schedule: q.Schedule,
+			ScheduleGroupID: q.ScheduleGroupID}
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/metrics"
+	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/syncer"
 )
@@ -24,6 +25,7 @@ type genesysSide struct {
 	sim      *gcsim.Sim
 	runner   *syncer.Runner
 	listener *syncer.Listener
+	hours    *syncer.HoursImporter
 }
 
 // sandboxSMSFrom is the simulator's SMS number for queues that name none.
@@ -55,7 +57,20 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		gcfg.Region = "" // resolved already
 	}
 	now := time.Now
+	for _, q := range queues {
+		if byID[q.ID].ScheduleGroupID != "" {
+			// Hours come from Genesys; closed until the first import.
+			q.Schedule.AlwaysOpen = false
+			q.Schedule.Imported = &schedule.Imported{}
+		}
+	}
 	if g.Mode == "sandbox" {
+		var groups []gcsim.ScheduleGroup
+		for _, q := range queues {
+			if id := byID[q.ID].ScheduleGroupID; id != "" {
+				groups = append(groups, sandboxGroup(id, q.TimeZone))
+			}
+		}
 		simQueues := make([]gcsim.Queue, len(queues))
 		for i, q := range queues {
 			if q.GenesysQueueID == "" {
@@ -74,7 +89,7 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		clock := gcsim.NewClock(time.Now(), g.Sandbox.Speed)
 		side.sim = gcsim.New(gcsim.Options{
 			Clock: clock, AnswerRate: answer, RingTime: g.Sandbox.RingTime, TalkTime: g.Sandbox.TalkTime,
-			Queues: simQueues, Logger: logger.With("component", "sandbox"),
+			Queues: simQueues, ScheduleGroups: groups, Logger: logger.With("component", "sandbox"),
 		})
 		url, err := side.sim.Start(g.Sandbox.Addr)
 		if err != nil {
@@ -95,7 +110,8 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 	sq := make([]*syncer.Queue, len(queues))
 	for i, q := range queues {
 		c := byID[q.ID]
-		sq[i] = &syncer.Queue{Queue: q, SMSFrom: c.SMSFrom, CallerID: c.CallerID, CallerIDName: c.CallerIDName, ScriptID: c.ScriptID}
+		sq[i] = &syncer.Queue{Queue: q, SMSFrom: c.SMSFrom, CallerID: c.CallerID, CallerIDName: c.CallerIDName, ScriptID: c.ScriptID,
+			ScheduleGroupID: c.ScheduleGroupID}
 		if g.Mode == "sandbox" && sq[i].SMSFrom == "" {
 			sq[i].SMSFrom = sandboxSMSFrom
 		}
@@ -109,7 +125,23 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		return nil, err
 	}
 	side.listener = side.runner.NewListener(syncer.ListenerOptions{})
+	side.hours = side.runner.NewHoursImporter(client, 15*time.Minute)
+	ictx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := side.hours.Refresh(ictx); err != nil {
+		logger.Warn("opening hours from Genesys schedule groups are not all available; affected queues use their stored copy or stay closed",
+			"err", err)
+	}
 	return side, nil
+}
+
+// sandboxGroup is the simulator's schedule group for a queue that names
+// one: weekdays 08:00-18:00 in the queue's zone.
+func sandboxGroup(id, tz string) gcsim.ScheduleGroup {
+	return gcsim.ScheduleGroup{ID: id, Name: "Sandbox hours", TimeZone: tz, Open: []gcsim.Schedule{{
+		ID: id + "-weekdays", Name: "Weekdays", Start: "2024-01-01T08:00:00.000", End: "2024-01-01T18:00:00.000",
+		RRule: "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TU,WE,TH,FR",
+	}}}
 }
 
 func (g *genesysSide) close() {

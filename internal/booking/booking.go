@@ -24,6 +24,9 @@ type Queue struct {
 	Name           string
 	TimeZone       string
 	Schedule       *schedule.Queue
+	// ScheduleGroupID names the Genesys schedule group the queue's hours
+	// come from, if any.
+	ScheduleGroupID string
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).

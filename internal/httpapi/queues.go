@@ -27,6 +27,7 @@ type queueJSON struct {
 	Capacity          int               `json:"capacity"`
 	CapacityOverrides []overrideJSON    `json:"capacity_overrides"`
 	Hours             any               `json:"hours"`
+	ScheduleGroupID   string            `json:"schedule_group_id,omitempty"`
 	Closed            []string          `json:"closed"`
 	LeadTimeSeconds   int64             `json:"lead_time_seconds"`
 	HorizonSeconds    int64             `json:"horizon_seconds"`
@@ -43,9 +44,13 @@ func renderQueue(q *booking.Queue) queueJSON {
 		LeadTimeSeconds: int64(sc.LeadTime / time.Second), HorizonSeconds: int64(sc.Horizon / time.Second),
 		Links: map[string]string{"availability": "/api/v2/queues/" + q.ID + "/availability"},
 	}
-	if sc.AlwaysOpen {
+	switch {
+	case sc.Imported != nil:
+		out.Hours = "genesys"
+		out.ScheduleGroupID = q.ScheduleGroupID
+	case sc.AlwaysOpen:
 		out.Hours = "24/7"
-	} else {
+	default:
 		hours := map[string][]string{}
 		for d, ivs := range sc.Hours {
 			if len(ivs) == 0 {

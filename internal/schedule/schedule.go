@@ -11,6 +11,7 @@ package schedule
 import (
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	_ "time/tzdata" // the tz database travels with the binary
@@ -138,6 +139,10 @@ type Queue struct {
 	Overrides []CapacityOverride
 	// AlwaysOpen means 24/7; Hours is then ignored.
 	AlwaysOpen bool
+	// Imported, when set, replaces Hours and Closed with opening and
+	// holiday spans imported from elsewhere (a Genesys schedule group);
+	// until spans are set, the queue is closed.
+	Imported *Imported
 	// Hours holds the opening intervals per weekday (index time.Weekday).
 	Hours    [7][]Interval
 	Closed   map[Date]bool
@@ -375,6 +380,9 @@ func (q *Queue) spansAround(start, end time.Time) []Bucket {
 	if q.AlwaysOpen {
 		return nil
 	}
+	if q.Imported != nil {
+		return q.Imported.Spans().Open
+	}
 	return q.openSpans(DateOf(start.In(q.Location)).AddDays(-1), DateOf(end.In(q.Location)).AddDays(1))
 }
 
@@ -386,8 +394,17 @@ func (q *Queue) isOpen(start, end time.Time, spans []Bucket) bool {
 	return i < len(spans) && !start.Before(spans[i].Start) && !end.After(spans[i].End)
 }
 
-// TouchesClosedDate reports whether [start, end) touches a closed date.
+// TouchesClosedDate reports whether [start, end) touches a closed date
+// (or, for imported hours, overlaps a holiday span).
 func (q *Queue) TouchesClosedDate(start, end time.Time) bool {
+	if q.Imported != nil {
+		for _, h := range q.Imported.Spans().Holiday {
+			if start.Before(h.End) && h.Start.Before(end) {
+				return true
+			}
+		}
+		return false
+	}
 	if len(q.Closed) == 0 {
 		return false
 	}
@@ -446,4 +463,74 @@ func (q *Queue) Grid(from, to, now time.Time) []Cell {
 		cells[i] = Cell{Bucket: b, Capacity: q.CapacityAt(b.Start), Reason: q.check(b.Start, b.End, now, spans)}
 	}
 	return cells
+}
+
+// Spans is an explicit calendar: merged, sorted opening spans and the
+// holiday spans within them or around them.
+type Spans struct {
+	Open    []Bucket
+	Holiday []Bucket
+	// Until is the end of the period the spans were computed for.
+	Until time.Time
+}
+
+// Imported holds a queue's imported calendar; it can be replaced at any
+// time (a refresh) and is safe for concurrent use.
+type Imported struct {
+	p atomic.Pointer[Spans]
+}
+
+// Set replaces the calendar.
+func (i *Imported) Set(s *Spans) { i.p.Store(s) }
+
+// Spans returns the current calendar (empty, so closed, before Set).
+func (i *Imported) Spans() *Spans {
+	if s := i.p.Load(); s != nil {
+		return s
+	}
+	return &Spans{}
+}
+
+// MergeSpans sorts spans and joins those that overlap or touch.
+func MergeSpans(spans []Bucket) []Bucket {
+	sort.Slice(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
+	var out []Bucket
+	for _, s := range spans {
+		if !s.End.After(s.Start) {
+			continue
+		}
+		if n := len(out); n > 0 && !s.Start.After(out[n-1].End) {
+			if s.End.After(out[n-1].End) {
+				out[n-1].End = s.End
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// SubtractSpans returns the parts of a (merged) not covered by b.
+func SubtractSpans(a, b []Bucket) []Bucket {
+	b = MergeSpans(append([]Bucket(nil), b...))
+	var out []Bucket
+	for _, s := range a {
+		cur := s
+		for _, c := range b {
+			if !c.End.After(cur.Start) || !c.Start.Before(cur.End) {
+				continue
+			}
+			if c.Start.After(cur.Start) {
+				out = append(out, Bucket{cur.Start, c.Start})
+			}
+			cur.Start = c.End
+			if !cur.End.After(cur.Start) {
+				break
+			}
+		}
+		if cur.End.After(cur.Start) {
+			out = append(out, cur)
+		}
+	}
+	return out
 }

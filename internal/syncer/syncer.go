@@ -54,6 +54,9 @@ type Queue struct {
 	SMSFrom string
 	// CallerID and ScriptID go into each created callback when set.
 	CallerID, CallerIDName, ScriptID string
+	// ScheduleGroupID names the Genesys schedule group whose hours the
+	// queue uses (its Schedule.Imported is then kept by HoursImporter).
+	ScheduleGroupID string
 }
 
 // Observer receives the sync's metrics.
