@@ -69,7 +69,9 @@ Commands:
   serve         run the HTTP API (SQLite by default; --db postgres://… to scale out)
   migrate       apply database migrations and exit
   audit verify  check the audit log's hash chain
+  sim           run the Genesys Cloud simulator on its own
   bench admit   measure admissions per second against a floor
+  bench sync    measure the drain of a burst to Genesys (the simulator)
   version       print the version
 
 Run "slotline <command> -h" for a command's flags.
