@@ -177,18 +177,25 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 	}
 }
 
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+// connectFromFlags parses the flags of a command that only needs the
+// database (--db, --config and their environment variables) and connects
+// to it without migrating.
+func connectFromFlags(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) (*storage.Store, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var st settings
 	st.register(fs, false)
 	if err := parseFlags(fs, args, stderr); err != nil {
-		return err
+		return nil, err
 	}
 	cfg, _, err := st.load(getenv, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	store, err := storage.Connect(ctx, cfg.Database, storage.Options{})
+	return storage.Connect(ctx, cfg.Database, storage.Options{})
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	store, err := connectFromFlags(ctx, "migrate", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -209,17 +216,7 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) == 0 || args[0] != "verify" {
 		return &usageError{"usage: slotline audit verify [--db DSN] [--config FILE]"}
 	}
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	var st settings
-	st.register(fs, false)
-	if err := parseFlags(fs, args[1:], stderr); err != nil {
-		return err
-	}
-	cfg, _, err := st.load(getenv, false)
-	if err != nil {
-		return err
-	}
-	store, err := storage.Connect(ctx, cfg.Database, storage.Options{})
+	store, err := connectFromFlags(ctx, "audit verify", args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
