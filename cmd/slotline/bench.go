@@ -68,8 +68,11 @@ const (
 // measured in the same run, and the server's memory after many
 // reservations.
 func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "sync" {
+		return benchSyncCmd(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "admit" {
-		return &usageError{"usage: slotline bench admit [flags]"}
+		return &usageError{"usage: slotline bench admit|sync [flags]"}
 	}
 	opts, err := parseBenchFlags(args[1:], stderr)
 	if err != nil {

@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return quietHelp(serve(ctx, rest, getenv, stdout, stderr))
 	case "migrate":
 		return quietHelp(migrate(ctx, rest, getenv, stdout, stderr))
+	case "watch":
+		return quietHelp(watch(ctx, rest, getenv, stdout, stderr))
 	case "audit":
 		return quietHelp(auditCmd(ctx, rest, getenv, stdout, stderr))
 	case "bench":
@@ -70,6 +72,7 @@ Commands:
   migrate       apply database migrations and exit
   audit verify  check the audit log's hash chain
   sim           run the Genesys Cloud simulator on its own
+  watch         print the event stream live (acks, resumes after a drop)
   bench admit   measure admissions per second against a floor
   bench sync    measure the drain of a burst to Genesys (the simulator)
   version       print the version

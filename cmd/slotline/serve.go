@@ -20,6 +20,7 @@ import (
 	"github.com/slotline/slotline/internal/httpapi"
 	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/stream"
 )
 
 // errShutdown is the cause given to the server's context on a clean stop.
@@ -57,9 +58,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer gside.close()
 	book := booking.New(store, queues, booking.Options{Logger: logger.With("component", "booking"), Observer: m,
 		Enqueue: gside.runner.Enqueue})
+	hub := stream.NewHub(store, logger.With("component", "stream"), 8192)
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authSvc, Store: store, Metrics: m,
 		Logger: logger.With("component", "http"), Version: version,
+		Stream: stream.NewServer(hub, store, m), PublicURL: cfg.PublicURL,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -100,6 +103,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("start the sync: %w", err)
 	}
 	g.Go(func() error { return gside.listener.Run(gctx) })
+	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return gside.hours.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()

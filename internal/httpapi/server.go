@@ -23,6 +23,7 @@ import (
 	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/stream"
 )
 
 // Limits on requests.
@@ -39,6 +40,15 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 	Version string
+	// Stream serves GET /api/v2/callbacks/websocket; nil answers 503.
+	Stream *stream.Server
+	// StreamOptions are the defaults of every subscription (window,
+	// timeouts, frame size).
+	StreamOptions stream.Options
+	// PublicURL and AllowedOrigins say which browser origins may open the
+	// stream (besides the request's own host).
+	PublicURL      string
+	AllowedOrigins []string
 }
 
 // Server is the HTTP API.
@@ -74,6 +84,8 @@ func (s *Server) addRoutes() {
 	m.Handle("GET /api/v2/callbacks/{id}", s.authorize("callback:read", "", s.handleGet))
 	m.Handle("PATCH /api/v2/callbacks/{id}", s.authorize("callback:write", "reservation.update", s.handleUpdate))
 	m.Handle("DELETE /api/v2/callbacks/{id}", s.authorize("callback:write", "reservation.cancel", s.handleCancel))
+
+	m.Handle("GET /api/v2/callbacks/websocket", s.authorizeWith("callback:read", "", streamToken, s.handleStream))
 
 	m.Handle("GET /api/v2/queues", s.authorize("callback:read", "", s.handleQueues))
 	m.Handle("GET /api/v2/queues/{id}", s.authorize("callback:read", "", s.handleQueue))
@@ -197,10 +209,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 // authorize requires a bearer token with scope, applies the client's rate
 // limit, and names the audited action of a write route.
 func (s *Server) authorize(scope, action string, h http.HandlerFunc) http.Handler {
+	return s.authorizeWith(scope, action, bearer, h)
+}
+
+// authorizeWith is authorize with another way to find the token.
+func (s *Server) authorizeWith(scope, action string, tokenOf func(*http.Request) (string, bool), h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := info(r)
 		ri.action = action
-		token, ok := bearer(r)
+		token, ok := tokenOf(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="slotline"`)
 			s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "a Bearer access token is required (POST /oauth/token)"))

@@ -33,6 +33,12 @@ type Metrics struct {
 	Notifications  *prometheus.CounterVec // kind
 	ListenerUp     prometheus.Gauge
 	Repairs        *prometheus.CounterVec // kind
+
+	// Stream.
+	StreamDelivered prometheus.Counter
+	StreamLag       prometheus.Histogram
+	StreamAcks      *prometheus.CounterVec // known
+	StreamClosed    *prometheus.CounterVec // reason
 }
 
 // New returns Metrics registered on a new registry, with the Go runtime and
@@ -92,6 +98,21 @@ func New() *Metrics {
 		Name: "slotline_reconcile_repairs_total",
 		Help: "Reservations repaired by reconciliation, by kind (status, resync).",
 	}, []string{"kind"})
+	m.StreamDelivered = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slotline_stream_frames_total", Help: "Events sent to stream subscribers."})
+	m.StreamLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "slotline_stream_delivery_lag_seconds",
+		Help:    "Time from an event reaching the stream hub to its delivery to a subscriber.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30},
+	})
+	m.StreamAcks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_stream_acks_total", Help: "Acknowledgments received, by whether they named an event in flight."},
+		[]string{"known"})
+	m.StreamClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_stream_closed_total",
+		Help: "Stream connections closed, by reason (gone, shutdown, slow_consumer, taken_over, bad_frame, too_big, bad_type).",
+	}, []string{"reason"})
+	reg.MustRegister(m.StreamDelivered, m.StreamLag, m.StreamAcks, m.StreamClosed)
 	reg.MustRegister(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
 		m.Notifications, m.ListenerUp, m.Repairs)
 	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals,
@@ -143,3 +164,17 @@ func (m *Metrics) ListenerConnected(up bool) {
 
 // ReconcileRepair implements syncer.Observer.
 func (m *Metrics) ReconcileRepair(kind string) { m.Repairs.WithLabelValues(kind).Inc() }
+
+// Delivered implements stream.Stats.
+func (m *Metrics) Delivered(n int, lag time.Duration) {
+	m.StreamDelivered.Add(float64(n))
+	m.StreamLag.Observe(lag.Seconds())
+}
+
+// Acked implements stream.Stats.
+func (m *Metrics) Acked(unknown bool) {
+	m.StreamAcks.WithLabelValues(strconv.FormatBool(!unknown)).Inc()
+}
+
+// Closed implements stream.Stats.
+func (m *Metrics) Closed(reason string) { m.StreamClosed.WithLabelValues(reason).Inc() }

@@ -96,8 +96,15 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 			return err
 		}
 	}
-	return tx.execLater(ctx, wrapErr("update log head"), "UPDATE log_head SET event_seq = $1, audit_seq = $2, audit_hash = $3 WHERE id = 1",
-		eventSeq, auditSeq, auditHash)
+	if err := tx.execLater(ctx, wrapErr("update log head"), "UPDATE log_head SET event_seq = $1, audit_seq = $2, audit_hash = $3 WHERE id = 1",
+		eventSeq, auditSeq, auditHash); err != nil {
+		return err
+	}
+	if s.pool != nil && len(tx.events) > 0 {
+		// Wake the stream readers of every process at commit.
+		return tx.execLater(ctx, wrapErr("notify"), "SELECT pg_notify('"+eventsChannel+"', $1)", strconv.FormatInt(eventSeq, 10))
+	}
+	return nil
 }
 
 // placeholders returns "($1, …, $cols), ($cols+1, …)" for rows rows.

@@ -56,6 +56,7 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	committed commitSignal
 }
 
 // Options tune Open.

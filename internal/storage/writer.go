@@ -229,6 +229,9 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 		if err := ptx.Commit(ctx); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
+		if len(tx.events) > 0 {
+			s.committed.fire()
+		}
 		return nil
 	}
 	stx, err := s.wdb.BeginTx(ctx, nil)
@@ -245,6 +248,9 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if len(tx.events) > 0 {
+		s.committed.fire()
 	}
 	return nil
 }

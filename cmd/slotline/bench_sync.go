@@ -1,0 +1,877 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/genesys/gcsim"
+	"github.com/slotline/slotline/internal/syncer"
+)
+
+// What the sync bench measures against, and how it loads the system.
+const (
+	benchSyncTargetRatio = 0.95 // creates landed per second as a fraction of the allowed rate
+
+	benchSyncWorkers    = 16                     // genesys.workers
+	benchSyncPollEvery  = 100 * time.Millisecond // how often the bench looks for creates and syncs
+	benchSyncFailedScan = 2 * time.Second        // how often it lists failed reservations
+	benchSyncProgress   = 10 * time.Second
+	benchSyncGetters    = 8 // concurrent GETs of reservations whose callback landed
+	// benchSyncFlipEvery alternates the simulator's random failure status
+	// between 429 and 503: gcsim holds one status at a time.
+	benchSyncFlipEvery  = 50 * time.Millisecond
+	benchSyncRetryAfter = time.Second // on the injected 429s
+
+	// Reservations are spread over 15-minute slots from a day ahead to 29
+	// days ahead, so that no callback falls due during the bench.
+	benchSyncLeadDays = 1
+	benchSyncBuckets  = 28 * 24 * 4
+
+	benchSyncCreatePattern    = "POST /api/v2/conversations/callbacks"
+	benchSyncAnalyticsPattern = "POST /api/v2/analytics/conversations/details/query"
+)
+
+// benchSyncCmd runs "slotline bench sync": a burst of reservations admitted
+// at full local speed, then drained to a Genesys simulator (running in this
+// process) that allows --rate requests per second and fails --fault-rate of
+// them; it reports the admission rate, the drain rate as a fraction of the
+// allowed rate, the time from admission to synced, and checks the
+// simulator for duplicate and missing callbacks.
+func benchSyncCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	opts, err := parseBenchSyncFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	dbs, err := openBenchDBs(ctx, opts.db, getenv("TMPDIR"))
+	if err != nil {
+		return err
+	}
+	b := &benchSync{opts: opts, dbs: dbs, progress: stderr, rep: &benchSyncReport{
+		Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		Reservations: opts.reservations, Clients: opts.clients, RatePerSec: opts.rate, FaultRate: opts.faultRate,
+		Workers: benchSyncWorkers, TimeoutSec: opts.timeout.Seconds(),
+	}}
+	if !opts.json {
+		b.text = stdout
+	}
+	if err := errors.Join(b.run(ctx), dbs.close(ctx)); err != nil {
+		return err
+	}
+	if opts.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(b.rep)
+	}
+	return nil
+}
+
+// benchSyncOptions are the command's flags.
+type benchSyncOptions struct {
+	db           string
+	reservations int
+	rate         float64
+	faultRate    float64
+	clients      int
+	json         bool
+	serverBin    string
+	timeout      time.Duration
+}
+
+func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, error) {
+	o := &benchSyncOptions{}
+	fs := flag.NewFlagSet("bench sync", flag.ContinueOnError)
+	fs.StringVar(&o.db, "db", "", "`database`: postgres://… benches PostgreSQL in a fresh schema; sqlite:PATH puts the SQLite file beside PATH (default: SQLite in a temporary directory)")
+	fs.IntVar(&o.reservations, "reservations", 10_000, "reservations admitted in the burst")
+	fs.Float64Var(&o.rate, "rate", 50, "Genesys API requests per second the simulator allows (N); the server's genesys.rate_limit is set to it")
+	fs.Float64Var(&o.faultRate, "fault-rate", 0.10, "fraction of the allowed API calls the simulator answers 429 (Retry-After 1 s) or 503, half each")
+	fs.IntVar(&o.clients, "clients", 16, "concurrent clients admitting the burst")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
+	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable)")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait, from the first admission, for every reservation to be synced")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of slotline %s:\n", fs.Name())
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return nil, err
+	}
+	return o, o.validate()
+}
+
+func (o *benchSyncOptions) validate() error {
+	switch {
+	case o.reservations < 1:
+		return &usageError{"--reservations must be at least 1"}
+	case !(o.rate > 0) || o.rate > 1e6:
+		return &usageError{"--rate must be more than 0 and at most 1e6"}
+	case !(o.faultRate >= 0 && o.faultRate < 1):
+		return &usageError{"--fault-rate must be from 0 to less than 1"}
+	case o.clients < 1:
+		return &usageError{"--clients must be at least 1"}
+	case o.timeout <= 0:
+		return &usageError{"--timeout must be positive"}
+	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
+		return &usageError{"--db must be sqlite:PATH or postgres://…"}
+	}
+	return nil
+}
+
+// benchSync is one run of the command.
+type benchSync struct {
+	opts     *benchSyncOptions
+	dbs      *benchDBs
+	rep      *benchSyncReport
+	text     io.Writer // the table; nil with --json
+	progress io.Writer // what is running now
+}
+
+// run starts the simulator and the server, admits the burst while
+// watching the simulator and the server, then checks every reservation.
+func (b *benchSync) run(ctx context.Context) (err error) {
+	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
+	defer sim.Close()
+	simURL, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sim.SetRateLimit(b.opts.rate)
+
+	dsn, err := b.dbs.fresh(ctx, "sync")
+	if err != nil {
+		return err
+	}
+	secret := benchRandomHex(16)
+	cfgPath, err := writeBenchSyncConfig(b.dbs.dir, secret, simURL, b.opts)
+	if err != nil {
+		return err
+	}
+	hc := newBenchHTTPClient(4 * b.opts.clients)
+	bin := b.opts.serverBin
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("find the slotline binary: %w", err)
+		}
+	}
+	addr, err := benchFreeAddr()
+	if err != nil {
+		return err
+	}
+	// The flags beat SLOTLINE_DB and SLOTLINE_ADDR in the environment.
+	srv, err := startChildServer(ctx, hc, bin, []string{"--config", cfgPath, "--db", dsn, "--addr", addr})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		hc.CloseIdleConnections()
+		err = errors.Join(err, srv.stop())
+	}()
+	api := &benchSyncAPI{benchAPI: benchAPI{hc: hc, base: srv.base, run: benchRandomHex(4),
+		grid: newBenchGrid(time.Now().Add(benchSyncLeadDays*24*time.Hour), benchSyncBuckets)}}
+	if err := api.fetchToken(ctx, benchClientID, secret); err != nil {
+		return err
+	}
+	b.printHeader()
+
+	// The faults: the failure rate applies to the calls the rate limit let
+	// through, so failed calls use up the allowance too.
+	fctx, stopFaults := context.WithCancel(ctx)
+	var faults sync.WaitGroup
+	faults.Go(func() { benchSyncFlipFaults(fctx, sim, b.opts.faultRate) })
+	defer func() {
+		stopFaults()
+		faults.Wait()
+	}()
+
+	w := newBenchSyncWatch(sim, api, b.opts.reservations)
+	if err := b.admitAndWatch(ctx, api, w); err != nil {
+		return err
+	}
+	stopFaults()
+	faults.Wait()
+	if err := b.check(ctx, api, w); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	b.printResults()
+	if n := srv.log.count(); n > 0 {
+		b.rep.ServerLogLines = n
+		fmt.Fprintf(b.progress, "the server logged %d lines at level warn or above (the Genesys client warns once per retried call)%s\n",
+			n, srv.log.tail())
+	}
+	return nil
+}
+
+// benchSyncFlipFaults makes rate of the API calls fail, alternating the
+// status between 429 (with Retry-After) and 503 every benchSyncFlipEvery,
+// until ctx is done; then it turns the failures off. gcsim keeps one
+// random-failure status at a time (SetFailureRate replaces the previous
+// one), so alternating it is how the two are split evenly.
+func benchSyncFlipFaults(ctx context.Context, sim *gcsim.Sim, rate float64) {
+	defer sim.SetFailureRate(0, 0, 0)
+	if rate == 0 {
+		return
+	}
+	tick := time.NewTicker(benchSyncFlipEvery)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		if i%2 == 0 {
+			sim.SetFailureRate(http.StatusTooManyRequests, rate, benchSyncRetryAfter)
+		} else {
+			sim.SetFailureRate(http.StatusServiceUnavailable, rate, 0)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// admitAndWatch runs phase 1 (the burst) and phase 2 (waiting until every
+// reservation is synced) together, so that syncs during the burst are
+// seen when they happen. It ends when every admitted reservation is synced
+// or failed, or at --timeout from the first admission.
+func (b *benchSync) admitAndWatch(ctx context.Context, api *benchSyncAPI, w *benchSyncWatch) error {
+	dctx, cancel := context.WithTimeout(ctx, b.opts.timeout)
+	defer cancel()
+	w.before = w.sim.Stats()
+	fmt.Fprintf(b.progress, "sync: admitting %s reservations with %d clients, then waiting until they are synced (at most %s)…\n",
+		benchCommas(int64(b.opts.reservations)), b.opts.clients, b.opts.timeout)
+	g, gctx := errgroup.WithContext(dctx)
+	var admit *benchLoadResult
+	g.Go(func() error {
+		res, err := benchLoad(gctx, b.opts.clients, benchUpTo(int64(b.opts.reservations)), api.admit(w))
+		if err != nil {
+			return err
+		}
+		admit = res
+		w.admissionsDone()
+		fmt.Fprintf(b.progress, "sync: admitted %s reservations in %.1f s\n", benchCommas(int64(res.ok)), res.elapsed.Seconds())
+		return nil
+	})
+	g.Go(func() error { return w.run(gctx, b.progress) })
+	err := g.Wait()
+	if err != nil && admit != nil && dctx.Err() != nil && ctx.Err() == nil {
+		err = nil // the timeout: report what was synced by then
+		b.rep.TimedOut = true
+		fmt.Fprintf(b.progress, "sync: timed out after %s\n", b.opts.timeout)
+	}
+	if err != nil {
+		return err
+	}
+	w.after = w.sim.Stats()
+	b.rep.Admit = admit.figures()
+	return nil
+}
+
+// check reads every reservation back from the server and every callback
+// from the simulator, and fills in the report.
+func (b *benchSync) check(ctx context.Context, api *benchSyncAPI, w *benchSyncWatch) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	final, err := api.listAll(ctx, "")
+	if err != nil {
+		return err
+	}
+	cbs := w.sim.Callbacks()
+	rep := b.rep
+	w.mu.Lock()
+	admitted := w.admitted
+	w.mu.Unlock()
+
+	// The simulator's side: callbacks per reservation, and strangers.
+	convs := map[string][]string{}
+	var created []time.Time
+	firstCreated := map[string]time.Time{}
+	c := &benchSyncCheck{Callbacks: len(cbs)}
+	for _, cb := range cbs {
+		id := cb.Data[syncer.DataKey]
+		if _, ok := admitted[id]; !ok {
+			c.Unknown++
+			continue
+		}
+		convs[id] = append(convs[id], cb.ConversationID)
+		created = append(created, cb.Created)
+		if t, ok := firstCreated[id]; !ok || cb.Created.Before(t) {
+			firstCreated[id] = cb.Created
+		}
+	}
+	// The server's side: every admitted reservation synced to one of its
+	// callbacks.
+	for id := range admitted {
+		if n := len(convs[id]); n > 1 {
+			c.Duplicates++
+			c.ExtraCallbacks += n - 1
+		}
+		r, ok := final[id]
+		if !ok {
+			r = &benchSyncReservation{} // not listed: lost
+			r.Sync.State = "missing from the list"
+		}
+		if r.Sync.State == "synced" && slices.Contains(convs[id], r.Sync.ConversationID) {
+			c.Synced++
+			continue
+		}
+		c.Lost++
+		if r.Sync.State == "failed" {
+			c.Failed++
+		}
+		if c.FirstLost == "" {
+			c.FirstLost = fmt.Sprintf("%s: sync %q, conversation %q, %d callbacks in the simulator, last error %q",
+				id, r.Sync.State, r.Sync.ConversationID, len(convs[id]), r.Sync.LastError)
+		}
+	}
+	c.Pass = c.Duplicates == 0 && c.Lost == 0 && c.Unknown == 0 && len(admitted) == b.opts.reservations
+	rep.Check = c
+
+	// The drain: creates landed over the time from the first to the last.
+	d := &benchSyncDrain{Creates: len(created), TargetRatio: benchSyncTargetRatio}
+	slices.SortFunc(created, func(a, b time.Time) int { return a.Compare(b) })
+	if len(created) > 1 {
+		span := created[len(created)-1].Sub(created[0])
+		d.SpanSec = span.Seconds()
+		// n creates make n-1 intervals.
+		d.CreatesPerSec = float64(len(created)-1) / span.Seconds()
+	}
+	d.CreatesRatio = d.CreatesPerSec / b.opts.rate
+	d.Requests = benchSyncStatsDelta(w.before, w.after)
+	for _, rc := range d.Requests {
+		if !strings.Contains(rc.Pattern, " /api/") {
+			continue
+		}
+		d.APIRequests += rc.Count
+		switch {
+		case rc.Pattern == benchSyncCreatePattern && rc.Status == http.StatusOK:
+		case rc.Pattern == benchSyncCreatePattern:
+			d.CreatesFailed += rc.Count
+		case rc.Pattern == benchSyncAnalyticsPattern:
+			d.AnalyticsQueries += rc.Count
+		default:
+			d.OtherRequests += rc.Count
+		}
+		if rc.Status == http.StatusServiceUnavailable {
+			d.Injected503 += rc.Count
+		}
+	}
+	faults := w.after.FaultsInjected - w.before.FaultsInjected
+	d.Injected429 = faults - d.Injected503
+	d.RateLimited429 = w.after.TooManyRequests - w.before.TooManyRequests - d.Injected429
+	if d.SpanSec > 0 {
+		d.APIPerSec = float64(d.APIRequests) / d.SpanSec
+	}
+	d.APIRatio = d.APIPerSec / b.opts.rate
+	d.Pass = d.CreatesRatio >= benchSyncTargetRatio
+	rep.Drain = d
+
+	// Latencies from the client-side admission time.
+	l := &benchSyncLatency{PollMs: ms(benchSyncPollEvery)}
+	var toSynced, toGenesys []time.Duration
+	for id, at := range admitted {
+		if t, ok := w.synced[id]; ok {
+			toSynced = append(toSynced, t.Sub(at))
+		}
+		if t, ok := firstCreated[id]; ok {
+			toGenesys = append(toGenesys, t.Sub(at))
+		}
+	}
+	slices.Sort(toSynced)
+	slices.Sort(toGenesys)
+	l.SyncedCount = len(toSynced)
+	l.SyncedP50Ms, l.SyncedP99Ms = ms(benchPercentile(toSynced, 0.50)), ms(benchPercentile(toSynced, 0.99))
+	l.SyncedMaxMs = ms(benchPercentile(toSynced, 1))
+	l.GenesysP50Ms, l.GenesysP99Ms = ms(benchPercentile(toGenesys, 0.50)), ms(benchPercentile(toGenesys, 0.99))
+	rep.Latency = l
+	return nil
+}
+
+// benchSyncStatsDelta returns the request counts of after less those of
+// before, leaving out the ones that did not change.
+func benchSyncStatsDelta(before, after gcsim.Stats) []gcsim.RequestCount {
+	var out []gcsim.RequestCount
+	for _, rc := range after.Requests {
+		if n := rc.Count - before.Count(rc.Pattern, rc.Status); n > 0 {
+			out = append(out, gcsim.RequestCount{Pattern: rc.Pattern, Status: rc.Status, Count: n})
+		}
+	}
+	return out
+}
+
+// benchSyncWatch follows the burst: which reservations were admitted and
+// when, which have a callback in the simulator, and when each was first
+// seen synced on the server.
+type benchSyncWatch struct {
+	sim  *gcsim.Sim
+	api  *benchSyncAPI
+	want int
+
+	mu       sync.Mutex
+	admitted map[string]time.Time // reservation id → when its 201 came back
+	done     bool                 // the burst is over
+
+	// Owned by run.
+	seen    int                  // callbacks of the simulator looked at
+	waiting map[string]bool      // a callback landed; not yet seen synced
+	synced  map[string]time.Time // first seen synced
+	failed  map[string]bool      // sync failed
+
+	before, after gcsim.Stats
+}
+
+func newBenchSyncWatch(sim *gcsim.Sim, api *benchSyncAPI, want int) *benchSyncWatch {
+	return &benchSyncWatch{sim: sim, api: api, want: want, admitted: make(map[string]time.Time, want),
+		waiting: map[string]bool{}, synced: make(map[string]time.Time, want), failed: map[string]bool{}}
+}
+
+func (w *benchSyncWatch) admit(id string, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.admitted[id] = at
+}
+
+func (w *benchSyncWatch) admissionsDone() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+}
+
+// finished reports whether the burst is over and every reservation
+// admitted is synced or failed.
+func (w *benchSyncWatch) finished() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		return false
+	}
+	n := len(w.synced)
+	for id := range w.failed {
+		if _, ok := w.synced[id]; !ok {
+			n++
+		}
+	}
+	return n >= len(w.admitted)
+}
+
+func (w *benchSyncWatch) isAdmitted(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.admitted[id]
+	return ok
+}
+
+// run polls every benchSyncPollEvery until finished or ctx ends.
+func (w *benchSyncWatch) run(ctx context.Context, progress io.Writer) error {
+	tick := time.NewTicker(benchSyncPollEvery)
+	defer tick.Stop()
+	var lastScan, lastProgress time.Time
+	start, last := time.Now(), w.before
+	for {
+		if err := w.poll(ctx); err != nil {
+			return err
+		}
+		if time.Since(lastScan) >= benchSyncFailedScan {
+			lastScan = time.Now()
+			if err := w.scanFailed(ctx); err != nil {
+				return err
+			}
+		}
+		if w.finished() {
+			return nil
+		}
+		if time.Since(lastProgress) >= benchSyncProgress {
+			lastProgress = time.Now()
+			st := w.sim.Stats()
+			var calls []string
+			for _, rc := range benchSyncStatsDelta(last, st) {
+				if strings.Contains(rc.Pattern, " /api/") {
+					calls = append(calls, fmt.Sprintf("%d %s %d", rc.Count, rc.Pattern, rc.Status))
+				}
+			}
+			last = st
+			fmt.Fprintf(progress, "sync: %5.0f s: %s of %s synced, %s callbacks in the simulator, %d failed; API calls since the last line: %s\n",
+				time.Since(start).Seconds(), benchCommas(int64(len(w.synced))), benchCommas(int64(w.want)),
+				benchCommas(int64(w.seen)), len(w.failed), strings.Join(calls, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// benchSyncAPICalls counts the API calls in st (not the logins, sockets
+// and unmatched paths).
+func benchSyncAPICalls(st gcsim.Stats) int {
+	n := 0
+	for _, rc := range st.Requests {
+		if strings.Contains(rc.Pattern, " /api/") {
+			n += rc.Count
+		}
+	}
+	return n
+}
+
+// poll reads the new callbacks from the simulator, then asks the server
+// about each reservation whose callback has landed but that was not yet
+// seen synced.
+func (w *benchSyncWatch) poll(ctx context.Context) error {
+	cbs := w.sim.Callbacks()
+	for _, cb := range cbs[w.seen:] {
+		w.waiting[cb.Data[syncer.DataKey]] = true
+	}
+	w.seen = len(cbs)
+	var ids []string
+	for id := range w.waiting {
+		// A callback may land before its 201 has come back; the next poll
+		// asks again.
+		if w.isAdmitted(id) {
+			ids = append(ids, id)
+		}
+	}
+	states := make([]string, len(ids))
+	at := make([]time.Time, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(benchSyncGetters)
+	for i, id := range ids {
+		g.Go(func() error {
+			r, err := w.api.get(gctx, id)
+			if err != nil {
+				return err
+			}
+			states[i], at[i] = r.Sync.State, time.Now()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, id := range ids {
+		switch states[i] {
+		case "synced":
+			w.synced[id] = at[i]
+			delete(w.waiting, id)
+		case "failed":
+			w.failed[id] = true
+			delete(w.waiting, id)
+		}
+	}
+	return nil
+}
+
+// scanFailed lists the reservations whose create Genesys refused: they
+// never get a callback, so polling the simulator would not find them.
+func (w *benchSyncWatch) scanFailed(ctx context.Context) error {
+	failed, err := w.api.listAll(ctx, "failed")
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id := range failed {
+		if _, ok := w.admitted[id]; ok {
+			w.failed[id] = true
+		}
+	}
+	return nil
+}
+
+// benchSyncAPI is the bench's client of the server's API.
+type benchSyncAPI struct {
+	benchAPI
+}
+
+// benchSyncReservation is the part of a reservation the bench reads.
+type benchSyncReservation struct {
+	ID   string `json:"id"`
+	Sync struct {
+		State          string `json:"state"`
+		ConversationID string `json:"conversation_id"`
+		LastError      string `json:"last_error"`
+	} `json:"sync"`
+}
+
+// admit returns the burst's operation: book one reservation with its own
+// callback id and phone number, and note its id and when the 201 came
+// back.
+func (a *benchSyncAPI) admit(w *benchSyncWatch) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n := a.next.Add(1)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/api/v2/callbacks", bytes.NewReader(a.body(n)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		var r benchSyncReservation
+		if err := a.do(ctx, req, http.StatusCreated, &r); err != nil {
+			return err
+		}
+		w.admit(r.ID, time.Now())
+		a.created.Add(1)
+		return nil
+	}
+}
+
+// body is the n-th reservation: a unique callback id and a unique phone
+// number (+1 415 200-0000 onwards: a retried create looks for its
+// callback by number), a slot 1 to 29 days ahead.
+func (a *benchSyncAPI) body(n int64) []byte {
+	s := a.grid.slot(n)
+	return fmt.Appendf(nil, `{"callback_id":"%s-%d","callback_number":"+1415%03d%04d","customer_name":"Bench Customer %d",`+
+		`"time_slot_matrix":[{"start":"%s","end":"%s"}],"channel_preferences":{"primary":"voice","fallback":"sms","allow_sms":true},`+
+		`"queue_id":"%s","reason":"Technical support escalation"}`,
+		a.run, n, 200+n/10_000%800, n%10_000, n, s.Start.Format(time.RFC3339), s.End.Format(time.RFC3339), benchQueueID)
+}
+
+func (a *benchSyncAPI) get(ctx context.Context, id string) (*benchSyncReservation, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/api/v2/callbacks/"+url.PathEscape(id), nil)
+	if err != nil {
+		return nil, err
+	}
+	var r benchSyncReservation
+	if err := a.do(ctx, req, http.StatusOK, &r); err != nil {
+		return nil, fmt.Errorf("read reservation %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// listAll pages through GET /api/v2/callbacks (with the given status, or
+// every status for "") and returns the reservations by id.
+func (a *benchSyncAPI) listAll(ctx context.Context, status string) (map[string]*benchSyncReservation, error) {
+	out := map[string]*benchSyncReservation{}
+	q := url.Values{"limit": {"500"}}
+	if status != "" {
+		q.Set("status", status)
+	}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/api/v2/callbacks?"+q.Encode(), nil)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Items      []*benchSyncReservation `json:"items"`
+			NextCursor string                  `json:"next_cursor"`
+		}
+		if err := a.do(ctx, req, http.StatusOK, &page); err != nil {
+			return nil, fmt.Errorf("list reservations: %w", err)
+		}
+		for _, r := range page.Items {
+			out[r.ID] = r
+		}
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		q.Set("cursor", page.NextCursor)
+	}
+}
+
+// do sends req with the token and decodes the answer into out. A status
+// other than want is a *benchFailure.
+func (a *benchSyncAPI) do(ctx context.Context, req *http.Request, want int, out any) error {
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &benchFailure{"transport error", err.Error()}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		detail, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return &benchFailure{fmt.Sprintf("HTTP %d", resp.StatusCode), string(detail)}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &benchFailure{"bad response", err.Error()}
+	}
+	return nil
+}
+
+// benchSyncServerConfig is the server's configuration file, in config's
+// YAML.
+type benchSyncServerConfig struct {
+	Log      map[string]string `yaml:"log"`
+	TokenTTL string            `yaml:"token_ttl"`
+	Clients  []map[string]any  `yaml:"clients"`
+	Genesys  map[string]any    `yaml:"genesys"`
+	Queues   []map[string]any  `yaml:"queues"`
+}
+
+// writeBenchSyncConfig writes the server's config file and its secrets to
+// dir: live mode against the simulator at simURL, the client's rate limit
+// at the simulator's, one 24/7 queue big enough that nothing is refused.
+func writeBenchSyncConfig(dir, secret, simURL string, o *benchSyncOptions) (string, error) {
+	secretPath := filepath.Join(dir, "bench.secret")
+	if err := os.WriteFile(secretPath, []byte(secret), 0o600); err != nil {
+		return "", fmt.Errorf("write the server's secret: %w", err)
+	}
+	simSecretPath := filepath.Join(dir, "genesys.secret")
+	if err := os.WriteFile(simSecretPath, []byte(gcsim.DefaultClientSecret), 0o600); err != nil {
+		return "", fmt.Errorf("write the simulator's secret: %w", err)
+	}
+	capacity := max(benchQueueCapacity, int(math.Ceil(float64(o.reservations)*1.25/benchSyncBuckets)))
+	data, err := yaml.Marshal(benchSyncServerConfig{
+		Log:      map[string]string{"level": "warn", "format": "json"},
+		TokenTTL: "24h",
+		Clients:  []map[string]any{{"id": benchClientID, "secret_file": secretPath, "scopes": config.Scopes}},
+		Genesys: map[string]any{
+			"mode": "live", "api_url": simURL, "login_url": simURL,
+			"client_id": gcsim.DefaultClientID, "client_secret_file": simSecretPath,
+			"rate_limit": fmt.Sprintf("%g/s", o.rate), "workers": benchSyncWorkers,
+		},
+		Queues: []map[string]any{{
+			"id": benchQueueID, "genesys_queue_id": gcsim.DefaultQueueID, "timezone": benchTimeZone, "hours": "24/7",
+			"slot_minutes": int(benchSlot / time.Minute), "capacity": capacity, "horizon": "30d",
+		}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("encode the server's config: %w", err)
+	}
+	path := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("write the server's config: %w", err)
+	}
+	return path, nil
+}
+
+// benchSyncReport is every figure of a run; --json prints it.
+type benchSyncReport struct {
+	Backend        string            `json:"backend"`
+	Database       string            `json:"database"`
+	CPUs           int               `json:"cpus"`
+	GoVersion      string            `json:"go_version"`
+	Reservations   int               `json:"reservations"`
+	Clients        int               `json:"clients"`
+	RatePerSec     float64           `json:"rate_per_s"` // N: what the simulator allows
+	FaultRate      float64           `json:"fault_rate"`
+	Workers        int               `json:"workers"`
+	TimeoutSec     float64           `json:"timeout_s"`
+	TimedOut       bool              `json:"timed_out,omitempty"`
+	ServerLogLines int               `json:"server_log_lines,omitempty"` // at level warn or above
+	Admit          *benchRateFigures `json:"admit"`
+	Drain          *benchSyncDrain   `json:"drain"`
+	Latency        *benchSyncLatency `json:"latency"`
+	Check          *benchSyncCheck   `json:"check"`
+}
+
+// benchSyncDrain is how fast the burst reached the simulator.
+type benchSyncDrain struct {
+	Creates       int     `json:"creates"` // callbacks created in the simulator
+	SpanSec       float64 `json:"span_s"`  // from the first create landing to the last
+	CreatesPerSec float64 `json:"creates_per_s"`
+	CreatesRatio  float64 `json:"creates_ratio"` // creates/s ÷ N
+	// Every API call the simulator answered while the burst drained, and
+	// their rate as a fraction of N: failed calls use the allowance too.
+	APIRequests      int                  `json:"api_requests"`
+	APIPerSec        float64              `json:"api_per_s"`
+	APIRatio         float64              `json:"api_ratio"`
+	CreatesFailed    int                  `json:"creates_failed"`
+	AnalyticsQueries int                  `json:"analytics_queries"` // a retried create first looks for its callback
+	OtherRequests    int                  `json:"other_requests"`
+	Injected429      int                  `json:"injected_429"`
+	Injected503      int                  `json:"injected_503"`
+	RateLimited429   int                  `json:"rate_limited_429"` // refused by the simulator's rate limit
+	Requests         []gcsim.RequestCount `json:"requests"`         // by route and status
+	TargetRatio      float64              `json:"target_ratio"`
+	Pass             bool                 `json:"pass"`
+}
+
+// benchSyncLatency is the time from admission (the 201) to synced, and to
+// the callback's creation in the simulator.
+type benchSyncLatency struct {
+	PollMs       float64 `json:"poll_ms"` // synced is first seen by polling this often
+	SyncedCount  int     `json:"synced_count"`
+	SyncedP50Ms  float64 `json:"synced_p50_ms"`
+	SyncedP99Ms  float64 `json:"synced_p99_ms"`
+	SyncedMaxMs  float64 `json:"synced_max_ms"`
+	GenesysP50Ms float64 `json:"genesys_p50_ms"` // to the callback's creation time in the simulator
+	GenesysP99Ms float64 `json:"genesys_p99_ms"`
+}
+
+// benchSyncCheck compares the server's reservations with the simulator's
+// callbacks.
+type benchSyncCheck struct {
+	Callbacks      int `json:"callbacks"`       // in the simulator
+	Synced         int `json:"synced"`          // synced to one of their callbacks
+	Duplicates     int `json:"duplicates"`      // reservations with more than one callback
+	ExtraCallbacks int `json:"extra_callbacks"` // callbacks beyond the first of each
+	// Lost counts reservations not synced to a callback of theirs in the
+	// simulator (never synced, failed, or no callback); Failed those of
+	// them whose sync failed.
+	Lost      int    `json:"lost"`
+	Failed    int    `json:"failed"`
+	Unknown   int    `json:"unknown"` // callbacks naming no reservation of this run
+	FirstLost string `json:"first_lost,omitempty"`
+	Pass      bool   `json:"pass"`
+}
+
+func (b *benchSync) printHeader() {
+	if b.text == nil {
+		return
+	}
+	r := b.rep
+	fmt.Fprintf(b.text, "slotline bench sync — %s, %d CPUs, %s, %s reservations, %d clients\n",
+		r.Database, r.CPUs, r.GoVersion, benchCommas(int64(r.Reservations)), r.Clients)
+	fmt.Fprintf(b.text, "genesys simulator allows N = %g requests/s; %g%% of API calls answered 429 (Retry-After 1 s) or 503, half each; %d sync workers\n",
+		r.RatePerSec, 100*r.FaultRate, r.Workers)
+}
+
+func (b *benchSync) printResults() {
+	if b.text == nil {
+		return
+	}
+	r := b.rep
+	a := r.Admit
+	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s\n", "admit", "POST /api/v2/callbacks", benchCommas(int64(a.PerSec)), benchLatency(a))
+	if len(a.Failures) > 0 {
+		fmt.Fprintf(b.text, "%-7s failures: %v; first: %s\n", "", a.Failures, a.FirstFailure)
+	}
+	d := r.Drain
+	fmt.Fprintf(b.text, "%-7s %-31s %8.1f /s    %.2f× N (target ≥ %.2f) %s\n", "drain",
+		"creates landed in Genesys", d.CreatesPerSec, d.CreatesRatio, d.TargetRatio, benchVerdict(d.Pass))
+	fmt.Fprintf(b.text, "%-7s %-31s %8.1f /s    %.2f× N  (failed calls use the allowance too)\n", "drain",
+		"all Genesys API requests", d.APIPerSec, d.APIRatio)
+	fmt.Fprintf(b.text, "%-7s %s creates in %.1f s; %s failed creates, %s analytics queries, %s other calls; "+
+		"429: %s injected, %s rate limit; 503: %s\n", "",
+		benchCommas(int64(d.Creates)), d.SpanSec, benchCommas(int64(d.CreatesFailed)), benchCommas(int64(d.AnalyticsQueries)),
+		benchCommas(int64(d.OtherRequests)), benchCommas(int64(d.Injected429)), benchCommas(int64(d.RateLimited429)),
+		benchCommas(int64(d.Injected503)))
+	l := r.Latency
+	fmt.Fprintf(b.text, "%-7s %-31s p50 %.1f s  p99 %.1f s  max %.1f s  (time to synced is measured by polling every %g ms)\n",
+		"synced", "admission → synced", l.SyncedP50Ms/1000, l.SyncedP99Ms/1000, l.SyncedMaxMs/1000, l.PollMs)
+	fmt.Fprintf(b.text, "%-7s %-31s p50 %.1f s  p99 %.1f s  (the simulator's creation time)\n",
+		"", "admission → callback in Genesys", l.GenesysP50Ms/1000, l.GenesysP99Ms/1000)
+	c := r.Check
+	fmt.Fprintf(b.text, "%-7s %s callbacks for %s reservations: %s synced, %d duplicates, %d lost, %d unknown callbacks  %s\n",
+		"check", benchCommas(int64(c.Callbacks)), benchCommas(int64(a.Count)), benchCommas(int64(c.Synced)),
+		c.Duplicates, c.Lost, c.Unknown, benchVerdict(c.Pass))
+	if c.FirstLost != "" {
+		fmt.Fprintf(b.text, "%-7s first lost: %s\n", "", c.FirstLost)
+	}
+	if r.TimedOut {
+		fmt.Fprintf(b.text, "%-7s timed out after %g s\n", "", r.TimeoutSec)
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/streamclient"
+)
+
+// watch prints the event stream live, acknowledges each event, and resumes
+// after a drop.
+func watch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	url := fs.String("url", first(getenv("SLOTLINE_URL"), "http://127.0.0.1:8080"), "Slotline's base URL (env SLOTLINE_URL)")
+	id := fs.String("client-id", getenv("SLOTLINE_CLIENT_ID"), "API client id (env SLOTLINE_CLIENT_ID)")
+	secretEnv := fs.String("client-secret-env", "SLOTLINE_CLIENT_SECRET", "environment variable holding the client secret")
+	sub := fs.String("subscription", "", "durable subscription name: resume where the last run stopped")
+	after := fs.Int64("after", -1, "start after this sequence number (-1: new events, or the subscription's cursor)")
+	queues := fs.String("queue", "", "only these queues (comma-separated)")
+	types := fs.String("type", "", "only these event types (comma-separated)")
+	jsonOut := fs.Bool("json", false, "print one JSON event per line")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	secret := getenv(*secretEnv)
+	if *id == "" || secret == "" {
+		return &usageError{"watch needs --client-id (or SLOTLINE_CLIENT_ID) and the secret in $" + *secretEnv}
+	}
+	cc := clientcredentials.Config{ClientID: *id, ClientSecret: secret, TokenURL: strings.TrimRight(*url, "/") + "/oauth/token",
+		Scopes: []string{"callback:read"}, AuthStyle: oauth2.AuthStyleInHeader}
+	src := oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(ctx), 30*time.Second)
+	o := streamclient.Options{
+		URL: *url, Subscription: *sub, After: *after, Queues: splitComma(*queues), Types: splitComma(*types),
+		Token: func(context.Context) (string, error) {
+			t, err := src.Token()
+			if err != nil {
+				return "", err
+			}
+			return t.AccessToken, nil
+		},
+	}
+	enc := json.NewEncoder(stdout)
+	handle := func(ev *reservation.Event) error {
+		if *jsonOut {
+			return enc.Encode(ev)
+		}
+		r := ev.Reservation
+		fmt.Fprintf(stdout, "#%d %s %s %s %s %s %s sync=%s (%s)\n", ev.Seq, ev.OccurredAt.Local().Format("15:04:05"), ev.Type,
+			ev.ReservationID, r.QueueID, r.Slot.Start.Format(time.RFC3339), r.Status, r.Sync.State, ev.Origin)
+		return nil
+	}
+	notice := func(n *streamclient.Notice) {
+		fmt.Fprintf(stderr, "-- %s %s\n", n.Notice, n.Detail)
+	}
+	return streamclient.Watch(ctx, o, handle, notice)
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,117 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// commitSignal wakes readers of the event log when a transaction with
+// events commits in this process. Wait returns a channel closed at the
+// next such commit.
+type commitSignal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (c *commitSignal) wait() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+	}
+	return c.ch
+}
+
+func (c *commitSignal) fire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
+	}
+}
+
+// EventsCommitted returns a channel that is closed when this process next
+// commits events. Other processes' commits are seen by polling, or on
+// PostgreSQL through ListenEvents.
+func (s *Store) EventsCommitted() <-chan struct{} { return s.committed.wait() }
+
+// eventsChannel is the PostgreSQL NOTIFY channel raised by every commit
+// with events.
+const eventsChannel = "slotline_events"
+
+// ListenEvents calls wake each time any process commits events, until ctx
+// is done. On PostgreSQL it holds a connection in LISTEN; on SQLite, which
+// has one process, it only relays this process's commits.
+func (s *Store) ListenEvents(ctx context.Context, wake func()) error {
+	if s.pool == nil {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.EventsCommitted():
+				wake()
+			}
+		}
+	}
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, wake)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.logger.Warn("event LISTEN connection lost; retrying", "err", err)
+		wake() // something may have been missed while reconnecting
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+func (s *Store) listenOnce(ctx context.Context, wake func()) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
+		return err
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+eventsChannel)
+	}()
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
+}
+
+// StreamCursor returns a durable subscription's cursor (0 and false if the
+// subscription is new).
+func (s *Store) StreamCursor(ctx context.Context, clientID, name string) (int64, bool, error) {
+	var seq int64
+	err := s.reader().queryRow(ctx, "SELECT seq FROM stream_cursors WHERE client_id = $1 AND name = $2", clientID, name).Scan(&seq)
+	if errors.Is(err, errNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read stream cursor: %w", err)
+	}
+	return seq, true, nil
+}
+
+// SaveStreamCursor stores a durable subscription's cursor. It never moves
+// a cursor backwards.
+func (s *Store) SaveStreamCursor(ctx context.Context, clientID, name string, seq int64) error {
+	return s.inTx(ctx, func(tx *Tx) error {
+		return tx.execLater(ctx, wrapErr("save stream cursor"), `INSERT INTO stream_cursors (client_id, name, seq, updated_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (client_id, name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
+			WHERE stream_cursors.seq < excluded.seq`, clientID, name, seq, micros(time.Now()))
+	})
+}

@@ -1,0 +1,552 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/slotline/slotline/internal/frame"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// Close codes the stream uses besides the standard ones (1001 going away
+// at shutdown, 1007 a frame that is not valid msgpack, 1008 a message of
+// the wrong kind, 1009 a frame over the size limit).
+const (
+	// CloseSlowConsumer: the window stayed full past the timeout.
+	CloseSlowConsumer websocket.StatusCode = 4008
+	// CloseTakenOver: a newer connection took over the named subscription.
+	CloseTakenOver websocket.StatusCode = 4009
+)
+
+// Notices (Type 3 frames) the server sends.
+const (
+	NoticeSubscribed   = "subscribed"    // first frame: where the stream starts
+	NoticeResumeGap    = "resume_gap"    // events before the resume point are gone
+	NoticeSlowConsumer = "slow_consumer" // sent just before closing with 4008
+	NoticeShutdown     = "shutdown"      // sent just before closing with 1001
+	NoticeTakenOver    = "taken_over"    // sent just before closing with 4009
+	NoticeBadAck       = "bad_ack"       // an ack could not be understood (the connection stays)
+)
+
+// Options describe one subscription.
+type Options struct {
+	ClientID string
+	// Subscription, when set, names a durable cursor (per client) that
+	// acknowledgments advance; the stream resumes after it.
+	Subscription string
+	// After, when ≥ 0, starts after that sequence number (overriding a
+	// durable cursor); -1 starts with new events (or at the cursor).
+	After int64
+	// JSON sends one JSON event per text message instead of frames.
+	JSON bool
+	// Queues and Types filter the events sent (empty: all).
+	Queues, Types map[string]bool
+	// Window is the most frames in flight without an ack (default 100).
+	Window int
+	// SlowTimeout closes a connection whose window stays full this long
+	// (default 30 s).
+	SlowTimeout time.Duration
+	// MaxFrame bounds an incoming message (default 64 KiB).
+	MaxFrame int
+	// PingEvery sends WebSocket pings (default 30 s); IdleTimeout closes a
+	// connection that answers nothing for that long (default 90 s).
+	PingEvery, IdleTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Window <= 0 {
+		o.Window = 100
+	}
+	if o.SlowTimeout <= 0 {
+		o.SlowTimeout = 30 * time.Second
+	}
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = 64 << 10
+	}
+	if o.PingEvery <= 0 {
+		o.PingEvery = 30 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 90 * time.Second
+	}
+}
+
+// Stats counts what connections did, for metrics.
+type Stats interface {
+	Delivered(n int, lag time.Duration)
+	Acked(unknown bool)
+	Closed(reason string)
+}
+
+type nopStats struct{}
+
+func (nopStats) Delivered(int, time.Duration) {}
+func (nopStats) Acked(bool)                   {}
+func (nopStats) Closed(string)                {}
+
+// Server serves subscriptions from a Hub.
+type Server struct {
+	hub   *Hub
+	store *storage.Store
+	stats Stats
+
+	mu    sync.Mutex
+	named map[string]*session // client/name → live session
+}
+
+// NewServer returns a Server over the hub.
+func NewServer(hub *Hub, store *storage.Store, stats Stats) *Server {
+	if stats == nil {
+		stats = nopStats{}
+	}
+	return &Server{hub: hub, store: store, stats: stats, named: map[string]*session{}}
+}
+
+type session struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+var errTakenOver = errors.New("taken over by a newer connection")
+
+// notice is the JSON of a Type 3 frame.
+type notice struct {
+	Notice       string `json:"notice"`
+	Detail       string `json:"detail,omitempty"`
+	After        *int64 `json:"after,omitempty"`
+	Head         *int64 `json:"head,omitempty"`
+	Subscription string `json:"subscription,omitempty"`
+	Window       int    `json:"window,omitempty"`
+}
+
+// ack is what a Type 2 payload may hold: the seed's correlation_id or id
+// (an event id), or a seq.
+type ack struct {
+	Status        string          `json:"status"`
+	CorrelationID string          `json:"correlation_id"`
+	ID            string          `json:"id"`
+	Seq           json.RawMessage `json:"seq"`
+}
+
+// conn is one connection being served.
+type conn struct {
+	s    *Server
+	ws   *websocket.Conn
+	o    Options
+	wmu  sync.Mutex
+	buf  []byte
+	acks chan ack
+}
+
+// Serve streams events on ws until the client goes, ctx ends (a shutdown:
+// a notice, then 1001) or the protocol is broken. It owns ws.
+func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error {
+	o.defaults()
+	ws.SetReadLimit(int64(o.MaxFrame) + 4)
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if o.Subscription != "" {
+		release := s.claim(ctx, o.ClientID+"\x00"+o.Subscription, cancel)
+		defer release()
+	}
+	c := &conn{s: s, ws: ws, o: o, acks: make(chan ack, 256)}
+	after := o.After
+	if o.Subscription != "" && after < 0 {
+		seq, ok, err := s.store.StreamCursor(ctx, o.ClientID, o.Subscription)
+		if err != nil {
+			ws.Close(websocket.StatusInternalError, "cannot read the subscription")
+			return err
+		}
+		if ok {
+			after = seq
+		}
+	}
+	head, err := s.hub.Head(ctx)
+	if err != nil {
+		ws.Close(websocket.StatusGoingAway, "shutting down")
+		return err
+	}
+	if after < 0 {
+		after = head
+	}
+	if err := c.notice(ctx, notice{Notice: NoticeSubscribed, After: &after, Head: &head, Subscription: o.Subscription, Window: o.Window}); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	readErr := make(chan error, 1)
+	wg.Go(func() { readErr <- c.readLoop(ctx) })
+	wg.Go(func() { c.pingLoop(ctx, cancel) })
+	err = c.sendLoop(ctx, after, readErr)
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, errTakenOver):
+		_ = c.notice(context.Background(), notice{Notice: NoticeTakenOver})
+		ws.Close(CloseTakenOver, "a newer connection took over this subscription")
+		s.stats.Closed("taken_over")
+	case errors.Is(err, errSlow):
+		_ = c.notice(context.Background(), notice{Notice: NoticeSlowConsumer, Detail: fmt.Sprintf("no ack for %s with %d frames in flight", o.SlowTimeout, o.Window)})
+		ws.Close(CloseSlowConsumer, "slow consumer: acknowledge frames to keep the window open")
+		s.stats.Closed("slow_consumer")
+	case parent.Err() != nil:
+		_ = c.notice(context.Background(), notice{Notice: NoticeShutdown})
+		ws.Close(websocket.StatusGoingAway, "server shutting down")
+		s.stats.Closed("shutdown")
+	default:
+		var ce *closeError
+		if errors.As(err, &ce) {
+			ws.Close(ce.code, ce.reason)
+			s.stats.Closed(ce.kind)
+		} else {
+			ws.CloseNow()
+			s.stats.Closed("gone")
+		}
+	}
+	cancel(errDone)
+	return nil
+}
+
+var (
+	errSlow = errors.New("slow consumer")
+	errDone = errors.New("done")
+)
+
+type closeError struct {
+	code   websocket.StatusCode
+	kind   string
+	reason string
+}
+
+func (e *closeError) Error() string { return e.reason }
+
+// claim makes this connection the only one of a named subscription in this
+// process: an older one is told it was taken over, and its cursor is saved
+// before the new one reads it.
+func (s *Server) claim(ctx context.Context, key string, cancel context.CancelCauseFunc) (release func()) {
+	me := &session{cancel: cancel, done: make(chan struct{})}
+	s.mu.Lock()
+	old := s.named[key]
+	s.named[key] = me
+	s.mu.Unlock()
+	if old != nil {
+		old.cancel(errTakenOver)
+		select {
+		case <-old.done:
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return func() {
+		s.mu.Lock()
+		if s.named[key] == me {
+			delete(s.named, key)
+		}
+		s.mu.Unlock()
+		close(me.done)
+	}
+}
+
+func (c *conn) write(ctx context.Context, typ websocket.MessageType, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, c.o.SlowTimeout)
+	defer cancel()
+	return c.ws.Write(wctx, typ, b)
+}
+
+// notice sends a Type 3 frame (a JSON text message in JSON mode).
+func (c *conn) notice(ctx context.Context, n notice) error {
+	b, _ := json.Marshal(n)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.o.JSON {
+		return c.write(ctx, websocket.MessageText, b)
+	}
+	c.buf = frame.Append(c.buf[:0], frame.Frame{Type: frame.TypeNotice, Payload: b, Timestamp: time.Now().UnixMilli()})
+	return c.write(ctx, websocket.MessageBinary, c.buf)
+}
+
+// send writes one event.
+func (c *conn) send(ctx context.Context, it *Item) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.o.JSON {
+		return c.write(ctx, websocket.MessageText, it.JSON)
+	}
+	c.buf = frame.Append(c.buf[:0], frame.Frame{Type: frame.TypeUpdate, Payload: it.JSON, Timestamp: time.Now().UnixMilli()})
+	return c.write(ctx, websocket.MessageBinary, c.buf)
+}
+
+// readLoop reads the client's messages: acks (framed in binary or text
+// messages, or bare JSON in JSON mode). A malformed frame ends the
+// connection with a close code naming the problem.
+func (c *conn) readLoop(ctx context.Context) error {
+	for {
+		_, msg, err := c.ws.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			if errors.As(err, &ce) || ctx.Err() != nil {
+				return errGone
+			}
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				return &closeError{websocket.StatusMessageTooBig, "too_big", "message over the size limit"}
+			}
+			return errGone
+		}
+		var a ack
+		if c.o.JSON && len(msg) > 0 && msg[0] == '{' {
+			if err := json.Unmarshal(msg, &a); err != nil {
+				_ = c.notice(ctx, notice{Notice: NoticeBadAck, Detail: "not an ack: " + err.Error()})
+				continue
+			}
+		} else {
+			f, err := frame.Decode(msg, c.o.MaxFrame)
+			if err != nil {
+				code, kind := websocket.StatusInvalidFramePayloadData, "bad_frame"
+				var fe *frame.Error
+				if errors.As(err, &fe) && fe.Kind == frame.KindTooLarge {
+					code, kind = websocket.StatusMessageTooBig, "too_big"
+				}
+				return &closeError{code, kind, truncate("bad frame: " + err.Error())}
+			}
+			if f.Type != frame.TypeAck {
+				return &closeError{websocket.StatusPolicyViolation, "bad_type", fmt.Sprintf("frame type %d: clients send only acks (type 2)", f.Type)}
+			}
+			if err := json.Unmarshal(f.Payload, &a); err != nil {
+				_ = c.notice(ctx, notice{Notice: NoticeBadAck, Detail: "the ack payload is not JSON"})
+				continue
+			}
+		}
+		select {
+		case c.acks <- a:
+		case <-ctx.Done():
+			return errGone
+		}
+	}
+}
+
+var errGone = errors.New("client gone")
+
+// truncate keeps a close reason within the 123 bytes a close frame allows.
+func truncate(s string) string {
+	if len(s) > 120 {
+		return s[:120]
+	}
+	return s
+}
+
+func (c *conn) pingLoop(ctx context.Context, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(c.o.PingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, pcancel := context.WithTimeout(ctx, c.o.IdleTimeout)
+			err := c.ws.Ping(pctx)
+			pcancel()
+			if err != nil && ctx.Err() == nil {
+				cancel(errGone)
+				return
+			}
+		}
+	}
+}
+
+// inflight is a sent, unacknowledged event.
+type inflight struct {
+	seq int64
+	id  string
+}
+
+// sendLoop sends events after `after`, keeping at most Window in flight,
+// and advances the durable cursor as acks arrive.
+func (c *conn) sendLoop(ctx context.Context, after int64, readErr <-chan error) error {
+	var (
+		pending  []inflight // in send order (increasing seq)
+		acked    = map[int64]bool{}
+		examined = after // last seq looked at (sent or filtered out)
+		cursor   = after // everything up to here is acknowledged or skipped
+		saved    = after
+	)
+	flush := c.cursorSaver(ctx)
+	defer flush.close()
+	advance := func() {
+		for len(pending) > 0 && acked[pending[0].seq] {
+			delete(acked, pending[0].seq)
+			pending = pending[1:]
+		}
+		if len(pending) > 0 {
+			cursor = pending[0].seq - 1
+		} else {
+			cursor = examined
+		}
+		if c.o.Subscription != "" && cursor > saved {
+			saved = cursor
+			flush.save(cursor)
+		}
+	}
+	handle := func(a ack) {
+		id := a.CorrelationID
+		if id == "" {
+			id = a.ID
+		}
+		var seq int64 = -1
+		if len(a.Seq) > 0 {
+			_ = json.Unmarshal(a.Seq, &seq)
+		}
+		found := false
+		for _, p := range pending {
+			if (id != "" && p.id == id) || (seq >= 0 && p.seq == seq) {
+				acked[p.seq] = true
+				found = true
+				break
+			}
+		}
+		c.s.stats.Acked(!found)
+		if found {
+			advance()
+		}
+	}
+	var slowSince time.Time
+	for {
+		// Drain the acks that are waiting.
+		for drained := false; !drained; {
+			select {
+			case a := <-c.acks:
+				handle(a)
+			case err := <-readErr:
+				return err
+			default:
+				drained = true
+			}
+		}
+		if len(pending) >= c.o.Window {
+			if slowSince.IsZero() {
+				slowSince = time.Now()
+			}
+			wait := c.o.SlowTimeout - time.Since(slowSince)
+			if wait <= 0 {
+				return errSlow
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case err := <-readErr:
+				return err
+			case a := <-c.acks:
+				handle(a)
+			case <-time.After(wait):
+			}
+			continue
+		}
+		slowSince = time.Time{}
+		// Wait for events, or for acks while waiting.
+		rctx, rcancel := context.WithCancel(ctx)
+		type result struct {
+			items []*Item
+			err   error
+		}
+		got := make(chan result, 1)
+		go func() {
+			items, err := c.s.hub.Read(rctx, examined, c.o.Window-len(pending))
+			got <- result{items, err}
+		}()
+		var res result
+	wait:
+		for {
+			select {
+			case res = <-got:
+				break wait
+			case a := <-c.acks:
+				handle(a)
+			case err := <-readErr:
+				rcancel()
+				<-got
+				return err
+			}
+		}
+		rcancel()
+		if res.err != nil {
+			return res.err
+		}
+		for _, it := range res.items {
+			examined = it.Seq
+			if !c.wanted(it) {
+				continue
+			}
+			if err := c.send(ctx, it); err != nil {
+				return errGone
+			}
+			c.s.stats.Delivered(1, time.Since(it.At))
+			pending = append(pending, inflight{it.Seq, it.EventID})
+		}
+		if len(pending) == 0 {
+			advance()
+		}
+	}
+}
+
+func (c *conn) wanted(it *Item) bool {
+	return (len(c.o.Queues) == 0 || c.o.Queues[it.QueueID]) && (len(c.o.Types) == 0 || c.o.Types[it.Type])
+}
+
+// cursorSaver writes a durable cursor in the background, keeping only the
+// latest value, and writes the last one when closed.
+type cursorSaver struct {
+	c      *conn
+	latest chan int64
+	done   chan struct{}
+	last   int64
+	mu     sync.Mutex
+}
+
+func (c *conn) cursorSaver(ctx context.Context) *cursorSaver {
+	cs := &cursorSaver{c: c, latest: make(chan int64, 1), done: make(chan struct{})}
+	if c.o.Subscription == "" {
+		close(cs.done)
+		return cs
+	}
+	go func() {
+		defer close(cs.done)
+		for seq := range cs.latest {
+			cs.write(seq)
+		}
+	}()
+	return cs
+}
+
+func (cs *cursorSaver) write(seq int64) {
+	c := cs.c
+	wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.s.store.SaveStreamCursor(wctx, c.o.ClientID, c.o.Subscription, seq); err != nil {
+		c.s.hub.logger.Warn("stream: save cursor", "client_id", c.o.ClientID, "subscription", c.o.Subscription, "err", err)
+	}
+}
+
+func (cs *cursorSaver) save(seq int64) {
+	if cs.c.o.Subscription == "" {
+		return
+	}
+	select {
+	case <-cs.latest: // drop the older value
+	default:
+	}
+	cs.latest <- seq
+}
+
+// close writes the last cursor and waits for it.
+func (cs *cursorSaver) close() {
+	if cs.c.o.Subscription == "" {
+		return
+	}
+	close(cs.latest)
+	<-cs.done
+}

@@ -1,0 +1,211 @@
+// Package stream serves the event log to WebSocket subscribers: every
+// reservation change, in sequence order, in the seed's length-prefixed
+// msgpack frames (or JSON text messages), with acknowledgments, a window of
+// unacknowledged frames per connection, and resume from a sequence number
+// or from a durable, named cursor.
+//
+// One Hub per process tails the events table (woken by this process's
+// commits and, on PostgreSQL, by every process's NOTIFY) into a ring of
+// encoded events; each connection reads from the ring at its own pace, so
+// a slow subscriber never slows admissions or the other subscribers.
+// Sequence numbers are handed out in commit order by storage, so a reader
+// that has seen N never later finds a new event below N.
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// Item is one event, encoded once for every subscriber.
+type Item struct {
+	Seq     int64
+	EventID string
+	Type    string
+	QueueID string
+	// JSON is the event as the stream sends it (Type 1 payload).
+	JSON []byte
+	// At is when the hub read it (to measure delivery lag).
+	At time.Time
+}
+
+// Hub tails the event log.
+type Hub struct {
+	store  *storage.Store
+	logger *slog.Logger
+	size   int
+
+	mu      sync.RWMutex
+	ring    []*Item // ring[i].Seq == first+i
+	first   int64   // seq of ring[0]; 0 when empty
+	head    int64   // last seq read
+	changed chan struct{}
+	ready   chan struct{}
+}
+
+// NewHub returns a hub keeping the last size events in memory (default
+// 8192); older ones are read from the database when a subscriber resumes
+// from far back.
+func NewHub(store *storage.Store, logger *slog.Logger, size int) *Hub {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if size <= 0 {
+		size = 8192
+	}
+	return &Hub{store: store, logger: logger, size: size, changed: make(chan struct{}), ready: make(chan struct{})}
+}
+
+// Run tails the log until ctx is done.
+func (h *Hub) Run(ctx context.Context) error {
+	head, err := h.store.LastEventSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("stream: read the log head: %w", err)
+	}
+	h.mu.Lock()
+	h.head = head
+	h.mu.Unlock()
+	close(h.ready)
+	wake := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { _ = h.store.ListenEvents(ctx, poke) })
+	poll := time.NewTicker(time.Second) // a safety net: notifications can be lost
+	defer poll.Stop()
+	for {
+		if err := h.fetch(ctx); err != nil && ctx.Err() == nil {
+			h.logger.WarnContext(ctx, "stream: read events", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// fetch reads every new event into the ring and wakes the subscribers.
+func (h *Hub) fetch(ctx context.Context) error {
+	for {
+		h.mu.RLock()
+		after := h.head
+		h.mu.RUnlock()
+		evs, err := h.store.FindEvents(ctx, after, 1000)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		items := make([]*Item, len(evs))
+		now := time.Now()
+		for i := range evs {
+			it, err := encode(&evs[i])
+			if err != nil {
+				return err
+			}
+			it.At = now
+			items[i] = it
+		}
+		h.mu.Lock()
+		for _, it := range items {
+			if it.Seq != h.head+1 {
+				h.mu.Unlock()
+				return fmt.Errorf("stream: event %d follows %d", it.Seq, h.head)
+			}
+			h.ring = append(h.ring, it)
+			h.head = it.Seq
+		}
+		if len(h.ring) > h.size {
+			h.ring = append([]*Item(nil), h.ring[len(h.ring)-h.size:]...)
+		}
+		if len(h.ring) > 0 {
+			h.first = h.ring[0].Seq
+		}
+		close(h.changed)
+		h.changed = make(chan struct{})
+		h.mu.Unlock()
+		if len(evs) < 1000 {
+			return nil
+		}
+	}
+}
+
+// encode renders an event as the stream sends it.
+func encode(ev *reservation.Event) (*Item, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("stream: encode event %d: %w", ev.Seq, err)
+	}
+	return &Item{Seq: ev.Seq, EventID: ev.ID, Type: ev.Type, QueueID: ev.QueueID, JSON: b}, nil
+}
+
+// Head returns the last sequence number read, after Run has started.
+func (h *Hub) Head(ctx context.Context) (int64, error) {
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.head, nil
+}
+
+// Read returns up to max events after seq after, waiting until there is at
+// least one or ctx is done.
+func (h *Hub) Read(ctx context.Context, after int64, max int) ([]*Item, error) {
+	if _, err := h.Head(ctx); err != nil {
+		return nil, err
+	}
+	for {
+		h.mu.RLock()
+		head, first, changed := h.head, h.first, h.changed
+		var out []*Item
+		if after < head && first != 0 && after+1 >= first {
+			i := int(after + 1 - first)
+			j := min(i+max, len(h.ring))
+			out = append(out, h.ring[i:j]...)
+		}
+		h.mu.RUnlock()
+		if len(out) > 0 {
+			return out, nil
+		}
+		if after < head {
+			// Older than the ring: read the database.
+			evs, err := h.store.FindEvents(ctx, after, max)
+			if err != nil {
+				return nil, err
+			}
+			out = make([]*Item, 0, len(evs))
+			for i := range evs {
+				it, err := encode(&evs[i])
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, it)
+			}
+			if len(out) > 0 {
+				return out, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-changed:
+		}
+	}
+}
