@@ -30,6 +30,7 @@ import (
 	"github.com/slotline/slotline/internal/httpapi"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/stream"
 )
 
 // docBase is the URL the OpenAPI document is loaded under, so that its
@@ -446,10 +447,20 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		auth.NewClient("slow", slowSecret, config.Scopes, 0.001, 1),
 	}
 	book := booking.New(store, queues, booking.Options{})
+	hub := stream.NewHub(store, nil, 0)
+	hctx, hcancel := context.WithCancel(ctx)
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); _ = hub.Run(hctx) }()
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: auth.NewService(store, clients, time.Hour), Store: store, Version: "test",
+		Stream: stream.NewServer(hub, store, nil),
 	}))
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		hcancel()
+		<-hubDone
+	})
 	b := &specBundle{doc: doc, srv: srv, store: store, book: book, clients: clients, now: now,
 		ny: def.Schedule.Location, berlin: hours.Schedule.Location, closed: closed}
 	b.website = b.token(t, "website", websiteSecret, "")
@@ -918,6 +929,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"Auth", testAuth},
 		{"Service", testService},
 		{"Broken", testBroken},
+		{"Stream", testStream},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented
@@ -1449,4 +1461,32 @@ func testBroken(t *testing.T, b *specBundle) {
 	}
 	broken.do(t, http.StatusInternalServerError, "POST", "/oauth/token", "", nil, "Authorization", basicAuth("website", websiteSecret))
 	broken.do(t, http.StatusServiceUnavailable, "GET", "/readyz", "", nil)
+}
+
+// testStream checks the stream's upgrade and its refusals against the
+// document; the stream's own protocol is tested in stream_test.go.
+func testStream(t *testing.T, b *specBundle) {
+	// 101: a real upgrade; the response is checked like any other.
+	req, _ := http.NewRequest(http.MethodGet, b.srv.URL+"/api/v2/callbacks/websocket?after=0&format=json", nil)
+	req.Header.Set("Authorization", "Bearer "+b.reader)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	res, err := b.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %d", res.StatusCode)
+	}
+	b.doc.checkResponse(t, "GET", "/api/v2/callbacks/websocket", res.StatusCode, res.Header, nil)
+	b.do(t, http.StatusBadRequest, "GET", "/api/v2/callbacks/websocket?format=xml", b.reader, nil)
+	b.do(t, http.StatusUnauthorized, "GET", "/api/v2/callbacks/websocket", "", nil)
+	b.do(t, http.StatusForbidden, "GET", "/api/v2/callbacks/websocket", b.reader, nil, "Origin", "https://evil.invalid")
+	// 503: a server without a stream.
+	plain := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Booking: b.book, Auth: auth.NewService(b.store, b.clients, time.Hour), Store: b.store}))
+	defer plain.Close()
+	(&specBundle{doc: b.doc, srv: plain}).do(t, http.StatusServiceUnavailable, "GET", "/api/v2/callbacks/websocket", b.reader, nil)
 }

@@ -107,11 +107,16 @@ func (s *Store) StreamCursor(ctx context.Context, clientID, name string) (int64,
 }
 
 // SaveStreamCursor stores a durable subscription's cursor. It never moves
-// a cursor backwards.
-func (s *Store) SaveStreamCursor(ctx context.Context, clientID, name string, seq int64) error {
+// a cursor backwards unless reset is set (a subscriber that asked to start
+// from an explicit point).
+func (s *Store) SaveStreamCursor(ctx context.Context, clientID, name string, seq int64, reset bool) error {
+	cond := " WHERE stream_cursors.seq < excluded.seq"
+	if reset {
+		cond = ""
+	}
 	return s.inTx(ctx, func(tx *Tx) error {
 		return tx.execLater(ctx, wrapErr("save stream cursor"), `INSERT INTO stream_cursors (client_id, name, seq, updated_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (client_id, name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
-			WHERE stream_cursors.seq < excluded.seq`, clientID, name, seq, micros(time.Now()))
+			ON CONFLICT (client_id, name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`+cond,
+			clientID, name, seq, micros(time.Now()))
 	})
 }

@@ -157,32 +157,29 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 		defer release()
 	}
 	c := &conn{s: s, ws: ws, o: o, acks: make(chan ack, 256)}
-	after := o.After
-	if o.Subscription != "" && after < 0 {
-		seq, ok, err := s.store.StreamCursor(ctx, o.ClientID, o.Subscription)
-		if err != nil {
-			ws.Close(websocket.StatusInternalError, "cannot read the subscription")
-			return err
-		}
-		if ok {
-			after = seq
-		}
-	}
 	head, err := s.hub.Head(ctx)
 	if err != nil {
 		ws.Close(websocket.StatusGoingAway, "shutting down")
 		return err
 	}
-	if after < 0 {
-		after = head
+	after, err := s.start(ctx, o, head)
+	if err != nil {
+		ws.Close(websocket.StatusInternalError, "cannot read the subscription")
+		return err
 	}
 	if err := c.notice(ctx, notice{Notice: NoticeSubscribed, After: &after, Head: &head, Subscription: o.Subscription, Window: o.Window}); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// Reads run on a context of their own, ended only after the close
+	// handshake: canceling a read makes the library drop the connection.
+	readCtx, readCancel := context.WithCancel(context.Background())
+	defer func() {
+		readCancel()
+		wg.Wait()
+	}()
 	readErr := make(chan error, 1)
-	wg.Go(func() { readErr <- c.readLoop(ctx) })
+	wg.Go(func() { readErr <- c.readLoop(readCtx, ctx) })
 	wg.Go(func() { c.pingLoop(ctx, cancel) })
 	err = c.sendLoop(ctx, after, readErr)
 	cause := context.Cause(ctx)
@@ -211,6 +208,27 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 	}
 	cancel(errDone)
 	return nil
+}
+
+// start returns where a subscription starts: after an explicit sequence
+// number, at a durable subscription's cursor, or at the head (new events).
+// A durable subscription's cursor is written at once, so that a consumer
+// that drops before its first ack resumes from where it started.
+func (s *Server) start(ctx context.Context, o Options, head int64) (int64, error) {
+	if o.Subscription == "" {
+		if o.After >= 0 {
+			return o.After, nil
+		}
+		return head, nil
+	}
+	if o.After >= 0 {
+		return o.After, s.store.SaveStreamCursor(ctx, o.ClientID, o.Subscription, o.After, true)
+	}
+	seq, ok, err := s.store.StreamCursor(ctx, o.ClientID, o.Subscription)
+	if err != nil || ok {
+		return seq, err
+	}
+	return head, s.store.SaveStreamCursor(ctx, o.ClientID, o.Subscription, head, false)
 }
 
 var (
@@ -253,8 +271,11 @@ func (s *Server) claim(ctx context.Context, key string, cancel context.CancelCau
 	}
 }
 
-func (c *conn) write(ctx context.Context, typ websocket.MessageType, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, c.o.SlowTimeout)
+// write sends one message. Its context is not the connection's: a
+// canceled context makes the WebSocket library close the connection, and a
+// shutdown or takeover must still be able to send its notice and close.
+func (c *conn) write(_ context.Context, typ websocket.MessageType, b []byte) error {
+	wctx, cancel := context.WithTimeout(context.Background(), c.o.SlowTimeout)
 	defer cancel()
 	return c.ws.Write(wctx, typ, b)
 }
@@ -285,9 +306,9 @@ func (c *conn) send(ctx context.Context, it *Item) error {
 // readLoop reads the client's messages: acks (framed in binary or text
 // messages, or bare JSON in JSON mode). A malformed frame ends the
 // connection with a close code naming the problem.
-func (c *conn) readLoop(ctx context.Context) error {
+func (c *conn) readLoop(readCtx, ctx context.Context) error {
 	for {
-		_, msg, err := c.ws.Read(ctx)
+		_, msg, err := c.ws.Read(readCtx)
 		if err != nil {
 			var ce websocket.CloseError
 			if errors.As(err, &ce) || ctx.Err() != nil {
@@ -348,7 +369,7 @@ func (c *conn) pingLoop(ctx context.Context, cancel context.CancelCauseFunc) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			pctx, pcancel := context.WithTimeout(ctx, c.o.IdleTimeout)
+			pctx, pcancel := context.WithTimeout(context.Background(), c.o.IdleTimeout)
 			err := c.ws.Ping(pctx)
 			pcancel()
 			if err != nil && ctx.Err() == nil {
@@ -454,8 +475,9 @@ func (c *conn) sendLoop(ctx context.Context, after int64, readErr <-chan error) 
 			err   error
 		}
 		got := make(chan result, 1)
+		from, room := examined, c.o.Window-len(pending)
 		go func() {
-			items, err := c.s.hub.Read(rctx, examined, c.o.Window-len(pending))
+			items, err := c.s.hub.Read(rctx, from, room)
 			got <- result{items, err}
 		}()
 		var res result
@@ -526,7 +548,7 @@ func (cs *cursorSaver) write(seq int64) {
 	c := cs.c
 	wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.s.store.SaveStreamCursor(wctx, c.o.ClientID, c.o.Subscription, seq); err != nil {
+	if err := c.s.store.SaveStreamCursor(wctx, c.o.ClientID, c.o.Subscription, seq, false); err != nil {
 		c.s.hub.logger.Warn("stream: save cursor", "client_id", c.o.ClientID, "subscription", c.o.Subscription, "err", err)
 	}
 }
