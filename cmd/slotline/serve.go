@@ -62,7 +62,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authSvc, Store: store, Metrics: m,
 		Logger: logger.With("component", "http"), Version: version,
-		Stream: stream.NewServer(hub, store, m), PublicURL: cfg.PublicURL,
+		Stream: stream.NewServer(hub, store, m), PublicURL: cfg.PublicURL, AllowedOrigins: cfg.Stream.AllowedOrigins,
+		StreamOptions: stream.Options{Window: cfg.Stream.Window, SlowTimeout: cfg.Stream.SlowConsumerTimeout,
+			MaxFrame: cfg.Stream.MaxFrameBytes},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

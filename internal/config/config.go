@@ -68,6 +68,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -116,6 +117,7 @@ type Config struct {
 	// TokenTTL is the lifetime of an access token (default 1h).
 	TokenTTL  time.Duration
 	Retention Retention
+	Stream    Stream
 	// Genesys says how to reach Genesys Cloud, or the built-in simulator.
 	Genesys Genesys
 	SMS     SMS
@@ -137,6 +139,22 @@ type Log struct {
 	Level string
 	// Format is json (the default) or text.
 	Format string
+}
+
+// Stream configures the WebSocket event stream.
+type Stream struct {
+	// AllowedOrigins are extra browser origins that may open the stream,
+	// as path.Match patterns on the origin's host ("*.example.com") or on
+	// the whole origin when they have a scheme ("https://app.example.com");
+	// the server's own host and public_url's host are always allowed.
+	AllowedOrigins []string
+	// Window is the most frames in flight without an ack (default 100).
+	Window int
+	// SlowConsumerTimeout closes a connection whose window stays full this
+	// long (default 30s).
+	SlowConsumerTimeout time.Duration
+	// MaxFrameBytes bounds a client's frame (default 65536).
+	MaxFrameBytes int
 }
 
 // Retention says how long personal data is kept.
@@ -469,7 +487,7 @@ func (p *parser) syntaxError(err error) error {
 
 func (p *parser) config(root *yaml.Node, c *Config) error {
 	f, err := p.fields(root, "", "listen", "database", "tls", "public_url", "log",
-		"clients", "token_ttl", "retention", "genesys", "sms", "queues")
+		"clients", "token_ttl", "retention", "genesys", "sms", "stream", "queues")
 	if err != nil {
 		return err
 	}
@@ -548,6 +566,11 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 	}
 	if v := f["genesys"]; v != nil {
 		if err := p.genesys(v, &c.Genesys); err != nil {
+			return err
+		}
+	}
+	if v := f["stream"]; v != nil {
+		if err := p.stream(v, &c.Stream); err != nil {
 			return err
 		}
 	}
@@ -1608,3 +1631,52 @@ func parseDay(s string) (time.Weekday, bool) {
 }
 
 func dayName(wd time.Weekday) string { return strings.ToLower(wd.String()[:3]) }
+
+func (p *parser) stream(n *yaml.Node, st *Stream) error {
+	f, err := p.fields(n, "stream", "allowed_origins", "window", "slow_consumer_timeout", "max_frame_bytes")
+	if err != nil {
+		return err
+	}
+	if v := f["allowed_origins"]; v != nil {
+		items, err := p.list(v, "stream.allowed_origins")
+		if err != nil {
+			return err
+		}
+		for i, it := range items {
+			field := fmt.Sprintf("stream.allowed_origins[%d]", i)
+			o, err := p.str(it, field)
+			if err != nil {
+				return err
+			}
+			if _, err := path.Match(o, ""); err != nil || o == "" {
+				return p.errorf(it, field, "%q is not a host pattern like *.example.com or https://app.example.com", o)
+			}
+			st.AllowedOrigins = append(st.AllowedOrigins, o)
+		}
+	}
+	if v := f["window"]; v != nil {
+		if st.Window, err = p.integer(v, "stream.window"); err != nil {
+			return err
+		}
+		if st.Window < 1 || st.Window > 10000 {
+			return p.errorf(v, "stream.window", "must be from 1 to 10000")
+		}
+	}
+	if v := f["slow_consumer_timeout"]; v != nil {
+		if st.SlowConsumerTimeout, err = p.duration(v, "stream.slow_consumer_timeout"); err != nil {
+			return err
+		}
+		if st.SlowConsumerTimeout <= 0 {
+			return p.errorf(v, "stream.slow_consumer_timeout", "must be positive")
+		}
+	}
+	if v := f["max_frame_bytes"]; v != nil {
+		if st.MaxFrameBytes, err = p.integer(v, "stream.max_frame_bytes"); err != nil {
+			return err
+		}
+		if st.MaxFrameBytes < 256 || st.MaxFrameBytes > 16<<20 {
+			return p.errorf(v, "stream.max_frame_bytes", "must be from 256 to 16777216")
+		}
+	}
+	return nil
+}

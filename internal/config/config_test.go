@@ -881,3 +881,26 @@ func TestDefaultQueue(t *testing.T) {
 		t.Errorf("DefaultQueue().Schedule = %+v", s)
 	}
 }
+
+func TestStreamBlock(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("s.yaml", []byte("queues: [{id: q, timezone: UTC}]\nstream:\n  allowed_origins: [\"*.example.com\", \"https://app.example.org\"]\n  window: 20\n  slow_consumer_timeout: 5s\n  max_frame_bytes: 4096\n"), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := cfg.Stream
+	if len(st.AllowedOrigins) != 2 || st.Window != 20 || st.SlowConsumerTimeout != 5*time.Second || st.MaxFrameBytes != 4096 {
+		t.Errorf("stream = %+v", st)
+	}
+	for body, want := range map[string]string{
+		"stream:\n  window: 0\n":                "s.yaml:3: stream.window",
+		"stream:\n  allowed_origins: [\"[\"]\n": "s.yaml:3: stream.allowed_origins[0]",
+		"stream:\n  wndow: 3\n":                 "s.yaml:3: stream.wndow",
+		"stream:\n  max_frame_bytes: 10\n":      "s.yaml:3: stream.max_frame_bytes",
+	} {
+		_, err := config.Parse("s.yaml", []byte("queues: [{id: q, timezone: UTC}]\n"+body), t.TempDir(), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %s", body, err, want)
+		}
+	}
+}

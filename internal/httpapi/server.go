@@ -65,6 +65,9 @@ func NewServer(d Deps) http.Handler {
 	if d.Metrics == nil {
 		d.Metrics = metrics.New()
 	}
+	if d.StreamOptions.Window <= 0 {
+		d.StreamOptions.Window = 100
+	}
 	s := &Server{Deps: d, mux: http.NewServeMux()}
 	s.addRoutes()
 	return s.middleware(s.mux)

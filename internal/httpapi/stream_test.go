@@ -584,3 +584,38 @@ func TestWatchResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestDurableSubscriptionSurvivesRestart: the cursor lives in the
+// database, so a new server on the same file resumes where the consumer
+// stopped.
+func TestDurableSubscriptionSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "r.db")
+	first := newStreamServer(t, dsn, stream.Options{})
+	ws := first.dial(t, "?subscription=ops&after=0")
+	read(t, ws)
+	for range 3 {
+		first.reserve(t, "support")
+	}
+	for range 2 {
+		ack(t, ws, readEvent(t, ws).ID)
+	}
+	readEvent(t, ws) // the third is never acked
+	waitCursor(t, first, "ops", 2)
+	ws.CloseNow()
+	first.srv.CloseClientConnections()
+	first.srv.Close()
+	first.store.Close()
+	second := newStreamServer(t, dsn, stream.Options{})
+	second.n = 10
+	second.reserve(t, "support")
+	ws2 := second.dial(t, "?subscription=ops")
+	if g := read(t, ws2); g.notice["after"] != float64(2) {
+		t.Fatalf("after the restart the subscription resumed after %v, want 2", g.notice["after"])
+	}
+	for _, want := range []int64{3, 4} {
+		if ev := readEvent(t, ws2); ev.Seq != want {
+			t.Fatalf("after the restart got %d, want %d", ev.Seq, want)
+		}
+	}
+}
