@@ -71,8 +71,11 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) > 0 && args[0] == "sync" {
 		return benchSyncCmd(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "stream" {
+		return benchStreamCmd(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "admit" {
-		return &usageError{"usage: slotline bench admit|sync [flags]"}
+		return &usageError{"usage: slotline bench admit|sync|stream [flags]"}
 	}
 	opts, err := parseBenchFlags(args[1:], stderr)
 	if err != nil {

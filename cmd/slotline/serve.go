@@ -20,7 +20,9 @@ import (
 	"github.com/slotline/slotline/internal/httpapi"
 	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/netguard"
 	"github.com/slotline/slotline/internal/stream"
+	"github.com/slotline/slotline/internal/webhook"
 )
 
 // errShutdown is the cause given to the server's context on a clean stop.
@@ -51,11 +53,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	m := metrics.New()
 	authSvc := auth.NewService(store, clientsOf(cfg), cfg.TokenTTL)
 	queues := queuesOf(cfg)
-	gside, err := startGenesys(ctx, cfg, store, queues, m, logger)
+	guard := netguard.Policy{AllowPrivate: cfg.Webhooks.AllowPrivate}
+	names := map[string]string{}
+	var queueIDs []string
+	for _, q := range queues {
+		names[q.ID] = q.Name
+		queueIDs = append(queueIDs, q.ID)
+	}
+	disp := webhook.New(webhook.Config{
+		Store: store, Logger: logger.With("component", "webhooks"), Client: &http.Client{Transport: guard.Transport()},
+		Observer: m, Timeout: cfg.Webhooks.Timeout, DisableAfter: cfg.Webhooks.DisableAfter, QueueNames: names,
+	})
+	gside, err := startGenesys(ctx, cfg, store, queues, m, logger, disp)
 	if err != nil {
 		return err
 	}
 	defer gside.close()
+	disp.SetJobs(gside.runner)
+	store.SetEventHook(disp.Hook)
+	endpoints := webhook.NewEndpoints(store, func(u string) string { return guard.CheckURL(u, cfg.Webhooks.AllowHTTP) }, queueIDs)
+	if cfg.Webhooks.RotationGrace > 0 {
+		endpoints.Grace = cfg.Webhooks.RotationGrace
+	}
 	book := booking.New(store, queues, booking.Options{Logger: logger.With("component", "booking"), Observer: m,
 		Enqueue: gside.runner.Enqueue})
 	hub := stream.NewHub(store, logger.With("component", "stream"), 8192)
@@ -65,6 +84,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Stream: stream.NewServer(hub, store, m), PublicURL: cfg.PublicURL, AllowedOrigins: cfg.Stream.AllowedOrigins,
 		StreamOptions: stream.Options{Window: cfg.Stream.Window, SlowTimeout: cfg.Stream.SlowConsumerTimeout,
 			MaxFrame: cfg.Stream.MaxFrameBytes},
+		Webhooks: endpoints, Dispatcher: disp,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

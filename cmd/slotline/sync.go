@@ -15,6 +15,7 @@ import (
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/syncer"
+	"github.com/slotline/slotline/internal/webhook"
 )
 
 // genesysSide is the Genesys half of serve: the client (of a real org, or
@@ -41,7 +42,7 @@ func sandboxQueueID(id string) string {
 // starts the simulator and gives every queue without a Genesys queue id a
 // sandbox one (the queues are changed in place).
 func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store, queues []*booking.Queue,
-	m *metrics.Metrics, logger *slog.Logger) (*genesysSide, error) {
+	m *metrics.Metrics, logger *slog.Logger, disp *webhook.Dispatcher) (*genesysSide, error) {
 	g := cfg.Genesys
 	side := &genesysSide{mode: g.Mode}
 	byID := map[string]config.Queue{}
@@ -119,6 +120,7 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 	side.runner, err = syncer.New(ctx, syncer.Config{
 		Store: store, Genesys: client, Queues: sq, Logger: logger.With("component", "sync"), Observer: m, Now: now,
 		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text,
+		Register: disp.Register, OtherQueue: webhook.Queue,
 	})
 	if err != nil {
 		side.close()

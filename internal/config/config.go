@@ -118,6 +118,7 @@ type Config struct {
 	TokenTTL  time.Duration
 	Retention Retention
 	Stream    Stream
+	Webhooks  Webhooks
 	// Genesys says how to reach Genesys Cloud, or the built-in simulator.
 	Genesys Genesys
 	SMS     SMS
@@ -155,6 +156,23 @@ type Stream struct {
 	SlowConsumerTimeout time.Duration
 	// MaxFrameBytes bounds a client's frame (default 65536).
 	MaxFrameBytes int
+}
+
+// Webhooks configures outbound webhook deliveries.
+type Webhooks struct {
+	// AllowHTTP accepts http:// endpoint URLs (default: https only).
+	AllowHTTP bool
+	// AllowPrivate lets deliveries reach loopback, private, link-local and
+	// other internal addresses (default: refused, checked at connect time).
+	AllowPrivate bool
+	// Timeout bounds each delivery attempt (default 15s).
+	Timeout time.Duration
+	// DisableAfter disables an endpoint whose deliveries all failed this
+	// long (default 5 days).
+	DisableAfter time.Duration
+	// RotationGrace is how long a rotated-out secret keeps signing
+	// (default 24h).
+	RotationGrace time.Duration
 }
 
 // Retention says how long personal data is kept.
@@ -487,7 +505,7 @@ func (p *parser) syntaxError(err error) error {
 
 func (p *parser) config(root *yaml.Node, c *Config) error {
 	f, err := p.fields(root, "", "listen", "database", "tls", "public_url", "log",
-		"clients", "token_ttl", "retention", "genesys", "sms", "stream", "queues")
+		"clients", "token_ttl", "retention", "genesys", "sms", "stream", "webhooks", "queues")
 	if err != nil {
 		return err
 	}
@@ -571,6 +589,11 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 	}
 	if v := f["stream"]; v != nil {
 		if err := p.stream(v, &c.Stream); err != nil {
+			return err
+		}
+	}
+	if v := f["webhooks"]; v != nil {
+		if err := p.webhooks(v, &c.Webhooks); err != nil {
 			return err
 		}
 	}
@@ -1677,6 +1700,36 @@ func (p *parser) stream(n *yaml.Node, st *Stream) error {
 		if st.MaxFrameBytes < 256 || st.MaxFrameBytes > 16<<20 {
 			return p.errorf(v, "stream.max_frame_bytes", "must be from 256 to 16777216")
 		}
+	}
+	return nil
+}
+
+func (p *parser) webhooks(n *yaml.Node, wh *Webhooks) error {
+	f, err := p.fields(n, "webhooks", "allow_http", "allow_private", "timeout", "disable_after", "rotation_grace")
+	if err != nil {
+		return err
+	}
+	for key, dst := range map[string]*bool{"allow_http": &wh.AllowHTTP, "allow_private": &wh.AllowPrivate} {
+		if v := f[key]; v != nil {
+			if err := v.Decode(dst); err != nil || v.ShortTag() != "!!bool" {
+				return p.errorf(v, "webhooks."+key, "must be true or false")
+			}
+		}
+	}
+	for key, dst := range map[string]*time.Duration{"timeout": &wh.Timeout, "disable_after": &wh.DisableAfter, "rotation_grace": &wh.RotationGrace} {
+		if v := f[key]; v != nil {
+			d, err := p.duration(v, "webhooks."+key)
+			if err != nil {
+				return err
+			}
+			if d <= 0 {
+				return p.errorf(v, "webhooks."+key, "must be positive")
+			}
+			*dst = d
+		}
+	}
+	if wh.AllowPrivate {
+		p.warnf(f["allow_private"], "webhooks.allow_private", "deliveries may reach internal addresses (loopback, private networks, cloud metadata); meant for tests")
 	}
 	return nil
 }

@@ -904,3 +904,28 @@ func TestStreamBlock(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhooksBlock(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("w.yaml", []byte("queues: [{id: q, timezone: UTC}]\nwebhooks: {allow_http: true, allow_private: true, timeout: 5s, disable_after: 2d, rotation_grace: 1h}\n"), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh := cfg.Webhooks
+	if !wh.AllowHTTP || !wh.AllowPrivate || wh.Timeout != 5*time.Second || wh.DisableAfter != 48*time.Hour || wh.RotationGrace != time.Hour {
+		t.Errorf("webhooks = %+v", wh)
+	}
+	if len(cfg.Warnings) == 0 || !strings.Contains(strings.Join(cfg.Warnings, "\n"), "webhooks.allow_private") {
+		t.Errorf("no warning for allow_private: %v", cfg.Warnings)
+	}
+	for body, want := range map[string]string{
+		"webhooks: {allow_http: yes please}\n": "w.yaml:2: webhooks.allow_http",
+		"webhooks: {timeout: 0s}\n":           "w.yaml:2: webhooks.timeout",
+		"webhooks: {retries: 3}\n":            "w.yaml:2: webhooks.retries",
+	} {
+		_, err := config.Parse("w.yaml", []byte("queues: [{id: q, timezone: UTC}]\n"+body), t.TempDir(), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %s", body, err, want)
+		}
+	}
+}

@@ -107,6 +107,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	if id, ok := strings.CutSuffix(r.PathValue("id"), ".ics"); ok {
+		s.handleReservationICS(w, r, id)
+		return
+	}
 	res, err := s.Booking.Find(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.problem(w, r, err)

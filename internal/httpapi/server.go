@@ -24,6 +24,7 @@ import (
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
+	"github.com/slotline/slotline/internal/webhook"
 )
 
 // Limits on requests.
@@ -49,6 +50,9 @@ type Deps struct {
 	// stream (besides the request's own host).
 	PublicURL      string
 	AllowedOrigins []string
+	// Webhooks and Dispatcher serve the webhooks API; nil answers 503.
+	Webhooks   *webhook.Endpoints
+	Dispatcher *webhook.Dispatcher
 }
 
 // Server is the HTTP API.
@@ -90,7 +94,19 @@ func (s *Server) addRoutes() {
 
 	m.Handle("GET /api/v2/callbacks/websocket", s.authorizeWith("callback:read", "", streamToken, s.handleStream))
 
+	m.Handle("POST /api/v2/webhooks", s.authorize("webhook:write", "webhook.create", s.handleCreateWebhook))
+	m.Handle("GET /api/v2/webhooks", s.authorize("webhook:read", "", s.handleListWebhooks))
+	m.Handle("GET /api/v2/webhooks/{id}", s.authorize("webhook:read", "", s.handleGetWebhook))
+	m.Handle("PATCH /api/v2/webhooks/{id}", s.authorize("webhook:write", "webhook.update", s.handleUpdateWebhook))
+	m.Handle("DELETE /api/v2/webhooks/{id}", s.authorize("webhook:write", "webhook.delete", s.handleDeleteWebhook))
+	m.Handle("POST /api/v2/webhooks/{id}/rotate-secret", s.authorize("webhook:write", "webhook.rotate_secret", s.handleRotateWebhook))
+	m.Handle("GET /api/v2/webhooks/{id}/deliveries", s.authorize("webhook:read", "", s.handleListDeliveries))
+	m.Handle("POST /api/v2/webhooks/{id}/deliveries/{delivery}/retry", s.authorize("webhook:write", "webhook.delivery_retry", s.handleRetryDelivery))
+	m.Handle("POST /api/v2/webhooks/{id}/test", s.authorize("webhook:write", "webhook.ping", s.handleTestWebhook))
+
 	m.Handle("GET /api/v2/queues", s.authorize("callback:read", "", s.handleQueues))
+	m.HandleFunc("GET /api/v2/queues/{id}/calendar.ics", s.handleQueueCalendar)
+	m.Handle("POST /api/v2/queues/{id}/calendar-token", s.authorize("webhook:write", "calendar.rotate_feed_token", s.handleFeedToken))
 	m.Handle("GET /api/v2/queues/{id}", s.authorize("callback:read", "", s.handleQueue))
 	m.Handle("GET /api/v2/queues/{id}/availability", s.authorize("callback:read", "", s.handleAvailability))
 

@@ -39,6 +39,13 @@ type Metrics struct {
 	StreamLag       prometheus.Histogram
 	StreamAcks      *prometheus.CounterVec // known
 	StreamClosed    *prometheus.CounterVec // reason
+
+	// Webhooks.
+	WebhookAttempts  *prometheus.CounterVec // outcome, status
+	WebhookLatency   prometheus.Histogram
+	WebhookLag       prometheus.Histogram
+	WebhookDisabled  prometheus.Counter
+	WebhookExhausted prometheus.Counter
 }
 
 // New returns Metrics registered on a new registry, with the Go runtime and
@@ -113,6 +120,21 @@ func New() *Metrics {
 		Help: "Stream connections closed, by reason (gone, shutdown, slow_consumer, taken_over, bad_frame, too_big, bad_type).",
 	}, []string{"reason"})
 	reg.MustRegister(m.StreamDelivered, m.StreamLag, m.StreamAcks, m.StreamClosed)
+	m.WebhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_webhook_attempts_total",
+		Help: "Webhook delivery attempts by outcome (delivered, retry, failed, disabled) and HTTP status (0 = no response).",
+	}, []string{"outcome", "status"})
+	m.WebhookLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "slotline_webhook_attempt_duration_seconds", Help: "Webhook delivery attempt latency.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15}})
+	m.WebhookLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "slotline_webhook_delivery_lag_seconds", Help: "Time from an event's commit to its successful delivery.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 300, 3600, 86400}})
+	m.WebhookDisabled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slotline_webhook_endpoints_disabled_total", Help: "Webhook endpoints disabled automatically (410, or failing for days)."})
+	m.WebhookExhausted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slotline_webhook_deliveries_exhausted_total", Help: "Webhook deliveries that failed every attempt of the schedule."})
+	reg.MustRegister(m.WebhookAttempts, m.WebhookLatency, m.WebhookLag, m.WebhookDisabled, m.WebhookExhausted)
 	reg.MustRegister(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
 		m.Notifications, m.ListenerUp, m.Repairs)
 	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals,
@@ -178,3 +200,18 @@ func (m *Metrics) Acked(unknown bool) {
 
 // Closed implements stream.Stats.
 func (m *Metrics) Closed(reason string) { m.StreamClosed.WithLabelValues(reason).Inc() }
+
+// Delivery implements webhook.Observer.
+func (m *Metrics) Delivery(outcome string, status int, d, lag time.Duration) {
+	m.WebhookAttempts.WithLabelValues(outcome, strconv.Itoa(status)).Inc()
+	m.WebhookLatency.Observe(d.Seconds())
+	if outcome == "delivered" {
+		m.WebhookLag.Observe(lag.Seconds())
+	}
+}
+
+// EndpointDisabled implements webhook.Observer.
+func (m *Metrics) EndpointDisabled(string) { m.WebhookDisabled.Inc() }
+
+// DeliveryExhausted implements webhook.Observer.
+func (m *Metrics) DeliveryExhausted() { m.WebhookExhausted.Inc() }

@@ -304,7 +304,28 @@ type Event struct {
 	OccurredAt    time.Time    `json:"occurred_at"`
 	Origin        string       `json:"origin"`
 	Actor         string       `json:"actor"`
-	ReservationID string       `json:"reservation_id"`
-	QueueID       string       `json:"queue_id"`
-	Reservation   *Reservation `json:"reservation"`
+	ReservationID string       `json:"reservation_id,omitempty"`
+	QueueID       string       `json:"queue_id,omitempty"`
+	Reservation   *Reservation `json:"reservation,omitempty"`
+	// Webhook is set on the events about webhooks (webhook.disabled,
+	// delivery.exhausted, webhook.ping) instead of Reservation.
+	Webhook *WebhookNote `json:"webhook,omitempty"`
 }
+
+// WebhookNote is the subject of an event about a webhook endpoint.
+type WebhookNote struct {
+	EndpointID string `json:"endpoint_id"`
+	DeliveryID string `json:"delivery_id,omitempty"`
+	EventSeq   int64  `json:"event_seq,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Event types about webhooks.
+const (
+	EventWebhookDisabled   = "webhook.disabled"
+	EventDeliveryExhausted = "delivery.exhausted"
+	EventWebhookPing       = "webhook.ping"
+)
+
+// IsReservationEvent reports whether events of type t carry a reservation.
+func IsReservationEvent(t string) bool { return len(t) > 12 && t[:12] == "reservation." }

@@ -35,7 +35,11 @@ func (s *Store) appendLog(_ context.Context, tx *Tx, events []pendingEvent, entr
 			events[i].ID = newID("evt_", 8)
 		}
 		if events[i].data == nil {
-			data, err := json.Marshal(events[i].Reservation)
+			var subject any = events[i].Reservation
+			if events[i].Reservation == nil {
+				subject = events[i].Webhook
+			}
+			data, err := json.Marshal(subject)
 			if err != nil {
 				return fmt.Errorf("encode event: %w", err)
 			}
@@ -100,6 +104,20 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 		eventSeq, auditSeq, auditHash); err != nil {
 		return err
 	}
+	if len(tx.events) > 0 && (s.hook != nil || tx.onFlush != nil) {
+		evs := make([]reservation.Event, len(tx.events))
+		for i := range tx.events {
+			evs[i] = tx.events[i].Event
+		}
+		if s.hook != nil {
+			if err := s.hook(ctx, tx, evs); err != nil {
+				return err
+			}
+		}
+		if tx.onFlush != nil {
+			tx.onFlush(evs)
+		}
+	}
 	if s.pool != nil && len(tx.events) > 0 {
 		// Wake the stream readers of every process at commit.
 		return tx.execLater(ctx, wrapErr("notify"), "SELECT pg_notify('"+eventsChannel+"', $1)", strconv.FormatInt(eventSeq, 10))
@@ -152,8 +170,15 @@ func (s *Store) FindEvents(ctx context.Context, after int64, limit int) ([]reser
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
 		ev.OccurredAt = instant(at)
-		ev.Reservation = new(reservation.Reservation)
-		if err := json.Unmarshal([]byte(data), ev.Reservation); err != nil {
+		var subject any
+		if reservation.IsReservationEvent(ev.Type) {
+			ev.Reservation = new(reservation.Reservation)
+			subject = ev.Reservation
+		} else {
+			ev.Webhook = new(reservation.WebhookNote)
+			subject = ev.Webhook
+		}
+		if err := json.Unmarshal([]byte(data), subject); err != nil {
 			return nil, fmt.Errorf("decode event %d: %w", ev.Seq, err)
 		}
 		out = append(out, ev)

@@ -57,6 +57,7 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	committed commitSignal
+	hook      EventHook
 }
 
 // Options tune Open.
@@ -349,6 +350,8 @@ type Tx struct {
 	// written (and numbered) just before it commits.
 	events []pendingEvent
 	audits []*audit.Entry
+	// onFlush, if set, sees the numbered events just before the commit.
+	onFlush func(events []reservation.Event)
 }
 
 // pendingEvent is an event with its reservation already encoded.

@@ -101,6 +101,12 @@ type Config struct {
 	// RetryBase is the first wait before a failed job runs again (default
 	// 1 s; doubled per attempt with full jitter, capped at 5 min).
 	RetryBase time.Duration
+	// Register adds other workers (webhook deliveries) to the River client
+	// this package owns, with their periodic jobs; they run on their own
+	// queue with Workers workers.
+	Register func(w *river.Workers) []*river.PeriodicJob
+	// OtherQueue names that queue ("" when Register is nil).
+	OtherQueue string
 }
 
 // DataKey is the callback data key holding our reservation id; it is how a
@@ -194,6 +200,10 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &syncWorker{r: r})
 	river.AddWorker(workers, &smsWorker{r: r})
 	river.AddWorker(workers, &reconcileWorker{r: r})
+	var periodic []*river.PeriodicJob
+	if cfg.Register != nil {
+		periodic = cfg.Register(workers)
+	}
 	rc := &river.Config{
 		Logger:        cfg.Logger.With("subsystem", "river"),
 		Workers:       workers,
@@ -204,12 +214,14 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		Queues: map[string]river.QueueConfig{
 			queueSync: {MaxWorkers: cfg.Workers},
 		},
-		PeriodicJobs: []*river.PeriodicJob{
+		PeriodicJobs: append(periodic,
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.ReconcileEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return reconcileArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-		},
+				&river.PeriodicJobOpts{RunOnStart: true})),
 		RescueStuckJobsAfter: cfg.JobTimeout + time.Minute, // Start resumes sooner
+	}
+	if cfg.OtherQueue != "" {
+		rc.Queues[cfg.OtherQueue] = river.QueueConfig{MaxWorkers: cfg.Workers}
 	}
 	var err error
 	switch cfg.Store.Backend() {
@@ -280,6 +292,17 @@ func (r *Runner) Start(ctx context.Context) error {
 
 // Stop waits for running jobs to finish (until ctx is done).
 func (r *Runner) Stop(ctx context.Context) error { return r.jobs.stop(ctx) }
+
+// InsertTx adds a River job inside a storage transaction (for the other
+// workers given to Register).
+func (r *Runner) InsertTx(ctx context.Context, tx *storage.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	return r.jobs.insertTx(ctx, tx, args, opts)
+}
+
+// Insert adds a River job on its own.
+func (r *Runner) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	return r.jobs.insert(ctx, args, opts)
+}
 
 // Enqueue schedules a sync of r inside the transaction that changed it. It
 // is the booking service's TxFunc.

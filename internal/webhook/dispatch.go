@@ -1,0 +1,482 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/slotline/slotline/internal/audit"
+	"github.com/slotline/slotline/internal/ical"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// Content types an endpoint may take.
+const (
+	ContentJSON     = "application/json"
+	ContentCalendar = "text/calendar"
+)
+
+// DefaultSchedule is the wait before each retry: immediately, then 5 s,
+// 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h (about 76 hours in
+// all), each with ±10% jitter; after the last the delivery is failed.
+var DefaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
+	5 * time.Hour, 10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour}
+
+// Jobs is what the dispatcher needs of the job queue.
+type Jobs interface {
+	InsertTx(ctx context.Context, tx *storage.Tx, args river.JobArgs, opts *river.InsertOpts) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+}
+
+// Observer receives the webhook metrics.
+type Observer interface {
+	Delivery(outcome string, status int, d time.Duration, lag time.Duration) // outcome: delivered, retry, failed, disabled
+	EndpointDisabled(reason string)
+	DeliveryExhausted()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Delivery(string, int, time.Duration, time.Duration) {}
+func (nopObserver) EndpointDisabled(string)                            {}
+func (nopObserver) DeliveryExhausted()                                 {}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Store  *storage.Store
+	Logger *slog.Logger
+	// Client sends the requests; it must not follow redirects (New wraps
+	// its CheckRedirect) and should dial through the SSRF guard.
+	Client   *http.Client
+	Observer Observer
+	// Now is the clock that schedules retries (tests move it).
+	Now func() time.Time
+	// Schedule is the retry schedule (default DefaultSchedule).
+	Schedule []time.Duration
+	// Timeout bounds each attempt (default 15 s).
+	Timeout time.Duration
+	// DisableAfter disables an endpoint whose deliveries have all failed
+	// this long (default 5 days).
+	DisableAfter time.Duration
+	// QueueNames names the queues in calendar summaries.
+	QueueNames map[string]string
+}
+
+// Dispatcher turns events into deliveries and delivers them.
+type Dispatcher struct {
+	cfg  Config
+	jobs Jobs
+	id   string
+	mu   sync.Mutex
+}
+
+// Queue is the River queue of deliveries.
+const Queue = "webhooks"
+
+// New returns a Dispatcher; call Register with the River workers, then
+// SetJobs, then install Hook as the store's event hook.
+func New(cfg Config) *Dispatcher {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.Schedule) == 0 {
+		cfg.Schedule = DefaultSchedule
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	if cfg.DisableAfter <= 0 {
+		cfg.DisableAfter = 5 * 24 * time.Hour
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{}
+	}
+	c := *cfg.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.Timeout = cfg.Timeout
+	cfg.Client = &c
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return &Dispatcher{cfg: cfg, id: "wh-" + hex.EncodeToString(b)}
+}
+
+// SetJobs gives the dispatcher its job queue.
+func (d *Dispatcher) SetJobs(j Jobs) { d.jobs = j }
+
+// deliverArgs is the job that delivers an endpoint's due deliveries.
+type deliverArgs struct {
+	EndpointID string `json:"endpoint_id"`
+}
+
+func (deliverArgs) Kind() string                 { return "webhook_deliver" }
+func (deliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue, MaxAttempts: 5} }
+
+type sweepArgs struct{}
+
+func (sweepArgs) Kind() string { return "webhook_sweep" }
+func (sweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByPeriod: 30 * time.Second}}
+}
+
+// Register adds the workers and the sweep (every 30 s, a safety net that
+// starts a delivery job for every endpoint with something due).
+func (d *Dispatcher) Register(w *river.Workers) []*river.PeriodicJob {
+	river.AddWorker(w, &deliverWorker{d: d})
+	river.AddWorker(w, &sweepWorker{d: d})
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(30*time.Second),
+		func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
+}
+
+// Hook is the store's event hook: it makes one delivery per event and
+// matching enabled endpoint, and a job per endpoint, in the event's own
+// transaction.
+func (d *Dispatcher) Hook(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
+	eps, err := d.cfg.Store.EnabledEndpoints(ctx, tx)
+	if err != nil || len(eps) == 0 {
+		return err
+	}
+	now := d.cfg.Now()
+	var ds []*storage.Delivery
+	touched := map[string]bool{}
+	for _, ev := range events {
+		for _, ep := range eps {
+			if ev.Webhook != nil && ev.Webhook.EndpointID == ep.ID {
+				continue // never tell an endpoint about itself
+			}
+			if !ep.Wants(ev.Type, ev.QueueID) || (ev.Type == reservation.EventWebhookPing) {
+				continue
+			}
+			ds = append(ds, &storage.Delivery{ID: NewDeliveryID(), EndpointID: ep.ID, EventSeq: ev.Seq, EventType: ev.Type,
+				NextAttemptAt: now, CreatedAt: now})
+			touched[ep.ID] = true
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := d.cfg.Store.InsertDeliveries(ctx, tx, ds); err != nil {
+		return err
+	}
+	for id := range touched {
+		if err := d.jobs.InsertTx(ctx, tx, deliverArgs{EndpointID: id}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NewDeliveryID returns a new message id (the webhook-id).
+func NewDeliveryID() string {
+	b := make([]byte, 14)
+	ms := uint64(time.Now().UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	_, _ = rand.Read(b[6:])
+	return "msg_" + hex.EncodeToString(b)
+}
+
+// Kick starts a delivery job for an endpoint now.
+func (d *Dispatcher) Kick(ctx context.Context, endpointID string) error {
+	return d.jobs.Insert(ctx, deliverArgs{EndpointID: endpointID}, nil)
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[sweepArgs]
+	d *Dispatcher
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
+	ids, err := w.d.cfg.Store.EndpointsWithDue(ctx, w.d.cfg.Now())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := w.d.Kick(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type deliverWorker struct {
+	river.WorkerDefaults[deliverArgs]
+	d *Dispatcher
+}
+
+// claimTTL bounds how long a killed worker keeps an endpoint.
+const claimTTL = time.Minute
+
+// Work delivers the endpoint's due deliveries in event order, then
+// schedules itself for the next one due.
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
+	d := w.d
+	id := job.Args.EndpointID
+	holder := d.id + "-" + strconv.FormatInt(job.ID, 10)
+	ok, err := d.cfg.Store.ClaimEndpoint(ctx, id, holder, claimTTL)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return river.JobSnooze(time.Second)
+	}
+	defer func() { _ = d.cfg.Store.ReleaseEndpoint(context.WithoutCancel(ctx), id, holder) }()
+	started := time.Now()
+	for time.Since(started) < claimTTL/2 {
+		ep, err := d.cfg.Store.FindEndpoint(ctx, id)
+		if reservation.ErrorCode(err) == reservation.ENOTFOUND {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !ep.Enabled {
+			return nil
+		}
+		due, err := d.cfg.Store.DueDeliveries(ctx, id, d.cfg.Now(), 20)
+		if err != nil {
+			return err
+		}
+		if len(due) == 0 {
+			break
+		}
+		for _, del := range due {
+			disabled, err := d.attempt(ctx, ep, del)
+			if err != nil {
+				return err
+			}
+			if disabled {
+				return nil
+			}
+		}
+	}
+	// Come back when the next one is due (the sweep is the safety net).
+	at, ok, err := d.cfg.Store.NextDue(ctx, id)
+	if err != nil || !ok {
+		return err
+	}
+	wait := max(at.Sub(d.cfg.Now()), 0)
+	return d.jobs.Insert(ctx, deliverArgs{EndpointID: id}, &river.InsertOpts{ScheduledAt: time.Now().Add(wait)})
+}
+
+// body renders the request body of a delivery.
+func (d *Dispatcher) body(ctx context.Context, ep *storage.Endpoint, del *storage.Delivery) ([]byte, string, error) {
+	ev, err := d.cfg.Store.FindEvent(ctx, del.EventSeq)
+	if err != nil {
+		return nil, "", err
+	}
+	if ev.Reservation != nil && !ep.IncludeNumbers {
+		r := *ev.Reservation
+		r.CallbackNumber = reservation.MaskNumber(r.CallbackNumber)
+		ev.Reservation = &r
+	}
+	if ep.ContentType == ContentCalendar {
+		if ev.Reservation == nil {
+			// Nothing to put on a calendar: a ping or a webhook event.
+			b, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.OccurredAt.UTC().Format(time.RFC3339Nano), Data: ev})
+			return b, ContentJSON, err
+		}
+		method := "REQUEST"
+		if ev.Reservation.Status == reservation.StatusCanceled || ev.Reservation.Status == reservation.StatusFailed {
+			method = "CANCEL"
+		}
+		e := ical.FromReservation(ev.Reservation, d.cfg.QueueNames[ev.Reservation.QueueID], ep.IncludeNumbers, ev.OccurredAt)
+		return ical.Marshal(method, []ical.Event{e}), ContentCalendar + "; charset=utf-8; method=" + method, nil
+	}
+	b, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.OccurredAt.UTC().Format(time.RFC3339Nano), Data: ev})
+	return b, ContentJSON, err
+}
+
+// payload is the JSON body of a delivery (Standard Webhooks' shape).
+type payload struct {
+	Type      string             `json:"type"`
+	Timestamp string             `json:"timestamp"`
+	Data      *reservation.Event `json:"data"`
+}
+
+// attempt sends one delivery and records the outcome. It reports whether
+// the endpoint got disabled.
+func (d *Dispatcher) attempt(ctx context.Context, ep *storage.Endpoint, del *storage.Delivery) (bool, error) {
+	body, ctype, err := d.body(ctx, ep, del)
+	if err != nil {
+		return false, err
+	}
+	now := d.cfg.Now()
+	secrets := []string{ep.Secret}
+	if ep.PreviousSecret != "" && now.Before(ep.PreviousUntil) {
+		secrets = append(secrets, ep.PreviousSecret)
+	}
+	ts := time.Now().Unix()
+	sig, err := SignatureHeader(secrets, del.ID, ts, body)
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("User-Agent", "Slotline-Webhooks/1")
+	req.Header.Set("webhook-id", del.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", sig)
+	start := time.Now()
+	resp, err := d.cfg.Client.Do(req)
+	took := time.Since(start)
+	status := 0
+	var retryAfter time.Duration
+	if err == nil {
+		status = resp.StatusCode
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // never echoed anywhere
+		resp.Body.Close()
+		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+			retryAfter = time.Duration(s) * time.Second
+		}
+	}
+	del.Attempts++
+	del.LastStatus, del.LastLatencyMS = status, int(took.Milliseconds())
+	del.LastError = ""
+	if err != nil {
+		del.LastError = errorText(err)
+	}
+	now = d.cfg.Now()
+	var failing *time.Time
+	switch {
+	case err == nil && status >= 200 && status < 300:
+		del.Status, del.DeliveredAt = storage.DeliveryDelivered, now
+		if !ep.FailingSince.IsZero() {
+			zero := time.Time{}
+			failing, ep.FailingSince = &zero, zero
+		}
+		d.cfg.Observer.Delivery("delivered", status, took, now.Sub(del.CreatedAt))
+		return false, d.cfg.Store.RecordAttempt(ctx, del, failing)
+	case err == nil && status == http.StatusGone:
+		del.Status = storage.DeliveryCanceled
+		if err := d.cfg.Store.RecordAttempt(ctx, del, nil); err != nil {
+			return false, err
+		}
+		d.cfg.Observer.Delivery("disabled", status, took, 0)
+		return true, d.disable(ctx, ep, "the endpoint answered 410 Gone")
+	}
+	if ep.FailingSince.IsZero() {
+		ep.FailingSince = now
+		f := now
+		failing = &f
+	}
+	if del.Attempts >= len(d.cfg.Schedule) {
+		del.Status = storage.DeliveryFailed
+		d.cfg.Observer.Delivery("failed", status, took, 0)
+		d.cfg.Observer.DeliveryExhausted()
+		if err := d.cfg.Store.RecordAttempt(ctx, del, failing); err != nil {
+			return false, err
+		}
+		note := &reservation.WebhookNote{EndpointID: ep.ID, DeliveryID: del.ID, EventSeq: del.EventSeq,
+			Reason: fmt.Sprintf("%d attempts failed; the last: %s", del.Attempts, lastOutcome(del))}
+		if err := d.systemEvent(ctx, reservation.EventDeliveryExhausted, note); err != nil {
+			return false, err
+		}
+	} else {
+		wait := jitter(d.cfg.Schedule[del.Attempts])
+		if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && retryAfter > wait {
+			wait = retryAfter
+		}
+		del.NextAttemptAt = now.Add(wait)
+		d.cfg.Observer.Delivery("retry", status, took, 0)
+		if err := d.cfg.Store.RecordAttempt(ctx, del, failing); err != nil {
+			return false, err
+		}
+	}
+	if now.Sub(ep.FailingSince) >= d.cfg.DisableAfter {
+		return true, d.disable(ctx, ep, fmt.Sprintf("every delivery failed for %s", d.cfg.DisableAfter))
+	}
+	return false, nil
+}
+
+func lastOutcome(del *storage.Delivery) string {
+	if del.LastError != "" {
+		return del.LastError
+	}
+	return "HTTP " + strconv.Itoa(del.LastStatus)
+}
+
+// errorText names a transport failure without echoing anything the
+// receiver sent.
+func errorText(err error) string {
+	var blocked interface{ Blocked() bool }
+	if errors.As(err, &blocked) {
+		return err.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return err.Error()
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d - d/10 + time.Duration(mrand.Int64N(int64(d/5)+1))
+}
+
+// disable turns an endpoint off with a reason and records the event.
+func (d *Dispatcher) disable(ctx context.Context, ep *storage.Endpoint, reason string) error {
+	_, err := d.cfg.Store.UpdateEndpoint(ctx, ep.ID, "webhook.disable", func(e *storage.Endpoint) error {
+		e.Enabled, e.DisabledReason = false, reason
+		return nil
+	}, storage.Write{Actor: "system", Origin: reservation.OriginSystem})
+	if err != nil {
+		return err
+	}
+	d.cfg.Logger.WarnContext(ctx, "webhook endpoint disabled", "endpoint_id", ep.ID, "reason", reason)
+	d.cfg.Observer.EndpointDisabled(reason)
+	return d.systemEvent(ctx, reservation.EventWebhookDisabled, &reservation.WebhookNote{EndpointID: ep.ID, Reason: reason})
+}
+
+func (d *Dispatcher) systemEvent(ctx context.Context, typ string, note *reservation.WebhookNote) error {
+	now := time.Now()
+	ev := reservation.Event{Type: typ, OccurredAt: now, Origin: reservation.OriginSystem, Actor: "system", Webhook: note}
+	detail, _ := json.Marshal(note)
+	_, err := d.cfg.Store.RecordSystemEvent(ctx, ev, &audit.Entry{At: now, Actor: "system", Action: typ, Target: note.EndpointID,
+		Outcome: audit.OutcomeOK, Detail: string(detail)})
+	return err
+}
+
+// Ping records a webhook.ping event and a delivery of it to one endpoint
+// (whatever its filters say), and starts the delivery.
+func (d *Dispatcher) Ping(ctx context.Context, endpointID string) (string, error) {
+	note := &reservation.WebhookNote{EndpointID: endpointID}
+	now := time.Now()
+	ev := reservation.Event{Type: reservation.EventWebhookPing, OccurredAt: now, Origin: reservation.OriginAPI, Actor: "api", Webhook: note}
+	seq, err := d.cfg.Store.RecordSystemEvent(ctx, ev, &audit.Entry{At: now, Actor: "api", Action: "webhook.ping", Target: endpointID,
+		Outcome: audit.OutcomeOK, Detail: "{}"})
+	if err != nil {
+		return "", err
+	}
+	del := &storage.Delivery{ID: NewDeliveryID(), EndpointID: endpointID, EventSeq: seq, EventType: ev.Type,
+		NextAttemptAt: d.cfg.Now(), CreatedAt: d.cfg.Now()}
+	if err := d.cfg.Store.AddDelivery(ctx, del); err != nil {
+		return "", err
+	}
+	return del.ID, d.Kick(ctx, endpointID)
+}

@@ -1,0 +1,221 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// EventTypes lists the event types an endpoint may ask for.
+var EventTypes = []string{
+	reservation.EventCreated, reservation.EventRescheduled, reservation.EventUpdated, reservation.EventCanceled,
+	reservation.EventSynced, reservation.EventSyncFailed, reservation.EventInProgress, reservation.EventCompleted,
+	reservation.EventMissed, reservation.EventFailed, reservation.EventSMSSent,
+	reservation.EventWebhookDisabled, reservation.EventDeliveryExhausted,
+}
+
+// URLChecker validates an endpoint URL ("" when fine).
+type URLChecker func(raw string) string
+
+// Endpoints is the endpoints API.
+type Endpoints struct {
+	store    *storage.Store
+	checkURL URLChecker
+	queues   map[string]bool
+	// Grace is how long a rotated-out secret keeps signing (default 24 h).
+	Grace time.Duration
+}
+
+// NewEndpoints returns the endpoints API over the store; checkURL refuses
+// URLs the SSRF guard would refuse; queues are the configured queue ids.
+func NewEndpoints(store *storage.Store, checkURL URLChecker, queues []string) *Endpoints {
+	e := &Endpoints{store: store, checkURL: checkURL, queues: map[string]bool{}, Grace: 24 * time.Hour}
+	for _, q := range queues {
+		e.queues[q] = true
+	}
+	return e
+}
+
+// EndpointRequest is a create (all fields but Name and URL optional) or
+// a PATCH (nil fields unchanged) of an endpoint.
+type EndpointRequest struct {
+	Name           *string   `json:"name"`
+	URL            *string   `json:"url"`
+	ContentType    *string   `json:"content_type"`
+	Enabled        *bool     `json:"enabled"`
+	Events         *[]string `json:"events"`
+	Queues         *[]string `json:"queues"`
+	IncludeNumbers *bool     `json:"include_numbers"`
+}
+
+// DecodeEndpointRequest decodes a body strictly: unknown fields and wrong
+// types are EINVALID errors naming the field.
+func DecodeEndpointRequest(body []byte) (*EndpointRequest, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return nil, reservation.FieldError("body", "must be a JSON object")
+	}
+	known := map[string]bool{"name": true, "url": true, "content_type": true, "enabled": true, "events": true, "queues": true, "include_numbers": true}
+	fields := map[string]string{}
+	for k := range raw {
+		if !known[k] {
+			fields[k] = "unknown field"
+		}
+	}
+	var r EndpointRequest
+	dec := func(k string, v any, want string) {
+		if b, ok := raw[k]; ok && !bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+			if err := json.Unmarshal(b, v); err != nil {
+				fields[k] = "must be " + want
+			}
+		}
+	}
+	var name, url, ctype string
+	var enabled, numbers bool
+	var events, queues []string
+	dec("name", &name, "a string")
+	dec("url", &url, "a string")
+	dec("content_type", &ctype, "a string")
+	dec("enabled", &enabled, "true or false")
+	dec("events", &events, "an array of event types")
+	dec("queues", &queues, "an array of queue ids")
+	dec("include_numbers", &numbers, "true or false")
+	set := func(k string) bool { _, ok := raw[k]; _, bad := fields[k]; return ok && !bad }
+	if set("name") {
+		r.Name = &name
+	}
+	if set("url") {
+		r.URL = &url
+	}
+	if set("content_type") {
+		r.ContentType = &ctype
+	}
+	if set("enabled") {
+		r.Enabled = &enabled
+	}
+	if set("events") {
+		r.Events = &events
+	}
+	if set("queues") {
+		r.Queues = &queues
+	}
+	if set("include_numbers") {
+		r.IncludeNumbers = &numbers
+	}
+	if len(fields) > 0 {
+		return nil, &reservation.Error{Code: reservation.EINVALID, Message: "the endpoint is invalid", Fields: fields}
+	}
+	return &r, nil
+}
+
+// apply checks the request's fields and sets them on e.
+func (s *Endpoints) apply(e *storage.Endpoint, r *EndpointRequest) error {
+	fields := map[string]string{}
+	if r.Name != nil {
+		if n := utf8.RuneCountInString(*r.Name); n == 0 || n > 100 {
+			fields["name"] = "must be 1 to 100 characters"
+		}
+		e.Name = *r.Name
+	}
+	if r.URL != nil {
+		if msg := s.checkURL(*r.URL); msg != "" {
+			fields["url"] = msg
+		}
+		e.URL = *r.URL
+	}
+	if r.ContentType != nil {
+		if *r.ContentType != ContentJSON && *r.ContentType != ContentCalendar {
+			fields["content_type"] = fmt.Sprintf("%q is not supported; use %s or %s", *r.ContentType, ContentJSON, ContentCalendar)
+		}
+		e.ContentType = *r.ContentType
+	}
+	if r.Enabled != nil {
+		e.Enabled = *r.Enabled
+		if e.Enabled {
+			e.DisabledReason, e.FailingSince = "", time.Time{}
+		}
+	}
+	if r.Events != nil {
+		for _, t := range *r.Events {
+			ok := false
+			for _, k := range EventTypes {
+				ok = ok || k == t
+			}
+			if !ok {
+				fields["events"] = fmt.Sprintf("%q is not an event type", t)
+			}
+		}
+		e.EventTypes = *r.Events
+	}
+	if r.Queues != nil {
+		for _, q := range *r.Queues {
+			if !s.queues[q] {
+				fields["queues"] = fmt.Sprintf("%q names no configured queue", q)
+			}
+		}
+		e.QueueIDs = *r.Queues
+	}
+	if r.IncludeNumbers != nil {
+		e.IncludeNumbers = *r.IncludeNumbers
+	}
+	if len(fields) > 0 {
+		first := ""
+		for k := range fields {
+			if first == "" || k < first {
+				first = k
+			}
+		}
+		return &reservation.Error{Code: reservation.EINVALID, Message: first + ": " + fields[first], Fields: fields}
+	}
+	return nil
+}
+
+// Create registers an endpoint; its secret is in the result (and shown
+// only here and on rotation). Errors: EINVALID.
+func (s *Endpoints) Create(ctx context.Context, clientID, requestID string, r *EndpointRequest) (*storage.Endpoint, error) {
+	e := &storage.Endpoint{ID: "we_" + NewDeliveryID()[4:], ClientID: clientID, ContentType: ContentJSON, Enabled: true, Secret: NewSecret()}
+	fields := map[string]string{}
+	if r.Name == nil {
+		fields["name"] = "is required"
+	}
+	if r.URL == nil {
+		fields["url"] = "is required"
+	}
+	if len(fields) > 0 {
+		return nil, &reservation.Error{Code: reservation.EINVALID, Message: "name and url are required", Fields: fields}
+	}
+	if err := s.apply(e, r); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateEndpoint(ctx, e, storage.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Update changes an endpoint. Errors: ENOTFOUND, EINVALID.
+func (s *Endpoints) Update(ctx context.Context, clientID, requestID, id string, r *EndpointRequest) (*storage.Endpoint, error) {
+	return s.store.UpdateEndpoint(ctx, id, "webhook.update", func(e *storage.Endpoint) error { return s.apply(e, r) },
+		storage.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+}
+
+// Rotate gives an endpoint a new secret; the old one keeps signing (both
+// signatures are sent) for the grace period. Errors: ENOTFOUND.
+func (s *Endpoints) Rotate(ctx context.Context, clientID, requestID, id string) (*storage.Endpoint, error) {
+	return s.store.UpdateEndpoint(ctx, id, "webhook.rotate_secret", func(e *storage.Endpoint) error {
+		e.PreviousSecret, e.PreviousUntil = e.Secret, time.Now().Add(s.Grace)
+		e.Secret = NewSecret()
+		return nil
+	}, storage.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+}
+
+// Delete removes an endpoint. Errors: ENOTFOUND.
+func (s *Endpoints) Delete(ctx context.Context, clientID, requestID, id string) error {
+	return s.store.DeleteEndpoint(ctx, id, storage.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+}
