@@ -19,8 +19,8 @@ import (
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/httpapi"
 	"github.com/slotline/slotline/internal/metrics"
-	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/netguard"
+	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
 	"github.com/slotline/slotline/internal/webhook"
 )

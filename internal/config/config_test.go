@@ -920,8 +920,8 @@ func TestWebhooksBlock(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		"webhooks: {allow_http: yes please}\n": "w.yaml:2: webhooks.allow_http",
-		"webhooks: {timeout: 0s}\n":           "w.yaml:2: webhooks.timeout",
-		"webhooks: {retries: 3}\n":            "w.yaml:2: webhooks.retries",
+		"webhooks: {timeout: 0s}\n":            "w.yaml:2: webhooks.timeout",
+		"webhooks: {retries: 3}\n":             "w.yaml:2: webhooks.retries",
 	} {
 		_, err := config.Parse("w.yaml", []byte("queues: [{id: q, timezone: UTC}]\n"+body), t.TempDir(), nil)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -128,8 +128,10 @@ type deliverArgs struct {
 	EndpointID string `json:"endpoint_id"`
 }
 
-func (deliverArgs) Kind() string                 { return "webhook_deliver" }
-func (deliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue, MaxAttempts: 5} }
+func (deliverArgs) Kind() string { return "webhook_deliver" }
+func (deliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 5}
+}
 
 type sweepArgs struct{}
 
