@@ -244,13 +244,9 @@ func (s *Server) handleRetryDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 	ri := info(r)
 	id := r.PathValue("id")
-	d, err := s.Store.RetryDelivery(r.Context(), id, r.PathValue("delivery"),
+	d, err := s.Dispatcher.Retry(r.Context(), id, r.PathValue("delivery"),
 		storage.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id})
 	if err != nil {
-		s.problem(w, r, err)
-		return
-	}
-	if err := s.Dispatcher.Kick(r.Context(), id); err != nil {
 		s.problem(w, r, err)
 		return
 	}

@@ -482,3 +482,14 @@ func (d *Dispatcher) Ping(ctx context.Context, endpointID string) (string, error
 	}
 	return del.ID, d.Kick(ctx, endpointID)
 }
+
+// Retry makes a delivery due again now (a manual replay) and starts it.
+// Errors: ENOTFOUND.
+func (d *Dispatcher) Retry(ctx context.Context, endpointID, deliveryID string, w storage.Write) (*storage.Delivery, error) {
+	w.Now = d.cfg.Now()
+	del, err := d.cfg.Store.RetryDelivery(ctx, endpointID, deliveryID, w)
+	if err != nil {
+		return nil, err
+	}
+	return del, d.Kick(ctx, endpointID)
+}
