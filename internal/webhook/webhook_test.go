@@ -630,4 +630,3 @@ func TestPingAndManualRetry(t *testing.T) {
 	rc.waitFor(t, 2)
 	waitStatus(t, b, ep.ID, storage.DeliveryDelivered)
 }
-
