@@ -19,6 +19,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -749,4 +750,108 @@ queues:
 		t.Errorf("Genesys holds %d callbacks for %d reservations", len(sim.Callbacks()), len(ids))
 	}
 	t.Logf("%d callbacks existed at the kill, %d after the restart", before, len(sim.Callbacks()))
+}
+
+// TestKillMidDeliveriesLosesNothing kills the server while webhook
+// deliveries to a slow receiver are in flight; after a restart every event
+// is delivered (at least once, with the same webhook-id on a repeat).
+func TestKillMidDeliveriesLosesNothing(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	byEvent := map[string]map[string]bool{} // reservation id → webhook-ids
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+		var body struct {
+			Data struct {
+				ReservationID string `json:"reservation_id"`
+			} `json:"data"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		if byEvent[body.Data.ReservationID] == nil {
+			byEvent[body.Data.ReservationID] = map[string]bool{}
+		}
+		byEvent[body.Data.ReservationID][r.Header.Get("webhook-id")] = true
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "slotline.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+listen: 127.0.0.1:0
+database: sqlite:%s
+clients:
+  - {id: website, secret: website-secret-0123456789, scopes: [callback:read, callback:write, webhook:read, webhook:write]}
+webhooks: {allow_http: true, allow_private: true}
+queues:
+  - {id: support, timezone: UTC, capacity: 50, hours: 24/7}
+`, filepath.Join(dir, "w.db"))), 0o600)
+	s := start(t, nil, "serve", "--config", cfg)
+	tok := token(t, s.url, "website", "website-secret-0123456789")
+	reg, _ := json.Marshal(map[string]any{"name": "crm", "url": recv.URL + "/hook", "events": []string{"reservation.created"}})
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/v2/webhooks", bytes.NewReader(reg))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("register endpoint: %v %v", resp, err)
+	}
+	var ids []string
+	for i := range 30 {
+		at := time.Now().Add(time.Duration(2+i%20) * time.Hour).Truncate(15 * time.Minute)
+		status, body, err := seedSubmit(http.DefaultClient, s.url, tok, seedReservationPayload{
+			CallbackID: fmt.Sprintf("d%d", i), CallbackNumber: "+14155550199", QueueID: "support", ConcurrencyLimit: 50,
+			TimeSlotMatrix: []seedTimeSlot{{at, at.Add(15 * time.Minute)}},
+		})
+		if err != nil || status != 201 {
+			t.Fatalf("create: %d %v", status, err)
+		}
+		var r struct{ ID string }
+		json.Unmarshal(body, &r)
+		ids = append(ids, r.ID)
+	}
+	// Some deliveries are done, the rest pending: kill it.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(byEvent)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.cmd.Process.Kill()
+	<-s.done
+	s.done <- nil
+	mu.Lock()
+	before := len(byEvent)
+	mu.Unlock()
+	start(t, nil, "serve", "--config", cfg)
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		mu.Lock()
+		n := 0
+		for _, id := range ids {
+			if len(byEvent[id]) > 0 {
+				n++
+			}
+		}
+		mu.Unlock()
+		if n == len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d reservations delivered after the restart", n, len(ids))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if len(byEvent[id]) != 1 {
+			t.Errorf("%s was delivered under %d webhook-ids; a repeat must keep its id", id, len(byEvent[id]))
+		}
+	}
+	t.Logf("%d reservations delivered before the kill, all %d after the restart", before, len(ids))
 }

@@ -19,18 +19,23 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/httpapi"
+	"github.com/slotline/slotline/internal/netguard"
+	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
+	"github.com/slotline/slotline/internal/webhook"
 )
 
 // docBase is the URL the OpenAPI document is loaded under, so that its
@@ -281,6 +286,11 @@ func (d *openapiDoc) checkResponse(t testing.TB, method, route string, status in
 			return
 		}
 	case strings.HasPrefix(mt, "text/"):
+		if mt == "text/calendar" {
+			if err := checkICalendar(body); err != nil {
+				t.Errorf("%s: the body is not an iCalendar object: %v\nbody: %q", where, err, body)
+			}
+		}
 		v = string(body)
 	default:
 		return // binary; nothing more to check
@@ -288,6 +298,51 @@ func (d *openapiDoc) checkResponse(t testing.TB, method, route string, status in
 	if err := s.Validate(v); err != nil {
 		t.Errorf("%s: the body does not match openapi.json: %v\nbody: %s", where, err, body)
 	}
+}
+
+// checkICalendar checks the RFC 5545 framing of a text/calendar body: one
+// VCALENDAR, CRLF line ends, content lines of at most 75 octets (longer ones
+// folded), BEGIN and END properly nested, VERSION 2.0 and a PRODID.
+func checkICalendar(body []byte) error {
+	s := string(body)
+	if !strings.HasPrefix(s, "BEGIN:VCALENDAR\r\n") || !strings.HasSuffix(s, "\r\nEND:VCALENDAR\r\n") {
+		return fmt.Errorf("it does not start with BEGIN:VCALENDAR and end with END:VCALENDAR and CRLF")
+	}
+	var open []string
+	props := map[string]bool{}
+	for i, line := range strings.Split(strings.TrimSuffix(s, "\r\n"), "\r\n") {
+		switch {
+		case strings.ContainsAny(line, "\r\n"):
+			return fmt.Errorf("line %d: a bare CR or LF", i+1)
+		case len(line) > 75:
+			return fmt.Errorf("line %d: %d octets, want at most 75 (fold longer lines)", i+1, len(line))
+		case line == "":
+			return fmt.Errorf("line %d: empty", i+1)
+		case line[0] == ' ' || line[0] == '\t':
+			continue // a folded continuation
+		}
+		if name, ok := strings.CutPrefix(line, "BEGIN:"); ok {
+			open = append(open, name)
+		} else if name, ok := strings.CutPrefix(line, "END:"); ok {
+			if len(open) == 0 || open[len(open)-1] != name {
+				return fmt.Errorf("line %d: END:%s does not close %v", i+1, name, open)
+			}
+			open = open[:len(open)-1]
+			if len(open) == 0 && i != strings.Count(s, "\r\n")-1 {
+				return fmt.Errorf("line %d: content after the VCALENDAR", i+1)
+			}
+		} else if len(open) == 1 {
+			props[line] = true
+			props[strings.SplitN(line, ":", 2)[0]] = true
+		}
+	}
+	if len(open) != 0 {
+		return fmt.Errorf("%v not closed", open)
+	}
+	if !props["VERSION:2.0"] || !props["PRODID"] {
+		return fmt.Errorf("no VERSION:2.0 or no PRODID")
+	}
+	return nil
 }
 
 // checkRequestBody returns an error unless openapi.json accepts body as
@@ -382,6 +437,21 @@ type specBundle struct {
 	closed  schedule.Date  // queue_hours is closed on this date
 	website string         // token with every scope
 	reader  string         // token with callback:read only
+	jobs    *fakeJobs      // the webhook dispatcher's job queue
+}
+
+// fakeJobs is a job queue that only counts what it is given: deliveries
+// are recorded but never made in these tests.
+type fakeJobs struct{ inserted atomic.Int64 }
+
+func (j *fakeJobs) InsertTx(context.Context, *storage.Tx, river.JobArgs, *river.InsertOpts) error {
+	j.inserted.Add(1)
+	return nil
+}
+
+func (j *fakeJobs) Insert(context.Context, river.JobArgs, *river.InsertOpts) error {
+	j.inserted.Add(1)
+	return nil
 }
 
 // hoursQueue is a queue with opening hours, a closed date three days from
@@ -447,13 +517,22 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		auth.NewClient("slow", slowSecret, config.Scopes, 0.001, 1),
 	}
 	book := booking.New(store, queues, booking.Options{})
+	jobs := &fakeJobs{}
+	disp := webhook.New(webhook.Config{Store: store})
+	disp.SetJobs(jobs)
+	store.SetEventHook(disp.Hook)
+	var queueIDs []string
+	for _, q := range queues {
+		queueIDs = append(queueIDs, q.ID)
+	}
+	endpoints := webhook.NewEndpoints(store, func(u string) string { return netguard.Policy{}.CheckURL(u, false) }, queueIDs)
 	hub := stream.NewHub(store, nil, 0)
 	hctx, hcancel := context.WithCancel(ctx)
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); _ = hub.Run(hctx) }()
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: auth.NewService(store, clients, time.Hour), Store: store, Version: "test",
-		Stream: stream.NewServer(hub, store, nil),
+		Stream: stream.NewServer(hub, store, nil), Webhooks: endpoints, Dispatcher: disp,
 	}))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
@@ -462,7 +541,7 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		<-hubDone
 	})
 	b := &specBundle{doc: doc, srv: srv, store: store, book: book, clients: clients, now: now,
-		ny: def.Schedule.Location, berlin: hours.Schedule.Location, closed: closed}
+		ny: def.Schedule.Location, berlin: hours.Schedule.Location, closed: closed, jobs: jobs}
 	b.website = b.token(t, "website", websiteSecret, "")
 	b.reader = b.token(t, "reader", readerSecret, "")
 	return b
@@ -662,22 +741,31 @@ func wantReasons(t testing.TB, p problemView, want ...string) {
 	}
 }
 
-// securedOps lists every operation of the document that needs a Bearer
-// token, with a request path for it.
-func securedOps(d *openapiDoc) [][2]string {
-	var out [][2]string
+// securedOps lists every operation of the document that takes a Bearer
+// token: its method, a request path for it (every path parameter
+// queue_12345) and the scope it needs.
+func securedOps(d *openapiDoc) [][3]string {
+	var out [][3]string
 	for _, op := range d.operations() {
 		o, _ := d.lookup(ptr("paths", op[1], strings.ToLower(op[0])))
 		sec, _ := o.(map[string]any)["security"].([]any)
+		bearer, scope := false, ""
 		for _, req := range sec {
-			if _, ok := req.(map[string]any)["bearer"]; ok {
-				out = append(out, [2]string{op[0], strings.ReplaceAll(op[1], "{id}", "queue_12345")})
-				break
+			for scheme, scopes := range req.(map[string]any) {
+				bearer = bearer || scheme == "bearer"
+				if s, _ := scopes.([]any); len(s) > 0 && scope == "" {
+					scope = s[0].(string)
+				}
 			}
+		}
+		if bearer {
+			out = append(out, [3]string{op[0], pathParam.ReplaceAllString(op[1], "queue_12345"), scope})
 		}
 	}
 	return out
 }
+
+var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 
 func opBody(method string) any {
 	if method == "POST" || method == "PATCH" {
@@ -745,7 +833,6 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 
 	ids := map[string]string{}
-	pathParam := regexp.MustCompile(`\{([^}]+)\}`)
 	for _, op := range d.operations() {
 		method, tmpl := op[0], op[1]
 		where := method + " " + tmpl
@@ -787,8 +874,8 @@ func TestOpenAPIDocument(t *testing.T) {
 			}
 		}
 		var inTemplate []string
-		for _, m := range pathParam.FindAllStringSubmatch(tmpl, -1) {
-			inTemplate = append(inTemplate, m[1])
+		for _, m := range pathParam.FindAllString(tmpl, -1) {
+			inTemplate = append(inTemplate, m[1:len(m)-1])
 		}
 		if got, want := slices.Sorted(maps.Keys(declared)), slices.Sorted(slices.Values(inTemplate)); !slices.Equal(got, want) {
 			t.Errorf("%s: path parameters %v, want %v", where, got, want)
@@ -930,6 +1017,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"Service", testService},
 		{"Broken", testBroken},
 		{"Stream", testStream},
+		{"Webhooks", testWebhooks},
+		{"WebhookRefusals", testWebhookRefusals},
+		{"WebhookDeliveries", testWebhookDeliveries},
+		{"Calendar", testCalendar},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented
@@ -1392,6 +1483,12 @@ func testAuth(t *testing.T, b *specBundle) {
 	slow := b.token(t, "slow", slowSecret, "")
 	for _, op := range securedOps(b.doc) {
 		method, path := op[0], op[1]
+		// A token without the route's scope: callback:read for the
+		// webhook:* routes, webhook:read for the others.
+		lacking := webhooks
+		if strings.HasPrefix(op[2], "webhook:") {
+			lacking = b.reader
+		}
 		r := b.do(t, http.StatusUnauthorized, method, path, "", opBody(method))
 		if got := r.problem(t).Code; got != "unauthorized" {
 			t.Errorf("%s %s: code %q, want unauthorized", method, path, got)
@@ -1400,7 +1497,9 @@ func testAuth(t *testing.T, b *specBundle) {
 		if got := r.header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
 			t.Errorf("%s %s: WWW-Authenticate %q, want invalid_token", method, path, got)
 		}
-		b.do(t, http.StatusForbidden, method, path, webhooks, opBody(method))
+		if p := b.do(t, http.StatusForbidden, method, path, lacking, opBody(method)).problem(t); p.Code != "forbidden" {
+			t.Errorf("%s %s: code %q, want forbidden", method, path, p.Code)
+		}
 		b.do(t, http.StatusTooManyRequests, method, path, slow, opBody(method))
 	}
 	// A write needs callback:write even from a client that may read.

@@ -405,3 +405,30 @@ func (s *Store) ReleaseSync(ctx context.Context, id, holder string) error {
 		return err
 	})
 }
+
+// KeepAlive calls renew every period until the returned stop is called
+// (stop waits for it to finish). Claims use it: a worker renews its claim
+// while it works, so that a killed worker's claim lapses quickly.
+func KeepAlive(ctx context.Context, period time.Duration, renew func(ctx context.Context) error, onErr func(error)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := renew(ctx); err != nil && ctx.Err() == nil && onErr != nil {
+					onErr(err)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

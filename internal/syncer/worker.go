@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -56,25 +55,12 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 	}
 	// Keep the claim alive while working, so that a worker killed mid-job
 	// loses it within claimTTL and another can carry on.
-	ctx, cancel := context.WithCancel(ctx)
-	var renewer sync.WaitGroup
-	renewer.Go(func() {
-		t := time.NewTicker(claimTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := r.cfg.Store.ClaimSync(ctx, id, holder, claimTTL); err != nil && ctx.Err() == nil {
-					r.logger.WarnContext(ctx, "renew sync claim", "reservation_id", id, "err", err)
-				}
-			}
-		}
-	})
+	stop := storage.KeepAlive(ctx, claimTTL/3, func(ctx context.Context) error {
+		_, err := r.cfg.Store.ClaimSync(ctx, id, holder, claimTTL)
+		return err
+	}, func(err error) { r.logger.WarnContext(ctx, "renew sync claim", "reservation_id", id, "err", err) })
 	defer func() {
-		cancel()
-		renewer.Wait()
+		stop()
 		if err := r.cfg.Store.ReleaseSync(context.WithoutCancel(ctx), id, holder); err != nil {
 			r.logger.WarnContext(ctx, "release sync claim", "reservation_id", id, "err", err)
 		}

@@ -226,8 +226,9 @@ type deliverWorker struct {
 	d *Dispatcher
 }
 
-// claimTTL bounds how long a killed worker keeps an endpoint.
-const claimTTL = time.Minute
+// claimTTL bounds how long a killed worker keeps an endpoint (the claim
+// is renewed while the worker runs).
+const claimTTL = 20 * time.Second
 
 // Work delivers the endpoint's due deliveries in event order, then
 // schedules itself for the next one due.
@@ -242,9 +243,16 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 	if !ok {
 		return river.JobSnooze(time.Second)
 	}
-	defer func() { _ = d.cfg.Store.ReleaseEndpoint(context.WithoutCancel(ctx), id, holder) }()
+	stop := storage.KeepAlive(ctx, claimTTL/3, func(ctx context.Context) error {
+		_, err := d.cfg.Store.ClaimEndpoint(ctx, id, holder, claimTTL)
+		return err
+	}, nil)
+	defer func() {
+		stop()
+		_ = d.cfg.Store.ReleaseEndpoint(context.WithoutCancel(ctx), id, holder)
+	}()
 	started := time.Now()
-	for time.Since(started) < claimTTL/2 {
+	for time.Since(started) < 30*time.Second {
 		ep, err := d.cfg.Store.FindEndpoint(ctx, id)
 		if reservation.ErrorCode(err) == reservation.ENOTFOUND {
 			return nil
