@@ -173,7 +173,8 @@ Then, with TOKEN set to its access_token:
 `, base, q.ID, q.TimeZone, q.Schedule.SlotMinutes, q.Schedule.Capacity, secret, secret, base, base, q.ID)
 }
 
-// housekeeping deletes expired tokens and Idempotency-Key records, and
+// housekeeping deletes expired tokens, Idempotency-Key records and
+// finished webhook deliveries older than 30 days, and
 // erases phone numbers of finished reservations past the retention period.
 func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config, logger *slog.Logger) error {
 	tick := time.NewTicker(10 * time.Minute)
@@ -187,6 +188,9 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 		}
 		if _, err := store.DeleteIdempotencyKeys(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "delete idempotency keys", "err", err)
+		}
+		if _, err := store.DeleteOldDeliveries(ctx, now.Add(-30*24*time.Hour)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "delete old webhook deliveries", "err", err)
 		}
 		if d := cfg.Retention.EraseNumbersAfter; d > 0 {
 			if n, err := store.EraseNumbers(ctx, now.Add(-d)); err != nil && ctx.Err() == nil {

@@ -489,3 +489,15 @@ func (s *Store) SetFeedToken(ctx context.Context, queueID, hash string, w Write)
 func (s *Store) AddDelivery(ctx context.Context, d *Delivery) error {
 	return s.inTx(ctx, func(tx *Tx) error { return s.InsertDeliveries(ctx, tx, []*Delivery{d}) })
 }
+
+// DeleteOldDeliveries removes finished deliveries (delivered, failed,
+// canceled) created before t; pending ones stay.
+func (s *Store) DeleteOldDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var err error
+		n, err = tx.exec(ctx, "DELETE FROM webhook_deliveries WHERE status <> $1 AND created_at < $2", DeliveryPending, micros(before))
+		return err
+	})
+	return n, err
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Tokens", testTokens},
 		{"EraseNumbers", testEraseNumbers},
 		{"Migrate", testMigrate},
+		{"WebhookStorage", testWebhookStorage},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -768,4 +769,70 @@ func restoreAudit(t *testing.T, s *storage.Store, entries []audit.Entry) {
 			e.Seq, e.At.UnixMicro(), e.Actor, e.Action, e.Target, e.Outcome, strings.ReplaceAll(e.Detail, "'", "''"), e.PrevHash, e.Hash))
 	}
 	Exec(t, s, stmts...)
+}
+
+func testWebhookStorage(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	ep := &storage.Endpoint{ID: "we_1", ClientID: "website", Name: "crm", URL: "https://crm.example.com", ContentType: "application/json",
+		Enabled: true, EventTypes: []string{reservation.EventCreated}, Secret: "whsec_x"}
+	if err := s.CreateEndpoint(ctx, ep, write()); err != nil {
+		t.Fatal(err)
+	}
+	var hooked []int64
+	s.SetEventHook(func(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
+		eps, err := s.EnabledEndpoints(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var ds []*storage.Delivery
+		for _, ev := range events {
+			hooked = append(hooked, ev.Seq)
+			for _, e := range eps {
+				if e.Wants(ev.Type, ev.QueueID) {
+					ds = append(ds, &storage.Delivery{ID: fmt.Sprintf("msg_%d", ev.Seq), EndpointID: e.ID, EventSeq: ev.Seq,
+						EventType: ev.Type, NextAttemptAt: time.Now(), CreatedAt: time.Now().Add(-40 * 24 * time.Hour)})
+				}
+			}
+		}
+		return s.InsertDeliveries(ctx, tx, ds)
+	})
+	defer s.SetEventHook(nil)
+	r := create(t, s, "q1", cand(0, 5))
+	if _, _, err := s.CancelReservation(ctx, r.ID, write()); err != nil {
+		t.Fatal(err)
+	}
+	if len(hooked) != 2 || hooked[0] != 1 || hooked[1] != 2 {
+		t.Fatalf("the hook saw seqs %v, want [1 2]", hooked)
+	}
+	due, err := s.DueDeliveries(ctx, "we_1", time.Now(), 10)
+	if err != nil || len(due) != 1 || due[0].EventSeq != 1 {
+		t.Fatalf("due = %+v, %v; want the created event only (the endpoint filters)", due, err)
+	}
+	// A hook failure rolls the write back with its event.
+	s.SetEventHook(func(context.Context, *storage.Tx, []reservation.Event) error { return fmt.Errorf("boom") })
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(1, 5)}, write()); err == nil {
+		t.Fatal("a failing hook did not fail the write")
+	}
+	if evs, _ := s.FindEvents(ctx, 2, 10); len(evs) != 0 {
+		t.Errorf("events after a failed hook: %v", evs)
+	}
+	s.SetEventHook(nil)
+	d := due[0]
+	d.Status, d.Attempts, d.DeliveredAt = storage.DeliveryDelivered, 1, time.Now()
+	if err := s.RecordAttempt(ctx, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteOldDeliveries(ctx, time.Now().Add(-30*24*time.Hour)); err != nil || n != 1 {
+		t.Errorf("DeleteOldDeliveries = %d, %v", n, err)
+	}
+	// Disabling cancels what is pending; deleting too.
+	if _, err := s.UpdateEndpoint(ctx, "we_1", "webhook.update", func(e *storage.Endpoint) error { e.Enabled = false; return nil }, write()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteEndpoint(ctx, "we_1", write()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindEndpoint(ctx, "we_1"); reservation.ErrorCode(err) != reservation.ENOTFOUND {
+		t.Errorf("deleted endpoint: %v", err)
+	}
 }
