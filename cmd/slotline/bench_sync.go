@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -750,7 +751,7 @@ func writeBenchSyncConfig(dir, secret, simURL string, o *benchSyncOptions) (stri
 		Genesys: map[string]any{
 			"mode": "live", "api_url": simURL, "login_url": simURL,
 			"client_id": gcsim.DefaultClientID, "client_secret_file": simSecretPath,
-			"rate_limit": fmt.Sprintf("%g/s", o.rate), "workers": benchSyncWorkers,
+			"rate_limit": strconv.FormatFloat(o.rate, 'f', -1, 64) + "/s", "workers": benchSyncWorkers,
 		},
 		Queues: []map[string]any{{
 			"id": benchQueueID, "genesys_queue_id": gcsim.DefaultQueueID, "timezone": benchTimeZone, "hours": "24/7",
