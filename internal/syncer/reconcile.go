@@ -54,6 +54,19 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[reconcileArgs])
 // conversation are compared with it; those still waiting for a sync after a
 // minute get a new sync job.
 func (r *Runner) Reconcile(ctx context.Context) error {
+	// Reading back every conversation costs one Genesys call each: a
+	// regular pass reads those whose time is near (where Genesys changes
+	// them) and once a day all of them.
+	r.mu.Lock()
+	full := time.Since(r.lastFull) >= 24*time.Hour
+	if full {
+		r.lastFull = time.Now()
+	}
+	r.mu.Unlock()
+	now := r.now()
+	near := func(res *reservation.Reservation) bool {
+		return full || (res.Slot.Start.After(now.Add(-12*time.Hour)) && res.Slot.Start.Before(now.Add(2*time.Hour)))
+	}
 	var repaired, checked int
 	for cursor := int64(0); ; {
 		page, next, err := r.cfg.Store.FindUnsettled(ctx, cursor, 200)
@@ -61,6 +74,9 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 			return err
 		}
 		for _, res := range page {
+			if res.Sync.State != reservation.SyncPending && !near(res) {
+				continue
+			}
 			checked++
 			fixed, err := r.reconcileOne(ctx, res)
 			if err != nil {
@@ -76,7 +92,7 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		}
 		cursor = next
 	}
-	r.logger.InfoContext(ctx, "reconciliation done", "checked", checked, "repaired", repaired)
+	r.logger.InfoContext(ctx, "reconciliation done", "checked", checked, "repaired", repaired, "full", full)
 	return nil
 }
 

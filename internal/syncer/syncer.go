@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -118,6 +119,9 @@ const DefaultSMSText = "We tried to call you back about {reason} but could not r
 
 // Runner owns the River client and the workers.
 type Runner struct {
+	mu       sync.Mutex
+	lastFull time.Time // the last full reconciliation
+
 	cfg    Config
 	logger *slog.Logger
 	queues map[string]*Queue

@@ -65,7 +65,11 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 			r.logger.WarnContext(ctx, "release sync claim", "reservation_id", id, "err", err)
 		}
 	}()
-	for range 4 {
+	// Steps until in sync; a transient failure (429, 5xx, an unknown
+	// outcome) is retried here a few times with backoff: failing the job
+	// would send it to the back of River's queue, behind a whole burst.
+	transient := 0
+	for steps := 0; steps < 8; steps++ {
 		res, err := r.cfg.Store.FindReservationByID(ctx, id)
 		if reservation.ErrorCode(err) == reservation.ENOTFOUND {
 			return nil
@@ -74,8 +78,18 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 			return err
 		}
 		done, err := r.step(ctx, res)
-		if err != nil || done {
+		if done {
 			return err
+		}
+		if err != nil {
+			if transient++; transient > 3 || genesys.IsPermanent(err) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(backoff(transient, r.cfg.RetryBase, 10*time.Second)):
+			}
 		}
 	}
 	return nil
