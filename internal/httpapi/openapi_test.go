@@ -1589,3 +1589,456 @@ func testStream(t *testing.T, b *specBundle) {
 	defer plain.Close()
 	(&specBundle{doc: b.doc, srv: plain}).do(t, http.StatusServiceUnavailable, "GET", "/api/v2/callbacks/websocket", b.reader, nil)
 }
+
+// ---------------------------------------------------------------------------
+// Webhooks and calendars.
+
+// endpointView is the part of a webhook endpoint the tests look at.
+type endpointView struct {
+	ID                      string   `json:"id"`
+	Name                    string   `json:"name"`
+	URL                     string   `json:"url"`
+	ContentType             string   `json:"content_type"`
+	Enabled                 bool     `json:"enabled"`
+	Events                  []string `json:"events"`
+	Queues                  []string `json:"queues"`
+	IncludeNumbers          bool     `json:"include_numbers"`
+	PreviousSecretExpiresAt string   `json:"previous_secret_expires_at"`
+	Secret                  *string  `json:"secret"`
+}
+
+// deliveryView is the part of a delivery the tests look at.
+type deliveryView struct {
+	ID            string `json:"id"`
+	EventSeq      int64  `json:"event_seq"`
+	EventType     string `json:"event_type"`
+	Status        string `json:"status"`
+	NextAttemptAt string `json:"next_attempt_at"`
+}
+
+type deliveryPage struct {
+	Items      []deliveryView `json:"items"`
+	NextCursor string         `json:"next_cursor"`
+}
+
+// createWebhook registers an endpoint; extra are member, value pairs.
+func (b *specBundle) createWebhook(t testing.TB, extra ...any) endpointView {
+	t.Helper()
+	body := map[string]any{"name": "Receiver", "url": "https://hooks.example.com/slotline"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		body[extra[i].(string)] = extra[i+1]
+	}
+	var ep endpointView
+	b.do(t, http.StatusCreated, "POST", "/api/v2/webhooks", b.website, body).decode(t, &ep)
+	return ep
+}
+
+func (b *specBundle) deliveries(t testing.TB, endpointID, query string) deliveryPage {
+	t.Helper()
+	var page deliveryPage
+	b.do(t, http.StatusOK, "GET", "/api/v2/webhooks/"+endpointID+"/deliveries"+query, b.website, nil).decode(t, &page)
+	return page
+}
+
+func testWebhooks(t *testing.T, b *specBundle) {
+	readOnly := b.token(t, "website", websiteSecret, "webhook:read")
+	body := map[string]any{"name": "CRM", "url": "https://hooks.example.com/slotline",
+		"events": []string{"reservation.created", "reservation.canceled"}, "queues": []string{"queue_12345"}}
+	r := b.do(t, http.StatusCreated, "POST", "/api/v2/webhooks", b.website, body)
+	var ep endpointView
+	r.decode(t, &ep)
+	path := "/api/v2/webhooks/" + ep.ID
+	if got := r.header.Get("Location"); got != path {
+		t.Errorf("Location = %q, want %q", got, path)
+	}
+	if ep.Secret == nil || !strings.HasPrefix(*ep.Secret, "whsec_") || !ep.Enabled || ep.ContentType != "application/json" ||
+		!slices.Equal(ep.Events, []string{"reservation.created", "reservation.canceled"}) {
+		t.Errorf("created %+v, want an enabled JSON endpoint with a whsec_ secret and the events asked for", ep)
+	}
+	cal := b.createWebhook(t, "name", "Team calendar", "url", "https://calendar.example.com/in",
+		"content_type", "text/calendar", "enabled", false, "include_numbers", true)
+	if cal.Enabled || cal.ContentType != "text/calendar" || !cal.IncludeNumbers || len(cal.Events) != 0 || len(cal.Queues) != 0 {
+		t.Errorf("calendar endpoint %+v, want disabled, text/calendar, numbers, every event and queue", cal)
+	}
+	// application/merge-patch+json is JSON too.
+	b.do(t, http.StatusCreated, "POST", "/api/v2/webhooks", b.website,
+		map[string]any{"name": "Other", "url": "https://other.example.com/"}, "Content-Type", "application/merge-patch+json")
+
+	// Reads never show the secret (the schema refuses it there too).
+	var got endpointView
+	b.do(t, http.StatusOK, "GET", path, readOnly, nil).decode(t, &got)
+	if got.ID != ep.ID || got.Secret != nil {
+		t.Errorf("GET: %+v, want %s without its secret", got, ep.ID)
+	}
+	var list struct {
+		Items []endpointView `json:"items"`
+	}
+	b.do(t, http.StatusOK, "GET", "/api/v2/webhooks", readOnly, nil).decode(t, &list)
+	if len(list.Items) != 3 || list.Items[0].ID != ep.ID || list.Items[1].ID != cal.ID {
+		t.Errorf("list = %+v, want 3 endpoints, oldest first", list.Items)
+	}
+	b.do(t, http.StatusNotFound, "GET", "/api/v2/webhooks/we_0000000000000000000000000000", readOnly, nil)
+
+	// PATCH changes what it names and nothing else.
+	b.do(t, http.StatusOK, "PATCH", path, b.website, map[string]any{"name": "CRM (prod)", "events": []string{}}).decode(t, &got)
+	if got.Name != "CRM (prod)" || len(got.Events) != 0 || !slices.Equal(got.Queues, []string{"queue_12345"}) || got.Secret != nil {
+		t.Errorf("PATCH: %+v, want the new name, every event, the same queues and no secret", got)
+	}
+	kicks := b.jobs.inserted.Load()
+	b.do(t, http.StatusOK, "PATCH", "/api/v2/webhooks/"+cal.ID, b.website, map[string]any{"enabled": true}).decode(t, &got)
+	if !got.Enabled || b.jobs.inserted.Load() == kicks {
+		t.Errorf("re-enabled: %+v and %d jobs, want enabled and a delivery job started", got, b.jobs.inserted.Load()-kicks)
+	}
+	b.do(t, http.StatusOK, "PATCH", path, b.website, map[string]any{})
+	b.do(t, http.StatusNotFound, "PATCH", "/api/v2/webhooks/we_0000000000000000000000000000", b.website, map[string]any{"name": "x"})
+	big := map[string]any{"name": strings.Repeat("x", httpapi.MaxBodyBytes)}
+	for _, method := range []string{"POST", "PATCH"} {
+		target := path
+		if method == "POST" {
+			target = "/api/v2/webhooks"
+		}
+		if p := b.do(t, http.StatusRequestEntityTooLarge, method, target, b.website, big).problem(t); p.Code != "too_large" {
+			t.Errorf("%s: code %q, want too_large", method, p.Code)
+		}
+		if p := b.do(t, http.StatusUnsupportedMediaType, method, target, b.website, "name=x", "Content-Type", "application/x-www-form-urlencoded").problem(t); p.Code != "unsupported_type" {
+			t.Errorf("%s: code %q, want unsupported_type", method, p.Code)
+		}
+	}
+
+	// Rotation: a new secret, the old one still signing for a while.
+	var rotated endpointView
+	b.do(t, http.StatusOK, "POST", path+"/rotate-secret", b.website, nil).decode(t, &rotated)
+	if rotated.Secret == nil || *rotated.Secret == *ep.Secret || rotated.PreviousSecretExpiresAt == "" {
+		t.Errorf("rotated: %+v, want a new secret and previous_secret_expires_at", rotated)
+	}
+	b.do(t, http.StatusOK, "GET", path, readOnly, nil).decode(t, &got)
+	if got.PreviousSecretExpiresAt != rotated.PreviousSecretExpiresAt || got.Secret != nil {
+		t.Errorf("after rotation GET: %+v, want previous_secret_expires_at and no secret", got)
+	}
+	b.do(t, http.StatusNotFound, "POST", "/api/v2/webhooks/we_0000000000000000000000000000/rotate-secret", b.website, nil)
+
+	// Test: a ping delivery to this endpoint only, started at once.
+	kicks = b.jobs.inserted.Load()
+	var ping struct {
+		DeliveryID string `json:"delivery_id"`
+	}
+	b.do(t, http.StatusAccepted, "POST", path+"/test", b.website, nil).decode(t, &ping)
+	page := b.deliveries(t, ep.ID, "")
+	if len(page.Items) != 1 || page.Items[0].ID != ping.DeliveryID || page.Items[0].EventType != "webhook.ping" ||
+		page.Items[0].Status != "pending" || b.jobs.inserted.Load() == kicks {
+		t.Errorf("after a test: %+v, want the pending ping %s and a delivery job", page.Items, ping.DeliveryID)
+	}
+	if p := b.deliveries(t, cal.ID, ""); len(p.Items) != 0 {
+		t.Errorf("another endpoint got %+v, want no ping", p.Items)
+	}
+	b.do(t, http.StatusNotFound, "POST", "/api/v2/webhooks/we_0000000000000000000000000000/test", b.website, nil)
+
+	// Delete: gone, and its pending deliveries canceled.
+	b.do(t, http.StatusNoContent, "DELETE", path, b.website, nil)
+	b.do(t, http.StatusNotFound, "GET", path, readOnly, nil)
+	b.do(t, http.StatusNotFound, "DELETE", path, b.website, nil)
+	b.do(t, http.StatusNotFound, "GET", path+"/deliveries", readOnly, nil)
+	if ds, _, err := b.store.FindDeliveries(context.Background(), ep.ID, "", "", 50); err != nil || len(ds) != 1 || ds[0].Status != "canceled" {
+		t.Errorf("deliveries of the deleted endpoint: %d, %v; want the ping, canceled", len(ds), err)
+	}
+
+	// 503: a server without webhooks.
+	plain := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Booking: b.book, Auth: auth.NewService(b.store, b.clients, time.Hour), Store: b.store}))
+	defer plain.Close()
+	off := &specBundle{doc: b.doc, srv: plain}
+	for _, op := range securedOps(b.doc) {
+		if !strings.HasPrefix(op[1], "/api/v2/webhooks") {
+			continue
+		}
+		if p := off.do(t, http.StatusServiceUnavailable, op[0], op[1], b.website, opBody(op[0])).problem(t); p.Code != "unavailable" {
+			t.Errorf("%s %s without webhooks: code %q, want unavailable", op[0], op[1], p.Code)
+		}
+	}
+}
+
+// testWebhookRefusals checks that the request schemas refuse what the
+// server refuses as malformed.
+func testWebhookRefusals(t *testing.T, b *specBundle) {
+	ep := b.createWebhook(t)
+	for _, c := range []struct {
+		name   string
+		body   map[string]any
+		field  string
+		schema bool // the schema can tell (it cannot know queue ids or judge hosts)
+	}{
+		{"empty", map[string]any{}, "name", true},
+		{"no name", map[string]any{"url": "https://hooks.example.com/"}, "name", true},
+		{"no url", map[string]any{"name": "n"}, "url", true},
+		{"empty name", map[string]any{"name": "", "url": "https://hooks.example.com/"}, "name", true},
+		{"long name", map[string]any{"name": strings.Repeat("n", 101), "url": "https://hooks.example.com/"}, "name", true},
+		{"http", map[string]any{"name": "n", "url": "http://hooks.example.com/"}, "url", false},
+		{"ftp", map[string]any{"name": "n", "url": "ftp://hooks.example.com/"}, "url", true},
+		{"relative", map[string]any{"name": "n", "url": "hooks.example.com/in"}, "url", true},
+		{"long url", map[string]any{"name": "n", "url": "https://hooks.example.com/" + strings.Repeat("a", 2048)}, "url", true},
+		{"loopback", map[string]any{"name": "n", "url": "https://127.0.0.1/in"}, "url", false},
+		{"localhost", map[string]any{"name": "n", "url": "https://localhost:8443/in"}, "url", false},
+		{"content type", map[string]any{"name": "n", "url": "https://hooks.example.com/", "content_type": "text/xml"}, "content_type", true},
+		{"event type", map[string]any{"name": "n", "url": "https://hooks.example.com/", "events": []string{"reservation.exploded"}}, "events", true},
+		{"ping", map[string]any{"name": "n", "url": "https://hooks.example.com/", "events": []string{"webhook.ping"}}, "events", true},
+		{"events string", map[string]any{"name": "n", "url": "https://hooks.example.com/", "events": "reservation.created"}, "events", true},
+		{"queue", map[string]any{"name": "n", "url": "https://hooks.example.com/", "queues": []string{"queue_nope"}}, "queues", false},
+		{"enabled string", map[string]any{"name": "n", "url": "https://hooks.example.com/", "enabled": "yes"}, "enabled", true},
+		{"numbers number", map[string]any{"name": "n", "url": "https://hooks.example.com/", "include_numbers": 1}, "include_numbers", true},
+		{"secret", map[string]any{"name": "n", "url": "https://hooks.example.com/", "secret": "whsec_AAAA"}, "secret", true},
+	} {
+		raw, _ := json.Marshal(c.body)
+		wantField(t, b.do(t, http.StatusBadRequest, "POST", "/api/v2/webhooks", b.website, raw).problem(t), c.field)
+		if c.schema {
+			if err := b.doc.checkRequestBody("POST", "/api/v2/webhooks", "application/json", raw); err == nil {
+				t.Errorf("%s: the server refuses %s but WebhookEndpointCreate accepts it", c.name, raw)
+			}
+		}
+		if c.name == "empty" || c.name == "no name" || c.name == "no url" {
+			continue // a change may leave them out
+		}
+		// The same member alone is a refused change.
+		raw, _ = json.Marshal(map[string]any{c.field: c.body[c.field]})
+		wantField(t, b.do(t, http.StatusBadRequest, "PATCH", "/api/v2/webhooks/"+ep.ID, b.website, raw).problem(t), c.field)
+		if c.schema {
+			if err := b.doc.checkRequestBody("PATCH", "/api/v2/webhooks/{id}", "application/json", raw); err == nil {
+				t.Errorf("%s: the server refuses the change %s but WebhookEndpointUpdate accepts it", c.name, raw)
+			}
+		}
+	}
+	for _, raw := range []string{"{not json", "[]", "null"} {
+		wantField(t, b.do(t, http.StatusBadRequest, "POST", "/api/v2/webhooks", b.website, raw).problem(t), "body")
+		wantField(t, b.do(t, http.StatusBadRequest, "PATCH", "/api/v2/webhooks/"+ep.ID, b.website, raw).problem(t), "body")
+	}
+	// A refused change changes nothing.
+	var got endpointView
+	b.do(t, http.StatusOK, "GET", "/api/v2/webhooks/"+ep.ID, b.website, nil).decode(t, &got)
+	if got.Name != "Receiver" || got.URL != "https://hooks.example.com/slotline" || got.ContentType != "application/json" {
+		t.Errorf("after refused changes: %+v, want it unchanged", got)
+	}
+}
+
+// testWebhookDeliveries checks the deliveries list and retry, with
+// deliveries made by the event hook and outcomes recorded in the store, and
+// the events behind them against the Event schema.
+func testWebhookDeliveries(t *testing.T, b *specBundle) {
+	ctx := context.Background()
+	ep := b.createWebhook(t, "events", []string{"reservation.created", "reservation.canceled"})
+	other := b.createWebhook(t, "queues", []string{"queue_hours"})
+	res := make([]reservationView, 4)
+	for i := range res {
+		res[i] = b.create(t, i)
+	}
+	b.do(t, http.StatusOK, "DELETE", "/api/v2/callbacks/"+res[0].ID, b.website, nil)
+	b.do(t, http.StatusOK, "PATCH", "/api/v2/callbacks/"+res[1].ID, b.website, map[string]any{"reason": "not delivered"})
+
+	// Four creates and a cancel; the update is filtered out, and queue_hours'
+	// endpoint hears nothing of queue_12345.
+	page := b.deliveries(t, ep.ID, "")
+	if len(page.Items) != 5 || page.NextCursor != "" || page.Items[0].EventType != "reservation.canceled" {
+		t.Fatalf("deliveries = %+v, want 5, the cancel first", page.Items)
+	}
+	if p := b.deliveries(t, other.ID, ""); len(p.Items) != 0 {
+		t.Errorf("queue_hours endpoint: %+v, want none", p.Items)
+	}
+	for i := 1; i < len(page.Items); i++ {
+		if page.Items[i].EventSeq >= page.Items[i-1].EventSeq {
+			t.Errorf("deliveries not newest event first: %+v", page.Items)
+		}
+	}
+	all := page.Items
+
+	// Pages.
+	first := b.deliveries(t, ep.ID, "?limit=2")
+	second := b.deliveries(t, ep.ID, "?limit=2&cursor="+url.QueryEscape(first.NextCursor))
+	last := b.deliveries(t, ep.ID, "?limit=2&cursor="+url.QueryEscape(second.NextCursor))
+	var paged []deliveryView
+	for _, p := range []deliveryPage{first, second, last} {
+		paged = append(paged, p.Items...)
+	}
+	if first.NextCursor == "" || second.NextCursor == "" || last.NextCursor != "" || !slices.Equal(paged, all) {
+		t.Errorf("pages of 2: %+v / %+v / %+v, want the 5 deliveries in order", first, second, last)
+	}
+
+	// Outcomes, recorded as the dispatcher would: a retry due after a 500,
+	// a delivery, a timeout that exhausted the schedule.
+	outcome := func(i int, set func(d *storage.Delivery)) {
+		d, err := b.store.FindDelivery(ctx, ep.ID, all[i].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Attempts++
+		set(d)
+		if err := b.store.RecordAttempt(ctx, d, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	outcome(1, func(d *storage.Delivery) {
+		d.LastStatus, d.LastLatencyMS, d.NextAttemptAt = http.StatusInternalServerError, 37, now.Add(5*time.Second)
+	})
+	outcome(2, func(d *storage.Delivery) {
+		d.Status, d.LastStatus, d.LastLatencyMS, d.DeliveredAt = storage.DeliveryDelivered, http.StatusNoContent, 12, now
+	})
+	outcome(3, func(d *storage.Delivery) {
+		d.Status, d.Attempts, d.LastError, d.LastLatencyMS = storage.DeliveryFailed, 10, "timed out", 15000
+	})
+	for status, want := range map[string]int{"pending": 3, "delivered": 1, "failed": 1, "canceled": 0} {
+		if p := b.deliveries(t, ep.ID, "?status="+status); len(p.Items) != want {
+			t.Errorf("?status=%s: %d deliveries, want %d", status, len(p.Items), want)
+		}
+	}
+
+	// Retry a failed delivery: pending and due now, and started.
+	kicks := b.jobs.inserted.Load()
+	var d deliveryView
+	b.do(t, http.StatusAccepted, "POST", "/api/v2/webhooks/"+ep.ID+"/deliveries/"+all[3].ID+"/retry", b.website, nil).decode(t, &d)
+	if d.ID != all[3].ID || d.Status != "pending" || d.NextAttemptAt == "" || b.jobs.inserted.Load() == kicks {
+		t.Errorf("retried: %+v, want %s pending with next_attempt_at, and a delivery job", d, all[3].ID)
+	}
+	b.do(t, http.StatusNotFound, "POST", "/api/v2/webhooks/"+ep.ID+"/deliveries/msg_0000000000000000000000000000/retry", b.website, nil)
+	b.do(t, http.StatusNotFound, "POST", "/api/v2/webhooks/"+other.ID+"/deliveries/"+all[3].ID+"/retry", b.website, nil)
+
+	// Disabling cancels what is pending.
+	b.do(t, http.StatusOK, "PATCH", "/api/v2/webhooks/"+ep.ID, b.website, map[string]any{"enabled": false})
+	if p := b.deliveries(t, ep.ID, "?status=pending"); len(p.Items) != 0 {
+		t.Errorf("disabled endpoint: %d pending, want 0", len(p.Items))
+	}
+
+	for _, c := range []struct{ query, field string }{
+		{"?status=sent", "status"},
+		{"?limit=0", "limit"},
+		{"?limit=501", "limit"},
+		{"?limit=ten", "limit"},
+		{"?cursor=garbage", "cursor"},
+	} {
+		wantField(t, b.do(t, http.StatusBadRequest, "GET", "/api/v2/webhooks/"+ep.ID+"/deliveries"+c.query, b.website, nil).problem(t), c.field)
+	}
+	b.do(t, http.StatusNotFound, "GET", "/api/v2/webhooks/we_0000000000000000000000000000/deliveries", b.website, nil)
+
+	// The events behind deliveries, and the webhooks' own events, match the
+	// Event schema (the stream's events and the data of JSON webhooks).
+	b.do(t, http.StatusAccepted, "POST", "/api/v2/webhooks/"+other.ID+"/test", b.website, nil)
+	for _, ev := range []reservation.Event{
+		{Type: reservation.EventDeliveryExhausted, Webhook: &reservation.WebhookNote{EndpointID: ep.ID, DeliveryID: all[3].ID,
+			EventSeq: all[3].EventSeq, Reason: "10 attempts failed; the last: timed out"}},
+		{Type: reservation.EventWebhookDisabled, Webhook: &reservation.WebhookNote{EndpointID: ep.ID, Reason: "the endpoint answered 410 Gone"}},
+	} {
+		ev.OccurredAt, ev.Origin, ev.Actor = time.Now(), reservation.OriginSystem, "system"
+		if _, err := b.store.RecordSystemEvent(ctx, ev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := b.store.FindEvents(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.doc.schema("/components/schemas/Event")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, ev := range events {
+		raw, _ := json.Marshal(ev)
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(v); err != nil {
+			t.Errorf("event %s does not match the Event schema: %v", raw, err)
+		}
+		types[ev.Type] = true
+	}
+	for _, want := range []string{"reservation.created", "reservation.canceled", "webhook.ping", "delivery.exhausted", "webhook.disabled"} {
+		if !types[want] {
+			t.Errorf("events %v, want a %s among them", slices.Sorted(maps.Keys(types)), want)
+		}
+	}
+}
+
+// testCalendar checks the calendar feed, its token and the .ics form of a
+// reservation.
+func testCalendar(t *testing.T, b *specBundle) {
+	res := b.create(t, 0, "customer_name", "Ada Lovelace")
+	uid := "UID:" + res.ID + "@slotline"
+	wantCalendar := func(r *specResponse, want bool) {
+		t.Helper()
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/calendar") {
+			t.Errorf("Content-Type = %q, want text/calendar", ct)
+		}
+		if bytes.Contains(r.body, []byte(uid)) != want {
+			t.Errorf("calendar has %s: %v, want %v\n%s", uid, !want, want, r.body)
+		}
+		if bytes.Contains(r.body, []byte("4155550199")) {
+			t.Errorf("calendar shows the number in clear:\n%s", r.body)
+		}
+	}
+
+	// One reservation.
+	wantCalendar(b.do(t, http.StatusOK, "GET", "/api/v2/callbacks/"+res.ID+".ics", b.reader, nil), true)
+	b.do(t, http.StatusNotFound, "GET", "/api/v2/callbacks/cb_00000000000000000000.ics", b.reader, nil)
+
+	// The feed with a Bearer token.
+	feed := "/api/v2/queues/queue_12345/calendar.ics"
+	wantCalendar(b.do(t, http.StatusOK, "GET", feed, b.reader, nil), true)
+	wantCalendar(b.do(t, http.StatusOK, "GET", "/api/v2/queues/queue_hours/calendar.ics", b.website, nil), false)
+	r := b.do(t, http.StatusUnauthorized, "GET", feed, "", nil)
+	if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="slotline"` {
+		t.Errorf("no credentials: WWW-Authenticate %q, want the Bearer challenge", got)
+	}
+
+	// Before a token is made, none works.
+	unknown := "cal_" + strings.Repeat("A", 43)
+	b.do(t, http.StatusUnauthorized, "GET", feed+"?token="+unknown, "", nil)
+
+	var tok struct {
+		Token   string `json:"token"`
+		FeedURL string `json:"feed_url"`
+	}
+	b.do(t, http.StatusOK, "POST", "/api/v2/queues/queue_12345/calendar-token", b.website, nil).decode(t, &tok)
+	if tok.FeedURL != feed+"?token="+tok.Token {
+		t.Errorf("feed_url = %q, want %s?token=%s", tok.FeedURL, feed, tok.Token)
+	}
+	wantCalendar(b.do(t, http.StatusOK, "GET", tok.FeedURL, "", nil), true)
+	// The token alone is judged: a bad Bearer token beside it does not matter.
+	wantCalendar(b.do(t, http.StatusOK, "GET", tok.FeedURL, "slt_not-a-real-token", nil), true)
+	for _, bad := range []string{
+		"/api/v2/queues/queue_hours/calendar.ics?token=" + tok.Token, // another queue's
+		feed + "?token=" + unknown,
+		feed + "?token=" + tok.Token + "x",
+	} {
+		r := b.do(t, http.StatusUnauthorized, "GET", bad, "", nil)
+		if p := r.problem(t); p.Code != "unauthorized" || r.header.Get("WWW-Authenticate") != "" {
+			t.Errorf("%s: code %q, WWW-Authenticate %q; want unauthorized and no challenge", bad, p.Code, r.header.Get("WWW-Authenticate"))
+		}
+	}
+
+	// A new token retires the old one.
+	old := tok.FeedURL
+	b.do(t, http.StatusOK, "POST", "/api/v2/queues/queue_12345/calendar-token", b.website, nil).decode(t, &tok)
+	b.do(t, http.StatusUnauthorized, "GET", old, "", nil)
+	wantCalendar(b.do(t, http.StatusOK, "GET", tok.FeedURL, "", nil), true)
+
+	b.do(t, http.StatusNotFound, "GET", "/api/v2/queues/queue_nope/calendar.ics", b.reader, nil)
+	b.do(t, http.StatusNotFound, "POST", "/api/v2/queues/queue_nope/calendar-token", b.website, nil)
+}
+
+// TestOpenAPIEventTypes checks the document's event type enums against the
+// code's.
+func TestOpenAPIEventTypes(t *testing.T) {
+	t.Parallel()
+	d := loadDoc(t)
+	enum := func(name string) []string {
+		v, _ := d.lookup(ptr("components", "schemas", name, "enum"))
+		var out []string
+		for _, e := range v.([]any) {
+			out = append(out, e.(string))
+		}
+		return out
+	}
+	if got := enum("WebhookEventType"); !slices.Equal(got, webhook.EventTypes) {
+		t.Errorf("WebhookEventType = %v, want webhook.EventTypes %v", got, webhook.EventTypes)
+	}
+	if got, want := enum("EventType"), append(slices.Clone(webhook.EventTypes), reservation.EventWebhookPing); !slices.Equal(got, want) {
+		t.Errorf("EventType = %v, want %v", got, want)
+	}
+}
