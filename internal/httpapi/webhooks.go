@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -244,6 +246,10 @@ func (s *Server) handleRetryDelivery(w http.ResponseWriter, r *http.Request) {
 	}
 	ri := info(r)
 	id := r.PathValue("id")
+	if _, err := s.Store.FindEndpoint(r.Context(), id); err != nil {
+		s.problem(w, r, err)
+		return
+	}
 	d, err := s.Dispatcher.Retry(r.Context(), id, r.PathValue("delivery"),
 		storage.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id})
 	if err != nil {
@@ -270,12 +276,17 @@ func (s *Server) handleTestWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"delivery_id": did})
 }
 
-// writeCalendar answers with an iCalendar document.
-func writeCalendar(w http.ResponseWriter, body []byte) {
+// writeCalendar answers with an iCalendar document (a feed: no METHOD).
+func (s *Server) writeCalendar(w http.ResponseWriter, r *http.Request, events []ical.Event) {
+	var buf bytes.Buffer
+	if err := ical.Write(&buf, "", events); err != nil {
+		s.problem(w, r, fmt.Errorf("calendar: %w", err))
+		return
+	}
 	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
 	w.Header().Set("Cache-Control", "private, max-age=60")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // handleReservationICS serves GET /api/v2/callbacks/{id}.ics.
@@ -290,8 +301,7 @@ func (s *Server) handleReservationICS(w http.ResponseWriter, r *http.Request, id
 	if q != nil {
 		name = q.Name
 	}
-	method := "PUBLISH"
-	writeCalendar(w, ical.Marshal(method, []ical.Event{ical.FromReservation(res, name, false, time.Now())}))
+	s.writeCalendar(w, r, []ical.Event{ical.FromReservation(res, name, false, time.Now())})
 }
 
 // feedToken reads a feed token's digest.
@@ -306,13 +316,11 @@ func feedDigest(token string) string {
 // does ?token= with the queue's feed token (calendar apps cannot send
 // headers).
 func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
-	q, err := s.Booking.Queue(r.PathValue("id"))
-	if err != nil {
-		s.problem(w, r, err)
-		return
-	}
+	id := r.PathValue("id")
 	if tok := r.URL.Query().Get("token"); tok != "" {
-		want, err := s.Store.FeedTokenHash(r.Context(), q.ID)
+		// An unknown queue has no token: the same 401, so that queue ids
+		// cannot be probed.
+		want, err := s.Store.FeedTokenHash(r.Context(), id)
 		if err != nil {
 			s.problem(w, r, err)
 			return
@@ -322,6 +330,11 @@ func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else if !s.authorizedInline(w, r, "callback:read") {
+		return
+	}
+	q, err := s.Booking.Queue(id)
+	if err != nil {
+		s.problem(w, r, err)
 		return
 	}
 	now := time.Now()
@@ -341,7 +354,7 @@ func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Cursor = next
 	}
-	writeCalendar(w, ical.Marshal("PUBLISH", events))
+	s.writeCalendar(w, r, events)
 }
 
 // authorizedInline applies authorize's checks inside a handler.

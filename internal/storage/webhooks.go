@@ -309,10 +309,12 @@ func (s *Store) NextDue(ctx context.Context, endpointID string) (time.Time, bool
 	return instant(*at), true, nil
 }
 
-// EndpointsWithDue returns the endpoints with a pending delivery due at now.
+// EndpointsWithDue returns the enabled endpoints with a pending delivery
+// due at now.
 func (s *Store) EndpointsWithDue(ctx context.Context, now time.Time) ([]string, error) {
-	rs, err := s.reader().query(ctx, "SELECT DISTINCT endpoint_id FROM webhook_deliveries WHERE status = $1 AND next_attempt_at <= $2",
-		DeliveryPending, micros(now))
+	rs, err := s.reader().query(ctx, `SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d
+		JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled = 1
+		WHERE d.status = $1 AND d.next_attempt_at <= $2`, DeliveryPending, micros(now))
 	if err != nil {
 		return nil, err
 	}

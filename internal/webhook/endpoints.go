@@ -70,8 +70,10 @@ func DecodeEndpointRequest(body []byte) (*EndpointRequest, error) {
 	}
 	var r EndpointRequest
 	dec := func(k string, v any, want string) {
-		if b, ok := raw[k]; ok && !bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-			if err := json.Unmarshal(b, v); err != nil {
+		if b, ok := raw[k]; ok {
+			if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+				fields[k] = "must be " + want + ", not null (leave it out to keep it)"
+			} else if err := json.Unmarshal(b, v); err != nil {
 				fields[k] = "must be " + want
 			}
 		}

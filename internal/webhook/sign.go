@@ -3,7 +3,7 @@
 // event becomes a delivery in the event's own transaction; deliveries to an
 // endpoint go out one at a time in event order, signed (webhook-id,
 // webhook-timestamp, webhook-signature), with retries on a schedule of
-// about a day and a half; 410 disables the endpoint, and so do five days of
+// about three days; 410 disables the endpoint, and so do five days of
 // failures. Endpoints may take iCalendar objects instead of JSON.
 package webhook
 
