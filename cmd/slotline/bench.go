@@ -74,8 +74,11 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) > 0 && args[0] == "stream" {
 		return benchStreamCmd(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "webhooks" {
+		return benchWebhooksCmd(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "admit" {
-		return &usageError{"usage: slotline bench admit|sync|stream [flags]"}
+		return &usageError{"usage: slotline bench admit|sync|stream|webhooks [flags]"}
 	}
 	opts, err := parseBenchFlags(args[1:], stderr)
 	if err != nil {

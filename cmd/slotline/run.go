@@ -68,14 +68,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 const usage = `Usage: slotline <command> [flags]
 
 Commands:
-  serve         run the HTTP API (SQLite by default; --db postgres://… to scale out)
-  migrate       apply database migrations and exit
-  audit verify  check the audit log's hash chain
-  sim           run the Genesys Cloud simulator on its own
-  watch         print the event stream live (acks, resumes after a drop)
-  bench admit   measure admissions per second against a floor
-  bench sync    measure the drain of a burst to Genesys (the simulator)
-  version       print the version
+  serve           run the HTTP API (SQLite by default; --db postgres://… to scale out)
+  migrate         apply database migrations and exit
+  audit verify    check the audit log's hash chain
+  sim             run the Genesys Cloud simulator on its own
+  watch           print the event stream live (acks, resumes after a drop)
+  bench admit     measure admissions per second against a floor
+  bench sync      measure the drain of a burst to Genesys (the simulator)
+  bench stream    measure event stream fan-out to WebSocket subscribers
+  bench webhooks  measure webhook deliveries per second against a loopback floor
+  version         print the version
 
 Run "slotline <command> -h" for a command's flags.
 `

@@ -155,8 +155,25 @@ func (s *Store) RecordAudit(ctx context.Context, entry *audit.Entry) error {
 // FindEvents returns up to limit events with a sequence number above after,
 // in order.
 func (s *Store) FindEvents(ctx context.Context, after int64, limit int) ([]reservation.Event, error) {
+	return s.events(ctx, "WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
+}
+
+// FindEventsBySeqs returns the events with the given sequence numbers, in
+// sequence order (missing ones are left out).
+func (s *Store) FindEventsBySeqs(ctx context.Context, seqs []int64) ([]reservation.Event, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(seqs))
+	for i, q := range seqs {
+		args[i] = q
+	}
+	return s.events(ctx, "WHERE seq IN "+placeholders(1, len(seqs))+" ORDER BY seq", args...)
+}
+
+func (s *Store) events(ctx context.Context, where string, args ...any) ([]reservation.Event, error) {
 	rs, err := s.reader().query(ctx, `SELECT seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data
-		FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+		FROM events `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find events: %w", err)
 	}

@@ -379,16 +379,28 @@ func (s *Store) FindDelivery(ctx context.Context, endpointID, id string) (*Deliv
 // attempt, last answer) and, for a delivery that just failed for good or an
 // endpoint outcome, nothing else: the caller appends those events.
 func (s *Store) RecordAttempt(ctx context.Context, d *Delivery, failingSince *time.Time) error {
+	return s.RecordAttempts(ctx, []*Delivery{d}, failingSince)
+}
+
+// RecordAttempts records the outcomes of attempts at one endpoint's
+// deliveries in one transaction and, when failingSince is not nil, the
+// endpoint's new failing-since time (zero: healthy again).
+func (s *Store) RecordAttempts(ctx context.Context, ds []*Delivery, failingSince *time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		if err := tx.execLater(ctx, wrapErr("record attempt"), `UPDATE webhook_deliveries SET status = $2, attempts = $3,
-			next_attempt_at = $4, last_status = $5, last_latency_ms = $6, last_error = $7, delivered_at = $8 WHERE id = $1`,
-			d.ID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatus, d.LastLatencyMS, truncate(d.LastError, 500),
-			syncMicros(d.DeliveredAt)); err != nil {
-			return err
+		for _, d := range ds {
+			if err := tx.execLater(ctx, wrapErr("record attempt"), `UPDATE webhook_deliveries SET status = $2, attempts = $3,
+				next_attempt_at = $4, last_status = $5, last_latency_ms = $6, last_error = $7, delivered_at = $8 WHERE id = $1`,
+				d.ID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatus, d.LastLatencyMS, truncate(d.LastError, 500),
+				syncMicros(d.DeliveredAt)); err != nil {
+				return err
+			}
 		}
 		if failingSince != nil {
 			return tx.execLater(ctx, wrapErr("record endpoint health"), "UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1",
-				d.EndpointID, syncMicros(*failingSince))
+				ds[0].EndpointID, syncMicros(*failingSince))
 		}
 		return nil
 	})
@@ -433,18 +445,6 @@ func (s *Store) ReleaseEndpoint(ctx context.Context, id, holder string) error {
 		_, err := tx.exec(ctx, "UPDATE webhook_endpoints SET claim = '', claim_until = 0 WHERE id = $1 AND claim = $2", id, holder)
 		return err
 	})
-}
-
-// FindEvent returns one event by sequence number, or ENOTFOUND.
-func (s *Store) FindEvent(ctx context.Context, seq int64) (*reservation.Event, error) {
-	evs, err := s.FindEvents(ctx, seq-1, 1)
-	if err != nil {
-		return nil, err
-	}
-	if len(evs) == 0 || evs[0].Seq != seq {
-		return nil, reservation.Errorf(reservation.ENOTFOUND, "event %d does not exist", seq)
-	}
-	return &evs[0], nil
 }
 
 // RecordSystemEvent appends an event that is not about a reservation

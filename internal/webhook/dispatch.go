@@ -231,7 +231,9 @@ type deliverWorker struct {
 const claimTTL = 20 * time.Second
 
 // Work delivers the endpoint's due deliveries in event order, then
-// schedules itself for the next one due.
+// schedules itself for the next one due. The outcomes of each batch of up
+// to 20 are recorded in one transaction: a worker killed mid-batch sends
+// those again, under the same webhook-id, which receivers deduplicate.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	d := w.d
 	id := job.Args.EndpointID
@@ -241,60 +243,134 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 		return err
 	}
 	if !ok {
-		return river.JobSnooze(time.Second)
+		// Another worker holds the endpoint; it looks for more before it
+		// lets go, so this job has nothing to add.
+		return nil
 	}
 	stop := storage.KeepAlive(ctx, claimTTL/3, func(ctx context.Context) error {
 		_, err := d.cfg.Store.ClaimEndpoint(ctx, id, holder, claimTTL)
 		return err
 	}, nil)
-	defer func() {
+	release := func() {
 		stop()
 		_ = d.cfg.Store.ReleaseEndpoint(context.WithoutCancel(ctx), id, holder)
-	}()
-	started := time.Now()
-	for time.Since(started) < 30*time.Second {
-		ep, err := d.cfg.Store.FindEndpoint(ctx, id)
-		if reservation.ErrorCode(err) == reservation.ENOTFOUND {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !ep.Enabled {
-			return nil
-		}
-		due, err := d.cfg.Store.DueDeliveries(ctx, id, d.cfg.Now(), 20)
-		if err != nil {
-			return err
-		}
-		if len(due) == 0 {
-			break
-		}
-		for _, del := range due {
-			disabled, err := d.attempt(ctx, ep, del)
-			if err != nil {
-				return err
-			}
-			if disabled {
-				return nil
-			}
-		}
 	}
-	// Come back when the next one is due (the sweep is the safety net).
+	done, err := d.deliverDue(ctx, id)
+	release()
+	if err != nil || done {
+		return err
+	}
+	// Look again after letting go: a delivery made while this worker held
+	// the claim had its job finish at once (above), so this one carries on.
 	at, ok, err := d.cfg.Store.NextDue(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
 	wait := max(at.Sub(d.cfg.Now()), 0)
+	if wait <= 5*time.Second {
+		return river.JobSnooze(wait)
+	}
 	return d.jobs.Insert(ctx, deliverArgs{EndpointID: id}, &river.InsertOpts{ScheduledAt: time.Now().Add(wait)})
 }
 
-// body renders the request body of a delivery.
-func (d *Dispatcher) body(ctx context.Context, ep *storage.Endpoint, del *storage.Delivery) ([]byte, string, error) {
-	ev, err := d.cfg.Store.FindEvent(ctx, del.EventSeq)
-	if err != nil {
-		return nil, "", err
+// deliverDue sends an endpoint's due deliveries for up to 30 s. It
+// reports done when the endpoint is gone or disabled.
+func (d *Dispatcher) deliverDue(ctx context.Context, id string) (done bool, err error) {
+	started := time.Now()
+	for time.Since(started) < 30*time.Second {
+		ep, err := d.cfg.Store.FindEndpoint(ctx, id)
+		if reservation.ErrorCode(err) == reservation.ENOTFOUND {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if !ep.Enabled {
+			return true, nil
+		}
+		due, err := d.cfg.Store.DueDeliveries(ctx, id, d.cfg.Now(), 20)
+		if err != nil || len(due) == 0 {
+			return false, err
+		}
+		disabled, err := d.deliverBatch(ctx, ep, due)
+		if err != nil || disabled {
+			return disabled, err
+		}
 	}
+	return false, nil
+}
+
+// deliverBatch sends a batch of one endpoint's deliveries in order and
+// records the outcomes together. It reports whether the endpoint got
+// disabled.
+func (d *Dispatcher) deliverBatch(ctx context.Context, ep *storage.Endpoint, due []*storage.Delivery) (bool, error) {
+	seqs := make([]int64, len(due))
+	for i, del := range due {
+		seqs[i] = del.EventSeq
+	}
+	evs, err := d.cfg.Store.FindEventsBySeqs(ctx, seqs)
+	if err != nil {
+		return false, err
+	}
+	bySeq := make(map[int64]*reservation.Event, len(evs))
+	for i := range evs {
+		bySeq[evs[i].Seq] = &evs[i]
+	}
+	wasFailing := ep.FailingSince
+	health := func() *time.Time { // the endpoint's health, if it changed
+		if ep.FailingSince.Equal(wasFailing) {
+			return nil
+		}
+		f := ep.FailingSince
+		return &f
+	}
+	var sent []*storage.Delivery
+	var exhausted []*storage.Delivery
+	disable := ""
+	for _, del := range due {
+		ev := bySeq[del.EventSeq]
+		if ev == nil {
+			return false, fmt.Errorf("delivery %s: event %d does not exist", del.ID, del.EventSeq)
+		}
+		out, err := d.attempt(ctx, ep, del, ev)
+		if err != nil {
+			// Keep what was sent so far (the job may be shutting down).
+			if rerr := d.cfg.Store.RecordAttempts(context.WithoutCancel(ctx), sent, health()); rerr != nil {
+				d.cfg.Logger.WarnContext(ctx, "webhook attempts not recorded", "endpoint_id", ep.ID, "err", rerr)
+			}
+			return false, err
+		}
+		sent = append(sent, del)
+		if out == outcomeExhausted {
+			exhausted = append(exhausted, del)
+		}
+		if out == outcomeGone {
+			disable = "the endpoint answered 410 Gone"
+			break
+		}
+		if !ep.FailingSince.IsZero() && d.cfg.Now().Sub(ep.FailingSince) >= d.cfg.DisableAfter {
+			disable = fmt.Sprintf("every delivery failed for %s", d.cfg.DisableAfter)
+			break
+		}
+	}
+	if err := d.cfg.Store.RecordAttempts(ctx, sent, health()); err != nil {
+		return false, err
+	}
+	for _, del := range exhausted {
+		note := &reservation.WebhookNote{EndpointID: ep.ID, DeliveryID: del.ID, EventSeq: del.EventSeq,
+			Reason: fmt.Sprintf("%d attempts failed; the last: %s", del.Attempts, lastOutcome(del))}
+		if err := d.systemEvent(ctx, reservation.EventDeliveryExhausted, note); err != nil {
+			return false, err
+		}
+	}
+	if disable != "" {
+		return true, d.disable(ctx, ep, disable)
+	}
+	return false, nil
+}
+
+// body renders the request body of a delivery of ev.
+func (d *Dispatcher) body(ep *storage.Endpoint, ev reservation.Event) ([]byte, string, error) {
 	if ev.Reservation != nil && !ep.IncludeNumbers {
 		r := *ev.Reservation
 		r.CallbackNumber = reservation.MaskNumber(r.CallbackNumber)
@@ -303,7 +379,7 @@ func (d *Dispatcher) body(ctx context.Context, ep *storage.Endpoint, del *storag
 	if ep.ContentType == ContentCalendar {
 		if ev.Reservation == nil {
 			// Nothing to put on a calendar: a ping or a webhook event.
-			b, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.OccurredAt.UTC().Format(time.RFC3339Nano), Data: ev})
+			b, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.OccurredAt.UTC().Format(time.RFC3339Nano), Data: &ev})
 			return b, ContentJSON, err
 		}
 		method := "REQUEST"
@@ -313,7 +389,7 @@ func (d *Dispatcher) body(ctx context.Context, ep *storage.Endpoint, del *storag
 		e := ical.FromReservation(ev.Reservation, d.cfg.QueueNames[ev.Reservation.QueueID], ep.IncludeNumbers, ev.OccurredAt)
 		return ical.Marshal(method, []ical.Event{e}), ContentCalendar + "; charset=utf-8; method=" + method, nil
 	}
-	b, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.OccurredAt.UTC().Format(time.RFC3339Nano), Data: ev})
+	b, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.OccurredAt.UTC().Format(time.RFC3339Nano), Data: &ev})
 	return b, ContentJSON, err
 }
 
@@ -324,12 +400,20 @@ type payload struct {
 	Data      *reservation.Event `json:"data"`
 }
 
-// attempt sends one delivery and records the outcome. It reports whether
-// the endpoint got disabled.
-func (d *Dispatcher) attempt(ctx context.Context, ep *storage.Endpoint, del *storage.Delivery) (bool, error) {
-	body, ctype, err := d.body(ctx, ep, del)
+// Outcomes of an attempt.
+const (
+	outcomeDelivered = iota
+	outcomeRetry
+	outcomeExhausted
+	outcomeGone
+)
+
+// attempt sends one delivery and updates del and ep.FailingSince with the
+// outcome; the caller records them.
+func (d *Dispatcher) attempt(ctx context.Context, ep *storage.Endpoint, del *storage.Delivery, ev *reservation.Event) (int, error) {
+	body, ctype, err := d.body(ep, *ev)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	now := d.cfg.Now()
 	secrets := []string{ep.Secret}
@@ -339,11 +423,11 @@ func (d *Dispatcher) attempt(ctx context.Context, ep *storage.Endpoint, del *sto
 	ts := time.Now().Unix()
 	sig, err := SignatureHeader(secrets, del.ID, ts, body)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("User-Agent", "Slotline-Webhooks/1")
@@ -353,6 +437,9 @@ func (d *Dispatcher) attempt(ctx context.Context, ep *storage.Endpoint, del *sto
 	start := time.Now()
 	resp, err := d.cfg.Client.Do(req)
 	took := time.Since(start)
+	if err != nil && ctx.Err() != nil {
+		return 0, ctx.Err() // shutting down: not the receiver's fault
+	}
 	status := 0
 	var retryAfter time.Duration
 	if err == nil {
@@ -370,56 +457,33 @@ func (d *Dispatcher) attempt(ctx context.Context, ep *storage.Endpoint, del *sto
 		del.LastError = errorText(err)
 	}
 	now = d.cfg.Now()
-	var failing *time.Time
 	switch {
 	case err == nil && status >= 200 && status < 300:
 		del.Status, del.DeliveredAt = storage.DeliveryDelivered, now
-		if !ep.FailingSince.IsZero() {
-			zero := time.Time{}
-			failing, ep.FailingSince = &zero, zero
-		}
+		ep.FailingSince = time.Time{}
 		d.cfg.Observer.Delivery("delivered", status, took, now.Sub(del.CreatedAt))
-		return false, d.cfg.Store.RecordAttempt(ctx, del, failing)
+		return outcomeDelivered, nil
 	case err == nil && status == http.StatusGone:
 		del.Status = storage.DeliveryCanceled
-		if err := d.cfg.Store.RecordAttempt(ctx, del, nil); err != nil {
-			return false, err
-		}
 		d.cfg.Observer.Delivery("disabled", status, took, 0)
-		return true, d.disable(ctx, ep, "the endpoint answered 410 Gone")
+		return outcomeGone, nil
 	}
 	if ep.FailingSince.IsZero() {
 		ep.FailingSince = now
-		f := now
-		failing = &f
 	}
 	if del.Attempts >= len(d.cfg.Schedule) {
 		del.Status = storage.DeliveryFailed
 		d.cfg.Observer.Delivery("failed", status, took, 0)
 		d.cfg.Observer.DeliveryExhausted()
-		if err := d.cfg.Store.RecordAttempt(ctx, del, failing); err != nil {
-			return false, err
-		}
-		note := &reservation.WebhookNote{EndpointID: ep.ID, DeliveryID: del.ID, EventSeq: del.EventSeq,
-			Reason: fmt.Sprintf("%d attempts failed; the last: %s", del.Attempts, lastOutcome(del))}
-		if err := d.systemEvent(ctx, reservation.EventDeliveryExhausted, note); err != nil {
-			return false, err
-		}
-	} else {
-		wait := jitter(d.cfg.Schedule[del.Attempts])
-		if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && retryAfter > wait {
-			wait = retryAfter
-		}
-		del.NextAttemptAt = now.Add(wait)
-		d.cfg.Observer.Delivery("retry", status, took, 0)
-		if err := d.cfg.Store.RecordAttempt(ctx, del, failing); err != nil {
-			return false, err
-		}
+		return outcomeExhausted, nil
 	}
-	if now.Sub(ep.FailingSince) >= d.cfg.DisableAfter {
-		return true, d.disable(ctx, ep, fmt.Sprintf("every delivery failed for %s", d.cfg.DisableAfter))
+	wait := jitter(d.cfg.Schedule[del.Attempts])
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && retryAfter > wait {
+		wait = retryAfter
 	}
-	return false, nil
+	del.NextAttemptAt = now.Add(wait)
+	d.cfg.Observer.Delivery("retry", status, took, 0)
+	return outcomeRetry, nil
 }
 
 func lastOutcome(del *storage.Delivery) string {

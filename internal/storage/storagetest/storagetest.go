@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"EraseNumbers", testEraseNumbers},
 		{"Migrate", testMigrate},
 		{"WebhookStorage", testWebhookStorage},
+		{"WebhookBatch", testWebhookBatch},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -834,5 +835,61 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 	}
 	if _, err := s.FindEndpoint(ctx, "we_1"); reservation.ErrorCode(err) != reservation.ENOTFOUND {
 		t.Errorf("deleted endpoint: %v", err)
+	}
+}
+
+func testWebhookBatch(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	ep := &storage.Endpoint{ID: "we_b", ClientID: "website", Name: "crm", URL: "https://crm.example.com", ContentType: "application/json",
+		Enabled: true, Secret: "whsec_x"}
+	if err := s.CreateEndpoint(ctx, ep, write()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, create(t, s, "q1", cand(i, 5)).ID)
+	}
+	evs, err := s.FindEventsBySeqs(ctx, []int64{3, 1, 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Seq != 1 || evs[1].Seq != 3 || evs[0].ReservationID != ids[0] || evs[1].ReservationID != ids[2] ||
+		evs[1].Reservation == nil || evs[1].Reservation.ID != ids[2] {
+		t.Fatalf("FindEventsBySeqs(3, 1, 99) = %+v; want events 1 and 3 in order, 99 left out", evs)
+	}
+	if evs, err := s.FindEventsBySeqs(ctx, nil); err != nil || len(evs) != 0 {
+		t.Errorf("FindEventsBySeqs(nil) = %v, %v", evs, err)
+	}
+	now := time.Now().Truncate(time.Microsecond)
+	ds := []*storage.Delivery{
+		{ID: "msg_b1", EndpointID: "we_b", EventSeq: 1, EventType: reservation.EventCreated, NextAttemptAt: now, CreatedAt: now},
+		{ID: "msg_b2", EndpointID: "we_b", EventSeq: 2, EventType: reservation.EventCreated, NextAttemptAt: now, CreatedAt: now},
+	}
+	for _, d := range ds {
+		if err := s.AddDelivery(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds[0].Status, ds[0].Attempts, ds[0].DeliveredAt, ds[0].LastStatus = storage.DeliveryDelivered, 1, now, 204
+	ds[1].Status, ds[1].Attempts, ds[1].NextAttemptAt, ds[1].LastStatus = storage.DeliveryPending, 1, now.Add(time.Hour), 500
+	failing := now.Add(-time.Minute)
+	if err := s.RecordAttempts(ctx, ds, &failing); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range ds {
+		got, err := s.FindDelivery(ctx, "we_b", want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != want.Status || got.Attempts != 1 || got.LastStatus != want.LastStatus || !got.NextAttemptAt.Equal(want.NextAttemptAt) {
+			t.Errorf("delivery %s after RecordAttempts = %+v, want %+v", want.ID, got, want)
+		}
+	}
+	got, err := s.FindEndpoint(ctx, "we_b")
+	if err != nil || !got.FailingSince.Equal(failing) {
+		t.Errorf("endpoint failing since %v (%v), want %v", got.FailingSince, err, failing)
+	}
+	if due, err := s.DueDeliveries(ctx, "we_b", now.Add(time.Minute), 10); err != nil || len(due) != 0 {
+		t.Errorf("due after recording = %+v, %v; want none (one delivered, one an hour out)", due, err)
 	}
 }
