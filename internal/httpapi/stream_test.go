@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/vmihailenco/msgpack/v5"
 	xws "golang.org/x/net/websocket"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/frame"
 	"github.com/slotline/slotline/internal/httpapi"
+	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
@@ -32,6 +35,7 @@ import (
 
 type streamBundle struct {
 	srv   *httptest.Server
+	m     *metrics.Metrics
 	store *storage.Store
 	book  *booking.Service
 	token string
@@ -62,8 +66,9 @@ func newStreamServer(t *testing.T, dsn string, opts stream.Options) *streamBundl
 	hub := stream.NewHub(store, nil, 64)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = hub.Run(ctx) })
-	h := httpapi.NewServer(httpapi.Deps{Booking: book, Auth: authSvc, Store: store, Stream: stream.NewServer(hub, store, nil),
-		StreamOptions: opts, AllowedOrigins: []string{"*.example.com"}})
+	m := metrics.New()
+	h := httpapi.NewServer(httpapi.Deps{Booking: book, Auth: authSvc, Store: store, Stream: stream.NewServer(hub, store, m),
+		Metrics: m, StreamOptions: opts, AllowedOrigins: []string{"*.example.com"}})
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
 	srv.Start()
@@ -78,7 +83,7 @@ func newStreamServer(t *testing.T, dsn string, opts stream.Options) *streamBundl
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &streamBundle{srv: srv, store: store, book: book, token: tok, ctx: ctx, loc: loc}
+	return &streamBundle{srv: srv, m: m, store: store, book: book, token: tok, ctx: ctx, loc: loc}
 }
 
 func mustClient(t *testing.T, a *auth.Service) *auth.Client {
@@ -230,6 +235,39 @@ func TestSeedStreamClient(t *testing.T) {
 	if ev2.ReservationID != r2.ID || ev2.Seq != ev.Seq+1 {
 		t.Errorf("second event = %+v", ev2)
 	}
+	// The metrics saw one open subscription, two frames and two acks
+	// (one naming nothing in flight); closing brings the gauge back.
+	waitMetric(t, "slotline_stream_subscribers", b.m.StreamSubscribers, 1)
+	waitMetric(t, "slotline_stream_frames_total", b.m.StreamDelivered, 2)
+	waitMetric(t, `slotline_stream_acks_total{known="false"}`, b.m.StreamAcks.WithLabelValues("false"), 1)
+	conn.Close()
+	waitMetric(t, "slotline_stream_subscribers after the close", b.m.StreamSubscribers, 0)
+	waitMetric(t, `slotline_stream_closed_total{reason="gone"}`, b.m.StreamClosed.WithLabelValues("gone"), 1)
+}
+
+// waitMetric waits until a counter or gauge reads want (the server counts
+// just after it writes, so a client may see a frame first).
+func waitMetric(t *testing.T, name string, c prometheus.Metric, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for metricValue(c) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v, want %v", name, metricValue(c), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	if m.Gauge != nil {
+		return m.Gauge.GetValue()
+	}
+	return m.Counter.GetValue()
 }
 
 func TestResumeAfterSeq(t *testing.T) {

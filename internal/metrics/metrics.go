@@ -35,10 +35,11 @@ type Metrics struct {
 	Repairs        *prometheus.CounterVec // kind
 
 	// Stream.
-	StreamDelivered prometheus.Counter
-	StreamLag       prometheus.Histogram
-	StreamAcks      *prometheus.CounterVec // known
-	StreamClosed    *prometheus.CounterVec // reason
+	StreamDelivered   prometheus.Counter
+	StreamLag         prometheus.Histogram
+	StreamAcks        *prometheus.CounterVec // known
+	StreamClosed      *prometheus.CounterVec // reason
+	StreamSubscribers prometheus.Gauge
 
 	// Webhooks.
 	WebhookAttempts  *prometheus.CounterVec // outcome, status
@@ -119,7 +120,9 @@ func New() *Metrics {
 		Name: "slotline_stream_closed_total",
 		Help: "Stream connections closed, by reason (gone, shutdown, slow_consumer, taken_over, bad_frame, too_big, bad_type).",
 	}, []string{"reason"})
-	reg.MustRegister(m.StreamDelivered, m.StreamLag, m.StreamAcks, m.StreamClosed)
+	m.StreamSubscribers = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "slotline_stream_subscribers", Help: "Stream subscriptions open in this process."})
+	reg.MustRegister(m.StreamDelivered, m.StreamLag, m.StreamAcks, m.StreamClosed, m.StreamSubscribers)
 	m.WebhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slotline_webhook_attempts_total",
 		Help: "Webhook delivery attempts by outcome (delivered, retry, failed, disabled) and HTTP status (0 = no response).",
@@ -199,7 +202,13 @@ func (m *Metrics) Acked(unknown bool) {
 }
 
 // Closed implements stream.Stats.
-func (m *Metrics) Closed(reason string) { m.StreamClosed.WithLabelValues(reason).Inc() }
+func (m *Metrics) Closed(reason string) {
+	m.StreamClosed.WithLabelValues(reason).Inc()
+	m.StreamSubscribers.Dec()
+}
+
+// Opened counts a new stream subscription.
+func (m *Metrics) Opened() { m.StreamSubscribers.Inc() }
 
 // Delivery implements webhook.Observer.
 func (m *Metrics) Delivery(outcome string, status int, d, lag time.Duration) {

@@ -79,6 +79,9 @@ func (o *Options) defaults() {
 
 // Stats counts what connections did, for metrics.
 type Stats interface {
+	// Opened and Closed bracket each subscription that got its
+	// "subscribed" notice (Closed carries the reason).
+	Opened()
 	Delivered(n int, lag time.Duration)
 	Acked(unknown bool)
 	Closed(reason string)
@@ -86,6 +89,7 @@ type Stats interface {
 
 type nopStats struct{}
 
+func (nopStats) Opened()                      {}
 func (nopStats) Delivered(int, time.Duration) {}
 func (nopStats) Acked(bool)                   {}
 func (nopStats) Closed(string)                {}
@@ -170,6 +174,7 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 	if err := c.notice(ctx, notice{Notice: NoticeSubscribed, After: &after, Head: &head, Subscription: o.Subscription, Window: o.Window}); err != nil {
 		return err
 	}
+	s.stats.Opened()
 	var wg sync.WaitGroup
 	// Reads run on a context of their own, ended only after the close
 	// handshake: canceling a read makes the library drop the connection.
