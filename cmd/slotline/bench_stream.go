@@ -81,7 +81,7 @@ func benchStreamCmd(ctx context.Context, args []string, getenv func(string) stri
 	}
 	b := &benchStream{opts: opts, dbs: dbs, progress: stderr, rep: &benchStreamReport{
 		Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-		Events: opts.events, Window: opts.window, SharedCPUs: true,
+		Events: opts.events, Window: opts.window, AckEvery: opts.ackEvery, SharedCPUs: true,
 	}}
 	if !opts.json {
 		b.text = stdout
@@ -106,6 +106,7 @@ type benchStreamOptions struct {
 	rate        float64
 	duration    time.Duration
 	window      int
+	ackEvery    int
 	json        bool
 	cpuProfile  string
 }
@@ -119,6 +120,7 @@ func parseBenchStreamFlags(args []string, stderr io.Writer) (*benchStreamOptions
 	fs.Float64Var(&o.rate, "rate", 500, "events per second committed in the latency phase")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long the latency phase commits events")
 	fs.IntVar(&o.window, "window", 100, "the server's window: frames in flight without an ack, per subscriber")
+	fs.IntVar(&o.ackEvery, "ack-every", 1, "subscribers acknowledge each event (1, the seed's way) or, when more, every `n` events at once with a cumulative ack (up_to)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	hideFlags(fs, "cpuprofile")
@@ -148,6 +150,8 @@ func (o *benchStreamOptions) validate() error {
 		return &usageError{"--rate × --duration must be at least one event"}
 	case o.window < 1 || o.window > 10000:
 		return &usageError{"--window must be from 1 to 10000"}
+	case o.ackEvery < 1 || o.ackEvery > o.window:
+		return &usageError{"--ack-every must be from 1 to --window"}
 	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
 		return &usageError{"--db must be sqlite:PATH or postgres://…"}
 	}
@@ -162,6 +166,9 @@ type benchStreamReport struct {
 	GoVersion string `json:"go_version"`
 	Events    int    `json:"events"`
 	Window    int    `json:"window"`
+	// AckEvery: subscribers ack each event (1) or every AckEvery events
+	// with one cumulative ack.
+	AckEvery int `json:"ack_every"`
 	// SharedCPUs: the server, the subscribers and the producer share the
 	// machine's CPUs (they all run in this process).
 	SharedCPUs bool                       `json:"shared_cpus"`
@@ -586,6 +593,7 @@ type benchStreamServer struct {
 	handlers sync.WaitGroup
 	serving  sync.WaitGroup
 	subs     []*benchStreamSub
+	ackEvery int
 }
 
 func (b *benchStream) startServer(ctx context.Context, name string) (*benchStreamServer, error) {
@@ -626,7 +634,7 @@ func (b *benchStream) startServer(ctx context.Context, name string) (*benchStrea
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &benchStreamServer{base: "ws://" + ln.Addr().String(), token: token, store: store, cancel: cancel,
+	s := &benchStreamServer{base: "ws://" + ln.Addr().String(), token: token, store: store, cancel: cancel, ackEvery: b.opts.ackEvery,
 		hubDone: make(chan struct{}), hc: &http.Client{Transport: &http.Transport{}}}
 	s.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -724,7 +732,7 @@ func (s *benchStreamServer) dial(ctx context.Context) (*benchStreamSub, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(1 << 20)
-	sub := &benchStreamSub{ws: ws}
+	sub := &benchStreamSub{ws: ws, ackEvery: s.ackEvery}
 	_, msg, err := benchReadMessage(dctx, ws, nil)
 	if err != nil {
 		ws.CloseNow()
@@ -778,6 +786,7 @@ type benchStreamSub struct {
 	ws         *websocket.Conn
 	after      int64 // where the stream started (the subscribed notice)
 	buf, ack   []byte
+	ackEvery   int           // ack each event (1) or every ackEvery at once
 	got        int           // events received
 	misordered int           // events that were not the next sequence number
 	bytes      int64         // size of the event messages
@@ -815,7 +824,16 @@ func (s *benchStreamSub) follow(ctx context.Context, want int, epoch time.Time, 
 		s.got++
 		s.bytes += int64(len(msg))
 		s.last = now
-		s.ack = append(append(append(s.ack[:0], `{"status":"ack","correlation_id":"`...), id...), `"}`...)
+		if s.ackEvery > 1 {
+			// One cumulative ack for every ackEvery events (and the last).
+			if s.got%s.ackEvery != 0 && s.got != want {
+				continue
+			}
+			s.ack = strconv.AppendInt(append(s.ack[:0], `{"status":"ack","up_to":`...), seq, 10)
+			s.ack = append(s.ack, '}')
+		} else {
+			s.ack = append(append(append(s.ack[:0], `{"status":"ack","correlation_id":"`...), id...), `"}`...)
+		}
 		s.buf = frame.Append(s.buf[:0], frame.Frame{Type: frame.TypeAck, Payload: s.ack, Timestamp: time.Now().UnixMilli()})
 		if err := s.ws.Write(ctx, websocket.MessageBinary, s.buf); err != nil {
 			return fmt.Errorf("ack: %w", err)
@@ -966,7 +984,11 @@ func (b *benchStream) printFanOut(f *benchFanOutFigures) {
 	fmt.Fprintf(b.text, "%-7s %-31s %9s frames/s  %s × %d B messages to %d clients in %.2f s%s\n", "floor",
 		"bare coder/websocket broadcast", benchCommas(int64(fl.PerSec)), benchCommas(int64(fl.Messages)), fl.MessageBytes,
 		fl.Clients, fl.ElapsedSec, benchBusy(fl.CPUBusy, fl.CPUSelf))
-	line := fmt.Sprintf("%-7s %-31s %9s frames/s", "fan-out", fmt.Sprintf("%d subscribers, acked", f.Subscribers), benchCommas(int64(f.PerSec)))
+	acked := "acked"
+	if b.rep.AckEvery > 1 {
+		acked = fmt.Sprintf("ack per %d", b.rep.AckEvery)
+	}
+	line := fmt.Sprintf("%-7s %-31s %9s frames/s", "fan-out", fmt.Sprintf("%d subscribers, %s", f.Subscribers, acked), benchCommas(int64(f.PerSec)))
 	if f.FloorRatio != nil {
 		line += fmt.Sprintf("  %.2f× floor (target ≥ %.2f) %s", *f.FloorRatio, f.TargetFloorRatio, benchVerdict(*f.Pass))
 	}

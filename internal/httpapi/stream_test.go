@@ -331,6 +331,61 @@ func TestDurableSubscription(t *testing.T) {
 	}
 }
 
+// TestCumulativeAck: {"status":"ack","up_to":N} acknowledges every event
+// in flight up to N at once, opening the window as much; the cursor moves
+// to N and a resume starts after it.
+func TestCumulativeAck(t *testing.T) {
+	t.Parallel()
+	b := newStreamServer(t, "", stream.Options{Window: 3, SlowTimeout: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := streamclient.Dial(ctx, streamclient.Options{URL: b.srv.URL, Subscription: "bulk", After: 0,
+		Token: func(context.Context) (string, error) { return b.token, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 5 {
+		b.reserve(t, "support")
+	}
+	next := func() int64 {
+		t.Helper()
+		for {
+			m, err := c.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Event != nil {
+				return m.Event.Seq
+			}
+		}
+	}
+	for want := int64(1); want <= 3; want++ {
+		if seq := next(); seq != want {
+			t.Fatalf("got %d, want %d", seq, want)
+		}
+	}
+	// The window (3) is full: 4 and 5 wait for acks, and one cumulative
+	// ack lets both through.
+	if err := c.AckUpTo(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	for want := int64(4); want <= 5; want++ {
+		if seq := next(); seq != want {
+			t.Fatalf("after the cumulative ack got %d, want %d", seq, want)
+		}
+	}
+	waitCursor(t, b, "bulk", 3)
+	c.Close()
+	ws2 := b.dial(t, "?subscription=bulk")
+	if g := read(t, ws2); g.notice["after"] != float64(3) {
+		t.Fatalf("resumed after %v, want 3", g.notice["after"])
+	}
+	if ev := readEvent(t, ws2); ev.Seq != 4 {
+		t.Fatalf("resumed with %d, want 4", ev.Seq)
+	}
+}
+
 func waitCursor(t *testing.T, b *streamBundle, name string, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

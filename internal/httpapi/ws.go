@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/stream"
 )
 
 // Subprotocols of the stream. A browser, which cannot set headers on a
@@ -134,13 +135,15 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	o.Queues = splitList(q, "queue")
 	o.Types = splitList(q, "type")
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &stream.CorkWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above
 	})
 	if err != nil {
 		return // Accept answered the request
 	}
+	o.Cork = cw.Cork
 	if err := s.Stream.Serve(r.Context(), ws, o); err != nil {
 		s.Logger.WarnContext(r.Context(), "stream ended", "request_id", info(r).id, "err", err)
 	}

@@ -110,7 +110,7 @@ func New() *Metrics {
 		Name: "slotline_stream_frames_total", Help: "Events sent to stream subscribers."})
 	m.StreamLag = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "slotline_stream_delivery_lag_seconds",
-		Help:    "Time from an event reaching the stream hub to its delivery to a subscriber.",
+		Help:    "Time from an event reaching the stream hub to its delivery to a subscriber (one observation per batch written, for its oldest event).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30},
 	})
 	m.StreamAcks = prometheus.NewCounterVec(prometheus.CounterOpts{

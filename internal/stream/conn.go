@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ type Options struct {
 	// PingEvery sends WebSocket pings (default 30 s); IdleTimeout closes a
 	// connection that answers nothing for that long (default 90 s).
 	PingEvery, IdleTimeout time.Duration
+	// Cork, when set, is the connection under ws (see CorkWriter): each
+	// batch of frames then goes out in one write.
+	Cork *Cork
 }
 
 func (o *Options) defaults() {
@@ -130,22 +134,68 @@ type notice struct {
 }
 
 // ack is what a Type 2 payload may hold: the seed's correlation_id or id
-// (an event id), or a seq.
+// (an event id), or a seq; up_to acknowledges every event up to that seq.
 type ack struct {
 	Status        string          `json:"status"`
 	CorrelationID string          `json:"correlation_id"`
 	ID            string          `json:"id"`
 	Seq           json.RawMessage `json:"seq"`
+	UpTo          json.RawMessage `json:"up_to"`
 }
 
 // conn is one connection being served.
 type conn struct {
-	s    *Server
-	ws   *websocket.Conn
-	o    Options
-	wmu  sync.Mutex
-	buf  []byte
-	acks chan ack
+	s   *Server
+	ws  *websocket.Conn
+	o   Options
+	wmu sync.Mutex
+	buf []byte
+
+	// Acks pass from the read loop to the send loop through a queue that
+	// wakes the send loop once for all the acks that arrived meanwhile.
+	ackMu   sync.Mutex
+	ackQ    []ack
+	ackSig  chan struct{} // an ack is queued
+	ackRoom chan struct{} // the send loop took the queue
+}
+
+// maxQueuedAcks bounds the acks waiting for the send loop; the read loop
+// waits when it is reached (a client cannot grow the queue without bound).
+func (c *conn) maxQueuedAcks() int { return 2*c.o.Window + 64 }
+
+// pushAck queues an ack for the send loop, waiting while the queue is full.
+func (c *conn) pushAck(ctx context.Context, a ack) error {
+	for {
+		c.ackMu.Lock()
+		if len(c.ackQ) < c.maxQueuedAcks() {
+			c.ackQ = append(c.ackQ, a)
+			c.ackMu.Unlock()
+			select {
+			case c.ackSig <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		c.ackMu.Unlock()
+		select {
+		case <-c.ackRoom:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// takeAcks returns the queued acks, leaving spare (emptied) in their place.
+func (c *conn) takeAcks(spare []ack) []ack {
+	c.ackMu.Lock()
+	q := c.ackQ
+	c.ackQ = spare[:0]
+	c.ackMu.Unlock()
+	select {
+	case c.ackRoom <- struct{}{}:
+	default:
+	}
+	return q
 }
 
 // Serve streams events on ws until the client goes, ctx ends (a shutdown:
@@ -160,7 +210,7 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 		release := s.claim(ctx, o.ClientID+"\x00"+o.Subscription, cancel)
 		defer release()
 	}
-	c := &conn{s: s, ws: ws, o: o, acks: make(chan ack, 256)}
+	c := &conn{s: s, ws: ws, o: o, ackSig: make(chan struct{}, 1), ackRoom: make(chan struct{}, 1)}
 	head, err := s.hub.Head(ctx)
 	if err != nil {
 		ws.Close(websocket.StatusGoingAway, "shutting down")
@@ -176,15 +226,12 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 	}
 	s.stats.Opened()
 	var wg sync.WaitGroup
-	// Reads run on a context of their own, ended only after the close
-	// handshake: canceling a read makes the library drop the connection.
-	readCtx, readCancel := context.WithCancel(context.Background())
-	defer func() {
-		readCancel()
-		wg.Wait()
-	}()
+	defer wg.Wait()
+	// Reads run without a context (one with a Done channel costs the
+	// library a callback per message, and canceling it drops the
+	// connection); every way out of Serve closes ws, which ends them.
 	readErr := make(chan error, 1)
-	wg.Go(func() { readErr <- c.readLoop(readCtx, ctx) })
+	wg.Go(func() { readErr <- c.readLoop(ctx) })
 	wg.Go(func() { c.pingLoop(ctx, cancel) })
 	err = c.sendLoop(ctx, after, readErr)
 	cause := context.Cause(ctx)
@@ -297,23 +344,25 @@ func (c *conn) notice(ctx context.Context, n notice) error {
 	return c.write(ctx, websocket.MessageBinary, c.buf)
 }
 
-// send writes one event.
-func (c *conn) send(ctx context.Context, it *Item) error {
+// send writes one event. It takes no deadline of its own: sendLoop's
+// watchdog closes the connection if a batch takes too long.
+func (c *conn) send(it *Item) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.o.JSON {
-		return c.write(ctx, websocket.MessageText, it.JSON)
+		return c.ws.Write(context.Background(), websocket.MessageText, it.JSON)
 	}
-	c.buf = frame.Append(c.buf[:0], frame.Frame{Type: frame.TypeUpdate, Payload: it.JSON, Timestamp: time.Now().UnixMilli()})
-	return c.write(ctx, websocket.MessageBinary, c.buf)
+	return c.ws.Write(context.Background(), websocket.MessageBinary, it.Frame)
 }
 
 // readLoop reads the client's messages: acks (framed in binary or text
 // messages, or bare JSON in JSON mode). A malformed frame ends the
 // connection with a close code naming the problem.
-func (c *conn) readLoop(readCtx, ctx context.Context) error {
+func (c *conn) readLoop(ctx context.Context) error {
+	var msg []byte
 	for {
-		_, msg, err := c.ws.Read(readCtx)
+		var err error
+		msg, err = c.readMessage(msg)
 		if err != nil {
 			var ce websocket.CloseError
 			if errors.As(err, &ce) || ctx.Err() != nil {
@@ -343,17 +392,55 @@ func (c *conn) readLoop(readCtx, ctx context.Context) error {
 			if f.Type != frame.TypeAck {
 				return &closeError{websocket.StatusPolicyViolation, "bad_type", fmt.Sprintf("frame type %d: clients send only acks (type 2)", f.Type)}
 			}
-			if err := json.Unmarshal(f.Payload, &a); err != nil {
+			if id, ok := plainAck(f.Payload); ok {
+				a.CorrelationID = id
+			} else if err := json.Unmarshal(f.Payload, &a); err != nil {
 				_ = c.notice(ctx, notice{Notice: NoticeBadAck, Detail: "the ack payload is not JSON"})
 				continue
 			}
 		}
-		select {
-		case c.acks <- a:
-		case <-ctx.Done():
+		if err := c.pushAck(ctx, a); err != nil {
 			return errGone
 		}
 	}
+}
+
+// readMessage reads the next message into buf (reused between messages).
+func (c *conn) readMessage(buf []byte) ([]byte, error) {
+	_, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return buf, err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// plainAck reads the seed's usual ack, {"status":"ack","correlation_id":"ID"}
+// with nothing to unescape, without the JSON decoder.
+func plainAck(p []byte) (string, bool) {
+	const prefix = `{"status":"ack","correlation_id":"`
+	if len(p) < len(prefix)+2 || string(p[:len(prefix)]) != prefix || string(p[len(p)-2:]) != `"}` {
+		return "", false
+	}
+	id := p[len(prefix) : len(p)-2]
+	for _, b := range id {
+		if b == '"' || b == '\\' || b < 0x20 {
+			return "", false
+		}
+	}
+	return string(id), true
 }
 
 var errGone = errors.New("client gone")
@@ -423,12 +510,20 @@ func (c *conn) sendLoop(ctx context.Context, after int64, readErr <-chan error) 
 		if id == "" {
 			id = a.ID
 		}
-		var seq int64 = -1
+		var seq, upTo int64 = -1, -1
 		if len(a.Seq) > 0 {
 			_ = json.Unmarshal(a.Seq, &seq)
 		}
+		if len(a.UpTo) > 0 {
+			_ = json.Unmarshal(a.UpTo, &upTo)
+		}
 		found := false
 		for _, p := range pending {
+			if p.seq <= upTo {
+				acked[p.seq] = true
+				found = true
+				continue
+			}
 			if (id != "" && p.id == id) || (seq >= 0 && p.seq == seq) {
 				acked[p.seq] = true
 				found = true
@@ -441,18 +536,18 @@ func (c *conn) sendLoop(ctx context.Context, after int64, readErr <-chan error) 
 		}
 	}
 	var slowSince time.Time
+	var spare []ack
 	for {
-		// Drain the acks that are waiting.
-		for drained := false; !drained; {
-			select {
-			case a := <-c.acks:
-				handle(a)
-			case err := <-readErr:
-				return err
-			default:
-				drained = true
-			}
+		select {
+		case err := <-readErr:
+			return err
+		default:
 		}
+		q := c.takeAcks(spare)
+		for _, a := range q {
+			handle(a)
+		}
+		spare = q
 		if len(pending) >= c.o.Window {
 			if slowSince.IsZero() {
 				slowSince = time.Now()
@@ -461,63 +556,72 @@ func (c *conn) sendLoop(ctx context.Context, after int64, readErr <-chan error) 
 			if wait <= 0 {
 				return errSlow
 			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case err := <-readErr:
+				t.Stop()
+				return err
+			case <-c.ackSig:
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
+		slowSince = time.Time{}
+		items, changed, err := c.s.hub.next(ctx, examined, c.o.Window-len(pending))
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			// Wait for events, or for acks while waiting.
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case err := <-readErr:
 				return err
-			case a := <-c.acks:
-				handle(a)
-			case <-time.After(wait):
+			case <-c.ackSig:
+			case <-changed:
 			}
 			continue
 		}
-		slowSince = time.Time{}
-		// Wait for events, or for acks while waiting.
-		rctx, rcancel := context.WithCancel(ctx)
-		type result struct {
-			items []*Item
-			err   error
-		}
-		got := make(chan result, 1)
-		from, room := examined, c.o.Window-len(pending)
-		go func() {
-			items, err := c.s.hub.Read(rctx, from, room)
-			got <- result{items, err}
-		}()
-		var res result
-	wait:
-		for {
-			select {
-			case res = <-got:
-				break wait
-			case a := <-c.acks:
-				handle(a)
-			case err := <-readErr:
-				rcancel()
-				<-got
-				return err
-			}
-		}
-		rcancel()
-		if res.err != nil {
-			return res.err
-		}
-		for _, it := range res.items {
-			examined = it.Seq
-			if !c.wanted(it) {
-				continue
-			}
-			if err := c.send(ctx, it); err != nil {
-				return errGone
-			}
-			c.s.stats.Delivered(1, time.Since(it.At))
-			pending = append(pending, inflight{it.Seq, it.EventID})
+		if err := c.sendBatch(items, &examined, &pending); err != nil {
+			return err
 		}
 		if len(pending) == 0 {
 			advance()
 		}
 	}
+}
+
+// sendBatch writes the wanted items in one corked write, under a watchdog
+// that closes the connection if the client stops reading for SlowTimeout.
+func (c *conn) sendBatch(items []*Item, examined *int64, pending *[]inflight) error {
+	watchdog := time.AfterFunc(c.o.SlowTimeout, func() { c.ws.CloseNow() })
+	defer watchdog.Stop()
+	c.o.Cork.cork()
+	sent := 0
+	for _, it := range items {
+		*examined = it.Seq
+		if !c.wanted(it) {
+			continue
+		}
+		if err := c.send(it); err != nil {
+			_ = c.o.Cork.uncork()
+			return errGone
+		}
+		sent++
+		*pending = append(*pending, inflight{it.Seq, it.EventID})
+	}
+	if err := c.o.Cork.uncork(); err != nil {
+		return errGone
+	}
+	if sent > 0 {
+		c.s.stats.Delivered(sent, time.Since(items[0].At))
+	}
+	return nil
 }
 
 func (c *conn) wanted(it *Item) bool {

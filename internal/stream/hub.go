@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slotline/slotline/internal/frame"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -32,6 +33,9 @@ type Item struct {
 	QueueID string
 	// JSON is the event as the stream sends it (Type 1 payload).
 	JSON []byte
+	// Frame is the Type 1 frame of JSON, built once for every subscriber;
+	// its timestamp is when the hub read the event.
+	Frame []byte
 	// At is when the hub read it (to measure delivery lag).
 	At time.Time
 }
@@ -113,11 +117,10 @@ func (h *Hub) fetch(ctx context.Context) error {
 		items := make([]*Item, len(evs))
 		now := time.Now()
 		for i := range evs {
-			it, err := encode(&evs[i])
+			it, err := encode(&evs[i], now)
 			if err != nil {
 				return err
 			}
-			it.At = now
 			items[i] = it
 		}
 		h.mu.Lock()
@@ -145,12 +148,13 @@ func (h *Hub) fetch(ctx context.Context) error {
 }
 
 // encode renders an event as the stream sends it.
-func encode(ev *reservation.Event) (*Item, error) {
+func encode(ev *reservation.Event, at time.Time) (*Item, error) {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("stream: encode event %d: %w", ev.Seq, err)
 	}
-	return &Item{Seq: ev.Seq, EventID: ev.ID, Type: ev.Type, QueueID: ev.QueueID, JSON: b}, nil
+	f := frame.Append(make([]byte, 0, len(b)+32), frame.Frame{Type: frame.TypeUpdate, Payload: b, Timestamp: at.UnixMilli()})
+	return &Item{Seq: ev.Seq, EventID: ev.ID, Type: ev.Type, QueueID: ev.QueueID, JSON: b, Frame: f, At: at}, nil
 }
 
 // Head returns the last sequence number read, after Run has started.
@@ -172,35 +176,9 @@ func (h *Hub) Read(ctx context.Context, after int64, max int) ([]*Item, error) {
 		return nil, err
 	}
 	for {
-		h.mu.RLock()
-		head, first, changed := h.head, h.first, h.changed
-		var out []*Item
-		if after < head && first != 0 && after+1 >= first {
-			i := int(after + 1 - first)
-			j := min(i+max, len(h.ring))
-			out = append(out, h.ring[i:j]...)
-		}
-		h.mu.RUnlock()
-		if len(out) > 0 {
-			return out, nil
-		}
-		if after < head {
-			// Older than the ring: read the database.
-			evs, err := h.store.FindEvents(ctx, after, max)
-			if err != nil {
-				return nil, err
-			}
-			out = make([]*Item, 0, len(evs))
-			for i := range evs {
-				it, err := encode(&evs[i])
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, it)
-			}
-			if len(out) > 0 {
-				return out, nil
-			}
+		out, changed, err := h.next(ctx, after, max)
+		if err != nil || len(out) > 0 {
+			return out, err
 		}
 		select {
 		case <-ctx.Done():
@@ -208,4 +186,37 @@ func (h *Hub) Read(ctx context.Context, after int64, max int) ([]*Item, error) {
 		case <-changed:
 		}
 	}
+}
+
+// next returns up to max events after seq after without waiting for new
+// ones; with none, it returns a channel closed when more arrive. Events
+// older than the ring are read from the database.
+func (h *Hub) next(ctx context.Context, after int64, max int) ([]*Item, <-chan struct{}, error) {
+	h.mu.RLock()
+	head, first, changed := h.head, h.first, h.changed
+	var out []*Item
+	if after < head && first != 0 && after+1 >= first {
+		i := int(after + 1 - first)
+		j := min(i+max, len(h.ring))
+		out = append(out, h.ring[i:j]...)
+	}
+	h.mu.RUnlock()
+	if len(out) > 0 || after >= head {
+		return out, changed, nil
+	}
+	// Older than the ring: read the database.
+	evs, err := h.store.FindEvents(ctx, after, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	out = make([]*Item, 0, len(evs))
+	for i := range evs {
+		it, err := encode(&evs[i], now)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, it)
+	}
+	return out, changed, nil
 }

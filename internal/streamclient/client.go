@@ -142,9 +142,19 @@ func (c *Conn) Next(ctx context.Context) (*Message, error) {
 	return m, nil
 }
 
-// Ack acknowledges an event by its id.
+// Ack acknowledges an event by its id (the seed's ack).
 func (c *Conn) Ack(ctx context.Context, eventID string) error {
 	payload, _ := json.Marshal(map[string]string{"status": "ack", "correlation_id": eventID})
+	c.buf = frame.Append(c.buf[:0], frame.Frame{Type: frame.TypeAck, Payload: payload, Timestamp: time.Now().UnixMilli()})
+	return c.ws.Write(ctx, websocket.MessageBinary, c.buf)
+}
+
+// AckUpTo acknowledges every event up to and including seq at once (a
+// cumulative ack: one message for many events, which a busy consumer
+// prefers). Like Ack, it must not run concurrently with another ack.
+func (c *Conn) AckUpTo(ctx context.Context, seq int64) error {
+	payload := strconv.AppendInt([]byte(`{"status":"ack","up_to":`), seq, 10)
+	payload = append(payload, '}')
 	c.buf = frame.Append(c.buf[:0], frame.Frame{Type: frame.TypeAck, Payload: payload, Timestamp: time.Now().UnixMilli()})
 	return c.ws.Write(ctx, websocket.MessageBinary, c.buf)
 }
