@@ -32,7 +32,7 @@ import (
 
 // What the webhooks bench measures against, and how it loads the system.
 const (
-	benchWebhooksAllPhases = "floor,deliver,loss"
+	benchWebhooksAllPhases = "floor,deliver,drain,loss"
 
 	benchWebhooksTargetSQLite   = 500  // deliveries/s
 	benchWebhooksTargetPostgres = 1500 // deliveries/s
@@ -53,7 +53,8 @@ func benchWebhooksLossSchedule() []time.Duration {
 // benchWebhooksCmd runs "slotline bench webhooks": deliveries per second
 // from event commit to a local receiver and the commit-to-arrival latency,
 // against the raw loopback POST rate of the same receiver measured in the
-// same run; then the loss check, against a receiver that fails a share of
+// same run; then the rate at which a backlog drains (the delivery side on
+// its own, with no commits competing); then the loss check, against a receiver that fails a share of
 // the requests. The store, River, the dispatcher and the receivers all run
 // in this process, on the same CPUs.
 func benchWebhooksCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -177,6 +178,7 @@ type benchWebhooksReport struct {
 	SharedCPUs bool                  `json:"shared_cpus"`
 	Floor      *benchWebhooksFloor   `json:"floor,omitempty"`
 	Deliver    *benchWebhooksDeliver `json:"deliver,omitempty"`
+	Drain      *benchWebhooksDrain   `json:"drain,omitempty"`
 	Loss       *benchWebhooksLoss    `json:"loss,omitempty"`
 	LogLines   int                   `json:"log_lines,omitempty"` // at level warn or above, all phases
 }
@@ -242,6 +244,18 @@ type benchWebhooksDeliver struct {
 	Pass         bool     `json:"pass"`
 }
 
+// benchWebhooksDrain is the drain phase: the events are all committed
+// while the receiver holds the first request, then it lets go and the
+// backlog is timed from that moment to its last first arrival.
+type benchWebhooksDrain struct {
+	benchWebhooksDelivery
+	PerSec       float64  `json:"per_s"`
+	FloorRatio   *float64 `json:"floor_ratio,omitempty"`
+	EndpointRate *float64 `json:"per_endpoint_floor_ratio,omitempty"`
+	TargetPerSec float64  `json:"target_per_s"`
+	Pass         bool     `json:"pass"`
+}
+
 type benchWebhooksLoss struct {
 	benchWebhooksDelivery
 	FailRate float64 `json:"fail_rate"`
@@ -276,6 +290,11 @@ func (b *benchWebhooks) run(ctx context.Context) error {
 	if b.opts.phases["deliver"] {
 		if err := b.runDeliver(ctx); err != nil {
 			return fmt.Errorf("deliver phase: %w", err)
+		}
+	}
+	if b.opts.phases["drain"] {
+		if err := b.runDrain(ctx); err != nil {
+			return fmt.Errorf("drain phase: %w", err)
 		}
 	}
 	if b.opts.phases["loss"] {
@@ -371,23 +390,68 @@ func (b *benchWebhooks) runDeliver(ctx context.Context) (err error) {
 	if len(out.latencies) > 0 {
 		d.MaxMs = ms(out.latencies[len(out.latencies)-1])
 	}
-	if f := b.rep.Floor; f != nil {
-		if f.Full.PerSec > 0 {
-			r := d.PerSec / f.Full.PerSec
-			d.FloorRatio = &r
-		}
-		if f.PerEndpoint != nil && f.PerEndpoint.PerSec > 0 {
-			r := d.PerSec / f.PerEndpoint.PerSec
-			d.EndpointRate = &r
-		}
-	}
-	d.TargetPerSec = benchWebhooksTargetSQLite
-	if b.dbs.backend == storage.Postgres {
-		d.TargetPerSec = benchWebhooksTargetPostgres
-	}
+	d.FloorRatio, d.EndpointRate = b.floorRatios(d.PerSec)
+	d.TargetPerSec = b.target()
 	d.Pass = d.Complete && d.Lost == 0 && d.Duplicates == 0 && d.PerSec >= d.TargetPerSec
 	b.rep.Deliver = d
 	b.printDeliver()
+	return nil
+}
+
+// floorRatios returns a rate as a share of the floor's full and
+// per-endpoint rates (nil without a floor phase).
+func (b *benchWebhooks) floorRatios(perSec float64) (full, perEndpoint *float64) {
+	f := b.rep.Floor
+	if f == nil {
+		return nil, nil
+	}
+	if f.Full.PerSec > 0 {
+		r := perSec / f.Full.PerSec
+		full = &r
+	}
+	if f.PerEndpoint != nil && f.PerEndpoint.PerSec > 0 {
+		r := perSec / f.PerEndpoint.PerSec
+		perEndpoint = &r
+	}
+	return full, perEndpoint
+}
+
+// target is the deliveries per second to reach on this backend.
+func (b *benchWebhooks) target() float64 {
+	if b.dbs.backend == storage.Postgres {
+		return benchWebhooksTargetPostgres
+	}
+	return benchWebhooksTargetSQLite
+}
+
+// runDrain commits --events events while the receiver holds the first
+// request, then lets go and times the backlog's delivery: the rate of the
+// delivery side (claim, load, sign, POST, record) with no commits
+// competing for the CPUs and the database.
+func (b *benchWebhooks) runDrain(ctx context.Context) (err error) {
+	rc := newBenchReceiver(0, 0)
+	rc.hold()
+	defer rc.close()
+	// Short retries, in case the held request outlasts the attempt timeout.
+	rig, err := b.startRig(ctx, "drain", rc, benchWebhooksLossSchedule())
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, rig.close()) }()
+	fmt.Fprintf(b.progress, "drain: committing %s events with the receiver holding the first request…\n", benchCommas(int64(b.opts.events)))
+	out, err := b.commitAndWait(ctx, "drain", rig, rc, b.opts.events)
+	if err != nil {
+		return err
+	}
+	d := &benchWebhooksDrain{benchWebhooksDelivery: out.delivery}
+	if d.ElapsedSec > 0 {
+		d.PerSec = float64(d.Delivered) / d.ElapsedSec
+	}
+	d.FloorRatio, d.EndpointRate = b.floorRatios(d.PerSec)
+	d.TargetPerSec = b.target()
+	d.Pass = d.Complete && d.Lost == 0 && d.Duplicates == 0 && d.PerSec >= d.TargetPerSec
+	b.rep.Drain = d
+	b.printDrain()
 	return nil
 }
 
@@ -434,6 +498,7 @@ type benchWebhooksRig struct {
 	runner    *syncer.Runner
 	endpoints []string // ids, in the receiver's /hook/{i} order
 	cancel    context.CancelFunc
+	waker     chan struct{} // closed when the dispatcher's Run returns
 	log       *benchTail
 	report    *benchWebhooksReport
 }
@@ -472,10 +537,12 @@ func (b *benchWebhooks) startRig(ctx context.Context, name string, rc *benchRece
 		return nil, err
 	}
 	disp.SetJobs(runner)
+	rig := &benchWebhooksRig{store: st, runner: runner, cancel: cancel, waker: make(chan struct{}), log: tail, report: b.rep}
+	go func() { defer close(rig.waker); _ = disp.Run(rctx) }()
 	st.SetEventHook(disp.Hook)
-	rig := &benchWebhooksRig{store: st, runner: runner, cancel: cancel, log: tail, report: b.rep}
 	if err := runner.Start(rctx); err != nil {
 		cancel()
+		<-rig.waker
 		st.Close()
 		return nil, fmt.Errorf("start River: %w", err)
 	}
@@ -495,6 +562,7 @@ func (b *benchWebhooks) startRig(ctx context.Context, name string, rc *benchRece
 // reports what the system logged at level warn or above.
 func (r *benchWebhooksRig) close() error {
 	r.cancel()
+	<-r.waker
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := r.runner.Stop(ctx)
@@ -546,6 +614,11 @@ func (b *benchWebhooks) commitAndWait(ctx context.Context, phase string, rig *be
 	commitRate := float64(res.ok) / res.elapsed.Seconds()
 	fmt.Fprintf(b.progress, "%s: committed %s events at %s/s; waiting for the deliveries…\n", phase,
 		benchCommas(int64(res.ok)), benchCommas(int64(commitRate)))
+	if rc.release() {
+		// A held receiver: the phase times the backlog from now.
+		start = time.Now()
+		deadline = start.Add(b.opts.timeout)
+	}
 
 	// The store's log is the truth of what was committed: each
 	// reservation's reservation.created event, by seq.
@@ -729,6 +802,9 @@ func benchRiverJobs(ctx context.Context, st *storage.Store) (map[string]benchJob
 type benchReceiver struct {
 	srv      *httptest.Server
 	failRate float64
+	// gate, when set by hold, holds each request until it is closed.
+	gate        chan struct{}
+	releaseOnce sync.Once
 
 	mu          sync.Mutex
 	rng         *mrand.Rand
@@ -767,9 +843,36 @@ func (rc *benchReceiver) url(endpoint int) string {
 	return rc.srv.URL + "/hook/" + strconv.Itoa(endpoint)
 }
 
-func (rc *benchReceiver) close() { rc.srv.Close() }
+// close lets a held request go, then stops the server.
+func (rc *benchReceiver) close() {
+	rc.release()
+	rc.srv.Close()
+}
+
+// hold makes the receiver hold every request until release; call it
+// before any request arrives.
+func (rc *benchReceiver) hold() { rc.gate = make(chan struct{}) }
+
+// release lets held requests go; it reports whether the receiver was
+// holding them.
+func (rc *benchReceiver) release() bool {
+	if rc.gate == nil {
+		return false
+	}
+	released := false
+	rc.releaseOnce.Do(func() { close(rc.gate); released = true })
+	return released
+}
 
 func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
+	if rc.gate != nil {
+		select {
+		case <-rc.gate:
+		case <-r.Context().Done():
+			http.Error(w, "gave up", http.StatusServiceUnavailable)
+			return
+		}
+	}
 	ep, epErr := strconv.Atoi(r.PathValue("endpoint"))
 	body, err := io.ReadAll(r.Body)
 	var p struct {
@@ -873,6 +976,24 @@ func (b *benchWebhooks) printDeliver() {
 	line := fmt.Sprintf("%-8s %-38s %8s /s    commit→arrival p50 %.1f ms  p99 %.1f ms  max %.1f ms", "deliver",
 		fmt.Sprintf("%s events → %d endpoint(s)", benchCommas(int64(d.Events)), b.rep.Endpoints), benchCommas(int64(d.PerSec)),
 		d.P50Ms, d.P99Ms, d.MaxMs)
+	if d.FloorRatio != nil {
+		line += fmt.Sprintf("  %.3f× floor", *d.FloorRatio)
+	}
+	if d.EndpointRate != nil {
+		line += fmt.Sprintf(" (%.3f× the per-endpoint floor)", *d.EndpointRate)
+	}
+	line += fmt.Sprintf("  (target ≥ %s/s) %s", benchCommas(int64(d.TargetPerSec)), benchVerdict(d.Pass))
+	fmt.Fprintln(b.text, line)
+	b.printDelivery(&d.benchWebhooksDelivery)
+}
+
+func (b *benchWebhooks) printDrain() {
+	if b.text == nil {
+		return
+	}
+	d := b.rep.Drain
+	line := fmt.Sprintf("%-8s %-38s %8s /s    in %.1f s", "drain",
+		fmt.Sprintf("%s queued → %d endpoint(s)", benchCommas(int64(d.Events)), b.rep.Endpoints), benchCommas(int64(d.PerSec)), d.ElapsedSec)
 	if d.FloorRatio != nil {
 		line += fmt.Sprintf("  %.3f× floor", *d.FloorRatio)
 	}

@@ -126,6 +126,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	g.Go(func() error { return gside.listener.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
+	g.Go(func() error { return disp.Run(gctx) })
 	g.Go(func() error { return gside.hours.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()

@@ -444,11 +444,6 @@ type specBundle struct {
 // are recorded but never made in these tests.
 type fakeJobs struct{ inserted atomic.Int64 }
 
-func (j *fakeJobs) InsertTx(context.Context, *storage.Tx, river.JobArgs, *river.InsertOpts) error {
-	j.inserted.Add(1)
-	return nil
-}
-
 func (j *fakeJobs) Insert(context.Context, river.JobArgs, *river.InsertOpts) error {
 	j.inserted.Add(1)
 	return nil

@@ -352,6 +352,22 @@ type Tx struct {
 	audits []*audit.Entry
 	// onFlush, if set, sees the numbered events just before the commit.
 	onFlush func(events []reservation.Event)
+	// after runs once the transaction has committed (never if it did not).
+	after []func()
+}
+
+// AfterCommit arranges for fn to run once this transaction has committed;
+// it never runs for a transaction rolled back (or retried: the retry is a
+// new transaction). It runs on the store's writer goroutine, so it must be
+// quick and must not block; hand anything slow to a goroutine of its own
+// owner.
+func (t *Tx) AfterCommit(fn func()) { t.after = append(t.after, fn) }
+
+// runAfterCommit runs the AfterCommit functions.
+func (t *Tx) runAfterCommit() {
+	for _, fn := range t.after {
+		fn()
+	}
 }
 
 // pendingEvent is an event with its reservation already encoded.

@@ -232,6 +232,7 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 		if len(tx.events) > 0 {
 			s.committed.fire()
 		}
+		tx.runAfterCommit()
 		return nil
 	}
 	stx, err := s.wdb.BeginTx(ctx, nil)
@@ -252,6 +253,7 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	if len(tx.events) > 0 {
 		s.committed.fire()
 	}
+	tx.runAfterCommit()
 	return nil
 }
 

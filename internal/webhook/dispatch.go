@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -38,7 +39,6 @@ var DefaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * 
 
 // Jobs is what the dispatcher needs of the job queue.
 type Jobs interface {
-	InsertTx(ctx context.Context, tx *storage.Tx, args river.JobArgs, opts *river.InsertOpts) error
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
 }
 
@@ -82,13 +82,18 @@ type Dispatcher struct {
 	jobs Jobs
 	id   string
 	mu   sync.Mutex
+
+	// Endpoints with new deliveries, waiting for Run to start their jobs.
+	wakeMu  sync.Mutex
+	waiting map[string]struct{}
+	wakeSig chan struct{}
 }
 
 // Queue is the River queue of deliveries.
 const Queue = "webhooks"
 
 // New returns a Dispatcher; call Register with the River workers, then
-// SetJobs, then install Hook as the store's event hook.
+// SetJobs, start Run, then install Hook as the store's event hook.
 func New(cfg Config) *Dispatcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -117,7 +122,7 @@ func New(cfg Config) *Dispatcher {
 	cfg.Client = &c
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return &Dispatcher{cfg: cfg, id: "wh-" + hex.EncodeToString(b)}
+	return &Dispatcher{cfg: cfg, id: "wh-" + hex.EncodeToString(b), waiting: map[string]struct{}{}, wakeSig: make(chan struct{}, 1)}
 }
 
 // SetJobs gives the dispatcher its job queue.
@@ -150,8 +155,11 @@ func (d *Dispatcher) Register(w *river.Workers) []*river.PeriodicJob {
 }
 
 // Hook is the store's event hook: it makes one delivery per event and
-// matching enabled endpoint, and a job per endpoint, in the event's own
-// transaction.
+// matching enabled endpoint in the event's own transaction, and once that
+// commits asks Run to start a delivery job for each endpoint concerned.
+// Starting the job after the commit, from Run, keeps the job queue's
+// insert out of the writer's path; a process that dies in between leaves
+// its deliveries due, and the sweep (every 30 s, and at start) finds them.
 func (d *Dispatcher) Hook(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
 	eps, err := d.cfg.Store.EnabledEndpoints(ctx, tx)
 	if err != nil || len(eps) == 0 {
@@ -159,7 +167,7 @@ func (d *Dispatcher) Hook(ctx context.Context, tx *storage.Tx, events []reservat
 	}
 	now := d.cfg.Now()
 	var ds []*storage.Delivery
-	touched := map[string]bool{}
+	var touched []string
 	for _, ev := range events {
 		for _, ep := range eps {
 			if ev.Webhook != nil && ev.Webhook.EndpointID == ep.ID {
@@ -170,7 +178,9 @@ func (d *Dispatcher) Hook(ctx context.Context, tx *storage.Tx, events []reservat
 			}
 			ds = append(ds, &storage.Delivery{ID: NewDeliveryID(), EndpointID: ep.ID, EventSeq: ev.Seq, EventType: ev.Type,
 				NextAttemptAt: now, CreatedAt: now})
-			touched[ep.ID] = true
+			if !slices.Contains(touched, ep.ID) {
+				touched = append(touched, ep.ID)
+			}
 		}
 	}
 	if len(ds) == 0 {
@@ -179,12 +189,46 @@ func (d *Dispatcher) Hook(ctx context.Context, tx *storage.Tx, events []reservat
 	if err := d.cfg.Store.InsertDeliveries(ctx, tx, ds); err != nil {
 		return err
 	}
-	for id := range touched {
-		if err := d.jobs.InsertTx(ctx, tx, deliverArgs{EndpointID: id}, nil); err != nil {
-			return err
+	tx.AfterCommit(func() { d.wake(touched) })
+	return nil
+}
+
+// wake marks endpoints as having new deliveries; it never blocks.
+func (d *Dispatcher) wake(ids []string) {
+	d.wakeMu.Lock()
+	for _, id := range ids {
+		d.waiting[id] = struct{}{}
+	}
+	d.wakeMu.Unlock()
+	select {
+	case d.wakeSig <- struct{}{}:
+	default:
+	}
+}
+
+// Run starts the delivery jobs of endpoints that Hook woke, one per
+// endpoint however many commits woke it meanwhile, until ctx is done. An
+// endpoint whose job cannot be started is left to the sweep.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wakeSig:
+		}
+		d.wakeMu.Lock()
+		ids := make([]string, 0, len(d.waiting))
+		for id := range d.waiting {
+			ids = append(ids, id)
+		}
+		clear(d.waiting)
+		d.wakeMu.Unlock()
+		for _, id := range ids {
+			if err := d.Kick(ctx, id); err != nil && ctx.Err() == nil {
+				d.cfg.Logger.WarnContext(ctx, "cannot start a delivery job; the sweep will", "endpoint", id, "err", err)
+			}
 		}
 	}
-	return nil
 }
 
 // NewDeliveryID returns a new message id (the webhook-id).
@@ -226,13 +270,23 @@ type deliverWorker struct {
 	d *Dispatcher
 }
 
+// A worker sends up to batchSize deliveries, for up to batchTime, before
+// it records their outcomes in one transaction: larger batches spread the
+// reads and the commit over more requests; a worker killed mid-batch sends
+// them again; batchTime keeps a slow or hanging receiver's outcomes from
+// waiting long unrecorded.
+const (
+	batchSize = 50
+	batchTime = 5 * time.Second
+)
+
 // claimTTL bounds how long a killed worker keeps an endpoint (the claim
 // is renewed while the worker runs).
 const claimTTL = 20 * time.Second
 
 // Work delivers the endpoint's due deliveries in event order, then
 // schedules itself for the next one due. The outcomes of each batch of up
-// to 20 are recorded in one transaction: a worker killed mid-batch sends
+// to batchSize are recorded in one transaction: a worker killed mid-batch sends
 // those again, under the same webhook-id, which receivers deduplicate.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	d := w.d
@@ -288,7 +342,7 @@ func (d *Dispatcher) deliverDue(ctx context.Context, id string) (done bool, err 
 		if !ep.Enabled {
 			return true, nil
 		}
-		due, err := d.cfg.Store.DueDeliveries(ctx, id, d.cfg.Now(), 20)
+		due, err := d.cfg.Store.DueDeliveries(ctx, id, d.cfg.Now(), batchSize)
 		if err != nil || len(due) == 0 {
 			return false, err
 		}
@@ -327,7 +381,11 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, ep *storage.Endpoint, due
 	var sent []*storage.Delivery
 	var exhausted []*storage.Delivery
 	disable := ""
+	started := time.Now()
 	for _, del := range due {
+		if time.Since(started) >= batchTime {
+			break // the rest stay due for the next batch
+		}
 		ev := bySeq[del.EventSeq]
 		if ev == nil {
 			return false, fmt.Errorf("delivery %s: event %d does not exist", del.ID, del.EventSeq)

@@ -176,12 +176,15 @@ func setup(t *testing.T, backend string, strict bool, timeout time.Duration) *bu
 		t.Fatal(err)
 	}
 	disp.SetJobs(runner)
+	waker := make(chan struct{})
+	go func() { defer close(waker); _ = disp.Run(ctx) }()
 	store.SetEventHook(disp.Hook)
 	if err := runner.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		cancel()
+		<-waker
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
 		_ = runner.Stop(sctx)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -780,11 +781,17 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 		t.Fatal(err)
 	}
 	var hooked []int64
+	var afterCommit []string // what AfterCommit saw, from another connection
 	s.SetEventHook(func(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
 		eps, err := s.EnabledEndpoints(ctx, tx)
 		if err != nil {
 			return err
 		}
+		last := events[len(events)-1].Seq
+		tx.AfterCommit(func() {
+			evs, err := s.FindEvents(ctx, last-1, 10)
+			afterCommit = append(afterCommit, fmt.Sprintf("%d:%d:%v", last, len(evs), err))
+		})
 		var ds []*storage.Delivery
 		for _, ev := range events {
 			hooked = append(hooked, ev.Seq)
@@ -805,14 +812,25 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 	if len(hooked) != 2 || hooked[0] != 1 || hooked[1] != 2 {
 		t.Fatalf("the hook saw seqs %v, want [1 2]", hooked)
 	}
+	// AfterCommit runs once per committed transaction, when its event is
+	// already visible to readers.
+	if want := []string{"1:1:<nil>", "2:1:<nil>"}; !slices.Equal(afterCommit, want) {
+		t.Fatalf("AfterCommit saw %v, want %v", afterCommit, want)
+	}
 	due, err := s.DueDeliveries(ctx, "we_1", time.Now(), 10)
 	if err != nil || len(due) != 1 || due[0].EventSeq != 1 {
 		t.Fatalf("due = %+v, %v; want the created event only (the endpoint filters)", due, err)
 	}
 	// A hook failure rolls the write back with its event.
-	s.SetEventHook(func(context.Context, *storage.Tx, []reservation.Event) error { return fmt.Errorf("boom") })
+	s.SetEventHook(func(_ context.Context, tx *storage.Tx, _ []reservation.Event) error {
+		tx.AfterCommit(func() { afterCommit = append(afterCommit, "rolled back") })
+		return fmt.Errorf("boom")
+	})
 	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(1, 5)}, write()); err == nil {
 		t.Fatal("a failing hook did not fail the write")
+	}
+	if len(afterCommit) != 2 {
+		t.Errorf("AfterCommit ran for a rolled-back transaction: %v", afterCommit)
 	}
 	if evs, _ := s.FindEvents(ctx, 2, 10); len(evs) != 0 {
 		t.Errorf("events after a failed hook: %v", evs)
