@@ -976,15 +976,7 @@ func (b *benchWebhooks) printDeliver() {
 	line := fmt.Sprintf("%-8s %-38s %8s /s    commit→arrival p50 %.1f ms  p99 %.1f ms  max %.1f ms", "deliver",
 		fmt.Sprintf("%s events → %d endpoint(s)", benchCommas(int64(d.Events)), b.rep.Endpoints), benchCommas(int64(d.PerSec)),
 		d.P50Ms, d.P99Ms, d.MaxMs)
-	if d.FloorRatio != nil {
-		line += fmt.Sprintf("  %.3f× floor", *d.FloorRatio)
-	}
-	if d.EndpointRate != nil {
-		line += fmt.Sprintf(" (%.3f× the per-endpoint floor)", *d.EndpointRate)
-	}
-	line += fmt.Sprintf("  (target ≥ %s/s) %s", benchCommas(int64(d.TargetPerSec)), benchVerdict(d.Pass))
-	fmt.Fprintln(b.text, line)
-	b.printDelivery(&d.benchWebhooksDelivery)
+	b.printRate(line, d.FloorRatio, d.EndpointRate, d.TargetPerSec, d.Pass, &d.benchWebhooksDelivery)
 }
 
 func (b *benchWebhooks) printDrain() {
@@ -994,15 +986,21 @@ func (b *benchWebhooks) printDrain() {
 	d := b.rep.Drain
 	line := fmt.Sprintf("%-8s %-38s %8s /s    in %.1f s", "drain",
 		fmt.Sprintf("%s queued → %d endpoint(s)", benchCommas(int64(d.Events)), b.rep.Endpoints), benchCommas(int64(d.PerSec)), d.ElapsedSec)
-	if d.FloorRatio != nil {
-		line += fmt.Sprintf("  %.3f× floor", *d.FloorRatio)
+	b.printRate(line, d.FloorRatio, d.EndpointRate, d.TargetPerSec, d.Pass, &d.benchWebhooksDelivery)
+}
+
+// printRate ends a rate line with its ratios to the floor and its verdict,
+// then prints the phase's delivery line.
+func (b *benchWebhooks) printRate(line string, full, perEndpoint *float64, target float64, pass bool, d *benchWebhooksDelivery) {
+	if full != nil {
+		line += fmt.Sprintf("  %.3f× floor", *full)
 	}
-	if d.EndpointRate != nil {
-		line += fmt.Sprintf(" (%.3f× the per-endpoint floor)", *d.EndpointRate)
+	if perEndpoint != nil {
+		line += fmt.Sprintf(" (%.3f× the per-endpoint floor)", *perEndpoint)
 	}
-	line += fmt.Sprintf("  (target ≥ %s/s) %s", benchCommas(int64(d.TargetPerSec)), benchVerdict(d.Pass))
+	line += fmt.Sprintf("  (target ≥ %s/s) %s", benchCommas(int64(target)), benchVerdict(pass))
 	fmt.Fprintln(b.text, line)
-	b.printDelivery(&d.benchWebhooksDelivery)
+	b.printDelivery(d)
 }
 
 func (b *benchWebhooks) printLoss() {

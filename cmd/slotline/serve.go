@@ -126,7 +126,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	g.Go(func() error { return gside.listener.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
-	g.Go(func() error { return disp.Run(gctx) })
+	// The dispatcher starts delivery jobs for as long as writes can commit:
+	// until the sync jobs have stopped, after the HTTP server.
+	dctx, dcancel := context.WithCancel(context.WithoutCancel(gctx))
+	defer dcancel()
+	g.Go(func() error { return disp.Run(dctx) })
 	g.Go(func() error { return gside.hours.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
@@ -137,7 +141,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		err := srv.Shutdown(sctx)
 		jctx, jcancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
 		defer jcancel()
-		return errors.Join(err, gside.runner.Stop(jctx))
+		err = errors.Join(err, gside.runner.Stop(jctx))
+		dcancel()
+		return err
 	})
 	g.Go(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
 

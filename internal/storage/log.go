@@ -104,18 +104,13 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 		eventSeq, auditSeq, auditHash); err != nil {
 		return err
 	}
-	if len(tx.events) > 0 && (s.hook != nil || tx.onFlush != nil) {
+	if len(tx.events) > 0 && s.hook != nil {
 		evs := make([]reservation.Event, len(tx.events))
 		for i := range tx.events {
 			evs[i] = tx.events[i].Event
 		}
-		if s.hook != nil {
-			if err := s.hook(ctx, tx, evs); err != nil {
-				return err
-			}
-		}
-		if tx.onFlush != nil {
-			tx.onFlush(evs)
+		if err := s.hook(ctx, tx, evs); err != nil {
+			return err
 		}
 	}
 	if s.pool != nil && len(tx.events) > 0 {

@@ -350,8 +350,6 @@ type Tx struct {
 	// written (and numbered) just before it commits.
 	events []pendingEvent
 	audits []*audit.Entry
-	// onFlush, if set, sees the numbered events just before the commit.
-	onFlush func(events []reservation.Event)
 	// after runs once the transaction has committed (never if it did not).
 	after []func()
 }

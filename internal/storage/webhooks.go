@@ -452,11 +452,13 @@ func (s *Store) ReleaseEndpoint(ctx context.Context, id, holder string) error {
 func (s *Store) RecordSystemEvent(ctx context.Context, ev reservation.Event, entry *audit.Entry) (int64, error) {
 	var seq int64
 	err := s.inTx(ctx, func(tx *Tx) error {
+		// The sequence number is handed out at flush, and the transaction
+		// may carry other writes' events: remember which one is ours.
+		i := len(tx.events)
 		if err := s.appendLog(ctx, tx, []pendingEvent{{Event: ev}}, entry); err != nil {
 			return err
 		}
-		// The sequence number is handed out at flush; report it after.
-		tx.onFlush = func(evs []reservation.Event) { seq = evs[len(evs)-1].Seq }
+		tx.AfterCommit(func() { seq = tx.events[i].Seq })
 		return nil
 	})
 	return seq, err

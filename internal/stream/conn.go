@@ -222,6 +222,7 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 		return err
 	}
 	if err := c.notice(ctx, notice{Notice: NoticeSubscribed, After: &after, Head: &head, Subscription: o.Subscription, Window: o.Window}); err != nil {
+		ws.CloseNow() // the library leaves a failed connection open
 		return err
 	}
 	s.stats.Opened()

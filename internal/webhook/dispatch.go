@@ -388,7 +388,12 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, ep *storage.Endpoint, due
 		}
 		ev := bySeq[del.EventSeq]
 		if ev == nil {
-			return false, fmt.Errorf("delivery %s: event %d does not exist", del.ID, del.EventSeq)
+			// Nothing to send, ever: fail it rather than block the endpoint.
+			del.Status, del.LastError = storage.DeliveryFailed, fmt.Sprintf("event %d does not exist", del.EventSeq)
+			d.cfg.Logger.ErrorContext(ctx, "webhook delivery of a missing event", "endpoint_id", ep.ID, "delivery_id", del.ID,
+				"event_seq", del.EventSeq)
+			sent = append(sent, del)
+			continue
 		}
 		out, err := d.attempt(ctx, ep, del, ev)
 		if err != nil {
@@ -411,7 +416,8 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, ep *storage.Endpoint, due
 			break
 		}
 	}
-	if err := d.cfg.Store.RecordAttempts(ctx, sent, health()); err != nil {
+	// Record what was sent even if the job is being stopped meanwhile.
+	if err := d.cfg.Store.RecordAttempts(context.WithoutCancel(ctx), sent, health()); err != nil {
 		return false, err
 	}
 	for _, del := range exhausted {

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Migrate", testMigrate},
 		{"WebhookStorage", testWebhookStorage},
 		{"WebhookBatch", testWebhookBatch},
+		{"SystemEventSeqs", testSystemEventSeqs},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -853,6 +854,53 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 	}
 	if _, err := s.FindEndpoint(ctx, "we_1"); reservation.ErrorCode(err) != reservation.ENOTFOUND {
 		t.Errorf("deleted endpoint: %v", err)
+	}
+}
+
+// testSystemEventSeqs records system events from many goroutines at once,
+// so that group commit puts several (and reservation writes) in one
+// transaction, and checks that each caller gets its own event's seq.
+func testSystemEventSeqs(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	const n = 64
+	seqs := make([]int64, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		wg.Go(func() {
+			note := &reservation.WebhookNote{EndpointID: fmt.Sprintf("we_%d", i)}
+			ev := reservation.Event{Type: reservation.EventWebhookPing, OccurredAt: time.Now(), Origin: reservation.OriginAPI,
+				Actor: "api", Webhook: note}
+			seq, err := s.RecordSystemEvent(ctx, ev, &audit.Entry{At: time.Now(), Actor: "api", Action: "webhook.ping",
+				Target: note.EndpointID, Outcome: audit.OutcomeOK, Detail: "{}"})
+			seqs[i] = seq
+			errs <- err
+		})
+		wg.Go(func() {
+			_, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(i%8, n)}, write())
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.FindEventsBySeqs(ctx, seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySeq := map[int64]reservation.Event{}
+	for _, ev := range evs {
+		bySeq[ev.Seq] = ev
+	}
+	for i, seq := range seqs {
+		ev, ok := bySeq[seq]
+		if !ok || ev.Type != reservation.EventWebhookPing || ev.Webhook == nil || ev.Webhook.EndpointID != fmt.Sprintf("we_%d", i) {
+			t.Errorf("RecordSystemEvent %d returned seq %d, which holds %+v", i, seq, ev)
+		}
 	}
 }
 
