@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -37,6 +38,7 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", for the floor
 
 	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -97,7 +99,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	b := &bench{opts: opts, dbs: dbs, progress: stderr, rep: &benchReport{
 		Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-		DurationSec: opts.duration.Seconds(), Clients: opts.clients, InProcessServer: opts.cpuProfile != "",
+		DurationSec: opts.duration.Seconds(), Clients: opts.clients, InProcessServer: opts.cpuProfile != "" || opts.memProfile != "",
 	}}
 	if !opts.json {
 		b.text = stdout
@@ -124,6 +126,7 @@ type benchOptions struct {
 	json         bool
 	serverBin    string
 	cpuProfile   string
+	memProfile   string
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
@@ -137,7 +140,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file`; the server then runs in this process so the profile covers it")
-	hideFlags(fs, "cpuprofile")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` after the memory phase; the server then runs in this process")
+	hideFlags(fs, "cpuprofile", "memprofile")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return nil, err
 	}
@@ -184,6 +188,15 @@ func hideFlags(fs *flag.FlagSet, names ...string) {
 		fmt.Fprintf(fs.Output(), "Usage of slotline %s:\n", fs.Name())
 		shown.PrintDefaults()
 	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC()
+	return errors.Join(pprof.WriteHeapProfile(f), f.Close())
 }
 
 func startCPUProfile(path string) (stop func(), err error) {
@@ -321,8 +334,18 @@ func (b *bench) runServerPhases(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// The server syncs to a Genesys simulator run here, as it would to a
+	// real org: at its default rate limit, over HTTP, from another process.
+	// (With no Genesys configured it would run the simulator in-process at
+	// full speed, and count the simulator's memory as its own.)
+	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
+	defer sim.Close()
+	simURL, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
 	secret := benchRandomHex(16)
-	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, benchCapacityFor(b.opts.reservations))
+	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, benchCapacityFor(b.opts.reservations))
 	if err != nil {
 		return err
 	}
@@ -415,6 +438,11 @@ func (b *bench) runMemory(ctx context.Context, srv *benchServer, api *benchAPI) 
 	if err != nil {
 		return err
 	}
+	if b.opts.memProfile != "" {
+		if err := writeHeapProfile(b.opts.memProfile); err != nil {
+			return err
+		}
+	}
 	m := &benchMemoryFigures{
 		Reservations: int(api.created.Load()), RSSMiB: rss, PeakMiB: peak, Fill: fill.figures(),
 	}
@@ -469,22 +497,30 @@ type benchServerConfig struct {
 	Log      map[string]string `yaml:"log"`
 	TokenTTL string            `yaml:"token_ttl"`
 	Clients  []map[string]any  `yaml:"clients"`
+	Genesys  map[string]any    `yaml:"genesys"`
 	Queues   []map[string]any  `yaml:"queues"`
 }
 
-// writeBenchServerConfig writes the server's config file and its client's
-// secret to dir. The log level is warn so that requests are not logged.
-func writeBenchServerConfig(dir, secret string, capacity int) (string, error) {
+// writeBenchServerConfig writes the server's config file and its secrets
+// to dir: live mode against the simulator at simURL at the default rate
+// limit, and log level warn so that requests are not logged.
+func writeBenchServerConfig(dir, secret, simURL string, capacity int) (string, error) {
 	secretPath := filepath.Join(dir, "bench.secret")
 	if err := os.WriteFile(secretPath, []byte(secret), 0o600); err != nil {
 		return "", fmt.Errorf("write the server's secret: %w", err)
+	}
+	simSecretPath := filepath.Join(dir, "genesys.secret")
+	if err := os.WriteFile(simSecretPath, []byte(gcsim.DefaultClientSecret), 0o600); err != nil {
+		return "", fmt.Errorf("write the simulator's secret: %w", err)
 	}
 	data, err := yaml.Marshal(benchServerConfig{
 		Log:      map[string]string{"level": "warn", "format": "json"},
 		TokenTTL: "24h",
 		Clients:  []map[string]any{{"id": benchClientID, "secret_file": secretPath, "scopes": config.Scopes}},
+		Genesys: map[string]any{"mode": "live", "api_url": simURL, "login_url": simURL,
+			"client_id": gcsim.DefaultClientID, "client_secret_file": simSecretPath},
 		Queues: []map[string]any{{
-			"id": benchQueueID, "timezone": benchTimeZone, "hours": "24/7",
+			"id": benchQueueID, "genesys_queue_id": gcsim.DefaultQueueID, "timezone": benchTimeZone, "hours": "24/7",
 			"slot_minutes": int(benchSlot / time.Minute), "capacity": capacity, "horizon": "30d",
 		}},
 	})

@@ -352,6 +352,51 @@ type Tx struct {
 	audits []*audit.Entry
 	// after runs once the transaction has committed (never if it did not).
 	after []func()
+	// gathered holds what writes gathered with Gather, by key, in the
+	// order the keys were first used.
+	gathered []gatherer
+	gatherAt map[string]int
+}
+
+type gatherer interface {
+	flush(ctx context.Context, tx *Tx) error
+}
+
+type gathering[T any] struct {
+	items []T
+	fn    func(ctx context.Context, tx *Tx, items []T) error
+}
+
+func (g *gathering[T]) flush(ctx context.Context, tx *Tx) error { return g.fn(ctx, tx, g.items) }
+
+// Gather adds item to the transaction's gathering named key. Just before
+// the transaction's events are written and it commits, flush runs once per
+// key with every item gathered under it: the writes that group commit put
+// in one transaction can so share one statement (one job-queue insert for
+// all their jobs, say). The first call's flush is the one that runs.
+func Gather[T any](tx *Tx, key string, item T, flush func(ctx context.Context, tx *Tx, items []T) error) {
+	if i, ok := tx.gatherAt[key]; ok {
+		if g, ok := tx.gathered[i].(*gathering[T]); ok {
+			g.items = append(g.items, item)
+			return
+		}
+		panic("storage: Gather " + key + " with two item types")
+	}
+	if tx.gatherAt == nil {
+		tx.gatherAt = map[string]int{}
+	}
+	tx.gatherAt[key] = len(tx.gathered)
+	tx.gathered = append(tx.gathered, &gathering[T]{items: []T{item}, fn: flush})
+}
+
+// flushGathered runs the gatherings' flushes.
+func (t *Tx) flushGathered(ctx context.Context) error {
+	for _, g := range t.gathered {
+		if err := g.flush(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AfterCommit arranges for fn to run once this transaction has committed;

@@ -204,8 +204,8 @@ func (s *Store) txRetry(fn func(tx *Tx) error) error {
 	}
 }
 
-// txOnce runs fn in a transaction, flushes the events and audit entries it
-// appended (taking the log-head lock last) and commits. Statements run
+// txOnce runs fn in a transaction, flushes what its writes gathered, then
+// the events and audit entries they appended (taking the log-head lock last) and commits. Statements run
 // with the writer's own context: a caller that goes away does not abort a
 // batch others share.
 func (s *Store) txOnce(fn func(tx *Tx) error) error {
@@ -218,6 +218,9 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 		defer ptx.Rollback(ctx)
 		tx := &Tx{execer: pgTxExec{tx: ptx, pending: new([]deferred)}, driver: ptx}
 		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := tx.flushGathered(ctx); err != nil {
 			return err
 		}
 		if err := s.flushLog(ctx, tx); err != nil {
@@ -242,6 +245,9 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	defer stx.Rollback()
 	tx := &Tx{execer: sqlTxExec{stx, s.stmts}, driver: stx}
 	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.flushGathered(ctx); err != nil {
 		return err
 	}
 	if err := s.flushLog(ctx, tx); err != nil {

@@ -226,6 +226,7 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 		return err
 	}
 	s.stats.Opened()
+	defer s.hub.attach()()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// Reads run without a context (one with a Done channel costs the

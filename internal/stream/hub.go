@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slotline/slotline/internal/frame"
@@ -31,7 +32,8 @@ type Item struct {
 	EventID string
 	Type    string
 	QueueID string
-	// JSON is the event as the stream sends it (Type 1 payload).
+	// JSON is the event as the stream sends it (Type 1 payload); it
+	// aliases Frame.
 	JSON []byte
 	// Frame is the Type 1 frame of JSON, built once for every subscriber;
 	// its timestamp is when the hub read the event.
@@ -52,11 +54,18 @@ type Hub struct {
 	head    int64   // last seq read
 	changed chan struct{}
 	ready   chan struct{}
+	// readers counts the connections reading from the hub: with none, the
+	// ring keeps only the last idleKeep events.
+	readers atomic.Int64
 }
 
+// idleKeep is how many events the ring keeps while nobody reads it (the
+// memory of a full ring is then spent only when there is fan-out to do).
+const idleKeep = 256
+
 // NewHub returns a hub keeping the last size events in memory (default
-// 8192); older ones are read from the database when a subscriber resumes
-// from far back.
+// 8192) while it has subscribers, and the last 256 while it has none; older
+// ones are read from the database when a subscriber resumes from far back.
 func NewHub(store *storage.Store, logger *slog.Logger, size int) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -132,8 +141,12 @@ func (h *Hub) fetch(ctx context.Context) error {
 			h.ring = append(h.ring, it)
 			h.head = it.Seq
 		}
-		if len(h.ring) > h.size {
-			h.ring = append([]*Item(nil), h.ring[len(h.ring)-h.size:]...)
+		keep := h.size
+		if h.readers.Load() == 0 {
+			keep = min(keep, idleKeep)
+		}
+		if len(h.ring) > keep {
+			h.ring = append([]*Item(nil), h.ring[len(h.ring)-keep:]...)
 		}
 		if len(h.ring) > 0 {
 			h.first = h.ring[0].Seq
@@ -154,7 +167,18 @@ func encode(ev *reservation.Event, at time.Time) (*Item, error) {
 		return nil, fmt.Errorf("stream: encode event %d: %w", ev.Seq, err)
 	}
 	f := frame.Append(make([]byte, 0, len(b)+32), frame.Frame{Type: frame.TypeUpdate, Payload: b, Timestamp: at.UnixMilli()})
-	return &Item{Seq: ev.Seq, EventID: ev.ID, Type: ev.Type, QueueID: ev.QueueID, JSON: b, Frame: f, At: at}, nil
+	// The ring keeps one copy of the JSON: the frame's payload.
+	fr, err := frame.Decode(f, 0)
+	if err != nil {
+		return nil, fmt.Errorf("stream: encode event %d: %w", ev.Seq, err)
+	}
+	return &Item{Seq: ev.Seq, EventID: ev.ID, Type: ev.Type, QueueID: ev.QueueID, JSON: fr.Payload, Frame: f, At: at}, nil
+}
+
+// attach counts a reader until the returned function is called.
+func (h *Hub) attach() (detach func()) {
+	h.readers.Add(1)
+	return func() { h.readers.Add(-1) }
 }
 
 // Head returns the last sequence number read, after Run has started.

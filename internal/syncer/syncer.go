@@ -133,6 +133,7 @@ type Runner struct {
 // jobQueue hides River's transaction type (*sql.Tx or pgx.Tx).
 type jobQueue interface {
 	insertTx(ctx context.Context, tx *storage.Tx, args river.JobArgs, opts *river.InsertOpts) error
+	insertManyTx(ctx context.Context, tx *storage.Tx, params []river.InsertManyParams) error
 	insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
@@ -148,6 +149,15 @@ func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx *storage.Tx, args riv
 		return fmt.Errorf("syncer: transaction %T is not River's", tx.Driver())
 	}
 	_, err := q.client.InsertTx(ctx, t, args, opts)
+	return err
+}
+
+func (q *riverQueue[TTx]) insertManyTx(ctx context.Context, tx *storage.Tx, params []river.InsertManyParams) error {
+	t, ok := tx.Driver().(TTx)
+	if !ok {
+		return fmt.Errorf("syncer: transaction %T is not River's", tx.Driver())
+	}
+	_, err := q.client.InsertManyTx(ctx, t, params)
 	return err
 }
 
@@ -309,12 +319,14 @@ func (r *Runner) Insert(ctx context.Context, args river.JobArgs, opts *river.Ins
 }
 
 // Enqueue schedules a sync of r inside the transaction that changed it. It
-// is the booking service's TxFunc.
-func (r *Runner) Enqueue(ctx context.Context, tx *storage.Tx, res *reservation.Reservation) error {
+// is the booking service's TxFunc. The jobs of all the writes sharing the
+// transaction are inserted together, in one statement, before it commits.
+func (r *Runner) Enqueue(_ context.Context, tx *storage.Tx, res *reservation.Reservation) error {
 	if res.Sync.State != reservation.SyncPending {
 		return nil
 	}
-	return r.jobs.insertTx(ctx, tx, syncArgs{ReservationID: res.ID}, nil)
+	storage.Gather(tx, "genesys_sync_jobs", river.InsertManyParams{Args: syncArgs{ReservationID: res.ID}}, r.jobs.insertManyTx)
+	return nil
 }
 
 // retryPolicy retries with exponential backoff and full jitter, from base

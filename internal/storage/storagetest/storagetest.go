@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Cancel", testCancel},
 		{"IfVersion", testIfVersion},
 		{"TxFuncRollsBack", testTxFuncRollsBack},
+		{"Gather", testGather},
 		{"EventsInCommitOrder", testEventsInCommitOrder},
 		{"AuditChain", testAuditChain},
 		{"AuditTamper", testAuditTamper},
@@ -415,6 +416,72 @@ func testTxFuncRollsBack(t *testing.T, s *storage.Store) {
 	}
 	if n, err := s.VerifyAudit(ctx); err != nil || n != 0 {
 		t.Errorf("audit after rollback: %d entries, %v", n, err)
+	}
+}
+
+// testGather has concurrent writes gather items: every item reaches a
+// flush exactly once, each flush sees its own transaction's items (it
+// writes them there, and they are there once the writes return), and a
+// failing flush fails the writes whose items it held.
+func testGather(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	const n = 48
+	var mu sync.Mutex
+	flushed := map[string]int{}
+	flush := func(ctx context.Context, tx *storage.Tx, ids []string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			flushed[id]++
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	ids := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			w := write()
+			w.TxFunc = func(_ context.Context, tx *storage.Tx, r *reservation.Reservation) error {
+				storage.Gather(tx, "test", r.ID, flush)
+				return nil
+			}
+			r := newRes("q1")
+			_, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(i%4, n)}, w)
+			ids[i] = r.ID // given by the store
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	for _, id := range ids {
+		if flushed[id] != 1 {
+			t.Errorf("reservation %s was flushed %d times, want once", id, flushed[id])
+		}
+	}
+	mu.Unlock()
+	// A failing flush rolls its transaction back.
+	boom := errors.New("boom")
+	w := write()
+	w.TxFunc = func(_ context.Context, tx *storage.Tx, r *reservation.Reservation) error {
+		storage.Gather(tx, "test", r.ID, func(context.Context, *storage.Tx, []string) error { return boom })
+		return nil
+	}
+	before, err := s.LastEventSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(5, 1)}, w); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if after, _ := s.LastEventSeq(ctx); after != before {
+		t.Errorf("a failed flush left events %d..%d", before+1, after)
 	}
 }
 
