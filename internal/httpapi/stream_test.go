@@ -298,6 +298,38 @@ func TestResumeAfterSeq(t *testing.T) {
 	}
 }
 
+// TestResumePastHead: a resume point past the log's head (a cursor kept
+// from another database) gets a resume_gap notice and starts at the head,
+// so the events that take those numbers next are not skipped; a named
+// subscription's cursor moves back too.
+func TestResumePastHead(t *testing.T) {
+	t.Parallel()
+	b := newStreamServer(t, "", stream.Options{})
+	for range 3 {
+		b.reserve(t, "support")
+	}
+	for _, query := range []string{"?after=100", "?subscription=restored&after=100"} {
+		ws := b.dial(t, query)
+		g := read(t, ws)
+		if g.typ != frame.TypeNotice || g.notice["notice"] != "resume_gap" || g.notice["after"] != float64(3) {
+			t.Fatalf("%s: first frame = %+v, want a resume_gap notice starting after 3", query, g)
+		}
+		if g = read(t, ws); g.notice["notice"] != "subscribed" || g.notice["after"] != float64(3) {
+			t.Fatalf("%s: second frame = %+v, want subscribed after 3", query, g)
+		}
+		ws.CloseNow()
+	}
+	waitCursor(t, b, "restored", 3)
+	ws := b.dial(t, "?subscription=restored")
+	if g := read(t, ws); g.notice["notice"] != "subscribed" || g.notice["after"] != float64(3) {
+		t.Fatalf("reconnect: first frame = %+v, want subscribed after 3", g)
+	}
+	r := b.reserve(t, "support")
+	if ev := readEvent(t, ws); ev.Seq != 4 || ev.ReservationID != r.ID {
+		t.Errorf("got seq %d (%s), want the next event, 4 (%s)", ev.Seq, ev.ReservationID, r.ID)
+	}
+}
+
 // TestDurableSubscription: a consumer acks some events, drops (killed),
 // reconnects by name and gets exactly what it had not acked, in order.
 func TestDurableSubscription(t *testing.T) {

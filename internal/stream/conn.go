@@ -28,7 +28,7 @@ const (
 // Notices (Type 3 frames) the server sends.
 const (
 	NoticeSubscribed   = "subscribed"    // first frame: where the stream starts
-	NoticeResumeGap    = "resume_gap"    // events before the resume point are gone
+	NoticeResumeGap    = "resume_gap"    // the resume point is past the log's head: starting at the head
 	NoticeSlowConsumer = "slow_consumer" // sent just before closing with 4008
 	NoticeShutdown     = "shutdown"      // sent just before closing with 1001
 	NoticeTakenOver    = "taken_over"    // sent just before closing with 4009
@@ -217,6 +217,9 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 		return err
 	}
 	after, err := s.start(ctx, o, head)
+	if err == nil && after > head {
+		after, err = s.beyondHead(ctx, c, o, after)
+	}
 	if err != nil {
 		ws.Close(websocket.StatusInternalError, "cannot read the subscription")
 		return err
@@ -283,6 +286,29 @@ func (s *Server) start(ctx context.Context, o Options, head int64) (int64, error
 		return seq, err
 	}
 	return head, s.store.SaveStreamCursor(ctx, o.ClientID, o.Subscription, head, false)
+}
+
+// beyondHead handles a resume point past this process's head. Another
+// process may simply have read further (the log is the judge); a point
+// past the log's own head (a cursor kept from another database, or from
+// before a restore) would skip the events that will take those numbers, so
+// the stream starts at the head instead, with a resume_gap notice, and a
+// named subscription's cursor is moved back there.
+func (s *Server) beyondHead(ctx context.Context, c *conn, o Options, after int64) (int64, error) {
+	last, err := s.store.LastEventSeq(ctx)
+	if err != nil || after <= last {
+		return after, err
+	}
+	if o.Subscription != "" {
+		if err := s.store.SaveStreamCursor(ctx, o.ClientID, o.Subscription, last, true); err != nil {
+			return 0, err
+		}
+	}
+	detail := fmt.Sprintf("the resume point %d is past the last event %d (a cursor from another database, or from before a restore?); starting after %d", after, last, last)
+	if err := c.notice(ctx, notice{Notice: NoticeResumeGap, Detail: detail, After: &last, Head: &last}); err != nil {
+		return 0, err
+	}
+	return last, nil
 }
 
 var (
