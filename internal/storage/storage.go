@@ -356,6 +356,7 @@ type Tx struct {
 	// order the keys were first used.
 	gathered []gatherer
 	gatherAt map[string]int
+	flushed  bool // the gatherings have run: Gather is too late
 }
 
 type gatherer interface {
@@ -374,7 +375,12 @@ func (g *gathering[T]) flush(ctx context.Context, tx *Tx) error { return g.fn(ct
 // key with every item gathered under it: the writes that group commit put
 // in one transaction can so share one statement (one job-queue insert for
 // all their jobs, say). The first call's flush is the one that runs.
+// Gather belongs in a write's function, after anything that can fail
+// cleanly; calling it from the event hook, after the gatherings ran, panics.
 func Gather[T any](tx *Tx, key string, item T, flush func(ctx context.Context, tx *Tx, items []T) error) {
+	if tx.flushed {
+		panic("storage: Gather " + key + " after the transaction's gatherings ran")
+	}
 	if i, ok := tx.gatherAt[key]; ok {
 		if g, ok := tx.gathered[i].(*gathering[T]); ok {
 			g.items = append(g.items, item)
@@ -391,6 +397,7 @@ func Gather[T any](tx *Tx, key string, item T, flush func(ctx context.Context, t
 
 // flushGathered runs the gatherings' flushes.
 func (t *Tx) flushGathered(ctx context.Context) error {
+	t.flushed = true
 	for _, g := range t.gathered {
 		if err := g.flush(ctx, t); err != nil {
 			return err

@@ -224,6 +224,7 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 		ws.Close(websocket.StatusInternalError, "cannot read the subscription")
 		return err
 	}
+	head = max(head, after) // the log is ahead of this process's hub
 	if err := c.notice(ctx, notice{Notice: NoticeSubscribed, After: &after, Head: &head, Subscription: o.Subscription, Window: o.Window}); err != nil {
 		ws.CloseNow() // the library leaves a failed connection open
 		return err
