@@ -419,6 +419,17 @@ func testTxFuncRollsBack(t *testing.T, s *storage.Store) {
 	}
 }
 
+// noErrors closes errs and fails the test at the first error in it.
+func noErrors(t *testing.T, errs chan error) {
+	t.Helper()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // testGather has concurrent writes gather items: every item reaches a
 // flush exactly once, each flush sees its own transaction's items (it
 // writes them there, and they are there once the writes return), and a
@@ -453,12 +464,7 @@ func testGather(t *testing.T, s *storage.Store) {
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	noErrors(t, errs)
 	mu.Lock()
 	for _, id := range ids {
 		if flushed[id] != 1 {
@@ -949,12 +955,7 @@ func testSystemEventSeqs(t *testing.T, s *storage.Store) {
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	noErrors(t, errs)
 	evs, err := s.FindEventsBySeqs(ctx, seqs)
 	if err != nil {
 		t.Fatal(err)
