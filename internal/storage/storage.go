@@ -50,7 +50,6 @@ type Store struct {
 
 	dsn    string
 	w      *writer
-	stmts  *stmtCache
 	ctx    context.Context // the writer's; canceled by Close
 	cancel context.CancelFunc
 
@@ -106,9 +105,6 @@ func Connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.dsn = dsn
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if s.wdb != nil {
-		s.stmts = &stmtCache{db: s.wdb, m: map[string]*sql.Stmt{}, pending: map[string]bool{}}
-	}
 	s.startWriter()
 	return s, nil
 }
@@ -149,10 +145,11 @@ func openSQLite(path string, opts Options) (*Store, error) {
 	if query != "" {
 		base += "&" + query
 	}
-	wdb, err := sql.Open("sqlite", base)
+	wconn, err := newCachingConnector(base)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
+	wdb := sql.OpenDB(wconn)
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
@@ -162,11 +159,12 @@ func openSQLite(path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
-	rdb, err := sql.Open("sqlite", strings.Replace(base, "&_txlock=immediate", "", 1)+"&_pragma=query_only(1)")
+	rconn, err := newCachingConnector(strings.Replace(base, "&_txlock=immediate", "", 1) + "&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
+	rdb := sql.OpenDB(rconn)
 	n := opts.MaxConns
 	if n <= 0 {
 		n = 4
@@ -217,7 +215,6 @@ func (s *Store) Close() error {
 			s.pool.Close()
 			return
 		}
-		s.stmts.close()
 		s.closeErr = errors.Join(s.rdb.Close(), s.wdb.Close())
 	})
 	return s.closeErr

@@ -110,9 +110,6 @@ func (s *Store) writeLoop() {
 		}
 		lastSize = len(batch)
 		s.runBatch(batch)
-		if s.stmts != nil {
-			s.stmts.prepare(s.ctx)
-		}
 	}
 }
 
@@ -243,7 +240,7 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer stx.Rollback()
-	tx := &Tx{execer: sqlTxExec{stx, s.stmts}, driver: stx}
+	tx := &Tx{execer: sqlTxExec{stx}, driver: stx}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -263,63 +260,14 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	return nil
 }
 
-// stmtCache keeps SQLite statements prepared on the writer pool's one
-// connection, so that each is parsed once. A statement can only be
-// prepared while that connection is free, so one first seen inside a
-// transaction runs unprepared and is prepared after the commit.
-type stmtCache struct {
-	db      *sql.DB
-	mu      sync.Mutex
-	m       map[string]*sql.Stmt
-	pending map[string]bool
-}
-
-func (c *stmtCache) get(q string) *sql.Stmt {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st, ok := c.m[q]
-	if !ok && c.m != nil {
-		c.pending[q] = true
-	}
-	return st
-}
-
-// prepare prepares the statements seen since the last call; it must run
-// outside any transaction of the writer.
-func (c *stmtCache) prepare(ctx context.Context) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for q := range c.pending {
-		if st, err := c.db.PrepareContext(ctx, q); err == nil {
-			c.m[q] = st
-		}
-		delete(c.pending, q)
-	}
-}
-
-func (c *stmtCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.m {
-		st.Close()
-	}
-	c.m = nil
-}
-
-// sqlTxExec runs statements in a SQLite transaction through the cache.
+// sqlTxExec runs statements in a SQLite transaction (the connection keeps
+// them prepared: see stmtcache.go).
 type sqlTxExec struct {
-	tx    *sql.Tx
-	cache *stmtCache
+	tx *sql.Tx
 }
 
 func (e sqlTxExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	var res sql.Result
-	var err error
-	if st := e.cache.get(q); st != nil {
-		res, err = e.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	} else {
-		res, err = e.tx.ExecContext(ctx, q, args...)
-	}
+	res, err := e.tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -327,13 +275,7 @@ func (e sqlTxExec) exec(ctx context.Context, q string, args ...any) (int64, erro
 }
 
 func (e sqlTxExec) query(ctx context.Context, q string, args ...any) (rows, error) {
-	var r *sql.Rows
-	var err error
-	if st := e.cache.get(q); st != nil {
-		r, err = e.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	} else {
-		r, err = e.tx.QueryContext(ctx, q, args...)
-	}
+	r, err := e.tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -341,9 +283,6 @@ func (e sqlTxExec) query(ctx context.Context, q string, args ...any) (rows, erro
 }
 
 func (e sqlTxExec) queryRow(ctx context.Context, q string, args ...any) row {
-	if st := e.cache.get(q); st != nil {
-		return sqlRow{e.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
-	}
 	return sqlRow{e.tx.QueryRowContext(ctx, q, args...)}
 }
 
