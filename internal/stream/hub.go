@@ -55,17 +55,14 @@ type Hub struct {
 	changed chan struct{}
 	ready   chan struct{}
 	// readers counts the connections reading from the hub: with none, the
-	// ring keeps only the last idleKeep events.
+	// hub only follows the log's head and keeps no events (the memory and
+	// the encoding of a ring are spent only when there is fan-out to do).
 	readers atomic.Int64
 }
 
-// idleKeep is how many events the ring keeps while nobody reads it (the
-// memory of a full ring is then spent only when there is fan-out to do).
-const idleKeep = 256
-
 // NewHub returns a hub keeping the last size events in memory (default
-// 8192) while it has subscribers, and the last 256 while it has none; older
-// ones are read from the database when a subscriber resumes from far back.
+// 8192) while it has subscribers, and none while it has none; older ones
+// are read from the database when a subscriber resumes from far back.
 func NewHub(store *storage.Store, logger *slog.Logger, size int) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -115,6 +112,9 @@ func (h *Hub) Run(ctx context.Context) error {
 
 // fetch reads every new event into the ring and wakes the subscribers.
 func (h *Hub) fetch(ctx context.Context) error {
+	if h.readers.Load() == 0 {
+		return h.skip(ctx)
+	}
 	for {
 		h.mu.RLock()
 		after := h.head
@@ -141,12 +141,8 @@ func (h *Hub) fetch(ctx context.Context) error {
 			h.ring = append(h.ring, it)
 			h.head = it.Seq
 		}
-		keep := h.size
-		if h.readers.Load() == 0 {
-			keep = min(keep, idleKeep)
-		}
-		if len(h.ring) > keep {
-			h.ring = append([]*Item(nil), h.ring[len(h.ring)-keep:]...)
+		if len(h.ring) > h.size {
+			h.ring = append([]*Item(nil), h.ring[len(h.ring)-h.size:]...)
 		}
 		if len(h.ring) > 0 {
 			h.first = h.ring[0].Seq
@@ -158,6 +154,25 @@ func (h *Hub) fetch(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// skip follows the log's head without reading its events, for a hub that
+// nobody reads: the ring empties, and the first reader's events come from
+// the database until the ring fills again from the head on.
+func (h *Hub) skip(ctx context.Context) error {
+	last, err := h.store.LastEventSeq(ctx)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if last <= h.head {
+		return nil
+	}
+	h.head, h.ring, h.first = last, nil, 0
+	close(h.changed)
+	h.changed = make(chan struct{})
+	return nil
 }
 
 // encode renders an event as the stream sends it.
