@@ -35,11 +35,15 @@ func (s *Store) appendLog(_ context.Context, tx *Tx, events []pendingEvent, entr
 			events[i].ID = newID("evt_", 8)
 		}
 		if events[i].data == nil {
-			var subject any = events[i].Reservation
-			if events[i].Reservation == nil {
-				subject = events[i].Webhook
+			var data []byte
+			var err error
+			if r := events[i].Reservation; r != nil {
+				// Directly: json.Marshal would check and compact what
+				// MarshalJSON already made compact, on the writer's time.
+				data, err = r.MarshalJSON()
+			} else {
+				data, err = json.Marshal(events[i].Webhook)
 			}
-			data, err := json.Marshal(subject)
 			if err != nil {
 				return fmt.Errorf("encode event: %w", err)
 			}
