@@ -7,8 +7,10 @@ package reservation
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Status is where a reservation is in its life.
@@ -169,39 +171,174 @@ type syncJSON struct {
 
 // MarshalJSON renders r as the API shows it: the seed's response fields
 // (id, callback_number, callback_time, queue_id, reason, status) and ours.
+// It writes the JSON by hand (every event and response goes through it);
+// the tests hold it to what encoding/json makes of reservationJSON.
 func (r *Reservation) MarshalJSON() ([]byte, error) {
+	return r.AppendJSON(make([]byte, 0, 1024)), nil
+}
+
+// AppendJSON appends what MarshalJSON returns to b.
+func (r *Reservation) AppendJSON(b []byte) []byte {
 	loc := location(r.TimeZone)
-	local := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
-	v := reservationJSON{
-		ID:               r.ID,
-		CallbackID:       r.CallbackID,
-		CallbackNumber:   r.CallbackNumber,
-		CustomerName:     r.CustomerName,
-		CallbackTime:     r.Slot.Start.UTC().Format(TimeFormat),
-		QueueID:          r.QueueID,
-		Reason:           r.Reason,
-		Status:           r.Status,
-		DisconnectType:   r.DisconnectType,
-		Overbooked:       r.Overbooked,
-		TimeSlot:         slotJSON{local(r.Slot.Start), local(r.Slot.End)},
-		TimeSlotMatrix:   make([]slotJSON, len(r.Candidates)),
-		TimeZone:         r.TimeZone,
-		ConcurrencyLimit: r.ConcurrencyLimit,
-		ClientID:         r.ClientID,
-		Version:          r.Version,
-		CreatedAt:        r.CreatedAt.UTC().Format(TimeFormat),
-		UpdatedAt:        r.UpdatedAt.UTC().Format(TimeFormat),
-		Sync:             syncJSON{Sync: r.Sync},
+	b = append(b, `{"id":`...)
+	b = appendString(b, r.ID)
+	if r.CallbackID != "" {
+		b = append(b, `,"callback_id":`...)
+		b = appendString(b, r.CallbackID)
 	}
-	if !r.Sync.ScheduledAt.IsZero() {
-		v.Sync.ScheduledAt = r.Sync.ScheduledAt.UTC().Format(TimeFormat)
+	b = append(b, `,"callback_number":`...)
+	b = appendString(b, r.CallbackNumber)
+	if r.CustomerName != "" {
+		b = append(b, `,"customer_name":`...)
+		b = appendString(b, r.CustomerName)
 	}
-	ch := r.Channel
-	v.ChannelPreferences = &ch
+	b = append(b, `,"callback_time":"`...)
+	b = r.Slot.Start.UTC().AppendFormat(b, TimeFormat)
+	b = append(b, `","queue_id":`...)
+	b = appendString(b, r.QueueID)
+	b = append(b, `,"reason":`...)
+	b = appendString(b, r.Reason)
+	b = append(b, `,"status":`...)
+	b = appendString(b, string(r.Status))
+	if r.DisconnectType != "" {
+		b = append(b, `,"disconnect_type":`...)
+		b = appendString(b, r.DisconnectType)
+	}
+	if r.Overbooked {
+		b = append(b, `,"overbooked":true`...)
+	}
+	b = append(b, `,"time_slot":`...)
+	b = appendSlot(b, r.Slot, loc)
+	b = append(b, `,"time_slot_matrix":[`...)
 	for i, c := range r.Candidates {
-		v.TimeSlotMatrix[i] = slotJSON{local(c.Start), local(c.End)}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendSlot(b, c, loc)
 	}
-	return json.Marshal(v)
+	b = append(b, `],"timezone":`...)
+	b = appendString(b, r.TimeZone)
+	b = append(b, `,"channel_preferences":{"primary":`...)
+	b = appendString(b, r.Channel.Primary)
+	if r.Channel.Fallback != "" {
+		b = append(b, `,"fallback":`...)
+		b = appendString(b, r.Channel.Fallback)
+	}
+	b = append(b, `,"allow_sms":`...)
+	b = strconv.AppendBool(b, r.Channel.AllowSMS)
+	b = append(b, '}')
+	if r.ConcurrencyLimit != 0 {
+		b = append(b, `,"concurrency_limit":`...)
+		b = strconv.AppendInt(b, int64(r.ConcurrencyLimit), 10)
+	}
+	b = append(b, `,"client_id":`...)
+	b = appendString(b, r.ClientID)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, int64(r.Version), 10)
+	b = append(b, `,"created_at":"`...)
+	b = r.CreatedAt.UTC().AppendFormat(b, TimeFormat)
+	b = append(b, `","updated_at":"`...)
+	b = r.UpdatedAt.UTC().AppendFormat(b, TimeFormat)
+	b = append(b, `","sync":{"state":`...)
+	y := &r.Sync
+	b = appendString(b, string(y.State))
+	if y.ConversationID != "" {
+		b = append(b, `,"conversation_id":`...)
+		b = appendString(b, y.ConversationID)
+	}
+	if len(y.CallbackIDs) > 0 {
+		b = append(b, `,"callback_identifiers":[`...)
+		for i, c := range y.CallbackIDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"type":`...)
+			b = appendString(b, c.Type)
+			b = append(b, `,"id":`...)
+			b = appendString(b, c.ID)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if y.Attempts != 0 {
+		b = append(b, `,"attempts":`...)
+		b = strconv.AppendInt(b, int64(y.Attempts), 10)
+	}
+	if y.LastError != "" {
+		b = append(b, `,"last_error":`...)
+		b = appendString(b, y.LastError)
+	}
+	if !y.ScheduledAt.IsZero() {
+		b = append(b, `,"scheduled_at":"`...)
+		b = y.ScheduledAt.UTC().AppendFormat(b, TimeFormat)
+		b = append(b, '"')
+	}
+	return append(b, "}}"...)
+}
+
+// appendSlot appends {"start":…,"end":…} in the queue's zone.
+func appendSlot(b []byte, s Slot, loc *time.Location) []byte {
+	b = append(b, `{"start":"`...)
+	b = s.Start.In(loc).AppendFormat(b, time.RFC3339)
+	b = append(b, `","end":"`...)
+	b = s.End.In(loc).AppendFormat(b, time.RFC3339)
+	return append(b, `"}`...)
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json
+// escapes it: control characters, the quote and backslash, <, > and &
+// (HTML-safe), U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
