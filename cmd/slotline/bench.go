@@ -86,31 +86,44 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if opts.cpuProfile != "" {
-		stop, err := startCPUProfile(opts.cpuProfile)
+	return runBenchCommand(ctx, getenv, stdout, opts.db, opts.cpuProfile, opts.json, func(dbs *benchDBs, text io.Writer) (func(context.Context) error, any) {
+		b := &bench{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchReport{
+			Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+			DurationSec: opts.duration.Seconds(), Clients: opts.clients, InProcessServer: opts.cpuProfile != "" || opts.memProfile != "",
+		}}
+		return b.run, b.rep
+	})
+}
+
+// runBenchCommand is what every bench command does around its run: the
+// optional CPU profile, the databases, and the output (a table written to
+// text as the run goes, or one JSON object of the report at the end).
+// start builds the run once the databases are open.
+func runBenchCommand(ctx context.Context, getenv func(string) string, stdout io.Writer, db, cpuProfile string, asJSON bool,
+	start func(dbs *benchDBs, text io.Writer) (run func(context.Context) error, report any)) error {
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	dbs, err := openBenchDBs(ctx, opts.db, getenv("TMPDIR"))
+	dbs, err := openBenchDBs(ctx, db, getenv("TMPDIR"))
 	if err != nil {
 		return err
 	}
-	b := &bench{opts: opts, dbs: dbs, progress: stderr, rep: &benchReport{
-		Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-		DurationSec: opts.duration.Seconds(), Clients: opts.clients, InProcessServer: opts.cpuProfile != "" || opts.memProfile != "",
-	}}
-	if !opts.json {
-		b.text = stdout
+	var text io.Writer
+	if !asJSON {
+		text = stdout
 	}
-	if err := errors.Join(b.run(ctx), dbs.close(ctx)); err != nil {
+	run, report := start(dbs, text)
+	if err := errors.Join(run(ctx), dbs.close(ctx)); err != nil {
 		return err
 	}
-	if opts.json {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(b.rep)
+		return enc.Encode(report)
 	}
 	return nil
 }

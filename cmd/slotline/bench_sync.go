@@ -64,27 +64,14 @@ func benchSyncCmd(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	dbs, err := openBenchDBs(ctx, opts.db, getenv("TMPDIR"))
-	if err != nil {
-		return err
-	}
-	b := &benchSync{opts: opts, dbs: dbs, progress: stderr, rep: &benchSyncReport{
-		Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-		Reservations: opts.reservations, Clients: opts.clients, RatePerSec: opts.rate, FaultRate: opts.faultRate,
-		Workers: benchSyncWorkers, TimeoutSec: opts.timeout.Seconds(),
-	}}
-	if !opts.json {
-		b.text = stdout
-	}
-	if err := errors.Join(b.run(ctx), dbs.close(ctx)); err != nil {
-		return err
-	}
-	if opts.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(b.rep)
-	}
-	return nil
+	return runBenchCommand(ctx, getenv, stdout, opts.db, "", opts.json, func(dbs *benchDBs, text io.Writer) (func(context.Context) error, any) {
+		b := &benchSync{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchSyncReport{
+			Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+			Reservations: opts.reservations, Clients: opts.clients, RatePerSec: opts.rate, FaultRate: opts.faultRate,
+			Workers: benchSyncWorkers, TimeoutSec: opts.timeout.Seconds(),
+		}}
+		return b.run, b.rep
+	})
 }
 
 // benchSyncOptions are the command's flags.

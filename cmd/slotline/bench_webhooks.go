@@ -62,33 +62,13 @@ func benchWebhooksCmd(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	if opts.cpuProfile != "" {
-		stop, err := startCPUProfile(opts.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	dbs, err := openBenchDBs(ctx, opts.db, getenv("TMPDIR"))
-	if err != nil {
-		return err
-	}
-	b := &benchWebhooks{opts: opts, dbs: dbs, progress: stderr, rep: &benchWebhooksReport{
-		Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-		Endpoints: opts.endpoints, Workers: opts.workers, Committers: opts.committers, SharedCPUs: true,
-	}}
-	if !opts.json {
-		b.text = stdout
-	}
-	if err := errors.Join(b.run(ctx), dbs.close(ctx)); err != nil {
-		return err
-	}
-	if opts.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(b.rep)
-	}
-	return nil
+	return runBenchCommand(ctx, getenv, stdout, opts.db, opts.cpuProfile, opts.json, func(dbs *benchDBs, text io.Writer) (func(context.Context) error, any) {
+		b := &benchWebhooks{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchWebhooksReport{
+			Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+			Endpoints: opts.endpoints, Workers: opts.workers, Committers: opts.committers, SharedCPUs: true,
+		}}
+		return b.run, b.rep
+	})
 }
 
 // benchWebhooksOptions are the command's flags.
