@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -358,7 +359,7 @@ func (b *bench) runServerPhases(ctx context.Context) (err error) {
 		return err
 	}
 	secret := benchRandomHex(16)
-	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, benchCapacityFor(b.opts.reservations))
+	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, benchCapacityFor(b.opts.reservations), nil)
 	if err != nil {
 		return err
 	}
@@ -515,9 +516,11 @@ type benchServerConfig struct {
 }
 
 // writeBenchServerConfig writes the server's config file and its secrets
-// to dir: live mode against the simulator at simURL at the default rate
-// limit, and log level warn so that requests are not logged.
-func writeBenchServerConfig(dir, secret, simURL string, capacity int) (string, error) {
+// to dir: live mode against the simulator at simURL (at the default rate
+// limit unless genesys says otherwise: its keys are added to the genesys
+// block), one 24/7 queue of capacity per slot, and log level warn so that
+// requests are not logged.
+func writeBenchServerConfig(dir, secret, simURL string, capacity int, genesys map[string]any) (string, error) {
 	secretPath := filepath.Join(dir, "bench.secret")
 	if err := os.WriteFile(secretPath, []byte(secret), 0o600); err != nil {
 		return "", fmt.Errorf("write the server's secret: %w", err)
@@ -526,12 +529,14 @@ func writeBenchServerConfig(dir, secret, simURL string, capacity int) (string, e
 	if err := os.WriteFile(simSecretPath, []byte(gcsim.DefaultClientSecret), 0o600); err != nil {
 		return "", fmt.Errorf("write the simulator's secret: %w", err)
 	}
+	g := map[string]any{"mode": "live", "api_url": simURL, "login_url": simURL,
+		"client_id": gcsim.DefaultClientID, "client_secret_file": simSecretPath}
+	maps.Copy(g, genesys)
 	data, err := yaml.Marshal(benchServerConfig{
 		Log:      map[string]string{"level": "warn", "format": "json"},
 		TokenTTL: "24h",
 		Clients:  []map[string]any{{"id": benchClientID, "secret_file": secretPath, "scopes": config.Scopes}},
-		Genesys: map[string]any{"mode": "live", "api_url": simURL, "login_url": simURL,
-			"client_id": gcsim.DefaultClientID, "client_secret_file": simSecretPath},
+		Genesys:  g,
 		Queues: []map[string]any{{
 			"id": benchQueueID, "genesys_queue_id": gcsim.DefaultQueueID, "timezone": benchTimeZone, "hours": "24/7",
 			"slot_minutes": int(benchSlot / time.Minute), "capacity": capacity, "horizon": "30d",

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -21,10 +20,8 @@ import (
 	"sync"
 	"time"
 
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/syncer"
 )
@@ -150,7 +147,11 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 		return err
 	}
 	secret := benchRandomHex(16)
-	cfgPath, err := writeBenchSyncConfig(b.dbs.dir, secret, simURL, b.opts)
+	// The client's rate limit at the simulator's, one 24/7 queue big
+	// enough that nothing is refused.
+	capacity := max(benchQueueCapacity, int(math.Ceil(float64(b.opts.reservations)*1.25/benchSyncBuckets)))
+	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, capacity, map[string]any{
+		"rate_limit": strconv.FormatFloat(b.opts.rate, 'f', -1, 64) + "/s", "workers": benchSyncWorkers})
 	if err != nil {
 		return err
 	}
@@ -706,53 +707,6 @@ func (a *benchSyncAPI) do(ctx context.Context, req *http.Request, want int, out 
 		return &benchFailure{"bad response", err.Error()}
 	}
 	return nil
-}
-
-// benchSyncServerConfig is the server's configuration file, in config's
-// YAML.
-type benchSyncServerConfig struct {
-	Log      map[string]string `yaml:"log"`
-	TokenTTL string            `yaml:"token_ttl"`
-	Clients  []map[string]any  `yaml:"clients"`
-	Genesys  map[string]any    `yaml:"genesys"`
-	Queues   []map[string]any  `yaml:"queues"`
-}
-
-// writeBenchSyncConfig writes the server's config file and its secrets to
-// dir: live mode against the simulator at simURL, the client's rate limit
-// at the simulator's, one 24/7 queue big enough that nothing is refused.
-func writeBenchSyncConfig(dir, secret, simURL string, o *benchSyncOptions) (string, error) {
-	secretPath := filepath.Join(dir, "bench.secret")
-	if err := os.WriteFile(secretPath, []byte(secret), 0o600); err != nil {
-		return "", fmt.Errorf("write the server's secret: %w", err)
-	}
-	simSecretPath := filepath.Join(dir, "genesys.secret")
-	if err := os.WriteFile(simSecretPath, []byte(gcsim.DefaultClientSecret), 0o600); err != nil {
-		return "", fmt.Errorf("write the simulator's secret: %w", err)
-	}
-	capacity := max(benchQueueCapacity, int(math.Ceil(float64(o.reservations)*1.25/benchSyncBuckets)))
-	data, err := yaml.Marshal(benchSyncServerConfig{
-		Log:      map[string]string{"level": "warn", "format": "json"},
-		TokenTTL: "24h",
-		Clients:  []map[string]any{{"id": benchClientID, "secret_file": secretPath, "scopes": config.Scopes}},
-		Genesys: map[string]any{
-			"mode": "live", "api_url": simURL, "login_url": simURL,
-			"client_id": gcsim.DefaultClientID, "client_secret_file": simSecretPath,
-			"rate_limit": strconv.FormatFloat(o.rate, 'f', -1, 64) + "/s", "workers": benchSyncWorkers,
-		},
-		Queues: []map[string]any{{
-			"id": benchQueueID, "genesys_queue_id": gcsim.DefaultQueueID, "timezone": benchTimeZone, "hours": "24/7",
-			"slot_minutes": int(benchSlot / time.Minute), "capacity": capacity, "horizon": "30d",
-		}},
-	})
-	if err != nil {
-		return "", fmt.Errorf("encode the server's config: %w", err)
-	}
-	path := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("write the server's config: %w", err)
-	}
-	return path, nil
 }
 
 // benchSyncReport is every figure of a run; --json prints it.
