@@ -1,11 +1,6 @@
 package main
 
-import (
-	"bytes"
-	"encoding/json"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // TestBenchStream runs "slotline bench stream" tiny on SQLite and checks
 // that every subscriber received every event, in order, and that the
@@ -16,25 +11,10 @@ func TestBenchStream(t *testing.T) {
 		t.Skip("serves the stream to several subscribers over loopback")
 	}
 	t.Parallel()
-	tmp := t.TempDir()
-	getenv := func(k string) string {
-		if k == "TMPDIR" {
-			return tmp
-		}
-		return ""
-	}
-	var stdout, stderr bytes.Buffer
-	args := []string{"slotline", "bench", "stream", "--subscribers", "5", "--events", "50", "--rate", "50", "--duration", "1s", "--json"}
-	if err := run(t.Context(), args, getenv, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-	}
-
 	var rep benchStreamReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("output is not the JSON report: %v\n%s", err, stdout.String())
-	}
+	out := runBenchJSON(t, &rep, "bench", "stream", "--subscribers", "5", "--events", "50", "--rate", "50", "--duration", "1s", "--json")
 	if len(rep.FanOut) != 1 || rep.Latency == nil {
-		t.Fatalf("a section is missing from the report:\n%s", stdout.String())
+		t.Fatalf("a section is missing from the report:\n%s", out)
 	}
 	f := rep.FanOut[0]
 	if f.Subscribers != 5 || f.Events != 50 || f.Delivered != 5*50 || !f.Complete {
@@ -53,9 +33,6 @@ func TestBenchStream(t *testing.T) {
 	if l := rep.Latency; l.Subscribers != 5 || l.Events != 50 || l.Deliveries != 5*50 || !l.Complete ||
 		l.AchievedPerSec <= 0 || l.P50Ms <= 0 || l.P99Ms < l.P50Ms || l.MaxMs < l.P99Ms {
 		t.Errorf("latency: %+v; want 250 deliveries of 50 events to 5 subscribers and positive percentiles", *l)
-	}
-	if matches, _ := filepath.Glob(filepath.Join(tmp, "slotline-bench-*")); len(matches) > 0 {
-		t.Errorf("the bench left %v behind", matches)
 	}
 }
 

@@ -1,12 +1,6 @@
 package main
 
-import (
-	"bytes"
-	"encoding/json"
-	"os/exec"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // TestBenchSync runs "slotline bench sync" briefly on SQLite and checks
 // that every reservation reached the simulator exactly once and that the
@@ -17,29 +11,11 @@ func TestBenchSync(t *testing.T) {
 		t.Skip("builds the slotline binary and runs it as a server")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "slotline")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	tmp := t.TempDir()
-	getenv := func(k string) string {
-		if k == "TMPDIR" {
-			return tmp
-		}
-		return ""
-	}
-	var stdout, stderr bytes.Buffer
-	args := []string{"slotline", "bench", "sync", "--reservations", "200", "--rate", "100", "--json", "--server-bin", bin}
-	if err := run(t.Context(), args, getenv, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-	}
-
+	bin := buildSlotline(t)
 	var rep benchSyncReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("output is not the JSON report: %v\n%s", err, stdout.String())
-	}
+	out := runBenchJSON(t, &rep, "bench", "sync", "--reservations", "200", "--rate", "100", "--json", "--server-bin", bin)
 	if rep.Admit == nil || rep.Drain == nil || rep.Latency == nil || rep.Check == nil {
-		t.Fatalf("a section is missing from the report:\n%s", stdout.String())
+		t.Fatalf("a section is missing from the report:\n%s", out)
 	}
 	if rep.TimedOut {
 		t.Errorf("timed out")
@@ -56,8 +32,5 @@ func TestBenchSync(t *testing.T) {
 	}
 	if l := rep.Latency; l.SyncedCount != 200 || l.SyncedP50Ms <= 0 || l.SyncedP99Ms < l.SyncedP50Ms || l.GenesysP99Ms <= 0 {
 		t.Errorf("latency: %+v; want 200 synced and positive percentiles", *l)
-	}
-	if matches, _ := filepath.Glob(filepath.Join(tmp, "slotline-bench-*")); len(matches) > 0 {
-		t.Errorf("the bench left %v behind", matches)
 	}
 }

@@ -17,29 +17,11 @@ func TestBenchAdmit(t *testing.T) {
 		t.Skip("builds the slotline binary and runs it as a server")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "slotline")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	tmp := t.TempDir()
-	getenv := func(k string) string {
-		if k == "TMPDIR" {
-			return tmp
-		}
-		return ""
-	}
-	var stdout, stderr bytes.Buffer
-	args := []string{"slotline", "bench", "admit", "--duration", "300ms", "--reservations", "2000", "--json", "--server-bin", bin}
-	if err := run(t.Context(), args, getenv, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-	}
-
+	bin := buildSlotline(t)
 	var rep benchReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("output is not the JSON report: %v\n%s", err, stdout.String())
-	}
+	out := runBenchJSON(t, &rep, "bench", "admit", "--duration", "300ms", "--reservations", "2000", "--json", "--server-bin", bin)
 	if rep.Floor == nil || rep.Store == nil || rep.HTTP == nil || rep.Memory == nil {
-		t.Fatalf("a phase is missing from the report:\n%s", stdout.String())
+		t.Fatalf("a phase is missing from the report:\n%s", out)
 	}
 	for name, f := range map[string]*benchRateFigures{
 		"floor": rep.Floor, "store": &rep.Store.benchRateFigures, "http post": &rep.HTTP.Post,
@@ -58,9 +40,6 @@ func TestBenchAdmit(t *testing.T) {
 	if rep.Memory.Reservations != 2000 || rep.Memory.RSSMiB <= 0 || rep.Memory.PeakMiB < rep.Memory.RSSMiB {
 		t.Errorf("memory: %d reservations, RSS %.1f MiB, peak %.1f MiB; want 2000 and positive figures",
 			rep.Memory.Reservations, rep.Memory.RSSMiB, rep.Memory.PeakMiB)
-	}
-	if matches, _ := filepath.Glob(filepath.Join(tmp, "slotline-bench-*")); len(matches) > 0 {
-		t.Errorf("the bench left %v behind", matches)
 	}
 }
 
@@ -103,4 +82,39 @@ func TestBenchCommas(t *testing.T) {
 			t.Errorf("benchCommas(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+// buildSlotline builds the slotline binary for a bench to run as its server.
+func buildSlotline(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "slotline")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runBenchJSON runs "slotline args…" (args ask for --json) with its temporary files in
+// a directory of its own, decodes the report into report, checks that the
+// bench left no files behind, and returns the output.
+func runBenchJSON(t *testing.T, report any, args ...string) string {
+	t.Helper()
+	tmp := t.TempDir()
+	getenv := func(k string) string {
+		if k == "TMPDIR" {
+			return tmp
+		}
+		return ""
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), append([]string{"slotline"}, args...), getenv, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), report); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if matches, _ := filepath.Glob(filepath.Join(tmp, "slotline-bench-*")); len(matches) > 0 {
+		t.Errorf("the bench left %v behind", matches)
+	}
+	return stdout.String()
 }

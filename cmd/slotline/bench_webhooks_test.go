@@ -1,11 +1,6 @@
 package main
 
-import (
-	"bytes"
-	"encoding/json"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // TestBenchWebhooks runs "slotline bench webhooks" tiny on SQLite and
 // checks that every event reached the receiver exactly once, in the
@@ -17,25 +12,10 @@ func TestBenchWebhooks(t *testing.T) {
 		t.Skip("runs River, the dispatcher and a receiver over loopback")
 	}
 	t.Parallel()
-	tmp := t.TempDir()
-	getenv := func(k string) string {
-		if k == "TMPDIR" {
-			return tmp
-		}
-		return ""
-	}
-	var stdout, stderr bytes.Buffer
-	args := []string{"slotline", "bench", "webhooks", "--events", "50", "--loss-events", "50", "--floor-duration", "200ms", "--json"}
-	if err := run(t.Context(), args, getenv, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-	}
-
 	var rep benchWebhooksReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("output is not the JSON report: %v\n%s", err, stdout.String())
-	}
+	out := runBenchJSON(t, &rep, "bench", "webhooks", "--events", "50", "--loss-events", "50", "--floor-duration", "200ms", "--json")
 	if rep.Floor == nil || rep.Deliver == nil || rep.Loss == nil {
-		t.Fatalf("a section is missing from the report:\n%s", stdout.String())
+		t.Fatalf("a section is missing from the report:\n%s", out)
 	}
 	if f := rep.Floor; f.Full.Count <= 0 || f.Full.PerSec <= 0 || f.BodyBytes <= 0 {
 		t.Errorf("floor: %+v, want positive figures", *f)
@@ -60,8 +40,5 @@ func TestBenchWebhooks(t *testing.T) {
 	if d.Unreadable+l.Unreadable+d.IDConflicts+l.IDConflicts > 0 {
 		t.Errorf("the receiver got %d unreadable bodies and %d reused webhook-ids",
 			d.Unreadable+l.Unreadable, d.IDConflicts+l.IDConflicts)
-	}
-	if matches, _ := filepath.Glob(filepath.Join(tmp, "slotline-bench-*")); len(matches) > 0 {
-		t.Errorf("the bench left %v behind", matches)
 	}
 }
