@@ -181,28 +181,28 @@ func (r *Reservation) MarshalJSON() ([]byte, error) {
 func (r *Reservation) AppendJSON(b []byte) []byte {
 	loc := location(r.TimeZone)
 	b = append(b, `{"id":`...)
-	b = appendString(b, r.ID)
+	b = AppendJSONString(b, r.ID)
 	if r.CallbackID != "" {
 		b = append(b, `,"callback_id":`...)
-		b = appendString(b, r.CallbackID)
+		b = AppendJSONString(b, r.CallbackID)
 	}
 	b = append(b, `,"callback_number":`...)
-	b = appendString(b, r.CallbackNumber)
+	b = AppendJSONString(b, r.CallbackNumber)
 	if r.CustomerName != "" {
 		b = append(b, `,"customer_name":`...)
-		b = appendString(b, r.CustomerName)
+		b = AppendJSONString(b, r.CustomerName)
 	}
 	b = append(b, `,"callback_time":"`...)
 	b = r.Slot.Start.UTC().AppendFormat(b, TimeFormat)
 	b = append(b, `","queue_id":`...)
-	b = appendString(b, r.QueueID)
+	b = AppendJSONString(b, r.QueueID)
 	b = append(b, `,"reason":`...)
-	b = appendString(b, r.Reason)
+	b = AppendJSONString(b, r.Reason)
 	b = append(b, `,"status":`...)
-	b = appendString(b, string(r.Status))
+	b = AppendJSONString(b, string(r.Status))
 	if r.DisconnectType != "" {
 		b = append(b, `,"disconnect_type":`...)
-		b = appendString(b, r.DisconnectType)
+		b = AppendJSONString(b, r.DisconnectType)
 	}
 	if r.Overbooked {
 		b = append(b, `,"overbooked":true`...)
@@ -217,12 +217,12 @@ func (r *Reservation) AppendJSON(b []byte) []byte {
 		b = appendSlot(b, c, loc)
 	}
 	b = append(b, `],"timezone":`...)
-	b = appendString(b, r.TimeZone)
+	b = AppendJSONString(b, r.TimeZone)
 	b = append(b, `,"channel_preferences":{"primary":`...)
-	b = appendString(b, r.Channel.Primary)
+	b = AppendJSONString(b, r.Channel.Primary)
 	if r.Channel.Fallback != "" {
 		b = append(b, `,"fallback":`...)
-		b = appendString(b, r.Channel.Fallback)
+		b = AppendJSONString(b, r.Channel.Fallback)
 	}
 	b = append(b, `,"allow_sms":`...)
 	b = strconv.AppendBool(b, r.Channel.AllowSMS)
@@ -232,7 +232,7 @@ func (r *Reservation) AppendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(r.ConcurrencyLimit), 10)
 	}
 	b = append(b, `,"client_id":`...)
-	b = appendString(b, r.ClientID)
+	b = AppendJSONString(b, r.ClientID)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(r.Version), 10)
 	b = append(b, `,"created_at":"`...)
@@ -241,10 +241,10 @@ func (r *Reservation) AppendJSON(b []byte) []byte {
 	b = r.UpdatedAt.UTC().AppendFormat(b, TimeFormat)
 	b = append(b, `","sync":{"state":`...)
 	y := &r.Sync
-	b = appendString(b, string(y.State))
+	b = AppendJSONString(b, string(y.State))
 	if y.ConversationID != "" {
 		b = append(b, `,"conversation_id":`...)
-		b = appendString(b, y.ConversationID)
+		b = AppendJSONString(b, y.ConversationID)
 	}
 	if len(y.CallbackIDs) > 0 {
 		b = append(b, `,"callback_identifiers":[`...)
@@ -253,9 +253,9 @@ func (r *Reservation) AppendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"type":`...)
-			b = appendString(b, c.Type)
+			b = AppendJSONString(b, c.Type)
 			b = append(b, `,"id":`...)
-			b = appendString(b, c.ID)
+			b = AppendJSONString(b, c.ID)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -266,7 +266,7 @@ func (r *Reservation) AppendJSON(b []byte) []byte {
 	}
 	if y.LastError != "" {
 		b = append(b, `,"last_error":`...)
-		b = appendString(b, y.LastError)
+		b = AppendJSONString(b, y.LastError)
 	}
 	if !y.ScheduledAt.IsZero() {
 		b = append(b, `,"scheduled_at":"`...)
@@ -285,10 +285,10 @@ func appendSlot(b []byte, s Slot, loc *time.Location) []byte {
 	return append(b, `"}`...)
 }
 
-// appendString appends s as a JSON string, escaped as encoding/json
+// AppendJSONString appends s as a JSON string, escaped as encoding/json
 // escapes it: control characters, the quote and backslash, <, > and &
 // (HTML-safe), U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0

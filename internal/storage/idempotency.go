@@ -57,7 +57,7 @@ func (s *Store) FindIdempotency(ctx context.Context, clientID, key string) (*Ide
 	var body string
 	var created int64
 	err := s.reader().queryRow(ctx, `SELECT k.method, k.target, k.request_hash, k.status, COALESCE(e.data, k.body), k.created_at
-		FROM idempotency_keys k LEFT JOIN events e ON e.event_id = k.event_id AND k.event_id <> ''
+		FROM idempotency_keys k LEFT JOIN events e ON e.reservation_id = k.reservation_id AND e.event_id = k.event_id AND k.event_id <> ''
 		WHERE k.client_id = $1 AND k.idem_key = $2`, clientID, key).
 		Scan(&rec.Method, &rec.Target, &rec.RequestHash, &rec.Status, &body, &created)
 	if errors.Is(err, errNoRows) {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,23 +9,55 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slotline/slotline/internal/audit"
 	"github.com/slotline/slotline/internal/reservation"
 )
 
-// newID returns prefix, the current Unix millisecond (6 bytes) and n
-// random bytes, in hex. Ids made later sort later, so inserting them
-// appends to their indexes instead of touching a random page each.
+// newID returns prefix and, in hex, a Unix millisecond (6 bytes) followed
+// by n bytes (n ≤ 16) that are random for the first id of a millisecond
+// and then grow by a random step, ULID's monotonic scheme. Ids of one
+// length made later in this process therefore sort later: inserting them
+// appends to their indexes instead of splitting a page near the end.
 func newID(prefix string, n int) string {
+	return prefix + hex.EncodeToString(idSources[n].next(n))
+}
+
+// idSources holds one source per id length.
+var idSources [17]idSource
+
+// idSource hands out increasing ids of one length; it is safe for
+// concurrent use.
+type idSource struct {
+	mu   sync.Mutex
+	last []byte
+}
+
+func (s *idSource) next(n int) []byte {
 	b := make([]byte, 6+n)
 	ms := uint64(time.Now().UnixMilli())
 	for i := range 6 {
 		b[i] = byte(ms >> (40 - 8*i))
 	}
+	var step [2]byte
 	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails
-	return prefix + hex.EncodeToString(b)
+	_, _ = rand.Read(step[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last != nil && bytes.Compare(b[:6], s.last[:6]) <= 0 {
+		// The same millisecond, or the clock went back: the last id plus
+		// 1…65536, carrying into the time bytes if need be.
+		copy(b, s.last)
+		carry := 1 + uint(step[0])<<8 | uint(step[1])
+		for i := len(b) - 1; i >= 0 && carry > 0; i-- {
+			sum := uint(b[i]) + carry
+			b[i], carry = byte(sum), sum>>8
+		}
+	}
+	s.last = append(s.last[:0], b...)
+	return b
 }
 
 // appendLog adds events and an audit entry to the transaction; they are

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,23 +21,46 @@ type migration struct {
 	sql     string
 }
 
-func migrations() ([]migration, error) {
+// migrations returns the backend's migrations in order. A file
+// NNNN_name.sql is for both backends; NNNN_name.sqlite.sql and
+// NNNN_name.postgres.sql are for one, and a version that has a file for
+// the other backend only is applied as nothing (so that both backends
+// record the same versions).
+func migrations(backend string) ([]migration, error) {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return nil, err
 	}
-	var out []migration
+	byVersion := map[int]migration{}
 	for _, n := range names {
 		base := strings.TrimPrefix(n, "migrations/")
 		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return nil, fmt.Errorf("migration %s: name must start with a number", base)
 		}
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
+		dialect := ""
+		if d := strings.TrimSuffix(base, ".sql"); strings.HasSuffix(d, "."+SQLite) || strings.HasSuffix(d, "."+Postgres) {
+			dialect = d[strings.LastIndexByte(d, '.')+1:]
 		}
-		out = append(out, migration{v, base, string(b)})
+		m := migration{version: v, name: base}
+		if dialect == "" || dialect == backend {
+			b, err := migrationFS.ReadFile(n)
+			if err != nil {
+				return nil, err
+			}
+			m.sql = string(b)
+		}
+		if prev, ok := byVersion[v]; ok && (prev.sql != "" || m.sql == "") {
+			if m.sql != "" {
+				return nil, fmt.Errorf("migrations %s and %s have one version", prev.name, base)
+			}
+			continue
+		}
+		byVersion[v] = m
+	}
+	out := make([]migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
@@ -78,7 +102,12 @@ const migrationLockID = 7_243_001 // PostgreSQL advisory lock key for migrations
 // Migrate applies the migrations that have not been applied and returns
 // their names. Several processes may call it at once.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
-	ms, err := migrations()
+	return s.migrateTo(ctx, math.MaxInt)
+}
+
+// migrateTo applies the migrations up to version last.
+func (s *Store) migrateTo(ctx context.Context, last int) ([]string, error) {
+	ms, err := migrations(s.backend)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +127,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 			return err
 		}
 		for _, m := range ms {
-			if have[m.version] {
+			if have[m.version] || m.version > last {
 				continue
 			}
 			for _, stmt := range statements(s.render(m.sql)) {
@@ -140,7 +169,7 @@ func (s *Store) appliedVersions(ctx context.Context, e execer) (map[int]bool, er
 // PendingMigrations returns the names of migrations not yet applied; readyz
 // reports not ready while any are pending.
 func (s *Store) PendingMigrations(ctx context.Context) ([]string, error) {
-	ms, err := migrations()
+	ms, err := migrations(s.backend)
 	if err != nil {
 		return nil, err
 	}

@@ -214,16 +214,51 @@ func nullable(s string) any {
 	return s
 }
 
-// auditDetail renders an audit entry's detail object.
+// auditDetail renders an audit entry's detail object from key, value
+// pairs, leaving out nil and "" values, exactly as encoding/json renders
+// the map of them (keys sorted, a repeated key's last value wins) but
+// without a map and reflection: it runs on the writer's time.
 func auditDetail(kv ...any) string {
-	m := map[string]any{}
+	type pair struct {
+		k string
+		v any
+	}
+	ps := make([]pair, 0, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
 		if v := kv[i+1]; v != nil && v != "" {
-			m[kv[i].(string)] = v
+			ps = append(ps, pair{kv[i].(string), v})
 		}
 	}
-	b, _ := json.Marshal(m)
-	return string(b)
+	slices.SortStableFunc(ps, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	b := make([]byte, 0, 160)
+	b = append(b, '{')
+	for i, p := range ps {
+		if i+1 < len(ps) && ps[i+1].k == p.k {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = reservation.AppendJSONString(b, p.k)
+		b = append(b, ':')
+		switch v := p.v.(type) {
+		case string:
+			b = reservation.AppendJSONString(b, v)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		default:
+			j, err := json.Marshal(v)
+			if err != nil {
+				j, _ = json.Marshal(err.Error())
+			}
+			b = append(b, j...)
+		}
+	}
+	return string(append(b, '}'))
 }
 
 func slotText(s reservation.Slot) string {
@@ -280,7 +315,8 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 // finishWrite stores the idempotent response, runs the caller's statements
 // and appends the event and the audit entry.
 func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservation, eventType, action string, w Write, now time.Time, detail ...any) error {
-	data, err := json.Marshal(r)
+	// Not json.Marshal: it would check and compact what MarshalJSON made.
+	data, err := r.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("encode reservation: %w", err)
 	}

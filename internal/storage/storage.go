@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,7 @@ type Store struct {
 	// SQLite: one writer connection (SQLite has one writer at a time; a
 	// single connection avoids busy-waiting) and a pool of readers.
 	wdb, rdb *sql.DB
+	cp       *checkpointer
 	// PostgreSQL.
 	pool *pgxpool.Pool
 
@@ -106,6 +108,9 @@ func Connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s.dsn = dsn
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.startWriter()
+	if s.cp != nil {
+		go s.cp.loop(s.ctx, s)
+	}
 	return s, nil
 }
 
@@ -126,14 +131,15 @@ func RedactDSN(dsn string) string {
 
 // SQLiteURL returns the modernc driver's data source for a SQLite file as
 // Slotline opens it for writing: WAL, a busy timeout, synchronous NORMAL
-// (or the given mode), 16 KiB pages for new files, a larger checkpoint
-// interval, and immediate transactions.
+// (or the given mode), 16 KiB pages for new files, checkpoints left to a
+// background goroutine (see checkpoint.go), and immediate transactions.
 func SQLiteURL(file, synchronous string) string {
 	if synchronous == "" {
 		synchronous = "NORMAL"
 	}
 	return "file:" + file + "?_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=foreign_keys(ON)&_pragma=synchronous(" + synchronous + ")&_pragma=wal_autocheckpoint(20000)&_txlock=immediate"
+		"&_pragma=foreign_keys(ON)&_pragma=synchronous(" + synchronous + ")&_pragma=wal_autocheckpoint(" +
+		strconv.Itoa(writerAutoCheckpoint) + ")&_txlock=immediate"
 }
 
 func openSQLite(path string, opts Options) (*Store, error) {
@@ -164,6 +170,11 @@ func openSQLite(path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
+	cp, err := newCheckpointer(strings.Replace(base, "&_txlock=immediate", "", 1))
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
+	}
 	rdb := sql.OpenDB(rconn)
 	n := opts.MaxConns
 	if n <= 0 {
@@ -171,7 +182,7 @@ func openSQLite(path string, opts Options) (*Store, error) {
 	}
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
-	return &Store{backend: SQLite, logger: opts.Logger, wdb: wdb, rdb: rdb}, nil
+	return &Store{backend: SQLite, logger: opts.Logger, wdb: wdb, rdb: rdb, cp: cp}, nil
 }
 
 func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -215,7 +226,7 @@ func (s *Store) Close() error {
 			s.pool.Close()
 			return
 		}
-		s.closeErr = errors.Join(s.rdb.Close(), s.wdb.Close())
+		s.closeErr = errors.Join(s.cp.close(), s.rdb.Close(), s.wdb.Close())
 	})
 	return s.closeErr
 }

@@ -1,0 +1,118 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// auditDetail must render what encoding/json renders for the map of its
+// pairs: entries already in the chain were hashed with that text.
+func TestAuditDetailMatchesEncodingJSON(t *testing.T) {
+	cases := [][]any{
+		{},
+		{"queue_id", "q1", "slot", "2026-11-27T13:00:00Z/2026-11-27T13:15:00Z", "candidate", 0, "version", 1},
+		{"request_id", "a<b>&\"c\"\\\n\t\x01\u2028é", "origin", "api"},
+		{"name", "", "url", nil, "enabled", true, "count", int64(-42)},
+		{"b", 1, "a", 2, "b", 3},
+		{"when", time.Date(2026, 2, 29, 1, 2, 3, 0, time.UTC), "list", []string{"x", "y"}},
+		{"bad utf8", "\xff\xfe", "z", false},
+	}
+	for _, kv := range cases {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if v := kv[i+1]; v != nil && v != "" {
+				m[kv[i].(string)] = v
+			}
+		}
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := auditDetail(kv...); got != string(want) {
+			t.Errorf("auditDetail(%q)\n got %s\nwant %s", kv, got, want)
+		}
+	}
+}
+
+// Ids of one length made one after another sort in that order, also
+// within one millisecond and across goroutines, and never repeat.
+func TestIDsIncrease(t *testing.T) {
+	const goroutines, each = 4, 5000
+	out := make([][]string, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				out[g] = append(out[g], newID("evt_", 8))
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, ids := range out {
+		for i, id := range ids {
+			if len(id) != len("evt_")+2*(6+8) {
+				t.Fatalf("id %q has the wrong length", id)
+			}
+			if i > 0 && id <= ids[i-1] {
+				t.Fatalf("id %q made after %q sorts before it", id, ids[i-1])
+			}
+			if seen[id] {
+				t.Fatalf("id %q made twice", id)
+			}
+			seen[id] = true
+		}
+	}
+}
+
+// The writer leaves checkpoints to the checkpointer: after writes, the
+// database file itself grows (the WAL was copied into it) without the
+// writer passing its own threshold.
+func TestCheckpointerCopiesWAL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cp.db")
+	s, err := Open(ctx, "sqlite:"+path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.cp.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	err = s.inTx(ctx, func(tx *Tx) error {
+		for i := range 200 {
+			if err := tx.execLater(ctx, nil, "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, 0)",
+				fmt.Sprint("lease-", i), strings.Repeat("x", 2000)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes: nothing checkpointed the WAL", before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
