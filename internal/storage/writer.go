@@ -235,12 +235,15 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 		tx.runAfterCommit()
 		return nil
 	}
+	// Close stops the writer before it cancels s.ctx: nothing is lost by
+	// running the transaction with a context that is never done.
+	ctx = context.WithoutCancel(ctx)
 	stx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer stx.Rollback()
-	tx := &Tx{execer: sqlTxExec{stx}, driver: stx}
+	tx := &Tx{execer: sqlTxExec{stx, ctx}, driver: stx}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -261,29 +264,35 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 }
 
 // sqlTxExec runs statements in a SQLite transaction (the connection keeps
-// them prepared: see stmtcache.go).
+// them prepared: see stmtcache.go), all with the writer's context rather
+// than the one each caller passes. The writes that group commit puts in
+// one transaction share it: one caller going away must not interrupt a
+// statement the others depend on. And that context is never done, which
+// spares the driver a watcher goroutine per statement (it starts one for
+// every context that can be canceled).
 type sqlTxExec struct {
-	tx *sql.Tx
+	tx  *sql.Tx
+	ctx context.Context
 }
 
-func (e sqlTxExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := e.tx.ExecContext(ctx, q, args...)
+func (e sqlTxExec) exec(_ context.Context, q string, args ...any) (int64, error) {
+	res, err := e.tx.ExecContext(e.ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-func (e sqlTxExec) query(ctx context.Context, q string, args ...any) (rows, error) {
-	r, err := e.tx.QueryContext(ctx, q, args...)
+func (e sqlTxExec) query(_ context.Context, q string, args ...any) (rows, error) {
+	r, err := e.tx.QueryContext(e.ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	return sqlRows{r}, nil
 }
 
-func (e sqlTxExec) queryRow(ctx context.Context, q string, args ...any) row {
-	return sqlRow{e.tx.QueryRowContext(ctx, q, args...)}
+func (e sqlTxExec) queryRow(_ context.Context, q string, args ...any) row {
+	return sqlRow{e.tx.QueryRowContext(e.ctx, q, args...)}
 }
 
 // deferred is a statement whose result nobody reads, sent with the next
