@@ -116,3 +116,51 @@ func TestCheckpointerCopiesWAL(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// insertRows writes every row, in order, whatever their number.
+func TestInsertRowsChunks(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "rows.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, "CREATE TABLE t (batch INTEGER NOT NULL, i INTEGER NOT NULL, s TEXT NOT NULL)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rows := range []int{0, 1, 5, 63, 64, 100, 131} {
+		args := make([]any, 0, rows*3)
+		for i := range rows {
+			args = append(args, rows, i, fmt.Sprint("row ", i))
+		}
+		err := s.inTx(ctx, func(tx *Tx) error {
+			return insertRows(ctx, tx, nil, "INSERT INTO t (batch, i, s) VALUES ", 3, args)
+		})
+		if err != nil {
+			t.Fatalf("%d rows: %v", rows, err)
+		}
+		rs, err := s.rdb.QueryContext(ctx, "SELECT i, s FROM t WHERE batch = $1 ORDER BY rowid", rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for rs.Next() {
+			var i int
+			var str string
+			if err := rs.Scan(&i, &str); err != nil {
+				t.Fatal(err)
+			}
+			if i != got || str != fmt.Sprint("row ", got) {
+				t.Fatalf("%d rows: row %d is (%d, %q)", rows, got, i, str)
+			}
+			got++
+		}
+		rs.Close()
+		if got != rows {
+			t.Fatalf("inserted %d rows, want %d", got, rows)
+		}
+	}
+}

@@ -115,12 +115,9 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 		ev.Seq = eventSeq
 		args = append(args, ev.Seq, ev.ID, ev.Type, ev.ReservationID, ev.QueueID, ev.Origin, ev.Actor, micros(ev.OccurredAt), string(ev.data))
 	}
-	if len(tx.events) > 0 {
-		q := "INSERT INTO events (seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data) VALUES " +
-			placeholders(len(tx.events), eventCols)
-		if err := tx.execLater(ctx, wrapErr("insert events"), q, args...); err != nil {
-			return err
-		}
+	if err := insertRows(ctx, tx, wrapErr("insert events"),
+		"INSERT INTO events (seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data) VALUES ", eventCols, args); err != nil {
+		return err
 	}
 	const auditCols = 9
 	args = make([]any, 0, len(tx.audits)*auditCols)
@@ -130,12 +127,9 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 		auditSeq, auditHash = e.Seq, e.Hash
 		args = append(args, e.Seq, micros(e.At), e.Actor, e.Action, e.Target, e.Outcome, e.Detail, e.PrevHash, e.Hash)
 	}
-	if len(tx.audits) > 0 {
-		q := "INSERT INTO audit_log (seq, at, actor, action, target, outcome, detail, prev_hash, hash) VALUES " +
-			placeholders(len(tx.audits), auditCols)
-		if err := tx.execLater(ctx, wrapErr("insert audit entries"), q, args...); err != nil {
-			return err
-		}
+	if err := insertRows(ctx, tx, wrapErr("insert audit entries"),
+		"INSERT INTO audit_log (seq, at, actor, action, target, outcome, detail, prev_hash, hash) VALUES ", auditCols, args); err != nil {
+		return err
 	}
 	if err := tx.execLater(ctx, wrapErr("update log head"), "UPDATE log_head SET event_seq = $1, audit_seq = $2, audit_hash = $3 WHERE id = 1",
 		eventSeq, auditSeq, auditHash); err != nil {
@@ -153,6 +147,28 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 	if s.pool != nil && len(tx.events) > 0 {
 		// Wake the stream readers of every process at commit.
 		return tx.execLater(ctx, wrapErr("notify"), "SELECT pg_notify('"+eventsChannel+"', $1)", strconv.FormatInt(eventSeq, 10))
+	}
+	return nil
+}
+
+// maxInsertRows is the most rows one insertRows statement carries.
+const maxInsertRows = 64
+
+// insertRows inserts rows, cols values each in args, with head (an
+// "INSERT INTO t (…) VALUES " text) in statements of 64, 32, 16, …, 1 rows.
+// Each connection prepares those few texts once and keeps them (see
+// stmtcache.go); a text per row count would fill its cache with dozens of
+// large statements (11 MiB of the server's memory, measured).
+func insertRows(ctx context.Context, tx *Tx, mapErr func(error) error, head string, cols int, args []any) error {
+	for rows := len(args) / cols; rows > 0; {
+		n := maxInsertRows
+		for n > rows {
+			n /= 2
+		}
+		if err := tx.execLater(ctx, mapErr, head+placeholders(n, cols), args[:n*cols]...); err != nil {
+			return err
+		}
+		args, rows = args[n*cols:], rows-n
 	}
 	return nil
 }
@@ -196,11 +212,17 @@ func (s *Store) FindEventsBySeqs(ctx context.Context, seqs []int64) ([]reservati
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(seqs))
-	for i, q := range seqs {
-		args[i] = q
+	// The list is padded to a power of two with its last number again,
+	// so that a reader connection prepares a few texts, not one per length.
+	n := 1
+	for n < len(seqs) {
+		n *= 2
 	}
-	return s.events(ctx, "WHERE seq IN "+placeholders(1, len(seqs))+" ORDER BY seq", args...)
+	args := make([]any, n)
+	for i := range args {
+		args[i] = seqs[min(i, len(seqs)-1)]
+	}
+	return s.events(ctx, "WHERE seq IN "+placeholders(1, n)+" ORDER BY seq", args...)
 }
 
 func (s *Store) events(ctx context.Context, where string, args ...any) ([]reservation.Event, error) {

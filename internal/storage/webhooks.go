@@ -244,20 +244,14 @@ func (s *Store) EnabledEndpoints(ctx context.Context, tx *Tx) ([]*Endpoint, erro
 // InsertDeliveries adds pending deliveries inside a transaction.
 func (s *Store) InsertDeliveries(ctx context.Context, tx *Tx, ds []*Delivery) error {
 	const cols = 12
-	for start := 0; start < len(ds); start += 200 {
-		part := ds[start:min(start+200, len(ds))]
-		args := make([]any, 0, len(part)*cols)
-		for _, d := range part {
-			args = append(args, d.ID, d.EndpointID, d.EventSeq, d.EventType, DeliveryPending, 0, micros(d.NextAttemptAt),
-				0, 0, "", micros(d.CreatedAt), 0)
-		}
-		if err := tx.execLater(ctx, wrapErr("insert deliveries"), `INSERT INTO webhook_deliveries (id, endpoint_id, event_seq,
-			event_type, status, attempts, next_attempt_at, last_status, last_latency_ms, last_error, created_at, delivered_at)
-			VALUES `+placeholders(len(part), cols), args...); err != nil {
-			return err
-		}
+	args := make([]any, 0, len(ds)*cols)
+	for _, d := range ds {
+		args = append(args, d.ID, d.EndpointID, d.EventSeq, d.EventType, DeliveryPending, 0, micros(d.NextAttemptAt),
+			0, 0, "", micros(d.CreatedAt), 0)
 	}
-	return nil
+	return insertRows(ctx, tx, wrapErr("insert deliveries"), `INSERT INTO webhook_deliveries (id, endpoint_id, event_seq,
+		event_type, status, attempts, next_attempt_at, last_status, last_latency_ms, last_error, created_at, delivered_at)
+		VALUES `, cols, args)
 }
 
 const deliveryColumns = `id, endpoint_id, event_seq, event_type, status, attempts, next_attempt_at, last_status, last_latency_ms,
