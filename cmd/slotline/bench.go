@@ -42,6 +42,7 @@ import (
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/streamclient"
 )
 
 // What the bench measures against, and how it loads the system.
@@ -135,6 +136,7 @@ type benchOptions struct {
 	duration     time.Duration
 	clients      int
 	reservations int
+	subscribers  int
 	phaseList    string
 	phases       map[string]bool
 	json         bool
@@ -150,6 +152,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each timed phase runs")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients of the store and http phases")
 	fs.IntVar(&o.reservations, "reservations", 100_000, "reservations the server holds when the memory phase reads its RSS")
+	fs.IntVar(&o.subscribers, "subscribers", 1, "event-stream subscribers following (and acking) every event during the memory phase")
 	fs.StringVar(&o.phaseList, "phases", benchAllPhases, "comma-separated `phases` to run")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable)")
@@ -170,6 +173,8 @@ func (o *benchOptions) validate() error {
 		return &usageError{"--clients must be at least 1"}
 	case o.reservations < 0:
 		return &usageError{"--reservations must not be negative"}
+	case o.subscribers < 0:
+		return &usageError{"--subscribers must not be negative"}
 	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
 		return &usageError{"--db must be sqlite:PATH or postgres://…"}
 	}
@@ -443,13 +448,18 @@ func (b *bench) runHTTP(ctx context.Context, api *benchAPI) error {
 func (b *bench) runMemory(ctx context.Context, srv *benchServer, api *benchAPI) error {
 	need := int64(b.opts.reservations) - api.created.Load()
 	workers := 4 * b.opts.clients
-	fmt.Fprintf(b.progress, "memory: booking %s more reservations with %d clients…\n", benchCommas(max(need, 0)), workers)
-	fill, err := benchLoad(ctx, workers, benchUpTo(need), api.create)
+	fmt.Fprintf(b.progress, "memory: booking %s more reservations with %d clients, %d stream subscribers…\n",
+		benchCommas(max(need, 0)), workers, b.opts.subscribers)
+	subs, err := startBenchSubscribers(ctx, api, b.opts.subscribers)
 	if err != nil {
 		return err
 	}
-	rss, peak, err := benchMemoryOf(srv.pid)
+	fill, err := benchLoad(ctx, workers, benchUpTo(need), api.create)
 	if err != nil {
+		return errors.Join(err, subs.stop())
+	}
+	rss, peak, err := benchMemoryOf(srv.pid)
+	if err = errors.Join(err, subs.stop()); err != nil {
 		return err
 	}
 	if b.opts.memProfile != "" {
@@ -459,6 +469,7 @@ func (b *bench) runMemory(ctx context.Context, srv *benchServer, api *benchAPI) 
 	}
 	m := &benchMemoryFigures{
 		Reservations: int(api.created.Load()), RSSMiB: rss, PeakMiB: peak, Fill: fill.figures(),
+		Subscribers: b.opts.subscribers, StreamEvents: subs.events.Load(),
 	}
 	if !b.rep.InProcessServer {
 		pass := rss < benchTargetRSSMiB
@@ -467,6 +478,58 @@ func (b *bench) runMemory(ctx context.Context, srv *benchServer, api *benchAPI) 
 	b.rep.Memory = m
 	b.printMemory()
 	return nil
+}
+
+// benchSubscribers follow the server's event stream during the memory
+// phase, as a calendar sync or a CRM would: the server then keeps its ring
+// of recent events, which a server nobody subscribes to does not.
+type benchSubscribers struct {
+	cancel context.CancelFunc
+	g      *errgroup.Group
+	events atomic.Int64
+}
+
+func startBenchSubscribers(ctx context.Context, api *benchAPI, n int) (*benchSubscribers, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	s := &benchSubscribers{cancel: cancel, g: g}
+	for range n {
+		c, err := streamclient.Dial(ctx, streamclient.Options{
+			URL: api.base, After: -1, HTTPClient: api.hc,
+			Token: func(context.Context) (string, error) { return api.token, nil },
+		})
+		if err != nil {
+			cancel()
+			return nil, errors.Join(fmt.Errorf("subscribe to the event stream: %w", err), g.Wait())
+		}
+		g.Go(func() error {
+			defer c.Close()
+			for {
+				m, err := c.Next(gctx)
+				if err != nil {
+					if gctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("event stream: %w", err)
+				}
+				if m.Event == nil {
+					continue
+				}
+				if s.events.Add(1)%50 == 0 {
+					if err := c.AckUpTo(gctx, m.Event.Seq); err != nil && gctx.Err() == nil {
+						return fmt.Errorf("event stream ack: %w", err)
+					}
+				}
+			}
+		})
+	}
+	return s, nil
+}
+
+// stop closes the subscriptions and returns the first failure of one.
+func (s *benchSubscribers) stop() error {
+	s.cancel()
+	return s.g.Wait()
 }
 
 // benchMemoryOf reads a process's resident set size and its peak, in MiB.
@@ -1138,6 +1201,10 @@ type benchMemoryFigures struct {
 	Reservations int     `json:"reservations"`
 	RSSMiB       float64 `json:"rss_mib"`
 	PeakMiB      float64 `json:"peak_mib"`
+	// Subscribers followed the event stream during the fill; they received
+	// StreamEvents events in all.
+	Subscribers  int   `json:"subscribers"`
+	StreamEvents int64 `json:"stream_events"`
 	// The target is absent when the server ran in this process.
 	TargetMiB float64           `json:"target_mib,omitempty"`
 	Pass      *bool             `json:"pass,omitempty"`
@@ -1199,8 +1266,9 @@ func (b *bench) printMemory() {
 		return
 	}
 	m := b.rep.Memory
-	line := fmt.Sprintf("%-7s %-31s %5.1f MiB (peak %.1f MiB)", "memory",
-		"RSS after "+benchCommas(int64(m.Reservations))+" reservations", m.RSSMiB, m.PeakMiB)
+	line := fmt.Sprintf("%-7s %-31s %5.1f MiB (peak %.1f MiB, %d subscriber(s) got %s events)", "memory",
+		"RSS after "+benchCommas(int64(m.Reservations))+" reservations", m.RSSMiB, m.PeakMiB, m.Subscribers,
+		benchCommas(m.StreamEvents))
 	if m.Pass != nil {
 		line += fmt.Sprintf("  (target < %g MiB) %s", m.TargetMiB, benchVerdict(*m.Pass))
 	}

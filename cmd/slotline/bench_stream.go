@@ -40,7 +40,7 @@ const (
 	benchStreamTargetRatio = 0.5 // fan-out frames/s as a fraction of the bare broadcast's
 
 	benchStreamProducers = 64   // goroutines committing events: enough to fill a group commit (storage batches up to 64 writes)
-	benchStreamHubSize   = 8192 // the hub's ring, as serve sizes it
+	benchStreamHubSize   = stream.DefaultRing // the hub's ring, as serve sizes it by default
 	benchStreamDialers   = 8    // subscribers dialing at once
 	// benchStreamTimeout bounds each phase, from its first commit (or the
 	// floor's first message) to the last delivery.
@@ -61,8 +61,9 @@ const (
 // only when they are not first), and writes one Type 2 frame per event,
 // as streamclient does. The floor's clients only read.
 //
-// The hub keeps the last 8192 events in memory, as serve's does; with
-// --events above that, subscribers that fall behind read from the database.
+// The hub keeps the last stream.DefaultRing events in memory, as serve's
+// does by default; subscribers that fall further behind (a fan-out run
+// commits --events faster than they read) read from the database.
 func benchStreamCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	opts, err := parseBenchStreamFlags(args, stderr)
 	if err != nil {

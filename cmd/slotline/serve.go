@@ -77,7 +77,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	book := booking.New(store, queues, booking.Options{Logger: logger.With("component", "booking"), Observer: m,
 		Enqueue: gside.runner.Enqueue})
-	hub := stream.NewHub(store, logger.With("component", "stream"), 8192)
+	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authSvc, Store: store, Metrics: m,
 		Logger: logger.With("component", "http"), Version: version,

@@ -156,6 +156,10 @@ type Stream struct {
 	SlowConsumerTimeout time.Duration
 	// MaxFrameBytes bounds a client's frame (default 65536).
 	MaxFrameBytes int
+	// Ring is how many recent events the server keeps encoded in memory
+	// while anyone subscribes (0: stream.DefaultRing); subscribers further
+	// behind read from the database.
+	Ring int
 }
 
 // Webhooks configures outbound webhook deliveries.
@@ -1656,7 +1660,7 @@ func parseDay(s string) (time.Weekday, bool) {
 func dayName(wd time.Weekday) string { return strings.ToLower(wd.String()[:3]) }
 
 func (p *parser) stream(n *yaml.Node, st *Stream) error {
-	f, err := p.fields(n, "stream", "allowed_origins", "window", "slow_consumer_timeout", "max_frame_bytes")
+	f, err := p.fields(n, "stream", "allowed_origins", "window", "slow_consumer_timeout", "max_frame_bytes", "ring")
 	if err != nil {
 		return err
 	}
@@ -1699,6 +1703,14 @@ func (p *parser) stream(n *yaml.Node, st *Stream) error {
 		}
 		if st.MaxFrameBytes < 256 || st.MaxFrameBytes > 16<<20 {
 			return p.errorf(v, "stream.max_frame_bytes", "must be from 256 to 16777216")
+		}
+	}
+	if v := f["ring"]; v != nil {
+		if st.Ring, err = p.integer(v, "stream.ring"); err != nil {
+			return err
+		}
+		if st.Ring < 64 || st.Ring > 1_000_000 {
+			return p.errorf(v, "stream.ring", "must be from 64 to 1000000 events")
 		}
 	}
 	return nil

@@ -884,12 +884,12 @@ func TestDefaultQueue(t *testing.T) {
 
 func TestStreamBlock(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Parse("s.yaml", []byte("queues: [{id: q, timezone: UTC}]\nstream:\n  allowed_origins: [\"*.example.com\", \"https://app.example.org\"]\n  window: 20\n  slow_consumer_timeout: 5s\n  max_frame_bytes: 4096\n"), t.TempDir(), nil)
+	cfg, err := config.Parse("s.yaml", []byte("queues: [{id: q, timezone: UTC}]\nstream:\n  allowed_origins: [\"*.example.com\", \"https://app.example.org\"]\n  window: 20\n  slow_consumer_timeout: 5s\n  max_frame_bytes: 4096\n  ring: 500\n"), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := cfg.Stream
-	if len(st.AllowedOrigins) != 2 || st.Window != 20 || st.SlowConsumerTimeout != 5*time.Second || st.MaxFrameBytes != 4096 {
+	if len(st.AllowedOrigins) != 2 || st.Window != 20 || st.SlowConsumerTimeout != 5*time.Second || st.MaxFrameBytes != 4096 || st.Ring != 500 {
 		t.Errorf("stream = %+v", st)
 	}
 	for body, want := range map[string]string{
@@ -897,6 +897,7 @@ func TestStreamBlock(t *testing.T) {
 		"stream:\n  allowed_origins: [\"[\"]\n": "s.yaml:3: stream.allowed_origins[0]",
 		"stream:\n  wndow: 3\n":                 "s.yaml:3: stream.wndow",
 		"stream:\n  max_frame_bytes: 10\n":      "s.yaml:3: stream.max_frame_bytes",
+		"stream:\n  ring: 10\n":                 "s.yaml:3: stream.ring",
 	} {
 		_, err := config.Parse("s.yaml", []byte("queues: [{id: q, timezone: UTC}]\n"+body), t.TempDir(), nil)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -449,6 +449,43 @@ type Event struct {
 	Webhook *WebhookNote `json:"webhook,omitempty"`
 }
 
+// AppendJSONWithSubject appends e's JSON with subject, the encoded
+// reservation or webhook note (as the event log stores it), in the place
+// of e.Reservation and e.Webhook: for a subject that MarshalJSON (or
+// encoding/json) made, the same bytes as json.Marshal of the decoded
+// event, without decoding and encoding the subject again.
+func (e *Event) AppendJSONWithSubject(b []byte, subject []byte) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, `,"event_id":`...)
+	b = AppendJSONString(b, e.ID)
+	b = append(b, `,"type":`...)
+	b = AppendJSONString(b, e.Type)
+	b = append(b, `,"occurred_at":"`...)
+	b = e.OccurredAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","origin":`...)
+	b = AppendJSONString(b, e.Origin)
+	b = append(b, `,"actor":`...)
+	b = AppendJSONString(b, e.Actor)
+	if e.ReservationID != "" {
+		b = append(b, `,"reservation_id":`...)
+		b = AppendJSONString(b, e.ReservationID)
+	}
+	if e.QueueID != "" {
+		b = append(b, `,"queue_id":`...)
+		b = AppendJSONString(b, e.QueueID)
+	}
+	if len(subject) > 0 {
+		if IsReservationEvent(e.Type) {
+			b = append(b, `,"reservation":`...)
+		} else {
+			b = append(b, `,"webhook":`...)
+		}
+		b = append(b, subject...)
+	}
+	return append(b, '}')
+}
+
 // WebhookNote is the subject of an event about a webhook endpoint.
 type WebhookNote struct {
 	EndpointID string `json:"endpoint_id"`

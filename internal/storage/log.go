@@ -226,21 +226,13 @@ func (s *Store) FindEventsBySeqs(ctx context.Context, seqs []int64) ([]reservati
 }
 
 func (s *Store) events(ctx context.Context, where string, args ...any) ([]reservation.Event, error) {
-	rs, err := s.reader().query(ctx, `SELECT seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data
-		FROM events `+where, args...)
+	stored, err := s.storedEvents(ctx, where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("find events: %w", err)
+		return nil, err
 	}
-	defer rs.Close()
-	var out []reservation.Event
-	for rs.Next() {
-		var ev reservation.Event
-		var at int64
-		var data string
-		if err := rs.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.ReservationID, &ev.QueueID, &ev.Origin, &ev.Actor, &at, &data); err != nil {
-			return nil, fmt.Errorf("scan event: %w", err)
-		}
-		ev.OccurredAt = instant(at)
+	out := make([]reservation.Event, len(stored))
+	for i := range stored {
+		ev := stored[i].Event
 		var subject any
 		if reservation.IsReservationEvent(ev.Type) {
 			ev.Reservation = new(reservation.Reservation)
@@ -249,9 +241,42 @@ func (s *Store) events(ctx context.Context, where string, args ...any) ([]reserv
 			ev.Webhook = new(reservation.WebhookNote)
 			subject = ev.Webhook
 		}
-		if err := json.Unmarshal([]byte(data), subject); err != nil {
+		if err := json.Unmarshal(stored[i].Subject, subject); err != nil {
 			return nil, fmt.Errorf("decode event %d: %w", ev.Seq, err)
 		}
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// StoredEvent is an event as the log holds it: Event without its subject,
+// and Subject, the reservation or webhook note encoded as it was committed.
+type StoredEvent struct {
+	reservation.Event
+	Subject []byte
+}
+
+// FindStoredEvents is FindEvents without decoding the subjects, for a
+// reader that only passes them on (Event.AppendJSONWithSubject).
+func (s *Store) FindStoredEvents(ctx context.Context, after int64, limit int) ([]StoredEvent, error) {
+	return s.storedEvents(ctx, "WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
+}
+
+func (s *Store) storedEvents(ctx context.Context, where string, args ...any) ([]StoredEvent, error) {
+	rs, err := s.reader().query(ctx, `SELECT seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data
+		FROM events `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find events: %w", err)
+	}
+	defer rs.Close()
+	var out []StoredEvent
+	for rs.Next() {
+		var ev StoredEvent
+		var at int64
+		if err := rs.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.ReservationID, &ev.QueueID, &ev.Origin, &ev.Actor, &at, &ev.Subject); err != nil {
+			return nil, fmt.Errorf("scan event: %w", err)
+		}
+		ev.OccurredAt = instant(at)
 		out = append(out, ev)
 	}
 	return out, rs.Err()

@@ -5,6 +5,7 @@ package storagetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -53,6 +54,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"WebhookStorage", testWebhookStorage},
 		{"WebhookBatch", testWebhookBatch},
 		{"SystemEventSeqs", testSystemEventSeqs},
+		{"StoredEvents", testStoredEvents},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -1025,5 +1027,49 @@ func testWebhookBatch(t *testing.T, s *storage.Store) {
 	}
 	if due, err := s.DueDeliveries(ctx, "we_b", now.Add(time.Minute), 10); err != nil || len(due) != 0 {
 		t.Errorf("due after recording = %+v, %v; want none (one delivered, one an hour out)", due, err)
+	}
+}
+
+// The stream builds event JSON from the stored subject; it must be what
+// json.Marshal makes of the decoded event, for every kind of event.
+func testStoredEvents(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := newRes("q1")
+	r.CustomerName = "Zoë <O'Brien> & \"Co\"\u2028"
+	r.Reason = "line\tbreak"
+	if _, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(1, 5)}, write()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(2, 5)},
+		Matrix: []reservation.Slot{cand(2, 5).Slot}}, write()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CancelReservation(ctx, r.ID, write()); err != nil {
+		t.Fatal(err)
+	}
+	note := &reservation.WebhookNote{EndpointID: "we_1", DeliveryID: "wd_1", EventSeq: 2, Reason: "gave up <after> 5 tries"}
+	if _, err := s.RecordSystemEvent(ctx, reservation.Event{Type: reservation.EventWebhookDisabled, OccurredAt: time.Now(),
+		Origin: reservation.OriginAPI, Actor: "system", Webhook: note}, nil); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.FindEvents(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.FindStoredEvents(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 4 || len(stored) != len(evs) {
+		t.Fatalf("FindEvents found %d events, FindStoredEvents %d; want 4 each", len(evs), len(stored))
+	}
+	for i := range evs {
+		want, err := json.Marshal(evs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := stored[i].AppendJSONWithSubject(nil, stored[i].Subject); string(got) != string(want) {
+			t.Errorf("event %d (%s):\n stored %s\ndecoded %s", evs[i].Seq, evs[i].Type, got, want)
+		}
 	}
 }
