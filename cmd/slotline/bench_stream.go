@@ -39,9 +39,9 @@ import (
 const (
 	benchStreamTargetRatio = 0.5 // fan-out frames/s as a fraction of the bare broadcast's
 
-	benchStreamProducers = 64   // goroutines committing events: enough to fill a group commit (storage batches up to 64 writes)
+	benchStreamProducers = 64                 // goroutines committing events: enough to fill a group commit (storage batches up to 64 writes)
 	benchStreamHubSize   = stream.DefaultRing // the hub's ring, as serve sizes it by default
-	benchStreamDialers   = 8    // subscribers dialing at once
+	benchStreamDialers   = 8                  // subscribers dialing at once
 	// benchStreamTimeout bounds each phase, from its first commit (or the
 	// floor's first message) to the last delivery.
 	benchStreamTimeout = 10 * time.Minute
