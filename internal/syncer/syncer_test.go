@@ -230,6 +230,40 @@ func TestLostResponseNeverDuplicates(t *testing.T) {
 	})
 }
 
+// TestAdoptReadsOnlyUnclaimedCallbacks: the customer has other callbacks
+// in the queue; the lookup after a lost response finds them all, and reads
+// only the one no reservation holds yet.
+func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, backend string) {
+		b := setup(t, backend, false)
+		for i := range 3 {
+			r := b.reserve(fmt.Sprintf("earlier-%d", i), time.Duration(i+2)*time.Hour, voice())
+			b.waitFor(r.ID, "synced", synced)
+		}
+		reads := func() int {
+			n := 0
+			for _, rc := range b.sim.Stats().Requests {
+				if rc.Pattern == "GET /api/v2/conversations/callbacks/{conversationId}" {
+					n += rc.Count
+				}
+			}
+			return n
+		}
+		before := reads()
+		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true})
+		r := b.reserve("lost", 6*time.Hour, voice())
+		got := b.waitFor(r.ID, "synced", synced)
+		cbs := b.callbacksFor(r.ID)
+		if len(cbs) != 1 || cbs[0].ConversationID != got.Sync.ConversationID {
+			t.Fatalf("after a lost response the simulator holds %+v for %s (synced to %s), want exactly one", cbs, r.ID, got.Sync.ConversationID)
+		}
+		if n := reads() - before; n != 1 {
+			t.Errorf("adopting read %d conversations, want 1: the callbacks of the other reservations need no read", n)
+		}
+	})
+}
+
 // TestRateLimitsAndOutages: 429s with Retry-After and 503s are waited out;
 // every reservation is synced exactly once.
 func TestRateLimitsAndOutages(t *testing.T) {

@@ -195,6 +195,15 @@ func (r *Runner) adopt(ctx context.Context, q *Queue, res *reservation.Reservati
 		return nil, err
 	}
 	for _, id := range ids {
+		// A callback another reservation holds (the customer booked
+		// before) is not this one's: no need to spend a call reading it.
+		other, err := r.cfg.Store.FindReservationByConversation(ctx, id)
+		if err == nil && other.ID != res.ID {
+			continue
+		}
+		if err != nil && reservation.ErrorCode(err) != reservation.ENOTFOUND {
+			return nil, err
+		}
 		conv, err := r.cfg.Genesys.GetCallbackConversation(ctx, id)
 		if genesys.IsNotFound(err) {
 			continue
