@@ -96,6 +96,36 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 	return nil
 }
 
+// reconcileYield is the longest a reconciliation read waits for the sync
+// jobs of this process to finish: under a sustained backlog reconciliation
+// still reads, at one reservation per reconcileYield.
+const reconcileYield = 10 * time.Second
+
+// yieldToSync waits, up to reconcileYield, while sync jobs run in this
+// process. Both share the Genesys rate limit, and reconciliation is repair
+// work: a burst of creates (customers waiting for their callback to exist)
+// comes first. A full pass at start used to take a fifth of the allowance
+// from a burst of 10,000 admissions.
+func (r *Runner) yieldToSync(ctx context.Context) error {
+	if r.syncing.Load() == 0 {
+		return nil
+	}
+	deadline := time.NewTimer(reconcileYield)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for r.syncing.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return nil
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation) (bool, error) {
 	if res.Sync.State == reservation.SyncPending && time.Since(res.UpdatedAt) > time.Minute {
 		// Its job may have given up or been lost: start another.
@@ -107,6 +137,9 @@ func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation)
 	}
 	if res.Sync.ConversationID == "" || res.Sync.State != reservation.SyncSynced {
 		return false, nil
+	}
+	if err := r.yieldToSync(ctx); err != nil {
+		return false, err
 	}
 	c, err := r.cfg.Genesys.GetCallbackConversation(ctx, res.Sync.ConversationID)
 	if genesys.IsNotFound(err) {

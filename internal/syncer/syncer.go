@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -121,6 +122,9 @@ const DefaultSMSText = "We tried to call you back about {reason} but could not r
 type Runner struct {
 	mu       sync.Mutex
 	lastFull time.Time // the last full reconciliation
+	// syncing counts the sync jobs running in this process; reconciliation
+	// yields to them (yieldToSync).
+	syncing atomic.Int64
 
 	cfg    Config
 	logger *slog.Logger

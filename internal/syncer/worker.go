@@ -42,6 +42,8 @@ func sysWrite() storage.Write {
 // works enqueue new jobs, which run after the claim is released.
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 	r, id := w.r, job.Args.ReservationID
+	r.syncing.Add(1)
+	defer r.syncing.Add(-1)
 	holder := r.id + "-" + strconv.FormatInt(job.ID, 10)
 	ok, err := r.cfg.Store.ClaimSync(ctx, id, holder, claimTTL)
 	if errors.Is(err, reservation.ErrNotFound) {
