@@ -219,11 +219,26 @@ func seedSubmit(client *http.Client, base, token string, payload seedReservation
 
 func demoSecret(t *testing.T, s *server) string {
 	t.Helper()
-	m := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(s.stdout.String())
+	m := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(demoBanner(t, s))
 	if m == nil {
 		t.Fatalf("no demo secret printed:\n%s", s.stdout.String())
 	}
 	return m[1]
+}
+
+// demoBanner returns standard output once the demo banner has come through
+// (serve prints it before its "started" log line, but the two pipes are
+// copied by separate goroutines), or what is there after 5 s.
+func demoBanner(t *testing.T, s *server) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := s.stdout.String()
+		if strings.Contains(out, "curl -s -u demo:") || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestSeedClientAgainstDemo starts slotline as a user would, with no
@@ -232,7 +247,7 @@ func TestSeedClientAgainstDemo(t *testing.T) {
 	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "demo.db")
 	s := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+dbPath)
-	out := s.stdout.String()
+	out := demoBanner(t, s)
 	for _, want := range []string{"for trying it out", "queue_12345", "curl -s -u demo:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo banner lacks %q:\n%s", want, out)

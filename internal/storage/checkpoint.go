@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"time"
 
 	"modernc.org/sqlite"
@@ -27,7 +28,7 @@ const (
 
 type checkpointer struct {
 	db   *sql.DB
-	done chan struct{}
+	stop func() // ends the loop and waits for it
 }
 
 func newCheckpointer(dsn string) (*checkpointer, error) {
@@ -40,27 +41,20 @@ func newCheckpointer(dsn string) (*checkpointer, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
-	return &checkpointer{db: db, done: make(chan struct{})}, nil
+	return &checkpointer{db: db, stop: func() {}}, nil
 }
 
-// loop runs until ctx ends; Store.Close cancels it and waits for done.
-func (c *checkpointer) loop(ctx context.Context, s *Store) {
-	defer close(c.done)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
-			s.logger.Warn("sqlite checkpoint failed; the writer will checkpoint itself past its threshold", "err", err)
-		}
-	}
+// start runs a passive checkpoint every checkpointEvery until close.
+func (c *checkpointer) start(ctx context.Context, logger *slog.Logger) {
+	c.stop = KeepAlive(ctx, checkpointEvery, func(ctx context.Context) error {
+		_, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		return err
+	}, func(err error) {
+		logger.Warn("sqlite checkpoint failed; the writer will checkpoint itself past its threshold", "err", err)
+	})
 }
 
 func (c *checkpointer) close() error {
-	<-c.done
+	c.stop()
 	return c.db.Close()
 }

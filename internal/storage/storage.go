@@ -109,7 +109,7 @@ func Connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.startWriter()
 	if s.cp != nil {
-		go s.cp.loop(s.ctx, s)
+		s.cp.start(s.ctx, s.logger)
 	}
 	return s, nil
 }
