@@ -247,6 +247,9 @@ func TestSeedClientAgainstDemo(t *testing.T) {
 	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "demo.db")
 	s := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+dbPath)
+	if log := s.stderr.String(); !strings.Contains(log, `"msg":"database migrated"`) || !strings.Contains(log, "0005_compact.sqlite.sql") {
+		t.Errorf("a start on a new database does not log the migrations it applied:\n%s", log)
+	}
 	out := demoBanner(t, s)
 	for _, want := range []string{"for trying it out", "queue_12345", "curl -s -u demo:"} {
 		if !strings.Contains(out, want) {

@@ -44,11 +44,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		logger.Warn("config: " + w)
 	}
 
-	store, err := storage.Open(ctx, cfg.Database, storage.Options{Logger: logger.With("component", "storage")})
+	store, err := storage.Connect(ctx, cfg.Database, storage.Options{Logger: logger.With("component", "storage")})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	// Say what a start changes in the schema: an upgrade may rebuild tables.
+	applied, err := store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		logger.Info("database migrated", "applied", applied)
+	}
 
 	m := metrics.New()
 	authSvc := auth.NewService(store, clientsOf(cfg), cfg.TokenTTL)
