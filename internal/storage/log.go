@@ -18,9 +18,10 @@ import (
 
 // newID returns prefix and, in hex, a Unix millisecond (6 bytes) followed
 // by n bytes (n ≤ 16) that are random for the first id of a millisecond
-// and then grow by a random step, ULID's monotonic scheme. Ids of one
-// length made later in this process therefore sort later: inserting them
-// appends to their indexes instead of splitting a page near the end.
+// and then grow by a random step of 1 to 65,536 (ULID's monotonic scheme).
+// Ids of one length made later in this process therefore sort later:
+// inserting them appends to their indexes instead of splitting a page near
+// the end.
 func newID(prefix string, n int) string {
 	return prefix + hex.EncodeToString(idSources[n].next(n))
 }
@@ -48,9 +49,9 @@ func (s *idSource) next(n int) []byte {
 	defer s.mu.Unlock()
 	if s.last != nil && bytes.Compare(b[:6], s.last[:6]) <= 0 {
 		// The same millisecond, or the clock went back: the last id plus
-		// 1…65536, carrying into the time bytes if need be.
+		// the step, carrying into the time bytes if need be.
 		copy(b, s.last)
-		carry := 1 + uint(step[0])<<8 | uint(step[1])
+		carry := 1 + (uint(step[0])<<8 | uint(step[1]))
 		for i := len(b) - 1; i >= 0 && carry > 0; i-- {
 			sum := uint(b[i]) + carry
 			b[i], carry = byte(sum), sum>>8

@@ -131,13 +131,14 @@ func RedactDSN(dsn string) string {
 
 // SQLiteURL returns the modernc driver's data source for a SQLite file as
 // Slotline opens it for writing: WAL, a busy timeout, synchronous NORMAL
-// (or the given mode), 16 KiB pages for new files, checkpoints left to a
-// background goroutine (see checkpoint.go), and immediate transactions.
+// (or the given mode), the writer's checkpoint threshold (most of the
+// copying is done in the background: see checkpoint.go), and immediate
+// transactions. Pages are SQLite's default 4 KiB.
 func SQLiteURL(file, synchronous string) string {
 	if synchronous == "" {
 		synchronous = "NORMAL"
 	}
-	return "file:" + file + "?_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+	return "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=foreign_keys(ON)&_pragma=synchronous(" + synchronous + ")&_pragma=wal_autocheckpoint(" +
 		strconv.Itoa(writerAutoCheckpoint) + ")&_txlock=immediate"
 }
@@ -412,6 +413,17 @@ func (t *Tx) flushGathered(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Context returns the context for statements a caller adds through Driver:
+// on SQLite the writer's, which is never done, as for the store's own (see
+// sqlTxExec: a caller going away must not interrupt a batch others share);
+// on PostgreSQL ctx.
+func (t *Tx) Context(ctx context.Context) context.Context {
+	if e, ok := t.execer.(sqlTxExec); ok {
+		return e.ctx
+	}
+	return ctx
 }
 
 // AfterCommit arranges for fn to run once this transaction has committed;

@@ -15,8 +15,8 @@ import (
 )
 
 // TestUpgradeCompactSchema fills a database at schema version 4, applies
-// version 5 (which rebuilds SQLite's events, audit log, idempotency keys
-// and reservations) and checks that nothing was lost or changed: the
+// version 5 (which rebuilds SQLite's events, audit log, slot usage and
+// reservations) and checks that nothing was lost or changed: the
 // reservations, the event log, the audit chain, a replayed idempotent
 // response, and the numbering of what is written next.
 func TestUpgradeCompactSchema(t *testing.T) {

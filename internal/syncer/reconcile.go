@@ -54,21 +54,28 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[reconcileArgs])
 // conversation are compared with it; those still waiting for a sync after a
 // minute get a new sync job.
 func (r *Runner) Reconcile(ctx context.Context) error {
+	// One pass at a time in a process: a pass that yields to a long sync
+	// backlog can outlast the period, and a second would only hold another
+	// worker to wait beside it.
+	if !r.reconciling.CompareAndSwap(false, true) {
+		r.logger.DebugContext(ctx, "reconciliation already running")
+		return nil
+	}
+	defer r.reconciling.Store(false)
 	// Reading back every conversation costs one Genesys call each: a
 	// regular pass reads those whose time is near (where Genesys changes
-	// them) and once a day all of them.
+	// them) and once a day all of them. A pass cut short (its job timed
+	// out) is resumed where it stopped, still full if it was.
 	r.mu.Lock()
 	full := time.Since(r.lastFull) >= 24*time.Hour
-	if full {
-		r.lastFull = time.Now()
-	}
+	cursor := r.reconcileFrom
 	r.mu.Unlock()
 	now := r.now()
 	near := func(res *reservation.Reservation) bool {
 		return full || (res.Slot.Start.After(now.Add(-12*time.Hour)) && res.Slot.Start.Before(now.Add(2*time.Hour)))
 	}
 	var repaired, checked int
-	for cursor := int64(0); ; {
+	for {
 		page, next, err := r.cfg.Store.FindUnsettled(ctx, cursor, 200)
 		if err != nil {
 			return err
@@ -79,6 +86,9 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 			}
 			checked++
 			fixed, err := r.reconcileOne(ctx, res)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if err != nil {
 				r.logger.WarnContext(ctx, "reconcile", "reservation_id", res.ID, "err", err)
 				continue
@@ -91,7 +101,16 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 			break
 		}
 		cursor = next
+		r.mu.Lock()
+		r.reconcileFrom = cursor
+		r.mu.Unlock()
 	}
+	r.mu.Lock()
+	r.reconcileFrom = 0
+	if full {
+		r.lastFull = time.Now()
+	}
+	r.mu.Unlock()
 	r.logger.InfoContext(ctx, "reconciliation done", "checked", checked, "repaired", repaired, "full", full)
 	return nil
 }

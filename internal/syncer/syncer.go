@@ -120,8 +120,10 @@ const DefaultSMSText = "We tried to call you back about {reason} but could not r
 
 // Runner owns the River client and the workers.
 type Runner struct {
-	mu       sync.Mutex
-	lastFull time.Time // the last full reconciliation
+	mu            sync.Mutex
+	lastFull      time.Time // when the last full reconciliation ended
+	reconcileFrom int64     // where a reconciliation cut short resumes (0: the start)
+	reconciling   atomic.Bool
 	// syncing counts the sync jobs running in this process; reconciliation
 	// yields to them (yieldToSync).
 	syncing atomic.Int64
@@ -152,7 +154,7 @@ func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx *storage.Tx, args riv
 	if !ok {
 		return fmt.Errorf("syncer: transaction %T is not River's", tx.Driver())
 	}
-	_, err := q.client.InsertTx(ctx, t, args, opts)
+	_, err := q.client.InsertTx(tx.Context(ctx), t, args, opts)
 	return err
 }
 
@@ -161,7 +163,7 @@ func (q *riverQueue[TTx]) insertManyTx(ctx context.Context, tx *storage.Tx, para
 	if !ok {
 		return fmt.Errorf("syncer: transaction %T is not River's", tx.Driver())
 	}
-	_, err := q.client.InsertManyTx(ctx, t, params)
+	_, err := q.client.InsertManyTx(tx.Context(ctx), t, params)
 	return err
 }
 

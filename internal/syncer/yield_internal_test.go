@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -36,5 +37,18 @@ func TestReconcileYieldsToSync(t *testing.T) {
 	}
 	if r.syncing.Load() != 0 {
 		t.Fatal("returned while the sync job still ran")
+	}
+}
+
+// A second reconciliation while one runs in the process returns at once
+// (this Runner has no store: a pass would fail on it).
+func TestReconcileRunsOnePassAtATime(t *testing.T) {
+	r := &Runner{logger: slog.New(slog.DiscardHandler)}
+	r.reconciling.Store(true)
+	if err := r.Reconcile(context.Background()); err != nil {
+		t.Fatalf("Reconcile beside a running pass: %v", err)
+	}
+	if !r.reconciling.Load() {
+		t.Fatal("the second Reconcile cleared the running pass's mark")
 	}
 }

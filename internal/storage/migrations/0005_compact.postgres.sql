@@ -1,4 +1,4 @@
--- PostgreSQL: events lose the unique index on event_id, as on SQLite (a
--- replayed response finds its event through events_reservation); the
--- SQLite half of this version rebuilds tables PostgreSQL does not need to.
-ALTER TABLE events DROP CONSTRAINT IF EXISTS events_event_id_key;
+-- PostgreSQL: nothing. Version 5 rebuilds SQLite tables so that an
+-- admission writes fewer B-trees; PostgreSQL keeps its schema (and its
+-- unique index on events.event_id, which processes of an older version
+-- sharing the database during a rolling upgrade still join on).
