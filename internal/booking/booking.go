@@ -195,7 +195,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 	}
 	s.observer.Admission("admitted", "")
 	s.logger.InfoContext(ctx, "reservation created", "reservation_id", r.ID, "queue_id", q.ID,
-		"callback_number", reservation.MaskNumber(r.CallbackNumber), "slot", r.Slot.Start.UTC().Format(time.RFC3339),
+		"callback_number", reservation.MaskedNumber(r.CallbackNumber), "slot", r.Slot.Start.UTC(),
 		"client_id", c.ClientID, "request_id", c.RequestID)
 	return &Result{Reservation: r, Created: true}, nil
 }

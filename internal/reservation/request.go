@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strings"
@@ -223,6 +224,13 @@ func ValidNumber(s string) bool {
 	num, err := phonenumbers.Parse(s, "")
 	return err == nil && phonenumbers.IsValidNumber(num)
 }
+
+// MaskedNumber is a phone number that logs masked (MaskNumber), and only
+// when the record is written: a log call whose level is off costs nothing.
+type MaskedNumber string
+
+// LogValue implements slog.LogValuer.
+func (n MaskedNumber) LogValue() slog.Value { return slog.StringValue(MaskNumber(string(n))) }
 
 // MaskNumber hides all but the country calling code and the last two digits
 // of a phone number, for logs and audit entries.

@@ -1,8 +1,10 @@
 package reservation
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +185,18 @@ func TestMaskNumber(t *testing.T) {
 		if got := MaskNumber(in); got != want {
 			t.Errorf("MaskNumber(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A MaskedNumber logs masked, whatever the handler.
+func TestMaskedNumberLogs(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	log.Info("created", "callback_number", MaskedNumber("+14155550199"))
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("created", "callback_number", MaskedNumber("+14155550199"))
+	if out := buf.String(); strings.Contains(out, "+14155550199") || strings.Count(out, "+1********99") != 2 {
+		t.Errorf("log output %q: want the number masked in both records", out)
 	}
 }
 
