@@ -158,12 +158,15 @@ func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx *storage.Tx, args riv
 	return err
 }
 
+// insertManyTx inserts jobs that are not unique (sync jobs) through River's
+// fast path, which neither returns nor decodes the rows it wrote; the jobs
+// of a group commit go in one statement.
 func (q *riverQueue[TTx]) insertManyTx(ctx context.Context, tx *storage.Tx, params []river.InsertManyParams) error {
 	t, ok := tx.Driver().(TTx)
 	if !ok {
 		return fmt.Errorf("syncer: transaction %T is not River's", tx.Driver())
 	}
-	_, err := q.client.InsertManyTx(tx.Context(ctx), t, params)
+	_, err := q.client.InsertManyFastTx(tx.Context(ctx), t, params)
 	return err
 }
 
@@ -331,6 +334,8 @@ func (r *Runner) Enqueue(_ context.Context, tx *storage.Tx, res *reservation.Res
 	if res.Sync.State != reservation.SyncPending {
 		return nil
 	}
+	// Sync jobs are not unique (syncArgs.InsertOpts): the fast insert,
+	// which fails the whole statement on a unique conflict, fits them.
 	storage.Gather(tx, "genesys_sync_jobs", river.InsertManyParams{Args: syncArgs{ReservationID: res.ID}}, r.jobs.insertManyTx)
 	return nil
 }
