@@ -147,6 +147,8 @@ type jobQueue interface {
 
 type riverQueue[TTx any] struct {
 	client *river.Client[TTx]
+	// fast inserts many jobs through River's fast path (SQLite).
+	fast bool
 }
 
 func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx *storage.Tx, args river.JobArgs, opts *river.InsertOpts) error {
@@ -158,15 +160,23 @@ func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx *storage.Tx, args riv
 	return err
 }
 
-// insertManyTx inserts jobs that are not unique (sync jobs) through River's
-// fast path, which neither returns nor decodes the rows it wrote; the jobs
-// of a group commit go in one statement.
+// insertManyTx inserts jobs that are not unique (sync jobs), those of a
+// group commit in one statement. On SQLite it takes River's fast path,
+// which neither returns nor decodes the rows it wrote (HTTP admissions
+// about 8% faster); on PostgreSQL that path is a COPY, an exchange of its
+// own that the transaction's batched statements cannot ride with, and
+// measured slower (about 930 against 1,250 admissions/s).
 func (q *riverQueue[TTx]) insertManyTx(ctx context.Context, tx *storage.Tx, params []river.InsertManyParams) error {
 	t, ok := tx.Driver().(TTx)
 	if !ok {
 		return fmt.Errorf("syncer: transaction %T is not River's", tx.Driver())
 	}
-	_, err := q.client.InsertManyFastTx(tx.Context(ctx), t, params)
+	var err error
+	if q.fast {
+		_, err = q.client.InsertManyFastTx(tx.Context(ctx), t, params)
+	} else {
+		_, err = q.client.InsertManyTx(tx.Context(ctx), t, params)
+	}
 	return err
 }
 
@@ -249,9 +259,9 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	var err error
 	switch cfg.Store.Backend() {
 	case storage.SQLite:
-		r.jobs, err = newRiver(ctx, riversqlite.New(cfg.Store.DB()), rc, func(c *river.Config) { c.FetchPollInterval = 50 * time.Millisecond })
+		r.jobs, err = newRiver(ctx, riversqlite.New(cfg.Store.DB()), rc, true, func(c *river.Config) { c.FetchPollInterval = 50 * time.Millisecond })
 	case storage.Postgres:
-		r.jobs, err = newRiver(ctx, riverpgxv5.New(cfg.Store.Pool()), rc, nil)
+		r.jobs, err = newRiver(ctx, riverpgxv5.New(cfg.Store.Pool()), rc, false, nil)
 	default:
 		err = fmt.Errorf("syncer: unknown backend %q", cfg.Store.Backend())
 	}
@@ -261,7 +271,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	return r, nil
 }
 
-func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], rc *river.Config, tune func(*river.Config)) (jobQueue, error) {
+func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], rc *river.Config, fast bool, tune func(*river.Config)) (jobQueue, error) {
 	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: rc.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("river migrator: %w", err)
@@ -276,7 +286,7 @@ func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], rc *
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &riverQueue[TTx]{client: client}, nil
+	return &riverQueue[TTx]{client: client, fast: fast}, nil
 }
 
 // Start starts the workers, then enqueues a sync of every reservation
