@@ -19,7 +19,8 @@ func TestBenchAdmit(t *testing.T) {
 	t.Parallel()
 	bin := buildSlotline(t)
 	var rep benchReport
-	out := runBenchJSON(t, &rep, "bench", "admit", "--duration", "300ms", "--reservations", "2000", "--json", "--server-bin", bin)
+	out := runBenchJSON(t, &rep, "bench", "admit", "--duration", "300ms", "--reservations", "2000", "--subscribers", "2",
+		"--json", "--server-bin", bin)
 	if rep.Floor == nil || rep.Store == nil || rep.HTTP == nil || rep.Memory == nil {
 		t.Fatalf("a phase is missing from the report:\n%s", out)
 	}
@@ -40,6 +41,9 @@ func TestBenchAdmit(t *testing.T) {
 	if rep.Memory.Reservations != 2000 || rep.Memory.RSSMiB <= 0 || rep.Memory.PeakMiB < rep.Memory.RSSMiB {
 		t.Errorf("memory: %d reservations, RSS %.1f MiB, peak %.1f MiB; want 2000 and positive figures",
 			rep.Memory.Reservations, rep.Memory.RSSMiB, rep.Memory.PeakMiB)
+	}
+	if rep.Memory.Subscribers != 2 || rep.Memory.StreamEvents <= 0 {
+		t.Errorf("memory: %d subscribers got %d events; want 2 following the stream", rep.Memory.Subscribers, rep.Memory.StreamEvents)
 	}
 }
 

@@ -166,12 +166,14 @@ func openSQLite(path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
-	rconn, err := newCachingConnector(strings.Replace(base, "&_txlock=immediate", "", 1) + "&_pragma=query_only(1)")
+	// Readers and the checkpointer never begin write transactions.
+	plain := strings.Replace(base, "&_txlock=immediate", "", 1)
+	rconn, err := newCachingConnector(plain + "&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
-	cp, err := newCheckpointer(strings.Replace(base, "&_txlock=immediate", "", 1))
+	cp, err := newCheckpointer(plain)
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)

@@ -202,9 +202,9 @@ func (s *Store) txRetry(fn func(tx *Tx) error) error {
 }
 
 // txOnce runs fn in a transaction, flushes what its writes gathered, then
-// the events and audit entries they appended (taking the log-head lock last) and commits. Statements run
-// with the writer's own context: a caller that goes away does not abort a
-// batch others share.
+// the events and audit entries they appended (taking the log-head lock
+// last) and commits. Statements run with the writer's own context: a
+// caller that goes away does not abort a batch others share.
 func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	ctx := s.ctx
 	if s.pool != nil {

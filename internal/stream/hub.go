@@ -172,7 +172,7 @@ func (h *Hub) skip(ctx context.Context) error {
 	return nil
 }
 
-// encode renders an event as the stream sends it.
+// encodeAll renders events as the stream sends them.
 func encodeAll(evs []storage.StoredEvent, at time.Time) []*Item {
 	items := make([]*Item, len(evs))
 	var scratch []byte

@@ -123,8 +123,8 @@ const reconcileYield = 10 * time.Second
 // yieldToSync waits, up to reconcileYield, while sync jobs run in this
 // process. Both share the Genesys rate limit, and reconciliation is repair
 // work: a burst of creates (customers waiting for their callback to exist)
-// comes first. A full pass at start used to take a fifth of the allowance
-// from a burst of 10,000 admissions.
+// comes first. A full pass at start used to read 3 conversations a second
+// of a 50/s allowance in the middle of a burst of 10,000 admissions.
 func (r *Runner) yieldToSync(ctx context.Context) error {
 	if r.syncing.Load() == 0 {
 		return nil
