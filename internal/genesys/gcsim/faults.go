@@ -14,7 +14,10 @@ import (
 // Fault scripts the failure of upcoming requests. A request matches when its
 // method equals Method (empty: any) and its path starts with PathPrefix
 // (empty: any path but the admin API). Faults apply to the login, API and
-// notification socket routes, after authentication and the rate limit.
+// notification socket routes, after authentication. A fault with a Status
+// (and no LoseResponse) is a refusal: it is answered before the rate limit
+// and does not use it, as a request refused is not one served; the others
+// apply after the rate limit.
 type Fault struct {
 	// Method and PathPrefix select the requests.
 	Method, PathPrefix string
@@ -51,7 +54,8 @@ func (s *Sim) FailNext(f Fault) {
 
 // SetFailureRate makes API calls (not login, not sockets) fail at random
 // with status at the given rate (0 to 1; 0 turns it off). retryAfter sets
-// the Retry-After header (429s always get one).
+// the Retry-After header (429s always get one). Like any refusal, a random
+// failure does not use the rate limit's allowance.
 func (s *Sim) SetFailureRate(status int, rate float64, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,10 +110,23 @@ func (s *Sim) takeFault(r *http.Request, kind routeKind) (Fault, bool) {
 	return Fault{}, false
 }
 
-// serveWithFaults runs h, unless a fault says otherwise.
-func (s *Sim) serveWithFaults(w *statusWriter, r *http.Request, kind routeKind, h http.HandlerFunc) {
-	f, ok := s.takeFault(r, kind)
-	if !ok {
+// refusal reports whether f answers an error status without serving the
+// request.
+func (f Fault) refusal() bool { return f.Status != 0 && !f.LoseResponse }
+
+// putBack returns a fault taken for a request that the rate limit then
+// refused, so that the next matching request gets it.
+func (s *Sim) putBack(f Fault) {
+	f.Count = 1
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.faults--
+	s.faults = append([]Fault{f}, s.faults...)
+}
+
+// serveWithFault runs h, unless the fault f (when faulted) says otherwise.
+func (s *Sim) serveWithFault(w *statusWriter, r *http.Request, h http.HandlerFunc, f Fault, faulted bool) {
+	if !faulted {
 		h(w, r)
 		return
 	}

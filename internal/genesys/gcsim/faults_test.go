@@ -164,3 +164,35 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("after removing the limit: %d", res.status)
 	}
 }
+
+// TestRefusalsDoNotUseAllowance: requests answered with an injected status
+// are not served, so they leave the rate limit's allowance to the others.
+func TestRefusalsDoNotUseAllowance(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gcsim.Options{})
+	b.sim.SetRateLimit(5)
+	b.sim.FailNext(gcsim.Fault{Status: 503, Count: 10})
+	for i := range 10 {
+		if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 503 {
+			t.Fatalf("call %d: %d, want the injected 503", i, res.status)
+		}
+	}
+	for i := range 5 {
+		if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+			t.Fatalf("call %d after the refusals: %d, want 200 (the refusals used the allowance)", i, res.status)
+		}
+	}
+	// A fault that serves the request (latency) waits for the allowance
+	// and is kept for the next request when the limit refuses this one.
+	b.sim.FailNext(gcsim.Fault{Latency: time.Millisecond})
+	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 429 {
+		t.Fatalf("over the limit: %d, want 429", res.status)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+		t.Fatalf("after a wait: %d", res.status)
+	}
+	if st := b.sim.Stats(); st.FaultsInjected != 11 {
+		t.Errorf("faults injected %d, want 11 (10 refusals and the latency once)", st.FaultsInjected)
+	}
+}

@@ -412,15 +412,20 @@ func (s *Sim) wrap(pattern string, kind routeKind, h http.HandlerFunc) http.Hand
 			return
 		}
 		r.Body = http.MaxBytesReader(sw, r.Body, maxRequestBytes)
-		if kind == routeAPI {
-			if !s.authorize(sw, r) {
-				return
-			}
-			if s.rateLimited(sw) {
-				return
-			}
+		if kind == routeAPI && !s.authorize(sw, r) {
+			return
 		}
-		s.serveWithFaults(sw, r, kind, h)
+		// A refusal (a fault with a status) is answered before the rate
+		// limit and does not use it: a refused request was not served.
+		f, faulted := s.takeFault(r, kind)
+		if faulted && !f.refusal() && kind == routeAPI && s.rateLimited(sw) {
+			s.putBack(f)
+			return
+		}
+		if !faulted && kind == routeAPI && s.rateLimited(sw) {
+			return
+		}
+		s.serveWithFault(sw, r, h, f, faulted)
 	})
 }
 
