@@ -21,7 +21,6 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
-	"golang.org/x/time/rate"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -80,7 +79,8 @@ type Config struct {
 	ClientID     string
 	ClientSecret string
 	// RateLimit is the client-side token bucket rate in requests per
-	// second (default DefaultRateLimit, 250 per minute).
+	// second (default DefaultRateLimit, 250 per minute). Calls Genesys
+	// refuses (429, 503) give their token back, up to RefusedShare of it.
 	RateLimit float64
 	// Burst is the token bucket size (default DefaultBurst).
 	Burst int
@@ -133,7 +133,7 @@ type Client struct {
 	loginURL   string
 	httpClient *http.Client
 	tokens     *tokenCache
-	limiter    *rate.Limiter
+	limiter    *bucket
 	log        *slog.Logger
 	obs        Observer
 
@@ -217,7 +217,7 @@ func New(cfg Config) (*Client, error) {
 		loginURL:      loginURL,
 		httpClient:    cfg.HTTPClient,
 		tokens:        newTokenCache(f),
-		limiter:       rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.Burst),
+		limiter:       newBucket(cfg.RateLimit, cfg.Burst),
 		log:           cfg.Logger,
 		obs:           cfg.Observer,
 		maxRetryAfter: cfg.MaxRetryAfter,
@@ -341,12 +341,16 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	refreshed := false
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
+		if err := c.limiter.wait(ctx); err != nil {
 			return errors.Join(lastErr, fmt.Errorf("genesys %s: rate limiter: %w", cl.op, err))
 		}
 		o := c.attempt(ctx, cl, payload)
 		if o.err == nil {
 			return nil
+		}
+		if o.status == http.StatusTooManyRequests || o.status == http.StatusServiceUnavailable {
+			// Refused, not served: its token goes back (bucket.refund).
+			c.limiter.refund()
 		}
 		lastErr = o.err
 		final := o.reason == "" ||

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,7 +84,7 @@ func TestNewConfig(t *testing.T) {
 		t.Errorf("urls = %s %s", c.APIURL(), c.loginURL)
 	}
 	if c.maxAttempts != DefaultMaxAttempts || c.maxRetryAfter != DefaultMaxRetryAfter || c.callTimeout != DefaultCallTimeout ||
-		c.limiter.Burst() != DefaultBurst || float64(c.limiter.Limit()) != DefaultRateLimit {
+		c.limiter.lim.Burst() != DefaultBurst || float64(c.limiter.lim.Limit()) != DefaultRateLimit {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	cfg = base
@@ -505,6 +506,58 @@ func TestRateLimiter(t *testing.T) {
 	// may be slow, never fast.
 	if d := time.Since(start); d < 440*time.Millisecond {
 		t.Errorf("10 calls at 20/s took %s, want ≥ 0.45 s", d)
+	}
+}
+
+// TestRefusedCallGivesTokenBack: a call Genesys refused with 503 gives its
+// token back, so the retry does not wait for the bucket to refill.
+func TestRefusedCallGivesTokenBack(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			writeError(w, http.StatusServiceUnavailable, "service.unavailable", "Service Unavailable")
+			return
+		}
+		okJSON(queueJSON)(w, r)
+	})
+	// One token per 5 s: without the refund the retry would wait about 5 s.
+	c, _ := testClient(t, f, func(cfg *Config) { cfg.RateLimit, cfg.Burst = 0.2, 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := c.GetQueue(ctx, "q-1"); err != nil {
+		t.Fatalf("GetQueue after a 503: %v (the refused call kept its token)", err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d API calls, want 2", n)
+	}
+}
+
+// TestBucketRefundCap: refunds stay within RefusedShare of the rate.
+func TestBucketRefundCap(t *testing.T) {
+	t.Parallel()
+	b := newBucket(1, 1) // refunds: 0.2/s, burst 1 (the bucket's)
+	short := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 200*time.Millisecond)
+	}
+	ctx, cancel := short()
+	defer cancel()
+	if err := b.wait(ctx); err != nil {
+		t.Fatalf("first token: %v", err)
+	}
+	if !b.refund() {
+		t.Fatal("the first refund was refused")
+	}
+	if err := b.wait(ctx); err != nil {
+		t.Fatalf("the refunded token: %v", err)
+	}
+	if b.refund() {
+		t.Error("a second refund within 5 s was given (over a fifth of the rate)")
+	}
+	ctx2, cancel2 := short()
+	defer cancel2()
+	if err := b.wait(ctx2); err == nil {
+		t.Error("an empty bucket gave a token at once")
 	}
 }
 
