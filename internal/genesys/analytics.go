@@ -17,8 +17,10 @@ const (
 type FindQuery struct {
 	// QueueID is the Genesys queue. Required.
 	QueueID string
-	// CallbackNumber narrows the search to one number (E.164) when set.
-	CallbackNumber string
+	// CallbackNumbers narrows the search to callbacks to any of these
+	// numbers (E.164) when set; more than one become an "or" clause, so
+	// that one query can look for several callbacks.
+	CallbackNumbers []string
 	// From and To bound the interval. Genesys matches conversations that
 	// started on a day the interval touches. Both required, From < To.
 	From, To time.Time
@@ -32,6 +34,12 @@ type analyticsPredicate struct {
 }
 
 type analyticsFilter struct {
+	Type       string               `json:"type"`
+	Predicates []analyticsPredicate `json:"predicates"`
+	Clauses    []analyticsClause    `json:"clauses,omitempty"`
+}
+
+type analyticsClause struct {
 	Type       string               `json:"type"`
 	Predicates []analyticsPredicate `json:"predicates"`
 }
@@ -57,7 +65,7 @@ type analyticsResponse struct {
 }
 
 // FindCallbacks returns the ids of the callback conversations of a queue
-// (and number) started in the query's interval, through every page of POST
+// (and numbers) started in the query's interval, through every page of POST
 // /api/v2/analytics/conversations/details/query (permission
 // analytics:conversationDetail:view). The analytics index lags behind the
 // platform by an UNCONFIRMED delay: a callback created a moment ago may be
@@ -75,14 +83,22 @@ func (c *Client) FindCallbacks(ctx context.Context, q FindQuery) ([]string, erro
 		{Type: "dimension", Dimension: "mediaType", Operator: "matches", Value: "callback"},
 		{Type: "dimension", Dimension: "queueId", Operator: "matches", Value: q.QueueID},
 	}
-	if q.CallbackNumber != "" {
-		preds = append(preds, analyticsPredicate{Type: "dimension", Dimension: "callbackNumber", Operator: "matches", Value: q.CallbackNumber})
+	filter := analyticsFilter{Type: "and"}
+	var numbers []analyticsPredicate
+	for _, n := range q.CallbackNumbers {
+		numbers = append(numbers, analyticsPredicate{Type: "dimension", Dimension: "callbackNumber", Operator: "matches", Value: n})
 	}
+	if len(numbers) == 1 {
+		preds = append(preds, numbers[0])
+	} else if len(numbers) > 1 {
+		filter.Clauses = []analyticsClause{{Type: "or", Predicates: numbers}}
+	}
+	filter.Predicates = preds
 	body := analyticsQuery{
 		Interval:       formatTime(q.From) + "/" + formatTime(q.To),
 		Order:          "asc",
 		OrderBy:        "conversationStart",
-		SegmentFilters: []analyticsFilter{{Type: "and", Predicates: preds}},
+		SegmentFilters: []analyticsFilter{filter},
 	}
 	var ids []string
 	seen := make(map[string]bool)

@@ -44,7 +44,7 @@ func TestFindCallbacks(t *testing.T) {
 	c, _ := testClient(t, f, nil)
 	from := time.Date(2026, 5, 25, 0, 0, 0, 0, time.UTC)
 	to := time.Date(2026, 6, 1, 2, 0, 0, 0, time.FixedZone("CEST", 2*3600))
-	ids, err := c.FindCallbacks(context.Background(), FindQuery{QueueID: "q-1", CallbackNumber: "+14155550123", From: from, To: to})
+	ids, err := c.FindCallbacks(context.Background(), FindQuery{QueueID: "q-1", CallbackNumbers: []string{"+14155550123"}, From: from, To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +74,29 @@ func TestFindCallbacks(t *testing.T) {
 	}
 	if reqs[0].Path != "/api/v2/analytics/conversations/details/query" || !strings.Contains(string(reqs[2].Body), `"pageNumber":3`) {
 		t.Errorf("path %s, third body %s", reqs[0].Path, reqs[2].Body)
+	}
+
+	// Several numbers go into one "or" clause.
+	f.setAPI(okJSON(`{"totalHits":0}`))
+	if _, err := c.FindCallbacks(context.Background(), FindQuery{QueueID: "q-1", CallbackNumbers: []string{"+14155550123", "+14155550124"}, From: from, To: to}); err != nil {
+		t.Fatal(err)
+	}
+	reqs = f.recorded()
+	var several struct {
+		SegmentFilters []struct {
+			Predicates []map[string]string
+			Clauses    []struct {
+				Type       string
+				Predicates []map[string]string
+			}
+		}
+	}
+	if err := json.Unmarshal(reqs[len(reqs)-1].Body, &several); err != nil {
+		t.Fatal(err)
+	}
+	if sf := several.SegmentFilters; len(sf) != 1 || len(sf[0].Predicates) != 2 || len(sf[0].Clauses) != 1 || sf[0].Clauses[0].Type != "or" ||
+		len(sf[0].Clauses[0].Predicates) != 2 || sf[0].Clauses[0].Predicates[1]["value"] != "+14155550124" {
+		t.Errorf("two numbers: %s", reqs[len(reqs)-1].Body)
 	}
 
 	// An empty result is one request and no error.

@@ -3,6 +3,7 @@ package genesys_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -161,7 +162,7 @@ func TestSimLostResponse(t *testing.T) {
 		t.Fatalf("err = %v, want *UnknownOutcomeError", err)
 	}
 	ids, err := b.client.FindCallbacks(ctx, genesys.FindQuery{
-		QueueID: simQueue, CallbackNumber: "+14155550123", From: simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
+		QueueID: simQueue, CallbackNumbers: []string{"+14155550123"}, From: simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +191,36 @@ func TestSimLostResponse(t *testing.T) {
 	}
 	if mine != 1 {
 		t.Errorf("simulator has %d callbacks for res-2, want exactly 1", mine)
+	}
+}
+
+// TestSimFindSeveralNumbers: one analytics query with several numbers finds
+// the callbacks to any of them, and no others.
+func TestSimFindSeveralNumbers(t *testing.T) {
+	t.Parallel()
+	b := simSetup(t, gcsim.Options{})
+	ctx := context.Background()
+	want := map[string]bool{}
+	for i, number := range []string{"+14155550101", "+14155550102", "+14155550103"} {
+		req := simCreate(fmt.Sprintf("res-%d", i))
+		req.CallbackNumbers = []string{number}
+		cb, err := b.client.CreateCallback(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i != 1 {
+			want[cb.ConversationID] = true
+		}
+	}
+	ids, err := b.client.FindCallbacks(ctx, genesys.FindQuery{
+		QueueID: simQueue, CallbackNumbers: []string{"+14155550101", "+14155550103", "+14155550199"},
+		From: simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || !want[ids[0]] || !want[ids[1]] {
+		t.Errorf("found %v, want the two callbacks %v", ids, want)
 	}
 }
 

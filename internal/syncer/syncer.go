@@ -109,6 +109,10 @@ type Config struct {
 	Register func(w *river.Workers) []*river.PeriodicJob
 	// OtherQueue names that queue ("" when Register is nil).
 	OtherQueue string
+	// LookupWindow is how long the search for a create whose outcome is
+	// unknown waits for others to share its analytics query (default
+	// DefaultLookupWindow).
+	LookupWindow time.Duration
 }
 
 // DataKey is the callback data key holding our reservation id; it is how a
@@ -128,12 +132,13 @@ type Runner struct {
 	// yields to them (yieldToSync).
 	syncing atomic.Int64
 
-	cfg    Config
-	logger *slog.Logger
-	queues map[string]*Queue
-	id     string
-	jobs   jobQueue
-	now    func() time.Time
+	cfg     Config
+	logger  *slog.Logger
+	lookups *lookups
+	queues  map[string]*Queue
+	id      string
+	jobs    jobQueue
+	now     func() time.Time
 }
 
 // jobQueue hides River's transaction type (*sql.Tx or pgx.Tx).
@@ -223,9 +228,13 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = time.Second
 	}
+	if cfg.LookupWindow <= 0 {
+		cfg.LookupWindow = DefaultLookupWindow
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*Queue{}, id: "sync-" + hex.EncodeToString(b), now: cfg.Now}
+	r.lookups = &lookups{r: r, window: cfg.LookupWindow, open: map[string]*lookupBatch{}}
 	for _, q := range cfg.Queues {
 		r.queues[q.ID] = q
 	}

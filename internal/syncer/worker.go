@@ -135,7 +135,7 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 		return true, err
 	}
 	if res.Sync.Attempts > 0 {
-		found, err := r.adopt(ctx, q, res)
+		found, err := r.lookups.find(ctx, q, res)
 		if err != nil {
 			r.note(ctx, res.ID, "look for an earlier create: "+err.Error())
 			return false, err
@@ -185,46 +185,6 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 	r.cfg.Observer.SyncOutcome("create", "ok")
 	r.cfg.Observer.SyncLag(time.Since(res.UpdatedAt))
 	return false, nil
-}
-
-// adopt looks in Genesys for a callback carrying res's id in its data.
-func (r *Runner) adopt(ctx context.Context, q *Queue, res *reservation.Reservation) (*storage.SyncResult, error) {
-	ids, err := r.cfg.Genesys.FindCallbacks(ctx, genesys.FindQuery{
-		QueueID: q.GenesysQueueID, CallbackNumber: res.CallbackNumber,
-		From: res.CreatedAt.Add(-time.Hour), To: time.Now().Add(time.Hour),
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		// A callback another reservation holds (the customer booked
-		// before) is not this one's: no need to spend a call reading it.
-		other, err := r.cfg.Store.FindReservationByConversation(ctx, id)
-		if err == nil && other.ID != res.ID {
-			continue
-		}
-		if err != nil && reservation.ErrorCode(err) != reservation.ENOTFOUND {
-			return nil, err
-		}
-		conv, err := r.cfg.Genesys.GetCallbackConversation(ctx, id)
-		if genesys.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range conv.Participants {
-			if p.Attributes[DataKey] != res.ID {
-				continue
-			}
-			out := &storage.SyncResult{ConversationID: conv.ID}
-			if at := scheduledAt(conv); at != nil {
-				out.ScheduledAt = *at
-			}
-			return out, nil
-		}
-	}
-	return nil, nil
 }
 
 func (r *Runner) reschedule(ctx context.Context, res *reservation.Reservation) (bool, error) {
