@@ -30,7 +30,7 @@ type bucket struct {
 
 func newBucket(perSecond float64, burst int) *bucket {
 	return &bucket{
-		lim:     rate.NewLimiter(rate.Limit(perSecond), burst),
+		lim: rate.NewLimiter(rate.Limit(perSecond), burst),
 		// Refusals come in clusters (a burst of 429s), so the refunds get
 		// the bucket's burst, not a fifth of it.
 		refunds: rate.NewLimiter(rate.Limit(perSecond*RefusedShare), burst),
