@@ -62,7 +62,10 @@
 //     passed through as strings for the caller to map.
 //   - Analytics latency and limits: FindCallbacks pages by 100 until a short
 //     page or totalHits, at most 10,000 conversations; a just-created
-//     callback may not be indexed yet.
+//     callback may not be indexed yet. How many predicates an "or" clause
+//     may hold is not documented; the sync puts at most 25 numbers in one.
+//   - Whether refused calls (429, 503) count against Genesys' rate limits:
+//     the client gives their tokens back, up to RefusedShare of the rate.
 //   - Heartbeat interval, the pong text and socket-level replies: matched
 //     case-insensitively; Notification.Result exposes a socket-level reply.
 //   - Notification topic permissions: Subscribe reports Rejected topics as
