@@ -182,8 +182,8 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 	}
 	b.printHeader()
 
-	// The faults: the failure rate applies to the calls the rate limit let
-	// through, so failed calls use up the allowance too.
+	// The faults: refusals (429, 503) at the failure rate, answered before
+	// the simulator's rate limit, so they do not use the allowance N.
 	fctx, stopFaults := context.WithCancel(ctx)
 	var faults sync.WaitGroup
 	faults.Go(func() { benchSyncFlipFaults(fctx, sim, b.opts.faultRate) })

@@ -2,6 +2,7 @@ package genesys
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -9,7 +10,8 @@ import (
 const (
 	// findPageSize is the analytics page size FindCallbacks asks for.
 	findPageSize = 100
-	// findMaxPages bounds FindCallbacks' paging (10,000 conversations).
+	// findMaxPages bounds FindCallbacks' paging (10,000 conversations; more
+	// is an error).
 	findMaxPages = 100
 )
 
@@ -115,8 +117,10 @@ func (c *Client) FindCallbacks(ctx context.Context, q FindQuery) ([]string, erro
 			}
 		}
 		if len(resp.Conversations) < findPageSize || (resp.TotalHits > 0 && page*findPageSize >= resp.TotalHits) {
-			break
+			return ids, nil
 		}
 	}
-	return ids, nil
+	// A truncated answer must not read as "not there": a caller deciding
+	// whether to create again would make a duplicate.
+	return nil, fmt.Errorf("genesys find_callbacks: more than %d conversations match; narrow the interval or the numbers", findMaxPages*findPageSize)
 }

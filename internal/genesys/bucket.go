@@ -8,13 +8,15 @@ import (
 )
 
 // RefusedShare is the share of the rate limit that calls refused by Genesys
-// (429, 503) may give back to the client's token bucket. A refused call was
-// not served, so charging it would leave a share of the allowance unused
+// (429, 503) may give back to the client's token bucket. A refused call is
+// usually not served (a 503'd create is still looked for before it is sent
+// again), so charging it would leave a share of the allowance unused
 // whenever Genesys refuses calls; capping the credit keeps a Genesys that
 // does count refusals (UNCONFIRMED either way) at most this share over the
-// configured rate, and keeps an outage from turning the credit into a flood.
-// At the default rate of 250 per minute the cap is 300 per minute, the
-// per-token limit quoted for Genesys Cloud.
+// configured rate in the long run, and keeps an outage from turning the
+// credit into a flood. At the default rate of 250 per minute that is 300 per
+// minute, the per-token limit quoted for Genesys Cloud; a single minute may
+// carry two bursts more (credit kept, and the refunds' own burst).
 const RefusedShare = 0.2
 
 // bucket is the client-side rate limit: a token bucket at the configured
@@ -41,11 +43,14 @@ func newBucket(perSecond float64, burst int) *bucket {
 // wait takes a token: a credit if there is one, else from the bucket,
 // waiting as long as needed (or until ctx is done).
 func (b *bucket) wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	if b.credit > 0 {
 		b.credit--
 		b.mu.Unlock()
-		return ctx.Err()
+		return nil
 	}
 	b.mu.Unlock()
 	return b.lim.Wait(ctx)

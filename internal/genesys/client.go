@@ -349,7 +349,8 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			return nil
 		}
 		if o.status == http.StatusTooManyRequests || o.status == http.StatusServiceUnavailable {
-			// Refused, not served: its token goes back (bucket.refund).
+			// Refused, usually not served: its token goes back, within
+			// RefusedShare of the rate (bucket.refund).
 			c.limiter.refund()
 		}
 		lastErr = o.err

@@ -61,7 +61,8 @@
 //   - Whether a pending callback reports state "scheduled": states are
 //     passed through as strings for the caller to map.
 //   - Analytics latency and limits: FindCallbacks pages by 100 until a short
-//     page or totalHits, at most 10,000 conversations; a just-created
+//     page or totalHits, at most 10,000 conversations (more is an error,
+//     never a short answer); a just-created
 //     callback may not be indexed yet. How many predicates an "or" clause
 //     may hold is not documented; the sync puts at most 25 numbers in one.
 //   - Whether refused calls (429, 503) count against Genesys' rate limits:

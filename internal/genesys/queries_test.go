@@ -99,6 +99,19 @@ func TestFindCallbacks(t *testing.T) {
 		t.Errorf("two numbers: %s", reqs[len(reqs)-1].Body)
 	}
 
+	// More matches than FindCallbacks pages through is an error, not a
+	// short answer that would read as "not there".
+	f.setAPI(func(w http.ResponseWriter, r *http.Request) {
+		convs := make([]map[string]any, 100)
+		for i := range convs {
+			convs[i] = map[string]any{"conversationId": fmt.Sprintf("c-%d-%d", len(f.recorded()), i)}
+		}
+		writeJSON(w, 200, map[string]any{"totalHits": 20000, "conversations": convs})
+	})
+	if ids, err := c.FindCallbacks(context.Background(), FindQuery{QueueID: "q-1", From: from, To: to}); err == nil || ids != nil {
+		t.Errorf("20,000 matches: %d ids, err %v; want an error", len(ids), err)
+	}
+
 	// An empty result is one request and no error.
 	f.setAPI(okJSON(`{"totalHits":0}`))
 	ids, err = c.FindCallbacks(context.Background(), FindQuery{QueueID: "q-1", From: from, To: to})

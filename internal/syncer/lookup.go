@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -21,11 +22,17 @@ const lookupMaxNumbers = 25
 // lookup is one reservation looking for the callback an earlier attempt may
 // have created.
 type lookup struct {
+	ctx   context.Context // the caller's; the query runs while one is live
 	res   *reservation.Reservation
 	done  chan struct{}
 	found *storage.SyncResult
 	err   error
 }
+
+// errLookupAborted is what the lookups of a batch get when its search ended
+// without an answer (a panic): never "not found", which would let a create
+// be repeated.
+var errLookupAborted = errors.New("syncer: the search for an earlier create ended without an answer")
 
 // lookupBatch gathers the lookups of one Genesys queue for one query.
 type lookupBatch struct {
@@ -51,7 +58,7 @@ type lookups struct {
 // The first caller of a batch runs its query after the window (or when the
 // batch is full); the others wait for it.
 func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservation) (*storage.SyncResult, error) {
-	l := &lookup{res: res, done: make(chan struct{})}
+	l := &lookup{ctx: ctx, res: res, done: make(chan struct{})}
 	ls.mu.Lock()
 	b := ls.open[q.GenesysQueueID]
 	first := b == nil
@@ -91,23 +98,44 @@ func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservat
 
 // run makes one analytics query for the batch, reads the candidates no
 // other reservation holds, and gives each lookup its callback, nil or the
-// error.
+// error. The search runs while any caller of the batch still waits: the
+// one that started it may have given up.
 func (ls *lookups) run(ctx context.Context, q *Queue, items []*lookup) {
-	var err error
+	err := errLookupAborted
+	found := make(map[string]*storage.SyncResult)
 	defer func() {
 		for _, l := range items {
-			if l.found == nil {
+			if l.found = found[l.res.ID]; l.found == nil {
 				l.err = err
 			}
 			close(l.done)
 		}
 	}()
-	want := make(map[string]*lookup, len(items))
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	live := len(items)
+	var mu sync.Mutex
+	for _, l := range items {
+		stop := context.AfterFunc(l.ctx, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if live--; live == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
+	err = ls.search(rctx, q, items, found)
+}
+
+// search fills found (reservation id → callback) for the lookups.
+func (ls *lookups) search(ctx context.Context, q *Queue, items []*lookup, found map[string]*storage.SyncResult) error {
+	want := make(map[string]bool, len(items))
 	var numbers []string
 	seen := make(map[string]bool)
 	from := items[0].res.CreatedAt
 	for _, l := range items {
-		want[l.res.ID] = l
+		want[l.res.ID] = true
 		if n := l.res.CallbackNumber; !seen[n] {
 			seen[n] = true
 			numbers = append(numbers, n)
@@ -121,43 +149,41 @@ func (ls *lookups) run(ctx context.Context, q *Queue, items []*lookup) {
 		From: from.Add(-time.Hour), To: time.Now().Add(time.Hour),
 	})
 	if err != nil {
-		return
+		return err
 	}
-	left := len(items)
 	for _, id := range ids {
-		if left == 0 {
-			return
+		if len(found) == len(want) {
+			return nil
 		}
 		// A callback a reservation outside the batch holds (the customer
 		// booked before) is not one looked for: no need to spend a call
 		// reading it.
-		other, ferr := ls.r.cfg.Store.FindReservationByConversation(ctx, id)
-		if ferr == nil && want[other.ID] == nil {
+		other, err := ls.r.cfg.Store.FindReservationByConversation(ctx, id)
+		if err == nil && !want[other.ID] {
 			continue
 		}
-		if ferr != nil && reservation.ErrorCode(ferr) != reservation.ENOTFOUND {
-			err = ferr
-			return
+		if err != nil && reservation.ErrorCode(err) != reservation.ENOTFOUND {
+			return err
 		}
-		conv, gerr := ls.r.cfg.Genesys.GetCallbackConversation(ctx, id)
-		if genesys.IsNotFound(gerr) {
+		conv, err := ls.r.cfg.Genesys.GetCallbackConversation(ctx, id)
+		if genesys.IsNotFound(err) {
 			continue
 		}
-		if gerr != nil {
-			err = gerr
-			return
+		if err != nil {
+			return err
 		}
 		for _, p := range conv.Participants {
-			l := want[p.Attributes[DataKey]]
-			if l == nil || l.found != nil {
+			resID := p.Attributes[DataKey]
+			if !want[resID] || found[resID] != nil {
 				continue
 			}
-			l.found = &storage.SyncResult{ConversationID: conv.ID}
+			out := &storage.SyncResult{ConversationID: conv.ID}
 			if at := scheduledAt(conv); at != nil {
-				l.found.ScheduledAt = *at
+				out.ScheduledAt = *at
 			}
-			left--
+			found[resID] = out
 			break
 		}
 	}
+	return nil
 }

@@ -108,9 +108,14 @@ func backends(t *testing.T, fn func(t *testing.T, backend string)) {
 
 func (b *bundle) reserve(id string, in time.Duration, prefs reservation.ChannelPreferences) *reservation.Reservation {
 	b.t.Helper()
+	return b.reserveNumber(id, in, prefs, "+14155550199")
+}
+
+func (b *bundle) reserveNumber(id string, in time.Duration, prefs reservation.ChannelPreferences, number string) *reservation.Reservation {
+	b.t.Helper()
 	start := time.Now().Add(in).Truncate(15 * time.Minute).Add(15 * time.Minute)
 	res, err := b.book.Create(b.ctx, booking.Caller{ClientID: "website", RequestID: "r-" + id}, &reservation.CreateRequest{
-		CallbackID: id, CallbackNumber: "+14155550199", QueueID: "support", Reason: "billing",
+		CallbackID: id, CallbackNumber: number, QueueID: "support", Reason: "billing",
 		Channel: prefs, Candidates: []reservation.Slot{{Start: start, End: start.Add(15 * time.Minute)}},
 	})
 	if err != nil {
@@ -250,6 +255,15 @@ func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
 			}
 			return n
 		}
+		// The reconciliation at start reads every synced conversation:
+		// let it finish before counting.
+		deadline := time.Now().Add(20 * time.Second)
+		for !syncer.FullReconciled(b.runner) {
+			if time.Now().After(deadline) {
+				t.Fatal("the reconciliation at start did not finish in 20 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		before := reads()
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true})
 		r := b.reserve("lost", 6*time.Hour, voice())
@@ -264,24 +278,29 @@ func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
 	})
 }
 
-// TestLookupsShareOneQuery: creates answered 503 may have been committed,
-// so each is looked for before it is sent again; the lookups of a burst
-// share one analytics query, and no reservation gets two callbacks.
+// TestLookupsShareOneQuery: several creates, to different numbers, are
+// committed by the simulator and their answers lost; the searches for them
+// share one analytics query, and each reservation adopts its own callback.
 func TestLookupsShareOneQuery(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
 		b := setup(t, backend, false)
 		const n = 6
-		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", Status: 503, Count: n})
+		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true, Count: n})
 		var ids []string
 		for i := range n {
-			ids = append(ids, b.reserve(fmt.Sprintf("unknown-%d", i), time.Duration(i+2)*time.Hour, voice()).ID)
+			r := b.reserveNumber(fmt.Sprintf("unknown-%d", i), time.Duration(i+2)*time.Hour, voice(), fmt.Sprintf("+1415555010%d", i))
+			ids = append(ids, r.ID)
 		}
 		for _, id := range ids {
-			b.waitFor(id, "synced", synced)
-			if got := len(b.callbacksFor(id)); got != 1 {
-				t.Errorf("%s: %d callbacks, want 1", id, got)
+			got := b.waitFor(id, "synced", synced)
+			cbs := b.callbacksFor(id)
+			if len(cbs) != 1 || cbs[0].ConversationID != got.Sync.ConversationID {
+				t.Errorf("%s: synced to %s, simulator holds %+v; want its one callback adopted", id, got.Sync.ConversationID, cbs)
 			}
+		}
+		if st := b.sim.Stats(); st.LostResponses != n {
+			t.Errorf("%d responses lost, want %d", st.LostResponses, n)
 		}
 		queries := 0
 		for _, rc := range b.sim.Stats().Requests {
@@ -289,7 +308,7 @@ func TestLookupsShareOneQuery(t *testing.T) {
 				queries += rc.Count
 			}
 		}
-		// All six fail within milliseconds, well inside the window; a
+		// All six are lost within milliseconds, well inside the window; a
 		// straggler on a slow machine may need a query of its own.
 		if queries < 1 || queries > 2 {
 			t.Errorf("%d analytics queries for %d unknown creates, want 1 (2 at most)", queries, n)

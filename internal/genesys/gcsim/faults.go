@@ -89,21 +89,30 @@ func (s *Sim) rateLimited(w http.ResponseWriter) bool {
 	return true
 }
 
-// takeFault returns the fault to apply to r, scripted or random, if any.
-func (s *Sim) takeFault(r *http.Request, kind routeKind) (Fault, bool) {
+// takeFault returns the fault to apply to r, if any. It is called twice:
+// with refusals true before the rate limit, taking the first scripted fault
+// matching r if it is a refusal, or else a random failure; then, for a
+// request the rate limit let through, with refusals false, taking the first
+// matching scripted fault if it is not one. Faults keep their order.
+func (s *Sim) takeFault(r *http.Request, kind routeKind, refusals bool) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.faults {
-		if f := s.faults[i]; f.matches(r) {
-			s.faults[i].Count--
-			if s.faults[i].Count <= 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			}
-			s.stats.faults++
-			return f, true
+		f := s.faults[i]
+		if !f.matches(r) {
+			continue
 		}
+		if f.refusal() != refusals {
+			return Fault{}, false
+		}
+		s.faults[i].Count--
+		if s.faults[i].Count <= 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		s.stats.faults++
+		return f, true
 	}
-	if kind == routeAPI && s.failRate > 0 && s.rng.Float64() < s.failRate {
+	if refusals && kind == routeAPI && s.failStatus != 0 && s.failRate > 0 && s.rng.Float64() < s.failRate {
 		s.stats.faults++
 		return Fault{Status: s.failStatus, RetryAfter: s.failRetryAfter}, true
 	}
@@ -113,16 +122,6 @@ func (s *Sim) takeFault(r *http.Request, kind routeKind) (Fault, bool) {
 // refusal reports whether f answers an error status without serving the
 // request.
 func (f Fault) refusal() bool { return f.Status != 0 && !f.LoseResponse }
-
-// putBack returns a fault taken for a request that the rate limit then
-// refused, so that the next matching request gets it.
-func (s *Sim) putBack(f Fault) {
-	f.Count = 1
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats.faults--
-	s.faults = append([]Fault{f}, s.faults...)
-}
 
 // serveWithFault runs h, unless the fault f (when faulted) says otherwise.
 func (s *Sim) serveWithFault(w *statusWriter, r *http.Request, h http.HandlerFunc, f Fault, faulted bool) {

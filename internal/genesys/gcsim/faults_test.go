@@ -192,7 +192,17 @@ func TestRefusalsDoNotUseAllowance(t *testing.T) {
 	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
 		t.Fatalf("after a wait: %d", res.status)
 	}
-	if st := b.sim.Stats(); st.FaultsInjected != 11 {
-		t.Errorf("faults injected %d, want 11 (10 refusals and the latency once)", st.FaultsInjected)
+	// Faults keep their order: a refusal scripted after a serving fault
+	// does not overtake it.
+	b.sim.FailNext(gcsim.Fault{Latency: time.Millisecond})
+	b.sim.FailNext(gcsim.Fault{Status: 503})
+	time.Sleep(300 * time.Millisecond)
+	for i, want := range []int{200, 503} {
+		if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != want {
+			t.Fatalf("scripted fault %d: %d, want %d", i, res.status, want)
+		}
+	}
+	if st := b.sim.Stats(); st.FaultsInjected != 13 {
+		t.Errorf("faults injected %d, want 13 (11 refusals and the latency twice)", st.FaultsInjected)
 	}
 }

@@ -417,13 +417,12 @@ func (s *Sim) wrap(pattern string, kind routeKind, h http.HandlerFunc) http.Hand
 		}
 		// A refusal (a fault with a status) is answered before the rate
 		// limit and does not use it: a refused request was not served.
-		f, faulted := s.takeFault(r, kind)
-		if faulted && !f.refusal() && kind == routeAPI && s.rateLimited(sw) {
-			s.putBack(f)
-			return
-		}
-		if !faulted && kind == routeAPI && s.rateLimited(sw) {
-			return
+		f, faulted := s.takeFault(r, kind, true)
+		if !faulted {
+			if kind == routeAPI && s.rateLimited(sw) {
+				return
+			}
+			f, faulted = s.takeFault(r, kind, false)
 		}
 		s.serveWithFault(sw, r, h, f, faulted)
 	})

@@ -1,0 +1,95 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/reservation"
+)
+
+// findOnly is a Genesys whose analytics query is find; the other calls are
+// not used by the lookups tested here.
+type findOnly struct {
+	Genesys
+	find func(ctx context.Context, q genesys.FindQuery) ([]string, error)
+}
+
+func (g findOnly) FindCallbacks(ctx context.Context, q genesys.FindQuery) ([]string, error) {
+	return g.find(ctx, q)
+}
+
+func lookupRunner(find func(ctx context.Context, q genesys.FindQuery) ([]string, error)) (*lookups, *Queue) {
+	r := &Runner{cfg: Config{Genesys: findOnly{find: find}}}
+	return &lookups{r: r, window: 200 * time.Millisecond, open: map[string]*lookupBatch{}},
+		&Queue{Queue: &booking.Queue{ID: "support", GenesysQueueID: "q-1"}}
+}
+
+func lookupRes(id, number string) *reservation.Reservation {
+	return &reservation.Reservation{ID: id, CallbackNumber: number, CreatedAt: time.Now()}
+}
+
+// The caller that starts a batch gives up during the window: the search
+// still runs for the others, with a live context.
+func TestLookupOutlivesItsFirstCaller(t *testing.T) {
+	var mu sync.Mutex
+	var numbers []string
+	ls, q := lookupRunner(func(ctx context.Context, fq genesys.FindQuery) ([]string, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		numbers = append(numbers, fq.CallbackNumbers...)
+		mu.Unlock()
+		return nil, nil
+	})
+	first, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// It may get the answer or its own context's error.
+		if _, err := ls.find(first, q, lookupRes("res-1", "+14155550101")); err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("the caller that gave up: %v", err)
+		}
+	})
+	time.Sleep(20 * time.Millisecond) // res-1 starts the batch
+	var found error = errors.New("not run")
+	wg.Go(func() {
+		got, err := ls.find(context.Background(), q, lookupRes("res-2", "+14155550102"))
+		if got != nil {
+			t.Errorf("found %+v, want nothing", got)
+		}
+		found = err
+	})
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	if found != nil {
+		t.Fatalf("the caller still waiting got %v, want no error (nothing found)", found)
+	}
+	if len(numbers) != 2 {
+		t.Errorf("one query for both numbers, got %v", numbers)
+	}
+}
+
+// A search that ends in a panic answers its batch with an error, never with
+// "not found" (which would let a create be repeated).
+func TestLookupPanicIsNotNotFound(t *testing.T) {
+	ls, q := lookupRunner(func(context.Context, genesys.FindQuery) ([]string, error) {
+		panic("boom")
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer func() { _ = recover() }()
+		_, _ = ls.find(context.Background(), q, lookupRes("res-1", "+14155550101"))
+	})
+	time.Sleep(20 * time.Millisecond)
+	got, err := ls.find(context.Background(), q, lookupRes("res-2", "+14155550102"))
+	wg.Wait()
+	if got != nil || !errors.Is(err, errLookupAborted) {
+		t.Fatalf("after a panic in the search: %v, %v; want errLookupAborted", got, err)
+	}
+}
