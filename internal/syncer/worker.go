@@ -87,6 +87,13 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 			if transient++; transient > 3 || genesys.IsPermanent(err) {
 				return err
 			}
+			var unknown *genesys.UnknownOutcomeError
+			if errors.As(err, &unknown) {
+				// The next step searches for the callback first, and that
+				// search waits for others to share its query: no need to
+				// wait here as well.
+				continue
+			}
 			select {
 			case <-ctx.Done():
 				return err

@@ -80,16 +80,18 @@ func (s *Sim) handleAdminFailureRate(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleAdminRateLimit serves POST /sim/rate-limit: {"perSecond":50}; 0
-// removes the limit.
+// handleAdminRateLimit serves POST /sim/rate-limit: {"perSecond":50,
+// "refusalsUseAllowance":false}; 0 removes the limit.
 func (s *Sim) handleAdminRateLimit(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		PerSecond float64 `json:"perSecond"`
+		PerSecond            float64 `json:"perSecond"`
+		RefusalsUseAllowance bool    `json:"refusalsUseAllowance"`
 	}
 	if !decodeJSON(w, r, &req) {
 		return
 	}
 	s.SetRateLimit(req.PerSecond)
+	s.SetRefusalsUseAllowance(req.RefusalsUseAllowance)
 	w.WriteHeader(http.StatusNoContent)
 }
 

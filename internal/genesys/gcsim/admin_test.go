@@ -49,6 +49,12 @@ func TestAdminAPI(t *testing.T) {
 		wantStatus(b.admin(t, "POST", "/sim/rate-limit", `{"perSecond":1}`), 204)
 		b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil)
 		wantError(t, b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil), 429, "too.many.requests.retry.after")
+		// Charged refusals: a 503 uses the one token, so the next call is
+		// the limit's 429.
+		wantStatus(b.admin(t, "POST", "/sim/rate-limit", `{"perSecond":1,"refusalsUseAllowance":true}`), 204)
+		wantStatus(b.admin(t, "POST", "/sim/faults", `{"status":503}`), 204)
+		wantError(t, b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil), 503, "service.unavailable")
+		wantError(t, b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil), 429, "too.many.requests.retry.after")
 		wantStatus(b.admin(t, "POST", "/sim/rate-limit", `{"perSecond":0}`), 204)
 	})
 

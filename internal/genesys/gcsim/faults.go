@@ -76,6 +76,15 @@ func (s *Sim) SetRateLimit(perSecond float64) {
 	s.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, int(math.Ceil(perSecond))))
 }
 
+// SetRefusalsUseAllowance makes refusals (a fault with a status, or a
+// random failure) count against the rate limit, as a Genesys that counts
+// every request it answers would; by default they do not.
+func (s *Sim) SetRefusalsUseAllowance(charge bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chargeRefusals = charge
+}
+
 // rateLimited answers 429 itself when the rate limit is exceeded.
 func (s *Sim) rateLimited(w http.ResponseWriter) bool {
 	s.mu.Lock()

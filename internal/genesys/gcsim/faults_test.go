@@ -205,4 +205,16 @@ func TestRefusalsDoNotUseAllowance(t *testing.T) {
 	if st := b.sim.Stats(); st.FaultsInjected != 13 {
 		t.Errorf("faults injected %d, want 13 (11 refusals and the latency twice)", st.FaultsInjected)
 	}
+
+	// Charged refusals use the allowance: over the limit, the limit's 429
+	// comes first and the scripted 503 waits.
+	b.sim.SetRefusalsUseAllowance(true)
+	b.sim.SetRateLimit(1) // one token, refilled in a second
+	b.sim.FailNext(gcsim.Fault{Status: 503})
+	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 503 {
+		t.Fatalf("charged refusal: %d, want 503", res.status)
+	}
+	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 429 {
+		t.Fatalf("after a charged refusal: %d, want the limit's 429", res.status)
+	}
 }

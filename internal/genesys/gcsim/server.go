@@ -153,6 +153,7 @@ type Sim struct {
 	failRate        float64
 	failRetryAfter  time.Duration
 	limiter         *rate.Limiter
+	chargeRefusals  bool // refusals use the rate limit's allowance
 	stats           statsCounter
 }
 
@@ -417,9 +418,16 @@ func (s *Sim) wrap(pattern string, kind routeKind, h http.HandlerFunc) http.Hand
 		}
 		// A refusal (a fault with a status) is answered before the rate
 		// limit and does not use it: a refused request was not served.
+		// With SetRefusalsUseAllowance(true), the rate limit comes first.
+		s.mu.Lock()
+		charge := s.chargeRefusals
+		s.mu.Unlock()
+		if charge && kind == routeAPI && s.rateLimited(sw) {
+			return
+		}
 		f, faulted := s.takeFault(r, kind, true)
 		if !faulted {
-			if kind == routeAPI && s.rateLimited(sw) {
+			if !charge && kind == routeAPI && s.rateLimited(sw) {
 				return
 			}
 			f, faulted = s.takeFault(r, kind, false)
