@@ -116,6 +116,9 @@ func (c *Client) FindCallbacks(ctx context.Context, q FindQuery) ([]string, erro
 				ids = append(ids, cv.ConversationID)
 			}
 		}
+		if resp.TotalHits > findMaxPages*findPageSize {
+			break // known on the first page: no need to read 100
+		}
 		if len(resp.Conversations) < findPageSize || (resp.TotalHits > 0 && page*findPageSize >= resp.TotalHits) {
 			return ids, nil
 		}

@@ -108,8 +108,12 @@ func TestFindCallbacks(t *testing.T) {
 		}
 		writeJSON(w, 200, map[string]any{"totalHits": 20000, "conversations": convs})
 	})
+	before := len(f.recorded())
 	if ids, err := c.FindCallbacks(context.Background(), FindQuery{QueueID: "q-1", From: from, To: to}); err == nil || ids != nil {
 		t.Errorf("20,000 matches: %d ids, err %v; want an error", len(ids), err)
+	}
+	if n := len(f.recorded()) - before; n != 1 {
+		t.Errorf("20,000 matches: %d pages read, want 1 (totalHits says it at once)", n)
 	}
 
 	// An empty result is one request and no error.

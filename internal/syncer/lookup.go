@@ -15,8 +15,8 @@ import (
 // others to share its analytics query (Config.LookupWindow).
 const DefaultLookupWindow = 2 * time.Second
 
-// lookupMaxNumbers bounds the numbers in one analytics query; a batch that
-// reaches it runs at once.
+// lookupMaxNumbers bounds the numbers in one analytics query; a full batch
+// takes no more lookups.
 const lookupMaxNumbers = 25
 
 // lookup is one reservation looking for the callback an earlier attempt may
@@ -37,7 +37,7 @@ var errLookupAborted = errors.New("syncer: the search for an earlier create ende
 // lookupBatch gathers the lookups of one Genesys queue for one query.
 type lookupBatch struct {
 	items []*lookup
-	full  chan struct{} // closed when the batch reaches lookupMaxNumbers
+	runAt time.Time
 }
 
 // lookups batches the searches for earlier creates: after a 5xx, a timeout
@@ -46,6 +46,11 @@ type lookupBatch struct {
 // analytics query serves every reservation of a queue that needed one within
 // the window, instead of one query each: during a burst with faults these
 // queries are the calls that do not create anything.
+//
+// Every lookup waits at least half the window before its search runs: a
+// callback created a moment ago may not be indexed yet, or a create that
+// timed out may still be committing. A lookup joins the open batch only if
+// that batch runs late enough, and has room; else it opens the next one.
 type lookups struct {
 	r      *Runner
 	window time.Duration
@@ -55,38 +60,23 @@ type lookups struct {
 }
 
 // find returns the callback holding res's id, or nil when Genesys has none.
-// The first caller of a batch runs its query after the window (or when the
-// batch is full); the others wait for it.
+// The caller that opens a batch runs its search when the window ends; the
+// others wait for it.
 func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservation) (*storage.SyncResult, error) {
 	l := &lookup{ctx: ctx, res: res, done: make(chan struct{})}
+	now := time.Now()
 	ls.mu.Lock()
 	b := ls.open[q.GenesysQueueID]
-	first := b == nil
+	first := b == nil || len(b.items) >= lookupMaxNumbers || b.runAt.Sub(now) < ls.window/2
 	if first {
-		b = &lookupBatch{full: make(chan struct{})}
+		b = &lookupBatch{runAt: now.Add(ls.window)}
 		ls.open[q.GenesysQueueID] = b
 	}
 	b.items = append(b.items, l)
-	if len(b.items) >= lookupMaxNumbers {
-		delete(ls.open, q.GenesysQueueID)
-		close(b.full)
-	}
 	ls.mu.Unlock()
 
 	if first {
-		t := time.NewTimer(ls.window)
-		select {
-		case <-t.C:
-		case <-b.full:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		ls.mu.Lock()
-		if ls.open[q.GenesysQueueID] == b {
-			delete(ls.open, q.GenesysQueueID)
-		}
-		ls.mu.Unlock()
-		ls.run(ctx, q, b.items)
+		ls.lead(ctx, q, b)
 	}
 	select {
 	case <-l.done:
@@ -94,6 +84,34 @@ func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservat
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
+}
+
+// lead waits for b's time and runs its search. A leader whose context ends
+// first still waits for the others of its batch (their searches must not
+// come early); alone, it ends the batch at once.
+func (ls *lookups) lead(ctx context.Context, q *Queue, b *lookupBatch) {
+	t := time.NewTimer(time.Until(b.runAt))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		ls.mu.Lock()
+		alone := len(b.items) == 1
+		if alone && ls.open[q.GenesysQueueID] == b {
+			delete(ls.open, q.GenesysQueueID)
+		}
+		ls.mu.Unlock()
+		if !alone {
+			<-t.C
+		}
+	}
+	ls.mu.Lock()
+	if ls.open[q.GenesysQueueID] == b {
+		delete(ls.open, q.GenesysQueueID)
+	}
+	items := b.items
+	ls.mu.Unlock()
+	ls.run(ctx, q, items)
 }
 
 // run makes one analytics query for the batch, reads the candidates no

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,45 @@ func TestLookupPanicIsNotNotFound(t *testing.T) {
 	wg.Wait()
 	if got != nil || !errors.Is(err, errLookupAborted) {
 		t.Fatalf("after a panic in the search: %v, %v; want errLookupAborted", got, err)
+	}
+}
+
+// A lookup that comes late in a batch's window opens the next batch: every
+// search runs at least half the window after the create it looks for, so
+// that a callback just made has time to be indexed.
+func TestLookupWaitsHalfTheWindow(t *testing.T) {
+	type search struct {
+		at      time.Time
+		numbers []string
+	}
+	var mu sync.Mutex
+	var searches []search
+	ls, q := lookupRunner(func(_ context.Context, fq genesys.FindQuery) ([]string, error) {
+		mu.Lock()
+		searches = append(searches, search{time.Now(), fq.CallbackNumbers})
+		mu.Unlock()
+		return nil, nil
+	})
+	joined := make([]time.Time, 2)
+	var wg sync.WaitGroup
+	for i, number := range []string{"+14155550101", "+14155550102"} {
+		if i == 1 {
+			time.Sleep(150 * time.Millisecond) // 50 ms before the first batch runs
+		}
+		joined[i] = time.Now()
+		wg.Go(func() {
+			if _, err := ls.find(context.Background(), q, lookupRes(fmt.Sprintf("res-%d", i), number)); err != nil {
+				t.Errorf("lookup %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(searches) != 2 || len(searches[0].numbers) != 1 || len(searches[1].numbers) != 1 {
+		t.Fatalf("searches %+v, want two of one number each", searches)
+	}
+	for i, s := range searches {
+		if waited := s.at.Sub(joined[i]); waited < 100*time.Millisecond {
+			t.Errorf("search %d ran %v after its lookup, want at least half the 200 ms window", i, waited)
+		}
 	}
 }

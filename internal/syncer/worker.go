@@ -90,8 +90,8 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 			var unknown *genesys.UnknownOutcomeError
 			if errors.As(err, &unknown) {
 				// The next step searches for the callback first, and that
-				// search waits for others to share its query: no need to
-				// wait here as well.
+				// search runs 1–2 s (half to all of the lookup window)
+				// from now: no need to wait here as well.
 				continue
 			}
 			select {

@@ -81,17 +81,20 @@ func (s *Sim) handleAdminFailureRate(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleAdminRateLimit serves POST /sim/rate-limit: {"perSecond":50,
-// "refusalsUseAllowance":false}; 0 removes the limit.
+// "refusalsUseAllowance":false}; 0 removes the limit, and an absent
+// refusalsUseAllowance leaves that setting as it is.
 func (s *Sim) handleAdminRateLimit(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		PerSecond            float64 `json:"perSecond"`
-		RefusalsUseAllowance bool    `json:"refusalsUseAllowance"`
+		RefusalsUseAllowance *bool   `json:"refusalsUseAllowance"`
 	}
 	if !decodeJSON(w, r, &req) {
 		return
 	}
 	s.SetRateLimit(req.PerSecond)
-	s.SetRefusalsUseAllowance(req.RefusalsUseAllowance)
+	if req.RefusalsUseAllowance != nil {
+		s.SetRefusalsUseAllowance(*req.RefusalsUseAllowance)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
