@@ -52,8 +52,7 @@ type lookupBatch struct {
 // timed out may still be committing. A lookup joins the open batch only if
 // that batch runs late enough, and has room; else it opens the next one.
 type lookups struct {
-	r      *Runner
-	window time.Duration
+	r *Runner // its Config.LookupWindow is the window
 
 	mu   sync.Mutex
 	open map[string]*lookupBatch // by Genesys queue id
@@ -64,12 +63,12 @@ type lookups struct {
 // others wait for it.
 func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservation) (*storage.SyncResult, error) {
 	l := &lookup{ctx: ctx, res: res, done: make(chan struct{})}
-	now := time.Now()
+	now, window := time.Now(), ls.r.cfg.LookupWindow
 	ls.mu.Lock()
 	b := ls.open[q.GenesysQueueID]
-	first := b == nil || len(b.items) >= lookupMaxNumbers || b.runAt.Sub(now) < ls.window/2
+	first := b == nil || len(b.items) >= lookupMaxNumbers || b.runAt.Sub(now) < window/2
 	if first {
-		b = &lookupBatch{runAt: now.Add(ls.window)}
+		b = &lookupBatch{runAt: now.Add(window)}
 		ls.open[q.GenesysQueueID] = b
 	}
 	b.items = append(b.items, l)

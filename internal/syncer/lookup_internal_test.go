@@ -25,8 +25,8 @@ func (g findOnly) FindCallbacks(ctx context.Context, q genesys.FindQuery) ([]str
 }
 
 func lookupRunner(find func(ctx context.Context, q genesys.FindQuery) ([]string, error)) (*lookups, *Queue) {
-	r := &Runner{cfg: Config{Genesys: findOnly{find: find}}}
-	return &lookups{r: r, window: 200 * time.Millisecond, open: map[string]*lookupBatch{}},
+	r := &Runner{cfg: Config{Genesys: findOnly{find: find}, LookupWindow: 200 * time.Millisecond}}
+	return &lookups{r: r, open: map[string]*lookupBatch{}},
 		&Queue{Queue: &booking.Queue{ID: "support", GenesysQueueID: "q-1"}}
 }
 

@@ -234,7 +234,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*Queue{}, id: "sync-" + hex.EncodeToString(b), now: cfg.Now}
-	r.lookups = &lookups{r: r, window: cfg.LookupWindow, open: map[string]*lookupBatch{}}
+	r.lookups = &lookups{r: r, open: map[string]*lookupBatch{}}
 	for _, q := range cfg.Queues {
 		r.queues[q.ID] = q
 	}
