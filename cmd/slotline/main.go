@@ -1,6 +1,8 @@
 // Command slotline is a callback reservation manager for Genesys Cloud.
 //
-// Run "slotline help" for the list of subcommands.
+// Run "slotline help" for the list of subcommands. The program itself is
+// internal/app; main only hands it the process's arguments, environment
+// and standard streams.
 package main
 
 import (
@@ -9,14 +11,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/slotline/slotline/internal/app"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	err := app.Run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "slotline:", err)
-		os.Exit(exitCode(err))
+		os.Exit(app.ExitCode(err))
 	}
 }

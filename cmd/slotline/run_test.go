@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -621,45 +619,6 @@ func TestMigrate(t *testing.T) {
 	out, _, code = runCmd(t, nil, "migrate", "--db", db)
 	if code != 0 || !strings.Contains(out, "up to date") {
 		t.Errorf("second migrate = %d %s", code, out)
-	}
-}
-
-// TestInProcessRun drives run() itself (no binary) for a quick check of
-// the plumbing and of a clean shutdown on context cancel.
-func TestInProcessRun(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var stdout syncBuffer
-	done := make(chan error, 1)
-	dir := t.TempDir()
-	go func() {
-		done <- run(ctx, []string{"slotline", "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "x.db")},
-			func(string) string { return "" }, nil, &stdout, pw)
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	var url string
-	for sc.Scan() {
-		if m := regexp.MustCompile(`"url":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
-			url = m[1]
-			break
-		}
-	}
-	go io.Copy(io.Discard, pr)
-	resp, err := http.Get(url + "/readyz")
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("readyz = %v %v", resp, err)
-	}
-	resp.Body.Close()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run returned %v after cancel", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
 	}
 }
 

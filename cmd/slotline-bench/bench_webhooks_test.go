@@ -2,7 +2,7 @@ package main
 
 import "testing"
 
-// TestBenchWebhooks runs "slotline bench webhooks" tiny on SQLite and
+// TestBenchWebhooks runs "slotline-bench webhooks" tiny on SQLite and
 // checks that every event reached the receiver exactly once, in the
 // deliver phase and in the loss phase (where the receiver fails 30% of the
 // requests), and that the figures are there. It proves the command works;
@@ -13,7 +13,7 @@ func TestBenchWebhooks(t *testing.T) {
 	}
 	t.Parallel()
 	var rep benchWebhooksReport
-	out := runBenchJSON(t, &rep, "bench", "webhooks", "--events", "50", "--loss-events", "50", "--floor-duration", "200ms", "--json")
+	out := runBenchJSON(t, &rep, "webhooks", "--events", "50", "--loss-events", "50", "--floor-duration", "200ms", "--json")
 	if rep.Floor == nil || rep.Deliver == nil || rep.Loss == nil {
 		t.Fatalf("a section is missing from the report:\n%s", out)
 	}

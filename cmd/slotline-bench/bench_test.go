@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestBenchAdmit runs every phase of "slotline bench admit" briefly on
+// TestBenchAdmit runs every phase of "slotline-bench admit" briefly on
 // SQLite and checks that each reports figures. It proves the command
 // works; it says nothing about speed.
 func TestBenchAdmit(t *testing.T) {
@@ -19,7 +19,7 @@ func TestBenchAdmit(t *testing.T) {
 	t.Parallel()
 	bin := buildSlotline(t)
 	var rep benchReport
-	out := runBenchJSON(t, &rep, "bench", "admit", "--duration", "300ms", "--reservations", "2000", "--subscribers", "2",
+	out := runBenchJSON(t, &rep, "admit", "--duration", "300ms", "--reservations", "2000", "--subscribers", "2",
 		"--json", "--server-bin", bin)
 	if rep.Floor == nil || rep.Store == nil || rep.HTTP == nil || rep.Memory == nil {
 		t.Fatalf("a phase is missing from the report:\n%s", out)
@@ -92,7 +92,7 @@ func TestBenchCommas(t *testing.T) {
 func buildSlotline(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "slotline")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../slotline").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -111,7 +111,7 @@ func runBenchJSON(t *testing.T, report any, args ...string) string {
 		return ""
 	}
 	var stdout, stderr bytes.Buffer
-	if err := run(t.Context(), append([]string{"slotline"}, args...), getenv, nil, &stdout, &stderr); err != nil {
+	if err := run(t.Context(), append([]string{"slotline-bench"}, args...), getenv, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	if err := json.Unmarshal(stdout.Bytes(), report); err != nil {

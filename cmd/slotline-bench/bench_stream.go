@@ -24,6 +24,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/slotline/slotline/internal/app"
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/frame"
@@ -50,7 +51,7 @@ const (
 	benchStreamLatencyGrace = 30 * time.Second
 )
 
-// benchStreamCmd runs "slotline bench stream": events per second fanned
+// benchStreamCmd runs "slotline-bench stream": events per second fanned
 // out to subscribers that acknowledge every frame, as a fraction of a bare
 // coder/websocket broadcast of same-sized messages to as many clients in
 // the same run, and the time from commit to delivery at a steady rate.
@@ -105,7 +106,7 @@ func parseBenchStreamFlags(args []string, stderr io.Writer) (*benchStreamOptions
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	hideFlags(fs, "cpuprofile")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := app.ParseFlags(fs, args, stderr); err != nil {
 		return nil, err
 	}
 	return o, o.validate()
@@ -116,25 +117,25 @@ func (o *benchStreamOptions) validate() error {
 	for s := range strings.SplitSeq(o.subList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 || n > 5000 {
-			return &usageError{fmt.Sprintf("--subscribers: %q is not a count from 1 to 5000", s)}
+			return app.UsageError(fmt.Sprintf("--subscribers: %q is not a count from 1 to 5000", s))
 		}
 		o.subscribers = append(o.subscribers, n)
 	}
 	switch {
 	case o.events < 1:
-		return &usageError{"--events must be at least 1"}
+		return app.UsageError("--events must be at least 1")
 	case !(o.rate > 0) || o.rate > 100_000:
-		return &usageError{"--rate must be more than 0 and at most 100000"}
+		return app.UsageError("--rate must be more than 0 and at most 100000")
 	case o.duration <= 0:
-		return &usageError{"--duration must be positive"}
+		return app.UsageError("--duration must be positive")
 	case o.rate*o.duration.Seconds() < 1:
-		return &usageError{"--rate × --duration must be at least one event"}
+		return app.UsageError("--rate × --duration must be at least one event")
 	case o.window < 1 || o.window > 10000:
-		return &usageError{"--window must be from 1 to 10000"}
+		return app.UsageError("--window must be from 1 to 10000")
 	case o.ackEvery < 1 || o.ackEvery > o.window:
-		return &usageError{"--ack-every must be from 1 to --window"}
+		return app.UsageError("--ack-every must be from 1 to --window")
 	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
-		return &usageError{"--db must be sqlite:PATH or postgres://…"}
+		return app.UsageError("--db must be sqlite:PATH or postgres://…")
 	}
 	return nil
 }
@@ -952,7 +953,7 @@ func (b *benchStream) printHeader() {
 		return
 	}
 	r := b.rep
-	fmt.Fprintf(b.text, "slotline bench stream — %s, %d CPUs, %s, %s events per fan-out, window %d\n",
+	fmt.Fprintf(b.text, "slotline-bench stream — %s, %d CPUs, %s, %s events per fan-out, window %d\n",
 		r.Database, r.CPUs, r.GoVersion, benchCommas(int64(r.Events)), r.Window)
 	fmt.Fprintf(b.text, "(server, subscribers and producer run in this process and share its %d CPUs)\n", r.CPUs)
 }

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/slotline/slotline/internal/app"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/netguard"
 	"github.com/slotline/slotline/internal/reservation"
@@ -50,7 +51,7 @@ func benchWebhooksLossSchedule() []time.Duration {
 		200 * time.Millisecond, 500 * time.Millisecond, time.Second, time.Second, time.Second}
 }
 
-// benchWebhooksCmd runs "slotline bench webhooks": deliveries per second
+// benchWebhooksCmd runs "slotline-bench webhooks": deliveries per second
 // from event commit to a local receiver and the commit-to-arrival latency,
 // against the raw loopback POST rate of the same receiver measured in the
 // same run; then the rate at which a backlog drains (the delivery side on
@@ -106,7 +107,7 @@ func parseBenchWebhooksFlags(args []string, stderr io.Writer) (*benchWebhooksOpt
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	hideFlags(fs, "cpuprofile")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := app.ParseFlags(fs, args, stderr); err != nil {
 		return nil, err
 	}
 	return o, o.validate()
@@ -115,29 +116,29 @@ func parseBenchWebhooksFlags(args []string, stderr io.Writer) (*benchWebhooksOpt
 func (o *benchWebhooksOptions) validate() error {
 	switch {
 	case o.events < 1:
-		return &usageError{"--events must be at least 1"}
+		return app.UsageError("--events must be at least 1")
 	case o.lossEvents < 1:
-		return &usageError{"--loss-events must be at least 1"}
+		return app.UsageError("--loss-events must be at least 1")
 	case o.endpoints < 1 || o.endpoints > 100:
-		return &usageError{"--endpoints must be from 1 to 100"}
+		return app.UsageError("--endpoints must be from 1 to 100")
 	case !(o.failRate >= 0 && o.failRate < 1):
-		return &usageError{"--fail-rate must be at least 0 and below 1"}
+		return app.UsageError("--fail-rate must be at least 0 and below 1")
 	case o.workers < 1:
-		return &usageError{"--workers must be at least 1"}
+		return app.UsageError("--workers must be at least 1")
 	case o.committers < 1:
-		return &usageError{"--committers must be at least 1"}
+		return app.UsageError("--committers must be at least 1")
 	case o.floorDuration <= 0:
-		return &usageError{"--floor-duration must be positive"}
+		return app.UsageError("--floor-duration must be positive")
 	case o.timeout <= 0:
-		return &usageError{"--timeout must be positive"}
+		return app.UsageError("--timeout must be positive")
 	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
-		return &usageError{"--db must be sqlite:PATH or postgres://…"}
+		return app.UsageError("--db must be sqlite:PATH or postgres://…")
 	}
 	o.phases = map[string]bool{}
 	for p := range strings.SplitSeq(o.phaseList, ",") {
 		p = strings.TrimSpace(p)
 		if !slices.Contains(strings.Split(benchWebhooksAllPhases, ","), p) {
-			return &usageError{fmt.Sprintf("--phases: %q is not one of %s", p, benchWebhooksAllPhases)}
+			return app.UsageError(fmt.Sprintf("--phases: %q is not one of %s", p, benchWebhooksAllPhases))
 		}
 		o.phases[p] = true
 	}
@@ -925,7 +926,7 @@ func (b *benchWebhooks) printHeader() {
 		return
 	}
 	r := b.rep
-	fmt.Fprintf(b.text, "slotline bench webhooks — %s, %d CPUs, %s, %d endpoint(s), %d River workers, %d committers\n",
+	fmt.Fprintf(b.text, "slotline-bench webhooks — %s, %d CPUs, %s, %d endpoint(s), %d River workers, %d committers\n",
 		r.Database, r.CPUs, r.GoVersion, r.Endpoints, r.Workers, r.Committers)
 }
 

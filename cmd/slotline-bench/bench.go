@@ -38,6 +38,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", for the floor
 
+	"github.com/slotline/slotline/internal/app"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
@@ -68,24 +69,12 @@ const (
 	benchTimeZone = "America/New_York"
 )
 
-// benchCmd runs "slotline bench admit": admissions per second through the
-// store and through the HTTP API, each printed with its ratio to a floor
-// measured in the same run, and the server's memory after many
+// benchAdmitCmd runs "slotline-bench admit": admissions per second through
+// the store and through the HTTP API, each printed with its ratio to a
+// floor measured in the same run, and the server's memory after many
 // reservations.
-func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "sync" {
-		return benchSyncCmd(ctx, args[1:], getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "stream" {
-		return benchStreamCmd(ctx, args[1:], getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "webhooks" {
-		return benchWebhooksCmd(ctx, args[1:], getenv, stdout, stderr)
-	}
-	if len(args) == 0 || args[0] != "admit" {
-		return &usageError{"usage: slotline bench admit|sync|stream|webhooks [flags]"}
-	}
-	opts, err := parseBenchFlags(args[1:], stderr)
+func benchAdmitCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	opts, err := parseBenchFlags(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -160,7 +149,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file`; the server then runs in this process so the profile covers it")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` after the memory phase; the server then runs in this process")
 	hideFlags(fs, "cpuprofile", "memprofile")
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := app.ParseFlags(fs, args, stderr); err != nil {
 		return nil, err
 	}
 	return o, o.validate()
@@ -169,21 +158,21 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 func (o *benchOptions) validate() error {
 	switch {
 	case o.duration <= 0:
-		return &usageError{"--duration must be positive"}
+		return app.UsageError("--duration must be positive")
 	case o.clients < 1:
-		return &usageError{"--clients must be at least 1"}
+		return app.UsageError("--clients must be at least 1")
 	case o.reservations < 0:
-		return &usageError{"--reservations must not be negative"}
+		return app.UsageError("--reservations must not be negative")
 	case o.subscribers < 0:
-		return &usageError{"--subscribers must not be negative"}
+		return app.UsageError("--subscribers must not be negative")
 	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
-		return &usageError{"--db must be sqlite:PATH or postgres://…"}
+		return app.UsageError("--db must be sqlite:PATH or postgres://…")
 	}
 	o.phases = map[string]bool{}
 	for p := range strings.SplitSeq(o.phaseList, ",") {
 		p = strings.TrimSpace(p)
 		if !slices.Contains(strings.Split(benchAllPhases, ","), p) {
-			return &usageError{fmt.Sprintf("--phases: %q is not one of %s", p, benchAllPhases)}
+			return app.UsageError(fmt.Sprintf("--phases: %q is not one of %s", p, benchAllPhases))
 		}
 		o.phases[p] = true
 	}
@@ -683,7 +672,7 @@ func startInProcessServer(ctx context.Context, hc *http.Client, args []string) (
 	noEnv := func(string) string { return "" }
 	go func() {
 		defer close(s.done)
-		s.err = serve(sctx, args, noEnv, io.Discard, s.log)
+		s.err = app.Serve(sctx, args, noEnv, io.Discard, s.log)
 	}()
 	return s.ready(ctx, hc, args)
 }
@@ -986,7 +975,7 @@ func openBenchDBs(ctx context.Context, dsn, tmpdir string) (*benchDBs, error) {
 	if isPostgresDSN(dsn) {
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return nil, &usageError{fmt.Sprintf("--db: %v", err)}
+			return nil, app.UsageError(fmt.Sprintf("--db: %v", err))
 		}
 		version, err := benchPostgresVersion(ctx, dsn)
 		if err != nil {
@@ -1234,7 +1223,7 @@ func (b *bench) printHeader() {
 		return
 	}
 	r := b.rep
-	fmt.Fprintf(b.text, "slotline bench admit — %s, %d CPUs, %s, %s per phase, %d clients\n",
+	fmt.Fprintf(b.text, "slotline-bench admit — %s, %d CPUs, %s, %s per phase, %d clients\n",
 		r.Database, r.CPUs, r.GoVersion, b.opts.duration, r.Clients)
 	if r.InProcessServer {
 		fmt.Fprintln(b.text, "(profiling: the server runs in this process; its memory includes the bench's)")

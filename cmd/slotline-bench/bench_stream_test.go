@@ -2,7 +2,7 @@ package main
 
 import "testing"
 
-// TestBenchStream runs "slotline bench stream" tiny on SQLite and checks
+// TestBenchStream runs "slotline-bench stream" tiny on SQLite and checks
 // that every subscriber received every event, in order, and that the
 // figures are there. It proves the command works; it says nothing about
 // speed.
@@ -12,7 +12,7 @@ func TestBenchStream(t *testing.T) {
 	}
 	t.Parallel()
 	var rep benchStreamReport
-	out := runBenchJSON(t, &rep, "bench", "stream", "--subscribers", "5", "--events", "50", "--rate", "50", "--duration", "1s", "--json")
+	out := runBenchJSON(t, &rep, "stream", "--subscribers", "5", "--events", "50", "--rate", "50", "--duration", "1s", "--json")
 	if len(rep.FanOut) != 1 || rep.Latency == nil {
 		t.Fatalf("a section is missing from the report:\n%s", out)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/slotline/slotline/internal/app"
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/syncer"
 )
@@ -50,7 +51,7 @@ const (
 	benchSyncReadPattern      = "GET /api/v2/conversations/callbacks/{conversationId}"
 )
 
-// benchSyncCmd runs "slotline bench sync": a burst of reservations admitted
+// benchSyncCmd runs "slotline-bench sync": a burst of reservations admitted
 // at full local speed, then drained to a Genesys simulator (running in this
 // process) that allows --rate requests per second and fails --fault-rate of
 // them; it reports the admission rate, the drain rate as a fraction of the
@@ -102,7 +103,7 @@ func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, er
 		fmt.Fprintf(fs.Output(), "Usage of slotline %s:\n", fs.Name())
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, stderr); err != nil {
+	if err := app.ParseFlags(fs, args, stderr); err != nil {
 		return nil, err
 	}
 	return o, o.validate()
@@ -111,17 +112,17 @@ func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, er
 func (o *benchSyncOptions) validate() error {
 	switch {
 	case o.reservations < 1:
-		return &usageError{"--reservations must be at least 1"}
+		return app.UsageError("--reservations must be at least 1")
 	case !(o.rate > 0) || o.rate > 1e6:
-		return &usageError{"--rate must be more than 0 and at most 1e6"}
+		return app.UsageError("--rate must be more than 0 and at most 1e6")
 	case !(o.faultRate >= 0 && o.faultRate < 1):
-		return &usageError{"--fault-rate must be from 0 to less than 1"}
+		return app.UsageError("--fault-rate must be from 0 to less than 1")
 	case o.clients < 1:
-		return &usageError{"--clients must be at least 1"}
+		return app.UsageError("--clients must be at least 1")
 	case o.timeout <= 0:
-		return &usageError{"--timeout must be positive"}
+		return app.UsageError("--timeout must be positive")
 	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
-		return &usageError{"--db must be sqlite:PATH or postgres://…"}
+		return app.UsageError("--db must be sqlite:PATH or postgres://…")
 	}
 	return nil
 }
@@ -812,7 +813,7 @@ func (b *benchSync) printHeader() {
 		return
 	}
 	r := b.rep
-	fmt.Fprintf(b.text, "slotline bench sync — %s, %d CPUs, %s, %s reservations, %d clients\n",
+	fmt.Fprintf(b.text, "slotline-bench sync — %s, %d CPUs, %s, %s reservations, %d clients\n",
 		r.Database, r.CPUs, r.GoVersion, benchCommas(int64(r.Reservations)), r.Clients)
 	charged := "without using N"
 	if r.RefusalsUseAllowance {

@@ -2,7 +2,7 @@ package main
 
 import "testing"
 
-// TestBenchSync runs "slotline bench sync" briefly on SQLite and checks
+// TestBenchSync runs "slotline-bench sync" briefly on SQLite and checks
 // that every reservation reached the simulator exactly once and that the
 // figures are there. It proves the command works; it says nothing about
 // speed.
@@ -13,7 +13,7 @@ func TestBenchSync(t *testing.T) {
 	t.Parallel()
 	bin := buildSlotline(t)
 	var rep benchSyncReport
-	out := runBenchJSON(t, &rep, "bench", "sync", "--reservations", "200", "--rate", "100", "--json", "--server-bin", bin)
+	out := runBenchJSON(t, &rep, "sync", "--reservations", "200", "--rate", "100", "--json", "--server-bin", bin)
 	if rep.Admit == nil || rep.Drain == nil || rep.Latency == nil || rep.Check == nil {
 		t.Fatalf("a section is missing from the report:\n%s", out)
 	}

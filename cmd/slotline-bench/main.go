@@ -1,0 +1,77 @@
+// Command slotline-bench measures Slotline against floors taken in the same
+// run: admissions (admit), the drain of a burst to Genesys (sync), the
+// event stream's fan-out (stream) and webhook deliveries (webhooks). Each
+// prints its figures and their ratios to the floor, or one JSON report with
+// --json.
+//
+// The server it measures is "slotline serve": by default this binary runs
+// it as a child process (slotline-bench serve takes the same flags, and
+// runs the same code), --server-bin names a slotline binary instead, and the
+// profiling flags run it in this process.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/slotline/slotline/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "slotline-bench:", err)
+		os.Exit(app.ExitCode(err))
+	}
+}
+
+const usage = `Usage: slotline-bench <command> [flags]
+
+Commands:
+  admit     measure admissions per second against a floor
+  sync      measure the drain of a burst to Genesys (the simulator)
+  stream    measure event stream fan-out to WebSocket subscribers
+  webhooks  measure webhook deliveries per second against a loopback floor
+  serve     run "slotline serve" (the server the other commands measure)
+
+Run "slotline-bench <command> -h" for a command's flags.
+`
+
+// run is the whole program: main only supplies the process's arguments,
+// environment and standard streams.
+func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return app.UsageError("no command given")
+	}
+	var err error
+	switch cmd, rest := args[1], args[2:]; cmd {
+	case "admit":
+		err = benchAdmitCmd(ctx, rest, getenv, stdout, stderr)
+	case "sync":
+		err = benchSyncCmd(ctx, rest, getenv, stdout, stderr)
+	case "stream":
+		err = benchStreamCmd(ctx, rest, getenv, stdout, stderr)
+	case "webhooks":
+		err = benchWebhooksCmd(ctx, rest, getenv, stdout, stderr)
+	case "serve":
+		return app.Serve(ctx, rest, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return app.UsageError(fmt.Sprintf("unknown command %q", cmd))
+	}
+	if errors.Is(err, app.ErrHelp) {
+		return nil
+	}
+	return err
+}
