@@ -290,7 +290,7 @@ func (b *bench) runStore(ctx context.Context) error {
 	res, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), func(ctx context.Context) error {
 		r, cands, w := benchStoreRequest(prefix, n.Add(1), grid)
 		_, err := st.CreateReservation(ctx, r, cands, w)
-		if errors.Is(err, storage.ErrFull) {
+		if errors.Is(err, reservation.ErrFull) {
 			return &benchFailure{"full", err.Error()}
 		}
 		return err
@@ -311,7 +311,7 @@ func (b *bench) runStore(ctx context.Context) error {
 // benchStoreRequest is what the booking layer hands the store for the n-th
 // reservation of a run: one candidate, a callback id and its idempotency
 // record.
-func benchStoreRequest(prefix string, n int64, grid benchGrid) (*reservation.Reservation, []storage.Candidate, storage.Write) {
+func benchStoreRequest(prefix string, n int64, grid benchGrid) (*reservation.Reservation, []reservation.Candidate, reservation.Write) {
 	slot := grid.slot(n)
 	callbackID := fmt.Sprintf("%s-%d", prefix, n)
 	r := &reservation.Reservation{
@@ -326,14 +326,14 @@ func benchStoreRequest(prefix string, n int64, grid benchGrid) (*reservation.Res
 		Reason:         "Technical support escalation",
 	}
 	hash := sha256.Sum256([]byte(callbackID))
-	w := storage.Write{
+	w := reservation.Write{
 		Actor: benchClientID, Origin: reservation.OriginAPI, RequestID: fmt.Sprintf("%016x", n), Now: time.Now(),
-		Idempotency: &storage.Idempotency{
+		Idempotency: &reservation.Idempotency{
 			Key: "callback_id:" + callbackID, Method: "POST", Target: "/api/v2/callbacks",
 			RequestHash: hex.EncodeToString(hash[:]), Status: http.StatusCreated,
 		},
 	}
-	return r, []storage.Candidate{{Slot: slot, Bucket: slot.Start, Cap: benchStoreCap}}, w
+	return r, []reservation.Candidate{{Slot: slot, Bucket: slot.Start, Cap: benchStoreCap}}, w
 }
 
 // runServerPhases starts a server on a fresh database and runs the http

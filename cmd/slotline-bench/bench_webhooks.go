@@ -23,11 +23,10 @@ import (
 	"time"
 
 	"github.com/slotline/slotline/internal/app"
-	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/netguard"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
-	"github.com/slotline/slotline/internal/syncer"
 	"github.com/slotline/slotline/internal/webhook"
 )
 
@@ -472,11 +471,12 @@ func (b *benchWebhooks) runLoss(ctx context.Context) (err error) {
 }
 
 // benchWebhooksRig is the system under test on a fresh database: the
-// store, River (owned by the syncer, with no Genesys), the dispatcher and
-// the endpoints, registered on a receiver.
+// store, the job queue, the dispatcher (the store's one event hook: the
+// bench's reservations are written to the store directly and never go to
+// Genesys) and the endpoints, registered on a receiver.
 type benchWebhooksRig struct {
 	store     *storage.Store
-	runner    *syncer.Runner
+	jobs      *jobs.Client
 	endpoints []string // ids, in the receiver's /hook/{i} order
 	cancel    context.CancelFunc
 	waker     chan struct{} // closed when the dispatcher's Run returns
@@ -484,16 +484,8 @@ type benchWebhooksRig struct {
 	report    *benchWebhooksReport
 }
 
-// benchNoGenesys is the syncer's Genesys: nothing here books a callback,
-// and the notification channel is refused.
-type benchNoGenesys struct{ syncer.Genesys }
-
-func (benchNoGenesys) CreateChannel(context.Context) (*genesys.Channel, error) {
-	return nil, errors.New("no Genesys in the webhooks bench")
-}
-
-// startRig wires the system as serve does (SSRF guard transport, River
-// owned by the syncer) and registers --endpoints endpoints on rc. A nil
+// startRig wires the webhooks as serve does (SSRF guard transport, the
+// job queue on the store's database) and registers --endpoints endpoints on rc. A nil
 // schedule is the dispatcher's default.
 func (b *benchWebhooks) startRig(ctx context.Context, name string, rc *benchReceiver, schedule []time.Duration) (*benchWebhooksRig, error) {
 	dsn, err := b.dbs.fresh(ctx, name)
@@ -507,21 +499,18 @@ func (b *benchWebhooks) startRig(ctx context.Context, name string, rc *benchRece
 		return nil, err
 	}
 	guard := netguard.Policy{AllowPrivate: true}
-	disp := webhook.New(webhook.Config{Store: st, Logger: logger.With("component", "webhooks"),
-		Client: &http.Client{Transport: guard.Transport()}, Schedule: schedule})
-	rctx, cancel := context.WithCancel(ctx)
-	runner, err := syncer.New(rctx, syncer.Config{Store: st, Genesys: benchNoGenesys{}, Logger: logger.With("component", "sync"),
-		Workers: b.opts.workers, ReconcileEvery: time.Hour, Register: disp.Register, OtherQueue: webhook.Queue})
-	if err != nil {
-		cancel()
+	js := jobs.New(st.JobDriver(), jobs.Config{Logger: logger.With("component", "jobs")})
+	disp := webhook.New(webhook.Config{Store: st, Jobs: js, Logger: logger.With("component", "webhooks"),
+		Client: &http.Client{Transport: guard.Transport()}, Schedule: schedule, Workers: b.opts.workers})
+	st.OnEvents(disp.OnEvents)
+	if err := js.Open(ctx); err != nil {
 		st.Close()
-		return nil, err
+		return nil, fmt.Errorf("open the job queue: %w", err)
 	}
-	disp.SetJobs(runner)
-	rig := &benchWebhooksRig{store: st, runner: runner, cancel: cancel, waker: make(chan struct{}), log: tail, report: b.rep}
+	rctx, cancel := context.WithCancel(ctx)
+	rig := &benchWebhooksRig{store: st, jobs: js, cancel: cancel, waker: make(chan struct{}), log: tail, report: b.rep}
 	go func() { defer close(rig.waker); _ = disp.Run(rctx) }()
-	st.SetEventHook(disp.Hook)
-	if err := runner.Start(rctx); err != nil {
+	if err := js.Start(rctx); err != nil {
 		cancel()
 		<-rig.waker
 		st.Close()
@@ -546,7 +535,7 @@ func (r *benchWebhooksRig) close() error {
 	<-r.waker
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := r.runner.Stop(ctx)
+	err := r.jobs.Stop(ctx)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -575,7 +564,7 @@ func (b *benchWebhooks) commitAndWait(ctx context.Context, phase string, rig *be
 	res, err := benchLoad(ctx, b.opts.committers, benchUpTo(int64(n)), func(ctx context.Context) error {
 		r, cands, w := benchStoreRequest(prefix, next.Add(1), grid)
 		if _, err := rig.store.CreateReservation(ctx, r, cands, w); err != nil {
-			if errors.Is(err, storage.ErrFull) {
+			if errors.Is(err, reservation.ErrFull) {
 				return &benchFailure{"full", err.Error()}
 			}
 			return err

@@ -63,4 +63,3 @@ func TestInProcessRun(t *testing.T) {
 		t.Fatal("run did not return after cancel")
 	}
 }
-

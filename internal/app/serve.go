@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/httpapi"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/netguard"
 	"github.com/slotline/slotline/internal/storage"
@@ -28,7 +30,12 @@ import (
 // errShutdown is the cause given to the server's context on a clean stop.
 var errShutdown = errors.New("shutting down")
 
+// serve runs the server. It builds every part of Slotline and connects
+// them, in the order a reservation flows: settings, the listen socket, the
+// database, the job queue, the Genesys side, webhooks, the event hooks, the
+// API; then it runs them and stops them in reverse.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	// Settings: flags beat the environment, which beats the file.
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var st settings
 	st.register(fs, true)
@@ -44,12 +51,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		logger.Warn("config: " + w)
 	}
 
+	// What a typo breaks, before anything is started or printed: the TLS
+	// files and the listen address, each named by where it was set.
+	tlsConfig, err := loadTLS(cfg, st.sources(getenv))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (%s): %w", cfg.Listen, st.sources(getenv).listen, err)
+	}
+	defer ln.Close()
+
+	// The database, migrated (an upgrade may rebuild tables: say so).
 	store, err := storage.Connect(ctx, cfg.Database, storage.Options{Logger: logger.With("component", "storage")})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	// Say what a start changes in the schema: an upgrade may rebuild tables.
 	applied, err := store.Migrate(ctx)
 	if err != nil {
 		return err
@@ -58,9 +77,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		logger.Info("database migrated", "applied", applied)
 	}
 
+	// The job queue, on the same database; the sync and the webhooks
+	// register their jobs with it below, before it opens.
 	m := metrics.New()
-	authSvc := auth.NewService(store, clientsOf(cfg), cfg.TokenTTL)
+	js := jobs.New(store.JobDriver(), jobs.Config{Logger: logger.With("component", "jobs")})
+
+	// The Genesys side: the client (of a real org, or of the sandbox
+	// simulator), the sync, its notification listener, the hours importer.
 	queues := queuesOf(cfg)
+	gside, err := startGenesys(ctx, cfg, store, js, queues, m, logger)
+	if err != nil {
+		return err
+	}
+	defer gside.close()
+
+	// Webhooks: the dispatcher (deliveries, through the SSRF guard) and the
+	// endpoints API.
 	guard := netguard.Policy{AllowPrivate: cfg.Webhooks.AllowPrivate}
 	names := map[string]string{}
 	var queueIDs []string
@@ -69,25 +101,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		queueIDs = append(queueIDs, q.ID)
 	}
 	disp := webhook.New(webhook.Config{
-		Store: store, Logger: logger.With("component", "webhooks"), Client: &http.Client{Transport: guard.Transport()},
-		Observer: m, Timeout: cfg.Webhooks.Timeout, DisableAfter: cfg.Webhooks.DisableAfter, QueueNames: names,
+		Store: store, Jobs: js, Logger: logger.With("component", "webhooks"),
+		Client: &http.Client{Transport: guard.Transport()}, Observer: m, Timeout: cfg.Webhooks.Timeout,
+		DisableAfter: cfg.Webhooks.DisableAfter, QueueNames: names, Workers: cfg.Genesys.Workers,
 	})
-	gside, err := startGenesys(ctx, cfg, store, queues, m, logger, disp)
-	if err != nil {
-		return err
-	}
-	defer gside.close()
-	disp.SetJobs(gside.runner)
-	store.SetEventHook(disp.Hook)
 	endpoints := webhook.NewEndpoints(store, func(u string) string { return guard.CheckURL(u, cfg.Webhooks.AllowHTTP) }, queueIDs)
 	if cfg.Webhooks.RotationGrace > 0 {
 		endpoints.Grace = cfg.Webhooks.RotationGrace
 	}
-	book := booking.New(store, queues, booking.Options{Logger: logger.With("component", "booking"), Observer: m,
-		Enqueue: gside.runner.Enqueue})
+
+	// The one in-transaction hook: with the events of every change, the
+	// sync enqueues its jobs and the dispatcher records its deliveries.
+	store.OnEvents(gside.runner.OnEvents, disp.OnEvents)
+	if err := js.Open(ctx); err != nil {
+		return fmt.Errorf("open the job queue: %w", err)
+	}
+
+	// The API: booking, tokens, the event stream, webhooks.
+	book := booking.New(store, queues, booking.Options{Logger: logger.With("component", "booking"), Observer: m})
 	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
 	handler := httpapi.NewServer(httpapi.Deps{
-		Booking: book, Auth: authSvc, Store: store, Metrics: m,
+		Booking: book, Auth: auth.NewService(store, clientsOf(cfg), cfg.TokenTTL), Store: store, Metrics: m,
 		Logger: logger.With("component", "http"), Version: version,
 		Stream: stream.NewServer(hub, store, m), PublicURL: cfg.PublicURL, AllowedOrigins: cfg.Stream.AllowedOrigins,
 		StreamOptions: stream.Options{Window: cfg.Stream.Window, SlowTimeout: cfg.Stream.SlowConsumerTimeout,
@@ -95,20 +129,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Webhooks: endpoints, Dispatcher: disp,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	scheme := "http"
-	if cfg.TLS != nil {
-		scheme = "https"
-	}
-	base := scheme + "://" + ln.Addr().String()
-
+	// Run: the jobs, the listener, the hours importer, the stream hub, the
+	// dispatcher, housekeeping, HTTP, and the syncs a previous run left
+	// pending.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(errShutdown)
 	srv := &http.Server{
 		Handler:           handler,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -116,11 +144,36 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	if err := js.Start(ctx); err != nil {
+		return fmt.Errorf("start the job queue: %w", err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	// The stop, in reverse: no more requests, then the running jobs, then
+	// the dispatcher (which starts delivery jobs for as long as writes can
+	// commit).
+	dctx, dcancel := context.WithCancel(context.WithoutCancel(gctx))
+	defer dcancel()
+	g.Go(func() error {
+		<-gctx.Done()
+		logger.Info("shutting down", "cause", context.Cause(gctx).Error())
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+		defer scancel()
+		err := srv.Shutdown(sctx)
+		jctx, jcancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+		defer jcancel()
+		err = errors.Join(err, js.Stop(jctx))
+		dcancel()
+		return err
+	})
+	g.Go(func() error { return gside.listener.Run(gctx) })
+	g.Go(func() error { return gside.hours.Run(gctx) })
+	g.Go(func() error { return hub.Run(gctx) })
+	g.Go(func() error { return disp.Run(dctx) })
+	g.Go(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
 	g.Go(func() error {
 		var err error
-		if cfg.TLS != nil {
-			err = srv.ServeTLS(ln, cfg.TLS.Cert, cfg.TLS.Key)
+		if tlsConfig != nil {
+			err = srv.ServeTLS(ln, "", "")
 		} else {
 			err = srv.Serve(ln)
 		}
@@ -129,32 +182,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return err
 	})
-	if err := gside.runner.Start(ctx); err != nil {
-		return fmt.Errorf("start the sync: %w", err)
+	if err := gside.runner.Resume(gctx); err != nil {
+		cancel(err)
+		return errors.Join(fmt.Errorf("resume the sync: %w", err), g.Wait())
 	}
-	g.Go(func() error { return gside.listener.Run(gctx) })
-	g.Go(func() error { return hub.Run(gctx) })
-	// The dispatcher starts delivery jobs for as long as writes can commit:
-	// until the sync jobs have stopped, after the HTTP server.
-	dctx, dcancel := context.WithCancel(context.WithoutCancel(gctx))
-	defer dcancel()
-	g.Go(func() error { return disp.Run(dctx) })
-	g.Go(func() error { return gside.hours.Run(gctx) })
-	g.Go(func() error {
-		<-gctx.Done()
-		logger.Info("shutting down", "cause", context.Cause(gctx).Error())
-		// Stop taking requests, then let running sync jobs finish.
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
-		defer scancel()
-		err := srv.Shutdown(sctx)
-		jctx, jcancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
-		defer jcancel()
-		err = errors.Join(err, gside.runner.Stop(jctx))
-		dcancel()
-		return err
-	})
-	g.Go(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
 
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
 	if demoSecret != "" {
 		printDemo(stdout, base, cfg, demoSecret)
 	}
@@ -165,6 +202,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		err = nil
 	}
 	return err
+}
+
+// loadTLS reads the certificate and key, if TLS is configured, and names
+// where they were set when they cannot be read.
+func loadTLS(cfg *config.Config, src sources) (*tls.Config, error) {
+	if cfg.TLS == nil {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s and key %s (%s): %w", cfg.TLS.Cert, cfg.TLS.Key, src.tls, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // printDemo prints the generated demo client once, on standard output (not
@@ -188,8 +238,9 @@ Then, with TOKEN set to its access_token:
 `, base, q.ID, q.TimeZone, q.Schedule.SlotMinutes, q.Schedule.Capacity, secret, secret, base, base, q.ID)
 }
 
-// housekeeping deletes expired tokens, Idempotency-Key records and
-// finished webhook deliveries older than 30 days, and
+// housekeeping deletes expired tokens, Idempotency-Key records, finished
+// webhook deliveries older than 30 days and leases their dead holders left
+// an hour ago, and
 // erases phone numbers of finished reservations past the retention period.
 func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config, logger *slog.Logger) error {
 	tick := time.NewTicker(10 * time.Minute)
@@ -206,6 +257,9 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 		}
 		if _, err := store.DeleteOldDeliveries(ctx, now.Add(-30*24*time.Hour)); err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "delete old webhook deliveries", "err", err)
+		}
+		if _, err := store.DeleteExpiredLeases(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "delete expired leases", "err", err)
 		}
 		if d := cfg.Retention.EraseNumbersAfter; d > 0 {
 			if n, err := store.EraseNumbers(ctx, now.Add(-d)); err != nil && ctx.Err() == nil {

@@ -62,6 +62,35 @@ func (s *settings) load(getenv func(string) string, demoClient bool) (cfg *confi
 	return cfg, demoSecret, nil
 }
 
+// sources says where the settings that serve checks first came from, for
+// its error messages.
+type sources struct {
+	listen, tls string
+}
+
+// sources names where the listen address and the TLS files were set.
+func (s *settings) sources(getenv func(string) string) sources {
+	file := first(s.config, getenv("SLOTLINE_CONFIG"))
+	var src sources
+	switch {
+	case s.addr != "":
+		src.listen = "set by --addr"
+	case getenv("SLOTLINE_ADDR") != "":
+		src.listen = "set by SLOTLINE_ADDR"
+	case file != "":
+		src.listen = "listen in " + file + ", or its default"
+	default:
+		src.listen = "the default"
+	}
+	switch {
+	case s.tlsCert != "":
+		src.tls = "set by --tls-cert and --tls-key"
+	case file != "":
+		src.tls = "tls in " + file
+	}
+	return src
+}
+
 func first(vs ...string) string {
 	for _, v := range vs {
 		if v != "" {

@@ -57,9 +57,15 @@ func (p *Principal) Has(scope string) bool { return slices.Contains(p.Scopes, sc
 // Client returns the client p belongs to.
 func (p *Principal) Client() *Client { return p.client }
 
+// Store keeps issued tokens, by digest.
+type Store interface {
+	CreateToken(ctx context.Context, t storage.Token) error
+	FindToken(ctx context.Context, hash string) (*storage.Token, error)
+}
+
 // Service issues and verifies tokens.
 type Service struct {
-	store   *storage.Store
+	store   Store
 	clients map[string]*Client
 	ttl     time.Duration
 	now     func() time.Time
@@ -73,7 +79,7 @@ type Service struct {
 const maxCache = 50_000
 
 // NewService returns a Service for clients whose tokens live ttl.
-func NewService(store *storage.Store, clients []*Client, ttl time.Duration) *Service {
+func NewService(store Store, clients []*Client, ttl time.Duration) *Service {
 	s := &Service{store: store, clients: map[string]*Client{}, ttl: ttl, now: time.Now, cache: map[string]*Principal{}}
 	for _, c := range clients {
 		s.clients[c.ID] = c

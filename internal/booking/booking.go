@@ -14,8 +14,19 @@ import (
 
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
-	"github.com/slotline/slotline/internal/storage"
 )
+
+// Store is what the service reads and writes: storage.Store, or anything
+// that keeps the same promises (the storagetest suite).
+type Store interface {
+	CreateReservation(ctx context.Context, r *reservation.Reservation, cands []reservation.Candidate, w reservation.Write) (int, error)
+	UpdateReservation(ctx context.Context, id string, c reservation.Change, w reservation.Write) (*reservation.Reservation, int, error)
+	CancelReservation(ctx context.Context, id string, w reservation.Write) (*reservation.Reservation, bool, error)
+	FindReservationByID(ctx context.Context, id string) (*reservation.Reservation, error)
+	FindReservations(ctx context.Context, f reservation.Filter) ([]*reservation.Reservation, string, error)
+	FindIdempotency(ctx context.Context, clientID, key string) (*reservation.IdempotencyRecord, error)
+	SlotUsage(ctx context.Context, queueID string, from, to time.Time) (map[int64]int, error)
+}
 
 // Queue is one configured queue.
 type Queue struct {
@@ -44,13 +55,12 @@ func (nopObserver) Stage(string, time.Duration) {}
 
 // Service books, changes and cancels reservations.
 type Service struct {
-	store    *storage.Store
+	store    Store
 	queues   map[string]*Queue
 	order    []*Queue
 	now      func() time.Time
 	logger   *slog.Logger
 	observer Observer
-	enqueue  func(ctx context.Context, tx *storage.Tx, r *reservation.Reservation) error
 }
 
 // Options tune a Service.
@@ -58,15 +68,12 @@ type Options struct {
 	Now      func() time.Time // default time.Now
 	Logger   *slog.Logger
 	Observer Observer
-	// Enqueue, if set, runs inside every write's transaction with the
-	// reservation as committed: the Genesys sync enqueues its job there.
-	Enqueue func(ctx context.Context, tx *storage.Tx, r *reservation.Reservation) error
 }
 
 // New returns a Service over the store and queues.
-func New(store *storage.Store, queues []*Queue, opts Options) *Service {
+func New(store Store, queues []*Queue, opts Options) *Service {
 	s := &Service{store: store, queues: map[string]*Queue{}, order: queues, now: opts.Now, logger: opts.Logger,
-		observer: opts.Observer, enqueue: opts.Enqueue}
+		observer: opts.Observer}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -141,11 +148,11 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 	key := ""
 	switch {
 	case req.CallbackID != "":
-		key = storage.CallbackIDKey(req.CallbackID)
+		key = reservation.CallbackIDKey(req.CallbackID)
 	case c.IdempotencyKey != "":
 		key = "key:" + c.IdempotencyKey
 	}
-	idem := &storage.Idempotency{Key: key, Method: "POST", Target: "/api/v2/callbacks", RequestHash: req.Hash(), Status: 201}
+	idem := reservation.CreateIdempotency(key, req.Hash())
 	if key != "" {
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
 			return res, err
@@ -178,13 +185,13 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 	_, err := s.store.CreateReservation(ctx, r, candidatesOf(cands), w)
 	s.observer.Stage("admission", time.Since(admit))
 	switch {
-	case errors.Is(err, storage.ErrFull):
+	case errors.Is(err, reservation.ErrFull):
 		for _, cd := range cands {
 			results[cd.index].Reason = schedule.ReasonFull
 		}
 		s.observer.Admission("rejected", string(schedule.ReasonFull))
 		return nil, s.refusal(ctx, q, reservation.ECONFLICT, results, req.Candidates[0].Start, req.ConcurrencyLimit, now)
-	case errors.Is(err, storage.ErrKeyTaken):
+	case errors.Is(err, reservation.ErrKeyTaken):
 		// A concurrent request with the same key committed first.
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
 			return res, err
@@ -202,7 +209,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 
 // replay returns the stored response for an idempotency key, nil if the key
 // is new, or ECONFLICT if it was used for another request.
-func (s *Service) replay(ctx context.Context, c Caller, idem *storage.Idempotency) (*Result, error) {
+func (s *Service) replay(ctx context.Context, c Caller, idem *reservation.Idempotency) (*Result, error) {
 	rec, err := s.store.FindIdempotency(ctx, c.ClientID, idem.Key)
 	if err != nil || rec == nil {
 		return nil, err
@@ -233,17 +240,17 @@ func keyValue(k string) string {
 	return k
 }
 
-func (s *Service) write(c Caller, now time.Time) storage.Write {
-	return storage.Write{Actor: c.ClientID, Origin: reservation.OriginAPI, RequestID: c.RequestID, Now: now, TxFunc: s.enqueue}
+func (s *Service) write(c Caller, now time.Time) reservation.Write {
+	return reservation.Write{Actor: c.ClientID, Origin: reservation.OriginAPI, RequestID: c.RequestID, Now: now}
 }
 
 type candidate struct {
 	index int
-	storage.Candidate
+	reservation.Candidate
 }
 
-func candidatesOf(cs []candidate) []storage.Candidate {
-	out := make([]storage.Candidate, len(cs))
+func candidatesOf(cs []candidate) []reservation.Candidate {
+	out := make([]reservation.Candidate, len(cs))
 	for i, c := range cs {
 		out[i] = c.Candidate
 	}
@@ -263,7 +270,7 @@ func (s *Service) candidates(q *Queue, slots []reservation.Slot, limit int, now 
 			continue
 		}
 		b := q.Schedule.BucketAt(sl.Start)
-		out = append(out, candidate{i, storage.Candidate{Slot: sl, Bucket: b.Start, Cap: effectiveCap(q.Schedule.CapacityAt(b.Start), limit)}})
+		out = append(out, candidate{i, reservation.Candidate{Slot: sl, Bucket: b.Start, Cap: effectiveCap(q.Schedule.CapacityAt(b.Start), limit)}})
 	}
 	return out, results
 }
@@ -396,7 +403,7 @@ func (s *Service) Find(ctx context.Context, id string) (*reservation.Reservation
 }
 
 // List returns a page of reservations.
-func (s *Service) List(ctx context.Context, f storage.Filter) ([]*reservation.Reservation, string, error) {
+func (s *Service) List(ctx context.Context, f reservation.Filter) ([]*reservation.Reservation, string, error) {
 	return s.store.FindReservations(ctx, f)
 }
 
@@ -404,7 +411,7 @@ func (s *Service) List(ctx context.Context, f storage.Filter) ([]*reservation.Re
 // is judged like a create's; capacity moves atomically. Errors: ENOTFOUND,
 // EPRECONDITION, EINVALID, ECONFLICT.
 func (s *Service) Update(ctx context.Context, c Caller, id string, ifMatch []int, req *reservation.UpdateRequest) (*Result, error) {
-	idem := &storage.Idempotency{Key: "key:" + c.IdempotencyKey, Method: "PATCH", Target: "/api/v2/callbacks/" + id, RequestHash: req.Hash(), Status: 200}
+	idem := reservation.UpdateIdempotency("key:"+c.IdempotencyKey, id, req.Hash())
 	if c.IdempotencyKey != "" {
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
 			return res, err
@@ -419,7 +426,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, ifMatch []int
 		return nil, reservation.Errorf(reservation.ECONFLICT, "queue %q of reservation %s is no longer configured", cur.QueueID, id)
 	}
 	now := s.now()
-	change := storage.Change{Reason: req.Reason, Channel: req.Channel, CustomerName: req.CustomerName}
+	change := reservation.Change{Reason: req.Reason, Channel: req.Channel, CustomerName: req.CustomerName}
 	var results []CandidateResult
 	var cands []candidate
 	if req.Candidates != nil {
@@ -437,12 +444,12 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, ifMatch []int
 	}
 	r, _, err := s.store.UpdateReservation(ctx, id, change, w)
 	switch {
-	case errors.Is(err, storage.ErrFull):
+	case errors.Is(err, reservation.ErrFull):
 		for _, cd := range cands {
 			results[cd.index].Reason = schedule.ReasonFull
 		}
 		return nil, s.refusal(ctx, q, reservation.ECONFLICT, results, req.Candidates[0].Start, cur.ConcurrencyLimit, now)
-	case errors.Is(err, storage.ErrKeyTaken):
+	case errors.Is(err, reservation.ErrKeyTaken):
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
 			return res, err
 		}
@@ -458,7 +465,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, ifMatch []int
 // Cancel cancels a reservation and frees its slot; canceling again returns
 // the canceled reservation. Errors: ENOTFOUND, EPRECONDITION, ECONFLICT.
 func (s *Service) Cancel(ctx context.Context, c Caller, id string, ifMatch []int) (*Result, error) {
-	idem := &storage.Idempotency{Key: "key:" + c.IdempotencyKey, Method: "DELETE", Target: "/api/v2/callbacks/" + id, RequestHash: "", Status: 200}
+	idem := reservation.CancelIdempotency("key:"+c.IdempotencyKey, id)
 	if c.IdempotencyKey != "" {
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
 			return res, err
@@ -470,7 +477,7 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string, ifMatch []int
 		w.Idempotency = idem
 	}
 	r, changed, err := s.store.CancelReservation(ctx, id, w)
-	if errors.Is(err, storage.ErrKeyTaken) {
+	if errors.Is(err, reservation.ErrKeyTaken) {
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
 			return res, err
 		}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -19,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/slotline/slotline/internal/jobs"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -410,15 +410,7 @@ func (c *Client) logAttempt(ctx context.Context, level slog.Level, op string, at
 
 // backoff returns the full-jitter delay after the attempt-th failure.
 func (c *Client) backoff(attempt int) time.Duration {
-	ceil := c.backoffBase
-	for i := 1; i < attempt && ceil < c.backoffCap; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, c.backoffCap)
-	if ceil <= 0 {
-		return 0
-	}
-	return rand.N(ceil + 1)
+	return jobs.Backoff(attempt, c.backoffBase, c.backoffCap)
 }
 
 // sleep waits d or until ctx is done.

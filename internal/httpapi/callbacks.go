@@ -13,7 +13,6 @@ import (
 
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/reservation"
-	"github.com/slotline/slotline/internal/storage"
 )
 
 // readJSON checks the content type and reads a body of at most MaxBodyBytes.
@@ -199,7 +198,7 @@ func queryTime(q url.Values, name string, loc *time.Location) (time.Time, error)
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := storage.Filter{QueueID: q.Get("queue_id"), CallbackNumber: q.Get("callback_number"), Cursor: q.Get("cursor")}
+	f := reservation.Filter{QueueID: q.Get("queue_id"), CallbackNumber: q.Get("callback_number"), Cursor: q.Get("cursor")}
 	if strings.HasPrefix(f.CallbackNumber, " ") {
 		// An unencoded "+" in a query string arrives as a space.
 		f.CallbackNumber = "+" + f.CallbackNumber[1:]

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -19,17 +20,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/httpapi"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/netguard"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
@@ -437,16 +437,21 @@ type specBundle struct {
 	closed  schedule.Date  // queue_hours is closed on this date
 	website string         // token with every scope
 	reader  string         // token with callback:read only
-	jobs    *fakeJobs      // the webhook dispatcher's job queue
+	jobs    *deliveryJobs  // the webhook dispatcher's job queue, never started
 }
 
-// fakeJobs is a job queue that only counts what it is given: deliveries
-// are recorded but never made in these tests.
-type fakeJobs struct{ inserted atomic.Int64 }
+// deliveryJobs counts the delivery jobs queued in the bundle's database:
+// its job queue is open but never started, so deliveries are recorded and
+// their jobs queued, never run.
+type deliveryJobs struct{ db *sql.DB }
 
-func (j *fakeJobs) Insert(context.Context, river.JobArgs, *river.InsertOpts) error {
-	j.inserted.Add(1)
-	return nil
+// inserted returns how many delivery jobs have been queued.
+func (j *deliveryJobs) inserted() int64 {
+	var n int64
+	if err := j.db.QueryRow("SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver'").Scan(&n); err != nil {
+		panic(err) // a test helper: the database is the test's own
+	}
+	return n
 }
 
 // hoursQueue is a queue with opening hours, a closed date three days from
@@ -494,11 +499,17 @@ func hoursQueue(t testing.TB, now time.Time) (*booking.Queue, schedule.Date) {
 func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 	t.Helper()
 	ctx := context.Background()
-	store, err := storage.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "slotline.db"), storage.Options{})
+	path := filepath.Join(t.TempDir(), "slotline.db")
+	store, err := storage.Open(ctx, "sqlite:"+path, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
 	now := time.Now()
 	def := config.DefaultQueue()
 	hours, closed := hoursQueue(t, now)
@@ -512,10 +523,12 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		auth.NewClient("slow", slowSecret, config.Scopes, 0.001, 1),
 	}
 	book := booking.New(store, queues, booking.Options{})
-	jobs := &fakeJobs{}
-	disp := webhook.New(webhook.Config{Store: store})
-	disp.SetJobs(jobs)
-	store.SetEventHook(disp.Hook)
+	js := jobs.New(store.JobDriver(), jobs.Config{})
+	disp := webhook.New(webhook.Config{Store: store, Jobs: js})
+	store.OnEvents(disp.OnEvents)
+	if err := js.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var queueIDs []string
 	for _, q := range queues {
 		queueIDs = append(queueIDs, q.ID)
@@ -536,7 +549,7 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		<-hubDone
 	})
 	b := &specBundle{doc: doc, srv: srv, store: store, book: book, clients: clients, now: now,
-		ny: def.Schedule.Location, berlin: hours.Schedule.Location, closed: closed, jobs: jobs}
+		ny: def.Schedule.Location, berlin: hours.Schedule.Location, closed: closed, jobs: &deliveryJobs{db}}
 	b.website = b.token(t, "website", websiteSecret, "")
 	b.reader = b.token(t, "reader", readerSecret, "")
 	return b
@@ -1679,10 +1692,10 @@ func testWebhooks(t *testing.T, b *specBundle) {
 	if got.Name != "CRM (prod)" || len(got.Events) != 0 || !slices.Equal(got.Queues, []string{"queue_12345"}) || got.Secret != nil {
 		t.Errorf("PATCH: %+v, want the new name, every event, the same queues and no secret", got)
 	}
-	kicks := b.jobs.inserted.Load()
+	kicks := b.jobs.inserted()
 	b.do(t, http.StatusOK, "PATCH", "/api/v2/webhooks/"+cal.ID, b.website, map[string]any{"enabled": true}).decode(t, &got)
-	if !got.Enabled || b.jobs.inserted.Load() == kicks {
-		t.Errorf("re-enabled: %+v and %d jobs, want enabled and a delivery job started", got, b.jobs.inserted.Load()-kicks)
+	if !got.Enabled || b.jobs.inserted() == kicks {
+		t.Errorf("re-enabled: %+v and %d jobs, want enabled and a delivery job started", got, b.jobs.inserted()-kicks)
 	}
 	b.do(t, http.StatusOK, "PATCH", path, b.website, map[string]any{})
 	b.do(t, http.StatusNotFound, "PATCH", "/api/v2/webhooks/we_0000000000000000000000000000", b.website, map[string]any{"name": "x"})
@@ -1713,14 +1726,14 @@ func testWebhooks(t *testing.T, b *specBundle) {
 	b.do(t, http.StatusNotFound, "POST", "/api/v2/webhooks/we_0000000000000000000000000000/rotate-secret", b.website, nil)
 
 	// Test: a ping delivery to this endpoint only, started at once.
-	kicks = b.jobs.inserted.Load()
+	kicks = b.jobs.inserted()
 	var ping struct {
 		DeliveryID string `json:"delivery_id"`
 	}
 	b.do(t, http.StatusAccepted, "POST", path+"/test", b.website, nil).decode(t, &ping)
 	page := b.deliveries(t, ep.ID, "")
 	if len(page.Items) != 1 || page.Items[0].ID != ping.DeliveryID || page.Items[0].EventType != "webhook.ping" ||
-		page.Items[0].Status != "pending" || b.jobs.inserted.Load() == kicks {
+		page.Items[0].Status != "pending" || b.jobs.inserted() == kicks {
 		t.Errorf("after a test: %+v, want the pending ping %s and a delivery job", page.Items, ping.DeliveryID)
 	}
 	if p := b.deliveries(t, cal.ID, ""); len(p.Items) != 0 {
@@ -1884,10 +1897,10 @@ func testWebhookDeliveries(t *testing.T, b *specBundle) {
 	}
 
 	// Retry a failed delivery: pending and due now, and started.
-	kicks := b.jobs.inserted.Load()
+	kicks := b.jobs.inserted()
 	var d deliveryView
 	b.do(t, http.StatusAccepted, "POST", "/api/v2/webhooks/"+ep.ID+"/deliveries/"+all[3].ID+"/retry", b.website, nil).decode(t, &d)
-	if d.ID != all[3].ID || d.Status != "pending" || d.NextAttemptAt == "" || b.jobs.inserted.Load() == kicks {
+	if d.ID != all[3].ID || d.Status != "pending" || d.NextAttemptAt == "" || b.jobs.inserted() == kicks {
 		t.Errorf("retried: %+v, want %s pending with next_attempt_at, and a delivery job", d, all[3].ID)
 	}
 	b.do(t, http.StatusNotFound, "POST", "/api/v2/webhooks/"+ep.ID+"/deliveries/msg_0000000000000000000000000000/retry", b.website, nil)

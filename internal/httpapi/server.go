@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/slotline/slotline/internal/audit"
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/metrics"
@@ -33,11 +34,24 @@ const (
 	maxFormBytes = 8 << 10
 )
 
+// Store is what the API reads and writes besides the booking service.
+type Store interface {
+	Backend() string
+	Ping(ctx context.Context) error
+	PendingMigrations(ctx context.Context) ([]string, error)
+	RecordAudit(ctx context.Context, entry *audit.Entry) error
+	FindEndpoints(ctx context.Context) ([]*storage.Endpoint, error)
+	FindEndpoint(ctx context.Context, id string) (*storage.Endpoint, error)
+	FindDeliveries(ctx context.Context, endpointID, status, cursor string, limit int) ([]*storage.Delivery, string, error)
+	FeedTokenHash(ctx context.Context, queueID string) (string, error)
+	SetFeedToken(ctx context.Context, queueID, hash string, w reservation.Write) error
+}
+
 // Deps is what the server needs.
 type Deps struct {
 	Booking *booking.Service
 	Auth    *auth.Service
-	Store   *storage.Store
+	Store   Store
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 	Version string

@@ -624,19 +624,22 @@ func TestStreamAcrossProcessesOnPostgres(t *testing.T) {
 	subA, subB := a.dial(t, "?after=0"), b.dial(t, "?after=0")
 	read(t, subA)
 	read(t, subB)
-	// Hold a write open in a's store.
+	// Hold a write open in a's store: its event hook waits on release.
 	hold, release := make(chan struct{}), make(chan struct{})
+	a.store.OnEvents(func(_ context.Context, _ *storage.Tx, evs []reservation.Event) error {
+		if evs[0].Reservation != nil && evs[0].Reservation.Reason == "hold" {
+			close(hold)
+			<-release
+		}
+		return nil
+	})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		r := &reservation.Reservation{ClientID: "website", QueueID: "support", TimeZone: "UTC", CallbackNumber: "+14155550199",
-			Status: reservation.StatusScheduled}
+			Status: reservation.StatusScheduled, Reason: "hold"}
 		start := time.Now().Add(10 * time.Hour).Truncate(15 * time.Minute)
-		w := storage.Write{Actor: "website", Origin: "api", TxFunc: func(context.Context, *storage.Tx, *reservation.Reservation) error {
-			close(hold)
-			<-release
-			return nil
-		}}
-		if _, err := a.store.CreateReservation(a.ctx, r, []storage.Candidate{{Slot: reservation.Slot{Start: start, End: start.Add(15 * time.Minute)}, Bucket: start, Cap: 50}}, w); err != nil {
+		w := reservation.Write{Actor: "website", Origin: "api"}
+		if _, err := a.store.CreateReservation(a.ctx, r, []reservation.Candidate{{Slot: reservation.Slot{Start: start, End: start.Add(15 * time.Minute)}, Bucket: start, Cap: 50}}, w); err != nil {
 			t.Errorf("held write: %v", err)
 		}
 	})

@@ -251,7 +251,7 @@ func (s *Server) handleRetryDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.Dispatcher.Retry(r.Context(), id, r.PathValue("delivery"),
-		storage.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id})
+		reservation.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id})
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -338,7 +338,7 @@ func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	f := storage.Filter{QueueID: q.ID, From: now.Add(-24 * time.Hour), To: now.Add(q.Schedule.Horizon + 24*time.Hour), Limit: 500}
+	f := reservation.Filter{QueueID: q.ID, From: now.Add(-24 * time.Hour), To: now.Add(q.Schedule.Horizon + 24*time.Hour), Limit: 500}
 	var events []ical.Event
 	for pages := 0; pages < 20; pages++ {
 		items, next, err := s.Booking.List(r.Context(), f)
@@ -377,7 +377,7 @@ func (s *Server) handleFeedToken(w http.ResponseWriter, r *http.Request) {
 	token := "cal_" + base64.RawURLEncoding.EncodeToString(b)
 	ri := info(r)
 	if err := s.Store.SetFeedToken(r.Context(), q.ID, feedDigest(token),
-		storage.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id}); err != nil {
+		reservation.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id}); err != nil {
 		s.problem(w, r, err)
 		return
 	}

@@ -50,7 +50,7 @@ func newCheckpointer(dsn string) (*checkpointer, error) {
 
 // start runs a passive checkpoint every checkpointEvery until close.
 func (c *checkpointer) start(ctx context.Context, logger *slog.Logger) {
-	c.stop = KeepAlive(ctx, checkpointEvery, func(ctx context.Context) error {
+	c.stop = every(ctx, checkpointEvery, func(ctx context.Context) error {
 		_, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		return err
 	}, func(err error) {
@@ -61,4 +61,30 @@ func (c *checkpointer) start(ctx context.Context, logger *slog.Logger) {
 func (c *checkpointer) close() error {
 	c.stop()
 	return c.db.Close()
+}
+
+// every calls fn every period until the returned stop is called (stop
+// waits for it to finish); onErr hears of fn's failures.
+func every(ctx context.Context, period time.Duration, fn func(ctx context.Context) error, onErr func(error)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := fn(ctx); err != nil && ctx.Err() == nil && onErr != nil {
+					onErr(err)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

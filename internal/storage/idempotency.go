@@ -10,20 +10,10 @@ import (
 	"github.com/slotline/slotline/internal/reservation"
 )
 
-// IdempotencyRecord is a stored response to an idempotent write.
-type IdempotencyRecord struct {
-	Method      string
-	Target      string
-	RequestHash string
-	Status      int
-	Reservation *reservation.Reservation // as it was right after the write
-	CreatedAt   time.Time
-}
-
 // saveIdempotency records the response of a write under its key: the
 // write's event (whose data is the response) or, for a write without an
 // event, the reservation itself.
-func (s *Store) saveIdempotency(ctx context.Context, tx *Tx, r *reservation.Reservation, eventID string, w Write, now time.Time) error {
+func (s *Store) saveIdempotency(ctx context.Context, tx *Tx, r *reservation.Reservation, eventID string, w reservation.Write, now time.Time) error {
 	body := ""
 	if eventID == "" {
 		b, err := json.Marshal(r)
@@ -42,18 +32,14 @@ func (s *Store) saveIdempotency(ctx context.Context, tx *Tx, r *reservation.Rese
 // ErrKeyTaken: the caller looks the key up again and replays or refuses.
 func idempotencyErr(err error) error {
 	if isUniqueViolation(err) {
-		return ErrKeyTaken
+		return reservation.ErrKeyTaken
 	}
 	return fmt.Errorf("save idempotency key: %w", err)
 }
 
-// ErrKeyTaken is returned by writes whose idempotency key was stored by a
-// concurrent request first.
-var ErrKeyTaken = errors.New("idempotency key already used")
-
 // FindIdempotency returns the stored response for a client's key, or nil.
-func (s *Store) FindIdempotency(ctx context.Context, clientID, key string) (*IdempotencyRecord, error) {
-	var rec IdempotencyRecord
+func (s *Store) FindIdempotency(ctx context.Context, clientID, key string) (*reservation.IdempotencyRecord, error) {
+	var rec reservation.IdempotencyRecord
 	var body string
 	var created int64
 	err := s.reader().queryRow(ctx, `SELECT k.method, k.target, k.request_hash, k.status, COALESCE(e.data, k.body), k.created_at

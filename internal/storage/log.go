@@ -61,6 +61,49 @@ func (s *idSource) next(n int) []byte {
 	return b
 }
 
+// EventHook runs in every transaction that writes events, once its writes
+// are done and just before its events are numbered and it commits, with
+// every event of the transaction (the writes that group commit put
+// together share it). The events have their ids but not yet their
+// sequence numbers (Seq is 0): those are handed out under the log-head
+// lock at the very end, so that they follow commit order, and hooks run
+// before it, outside the lock. An error rolls the transaction back; the
+// writes are then retried one transaction each, so a hook must be safe to
+// run again, and must not call the Store's write methods. Hooks add their
+// own rows through the store's methods that take a Tx (InsertDeliveries
+// names events by id), and use tx.AfterCommit for what must wait for the
+// commit.
+type EventHook func(ctx context.Context, tx *Tx, events []reservation.Event) error
+
+// runHooks runs the event hooks with the transaction's events.
+func (s *Store) runHooks(ctx context.Context, tx *Tx) error {
+	hooks := s.hooks.Load()
+	if len(tx.events) == 0 || hooks == nil {
+		return nil
+	}
+	evs := make([]reservation.Event, len(tx.events))
+	for i := range tx.events {
+		evs[i] = tx.events[i].Event
+	}
+	for _, h := range *hooks {
+		if err := h(ctx, tx, evs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OnEvents adds hooks to those run with the events of every transaction,
+// in the order they were added. Add them before the first write.
+func (s *Store) OnEvents(hooks ...EventHook) {
+	var all []EventHook
+	if cur := s.hooks.Load(); cur != nil {
+		all = append(all, *cur...)
+	}
+	all = append(all, hooks...)
+	s.hooks.Store(&all)
+}
+
 // appendLog adds events and an audit entry to the transaction; they are
 // numbered and written by flushLog just before the commit.
 func (s *Store) appendLog(_ context.Context, tx *Tx, events []pendingEvent, entry *audit.Entry) error {
@@ -136,14 +179,8 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 		eventSeq, auditSeq, auditHash); err != nil {
 		return err
 	}
-	if len(tx.events) > 0 && s.hook != nil {
-		evs := make([]reservation.Event, len(tx.events))
-		for i := range tx.events {
-			evs[i] = tx.events[i].Event
-		}
-		if err := s.hook(ctx, tx, evs); err != nil {
-			return err
-		}
+	if err := tx.flushDeliveries(ctx); err != nil {
+		return err
 	}
 	if s.pool != nil && len(tx.events) > 0 {
 		// Wake the stream readers of every process at commit.
@@ -250,29 +287,22 @@ func (s *Store) events(ctx context.Context, where string, args ...any) ([]reserv
 	return out, nil
 }
 
-// StoredEvent is an event as the log holds it: Event without its subject,
-// and Subject, the reservation or webhook note encoded as it was committed.
-type StoredEvent struct {
-	reservation.Event
-	Subject []byte
-}
-
 // FindStoredEvents is FindEvents without decoding the subjects, for a
 // reader that only passes them on (Event.AppendJSONWithSubject).
-func (s *Store) FindStoredEvents(ctx context.Context, after int64, limit int) ([]StoredEvent, error) {
+func (s *Store) FindStoredEvents(ctx context.Context, after int64, limit int) ([]reservation.StoredEvent, error) {
 	return s.storedEvents(ctx, "WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
 }
 
-func (s *Store) storedEvents(ctx context.Context, where string, args ...any) ([]StoredEvent, error) {
+func (s *Store) storedEvents(ctx context.Context, where string, args ...any) ([]reservation.StoredEvent, error) {
 	rs, err := s.reader().query(ctx, `SELECT seq, event_id, type, reservation_id, queue_id, origin, actor, occurred_at, data
 		FROM events `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find events: %w", err)
 	}
 	defer rs.Close()
-	var out []StoredEvent
+	var out []reservation.StoredEvent
 	for rs.Next() {
-		var ev StoredEvent
+		var ev reservation.StoredEvent
 		var at int64
 		if err := rs.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.ReservationID, &ev.QueueID, &ev.Origin, &ev.Actor, &at, &ev.Subject); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)

@@ -15,64 +15,18 @@ import (
 	"github.com/slotline/slotline/internal/reservation"
 )
 
-// ErrFull is returned when every candidate's bucket is full.
-var ErrFull = errors.New("every candidate slot is full")
+// ledger counts reservations against capacity buckets in a transaction
+// (the slot_usage rows): the reservation rules' view of capacity. The
+// upsert's row lock makes each count atomic on both backends.
+type ledger struct{ tx *Tx }
 
-// Candidate is one slot a write may book, already checked against the
-// queue's calendar: Bucket is the start of the capacity bucket it counts
-// against and Cap that bucket's effective cap (the smaller of the queue's
-// capacity and the request's concurrency limit).
-type Candidate struct {
-	Slot   reservation.Slot
-	Bucket time.Time
-	Cap    int
-}
-
-// CallbackIDKey is the idempotency key of a client's callback_id.
-func CallbackIDKey(callbackID string) string { return "callback_id:" + callbackID }
-
-// Idempotency records a write's response under a client's key.
-type Idempotency struct {
-	Key         string
-	Method      string
-	Target      string
-	RequestHash string
-	Status      int // the HTTP status to replay
-}
-
-// Write describes who makes a change and what else happens with it.
-type Write struct {
-	Actor     string // API client id, "genesys" or "system"
-	Origin    string // reservation.OriginAPI, …
-	RequestID string
-	Now       time.Time // zero means time.Now
-	// IfMatch, when not empty, makes the write fail with EPRECONDITION
-	// unless the reservation is at one of these versions.
-	IfMatch     []int
-	Idempotency *Idempotency
-	// TxFunc runs inside the write's transaction, after the change and
-	// before the events, with the driver's transaction (Tx.Driver) and the
-	// reservation as it will be committed (for example to enqueue a job).
-	TxFunc func(ctx context.Context, tx *Tx, r *reservation.Reservation) error
-}
-
-func (w *Write) now() time.Time {
-	if w.Now.IsZero() {
-		return time.Now().UTC()
-	}
-	return w.Now.UTC()
-}
-
-// takeSlot counts one more reservation against a bucket if it stays within
-// cap. The upsert's row lock makes this atomic on both backends.
-func takeSlot(ctx context.Context, tx *Tx, queueID string, bucket time.Time, cap int) (bool, error) {
-	if cap <= 0 {
-		return false, nil
-	}
+// Take counts one more reservation against a bucket if it stays within
+// limit.
+func (l ledger) Take(ctx context.Context, queueID string, bucket time.Time, limit int) (bool, error) {
 	var used int
-	err := tx.queryRow(ctx, `INSERT INTO slot_usage (queue_id, bucket_start, used) VALUES ($1, $2, 1)
+	err := l.tx.queryRow(ctx, `INSERT INTO slot_usage (queue_id, bucket_start, used) VALUES ($1, $2, 1)
 		ON CONFLICT (queue_id, bucket_start) DO UPDATE SET used = slot_usage.used + 1 WHERE slot_usage.used < $3
-		RETURNING used`, queueID, micros(bucket), cap).Scan(&used)
+		RETURNING used`, queueID, micros(bucket), limit).Scan(&used)
 	if errors.Is(err, errNoRows) {
 		return false, nil
 	}
@@ -82,41 +36,23 @@ func takeSlot(ctx context.Context, tx *Tx, queueID string, bucket time.Time, cap
 	return true, nil
 }
 
-func releaseSlot(ctx context.Context, tx *Tx, queueID string, bucket time.Time) error {
-	return tx.execLater(ctx, wrapErr("release slot"), "UPDATE slot_usage SET used = used - 1 WHERE queue_id = $1 AND bucket_start = $2 AND used > 0",
+// Release counts one fewer (it travels with the next statement).
+func (l ledger) Release(ctx context.Context, queueID string, bucket time.Time) error {
+	return l.tx.execLater(ctx, wrapErr("release slot"), "UPDATE slot_usage SET used = used - 1 WHERE queue_id = $1 AND bucket_start = $2 AND used > 0",
 		queueID, micros(bucket))
 }
 
-// takeFirst books the first candidate with room and returns its index.
-func takeFirst(ctx context.Context, tx *Tx, queueID string, cands []Candidate) (int, error) {
-	for i, c := range cands {
-		ok, err := takeSlot(ctx, tx, queueID, c.Bucket, c.Cap)
-		if err != nil {
-			return -1, err
-		}
-		if ok {
-			return i, nil
-		}
+// Force counts one more whatever the limit, and reports whether the
+// bucket is now over it.
+func (l ledger) Force(ctx context.Context, queueID string, bucket time.Time, limit int) (bool, error) {
+	var used int
+	err := l.tx.queryRow(ctx, `INSERT INTO slot_usage (queue_id, bucket_start, used) VALUES ($1, $2, 1)
+		ON CONFLICT (queue_id, bucket_start) DO UPDATE SET used = slot_usage.used + 1 RETURNING used`,
+		queueID, micros(bucket)).Scan(&used)
+	if err != nil {
+		return false, fmt.Errorf("force slot: %w", err)
 	}
-	return -1, ErrFull
-}
-
-// takeFirstOrOwn is takeFirst for a reservation that already holds a
-// place: a candidate in its own bucket needs no new place.
-func takeFirstOrOwn(ctx context.Context, tx *Tx, r *reservation.Reservation, cands []Candidate) (int, error) {
-	for i, c := range cands {
-		if c.Bucket.Equal(r.Bucket) && r.HoldsSlot() {
-			return i, nil
-		}
-		ok, err := takeSlot(ctx, tx, r.QueueID, c.Bucket, c.Cap)
-		if err != nil {
-			return -1, err
-		}
-		if ok {
-			return i, nil
-		}
-	}
-	return -1, ErrFull
+	return used > limit, nil
 }
 
 const reservationColumns = `id, client_id, callback_id, queue_id, timezone, callback_number, customer_name, candidates,
@@ -261,29 +197,29 @@ func auditDetail(kv ...any) string {
 	return string(append(b, '}'))
 }
 
-func slotText(s reservation.Slot) string {
-	return s.Start.UTC().Format(time.RFC3339) + "/" + s.End.UTC().Format(time.RFC3339)
-}
 
-// CreateReservation books the first candidate with room and stores r,
-// filling in its slot, bucket, status, version and timestamps. It returns
-// the index of the candidate booked, ErrFull when none has room, and
-// ErrKeyTaken if the client already used r's callback id or the write's
-// idempotency key.
-func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservation, cands []Candidate, w Write) (int, error) {
+// errNoCallbackIDKey is a programming error: a reservation with a
+// callback_id written without the record that keeps the id unique.
+var errNoCallbackIDKey = errors.New("storage: a reservation with a callback_id needs the idempotency record of its key")
+
+// CreateReservation books the first candidate with room (reservation.Book)
+// and stores r, filling in its slot, bucket, status, version and
+// timestamps. It returns the index of the candidate booked, ErrFull when
+// none has room, and ErrKeyTaken if the client already used the write's
+// idempotency key (for a callback_id, reservation.CallbackIDKey: a
+// reservation with a callback_id must come with that record).
+func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservation, cands []reservation.Candidate, w reservation.Write) (int, error) {
+	if r.CallbackID != "" && (w.Idempotency == nil || w.Idempotency.Key != reservation.CallbackIDKey(r.CallbackID)) {
+		return -1, errNoCallbackIDKey
+	}
 	chosen := -1
-	now := w.now()
+	now := w.Time()
 	err := s.inTx(ctx, func(tx *Tx) error {
+		var t reservation.Transition
 		var err error
-		if chosen, err = takeFirst(ctx, tx, r.QueueID, cands); err != nil {
+		if chosen, t, err = reservation.Book(ctx, r, cands, ledger{tx}, now); err != nil {
 			return err
 		}
-		c := cands[chosen]
-		r.Slot, r.Bucket = c.Slot, c.Bucket
-		r.Status = reservation.StatusScheduled
-		r.Sync = reservation.Sync{State: reservation.SyncPending}
-		r.Version = 1
-		r.CreatedAt, r.UpdatedAt = now, now
 		if r.ID == "" {
 			r.ID = newID("cb_", 5)
 		}
@@ -298,13 +234,7 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		if err != nil {
 			return err
 		}
-		if r.CallbackID != "" && (w.Idempotency == nil || w.Idempotency.Key != CallbackIDKey(r.CallbackID)) {
-			// The client's callback_id is its idempotency key: recording
-			// it makes it unique per client.
-			w.Idempotency = &Idempotency{Key: CallbackIDKey(r.CallbackID), Method: "POST", Target: "/api/v2/callbacks", Status: 201}
-		}
-		return s.finishWrite(ctx, tx, r, reservation.EventCreated, "reservation.create", w, now,
-			"queue_id", r.QueueID, "slot", slotText(r.Slot), "candidate", chosen)
+		return s.finishWrite(ctx, tx, r, t, w, now)
 	})
 	if err != nil {
 		return -1, err
@@ -312,9 +242,9 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 	return chosen, nil
 }
 
-// finishWrite stores the idempotent response, runs the caller's statements
-// and appends the event and the audit entry.
-func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservation, eventType, action string, w Write, now time.Time, detail ...any) error {
+// finishWrite stores the idempotent response and appends the event and
+// the audit entry of a transition.
+func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservation, t reservation.Transition, w reservation.Write, now time.Time) error {
 	// Not json.Marshal: it would check and compact what MarshalJSON made.
 	data, err := r.MarshalJSON()
 	if err != nil {
@@ -322,7 +252,7 @@ func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservat
 	}
 	snapshot := *r
 	ev := pendingEvent{Event: reservation.Event{
-		ID: newID("evt_", 8), Type: eventType, OccurredAt: now, Origin: w.Origin, Actor: w.Actor,
+		ID: newID("evt_", 8), Type: t.Event, OccurredAt: now, Origin: w.Origin, Actor: w.Actor,
 		ReservationID: r.ID, QueueID: r.QueueID, Reservation: &snapshot,
 	}, data: data}
 	if w.Idempotency != nil {
@@ -330,20 +260,16 @@ func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservat
 			return err
 		}
 	}
-	if w.TxFunc != nil {
-		if err := w.TxFunc(ctx, tx, r); err != nil {
-			return err
-		}
-	}
 	entry := &audit.Entry{
-		At: now, Actor: w.Actor, Action: action, Target: r.ID, Outcome: audit.OutcomeOK,
-		Detail: auditDetail(append(detail, "version", r.Version, "request_id", w.RequestID, "origin", w.Origin)...),
+		At: now, Actor: w.Actor, Action: t.Action, Target: r.ID, Outcome: audit.OutcomeOK,
+		Detail: auditDetail(append(t.Detail, "version", r.Version, "request_id", w.RequestID, "origin", w.Origin)...),
 	}
 	return s.appendLog(ctx, tx, []pendingEvent{ev}, entry)
 }
 
-// lockReservation reads a reservation for update and checks IfVersion.
-func (s *Store) lockReservation(ctx context.Context, tx *Tx, id string, w Write) (*reservation.Reservation, error) {
+// lockReservation reads a reservation for update and checks the write's
+// If-Match versions.
+func (s *Store) lockReservation(ctx context.Context, tx *Tx, id string, w reservation.Write) (*reservation.Reservation, error) {
 	r, err := scanReservation(tx.queryRow(ctx, "SELECT "+reservationColumns+" FROM reservations WHERE id = $1"+s.forUpdate(), id))
 	if errors.Is(err, errNoRows) {
 		return nil, reservation.ErrNotFound
@@ -351,9 +277,8 @@ func (s *Store) lockReservation(ctx context.Context, tx *Tx, id string, w Write)
 	if err != nil {
 		return nil, fmt.Errorf("read reservation: %w", err)
 	}
-	if len(w.IfMatch) > 0 && !slices.Contains(w.IfMatch, r.Version) {
-		return nil, reservation.Errorf(reservation.EPRECONDITION,
-			"reservation %s is at version %d, not %s; read it again and retry", r.ID, r.Version, versionList(w.IfMatch))
+	if err := w.CheckVersion(r); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -374,137 +299,76 @@ func wrapErr(step string) func(error) error {
 	return func(err error) error { return fmt.Errorf("%s: %w", step, err) }
 }
 
-// markPending records that Genesys does not yet reflect r's latest change.
-func markPending(r *reservation.Reservation) {
-	r.Sync.State = reservation.SyncPending
-	r.Sync.Attempts = 0
-	r.Sync.LastError = ""
-}
-
-// Change is a PATCH: a new slot (Candidates, already checked) and/or new
-// details. Nil fields are left as they are.
-type Change struct {
-	Candidates   []Candidate
-	Matrix       []reservation.Slot // the request's matrix, stored with the reservation
-	Reason       *string
-	Channel      *reservation.ChannelPreferences
-	CustomerName *string
-	// Check, if set, is called with the locked reservation before any
-	// change; an error aborts the write. The booking layer uses it to check
-	// that a reservation's candidates belong to its queue.
-	Check func(r *reservation.Reservation) error
-}
-
-// UpdateReservation applies a change to a scheduled reservation. With new
-// candidates it moves the reservation's capacity atomically: the old bucket
-// is released and the first candidate with room is taken, or nothing changes
-// (ErrFull). It returns the updated reservation and the index of the
-// candidate booked (-1 without a reschedule). Errors: ENOTFOUND, EPRECONDITION
-// (If-Match), ECONFLICT (not scheduled any more), ErrFull.
-func (s *Store) UpdateReservation(ctx context.Context, id string, c Change, w Write) (*reservation.Reservation, int, error) {
-	var out *reservation.Reservation
+// UpdateReservation applies a change to a scheduled reservation
+// (reservation.Update): with new candidates it moves the reservation's
+// capacity atomically, or nothing changes (ErrFull). It returns the updated
+// reservation and the index of the candidate booked (-1 without a
+// reschedule). Errors: ENOTFOUND, EPRECONDITION (If-Match), ECONFLICT (not
+// scheduled any more), ErrFull.
+func (s *Store) UpdateReservation(ctx context.Context, id string, c reservation.Change, w reservation.Write) (*reservation.Reservation, int, error) {
 	chosen := -1
-	now := w.now()
-	err := s.inTx(ctx, func(tx *Tx) error {
-		chosen = -1
-		r, err := s.lockReservation(ctx, tx, id, w)
-		if err != nil {
-			return err
-		}
-		if r.Status != reservation.StatusScheduled {
-			return reservation.Errorf(reservation.ECONFLICT, "reservation %s is %s and can no longer be changed", r.ID, r.Status)
-		}
-		if c.Check != nil {
-			if err := c.Check(r); err != nil {
-				return err
-			}
-		}
-		eventType, action := reservation.EventUpdated, "reservation.update"
-		var detail []any
-		if c.Candidates != nil {
-			// Take the new place before freeing the old one, so that a full
-			// answer leaves nothing to undo; the reservation's own bucket
-			// always has its place.
-			if chosen, err = takeFirstOrOwn(ctx, tx, r, c.Candidates); err != nil {
-				return err
-			}
-			if !c.Candidates[chosen].Bucket.Equal(r.Bucket) {
-				if err := releaseSlot(ctx, tx, r.QueueID, r.Bucket); err != nil {
-					return err
-				}
-			}
-			detail = append(detail, "from", slotText(r.Slot))
-			r.Slot, r.Bucket = c.Candidates[chosen].Slot, c.Candidates[chosen].Bucket
-			r.Candidates = c.Matrix
-			r.Overbooked = false
-			markPending(r)
-			eventType, action = reservation.EventRescheduled, "reservation.reschedule"
-			detail = append(detail, "slot", slotText(r.Slot), "candidate", chosen)
-		}
-		if c.Reason != nil {
-			r.Reason = *c.Reason
-		}
-		if c.Channel != nil {
-			r.Channel = *c.Channel
-		}
-		if c.CustomerName != nil {
-			r.CustomerName = *c.CustomerName
-		}
-		r.Version++
-		r.UpdatedAt = now
-		if err := s.saveReservation(ctx, tx, r); err != nil {
-			return err
-		}
-		out = r
-		return s.finishWrite(ctx, tx, r, eventType, action, w, now, detail...)
+	r, _, err := s.mutate(ctx, id, w, func(ctx context.Context, l ledger, r *reservation.Reservation, now time.Time) (reservation.Transition, error) {
+		var t reservation.Transition
+		var err error
+		chosen, t, err = reservation.Update(ctx, r, c, l, now)
+		return t, err
 	})
 	if err != nil {
 		return nil, -1, err
 	}
-	return out, chosen, nil
+	return r, chosen, nil
 }
 
-// CancelReservation cancels a reservation and frees its slot. Canceling a
-// canceled reservation changes nothing and returns it with changed false.
-// Errors: ENOTFOUND, EPRECONDITION, ECONFLICT (already completed, missed or
-// failed).
-func (s *Store) CancelReservation(ctx context.Context, id string, w Write) (r *reservation.Reservation, changed bool, err error) {
-	now := w.now()
-	err = s.inTx(ctx, func(tx *Tx) error {
-		changed = false
-		var err error
-		if r, err = s.lockReservation(ctx, tx, id, w); err != nil {
+// CancelReservation cancels a reservation and frees its slot
+// (reservation.Cancel). Canceling a canceled reservation changes nothing
+// and returns it with changed false. Errors: ENOTFOUND, EPRECONDITION,
+// ECONFLICT (already completed, missed or failed).
+func (s *Store) CancelReservation(ctx context.Context, id string, w reservation.Write) (*reservation.Reservation, bool, error) {
+	return s.mutate(ctx, id, w, func(ctx context.Context, l ledger, r *reservation.Reservation, now time.Time) (reservation.Transition, error) {
+		return reservation.Cancel(ctx, r, l, now)
+	})
+}
+
+// rule changes a locked reservation inside the write's transaction.
+type rule func(ctx context.Context, l ledger, r *reservation.Reservation, now time.Time) (reservation.Transition, error)
+
+// mutate locks a reservation, applies a rule, saves the reservation and
+// appends the transition's event and audit entry, all in one transaction.
+// A write with an idempotency key whose rule changes nothing (a repeated
+// cancel) stores its response all the same. It reports whether the rule
+// changed anything.
+func (s *Store) mutate(ctx context.Context, id string, w reservation.Write, fn rule) (*reservation.Reservation, bool, error) {
+	var out *reservation.Reservation
+	var changed bool
+	now := w.Time()
+	err := s.inTx(ctx, func(tx *Tx) error {
+		r, err := s.lockReservation(ctx, tx, id, w)
+		if err != nil {
 			return err
 		}
-		switch r.Status {
-		case reservation.StatusCanceled:
-			if w.Idempotency != nil {
-				return s.saveIdempotency(ctx, tx, r, "", w, now)
-			}
+		t, err := fn(ctx, ledger{tx}, r, now)
+		if err != nil {
+			return err
+		}
+		out, changed = r, t.Changed
+		switch {
+		case !t.Changed && w.Idempotency != nil:
+			return s.saveIdempotency(ctx, tx, r, "", w, now)
+		case !t.Changed:
 			return nil
-		case reservation.StatusScheduled, reservation.StatusInProgress:
-		default:
-			return reservation.Errorf(reservation.ECONFLICT, "reservation %s is already %s", r.ID, r.Status)
 		}
-		if r.HoldsSlot() {
-			if err := releaseSlot(ctx, tx, r.QueueID, r.Bucket); err != nil {
-				return err
-			}
-		}
-		r.Status = reservation.StatusCanceled
-		markPending(r)
-		r.Version++
-		r.UpdatedAt = now
 		if err := s.saveReservation(ctx, tx, r); err != nil {
 			return err
 		}
-		changed = true
-		return s.finishWrite(ctx, tx, r, reservation.EventCanceled, "reservation.cancel", w, now, "slot", slotText(r.Slot))
+		if t.Event == "" {
+			return nil
+		}
+		return s.finishWrite(ctx, tx, r, t, w, now)
 	})
 	if err != nil {
 		return nil, false, err
 	}
-	return r, changed, nil
+	return out, changed, nil
 }
 
 // FindReservationByID returns one reservation or ENOTFOUND.
@@ -519,20 +383,9 @@ func (s *Store) FindReservationByID(ctx context.Context, id string) (*reservatio
 	return r, nil
 }
 
-// Filter selects reservations. Results are ordered by callback time, then
-// creation order.
-type Filter struct {
-	QueueID        string
-	Status         reservation.Status
-	From, To       time.Time // callback time in [From, To); zero = unbounded
-	CallbackNumber string
-	Cursor         string // from a previous page's next cursor
-	Limit          int    // default 50, at most 500
-}
-
 // FindReservations returns one page of reservations and the cursor of the
 // next page ("" on the last page). A bad cursor is EINVALID.
-func (s *Store) FindReservations(ctx context.Context, f Filter) ([]*reservation.Reservation, string, error) {
+func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*reservation.Reservation, string, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
@@ -652,12 +505,4 @@ func (s *Store) SlotUsage(ctx context.Context, queueID string, from, to time.Tim
 		out[b] = n
 	}
 	return out, rs.Err()
-}
-
-func versionList(vs []int) string {
-	parts := make([]string, len(vs))
-	for i, v := range vs {
-		parts[i] = strconv.Itoa(v)
-	}
-	return strings.Join(parts, " or ")
 }

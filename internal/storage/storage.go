@@ -5,9 +5,12 @@
 // connection pools, error codes) live in this file.
 //
 // Every change is one transaction that also appends its events (numbered so
-// that readers never miss one) and its hash-chained audit entry, and runs the
-// caller's own statements (Write.TxFunc) so that jobs can be enqueued
-// atomically with the change.
+// that readers never miss one) and its hash-chained audit entry. Just
+// before it commits, the transaction runs the hooks registered with
+// OnEvents with its events: that is where the Genesys sync enqueues its
+// jobs and the webhook dispatcher records its deliveries, atomically with
+// the change. The rules that decide what a change does are the domain's
+// (package reservation); storage runs them on locked rows.
 package storage
 
 import (
@@ -20,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,7 +62,7 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	committed commitSignal
-	hook      EventHook
+	hooks     atomic.Pointer[[]EventHook]
 }
 
 // Options tune Open.
@@ -351,9 +355,9 @@ func (s *Store) reader() execer {
 	return sqlExec{s.rdb}
 }
 
-// Tx is one transaction. Driver returns the driver's own transaction
+// Tx is one write transaction. Driver returns the driver's own transaction
 // (*sql.Tx on SQLite, pgx.Tx on PostgreSQL) for callers that add statements
-// of their own, such as River's InsertTx.
+// of their own, such as River's job inserts.
 type Tx struct {
 	execer
 	driver any
@@ -363,58 +367,8 @@ type Tx struct {
 	audits []*audit.Entry
 	// after runs once the transaction has committed (never if it did not).
 	after []func()
-	// gathered holds what writes gathered with Gather, by key, in the
-	// order the keys were first used.
-	gathered []gatherer
-	gatherAt map[string]int
-	flushed  bool // the gatherings have run: Gather is too late
-}
-
-type gatherer interface {
-	flush(ctx context.Context, tx *Tx) error
-}
-
-type gathering[T any] struct {
-	items []T
-	fn    func(ctx context.Context, tx *Tx, items []T) error
-}
-
-func (g *gathering[T]) flush(ctx context.Context, tx *Tx) error { return g.fn(ctx, tx, g.items) }
-
-// Gather adds item to the transaction's gathering named key. Just before
-// the transaction's events are written and it commits, flush runs once per
-// key with every item gathered under it: the writes that group commit put
-// in one transaction can so share one statement (one job-queue insert for
-// all their jobs, say). The first call's flush is the one that runs.
-// Gather belongs in a write's function, after anything that can fail
-// cleanly; calling it from the event hook, after the gatherings ran, panics.
-func Gather[T any](tx *Tx, key string, item T, flush func(ctx context.Context, tx *Tx, items []T) error) {
-	if tx.flushed {
-		panic("storage: Gather " + key + " after the transaction's gatherings ran")
-	}
-	if i, ok := tx.gatherAt[key]; ok {
-		if g, ok := tx.gathered[i].(*gathering[T]); ok {
-			g.items = append(g.items, item)
-			return
-		}
-		panic("storage: Gather " + key + " with two item types")
-	}
-	if tx.gatherAt == nil {
-		tx.gatherAt = map[string]int{}
-	}
-	tx.gatherAt[key] = len(tx.gathered)
-	tx.gathered = append(tx.gathered, &gathering[T]{items: []T{item}, fn: flush})
-}
-
-// flushGathered runs the gatherings' flushes.
-func (t *Tx) flushGathered(ctx context.Context) error {
-	t.flushed = true
-	for _, g := range t.gathered {
-		if err := g.flush(ctx, t); err != nil {
-			return err
-		}
-	}
-	return nil
+	// deliveries wait for their events' sequence numbers (InsertDeliveries).
+	deliveries []*Delivery
 }
 
 // Context returns the context for statements a caller adds through Driver:

@@ -61,15 +61,18 @@ const (
 type Delivery struct {
 	ID, EndpointID string
 	EventSeq       int64
-	EventType      string
-	Status         string
-	Attempts       int
-	NextAttemptAt  time.Time
-	LastStatus     int
-	LastLatencyMS  int
-	LastError      string
-	CreatedAt      time.Time
-	DeliveredAt    time.Time
+	// EventID names the event of a delivery made by an event hook, whose
+	// sequence number is not yet known (InsertDeliveries); not stored.
+	EventID       string
+	EventType     string
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	LastStatus    int
+	LastLatencyMS int
+	LastError     string
+	CreatedAt     time.Time
+	DeliveredAt   time.Time
 }
 
 const endpointColumns = `id, client_id, name, url, content_type, enabled, event_types, queue_ids, include_numbers, secret,
@@ -115,22 +118,22 @@ func (s *Store) saveEndpoint(ctx context.Context, tx *Tx, e *Endpoint, insert bo
 		queue_ids = $8, include_numbers = $9, secret = $10, previous_secret = $11, previous_until = $12, disabled_reason = $13,
 		failing_since = $14, created_at = $15, updated_at = $16 WHERE id = $1`
 	if insert {
-		q = `INSERT INTO webhook_endpoints (` + endpointColumns + `, claim, claim_until)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, '', 0)`
+		q = `INSERT INTO webhook_endpoints (` + endpointColumns + `)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 	}
 	return tx.execLater(ctx, wrapErr("save webhook endpoint"), q, args...)
 }
 
 // endpointAudit is the audit entry of a change to an endpoint (no secret).
-func endpointAudit(e *Endpoint, action string, w Write, now time.Time) *audit.Entry {
+func endpointAudit(e *Endpoint, action string, w reservation.Write, now time.Time) *audit.Entry {
 	return &audit.Entry{At: now, Actor: w.Actor, Action: action, Target: e.ID, Outcome: audit.OutcomeOK,
 		Detail: auditDetail("name", e.Name, "url", e.URL, "enabled", e.Enabled, "request_id", w.RequestID,
 			"disabled_reason", e.DisabledReason)}
 }
 
 // CreateEndpoint stores a new endpoint (its ID and secret set by the caller).
-func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint, w Write) error {
-	now := w.now()
+func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint, w reservation.Write) error {
+	now := w.Time()
 	e.CreatedAt, e.UpdatedAt = now, now
 	return s.inTx(ctx, func(tx *Tx) error {
 		if err := s.saveEndpoint(ctx, tx, e, true); err != nil {
@@ -174,8 +177,8 @@ func (s *Store) endpoints(ctx context.Context, e execer, where string) ([]*Endpo
 // UpdateEndpoint changes an endpoint under a row lock: fn edits it (an
 // error aborts). Disabling it cancels its pending deliveries. Errors:
 // ENOTFOUND and fn's.
-func (s *Store) UpdateEndpoint(ctx context.Context, id, action string, fn func(e *Endpoint) error, w Write) (*Endpoint, error) {
-	now := w.now()
+func (s *Store) UpdateEndpoint(ctx context.Context, id, action string, fn func(e *Endpoint) error, w reservation.Write) (*Endpoint, error) {
+	now := w.Time()
 	var out *Endpoint
 	err := s.inTx(ctx, func(tx *Tx) error {
 		e, err := scanEndpoint(tx.queryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE id = $1"+s.forUpdate(), id))
@@ -207,8 +210,8 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id, action string, fn func(e
 
 // DeleteEndpoint removes an endpoint and cancels its pending deliveries
 // (their log stays). Errors: ENOTFOUND.
-func (s *Store) DeleteEndpoint(ctx context.Context, id string, w Write) error {
-	now := w.now()
+func (s *Store) DeleteEndpoint(ctx context.Context, id string, w reservation.Write) error {
+	now := w.Time()
 	return s.inTx(ctx, func(tx *Tx) error {
 		e, err := scanEndpoint(tx.queryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE id = $1"+s.forUpdate(), id))
 		if errors.Is(err, errNoRows) {
@@ -228,21 +231,43 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string, w Write) error {
 	})
 }
 
-// EventHook runs in every transaction that writes events, after they are
-// numbered and before the commit: webhooks turn them into deliveries there.
-type EventHook func(ctx context.Context, tx *Tx, events []reservation.Event) error
-
-// SetEventHook installs the hook (nil removes it). Set it before writes.
-func (s *Store) SetEventHook(h EventHook) { s.hook = h }
-
 // EnabledEndpoints reads the enabled endpoints inside a transaction (the
 // event hook's view).
 func (s *Store) EnabledEndpoints(ctx context.Context, tx *Tx) ([]*Endpoint, error) {
 	return s.endpoints(ctx, tx, "WHERE enabled = 1")
 }
 
-// InsertDeliveries adds pending deliveries inside a transaction.
+// InsertDeliveries adds pending deliveries of the transaction's own events
+// (an event hook's): each names its event by EventID, and is written with
+// that event's sequence number once the events are numbered, just before
+// the commit.
 func (s *Store) InsertDeliveries(ctx context.Context, tx *Tx, ds []*Delivery) error {
+	tx.deliveries = append(tx.deliveries, ds...)
+	return nil
+}
+
+// flushDeliveries writes the deliveries of the transaction's events, now
+// numbered.
+func (t *Tx) flushDeliveries(ctx context.Context) error {
+	if len(t.deliveries) == 0 {
+		return nil
+	}
+	seqs := make(map[string]int64, len(t.events))
+	for i := range t.events {
+		seqs[t.events[i].ID] = t.events[i].Seq
+	}
+	for _, d := range t.deliveries {
+		seq, ok := seqs[d.EventID]
+		if !ok {
+			return fmt.Errorf("delivery %s: event %q is not one of the transaction's", d.ID, d.EventID)
+		}
+		d.EventSeq = seq
+	}
+	return insertDeliveries(ctx, t, t.deliveries)
+}
+
+// insertDeliveries writes pending deliveries whose events are numbered.
+func insertDeliveries(ctx context.Context, tx *Tx, ds []*Delivery) error {
 	const cols = 12
 	args := make([]any, 0, len(ds)*cols)
 	for _, d := range ds {
@@ -387,7 +412,7 @@ func (s *Store) RecordAttempts(ctx context.Context, ds []*Delivery, failingSince
 		for _, d := range ds {
 			if err := tx.execLater(ctx, wrapErr("record attempt"), `UPDATE webhook_deliveries SET status = $2, attempts = $3,
 				next_attempt_at = $4, last_status = $5, last_latency_ms = $6, last_error = $7, delivered_at = $8 WHERE id = $1`,
-				d.ID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatus, d.LastLatencyMS, truncate(d.LastError, 500),
+				d.ID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatus, d.LastLatencyMS, reservation.TruncateError(d.LastError),
 				syncMicros(d.DeliveredAt)); err != nil {
 				return err
 			}
@@ -401,12 +426,12 @@ func (s *Store) RecordAttempts(ctx context.Context, ds []*Delivery, failingSince
 }
 
 // RetryDelivery makes a delivery pending again, due now (a manual replay).
-func (s *Store) RetryDelivery(ctx context.Context, endpointID, id string, w Write) (*Delivery, error) {
+func (s *Store) RetryDelivery(ctx context.Context, endpointID, id string, w reservation.Write) (*Delivery, error) {
 	d, err := s.FindDelivery(ctx, endpointID, id)
 	if err != nil {
 		return nil, err
 	}
-	now := w.now()
+	now := w.Time()
 	d.Status, d.NextAttemptAt = DeliveryPending, now
 	err = s.inTx(ctx, func(tx *Tx) error {
 		if err := tx.execLater(ctx, wrapErr("retry delivery"), "UPDATE webhook_deliveries SET status = $2, next_attempt_at = $3 WHERE id = $1",
@@ -417,28 +442,6 @@ func (s *Store) RetryDelivery(ctx context.Context, endpointID, id string, w Writ
 			Outcome: audit.OutcomeOK, Detail: auditDetail("endpoint_id", endpointID, "request_id", w.RequestID)})
 	})
 	return d, err
-}
-
-// ClaimEndpoint gives holder the right to deliver to an endpoint until
-// now+ttl (deliveries of one endpoint go out one at a time, in order).
-func (s *Store) ClaimEndpoint(ctx context.Context, id, holder string, ttl time.Duration) (bool, error) {
-	now := time.Now()
-	var n int64
-	err := s.inTx(ctx, func(tx *Tx) error {
-		var err error
-		n, err = tx.exec(ctx, `UPDATE webhook_endpoints SET claim = $2, claim_until = $3
-			WHERE id = $1 AND (claim = '' OR claim = $2 OR claim_until < $4)`, id, holder, micros(now.Add(ttl)), micros(now))
-		return err
-	})
-	return n == 1, err
-}
-
-// ReleaseEndpoint ends holder's claim.
-func (s *Store) ReleaseEndpoint(ctx context.Context, id, holder string) error {
-	return s.inTx(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, "UPDATE webhook_endpoints SET claim = '', claim_until = 0 WHERE id = $1 AND claim = $2", id, holder)
-		return err
-	})
 }
 
 // RecordSystemEvent appends an event that is not about a reservation
@@ -470,8 +473,8 @@ func (s *Store) FeedTokenHash(ctx context.Context, queueID string) (string, erro
 }
 
 // SetFeedToken replaces a queue's calendar feed token digest.
-func (s *Store) SetFeedToken(ctx context.Context, queueID, hash string, w Write) error {
-	now := w.now()
+func (s *Store) SetFeedToken(ctx context.Context, queueID, hash string, w reservation.Write) error {
+	now := w.Time()
 	return s.inTx(ctx, func(tx *Tx) error {
 		if err := tx.execLater(ctx, wrapErr("set feed token"), `INSERT INTO feed_tokens (queue_id, token_hash, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (queue_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`,
@@ -485,7 +488,7 @@ func (s *Store) SetFeedToken(ctx context.Context, queueID, hash string, w Write)
 
 // AddDelivery stores one pending delivery on its own (a ping).
 func (s *Store) AddDelivery(ctx context.Context, d *Delivery) error {
-	return s.inTx(ctx, func(tx *Tx) error { return s.InsertDeliveries(ctx, tx, []*Delivery{d}) })
+	return s.inTx(ctx, func(tx *Tx) error { return insertDeliveries(ctx, tx, []*Delivery{d}) })
 }
 
 // DeleteOldDeliveries removes finished deliveries (delivered, failed,

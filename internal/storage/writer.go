@@ -117,7 +117,7 @@ func (s *Store) writeLoop() {
 // was before the write began.
 func clean(err error) bool {
 	var e *reservation.Error
-	return errors.Is(err, ErrFull) || errors.As(err, &e)
+	return errors.Is(err, reservation.ErrFull) || errors.As(err, &e)
 }
 
 func (s *Store) runBatch(batch []*writeJob) {
@@ -201,9 +201,9 @@ func (s *Store) txRetry(fn func(tx *Tx) error) error {
 	}
 }
 
-// txOnce runs fn in a transaction, flushes what its writes gathered, then
-// the events and audit entries they appended (taking the log-head lock
-// last) and commits. Statements run with the writer's own context: a
+// txOnce runs fn in a transaction, then the event hooks, then writes the
+// events and audit entries its writes appended (taking the log-head lock
+// last), and commits. Statements run with the writer's own context: a
 // caller that goes away does not abort a batch others share.
 func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	ctx := s.ctx
@@ -217,7 +217,7 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
-		if err := tx.flushGathered(ctx); err != nil {
+		if err := s.runHooks(ctx, tx); err != nil {
 			return err
 		}
 		if err := s.flushLog(ctx, tx); err != nil {
@@ -247,7 +247,7 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.flushGathered(ctx); err != nil {
+	if err := s.runHooks(ctx, tx); err != nil {
 		return err
 	}
 	if err := s.flushLog(ctx, tx); err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/slotline/slotline/internal/frame"
-	"github.com/slotline/slotline/internal/storage"
 )
 
 // Close codes the stream uses besides the standard ones (1001 going away
@@ -98,10 +97,17 @@ func (nopStats) Delivered(int, time.Duration) {}
 func (nopStats) Acked(bool)                   {}
 func (nopStats) Closed(string)                {}
 
+// Cursors keeps durable subscriptions' cursors.
+type Cursors interface {
+	LastEventSeq(ctx context.Context) (int64, error)
+	StreamCursor(ctx context.Context, clientID, name string) (int64, bool, error)
+	SaveStreamCursor(ctx context.Context, clientID, name string, seq int64, reset bool) error
+}
+
 // Server serves subscriptions from a Hub.
 type Server struct {
 	hub   *Hub
-	store *storage.Store
+	store Cursors
 	stats Stats
 
 	mu    sync.Mutex
@@ -109,7 +115,7 @@ type Server struct {
 }
 
 // NewServer returns a Server over the hub.
-func NewServer(hub *Hub, store *storage.Store, stats Stats) *Server {
+func NewServer(hub *Hub, store Cursors, stats Stats) *Server {
 	if stats == nil {
 		stats = nopStats{}
 	}
@@ -663,8 +669,6 @@ type cursorSaver struct {
 	c      *conn
 	latest chan int64
 	done   chan struct{}
-	last   int64
-	mu     sync.Mutex
 }
 
 func (c *conn) cursorSaver(ctx context.Context) *cursorSaver {

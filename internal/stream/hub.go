@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/slotline/slotline/internal/frame"
-	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/reservation"
 )
 
 // Item is one event, encoded once for every subscriber.
@@ -41,9 +41,18 @@ type Item struct {
 	At time.Time
 }
 
+// Log is the event log a Hub tails.
+type Log interface {
+	LastEventSeq(ctx context.Context) (int64, error)
+	FindStoredEvents(ctx context.Context, after int64, limit int) ([]reservation.StoredEvent, error)
+	// ListenEvents calls wake each time any process commits events, until
+	// ctx is done.
+	ListenEvents(ctx context.Context, wake func()) error
+}
+
 // Hub tails the event log.
 type Hub struct {
-	store  *storage.Store
+	store  Log
 	logger *slog.Logger
 	size   int
 
@@ -68,7 +77,7 @@ const DefaultRing = 2048
 // NewHub returns a hub keeping the last size events in memory (0 means
 // DefaultRing) while it has subscribers, and none while it has none; older
 // ones are read from the database when a subscriber is that far behind.
-func NewHub(store *storage.Store, logger *slog.Logger, size int) *Hub {
+func NewHub(store Log, logger *slog.Logger, size int) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -173,7 +182,7 @@ func (h *Hub) skip(ctx context.Context) error {
 }
 
 // encodeAll renders events as the stream sends them.
-func encodeAll(evs []storage.StoredEvent, at time.Time) []*Item {
+func encodeAll(evs []reservation.StoredEvent, at time.Time) []*Item {
 	items := make([]*Item, len(evs))
 	var scratch []byte
 	for i := range evs {
@@ -185,7 +194,7 @@ func encodeAll(evs []storage.StoredEvent, at time.Time) []*Item {
 // encode makes ev's frame, its JSON built from the stored subject (no
 // decoding and encoding of the reservation again), in scratch, which it
 // returns for the next event.
-func encode(ev *storage.StoredEvent, at time.Time, scratch []byte) (*Item, []byte) {
+func encode(ev *reservation.StoredEvent, at time.Time, scratch []byte) (*Item, []byte) {
 	scratch = ev.AppendJSONWithSubject(scratch[:0], ev.Subject)
 	f := frame.Append(make([]byte, 0, len(scratch)+32), frame.Frame{Type: frame.TypeUpdate, Payload: scratch, Timestamp: at.UnixMilli()})
 	// The ring keeps one copy of the JSON: the frame's payload.

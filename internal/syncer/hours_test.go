@@ -9,6 +9,7 @@ import (
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/genesys/gcsim"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/syncer"
@@ -110,10 +111,8 @@ func TestHoursImporter(t *testing.T) {
 			ScheduleGroupID: "sg-1"}
 	}
 	q := newQueue()
-	runner, err := syncer.New(ctx, syncer.Config{Store: store, Genesys: gc, Queues: []*syncer.Queue{q}, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runner := syncer.New(syncer.Config{Store: store, Jobs: jobs.New(store.JobDriver(), jobs.Config{}), Genesys: gc,
+		Queues: []*syncer.Queue{q}, Now: clock})
 	imp := runner.NewHoursImporter(gc, time.Hour)
 	if err := imp.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -126,10 +125,8 @@ func TestHoursImporter(t *testing.T) {
 	// Genesys goes away; a fresh process computes the same hours from storage.
 	sim.Close()
 	q2 := newQueue()
-	runner2, err := syncer.New(ctx, syncer.Config{Store: store, Genesys: gc, Queues: []*syncer.Queue{q2}, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runner2 := syncer.New(syncer.Config{Store: store, Jobs: jobs.New(store.JobDriver(), jobs.Config{}), Genesys: gc,
+		Queues: []*syncer.Queue{q2}, Now: clock})
 	err = runner2.NewHoursImporter(gc, time.Hour).Refresh(ctx)
 	if err == nil {
 		t.Error("a refresh with Genesys down reported no error")

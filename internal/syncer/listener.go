@@ -10,6 +10,7 @@ import (
 
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
 )
 
 // ListenerOptions tune the notification listener.
@@ -79,18 +80,18 @@ func (r *Runner) NewListener(opts ListenerOptions) *Listener {
 func (l *Listener) Run(ctx context.Context) error {
 	renew := l.opts.LeaseTTL / 4
 	for {
-		ok, err := l.r.cfg.Store.AcquireLease(ctx, leaseName, l.holder, l.opts.LeaseTTL)
+		lease, err := l.r.cfg.Store.HoldLease(ctx, leaseName, l.holder, l.opts.LeaseTTL)
 		if err != nil && ctx.Err() == nil {
 			l.r.logger.WarnContext(ctx, "listener lease", "err", err)
 		}
-		if ok {
+		if lease != nil {
 			l.r.logger.InfoContext(ctx, "listener lease taken; following Genesys notifications", "holder", l.holder)
 			l.leading.Store(true)
-			l.lead(ctx, renew)
+			l.lead(ctx, lease)
 			l.leading.Store(false)
 			l.r.cfg.Observer.ListenerConnected(false)
-			if err := l.r.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName, l.holder); err != nil {
-				l.r.logger.WarnContext(ctx, "release listener lease", "err", err)
+			if err := lease.Release(ctx); err != nil {
+				l.r.logger.WarnContext(ctx, "listener lease", "err", err)
 			}
 		}
 		select {
@@ -102,27 +103,18 @@ func (l *Listener) Run(ctx context.Context) error {
 }
 
 // lead listens while the lease stays ours.
-func (l *Listener) lead(ctx context.Context, renew time.Duration) {
+func (l *Listener) lead(ctx context.Context, lease *storage.Lease) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(renew)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				ok, err := l.r.cfg.Store.AcquireLease(ctx, leaseName, l.holder, l.opts.LeaseTTL)
-				if err != nil || !ok {
-					cancel(fmt.Errorf("listener lease lost (err %v)", err))
-					return
-				}
-			}
+		select {
+		case <-ctx.Done():
+		case <-lease.Lost():
+			cancel(fmt.Errorf("listener lease lost: %w", lease.Err()))
 		}
 	})
-	defer wg.Wait()
+	defer wg.Wait() // after the cancel below
 	wait := time.Second
 	for ctx.Err() == nil {
 		connected, err := l.session(ctx)

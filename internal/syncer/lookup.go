@@ -8,7 +8,6 @@ import (
 
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/reservation"
-	"github.com/slotline/slotline/internal/storage"
 )
 
 // DefaultLookupWindow is how long a lookup for an earlier create waits for
@@ -25,7 +24,7 @@ type lookup struct {
 	ctx   context.Context // the caller's; the query runs while one is live
 	res   *reservation.Reservation
 	done  chan struct{}
-	found *storage.SyncResult
+	found *reservation.SyncResult
 	err   error
 }
 
@@ -61,7 +60,7 @@ type lookups struct {
 // find returns the callback holding res's id, or nil when Genesys has none.
 // The caller that opens a batch runs its search when the window ends; the
 // others wait for it.
-func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservation) (*storage.SyncResult, error) {
+func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservation) (*reservation.SyncResult, error) {
 	l := &lookup{ctx: ctx, res: res, done: make(chan struct{})}
 	now, window := time.Now(), ls.r.cfg.LookupWindow
 	ls.mu.Lock()
@@ -119,7 +118,7 @@ func (ls *lookups) lead(ctx context.Context, q *Queue, b *lookupBatch) {
 // one that started it may have given up.
 func (ls *lookups) run(ctx context.Context, q *Queue, items []*lookup) {
 	err := errLookupAborted
-	found := make(map[string]*storage.SyncResult)
+	found := make(map[string]*reservation.SyncResult)
 	defer func() {
 		for _, l := range items {
 			if l.found = found[l.res.ID]; l.found == nil {
@@ -146,7 +145,7 @@ func (ls *lookups) run(ctx context.Context, q *Queue, items []*lookup) {
 }
 
 // search fills found (reservation id → callback) for the lookups.
-func (ls *lookups) search(ctx context.Context, q *Queue, items []*lookup, found map[string]*storage.SyncResult) error {
+func (ls *lookups) search(ctx context.Context, q *Queue, items []*lookup, found map[string]*reservation.SyncResult) error {
 	want := make(map[string]bool, len(items))
 	var numbers []string
 	seen := make(map[string]bool)
@@ -194,7 +193,7 @@ func (ls *lookups) search(ctx context.Context, q *Queue, items []*lookup, found 
 			if !want[resID] || found[resID] != nil {
 				continue
 			}
-			out := &storage.SyncResult{ConversationID: conv.ID}
+			out := &reservation.SyncResult{ConversationID: conv.ID}
 			if at := scheduledAt(conv); at != nil {
 				out.ScheduledAt = *at
 			}

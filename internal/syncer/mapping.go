@@ -6,7 +6,6 @@ import (
 
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/reservation"
-	"github.com/slotline/slotline/internal/storage"
 )
 
 // participants picks the customer, the ACD and an agent participant.
@@ -47,16 +46,6 @@ func scheduledAt(c *genesys.CallbackConversation) *time.Time {
 	return nil
 }
 
-// reservationID returns the reservation id carried in the callback's data.
-func reservationID(c *genesys.CallbackConversation) string {
-	for _, p := range c.Participants {
-		if id := p.Attributes[DataKey]; id != "" {
-			return id
-		}
-	}
-	return ""
-}
-
 // mapConversation turns a callback conversation into the update it implies
 // for its reservation at instant now:
 //
@@ -69,8 +58,8 @@ func reservationID(c *genesys.CallbackConversation) string {
 //     supervisor's disconnect), else missed with its disconnect type.
 //
 // Unknown states imply nothing.
-func mapConversation(c *genesys.CallbackConversation, now time.Time) storage.GenesysUpdate {
-	var u storage.GenesysUpdate
+func mapConversation(c *genesys.CallbackConversation, now time.Time) reservation.GenesysUpdate {
+	var u reservation.GenesysUpdate
 	at := scheduledAt(c)
 	if at != nil {
 		u.ScheduledAt = at.UTC()
@@ -113,7 +102,7 @@ func mapConversation(c *genesys.CallbackConversation, now time.Time) storage.Gen
 }
 
 // withBucket fills in the bucket and capacity of the update's time.
-func (r *Runner) withBucket(q *Queue, u storage.GenesysUpdate) storage.GenesysUpdate {
+func (r *Runner) withBucket(q *Queue, u reservation.GenesysUpdate) reservation.GenesysUpdate {
 	if q == nil || u.ScheduledAt.IsZero() {
 		return u
 	}

@@ -4,18 +4,16 @@ import (
 	"context"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/reservation"
-	"github.com/slotline/slotline/internal/storage"
 )
 
 // apply brings a reservation in line with a conversation read from Genesys
 // (a notification or a reconciliation read) and reports whether it changed.
 func (r *Runner) apply(ctx context.Context, res *reservation.Reservation, c *genesys.CallbackConversation) (bool, error) {
 	u := r.withBucket(r.queues[res.QueueID], mapConversation(c, r.now()))
-	w := storage.Write{Actor: "genesys", Origin: reservation.OriginGenesys, TxFunc: r.afterGenesys}
+	w := reservation.Write{Actor: "genesys", Origin: reservation.OriginGenesys}
 	got, changed, err := r.cfg.Store.ApplyGenesys(ctx, res.ID, u, w)
 	if err != nil || !changed {
 		return changed, err
@@ -31,23 +29,11 @@ type reconcileArgs struct{}
 
 func (reconcileArgs) Kind() string { return "genesys_reconcile" }
 
-func (reconcileArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueSync, MaxAttempts: 3,
-		UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
-}
-
-type reconcileWorker struct {
-	river.WorkerDefaults[reconcileArgs]
-	r *Runner
-}
-
-// Timeout lets a reconciliation of many reservations run longer than a job.
-func (w *reconcileWorker) Timeout(*river.Job[reconcileArgs]) time.Duration { return 30 * time.Minute }
-
-// Work repairs drift: a missed notification, a change made inside Genesys
-// while no listener ran, or a sync job that gave up.
-func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[reconcileArgs]) error {
-	return w.r.Reconcile(ctx)
+// workReconcile repairs drift: a missed notification, a change made inside
+// Genesys while no listener ran, or a sync job that gave up. It may run
+// for 30 minutes (a pass over many reservations).
+func (r *Runner) workReconcile(ctx context.Context, _ *jobs.Job[reconcileArgs]) error {
+	return r.Reconcile(ctx)
 }
 
 // Reconcile reads back every unsettled reservation: those synced to a
@@ -148,7 +134,7 @@ func (r *Runner) yieldToSync(ctx context.Context) error {
 func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation) (bool, error) {
 	if res.Sync.State == reservation.SyncPending && time.Since(res.UpdatedAt) > time.Minute {
 		// Its job may have given up or been lost: start another.
-		if err := r.jobs.insert(ctx, syncArgs{ReservationID: res.ID}, nil); err != nil {
+		if err := r.jobs.Insert(ctx, syncArgs{ReservationID: res.ID}, nil); err != nil {
 			return false, err
 		}
 		r.cfg.Observer.ReconcileRepair("resync")

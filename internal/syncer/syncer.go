@@ -1,15 +1,14 @@
 // Package syncer carries reservations to Genesys Cloud and brings Genesys'
-// changes back. Every reservation change enqueues a River job in the same
-// transaction (Runner.Enqueue, used as the booking service's TxFunc); the
-// sync worker makes Genesys match the reservation (create, reschedule,
-// cancel), never creating a callback twice; the notification listener
-// (one per database) and a periodic reconciliation apply what happens inside
-// Genesys; a missed callback whose customer allowed it gets one SMS.
+// changes back. Every event of a reservation that waits for a sync enqueues
+// a job in the event's own transaction (Runner.OnEvents, a store event
+// hook); the sync worker makes Genesys match the reservation (create,
+// reschedule, cancel), never creating a callback twice; the notification
+// listener (one per database, by lease) and a periodic reconciliation apply
+// what happens inside Genesys; a missed callback whose customer allowed it
+// gets one SMS.
 //
-// Jobs run on River: on SQLite through the store's single writer connection
-// (as River's SQLite driver asks), on PostgreSQL through the shared pool with
-// LISTEN/NOTIFY, so a process killed mid-burst leaves its jobs in the
-// database for the next one.
+// Jobs run on the jobs package (River): a process killed mid-burst leaves
+// its jobs in the database for the next one.
 package syncer
 
 import (
@@ -18,23 +17,32 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
+
+// Store is what the sync reads and writes.
+type Store interface {
+	FindReservationByID(ctx context.Context, id string) (*reservation.Reservation, error)
+	FindReservationByConversation(ctx context.Context, conversationID string) (*reservation.Reservation, error)
+	FindUnsettled(ctx context.Context, cursor int64, limit int) ([]*reservation.Reservation, int64, error)
+	MarkSynced(ctx context.Context, id string, res reservation.SyncResult, w reservation.Write) (*reservation.Reservation, error)
+	MarkSyncFailed(ctx context.Context, id, reason string, failReservation bool, w reservation.Write) (*reservation.Reservation, error)
+	RecordSyncAttempt(ctx context.Context, id, lastErr string, increment bool) (int, error)
+	ApplyGenesys(ctx context.Context, id string, u reservation.GenesysUpdate, w reservation.Write) (*reservation.Reservation, bool, error)
+	RecordSMS(ctx context.Context, id string, w reservation.Write) (bool, error)
+	SMSSent(ctx context.Context, id string) (bool, error)
+	HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*storage.Lease, error)
+	SaveScheduleImport(ctx context.Context, queueID, data string, at time.Time) error
+	LoadScheduleImport(ctx context.Context, queueID string) (string, time.Time, error)
+}
 
 // Genesys is what the sync needs from the Genesys Cloud client.
 type Genesys interface {
@@ -80,7 +88,8 @@ func (nopObserver) ReconcileRepair(string)     {}
 
 // Config configures the sync.
 type Config struct {
-	Store   *storage.Store
+	Store   Store
+	Jobs    *jobs.Client
 	Genesys Genesys
 	Queues  []*Queue
 	Logger  *slog.Logger
@@ -89,26 +98,16 @@ type Config struct {
 	// Now is the clock used to judge "the slot has passed" and Genesys-side
 	// times (the simulator's clock in sandbox mode); default time.Now.
 	Now func() time.Time
-	// Workers is River's MaxWorkers for the sync queue (default 16);
-	// FetchCooldown its pause between fetches (default 5 ms), so that a
-	// burst drains at the Genesys rate rather than at River's polling pace.
-	Workers       int
-	FetchCooldown time.Duration
+	// Workers is how many sync jobs run at once in this process (default
+	// 16).
+	Workers int
 	// ReconcileEvery is the period of the reconciliation (default 5 min).
 	ReconcileEvery time.Duration
 	// SMSText is the missed-callback SMS; {queue} and {reason} are replaced.
 	SMSText string
-	// JobTimeout bounds one job (default 5 min); a sync claim outlives it.
-	JobTimeout time.Duration
-	// RetryBase is the first wait before a failed job runs again (default
-	// 1 s; doubled per attempt with full jitter, capped at 5 min).
+	// RetryBase is the first wait before a sync job tries a failed call
+	// again itself (default 1 s; doubled per attempt with full jitter).
 	RetryBase time.Duration
-	// Register adds other workers (webhook deliveries) to the River client
-	// this package owns, with their periodic jobs; they run on their own
-	// queue with Workers workers.
-	Register func(w *river.Workers) []*river.PeriodicJob
-	// OtherQueue names that queue ("" when Register is nil).
-	OtherQueue string
 	// LookupWindow is how long the search for a create whose outcome is
 	// unknown waits for others to share its analytics query (default
 	// DefaultLookupWindow).
@@ -122,7 +121,8 @@ const DataKey = "slotline_reservation_id"
 // DefaultSMSText is the missed-callback SMS unless configured.
 const DefaultSMSText = "We tried to call you back about {reason} but could not reach you. Reply or book a new time with {queue}."
 
-// Runner owns the River client and the workers.
+// Runner carries reservations to Genesys: its jobs, the listener and the
+// hours importer.
 type Runner struct {
 	mu            sync.Mutex
 	lastFull      time.Time // when the last full reconciliation ended
@@ -137,70 +137,17 @@ type Runner struct {
 	lookups *lookups
 	queues  map[string]*Queue
 	id      string
-	jobs    jobQueue
+	jobs    *jobs.Client
 	now     func() time.Time
 }
 
-// jobQueue hides River's transaction type (*sql.Tx or pgx.Tx).
-type jobQueue interface {
-	insertTx(ctx context.Context, tx *storage.Tx, args river.JobArgs, opts *river.InsertOpts) error
-	insertManyTx(ctx context.Context, tx *storage.Tx, params []river.InsertManyParams) error
-	insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
-	start(ctx context.Context) error
-	stop(ctx context.Context) error
-}
+// Queue is the River queue of the sync's jobs.
+const jobQueue = "genesys"
 
-type riverQueue[TTx any] struct {
-	client *river.Client[TTx]
-	// fast inserts many jobs through River's fast path (SQLite).
-	fast bool
-}
-
-func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx *storage.Tx, args river.JobArgs, opts *river.InsertOpts) error {
-	t, ok := tx.Driver().(TTx)
-	if !ok {
-		return fmt.Errorf("syncer: transaction %T is not River's", tx.Driver())
-	}
-	_, err := q.client.InsertTx(tx.Context(ctx), t, args, opts)
-	return err
-}
-
-// insertManyTx inserts jobs that are not unique (sync jobs), those of a
-// group commit in one statement. On SQLite it takes River's fast path,
-// which neither returns nor decodes the rows it wrote (HTTP admissions
-// about 8% faster); on PostgreSQL that path is a COPY, an exchange of its
-// own that the transaction's batched statements cannot ride with, and
-// measured slower (about 930 against 1,250 admissions/s).
-func (q *riverQueue[TTx]) insertManyTx(ctx context.Context, tx *storage.Tx, params []river.InsertManyParams) error {
-	t, ok := tx.Driver().(TTx)
-	if !ok {
-		return fmt.Errorf("syncer: transaction %T is not River's", tx.Driver())
-	}
-	var err error
-	if q.fast {
-		_, err = q.client.InsertManyFastTx(tx.Context(ctx), t, params)
-	} else {
-		_, err = q.client.InsertManyTx(tx.Context(ctx), t, params)
-	}
-	return err
-}
-
-func (q *riverQueue[TTx]) insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-	_, err := q.client.Insert(ctx, args, opts)
-	return err
-}
-
-func (q *riverQueue[TTx]) start(ctx context.Context) error { return q.client.Start(ctx) }
-func (q *riverQueue[TTx]) stop(ctx context.Context) error  { return q.client.Stop(ctx) }
-
-// Queue names.
-const (
-	queueSync = "genesys"
-)
-
-// New builds the sync: it migrates River's tables and prepares the River
-// client (started by Start).
-func New(ctx context.Context, cfg Config) (*Runner, error) {
+// New builds the sync and registers its jobs with cfg.Jobs (before the
+// job client opens): the sync of a reservation, the missed-callback SMS
+// and the periodic reconciliation. Install OnEvents as a store event hook.
+func New(cfg Config) *Runner {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -213,17 +160,11 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
 	}
-	if cfg.FetchCooldown <= 0 {
-		cfg.FetchCooldown = 5 * time.Millisecond
-	}
 	if cfg.ReconcileEvery <= 0 {
 		cfg.ReconcileEvery = 5 * time.Minute
 	}
 	if cfg.SMSText == "" {
 		cfg.SMSText = DefaultSMSText
-	}
-	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = 5 * time.Minute
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = time.Second
@@ -233,79 +174,49 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*Queue{}, id: "sync-" + hex.EncodeToString(b), now: cfg.Now}
+	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*Queue{}, id: "sync-" + hex.EncodeToString(b),
+		jobs: cfg.Jobs, now: cfg.Now}
 	r.lookups = &lookups{r: r, open: map[string]*lookupBatch{}}
 	for _, q := range cfg.Queues {
 		r.queues[q.ID] = q
 	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &syncWorker{r: r})
-	river.AddWorker(workers, &smsWorker{r: r})
-	river.AddWorker(workers, &reconcileWorker{r: r})
-	var periodic []*river.PeriodicJob
-	if cfg.Register != nil {
-		periodic = cfg.Register(workers)
-	}
-	rc := &river.Config{
-		Logger:        cfg.Logger.With("subsystem", "river"),
-		Workers:       workers,
-		JobTimeout:    cfg.JobTimeout,
-		MaxAttempts:   40,
-		RetryPolicy:   retryPolicy{base: cfg.RetryBase},
-		FetchCooldown: cfg.FetchCooldown,
-		Queues: map[string]river.QueueConfig{
-			queueSync: {MaxWorkers: cfg.Workers},
-		},
-		PeriodicJobs: append(periodic,
-			river.NewPeriodicJob(river.PeriodicInterval(cfg.ReconcileEvery),
-				func() (river.JobArgs, *river.InsertOpts) { return reconcileArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true})),
-		RescueStuckJobsAfter: cfg.JobTimeout + time.Minute, // Start resumes sooner
-	}
-	if cfg.OtherQueue != "" {
-		rc.Queues[cfg.OtherQueue] = river.QueueConfig{MaxWorkers: cfg.Workers}
-	}
-	var err error
-	switch cfg.Store.Backend() {
-	case storage.SQLite:
-		r.jobs, err = newRiver(ctx, riversqlite.New(cfg.Store.DB()), rc, true, func(c *river.Config) { c.FetchPollInterval = 50 * time.Millisecond })
-	case storage.Postgres:
-		r.jobs, err = newRiver(ctx, riverpgxv5.New(cfg.Store.Pool()), rc, false, nil)
-	default:
-		err = fmt.Errorf("syncer: unknown backend %q", cfg.Store.Backend())
-	}
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	r.jobs.AddQueue(jobQueue, cfg.Workers)
+	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue}, r.workSync)
+	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 10, UniqueByArgs: true}, r.workSMS)
+	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 3, UniqueByPeriod: time.Minute,
+		Timeout: 30 * time.Minute}, r.workReconcile)
+	r.jobs.AddPeriodic(cfg.ReconcileEvery, reconcileArgs{}, true)
+	return r
 }
 
-func newRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], rc *river.Config, fast bool, tune func(*river.Config)) (jobQueue, error) {
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: rc.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("river migrator: %w", err)
+// OnEvents is the sync's store event hook: in the transaction of each
+// change, a reservation that waits for a sync gets a sync job (the jobs of
+// every write sharing the transaction in one insert), and a callback just
+// missed whose customer asked for it gets its SMS job.
+func (r *Runner) OnEvents(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
+	var syncs []jobs.Args
+	for _, ev := range events {
+		res := ev.Reservation
+		if res == nil {
+			continue
+		}
+		if res.Sync.State == reservation.SyncPending {
+			syncs = append(syncs, syncArgs{ReservationID: res.ID})
+		}
+		if ev.Type == reservation.EventMissed && wantsSMS(res) {
+			if err := r.jobs.InsertTx(ctx, tx, smsArgs{ReservationID: res.ID}, nil); err != nil {
+				return err
+			}
+		}
 	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("river migrations: %w", err)
-	}
-	if tune != nil {
-		tune(rc)
-	}
-	client, err := river.NewClient(driver, rc)
-	if err != nil {
-		return nil, fmt.Errorf("river client: %w", err)
-	}
-	return &riverQueue[TTx]{client: client, fast: fast}, nil
+	return r.jobs.InsertManyTx(ctx, tx, syncs)
 }
 
-// Start starts the workers, then enqueues a sync of every reservation
-// still waiting for one: after a crash, jobs that were running stay
+// Resume enqueues a sync of every reservation still waiting for one; run
+// it once the jobs have started. After a crash, jobs that were running stay
 // "running" until River rescues them, and this carries their work on now
 // (a duplicate job finds nothing to do).
-func (r *Runner) Start(ctx context.Context) error {
-	if err := r.jobs.start(ctx); err != nil {
-		return err
-	}
+func (r *Runner) Resume(ctx context.Context) error {
 	n := 0
 	for cursor := int64(0); ; {
 		page, next, err := r.cfg.Store.FindUnsettled(ctx, cursor, 500)
@@ -316,7 +227,7 @@ func (r *Runner) Start(ctx context.Context) error {
 			if res.Sync.State != reservation.SyncPending {
 				continue
 			}
-			if err := r.jobs.insert(ctx, syncArgs{ReservationID: res.ID}, nil); err != nil {
+			if err := r.jobs.Insert(ctx, syncArgs{ReservationID: res.ID}, nil); err != nil {
 				return err
 			}
 			n++
@@ -330,52 +241,4 @@ func (r *Runner) Start(ctx context.Context) error {
 		r.logger.InfoContext(ctx, "resuming the sync of reservations left pending", "count", n)
 	}
 	return nil
-}
-
-// Stop waits for running jobs to finish (until ctx is done).
-func (r *Runner) Stop(ctx context.Context) error { return r.jobs.stop(ctx) }
-
-// InsertTx adds a River job inside a storage transaction (for the other
-// workers given to Register).
-func (r *Runner) InsertTx(ctx context.Context, tx *storage.Tx, args river.JobArgs, opts *river.InsertOpts) error {
-	return r.jobs.insertTx(ctx, tx, args, opts)
-}
-
-// Insert adds a River job on its own.
-func (r *Runner) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-	return r.jobs.insert(ctx, args, opts)
-}
-
-// Enqueue schedules a sync of r inside the transaction that changed it. It
-// is the booking service's TxFunc. The jobs of all the writes sharing the
-// transaction are inserted together, in one statement, before it commits.
-func (r *Runner) Enqueue(_ context.Context, tx *storage.Tx, res *reservation.Reservation) error {
-	if res.Sync.State != reservation.SyncPending {
-		return nil
-	}
-	// Sync jobs are not unique (syncArgs.InsertOpts): the fast insert,
-	// which fails the whole statement on a unique conflict, fits them.
-	storage.Gather(tx, "genesys_sync_jobs", river.InsertManyParams{Args: syncArgs{ReservationID: res.ID}}, r.jobs.insertManyTx)
-	return nil
-}
-
-// retryPolicy retries with exponential backoff and full jitter, from base
-// up to 5 min.
-type retryPolicy struct{ base time.Duration }
-
-func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	return time.Now().Add(backoff(job.Attempt, p.base, 5*time.Minute))
-}
-
-// backoff returns a random wait in [0, min(cap, base·2^attempt)) ("full
-// jitter").
-func backoff(attempt int, base, cap time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < cap; i++ {
-		d *= 2
-	}
-	if d > cap {
-		d = cap
-	}
-	return time.Duration(mrand.Int64N(int64(d))) + time.Millisecond
 }

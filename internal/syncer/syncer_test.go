@@ -11,6 +11,7 @@ import (
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/genesys/gcsim"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
@@ -68,16 +69,21 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 	q := &syncer.Queue{Queue: &booking.Queue{ID: "support", Name: "Support", GenesysQueueID: simQueue, TimeZone: loc.String(),
 		Schedule: &schedule.Queue{Location: loc, SlotMinutes: 15, Capacity: 2, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}},
 		SMSFrom: "+18005550100"}
-	runner, err := syncer.New(ctx, syncer.Config{
-		Store: store, Genesys: gc, Queues: []*syncer.Queue{q}, Now: clock.Now,
-		FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond, JobTimeout: 20 * time.Second,
-		ReconcileEvery: time.Hour,
+	js := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond,
+		JobTimeout: 20 * time.Second})
+	runner := syncer.New(syncer.Config{
+		Store: store, Jobs: js, Genesys: gc, Queues: []*syncer.Queue{q}, Now: clock.Now,
+		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour,
 	})
-	if err != nil {
+	store.OnEvents(runner.OnEvents)
+	if err := js.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	book := booking.New(store, []*booking.Queue{q.Queue}, booking.Options{Enqueue: runner.Enqueue})
-	if err := runner.Start(ctx); err != nil {
+	book := booking.New(store, []*booking.Queue{q.Queue}, booking.Options{})
+	if err := js.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -90,7 +96,7 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 		wg.Wait()
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
-		_ = runner.Stop(sctx)
+		_ = js.Stop(sctx)
 		sim.Close()
 		store.Close()
 	})
@@ -558,10 +564,8 @@ func TestOneListenerAcrossProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		r, err := syncer.New(ctx, syncer.Config{Store: s, Genesys: nopGenesys{}, ReconcileEvery: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := syncer.New(syncer.Config{Store: s, Jobs: jobs.New(s.JobDriver(), jobs.Config{}), Genesys: nopGenesys{},
+			ReconcileEvery: time.Hour})
 		lctx, cancel := context.WithCancel(ctx)
 		cancels = append(cancels, cancel)
 		l := r.NewListener(syncer.ListenerOptions{LeaseTTL: time.Second})

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -25,46 +24,32 @@ type syncArgs struct {
 
 func (syncArgs) Kind() string { return "genesys_sync" }
 
-func (syncArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueSync} }
-
-type syncWorker struct {
-	river.WorkerDefaults[syncArgs]
-	r *Runner
-}
-
 // sysWrite is the Write of changes the sync makes.
-func sysWrite() storage.Write {
-	return storage.Write{Actor: "sync", Origin: reservation.OriginGenesys}
+func sysWrite() reservation.Write {
+	return reservation.Write{Actor: "sync", Origin: reservation.OriginGenesys}
 }
 
-// Work claims the reservation (one worker at a time per reservation; a
-// claimed one is snoozed) and converges Genesys to it. Changes made while it
-// works enqueue new jobs, which run after the claim is released.
-func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
-	r, id := w.r, job.Args.ReservationID
+// workSync runs a sync job: it takes the reservation's lease (one worker
+// at a time per reservation; a reservation another worker holds is
+// snoozed) and converges Genesys to it. Changes made while it works enqueue
+// new jobs, which run after the lease is released.
+func (r *Runner) workSync(ctx context.Context, job *jobs.Job[syncArgs]) error {
+	id := job.Args.ReservationID
 	r.syncing.Add(1)
 	defer r.syncing.Add(-1)
 	holder := r.id + "-" + strconv.FormatInt(job.ID, 10)
-	ok, err := r.cfg.Store.ClaimSync(ctx, id, holder, claimTTL)
-	if errors.Is(err, reservation.ErrNotFound) {
-		return nil
-	}
+	// The lease is renewed while the job works, so that a worker killed
+	// mid-job loses it within claimTTL and another can carry on.
+	lease, err := r.cfg.Store.HoldLease(ctx, storage.LeaseSync(id), holder, claimTTL)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return river.JobSnooze(time.Second + backoff(1, 500*time.Millisecond, time.Second))
+	if lease == nil {
+		return jobs.Snooze(time.Second + jobs.Backoff(1, 500*time.Millisecond, time.Second))
 	}
-	// Keep the claim alive while working, so that a worker killed mid-job
-	// loses it within claimTTL and another can carry on.
-	stop := storage.KeepAlive(ctx, claimTTL/3, func(ctx context.Context) error {
-		_, err := r.cfg.Store.ClaimSync(ctx, id, holder, claimTTL)
-		return err
-	}, func(err error) { r.logger.WarnContext(ctx, "renew sync claim", "reservation_id", id, "err", err) })
 	defer func() {
-		stop()
-		if err := r.cfg.Store.ReleaseSync(context.WithoutCancel(ctx), id, holder); err != nil {
-			r.logger.WarnContext(ctx, "release sync claim", "reservation_id", id, "err", err)
+		if err := lease.Release(ctx); err != nil {
+			r.logger.WarnContext(ctx, "sync claim", "reservation_id", id, "err", err)
 		}
 	}()
 	// Steps until in sync; a transient failure (429, 5xx, an unknown
@@ -97,7 +82,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[syncArgs]) error {
 			select {
 			case <-ctx.Done():
 				return err
-			case <-time.After(backoff(transient, r.cfg.RetryBase, 10*time.Second)):
+			case <-time.After(jobs.Backoff(transient, r.cfg.RetryBase, 10*time.Second)):
 			}
 		}
 	}
@@ -115,12 +100,12 @@ func (r *Runner) step(ctx context.Context, res *reservation.Reservation) (bool, 
 	case res.Status == reservation.StatusCanceled && res.Sync.State == reservation.SyncPending:
 		if res.Sync.ConversationID == "" {
 			// Canceled before it reached Genesys: nothing to undo.
-			_, err := r.cfg.Store.MarkSynced(ctx, res.ID, storage.SyncResult{Disconnected: true}, sysWrite())
+			_, err := r.cfg.Store.MarkSynced(ctx, res.ID, reservation.SyncResult{Disconnected: true}, sysWrite())
 			return true, err
 		}
 		return r.cancel(ctx, res)
 	case res.Sync.State == reservation.SyncPending && res.Sync.ConversationID != "":
-		_, err := r.cfg.Store.MarkSynced(ctx, res.ID, storage.SyncResult{ScheduledAt: res.Sync.ScheduledAt}, sysWrite())
+		_, err := r.cfg.Store.MarkSynced(ctx, res.ID, reservation.SyncResult{ScheduledAt: res.Sync.ScheduledAt}, sysWrite())
 		return true, err
 	}
 	return true, nil
@@ -184,7 +169,7 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 	for i, c := range resp.CallbackIdentifiers {
 		ids[i] = reservation.CallbackIdentifier{Type: c.Type, ID: c.ID}
 	}
-	if _, err := store.MarkSynced(ctx, res.ID, storage.SyncResult{
+	if _, err := store.MarkSynced(ctx, res.ID, reservation.SyncResult{
 		ConversationID: resp.ConversationID, CallbackIDs: ids, ScheduledAt: res.Slot.Start,
 	}, sysWrite()); err != nil {
 		return false, err
@@ -201,7 +186,7 @@ func (r *Runner) reschedule(ctx context.Context, res *reservation.Reservation) (
 	if err != nil {
 		return r.failed(ctx, res, "reschedule", err, false)
 	}
-	result := storage.SyncResult{ScheduledAt: res.Slot.Start}
+	result := reservation.SyncResult{ScheduledAt: res.Slot.Start}
 	if resp != nil {
 		for _, c := range resp.CallbackIdentifiers {
 			result.CallbackIDs = append(result.CallbackIDs, reservation.CallbackIdentifier{Type: c.Type, ID: c.ID})
@@ -222,7 +207,7 @@ func (r *Runner) cancel(ctx context.Context, res *reservation.Reservation) (bool
 	if err := r.cfg.Genesys.CancelCallback(ctx, res.Sync.ConversationID, ids); err != nil {
 		return r.failed(ctx, res, "cancel", err, false)
 	}
-	if _, err := r.cfg.Store.MarkSynced(ctx, res.ID, storage.SyncResult{Disconnected: true}, sysWrite()); err != nil {
+	if _, err := r.cfg.Store.MarkSynced(ctx, res.ID, reservation.SyncResult{Disconnected: true}, sysWrite()); err != nil {
 		return false, err
 	}
 	r.cfg.Observer.SyncOutcome("cancel", "ok")
@@ -264,23 +249,13 @@ type smsArgs struct {
 
 func (smsArgs) Kind() string { return "genesys_sms" }
 
-func (smsArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueSync, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
-
-type smsWorker struct {
-	river.WorkerDefaults[smsArgs]
-	r *Runner
-}
-
 // wantsSMS reports whether a missed reservation asked for the SMS fallback.
 func wantsSMS(res *reservation.Reservation) bool {
 	return res.Status == reservation.StatusMissed && res.Channel.Fallback == "sms" && res.Channel.AllowSMS && res.CallbackNumber != ""
 }
 
-// Work sends one SMS per missed reservation that asked for it.
-func (w *smsWorker) Work(ctx context.Context, job *river.Job[smsArgs]) error {
-	r := w.r
+// workSMS sends one SMS per missed reservation that asked for it.
+func (r *Runner) workSMS(ctx context.Context, job *jobs.Job[smsArgs]) error {
 	res, err := r.cfg.Store.FindReservationByID(ctx, job.Args.ReservationID)
 	if reservation.ErrorCode(err) == reservation.ENOTFOUND {
 		return nil
@@ -313,13 +288,4 @@ func (w *smsWorker) Work(ctx context.Context, job *river.Job[smsArgs]) error {
 	r.cfg.Observer.SyncOutcome("sms", "ok")
 	_, err = r.cfg.Store.RecordSMS(ctx, res.ID, sysWrite())
 	return err
-}
-
-// afterGenesys runs in the transaction of a change read from Genesys and
-// enqueues the SMS fallback for a callback that was just missed.
-func (r *Runner) afterGenesys(ctx context.Context, tx *storage.Tx, res *reservation.Reservation) error {
-	if !wantsSMS(res) {
-		return nil
-	}
-	return r.jobs.insertTx(ctx, tx, smsArgs{ReservationID: res.ID}, nil)
 }

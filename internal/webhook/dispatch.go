@@ -17,10 +17,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/slotline/slotline/internal/audit"
 	"github.com/slotline/slotline/internal/ical"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -37,9 +36,21 @@ const (
 var DefaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
 	5 * time.Hour, 10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour}
 
-// Jobs is what the dispatcher needs of the job queue.
-type Jobs interface {
-	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+// DispatchStore is what the dispatcher reads and writes.
+type DispatchStore interface {
+	EnabledEndpoints(ctx context.Context, tx *storage.Tx) ([]*storage.Endpoint, error)
+	InsertDeliveries(ctx context.Context, tx *storage.Tx, ds []*storage.Delivery) error
+	EndpointsWithDue(ctx context.Context, now time.Time) ([]string, error)
+	HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*storage.Lease, error)
+	FindEndpoint(ctx context.Context, id string) (*storage.Endpoint, error)
+	DueDeliveries(ctx context.Context, endpointID string, now time.Time, limit int) ([]*storage.Delivery, error)
+	NextDue(ctx context.Context, endpointID string) (time.Time, bool, error)
+	FindEventsBySeqs(ctx context.Context, seqs []int64) ([]reservation.Event, error)
+	RecordAttempts(ctx context.Context, ds []*storage.Delivery, failingSince *time.Time) error
+	UpdateEndpoint(ctx context.Context, id, action string, fn func(e *storage.Endpoint) error, w reservation.Write) (*storage.Endpoint, error)
+	RecordSystemEvent(ctx context.Context, ev reservation.Event, entry *audit.Entry) (int64, error)
+	AddDelivery(ctx context.Context, d *storage.Delivery) error
+	RetryDelivery(ctx context.Context, endpointID, id string, w reservation.Write) (*storage.Delivery, error)
 }
 
 // Observer receives the webhook metrics.
@@ -57,7 +68,9 @@ func (nopObserver) DeliveryExhausted()                                 {}
 
 // Config configures a Dispatcher.
 type Config struct {
-	Store  *storage.Store
+	Store DispatchStore
+	// Jobs runs the deliveries; New registers them with it.
+	Jobs   *jobs.Client
 	Logger *slog.Logger
 	// Client sends the requests; it must not follow redirects (New wraps
 	// its CheckRedirect) and should dial through the SSRF guard.
@@ -74,14 +87,16 @@ type Config struct {
 	DisableAfter time.Duration
 	// QueueNames names the queues in calendar summaries.
 	QueueNames map[string]string
+	// Workers is how many delivery jobs run at once in this process
+	// (default 16).
+	Workers int
 }
 
 // Dispatcher turns events into deliveries and delivers them.
 type Dispatcher struct {
 	cfg  Config
-	jobs Jobs
+	jobs *jobs.Client
 	id   string
-	mu   sync.Mutex
 
 	// Endpoints with new deliveries, waiting for Run to start their jobs.
 	wakeMu  sync.Mutex
@@ -89,11 +104,13 @@ type Dispatcher struct {
 	wakeSig chan struct{}
 }
 
-// Queue is the River queue of deliveries.
+// Queue is the job queue of deliveries.
 const Queue = "webhooks"
 
-// New returns a Dispatcher; call Register with the River workers, then
-// SetJobs, start Run, then install Hook as the store's event hook.
+// New returns a Dispatcher and registers its jobs with cfg.Jobs (before
+// the job client opens): the deliveries of an endpoint, and the sweep
+// (every 30 s, a safety net that starts a delivery job for every endpoint
+// with something due). Install OnEvents as a store event hook and run Run.
 func New(cfg Config) *Dispatcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -116,51 +133,47 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{}
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
 	c := *cfg.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.Timeout = cfg.Timeout
 	cfg.Client = &c
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return &Dispatcher{cfg: cfg, id: "wh-" + hex.EncodeToString(b), waiting: map[string]struct{}{}, wakeSig: make(chan struct{}, 1)}
+	d := &Dispatcher{cfg: cfg, jobs: cfg.Jobs, id: "wh-" + hex.EncodeToString(b), waiting: map[string]struct{}{},
+		wakeSig: make(chan struct{}, 1)}
+	d.jobs.AddQueue(Queue, cfg.Workers)
+	jobs.Register(d.jobs, jobs.Kind{Queue: Queue, MaxAttempts: 5}, d.workDeliver)
+	jobs.Register(d.jobs, jobs.Kind{Queue: Queue, UniqueByPeriod: 30 * time.Second}, d.workSweep)
+	d.jobs.AddPeriodic(30*time.Second, sweepArgs{}, true)
+	return d
 }
-
-// SetJobs gives the dispatcher its job queue.
-func (d *Dispatcher) SetJobs(j Jobs) { d.jobs = j }
 
 // deliverArgs is the job that delivers an endpoint's due deliveries.
 type deliverArgs struct {
 	EndpointID string `json:"endpoint_id"`
 }
 
+// Kind names the job (jobs.Args).
 func (deliverArgs) Kind() string { return "webhook_deliver" }
-func (deliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: Queue, MaxAttempts: 5}
-}
 
+// sweepArgs is the periodic job that starts the delivery of every endpoint
+// with something due.
 type sweepArgs struct{}
 
+// Kind names the job (jobs.Args).
 func (sweepArgs) Kind() string { return "webhook_sweep" }
-func (sweepArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByPeriod: 30 * time.Second}}
-}
 
-// Register adds the workers and the sweep (every 30 s, a safety net that
-// starts a delivery job for every endpoint with something due).
-func (d *Dispatcher) Register(w *river.Workers) []*river.PeriodicJob {
-	river.AddWorker(w, &deliverWorker{d: d})
-	river.AddWorker(w, &sweepWorker{d: d})
-	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(30*time.Second),
-		func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
-}
-
-// Hook is the store's event hook: it makes one delivery per event and
-// matching enabled endpoint in the event's own transaction, and once that
-// commits asks Run to start a delivery job for each endpoint concerned.
+// OnEvents is the dispatcher's store event hook: it makes one delivery per
+// event and matching enabled endpoint in the event's own transaction, and
+// once that commits asks Run to start a delivery job for each endpoint
+// concerned.
 // Starting the job after the commit, from Run, keeps the job queue's
 // insert out of the writer's path; a process that dies in between leaves
 // its deliveries due, and the sweep (every 30 s, and at start) finds them.
-func (d *Dispatcher) Hook(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
+func (d *Dispatcher) OnEvents(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
 	eps, err := d.cfg.Store.EnabledEndpoints(ctx, tx)
 	if err != nil || len(eps) == 0 {
 		return err
@@ -176,7 +189,7 @@ func (d *Dispatcher) Hook(ctx context.Context, tx *storage.Tx, events []reservat
 			if !ep.Wants(ev.Type, ev.QueueID) || (ev.Type == reservation.EventWebhookPing) {
 				continue
 			}
-			ds = append(ds, &storage.Delivery{ID: NewDeliveryID(), EndpointID: ep.ID, EventSeq: ev.Seq, EventType: ev.Type,
+			ds = append(ds, &storage.Delivery{ID: NewDeliveryID(), EndpointID: ep.ID, EventID: ev.ID, EventType: ev.Type,
 				NextAttemptAt: now, CreatedAt: now})
 			if !slices.Contains(touched, ep.ID) {
 				touched = append(touched, ep.ID)
@@ -247,27 +260,18 @@ func (d *Dispatcher) Kick(ctx context.Context, endpointID string) error {
 	return d.jobs.Insert(ctx, deliverArgs{EndpointID: endpointID}, nil)
 }
 
-type sweepWorker struct {
-	river.WorkerDefaults[sweepArgs]
-	d *Dispatcher
-}
-
-func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
-	ids, err := w.d.cfg.Store.EndpointsWithDue(ctx, w.d.cfg.Now())
+// workSweep starts a delivery job for every endpoint with something due.
+func (d *Dispatcher) workSweep(ctx context.Context, _ *jobs.Job[sweepArgs]) error {
+	ids, err := d.cfg.Store.EndpointsWithDue(ctx, d.cfg.Now())
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		if err := w.d.Kick(ctx, id); err != nil {
+		if err := d.Kick(ctx, id); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-type deliverWorker struct {
-	river.WorkerDefaults[deliverArgs]
-	d *Dispatcher
 }
 
 // A worker sends up to batchSize deliveries, for up to batchTime, before
@@ -284,47 +288,42 @@ const (
 // is renewed while the worker runs).
 const claimTTL = 20 * time.Second
 
-// Work delivers the endpoint's due deliveries in event order, then
-// schedules itself for the next one due. The outcomes of each batch of up
-// to batchSize are recorded in one transaction: a worker killed mid-batch sends
-// those again, under the same webhook-id, which receivers deduplicate.
-func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
-	d := w.d
+// workDeliver delivers the endpoint's due deliveries in event order, then
+// schedules itself for the next one due. It holds the endpoint's lease
+// (one sender per endpoint across processes). The outcomes of each batch
+// of up to batchSize are recorded in one transaction: a worker killed
+// mid-batch sends those again, under the same webhook-id, which receivers
+// deduplicate.
+func (d *Dispatcher) workDeliver(ctx context.Context, job *jobs.Job[deliverArgs]) error {
 	id := job.Args.EndpointID
 	holder := d.id + "-" + strconv.FormatInt(job.ID, 10)
-	ok, err := d.cfg.Store.ClaimEndpoint(ctx, id, holder, claimTTL)
+	lease, err := d.cfg.Store.HoldLease(ctx, storage.LeaseEndpoint(id), holder, claimTTL)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if lease == nil {
 		// Another worker holds the endpoint; it looks for more before it
 		// lets go, so this job has nothing to add.
 		return nil
 	}
-	stop := storage.KeepAlive(ctx, claimTTL/3, func(ctx context.Context) error {
-		_, err := d.cfg.Store.ClaimEndpoint(ctx, id, holder, claimTTL)
-		return err
-	}, nil)
-	release := func() {
-		stop()
-		_ = d.cfg.Store.ReleaseEndpoint(context.WithoutCancel(ctx), id, holder)
-	}
 	done, err := d.deliverDue(ctx, id)
-	release()
+	if rerr := lease.Release(ctx); rerr != nil {
+		d.cfg.Logger.WarnContext(ctx, "webhook endpoint lease", "endpoint_id", id, "err", rerr)
+	}
 	if err != nil || done {
 		return err
 	}
 	// Look again after letting go: a delivery made while this worker held
-	// the claim had its job finish at once (above), so this one carries on.
+	// the lease had its job finish at once (above), so this one carries on.
 	at, ok, err := d.cfg.Store.NextDue(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
 	wait := max(at.Sub(d.cfg.Now()), 0)
 	if wait <= 5*time.Second {
-		return river.JobSnooze(wait)
+		return jobs.Snooze(wait)
 	}
-	return d.jobs.Insert(ctx, deliverArgs{EndpointID: id}, &river.InsertOpts{ScheduledAt: time.Now().Add(wait)})
+	return d.jobs.Insert(ctx, deliverArgs{EndpointID: id}, &jobs.InsertOpts{ScheduledAt: time.Now().Add(wait)})
 }
 
 // deliverDue sends an endpoint's due deliveries for up to 30 s. It
@@ -582,7 +581,7 @@ func (d *Dispatcher) disable(ctx context.Context, ep *storage.Endpoint, reason s
 	_, err := d.cfg.Store.UpdateEndpoint(ctx, ep.ID, "webhook.disable", func(e *storage.Endpoint) error {
 		e.Enabled, e.DisabledReason = false, reason
 		return nil
-	}, storage.Write{Actor: "system", Origin: reservation.OriginSystem})
+	}, reservation.Write{Actor: "system", Origin: reservation.OriginSystem})
 	if err != nil {
 		return err
 	}
@@ -621,7 +620,7 @@ func (d *Dispatcher) Ping(ctx context.Context, endpointID string) (string, error
 
 // Retry makes a delivery due again now (a manual replay) and starts it.
 // Errors: ENOTFOUND.
-func (d *Dispatcher) Retry(ctx context.Context, endpointID, deliveryID string, w storage.Write) (*storage.Delivery, error) {
+func (d *Dispatcher) Retry(ctx context.Context, endpointID, deliveryID string, w reservation.Write) (*storage.Delivery, error) {
 	w.Now = d.cfg.Now()
 	del, err := d.cfg.Store.RetryDelivery(ctx, endpointID, deliveryID, w)
 	if err != nil {

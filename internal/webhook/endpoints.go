@@ -23,9 +23,16 @@ var EventTypes = []string{
 // URLChecker validates an endpoint URL ("" when fine).
 type URLChecker func(raw string) string
 
+// EndpointStore is what the endpoints API writes.
+type EndpointStore interface {
+	CreateEndpoint(ctx context.Context, e *storage.Endpoint, w reservation.Write) error
+	UpdateEndpoint(ctx context.Context, id, action string, fn func(e *storage.Endpoint) error, w reservation.Write) (*storage.Endpoint, error)
+	DeleteEndpoint(ctx context.Context, id string, w reservation.Write) error
+}
+
 // Endpoints is the endpoints API.
 type Endpoints struct {
-	store    *storage.Store
+	store    EndpointStore
 	checkURL URLChecker
 	queues   map[string]bool
 	// Grace is how long a rotated-out secret keeps signing (default 24 h).
@@ -34,7 +41,7 @@ type Endpoints struct {
 
 // NewEndpoints returns the endpoints API over the store; checkURL refuses
 // URLs the SSRF guard would refuse; queues are the configured queue ids.
-func NewEndpoints(store *storage.Store, checkURL URLChecker, queues []string) *Endpoints {
+func NewEndpoints(store EndpointStore, checkURL URLChecker, queues []string) *Endpoints {
 	e := &Endpoints{store: store, checkURL: checkURL, queues: map[string]bool{}, Grace: 24 * time.Hour}
 	for _, q := range queues {
 		e.queues[q] = true
@@ -195,7 +202,7 @@ func (s *Endpoints) Create(ctx context.Context, clientID, requestID string, r *E
 	if err := s.apply(e, r); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateEndpoint(ctx, e, storage.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID}); err != nil {
+	if err := s.store.CreateEndpoint(ctx, e, reservation.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID}); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -204,7 +211,7 @@ func (s *Endpoints) Create(ctx context.Context, clientID, requestID string, r *E
 // Update changes an endpoint. Errors: ENOTFOUND, EINVALID.
 func (s *Endpoints) Update(ctx context.Context, clientID, requestID, id string, r *EndpointRequest) (*storage.Endpoint, error) {
 	return s.store.UpdateEndpoint(ctx, id, "webhook.update", func(e *storage.Endpoint) error { return s.apply(e, r) },
-		storage.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+		reservation.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
 }
 
 // Rotate gives an endpoint a new secret; the old one keeps signing (both
@@ -214,10 +221,10 @@ func (s *Endpoints) Rotate(ctx context.Context, clientID, requestID, id string) 
 		e.PreviousSecret, e.PreviousUntil = e.Secret, time.Now().Add(s.Grace)
 		e.Secret = NewSecret()
 		return nil
-	}, storage.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+	}, reservation.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
 }
 
 // Delete removes an endpoint. Errors: ENOTFOUND.
 func (s *Endpoints) Delete(ctx context.Context, clientID, requestID, id string) error {
-	return s.store.DeleteEndpoint(ctx, id, storage.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+	return s.store.DeleteEndpoint(ctx, id, reservation.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
 }

@@ -20,13 +20,12 @@ import (
 	"time"
 
 	"github.com/slotline/slotline/internal/booking"
-	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/netguard"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/storage/storagetest"
-	"github.com/slotline/slotline/internal/syncer"
 	"github.com/slotline/slotline/internal/webhook"
 )
 
@@ -139,12 +138,6 @@ type bundle struct {
 	policy netguard.Policy
 }
 
-type nopGenesys struct{ syncer.Genesys }
-
-func (nopGenesys) CreateChannel(context.Context) (*genesys.Channel, error) {
-	return nil, fmt.Errorf("no Genesys here")
-}
-
 // setup runs the real dispatcher on River over backend, with a controllable
 // clock; the guard allows loopback unless strict.
 func setup(t *testing.T, backend string, strict bool, timeout time.Duration) *bundle {
@@ -165,21 +158,19 @@ func setup(t *testing.T, backend string, strict bool, timeout time.Duration) *bu
 		}
 		return net.DefaultResolver.LookupNetIP(ctx, network, host)
 	}}
-	disp := webhook.New(webhook.Config{Store: store, Client: &http.Client{Transport: policy.Transport()}, Now: clk.Now,
+	js := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: 10 * time.Millisecond})
+	disp := webhook.New(webhook.Config{Store: store, Jobs: js, Client: &http.Client{Transport: policy.Transport()}, Now: clk.Now,
 		Timeout: timeout, QueueNames: map[string]string{"support": "Support"}})
 	loc, _ := time.LoadLocation("America/New_York")
 	q := &booking.Queue{ID: "support", Name: "Support", TimeZone: loc.String(),
 		Schedule: &schedule.Queue{Location: loc, SlotMinutes: 15, Capacity: 100, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}}
-	runner, err := syncer.New(ctx, syncer.Config{Store: store, Genesys: nopGenesys{}, ReconcileEvery: time.Hour,
-		FetchCooldown: time.Millisecond, RetryBase: 10 * time.Millisecond, Register: disp.Register, OtherQueue: webhook.Queue})
-	if err != nil {
+	store.OnEvents(disp.OnEvents)
+	if err := js.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	disp.SetJobs(runner)
 	waker := make(chan struct{})
 	go func() { defer close(waker); _ = disp.Run(ctx) }()
-	store.SetEventHook(disp.Hook)
-	if err := runner.Start(ctx); err != nil {
+	if err := js.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -187,7 +178,7 @@ func setup(t *testing.T, backend string, strict bool, timeout time.Duration) *bu
 		<-waker
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
-		_ = runner.Stop(sctx)
+		_ = js.Stop(sctx)
 		store.Close()
 	})
 	eps := webhook.NewEndpoints(store, func(u string) string { return policy.CheckURL(u, true) }, []string{"support"})
@@ -335,9 +326,9 @@ func TestBurstDeliveredOnceInOrder(t *testing.T) {
 				}
 			})
 			wg.Wait()
-			got := rc.waitFor(t, writers*each)
+			rc.waitFor(t, writers*each)
 			time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
-			got = rc.requests()
+			got := rc.requests()
 			if len(got) != writers*each {
 				t.Fatalf("receiver got %d requests, want %d (one per event)", len(got), writers*each)
 			}
@@ -590,10 +581,10 @@ func TestCalendarDeliveries(t *testing.T) {
 		next = next.AddDate(0, 0, 1)
 	}
 	monday := time.Date(next.Year(), next.Month(), next.Day()+1, 9, 0, 0, 0, loc)
-	if _, _, err := b.store.UpdateReservation(b.ctx, res.ID, storage.Change{
-		Candidates: []storage.Candidate{{Slot: reservation.Slot{Start: monday, End: monday.Add(15 * time.Minute)}, Bucket: monday, Cap: 10}},
+	if _, _, err := b.store.UpdateReservation(b.ctx, res.ID, reservation.Change{
+		Candidates: []reservation.Candidate{{Slot: reservation.Slot{Start: monday, End: monday.Add(15 * time.Minute)}, Bucket: monday, Cap: 10}},
 		Matrix:     []reservation.Slot{{Start: monday, End: monday.Add(15 * time.Minute)}},
-	}, storage.Write{Actor: "website", Origin: "api"}); err != nil {
+	}, reservation.Write{Actor: "website", Origin: "api"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.book.Cancel(b.ctx, booking.Caller{ClientID: "website"}, res.ID, nil); err != nil {
@@ -690,7 +681,7 @@ func TestPingAndManualRetry(t *testing.T) {
 	fail = false
 	mu.Unlock()
 	waitAttempts(t, b, ep.ID, 1)
-	if _, err := b.disp.Retry(b.ctx, ep.ID, id, storage.Write{Actor: "website"}); err != nil {
+	if _, err := b.disp.Retry(b.ctx, ep.ID, id, reservation.Write{Actor: "website"}); err != nil {
 		t.Fatal(err)
 	}
 	rc.waitFor(t, 2)

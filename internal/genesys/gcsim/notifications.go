@@ -274,12 +274,10 @@ func (s *Sim) subscribe(w http.ResponseWriter, r *http.Request, replace bool) {
 		if ch == nil {
 			return channelNotFound
 		}
-		topics, set := ch.topics, ch.topicSet
-		if replace {
-			topics, set = nil, make(map[string]bool)
-		} else {
-			topics = append([]string(nil), topics...)
-			set = make(map[string]bool, len(ch.topicSet))
+		var topics []string
+		set := make(map[string]bool, len(ch.topicSet))
+		if !replace {
+			topics = append([]string(nil), ch.topics...)
 			for t := range ch.topicSet {
 				set[t] = true
 			}

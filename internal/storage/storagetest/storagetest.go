@@ -41,8 +41,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"MixedRaceKeepsUsageExact", testMixedRace},
 		{"Cancel", testCancel},
 		{"IfVersion", testIfVersion},
-		{"TxFuncRollsBack", testTxFuncRollsBack},
-		{"Gather", testGather},
+		{"HookRollsBack", testHookRollsBack},
+		{"HooksSeeEveryEventOnce", testHooksSeeEveryEventOnce},
 		{"EventsInCommitOrder", testEventsInCommitOrder},
 		{"AuditChain", testAuditChain},
 		{"AuditTamper", testAuditTamper},
@@ -67,9 +67,9 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 
 var base = time.Date(2030, 6, 3, 14, 0, 0, 0, time.UTC)
 
-func cand(slot int, cap int) storage.Candidate {
+func cand(slot int, cap int) reservation.Candidate {
 	start := base.Add(time.Duration(slot) * 15 * time.Minute)
-	return storage.Candidate{
+	return reservation.Candidate{
 		Slot:   reservation.Slot{Start: start, End: start.Add(15 * time.Minute)},
 		Bucket: start,
 		Cap:    cap,
@@ -89,11 +89,18 @@ func newRes(queue string) *reservation.Reservation {
 	}
 }
 
-func write() storage.Write {
-	return storage.Write{Actor: "website", Origin: reservation.OriginAPI, RequestID: "req-1"}
+func write() reservation.Write {
+	return reservation.Write{Actor: "website", Origin: reservation.OriginAPI, RequestID: "req-1"}
 }
 
-func create(t *testing.T, s *storage.Store, queue string, cands ...storage.Candidate) *reservation.Reservation {
+// keyed returns w with the idempotency record of r's callback_id, which
+// every create of a reservation with one must carry.
+func keyed(w reservation.Write, r *reservation.Reservation) reservation.Write {
+	w.Idempotency = reservation.CreateIdempotency(reservation.CallbackIDKey(r.CallbackID), "")
+	return w
+}
+
+func create(t *testing.T, s *storage.Store, queue string, cands ...reservation.Candidate) *reservation.Reservation {
 	t.Helper()
 	r := newRes(queue)
 	if _, err := s.CreateReservation(context.Background(), r, cands, write()); err != nil {
@@ -117,9 +124,9 @@ func testCreateAndFind(t *testing.T, s *storage.Store) {
 	r.CallbackID = "cb_1"
 	r.CustomerName = "Jane Doe"
 	now := time.Date(2030, 6, 1, 9, 0, 0, 123456000, time.UTC)
-	w := write()
+	w := keyed(write(), r)
 	w.Now = now
-	idx, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(4, 3)}, w)
+	idx, err := s.CreateReservation(ctx, r, []reservation.Candidate{cand(4, 3)}, w)
 	if err != nil || idx != 0 {
 		t.Fatalf("CreateReservation = %d, %v", idx, err)
 	}
@@ -157,15 +164,15 @@ func testCandidatesInOrder(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	create(t, s, "q1", cand(0, 1)) // fills slot 0
 	r := newRes("q1")
-	idx, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(0, 1), cand(1, 0), cand(2, 5), cand(3, 5)}, write())
+	idx, err := s.CreateReservation(ctx, r, []reservation.Candidate{cand(0, 1), cand(1, 0), cand(2, 5), cand(3, 5)}, write())
 	if err != nil || idx != 2 {
 		t.Fatalf("CreateReservation = %d, %v; want candidate 2", idx, err)
 	}
 	if !r.Slot.Start.Equal(cand(2, 5).Slot.Start) {
 		t.Errorf("slot = %v, want candidate 2's", r.Slot)
 	}
-	_, err = s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(0, 1), cand(1, 0)}, write())
-	if !errors.Is(err, storage.ErrFull) {
+	_, err = s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(0, 1), cand(1, 0)}, write())
+	if !errors.Is(err, reservation.ErrFull) {
 		t.Fatalf("all full: err = %v, want ErrFull", err)
 	}
 	// The other queue's bucket is independent.
@@ -181,11 +188,11 @@ func testCapacityRace(t *testing.T, s *storage.Store) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			_, err := s.CreateReservation(ctx, newRes("race"), []storage.Candidate{cand(0, cap)}, write())
+			_, err := s.CreateReservation(ctx, newRes("race"), []reservation.Candidate{cand(0, cap)}, write())
 			switch {
 			case err == nil:
 				admitted.Add(1)
-			case errors.Is(err, storage.ErrFull):
+			case errors.Is(err, reservation.ErrFull):
 				full.Add(1)
 			default:
 				t.Errorf("CreateReservation: %v", err)
@@ -199,7 +206,7 @@ func testCapacityRace(t *testing.T, s *storage.Store) {
 	if u := usage(t, s, "race"); u[cand(0, cap).Bucket.UnixMicro()] != cap {
 		t.Errorf("usage = %v, want %d", u, cap)
 	}
-	list, _, err := s.FindReservations(ctx, storage.Filter{QueueID: "race", Limit: 500})
+	list, _, err := s.FindReservations(ctx, reservation.Filter{QueueID: "race", Limit: 500})
 	if err != nil || len(list) != cap {
 		t.Fatalf("stored %d reservations (%v), want %d", len(list), err, cap)
 	}
@@ -211,7 +218,7 @@ func testConcurrencyLimit(t *testing.T, s *storage.Store) {
 	for range 3 {
 		create(t, s, "q1", cand(0, 10))
 	}
-	if _, err := s.CreateReservation(context.Background(), newRes("q1"), []storage.Candidate{cand(0, 3)}, write()); !errors.Is(err, storage.ErrFull) {
+	if _, err := s.CreateReservation(context.Background(), newRes("q1"), []reservation.Candidate{cand(0, 3)}, write()); !errors.Is(err, reservation.ErrFull) {
 		t.Fatalf("err = %v, want ErrFull", err)
 	}
 	create(t, s, "q1", cand(0, 10))
@@ -221,12 +228,20 @@ func testCallbackIDUnique(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	r := newRes("q1")
 	r.CallbackID = "cb_same"
-	if _, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(0, 5)}, write()); err != nil {
+	// The key's record is what keeps the id unique: a create without it is
+	// refused, and writes nothing.
+	if _, err := s.CreateReservation(ctx, r, []reservation.Candidate{cand(0, 5)}, write()); err == nil {
+		t.Fatal("a reservation with a callback_id was stored without its key")
+	}
+	if u := usage(t, s, "q1"); len(u) != 0 {
+		t.Fatalf("usage after a refused create = %v", u)
+	}
+	if _, err := s.CreateReservation(ctx, r, []reservation.Candidate{cand(0, 5)}, keyed(write(), r)); err != nil {
 		t.Fatal(err)
 	}
 	r2 := newRes("q1")
 	r2.CallbackID = "cb_same"
-	if _, err := s.CreateReservation(ctx, r2, []storage.Candidate{cand(0, 5)}, write()); !errors.Is(err, storage.ErrKeyTaken) {
+	if _, err := s.CreateReservation(ctx, r2, []reservation.Candidate{cand(0, 5)}, keyed(write(), r2)); !errors.Is(err, reservation.ErrKeyTaken) {
 		t.Fatalf("reused callback_id: err = %v, want ErrKeyTaken", err)
 	}
 	// Nothing of the refused write remains.
@@ -238,7 +253,7 @@ func testCallbackIDUnique(t *testing.T, s *storage.Store) {
 	r3.CallbackID, r3.ClientID = "cb_same", "crm"
 	crm := write()
 	crm.Actor = "crm"
-	if _, err := s.CreateReservation(ctx, r3, []storage.Candidate{cand(0, 5)}, crm); err != nil {
+	if _, err := s.CreateReservation(ctx, r3, []reservation.Candidate{cand(0, 5)}, keyed(crm, r3)); err != nil {
 		t.Fatalf("other client's callback_id: %v", err)
 	}
 }
@@ -248,8 +263,8 @@ func testReschedule(t *testing.T, s *storage.Store) {
 	r := create(t, s, "q1", cand(0, 2))
 	matrix := []reservation.Slot{cand(3, 2).Slot}
 	reason := "new reason"
-	got, idx, err := s.UpdateReservation(ctx, r.ID, storage.Change{
-		Candidates: []storage.Candidate{cand(3, 2)}, Matrix: matrix, Reason: &reason,
+	got, idx, err := s.UpdateReservation(ctx, r.ID, reservation.Change{
+		Candidates: []reservation.Candidate{cand(3, 2)}, Matrix: matrix, Reason: &reason,
 	}, write())
 	if err != nil || idx != 0 {
 		t.Fatalf("UpdateReservation = %d, %v", idx, err)
@@ -267,13 +282,13 @@ func testReschedule(t *testing.T, s *storage.Store) {
 	}
 	// A change of details alone is an update event and keeps the slot.
 	name := "J. Doe"
-	got, idx, err = s.UpdateReservation(ctx, r.ID, storage.Change{CustomerName: &name}, write())
+	got, idx, err = s.UpdateReservation(ctx, r.ID, reservation.Change{CustomerName: &name}, write())
 	if err != nil || idx != -1 || got.CustomerName != name || got.Version != 3 {
 		t.Fatalf("update details = %+v, %d, %v", got, idx, err)
 	}
 	// Rescheduling into its own (full) bucket works: its own place is freed first.
 	create(t, s, "q1", cand(3, 2))
-	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(3, 2)}, Matrix: matrix}, write()); err != nil {
+	if _, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Candidates: []reservation.Candidate{cand(3, 2)}, Matrix: matrix}, write()); err != nil {
 		t.Fatalf("reschedule within a full bucket it holds: %v", err)
 	}
 }
@@ -282,8 +297,8 @@ func testRescheduleFull(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	r := create(t, s, "q1", cand(0, 1))
 	create(t, s, "q1", cand(1, 1))
-	_, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(1, 1)}, Matrix: []reservation.Slot{cand(1, 1).Slot}}, write())
-	if !errors.Is(err, storage.ErrFull) {
+	_, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Candidates: []reservation.Candidate{cand(1, 1)}, Matrix: []reservation.Slot{cand(1, 1).Slot}}, write())
+	if !errors.Is(err, reservation.ErrFull) {
 		t.Fatalf("err = %v, want ErrFull", err)
 	}
 	got, _ := s.FindReservationByID(ctx, r.ID)
@@ -313,14 +328,14 @@ func testMixedRace(t *testing.T, s *storage.Store) {
 			b := i % buckets
 			switch i % 3 {
 			case 0:
-				_, err := s.CreateReservation(ctx, newRes("mix"), []storage.Candidate{cand(b, cap), cand((b+1)%buckets, cap)}, write())
-				if err != nil && !errors.Is(err, storage.ErrFull) {
+				_, err := s.CreateReservation(ctx, newRes("mix"), []reservation.Candidate{cand(b, cap), cand((b+1)%buckets, cap)}, write())
+				if err != nil && !errors.Is(err, reservation.ErrFull) {
 					t.Errorf("create: %v", err)
 				}
 			case 1:
 				r := seed[i%len(seed)]
-				_, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand((b+2)%buckets, cap)}, Matrix: r.Candidates}, write())
-				if err != nil && !errors.Is(err, storage.ErrFull) && reservation.ErrorCode(err) != reservation.ECONFLICT {
+				_, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Candidates: []reservation.Candidate{cand((b+2)%buckets, cap)}, Matrix: r.Candidates}, write())
+				if err != nil && !errors.Is(err, reservation.ErrFull) && reservation.ErrorCode(err) != reservation.ECONFLICT {
 					t.Errorf("reschedule: %v", err)
 				}
 			case 2:
@@ -332,7 +347,7 @@ func testMixedRace(t *testing.T, s *storage.Store) {
 		})
 	}
 	wg.Wait()
-	list, _, err := s.FindReservations(ctx, storage.Filter{QueueID: "mix", Status: reservation.StatusScheduled, Limit: 500})
+	list, _, err := s.FindReservations(ctx, reservation.Filter{QueueID: "mix", Status: reservation.StatusScheduled, Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +384,7 @@ func testCancel(t *testing.T, s *storage.Store) {
 	}
 	// The freed slot can be booked again; the canceled one cannot be changed.
 	create(t, s, "q1", cand(0, 1))
-	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(2, 1)}}, write()); reservation.ErrorCode(err) != reservation.ECONFLICT {
+	if _, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Candidates: []reservation.Candidate{cand(2, 1)}}, write()); reservation.ErrorCode(err) != reservation.ECONFLICT {
 		t.Errorf("reschedule canceled: err = %v, want conflict", err)
 	}
 	if _, _, err := s.CancelReservation(ctx, "cb_missing", write()); reservation.ErrorCode(err) != reservation.ENOTFOUND {
@@ -386,29 +401,31 @@ func testIfVersion(t *testing.T, s *storage.Store) {
 		t.Fatalf("err = %v, want precondition", err)
 	}
 	reason := "x"
-	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Reason: &reason}, w); reservation.ErrorCode(err) != reservation.EPRECONDITION {
+	if _, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Reason: &reason}, w); reservation.ErrorCode(err) != reservation.EPRECONDITION {
 		t.Fatalf("err = %v, want precondition", err)
 	}
 	w.IfMatch = []int{3, 1}
-	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Reason: &reason}, w); err != nil {
+	if _, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Reason: &reason}, w); err != nil {
 		t.Fatalf("matching version: %v", err)
 	}
 }
 
-func testTxFuncRollsBack(t *testing.T, s *storage.Store) {
+// testHookRollsBack has an event hook fail: the write fails with the
+// hook's error and leaves nothing behind (no slot taken, no event, no audit
+// entry); the hook saw the driver's transaction.
+func testHookRollsBack(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	boom := errors.New("boom")
-	w := write()
 	var sawDriver any
-	w.TxFunc = func(ctx context.Context, tx *storage.Tx, _ *reservation.Reservation) error {
+	s.OnEvents(func(ctx context.Context, tx *storage.Tx, _ []reservation.Event) error {
 		sawDriver = tx.Driver()
 		return boom
-	}
-	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(0, 1)}, w); !errors.Is(err, boom) {
+	})
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(0, 1)}, write()); !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
 	}
 	if sawDriver == nil {
-		t.Error("TxFunc got no driver transaction")
+		t.Error("the hook got no driver transaction")
 	}
 	if u := usage(t, s, "q1"); len(u) != 0 {
 		t.Errorf("usage after rollback = %v", u)
@@ -432,35 +449,49 @@ func noErrors(t *testing.T, errs chan error) {
 	}
 }
 
-// testGather has concurrent writes gather items: every item reaches a
-// flush exactly once, each flush sees its own transaction's items (it
-// writes them there, and they are there once the writes return), and a
-// failing flush fails the writes whose items it held.
-func testGather(t *testing.T, s *storage.Store) {
+// testHooksSeeEveryEventOnce has concurrent writes commit while two hooks
+// are registered: both run, in order, in every transaction, and every
+// committed event reaches them once (counted after the commit: a batch
+// that is rolled back and retried runs its hooks again, and only the
+// committed run counts); a failing hook fails the writes whose events it
+// held, and leaves no event behind.
+func testHooksSeeEveryEventOnce(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	const n = 48
+	boom := errors.New("boom")
 	var mu sync.Mutex
-	flushed := map[string]int{}
-	flush := func(ctx context.Context, tx *storage.Tx, ids []string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range ids {
-			flushed[id]++
+	seen := map[string]int{}
+	var order []string
+	s.OnEvents(func(_ context.Context, tx *storage.Tx, evs []reservation.Event) error {
+		for _, ev := range evs {
+			if ev.Reservation != nil && ev.Reservation.Reason == "boom" {
+				return boom
+			}
 		}
+		tx.AfterCommit(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ev := range evs {
+				seen[ev.ReservationID]++
+			}
+			order = append(order, "first")
+		})
 		return nil
-	}
+	}, func(_ context.Context, tx *storage.Tx, _ []reservation.Event) error {
+		tx.AfterCommit(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, "second")
+		})
+		return nil
+	})
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	ids := make([]string, n)
 	for i := range n {
 		wg.Go(func() {
-			w := write()
-			w.TxFunc = func(_ context.Context, tx *storage.Tx, r *reservation.Reservation) error {
-				storage.Gather(tx, "test", r.ID, flush)
-				return nil
-			}
 			r := newRes("q1")
-			_, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(i%4, n)}, w)
+			_, err := s.CreateReservation(ctx, r, []reservation.Candidate{cand(i%4, n)}, write())
 			ids[i] = r.ID // given by the store
 			errs <- err
 		})
@@ -469,27 +500,27 @@ func testGather(t *testing.T, s *storage.Store) {
 	noErrors(t, errs)
 	mu.Lock()
 	for _, id := range ids {
-		if flushed[id] != 1 {
-			t.Errorf("reservation %s was flushed %d times, want once", id, flushed[id])
+		if seen[id] != 1 {
+			t.Errorf("the event of reservation %s reached the hook %d times, want once", id, seen[id])
+		}
+	}
+	for i := 0; i+1 < len(order); i += 2 {
+		if order[i] != "first" || order[i+1] != "second" {
+			t.Fatalf("hooks ran in the order %v, want first then second in each transaction", order)
 		}
 	}
 	mu.Unlock()
-	// A failing flush rolls its transaction back.
-	boom := errors.New("boom")
-	w := write()
-	w.TxFunc = func(_ context.Context, tx *storage.Tx, r *reservation.Reservation) error {
-		storage.Gather(tx, "test", r.ID, func(context.Context, *storage.Tx, []string) error { return boom })
-		return nil
-	}
 	before, err := s.LastEventSeq(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(5, 1)}, w); !errors.Is(err, boom) {
+	bad := newRes("q1")
+	bad.Reason = "boom"
+	if _, err := s.CreateReservation(ctx, bad, []reservation.Candidate{cand(5, 1)}, write()); !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
 	}
 	if after, _ := s.LastEventSeq(ctx); after != before {
-		t.Errorf("a failed flush left events %d..%d", before+1, after)
+		t.Errorf("a failed hook left events %d..%d", before+1, after)
 	}
 }
 
@@ -501,15 +532,14 @@ func testEventsInCommitOrder(t *testing.T, s *storage.Store) {
 	var releaseOnce sync.Once
 	letGo := func() { releaseOnce.Do(func() { close(release) }) }
 	defer letGo()
-	w := write()
-	w.TxFunc = func(ctx context.Context, tx *storage.Tx, _ *reservation.Reservation) error {
+	s.OnEvents(func(ctx context.Context, tx *storage.Tx, _ []reservation.Event) error {
 		close(hold)
 		<-release
 		return nil
-	}
+	})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(0, 10)}, w); err != nil {
+		if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(0, 10)}, write()); err != nil {
 			t.Errorf("held write: %v", err)
 		}
 	})
@@ -527,7 +557,7 @@ func testEventsInCommitOrder(t *testing.T, s *storage.Store) {
 	var others sync.WaitGroup
 	for i := range 3 {
 		others.Go(func() {
-			if _, err := other.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(i+1, 10)}, write()); err != nil {
+			if _, err := other.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(i+1, 10)}, write()); err != nil {
 				t.Errorf("write %d: %v", i, err)
 			}
 		})
@@ -634,9 +664,9 @@ func testAuditTamper(t *testing.T, s *storage.Store) {
 func testIdempotency(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	w := write()
-	w.Idempotency = &storage.Idempotency{Key: "callback_id:cb_7", Method: "POST", Target: "/api/v2/callbacks", RequestHash: "h1", Status: 201}
+	w.Idempotency = &reservation.Idempotency{Key: "callback_id:cb_7", Method: "POST", Target: "/api/v2/callbacks", RequestHash: "h1", Status: 201}
 	r := newRes("q1")
-	if _, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(0, 2)}, w); err != nil {
+	if _, err := s.CreateReservation(ctx, r, []reservation.Candidate{cand(0, 2)}, w); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.FindIdempotency(ctx, "website", "callback_id:cb_7")
@@ -648,7 +678,7 @@ func testIdempotency(t *testing.T, s *storage.Store) {
 	}
 	// The stored response does not follow later changes.
 	reason := "changed"
-	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Reason: &reason}, write()); err != nil {
+	if _, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Reason: &reason}, write()); err != nil {
 		t.Fatal(err)
 	}
 	rec, _ = s.FindIdempotency(ctx, "website", "callback_id:cb_7")
@@ -656,7 +686,7 @@ func testIdempotency(t *testing.T, s *storage.Store) {
 		t.Error("stored response changed with the reservation")
 	}
 	// A second write under the same key is refused and rolled back.
-	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(0, 2)}, w); !errors.Is(err, storage.ErrKeyTaken) {
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(0, 2)}, w); !errors.Is(err, reservation.ErrKeyTaken) {
 		t.Fatalf("reused key: err = %v", err)
 	}
 	if u := usage(t, s, "q1"); u[cand(0, 2).Bucket.UnixMicro()] != 1 {
@@ -668,7 +698,7 @@ func testIdempotency(t *testing.T, s *storage.Store) {
 	// Idempotency-Key records expire; callback_id records do not.
 	w2 := write()
 	w2.Now = time.Now().Add(-48 * time.Hour)
-	w2.Idempotency = &storage.Idempotency{Key: "hdr-1", Method: "DELETE", Target: "/x", RequestHash: "h", Status: 200}
+	w2.Idempotency = &reservation.Idempotency{Key: "hdr-1", Method: "DELETE", Target: "/x", RequestHash: "h", Status: 200}
 	if _, _, err := s.CancelReservation(ctx, r.ID, w2); err != nil {
 		t.Fatal(err)
 	}
@@ -698,7 +728,7 @@ func testFindReservations(t *testing.T, s *storage.Store) {
 	var got []string
 	cursor := ""
 	for pages := 0; ; pages++ {
-		page, next, err := s.FindReservations(ctx, storage.Filter{Limit: 3, Cursor: cursor})
+		page, next, err := s.FindReservations(ctx, reservation.Filter{Limit: 3, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -718,23 +748,23 @@ func testFindReservations(t *testing.T, s *storage.Store) {
 	}
 	for _, tc := range []struct {
 		name string
-		f    storage.Filter
+		f    reservation.Filter
 		want int
 	}{
-		{"queue", storage.Filter{QueueID: "qa"}, 4},
-		{"status", storage.Filter{Status: reservation.StatusCanceled}, 1},
-		{"queue and status", storage.Filter{QueueID: "qa", Status: reservation.StatusScheduled}, 3},
-		{"from", storage.Filter{From: cand(5, 1).Slot.Start}, 2},
-		{"to", storage.Filter{To: cand(2, 1).Slot.Start}, 2},
-		{"number", storage.Filter{CallbackNumber: "+14155550199"}, 7},
-		{"other number", storage.Filter{CallbackNumber: "+442071838750"}, 0},
+		{"queue", reservation.Filter{QueueID: "qa"}, 4},
+		{"status", reservation.Filter{Status: reservation.StatusCanceled}, 1},
+		{"queue and status", reservation.Filter{QueueID: "qa", Status: reservation.StatusScheduled}, 3},
+		{"from", reservation.Filter{From: cand(5, 1).Slot.Start}, 2},
+		{"to", reservation.Filter{To: cand(2, 1).Slot.Start}, 2},
+		{"number", reservation.Filter{CallbackNumber: "+14155550199"}, 7},
+		{"other number", reservation.Filter{CallbackNumber: "+442071838750"}, 0},
 	} {
 		list, _, err := s.FindReservations(ctx, tc.f)
 		if err != nil || len(list) != tc.want {
 			t.Errorf("%s: %d results (%v), want %d", tc.name, len(list), err, tc.want)
 		}
 	}
-	if _, _, err := s.FindReservations(ctx, storage.Filter{Cursor: "!!"}); reservation.ErrorCode(err) != reservation.EINVALID {
+	if _, _, err := s.FindReservations(ctx, reservation.Filter{Cursor: "!!"}); reservation.ErrorCode(err) != reservation.EINVALID {
 		t.Errorf("bad cursor: err = %v", err)
 	}
 }
@@ -769,10 +799,10 @@ func testTokens(t *testing.T, s *storage.Store) {
 func testEraseNumbers(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	w := write()
-	w.Idempotency = &storage.Idempotency{Key: "callback_id:x", Method: "POST", Target: "/", RequestHash: "h", Status: 201}
+	w.Idempotency = &reservation.Idempotency{Key: "callback_id:x", Method: "POST", Target: "/", RequestHash: "h", Status: 201}
 	old := newRes("q1")
 	old.CustomerName = "Jane"
-	if _, err := s.CreateReservation(ctx, old, []storage.Candidate{cand(0, 5)}, w); err != nil {
+	if _, err := s.CreateReservation(ctx, old, []reservation.Candidate{cand(0, 5)}, w); err != nil {
 		t.Fatal(err)
 	}
 	cw := write()
@@ -856,41 +886,70 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 	if err := s.CreateEndpoint(ctx, ep, write()); err != nil {
 		t.Fatal(err)
 	}
-	var hooked []int64
+	// The test's hook changes as it goes; the store's hooks stay.
+	var hookMu sync.Mutex
+	var hook storage.EventHook
+	setHook := func(h storage.EventHook) {
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		hook = h
+	}
+	s.OnEvents(func(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
+		hookMu.Lock()
+		h := hook
+		hookMu.Unlock()
+		if h == nil {
+			return nil
+		}
+		return h(ctx, tx, events)
+	})
+	var hooked []string      // the event ids the hook saw, in order
+	var numbered bool        // whether the hook saw a sequence number
 	var afterCommit []string // what AfterCommit saw, from another connection
-	s.SetEventHook(func(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
+	setHook(func(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
 		eps, err := s.EnabledEndpoints(ctx, tx)
 		if err != nil {
 			return err
 		}
-		last := events[len(events)-1].Seq
+		last := events[len(events)-1].ID
 		tx.AfterCommit(func() {
-			evs, err := s.FindEvents(ctx, last-1, 10)
-			afterCommit = append(afterCommit, fmt.Sprintf("%d:%d:%v", last, len(evs), err))
+			evs, err := s.FindEvents(ctx, 0, 10)
+			got := ""
+			if len(evs) > 0 {
+				got = evs[len(evs)-1].ID
+			}
+			afterCommit = append(afterCommit, fmt.Sprintf("%d:%v:%v", len(evs), got == last, err))
 		})
 		var ds []*storage.Delivery
 		for _, ev := range events {
-			hooked = append(hooked, ev.Seq)
+			hooked = append(hooked, ev.ID)
+			numbered = numbered || ev.Seq != 0
 			for _, e := range eps {
 				if e.Wants(ev.Type, ev.QueueID) {
-					ds = append(ds, &storage.Delivery{ID: fmt.Sprintf("msg_%d", ev.Seq), EndpointID: e.ID, EventSeq: ev.Seq,
+					ds = append(ds, &storage.Delivery{ID: "msg_" + ev.ID, EndpointID: e.ID, EventID: ev.ID,
 						EventType: ev.Type, NextAttemptAt: time.Now(), CreatedAt: time.Now().Add(-40 * 24 * time.Hour)})
 				}
 			}
 		}
 		return s.InsertDeliveries(ctx, tx, ds)
 	})
-	defer s.SetEventHook(nil)
+	defer setHook(nil)
 	r := create(t, s, "q1", cand(0, 5))
 	if _, _, err := s.CancelReservation(ctx, r.ID, write()); err != nil {
 		t.Fatal(err)
 	}
-	if len(hooked) != 2 || hooked[0] != 1 || hooked[1] != 2 {
-		t.Fatalf("the hook saw seqs %v, want [1 2]", hooked)
+	logged, err := s.FindEvents(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hooked) != 2 || len(logged) != 2 || hooked[0] != logged[0].ID || hooked[1] != logged[1].ID ||
+		logged[0].Seq != 1 || logged[1].Seq != 2 || numbered {
+		t.Fatalf("the hook saw events %v (numbered %v), the log holds %+v; want the two, unnumbered, then numbered 1 and 2",
+			hooked, numbered, logged)
 	}
 	// AfterCommit runs once per committed transaction, when its event is
-	// already visible to readers.
-	if want := []string{"1:1:<nil>", "2:1:<nil>"}; !slices.Equal(afterCommit, want) {
+	// already visible to readers, as the last one.
+	if want := []string{"1:true:<nil>", "2:true:<nil>"}; !slices.Equal(afterCommit, want) {
 		t.Fatalf("AfterCommit saw %v, want %v", afterCommit, want)
 	}
 	due, err := s.DueDeliveries(ctx, "we_1", time.Now(), 10)
@@ -898,11 +957,11 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 		t.Fatalf("due = %+v, %v; want the created event only (the endpoint filters)", due, err)
 	}
 	// A hook failure rolls the write back with its event.
-	s.SetEventHook(func(_ context.Context, tx *storage.Tx, _ []reservation.Event) error {
+	setHook(func(_ context.Context, tx *storage.Tx, _ []reservation.Event) error {
 		tx.AfterCommit(func() { afterCommit = append(afterCommit, "rolled back") })
 		return fmt.Errorf("boom")
 	})
-	if _, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(1, 5)}, write()); err == nil {
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(1, 5)}, write()); err == nil {
 		t.Fatal("a failing hook did not fail the write")
 	}
 	if len(afterCommit) != 2 {
@@ -911,7 +970,7 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 	if evs, _ := s.FindEvents(ctx, 2, 10); len(evs) != 0 {
 		t.Errorf("events after a failed hook: %v", evs)
 	}
-	s.SetEventHook(nil)
+	setHook(nil)
 	d := due[0]
 	d.Status, d.Attempts, d.DeliveredAt = storage.DeliveryDelivered, 1, time.Now()
 	if err := s.RecordAttempt(ctx, d, nil); err != nil {
@@ -952,7 +1011,7 @@ func testSystemEventSeqs(t *testing.T, s *storage.Store) {
 			errs <- err
 		})
 		wg.Go(func() {
-			_, err := s.CreateReservation(ctx, newRes("q1"), []storage.Candidate{cand(i%8, n)}, write())
+			_, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(i%8, n)}, write())
 			errs <- err
 		})
 	}
@@ -1037,10 +1096,10 @@ func testStoredEvents(t *testing.T, s *storage.Store) {
 	r := newRes("q1")
 	r.CustomerName = "Zoë <O'Brien> & \"Co\"\u2028"
 	r.Reason = "line\tbreak"
-	if _, err := s.CreateReservation(ctx, r, []storage.Candidate{cand(1, 5)}, write()); err != nil {
+	if _, err := s.CreateReservation(ctx, r, []reservation.Candidate{cand(1, 5)}, write()); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(2, 5)},
+	if _, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Candidates: []reservation.Candidate{cand(2, 5)},
 		Matrix: []reservation.Slot{cand(2, 5).Slot}}, write()); err != nil {
 		t.Fatal(err)
 	}

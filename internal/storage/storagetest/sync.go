@@ -28,11 +28,12 @@ func syncTests() []struct {
 		{"Unsettled", testUnsettled},
 		{"SMSOnce", testSMSOnce},
 		{"SyncClaim", testSyncClaim},
+		{"HoldLease", testHoldLease},
 	}
 }
 
-func genesysWrite() storage.Write {
-	return storage.Write{Actor: "genesys", Origin: reservation.OriginGenesys}
+func genesysWrite() reservation.Write {
+	return reservation.Write{Actor: "genesys", Origin: reservation.OriginGenesys}
 }
 
 func eventTypes(t *testing.T, s *storage.Store, id string) []string {
@@ -52,7 +53,7 @@ func eventTypes(t *testing.T, s *storage.Store, id string) []string {
 
 func synced(t *testing.T, s *storage.Store, r *reservation.Reservation) *reservation.Reservation {
 	t.Helper()
-	got, err := s.MarkSynced(context.Background(), r.ID, storage.SyncResult{
+	got, err := s.MarkSynced(context.Background(), r.ID, reservation.SyncResult{
 		ConversationID: "conv-" + r.ID, ScheduledAt: r.Slot.Start,
 		CallbackIDs: []reservation.CallbackIdentifier{{Type: "ACD", ID: "acd-" + r.ID}},
 	}, genesysWrite())
@@ -85,7 +86,7 @@ func testSyncLifecycle(t *testing.T, s *storage.Store) {
 	}
 	// Genesys starts dialing, then the customer talks to an agent.
 	for _, st := range []reservation.Status{reservation.StatusInProgress, reservation.StatusCompleted} {
-		got, changed, err := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{Status: st, ScheduledAt: r.Slot.Start}, genesysWrite())
+		got, changed, err := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{Status: st, ScheduledAt: r.Slot.Start}, genesysWrite())
 		if err != nil || !changed || got.Status != st {
 			t.Fatalf("ApplyGenesys(%s) = %+v, %v, %v", st, got, changed, err)
 		}
@@ -104,29 +105,36 @@ func testSyncAfterReschedule(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	r := create(t, s, "q1", cand(0, 5))
 	// The create was sent with the old time; meanwhile the client moved it.
-	moved, _, err := s.UpdateReservation(ctx, r.ID, storage.Change{Candidates: []storage.Candidate{cand(2, 5)}, Matrix: []reservation.Slot{cand(2, 5).Slot}}, write())
+	moved, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Candidates: []reservation.Candidate{cand(2, 5)}, Matrix: []reservation.Slot{cand(2, 5).Slot}}, write())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var followUp *reservation.Reservation
-	w := genesysWrite()
-	w.TxFunc = func(ctx context.Context, tx *storage.Tx, r *reservation.Reservation) error {
-		followUp = r
-		return nil
-	}
-	got, err := s.MarkSynced(ctx, r.ID, storage.SyncResult{ConversationID: "c1", ScheduledAt: r.Slot.Start}, w)
+	before, err := s.LastEventSeq(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Sync.State != reservation.SyncPending || followUp == nil || !followUp.Slot.Start.Equal(moved.Slot.Start) {
-		t.Errorf("synced with a stale time: state %s, follow-up %v", got.Sync.State, followUp)
+	got, err := s.MarkSynced(ctx, r.ID, reservation.SyncResult{ConversationID: "c1", ScheduledAt: r.Slot.Start}, genesysWrite())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It stays pending, with the moved slot and what Genesys holds, and
+	// without an event: the reschedule's own event enqueued its sync.
+	if got.Sync.State != reservation.SyncPending || !got.Slot.Start.Equal(moved.Slot.Start) ||
+		got.Sync.ConversationID != "c1" || !got.Sync.ScheduledAt.Equal(r.Slot.Start) {
+		t.Errorf("synced with a stale time: state %s, slot %v, sync %+v", got.Sync.State, got.Slot, got.Sync)
+	}
+	if after, _ := s.LastEventSeq(ctx); after != before {
+		t.Errorf("a stale sync result appended events %d..%d", before+1, after)
+	}
+	if stored, err := s.FindReservationByID(ctx, r.ID); err != nil || stored.Sync.State != reservation.SyncPending || stored.Sync.ConversationID != "c1" {
+		t.Errorf("stored after a stale sync: %+v, %v", stored, err)
 	}
 	// Genesys reports the old time (what we sent): not a supervisor change.
-	if _, changed, _ := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{Status: reservation.StatusScheduled, ScheduledAt: r.Slot.Start}, genesysWrite()); changed {
+	if _, changed, _ := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{Status: reservation.StatusScheduled, ScheduledAt: r.Slot.Start}, genesysWrite()); changed {
 		t.Error("Genesys echoing what we sent was taken as a change")
 	}
 	// The reschedule lands.
-	got, err = s.MarkSynced(ctx, r.ID, storage.SyncResult{ScheduledAt: moved.Slot.Start}, genesysWrite())
+	got, err = s.MarkSynced(ctx, r.ID, reservation.SyncResult{ScheduledAt: moved.Slot.Start}, genesysWrite())
 	if err != nil || got.Sync.State != reservation.SyncSynced || got.Sync.ConversationID != "c1" {
 		t.Errorf("after the reschedule landed: %+v, %v", got.Sync, err)
 	}
@@ -152,7 +160,7 @@ func testGenesysForwardOnly(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	r := synced(t, s, create(t, s, "q1", cand(0, 5)))
 	apply := func(st reservation.Status, dt string) (*reservation.Reservation, bool) {
-		got, changed, err := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{Status: st, DisconnectType: dt, ScheduledAt: r.Slot.Start}, genesysWrite())
+		got, changed, err := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{Status: st, DisconnectType: dt, ScheduledAt: r.Slot.Start}, genesysWrite())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +191,7 @@ func testGenesysReschedule(t *testing.T, s *storage.Store) {
 	create(t, s, "q1", cand(3, 1))
 	r := synced(t, s, create(t, s, "q1", cand(0, 1)))
 	target := cand(3, 1)
-	got, changed, err := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{
+	got, changed, err := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{
 		Status: reservation.StatusScheduled, ScheduledAt: target.Slot.Start, Bucket: target.Bucket, Cap: 1,
 	}, genesysWrite())
 	if err != nil || !changed {
@@ -205,7 +213,7 @@ func testGenesysCancel(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	// A supervisor disconnects a scheduled callback: canceled, slot freed.
 	r := synced(t, s, create(t, s, "q1", cand(0, 1)))
-	got, changed, err := s.ApplyGenesys(ctx, r.ID, storage.GenesysUpdate{Status: reservation.StatusCanceled, DisconnectType: "client"}, genesysWrite())
+	got, changed, err := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{Status: reservation.StatusCanceled, DisconnectType: "client"}, genesysWrite())
 	if err != nil || !changed || got.Status != reservation.StatusCanceled {
 		t.Fatalf("ApplyGenesys cancel = %+v, %v, %v", got, changed, err)
 	}
@@ -218,7 +226,7 @@ func testGenesysCancel(t *testing.T, s *storage.Store) {
 	if err != nil || c.Sync.State != reservation.SyncPending {
 		t.Fatalf("cancel = %+v, %v", c, err)
 	}
-	got, err = s.MarkSynced(ctx, r2.ID, storage.SyncResult{Disconnected: true}, genesysWrite())
+	got, err = s.MarkSynced(ctx, r2.ID, reservation.SyncResult{Disconnected: true}, genesysWrite())
 	if err != nil || got.Sync.State != reservation.SyncSynced || got.Status != reservation.StatusCanceled {
 		t.Errorf("cancel carried = %+v, %v", got, err)
 	}
@@ -273,7 +281,7 @@ func testUnsettled(t *testing.T, s *storage.Store) {
 	a := create(t, s, "q1", cand(0, 5))
 	b := synced(t, s, create(t, s, "q1", cand(1, 5)))
 	c := create(t, s, "q1", cand(2, 5))
-	if _, _, err := s.ApplyGenesys(ctx, b.ID, storage.GenesysUpdate{Status: reservation.StatusCompleted}, genesysWrite()); err != nil {
+	if _, _, err := s.ApplyGenesys(ctx, b.ID, reservation.GenesysUpdate{Status: reservation.StatusCompleted}, genesysWrite()); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.CancelReservation(ctx, c.ID, write()); err != nil {
@@ -314,34 +322,109 @@ func testSMSOnce(t *testing.T, s *storage.Store) {
 	}
 }
 
+// testSyncClaim checks the lease that gives one sync worker at a time a
+// reservation (storage.LeaseSync, the one lease API), and a refused
+// reschedule.
 func testSyncClaim(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	r := create(t, s, "q1", cand(0, 5))
-	if ok, err := s.ClaimSync(ctx, r.ID, "w1", time.Minute); err != nil || !ok {
+	name := storage.LeaseSync(r.ID)
+	if ok, err := s.AcquireLease(ctx, name, "w1", time.Minute); err != nil || !ok {
 		t.Fatalf("first claim = %v, %v", ok, err)
 	}
-	if ok, _ := s.ClaimSync(ctx, r.ID, "w2", time.Minute); ok {
+	if ok, _ := s.AcquireLease(ctx, name, "w2", time.Minute); ok {
 		t.Error("w2 claimed a reservation w1 holds")
 	}
-	if err := s.ReleaseSync(ctx, r.ID, "w2"); err != nil {
+	if err := s.ReleaseLease(ctx, name, "w2"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := s.ClaimSync(ctx, r.ID, "w2", time.Minute); ok {
+	if ok, _ := s.AcquireLease(ctx, name, "w2", time.Minute); ok {
 		t.Error("w2's release freed w1's claim")
 	}
-	if err := s.ReleaseSync(ctx, r.ID, "w1"); err != nil {
+	if ok, _ := s.AcquireLease(ctx, storage.LeaseSync("other"), "w2", time.Minute); !ok {
+		t.Error("w2 could not claim another reservation")
+	}
+	if err := s.ReleaseLease(ctx, name, "w1"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := s.ClaimSync(ctx, r.ID, "w2", 10*time.Millisecond); !ok {
+	if ok, _ := s.AcquireLease(ctx, name, "w2", 10*time.Millisecond); !ok {
 		t.Error("w2 could not claim a released reservation")
 	}
-	time.Sleep(30 * time.Millisecond)
-	if ok, _ := s.ClaimSync(ctx, r.ID, "w3", time.Minute); !ok {
+	expired := time.Now().Add(10 * time.Millisecond)
+	for time.Now().Before(expired) {
+		time.Sleep(time.Until(expired)) // the lease's own expiry, not a guess
+	}
+	if ok, _ := s.AcquireLease(ctx, name, "w3", time.Minute); !ok {
 		t.Error("w3 could not take an expired claim (a killed worker)")
+	}
+	if n, err := s.DeleteExpiredLeases(ctx, time.Now().Add(2*time.Minute)); err != nil || n != 2 {
+		t.Errorf("DeleteExpiredLeases = %d, %v; want the two held leases", n, err)
 	}
 	// A refused reschedule keeps the reservation scheduled.
 	got, err := s.MarkSyncFailed(ctx, r.ID, "genesys: 400 already dialing", false, genesysWrite())
 	if err != nil || got.Status != reservation.StatusScheduled || got.Sync.State != reservation.SyncFailed {
 		t.Errorf("MarkSyncFailed without failing = %+v, %v", got, err)
+	}
+}
+
+// testHoldLease holds a lease past its time to live (the renewals keep
+// it), sees Lost when another holder takes it after a lapse, and frees it
+// on Release.
+func testHoldLease(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	const ttl = 200 * time.Millisecond
+	l, err := s.HoldLease(ctx, "singleton", "p1", ttl)
+	if err != nil || l == nil {
+		t.Fatalf("HoldLease = %v, %v", l, err)
+	}
+	if other, err := s.HoldLease(ctx, "singleton", "p2", ttl); err != nil || other != nil {
+		t.Fatalf("a second holder got the lease: %v, %v", other, err)
+	}
+	// Three times its TTL later, p1 still holds it: renewals ran.
+	deadline := time.Now().Add(3 * ttl)
+	for time.Now().Before(deadline) {
+		if ok, err := s.AcquireLease(ctx, "singleton", "p2", ttl); err != nil || ok {
+			t.Fatalf("p2 took a renewed lease: %v, %v", ok, err)
+		}
+		time.Sleep(ttl / 8)
+	}
+	select {
+	case <-l.Lost():
+		t.Fatalf("lease lost while renewed: %v", l.Err())
+	default:
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.AcquireLease(ctx, "singleton", "p2", time.Minute); err != nil || !ok {
+		t.Fatalf("p2 could not take a released lease: %v, %v", ok, err)
+	}
+	// p3 holds it after p2's lapses; p2 taking it back is seen as lost.
+	if err := s.ReleaseLease(ctx, "singleton", "p2"); err != nil {
+		t.Fatal(err)
+	}
+	l3, err := s.HoldLease(ctx, "singleton", "p3", ttl)
+	if err != nil || l3 == nil {
+		t.Fatalf("HoldLease p3 = %v, %v", l3, err)
+	}
+	if err := s.ReleaseLease(ctx, "singleton", "p3"); err != nil { // as if it lapsed
+		t.Fatal(err)
+	}
+	if ok, err := s.AcquireLease(ctx, "singleton", "p4", time.Minute); err != nil || !ok {
+		t.Fatalf("p4 = %v, %v", ok, err)
+	}
+	select {
+	case <-l3.Lost():
+		if l3.Err() == nil {
+			t.Error("Lost without Err")
+		}
+	case <-time.After(10 * ttl):
+		t.Fatal("p3 never saw its lease lost")
+	}
+	if err := l3.Release(ctx); err == nil {
+		t.Error("Release of a lost lease returned no error")
+	}
+	if ok, _ := s.AcquireLease(ctx, "singleton", "p5", time.Minute); ok {
+		t.Error("p3's release freed p4's lease")
 	}
 }

@@ -11,11 +11,11 @@ import (
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/genesys/gcsim"
+	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/syncer"
-	"github.com/slotline/slotline/internal/webhook"
 )
 
 // genesysSide is the Genesys half of serve: the client (of a real org, or
@@ -41,8 +41,8 @@ func sandboxQueueID(id string) string {
 // startGenesys builds the Genesys side for the queues. In sandbox mode it
 // starts the simulator and gives every queue without a Genesys queue id a
 // sandbox one (the queues are changed in place).
-func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store, queues []*booking.Queue,
-	m *metrics.Metrics, logger *slog.Logger, disp *webhook.Dispatcher) (*genesysSide, error) {
+func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store, js *jobs.Client, queues []*booking.Queue,
+	m *metrics.Metrics, logger *slog.Logger) (*genesysSide, error) {
 	g := cfg.Genesys
 	side := &genesysSide{mode: g.Mode}
 	byID := map[string]config.Queue{}
@@ -117,15 +117,10 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 			sq[i].SMSFrom = sandboxSMSFrom
 		}
 	}
-	side.runner, err = syncer.New(ctx, syncer.Config{
-		Store: store, Genesys: client, Queues: sq, Logger: logger.With("component", "sync"), Observer: m, Now: now,
+	side.runner = syncer.New(syncer.Config{
+		Store: store, Jobs: js, Genesys: client, Queues: sq, Logger: logger.With("component", "sync"), Observer: m, Now: now,
 		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text,
-		Register: disp.Register, OtherQueue: webhook.Queue,
 	})
-	if err != nil {
-		side.close()
-		return nil, err
-	}
 	side.listener = side.runner.NewListener(syncer.ListenerOptions{})
 	side.hours = side.runner.NewHoursImporter(client, 15*time.Minute)
 	ictx, cancel := context.WithTimeout(ctx, 20*time.Second)

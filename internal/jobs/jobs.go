@@ -1,0 +1,412 @@
+// Package jobs runs Slotline's durable jobs on River: one client per
+// process over the store's database (River's SQLite driver on the store's
+// single writer connection, its pgx driver on the PostgreSQL pool, chosen
+// by storage.Store.JobDriver), the queues, the retry policy and the one
+// backoff function, inserts on their own or inside a store transaction,
+// start and stop.
+//
+// Packages with work to do register it before the client opens: each kind
+// of job with its queue, attempts, uniqueness and timeout (Register), each
+// queue with its workers (AddQueue), the periodic jobs (AddPeriodic). The
+// Genesys sync and the webhook deliveries do; nothing outside this package
+// imports River.
+//
+// The life of a Client: New, the registrations, Open (River's migrations,
+// then the River client), Start (the workers), Stop.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Args are a job's arguments, stored as JSON. Kind names the kind of job
+// (two characters or more); it must not change once jobs of the kind are
+// stored.
+type Args interface {
+	Kind() string
+}
+
+// Job is one run of a job.
+type Job[A Args] struct {
+	ID      int64
+	Attempt int // 1 on the first run
+	Args    A
+}
+
+// Kind configures one kind of job.
+type Kind struct {
+	// Queue is the queue the kind's jobs run on (AddQueue).
+	Queue string
+	// MaxAttempts bounds the runs of a job (default Config.MaxAttempts).
+	MaxAttempts int
+	// UniqueByArgs makes an insert of a job whose arguments equal those of
+	// one not yet finished a no-op; UniqueByPeriod does the same within
+	// each period.
+	UniqueByArgs   bool
+	UniqueByPeriod time.Duration
+	// Timeout bounds one run (default Config.JobTimeout).
+	Timeout time.Duration
+}
+
+// InsertOpts are the options of one insert.
+type InsertOpts struct {
+	// ScheduledAt is when the job may run (zero: now).
+	ScheduledAt time.Time
+}
+
+// Tx is the transaction a job is inserted in: the store's
+// (*storage.Tx), whose Driver is *sql.Tx on SQLite or pgx.Tx on
+// PostgreSQL and whose Context is the context its statements run with.
+type Tx interface {
+	Driver() any
+	Context(ctx context.Context) context.Context
+}
+
+// Config configures a Client.
+type Config struct {
+	Logger *slog.Logger
+	// JobTimeout bounds a run of a kind without a Timeout of its own
+	// (default 5 min).
+	JobTimeout time.Duration
+	// MaxAttempts bounds the runs of a kind without MaxAttempts of its own
+	// (default 40).
+	MaxAttempts int
+	// RetryBase is the first wait before a failed job runs again (default
+	// 1 s); each attempt doubles it, with full jitter, up to 5 min.
+	RetryBase time.Duration
+	// FetchCooldown is the pause between fetches of jobs (default 5 ms), so
+	// that a burst drains at the pace of the work rather than of River's
+	// polling.
+	FetchCooldown time.Duration
+}
+
+// Client is the job queue of one process.
+type Client struct {
+	cfg    Config
+	driver Driver
+
+	mu       sync.Mutex
+	workers  *river.Workers
+	kinds    map[string]Kind
+	queues   map[string]river.QueueConfig
+	periodic []*river.PeriodicJob
+	err      error // a registration that came too late
+	q        queue // nil until Open
+}
+
+// queue hides River's transaction type (*sql.Tx or pgx.Tx).
+type queue interface {
+	insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+	insertTx(ctx context.Context, tx Tx, args river.JobArgs, opts *river.InsertOpts) error
+	insertManyTx(ctx context.Context, tx Tx, params []river.InsertManyParams) error
+	start(ctx context.Context) error
+	stop(ctx context.Context) error
+}
+
+// Driver is River's driver for the store's database, with how to use it;
+// storage.Store.JobDriver makes it.
+type Driver struct {
+	open func(ctx context.Context, rc *river.Config) (queue, error)
+}
+
+// DriverOptions tune how River uses a database.
+type DriverOptions struct {
+	// FastInsert inserts many jobs through River's fast path, which
+	// neither returns nor decodes the rows it wrote (faster on SQLite; on
+	// PostgreSQL the path is a COPY that the transaction's batched
+	// statements cannot ride with).
+	FastInsert bool
+	// PollInterval is how often River looks for new jobs where the
+	// database cannot notify it (SQLite); zero keeps River's default.
+	PollInterval time.Duration
+}
+
+// NewDriver wraps a River driver.
+func NewDriver[TTx any](d riverdriver.Driver[TTx], opts DriverOptions) Driver {
+	return Driver{open: func(ctx context.Context, rc *river.Config) (queue, error) {
+		m, err := rivermigrate.New(d, &rivermigrate.Config{Logger: rc.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("river migrator: %w", err)
+		}
+		if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+			return nil, fmt.Errorf("river migrations: %w", err)
+		}
+		if opts.PollInterval > 0 {
+			rc.FetchPollInterval = opts.PollInterval
+		}
+		client, err := river.NewClient(d, rc)
+		if err != nil {
+			return nil, fmt.Errorf("river client: %w", err)
+		}
+		return &riverQueue[TTx]{client: client, fast: opts.FastInsert}, nil
+	}}
+}
+
+// New returns a Client over driver; register the work, then Open it.
+func New(driver Driver, cfg Config) *Client {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 5 * time.Minute
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 40
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = time.Second
+	}
+	if cfg.FetchCooldown <= 0 {
+		cfg.FetchCooldown = 5 * time.Millisecond
+	}
+	return &Client{cfg: cfg, driver: driver, workers: river.NewWorkers(), kinds: map[string]Kind{},
+		queues: map[string]river.QueueConfig{}}
+}
+
+// errLate is a registration after Open: the River client is already built.
+var errLate = errors.New("jobs: work registered after the client opened")
+
+// late records a registration after Open; the caller holds c.mu.
+func (c *Client) late() bool {
+	if c.q != nil {
+		c.err = errors.Join(c.err, errLate)
+		return true
+	}
+	return false
+}
+
+// AddQueue adds a queue run by up to workers jobs at a time.
+func (c *Client) AddQueue(name string, workers int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.late() {
+		return
+	}
+	c.queues[name] = river.QueueConfig{MaxWorkers: max(workers, 1)}
+}
+
+// Register makes work run the jobs of A's kind, configured by k. Register
+// every kind before Open.
+func Register[A Args](c *Client, k Kind, work func(ctx context.Context, job *Job[A]) error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.late() {
+		return
+	}
+	var zero A
+	c.kinds[zero.Kind()] = k
+	river.AddWorker(c.workers, &worker[A]{work: work, timeout: k.Timeout})
+}
+
+// AddPeriodic inserts args every period (and once at start with
+// runOnStart), with the options of its kind.
+func (c *Client) AddPeriodic(every time.Duration, args Args, runOnStart bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.late() {
+		return
+	}
+	c.periodic = append(c.periodic, river.NewPeriodicJob(river.PeriodicInterval(every),
+		func() (river.JobArgs, *river.InsertOpts) { return args, c.insertOpts(args, nil) },
+		&river.PeriodicJobOpts{RunOnStart: runOnStart}))
+}
+
+// Open migrates River's tables and builds the River client. Inserts need
+// it; Start runs the workers.
+func (c *Client) Open(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.q != nil {
+		return c.err
+	}
+	rc := &river.Config{
+		Logger:        c.cfg.Logger.With("subsystem", "river"),
+		Workers:       c.workers,
+		JobTimeout:    c.cfg.JobTimeout,
+		MaxAttempts:   c.cfg.MaxAttempts,
+		RetryPolicy:   retryPolicy{base: c.cfg.RetryBase},
+		FetchCooldown: c.cfg.FetchCooldown,
+		Queues:        c.queues,
+		PeriodicJobs:  c.periodic,
+		// Jobs that were running in a process that died run again after
+		// this; the owners of the work resume it sooner at their start.
+		RescueStuckJobsAfter: c.cfg.JobTimeout + time.Minute,
+	}
+	q, err := c.driver.open(ctx, rc)
+	if err != nil {
+		return err
+	}
+	c.q = q
+	return c.err
+}
+
+func (c *Client) opened() (queue, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.q == nil {
+		return nil, errors.New("jobs: the client is not open")
+	}
+	return c.q, c.err
+}
+
+// Start starts the workers and the periodic jobs.
+func (c *Client) Start(ctx context.Context) error {
+	q, err := c.opened()
+	if err != nil {
+		return err
+	}
+	return q.start(ctx)
+}
+
+// Stop waits for running jobs to finish, until ctx is done.
+func (c *Client) Stop(ctx context.Context) error {
+	q, err := c.opened()
+	if err != nil {
+		return err
+	}
+	return q.stop(ctx)
+}
+
+// insertOpts are River's options for args of a registered kind.
+func (c *Client) insertOpts(args Args, o *InsertOpts) *river.InsertOpts {
+	k := c.kinds[args.Kind()]
+	ro := &river.InsertOpts{Queue: k.Queue, MaxAttempts: k.MaxAttempts,
+		UniqueOpts: river.UniqueOpts{ByArgs: k.UniqueByArgs, ByPeriod: k.UniqueByPeriod}}
+	if o != nil {
+		ro.ScheduledAt = o.ScheduledAt
+	}
+	return ro
+}
+
+// Insert adds a job on its own.
+func (c *Client) Insert(ctx context.Context, args Args, opts *InsertOpts) error {
+	q, err := c.opened()
+	if err != nil {
+		return err
+	}
+	return q.insert(ctx, args, c.insertOpts(args, opts))
+}
+
+// InsertTx adds a job inside a store transaction: it exists if and only if
+// the transaction commits.
+func (c *Client) InsertTx(ctx context.Context, tx Tx, args Args, opts *InsertOpts) error {
+	q, err := c.opened()
+	if err != nil {
+		return err
+	}
+	return q.insertTx(ctx, tx, args, c.insertOpts(args, opts))
+}
+
+// InsertManyTx adds jobs inside a store transaction in one statement.
+// The jobs must not be unique (on SQLite they go through River's fast
+// path, which fails the whole statement on a unique conflict).
+func (c *Client) InsertManyTx(ctx context.Context, tx Tx, args []Args) error {
+	if len(args) == 0 {
+		return nil
+	}
+	q, err := c.opened()
+	if err != nil {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(args))
+	for i, a := range args {
+		params[i] = river.InsertManyParams{Args: a, InsertOpts: c.insertOpts(a, nil)}
+	}
+	return q.insertManyTx(ctx, tx, params)
+}
+
+// Snooze, returned by a job's work, runs the job again after d without
+// counting an attempt.
+func Snooze(d time.Duration) error { return river.JobSnooze(d) }
+
+// Backoff returns a random wait in [0, min(limit, base·2^(attempt-1))]
+// ("full jitter": the waits of many retries spread over the whole range
+// instead of arriving together); 0 when that ceiling is not positive. The
+// jobs' retries and the Genesys client's retries both wait on it.
+func Backoff(attempt int, base, limit time.Duration) time.Duration {
+	ceil := base
+	for i := 1; i < attempt && ceil < limit; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, limit)
+	if ceil <= 0 {
+		return 0
+	}
+	return mrand.N(ceil + 1)
+}
+
+// retryPolicy retries with Backoff from base up to 5 min.
+type retryPolicy struct{ base time.Duration }
+
+func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(Backoff(job.Attempt, p.base, 5*time.Minute))
+}
+
+// worker runs one kind's jobs on River.
+type worker[A Args] struct {
+	river.WorkerDefaults[A]
+	work    func(ctx context.Context, job *Job[A]) error
+	timeout time.Duration
+}
+
+func (w *worker[A]) Work(ctx context.Context, j *river.Job[A]) error {
+	return w.work(ctx, &Job[A]{ID: j.ID, Attempt: j.Attempt, Args: j.Args})
+}
+
+// Timeout is the kind's, or 0 for the client's.
+func (w *worker[A]) Timeout(*river.Job[A]) time.Duration { return w.timeout }
+
+// riverQueue is a River client over one driver.
+type riverQueue[TTx any] struct {
+	client *river.Client[TTx]
+	fast   bool
+}
+
+func (q *riverQueue[TTx]) driverTx(tx Tx) (TTx, error) {
+	t, ok := tx.Driver().(TTx)
+	if !ok {
+		return t, fmt.Errorf("jobs: transaction %T is not River's", tx.Driver())
+	}
+	return t, nil
+}
+
+func (q *riverQueue[TTx]) insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	_, err := q.client.Insert(ctx, args, opts)
+	return err
+}
+
+func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	t, err := q.driverTx(tx)
+	if err != nil {
+		return err
+	}
+	_, err = q.client.InsertTx(tx.Context(ctx), t, args, opts)
+	return err
+}
+
+func (q *riverQueue[TTx]) insertManyTx(ctx context.Context, tx Tx, params []river.InsertManyParams) error {
+	t, err := q.driverTx(tx)
+	if err != nil {
+		return err
+	}
+	if q.fast {
+		_, err = q.client.InsertManyFastTx(tx.Context(ctx), t, params)
+	} else {
+		_, err = q.client.InsertManyTx(tx.Context(ctx), t, params)
+	}
+	return err
+}
+
+func (q *riverQueue[TTx]) start(ctx context.Context) error { return q.client.Start(ctx) }
+func (q *riverQueue[TTx]) stop(ctx context.Context) error  { return q.client.Stop(ctx) }

@@ -1,0 +1,219 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slotline/slotline/internal/jobs"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/storage/storagetest"
+)
+
+type pingArgs struct {
+	N int `json:"n"`
+}
+
+func (pingArgs) Kind() string { return "test_ping" }
+
+type onceArgs struct {
+	Key string `json:"key"`
+}
+
+func (onceArgs) Kind() string { return "test_once" }
+
+// runs records the jobs the workers ran.
+type runs struct {
+	mu   sync.Mutex
+	seen map[string]int
+	wake chan struct{}
+}
+
+func (r *runs) add(k string) {
+	r.mu.Lock()
+	r.seen[k]++
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *runs) count(k string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[k]
+}
+
+// waitFor waits until cond holds, or fails the test after 10 s.
+func (r *runs) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-r.wake:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// setup opens a store on backend and a job client with two kinds
+// registered; the test starts it.
+func setup(t *testing.T, backend string) (*storage.Store, *jobs.Client, *runs) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "j.db")
+	if backend == storage.Postgres {
+		dsn = storagetest.PostgresDSN(t)
+	}
+	store, err := storage.Open(ctx, dsn, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	r := &runs{seen: map[string]int{}, wake: make(chan struct{}, 1)}
+	c := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: time.Millisecond})
+	c.AddQueue("test", 4)
+	snoozed := map[int]bool{}
+	var mu sync.Mutex
+	jobs.Register(c, jobs.Kind{Queue: "test"}, func(_ context.Context, j *jobs.Job[pingArgs]) error {
+		if j.Args.N < 0 { // snooze once, then run
+			mu.Lock()
+			first := !snoozed[j.Args.N]
+			snoozed[j.Args.N] = true
+			mu.Unlock()
+			if first {
+				return jobs.Snooze(time.Millisecond)
+			}
+		}
+		r.add("ping")
+		return nil
+	})
+	jobs.Register(c, jobs.Kind{Queue: "test", UniqueByArgs: true}, func(_ context.Context, j *jobs.Job[onceArgs]) error {
+		r.add("once:" + j.Args.Key)
+		return nil
+	})
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.Stop(sctx)
+	})
+	return store, c, r
+}
+
+// TestJobsOutOfOrder: an insert before Open and a registration after it
+// are errors, never silently lost work.
+func TestJobsOutOfOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, c, _ := setup(t, storage.SQLite)
+	if err := c.Insert(ctx, pingArgs{}, nil); err == nil {
+		t.Fatal("an insert before Open succeeded")
+	}
+	if err := c.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs.Register(c, jobs.Kind{Queue: "test"}, func(context.Context, *jobs.Job[onceArgs]) error { return nil })
+	if err := c.Start(ctx); err == nil {
+		t.Fatal("a registration after Open went unreported")
+	}
+}
+
+// TestJobsRun is the life of jobs from insert to run on both backends.
+func TestJobsRun(t *testing.T) {
+	for _, backend := range []string{storage.SQLite, storage.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			store, c, r := setup(t, backend)
+			store.OnEvents(func(ctx context.Context, tx *storage.Tx, evs []reservation.Event) error {
+				if evs[0].Reservation.Reason == "boom" {
+					if err := c.InsertTx(ctx, tx, onceArgs{Key: "rolled back"}, nil); err != nil {
+						return err
+					}
+					return errors.New("boom")
+				}
+				return c.InsertManyTx(ctx, tx, []jobs.Args{pingArgs{N: 1}, pingArgs{N: 2}})
+			})
+			if err := c.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Date(2030, 6, 3, 14, 0, 0, 0, time.UTC)
+			cands := []reservation.Candidate{{Slot: reservation.Slot{Start: start, End: start.Add(15 * time.Minute)}, Bucket: start, Cap: 5}}
+			w := reservation.Write{Actor: "test", Origin: reservation.OriginAPI}
+			if _, err := store.CreateReservation(ctx, &reservation.Reservation{QueueID: "q", TimeZone: "UTC", Reason: "ok"}, cands, w); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.CreateReservation(ctx, &reservation.Reservation{QueueID: "q", TimeZone: "UTC", Reason: "boom"}, cands, w); err == nil {
+				t.Fatal("the failing hook's write committed")
+			}
+			scheduled := time.Now().Add(300 * time.Millisecond)
+			for _, err := range []error{
+				c.Insert(ctx, pingArgs{N: -1}, nil),
+				c.Insert(ctx, pingArgs{N: 3}, &jobs.InsertOpts{ScheduledAt: scheduled}),
+				c.Insert(ctx, onceArgs{Key: "a"}, nil),
+				c.Insert(ctx, onceArgs{Key: "a"}, nil),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// Two from the hook, the snoozed one, the scheduled one.
+			r.waitFor(t, "four pings", func() bool { return r.count("ping") >= 4 })
+			if time.Now().Before(scheduled) {
+				t.Error("the scheduled job ran before its time")
+			}
+			r.waitFor(t, "the unique job", func() bool { return r.count("once:a") >= 1 })
+			// Let the queue drain: a job that should not exist would run by
+			// the time one inserted after it has.
+			if err := c.Insert(ctx, onceArgs{Key: "last"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			r.waitFor(t, "the last job", func() bool { return r.count("once:last") == 1 })
+			if n := r.count("once:a"); n != 1 {
+				t.Errorf("the unique job ran %d times, want once", n)
+			}
+			if n := r.count("once:rolled back"); n != 0 {
+				t.Errorf("the job of a rolled-back transaction ran %d times", n)
+			}
+			if n := r.count("ping"); n != 4 {
+				t.Errorf("%d pings ran, want 4", n)
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		attempt     int
+		base, limit time.Duration
+		ceil        time.Duration
+	}{
+		{1, time.Second, time.Minute, time.Second},
+		{3, time.Second, time.Minute, 4 * time.Second},
+		{20, time.Second, time.Minute, time.Minute},
+		{1, 0, time.Minute, 0},
+	} {
+		seen := map[bool]bool{}
+		for range 2000 {
+			d := jobs.Backoff(tt.attempt, tt.base, tt.limit)
+			if d < 0 || d > tt.ceil {
+				t.Fatalf("Backoff(%d, %v, %v) = %v, want within [0, %v]", tt.attempt, tt.base, tt.limit, d, tt.ceil)
+			}
+			seen[d > tt.ceil/2] = true
+		}
+		if tt.ceil > 0 && len(seen) != 2 {
+			t.Errorf("Backoff(%d, %v, %v) never spread over both halves of [0, %v]", tt.attempt, tt.base, tt.limit, tt.ceil)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Leases. One mechanism gives one holder at a time the right to act: the
+// notification listener (one per database), a sync worker on a reservation
+// (LeaseSync), a delivery worker on a webhook endpoint (LeaseEndpoint). A
+// lease is a row of the leases table with a holder and an expiry; a holder
+// that dies loses it when it expires.
+
+// LeaseSync names the lease of the sync of one reservation.
+func LeaseSync(reservationID string) string { return "sync:" + reservationID }
+
+// LeaseEndpoint names the lease of the deliveries to one webhook endpoint.
+func LeaseEndpoint(endpointID string) string { return "webhook:" + endpointID }
+
+// AcquireLease takes or renews the lease name for holder until now+ttl. It
+// succeeds when the lease is free, expired or already holder's.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	var got string
+	err := s.inTx(ctx, func(tx *Tx) error {
+		return tx.queryRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+			WHERE leases.holder = excluded.holder OR leases.expires_at < $4
+			RETURNING holder`, name, holder, micros(now.Add(ttl)), micros(now)).Scan(&got)
+	})
+	if errors.Is(err, errNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("acquire lease %s: %w", name, err)
+	}
+	return got == holder, nil
+}
+
+// ReleaseLease gives up holder's lease so another holder can take it now.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	return s.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, "DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
+		return err
+	})
+}
+
+// DeleteExpiredLeases removes leases that expired before t (left by
+// holders that died).
+func (s *Store) DeleteExpiredLeases(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var err error
+		n, err = tx.exec(ctx, "DELETE FROM leases WHERE expires_at < $1", micros(before))
+		return err
+	})
+	return n, err
+}
+
+// Lease is a lease this process holds and renews, every quarter of its
+// time to live, until Release.
+type Lease struct {
+	s            *Store
+	name, holder string
+
+	lostOnce sync.Once
+	lost     chan struct{}
+	mu       sync.Mutex
+	err      error // why it was lost
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// HoldLease acquires the lease name for holder (see AcquireLease) and
+// keeps renewing it until Release. It returns nil when another holder has
+// it.
+func (s *Store) HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error) {
+	ok, err := s.AcquireLease(ctx, name, holder, ttl)
+	if err != nil || !ok {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := &Lease{s: s, name: name, holder: holder, lost: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	go l.renew(rctx, ttl)
+	return l, nil
+}
+
+// renew renews the lease until ctx is done; it belongs to the Lease and
+// ends with Release.
+func (l *Lease) renew(ctx context.Context, ttl time.Duration) {
+	defer close(l.done)
+	t := time.NewTicker(ttl / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok, err := l.s.AcquireLease(ctx, l.name, l.holder, ttl)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && !ok {
+			err = fmt.Errorf("lease %s was taken by another holder", l.name)
+		}
+		if err != nil {
+			l.lose(err)
+		}
+	}
+}
+
+func (l *Lease) lose(err error) {
+	l.lostOnce.Do(func() {
+		l.mu.Lock()
+		l.err = err
+		l.mu.Unlock()
+		close(l.lost)
+	})
+}
+
+// Lost is closed at the first renewal that fails (the database did not
+// answer, or another holder took the lease after it lapsed). Renewals go on
+// after it: a holder that cannot stop at once keeps the lease if it can.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// Err says why the lease was lost (nil while it is not).
+func (l *Lease) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Release stops the renewals and gives the lease up. It returns the error
+// that lost the lease, if one did, with the release's own.
+func (l *Lease) Release(ctx context.Context) error {
+	l.cancel()
+	<-l.done
+	return errors.Join(l.Err(), l.s.ReleaseLease(context.WithoutCancel(ctx), l.name, l.holder))
+}
