@@ -197,7 +197,6 @@ func auditDetail(kv ...any) string {
 	return string(append(b, '}'))
 }
 
-
 // errNoCallbackIDKey is a programming error: a reservation with a
 // callback_id written without the record that keeps the id unique.
 var errNoCallbackIDKey = errors.New("storage: a reservation with a callback_id needs the idempotency record of its key")

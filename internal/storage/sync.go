@@ -39,7 +39,6 @@ func (s *Store) RecordSyncAttempt(ctx context.Context, id, lastErr string, incre
 	return n, err
 }
 
-
 // MarkSyncFailed records that Genesys refused a change for good
 // (reservation.MarkSyncFailed); with failReservation (a refused create) a
 // scheduled reservation also becomes failed and frees its slot.
