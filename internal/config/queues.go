@@ -1,0 +1,141 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/slotline/slotline/internal/schedule"
+)
+
+const maxCallerIDName = 100
+
+// Queue is one callback queue.
+type Queue struct {
+	ID             string
+	GenesysQueueID string
+	// Name defaults to ID.
+	Name     string
+	TimeZone string
+	// SMSFrom is the E.164 number the missed-callback SMS is sent from, or "".
+	SMSFrom string
+	// CallerID is the E.164 number shown to the customer, or "".
+	CallerID string
+	// CallerIDName is the name shown with CallerID, or "".
+	CallerIDName string
+	// ScriptID is the Genesys script shown to the agent, or "".
+	ScriptID string
+	// ScheduleGroupID, when set, names the Genesys schedule group the
+	// opening hours come from. Schedule then has no hours or closed days
+	// of its own (it is open 24/7) until the group is imported.
+	ScheduleGroupID string
+	// Schedule is the queue's calendar, built and validated.
+	Schedule *schedule.Queue
+}
+
+// DefaultQueue returns the built-in queue used when there is no config file:
+// queue_12345 in America/New_York, open 24/7, 15-minute slots of capacity
+// 10, no lead time and a 30-day horizon.
+func DefaultQueue() Queue {
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		// Cannot happen: package schedule embeds the time zone database.
+		loc = time.UTC
+	}
+	return Queue{
+		ID:       "queue_12345",
+		Name:     "Default",
+		TimeZone: "America/New_York",
+		Schedule: defaultSchedule(loc),
+	}
+}
+
+// queues reads the required, non-empty queues list; ids must not repeat.
+func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
+	if n == nil {
+		return nil, p.errorf(nil, path, "at least one queue is required")
+	}
+	if n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
+		return nil, p.errorf(n, path, "at least one queue is required")
+	}
+	return withUniqueIDs(p, n, path, p.queue, func(q Queue) string { return q.ID })
+}
+
+// queueKeys lists the keys of a queue.
+var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
+	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
+	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id"}
+
+// queue reads one queue: its id, its Genesys and SMS settings, its time
+// zone, then its calendar.
+func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
+	var q Queue
+	f, err := p.fields(n, path, queueKeys...)
+	if err != nil {
+		return q, err
+	}
+	if q.ID, err = p.id(f["id"], n, path+".id"); err != nil {
+		return q, err
+	}
+	q.Name = q.ID
+	err = p.decode(f, path, []decoder{
+		{"genesys_queue_id", into(&q.GenesysQueueID, p.str)},
+		{"name", into(&q.Name, p.str)},
+		{"sms_from", into(&q.SMSFrom, p.phone)},
+		{"caller_id", into(&q.CallerID, p.phone)},
+		{"caller_id_name", into(&q.CallerIDName, p.textUpTo(maxCallerIDName))},
+		{"script_id", into(&q.ScriptID, p.str)},
+		{"schedule_group_id", into(&q.ScheduleGroupID, p.str)},
+	})
+	if err != nil {
+		return q, err
+	}
+	if err := p.scheduleGroupAlone(f, path); err != nil {
+		return q, err
+	}
+	var loc *time.Location
+	if q.TimeZone, loc, err = p.timeZone(f["timezone"], n, path+".timezone"); err != nil {
+		return q, err
+	}
+	if q.Schedule, err = p.calendar(f, n, path, loc); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// scheduleGroupAlone checks that a queue whose hours come from a schedule
+// group has no hours or closed days of its own.
+func (p *parser) scheduleGroupAlone(f map[string]*yaml.Node, path string) error {
+	v := f["schedule_group_id"]
+	if v == nil {
+		return nil
+	}
+	var also []string
+	for _, k := range []string{"hours", "closed"} {
+		if w := f[k]; w != nil {
+			also = append(also, fmt.Sprintf("%s (line %d)", k, w.Line))
+		}
+	}
+	if len(also) > 0 {
+		return p.errorf(v, path+".schedule_group_id", "cannot be given with %s: the opening hours come from the schedule group", strings.Join(also, " or "))
+	}
+	return nil
+}
+
+// timeZone reads a queue's required IANA time zone.
+func (p *parser) timeZone(v, parent *yaml.Node, path string) (string, *time.Location, error) {
+	if v == nil {
+		return "", nil, p.errorf(parent, path, "is required (an IANA zone like America/New_York)")
+	}
+	name, err := p.str(v, path)
+	if err != nil {
+		return "", nil, err
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" || name == "Local" {
+		return "", nil, p.errorf(v, path, "%q is not a known IANA time zone", name)
+	}
+	return name, loc, nil
+}
