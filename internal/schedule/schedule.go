@@ -6,6 +6,18 @@
 // are turned into instants with Resolve, which steps over daylight-saving
 // gaps and yields one instant per real occurrence in overlaps, so a grid
 // never has holes, never overlaps itself and never counts an hour twice.
+//
+// The booking rule. A slot [start, end) counts against the bucket that
+// contains start (BucketAt(start)). Past, lead time and horizon are judged
+// on that bucket's start, not on the slot's: a bucket can be booked only
+// before it begins, only if it begins at least LeadTime after now, and only
+// if it begins at most Horizon after now. Holiday and closed are judged on
+// the slot's own span [start, end). Check (one slot) and Grid (every bucket
+// of a window) share this judgement: a cell's Reason is what Check returns
+// for exactly that bucket, and when it is past, lead_time or horizon, Check
+// returns that same Reason for every slot starting inside the bucket. Only
+// holiday and closed can tell a slot from its bucket, as they look at the
+// slot's own span.
 package schedule
 
 import (
@@ -20,14 +32,16 @@ import (
 // Reason says why a slot cannot be booked. The empty Reason means bookable.
 type Reason string
 
-// The reasons a slot is unavailable, in the order they are checked.
+// The reasons a slot is unavailable, in the order they are checked. "The
+// slot's bucket" is the grid bucket containing the slot's start, the one the
+// slot counts against; past, lead time and horizon are judged on its start.
 const (
 	OK             Reason = ""
-	ReasonPast     Reason = "past"      // the slot starts at or before now
-	ReasonLeadTime Reason = "lead_time" // the slot starts sooner than the queue's lead time
-	ReasonHorizon  Reason = "horizon"   // the slot starts beyond the booking horizon
-	ReasonHoliday  Reason = "holiday"   // the slot touches a closed date
-	ReasonClosed   Reason = "closed"    // the slot is not inside opening hours
+	ReasonPast     Reason = "past"      // the slot's bucket starts at or before now
+	ReasonLeadTime Reason = "lead_time" // the slot's bucket starts sooner than now + the queue's lead time
+	ReasonHorizon  Reason = "horizon"   // the slot's bucket starts later than now + the booking horizon
+	ReasonHoliday  Reason = "holiday"   // the slot itself touches a closed date (or an imported holiday)
+	ReasonClosed   Reason = "closed"    // the slot itself is not inside opening hours
 	ReasonFull     Reason = "full"      // the slot's bucket has no capacity left
 )
 
@@ -421,20 +435,23 @@ func (q *Queue) TouchesClosedDate(start, end time.Time) bool {
 }
 
 // Check judges the slot [start, end) at instant now, without capacity: it
-// returns the first reason the slot cannot be booked, or OK. The slot must
-// be well formed (end after start).
+// returns the first reason the slot cannot be booked, or OK. Past, lead
+// time and horizon are judged on the start of the slot's bucket
+// (BucketAt(start).Start), so a slot that starts later than now inside a
+// bucket that has already begun is ReasonPast, exactly as Grid reports that
+// bucket; holiday and closed are judged on [start, end). The slot must be
+// well formed (end after start).
 func (q *Queue) Check(start, end, now time.Time) Reason {
-	return q.check(start, end, now, q.spansAround(start, end))
+	return q.judge(q.BucketAt(start), start, end, now, q.spansAround(start, end))
 }
 
-func (q *Queue) check(start, end, now time.Time, spans []Bucket) Reason {
+// judge is the one rule behind Check and Grid: b is the bucket the slot
+// [start, end) counts against (the bucket containing start).
+func (q *Queue) judge(b Bucket, start, end, now time.Time, spans []Bucket) Reason {
+	if r := q.bucketTiming(b, now); r != OK {
+		return r
+	}
 	switch {
-	case !start.After(now):
-		return ReasonPast
-	case start.Before(now.Add(q.LeadTime)):
-		return ReasonLeadTime
-	case start.After(now.Add(q.Horizon)):
-		return ReasonHorizon
 	case q.TouchesClosedDate(start, end):
 		return ReasonHoliday
 	case !q.isOpen(start, end, spans):
@@ -443,15 +460,38 @@ func (q *Queue) check(start, end, now time.Time, spans []Bucket) Reason {
 	return OK
 }
 
+// bucketTiming says whether bucket b can still be booked at now: only
+// before it begins, only if it begins at least LeadTime after now, and only
+// if it begins at most Horizon after now.
+func (q *Queue) bucketTiming(b Bucket, now time.Time) Reason {
+	switch {
+	case !b.Start.After(now):
+		return ReasonPast
+	case b.Start.Before(now.Add(q.LeadTime)):
+		return ReasonLeadTime
+	case b.Start.After(now.Add(q.Horizon)):
+		return ReasonHorizon
+	}
+	return OK
+}
+
 // Cell is one bucket of the grid as Check and CapacityAt judge it.
 type Cell struct {
 	Bucket
 	Capacity int
-	Reason   Reason // OK when a create of exactly this bucket would pass Check
+	// Reason is what Check returns for exactly this bucket; OK when a create
+	// of it would pass Check. Past, lead time and horizon are judged on the
+	// bucket's start, so when Reason is ReasonPast, ReasonLeadTime or
+	// ReasonHorizon every slot starting inside the bucket gets that Reason
+	// from Check too.
+	Reason Reason
 }
 
 // Grid returns every bucket starting in [from, to) judged at now. Each
-// cell's Reason is exactly what Check returns for the bucket.
+// cell's Reason is exactly what Check returns for the bucket, computed by
+// the same code: past, lead time and horizon on the bucket's start (which
+// is also the start of the bucket of any slot starting inside it), holiday
+// and closed on the bucket's span.
 func (q *Queue) Grid(from, to, now time.Time) []Cell {
 	buckets := q.Buckets(from, to)
 	if len(buckets) == 0 {
@@ -460,7 +500,7 @@ func (q *Queue) Grid(from, to, now time.Time) []Cell {
 	spans := q.spansAround(buckets[0].Start, buckets[len(buckets)-1].End)
 	cells := make([]Cell, len(buckets))
 	for i, b := range buckets {
-		cells[i] = Cell{Bucket: b, Capacity: q.CapacityAt(b.Start), Reason: q.check(b.Start, b.End, now, spans)}
+		cells[i] = Cell{Bucket: b, Capacity: q.CapacityAt(b.Start), Reason: q.judge(b, b.Start, b.End, now, spans)}
 	}
 	return cells
 }

@@ -204,25 +204,39 @@ func TestCheck(t *testing.T) {
 		name       string
 		start, end string
 		want       Reason
+		now        string // if set, replaces now
 	}{
-		{"open", "2026-12-02T09:00:00-05:00", "2026-12-02T09:15:00-05:00", OK},
-		{"other offset same instant", "2026-12-02T14:00:00Z", "2026-12-02T14:15:00Z", OK},
-		{"past", "2026-12-01T11:00:00-05:00", "2026-12-01T11:15:00-05:00", ReasonPast},
-		{"now is past", "2026-12-01T12:00:00-05:00", "2026-12-01T12:15:00-05:00", ReasonPast},
-		{"lead time", "2026-12-01T12:10:00-05:00", "2026-12-01T12:25:00-05:00", ReasonLeadTime},
-		{"lead time edge ok", "2026-12-01T13:00:00-05:00", "2026-12-01T13:15:00-05:00", OK},
-		{"horizon", "2027-01-01T09:00:00-05:00", "2027-01-01T09:15:00-05:00", ReasonHorizon},
-		{"holiday", "2026-12-25T09:00:00-05:00", "2026-12-25T09:15:00-05:00", ReasonHoliday},
-		{"lunch", "2026-12-02T12:00:00-05:00", "2026-12-02T12:15:00-05:00", ReasonClosed},
-		{"straddles lunch", "2026-12-02T11:50:00-05:00", "2026-12-02T12:05:00-05:00", ReasonClosed},
-		{"ends at closing", "2026-12-02T17:45:00-05:00", "2026-12-02T18:00:00-05:00", OK},
-		{"sunday", "2026-12-06T10:00:00-05:00", "2026-12-06T10:15:00-05:00", ReasonClosed},
-		{"saturday morning", "2026-12-05T10:00:00-05:00", "2026-12-05T10:15:00-05:00", OK},
-		{"saturday afternoon", "2026-12-05T13:00:00-05:00", "2026-12-05T13:15:00-05:00", ReasonClosed},
-		{"before opening in UTC terms", "2026-12-02T12:00:00Z", "2026-12-02T12:15:00Z", ReasonClosed},
+		{"open", "2026-12-02T09:00:00-05:00", "2026-12-02T09:15:00-05:00", OK, ""},
+		{"other offset same instant", "2026-12-02T14:00:00Z", "2026-12-02T14:15:00Z", OK, ""},
+		{"past", "2026-12-01T11:00:00-05:00", "2026-12-01T11:15:00-05:00", ReasonPast, ""},
+		{"now is past", "2026-12-01T12:00:00-05:00", "2026-12-01T12:15:00-05:00", ReasonPast, ""},
+		// 11:40 is after now, but its bucket (11:30-11:45) has begun or begins now.
+		{"in the bucket that begins now", "2026-12-01T11:40:00-05:00", "2026-12-01T11:55:00-05:00", ReasonPast, "2026-12-01T11:30:00-05:00"},
+		{"in a bucket that has begun", "2026-12-01T11:40:00-05:00", "2026-12-01T11:55:00-05:00", ReasonPast, "2026-12-01T11:32:00-05:00"},
+		// Lead time counts from the bucket's start (11:30), not the slot's.
+		{"lead time", "2026-12-01T11:40:00-05:00", "2026-12-01T11:55:00-05:00", ReasonLeadTime, "2026-12-01T11:20:00-05:00"},
+		{"lead time bucket start", "2026-12-01T11:30:00-05:00", "2026-12-01T11:45:00-05:00", ReasonLeadTime, "2026-12-01T11:20:00-05:00"},
+		{"lead time edge ok", "2026-12-01T13:00:00-05:00", "2026-12-01T13:15:00-05:00", OK, ""},
+		{"lead time exactly", "2026-12-01T13:00:00-05:00", "2026-12-01T13:15:00-05:00", OK, "2026-12-01T12:45:00-05:00"},
+		{"horizon", "2027-01-01T09:00:00-05:00", "2027-01-01T09:15:00-05:00", ReasonHorizon, ""},
+		// Horizon ends at 2026-12-31T10:07: the 10:00 bucket begins within it.
+		{"horizon bucket begins within", "2026-12-31T10:10:00-05:00", "2026-12-31T10:25:00-05:00", OK, "2026-12-01T10:07:00-05:00"},
+		{"horizon next bucket", "2026-12-31T10:15:00-05:00", "2026-12-31T10:30:00-05:00", ReasonHorizon, "2026-12-01T10:07:00-05:00"},
+		{"holiday", "2026-12-25T09:00:00-05:00", "2026-12-25T09:15:00-05:00", ReasonHoliday, ""},
+		{"lunch", "2026-12-02T12:00:00-05:00", "2026-12-02T12:15:00-05:00", ReasonClosed, ""},
+		{"straddles lunch", "2026-12-02T11:50:00-05:00", "2026-12-02T12:05:00-05:00", ReasonClosed, ""},
+		{"ends at closing", "2026-12-02T17:45:00-05:00", "2026-12-02T18:00:00-05:00", OK, ""},
+		{"sunday", "2026-12-06T10:00:00-05:00", "2026-12-06T10:15:00-05:00", ReasonClosed, ""},
+		{"saturday morning", "2026-12-05T10:00:00-05:00", "2026-12-05T10:15:00-05:00", OK, ""},
+		{"saturday afternoon", "2026-12-05T13:00:00-05:00", "2026-12-05T13:15:00-05:00", ReasonClosed, ""},
+		{"before opening in UTC terms", "2026-12-02T12:00:00Z", "2026-12-02T12:15:00Z", ReasonClosed, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			now := now
+			if tt.now != "" {
+				now = mustTime(t, tt.now)
+			}
 			if got := q.Check(mustTime(t, tt.start), mustTime(t, tt.end), now); got != tt.want {
 				t.Errorf("Check = %q, want %q", got, tt.want)
 			}
@@ -322,5 +336,105 @@ func TestGridAgreesWithCheck(t *testing.T) {
 				t.Errorf("%s: no bucket with reason %q: the test does not cover it", zone, r)
 			}
 		}
+	}
+}
+
+// TestCheckAgreesWithBucketCell: a slot counts against the bucket that
+// contains its start, so past, lead time and horizon are judged on that
+// bucket's start. For a sweep of instants now (just before, at and just
+// after bucket starts, and inside buckets, across both DST changes of New
+// York and on an ordinary day) and slots starting anywhere inside a bucket,
+// Check must give the Reason of that bucket's grid cell.
+func TestCheckAgreesWithBucketCell(t *testing.T) {
+	t.Parallel()
+	ny := mustLoc(t, "America/New_York")
+	periods := []time.Time{
+		time.Date(2026, 3, 8, 2, 0, 0, 0, ny),  // spring forward (03:00 EDT)
+		time.Date(2026, 11, 1, 1, 0, 0, 0, ny), // fall back (the first 01:00, EDT)
+		time.Date(2026, 11, 1, 1, 0, 0, 0, ny).Add(time.Hour),
+		time.Date(2026, 12, 1, 10, 0, 0, 0, ny), // an ordinary Tuesday
+	}
+	type config struct {
+		slot       int
+		lead       time.Duration
+		alwaysOpen bool
+	}
+	configs := []config{{15, 0, false}, {15, 15 * time.Minute, false}, {15, 40 * time.Minute, true}, {60, 25 * time.Minute, false}, {60, 0, true}}
+	for _, cf := range configs {
+		t.Run(fmt.Sprintf("slot%d/lead%s/open%v", cf.slot, cf.lead, cf.alwaysOpen), func(t *testing.T) {
+			t.Parallel()
+			q := officeQueue(t, "America/New_York")
+			q.SlotMinutes, q.LeadTime, q.AlwaysOpen = cf.slot, cf.lead, cf.alwaysOpen
+			q.Horizon = 26*time.Hour + 10*time.Minute // so the horizon's edge falls inside buckets too
+			// Hours on the grid (night hours over the DST changes), so a slot
+			// inside its bucket is open exactly when the bucket is.
+			q.Hours[time.Sunday] = []Interval{{0, 180}, {1380, 1440}}
+			q.Closed[Date{2026, 3, 9}] = true
+			slot := time.Duration(cf.slot) * time.Minute
+			var (
+				seen                                     = map[Reason]int{}
+				startedBucket, leadByBucket, horizonEdge int
+			)
+			for _, p := range periods {
+				for _, b := range q.Buckets(p.Add(-2*time.Hour), p.Add(2*time.Hour)) {
+					for _, d := range []time.Duration{-time.Nanosecond, 0, time.Nanosecond, 7 * time.Minute, b.End.Sub(b.Start) - time.Second} {
+						now := b.Start.Add(d)
+						var cells []Cell
+						cells = append(cells, q.Grid(now.Add(-slot), now.Add(q.LeadTime+2*slot), now)...)
+						cells = append(cells, q.Grid(now.Add(q.Horizon-2*slot), now.Add(q.Horizon+2*slot), now)...)
+						for _, c := range cells {
+							span := c.End.Sub(c.Start)
+							for _, off := range []time.Duration{0, time.Nanosecond, time.Minute, span / 2, span - time.Nanosecond} {
+								start := c.Start.Add(off)
+								if got := q.BucketAt(start); got != c.Bucket {
+									t.Fatalf("BucketAt(%v) = %v, want %v", start, got, c.Bucket)
+								}
+								// A slot inside its bucket: the same Reason, whatever it is.
+								if got := q.Check(start, c.End, now); got != c.Reason {
+									t.Fatalf("now %v: Check(%v, %v) = %q, the bucket %v is %q",
+										now.In(ny), start.In(ny), c.End.In(ny), got, c.Bucket, c.Reason)
+								}
+								// A slot running into the next bucket: the same timing
+								// Reason; holiday and closed look at the slot's span.
+								got := q.Check(start, start.Add(slot), now)
+								switch c.Reason {
+								case ReasonPast, ReasonLeadTime, ReasonHorizon:
+									if got != c.Reason {
+										t.Fatalf("now %v: Check(%v, +%v) = %q, the bucket %v is %q",
+											now.In(ny), start.In(ny), slot, got, c.Bucket, c.Reason)
+									}
+								default:
+									if got == ReasonPast || got == ReasonLeadTime || got == ReasonHorizon {
+										t.Fatalf("now %v: Check(%v, +%v) = %q, the bucket %v is %q",
+											now.In(ny), start.In(ny), slot, got, c.Bucket, c.Reason)
+									}
+								}
+								seen[c.Reason]++
+								switch {
+								case c.Reason == ReasonPast && start.After(now):
+									startedBucket++ // the defect of issue 11: later than now, bucket begun
+								case c.Reason == ReasonLeadTime && !start.Before(now.Add(q.LeadTime)):
+									leadByBucket++
+								case c.Reason == OK && start.After(now.Add(q.Horizon)):
+									horizonEdge++
+								}
+							}
+						}
+					}
+				}
+			}
+			for _, r := range []Reason{OK, ReasonPast, ReasonHorizon} {
+				if seen[r] == 0 {
+					t.Errorf("no slot judged %q: the sweep does not cover it", r)
+				}
+			}
+			if q.LeadTime > 0 && (seen[ReasonLeadTime] == 0 || leadByBucket == 0) {
+				t.Errorf("lead time: %d slots, %d of them starting after now+lead time: the sweep does not cover it", seen[ReasonLeadTime], leadByBucket)
+			}
+			if startedBucket == 0 || horizonEdge == 0 {
+				t.Errorf("%d slots after now in a begun bucket, %d past the horizon in a bucket inside it: the sweep does not cover them",
+					startedBucket, horizonEdge)
+			}
+		})
 	}
 }
