@@ -254,7 +254,9 @@ func TestMarkSyncFailed(t *testing.T) {
 // synced reservation: only forward moves change it, in any order of
 // arrival, and each repeated or late report changes nothing.
 func TestApplyGenesysForwardOnly(t *testing.T) {
-	up := func(s reservation.Status) reservation.GenesysUpdate { return reservation.GenesysUpdate{Status: s, ScheduledAt: at(0)} }
+	up := func(s reservation.Status) reservation.GenesysUpdate {
+		return reservation.GenesysUpdate{Status: s, ScheduledAt: at(0)}
+	}
 	for _, tt := range []struct {
 		name    string
 		reports []reservation.Status
