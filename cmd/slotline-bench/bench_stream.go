@@ -602,7 +602,7 @@ func (b *benchStream) startServer(ctx context.Context, name string) (*benchStrea
 		store.Close()
 		return nil, err
 	}
-	queues := []*booking.Queue{{ID: benchQueueID, Name: "Bench", TimeZone: benchTimeZone, Schedule: &schedule.Queue{
+	queues := []*booking.Queue{{ID: benchQueueID, Name: "Bench", TimeZone: benchTimeZone, Calendar: &schedule.Calendar{
 		Location: loc, SlotMinutes: int(benchSlot / time.Minute), Capacity: benchStoreCap, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}}}
 	m := metrics.New()
 	hub := stream.NewHub(store, nil, benchStreamHubSize)

@@ -39,16 +39,12 @@ func sandboxQueueID(id string) string {
 }
 
 // startGenesys builds the Genesys side for the queues. In sandbox mode it
-// starts the simulator and gives every queue without a Genesys queue id a
-// sandbox one (the queues are changed in place).
+// starts the simulator and gives every queue without a Genesys queue id or
+// an SMS number sandbox ones (the queues are changed in place).
 func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store, js *jobs.Client, queues []*booking.Queue,
 	m *metrics.Metrics, logger *slog.Logger) (*genesysSide, error) {
 	g := cfg.Genesys
 	side := &genesysSide{mode: g.Mode}
-	byID := map[string]config.Queue{}
-	for _, q := range cfg.Queues {
-		byID[q.ID] = q
-	}
 	gcfg := genesys.Config{
 		Region: g.Region, APIURL: g.APIURL, LoginURL: g.LoginURL, ClientID: g.ClientID, ClientSecret: g.ClientSecret,
 		RateLimit: g.RateLimit, MaxRetryAfter: g.MaxRetryAfter, CallTimeout: g.CallTimeout,
@@ -59,17 +55,17 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 	}
 	now := time.Now
 	for _, q := range queues {
-		if byID[q.ID].ScheduleGroupID != "" {
+		if q.ScheduleGroupID != "" {
 			// Hours come from Genesys; closed until the first import.
-			q.Schedule.AlwaysOpen = false
-			q.Schedule.Imported = &schedule.Imported{}
+			q.Calendar.AlwaysOpen = false
+			q.Calendar.Imported = &schedule.Imported{}
 		}
 	}
 	if g.Mode == "sandbox" {
 		var groups []gcsim.ScheduleGroup
 		for _, q := range queues {
-			if id := byID[q.ID].ScheduleGroupID; id != "" {
-				groups = append(groups, sandboxGroup(id, q.TimeZone))
+			if q.ScheduleGroupID != "" {
+				groups = append(groups, sandboxGroup(q.ScheduleGroupID, q.TimeZone))
 			}
 		}
 		simQueues := make([]gcsim.Queue, len(queues))
@@ -77,11 +73,10 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 			if q.GenesysQueueID == "" {
 				q.GenesysQueueID = sandboxQueueID(q.ID)
 			}
-			sms := byID[q.ID].SMSFrom
-			if sms == "" {
-				sms = sandboxSMSFrom
+			if q.SMSFrom == "" {
+				q.SMSFrom = sandboxSMSFrom
 			}
-			simQueues[i] = gcsim.Queue{ID: q.GenesysQueueID, Name: q.Name, SMSAddress: sms}
+			simQueues[i] = gcsim.Queue{ID: q.GenesysQueueID, Name: q.Name, SMSAddress: q.SMSFrom}
 		}
 		answer := g.Sandbox.AnswerRate
 		if answer == 0 {
@@ -108,17 +103,8 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		side.close()
 		return nil, err
 	}
-	sq := make([]*syncer.Queue, len(queues))
-	for i, q := range queues {
-		c := byID[q.ID]
-		sq[i] = &syncer.Queue{Queue: q, SMSFrom: c.SMSFrom, CallerID: c.CallerID, CallerIDName: c.CallerIDName, ScriptID: c.ScriptID,
-			ScheduleGroupID: c.ScheduleGroupID}
-		if g.Mode == "sandbox" && sq[i].SMSFrom == "" {
-			sq[i].SMSFrom = sandboxSMSFrom
-		}
-	}
 	side.runner = syncer.New(syncer.Config{
-		Store: store, Jobs: js, Genesys: client, Queues: sq, Logger: logger.With("component", "sync"), Observer: m, Now: now,
+		Store: store, Jobs: js, Genesys: client, Queues: queues, Logger: logger.With("component", "sync"), Observer: m, Now: now,
 		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text,
 	})
 	side.listener = side.runner.NewListener(syncer.ListenerOptions{})

@@ -235,7 +235,7 @@ Get a token:
 Then, with TOKEN set to its access_token:
   curl -s -H "Authorization: Bearer $TOKEN" '%s/api/v2/queues/%s/availability'
 
-`, base, q.ID, q.TimeZone, q.Schedule.SlotMinutes, q.Schedule.Capacity, secret, secret, base, base, q.ID)
+`, base, q.ID, q.TimeZone, q.Calendar.SlotMinutes, q.Calendar.Capacity, secret, secret, base, base, q.ID)
 }
 
 // housekeeping deletes expired tokens, Idempotency-Key records, finished

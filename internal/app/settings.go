@@ -113,8 +113,8 @@ func newLogger(w io.Writer, l config.Log) *slog.Logger {
 func queuesOf(cfg *config.Config) []*booking.Queue {
 	out := make([]*booking.Queue, len(cfg.Queues))
 	for i, q := range cfg.Queues {
-		out[i] = &booking.Queue{ID: q.ID, GenesysQueueID: q.GenesysQueueID, Name: q.Name, TimeZone: q.TimeZone, Schedule: q.Schedule,
-			ScheduleGroupID: q.ScheduleGroupID}
+		out[i] = &booking.Queue{ID: q.ID, GenesysQueueID: q.GenesysQueueID, Name: q.Name, TimeZone: q.TimeZone, Calendar: q.Calendar,
+			ScheduleGroupID: q.ScheduleGroupID, SMSFrom: q.SMSFrom, CallerID: q.CallerID, CallerIDName: q.CallerIDName, ScriptID: q.ScriptID}
 	}
 	return out
 }

@@ -28,16 +28,25 @@ type Store interface {
 	SlotUsage(ctx context.Context, queueID string, from, to time.Time) (map[int64]int, error)
 }
 
-// Queue is one configured queue.
+// Queue is one configured queue: the calendar its bookings are judged
+// against, and what its callbacks carry to Genesys.
 type Queue struct {
 	ID             string
 	GenesysQueueID string
 	Name           string
 	TimeZone       string
-	Schedule       *schedule.Queue
+	// Calendar is what a booking is judged against.
+	Calendar *schedule.Calendar
 	// ScheduleGroupID names the Genesys schedule group the queue's hours
-	// come from, if any.
+	// come from, if any (the sync's hours importer then keeps
+	// Calendar.Imported).
 	ScheduleGroupID string
+	// SMSFrom is the queue's number for the missed-callback SMS ("": no
+	// SMS from this queue).
+	SMSFrom string
+	// CallerID, CallerIDName and ScriptID go into each callback created in
+	// Genesys when set.
+	CallerID, CallerIDName, ScriptID string
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).
@@ -262,15 +271,15 @@ func candidatesOf(cs []candidate) []reservation.Candidate {
 func (s *Service) candidates(q *Queue, slots []reservation.Slot, limit int, now time.Time) ([]candidate, []CandidateResult) {
 	var out []candidate
 	results := make([]CandidateResult, len(slots))
-	loc := q.Schedule.Location
+	loc := q.Calendar.Location
 	for i, sl := range slots {
-		reason := q.Schedule.Check(sl.Start, sl.End, now)
+		reason := q.Calendar.Check(sl.Start, sl.End, now)
 		results[i] = CandidateResult{Index: i, Start: sl.Start.In(loc).Format(time.RFC3339), End: sl.End.In(loc).Format(time.RFC3339), Reason: reason}
 		if reason != schedule.OK {
 			continue
 		}
-		b := q.Schedule.BucketAt(sl.Start)
-		out = append(out, candidate{i, reservation.Candidate{Slot: sl, Bucket: b.Start, Cap: effectiveCap(q.Schedule.CapacityAt(b.Start), limit)}})
+		b := q.Calendar.BucketAt(sl.Start)
+		out = append(out, candidate{i, reservation.Candidate{Slot: sl, Bucket: b.Start, Cap: effectiveCap(q.Calendar.CapacityAt(b.Start), limit)}})
 	}
 	return out, results
 }
@@ -315,7 +324,7 @@ func (s *Service) refusal(ctx context.Context, q *Queue, code string, results []
 // nearestFree returns up to n bookable buckets nearest to around, in time
 // order, searching the whole booking window.
 func (s *Service) nearestFree(ctx context.Context, q *Queue, around time.Time, limit int, now time.Time, n int) ([]FreeSlot, error) {
-	avail, err := s.availability(ctx, q, now, now.Add(q.Schedule.Horizon+q.Schedule.LeadTime), limit, now)
+	avail, err := s.availability(ctx, q, now, now.Add(q.Calendar.Horizon+q.Calendar.LeadTime), limit, now)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +346,7 @@ func (s *Service) nearestFree(ctx context.Context, q *Queue, around time.Time, l
 		free = free[:n]
 	}
 	sort.Slice(free, func(i, j int) bool { return free[i].Start.Before(free[j].Start) })
-	loc := q.Schedule.Location
+	loc := q.Calendar.Location
 	out := make([]FreeSlot, len(free))
 	for i, f := range free {
 		out[i] = FreeSlot{Start: f.Start.In(loc).Format(time.RFC3339), End: f.End.In(loc).Format(time.RFC3339), Remaining: f.Remaining}
@@ -376,7 +385,7 @@ func (s *Service) Availability(ctx context.Context, queueID string, from, to tim
 }
 
 func (s *Service) availability(ctx context.Context, q *Queue, from, to time.Time, limit int, now time.Time) ([]Slot, error) {
-	cells := q.Schedule.Grid(from, to, now)
+	cells := q.Calendar.Grid(from, to, now)
 	if len(cells) == 0 {
 		return nil, nil
 	}

@@ -31,7 +31,7 @@ func setup(t *testing.T) *bundle {
 	}
 	t.Cleanup(func() { store.Close() })
 	loc, _ := time.LoadLocation("America/New_York")
-	sc := &schedule.Queue{
+	sc := &schedule.Calendar{
 		Location: loc, SlotMinutes: 15, Capacity: 2, LeadTime: 30 * time.Minute, Horizon: 10 * 24 * time.Hour,
 		Closed: map[schedule.Date]bool{{Year: 2026, Month: 12, Day: 4}: true},
 	}
@@ -41,7 +41,7 @@ func setup(t *testing.T) *bundle {
 	sat := schedule.Interval{Start: 9 * 60, End: 10 * 60}
 	sc.Hours[time.Saturday] = []schedule.Interval{sat}
 	sc.Overrides = []schedule.CapacityOverride{{Days: []time.Weekday{time.Saturday}, Hours: &sat, Capacity: 1}}
-	q := &booking.Queue{ID: "support", Name: "Support", TimeZone: "America/New_York", Schedule: sc}
+	q := &booking.Queue{ID: "support", Name: "Support", TimeZone: "America/New_York", Calendar: sc}
 	now := time.Date(2026, 12, 1, 10, 7, 0, 0, loc)
 	svc := booking.New(store, []*booking.Queue{q}, booking.Options{Now: func() time.Time { return now }})
 	return &bundle{svc: svc, store: store, queue: q, now: now}
@@ -61,7 +61,7 @@ func (b *bundle) request(id string, slots ...time.Time) *reservation.CreateReque
 func caller() booking.Caller { return booking.Caller{ClientID: "website", RequestID: "r"} }
 
 func at(b *bundle, day, hour, minute int) time.Time {
-	return time.Date(2026, 12, day, hour, minute, 0, 0, b.queue.Schedule.Location)
+	return time.Date(2026, 12, day, hour, minute, 0, 0, b.queue.Calendar.Location)
 }
 
 // TestAvailabilityAgreesWithCreate fills some buckets, then for every bucket

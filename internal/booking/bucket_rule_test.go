@@ -16,13 +16,13 @@ import (
 func setupAt(t *testing.T, lead time.Duration, now time.Time) *bundle {
 	t.Helper()
 	b := setup(t)
-	sc := *b.queue.Schedule
+	sc := *b.queue.Calendar
 	sc.LeadTime = lead
 	if err := sc.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	q := *b.queue
-	q.Schedule = &sc
+	q.Calendar = &sc
 	b.queue, b.now = &q, now
 	b.svc = booking.New(b.store, []*booking.Queue{&q}, booking.Options{Now: func() time.Time { return now }})
 	return b
@@ -61,10 +61,10 @@ func TestCreateInsideBucketAgreesWithAvailability(t *testing.T) {
 				now := time.Date(2026, 12, 1, h, m, s, 0, loc) // a Tuesday, open 09:00-12:00
 				b := setupAt(t, lead, now)
 				ctx := context.Background()
-				cur := b.queue.Schedule.BucketAt(now)
+				cur := b.queue.Calendar.BucketAt(now)
 				inStarted := 0
 				for i, start := 0, now.Add(time.Second); start.Before(cur.End.Add(lead + 30*time.Minute)); i, start = i+1, start.Add(time.Minute) {
-					bk := b.queue.Schedule.BucketAt(start)
+					bk := b.queue.Calendar.BucketAt(start)
 					before := bucketSlot(t, b, bk)
 					if !bk.Start.After(now) {
 						inStarted++

@@ -16,8 +16,8 @@ import (
 const genesysHorizon = 30 * day
 
 // defaultSchedule returns the queue settings used for every absent queue key.
-func defaultSchedule(loc *time.Location) *schedule.Queue {
-	return &schedule.Queue{
+func defaultSchedule(loc *time.Location) *schedule.Calendar {
+	return &schedule.Calendar{
 		Location:    loc,
 		SlotMinutes: 15,
 		Capacity:    10,
@@ -29,7 +29,7 @@ func defaultSchedule(loc *time.Location) *schedule.Queue {
 
 // calendar reads the calendar keys of queue n, whose values are f, into a
 // schedule in loc, and validates it.
-func (p *parser) calendar(f map[string]*yaml.Node, n *yaml.Node, path string, loc *time.Location) (*schedule.Queue, error) {
+func (p *parser) calendar(f map[string]*yaml.Node, n *yaml.Node, path string, loc *time.Location) (*schedule.Calendar, error) {
 	s := defaultSchedule(loc)
 	err := p.decode(f, path, []decoder{
 		{"slot_minutes", into(&s.SlotMinutes, p.slotMinutes)},
@@ -78,7 +78,7 @@ func (p *parser) horizon(n *yaml.Node, path string) (time.Duration, error) {
 }
 
 // closed reads a list of dates on which the queue is closed into s.
-func (p *parser) closed(n *yaml.Node, path string, s *schedule.Queue) error {
+func (p *parser) closed(n *yaml.Node, path string, s *schedule.Calendar) error {
 	dates, err := listOf(p, n, path, p.date)
 	for _, d := range dates {
 		s.Closed[d] = true
@@ -88,7 +88,7 @@ func (p *parser) closed(n *yaml.Node, path string, s *schedule.Queue) error {
 
 // hours reads either the string 24/7 or a mapping from day specs (mon,
 // mon-fri, sat,sun) to lists of HH:MM-HH:MM intervals into s.
-func (p *parser) hours(n *yaml.Node, path string, s *schedule.Queue) error {
+func (p *parser) hours(n *yaml.Node, path string, s *schedule.Calendar) error {
 	if n.Kind == yaml.ScalarNode && strings.TrimSpace(n.Value) == "24/7" {
 		return nil // the default
 	}

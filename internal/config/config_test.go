@@ -95,7 +95,7 @@ func TestLoadFullExample(t *testing.T) {
 			CallerID:       "+18005550101",
 			CallerIDName:   "Acme Support",
 			ScriptID:       "3b0c7c4e-0000-4000-8000-000000000002",
-			Schedule: &schedule.Queue{
+			Calendar: &schedule.Calendar{
 				Location:    ny,
 				SlotMinutes: 15,
 				Capacity:    10,
@@ -119,7 +119,7 @@ func TestLoadFullExample(t *testing.T) {
 			Name:            "queue_sales",
 			TimeZone:        "Europe/Paris",
 			ScheduleGroupID: "5d2e8f10-0000-4000-8000-000000000003",
-			Schedule: &schedule.Queue{
+			Calendar: &schedule.Calendar{
 				Location:    paris,
 				SlotMinutes: 15,
 				Capacity:    10,
@@ -142,7 +142,7 @@ func TestParseDefaults(t *testing.T) {
 		ID:       "q1",
 		Name:     "q1",
 		TimeZone: "UTC",
-		Schedule: &schedule.Queue{
+		Calendar: &schedule.Calendar{
 			Location:    time.UTC,
 			SlotMinutes: 15,
 			Capacity:    10,
@@ -730,7 +730,7 @@ func TestParseHours(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := mustParse(t, "queues:", "  - id: q1", "    timezone: UTC", "    "+tt.hours).Queues[0].Schedule
+			s := mustParse(t, "queues:", "  - id: q1", "    timezone: UTC", "    "+tt.hours).Queues[0].Calendar
 			if s.AlwaysOpen != tt.alwaysOpen {
 				t.Errorf("AlwaysOpen = %v, want %v", s.AlwaysOpen, tt.alwaysOpen)
 			}
@@ -835,7 +835,7 @@ func TestParseWarnings(t *testing.T) {
 	if diff := cmp.Diff(want, c.Warnings); diff != "" {
 		t.Errorf("Warnings mismatch (-want +got):\n%s", diff)
 	}
-	if got := c.Queues[0].Schedule.Horizon; got != 60*24*time.Hour {
+	if got := c.Queues[0].Calendar.Horizon; got != 60*24*time.Hour {
 		t.Errorf("Horizon = %v, want 60 days", got)
 	}
 }
@@ -872,7 +872,7 @@ func TestDefaultQueue(t *testing.T) {
 	if q.ID != "queue_12345" || q.Name != "Default" || q.TimeZone != "America/New_York" || q.GenesysQueueID != "" {
 		t.Errorf("DefaultQueue() = %+v", q)
 	}
-	s := q.Schedule
+	s := q.Calendar
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -31,8 +31,8 @@ type Queue struct {
 	// opening hours come from. Schedule then has no hours or closed days
 	// of its own (it is open 24/7) until the group is imported.
 	ScheduleGroupID string
-	// Schedule is the queue's calendar, built and validated.
-	Schedule *schedule.Queue
+	// Calendar is the queue's calendar, built and validated.
+	Calendar *schedule.Calendar
 }
 
 // DefaultQueue returns the built-in queue used when there is no config file:
@@ -48,7 +48,7 @@ func DefaultQueue() Queue {
 		ID:       "queue_12345",
 		Name:     "Default",
 		TimeZone: "America/New_York",
-		Schedule: defaultSchedule(loc),
+		Calendar: defaultSchedule(loc),
 	}
 }
 
@@ -99,7 +99,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	if q.TimeZone, loc, err = p.timeZone(f["timezone"], n, path+".timezone"); err != nil {
 		return q, err
 	}
-	if q.Schedule, err = p.calendar(f, n, path, loc); err != nil {
+	if q.Calendar, err = p.calendar(f, n, path, loc); err != nil {
 		return q, err
 	}
 	return q, nil

@@ -45,7 +45,7 @@ func newAPI(t *testing.T) *apiBundle {
 	}
 	t.Cleanup(func() { store.Close() })
 	loc, _ := time.LoadLocation("America/New_York")
-	q := &booking.Queue{ID: "queue_12345", Name: "Support", TimeZone: loc.String(), Schedule: &schedule.Queue{
+	q := &booking.Queue{ID: "queue_12345", Name: "Support", TimeZone: loc.String(), Calendar: &schedule.Calendar{
 		Location: loc, SlotMinutes: 15, Capacity: 3, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour,
 	}}
 	m := metrics.New()

@@ -209,7 +209,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	var loc *time.Location
 	if f.QueueID != "" {
 		if qu, err := s.Booking.Queue(f.QueueID); err == nil {
-			loc = qu.Schedule.Location
+			loc = qu.Calendar.Location
 		}
 	}
 	if st := q.Get("status"); st != "" {

@@ -473,7 +473,7 @@ func hoursQueue(t testing.TB, now time.Time) (*booking.Queue, schedule.Date) {
 	closed := schedule.DateOf(now.In(loc).AddDate(0, 0, 3))
 	after := closed.AddDays(1)
 	morning := iv("09:00-12:00")
-	sc := &schedule.Queue{
+	sc := &schedule.Calendar{
 		Location: loc, SlotMinutes: 30, Capacity: 2,
 		Overrides: []schedule.CapacityOverride{
 			{Date: &after, Capacity: 4},
@@ -490,7 +490,7 @@ func hoursQueue(t testing.TB, now time.Time) (*booking.Queue, schedule.Date) {
 		t.Fatal(err)
 	}
 	return &booking.Queue{ID: "queue_hours", GenesysQueueID: "7f1c9a2e-0000-4000-8000-000000000002",
-		Name: "Office hours", TimeZone: "Europe/Berlin", Schedule: sc}, closed
+		Name: "Office hours", TimeZone: "Europe/Berlin", Calendar: sc}, closed
 }
 
 // setupSpec starts a server on a fresh SQLite database with two queues and three
@@ -514,7 +514,7 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 	def := config.DefaultQueue()
 	hours, closed := hoursQueue(t, now)
 	queues := []*booking.Queue{
-		{ID: def.ID, GenesysQueueID: def.GenesysQueueID, Name: def.Name, TimeZone: def.TimeZone, Schedule: def.Schedule},
+		{ID: def.ID, GenesysQueueID: def.GenesysQueueID, Name: def.Name, TimeZone: def.TimeZone, Calendar: def.Calendar},
 		hours,
 	}
 	clients := []*auth.Client{
@@ -549,7 +549,7 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		<-hubDone
 	})
 	b := &specBundle{doc: doc, srv: srv, store: store, book: book, clients: clients, now: now,
-		ny: def.Schedule.Location, berlin: hours.Schedule.Location, closed: closed, jobs: &deliveryJobs{db}}
+		ny: def.Calendar.Location, berlin: hours.Calendar.Location, closed: closed, jobs: &deliveryJobs{db}}
 	b.website = b.token(t, "website", websiteSecret, "")
 	b.reader = b.token(t, "reader", readerSecret, "")
 	return b

@@ -37,7 +37,7 @@ type queueJSON struct {
 var dayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
 func renderQueue(q *booking.Queue) queueJSON {
-	sc := q.Schedule
+	sc := q.Calendar
 	out := queueJSON{
 		ID: q.ID, Name: q.Name, GenesysQueueID: q.GenesysQueueID, TimeZone: q.TimeZone,
 		SlotMinutes: sc.SlotMinutes, Capacity: sc.Capacity, CapacityOverrides: []overrideJSON{}, Closed: []string{},
@@ -117,7 +117,7 @@ func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	loc := q.Schedule.Location
+	loc := q.Calendar.Location
 	v := r.URL.Query()
 	from, err := queryTime(v, "from", loc)
 	if err != nil {
@@ -157,7 +157,7 @@ func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"queue_id": q.ID, "timezone": q.TimeZone, "slot_minutes": q.Schedule.SlotMinutes,
+		"queue_id": q.ID, "timezone": q.TimeZone, "slot_minutes": q.Calendar.SlotMinutes,
 		"from": from.In(loc).Format(time.RFC3339), "to": to.In(loc).Format(time.RFC3339), "slots": out,
 	})
 }

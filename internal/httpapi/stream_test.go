@@ -58,8 +58,8 @@ func newStreamServer(t *testing.T, dsn string, opts stream.Options) *streamBundl
 	}
 	loc, _ := time.LoadLocation("America/New_York")
 	queues := []*booking.Queue{
-		{ID: "support", Name: "Support", TimeZone: loc.String(), Schedule: &schedule.Queue{Location: loc, SlotMinutes: 15, Capacity: 50, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}},
-		{ID: "sales", Name: "Sales", TimeZone: loc.String(), Schedule: &schedule.Queue{Location: loc, SlotMinutes: 15, Capacity: 50, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}},
+		{ID: "support", Name: "Support", TimeZone: loc.String(), Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 50, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}},
+		{ID: "sales", Name: "Sales", TimeZone: loc.String(), Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 50, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}},
 	}
 	book := booking.New(store, queues, booking.Options{})
 	authSvc := auth.NewService(store, []*auth.Client{auth.NewClient("website", "website-secret-0123456789", []string{"callback:read", "callback:write"}, 0, 0)}, time.Hour)

@@ -338,7 +338,7 @@ func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	f := reservation.Filter{QueueID: q.ID, From: now.Add(-24 * time.Hour), To: now.Add(q.Schedule.Horizon + 24*time.Hour), Limit: 500}
+	f := reservation.Filter{QueueID: q.ID, From: now.Add(-24 * time.Hour), To: now.Add(q.Calendar.Horizon + 24*time.Hour), Limit: 500}
 	var events []ical.Event
 	for pages := 0; pages < 20; pages++ {
 		items, next, err := s.Booking.List(r.Context(), f)

@@ -11,7 +11,9 @@
 // contains start (BucketAt(start)). Past, lead time and horizon are judged
 // on that bucket's start, not on the slot's: a bucket can be booked only
 // before it begins, only if it begins at least LeadTime after now, and only
-// if it begins at most Horizon after now. Holiday and closed are judged on
+// if it ends at most Horizon after now (so that every callback time booked
+// in it is within the horizon: Genesys schedules at most 30 days ahead).
+// Holiday and closed are judged on
 // the slot's own span [start, end). Check (one slot) and Grid (every bucket
 // of a window) share this judgement: a cell's Reason is what Check returns
 // for exactly that bucket, and when it is past, lead_time or horizon, Check
@@ -34,12 +36,13 @@ type Reason string
 
 // The reasons a slot is unavailable, in the order they are checked. "The
 // slot's bucket" is the grid bucket containing the slot's start, the one the
-// slot counts against; past, lead time and horizon are judged on its start.
+// slot counts against; past and lead time are judged on its start, the
+// horizon on its end.
 const (
 	OK             Reason = ""
 	ReasonPast     Reason = "past"      // the slot's bucket starts at or before now
 	ReasonLeadTime Reason = "lead_time" // the slot's bucket starts sooner than now + the queue's lead time
-	ReasonHorizon  Reason = "horizon"   // the slot's bucket starts later than now + the booking horizon
+	ReasonHorizon  Reason = "horizon"   // the slot's bucket ends later than now + the booking horizon
 	ReasonHoliday  Reason = "holiday"   // the slot itself touches a closed date (or an imported holiday)
 	ReasonClosed   Reason = "closed"    // the slot itself is not inside opening hours
 	ReasonFull     Reason = "full"      // the slot's bucket has no capacity left
@@ -142,9 +145,9 @@ func (o CapacityOverride) matches(d Date, minute int) bool {
 	return o.Hours == nil || o.Hours.Contains(minute)
 }
 
-// Queue is the calendar of one queue. Build it with its fields set and call
-// Validate; a Queue is read-only afterwards and safe for concurrent use.
-type Queue struct {
+// Calendar is the calendar of one queue. Build it with its fields set and call
+// Validate; a Calendar is read-only afterwards and safe for concurrent use.
+type Calendar struct {
 	Location    *time.Location
 	SlotMinutes int
 	Capacity    int
@@ -165,7 +168,7 @@ type Queue struct {
 }
 
 // Validate checks the queue's settings.
-func (q *Queue) Validate() error {
+func (q *Calendar) Validate() error {
 	if q.Location == nil {
 		return fmt.Errorf("time zone is required")
 	}
@@ -190,7 +193,7 @@ func (q *Queue) Validate() error {
 	return nil
 }
 
-func (q *Queue) slot() time.Duration { return time.Duration(q.SlotMinutes) * time.Minute }
+func (q *Calendar) slot() time.Duration { return time.Duration(q.SlotMinutes) * time.Minute }
 
 // Resolve returns the instants at which the wall clock of loc reads minute
 // (0..1440) on date d, in increasing order: one instant normally, two in a
@@ -264,7 +267,7 @@ func dedupe(ts []time.Time) []time.Time {
 
 // dayBoundaries returns the starts of the grid buckets whose wall time falls
 // on date d, in order.
-func (q *Queue) dayBoundaries(d Date) []time.Time {
+func (q *Calendar) dayBoundaries(d Date) []time.Time {
 	var out []time.Time
 	for m := 0; m < 1440; m += q.SlotMinutes {
 		out = append(out, Resolve(q.Location, d, m)...)
@@ -279,7 +282,7 @@ type Bucket struct {
 }
 
 // BucketAt returns the grid bucket that contains t.
-func (q *Queue) BucketAt(t time.Time) Bucket {
+func (q *Calendar) BucketAt(t time.Time) Bucket {
 	t = t.UTC()
 	// Fast path: no zone change near t.
 	lt := t.In(q.Location)
@@ -308,7 +311,7 @@ func (q *Queue) BucketAt(t time.Time) Bucket {
 }
 
 // Buckets returns every grid bucket that starts in [from, to), in order.
-func (q *Queue) Buckets(from, to time.Time) []Bucket {
+func (q *Calendar) Buckets(from, to time.Time) []Bucket {
 	var out []Bucket
 	if !from.Before(to) {
 		return out
@@ -325,7 +328,7 @@ func (q *Queue) Buckets(from, to time.Time) []Bucket {
 }
 
 // CapacityAt returns the capacity of the bucket that starts at start.
-func (q *Queue) CapacityAt(start time.Time) int {
+func (q *Calendar) CapacityAt(start time.Time) int {
 	lt := start.In(q.Location)
 	d := DateOf(lt)
 	minute := lt.Hour()*60 + lt.Minute()
@@ -344,7 +347,7 @@ func (q *Queue) CapacityAt(start time.Time) int {
 
 // openSpans returns the opening hours that touch date d as instants, merged
 // where they touch (so hours that run past midnight form one span).
-func (q *Queue) openSpans(from, to Date) []Bucket {
+func (q *Calendar) openSpans(from, to Date) []Bucket {
 	var spans []Bucket
 	for d := from; !dateAfter(d, to); d = d.AddDays(1) {
 		for _, iv := range q.Hours[d.Weekday()] {
@@ -385,12 +388,12 @@ func dateAfter(a, b Date) bool {
 }
 
 // IsOpen reports whether all of [start, end) lies within opening hours.
-func (q *Queue) IsOpen(start, end time.Time) bool {
+func (q *Calendar) IsOpen(start, end time.Time) bool {
 	return q.isOpen(start, end, q.spansAround(start, end))
 }
 
 // spansAround returns the open spans that may contain [start, end).
-func (q *Queue) spansAround(start, end time.Time) []Bucket {
+func (q *Calendar) spansAround(start, end time.Time) []Bucket {
 	if q.AlwaysOpen {
 		return nil
 	}
@@ -400,7 +403,7 @@ func (q *Queue) spansAround(start, end time.Time) []Bucket {
 	return q.openSpans(DateOf(start.In(q.Location)).AddDays(-1), DateOf(end.In(q.Location)).AddDays(1))
 }
 
-func (q *Queue) isOpen(start, end time.Time, spans []Bucket) bool {
+func (q *Calendar) isOpen(start, end time.Time, spans []Bucket) bool {
 	if q.AlwaysOpen {
 		return true
 	}
@@ -410,7 +413,7 @@ func (q *Queue) isOpen(start, end time.Time, spans []Bucket) bool {
 
 // TouchesClosedDate reports whether [start, end) touches a closed date
 // (or, for imported hours, overlaps a holiday span).
-func (q *Queue) TouchesClosedDate(start, end time.Time) bool {
+func (q *Calendar) TouchesClosedDate(start, end time.Time) bool {
 	if q.Imported != nil {
 		for _, h := range q.Imported.Spans().Holiday {
 			if start.Before(h.End) && h.Start.Before(end) {
@@ -441,13 +444,13 @@ func (q *Queue) TouchesClosedDate(start, end time.Time) bool {
 // bucket that has already begun is ReasonPast, exactly as Grid reports that
 // bucket; holiday and closed are judged on [start, end). The slot must be
 // well formed (end after start).
-func (q *Queue) Check(start, end, now time.Time) Reason {
+func (q *Calendar) Check(start, end, now time.Time) Reason {
 	return q.judge(q.BucketAt(start), start, end, now, q.spansAround(start, end))
 }
 
 // judge is the one rule behind Check and Grid: b is the bucket the slot
 // [start, end) counts against (the bucket containing start).
-func (q *Queue) judge(b Bucket, start, end, now time.Time, spans []Bucket) Reason {
+func (q *Calendar) judge(b Bucket, start, end, now time.Time, spans []Bucket) Reason {
 	if r := q.bucketTiming(b, now); r != OK {
 		return r
 	}
@@ -462,14 +465,14 @@ func (q *Queue) judge(b Bucket, start, end, now time.Time, spans []Bucket) Reaso
 
 // bucketTiming says whether bucket b can still be booked at now: only
 // before it begins, only if it begins at least LeadTime after now, and only
-// if it begins at most Horizon after now.
-func (q *Queue) bucketTiming(b Bucket, now time.Time) Reason {
+// if it ends at most Horizon after now.
+func (q *Calendar) bucketTiming(b Bucket, now time.Time) Reason {
 	switch {
 	case !b.Start.After(now):
 		return ReasonPast
 	case b.Start.Before(now.Add(q.LeadTime)):
 		return ReasonLeadTime
-	case b.Start.After(now.Add(q.Horizon)):
+	case b.End.After(now.Add(q.Horizon)):
 		return ReasonHorizon
 	}
 	return OK
@@ -481,7 +484,7 @@ type Cell struct {
 	Capacity int
 	// Reason is what Check returns for exactly this bucket; OK when a create
 	// of it would pass Check. Past, lead time and horizon are judged on the
-	// bucket's start, so when Reason is ReasonPast, ReasonLeadTime or
+	// bucket (its start; for the horizon, its end), so when Reason is ReasonPast, ReasonLeadTime or
 	// ReasonHorizon every slot starting inside the bucket gets that Reason
 	// from Check too.
 	Reason Reason
@@ -492,7 +495,7 @@ type Cell struct {
 // the same code: past, lead time and horizon on the bucket's start (which
 // is also the start of the bucket of any slot starting inside it), holiday
 // and closed on the bucket's span.
-func (q *Queue) Grid(from, to, now time.Time) []Cell {
+func (q *Calendar) Grid(from, to, now time.Time) []Cell {
 	buckets := q.Buckets(from, to)
 	if len(buckets) == 0 {
 		return nil

@@ -84,7 +84,7 @@ func TestGridProperties(t *testing.T) {
 		for _, slot := range SlotMinutes {
 			t.Run(fmt.Sprintf("%s/%s/%d", c.zone, c.day, slot), func(t *testing.T) {
 				loc := mustLoc(t, c.zone)
-				q := &Queue{Location: loc, SlotMinutes: slot, Capacity: 1, AlwaysOpen: true, Horizon: time.Hour}
+				q := &Calendar{Location: loc, SlotMinutes: slot, Capacity: 1, AlwaysOpen: true, Horizon: time.Hour}
 				from := time.Date(c.day.Year, c.day.Month, c.day.Day, 0, 0, 0, 0, loc).Add(-6 * time.Hour)
 				to := from.Add(36 * time.Hour)
 				buckets := q.Buckets(from, to)
@@ -131,7 +131,7 @@ func TestGridProperties(t *testing.T) {
 func TestBucketOnDSTDays(t *testing.T) {
 	t.Parallel()
 	ny := mustLoc(t, "America/New_York")
-	q := &Queue{Location: ny, SlotMinutes: 15, Capacity: 1, AlwaysOpen: true, Horizon: time.Hour}
+	q := &Calendar{Location: ny, SlotMinutes: 15, Capacity: 1, AlwaysOpen: true, Horizon: time.Hour}
 	// 96 buckets on an ordinary day, 92 on spring-forward, 100 on fall-back.
 	for _, tc := range []struct {
 		day  Date
@@ -169,9 +169,9 @@ func TestParseInterval(t *testing.T) {
 	}
 }
 
-func officeQueue(t testing.TB, zone string) *Queue {
+func officeQueue(t testing.TB, zone string) *Calendar {
 	t.Helper()
-	q := &Queue{
+	q := &Calendar{
 		Location:    mustLoc(t, zone),
 		SlotMinutes: 15,
 		Capacity:    10,
@@ -219,8 +219,10 @@ func TestCheck(t *testing.T) {
 		{"lead time edge ok", "2026-12-01T13:00:00-05:00", "2026-12-01T13:15:00-05:00", OK, ""},
 		{"lead time exactly", "2026-12-01T13:00:00-05:00", "2026-12-01T13:15:00-05:00", OK, "2026-12-01T12:45:00-05:00"},
 		{"horizon", "2027-01-01T09:00:00-05:00", "2027-01-01T09:15:00-05:00", ReasonHorizon, ""},
-		// Horizon ends at 2026-12-31T10:07: the 10:00 bucket begins within it.
-		{"horizon bucket begins within", "2026-12-31T10:10:00-05:00", "2026-12-31T10:25:00-05:00", OK, "2026-12-01T10:07:00-05:00"},
+		// Horizon ends at 2026-12-31T10:07: the 09:45 bucket ends within it,
+		// the 10:00 bucket after it (a slot in it could start after 10:07).
+		{"horizon bucket ends within", "2026-12-31T09:50:00-05:00", "2026-12-31T10:05:00-05:00", OK, "2026-12-01T10:07:00-05:00"},
+		{"horizon bucket ends after", "2026-12-31T10:01:00-05:00", "2026-12-31T10:16:00-05:00", ReasonHorizon, "2026-12-01T10:07:00-05:00"},
 		{"horizon next bucket", "2026-12-31T10:15:00-05:00", "2026-12-31T10:30:00-05:00", ReasonHorizon, "2026-12-01T10:07:00-05:00"},
 		{"holiday", "2026-12-25T09:00:00-05:00", "2026-12-25T09:15:00-05:00", ReasonHoliday, ""},
 		{"lunch", "2026-12-02T12:00:00-05:00", "2026-12-02T12:15:00-05:00", ReasonClosed, ""},
@@ -272,7 +274,7 @@ func TestCheckAcrossDST(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := &Queue{Location: mustLoc(t, tt.zone), SlotMinutes: 15, Capacity: 1, Horizon: 30 * 24 * time.Hour}
+			q := &Calendar{Location: mustLoc(t, tt.zone), SlotMinutes: 15, Capacity: 1, Horizon: 30 * 24 * time.Hour}
 			for d := range q.Hours {
 				q.Hours[d] = tt.hours
 			}
@@ -415,8 +417,8 @@ func TestCheckAgreesWithBucketCell(t *testing.T) {
 									startedBucket++ // the defect of issue 11: later than now, bucket begun
 								case c.Reason == ReasonLeadTime && !start.Before(now.Add(q.LeadTime)):
 									leadByBucket++
-								case c.Reason == OK && start.After(now.Add(q.Horizon)):
-									horizonEdge++
+								case c.Reason == ReasonHorizon && start.Before(now.Add(q.Horizon)):
+									horizonEdge++ // within the horizon, in a bucket that ends after it
 								}
 							}
 						}
@@ -432,7 +434,7 @@ func TestCheckAgreesWithBucketCell(t *testing.T) {
 				t.Errorf("lead time: %d slots, %d of them starting after now+lead time: the sweep does not cover it", seen[ReasonLeadTime], leadByBucket)
 			}
 			if startedBucket == 0 || horizonEdge == 0 {
-				t.Errorf("%d slots after now in a begun bucket, %d past the horizon in a bucket inside it: the sweep does not cover them",
+				t.Errorf("%d slots after now in a begun bucket, %d within the horizon in a bucket that ends after it: the sweep does not cover them",
 					startedBucket, horizonEdge)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/teambition/rrule-go"
 
+	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/schedule"
 )
@@ -162,7 +163,7 @@ func (r *Runner) NewHoursImporter(source HoursSource, every time.Duration) *Hour
 func (h *HoursImporter) Refresh(ctx context.Context) error {
 	var first error
 	for _, q := range h.r.cfg.Queues {
-		if q.ScheduleGroupID == "" || q.Schedule.Imported == nil {
+		if q.ScheduleGroupID == "" || q.Calendar.Imported == nil {
 			continue
 		}
 		if err := h.refresh(ctx, q); err != nil {
@@ -175,7 +176,7 @@ func (h *HoursImporter) Refresh(ctx context.Context) error {
 	return first
 }
 
-func (h *HoursImporter) refresh(ctx context.Context, q *Queue) error {
+func (h *HoursImporter) refresh(ctx context.Context, q *booking.Queue) error {
 	store := h.r.cfg.Store
 	imp, ferr := fetchGroup(ctx, h.source, q.ScheduleGroupID)
 	if ferr == nil {
@@ -200,11 +201,11 @@ func (h *HoursImporter) refresh(ctx context.Context, q *Queue) error {
 		}
 	}
 	now := h.r.now()
-	spans, err := ExpandGroup(imp, now.Add(-48*time.Hour), now.Add(q.Schedule.Horizon+q.Schedule.LeadTime+72*time.Hour))
+	spans, err := ExpandGroup(imp, now.Add(-48*time.Hour), now.Add(q.Calendar.Horizon+q.Calendar.LeadTime+72*time.Hour))
 	if err != nil {
 		return err
 	}
-	q.Schedule.Imported.Set(spans)
+	q.Calendar.Imported.Set(spans)
 	if ferr != nil {
 		return fmt.Errorf("using the copy fetched %s: %w", imp.FetchedAt.Format(time.RFC3339), ferr)
 	}

@@ -37,10 +37,10 @@ func officeGroup() (gcsim.ScheduleGroup, *syncer.GroupImport) {
 	return g, imp
 }
 
-func nyQueue(t *testing.T) *schedule.Queue {
+func nyQueue(t *testing.T) *schedule.Calendar {
 	t.Helper()
 	loc, _ := time.LoadLocation("America/New_York")
-	return &schedule.Queue{Location: loc, SlotMinutes: 15, Capacity: 5, Horizon: 30 * 24 * time.Hour, Imported: &schedule.Imported{}}
+	return &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 5, Horizon: 30 * 24 * time.Hour, Imported: &schedule.Imported{}}
 }
 
 // TestExpandGroupAcrossDST: New York springs forward on 8 March 2026; the
@@ -106,35 +106,35 @@ func TestHoursImporter(t *testing.T) {
 	}
 	defer store.Close()
 	clock := func() time.Time { return time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC) }
-	newQueue := func() *syncer.Queue {
-		return &syncer.Queue{Queue: &booking.Queue{ID: "office", Name: "Office", TimeZone: "America/New_York", Schedule: nyQueue(t)},
+	newQueue := func() *booking.Queue {
+		return &booking.Queue{ID: "office", Name: "Office", TimeZone: "America/New_York", Calendar: nyQueue(t),
 			ScheduleGroupID: "sg-1"}
 	}
 	q := newQueue()
 	runner := syncer.New(syncer.Config{Store: store, Jobs: jobs.New(store.JobDriver(), jobs.Config{}), Genesys: gc,
-		Queues: []*syncer.Queue{q}, Now: clock})
+		Queues: []*booking.Queue{q}, Now: clock})
 	imp := runner.NewHoursImporter(gc, time.Hour)
 	if err := imp.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ny := q.Schedule.Location
+	ny := q.Calendar.Location
 	monday := time.Date(2026, 3, 9, 9, 0, 0, 0, ny)
-	if got := q.Schedule.Check(monday, monday.Add(15*time.Minute), clock()); got != schedule.OK {
+	if got := q.Calendar.Check(monday, monday.Add(15*time.Minute), clock()); got != schedule.OK {
 		t.Fatalf("Monday 09:00 after the import: %q", got)
 	}
 	// Genesys goes away; a fresh process computes the same hours from storage.
 	sim.Close()
 	q2 := newQueue()
 	runner2 := syncer.New(syncer.Config{Store: store, Jobs: jobs.New(store.JobDriver(), jobs.Config{}), Genesys: gc,
-		Queues: []*syncer.Queue{q2}, Now: clock})
+		Queues: []*booking.Queue{q2}, Now: clock})
 	err = runner2.NewHoursImporter(gc, time.Hour).Refresh(ctx)
 	if err == nil {
 		t.Error("a refresh with Genesys down reported no error")
 	}
-	if got := q2.Schedule.Check(monday, monday.Add(15*time.Minute), clock()); got != schedule.OK {
+	if got := q2.Calendar.Check(monday, monday.Add(15*time.Minute), clock()); got != schedule.OK {
 		t.Errorf("Monday 09:00 from the stored copy: %q", got)
 	}
-	if got := q2.Schedule.Check(monday.Add(3*time.Hour), monday.Add(3*time.Hour+15*time.Minute), clock()); got != schedule.ReasonClosed {
+	if got := q2.Calendar.Check(monday.Add(3*time.Hour), monday.Add(3*time.Hour+15*time.Minute), clock()); got != schedule.ReasonClosed {
 		t.Errorf("Monday lunch from the stored copy: %q", got)
 	}
 }

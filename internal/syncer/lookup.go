@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/reservation"
 )
@@ -60,7 +61,7 @@ type lookups struct {
 // find returns the callback holding res's id, or nil when Genesys has none.
 // The caller that opens a batch runs its search when the window ends; the
 // others wait for it.
-func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservation) (*reservation.SyncResult, error) {
+func (ls *lookups) find(ctx context.Context, q *booking.Queue, res *reservation.Reservation) (*reservation.SyncResult, error) {
 	l := &lookup{ctx: ctx, res: res, done: make(chan struct{})}
 	now, window := time.Now(), ls.r.cfg.LookupWindow
 	ls.mu.Lock()
@@ -87,7 +88,7 @@ func (ls *lookups) find(ctx context.Context, q *Queue, res *reservation.Reservat
 // lead waits for b's time and runs its search. A leader whose context ends
 // first still waits for the others of its batch (their searches must not
 // come early); alone, it ends the batch at once.
-func (ls *lookups) lead(ctx context.Context, q *Queue, b *lookupBatch) {
+func (ls *lookups) lead(ctx context.Context, q *booking.Queue, b *lookupBatch) {
 	t := time.NewTimer(time.Until(b.runAt))
 	defer t.Stop()
 	select {
@@ -116,7 +117,7 @@ func (ls *lookups) lead(ctx context.Context, q *Queue, b *lookupBatch) {
 // other reservation holds, and gives each lookup its callback, nil or the
 // error. The search runs while any caller of the batch still waits: the
 // one that started it may have given up.
-func (ls *lookups) run(ctx context.Context, q *Queue, items []*lookup) {
+func (ls *lookups) run(ctx context.Context, q *booking.Queue, items []*lookup) {
 	err := errLookupAborted
 	found := make(map[string]*reservation.SyncResult)
 	defer func() {
@@ -145,7 +146,7 @@ func (ls *lookups) run(ctx context.Context, q *Queue, items []*lookup) {
 }
 
 // search fills found (reservation id → callback) for the lookups.
-func (ls *lookups) search(ctx context.Context, q *Queue, items []*lookup, found map[string]*reservation.SyncResult) error {
+func (ls *lookups) search(ctx context.Context, q *booking.Queue, items []*lookup, found map[string]*reservation.SyncResult) error {
 	want := make(map[string]bool, len(items))
 	var numbers []string
 	seen := make(map[string]bool)

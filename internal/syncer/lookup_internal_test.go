@@ -24,10 +24,10 @@ func (g findOnly) FindCallbacks(ctx context.Context, q genesys.FindQuery) ([]str
 	return g.find(ctx, q)
 }
 
-func lookupRunner(find func(ctx context.Context, q genesys.FindQuery) ([]string, error)) (*lookups, *Queue) {
+func lookupRunner(find func(ctx context.Context, q genesys.FindQuery) ([]string, error)) (*lookups, *booking.Queue) {
 	r := &Runner{cfg: Config{Genesys: findOnly{find: find}, LookupWindow: 200 * time.Millisecond}}
 	return &lookups{r: r, open: map[string]*lookupBatch{}},
-		&Queue{Queue: &booking.Queue{ID: "support", GenesysQueueID: "q-1"}}
+		&booking.Queue{ID: "support", GenesysQueueID: "q-1"}
 }
 
 func lookupRes(id, number string) *reservation.Reservation {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/reservation"
 )
@@ -102,11 +103,11 @@ func mapConversation(c *genesys.CallbackConversation, now time.Time) reservation
 }
 
 // withBucket fills in the bucket and capacity of the update's time.
-func (r *Runner) withBucket(q *Queue, u reservation.GenesysUpdate) reservation.GenesysUpdate {
+func (r *Runner) withBucket(q *booking.Queue, u reservation.GenesysUpdate) reservation.GenesysUpdate {
 	if q == nil || u.ScheduledAt.IsZero() {
 		return u
 	}
-	b := q.Schedule.BucketAt(u.ScheduledAt)
-	u.Bucket, u.Cap = b.Start, q.Schedule.CapacityAt(b.Start)
+	b := q.Calendar.BucketAt(u.ScheduledAt)
+	u.Bucket, u.Cap = b.Start, q.Calendar.CapacityAt(b.Start)
 	return u
 }

@@ -56,19 +56,6 @@ type Genesys interface {
 	Subscribe(ctx context.Context, channelID string, topics []string, replace bool) ([]genesys.ChannelTopic, error)
 }
 
-// Queue is what the sync knows of a configured queue.
-type Queue struct {
-	*booking.Queue
-	// SMSFrom is the queue's SMS number for the missed-callback SMS ("" =
-	// no SMS from this queue).
-	SMSFrom string
-	// CallerID and ScriptID go into each created callback when set.
-	CallerID, CallerIDName, ScriptID string
-	// ScheduleGroupID names the Genesys schedule group whose hours the
-	// queue uses (its Schedule.Imported is then kept by HoursImporter).
-	ScheduleGroupID string
-}
-
 // Observer receives the sync's metrics.
 type Observer interface {
 	SyncOutcome(op, outcome string)   // op create|reschedule|cancel|adopt|sms; outcome ok|retry|failed|unknown
@@ -91,7 +78,7 @@ type Config struct {
 	Store   Store
 	Jobs    *jobs.Client
 	Genesys Genesys
-	Queues  []*Queue
+	Queues  []*booking.Queue
 	Logger  *slog.Logger
 	// Observer gets metrics; default none.
 	Observer Observer
@@ -135,7 +122,7 @@ type Runner struct {
 	cfg     Config
 	logger  *slog.Logger
 	lookups *lookups
-	queues  map[string]*Queue
+	queues  map[string]*booking.Queue
 	id      string
 	jobs    *jobs.Client
 	now     func() time.Time
@@ -174,7 +161,7 @@ func New(cfg Config) *Runner {
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*Queue{}, id: "sync-" + hex.EncodeToString(b),
+	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*booking.Queue{}, id: "sync-" + hex.EncodeToString(b),
 		jobs: cfg.Jobs, now: cfg.Now}
 	r.lookups = &lookups{r: r, open: map[string]*lookupBatch{}}
 	for _, q := range cfg.Queues {

@@ -28,7 +28,7 @@ type bundle struct {
 	gc     *genesys.Client
 	runner *syncer.Runner
 	book   *booking.Service
-	queue  *syncer.Queue
+	queue  *booking.Queue
 	ctx    context.Context
 }
 
@@ -66,20 +66,20 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 		t.Fatal(err)
 	}
 	loc, _ := time.LoadLocation("America/New_York")
-	q := &syncer.Queue{Queue: &booking.Queue{ID: "support", Name: "Support", GenesysQueueID: simQueue, TimeZone: loc.String(),
-		Schedule: &schedule.Queue{Location: loc, SlotMinutes: 15, Capacity: 2, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}},
+	q := &booking.Queue{ID: "support", Name: "Support", GenesysQueueID: simQueue, TimeZone: loc.String(),
+		Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 2, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour},
 		SMSFrom: "+18005550100"}
 	js := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond,
 		JobTimeout: 20 * time.Second})
 	runner := syncer.New(syncer.Config{
-		Store: store, Jobs: js, Genesys: gc, Queues: []*syncer.Queue{q}, Now: clock.Now,
+		Store: store, Jobs: js, Genesys: gc, Queues: []*booking.Queue{q}, Now: clock.Now,
 		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour,
 	})
 	store.OnEvents(runner.OnEvents)
 	if err := js.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	book := booking.New(store, []*booking.Queue{q.Queue}, booking.Options{})
+	book := booking.New(store, []*booking.Queue{q}, booking.Options{})
 	if err := js.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

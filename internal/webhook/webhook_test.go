@@ -163,7 +163,7 @@ func setup(t *testing.T, backend string, strict bool, timeout time.Duration) *bu
 		Timeout: timeout, QueueNames: map[string]string{"support": "Support"}})
 	loc, _ := time.LoadLocation("America/New_York")
 	q := &booking.Queue{ID: "support", Name: "Support", TimeZone: loc.String(),
-		Schedule: &schedule.Queue{Location: loc, SlotMinutes: 15, Capacity: 100, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}}
+		Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 100, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}}
 	store.OnEvents(disp.OnEvents)
 	if err := js.Open(ctx); err != nil {
 		t.Fatal(err)
