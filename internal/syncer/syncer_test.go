@@ -68,7 +68,7 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 	loc, _ := time.LoadLocation("America/New_York")
 	q := &booking.Queue{ID: "support", Name: "Support", GenesysQueueID: simQueue, TimeZone: loc.String(),
 		Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 2, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour},
-		SMSFrom: "+18005550100"}
+		SMSFrom:  "+18005550100"}
 	js := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond,
 		JobTimeout: 20 * time.Second})
 	runner := syncer.New(syncer.Config{
