@@ -53,13 +53,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	// What a typo breaks, before anything is started or printed: the TLS
 	// files and the listen address, each named by where it was set.
-	tlsConfig, err := loadTLS(cfg, st.sources(getenv))
+	src := st.sources(cfg, getenv)
+	tlsConfig, err := loadTLS(cfg, src)
 	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s (%s): %w", cfg.Listen, st.sources(getenv).listen, err)
+		return fmt.Errorf("listen on %s (%s): %w", cfg.Listen, src.listen, err)
 	}
 	defer ln.Close()
 

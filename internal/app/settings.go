@@ -68,25 +68,25 @@ type sources struct {
 	listen, tls string
 }
 
-// sources names where the listen address and the TLS files were set.
-func (s *settings) sources(getenv func(string) string) sources {
-	file := first(s.config, getenv("SLOTLINE_CONFIG"))
+// sources names where the listen address and the TLS files of cfg were
+// set: a flag, the environment, the file and line, or the default.
+func (s *settings) sources(cfg *config.Config, getenv func(string) string) sources {
 	var src sources
 	switch {
 	case s.addr != "":
 		src.listen = "set by --addr"
 	case getenv("SLOTLINE_ADDR") != "":
 		src.listen = "set by SLOTLINE_ADDR"
-	case file != "":
-		src.listen = "listen in " + file + ", or its default"
+	case cfg.ListenAt != "":
+		src.listen = "set at " + cfg.ListenAt
 	default:
 		src.listen = "the default"
 	}
 	switch {
 	case s.tlsCert != "":
 		src.tls = "set by --tls-cert and --tls-key"
-	case file != "":
-		src.tls = "tls in " + file
+	case cfg.TLS != nil && cfg.TLS.At != "":
+		src.tls = "set at " + cfg.TLS.At
 	}
 	return src
 }

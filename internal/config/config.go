@@ -77,6 +77,9 @@ const maxSMSText = 765
 type Config struct {
 	// Listen is the address the HTTP server listens on (default 127.0.0.1:8080).
 	Listen string
+	// ListenAt is where the file set Listen ("FILE:LINE: listen"), or ""
+	// when it did not.
+	ListenAt string
 	// Database is sqlite:PATH or a postgres:// URL (default sqlite:./slotline.db).
 	Database string
 	// TLS is nil when the server speaks plain HTTP.
@@ -103,6 +106,8 @@ type Config struct {
 type TLS struct {
 	// Cert and Key are paths, resolved relative to the config file's directory.
 	Cert, Key string
+	// At is where the file set them ("FILE:LINE: tls"), or "".
+	At string
 }
 
 // Log configures the service's logger.
@@ -217,6 +222,9 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 	if err := p.decode(f, "", blocks); err != nil {
 		return err
 	}
+	if v := f["listen"]; v != nil {
+		c.ListenAt = p.at(v, "listen")
+	}
 	c.Queues, err = p.queues(f["queues"], "queues")
 	return err
 }
@@ -258,7 +266,7 @@ func (p *parser) tls(n *yaml.Node, path string) (*TLS, error) {
 		}
 		paths[i] = p.path(s)
 	}
-	return &TLS{Cert: paths[0], Key: paths[1]}, nil
+	return &TLS{Cert: paths[0], Key: paths[1], At: p.at(n, path)}, nil
 }
 
 // publicURL reads an absolute http or https URL.

@@ -74,3 +74,9 @@ func (p *parser) syntaxError(err error) error {
 	}
 	return &Error{File: p.file, Line: line, Msg: "invalid YAML: " + msg, Err: err}
 }
+
+// at names where node n set field, in the form of errors' prefix:
+// "FILE:LINE: field".
+func (p *parser) at(n *yaml.Node, field string) string {
+	return strings.TrimSuffix((&Error{File: p.file, Line: n.Line, Field: field}).Error(), ": ")
+}
