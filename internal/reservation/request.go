@@ -1,19 +1,14 @@
 package reservation
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -80,137 +75,6 @@ func hashJSON(v any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// fieldErrors collects what is wrong with a request, field by field.
-type fieldErrors struct {
-	fields map[string]string
-	order  []string
-}
-
-func (fe *fieldErrors) add(field, msg string) {
-	if fe.fields == nil {
-		fe.fields = map[string]string{}
-	}
-	if _, ok := fe.fields[field]; ok {
-		return
-	}
-	fe.fields[field] = msg
-	fe.order = append(fe.order, field)
-}
-
-func (fe *fieldErrors) err() error {
-	if len(fe.order) == 0 {
-		return nil
-	}
-	first := fe.order[0]
-	msg := first + ": " + fe.fields[first]
-	if n := len(fe.order); n > 1 {
-		msg += fmt.Sprintf(" (and %d more)", n-1)
-	}
-	return &Error{Code: EINVALID, Message: msg, Fields: fe.fields}
-}
-
-// object decodes a JSON object into raw members, reporting unknown members.
-func (fe *fieldErrors) object(path string, raw json.RawMessage, known ...string) map[string]json.RawMessage {
-	var m map[string]json.RawMessage
-	err := json.Unmarshal(raw, &m)
-	var syn *json.SyntaxError
-	if path == "" && (errors.As(err, &syn) || len(bytes.TrimSpace(raw)) == 0) {
-		at := int64(0)
-		if syn != nil {
-			at = syn.Offset
-		}
-		fe.add("body", fmt.Sprintf("is not valid JSON (at byte %d)", at))
-		return nil
-	}
-	if err != nil || m == nil {
-		fe.add(pathOr(path, "body"), "must be a JSON object")
-		return nil
-	}
-	var unknown []string
-	for k := range m {
-		found := false
-		for _, kn := range known {
-			found = found || k == kn
-		}
-		if !found {
-			unknown = append(unknown, k)
-		}
-	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		fe.add(join(path, k), "unknown field")
-	}
-	for k, v := range m {
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-			delete(m, k) // null means absent
-		}
-	}
-	return m
-}
-
-func pathOr(path, def string) string {
-	if path == "" {
-		return def
-	}
-	return path
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func (fe *fieldErrors) str(m map[string]json.RawMessage, path, key string) (string, bool) {
-	raw, ok := m[key]
-	if !ok {
-		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		fe.add(join(path, key), "must be a string")
-		return "", false
-	}
-	return s, true
-}
-
-func (fe *fieldErrors) boolean(m map[string]json.RawMessage, path, key string) bool {
-	raw, ok := m[key]
-	if !ok {
-		return false
-	}
-	var b bool
-	if err := json.Unmarshal(raw, &b); err != nil {
-		fe.add(join(path, key), "must be true or false")
-	}
-	return b
-}
-
-func (fe *fieldErrors) integer(m map[string]json.RawMessage, path, key string) (int, bool) {
-	raw, ok := m[key]
-	if !ok {
-		return 0, false
-	}
-	var n json.Number
-	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '"' {
-		fe.add(join(path, key), "must be an integer")
-		return 0, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&n); err != nil {
-		fe.add(join(path, key), "must be an integer")
-		return 0, false
-	}
-	i, err := n.Int64()
-	if err != nil || i < -1<<31 || i > 1<<31-1 {
-		fe.add(join(path, key), "must be an integer")
-		return 0, false
-	}
-	return int(i), true
-}
-
 var (
 	e164          = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	callbackIDPat = regexp.MustCompile(`^[A-Za-z0-9._:@+-]{1,128}$`)
@@ -252,33 +116,11 @@ func MaskNumber(s string) string {
 	return cc + strings.Repeat("*", len(rest)-2) + rest[len(rest)-2:]
 }
 
-func (fe *fieldErrors) text(m map[string]json.RawMessage, path, key string, max int) (string, bool) {
-	s, ok := fe.str(m, path, key)
-	if !ok {
-		return "", false
-	}
-	if !utf8.ValidString(s) {
-		fe.add(join(path, key), "must be valid UTF-8")
-		return "", false
-	}
-	if n := utf8.RuneCountInString(s); n > max {
-		fe.add(join(path, key), fmt.Sprintf("must be at most %d characters (got %d)", max, n))
-		return "", false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			fe.add(join(path, key), "must not contain control characters")
-			return "", false
-		}
-	}
-	return s, true
-}
-
-func (fe *fieldErrors) instant(m map[string]json.RawMessage, path, key string) (time.Time, bool) {
-	s, ok := fe.str(m, path, key)
+func (fe *Fields) instant(m map[string]json.RawMessage, path, key string) (time.Time, bool) {
+	s, ok := fe.Str(m, path, key)
 	if !ok {
 		if _, present := m[key]; !present {
-			fe.add(join(path, key), "is required")
+			fe.Add(join(path, key), "is required")
 		}
 		return time.Time{}, false
 	}
@@ -287,35 +129,35 @@ func (fe *fieldErrors) instant(m map[string]json.RawMessage, path, key string) (
 		return t, true
 	}
 	if _, err2 := time.Parse("2006-01-02T15:04:05", strings.SplitN(s, ".", 2)[0]); err2 == nil {
-		fe.add(join(path, key), fmt.Sprintf("%q has no UTC offset; write it like 2026-06-15T14:00:00-04:00", s))
+		fe.Add(join(path, key), fmt.Sprintf("%q has no UTC offset; write it like 2026-06-15T14:00:00-04:00", s))
 	} else {
-		fe.add(join(path, key), fmt.Sprintf("%q is not an RFC 3339 date-time", s))
+		fe.Add(join(path, key), fmt.Sprintf("%q is not an RFC 3339 date-time", s))
 	}
 	return time.Time{}, false
 }
 
-func (fe *fieldErrors) matrix(m map[string]json.RawMessage, key string) []Slot {
+func (fe *Fields) matrix(m map[string]json.RawMessage, key string) []Slot {
 	raw, ok := m[key]
 	if !ok {
 		return nil
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		fe.add(key, "must be an array of {start, end}")
+		fe.Add(key, "must be an array of {start, end}")
 		return nil
 	}
 	if len(items) == 0 {
-		fe.add(key, "must hold at least one slot")
+		fe.Add(key, "must hold at least one slot")
 		return nil
 	}
 	if len(items) > MaxCandidates {
-		fe.add(key, fmt.Sprintf("must hold at most %d slots (got %d)", MaxCandidates, len(items)))
+		fe.Add(key, fmt.Sprintf("must hold at most %d slots (got %d)", MaxCandidates, len(items)))
 		return nil
 	}
 	slots := make([]Slot, 0, len(items))
 	for i, item := range items {
 		path := fmt.Sprintf("%s[%d]", key, i)
-		sm := fe.object(path, item, "start", "end")
+		sm := fe.Object(path, item, "start", "end")
 		if sm == nil {
 			continue
 		}
@@ -326,9 +168,9 @@ func (fe *fieldErrors) matrix(m map[string]json.RawMessage, key string) []Slot {
 		}
 		switch {
 		case !end.After(start):
-			fe.add(path+".end", "must be after start")
+			fe.Add(path+".end", "must be after start")
 		case end.Sub(start) > MaxSlotLength:
-			fe.add(path+".end", fmt.Sprintf("makes the slot %s long; at most %s is allowed", end.Sub(start), MaxSlotLength))
+			fe.Add(path+".end", fmt.Sprintf("makes the slot %s long; at most %s is allowed", end.Sub(start), MaxSlotLength))
 		default:
 			slots = append(slots, Slot{start, end})
 		}
@@ -336,34 +178,34 @@ func (fe *fieldErrors) matrix(m map[string]json.RawMessage, key string) []Slot {
 	return slots
 }
 
-func (fe *fieldErrors) channel(m map[string]json.RawMessage, key string) (ChannelPreferences, bool) {
+func (fe *Fields) channel(m map[string]json.RawMessage, key string) (ChannelPreferences, bool) {
 	raw, ok := m[key]
 	if !ok {
 		return ChannelPreferences{Primary: "voice"}, false
 	}
-	cm := fe.object(key, raw, "primary", "fallback", "allow_sms")
+	cm := fe.Object(key, raw, "primary", "fallback", "allow_sms")
 	if cm == nil {
 		return ChannelPreferences{}, true
 	}
 	var ch ChannelPreferences
-	ch.Primary, _ = fe.str(cm, key, "primary")
-	ch.Fallback, _ = fe.str(cm, key, "fallback")
-	ch.AllowSMS = fe.boolean(cm, key, "allow_sms")
+	ch.Primary, _ = fe.Str(cm, key, "primary")
+	ch.Fallback, _ = fe.Str(cm, key, "fallback")
+	ch.AllowSMS = fe.Bool(cm, key, "allow_sms")
 	if ch.Primary == "" {
 		ch.Primary = "voice"
 	}
 	if ch.Primary != "voice" {
-		fe.add(key+".primary", fmt.Sprintf("%q is not supported; use \"voice\"", ch.Primary))
+		fe.Add(key+".primary", fmt.Sprintf("%q is not supported; use \"voice\"", ch.Primary))
 	}
 	switch ch.Fallback {
 	case "", "none":
 		ch.Fallback = ""
 	case "sms":
 		if !ch.AllowSMS {
-			fe.add(key+".fallback", "is \"sms\" but allow_sms is false")
+			fe.Add(key+".fallback", "is \"sms\" but allow_sms is false")
 		}
 	default:
-		fe.add(key+".fallback", fmt.Sprintf("%q is not supported; use \"sms\" or \"none\"", ch.Fallback))
+		fe.Add(key+".fallback", fmt.Sprintf("%q is not supported; use \"sms\" or \"none\"", ch.Fallback))
 	}
 	return ch, true
 }
@@ -371,50 +213,50 @@ func (fe *fieldErrors) channel(m map[string]json.RawMessage, key string) (Channe
 // DecodeCreate decodes and checks a create body. Every problem is reported
 // with the JSON path of its field; the error is an EINVALID *Error.
 func DecodeCreate(body []byte) (*CreateRequest, error) {
-	var fe fieldErrors
-	m := fe.object("", body, "callback_id", "callback_number", "customer_name", "time_slot_matrix",
+	var fe Fields
+	m := fe.Object("", body, "callback_id", "callback_number", "customer_name", "time_slot_matrix",
 		"channel_preferences", "queue_id", "reason", "concurrency_limit")
 	if m == nil {
-		return nil, fe.err()
+		return nil, fe.Err()
 	}
 	var r CreateRequest
-	if id, ok := fe.str(m, "", "callback_id"); ok {
+	if id, ok := fe.Str(m, "", "callback_id"); ok {
 		if !callbackIDPat.MatchString(id) {
-			fe.add("callback_id", "must be 1 to 128 letters, digits or . _ : @ + -")
+			fe.Add("callback_id", "must be 1 to 128 letters, digits or . _ : @ + -")
 		}
 		r.CallbackID = id
 	}
-	if num, ok := fe.str(m, "", "callback_number"); ok {
+	if num, ok := fe.Str(m, "", "callback_number"); ok {
 		if !ValidNumber(num) {
-			fe.add("callback_number", "is not a valid E.164 phone number (like +14155550199)")
+			fe.Add("callback_number", "is not a valid E.164 phone number (like +14155550199)")
 		}
 		r.CallbackNumber = num
 	} else if _, present := m["callback_number"]; !present {
-		fe.add("callback_number", "is required")
+		fe.Add("callback_number", "is required")
 	}
-	r.CustomerName, _ = fe.text(m, "", "customer_name", MaxNameLength)
-	if q, ok := fe.str(m, "", "queue_id"); ok && q != "" {
+	r.CustomerName, _ = fe.Text(m, "", "customer_name", MaxNameLength)
+	if q, ok := fe.Str(m, "", "queue_id"); ok && q != "" {
 		r.QueueID = q
 	} else if !ok {
 		if _, present := m["queue_id"]; !present {
-			fe.add("queue_id", "is required")
+			fe.Add("queue_id", "is required")
 		}
 	} else {
-		fe.add("queue_id", "is required")
+		fe.Add("queue_id", "is required")
 	}
 	if _, present := m["time_slot_matrix"]; !present {
-		fe.add("time_slot_matrix", "is required")
+		fe.Add("time_slot_matrix", "is required")
 	}
 	r.Candidates = fe.matrix(m, "time_slot_matrix")
 	r.Channel, _ = fe.channel(m, "channel_preferences")
-	r.Reason, _ = fe.text(m, "", "reason", MaxReasonLength)
-	if n, ok := fe.integer(m, "", "concurrency_limit"); ok {
+	r.Reason, _ = fe.Text(m, "", "reason", MaxReasonLength)
+	if n, ok := fe.Int(m, "", "concurrency_limit"); ok {
 		if n < MinConcurrencyLimit || n > MaxConcurrencyLimit {
-			fe.add("concurrency_limit", fmt.Sprintf("must be from %d to %d (got %d)", MinConcurrencyLimit, MaxConcurrencyLimit, n))
+			fe.Add("concurrency_limit", fmt.Sprintf("must be from %d to %d (got %d)", MinConcurrencyLimit, MaxConcurrencyLimit, n))
 		}
 		r.ConcurrencyLimit = n
 	}
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -422,32 +264,32 @@ func DecodeCreate(body []byte) (*CreateRequest, error) {
 
 // DecodeUpdate decodes and checks a PATCH body.
 func DecodeUpdate(body []byte) (*UpdateRequest, error) {
-	var fe fieldErrors
-	m := fe.object("", body, "time_slot_matrix", "reason", "channel_preferences", "customer_name",
+	var fe Fields
+	m := fe.Object("", body, "time_slot_matrix", "reason", "channel_preferences", "customer_name",
 		"callback_id", "callback_number", "queue_id", "concurrency_limit")
 	if m == nil {
-		return nil, fe.err()
+		return nil, fe.Err()
 	}
 	for _, k := range []string{"callback_id", "callback_number", "queue_id", "concurrency_limit"} {
 		if _, ok := m[k]; ok {
-			fe.add(k, "cannot be changed; cancel and reserve again")
+			fe.Add(k, "cannot be changed; cancel and reserve again")
 		}
 	}
 	var r UpdateRequest
 	r.Candidates = fe.matrix(m, "time_slot_matrix")
-	if s, ok := fe.text(m, "", "reason", MaxReasonLength); ok {
+	if s, ok := fe.Text(m, "", "reason", MaxReasonLength); ok {
 		r.Reason = &s
 	}
-	if s, ok := fe.text(m, "", "customer_name", MaxNameLength); ok {
+	if s, ok := fe.Text(m, "", "customer_name", MaxNameLength); ok {
 		r.CustomerName = &s
 	}
 	if ch, ok := fe.channel(m, "channel_preferences"); ok {
 		r.Channel = &ch
 	}
 	if len(m) == 0 {
-		fe.add("body", "must change at least one of time_slot_matrix, reason, channel_preferences, customer_name")
+		fe.Add("body", "must change at least one of time_slot_matrix, reason, channel_preferences, customer_name")
 	}
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	return &r, nil

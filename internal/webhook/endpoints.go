@@ -1,9 +1,7 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -61,64 +59,40 @@ type EndpointRequest struct {
 	IncludeNumbers *bool     `json:"include_numbers"`
 }
 
-// DecodeEndpointRequest decodes a body strictly: unknown fields and wrong
-// types are EINVALID errors naming the field.
+// DecodeEndpointRequest decodes a body strictly, as the reservation
+// requests are (reservation.Fields): unknown fields and wrong types are
+// EINVALID errors naming the field; a null member is absent.
 func DecodeEndpointRequest(body []byte) (*EndpointRequest, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return nil, reservation.FieldError("body", "must be a JSON object")
-	}
-	known := map[string]bool{"name": true, "url": true, "content_type": true, "enabled": true, "events": true, "queues": true, "include_numbers": true}
-	fields := map[string]string{}
-	for k := range raw {
-		if !known[k] {
-			fields[k] = "unknown field"
-		}
+	var fe reservation.Fields
+	m := fe.Object("", body, "name", "url", "content_type", "enabled", "events", "queues", "include_numbers")
+	if m == nil {
+		return nil, fe.Err()
 	}
 	var r EndpointRequest
-	dec := func(k string, v any, want string) {
-		if b, ok := raw[k]; ok {
-			if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-				fields[k] = "must be " + want + ", not null (leave it out to keep it)"
-			} else if err := json.Unmarshal(b, v); err != nil {
-				fields[k] = "must be " + want
-			}
+	str := func(key string) *string {
+		if v, ok := fe.Str(m, "", key); ok {
+			return &v
 		}
+		return nil
 	}
-	var name, url, ctype string
-	var enabled, numbers bool
-	var events, queues []string
-	dec("name", &name, "a string")
-	dec("url", &url, "a string")
-	dec("content_type", &ctype, "a string")
-	dec("enabled", &enabled, "true or false")
-	dec("events", &events, "an array of event types")
-	dec("queues", &queues, "an array of queue ids")
-	dec("include_numbers", &numbers, "true or false")
-	set := func(k string) bool { _, ok := raw[k]; _, bad := fields[k]; return ok && !bad }
-	if set("name") {
-		r.Name = &name
+	boolean := func(key string) *bool {
+		if _, ok := m[key]; !ok {
+			return nil
+		}
+		v := fe.Bool(m, "", key)
+		return &v
 	}
-	if set("url") {
-		r.URL = &url
+	strs := func(key, what string) *[]string {
+		if v, ok := fe.Strs(m, "", key, what); ok {
+			return &v
+		}
+		return nil
 	}
-	if set("content_type") {
-		r.ContentType = &ctype
-	}
-	if set("enabled") {
-		r.Enabled = &enabled
-	}
-	if set("events") {
-		r.Events = &events
-	}
-	if set("queues") {
-		r.Queues = &queues
-	}
-	if set("include_numbers") {
-		r.IncludeNumbers = &numbers
-	}
-	if len(fields) > 0 {
-		return nil, &reservation.Error{Code: reservation.EINVALID, Message: "the endpoint is invalid", Fields: fields}
+	r.Name, r.URL, r.ContentType = str("name"), str("url"), str("content_type")
+	r.Enabled, r.IncludeNumbers = boolean("enabled"), boolean("include_numbers")
+	r.Events, r.Queues = strs("events", "an array of event types"), strs("queues", "an array of queue ids")
+	if err := fe.Err(); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

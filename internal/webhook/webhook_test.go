@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -686,4 +688,38 @@ func TestPingAndManualRetry(t *testing.T) {
 	}
 	rc.waitFor(t, 2)
 	waitStatus(t, b, ep.ID, storage.DeliveryDelivered)
+}
+
+// TestDecodeEndpointRequest: the endpoint body is decoded as strictly as
+// a reservation's, each refusal naming its field.
+func TestDecodeEndpointRequest(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		body   string
+		fields map[string]string // nil: decodes
+	}{
+		{`{"name":"crm","url":"https://x.example","enabled":false,"events":["reservation.created"],"include_numbers":true}`, nil},
+		{`{"name":null}`, nil}, // null is absent
+		{`not json`, map[string]string{"body": "is not valid JSON (at byte 2)"}},
+		{`[1]`, map[string]string{"body": "must be a JSON object"}},
+		{`{"nmae":"x","url":3}`, map[string]string{"nmae": "unknown field", "url": "must be a string"}},
+		{`{"enabled":"yes","events":"all","queues":[1]}`, map[string]string{"enabled": "must be true or false",
+			"events": "must be an array of event types", "queues": "must be an array of queue ids"}},
+	} {
+		r, err := webhook.DecodeEndpointRequest([]byte(tt.body))
+		if tt.fields == nil {
+			if err != nil || r == nil {
+				t.Errorf("%s: %v", tt.body, err)
+			}
+			continue
+		}
+		var e *reservation.Error
+		if !errors.As(err, &e) || e.Code != reservation.EINVALID || !maps.Equal(e.Fields, tt.fields) {
+			t.Errorf("%s: %v (fields %v), want %v", tt.body, err, e, tt.fields)
+		}
+	}
+	r, _ := webhook.DecodeEndpointRequest([]byte(`{"name":"crm","enabled":false,"events":[]}`))
+	if r.Name == nil || *r.Name != "crm" || r.Enabled == nil || *r.Enabled || r.Events == nil || len(*r.Events) != 0 || r.URL != nil {
+		t.Errorf("decoded %+v", r)
+	}
 }
