@@ -128,7 +128,7 @@ type Runner struct {
 	now     func() time.Time
 }
 
-// Queue is the River queue of the sync's jobs.
+// jobQueue is the job queue the sync's jobs run on.
 const jobQueue = "genesys"
 
 // New builds the sync and registers its jobs with cfg.Jobs (before the
