@@ -1,0 +1,55 @@
+// Package arch holds tests of the module's structure: which packages may
+// depend on which. It has no code of its own.
+package arch
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// list runs go list with a template over the module's packages.
+func list(t *testing.T, args ...string) []string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %v: %v\n%s", args, err, out)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// TestDomainHasNoDrivers: the domain and the services on it build without a
+// SQL driver or the job queue; they see the store through the small
+// interfaces they declare.
+func TestDomainHasNoDrivers(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range []string{"reservation", "schedule", "booking", "stream", "audit", "ical", "frame"} {
+		deps := list(t, "-deps", "github.com/slotline/slotline/internal/"+pkg)
+		for _, d := range deps {
+			if strings.HasPrefix(d, "github.com/jackc/pgx") || strings.HasPrefix(d, "modernc.org/sqlite") ||
+				strings.HasPrefix(d, "github.com/riverqueue/") || d == "github.com/slotline/slotline/internal/storage" {
+				t.Errorf("internal/%s depends on %s", pkg, d)
+			}
+		}
+	}
+}
+
+// TestOnlyJobsImportsRiver: River is the jobs package's; storage only
+// picks River's driver for its database.
+func TestOnlyJobsImportsRiver(t *testing.T) {
+	t.Parallel()
+	allowed := []string{"github.com/slotline/slotline/internal/jobs", "github.com/slotline/slotline/internal/storage"}
+	for _, line := range list(t, "-f", "{{.ImportPath}} {{join .Imports \" \"}} {{join .TestImports \" \"}} {{join .XTestImports \" \"}}",
+		"github.com/slotline/slotline/...") {
+		pkg, imports, _ := strings.Cut(line, " ")
+		for _, imp := range strings.Fields(imports) {
+			if strings.HasPrefix(imp, "github.com/riverqueue/") && !slices.Contains(allowed, pkg) {
+				t.Errorf("%s imports %s", pkg, imp)
+			}
+		}
+	}
+}
