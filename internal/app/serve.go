@@ -279,8 +279,8 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 
 // connectFromFlags parses the flags of a command that only needs the
 // database (--db, --config and their environment variables) and connects
-// to it without migrating.
-func connectFromFlags(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) (*storage.Store, error) {
+// to it with opts, without migrating.
+func connectFromFlags(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, opts storage.Options) (*storage.Store, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var st settings
 	st.register(fs, false)
@@ -291,11 +291,11 @@ func connectFromFlags(ctx context.Context, name string, args []string, getenv fu
 	if err != nil {
 		return nil, err
 	}
-	return storage.Connect(ctx, cfg.Database, storage.Options{})
+	return storage.Connect(ctx, cfg.Database, opts)
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	store, err := connectFromFlags(ctx, "migrate", args, getenv, stderr)
+	store, err := connectFromFlags(ctx, "migrate", args, getenv, stderr, storage.Options{})
 	if err != nil {
 		return err
 	}
@@ -316,11 +316,17 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) == 0 || args[0] != "verify" {
 		return &usageError{"usage: slotline audit verify [--db DSN] [--config FILE]"}
 	}
-	store, err := connectFromFlags(ctx, "audit verify", args[1:], getenv, stderr)
+	// Verifying reads an existing database: a missing one is not created
+	// (an empty file would then fail as if its log had been deleted).
+	store, err := connectFromFlags(ctx, "audit verify", args[1:], getenv, stderr, storage.Options{MustExist: true})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if pending, err := store.PendingMigrations(ctx); err != nil || len(pending) > 0 && strings.HasPrefix(pending[0], "0001_") {
+		return fmt.Errorf("database %s has no Slotline tables (empty, or not Slotline's; serve or migrate creates them): nothing to verify",
+			storage.RedactDSN(store.DSN()))
+	}
 	n, err := store.VerifyAudit(ctx)
 	if err != nil {
 		return fmt.Errorf("audit log is NOT intact (%d entries checked before the break): %w", n, err)

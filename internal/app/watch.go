@@ -53,15 +53,46 @@ func watch(ctx context.Context, args []string, getenv func(string) string, stdou
 		if *jsonOut {
 			return enc.Encode(ev)
 		}
-		r := ev.Reservation
-		fmt.Fprintf(stdout, "#%d %s %s %s %s %s %s sync=%s (%s)\n", ev.Seq, ev.OccurredAt.Local().Format("15:04:05"), ev.Type,
-			ev.ReservationID, r.QueueID, r.Slot.Start.Format(time.RFC3339), r.Status, r.Sync.State, ev.Origin)
-		return nil
+		_, err := io.WriteString(stdout, eventLine(ev))
+		return err
 	}
 	notice := func(n *streamclient.Notice) {
 		fmt.Fprintf(stderr, "-- %s %s\n", n.Notice, n.Detail)
 	}
 	return streamclient.Watch(ctx, o, handle, notice)
+}
+
+// eventLine is an event as watch prints it: the reservation's queue, slot,
+// status and sync state for reservation.* events; the endpoint, delivery
+// and reason for the events about webhooks (webhook.ping, webhook.disabled,
+// delivery.exhausted), which carry no reservation; and what there is for a
+// type this version does not know.
+func eventLine(ev *reservation.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d %s %s", ev.Seq, ev.OccurredAt.Local().Format("15:04:05"), ev.Type)
+	switch r, w := ev.Reservation, ev.Webhook; {
+	case r != nil:
+		fmt.Fprintf(&b, " %s %s %s %s sync=%s", ev.ReservationID, r.QueueID, r.Slot.Start.Format(time.RFC3339), r.Status, r.Sync.State)
+	case w != nil:
+		fmt.Fprintf(&b, " endpoint=%s", w.EndpointID)
+		if w.DeliveryID != "" {
+			fmt.Fprintf(&b, " delivery=%s", w.DeliveryID)
+		}
+		if w.EventSeq != 0 {
+			fmt.Fprintf(&b, " event=#%d", w.EventSeq)
+		}
+		if w.Reason != "" {
+			fmt.Fprintf(&b, " reason=%q", w.Reason)
+		}
+	default:
+		for _, s := range []string{ev.ReservationID, ev.QueueID} {
+			if s != "" {
+				b.WriteString(" " + s)
+			}
+		}
+	}
+	fmt.Fprintf(&b, " (%s)\n", ev.Origin)
+	return b.String()
 }
 
 func splitComma(s string) []string {

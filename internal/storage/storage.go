@@ -18,8 +18,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +79,10 @@ type Options struct {
 	// stays consistent and loses nothing when the process dies) or FULL
 	// (also survives power loss, slower).
 	Synchronous string
+	// MustExist makes Connect fail, naming the database, when it does not
+	// exist yet, where SQLite would otherwise create an empty file: for
+	// the commands that only read an existing database (audit verify).
+	MustExist bool
 }
 
 // Open connects to dsn ("sqlite:PATH" or "postgres://…") and applies the
@@ -156,6 +164,13 @@ func openSQLite(path string, opts Options) (*Store, error) {
 	if query != "" {
 		base += "&" + query
 	}
+	if opts.MustExist {
+		if err := sqliteExists(file); err != nil {
+			return nil, err
+		}
+		// Should it vanish in between, opening still creates nothing.
+		base += "&mode=rw"
+	}
 	wconn, err := newCachingConnector(base)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
@@ -192,6 +207,25 @@ func openSQLite(path string, opts Options) (*Store, error) {
 	return &Store{backend: SQLite, logger: opts.Logger, wdb: wdb, rdb: rdb, cp: cp}, nil
 }
 
+// sqliteExists reports, naming the file (and where a relative name points),
+// that a SQLite database is not there.
+func sqliteExists(file string) error {
+	fi, err := os.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		where := ""
+		if abs, aerr := filepath.Abs(file); aerr == nil && abs != file {
+			where = " (" + abs + ")"
+		}
+		return fmt.Errorf("database sqlite:%s does not exist%s", file, where)
+	case err != nil:
+		return fmt.Errorf("database sqlite:%s: %w", file, err)
+	case fi.IsDir():
+		return fmt.Errorf("database sqlite:%s is a directory, not a SQLite file", file)
+	}
+	return nil
+}
+
 func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -205,13 +239,42 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", RedactDSN(dsn), err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect %s: %w", RedactDSN(dsn), err)
+		return nil, connectError(dsn, cfg.ConnConfig, err)
 	}
 	return &Store{backend: Postgres, logger: opts.Logger, pool: pool}, nil
+}
+
+// connectTimeout bounds the first connection to PostgreSQL.
+const connectTimeout = 10 * time.Second
+
+// connectError says in one line why PostgreSQL could not be used: the
+// server cannot be reached (and where it was looked for), the database does
+// not exist, the login was refused; pgx's own message lists every address
+// and TLS mode it tried, on several lines.
+func connectError(dsn string, cc *pgx.ConnConfig, err error) error {
+	where := net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
+	var pgErr *pgconn.PgError
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "3D000":
+		return fmt.Errorf("database %s does not exist: PostgreSQL at %s has no database %q", RedactDSN(dsn), where, cc.Database)
+	case errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000"):
+		return fmt.Errorf("database %s: PostgreSQL at %s refused the login of user %q: %s", RedactDSN(dsn), where, cc.User, pgErr.Message)
+	case errors.As(err, &pgErr):
+		return fmt.Errorf("database %s: PostgreSQL at %s: %s (SQLSTATE %s)", RedactDSN(dsn), where, pgErr.Message, pgErr.Code)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("database %s is unreachable: cannot resolve the host %s: %v", RedactDSN(dsn), cc.Host, dnsErr)
+	case errors.As(err, &opErr):
+		return fmt.Errorf("database %s is unreachable: no PostgreSQL answers at %s: %v", RedactDSN(dsn), where, opErr)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("database %s is unreachable: PostgreSQL at %s did not answer within %s", RedactDSN(dsn), where, connectTimeout)
+	}
+	return fmt.Errorf("connect %s: %w", RedactDSN(dsn), err)
 }
 
 // Backend returns SQLite or Postgres.
