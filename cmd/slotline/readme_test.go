@@ -124,7 +124,7 @@ func readCurlLog(t *testing.T, dir string) []curlCall {
 func TestReadmeFirstSession(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("no bash")
+		skipOutsideCI(t, "no bash")
 	}
 	section := readmeSection(t, "A first session")
 	if !strings.Contains(section, "listens on\n`127.0.0.1:8080`") && !strings.Contains(section, "listens on `127.0.0.1:8080`") {
@@ -403,7 +403,7 @@ func TestReadmeStreamExampleJS(t *testing.T) {
 	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("no node")
+		skipOutsideCI(t, "no node")
 	}
 	var example string
 	for _, b := range codeBlocks(readmeSection(t, "The event stream"), "js") {
@@ -488,4 +488,14 @@ func TestReadmeStreamExampleJS(t *testing.T) {
 		t.Errorf("the example exited (%v):\n%s\n%s", err, p.stdout.String(), p.stderr.String())
 	default:
 	}
+}
+
+// skipOutsideCI skips the test for a missing tool, except under CI=true,
+// where a missing dependency is a failure.
+func skipOutsideCI(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: the tests' dependencies must be installed)", why)
+	}
+	t.Skip(why)
 }
