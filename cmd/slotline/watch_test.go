@@ -329,3 +329,39 @@ func TestWatchPrintsWebhookEvents(t *testing.T) {
 		t.Errorf("the receiver got %d pings, want 2", n)
 	}
 }
+
+// TestWatchStopsWhenRefused: wrong credentials, or a subscription the
+// server refuses (a subscription name it does not take), end watch with an error
+// naming the refusal instead of reconnecting for ever.
+func TestWatchStopsWhenRefused(t *testing.T) {
+	t.Parallel()
+	s := startHooksServer(t)
+	for _, tt := range []struct {
+		name   string
+		secret string
+		args   []string
+		want   string
+	}{
+		{"wrong secret", "not-the-secret", nil, "invalid_client"},
+		{"refused subscription", hooksSecret, []string{"--subscription", "no spaces allowed"}, "400"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan struct{})
+			var stderr string
+			var code int
+			go func() {
+				defer close(done)
+				_, stderr, code = runCmd(t, []string{"SLOTLINE_CLIENT_ID=" + hooksClient, "SLOTLINE_CLIENT_SECRET=" + tt.secret},
+					append([]string{"watch", "--url", s.url}, tt.args...)...)
+			}()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("watch kept reconnecting after it was refused")
+			}
+			if code == 0 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("watch = exit %d, stderr %q; want a failure naming %q", code, stderr, tt.want)
+			}
+		})
+	}
+}

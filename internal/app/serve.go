@@ -335,6 +335,10 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if n == 0 {
+		fmt.Fprintln(stdout, "audit log intact: it is empty")
+		return nil
+	}
 	fmt.Fprintf(stdout, "audit log intact: %d entries, head %d %s\n", n, head.Seq, head.Hash)
 	return nil
 }

@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -42,6 +44,12 @@ func watch(ctx context.Context, args []string, getenv func(string) string, stdou
 		URL: *url, Subscription: *sub, After: *after, Queues: splitComma(*queues), Types: splitComma(*types),
 		Token: func(context.Context) (string, error) {
 			t, err := src.Token()
+			var re *oauth2.RetrieveError
+			if errors.As(err, &re) && re.Response != nil &&
+				(re.Response.StatusCode == http.StatusBadRequest || re.Response.StatusCode == http.StatusUnauthorized) {
+				// Wrong credentials or scope: asking again will not help.
+				return "", streamclient.Permanent(err)
+			}
 			if err != nil {
 				return "", err
 			}

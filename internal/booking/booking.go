@@ -127,6 +127,9 @@ type CandidateResult struct {
 	Start  string          `json:"start"`
 	End    string          `json:"end"`
 	Reason schedule.Reason `json:"reason"`
+	// text, when set, says why in the words of this candidate (for a slot
+	// in the future whose bucket has begun, "past" alone would puzzle).
+	text string
 }
 
 // FreeSlot is a bookable bucket offered as an alternative.
@@ -275,10 +278,14 @@ func (s *Service) candidates(q *Queue, slots []reservation.Slot, limit int, now 
 	for i, sl := range slots {
 		reason := q.Calendar.Check(sl.Start, sl.End, now)
 		results[i] = CandidateResult{Index: i, Start: sl.Start.In(loc).Format(time.RFC3339), End: sl.End.In(loc).Format(time.RFC3339), Reason: reason}
+		b := q.Calendar.BucketAt(sl.Start)
+		if reason == schedule.ReasonPast && sl.Start.After(now) {
+			results[i].text = "falls in a slot that has already begun (" + b.Start.In(loc).Format("15:04") + "–" +
+				b.End.In(loc).Format("15:04") + "); the next one starts at " + b.End.In(loc).Format("15:04")
+		}
 		if reason != schedule.OK {
 			continue
 		}
-		b := q.Calendar.BucketAt(sl.Start)
 		out = append(out, candidate{i, reservation.Candidate{Slot: sl, Bucket: b.Start, Cap: effectiveCap(q.Calendar.CapacityAt(b.Start), limit)}})
 	}
 	return out, results
@@ -304,12 +311,18 @@ var reasonText = map[schedule.Reason]string{
 // booked: each candidate's reason and the three nearest free slots.
 func (s *Service) refusal(ctx context.Context, q *Queue, code string, results []CandidateResult, around time.Time, limit int, now time.Time) error {
 	fields := map[string]string{}
+	why := func(r CandidateResult) string {
+		if r.text != "" {
+			return r.text
+		}
+		return reasonText[r.Reason]
+	}
 	for _, r := range results {
-		fields[fmt.Sprintf("time_slot_matrix[%d]", r.Index)] = reasonText[r.Reason]
+		fields[fmt.Sprintf("time_slot_matrix[%d]", r.Index)] = why(r)
 	}
 	msg := "no slot of time_slot_matrix can be booked"
 	if len(results) == 1 {
-		msg = "the requested slot " + reasonText[results[0].Reason]
+		msg = "the requested slot " + why(results[0])
 	}
 	e := &reservation.Error{Code: code, Message: msg, Fields: fields, Extra: map[string]any{"candidates": results}}
 	free, err := s.nearestFree(ctx, q, around, limit, now, 3)

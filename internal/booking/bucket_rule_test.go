@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,15 +120,20 @@ func TestCreateInsideBucketFills(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 7, 0, 0, loc)
 	b := setupAt(t, 0, now)
 	ctx := context.Background()
-	if _, err := b.svc.Create(ctx, caller(), b.request("started", at(b, 1, 10, 8))); reservation.ErrorCode(err) != reservation.EINVALID {
+	_, err := b.svc.Create(ctx, caller(), b.request("started", at(b, 1, 10, 8)))
+	if reservation.ErrorCode(err) != reservation.EINVALID {
 		t.Fatalf("create at 10:08 in the 10:00 bucket at 10:07: err = %v, want refused as past", err)
+	}
+	// The reason stays "past"; the words say why a future start is past.
+	if msg := reservation.ErrorMessage(err); !strings.Contains(msg, "falls in a slot that has already begun (10:00–10:15); the next one starts at 10:15") {
+		t.Errorf("message %q does not say the slot has begun and when the next starts", msg)
 	}
 	for i := range 2 { // capacity 2
 		if _, err := b.svc.Create(ctx, caller(), b.request(fmt.Sprintf("next%d", i), at(b, 1, 10, 20))); err != nil {
 			t.Fatalf("create %d at 10:20: %v", i, err)
 		}
 	}
-	_, err := b.svc.Create(ctx, caller(), b.request("third", at(b, 1, 10, 25)))
+	_, err = b.svc.Create(ctx, caller(), b.request("third", at(b, 1, 10, 25)))
 	var e *reservation.Error
 	if !errors.As(err, &e) || e.Code != reservation.ECONFLICT || e.Extra["candidates"].([]booking.CandidateResult)[0].Reason != schedule.ReasonFull {
 		t.Fatalf("third create in the 10:15 bucket: err = %v, want full", err)

@@ -108,7 +108,12 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPHeader: h, HTTPClient: o.HTTPClient})
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("stream: %s: %w", resp.Status, err)
+			err = fmt.Errorf("stream: %s: %w", resp.Status, err)
+			switch resp.StatusCode {
+			case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+				// Trying again would get the same answer.
+				err = Permanent(err)
+			}
 		}
 		return nil, err
 	}
@@ -169,11 +174,17 @@ func CloseStatus(err error) websocket.StatusCode { return websocket.CloseStatus(
 // handle, acknowledges it when handle returns nil, and after any drop
 // reconnects with backoff and resumes — at the named subscription's cursor,
 // or after the last event it handled. An error from handle stops Watch
-// (the event stays unacknowledged, so a durable subscription gets it again).
+// (the event stays unacknowledged, so a durable subscription gets it again),
+// and so does a Permanent one (the server refused the subscription, or the
+// token cannot be had), which it returns.
 func Watch(ctx context.Context, o Options, handle func(*reservation.Event) error, onNotice func(*Notice)) error {
 	wait := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		c, err := Dial(ctx, o)
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return err
+		}
 		if err == nil {
 			wait = 200 * time.Millisecond
 			err = follow(ctx, c, &o, handle, onNotice)
@@ -197,6 +208,16 @@ func Watch(ctx context.Context, o Options, handle func(*reservation.Event) error
 	}
 	return nil
 }
+
+// Permanent marks an error that Watch does not retry: the server refused
+// the subscription (a bad token or filter, a missing scope), or the token
+// cannot be had (wrong client credentials).
+func Permanent(err error) error { return &permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
 
 type handlerError struct{ err error }
 

@@ -411,7 +411,7 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, ep *storage.Endpoint, due
 			break
 		}
 		if !ep.FailingSince.IsZero() && d.cfg.Now().Sub(ep.FailingSince) >= d.cfg.DisableAfter {
-			disable = fmt.Sprintf("every delivery failed for %s", d.cfg.DisableAfter)
+			disable = "every delivery failed for " + humanDuration(d.cfg.DisableAfter)
 			break
 		}
 	}
@@ -602,7 +602,7 @@ func (d *Dispatcher) systemEvent(ctx context.Context, typ string, note *reservat
 // Ping records a webhook.ping event and a delivery of it to one endpoint
 // (whatever its filters say), and starts the delivery.
 func (d *Dispatcher) Ping(ctx context.Context, endpointID string) (string, error) {
-	note := &reservation.WebhookNote{EndpointID: endpointID}
+	note := &reservation.WebhookNote{EndpointID: endpointID, DeliveryID: NewDeliveryID()}
 	now := time.Now()
 	ev := reservation.Event{Type: reservation.EventWebhookPing, OccurredAt: now, Origin: reservation.OriginAPI, Actor: "api", Webhook: note}
 	seq, err := d.cfg.Store.RecordSystemEvent(ctx, ev, &audit.Entry{At: now, Actor: "api", Action: "webhook.ping", Target: endpointID,
@@ -610,7 +610,7 @@ func (d *Dispatcher) Ping(ctx context.Context, endpointID string) (string, error
 	if err != nil {
 		return "", err
 	}
-	del := &storage.Delivery{ID: NewDeliveryID(), EndpointID: endpointID, EventSeq: seq, EventType: ev.Type,
+	del := &storage.Delivery{ID: note.DeliveryID, EndpointID: endpointID, EventSeq: seq, EventType: ev.Type,
 		NextAttemptAt: d.cfg.Now(), CreatedAt: d.cfg.Now()}
 	if err := d.cfg.Store.AddDelivery(ctx, del); err != nil {
 		return "", err
@@ -627,4 +627,24 @@ func (d *Dispatcher) Retry(ctx context.Context, endpointID, deliveryID string, w
 		return nil, err
 	}
 	return del, d.Kick(ctx, endpointID)
+}
+
+// humanDuration writes d for people: "5 days", "36 hours", "90 minutes",
+// "45 seconds".
+func humanDuration(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.FormatInt(n, 10) + " " + one + "s"
+	}
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return unit(int64(d/(24*time.Hour)), "day")
+	case d >= 2*time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= 2*time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	}
+	return unit(int64(d.Round(time.Second)/time.Second), "second")
 }

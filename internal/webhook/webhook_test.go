@@ -676,7 +676,7 @@ func TestPingAndManualRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rc.waitFor(t, 1)[0]
-	if bd := decode(t, r); bd.Type != reservation.EventWebhookPing || r.id != id || bd.Data.Webhook.EndpointID != ep.ID {
+	if bd := decode(t, r); bd.Type != reservation.EventWebhookPing || r.id != id || bd.Data.Webhook.EndpointID != ep.ID || bd.Data.Webhook.DeliveryID != id {
 		t.Errorf("ping = %s %s", r.id, r.body)
 	}
 	mu.Lock()
