@@ -79,10 +79,10 @@ func benchAdmitCmd(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	return runBenchCommand(ctx, getenv, stdout, opts.db, opts.cpuProfile, opts.json, func(dbs *benchDBs, text io.Writer) (func(context.Context) error, any) {
-		b := &bench{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchReport{
-			Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		b := &bench{runOf[benchOptions, benchReport]{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchReport{
+			benchEnv:    newBenchEnv(dbs),
 			DurationSec: opts.duration.Seconds(), Clients: opts.clients, InProcessServer: opts.cpuProfile != "" || opts.memProfile != "",
-		}}
+		}}}
 		return b.run, b.rep
 	})
 }
@@ -122,14 +122,11 @@ func runBenchCommand(ctx context.Context, getenv func(string) string, stdout io.
 
 // benchOptions are the command's flags.
 type benchOptions struct {
-	db           string
+	commonFlags
 	duration     time.Duration
 	clients      int
 	reservations int
 	subscribers  int
-	phaseList    string
-	phases       map[string]bool
-	json         bool
 	serverBin    string
 	cpuProfile   string
 	memProfile   string
@@ -137,15 +134,13 @@ type benchOptions struct {
 
 func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	o := &benchOptions{}
-	fs := flag.NewFlagSet("bench admit", flag.ContinueOnError)
-	fs.StringVar(&o.db, "db", "", "`database`: postgres://… benches PostgreSQL in fresh schemas; sqlite:PATH puts the SQLite files beside PATH (default: SQLite in a temporary directory)")
+	fs := flag.NewFlagSet("admit", flag.ContinueOnError)
+	o.commonFlags.register(fs, benchAllPhases)
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each timed phase runs")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients of the store and http phases")
 	fs.IntVar(&o.reservations, "reservations", 100_000, "reservations the server holds when the memory phase reads its RSS")
 	fs.IntVar(&o.subscribers, "subscribers", 1, "event-stream subscribers following (and acking) every event during the memory phase")
-	fs.StringVar(&o.phaseList, "phases", benchAllPhases, "comma-separated `phases` to run")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
-	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable)")
+	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable, as slotline-bench serve)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file`; the server then runs in this process so the profile covers it")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` after the memory phase; the server then runs in this process")
 	hideFlags(fs, "cpuprofile", "memprofile")
@@ -165,18 +160,8 @@ func (o *benchOptions) validate() error {
 		return app.UsageError("--reservations must not be negative")
 	case o.subscribers < 0:
 		return app.UsageError("--subscribers must not be negative")
-	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
-		return app.UsageError("--db must be sqlite:PATH or postgres://…")
 	}
-	o.phases = map[string]bool{}
-	for p := range strings.SplitSeq(o.phaseList, ",") {
-		p = strings.TrimSpace(p)
-		if !slices.Contains(strings.Split(benchAllPhases, ","), p) {
-			return app.UsageError(fmt.Sprintf("--phases: %q is not one of %s", p, benchAllPhases))
-		}
-		o.phases[p] = true
-	}
-	return nil
+	return o.commonFlags.check(benchAllPhases)
 }
 
 func isPostgresDSN(dsn string) bool {
@@ -194,7 +179,7 @@ func hideFlags(fs *flag.FlagSet, names ...string) {
 				shown.Lookup(f.Name).DefValue = f.DefValue
 			}
 		})
-		fmt.Fprintf(fs.Output(), "Usage of slotline %s:\n", fs.Name())
+		fmt.Fprintf(fs.Output(), "Usage of slotline-bench %s:\n", fs.Name())
 		shown.PrintDefaults()
 	}
 }
@@ -225,24 +210,13 @@ func startCPUProfile(path string) (stop func(), err error) {
 
 // bench is one run of the command.
 type bench struct {
-	opts     *benchOptions
-	dbs      *benchDBs
-	rep      *benchReport
-	text     io.Writer // the table, a line per phase as it ends; nil with --json
-	progress io.Writer // what is running now
+	runOf[benchOptions, benchReport]
 }
 
 func (b *bench) run(ctx context.Context) error {
 	b.printHeader()
-	if b.opts.phases["floor"] {
-		if err := b.runFloor(ctx); err != nil {
-			return fmt.Errorf("floor phase: %w", err)
-		}
-	}
-	if b.opts.phases["store"] {
-		if err := b.runStore(ctx); err != nil {
-			return fmt.Errorf("store phase: %w", err)
-		}
+	if err := runPhases(ctx, b.opts.phases, phase{"floor", b.runFloor}, phase{"store", b.runStore}); err != nil {
+		return err
 	}
 	if b.opts.phases["http"] || b.opts.phases["memory"] {
 		return b.runServerPhases(ctx)
@@ -1162,10 +1136,7 @@ func (r *benchLoadResult) figures() *benchRateFigures {
 
 // benchReport is every figure of a run; --json prints it.
 type benchReport struct {
-	Backend         string              `json:"backend"`
-	Database        string              `json:"database"`
-	CPUs            int                 `json:"cpus"`
-	GoVersion       string              `json:"go_version"`
+	benchEnv
 	DurationSec     float64             `json:"duration_s"`
 	Clients         int                 `json:"clients"`
 	InProcessServer bool                `json:"in_process_server,omitempty"`

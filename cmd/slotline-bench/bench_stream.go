@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,17 +70,17 @@ func benchStreamCmd(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	return runBenchCommand(ctx, getenv, stdout, opts.db, opts.cpuProfile, opts.json, func(dbs *benchDBs, text io.Writer) (func(context.Context) error, any) {
-		b := &benchStream{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchStreamReport{
-			Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-			Events: opts.events, Window: opts.window, AckEvery: opts.ackEvery, SharedCPUs: true,
-		}}
+		b := &benchStream{runOf[benchStreamOptions, benchStreamReport]{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchStreamReport{
+			benchEnv: newBenchEnv(dbs),
+			Events:   opts.events, Window: opts.window, AckEvery: opts.ackEvery, SharedCPUs: true,
+		}}}
 		return b.run, b.rep
 	})
 }
 
 // benchStreamOptions are the command's flags.
 type benchStreamOptions struct {
-	db          string
+	commonFlags
 	subList     string
 	subscribers []int
 	events      int
@@ -89,21 +88,19 @@ type benchStreamOptions struct {
 	duration    time.Duration
 	window      int
 	ackEvery    int
-	json        bool
 	cpuProfile  string
 }
 
 func parseBenchStreamFlags(args []string, stderr io.Writer) (*benchStreamOptions, error) {
 	o := &benchStreamOptions{}
-	fs := flag.NewFlagSet("bench stream", flag.ContinueOnError)
-	fs.StringVar(&o.db, "db", "", "`database`: postgres://… benches PostgreSQL in fresh schemas; sqlite:PATH puts the SQLite files beside PATH (default: SQLite in a temporary directory)")
+	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
+	o.commonFlags.register(fs, "")
 	fs.StringVar(&o.subList, "subscribers", "100,1000", "comma-separated subscriber `counts` of the fan-out phase; the latency phase uses the smallest")
 	fs.IntVar(&o.events, "events", 5000, "events committed in each fan-out run (and messages in each floor run)")
 	fs.Float64Var(&o.rate, "rate", 500, "events per second committed in the latency phase")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long the latency phase commits events")
 	fs.IntVar(&o.window, "window", 100, "the server's window: frames in flight without an ack, per subscriber")
 	fs.IntVar(&o.ackEvery, "ack-every", 1, "subscribers acknowledge each event (1, the seed's way) or, when more, every `n` events at once with a cumulative ack (up_to)")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	hideFlags(fs, "cpuprofile")
 	if err := app.ParseFlags(fs, args, stderr); err != nil {
@@ -134,20 +131,15 @@ func (o *benchStreamOptions) validate() error {
 		return app.UsageError("--window must be from 1 to 10000")
 	case o.ackEvery < 1 || o.ackEvery > o.window:
 		return app.UsageError("--ack-every must be from 1 to --window")
-	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
-		return app.UsageError("--db must be sqlite:PATH or postgres://…")
 	}
-	return nil
+	return o.commonFlags.check("")
 }
 
 // benchStreamReport is every figure of a run; --json prints it.
 type benchStreamReport struct {
-	Backend   string `json:"backend"`
-	Database  string `json:"database"`
-	CPUs      int    `json:"cpus"`
-	GoVersion string `json:"go_version"`
-	Events    int    `json:"events"`
-	Window    int    `json:"window"`
+	benchEnv
+	Events int `json:"events"`
+	Window int `json:"window"`
 	// AckEvery: subscribers ack each event (1) or every AckEvery events
 	// with one cumulative ack.
 	AckEvery int `json:"ack_every"`
@@ -218,11 +210,7 @@ type benchStreamLatencyFigures struct {
 
 // benchStream is one run of the command.
 type benchStream struct {
-	opts     *benchStreamOptions
-	dbs      *benchDBs
-	rep      *benchStreamReport
-	text     io.Writer // the table; nil with --json
-	progress io.Writer // what is running now
+	runOf[benchStreamOptions, benchStreamReport]
 }
 
 func (b *benchStream) run(ctx context.Context) error {

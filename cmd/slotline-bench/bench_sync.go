@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,44 +62,42 @@ func benchSyncCmd(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	return runBenchCommand(ctx, getenv, stdout, opts.db, "", opts.json, func(dbs *benchDBs, text io.Writer) (func(context.Context) error, any) {
-		b := &benchSync{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchSyncReport{
-			Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		b := &benchSync{runOf[benchSyncOptions, benchSyncReport]{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchSyncReport{
+			benchEnv:     newBenchEnv(dbs),
 			Reservations: opts.reservations, Clients: opts.clients, RatePerSec: opts.rate, FaultRate: opts.faultRate,
 			RefusalsUseAllowance: opts.chargeRefusals,
 			Workers:              benchSyncWorkers, TimeoutSec: opts.timeout.Seconds(),
-		}}
+		}}}
 		return b.run, b.rep
 	})
 }
 
 // benchSyncOptions are the command's flags.
 type benchSyncOptions struct {
-	db           string
+	commonFlags
 	reservations int
 	rate         float64
 	faultRate    float64
 	// chargeRefusals makes the simulator count refusals against N.
 	chargeRefusals bool
 	clients        int
-	json           bool
 	serverBin      string
 	timeout        time.Duration
 }
 
 func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, error) {
 	o := &benchSyncOptions{}
-	fs := flag.NewFlagSet("bench sync", flag.ContinueOnError)
-	fs.StringVar(&o.db, "db", "", "`database`: postgres://… benches PostgreSQL in a fresh schema; sqlite:PATH puts the SQLite file beside PATH (default: SQLite in a temporary directory)")
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	o.commonFlags.register(fs, "")
 	fs.IntVar(&o.reservations, "reservations", 10_000, "reservations admitted in the burst")
 	fs.Float64Var(&o.rate, "rate", 50, "Genesys API requests per second the simulator allows (N); the server's genesys.rate_limit is set to it")
 	fs.Float64Var(&o.faultRate, "fault-rate", 0.10, "fraction of API calls the simulator refuses with 429 (Retry-After 1 s) or 503, half each; a refusal does not use the allowance N")
 	fs.BoolVar(&o.chargeRefusals, "refusals-use-allowance", false, "count the refused calls against N, as a Genesys that counts every request it answers would (then no client can land more than (1 - fault-rate) × N creates)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients admitting the burst")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
-	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable)")
+	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable, as slotline-bench serve)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait, from the first admission, for every reservation to be synced")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage of slotline %s:\n", fs.Name())
+		fmt.Fprintf(fs.Output(), "Usage of slotline-bench %s:\n", fs.Name())
 		fs.PrintDefaults()
 	}
 	if err := app.ParseFlags(fs, args, stderr); err != nil {
@@ -121,19 +118,13 @@ func (o *benchSyncOptions) validate() error {
 		return app.UsageError("--clients must be at least 1")
 	case o.timeout <= 0:
 		return app.UsageError("--timeout must be positive")
-	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
-		return app.UsageError("--db must be sqlite:PATH or postgres://…")
 	}
-	return nil
+	return o.commonFlags.check("")
 }
 
 // benchSync is one run of the command.
 type benchSync struct {
-	opts     *benchSyncOptions
-	dbs      *benchDBs
-	rep      *benchSyncReport
-	text     io.Writer // the table; nil with --json
-	progress io.Writer // what is running now
+	runOf[benchSyncOptions, benchSyncReport]
 }
 
 // run starts the simulator and the server, admits the burst while
@@ -725,10 +716,7 @@ func (a *benchSyncAPI) do(ctx context.Context, req *http.Request, want int, out 
 
 // benchSyncReport is every figure of a run; --json prints it.
 type benchSyncReport struct {
-	Backend      string  `json:"backend"`
-	Database     string  `json:"database"`
-	CPUs         int     `json:"cpus"`
-	GoVersion    string  `json:"go_version"`
+	benchEnv
 	Reservations int     `json:"reservations"`
 	Clients      int     `json:"clients"`
 	RatePerSec   float64 `json:"rate_per_s"` // N: what the simulator allows

@@ -13,7 +13,6 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -63,17 +62,17 @@ func benchWebhooksCmd(ctx context.Context, args []string, getenv func(string) st
 		return err
 	}
 	return runBenchCommand(ctx, getenv, stdout, opts.db, opts.cpuProfile, opts.json, func(dbs *benchDBs, text io.Writer) (func(context.Context) error, any) {
-		b := &benchWebhooks{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchWebhooksReport{
-			Backend: dbs.backend, Database: dbs.about, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		b := &benchWebhooks{runOf[benchWebhooksOptions, benchWebhooksReport]{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchWebhooksReport{
+			benchEnv:  newBenchEnv(dbs),
 			Endpoints: opts.endpoints, Workers: opts.workers, Committers: opts.committers, SharedCPUs: true,
-		}}
+		}}}
 		return b.run, b.rep
 	})
 }
 
 // benchWebhooksOptions are the command's flags.
 type benchWebhooksOptions struct {
-	db            string
+	commonFlags
 	events        int
 	lossEvents    int
 	endpoints     int
@@ -83,16 +82,13 @@ type benchWebhooksOptions struct {
 	seed          uint64
 	floorDuration time.Duration
 	timeout       time.Duration
-	phaseList     string
-	phases        map[string]bool
-	json          bool
 	cpuProfile    string
 }
 
 func parseBenchWebhooksFlags(args []string, stderr io.Writer) (*benchWebhooksOptions, error) {
 	o := &benchWebhooksOptions{}
-	fs := flag.NewFlagSet("bench webhooks", flag.ContinueOnError)
-	fs.StringVar(&o.db, "db", "", "`database`: postgres://… benches PostgreSQL in fresh schemas; sqlite:PATH puts the SQLite files beside PATH (default: SQLite in a temporary directory)")
+	fs := flag.NewFlagSet("webhooks", flag.ContinueOnError)
+	o.commonFlags.register(fs, benchWebhooksAllPhases)
 	fs.IntVar(&o.events, "events", 5000, "events committed in the deliver phase")
 	fs.IntVar(&o.lossEvents, "loss-events", 2000, "events committed in the loss phase")
 	fs.IntVar(&o.endpoints, "endpoints", 1, "endpoints registered, each taking every event")
@@ -102,8 +98,6 @@ func parseBenchWebhooksFlags(args []string, stderr io.Writer) (*benchWebhooksOpt
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the loss phase's failures")
 	fs.DurationVar(&o.floorDuration, "floor-duration", 3*time.Second, "how long each floor run posts")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long a phase waits for its deliveries after the first commit")
-	fs.StringVar(&o.phaseList, "phases", benchWebhooksAllPhases, "comma-separated `phases` to run")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	hideFlags(fs, "cpuprofile")
 	if err := app.ParseFlags(fs, args, stderr); err != nil {
@@ -130,29 +124,16 @@ func (o *benchWebhooksOptions) validate() error {
 		return app.UsageError("--floor-duration must be positive")
 	case o.timeout <= 0:
 		return app.UsageError("--timeout must be positive")
-	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db):
-		return app.UsageError("--db must be sqlite:PATH or postgres://…")
 	}
-	o.phases = map[string]bool{}
-	for p := range strings.SplitSeq(o.phaseList, ",") {
-		p = strings.TrimSpace(p)
-		if !slices.Contains(strings.Split(benchWebhooksAllPhases, ","), p) {
-			return app.UsageError(fmt.Sprintf("--phases: %q is not one of %s", p, benchWebhooksAllPhases))
-		}
-		o.phases[p] = true
-	}
-	return nil
+	return o.commonFlags.check(benchWebhooksAllPhases)
 }
 
 // benchWebhooksReport is every figure of a run; --json prints it.
 type benchWebhooksReport struct {
-	Backend    string `json:"backend"`
-	Database   string `json:"database"`
-	CPUs       int    `json:"cpus"`
-	GoVersion  string `json:"go_version"`
-	Endpoints  int    `json:"endpoints"`
-	Workers    int    `json:"workers"`
-	Committers int    `json:"committers"`
+	benchEnv
+	Endpoints  int `json:"endpoints"`
+	Workers    int `json:"workers"`
+	Committers int `json:"committers"`
 	// SharedCPUs: the store, River, the dispatcher, the receiver and the
 	// committers share the machine's CPUs (they all run in this process).
 	SharedCPUs bool                  `json:"shared_cpus"`
@@ -253,36 +234,13 @@ type benchWebhooksLoss struct {
 
 // benchWebhooks is one run of the command.
 type benchWebhooks struct {
-	opts     *benchWebhooksOptions
-	dbs      *benchDBs
-	rep      *benchWebhooksReport
-	text     io.Writer // the table, a line per phase as it ends; nil with --json
-	progress io.Writer // what is running now
+	runOf[benchWebhooksOptions, benchWebhooksReport]
 }
 
 func (b *benchWebhooks) run(ctx context.Context) error {
 	b.printHeader()
-	if b.opts.phases["floor"] {
-		if err := b.runFloor(ctx); err != nil {
-			return fmt.Errorf("floor phase: %w", err)
-		}
-	}
-	if b.opts.phases["deliver"] {
-		if err := b.runDeliver(ctx); err != nil {
-			return fmt.Errorf("deliver phase: %w", err)
-		}
-	}
-	if b.opts.phases["drain"] {
-		if err := b.runDrain(ctx); err != nil {
-			return fmt.Errorf("drain phase: %w", err)
-		}
-	}
-	if b.opts.phases["loss"] {
-		if err := b.runLoss(ctx); err != nil {
-			return fmt.Errorf("loss phase: %w", err)
-		}
-	}
-	return nil
+	return runPhases(ctx, b.opts.phases, phase{"floor", b.runFloor}, phase{"deliver", b.runDeliver},
+		phase{"drain", b.runDrain}, phase{"loss", b.runLoss})
 }
 
 // runFloor posts delivery-sized bodies to a fresh receiver with a plain
@@ -732,27 +690,22 @@ func benchRiverJobs(ctx context.Context, st *storage.Store) (map[string]benchJob
 		t.Snoozes += int(snoozes)
 		out[kind] = t
 	}
+	var rows rowScanner
 	if pool := st.Pool(); pool != nil {
-		rows, err := pool.Query(ctx, fmt.Sprintf(q, "(metadata->>'snoozes')::bigint"))
+		r, err := pool.Query(ctx, fmt.Sprintf(q, "(metadata->>'snoozes')::bigint"))
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var kind, state string
-			var n, snoozes int64
-			if err := rows.Scan(&kind, &state, &n, &snoozes); err != nil {
-				return nil, err
-			}
-			add(kind, state, n, snoozes)
+		defer r.Close()
+		rows = r
+	} else {
+		r, err := st.DB().QueryContext(ctx, fmt.Sprintf(q, "json_extract(metadata, '$.snoozes')"))
+		if err != nil {
+			return nil, err
 		}
-		return out, rows.Err()
+		defer r.Close()
+		rows = r
 	}
-	rows, err := st.DB().QueryContext(ctx, fmt.Sprintf(q, "json_extract(metadata, '$.snoozes')"))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	for rows.Next() {
 		var kind, state string
 		var n, snoozes int64
@@ -762,6 +715,13 @@ func benchRiverJobs(ctx context.Context, st *storage.Store) (map[string]benchJob
 		add(kind, state, n, snoozes)
 	}
 	return out, rows.Err()
+}
+
+// rowScanner is what *sql.Rows and pgx.Rows share.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
 }
 
 // benchReceiver is every phase's webhook receiver: an HTTP server on
@@ -935,7 +895,7 @@ func (b *benchWebhooks) printFloor() {
 }
 
 func (b *benchWebhooks) printFailures(f *benchRateFigures) {
-	(&bench{text: b.text}).printFailures(f)
+	(&bench{runOf[benchOptions, benchReport]{text: b.text}}).printFailures(f)
 }
 
 func (b *benchWebhooks) printDeliver() {
