@@ -9,7 +9,7 @@
 //
 // The booking rule. A slot [start, end) counts against the bucket that
 // contains start (BucketAt(start)). Past, lead time and horizon are judged
-// on that bucket's start, not on the slot's: a bucket can be booked only
+// on that bucket, not on the slot: a bucket can be booked only
 // before it begins, only if it begins at least LeadTime after now, and only
 // if it ends at most Horizon after now (so that every callback time booked
 // in it is within the horizon: Genesys schedules at most 30 days ahead).
@@ -438,9 +438,9 @@ func (q *Calendar) TouchesClosedDate(start, end time.Time) bool {
 }
 
 // Check judges the slot [start, end) at instant now, without capacity: it
-// returns the first reason the slot cannot be booked, or OK. Past, lead
-// time and horizon are judged on the start of the slot's bucket
-// (BucketAt(start).Start), so a slot that starts later than now inside a
+// returns the first reason the slot cannot be booked, or OK. Past and lead
+// time are judged on the start of the slot's bucket (BucketAt(start)), the
+// horizon on its end, so a slot that starts later than now inside a
 // bucket that has already begun is ReasonPast, exactly as Grid reports that
 // bucket; holiday and closed are judged on [start, end). The slot must be
 // well formed (end after start).
@@ -484,16 +484,16 @@ type Cell struct {
 	Capacity int
 	// Reason is what Check returns for exactly this bucket; OK when a create
 	// of it would pass Check. Past, lead time and horizon are judged on the
-	// bucket (its start; for the horizon, its end), so when Reason is ReasonPast, ReasonLeadTime or
-	// ReasonHorizon every slot starting inside the bucket gets that Reason
-	// from Check too.
+	// bucket (its start; for the horizon, its end), so when Reason is
+	// ReasonPast, ReasonLeadTime or ReasonHorizon every slot starting inside
+	// the bucket gets that Reason from Check too.
 	Reason Reason
 }
 
 // Grid returns every bucket starting in [from, to) judged at now. Each
 // cell's Reason is exactly what Check returns for the bucket, computed by
-// the same code: past, lead time and horizon on the bucket's start (which
-// is also the start of the bucket of any slot starting inside it), holiday
+// the same code: past and lead time on the bucket's start, the horizon on
+// its end (the bucket of any slot starting inside it is this one), holiday
 // and closed on the bucket's span.
 func (q *Calendar) Grid(from, to, now time.Time) []Cell {
 	buckets := q.Buckets(from, to)
