@@ -237,6 +237,9 @@ func TestOpenAPIEventSchemas(t *testing.T) {
 				ev.Webhook.Reason = "2 attempts failed; the last: HTTP 500"
 			case reservation.EventWebhookDisabled:
 				ev.Webhook.Reason = "the endpoint answered 410 Gone"
+			case reservation.EventWebhookPing:
+				ev.Webhook.DeliveryID = "msg_01a2340222e522183ea53a58a871"
+				ev.Origin, ev.Actor = reservation.OriginAPI, "website"
 			}
 			subject, _ = json.Marshal(ev.Webhook)
 		}

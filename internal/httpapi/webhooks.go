@@ -268,7 +268,8 @@ func (s *Server) handleTestWebhook(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	did, err := s.Dispatcher.Ping(r.Context(), id)
+	ri := info(r)
+	did, err := s.Dispatcher.Ping(r.Context(), id, reservation.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id})
 	if err != nil {
 		s.problem(w, r, err)
 		return

@@ -107,9 +107,14 @@ func takeFirst(ctx context.Context, l Ledger, r *Reservation, cands []Candidate,
 }
 
 // markPending records that Genesys does not yet reflect r's latest change.
+// While r has no conversation, its attempts count the creates sent whose
+// outcome may be unknown, and stay: the sync must look for the callback such
+// a create may have made before it creates (or, for a cancel, forgets) one.
 func markPending(r *Reservation) {
 	r.Sync.State = SyncPending
-	r.Sync.Attempts = 0
+	if r.Sync.ConversationID != "" {
+		r.Sync.Attempts = 0
+	}
 	r.Sync.LastError = ""
 }
 
@@ -291,7 +296,7 @@ func rank(s Status) int {
 //     neither our slot nor what we last sent) moves a scheduled reservation
 //     to it even if that bucket is full, marking it overbooked;
 //   - a status ahead of the reservation's is taken, with the disconnect
-//     type, and a cancel inside Genesys frees the slot;
+//     type, and a cancel or a failure inside Genesys frees the slot;
 //   - our pending reschedule showing up in Genesys makes it synced.
 func ApplyGenesys(ctx context.Context, r *Reservation, u GenesysUpdate, l Ledger, now time.Time) (Transition, error) {
 	const action = "reservation.genesys"
@@ -331,12 +336,13 @@ func ApplyGenesys(ctx context.Context, r *Reservation, u GenesysUpdate, l Ledger
 		}
 		return Transition{}, nil
 	}
-	if u.Status == StatusCanceled {
+	held := r.HoldsSlot()
+	r.Status = u.Status
+	if held && !r.HoldsSlot() { // canceled or failed inside Genesys
 		if err := l.Release(ctx, r.QueueID, r.Bucket); err != nil {
 			return Transition{}, err
 		}
 	}
-	r.Status = u.Status
 	r.DisconnectType = u.DisconnectType
 	r.Sync.State = SyncSynced
 	bump(r, now)

@@ -161,6 +161,42 @@ func TestUpdate(t *testing.T) {
 	})
 }
 
+// TestChangesKeepUnknownCreates: a change while a create's outcome is
+// unknown (no conversation yet, attempts sent) keeps the attempts, so
+// that the sync looks for the callback before creating or forgetting one;
+// once the callback is known, a change starts its count afresh.
+func TestChangesKeepUnknownCreates(t *testing.T) {
+	for _, change := range []string{"reschedule", "cancel"} {
+		t.Run(change, func(t *testing.T) {
+			apply := func(r *reservation.Reservation, l *ledger) {
+				t.Helper()
+				var err error
+				if change == "cancel" {
+					_, err = reservation.Cancel(ctx, r, l, now)
+				} else {
+					_, _, err = reservation.Update(ctx, r, reservation.Change{Candidates: []reservation.Candidate{cand(3, 5)}}, l, now)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, l := booked(t)
+			r.Sync.Attempts, r.Sync.LastError = 2, "create sent, outcome not yet known"
+			apply(r, l)
+			if r.Sync.Attempts != 2 || r.Sync.State != reservation.SyncPending || r.Sync.LastError != "" {
+				t.Errorf("unknown create, then %s: sync %+v; want the 2 attempts kept", change, r.Sync)
+			}
+			r, l = booked(t)
+			synced(t, r)
+			r.Sync.Attempts = 3
+			apply(r, l)
+			if r.Sync.Attempts != 0 {
+				t.Errorf("known callback, then %s: attempts %d, want 0", change, r.Sync.Attempts)
+			}
+		})
+	}
+}
+
 func TestCancel(t *testing.T) {
 	for _, tt := range []struct {
 		from     reservation.Status
@@ -301,6 +337,24 @@ func TestApplyGenesys(t *testing.T) {
 		tr, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusCanceled, DisconnectType: "client"}, l, now)
 		if err != nil || tr.Event != reservation.EventCanceled || l.used[at(0)] != 0 || r.DisconnectType != "client" || r.Version != 2 {
 			t.Errorf("%+v, %v, %+v, used %v", tr, err, r, l.used)
+		}
+	})
+	t.Run("FailedInGenesysFreesTheSlot", func(t *testing.T) {
+		r, l := booked(t)
+		synced(t, r)
+		tr, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusFailed}, l, now)
+		if err != nil || tr.Event != reservation.EventFailed || l.used[at(0)] != 0 || r.Status != reservation.StatusFailed {
+			t.Errorf("%+v, %v, %+v, used %v", tr, err, r, l.used)
+		}
+	})
+	t.Run("CompletedKeepsItsPlace", func(t *testing.T) {
+		r, l := booked(t)
+		synced(t, r)
+		if _, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusCompleted}, l, now); err != nil {
+			t.Fatal(err)
+		}
+		if l.used[at(0)] != 1 || len(l.calls) != 0 {
+			t.Errorf("a completed callback changed the ledger: used %v, calls %v", l.used, l.calls)
 		}
 	})
 	t.Run("MovedInGenesysEvenIntoAFullBucket", func(t *testing.T) {

@@ -99,9 +99,7 @@ func (r *Runner) step(ctx context.Context, res *reservation.Reservation) (bool, 
 		return r.reschedule(ctx, res)
 	case res.Status == reservation.StatusCanceled && res.Sync.State == reservation.SyncPending:
 		if res.Sync.ConversationID == "" {
-			// Canceled before it reached Genesys: nothing to undo.
-			_, err := r.cfg.Store.MarkSynced(ctx, res.ID, reservation.SyncResult{Disconnected: true}, sysWrite())
-			return true, err
+			return r.forget(ctx, res)
 		}
 		return r.cancel(ctx, res)
 	case res.Sync.State == reservation.SyncPending && res.Sync.ConversationID != "":
@@ -109,6 +107,29 @@ func (r *Runner) step(ctx context.Context, res *reservation.Reservation) (bool, 
 		return true, err
 	}
 	return true, nil
+}
+
+// forget settles a reservation canceled before its callback was known to
+// exist. A create whose outcome is unknown (attempts sent, no answer) may
+// have made one, which would still dial the customer: it is looked for
+// first, and if found, recorded so that the next step cancels it.
+func (r *Runner) forget(ctx context.Context, res *reservation.Reservation) (bool, error) {
+	if q := r.queues[res.QueueID]; res.Sync.Attempts > 0 && q != nil && q.GenesysQueueID != "" {
+		found, err := r.lookups.find(ctx, q, res)
+		if err != nil {
+			r.note(ctx, res.ID, "look for an earlier create: "+err.Error())
+			return false, err
+		}
+		if found != nil {
+			r.logger.InfoContext(ctx, "found the callback of a canceled reservation; disconnecting it", "reservation_id", res.ID,
+				"conversation_id", found.ConversationID)
+			_, err := r.cfg.Store.MarkSynced(ctx, res.ID, *found, sysWrite())
+			return false, err
+		}
+	}
+	// Canceled before it reached Genesys: nothing to undo.
+	_, err := r.cfg.Store.MarkSynced(ctx, res.ID, reservation.SyncResult{Disconnected: true}, sysWrite())
+	return true, err
 }
 
 // create creates the callback, after first looking for one an earlier

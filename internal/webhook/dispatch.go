@@ -599,14 +599,15 @@ func (d *Dispatcher) systemEvent(ctx context.Context, typ string, note *reservat
 	return err
 }
 
-// Ping records a webhook.ping event and a delivery of it to one endpoint
-// (whatever its filters say), and starts the delivery.
-func (d *Dispatcher) Ping(ctx context.Context, endpointID string) (string, error) {
+// Ping records a webhook.ping event, made by w's actor, and a delivery of
+// it to one endpoint (whatever its filters say), and starts the delivery.
+// It returns the delivery's id, which the event names.
+func (d *Dispatcher) Ping(ctx context.Context, endpointID string, w reservation.Write) (string, error) {
 	note := &reservation.WebhookNote{EndpointID: endpointID, DeliveryID: NewDeliveryID()}
-	now := time.Now()
-	ev := reservation.Event{Type: reservation.EventWebhookPing, OccurredAt: now, Origin: reservation.OriginAPI, Actor: "api", Webhook: note}
-	seq, err := d.cfg.Store.RecordSystemEvent(ctx, ev, &audit.Entry{At: now, Actor: "api", Action: "webhook.ping", Target: endpointID,
-		Outcome: audit.OutcomeOK, Detail: "{}"})
+	now := w.Time()
+	ev := reservation.Event{Type: reservation.EventWebhookPing, OccurredAt: now, Origin: w.Origin, Actor: w.Actor, Webhook: note}
+	seq, err := d.cfg.Store.RecordSystemEvent(ctx, ev, &audit.Entry{At: now, Actor: w.Actor, Action: "webhook.ping", Target: endpointID,
+		Outcome: audit.OutcomeOK, Detail: auditDetail(w)})
 	if err != nil {
 		return "", err
 	}
@@ -616,6 +617,15 @@ func (d *Dispatcher) Ping(ctx context.Context, endpointID string) (string, error
 		return "", err
 	}
 	return del.ID, d.Kick(ctx, endpointID)
+}
+
+// auditDetail is the detail of an audit entry of w: its request id.
+func auditDetail(w reservation.Write) string {
+	if w.RequestID == "" {
+		return "{}"
+	}
+	b, _ := json.Marshal(map[string]string{"request_id": w.RequestID})
+	return string(b)
 }
 
 // Retry makes a delivery due again now (a manual replay) and starts it.

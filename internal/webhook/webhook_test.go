@@ -671,12 +671,13 @@ func TestPingAndManualRetry(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}
 	ep := b.endpoint(t, rc.srv.URL, nil)
-	id, err := b.disp.Ping(b.ctx, ep.ID)
+	id, err := b.disp.Ping(b.ctx, ep.ID, reservation.Write{Actor: "website", Origin: reservation.OriginAPI, RequestID: "req-ping"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := rc.waitFor(t, 1)[0]
-	if bd := decode(t, r); bd.Type != reservation.EventWebhookPing || r.id != id || bd.Data.Webhook.EndpointID != ep.ID || bd.Data.Webhook.DeliveryID != id {
+	if bd := decode(t, r); bd.Type != reservation.EventWebhookPing || r.id != id || bd.Data.Webhook.EndpointID != ep.ID ||
+		bd.Data.Webhook.DeliveryID != id || bd.Data.Actor != "website" {
 		t.Errorf("ping = %s %s", r.id, r.body)
 	}
 	mu.Lock()
