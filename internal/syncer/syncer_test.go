@@ -154,24 +154,43 @@ func (b *bundle) reserveNumber(id string, in time.Duration, prefs reservation.Ch
 	return res.Reservation
 }
 
-// waitFor polls the reservation until cond holds.
+// waitCommitted checks cond again at every commit of events in the store
+// (every change of a reservation writes one), and every 200 ms for the
+// writes that do not, until it holds or timeout passes.
+func (b *bundle) waitCommitted(timeout time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		committed := b.store.EventsCommitted() // before the check: no commit is missed
+		if cond() {
+			return true
+		}
+		select {
+		case <-committed:
+		case <-tick.C:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// waitFor waits until the reservation satisfies cond.
 func (b *bundle) waitFor(id, what string, cond func(r *reservation.Reservation) bool) *reservation.Reservation {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
 	var r *reservation.Reservation
-	for time.Now().Before(deadline) {
+	if !b.waitCommitted(20*time.Second, func() bool {
 		var err error
 		r, err = b.store.FindReservationByID(b.ctx, id)
 		if err != nil {
 			b.t.Fatal(err)
 		}
-		if cond(r) {
-			return r
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
+		return cond(r)
+	}) {
+		b.t.Fatalf("reservation %s never became %s: status %s, sync %+v", id, what, r.Status, r.Sync)
 	}
-	b.t.Fatalf("reservation %s never became %s: status %s, sync %+v", id, what, r.Status, r.Sync)
-	return nil
+	return r
 }
 
 func synced(r *reservation.Reservation) bool { return r.Sync.State == reservation.SyncSynced }
@@ -420,9 +439,9 @@ func TestLifecycleFromNotifications(t *testing.T) {
 
 func (b *bundle) waitForEvent(id, want string) {
 	b.t.Helper()
-	waitUntil(b.t, 20*time.Second, fmt.Sprintf("a %s event for %s", want, id), func() bool {
-		return slices.Contains(b.events(id), want)
-	})
+	if !b.waitCommitted(20*time.Second, func() bool { return slices.Contains(b.events(id), want) }) {
+		b.t.Fatalf("no %s event for %s: %v", want, id, b.events(id))
+	}
 }
 
 // waitListener waits until the listener has a subscribed channel.

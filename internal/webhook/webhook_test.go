@@ -524,18 +524,25 @@ func waitStatus(t *testing.T, b *bundle, endpointID, status string) *storage.Del
 	return ds[0]
 }
 
+// waitEvent waits for an event of type typ about the endpoint, looking
+// again at every commit of events in the store.
 func waitEvent(t *testing.T, b *bundle, typ, endpointID string) {
 	t.Helper()
-	if !poll(func() bool {
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for {
+		committed := b.store.EventsCommitted() // before the look: no commit is missed
 		evs, _ := b.store.FindEvents(b.ctx, 0, 1000)
 		for _, ev := range evs {
 			if ev.Type == typ && ev.Webhook != nil && ev.Webhook.EndpointID == endpointID {
-				return true
+				return
 			}
 		}
-		return false
-	}) {
-		t.Fatalf("no %s event for %s", typ, endpointID)
+		select {
+		case <-committed:
+		case <-deadline.C:
+			t.Fatalf("no %s event for %s", typ, endpointID)
+		}
 	}
 }
 
