@@ -66,14 +66,44 @@ type server struct {
 }
 
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed at the next Write (see await)
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
+}
+
+// await waits, woken by each write, until cond holds for what has been
+// written or timeout passes; it returns what has been written.
+func (s *syncBuffer) await(timeout time.Duration, cond func(string) bool) string {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		out := s.b.String()
+		if cond(out) {
+			s.mu.Unlock()
+			return out
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timer.C:
+			return s.String()
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
@@ -226,17 +256,10 @@ func demoSecret(t *testing.T, s *server) string {
 
 // demoBanner returns standard output once the demo banner has come through
 // (serve prints it before its "started" log line, but the two pipes are
-// copied by separate goroutines), or what is there after 5 s.
+// copied by separate goroutines), or what is there after 20 s.
 func demoBanner(t *testing.T, s *server) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out := s.stdout.String()
-		if strings.Contains(out, "curl -s -u demo:") || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return s.stdout.await(20*time.Second, func(out string) bool { return strings.Contains(out, "curl -s -u demo:") })
 }
 
 // TestSeedClientAgainstDemo starts slotline as a user would, with no
@@ -676,7 +699,7 @@ queues:
 	// Kill it while the slow creates are under way.
 	deadline := time.Now().Add(10 * time.Second)
 	for len(sim.Callbacks()) < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 	if err := s.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -711,7 +734,7 @@ queues:
 			if time.Now().After(deadline) {
 				t.Fatalf("%s never synced after the restart: %v", id, raw)
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // poll interval (another process)
 		}
 	}
 	counts := map[string]int{}
@@ -730,29 +753,51 @@ queues:
 }
 
 // TestKillMidDeliveriesLosesNothing kills the server while webhook
-// deliveries to a slow receiver are in flight; after a restart every event
-// is delivered (at least once, with the same webhook-id on a repeat).
+// deliveries are in flight (the receiver holds every delivery after the
+// first two until the kill); after a restart every event is delivered (at
+// least once, with the same webhook-id on a repeat).
 func TestKillMidDeliveriesLosesNothing(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	byEvent := map[string]map[string]bool{} // reservation id → webhook-ids
+	var requests atomic.Int64
+	delivered := make(chan struct{}, 1) // a tick per delivery recorded
+	held := make(chan struct{}, 1)      // a tick per delivery held
+	release := make(chan struct{})      // closed after the kill
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(100 * time.Millisecond)
 		var body struct {
 			Data struct {
 				ReservationID string `json:"reservation_id"`
 			} `json:"data"`
 		}
 		json.NewDecoder(r.Body).Decode(&body)
+		if requests.Add(1) > 2 {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return // its sender died: lost in flight
+			}
+		}
 		mu.Lock()
 		if byEvent[body.Data.ReservationID] == nil {
 			byEvent[body.Data.ReservationID] = map[string]bool{}
 		}
 		byEvent[body.Data.ReservationID][r.Header.Get("webhook-id")] = true
 		mu.Unlock()
+		select {
+		case delivered <- struct{}{}:
+		default:
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer recv.Close()
+	defer letGo() // before recv.Close, which waits for the handlers
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "slotline.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
@@ -787,25 +832,22 @@ queues:
 		json.Unmarshal(body, &r)
 		ids = append(ids, r.ID)
 	}
-	// Some deliveries are done, the rest pending: kill it.
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		n := len(byEvent)
-		mu.Unlock()
-		if n >= 2 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Two deliveries are done and the next is in flight, the rest
+	// pending: kill it.
+	select {
+	case <-held:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no delivery in flight after 20 s (%d requests)", requests.Load())
 	}
 	s.cmd.Process.Kill()
 	<-s.done
 	s.done <- nil
+	letGo()
 	mu.Lock()
 	before := len(byEvent)
 	mu.Unlock()
 	start(t, nil, "serve", "--config", cfg)
-	deadline = time.Now().Add(90 * time.Second)
+	timeout := time.After(90 * time.Second)
 	for {
 		mu.Lock()
 		n := 0
@@ -818,10 +860,11 @@ queues:
 		if n == len(ids) {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-delivered:
+		case <-timeout:
 			t.Fatalf("%d of %d reservations delivered after the restart", n, len(ids))
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -97,34 +98,47 @@ func TestNewConfig(t *testing.T) {
 func TestToken(t *testing.T) {
 	t.Parallel()
 
+	// In a synctest bubble (newFakeInBubble): the token cache reads the
+	// real clock, which there is fake and moves only by the sleeps, so the
+	// early refresh is checked 1 ms either side of its moment.
 	t.Run("CachedAndRefreshedEarly", func(t *testing.T) {
 		t.Parallel()
-		f := newFake(t, okJSON(queueJSON))
-		f.expiresIn.Store(31) // usable for 1 s: refreshed 30 s before expiry
-		c, obs := testClient(t, f, nil)
-		ctx := context.Background()
-		for range 3 {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFakeInBubble(t, okJSON(queueJSON))
+			f.expiresIn.Store(31) // usable for 1 s: refreshed 30 s before expiry
+			c, obs := testClient(t, f, nil)
+			ctx := context.Background()
+			fetched := time.Now()
+			for range 3 {
+				if _, err := c.GetQueue(ctx, "q-1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := f.tokens.Load(); got != 1 {
+				t.Fatalf("tokens after 3 quick calls = %d, want 1", got)
+			}
+			time.Sleep(time.Second - time.Millisecond) // fake time
 			if _, err := c.GetQueue(ctx, "q-1"); err != nil {
 				t.Fatal(err)
 			}
-		}
-		if got := f.tokens.Load(); got != 1 {
-			t.Fatalf("tokens after 3 quick calls = %d, want 1", got)
-		}
-		time.Sleep(1200 * time.Millisecond)
-		if _, err := c.GetQueue(ctx, "q-1"); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.tokens.Load(); got != 2 {
-			t.Fatalf("tokens after early expiry = %d, want 2", got)
-		}
-		reqs := f.recorded()
-		if reqs[0].Auth != "Bearer tok-1" || reqs[3].Auth != "Bearer tok-2" {
-			t.Errorf("auth headers = %q, %q", reqs[0].Auth, reqs[3].Auth)
-		}
-		if _, _, refreshes := obs.snapshot(); refreshes != 2 {
-			t.Errorf("observer refreshes = %d, want 2", refreshes)
-		}
+			if got := f.tokens.Load(); got != 1 {
+				t.Fatalf("tokens %v after the fetch = %d, want 1 (refreshed too early)", time.Since(fetched), got)
+			}
+			time.Sleep(2 * time.Millisecond) // fake time: 1 ms past 30 s before expiry
+			if _, err := c.GetQueue(ctx, "q-1"); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.tokens.Load(); got != 2 {
+				t.Fatalf("tokens after early expiry = %d, want 2", got)
+			}
+			reqs := f.recorded()
+			if reqs[0].Auth != "Bearer tok-1" || reqs[3].Auth != "Bearer tok-1" || reqs[4].Auth != "Bearer tok-2" {
+				t.Errorf("auth headers = %q, %q, %q", reqs[0].Auth, reqs[3].Auth, reqs[4].Auth)
+			}
+			if _, _, refreshes := obs.snapshot(); refreshes != 2 {
+				t.Errorf("observer refreshes = %d, want 2", refreshes)
+			}
+		})
 	})
 
 	t.Run("LongLivedTokenReused", func(t *testing.T) {
@@ -190,10 +204,14 @@ func TestToken(t *testing.T) {
 	t.Run("Concurrent401sRefreshOnce", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t, nil)
-		var once sync.Once
-		gate := make(chan struct{})
+		const n = 5
+		var arrived atomic.Int64
+		allIn, gate := make(chan struct{}), make(chan struct{})
 		f.setAPI(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Authorization") == "Bearer tok-1" {
+				if arrived.Add(1) == n {
+					close(allIn)
+				}
 				<-gate // hold every tok-1 request until all have arrived
 				writeError(w, http.StatusUnauthorized, "bad.credentials", "expired")
 				return
@@ -204,7 +222,6 @@ func TestToken(t *testing.T) {
 		if _, err := c.tokens.tokenFromCache(); err != nil { // prime tok-1
 			t.Fatal(err)
 		}
-		const n = 5
 		var wg sync.WaitGroup
 		errs := make(chan error, n)
 		for range n {
@@ -213,10 +230,13 @@ func TestToken(t *testing.T) {
 				errs <- err
 			})
 		}
-		for f.apiRequests.Load() < n {
-			time.Sleep(5 * time.Millisecond)
+		select {
+		case <-allIn:
+		case <-time.After(20 * time.Second):
+			close(gate)
+			t.Fatalf("%d of %d tok-1 requests arrived", arrived.Load(), n)
 		}
-		once.Do(func() { close(gate) })
+		close(gate)
 		wg.Wait()
 		close(errs)
 		for err := range errs {
@@ -252,10 +272,9 @@ func TestToken(t *testing.T) {
 		f.tokenStatus.Store(http.StatusServiceUnavailable)
 		c, obs := testClient(t, f, func(cfg *Config) { cfg.MaxAttempts = 20 })
 		c.backoffBase, c.backoffCap = 20*time.Millisecond, 20*time.Millisecond
-		go func() {
-			time.Sleep(50 * time.Millisecond)
-			f.tokenStatus.Store(0)
-		}()
+		// The token endpoint recovers once the client has seen a 503 and
+		// decided to retry it.
+		obs.onRetry = func(string, string) { f.tokenStatus.Store(0) }
 		if _, err := c.GetQueue(context.Background(), "q-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -472,13 +491,11 @@ func TestRetries(t *testing.T) {
 		c, obs := testClient(t, f, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
-			for { // cancel once the first 429 is in: during the backoff
-				if calls, _, _ := obs.snapshot(); len(calls) > 0 {
-					break
-				}
-				time.Sleep(time.Millisecond)
+			// Cancel once the client has recorded its retry of the first
+			// 429: it is then in (or entering) its 5 s backoff.
+			if !obs.await(20*time.Second, func(_ []observedCall, retries []string, _ int) bool { return len(retries) > 0 }) {
+				t.Error("the client never retried the 429")
 			}
-			time.Sleep(10 * time.Millisecond)
 			cancel()
 		}()
 		_, err := c.GetQueue(ctx, "q-1")

@@ -2,11 +2,14 @@ package genesys
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,8 +27,9 @@ const (
 // fakeGenesys is an httptest server speaking the OAuth token endpoint and
 // whatever API handler a test gives it.
 type fakeGenesys struct {
-	t   testing.TB
-	srv *httptest.Server
+	t      testing.TB
+	url    string
+	client *http.Client // set by newFakeInBubble: the only way to reach it
 
 	expiresIn   atomic.Int64 // seconds; default 3600
 	tokenStatus atomic.Int64 // when non-zero, the token endpoint answers it
@@ -50,10 +54,82 @@ func newFake(t testing.TB, api http.HandlerFunc) *fakeGenesys {
 	t.Helper()
 	f := &fakeGenesys{t: t, api: api}
 	f.expiresIn.Store(3600)
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(srv.Close)
+	f.url = srv.URL
 	return f
 }
+
+// newFakeInBubble is newFake for a test inside synctest.Test: the fake is
+// served over an in-memory network (memNet), which the bubble can see, so
+// that the client's real-time parts (token expiry, backoffs) run on the
+// bubble's fake clock. Its clients must use f.client (testClient does).
+func newFakeInBubble(t *testing.T, api http.HandlerFunc) *fakeGenesys {
+	t.Helper()
+	f := &fakeGenesys{t: t, api: api}
+	f.expiresIn.Store(3600)
+	mn := newMemNet()
+	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(mn)
+	}()
+	tr := &http.Transport{DialContext: mn.DialContext}
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+		tr.CloseIdleConnections()
+	})
+	f.url, f.client = "http://genesys.test", &http.Client{Transport: tr}
+	return f
+}
+
+// memNet is an in-memory net.Listener whose DialContext connects to it
+// with net.Pipe.
+type memNet struct {
+	conns     chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newMemNet() *memNet {
+	return &memNet{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (m *memNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.conns:
+		return c, nil
+	case <-m.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (m *memNet) Close() error {
+	m.closeOnce.Do(func() { close(m.done) })
+	return nil
+}
+
+func (m *memNet) Addr() net.Addr { return memAddr{} }
+
+func (m *memNet) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case m.conns <- server:
+		return client, nil
+	case <-m.done:
+	case <-ctx.Done():
+	}
+	client.Close()
+	server.Close()
+	return nil, errors.Join(net.ErrClosed, ctx.Err())
+}
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "mem" }
+func (memAddr) String() string  { return "genesys.test:80" }
 
 func (f *fakeGenesys) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/oauth/token" {
@@ -114,8 +190,9 @@ func testClient(t testing.TB, f *fakeGenesys, edit func(*Config)) (*Client, *rec
 	t.Helper()
 	obs := &recordingObserver{}
 	cfg := Config{
-		APIURL:       f.srv.URL,
-		LoginURL:     f.srv.URL,
+		APIURL:       f.url,
+		LoginURL:     f.url,
+		HTTPClient:   f.client,
 		ClientID:     testClientID,
 		ClientSecret: testClientSecret,
 		RateLimit:    1000,
@@ -151,6 +228,42 @@ type recordingObserver struct {
 	calls    []observedCall
 	retries  []string // op/reason
 	refreshs int
+	changed  chan struct{} // closed at the next record (see await)
+	// onRetry, when set, runs in the client's goroutine as it records a
+	// retry, before its backoff.
+	onRetry func(op, reason string)
+}
+
+// notifyLocked wakes the awaits.
+func (o *recordingObserver) notifyLocked() {
+	if o.changed != nil {
+		close(o.changed)
+		o.changed = nil
+	}
+}
+
+// await waits until cond holds for what has been recorded, woken by each
+// record; it reports false if timeout passes first.
+func (o *recordingObserver) await(timeout time.Duration, cond func(calls []observedCall, retries []string, refreshes int) bool) bool {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		o.mu.Lock()
+		if cond(o.calls, o.retries, o.refreshs) {
+			o.mu.Unlock()
+			return true
+		}
+		if o.changed == nil {
+			o.changed = make(chan struct{})
+		}
+		changed := o.changed
+		o.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timer.C:
+			return false
+		}
+	}
 }
 
 type observedCall struct {
@@ -161,18 +274,25 @@ type observedCall struct {
 func (o *recordingObserver) Call(op string, status int, _ time.Duration) {
 	o.mu.Lock()
 	o.calls = append(o.calls, observedCall{op, status})
+	o.notifyLocked()
 	o.mu.Unlock()
 }
 
 func (o *recordingObserver) Retry(op, reason string) {
 	o.mu.Lock()
 	o.retries = append(o.retries, op+"/"+reason)
+	o.notifyLocked()
+	onRetry := o.onRetry
 	o.mu.Unlock()
+	if onRetry != nil {
+		onRetry(op, reason)
+	}
 }
 
 func (o *recordingObserver) TokenRefresh() {
 	o.mu.Lock()
 	o.refreshs++
+	o.notifyLocked()
 	o.mu.Unlock()
 }
 

@@ -249,12 +249,12 @@ func TestSeedStreamClient(t *testing.T) {
 // just after it writes, so a client may see a frame first).
 func waitMetric(t *testing.T, name string, c prometheus.Metric, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for metricValue(c) != want {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s = %v, want %v", name, metricValue(c), want)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval
 	}
 }
 
@@ -347,8 +347,8 @@ func TestDurableSubscription(t *testing.T) {
 	ack(t, ws, seen[0].ID)
 	ack(t, ws, seen[2].ID) // out of order: the cursor stays at 1 until 2 is acked
 	ack(t, ws, seen[1].ID)
-	time.Sleep(200 * time.Millisecond)
-	ws.CloseNow() // killed, 4 never acked
+	waitCursor(t, b, "crm", 3) // the server has the three acks
+	ws.CloseNow()              // killed, 4 never acked
 	waitCursor(t, b, "crm", 3)
 	b.reserve(t, "support")
 	ws2 := b.dial(t, "?subscription=crm")
@@ -420,7 +420,7 @@ func TestCumulativeAck(t *testing.T) {
 
 func waitCursor(t *testing.T, b *streamBundle, name string, want int64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		seq, _, err := b.store.StreamCursor(b.ctx, "website", name)
 		if err != nil {
@@ -429,7 +429,7 @@ func waitCursor(t *testing.T, b *streamBundle, name string, want int64) {
 		if seq == want {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 	seq, _, _ := b.store.StreamCursor(b.ctx, "website", name)
 	t.Fatalf("cursor %s = %d, want %d", name, seq, want)
@@ -669,6 +669,7 @@ func TestWatchResumes(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	var seqs []int64
+	got := make(chan struct{}, 16) // a tick per event seen
 	done := make(chan error, 1)
 	go func() {
 		done <- streamclient.Watch(ctx, streamclient.Options{URL: b.srv.URL, Subscription: "w", After: 0,
@@ -677,24 +678,34 @@ func TestWatchResumes(t *testing.T) {
 				mu.Lock()
 				seqs = append(seqs, ev.Seq)
 				mu.Unlock()
+				select {
+				case got <- struct{}{}:
+				default:
+				}
 				return nil
 			}, nil)
 	}()
 	for range 3 {
 		b.reserve(t, "support")
 	}
+	// waitLen waits, woken by each event, until the watch has seen n.
 	waitLen := func(n int) {
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+		timeout := time.After(20 * time.Second)
+		for {
 			mu.Lock()
 			l := len(seqs)
 			mu.Unlock()
 			if l >= n {
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
+			select {
+			case <-got:
+			case <-timeout:
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("watch saw %v, want %d events", seqs, n)
+			}
 		}
-		t.Fatalf("watch saw %v, want %d events", seqs, n)
 	}
 	waitLen(3)
 	b.srv.CloseClientConnections() // drop every socket

@@ -113,7 +113,7 @@ func TestCheckpointerCopiesWAL(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the database file stayed at %d bytes: nothing checkpointed the WAL", before)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval
 	}
 }
 

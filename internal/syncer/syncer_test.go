@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +32,7 @@ type bundle struct {
 	book   *booking.Service
 	queue  *booking.Queue
 	ctx    context.Context
+	dials  atomic.Int64 // notification sockets the listener has opened
 }
 
 // setup starts a simulator (clock stopped: tests move it), a store on the
@@ -86,9 +89,17 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 	if err := runner.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
+	b := &bundle{t: t, store: store, sim: sim, gc: gc, runner: runner, book: book, queue: q, ctx: ctx}
 	var wg sync.WaitGroup
 	if listen {
-		l := runner.NewListener(syncer.ListenerOptions{LeaseTTL: 2 * time.Second, Silence: 3 * time.Second, PongWait: time.Second})
+		l := runner.NewListener(syncer.ListenerOptions{LeaseTTL: 2 * time.Second, Silence: 3 * time.Second, PongWait: time.Second,
+			Dial: func(ctx context.Context, uri string) (syncer.NotificationConn, error) {
+				c, err := genesys.DialNotifications(ctx, uri)
+				if err == nil {
+					b.dials.Add(1) // the simulator has registered the socket
+				}
+				return c, err
+			}})
 		wg.Go(func() { _ = l.Run(ctx) })
 	}
 	t.Cleanup(func() {
@@ -100,7 +111,20 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 		sim.Close()
 		store.Close()
 	})
-	return &bundle{t: t, store: store, sim: sim, gc: gc, runner: runner, book: book, queue: q, ctx: ctx}
+	return b
+}
+
+// waitUntil polls cond every 20 ms until it holds, and fails the test if
+// it does not within timeout.
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
 }
 
 func backends(t *testing.T, fn func(t *testing.T, backend string)) {
@@ -130,24 +154,43 @@ func (b *bundle) reserveNumber(id string, in time.Duration, prefs reservation.Ch
 	return res.Reservation
 }
 
-// waitFor polls the reservation until cond holds.
+// waitCommitted checks cond again at every commit of events in the store
+// (every change of a reservation writes one), and every 200 ms for the
+// writes that do not, until it holds or timeout passes.
+func (b *bundle) waitCommitted(timeout time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		committed := b.store.EventsCommitted() // before the check: no commit is missed
+		if cond() {
+			return true
+		}
+		select {
+		case <-committed:
+		case <-tick.C:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// waitFor waits until the reservation satisfies cond.
 func (b *bundle) waitFor(id, what string, cond func(r *reservation.Reservation) bool) *reservation.Reservation {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
 	var r *reservation.Reservation
-	for time.Now().Before(deadline) {
+	if !b.waitCommitted(20*time.Second, func() bool {
 		var err error
 		r, err = b.store.FindReservationByID(b.ctx, id)
 		if err != nil {
 			b.t.Fatal(err)
 		}
-		if cond(r) {
-			return r
-		}
-		time.Sleep(20 * time.Millisecond)
+		return cond(r)
+	}) {
+		b.t.Fatalf("reservation %s never became %s: status %s, sync %+v", id, what, r.Status, r.Sync)
 	}
-	b.t.Fatalf("reservation %s never became %s: status %s, sync %+v", id, what, r.Status, r.Sync)
-	return nil
+	return r
 }
 
 func synced(r *reservation.Reservation) bool { return r.Sync.State == reservation.SyncSynced }
@@ -263,13 +306,7 @@ func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
 		}
 		// The reconciliation at start reads every synced conversation:
 		// let it finish before counting.
-		deadline := time.Now().Add(20 * time.Second)
-		for !syncer.FullReconciled(b.runner) {
-			if time.Now().After(deadline) {
-				t.Fatal("the reconciliation at start did not finish in 20 s")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitUntil(t, 20*time.Second, "the reconciliation at start finishes", func() bool { return syncer.FullReconciled(b.runner) })
 		before := reads()
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true})
 		r := b.reserve("lost", 6*time.Hour, voice())
@@ -391,10 +428,7 @@ func TestLifecycleFromNotifications(t *testing.T) {
 		if got.DisconnectType == "" {
 			t.Error("missed reservation has no disconnect type")
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for len(b.sim.SMS()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitUntil(t, 20*time.Second, "an SMS is sent", func() bool { return len(b.sim.SMS()) > 0 })
 		sms := b.sim.SMS()
 		if len(sms) != 1 || sms[0].ToAddress != "+14155550199" || sms[0].FromAddress != "+18005550100" {
 			t.Fatalf("SMS = %+v, want one to the customer from the queue's number", sms)
@@ -405,29 +439,15 @@ func TestLifecycleFromNotifications(t *testing.T) {
 
 func (b *bundle) waitForEvent(id, want string) {
 	b.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, ev := range b.events(id) {
-			if ev == want {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !b.waitCommitted(20*time.Second, func() bool { return slices.Contains(b.events(id), want) }) {
+		b.t.Fatalf("no %s event for %s: %v", want, id, b.events(id))
 	}
-	b.t.Fatalf("no %s event for %s: %v", want, id, b.events(id))
 }
 
 // waitListener waits until the listener has a subscribed channel.
 func waitListener(t *testing.T, b *bundle) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if len(b.sim.ConnectedChannels()) > 0 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the listener never subscribed: %+v", b.sim.Stats())
+	waitUntil(t, 20*time.Second, "the listener subscribes", func() bool { return len(b.sim.ConnectedChannels()) > 0 })
 }
 
 // TestChangesMadeInGenesys: a supervisor moves one callback (into a full
@@ -483,35 +503,23 @@ func TestListenerSurvivesSocketTrouble(t *testing.T) {
 		{"revoked tokens", b.sim.RevokeTokens},
 	}
 	for i, tr := range troubles {
-		before := b.sim.ConnectedChannels()
+		before, dials := b.sim.ConnectedChannels(), b.dials.Load()
 		tr.fn()
-		// Wait until the listener is back on a socket (a new one).
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+		// Wait until the listener is back on a new socket: it has dialed
+		// again (the simulator registers a socket before the dial
+		// returns), on a new channel unless the trouble keeps it.
+		keeps := tr.name == "socket_closing" || tr.name == "dropped sockets"
+		waitUntil(t, 20*time.Second, "the listener reconnects after "+tr.name, func() bool {
 			now := b.sim.ConnectedChannels()
-			if len(now) > 0 && (len(before) == 0 || now[0] != before[0] || tr.name == "socket_closing" || tr.name == "dropped sockets") {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		time.Sleep(300 * time.Millisecond) // the reconnect of a kept channel
+			return b.dials.Load() > dials && len(now) > 0 && (len(before) == 0 || now[0] != before[0] || keeps)
+		})
 		r := b.reserve(fmt.Sprintf("after-%d", i), time.Duration(i+1)*time.Hour, voice())
 		b.waitFor(r.ID, "synced", synced)
 		conv := b.callbacksFor(r.ID)[0].ConversationID
 		if err := b.sim.Disconnect(conv); err != nil {
 			t.Fatal(err)
 		}
-		deadline = time.Now().Add(8 * time.Second)
-		for time.Now().Before(deadline) {
-			got, _ := b.store.FindReservationByID(b.ctx, r.ID)
-			if got.Status == reservation.StatusCanceled {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if got, _ := b.store.FindReservationByID(b.ctx, r.ID); got.Status != reservation.StatusCanceled {
-			t.Fatalf("after %s the listener missed the disconnect of %s", tr.name, r.ID)
-		}
+		b.waitFor(r.ID, "canceled by Genesys after "+tr.name, func(r *reservation.Reservation) bool { return r.Status == reservation.StatusCanceled })
 	}
 }
 
@@ -543,6 +551,22 @@ func (nopGenesys) CreateChannel(context.Context) (*genesys.Channel, error) {
 	return nil, fmt.Errorf("no Genesys here")
 }
 
+// leaseStore counts the listener lease's refusals: each is an attempt, by
+// the process that does not lead, to take the lease, which the leader
+// still held.
+type leaseStore struct {
+	syncer.Store
+	refused *atomic.Int64
+}
+
+func (s leaseStore) HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*storage.Lease, error) {
+	l, err := s.Store.HoldLease(ctx, name, holder, ttl)
+	if l == nil && err == nil {
+		s.refused.Add(1)
+	}
+	return l, err
+}
+
 // TestOneListenerAcrossProcesses: two runners on one PostgreSQL; exactly
 // one leads, and the other takes over when the leader stops.
 func TestOneListenerAcrossProcesses(t *testing.T) {
@@ -551,6 +575,7 @@ func TestOneListenerAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
 	var listeners []*syncer.Listener
 	var cancels []context.CancelFunc
+	var refused atomic.Int64
 	var wg sync.WaitGroup
 	defer func() {
 		for _, c := range cancels {
@@ -564,7 +589,7 @@ func TestOneListenerAcrossProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		r := syncer.New(syncer.Config{Store: s, Jobs: jobs.New(s.JobDriver(), jobs.Config{}), Genesys: nopGenesys{},
+		r := syncer.New(syncer.Config{Store: leaseStore{s, &refused}, Jobs: jobs.New(s.JobDriver(), jobs.Config{}), Genesys: nopGenesys{},
 			ReconcileEvery: time.Hour})
 		lctx, cancel := context.WithCancel(ctx)
 		cancels = append(cancels, cancel)
@@ -581,27 +606,23 @@ func TestOneListenerAcrossProcesses(t *testing.T) {
 		}
 		return out
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(leaders()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, 20*time.Second, "a listener leads", func() bool { return len(leaders()) > 0 })
 	lead := leaders()
 	if len(lead) != 1 {
 		t.Fatalf("leaders = %v, want exactly one", lead)
 	}
-	for range 20 { // stays exactly one
-		if got := leaders(); len(got) != 1 {
-			t.Fatalf("leaders = %v, want exactly one", got)
+	// It stays exactly one while the other tries to take the lease, and
+	// is refused, three more times (it tries every LeaseTTL/4).
+	for seen, n := refused.Load(), 0; n < 3; {
+		waitUntil(t, 20*time.Second, "the other listener tries the lease again", func() bool { return refused.Load() > seen })
+		if got := leaders(); len(got) != 1 || got[0] != lead[0] {
+			t.Fatalf("leaders = %v after a refusal, want only %d", got, lead[0])
 		}
-		time.Sleep(25 * time.Millisecond)
+		seen, n = refused.Load(), n+1
 	}
 	cancels[lead[0]]()
 	other := 1 - lead[0]
-	deadline = time.Now().Add(3 * time.Second) // LeaseTTL + a renew period, with margin
-	for !listeners[other].Leading() && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !listeners[other].Leading() {
-		t.Fatal("the other listener did not take over")
-	}
+	// The takeover's time is asserted: LeaseTTL + a renew period, with
+	// margin.
+	waitUntil(t, 3*time.Second, "the other listener takes over", listeners[other].Leading)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -22,22 +23,28 @@ func TestReconcileYieldsToSync(t *testing.T) {
 	if err := r.yieldToSync(canceled); !errors.Is(err, context.Canceled) {
 		t.Fatalf("with a sync job running and a canceled context: %v", err)
 	}
-	// Busy until the job ends: it returns once it has.
-	const busy = 300 * time.Millisecond
-	start := time.Now()
-	go func() {
-		time.Sleep(busy)
+	// Busy until the job ends: it returns once it has. In a synctest
+	// bubble, so that its poll of the job count runs on a fake clock.
+	synctest.Test(t, func(t *testing.T) {
+		const busy = 300 * time.Millisecond
+		start := time.Now()
+		returned := make(chan error, 1)
+		go func() { returned <- r.yieldToSync(context.Background()) }()
+		time.Sleep(busy) // fake time: the sync job runs this long
+		synctest.Wait()  // yieldToSync has looked again and waits
+		select {
+		case err := <-returned:
+			t.Fatalf("returned (%v) after %v, while the sync job still ran", err, time.Since(start))
+		default:
+		}
 		r.syncing.Store(0)
-	}()
-	if err := r.yieldToSync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if waited := time.Since(start); waited < busy {
-		t.Fatalf("returned after %v, while the sync job ran %v", waited, busy)
-	}
-	if r.syncing.Load() != 0 {
-		t.Fatal("returned while the sync job still ran")
-	}
+		if err := <-returned; err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited < busy || waited >= reconcileYield {
+			t.Fatalf("returned after %v; the sync job ran %v (and the wait is at most %v)", waited, busy, reconcileYield)
+		}
+	})
 }
 
 // A second reconciliation while one runs in the process returns at once

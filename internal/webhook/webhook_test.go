@@ -31,6 +31,45 @@ import (
 	"github.com/slotline/slotline/internal/webhook"
 )
 
+// signal is a counter whose changes wake waiters.
+type signal struct {
+	mu      sync.Mutex
+	n       int64
+	changed chan struct{} // closed and replaced by add
+}
+
+func newSignal() *signal { return &signal{changed: make(chan struct{})} }
+
+func (s *signal) add(d int64) {
+	s.mu.Lock()
+	s.n += d
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// await waits until cond holds for the count, until stop is closed, or
+// until timeout passes; it reports whether cond held.
+func (s *signal) await(timeout time.Duration, stop <-chan struct{}, cond func(n int64) bool) bool {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		n, changed := s.n, s.changed
+		s.mu.Unlock()
+		if cond(n) {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-stop:
+			return false
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
 // clock is a controllable clock for the retry schedule.
 type clock struct {
 	mu sync.Mutex
@@ -59,14 +98,15 @@ type received struct {
 // receiver is a real HTTP server that records requests and answers with
 // the status its answer func gives (default 204).
 type receiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	got    []received
-	answer func(n int, w http.ResponseWriter, r *http.Request)
+	srv     *httptest.Server
+	mu      sync.Mutex
+	got     []received
+	arrived *signal // counts the requests
+	answer  func(n int, w http.ResponseWriter, r *http.Request)
 }
 
 func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{}
+	rc := &receiver{arrived: newSignal()}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
@@ -75,6 +115,7 @@ func newReceiver(t *testing.T) *receiver {
 			r.Header.Get("webhook-signature"), r.Header.Get("Content-Type"), body, time.Now()})
 		answer := rc.answer
 		rc.mu.Unlock()
+		rc.arrived.add(1)
 		if answer != nil {
 			answer(n, w, r)
 			return
@@ -91,17 +132,58 @@ func (rc *receiver) requests() []received {
 	return append([]received(nil), rc.got...)
 }
 
+// waitFor waits, woken by each request, until the receiver has n.
 func (rc *receiver) waitFor(t *testing.T, n int) []received {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if got := rc.requests(); len(got) >= n {
-			return got
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !rc.arrived.await(20*time.Second, nil, func(got int64) bool { return got >= int64(n) }) {
+		t.Fatalf("receiver got %d requests, want %d", len(rc.requests()), n)
 	}
-	t.Fatalf("receiver got %d requests, want %d", len(rc.requests()), n)
-	return nil
+	return rc.requests()
+}
+
+// poll calls cond every 10 ms until it holds, for up to 20 s, and
+// reports whether it did.
+func poll(cond func() bool) bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
+	return true
+}
+
+// waitDelivered waits until the store records n deliveries of the endpoint
+// as delivered.
+func waitDelivered(t *testing.T, b *bundle, endpointID string, n int) {
+	t.Helper()
+	var ds []*storage.Delivery
+	var err error
+	if !poll(func() bool {
+		ds, _, err = b.store.FindDeliveries(b.ctx, endpointID, storage.DeliveryDelivered, "", 500)
+		return err == nil && len(ds) == n
+	}) {
+		t.Fatalf("delivered deliveries = %d (%v), want %d", len(ds), err, n)
+	}
+}
+
+// openDeliverJobs counts the delivery jobs River has not finished
+// (available, running, scheduled, retryable…).
+func openDeliverJobs(t *testing.T, b *bundle) int {
+	t.Helper()
+	const q = "SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver' AND state NOT IN ('completed', 'cancelled', 'discarded')"
+	var n int
+	var err error
+	if pool := b.store.Pool(); pool != nil {
+		err = pool.QueryRow(b.ctx, q).Scan(&n)
+	} else {
+		err = b.store.DB().QueryRowContext(b.ctx, q).Scan(&n)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // verify checks a Standard Webhooks signature independently of the
@@ -268,17 +350,7 @@ func TestDeliveryInOrderSigned(t *testing.T) {
 					t.Errorf("content type %q", r.ctype)
 				}
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				ds, _, err := b.store.FindDeliveries(b.ctx, ep.ID, storage.DeliveryDelivered, "", 100)
-				if err == nil && len(ds) == 12 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("delivered deliveries = %d (%v), want 12", len(ds), err)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitDelivered(t, b, ep.ID, 12)
 		})
 	}
 }
@@ -293,16 +365,27 @@ func TestBurstDeliveredOnceInOrder(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, backend, false, 0)
+			// committed counts the events committed; writersDone ends the
+			// waits on it once no more will come.
+			committed, writersDone := newSignal(), make(chan struct{})
+			b.store.OnEvents(func(_ context.Context, tx *storage.Tx, evs []reservation.Event) error {
+				tx.AfterCommit(func() { committed.add(int64(len(evs))) })
+				return nil
+			})
 			rc := newReceiver(t)
-			rc.answer = func(n int, w http.ResponseWriter, _ *http.Request) {
+			rc.answer = func(n int, w http.ResponseWriter, r *http.Request) {
 				if n%7 == 0 {
-					time.Sleep(2 * time.Millisecond) // let writes pile up behind the holder
+					// Let writes pile up behind the holder: answer once an
+					// event after this one has committed.
+					var bd body
+					_ = json.Unmarshal(rc.requests()[n].body, &bd)
+					committed.await(10*time.Second, writersDone, func(c int64) bool { return c > bd.Data.Seq })
 				}
 				w.WriteHeader(http.StatusNoContent)
 			}
 			ep := b.endpoint(t, rc.srv.URL, nil)
 			const writers, each = 6, 25
-			var wg sync.WaitGroup
+			var wg, kicks sync.WaitGroup
 			for w := range writers {
 				wg.Go(func() {
 					for i := range each {
@@ -319,17 +402,26 @@ func TestBurstDeliveredOnceInOrder(t *testing.T) {
 					}
 				})
 			}
-			wg.Go(func() {
-				for range 20 {
+			// 20 extra jobs, one every 7 commits: spread over the burst.
+			kicks.Go(func() {
+				for i := range 20 {
+					committed.await(20*time.Second, writersDone, func(c int64) bool { return c >= int64(7*(i+1)) })
 					if err := b.disp.Kick(b.ctx, ep.ID); err != nil {
 						t.Error(err)
 					}
-					time.Sleep(5 * time.Millisecond)
 				}
 			})
 			wg.Wait()
+			close(writersDone)
+			kicks.Wait()
 			rc.waitFor(t, writers*each)
-			time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
+			// Quiescent before counting: every delivery is recorded as
+			// delivered and no delivery job is left to run, so nothing
+			// more can be sent.
+			waitDelivered(t, b, ep.ID, writers*each)
+			if !poll(func() bool { return openDeliverJobs(t, b) == 0 }) {
+				t.Fatalf("%d delivery jobs still open after every delivery was made", openDeliverJobs(t, b))
+			}
 			got := rc.requests()
 			if len(got) != writers*each {
 				t.Fatalf("receiver got %d requests, want %d (one per event)", len(got), writers*each)
@@ -383,61 +475,77 @@ func TestRetryScheduleAndExhaustion(t *testing.T) {
 	waitEvent(t, b, reservation.EventDeliveryExhausted, ep.ID)
 }
 
-func deliveryOf(t *testing.T, b *bundle, endpointID string) *storage.Delivery {
+// waitDelivery waits until the endpoint's latest delivery satisfies cond.
+func waitDelivery(t *testing.T, b *bundle, endpointID, what string, cond func(d *storage.Delivery) bool) *storage.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var d *storage.Delivery
+	if !poll(func() bool {
 		ds, _, err := b.store.FindDeliveries(b.ctx, endpointID, "", "", 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ds) > 0 && (ds[0].Attempts > 0 || time.Now().After(deadline)) {
-			return ds[0]
+		if len(ds) == 0 {
+			return false
 		}
-		time.Sleep(10 * time.Millisecond)
+		d = ds[0]
+		return cond(d)
+	}) {
+		t.Fatalf("the delivery to %s is not %s: %+v", endpointID, what, d)
 	}
+	return d
+}
+
+// deliveryOf waits until the endpoint's latest delivery has an attempt
+// recorded.
+func deliveryOf(t *testing.T, b *bundle, endpointID string) *storage.Delivery {
+	t.Helper()
+	return waitAttempts(t, b, endpointID, 1)
 }
 
 // waitAttempts waits until the endpoint's delivery has n attempts recorded.
 func waitAttempts(t *testing.T, b *bundle, endpointID string, n int) *storage.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d := deliveryOf(t, b, endpointID)
-		if d.Attempts >= n || time.Now().After(deadline) {
-			return d
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return waitDelivery(t, b, endpointID, fmt.Sprintf("attempted %d times", n), func(d *storage.Delivery) bool { return d.Attempts >= n })
+}
+
+// waitFailedAttempt waits until the endpoint's delivery records an error.
+func waitFailedAttempt(t *testing.T, b *bundle, endpointID string) *storage.Delivery {
+	t.Helper()
+	return waitDelivery(t, b, endpointID, "failed with an error", func(d *storage.Delivery) bool { return d.Attempts > 0 && d.LastError != "" })
 }
 
 func waitStatus(t *testing.T, b *bundle, endpointID, status string) *storage.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		ds, _, _ := b.store.FindDeliveries(b.ctx, endpointID, status, "", 10)
-		if len(ds) > 0 {
-			return ds[0]
-		}
-		time.Sleep(10 * time.Millisecond)
+	var ds []*storage.Delivery
+	if !poll(func() bool {
+		ds, _, _ = b.store.FindDeliveries(b.ctx, endpointID, status, "", 10)
+		return len(ds) > 0
+	}) {
+		t.Fatalf("no %s delivery for %s", status, endpointID)
 	}
-	t.Fatalf("no %s delivery for %s", status, endpointID)
-	return nil
+	return ds[0]
 }
 
+// waitEvent waits for an event of type typ about the endpoint, looking
+// again at every commit of events in the store.
 func waitEvent(t *testing.T, b *bundle, typ, endpointID string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for {
+		committed := b.store.EventsCommitted() // before the look: no commit is missed
 		evs, _ := b.store.FindEvents(b.ctx, 0, 1000)
 		for _, ev := range evs {
 			if ev.Type == typ && ev.Webhook != nil && ev.Webhook.EndpointID == endpointID {
 				return
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-committed:
+		case <-deadline.C:
+			t.Fatalf("no %s event for %s", typ, endpointID)
+		}
 	}
-	t.Fatalf("no %s event for %s", typ, endpointID)
 }
 
 func TestGoneDisablesAndRetryAfter(t *testing.T) {
@@ -492,10 +600,7 @@ func TestTimeoutsRedirectsAndFiveDays(t *testing.T) {
 	b.reserve(t)
 	slow.waitFor(t, 1)
 	redirect.waitFor(t, 1)
-	d := deliveryOf(t, b, epSlow.ID)
-	for d.LastError == "" {
-		d = deliveryOf(t, b, epSlow.ID)
-	}
+	d := waitFailedAttempt(t, b, epSlow.ID)
 	if d.Status != storage.DeliveryPending || !strings.Contains(d.LastError, "timed out") {
 		t.Errorf("hung receiver: %+v", d)
 	}
@@ -531,10 +636,7 @@ func TestSSRF(t *testing.T) {
 	// rebinding) is refused when dialled.
 	ep := b.endpoint(t, "http://rebind.test:"+port+"/hook", nil)
 	b.reserve(t)
-	d := deliveryOf(t, b, ep.ID)
-	for d.LastError == "" {
-		d = deliveryOf(t, b, ep.ID)
-	}
+	d := waitFailedAttempt(t, b, ep.ID)
 	if !strings.Contains(d.LastError, "loopback") || len(rc.requests()) != 0 {
 		t.Errorf("rebinding: last error %q, receiver got %d requests", d.LastError, len(rc.requests()))
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -140,28 +141,33 @@ func mustChannel(t *testing.T, b *bundle) string {
 	return id
 }
 
+// TestClock runs in a synctest bubble: the Clock reads real time, which
+// there moves only by the (fake) sleeps, so a running clock's progress is
+// exact.
 func TestClock(t *testing.T) {
 	t.Parallel()
-	c := gcsim.NewClock(t0, 0)
-	if !c.Now().Equal(t0) {
-		t.Fatalf("stopped clock moved: %v", c.Now())
-	}
-	c.Advance(time.Hour)
-	c.Advance(-time.Hour) // ignored
-	if !c.Now().Equal(t0.Add(time.Hour)) {
-		t.Errorf("after Advance: %v", c.Now())
-	}
-	c.SetSpeed(3600)
-	time.Sleep(10 * time.Millisecond)
-	if d := c.Now().Sub(t0.Add(time.Hour)); d < 36*time.Second || d > time.Hour {
-		t.Errorf("at 3600x, 10ms moved the clock %v", d)
-	}
-	c.SetSpeed(0)
-	now := c.Now()
-	time.Sleep(5 * time.Millisecond)
-	if !c.Now().Equal(now) || c.Speed() != 0 {
-		t.Errorf("stopped clock moved")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := gcsim.NewClock(t0, 0)
+		if !c.Now().Equal(t0) {
+			t.Fatalf("stopped clock moved: %v", c.Now())
+		}
+		c.Advance(time.Hour)
+		c.Advance(-time.Hour) // ignored
+		if !c.Now().Equal(t0.Add(time.Hour)) {
+			t.Errorf("after Advance: %v", c.Now())
+		}
+		c.SetSpeed(3600)
+		time.Sleep(10 * time.Millisecond) // fake time
+		if d := c.Now().Sub(t0.Add(time.Hour)); d != 36*time.Second {
+			t.Errorf("at 3600x, 10ms moved the clock %v, want 36s", d)
+		}
+		c.SetSpeed(0)
+		now := c.Now()
+		time.Sleep(5 * time.Millisecond) // fake time
+		if !c.Now().Equal(now) || c.Speed() != 0 {
+			t.Errorf("stopped clock moved")
+		}
+	})
 }
 
 func TestHandlerInProcess(t *testing.T) {

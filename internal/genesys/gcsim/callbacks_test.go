@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -84,14 +85,25 @@ func TestToken(t *testing.T) {
 	}
 }
 
+// TestTokenExpiry runs on synctest's fake clock: tokens live on real time,
+// and in the bubble time moves only by the sleeps below, so the token is
+// checked just before and exactly at its expiry.
 func TestTokenExpiry(t *testing.T) {
 	t.Parallel()
-	b := setup(t, gcsim.Options{TokenTTL: 150 * time.Millisecond})
-	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
-		t.Fatalf("fresh token: %d", res.status)
-	}
-	time.Sleep(200 * time.Millisecond)
-	wantError(t, b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil), 401, "bad.credentials")
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 150 * time.Millisecond
+		b := setupInBubble(t, gcsim.Options{TokenTTL: ttl})
+		issued := time.Now()
+		if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+			t.Fatalf("fresh token: %d", res.status)
+		}
+		time.Sleep(ttl - time.Millisecond) // fake time
+		if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+			t.Fatalf("token %v after issue (TTL %v): %d", time.Since(issued), ttl, res.status)
+		}
+		time.Sleep(time.Millisecond) // fake time: now at the expiry
+		wantError(t, b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil), 401, "bad.credentials")
+	})
 }
 
 func TestRevokeTokens(t *testing.T) {
@@ -217,9 +229,16 @@ func TestCreateValidation(t *testing.T) {
 	}
 }
 
+// TestPatchCallback runs in a synctest bubble (setupInBubble), so that
+// synctest.Wait shows when the simulator has played whatever an Advance
+// made due: only then is "still scheduled" a fact rather than a race.
 func TestPatchCallback(t *testing.T) {
 	t.Parallel()
-	b := setup(t, gcsim.Options{AnswerRate: 1})
+	synctest.Test(t, testPatchCallback)
+}
+
+func testPatchCallback(t *testing.T) {
+	b := setupInBubble(t, gcsim.Options{AnswerRate: 1})
 	c := b.createCallback(t, "+14155550123", t0.Add(time.Hour), nil)
 	id := c.Conversation.ID
 
@@ -240,12 +259,15 @@ func TestPatchCallback(t *testing.T) {
 	}
 	// The old time no longer makes it due; the new one does.
 	b.clock.Advance(time.Hour + time.Second)
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait() // the lifecycle loop has played everything due
 	if got := b.sim.Callbacks()[0].State; got != "scheduled" {
 		t.Errorf("state at the old time = %s, want scheduled", got)
 	}
 	b.clock.Advance(30 * time.Minute)
-	waitFor(t, "dialing at the new time", func() bool { return b.sim.Callbacks()[0].State == "dialing" })
+	synctest.Wait()
+	if got := b.sim.Callbacks()[0].State; got != "dialing" {
+		t.Errorf("state at the new time = %s, want dialing", got)
+	}
 
 	wantError(t, b.call(t, "PATCH", "/api/v2/conversations/callbacks", map[string]any{"conversationId": id, "callbackScheduledTime": "2026-06-02T10:00:00Z"}), 400, "bad.request")
 	wantError(t, b.call(t, "PATCH", "/api/v2/conversations/callbacks", map[string]any{"conversationId": "nope"}), 404, "not.found")
@@ -257,37 +279,7 @@ func TestDisconnect(t *testing.T) {
 
 	t.Run("bulk by ACD and EXTERNAL id", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, gcsim.Options{})
-		c1 := b.createCallback(t, "+14155550101", t0.Add(time.Hour), nil)
-		c2 := b.createCallback(t, "+14155550102", t0.Add(time.Hour), nil)
-		res := b.call(t, "POST", "/api/v2/conversations/callbacks/bulk/disconnect", map[string]any{
-			"callbackDisconnectIdentifiers": []map[string]string{
-				{"conversationId": c1.Conversation.ID, "callbackId": c1.identifier("ACD")},
-				{"conversationId": c2.Conversation.ID, "callbackId": c2.identifier("EXTERNAL")},
-			},
-		})
-		if res.status != 202 || len(res.body) != 0 {
-			t.Fatalf("bulk disconnect: %d %q", res.status, res.body)
-		}
-		for _, c := range []created{c1, c2} {
-			fc := b.callbackConversation(t, c.Conversation.ID)
-			if diff := cmp.Diff([]string{"customer=disconnected/client", "acd=disconnected/client"}, fc.states()); diff != "" {
-				t.Errorf("states (-want +got):\n%s", diff)
-			}
-		}
-		// Again: already disconnected is fine.
-		res = b.call(t, "POST", "/api/v2/conversations/callbacks/bulk/disconnect", map[string]any{
-			"callbackDisconnectIdentifiers": []map[string]string{{"conversationId": c1.Conversation.ID, "callbackId": c1.identifier("ACD")}},
-		})
-		if res.status != 202 {
-			t.Errorf("second disconnect: %d", res.status)
-		}
-		// Nothing plays afterwards.
-		b.clock.Advance(2 * time.Hour)
-		time.Sleep(20 * time.Millisecond)
-		if got := b.sim.Callbacks()[0]; got.State != "disconnected" || got.Answered {
-			t.Errorf("after advance: %+v", got)
-		}
+		synctest.Test(t, testBulkDisconnect)
 	})
 
 	t.Run("bulk errors", func(t *testing.T) {
@@ -352,6 +344,44 @@ func TestDisconnect(t *testing.T) {
 			t.Errorf("Disconnect unknown = %v", err)
 		}
 	})
+}
+
+// testBulkDisconnect runs in a synctest bubble (see TestPatchCallback).
+func testBulkDisconnect(t *testing.T) {
+	b := setupInBubble(t, gcsim.Options{})
+	c1 := b.createCallback(t, "+14155550101", t0.Add(time.Hour), nil)
+	c2 := b.createCallback(t, "+14155550102", t0.Add(time.Hour), nil)
+	res := b.call(t, "POST", "/api/v2/conversations/callbacks/bulk/disconnect", map[string]any{
+		"callbackDisconnectIdentifiers": []map[string]string{
+			{"conversationId": c1.Conversation.ID, "callbackId": c1.identifier("ACD")},
+			{"conversationId": c2.Conversation.ID, "callbackId": c2.identifier("EXTERNAL")},
+		},
+	})
+	if res.status != 202 || len(res.body) != 0 {
+		t.Fatalf("bulk disconnect: %d %q", res.status, res.body)
+	}
+	for _, c := range []created{c1, c2} {
+		fc := b.callbackConversation(t, c.Conversation.ID)
+		if diff := cmp.Diff([]string{"customer=disconnected/client", "acd=disconnected/client"}, fc.states()); diff != "" {
+			t.Errorf("states (-want +got):\n%s", diff)
+		}
+	}
+	// Again: already disconnected is fine.
+	res = b.call(t, "POST", "/api/v2/conversations/callbacks/bulk/disconnect", map[string]any{
+		"callbackDisconnectIdentifiers": []map[string]string{{"conversationId": c1.Conversation.ID, "callbackId": c1.identifier("ACD")}},
+	})
+	if res.status != 202 {
+		t.Errorf("second disconnect: %d", res.status)
+	}
+	// Nothing plays afterwards: once the lifecycle loop has done all it
+	// can (synctest.Wait), both are still disconnected.
+	b.clock.Advance(2 * time.Hour)
+	synctest.Wait()
+	for _, got := range b.sim.Callbacks() {
+		if got.State != "disconnected" || got.Answered {
+			t.Errorf("after advance: %+v", got)
+		}
+	}
 }
 
 func TestLifecycle(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/slotline/slotline/internal/genesys/gcsim"
@@ -167,9 +168,16 @@ func TestRateLimit(t *testing.T) {
 
 // TestRefusalsDoNotUseAllowance: requests answered with an injected status
 // are not served, so they leave the rate limit's allowance to the others.
+// TestRefusalsDoNotUseAllowance runs in a synctest bubble: the rate limit
+// refills on real time, which there is fake time moved only by the sleeps
+// below, so a refill is exact rather than hoped for.
 func TestRefusalsDoNotUseAllowance(t *testing.T) {
 	t.Parallel()
-	b := setup(t, gcsim.Options{})
+	synctest.Test(t, testRefusalsDoNotUseAllowance)
+}
+
+func testRefusalsDoNotUseAllowance(t *testing.T) {
+	b := setupInBubble(t, gcsim.Options{})
 	b.sim.SetRateLimit(5)
 	b.sim.FailNext(gcsim.Fault{Status: 503, Count: 10})
 	for i := range 10 {
@@ -188,7 +196,7 @@ func TestRefusalsDoNotUseAllowance(t *testing.T) {
 	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 429 {
 		t.Fatalf("over the limit: %d, want 429", res.status)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // fake time: 1.5 tokens at 5/s
 	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
 		t.Fatalf("after a wait: %d", res.status)
 	}
@@ -196,7 +204,7 @@ func TestRefusalsDoNotUseAllowance(t *testing.T) {
 	// does not overtake it.
 	b.sim.FailNext(gcsim.Fault{Latency: time.Millisecond})
 	b.sim.FailNext(gcsim.Fault{Status: 503})
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // fake time: a token for the serving fault
 	for i, want := range []int{200, 503} {
 		if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != want {
 			t.Fatalf("scripted fault %d: %d, want %d", i, res.status, want)

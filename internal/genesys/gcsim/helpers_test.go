@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,10 +26,11 @@ const queueID = gcsim.DefaultQueueID
 
 // bundle is one test's simulator and the means to talk to it.
 type bundle struct {
-	sim   *gcsim.Sim
-	base  string
-	clock *gcsim.Clock
-	token string
+	sim    *gcsim.Sim
+	base   string
+	clock  *gcsim.Clock
+	token  string
+	client *http.Client // nil: http.DefaultClient (see setupInBubble)
 
 	id, secret string // client credentials
 }
@@ -55,12 +59,96 @@ func setup(t testing.TB, opts gcsim.Options) *bundle {
 	return b
 }
 
+// setupInBubble is setup for a test that runs inside synctest.Test: the
+// simulator is served over an in-memory network (memNet), whose
+// connections block on channels the bubble can see, so its fake clock
+// drives the simulator's real-time parts too (token and channel TTLs, the
+// rate limit, heartbeats), and synctest.Wait tells when the simulator has
+// done all it can. Its cleanups run inside the bubble.
+func setupInBubble(t *testing.T, opts gcsim.Options) *bundle {
+	t.Helper()
+	if opts.Clock == nil {
+		opts.Clock = gcsim.NewClock(t0, 0)
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	sim := gcsim.New(opts)
+	mn := newMemNet()
+	srv := &http.Server{Handler: sim.Handler()}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(mn)
+	}()
+	tr := &http.Transport{DialContext: mn.DialContext}
+	t.Cleanup(func() {
+		sim.Close()
+		srv.Close()
+		<-served
+		tr.CloseIdleConnections()
+	})
+	b := &bundle{sim: sim, base: "http://gcsim.test", clock: opts.Clock, client: &http.Client{Transport: tr},
+		id: opts.ClientID, secret: opts.ClientSecret}
+	if b.id == "" {
+		b.id, b.secret = gcsim.DefaultClientID, gcsim.DefaultClientSecret
+	}
+	b.token = b.login(t)
+	return b
+}
+
+// memNet is an in-memory net.Listener whose DialContext connects to it
+// with net.Pipe.
+type memNet struct {
+	conns     chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newMemNet() *memNet {
+	return &memNet{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (m *memNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.conns:
+		return c, nil
+	case <-m.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (m *memNet) Close() error {
+	m.closeOnce.Do(func() { close(m.done) })
+	return nil
+}
+
+func (m *memNet) Addr() net.Addr { return memAddr{} }
+
+func (m *memNet) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case m.conns <- server:
+		return client, nil
+	case <-m.done:
+	case <-ctx.Done():
+	}
+	client.Close()
+	server.Close()
+	return nil, errors.Join(net.ErrClosed, ctx.Err())
+}
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "mem" }
+func (memAddr) String() string  { return "gcsim.test:80" }
+
 func (b *bundle) login(t testing.TB) string {
 	t.Helper()
 	req, _ := http.NewRequest("POST", b.base+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(b.id, b.secret)
-	res := send(t, req)
+	res := b.send(t, req)
 	if res.status != 200 {
 		t.Fatalf("token: %d %s", res.status, res.body)
 	}
@@ -86,7 +174,21 @@ func (r result) decode(t testing.TB, v any) {
 
 func send(t testing.TB, req *http.Request) result {
 	t.Helper()
-	res, err := http.DefaultClient.Do(req)
+	return sendWith(t, http.DefaultClient, req)
+}
+
+// send sends req with the bundle's client.
+func (b *bundle) send(t testing.TB, req *http.Request) result {
+	t.Helper()
+	if b.client == nil {
+		return send(t, req)
+	}
+	return sendWith(t, b.client, req)
+}
+
+func sendWith(t testing.TB, client *http.Client, req *http.Request) result {
+	t.Helper()
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -105,7 +207,7 @@ func (b *bundle) call(t testing.TB, method, path string, body any) result {
 func (b *bundle) callWith(t testing.TB, token, method, path string, body any) result {
 	t.Helper()
 	req := b.request(t, token, method, path, body)
-	return send(t, req)
+	return b.send(t, req)
 }
 
 func (b *bundle) request(t testing.TB, token, method, path string, body any) *http.Request {
@@ -243,15 +345,15 @@ func (b *bundle) callbackConversation(t testing.TB, id string) flatConversation 
 	return fc
 }
 
-// waitFor polls cond until it holds or 5 s pass.
+// waitFor polls cond, every 5 ms, until it holds or 20 s pass.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval
 	}
 }
 
@@ -302,9 +404,20 @@ func (f frame) message() string {
 
 func dial(t testing.TB, uri string) *websocket.Conn {
 	t.Helper()
+	return dialWith(t, uri, nil)
+}
+
+// dial connects a notification socket with the bundle's client.
+func (b *bundle) dial(t testing.TB, uri string) *websocket.Conn {
+	t.Helper()
+	return dialWith(t, uri, &websocket.DialOptions{HTTPClient: b.client})
+}
+
+func dialWith(t testing.TB, uri string, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, uri, nil)
+	c, _, err := websocket.Dial(ctx, uri, opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", uri, err)
 	}

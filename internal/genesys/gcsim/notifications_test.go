@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -239,20 +240,32 @@ func TestChannelExpiry(t *testing.T) {
 		wantDialStatus(t, wsURL(b.base, "/channels/never-made"), http.StatusNotFound)
 	})
 
+	// Channels live on real time: in a synctest bubble the sleeps are fake
+	// time, so the checks fall exactly between the first expiry (300 ms)
+	// and the extended one (500 ms), however loaded the machine.
 	t.Run("subscribing extends", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, gcsim.Options{ChannelTTL: 300 * time.Millisecond})
-		id, uri := b.channel(t, topic(queueID))
-		ws := dial(t, uri)
-		time.Sleep(200 * time.Millisecond)
-		b.call(t, "POST", "/api/v2/notifications/channels/"+id+"/subscriptions", []map[string]string{{"id": topic(queueID)}})
-		time.Sleep(200 * time.Millisecond)
-		if res := b.call(t, "HEAD", "/api/v2/notifications/channels/"+id, nil); res.status != 200 {
-			t.Errorf("HEAD after re-subscribing = %d", res.status)
-		}
-		if got := closeStatus(t, ws); got != websocket.StatusGoingAway {
-			t.Errorf("close status = %v", got)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			const ttl = 300 * time.Millisecond
+			b := setupInBubble(t, gcsim.Options{ChannelTTL: ttl})
+			created := time.Now()
+			id, uri := b.channel(t, topic(queueID))
+			ws := b.dial(t, uri)
+			time.Sleep(200 * time.Millisecond) // fake time
+			b.call(t, "POST", "/api/v2/notifications/channels/"+id+"/subscriptions", []map[string]string{{"id": topic(queueID)}})
+			extended := time.Now().Add(ttl)
+			time.Sleep(200 * time.Millisecond) // fake time: past the first expiry
+			if res := b.call(t, "HEAD", "/api/v2/notifications/channels/"+id, nil); res.status != 200 {
+				t.Errorf("HEAD after re-subscribing = %d", res.status)
+			}
+			if got := closeStatus(t, ws); got != websocket.StatusGoingAway {
+				t.Errorf("close status = %v", got)
+			}
+			if closed := time.Now(); closed.Before(extended) {
+				t.Errorf("socket closed %v after the channel was made, before its extended expiry (%v)",
+					closed.Sub(created), extended.Sub(created))
+			}
+		})
 	})
 }
 
@@ -324,7 +337,9 @@ func TestChannelEviction(t *testing.T) {
 	for _, id := range append(ids[2:], newID) {
 		dial(t, wsURL(b.base, "/channels/"+id))
 	}
-	time.Sleep(20 * time.Millisecond) // let the server register the connections
+	// The server registers a socket before its handshake completes; check
+	// that all 20 are connected before the 21st channel is made.
+	waitFor(t, "every channel connected", func() bool { return len(b.sim.ConnectedChannels()) == 20 })
 	b.channel(t)
 	if got := closeStatus(t, ws); got != websocket.StatusGoingAway {
 		t.Errorf("evicted socket close status = %v", got)

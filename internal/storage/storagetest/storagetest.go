@@ -575,13 +575,25 @@ func testEventsInCommitOrder(t *testing.T, s *storage.Store) {
 			seen = ev.Seq
 		}
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		read()
-		if s.Backend() == storage.Postgres && seen == 3 {
-			break
+	if s.Backend() == storage.Postgres {
+		// The other writes commit while the held one waits: the reader
+		// sees them (3) before the held event.
+		deadline := time.Now().Add(20 * time.Second)
+		for read(); seen != 3; read() {
+			if time.Now().After(deadline) {
+				letGo()
+				t.Fatalf("the reader saw %d events while one write was held, want the other 3", seen)
+			}
+			time.Sleep(20 * time.Millisecond) // poll interval
 		}
-		time.Sleep(20 * time.Millisecond)
+	} else {
+		// SQLite: the other writes wait on its write lock, which shows
+		// nowhere; read for 2 s, in which they could (wrongly) commit.
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			read()
+			time.Sleep(20 * time.Millisecond) // a window of real time, on purpose
+		}
 	}
 	letGo()
 	wg.Wait()

@@ -253,7 +253,7 @@ func testLeases(t *testing.T, s *storage.Store) {
 	if ok, _ := s.AcquireLease(ctx, "listener", "b", 10*time.Millisecond); !ok {
 		t.Error("b could not take a released lease")
 	}
-	time.Sleep(30 * time.Millisecond)
+	waitPast(time.Now().Add(10 * time.Millisecond))
 	if ok, _ := s.AcquireLease(ctx, "listener", "a", time.Minute); !ok {
 		t.Error("a could not take an expired lease")
 	}
@@ -350,10 +350,7 @@ func testSyncClaim(t *testing.T, s *storage.Store) {
 	if ok, _ := s.AcquireLease(ctx, name, "w2", 10*time.Millisecond); !ok {
 		t.Error("w2 could not claim a released reservation")
 	}
-	expired := time.Now().Add(10 * time.Millisecond)
-	for time.Now().Before(expired) {
-		time.Sleep(time.Until(expired)) // the lease's own expiry, not a guess
-	}
+	waitPast(time.Now().Add(10 * time.Millisecond))
 	if ok, _ := s.AcquireLease(ctx, name, "w3", time.Minute); !ok {
 		t.Error("w3 could not take an expired claim (a killed worker)")
 	}
@@ -364,6 +361,15 @@ func testSyncClaim(t *testing.T, s *storage.Store) {
 	got, err := s.MarkSyncFailed(ctx, r.ID, "genesys: 400 already dialing", false, genesysWrite())
 	if err != nil || got.Status != reservation.StatusScheduled || got.Sync.State != reservation.SyncFailed {
 		t.Errorf("MarkSyncFailed without failing = %+v, %v", got, err)
+	}
+}
+
+// waitPast returns once the clock has passed t: called with the time
+// just after a lease was acquired plus its TTL, it waits for the lease's
+// own expiry (the store reads the real clock; there is none to inject).
+func waitPast(t time.Time) {
+	for !time.Now().After(t) {
+		time.Sleep(time.Until(t) + time.Microsecond) // the expiry itself, not a guess
 	}
 }
 
@@ -386,6 +392,8 @@ func testHoldLease(t *testing.T, s *storage.Store) {
 		if ok, err := s.AcquireLease(ctx, "singleton", "p2", ttl); err != nil || ok {
 			t.Fatalf("p2 took a renewed lease: %v, %v", ok, err)
 		}
+		// Real time on purpose: the renewals run on the store's real
+		// clock and the database, so the lease must outlive 3 TTLs of it.
 		time.Sleep(ttl / 8)
 	}
 	select {
