@@ -57,9 +57,11 @@ func TestLoadFullExample(t *testing.T) {
 	}
 	work := []schedule.Interval{{Start: 8 * 60, End: 12 * 60}, {Start: 13 * 60, End: 18 * 60}}
 	want := &config.Config{
-		Listen:    "127.0.0.1:8080",
-		Database:  "sqlite:./slotline.db",
-		TLS:       &config.TLS{Cert: filepath.Join("testdata", "server.crt"), Key: filepath.Join("testdata", "server.key")},
+		Listen:   "127.0.0.1:8080",
+		ListenAt: filepath.Join("testdata", "full.yaml") + ":1: listen",
+		Database: "sqlite:./slotline.db",
+		TLS: &config.TLS{Cert: filepath.Join("testdata", "server.crt"), Key: filepath.Join("testdata", "server.key"),
+			At: filepath.Join("testdata", "full.yaml") + ":3: tls"},
 		PublicURL: "https://callbacks.example.com",
 		Log:       config.Log{Level: "info", Format: "json"},
 		Clients: []config.Client{{
