@@ -64,7 +64,8 @@ func (c *checkpointer) close() error {
 }
 
 // every calls fn every period until the returned stop is called (stop
-// waits for it to finish); onErr hears of fn's failures.
+// waits for it to finish); onErr hears of fn's failures. The checkpointer
+// and lease renewals run on it.
 func every(ctx context.Context, period time.Duration, fn func(ctx context.Context) error, onErr func(error)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -71,8 +71,7 @@ type Lease struct {
 	mu       sync.Mutex
 	err      error // why it was lost
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	stop func() // ends the renewals and waits for them
 }
 
 // HoldLease acquires the lease name for holder (see AcquireLease) and
@@ -83,35 +82,17 @@ func (s *Store) HoldLease(ctx context.Context, name, holder string, ttl time.Dur
 	if err != nil || !ok {
 		return nil, err
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	l := &Lease{s: s, name: name, holder: holder, lost: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
-	go l.renew(rctx, ttl)
-	return l, nil
-}
-
-// renew renews the lease until ctx is done; it belongs to the Lease and
-// ends with Release.
-func (l *Lease) renew(ctx context.Context, ttl time.Duration) {
-	defer close(l.done)
-	t := time.NewTicker(ttl / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ok, err := l.s.AcquireLease(ctx, l.name, l.holder, ttl)
-		if ctx.Err() != nil {
-			return
-		}
+	l := &Lease{s: s, name: name, holder: holder, lost: make(chan struct{})}
+	// The renewals outlive ctx (a job's context ends with the job): they
+	// stop at Release.
+	l.stop = every(context.WithoutCancel(ctx), ttl/4, func(ctx context.Context) error {
+		ok, err := s.AcquireLease(ctx, name, holder, ttl)
 		if err == nil && !ok {
-			err = fmt.Errorf("lease %s was taken by another holder", l.name)
+			err = fmt.Errorf("lease %s was taken by another holder", name)
 		}
-		if err != nil {
-			l.lose(err)
-		}
-	}
+		return err
+	}, l.lose)
+	return l, nil
 }
 
 func (l *Lease) lose(err error) {
@@ -138,7 +119,6 @@ func (l *Lease) Err() error {
 // Release stops the renewals and gives the lease up. It returns the error
 // that lost the lease, if one did, with the release's own.
 func (l *Lease) Release(ctx context.Context) error {
-	l.cancel()
-	<-l.done
+	l.stop()
 	return errors.Join(l.Err(), l.s.ReleaseLease(context.WithoutCancel(ctx), l.name, l.holder))
 }

@@ -207,43 +207,28 @@ func (s *Store) txRetry(fn func(tx *Tx) error) error {
 // caller that goes away does not abort a batch others share.
 func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	ctx := s.ctx
+	var tx *Tx
+	var commit func() error
 	if s.pool != nil {
 		ptx, err := s.pool.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
 		defer ptx.Rollback(ctx)
-		tx := &Tx{execer: pgTxExec{tx: ptx, pending: new([]deferred)}, driver: ptx}
-		if err := fn(tx); err != nil {
-			return err
+		tx = &Tx{execer: pgTxExec{tx: ptx, pending: new([]deferred)}, driver: ptx}
+		commit = func() error { return ptx.Commit(ctx) }
+	} else {
+		// Close stops the writer before it cancels s.ctx: nothing is lost
+		// by running the transaction with a context that is never done.
+		ctx = context.WithoutCancel(ctx)
+		stx, err := s.wdb.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
 		}
-		if err := s.runHooks(ctx, tx); err != nil {
-			return err
-		}
-		if err := s.flushLog(ctx, tx); err != nil {
-			return err
-		}
-		if err := tx.flushDeferred(ctx); err != nil {
-			return err
-		}
-		if err := ptx.Commit(ctx); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		if len(tx.events) > 0 {
-			s.committed.fire()
-		}
-		tx.runAfterCommit()
-		return nil
+		defer stx.Rollback()
+		tx = &Tx{execer: sqlTxExec{stx, ctx}, driver: stx}
+		commit = stx.Commit
 	}
-	// Close stops the writer before it cancels s.ctx: nothing is lost by
-	// running the transaction with a context that is never done.
-	ctx = context.WithoutCancel(ctx)
-	stx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer stx.Rollback()
-	tx := &Tx{execer: sqlTxExec{stx, ctx}, driver: stx}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -253,7 +238,10 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	if err := s.flushLog(ctx, tx); err != nil {
 		return err
 	}
-	if err := stx.Commit(); err != nil {
+	if err := tx.flushDeferred(ctx); err != nil { // PostgreSQL's batched statements
+		return err
+	}
+	if err := commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if len(tx.events) > 0 {
