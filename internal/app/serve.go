@@ -183,7 +183,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return err
 	})
-	if err := gside.runner.Resume(gctx); err != nil {
+	if err := gside.runner.Resume(gctx); err != nil && gctx.Err() == nil {
 		cancel(err)
 		return errors.Join(fmt.Errorf("resume the sync: %w", err), g.Wait())
 	}

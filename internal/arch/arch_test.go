@@ -22,12 +22,12 @@ func list(t *testing.T, args ...string) []string {
 	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }
 
-// TestDomainHasNoDrivers: the domain and the services on it build without a
-// SQL driver or the job queue; they see the store through the small
-// interfaces they declare.
+// TestDomainHasNoDrivers: the domain, the services on it and the Genesys
+// client build without a SQL driver or the job queue; they see the store
+// through the small interfaces they declare.
 func TestDomainHasNoDrivers(t *testing.T) {
 	t.Parallel()
-	for _, pkg := range []string{"reservation", "schedule", "booking", "stream", "audit", "ical", "frame"} {
+	for _, pkg := range []string{"reservation", "schedule", "booking", "stream", "audit", "ical", "frame", "genesys", "genesys/gcsim", "backoff"} {
 		deps := list(t, "-deps", "github.com/slotline/slotline/internal/"+pkg)
 		for _, d := range deps {
 			if strings.HasPrefix(d, "github.com/jackc/pgx") || strings.HasPrefix(d, "modernc.org/sqlite") ||

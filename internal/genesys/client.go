@@ -18,9 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/slotline/slotline/internal/jobs"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/slotline/slotline/internal/backoff"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -410,7 +411,7 @@ func (c *Client) logAttempt(ctx context.Context, level slog.Level, op string, at
 
 // backoff returns the full-jitter delay after the attempt-th failure.
 func (c *Client) backoff(attempt int) time.Duration {
-	return jobs.Backoff(attempt, c.backoffBase, c.backoffCap)
+	return backoff.Full(attempt, c.backoffBase, c.backoffCap)
 }
 
 // sleep waits d or until ctx is done.

@@ -2,7 +2,7 @@
 // process over the store's database (River's SQLite driver on the store's
 // single writer connection, its pgx driver on the PostgreSQL pool, chosen
 // by storage.Store.JobDriver), the queues, the retry policy and the one
-// backoff function, inserts on their own or inside a store transaction,
+// backoff (package backoff), inserts on their own or inside a store transaction,
 // start and stop.
 //
 // Packages with work to do register it before the client opens: each kind
@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/slotline/slotline/internal/backoff"
 )
 
 // Args are a job's arguments, stored as JSON. Kind names the kind of job
@@ -257,14 +257,21 @@ func (c *Client) opened() (queue, error) {
 	if c.q == nil {
 		return nil, errors.New("jobs: the client is not open")
 	}
-	return c.q, c.err
+	return c.q, nil
 }
 
-// Start starts the workers and the periodic jobs.
+// Start starts the workers and the periodic jobs. A registration that came
+// after Open is an error here: its work would never run.
 func (c *Client) Start(ctx context.Context) error {
 	q, err := c.opened()
 	if err != nil {
 		return err
+	}
+	c.mu.Lock()
+	late := c.err
+	c.mu.Unlock()
+	if late != nil {
+		return late
 	}
 	return q.start(ctx)
 }
@@ -330,27 +337,11 @@ func (c *Client) InsertManyTx(ctx context.Context, tx Tx, args []Args) error {
 // counting an attempt.
 func Snooze(d time.Duration) error { return river.JobSnooze(d) }
 
-// Backoff returns a random wait in [0, min(limit, base·2^(attempt-1))]
-// ("full jitter": the waits of many retries spread over the whole range
-// instead of arriving together); 0 when that ceiling is not positive. The
-// jobs' retries and the Genesys client's retries both wait on it.
-func Backoff(attempt int, base, limit time.Duration) time.Duration {
-	ceil := base
-	for i := 1; i < attempt && ceil < limit; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, limit)
-	if ceil <= 0 {
-		return 0
-	}
-	return mrand.N(ceil + 1)
-}
-
-// retryPolicy retries with Backoff from base up to 5 min.
+// retryPolicy retries with full-jitter backoff from base up to 5 min.
 type retryPolicy struct{ base time.Duration }
 
 func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	return time.Now().Add(Backoff(job.Attempt, p.base, 5*time.Minute))
+	return time.Now().Add(backoff.Full(job.Attempt, p.base, 5*time.Minute))
 }
 
 // worker runs one kind's jobs on River.

@@ -48,7 +48,6 @@ func (fe *Fields) Err() error {
 	return &Error{Code: EINVALID, Message: msg, Fields: fe.fields}
 }
 
-// Object decodes a JSON Object into raw members, reporting unknown members.
 // Object decodes raw, the JSON object at path ("" for the body), into its
 // members, recording unknown members and a body that is not JSON or not an
 // object. Members that are null are left out, as if absent.

@@ -48,8 +48,8 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	})
 }
 
-// DeleteExpiredLeases removes leases that expired before t (left by
-// holders that died).
+// DeleteExpiredLeases removes leases that expired before the given time
+// (left by holders that died).
 func (s *Store) DeleteExpiredLeases(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *Tx) error {
@@ -75,17 +75,18 @@ type Lease struct {
 }
 
 // HoldLease acquires the lease name for holder (see AcquireLease) and
-// keeps renewing it until Release. It returns nil when another holder has
-// it.
+// keeps renewing it until Release or until ctx is done. It returns nil when
+// another holder has it.
 func (s *Store) HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error) {
 	ok, err := s.AcquireLease(ctx, name, holder, ttl)
 	if err != nil || !ok {
 		return nil, err
 	}
 	l := &Lease{s: s, name: name, holder: holder, lost: make(chan struct{})}
-	// The renewals outlive ctx (a job's context ends with the job): they
-	// stop at Release.
-	l.stop = every(context.WithoutCancel(ctx), ttl/4, func(ctx context.Context) error {
+	// The renewals end with ctx (a job's context ends when its work returns
+	// or panics) or at Release: a holder that is gone loses the lease within
+	// ttl even if it never released it.
+	l.stop = every(ctx, ttl/4, func(ctx context.Context) error {
 		ok, err := s.AcquireLease(ctx, name, holder, ttl)
 		if err == nil && !ok {
 			err = fmt.Errorf("lease %s was taken by another holder", name)

@@ -67,12 +67,13 @@ func (s *idSource) next(n int) []byte {
 // together share it). The events have their ids but not yet their
 // sequence numbers (Seq is 0): those are handed out under the log-head
 // lock at the very end, so that they follow commit order, and hooks run
-// before it, outside the lock. An error rolls the transaction back; the
-// writes are then retried one transaction each, so a hook must be safe to
-// run again, and must not call the Store's write methods. Hooks add their
-// own rows through the store's methods that take a Tx (InsertDeliveries
-// names events by id), and use tx.AfterCommit for what must wait for the
-// commit.
+// before it, outside the lock. A step that needs the numbers, or must be
+// ordered with changes other processes commit, goes in tx.OnNumbered. An
+// error rolls the transaction back; the writes are then retried one
+// transaction each, so a hook must be safe to run again, and must not call
+// the Store's write methods. Hooks add their own rows through the store's
+// methods that take a Tx, and use tx.AfterCommit for what must wait for
+// the commit.
 type EventHook func(ctx context.Context, tx *Tx, events []reservation.Event) error
 
 // runHooks runs the event hooks with the transaction's events.
@@ -96,6 +97,8 @@ func (s *Store) runHooks(ctx context.Context, tx *Tx) error {
 // OnEvents adds hooks to those run with the events of every transaction,
 // in the order they were added. Add them before the first write.
 func (s *Store) OnEvents(hooks ...EventHook) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
 	var all []EventHook
 	if cur := s.hooks.Load(); cur != nil {
 		all = append(all, *cur...)
@@ -179,8 +182,16 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 		eventSeq, auditSeq, auditHash); err != nil {
 		return err
 	}
-	if err := tx.flushDeliveries(ctx); err != nil {
-		return err
+	if len(tx.numbered) > 0 {
+		evs := make([]reservation.Event, len(tx.events))
+		for i := range tx.events {
+			evs[i] = tx.events[i].Event
+		}
+		for _, fn := range tx.numbered {
+			if err := fn(ctx, evs); err != nil {
+				return err
+			}
+		}
 	}
 	if s.pool != nil && len(tx.events) > 0 {
 		// Wake the stream readers of every process at commit.

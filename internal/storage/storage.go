@@ -66,7 +66,8 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	committed commitSignal
-	hooks     atomic.Pointer[[]EventHook]
+	hooks     atomic.Pointer[[]EventHook] // read at every commit
+	hooksMu   sync.Mutex                  // serializes OnEvents
 }
 
 // Options tune Open.
@@ -430,8 +431,20 @@ type Tx struct {
 	audits []*audit.Entry
 	// after runs once the transaction has committed (never if it did not).
 	after []func()
-	// deliveries wait for their events' sequence numbers (InsertDeliveries).
-	deliveries []*Delivery
+	// numbered run once the events are numbered (OnNumbered).
+	numbered []func(ctx context.Context, events []reservation.Event) error
+}
+
+// OnNumbered arranges for fn to run in this transaction once its events
+// are numbered, under the log-head lock, just before the commit, with the
+// transaction's events (their Seq set). An event hook uses it for what must
+// see every change committed before its events' numbers: the webhook
+// dispatcher reads the enabled endpoints there, so that an endpoint
+// created, disabled or deleted by another process is ordered with the
+// events like any other change. Keep it short: it holds the lock that every
+// write of every process takes last.
+func (t *Tx) OnNumbered(fn func(ctx context.Context, events []reservation.Event) error) {
+	t.numbered = append(t.numbered, fn)
 }
 
 // Context returns the context for statements a caller adds through Driver:

@@ -61,9 +61,6 @@ const (
 type Delivery struct {
 	ID, EndpointID string
 	EventSeq       int64
-	// EventID names the event of a delivery made by an event hook, whose
-	// sequence number is not yet known (InsertDeliveries); not stored.
-	EventID       string
 	EventType     string
 	Status        string
 	Attempts      int
@@ -237,33 +234,10 @@ func (s *Store) EnabledEndpoints(ctx context.Context, tx *Tx) ([]*Endpoint, erro
 	return s.endpoints(ctx, tx, "WHERE enabled = 1")
 }
 
-// InsertDeliveries adds pending deliveries of the transaction's own events
-// (an event hook's): each names its event by EventID, and is written with
-// that event's sequence number once the events are numbered, just before
-// the commit.
+// InsertDeliveries adds pending deliveries inside a transaction (an event
+// hook's OnNumbered step, when the events' sequence numbers are known).
 func (s *Store) InsertDeliveries(ctx context.Context, tx *Tx, ds []*Delivery) error {
-	tx.deliveries = append(tx.deliveries, ds...)
-	return nil
-}
-
-// flushDeliveries writes the deliveries of the transaction's events, now
-// numbered.
-func (t *Tx) flushDeliveries(ctx context.Context) error {
-	if len(t.deliveries) == 0 {
-		return nil
-	}
-	seqs := make(map[string]int64, len(t.events))
-	for i := range t.events {
-		seqs[t.events[i].ID] = t.events[i].Seq
-	}
-	for _, d := range t.deliveries {
-		seq, ok := seqs[d.EventID]
-		if !ok {
-			return fmt.Errorf("delivery %s: event %q is not one of the transaction's", d.ID, d.EventID)
-		}
-		d.EventSeq = seq
-	}
-	return insertDeliveries(ctx, t, t.deliveries)
+	return insertDeliveries(ctx, tx, ds)
 }
 
 // insertDeliveries writes pending deliveries whose events are numbered.

@@ -21,8 +21,8 @@ import (
 //
 // A write whose function fails cleanly (a *reservation.Error or ErrFull,
 // which by construction happen before the function changes anything) fails
-// alone. Any other failure (a constraint violation, a driver error, a
-// caller's TxFunc error) rolls the whole batch back, and the writer then
+// alone. Any other failure (a constraint violation, a driver error, an
+// event hook's error) rolls the whole batch back, and the writer then
 // runs each write of the batch in a transaction of its own, so one bad
 // write never takes the others down. Write functions must therefore be
 // safe to run twice and must not call the Store's write methods.

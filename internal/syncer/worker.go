@@ -8,14 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slotline/slotline/internal/backoff"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
 
-// claimTTL is how long a sync claim lives without renewal.
-const claimTTL = 30 * time.Second
+// leaseTTL is how long a sync lease lives without renewal.
+const leaseTTL = 30 * time.Second
 
 // syncArgs is the job that makes Genesys match one reservation.
 type syncArgs struct {
@@ -39,17 +40,17 @@ func (r *Runner) workSync(ctx context.Context, job *jobs.Job[syncArgs]) error {
 	defer r.syncing.Add(-1)
 	holder := r.id + "-" + strconv.FormatInt(job.ID, 10)
 	// The lease is renewed while the job works, so that a worker killed
-	// mid-job loses it within claimTTL and another can carry on.
-	lease, err := r.cfg.Store.HoldLease(ctx, storage.LeaseSync(id), holder, claimTTL)
+	// mid-job loses it within leaseTTL and another can carry on.
+	lease, err := r.cfg.Store.HoldLease(ctx, storage.LeaseSync(id), holder, leaseTTL)
 	if err != nil {
 		return err
 	}
 	if lease == nil {
-		return jobs.Snooze(time.Second + jobs.Backoff(1, 500*time.Millisecond, time.Second))
+		return jobs.Snooze(time.Second + backoff.Full(1, 500*time.Millisecond, time.Second))
 	}
 	defer func() {
 		if err := lease.Release(ctx); err != nil {
-			r.logger.WarnContext(ctx, "sync claim", "reservation_id", id, "err", err)
+			r.logger.WarnContext(ctx, "sync lease", "reservation_id", id, "err", err)
 		}
 	}()
 	// Steps until in sync; a transient failure (429, 5xx, an unknown
@@ -82,7 +83,7 @@ func (r *Runner) workSync(ctx context.Context, job *jobs.Job[syncArgs]) error {
 			select {
 			case <-ctx.Done():
 				return err
-			case <-time.After(jobs.Backoff(transient, r.cfg.RetryBase, 10*time.Second)):
+			case <-time.After(backoff.Full(transient, r.cfg.RetryBase, 10*time.Second)):
 			}
 		}
 	}

@@ -169,11 +169,20 @@ func (sweepArgs) Kind() string { return "webhook_sweep" }
 // OnEvents is the dispatcher's store event hook: it makes one delivery per
 // event and matching enabled endpoint in the event's own transaction, and
 // once that commits asks Run to start a delivery job for each endpoint
-// concerned.
+// concerned. The endpoints are read once the events are numbered, under
+// the log-head lock (tx.OnNumbered), where every endpoint change of every
+// process is ordered with the events: an endpoint sees every event after
+// its creation and none after it was disabled or deleted.
 // Starting the job after the commit, from Run, keeps the job queue's
 // insert out of the writer's path; a process that dies in between leaves
 // its deliveries due, and the sweep (every 30 s, and at start) finds them.
-func (d *Dispatcher) OnEvents(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
+func (d *Dispatcher) OnEvents(_ context.Context, tx *storage.Tx, _ []reservation.Event) error {
+	tx.OnNumbered(func(ctx context.Context, events []reservation.Event) error { return d.record(ctx, tx, events) })
+	return nil
+}
+
+// record makes the deliveries of numbered events.
+func (d *Dispatcher) record(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
 	eps, err := d.cfg.Store.EnabledEndpoints(ctx, tx)
 	if err != nil || len(eps) == 0 {
 		return err
@@ -189,7 +198,7 @@ func (d *Dispatcher) OnEvents(ctx context.Context, tx *storage.Tx, events []rese
 			if !ep.Wants(ev.Type, ev.QueueID) || (ev.Type == reservation.EventWebhookPing) {
 				continue
 			}
-			ds = append(ds, &storage.Delivery{ID: NewDeliveryID(), EndpointID: ep.ID, EventID: ev.ID, EventType: ev.Type,
+			ds = append(ds, &storage.Delivery{ID: NewDeliveryID(), EndpointID: ep.ID, EventSeq: ev.Seq, EventType: ev.Type,
 				NextAttemptAt: now, CreatedAt: now})
 			if !slices.Contains(touched, ep.ID) {
 				touched = append(touched, ep.ID)
@@ -219,7 +228,7 @@ func (d *Dispatcher) wake(ids []string) {
 	}
 }
 
-// Run starts the delivery jobs of endpoints that Hook woke, one per
+// Run starts the delivery jobs of endpoints that OnEvents woke, one per
 // endpoint however many commits woke it meanwhile, until ctx is done. An
 // endpoint whose job cannot be started is left to the sweep.
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -284,9 +293,9 @@ const (
 	batchTime = 5 * time.Second
 )
 
-// claimTTL bounds how long a killed worker keeps an endpoint (the claim
-// is renewed while the worker runs).
-const claimTTL = 20 * time.Second
+// leaseTTL bounds how long a killed worker keeps an endpoint (its lease is
+// renewed while the worker runs).
+const leaseTTL = 20 * time.Second
 
 // workDeliver delivers the endpoint's due deliveries in event order, then
 // schedules itself for the next one due. It holds the endpoint's lease
@@ -297,7 +306,7 @@ const claimTTL = 20 * time.Second
 func (d *Dispatcher) workDeliver(ctx context.Context, job *jobs.Job[deliverArgs]) error {
 	id := job.Args.EndpointID
 	holder := d.id + "-" + strconv.FormatInt(job.ID, 10)
-	lease, err := d.cfg.Store.HoldLease(ctx, storage.LeaseEndpoint(id), holder, claimTTL)
+	lease, err := d.cfg.Store.HoldLease(ctx, storage.LeaseEndpoint(id), holder, leaseTTL)
 	if err != nil {
 		return err
 	}
@@ -306,10 +315,7 @@ func (d *Dispatcher) workDeliver(ctx context.Context, job *jobs.Job[deliverArgs]
 		// lets go, so this job has nothing to add.
 		return nil
 	}
-	done, err := d.deliverDue(ctx, id)
-	if rerr := lease.Release(ctx); rerr != nil {
-		d.cfg.Logger.WarnContext(ctx, "webhook endpoint lease", "endpoint_id", id, "err", rerr)
-	}
+	done, err := d.deliverEndpoint(ctx, id, lease)
 	if err != nil || done {
 		return err
 	}
@@ -324,6 +330,17 @@ func (d *Dispatcher) workDeliver(ctx context.Context, job *jobs.Job[deliverArgs]
 		return jobs.Snooze(wait)
 	}
 	return d.jobs.Insert(ctx, deliverArgs{EndpointID: id}, &jobs.InsertOpts{ScheduledAt: time.Now().Add(wait)})
+}
+
+// deliverEndpoint runs deliverDue while holding the endpoint's lease, and
+// lets the lease go however it ends (even in a panic).
+func (d *Dispatcher) deliverEndpoint(ctx context.Context, id string, lease *storage.Lease) (bool, error) {
+	defer func() {
+		if err := lease.Release(ctx); err != nil {
+			d.cfg.Logger.WarnContext(ctx, "webhook endpoint lease", "endpoint_id", id, "err", err)
+		}
+	}()
+	return d.deliverDue(ctx, id)
 }
 
 // deliverDue sends an endpoint's due deliveries for up to 30 s. It

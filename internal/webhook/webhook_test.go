@@ -826,3 +826,49 @@ func TestDecodeEndpointRequest(t *testing.T) {
 		t.Errorf("decoded %+v", r)
 	}
 }
+
+// TestEndpointChangesOrderedWithEvents: on PostgreSQL, another process
+// disables an endpoint while a write is in flight here. The write's events
+// are numbered after the disable committed, so the endpoint gets no
+// delivery of them (nor a pending one that would wait for it to be
+// re-enabled): the dispatcher reads the endpoints under the log-head lock,
+// where the disable is ordered with the events.
+func TestEndpointChangesOrderedWithEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storage.Postgres, false, time.Second)
+	rc := newReceiver(t)
+	ep := b.endpoint(t, rc.srv.URL, nil)
+	hold, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.store.OnEvents(func(context.Context, *storage.Tx, []reservation.Event) error {
+		once.Do(func() {
+			close(hold)
+			<-release
+		})
+		return nil
+	})
+	done := make(chan *reservation.Reservation, 1)
+	go func() { done <- b.reserve(t) }()
+	<-hold
+	// The other process.
+	other, err := storage.Open(b.ctx, b.store.DSN(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.UpdateEndpoint(b.ctx, ep.ID, "webhook.update", func(e *storage.Endpoint) error {
+		e.Enabled = false
+		return nil
+	}, reservation.Write{Actor: "website", Origin: reservation.OriginAPI}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	r := <-done
+	ds, _, err := b.store.FindDeliveries(b.ctx, ep.ID, "", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		t.Errorf("the disabled endpoint got delivery %s (%s, %s) of reservation %s's event", d.ID, d.EventType, d.Status, r.ID)
+	}
+}

@@ -916,34 +916,37 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 		return h(ctx, tx, events)
 	})
 	var hooked []string      // the event ids the hook saw, in order
-	var numbered bool        // whether the hook saw a sequence number
+	var numbered []int64     // the sequence numbers its OnNumbered step saw
+	var early bool           // whether the hook itself saw a sequence number
 	var afterCommit []string // what AfterCommit saw, from another connection
 	setHook(func(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
-		eps, err := s.EnabledEndpoints(ctx, tx)
-		if err != nil {
-			return err
-		}
-		last := events[len(events)-1].ID
-		tx.AfterCommit(func() {
-			evs, err := s.FindEvents(ctx, 0, 10)
-			got := ""
-			if len(evs) > 0 {
-				got = evs[len(evs)-1].ID
-			}
-			afterCommit = append(afterCommit, fmt.Sprintf("%d:%v:%v", len(evs), got == last, err))
-		})
-		var ds []*storage.Delivery
 		for _, ev := range events {
 			hooked = append(hooked, ev.ID)
-			numbered = numbered || ev.Seq != 0
-			for _, e := range eps {
-				if e.Wants(ev.Type, ev.QueueID) {
-					ds = append(ds, &storage.Delivery{ID: "msg_" + ev.ID, EndpointID: e.ID, EventID: ev.ID,
-						EventType: ev.Type, NextAttemptAt: time.Now(), CreatedAt: time.Now().Add(-40 * 24 * time.Hour)})
+			early = early || ev.Seq != 0
+		}
+		tx.OnNumbered(func(ctx context.Context, events []reservation.Event) error {
+			eps, err := s.EnabledEndpoints(ctx, tx)
+			if err != nil {
+				return err
+			}
+			last := events[len(events)-1].Seq
+			tx.AfterCommit(func() {
+				evs, err := s.FindEvents(ctx, last-1, 10)
+				afterCommit = append(afterCommit, fmt.Sprintf("%d:%d:%v", last, len(evs), err))
+			})
+			var ds []*storage.Delivery
+			for _, ev := range events {
+				numbered = append(numbered, ev.Seq)
+				for _, e := range eps {
+					if e.Wants(ev.Type, ev.QueueID) {
+						ds = append(ds, &storage.Delivery{ID: fmt.Sprintf("msg_%d", ev.Seq), EndpointID: e.ID, EventSeq: ev.Seq,
+							EventType: ev.Type, NextAttemptAt: time.Now(), CreatedAt: time.Now().Add(-40 * 24 * time.Hour)})
+					}
 				}
 			}
-		}
-		return s.InsertDeliveries(ctx, tx, ds)
+			return s.InsertDeliveries(ctx, tx, ds)
+		})
+		return nil
 	})
 	defer setHook(nil)
 	r := create(t, s, "q1", cand(0, 5))
@@ -954,14 +957,15 @@ func testWebhookStorage(t *testing.T, s *storage.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(hooked) != 2 || len(logged) != 2 || hooked[0] != logged[0].ID || hooked[1] != logged[1].ID ||
-		logged[0].Seq != 1 || logged[1].Seq != 2 || numbered {
-		t.Fatalf("the hook saw events %v (numbered %v), the log holds %+v; want the two, unnumbered, then numbered 1 and 2",
-			hooked, numbered, logged)
+	if len(hooked) != 2 || len(logged) != 2 || hooked[0] != logged[0].ID || hooked[1] != logged[1].ID || early {
+		t.Fatalf("the hook saw events %v (numbered already: %v), the log holds %+v; want the two, not yet numbered", hooked, early, logged)
+	}
+	if len(numbered) != 2 || numbered[0] != 1 || numbered[1] != 2 {
+		t.Fatalf("the OnNumbered step saw seqs %v, want [1 2]", numbered)
 	}
 	// AfterCommit runs once per committed transaction, when its event is
-	// already visible to readers, as the last one.
-	if want := []string{"1:true:<nil>", "2:true:<nil>"}; !slices.Equal(afterCommit, want) {
+	// already visible to readers.
+	if want := []string{"1:1:<nil>", "2:1:<nil>"}; !slices.Equal(afterCommit, want) {
 		t.Fatalf("AfterCommit saw %v, want %v", afterCommit, want)
 	}
 	due, err := s.DueDeliveries(ctx, "we_1", time.Now(), 10)

@@ -374,11 +374,12 @@ func waitPast(t time.Time) {
 }
 
 // testHoldLease holds a lease past its time to live (the renewals keep
-// it), sees Lost when another holder takes it after a lapse, and frees it
-// on Release.
+// it), sees Lost when another holder takes it after a lapse, frees it on
+// Release, and lets it lapse when the holder's context ends without a
+// Release (a job that panicked).
 func testHoldLease(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
-	const ttl = 200 * time.Millisecond
+	const ttl = time.Second
 	l, err := s.HoldLease(ctx, "singleton", "p1", ttl)
 	if err != nil || l == nil {
 		t.Fatalf("HoldLease = %v, %v", l, err)
@@ -434,5 +435,16 @@ func testHoldLease(t *testing.T, s *storage.Store) {
 	}
 	if ok, _ := s.AcquireLease(ctx, "singleton", "p5", time.Minute); ok {
 		t.Error("p3's release freed p4's lease")
+	}
+	// A holder whose context ends stops renewing: the lease lapses.
+	hctx, cancel := context.WithCancel(ctx)
+	l6, err := s.HoldLease(hctx, "other", "p6", ttl)
+	if err != nil || l6 == nil {
+		t.Fatalf("HoldLease p6 = %v, %v", l6, err)
+	}
+	cancel()
+	waitPast(time.Now().Add(ttl))
+	if ok, err := s.AcquireLease(ctx, "other", "p7", time.Minute); err != nil || !ok {
+		t.Errorf("the lease of a holder whose context ended did not lapse: %v, %v", ok, err)
 	}
 }
