@@ -61,15 +61,15 @@ const (
 type Delivery struct {
 	ID, EndpointID string
 	EventSeq       int64
-	EventType     string
-	Status        string
-	Attempts      int
-	NextAttemptAt time.Time
-	LastStatus    int
-	LastLatencyMS int
-	LastError     string
-	CreatedAt     time.Time
-	DeliveredAt   time.Time
+	EventType      string
+	Status         string
+	Attempts       int
+	NextAttemptAt  time.Time
+	LastStatus     int
+	LastLatencyMS  int
+	LastError      string
+	CreatedAt      time.Time
+	DeliveredAt    time.Time
 }
 
 const endpointColumns = `id, client_id, name, url, content_type, enabled, event_types, queue_ids, include_numbers, secret,
