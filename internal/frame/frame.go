@@ -179,3 +179,16 @@ func putBinHeader(b []byte, i, n int) int {
 	binary.BigEndian.PutUint32(b[i+1:], uint32(n))
 	return i + 5
 }
+
+// Notice is the JSON payload of a Type 3 frame, a server notice: Notice
+// names it ("subscribed", "slow_consumer", "shutdown", "taken_over",
+// "resume_gap", "bad_ack"); the subscribed and resume_gap notices say where
+// the stream starts (After) and the log's head (Head).
+type Notice struct {
+	Notice       string `json:"notice"`
+	Detail       string `json:"detail,omitempty"`
+	After        *int64 `json:"after,omitempty"`
+	Head         *int64 `json:"head,omitempty"`
+	Subscription string `json:"subscription,omitempty"`
+	Window       int    `json:"window,omitempty"`
+}

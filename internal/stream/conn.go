@@ -130,14 +130,7 @@ type session struct {
 var errTakenOver = errors.New("taken over by a newer connection")
 
 // notice is the JSON of a Type 3 frame.
-type notice struct {
-	Notice       string `json:"notice"`
-	Detail       string `json:"detail,omitempty"`
-	After        *int64 `json:"after,omitempty"`
-	Head         *int64 `json:"head,omitempty"`
-	Subscription string `json:"subscription,omitempty"`
-	Window       int    `json:"window,omitempty"`
-}
+type notice = frame.Notice
 
 // ack is what a Type 2 payload may hold: the seed's correlation_id or id
 // (an event id), or a seq; up_to acknowledges every event up to that seq.

@@ -52,15 +52,8 @@ type Message struct {
 	Notice *Notice
 }
 
-// Notice is a server notice.
-type Notice struct {
-	Notice       string `json:"notice"`
-	Detail       string `json:"detail"`
-	After        *int64 `json:"after"`
-	Head         *int64 `json:"head"`
-	Subscription string `json:"subscription"`
-	Window       int    `json:"window"`
-}
+// Notice is a server notice (the stream's wire type).
+type Notice = frame.Notice
 
 // Conn is one stream connection.
 type Conn struct {
