@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,5 +62,16 @@ func TestInProcessRun(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestBenchMoved: the product binary carries no benchmarks; "slotline
+// bench" says where they went and exits as a usage error.
+func TestBenchMoved(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), []string{"slotline", "bench", "admit"}, func(string) string { return "" }, nil, &stdout, &stderr)
+	if err == nil || ExitCode(err) != 2 || !strings.Contains(stderr.String(), "go run ./cmd/slotline-bench admit") {
+		t.Errorf("slotline bench = %v (exit %d), stderr %q; want a usage error naming slotline-bench", err, ExitCode(err), stderr.String())
 	}
 }
