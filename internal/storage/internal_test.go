@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -162,5 +163,40 @@ func TestInsertRowsChunks(t *testing.T) {
 		if got != rows {
 			t.Fatalf("inserted %d rows, want %d", got, rows)
 		}
+	}
+}
+
+// TestHeldLeaseDoesNotAbortTheBatch: a lease another holder has is an
+// answer, so the writes group commit put in the same transaction commit
+// with it, once: an error there would roll the batch back and run every
+// write again on its own (a delivery job per commit, measured).
+func TestHeldLeaseDoesNotAbortTheBatch(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "lease.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ok, err := s.AcquireLease(ctx, "sync:r1", "w1", time.Minute); err != nil || !ok {
+		t.Fatalf("first holder: %v, %v", ok, err)
+	}
+	runs := 0
+	var got bool
+	var gotErr error
+	other := &writeJob{ctx: ctx, done: make(chan error, 1), fn: func(tx *Tx) error {
+		runs++
+		_, err := tx.exec(ctx, "INSERT INTO leases (name, holder, expires_at) VALUES ('other', 'x', 0)")
+		return err
+	}}
+	held := &writeJob{ctx: ctx, done: make(chan error, 1), fn: func(tx *Tx) error {
+		got, gotErr = acquireLease(ctx, tx, "sync:r1", "w2", time.Minute)
+		return gotErr
+	}}
+	s.runBatch([]*writeJob{other, held})
+	if err := errors.Join(<-other.done, <-held.done); err != nil || got || gotErr != nil {
+		t.Fatalf("batch = %v; w2 got the lease %v (%v)", err, got, gotErr)
+	}
+	if runs != 1 {
+		t.Errorf("the other write ran %d times: the held lease aborted its batch", runs)
 	}
 }

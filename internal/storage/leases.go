@@ -23,21 +23,32 @@ func LeaseEndpoint(endpointID string) string { return "webhook:" + endpointID }
 // AcquireLease takes or renews the lease name for holder until now+ttl. It
 // succeeds when the lease is free, expired or already holder's.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	now := time.Now()
-	var got string
+	var ok bool
 	err := s.inTx(ctx, func(tx *Tx) error {
-		return tx.queryRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-			WHERE leases.holder = excluded.holder OR leases.expires_at < $4
-			RETURNING holder`, name, holder, micros(now.Add(ttl)), micros(now)).Scan(&got)
+		var err error
+		ok, err = acquireLease(ctx, tx, name, holder, ttl)
+		return err
 	})
-	if errors.Is(err, errNoRows) {
-		return false, nil
-	}
 	if err != nil {
 		return false, fmt.Errorf("acquire lease %s: %w", name, err)
 	}
-	return got == holder, nil
+	return ok, nil
+}
+
+// acquireLease is AcquireLease's statement. A lease another holder has is
+// an answer, not an error: the group commit must not abort the writes
+// batched with it (it reruns them one by one on any error but a clean one).
+func acquireLease(ctx context.Context, tx *Tx, name, holder string, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	var got string
+	err := tx.queryRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at < $4
+		RETURNING holder`, name, holder, micros(now.Add(ttl)), micros(now)).Scan(&got)
+	if errors.Is(err, errNoRows) {
+		return false, nil
+	}
+	return got == holder, err
 }
 
 // ReleaseLease gives up holder's lease so another holder can take it now.

@@ -30,12 +30,13 @@ func (s *Store) RecordSyncAttempt(ctx context.Context, id, lastErr string, incre
 	}
 	var n int
 	err := s.inTx(ctx, func(tx *Tx) error {
-		return tx.queryRow(ctx, `UPDATE reservations SET sync_attempts = sync_attempts + $3, sync_error = $2
+		err := tx.queryRow(ctx, `UPDATE reservations SET sync_attempts = sync_attempts + $3, sync_error = $2
 			WHERE id = $1 RETURNING sync_attempts`, id, reservation.TruncateError(lastErr), inc).Scan(&n)
+		if errors.Is(err, errNoRows) {
+			return reservation.ErrNotFound // clean: the batch goes on
+		}
+		return err
 	})
-	if errors.Is(err, errNoRows) {
-		return 0, reservation.ErrNotFound
-	}
 	return n, err
 }
 
