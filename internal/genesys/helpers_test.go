@@ -2,14 +2,11 @@ package genesys
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/slotline/slotline/internal/memnet"
 )
 
 const (
@@ -68,7 +67,7 @@ func newFakeInBubble(t *testing.T, api http.HandlerFunc) *fakeGenesys {
 	t.Helper()
 	f := &fakeGenesys{t: t, api: api}
 	f.expiresIn.Store(3600)
-	mn := newMemNet()
+	mn := memnet.New("genesys.test:80")
 	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
 	served := make(chan struct{})
 	go func() {
@@ -84,52 +83,6 @@ func newFakeInBubble(t *testing.T, api http.HandlerFunc) *fakeGenesys {
 	f.url, f.client = "http://genesys.test", &http.Client{Transport: tr}
 	return f
 }
-
-// memNet is an in-memory net.Listener whose DialContext connects to it
-// with net.Pipe.
-type memNet struct {
-	conns     chan net.Conn
-	done      chan struct{}
-	closeOnce sync.Once
-}
-
-func newMemNet() *memNet {
-	return &memNet{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (m *memNet) Accept() (net.Conn, error) {
-	select {
-	case c := <-m.conns:
-		return c, nil
-	case <-m.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (m *memNet) Close() error {
-	m.closeOnce.Do(func() { close(m.done) })
-	return nil
-}
-
-func (m *memNet) Addr() net.Addr { return memAddr{} }
-
-func (m *memNet) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
-	select {
-	case m.conns <- server:
-		return client, nil
-	case <-m.done:
-	case <-ctx.Done():
-	}
-	client.Close()
-	server.Close()
-	return nil, errors.Join(net.ErrClosed, ctx.Err())
-}
-
-type memAddr struct{}
-
-func (memAddr) Network() string { return "mem" }
-func (memAddr) String() string  { return "genesys.test:80" }
 
 func (f *fakeGenesys) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/oauth/token" {

@@ -4,19 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/slotline/slotline/internal/genesys/gcsim"
+	"github.com/slotline/slotline/internal/memnet"
 )
 
 // t0 is the sim clock's start in tests: a fixed instant, stopped clock.
@@ -74,7 +72,7 @@ func setupInBubble(t *testing.T, opts gcsim.Options) *bundle {
 		opts.Seed = 1
 	}
 	sim := gcsim.New(opts)
-	mn := newMemNet()
+	mn := memnet.New("gcsim.test:80")
 	srv := &http.Server{Handler: sim.Handler()}
 	served := make(chan struct{})
 	go func() {
@@ -96,52 +94,6 @@ func setupInBubble(t *testing.T, opts gcsim.Options) *bundle {
 	b.token = b.login(t)
 	return b
 }
-
-// memNet is an in-memory net.Listener whose DialContext connects to it
-// with net.Pipe.
-type memNet struct {
-	conns     chan net.Conn
-	done      chan struct{}
-	closeOnce sync.Once
-}
-
-func newMemNet() *memNet {
-	return &memNet{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (m *memNet) Accept() (net.Conn, error) {
-	select {
-	case c := <-m.conns:
-		return c, nil
-	case <-m.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (m *memNet) Close() error {
-	m.closeOnce.Do(func() { close(m.done) })
-	return nil
-}
-
-func (m *memNet) Addr() net.Addr { return memAddr{} }
-
-func (m *memNet) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
-	select {
-	case m.conns <- server:
-		return client, nil
-	case <-m.done:
-	case <-ctx.Done():
-	}
-	client.Close()
-	server.Close()
-	return nil, errors.Join(net.ErrClosed, ctx.Err())
-}
-
-type memAddr struct{}
-
-func (memAddr) Network() string { return "mem" }
-func (memAddr) String() string  { return "gcsim.test:80" }
 
 func (b *bundle) login(t testing.TB) string {
 	t.Helper()
