@@ -166,8 +166,15 @@ func (s *server) stop(t *testing.T) {
 // runCmd runs slotline to completion and returns its output and exit code.
 func runCmd(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runCmdIn(t, "", env, args...)
+}
+
+// runCmdIn is runCmd in directory dir ("": the test's own).
+func runCmdIn(t *testing.T, dir string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
