@@ -476,7 +476,7 @@ func TestReadmeStreamExampleJS(t *testing.T) {
 			acks, _ = strconv.Atoi(string(m[1]))
 		}
 		if acks < events {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // poll interval (a wait on a condition, with a deadline)
 		}
 	}
 	if acks < events {

@@ -323,7 +323,7 @@ func TestWatchPrintsWebhookEvents(t *testing.T) {
 	// Both pings reached the receiver too.
 	deadline := time.Now().Add(20 * time.Second)
 	for s.pings() < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval (a wait on a condition, with a deadline)
 	}
 	if n := s.pings(); n != 2 {
 		t.Errorf("the receiver got %d pings, want 2", n)

@@ -474,7 +474,7 @@ func (b *lifeBundle) waitFor(t *testing.T, id, what string, cond func(r *reserva
 		if time.Now().After(deadline) {
 			t.Fatalf("reservation %s never became %s: status %s, sync %+v", id, what, r.Status, r.Sync)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval (a wait on a condition, with a deadline)
 	}
 }
 
@@ -496,7 +496,7 @@ func (b *lifeBundle) waitEvent(t *testing.T, typ, id string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %s event (reservation %q) in 30 s", typ, id)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval (a wait on a condition, with a deadline)
 	}
 }
 
@@ -696,7 +696,7 @@ func TestOpenAPILifecycle(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the notification listener never subscribed")
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval (a wait on a condition, with a deadline)
 	}
 	conv := func(name string) string {
 		r, err := b.store.FindReservationByID(b.ctx, ids[name])
@@ -808,7 +808,7 @@ func TestOpenAPILifecycle(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("endpoint %s still has pending deliveries", ep)
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // poll interval (a wait on a condition, with a deadline)
 		}
 	}
 	// The endpoints and deliveries those outcomes left, as the API shows them.
