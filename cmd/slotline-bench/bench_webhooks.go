@@ -477,7 +477,7 @@ func (b *benchWebhooks) startRig(ctx context.Context, name string, rc *benchRece
 	eps := webhook.NewEndpoints(st, func(u string) string { return guard.CheckURL(u, true) }, []string{benchQueueID})
 	for i := range b.opts.endpoints {
 		epName, url := fmt.Sprintf("bench %d", i), rc.url(i)
-		ep, err := eps.Create(ctx, benchClientID, fmt.Sprintf("bench-endpoint-%d", i), &webhook.EndpointRequest{Name: &epName, URL: &url})
+		ep, err := eps.Create(ctx, reservation.Write{Actor: benchClientID, Origin: reservation.OriginAPI, RequestID: fmt.Sprintf("bench-endpoint-%d", i)}, &webhook.EndpointRequest{Name: &epName, URL: &url})
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("register endpoint %s: %w", url, err), rig.close())
 		}

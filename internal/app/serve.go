@@ -101,10 +101,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		names[q.ID] = q.Name
 		queueIDs = append(queueIDs, q.ID)
 	}
+	authn := auth.NewService(store, clientsOf(cfg), cfg.TokenTTL)
 	disp := webhook.New(webhook.Config{
 		Store: store, Jobs: js, Logger: logger.With("component", "webhooks"),
 		Client: &http.Client{Transport: guard.Transport()}, Observer: m, Timeout: cfg.Webhooks.Timeout,
 		DisableAfter: cfg.Webhooks.DisableAfter, QueueNames: names, Workers: cfg.Genesys.Workers,
+		SeesAll: func(client string) bool { return authn.ClientHas(client, auth.ScopeCallbackAdmin) },
 	})
 	endpoints := webhook.NewEndpoints(store, func(u string) string { return guard.CheckURL(u, cfg.Webhooks.AllowHTTP) }, queueIDs)
 	if cfg.Webhooks.RotationGrace > 0 {
@@ -122,7 +124,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	book := booking.New(store, queues, booking.Options{Logger: logger.With("component", "booking"), Observer: m})
 	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
 	handler := httpapi.NewServer(httpapi.Deps{
-		Booking: book, Auth: auth.NewService(store, clientsOf(cfg), cfg.TokenTTL), Store: store, Metrics: m,
+		Booking: book, Auth: authn, Store: store, Metrics: m,
 		Logger: logger.With("component", "http"), Version: version,
 		Stream: stream.NewServer(hub, store, m), PublicURL: cfg.PublicURL, AllowedOrigins: cfg.Stream.AllowedOrigins,
 		StreamOptions: stream.Options{Window: cfg.Stream.Window, SlowTimeout: cfg.Stream.SlowConsumerTimeout,

@@ -45,7 +45,7 @@ func (s *settings) load(getenv func(string) string, demoClient bool) (cfg *confi
 			b := make([]byte, 24)
 			_, _ = rand.Read(b)
 			demoSecret = base64.RawURLEncoding.EncodeToString(b)
-			cfg.Clients = []config.Client{{ID: "demo", Secret: demoSecret, Scopes: config.Scopes}}
+			cfg.Clients = []config.Client{{ID: "demo", Secret: demoSecret, Scopes: config.Scopes[:4]}} // not the admin scopes
 		}
 	}
 	cfg.Listen = first(s.addr, getenv("SLOTLINE_ADDR"), cfg.Listen)

@@ -24,6 +24,19 @@ import (
 	"github.com/slotline/slotline/internal/storage"
 )
 
+// The scopes that reach across clients (contract names). Without them a
+// client sees and changes only its own reservations and webhook
+// endpoints: another client's answer 404, as if they did not exist.
+const (
+	// ScopeCallbackAdmin widens callback:read and callback:write to every
+	// client's reservations: by id, in lists and feeds, in the stream and
+	// in the webhooks of the client's endpoints.
+	ScopeCallbackAdmin = "callback:admin"
+	// ScopeWebhookAdmin widens webhook:read and webhook:write to every
+	// client's webhook endpoints.
+	ScopeWebhookAdmin = "webhook:admin"
+)
+
 // Client is an API client that may request tokens.
 type Client struct {
 	ID     string
@@ -85,6 +98,14 @@ func NewService(store Store, clients []*Client, ttl time.Duration) *Service {
 		s.clients[c.ID] = c
 	}
 	return s
+}
+
+// ClientHas reports whether the configured client id holds scope (false
+// for a client no longer configured). Feeds and webhooks, which outlive
+// any token, ask it each time.
+func (s *Service) ClientHas(id, scope string) bool {
+	c, ok := s.clients[id]
+	return ok && slices.Contains(c.Scopes, scope)
 }
 
 // TTL returns the lifetime of issued tokens.

@@ -115,7 +115,11 @@ func (s *Service) Queue(id string) (*Queue, error) {
 
 // Caller identifies who makes a request.
 type Caller struct {
-	ClientID  string
+	ClientID string
+	// All lets the caller reach every client's reservations (the
+	// callback:admin scope); without it, another client's reservation
+	// answers ENOTFOUND, as if it did not exist.
+	All       bool
 	RequestID string
 	// IdempotencyKey is the Idempotency-Key header, if any.
 	IdempotencyKey string
@@ -253,7 +257,7 @@ func keyValue(k string) string {
 }
 
 func (s *Service) write(c Caller, now time.Time) reservation.Write {
-	return reservation.Write{Actor: c.ClientID, Origin: reservation.OriginAPI, RequestID: c.RequestID, Now: now}
+	return reservation.Write{Actor: c.ClientID, Owner: c.owner(), Origin: reservation.OriginAPI, RequestID: c.RequestID, Now: now}
 }
 
 type candidate struct {
@@ -419,13 +423,33 @@ func (s *Service) availability(ctx context.Context, q *Queue, from, to time.Time
 	return out, nil
 }
 
-// Find returns one reservation. Errors: ENOTFOUND.
-func (s *Service) Find(ctx context.Context, id string) (*reservation.Reservation, error) {
-	return s.store.FindReservationByID(ctx, id)
+// owner is the client c's reads and writes are limited to ("" for all).
+func (c Caller) owner() string {
+	if c.All {
+		return ""
+	}
+	return c.ClientID
 }
 
-// List returns a page of reservations.
-func (s *Service) List(ctx context.Context, f reservation.Filter) ([]*reservation.Reservation, string, error) {
+// Find returns one of c's reservations. Errors: ENOTFOUND (also for
+// another client's, unless c.All).
+func (s *Service) Find(ctx context.Context, c Caller, id string) (*reservation.Reservation, error) {
+	r, err := s.store.FindReservationByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if o := c.owner(); o != "" && r.ClientID != o {
+		return nil, reservation.ErrNotFound
+	}
+	return r, nil
+}
+
+// List returns a page of c's reservations (of every client's when c.All;
+// f.ClientID then narrows them to one client).
+func (s *Service) List(ctx context.Context, c Caller, f reservation.Filter) ([]*reservation.Reservation, string, error) {
+	if o := c.owner(); o != "" {
+		f.ClientID = o
+	}
 	return s.store.FindReservations(ctx, f)
 }
 
@@ -439,7 +463,7 @@ func (s *Service) Update(ctx context.Context, c Caller, id string, ifMatch []int
 			return res, err
 		}
 	}
-	cur, err := s.store.FindReservationByID(ctx, id)
+	cur, err := s.Find(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}

@@ -10,8 +10,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Scopes lists every scope a client may be granted, in a fixed order.
-var Scopes = []string{"callback:read", "callback:write", "webhook:read", "webhook:write"}
+// Scopes lists every scope a client may be granted, in a fixed order. The
+// admin scopes widen read and write to every client's reservations
+// (callback:admin) and webhook endpoints (webhook:admin); without them a
+// client reaches only its own.
+var Scopes = []string{"callback:read", "callback:write", "webhook:read", "webhook:write", "callback:admin", "webhook:admin"}
 
 const minSecretLen = 16
 

@@ -67,7 +67,7 @@ func TestLoadFullExample(t *testing.T) {
 		Clients: []config.Client{{
 			ID:        "website",
 			Secret:    "website-secret-0123456789",
-			Scopes:    config.Scopes,
+			Scopes:    []string{"callback:read", "callback:write", "webhook:read", "webhook:write"},
 			RateLimit: 50,
 			RateBurst: 50,
 		}},
@@ -431,7 +431,7 @@ func TestParseErrors(t *testing.T) {
 			yaml:  []string{"queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web", "    secret: 0123456789abcdef", "    scopes: [callback:read, callback:delete]"},
 			line:  5,
 			field: "clients[0].scopes[1]",
-			msg:   `"callback:delete" is not one of callback:read, callback:write, webhook:read, webhook:write`,
+			msg:   `"callback:delete" is not one of callback:read, callback:write, webhook:read, webhook:write, callback:admin, webhook:admin`,
 		},
 		{
 			name:  "no scopes",

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/reservation"
 )
@@ -39,7 +40,14 @@ func caller(r *http.Request) (booking.Caller, error) {
 	if len(key) > 255 {
 		return booking.Caller{}, reservation.FieldError("Idempotency-Key", "must be at most 255 characters")
 	}
-	return booking.Caller{ClientID: ri.principal.ClientID, RequestID: ri.id, IdempotencyKey: key}, nil
+	return booking.Caller{ClientID: ri.principal.ClientID, All: ri.principal.Has(auth.ScopeCallbackAdmin), RequestID: ri.id, IdempotencyKey: key}, nil
+}
+
+// reader returns who is reading: the calling client, reaching every
+// client's reservations only with callback:admin.
+func reader(r *http.Request) booking.Caller {
+	p := info(r).principal
+	return booking.Caller{ClientID: p.ClientID, All: p.Has(auth.ScopeCallbackAdmin), RequestID: info(r).id}
 }
 
 // etagVersions parses an If-Match or If-None-Match value: a list of ETags
@@ -110,7 +118,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		s.handleReservationICS(w, r, id)
 		return
 	}
-	res, err := s.Booking.Find(r.Context(), r.PathValue("id"))
+	res, err := s.Booking.Find(r.Context(), reader(r), r.PathValue("id"))
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -238,7 +246,16 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	items, next, err := s.Booking.List(r.Context(), f)
+	c := reader(r)
+	if id := q.Get("client_id"); id != "" {
+		if !c.All && id != c.ClientID {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="slotline", error="insufficient_scope", scope="`+auth.ScopeCallbackAdmin+`"`)
+			s.problem(w, r, reservation.Errorf(reservation.EFORBIDDEN, "listing another client's reservations needs the %s scope", auth.ScopeCallbackAdmin))
+			return
+		}
+		f.ClientID = id
+	}
+	items, next, err := s.Booking.List(r.Context(), c, f)
 	if err != nil {
 		s.problem(w, r, err)
 		return

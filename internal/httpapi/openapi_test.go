@@ -422,6 +422,8 @@ const (
 	websiteSecret = "a-long-enough-secret"
 	readerSecret  = "another-long-secret"
 	slowSecret    = "a-slow-client-secret"
+	partnerSecret = "a-partner-site-secret"
+	opsSecret     = "the-operations-secret"
 )
 
 // specBundle is one server with its own database, queues and clients.
@@ -518,13 +520,17 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		hours,
 	}
 	clients := []*auth.Client{
-		auth.NewClient("website", websiteSecret, config.Scopes, 0, 0),
-		auth.NewClient("reader", readerSecret, []string{"callback:read"}, 0, 0),
-		auth.NewClient("slow", slowSecret, config.Scopes, 0.001, 1),
+		auth.NewClient("website", websiteSecret, config.Scopes[:4], 0, 0),
+		auth.NewClient("reader", readerSecret, []string{"callback:read", auth.ScopeCallbackAdmin}, 0, 0), // a reporting tool: reads every client's
+		auth.NewClient("slow", slowSecret, config.Scopes[:4], 0.001, 1),
+		auth.NewClient("partner", partnerSecret, config.Scopes[:4], 0, 0), // a second website, isolated from the first
+		auth.NewClient("ops", opsSecret, config.Scopes, 0, 0),             // every scope, the admin ones too
 	}
 	book := booking.New(store, queues, booking.Options{})
 	js := jobs.New(store.JobDriver(), jobs.Config{})
-	disp := webhook.New(webhook.Config{Store: store, Jobs: js})
+	authn := auth.NewService(store, clients, time.Hour)
+	disp := webhook.New(webhook.Config{Store: store, Jobs: js,
+		SeesAll: func(c string) bool { return authn.ClientHas(c, auth.ScopeCallbackAdmin) }})
 	store.OnEvents(disp.OnEvents)
 	if err := js.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -539,7 +545,7 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); _ = hub.Run(hctx) }()
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
-		Booking: book, Auth: auth.NewService(store, clients, time.Hour), Store: store, Version: "test",
+		Booking: book, Auth: authn, Store: store, Version: "test",
 		Stream: stream.NewServer(hub, store, nil), Webhooks: endpoints, Dispatcher: disp,
 	}))
 	t.Cleanup(func() {
@@ -1029,6 +1035,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"WebhookRefusals", testWebhookRefusals},
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"Calendar", testCalendar},
+		{"Isolation", testIsolation},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented
@@ -1057,7 +1064,7 @@ func testToken(t *testing.T, b *specBundle) {
 		Scope     string `json:"scope"`
 	}
 	r.decode(t, &tok)
-	if tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 || tok.Scope != strings.Join(config.Scopes, " ") {
+	if tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 || tok.Scope != strings.Join(config.Scopes[:4], " ") {
 		t.Errorf("token = %+v, want Bearer, 3600 s, every scope", tok)
 	}
 	// Form credentials and a narrower scope.

@@ -43,8 +43,8 @@ type Store interface {
 	FindEndpoints(ctx context.Context) ([]*storage.Endpoint, error)
 	FindEndpoint(ctx context.Context, id string) (*storage.Endpoint, error)
 	FindDeliveries(ctx context.Context, endpointID, status, cursor string, limit int) ([]*storage.Delivery, string, error)
-	FeedTokenHash(ctx context.Context, queueID string) (string, error)
-	SetFeedToken(ctx context.Context, queueID, hash string, w reservation.Write) error
+	FeedTokenOwner(ctx context.Context, queueID, hash string) (string, error)
+	SetFeedToken(ctx context.Context, clientID, queueID, hash string, w reservation.Write) error
 }
 
 // Deps is what the server needs.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slotline/slotline/internal/auth"
+	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/ical"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
@@ -21,6 +22,7 @@ import (
 
 type endpointJSON struct {
 	ID                      string   `json:"id"`
+	ClientID                string   `json:"client_id"`
 	Name                    string   `json:"name"`
 	URL                     string   `json:"url"`
 	ContentType             string   `json:"content_type"`
@@ -37,7 +39,7 @@ type endpointJSON struct {
 }
 
 func renderEndpoint(e *storage.Endpoint, withSecret bool) endpointJSON {
-	out := endpointJSON{ID: e.ID, Name: e.Name, URL: e.URL, ContentType: e.ContentType, Enabled: e.Enabled,
+	out := endpointJSON{ID: e.ID, ClientID: e.ClientID, Name: e.Name, URL: e.URL, ContentType: e.ContentType, Enabled: e.Enabled,
 		Events: e.EventTypes, Queues: e.QueueIDs, IncludeNumbers: e.IncludeNumbers, DisabledReason: e.DisabledReason,
 		CreatedAt: e.CreatedAt.UTC().Format(reservation.TimeFormat), UpdatedAt: e.UpdatedAt.UTC().Format(reservation.TimeFormat)}
 	if out.Events == nil {
@@ -66,6 +68,31 @@ func (s *Server) webhooksReady(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// webhookWrite is a webhooks route's write: by the calling client, on its
+// own endpoints only unless it holds webhook:admin.
+func webhookWrite(r *http.Request) reservation.Write {
+	ri := info(r)
+	w := reservation.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id}
+	if !ri.principal.Has(auth.ScopeWebhookAdmin) {
+		w.Owner = w.Actor
+	}
+	return w
+}
+
+// endpoint reads an endpoint the caller may reach: its own, or any with
+// webhook:admin. Another client's answers ENOTFOUND, as if it did not
+// exist.
+func (s *Server) endpoint(r *http.Request, id string) (*storage.Endpoint, error) {
+	e, err := s.Store.FindEndpoint(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if o := webhookWrite(r).Owner; o != "" && e.ClientID != o {
+		return nil, storage.EndpointNotFound(id)
+	}
+	return e, nil
+}
+
 func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 	if !s.webhooksReady(w, r) {
 		return
@@ -81,7 +108,7 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ri := info(r)
-	e, err := s.Webhooks.Create(r.Context(), ri.principal.ClientID, ri.id, req)
+	e, err := s.Webhooks.Create(r.Context(), webhookWrite(r), req)
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -100,9 +127,12 @@ func (s *Server) handleListWebhooks(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	items := make([]endpointJSON, len(eps))
-	for i, e := range eps {
-		items[i] = renderEndpoint(e, false)
+	owner := webhookWrite(r).Owner
+	items := []endpointJSON{}
+	for _, e := range eps {
+		if owner == "" || e.ClientID == owner {
+			items = append(items, renderEndpoint(e, false))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
@@ -111,7 +141,7 @@ func (s *Server) handleGetWebhook(w http.ResponseWriter, r *http.Request) {
 	if !s.webhooksReady(w, r) {
 		return
 	}
-	e, err := s.Store.FindEndpoint(r.Context(), r.PathValue("id"))
+	e, err := s.endpoint(r, r.PathValue("id"))
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -133,8 +163,7 @@ func (s *Server) handleUpdateWebhook(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	ri := info(r)
-	e, err := s.Webhooks.Update(r.Context(), ri.principal.ClientID, ri.id, r.PathValue("id"), req)
+	e, err := s.Webhooks.Update(r.Context(), webhookWrite(r), r.PathValue("id"), req)
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -150,8 +179,7 @@ func (s *Server) handleDeleteWebhook(w http.ResponseWriter, r *http.Request) {
 	if !s.webhooksReady(w, r) {
 		return
 	}
-	ri := info(r)
-	if err := s.Webhooks.Delete(r.Context(), ri.principal.ClientID, ri.id, r.PathValue("id")); err != nil {
+	if err := s.Webhooks.Delete(r.Context(), webhookWrite(r), r.PathValue("id")); err != nil {
 		s.problem(w, r, err)
 		return
 	}
@@ -162,8 +190,7 @@ func (s *Server) handleRotateWebhook(w http.ResponseWriter, r *http.Request) {
 	if !s.webhooksReady(w, r) {
 		return
 	}
-	ri := info(r)
-	e, err := s.Webhooks.Rotate(r.Context(), ri.principal.ClientID, ri.id, r.PathValue("id"))
+	e, err := s.Webhooks.Rotate(r.Context(), webhookWrite(r), r.PathValue("id"))
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -203,7 +230,7 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if _, err := s.Store.FindEndpoint(r.Context(), id); err != nil {
+	if _, err := s.endpoint(r, id); err != nil {
 		s.problem(w, r, err)
 		return
 	}
@@ -244,14 +271,12 @@ func (s *Server) handleRetryDelivery(w http.ResponseWriter, r *http.Request) {
 	if !s.webhooksReady(w, r) {
 		return
 	}
-	ri := info(r)
 	id := r.PathValue("id")
-	if _, err := s.Store.FindEndpoint(r.Context(), id); err != nil {
+	if _, err := s.endpoint(r, id); err != nil {
 		s.problem(w, r, err)
 		return
 	}
-	d, err := s.Dispatcher.Retry(r.Context(), id, r.PathValue("delivery"),
-		reservation.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id})
+	d, err := s.Dispatcher.Retry(r.Context(), id, r.PathValue("delivery"), webhookWrite(r))
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -264,12 +289,12 @@ func (s *Server) handleTestWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if _, err := s.Store.FindEndpoint(r.Context(), id); err != nil {
+	ep, err := s.endpoint(r, id)
+	if err != nil {
 		s.problem(w, r, err)
 		return
 	}
-	ri := info(r)
-	did, err := s.Dispatcher.Ping(r.Context(), id, reservation.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id})
+	did, err := s.Dispatcher.Ping(r.Context(), ep, webhookWrite(r))
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -292,7 +317,7 @@ func (s *Server) writeCalendar(w http.ResponseWriter, r *http.Request, events []
 
 // handleReservationICS serves GET /api/v2/callbacks/{id}.ics.
 func (s *Server) handleReservationICS(w http.ResponseWriter, r *http.Request, id string) {
-	res, err := s.Booking.Find(r.Context(), id)
+	res, err := s.Booking.Find(r.Context(), reader(r), id)
 	if err != nil {
 		s.problem(w, r, err)
 		return
@@ -314,24 +339,29 @@ func feedDigest(token string) string {
 // handleQueueCalendar serves GET /api/v2/queues/{id}/calendar.ics: the
 // queue's reservations from a day ago to the end of its booking window, as
 // a feed for calendar apps. A Bearer token with callback:read works, and so
-// does ?token= with the queue's feed token (calendar apps cannot send
-// headers).
+// does ?token= with a feed token (calendar apps cannot send headers). The
+// feed holds the reservations of the token's client, or of every client
+// when that client holds callback:admin.
 func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	var c booking.Caller
 	if tok := r.URL.Query().Get("token"); tok != "" {
 		// An unknown queue has no token: the same 401, so that queue ids
-		// cannot be probed.
-		want, err := s.Store.FeedTokenHash(r.Context(), id)
+		// cannot be probed. So has a client no longer configured.
+		client, err := s.Store.FeedTokenOwner(r.Context(), id, feedDigest(tok))
 		if err != nil {
 			s.problem(w, r, err)
 			return
 		}
-		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(feedDigest(tok))) != 1 {
+		if client == "" || !s.Auth.ClientHas(client, "callback:read") {
 			s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "the feed token is not valid (it may have been rotated)"))
 			return
 		}
+		c = booking.Caller{ClientID: client, All: s.Auth.ClientHas(client, auth.ScopeCallbackAdmin)}
 	} else if !s.authorizedInline(w, r, "callback:read") {
 		return
+	} else {
+		c = reader(r)
 	}
 	q, err := s.Booking.Queue(id)
 	if err != nil {
@@ -342,7 +372,7 @@ func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
 	f := reservation.Filter{QueueID: q.ID, From: now.Add(-24 * time.Hour), To: now.Add(q.Calendar.Horizon + 24*time.Hour), Limit: 500}
 	var events []ical.Event
 	for pages := 0; pages < 20; pages++ {
-		items, next, err := s.Booking.List(r.Context(), f)
+		items, next, err := s.Booking.List(r.Context(), c, f)
 		if err != nil {
 			s.problem(w, r, err)
 			return
@@ -366,7 +396,8 @@ func (s *Server) authorizedInline(w http.ResponseWriter, r *http.Request, scope 
 }
 
 // handleFeedToken serves POST /api/v2/queues/{id}/calendar-token: a new
-// feed token (the old one stops working).
+// feed token of the calling client for the queue (the client's previous
+// one stops working; other clients' are untouched).
 func (s *Server) handleFeedToken(w http.ResponseWriter, r *http.Request) {
 	q, err := s.Booking.Queue(r.PathValue("id"))
 	if err != nil {
@@ -377,7 +408,7 @@ func (s *Server) handleFeedToken(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(b)
 	token := "cal_" + base64.RawURLEncoding.EncodeToString(b)
 	ri := info(r)
-	if err := s.Store.SetFeedToken(r.Context(), q.ID, feedDigest(token),
+	if err := s.Store.SetFeedToken(r.Context(), ri.principal.ClientID, q.ID, feedDigest(token),
 		reservation.Write{Actor: ri.principal.ClientID, Origin: reservation.OriginAPI, RequestID: ri.id}); err != nil {
 		s.problem(w, r, err)
 		return

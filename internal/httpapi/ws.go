@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/stream"
 )
@@ -101,6 +102,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	o := s.StreamOptions
 	o.ClientID = info(r).principal.ClientID
+	o.AllClients = info(r).principal.Has(auth.ScopeCallbackAdmin)
 	o.After = -1
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

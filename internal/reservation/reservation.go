@@ -435,12 +435,16 @@ const (
 // Event is one change to one reservation, numbered by a global sequence:
 // a reader that has seen Seq N never later finds a committed event below N.
 type Event struct {
-	Seq           int64        `json:"seq"`
-	ID            string       `json:"event_id"`
-	Type          string       `json:"type"`
-	OccurredAt    time.Time    `json:"occurred_at"`
-	Origin        string       `json:"origin"`
-	Actor         string       `json:"actor"`
+	Seq        int64     `json:"seq"`
+	ID         string    `json:"event_id"`
+	Type       string    `json:"type"`
+	OccurredAt time.Time `json:"occurred_at"`
+	Origin     string    `json:"origin"`
+	Actor      string    `json:"actor"`
+	// Owner is the API client whose reservation or webhook endpoint the
+	// event is about: only that client (or one holding an admin scope)
+	// receives it. It is not part of the event's JSON.
+	Owner         string       `json:"-"`
 	ReservationID string       `json:"reservation_id,omitempty"`
 	QueueID       string       `json:"queue_id,omitempty"`
 	Reservation   *Reservation `json:"reservation,omitempty"`

@@ -47,9 +47,14 @@ type Transition struct {
 // MaxErrorBytes bounds the sync error kept on a reservation.
 const MaxErrorBytes = 500
 
-// CheckVersion returns EPRECONDITION unless r is at one of the versions
-// the write names (any version when it names none).
-func (w *Write) CheckVersion(r *Reservation) error {
+// Check returns ErrNotFound when the write is limited to one client's
+// reservations (Owner) and r belongs to another, as if r did not exist;
+// else EPRECONDITION unless r is at one of the versions the write names
+// (any version when it names none).
+func (w *Write) Check(r *Reservation) error {
+	if w.Owner != "" && r.ClientID != w.Owner {
+		return ErrNotFound
+	}
 	if len(w.IfMatch) == 0 || slices.Contains(w.IfMatch, r.Version) {
 		return nil
 	}

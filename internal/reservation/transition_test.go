@@ -402,19 +402,33 @@ func TestApplyGenesys(t *testing.T) {
 	})
 }
 
-func TestCheckVersion(t *testing.T) {
+func TestWriteCheck(t *testing.T) {
 	r := &reservation.Reservation{ID: "cb_1", Version: 3}
 	for _, tt := range []struct {
 		ifMatch []int
 		ok      bool
 	}{{nil, true}, {[]int{3}, true}, {[]int{1, 3}, true}, {[]int{2}, false}} {
 		w := reservation.Write{IfMatch: tt.ifMatch}
-		err := w.CheckVersion(r)
+		err := w.Check(r)
 		if (err == nil) != tt.ok {
 			t.Errorf("IfMatch %v: %v", tt.ifMatch, err)
 		}
 		if err != nil && (reservation.ErrorCode(err) != reservation.EPRECONDITION || !strings.Contains(err.Error(), "version 3, not 2")) {
 			t.Errorf("IfMatch %v: %v, want a precondition naming both versions", tt.ifMatch, err)
+		}
+	}
+	r.ClientID = "website"
+	for _, tt := range []struct {
+		owner string
+		ok    bool
+	}{{"", true}, {"website", true}, {"other", false}} {
+		w := reservation.Write{Owner: tt.owner, IfMatch: []int{2}}
+		err := w.Check(r)
+		if tt.ok && reservation.ErrorCode(err) != reservation.EPRECONDITION {
+			t.Errorf("owner %q: %v, want the version checked", tt.owner, err)
+		}
+		if !tt.ok && err != reservation.ErrNotFound {
+			t.Errorf("owner %q: %v, want not found (before the version is looked at)", tt.owner, err)
 		}
 	}
 }

@@ -71,6 +71,11 @@ type Write struct {
 	Origin    string // OriginAPI, …
 	RequestID string
 	Now       time.Time // zero means time.Now
+	// Owner, when set, limits the write to that client's reservations:
+	// another client's answers ErrNotFound, as if it did not exist. Empty
+	// means any client's (the system, Genesys, or a client holding
+	// callback:admin).
+	Owner string
 	// IfMatch, when not empty, makes the write fail with EPRECONDITION
 	// unless the reservation is at one of these versions.
 	IfMatch []int
@@ -102,6 +107,8 @@ type Change struct {
 // Filter selects reservations. Results are ordered by callback time, then
 // creation order.
 type Filter struct {
+	// ClientID, when set, selects only that client's reservations.
+	ClientID       string
 	QueueID        string
 	Status         Status
 	From, To       time.Time // callback time in [From, To); zero = unbounded

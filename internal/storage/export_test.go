@@ -7,3 +7,9 @@ import "context"
 func MigrateTo(ctx context.Context, s *Store, last int) ([]string, error) {
 	return s.migrateTo(ctx, last)
 }
+
+// ExecSQL runs one statement in a write transaction, for tests that shape
+// an older schema by hand.
+func ExecSQL(ctx context.Context, s *Store, sql string) error {
+	return s.inTx(ctx, func(tx *Tx) error { return tx.execLater(ctx, wrapErr("exec"), sql) })
+}

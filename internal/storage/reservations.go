@@ -251,7 +251,7 @@ func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservat
 	}
 	snapshot := *r
 	ev := pendingEvent{Event: reservation.Event{
-		ID: newID("evt_", 8), Type: t.Event, OccurredAt: now, Origin: w.Origin, Actor: w.Actor,
+		ID: newID("evt_", 8), Type: t.Event, OccurredAt: now, Origin: w.Origin, Actor: w.Actor, Owner: r.ClientID,
 		ReservationID: r.ID, QueueID: r.QueueID, Reservation: &snapshot,
 	}, data: data}
 	if w.Idempotency != nil {
@@ -259,9 +259,14 @@ func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservat
 			return err
 		}
 	}
+	detail := append(t.Detail, "version", r.Version, "request_id", w.RequestID, "origin", w.Origin)
+	if w.Origin == reservation.OriginAPI && w.Actor != r.ClientID {
+		// A client holding callback:admin acted on another's reservation.
+		detail = append(detail, "owner", r.ClientID)
+	}
 	entry := &audit.Entry{
 		At: now, Actor: w.Actor, Action: t.Action, Target: r.ID, Outcome: audit.OutcomeOK,
-		Detail: auditDetail(append(t.Detail, "version", r.Version, "request_id", w.RequestID, "origin", w.Origin)...),
+		Detail: auditDetail(detail...),
 	}
 	return s.appendLog(ctx, tx, []pendingEvent{ev}, entry)
 }
@@ -276,7 +281,7 @@ func (s *Store) lockReservation(ctx context.Context, tx *Tx, id string, w reserv
 	if err != nil {
 		return nil, fmt.Errorf("read reservation: %w", err)
 	}
-	if err := w.CheckVersion(r); err != nil {
+	if err := w.Check(r); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -396,6 +401,9 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.ClientID != "" {
+		add("client_id = ?", f.ClientID)
 	}
 	if f.QueueID != "" {
 		add("queue_id = ?", f.QueueID)

@@ -43,6 +43,11 @@ func testUpgrade(t *testing.T, dsn string) {
 	if _, err := storage.MigrateTo(ctx, s, 4); err != nil {
 		t.Fatal(err)
 	}
+	// This code writes the events' owner (version 7): the column is there
+	// while it writes the version-4 data, and goes before the upgrade.
+	if err := storage.ExecSQL(ctx, s, "ALTER TABLE events ADD COLUMN owner TEXT NOT NULL DEFAULT ''"); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour).UTC()
 	cand := func(i int) reservation.Candidate {
 		slot := reservation.Slot{Start: start.Add(time.Duration(i) * 15 * time.Minute), End: start.Add(time.Duration(i+1) * 15 * time.Minute)}
@@ -66,16 +71,25 @@ func testUpgrade(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, s, ids)
+	if err := storage.ExecSQL(ctx, s, "ALTER TABLE events DROP COLUMN owner"); err != nil {
+		t.Fatal(err)
+	}
 
 	applied, err := s.Migrate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Version 5, then 6 (which moved the claims to the leases table).
-	if len(applied) != 2 || applied[0][:5] != "0005_" || applied[1] != "0006_leases.sql" {
-		t.Fatalf("Migrate applied %v, want version 5, then 6", applied)
+	// Version 5, then 6 (which moved the claims to the leases table), then
+	// 7 (the events' owners).
+	if len(applied) != 3 || applied[0][:5] != "0005_" || applied[1] != "0006_leases.sql" || applied[2] != "0007_owners.sql" {
+		t.Fatalf("Migrate applied %v, want version 5, then 6, then 7", applied)
 	}
 	after := snapshot(t, s, ids)
+	for _, ev := range after.Events {
+		if ev.Owner != "website" {
+			t.Fatalf("event %d after the upgrade has owner %q, want the reservation's client", ev.Seq, ev.Owner)
+		}
+	}
 	if b, a := mustJSON(t, before), mustJSON(t, after); b != a {
 		t.Fatalf("the upgrade changed what is stored:\nbefore %s\nafter  %s", b, a)
 	}

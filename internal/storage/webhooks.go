@@ -123,9 +123,29 @@ func (s *Store) saveEndpoint(ctx context.Context, tx *Tx, e *Endpoint, insert bo
 
 // endpointAudit is the audit entry of a change to an endpoint (no secret).
 func endpointAudit(e *Endpoint, action string, w reservation.Write, now time.Time) *audit.Entry {
+	owner := ""
+	if w.Origin == reservation.OriginAPI && w.Actor != e.ClientID {
+		owner = e.ClientID // a client holding webhook:admin acted on another's endpoint
+	}
 	return &audit.Entry{At: now, Actor: w.Actor, Action: action, Target: e.ID, Outcome: audit.OutcomeOK,
 		Detail: auditDetail("name", e.Name, "url", e.URL, "enabled", e.Enabled, "request_id", w.RequestID,
-			"disabled_reason", e.DisabledReason)}
+			"disabled_reason", e.DisabledReason, "owner", owner)}
+}
+
+// lockEndpoint reads an endpoint for update; one of another client than
+// w.Owner (when set) answers ENOTFOUND, as if it did not exist.
+func (s *Store) lockEndpoint(ctx context.Context, tx *Tx, id string, w reservation.Write) (*Endpoint, error) {
+	e, err := scanEndpoint(tx.queryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE id = $1"+s.forUpdate(), id))
+	if errors.Is(err, errNoRows) || (err == nil && w.Owner != "" && e.ClientID != w.Owner) {
+		return nil, EndpointNotFound(id)
+	}
+	return e, err
+}
+
+// EndpointNotFound is the error of an endpoint that does not exist (or
+// that the caller may not see).
+func EndpointNotFound(id string) error {
+	return reservation.Errorf(reservation.ENOTFOUND, "webhook endpoint %q does not exist", id)
 }
 
 // CreateEndpoint stores a new endpoint (its ID and secret set by the caller).
@@ -144,7 +164,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint, w reservation.W
 func (s *Store) FindEndpoint(ctx context.Context, id string) (*Endpoint, error) {
 	e, err := scanEndpoint(s.reader().queryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE id = $1", id))
 	if errors.Is(err, errNoRows) {
-		return nil, reservation.Errorf(reservation.ENOTFOUND, "webhook endpoint %q does not exist", id)
+		return nil, EndpointNotFound(id)
 	}
 	return e, err
 }
@@ -178,10 +198,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id, action string, fn func(e
 	now := w.Time()
 	var out *Endpoint
 	err := s.inTx(ctx, func(tx *Tx) error {
-		e, err := scanEndpoint(tx.queryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE id = $1"+s.forUpdate(), id))
-		if errors.Is(err, errNoRows) {
-			return reservation.Errorf(reservation.ENOTFOUND, "webhook endpoint %q does not exist", id)
-		}
+		e, err := s.lockEndpoint(ctx, tx, id, w)
 		if err != nil {
 			return err
 		}
@@ -210,10 +227,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id, action string, fn func(e
 func (s *Store) DeleteEndpoint(ctx context.Context, id string, w reservation.Write) error {
 	now := w.Time()
 	return s.inTx(ctx, func(tx *Tx) error {
-		e, err := scanEndpoint(tx.queryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE id = $1"+s.forUpdate(), id))
-		if errors.Is(err, errNoRows) {
-			return reservation.Errorf(reservation.ENOTFOUND, "webhook endpoint %q does not exist", id)
-		}
+		e, err := s.lockEndpoint(ctx, tx, id, w)
 		if err != nil {
 			return err
 		}
@@ -435,24 +449,24 @@ func (s *Store) RecordSystemEvent(ctx context.Context, ev reservation.Event, ent
 	return seq, err
 }
 
-// FeedTokenHash returns the digest of a queue's calendar feed token ("" if
-// none was made).
-func (s *Store) FeedTokenHash(ctx context.Context, queueID string) (string, error) {
-	var h string
-	err := s.reader().queryRow(ctx, "SELECT token_hash FROM feed_tokens WHERE queue_id = $1", queueID).Scan(&h)
+// FeedTokenOwner returns the client a queue's calendar feed token was
+// issued to, by the token's digest ("" when no such token exists).
+func (s *Store) FeedTokenOwner(ctx context.Context, queueID, hash string) (string, error) {
+	var client string
+	err := s.reader().queryRow(ctx, "SELECT client_id FROM feed_tokens WHERE queue_id = $1 AND token_hash = $2", queueID, hash).Scan(&client)
 	if errors.Is(err, errNoRows) {
 		return "", nil
 	}
-	return h, err
+	return client, err
 }
 
-// SetFeedToken replaces a queue's calendar feed token digest.
-func (s *Store) SetFeedToken(ctx context.Context, queueID, hash string, w reservation.Write) error {
+// SetFeedToken replaces a client's calendar feed token digest for a queue.
+func (s *Store) SetFeedToken(ctx context.Context, clientID, queueID, hash string, w reservation.Write) error {
 	now := w.Time()
 	return s.inTx(ctx, func(tx *Tx) error {
-		if err := tx.execLater(ctx, wrapErr("set feed token"), `INSERT INTO feed_tokens (queue_id, token_hash, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (queue_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`,
-			queueID, hash, micros(now)); err != nil {
+		if err := tx.execLater(ctx, wrapErr("set feed token"), `INSERT INTO feed_tokens (client_id, queue_id, token_hash, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (client_id, queue_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`,
+			clientID, queueID, hash, micros(now)); err != nil {
 			return err
 		}
 		return s.appendLog(ctx, tx, nil, &audit.Entry{At: now, Actor: w.Actor, Action: "calendar.rotate_feed_token", Target: queueID,

@@ -36,7 +36,11 @@ const (
 
 // Options describe one subscription.
 type Options struct {
+	// ClientID is the subscriber: it receives the events of its own
+	// reservations and webhook endpoints only, unless AllClients.
 	ClientID string
+	// AllClients sends every client's events (the callback:admin scope).
+	AllClients bool
 	// Subscription, when set, names a durable cursor (per client) that
 	// acknowledgments advance; the stream resumes after it.
 	Subscription string
@@ -653,7 +657,7 @@ func (c *conn) sendBatch(items []*Item, examined *int64, pending *[]inflight) er
 }
 
 func (c *conn) wanted(it *Item) bool {
-	return (len(c.o.Queues) == 0 || c.o.Queues[it.QueueID]) && (len(c.o.Types) == 0 || c.o.Types[it.Type])
+	return (c.o.AllClients || it.Owner == c.o.ClientID) && (len(c.o.Queues) == 0 || c.o.Queues[it.QueueID]) && (len(c.o.Types) == 0 || c.o.Types[it.Type])
 }
 
 // cursorSaver writes a durable cursor in the background, keeping only the

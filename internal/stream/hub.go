@@ -31,6 +31,8 @@ type Item struct {
 	EventID string
 	Type    string
 	QueueID string
+	// Owner is the client the event is about (reservation.Event.Owner).
+	Owner string
 	// JSON is the event as the stream sends it (Type 1 payload); it
 	// aliases Frame.
 	JSON []byte
@@ -204,7 +206,7 @@ func encode(ev *reservation.StoredEvent, at time.Time, scratch []byte) (*Item, [
 	} else {
 		payload = bytes.Clone(scratch) // cannot happen: Append makes frames Decode reads
 	}
-	return &Item{Seq: ev.Seq, EventID: ev.ID, Type: ev.Type, QueueID: ev.QueueID, JSON: payload, Frame: f, At: at}, scratch
+	return &Item{Seq: ev.Seq, EventID: ev.ID, Type: ev.Type, QueueID: ev.QueueID, Owner: ev.Owner, JSON: payload, Frame: f, At: at}, scratch
 }
 
 // attach counts a reader until the returned function is called.

@@ -90,6 +90,10 @@ type Config struct {
 	// Workers is how many delivery jobs run at once in this process
 	// (default 16).
 	Workers int
+	// SeesAll reports whether the endpoints of a client receive the
+	// events of every client (it holds callback:admin); nil means none
+	// does. Other endpoints receive their own client's events only.
+	SeesAll func(clientID string) bool
 }
 
 // Dispatcher turns events into deliveries and delivers them.
@@ -190,10 +194,19 @@ func (d *Dispatcher) record(ctx context.Context, tx *storage.Tx, events []reserv
 	now := d.cfg.Now()
 	var ds []*storage.Delivery
 	var touched []string
+	all := map[string]bool{}
+	for _, ep := range eps {
+		if _, ok := all[ep.ClientID]; !ok {
+			all[ep.ClientID] = d.cfg.SeesAll != nil && d.cfg.SeesAll(ep.ClientID)
+		}
+	}
 	for _, ev := range events {
 		for _, ep := range eps {
 			if ev.Webhook != nil && ev.Webhook.EndpointID == ep.ID {
 				continue // never tell an endpoint about itself
+			}
+			if ev.Owner != ep.ClientID && !all[ep.ClientID] {
+				continue // another client's
 			}
 			if !ep.Wants(ev.Type, ev.QueueID) || (ev.Type == reservation.EventWebhookPing) {
 				continue
@@ -439,7 +452,7 @@ func (d *Dispatcher) deliverBatch(ctx context.Context, ep *storage.Endpoint, due
 	for _, del := range exhausted {
 		note := &reservation.WebhookNote{EndpointID: ep.ID, DeliveryID: del.ID, EventSeq: del.EventSeq,
 			Reason: fmt.Sprintf("%d attempts failed; the last: %s", del.Attempts, lastOutcome(del))}
-		if err := d.systemEvent(ctx, reservation.EventDeliveryExhausted, note); err != nil {
+		if err := d.systemEvent(ctx, ep, reservation.EventDeliveryExhausted, note); err != nil {
 			return false, err
 		}
 	}
@@ -604,12 +617,13 @@ func (d *Dispatcher) disable(ctx context.Context, ep *storage.Endpoint, reason s
 	}
 	d.cfg.Logger.WarnContext(ctx, "webhook endpoint disabled", "endpoint_id", ep.ID, "reason", reason)
 	d.cfg.Observer.EndpointDisabled(reason)
-	return d.systemEvent(ctx, reservation.EventWebhookDisabled, &reservation.WebhookNote{EndpointID: ep.ID, Reason: reason})
+	return d.systemEvent(ctx, ep, reservation.EventWebhookDisabled, &reservation.WebhookNote{EndpointID: ep.ID, Reason: reason})
 }
 
-func (d *Dispatcher) systemEvent(ctx context.Context, typ string, note *reservation.WebhookNote) error {
+// systemEvent records an event about ep, for its client.
+func (d *Dispatcher) systemEvent(ctx context.Context, ep *storage.Endpoint, typ string, note *reservation.WebhookNote) error {
 	now := time.Now()
-	ev := reservation.Event{Type: typ, OccurredAt: now, Origin: reservation.OriginSystem, Actor: "system", Webhook: note}
+	ev := reservation.Event{Type: typ, OccurredAt: now, Origin: reservation.OriginSystem, Actor: "system", Owner: ep.ClientID, Webhook: note}
 	detail, _ := json.Marshal(note)
 	_, err := d.cfg.Store.RecordSystemEvent(ctx, ev, &audit.Entry{At: now, Actor: "system", Action: typ, Target: note.EndpointID,
 		Outcome: audit.OutcomeOK, Detail: string(detail)})
@@ -619,10 +633,11 @@ func (d *Dispatcher) systemEvent(ctx context.Context, typ string, note *reservat
 // Ping records a webhook.ping event, made by w's actor, and a delivery of
 // it to one endpoint (whatever its filters say), and starts the delivery.
 // It returns the delivery's id, which the event names.
-func (d *Dispatcher) Ping(ctx context.Context, endpointID string, w reservation.Write) (string, error) {
+func (d *Dispatcher) Ping(ctx context.Context, ep *storage.Endpoint, w reservation.Write) (string, error) {
+	endpointID := ep.ID
 	note := &reservation.WebhookNote{EndpointID: endpointID, DeliveryID: NewDeliveryID()}
 	now := w.Time()
-	ev := reservation.Event{Type: reservation.EventWebhookPing, OccurredAt: now, Origin: w.Origin, Actor: w.Actor, Webhook: note}
+	ev := reservation.Event{Type: reservation.EventWebhookPing, OccurredAt: now, Origin: w.Origin, Actor: w.Actor, Owner: ep.ClientID, Webhook: note}
 	seq, err := d.cfg.Store.RecordSystemEvent(ctx, ev, &audit.Entry{At: now, Actor: w.Actor, Action: "webhook.ping", Target: endpointID,
 		Outcome: audit.OutcomeOK, Detail: auditDetail(w)})
 	if err != nil {

@@ -159,10 +159,10 @@ func (s *Endpoints) apply(e *storage.Endpoint, r *EndpointRequest) error {
 	return nil
 }
 
-// Create registers an endpoint; its secret is in the result (and shown
-// only here and on rotation). Errors: EINVALID.
-func (s *Endpoints) Create(ctx context.Context, clientID, requestID string, r *EndpointRequest) (*storage.Endpoint, error) {
-	e := &storage.Endpoint{ID: "we_" + NewDeliveryID()[4:], ClientID: clientID, ContentType: ContentJSON, Enabled: true, Secret: NewSecret()}
+// Create registers an endpoint of w's actor (an API client); its secret is
+// in the result (and shown only here and on rotation). Errors: EINVALID.
+func (s *Endpoints) Create(ctx context.Context, w reservation.Write, r *EndpointRequest) (*storage.Endpoint, error) {
+	e := &storage.Endpoint{ID: "we_" + NewDeliveryID()[4:], ClientID: w.Actor, ContentType: ContentJSON, Enabled: true, Secret: NewSecret()}
 	fields := map[string]string{}
 	if r.Name == nil {
 		fields["name"] = "is required"
@@ -176,29 +176,29 @@ func (s *Endpoints) Create(ctx context.Context, clientID, requestID string, r *E
 	if err := s.apply(e, r); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateEndpoint(ctx, e, reservation.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID}); err != nil {
+	if err := s.store.CreateEndpoint(ctx, e, w); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-// Update changes an endpoint. Errors: ENOTFOUND, EINVALID.
-func (s *Endpoints) Update(ctx context.Context, clientID, requestID, id string, r *EndpointRequest) (*storage.Endpoint, error) {
-	return s.store.UpdateEndpoint(ctx, id, "webhook.update", func(e *storage.Endpoint) error { return s.apply(e, r) },
-		reservation.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+// Update changes an endpoint (of w.Owner's, when set). Errors: ENOTFOUND,
+// EINVALID.
+func (s *Endpoints) Update(ctx context.Context, w reservation.Write, id string, r *EndpointRequest) (*storage.Endpoint, error) {
+	return s.store.UpdateEndpoint(ctx, id, "webhook.update", func(e *storage.Endpoint) error { return s.apply(e, r) }, w)
 }
 
 // Rotate gives an endpoint a new secret; the old one keeps signing (both
 // signatures are sent) for the grace period. Errors: ENOTFOUND.
-func (s *Endpoints) Rotate(ctx context.Context, clientID, requestID, id string) (*storage.Endpoint, error) {
+func (s *Endpoints) Rotate(ctx context.Context, w reservation.Write, id string) (*storage.Endpoint, error) {
 	return s.store.UpdateEndpoint(ctx, id, "webhook.rotate_secret", func(e *storage.Endpoint) error {
 		e.PreviousSecret, e.PreviousUntil = e.Secret, time.Now().Add(s.Grace)
 		e.Secret = NewSecret()
 		return nil
-	}, reservation.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+	}, w)
 }
 
 // Delete removes an endpoint. Errors: ENOTFOUND.
-func (s *Endpoints) Delete(ctx context.Context, clientID, requestID, id string) error {
-	return s.store.DeleteEndpoint(ctx, id, reservation.Write{Actor: clientID, Origin: reservation.OriginAPI, RequestID: requestID})
+func (s *Endpoints) Delete(ctx context.Context, w reservation.Write, id string) error {
+	return s.store.DeleteEndpoint(ctx, id, w)
 }

@@ -277,7 +277,7 @@ func (b *bundle) endpoint(t *testing.T, url string, mod func(r *webhook.Endpoint
 	if mod != nil {
 		mod(r)
 	}
-	e, err := b.eps.Create(b.ctx, "website", "r1", r)
+	e, err := b.eps.Create(b.ctx, apiWrite("r1"), r)
 	if err != nil {
 		t.Fatalf("create endpoint: %v", err)
 	}
@@ -628,7 +628,7 @@ func TestSSRF(t *testing.T) {
 	for _, u := range []string{"http://127.0.0.1:" + port, "http://localhost:" + port, "http://[::ffff:127.0.0.1]:" + port,
 		"http://169.254.169.254/latest/meta-data", "http://10.0.0.1/", "ftp://example.com/"} {
 		name := "x"
-		if _, err := b.eps.Create(b.ctx, "website", "r", &webhook.EndpointRequest{Name: &name, URL: &u}); reservation.ErrorCode(err) != reservation.EINVALID {
+		if _, err := b.eps.Create(b.ctx, apiWrite("r"), &webhook.EndpointRequest{Name: &name, URL: &u}); reservation.ErrorCode(err) != reservation.EINVALID {
 			t.Errorf("%s: err = %v, want invalid", u, err)
 		}
 	}
@@ -647,7 +647,7 @@ func TestRotationSignsWithBoth(t *testing.T) {
 	b := setup(t, storage.SQLite, false, 0)
 	rc := newReceiver(t)
 	ep := b.endpoint(t, rc.srv.URL, nil)
-	rotated, err := b.eps.Rotate(b.ctx, "website", "r", ep.ID)
+	rotated, err := b.eps.Rotate(b.ctx, apiWrite("r"), ep.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -773,7 +773,7 @@ func TestPingAndManualRetry(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}
 	ep := b.endpoint(t, rc.srv.URL, nil)
-	id, err := b.disp.Ping(b.ctx, ep.ID, reservation.Write{Actor: "website", Origin: reservation.OriginAPI, RequestID: "req-ping"})
+	id, err := b.disp.Ping(b.ctx, ep, reservation.Write{Actor: "website", Origin: reservation.OriginAPI, RequestID: "req-ping"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -871,4 +871,9 @@ func TestEndpointChangesOrderedWithEvents(t *testing.T) {
 	for _, d := range ds {
 		t.Errorf("the disabled endpoint got delivery %s (%s, %s) of reservation %s's event", d.ID, d.EventType, d.Status, r.ID)
 	}
+}
+
+// apiWrite is a write by the test's API client, website.
+func apiWrite(requestID string) reservation.Write {
+	return reservation.Write{Actor: "website", Origin: reservation.OriginAPI, RequestID: requestID}
 }

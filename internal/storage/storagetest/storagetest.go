@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"WebhookBatch", testWebhookBatch},
 		{"SystemEventSeqs", testSystemEventSeqs},
 		{"StoredEvents", testStoredEvents},
+		{"Owners", testOwners},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -1146,5 +1147,78 @@ func testStoredEvents(t *testing.T, s *storage.Store) {
 		if got := stored[i].AppendJSONWithSubject(nil, stored[i].Subject); string(got) != string(want) {
 			t.Errorf("event %d (%s):\n stored %s\ndecoded %s", evs[i].Seq, evs[i].Type, got, want)
 		}
+	}
+}
+
+// testOwners: a write limited to one client (Write.Owner) finds another
+// client's reservation or endpoint as missing and changes nothing; a filter
+// by client lists only its reservations; every event names the client it
+// is about.
+func testOwners(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := create(t, s, "q1", cand(0, 5))
+	other := newRes("q1")
+	other.ClientID = "partner"
+	if _, err := s.CreateReservation(ctx, other, []reservation.Candidate{cand(1, 5)}, write()); err != nil {
+		t.Fatal(err)
+	}
+	w := write()
+	w.Actor, w.Owner = "partner", "partner"
+	reason := "hijacked"
+	if _, _, err := s.UpdateReservation(ctx, r.ID, reservation.Change{Reason: &reason}, w); err != reservation.ErrNotFound {
+		t.Fatalf("another client's update: %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.CancelReservation(ctx, r.ID, w); err != reservation.ErrNotFound {
+		t.Fatalf("another client's cancel: %v, want ErrNotFound", err)
+	}
+	if got, _ := s.FindReservationByID(ctx, r.ID); got.Version != 1 || got.Status != reservation.StatusScheduled {
+		t.Fatalf("after another client's writes: %+v, want untouched", got)
+	}
+	if u := usage(t, s, "q1"); u[cand(0, 5).Bucket.UnixMicro()] != 1 {
+		t.Fatalf("usage after another client's cancel = %v, want the slot still held", u)
+	}
+	if _, _, err := s.UpdateReservation(ctx, other.ID, reservation.Change{Reason: &reason}, w); err != nil {
+		t.Fatalf("the owner's update: %v", err)
+	}
+	for _, tt := range []struct {
+		client string
+		want   string
+	}{{"website", r.ID}, {"partner", other.ID}} {
+		list, _, err := s.FindReservations(ctx, reservation.Filter{ClientID: tt.client, QueueID: "q1"})
+		if err != nil || len(list) != 1 || list[0].ID != tt.want {
+			t.Fatalf("FindReservations of %s = %v, %v; want only %s", tt.client, list, err, tt.want)
+		}
+	}
+	evs, err := s.FindStoredEvents(ctx, 0, 10)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("FindStoredEvents = %d, %v; want 3", len(evs), err)
+	}
+	for i, want := range []string{"website", "partner", "partner"} {
+		if evs[i].Owner != want {
+			t.Errorf("event %d (%s of %s) has owner %q, want %q", evs[i].Seq, evs[i].Type, evs[i].ReservationID, evs[i].Owner, want)
+		}
+	}
+
+	e := &storage.Endpoint{ID: "we_owned", ClientID: "website", Name: "CRM", URL: "https://hooks.example.com/", ContentType: "application/json",
+		Enabled: true, Secret: "whsec_x"}
+	if err := s.CreateEndpoint(ctx, e, write()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateEndpoint(ctx, e.ID, "webhook.update", func(e *storage.Endpoint) error {
+		e.URL = "https://evil.example.com/"
+		return nil
+	}, w); reservation.ErrorCode(err) != reservation.ENOTFOUND {
+		t.Fatalf("another client's endpoint update: %v, want not found", err)
+	}
+	if err := s.DeleteEndpoint(ctx, e.ID, w); reservation.ErrorCode(err) != reservation.ENOTFOUND {
+		t.Fatalf("another client's endpoint delete: %v, want not found", err)
+	}
+	if got, err := s.FindEndpoint(ctx, e.ID); err != nil || got.URL != "https://hooks.example.com/" {
+		t.Fatalf("after another client's writes: %+v, %v; want untouched", got, err)
+	}
+	admin := write()
+	admin.Actor = "ops"
+	if err := s.DeleteEndpoint(ctx, e.ID, admin); err != nil {
+		t.Fatalf("an unlimited write (webhook:admin): %v", err)
 	}
 }
