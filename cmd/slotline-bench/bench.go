@@ -552,6 +552,8 @@ func benchCapacityFor(n int) int {
 // benchServerConfig is the server's configuration file, in config's YAML.
 type benchServerConfig struct {
 	Log      map[string]string `yaml:"log"`
+	HTTP     map[string]any    `yaml:"http"`
+	Stream   map[string]any    `yaml:"stream"`
 	TokenTTL string            `yaml:"token_ttl"`
 	Clients  []map[string]any  `yaml:"clients"`
 	Genesys  map[string]any    `yaml:"genesys"`
@@ -561,8 +563,9 @@ type benchServerConfig struct {
 // writeBenchServerConfig writes the server's config file and its secrets
 // to dir: live mode against the simulator at simURL (at the default rate
 // limit unless genesys says otherwise: its keys are added to the genesys
-// block), one 24/7 queue of capacity per slot, and log level warn so that
-// requests are not logged.
+// block), one 24/7 queue of capacity per slot, log level warn so that
+// requests are not logged, and no caps on connections or on the one
+// client's stream subscriptions (the bench sets the load it wants).
 func writeBenchServerConfig(dir, secret, simURL string, capacity int, genesys map[string]any) (string, error) {
 	secretPath := filepath.Join(dir, "bench.secret")
 	if err := os.WriteFile(secretPath, []byte(secret), 0o600); err != nil {
@@ -577,6 +580,8 @@ func writeBenchServerConfig(dir, secret, simURL string, capacity int, genesys ma
 	maps.Copy(g, genesys)
 	data, err := yaml.Marshal(benchServerConfig{
 		Log:      map[string]string{"level": "warn", "format": "json"},
+		HTTP:     map[string]any{"max_connections": 0},
+		Stream:   map[string]any{"max_subscriptions_per_client": 0},
 		TokenTTL: "24h",
 		Clients:  []map[string]any{{"id": benchClientID, "secret_file": secretPath, "scopes": config.Scopes}},
 		Genesys:  g,

@@ -18,6 +18,7 @@ import (
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/connlimit"
 	"github.com/slotline/slotline/internal/httpapi"
 	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/metrics"
@@ -58,11 +59,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s (%s): %w", cfg.Listen, src.listen, err)
 	}
-	defer ln.Close()
+	defer tcp.Close()
 
 	// The database, migrated (an upgrade may rebuild tables: say so).
 	store, err := storage.Connect(ctx, cfg.Database, storage.Options{Logger: logger.With("component", "storage")})
@@ -81,6 +82,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// The job queue, on the same database; the sync and the webhooks
 	// register their jobs with it below, before it opens.
 	m := metrics.New()
+	// The connection caps: one over them is closed as soon as accepted.
+	ln := connlimit.Listen(tcp, connlimit.Config{Max: cfg.HTTP.MaxConnections,
+		MaxPerAddress: cfg.HTTP.MaxConnectionsPerAddress, Observer: m})
 	js := jobs.New(store.JobDriver(), jobs.Config{Logger: logger.With("component", "jobs")})
 
 	// The Genesys side: the client (of a real org, or of the sandbox
@@ -129,6 +133,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Stream: stream.NewServer(hub, store, m), PublicURL: cfg.PublicURL, AllowedOrigins: cfg.Stream.AllowedOrigins,
 		StreamOptions: stream.Options{Window: cfg.Stream.Window, SlowTimeout: cfg.Stream.SlowConsumerTimeout,
 			MaxFrame: cfg.Stream.MaxFrameBytes},
+		StreamsPerClient: cfg.Stream.MaxSubscriptionsPerClient, WriteTimeout: cfg.HTTP.WriteTimeout,
 		Webhooks: endpoints, Dispatcher: disp,
 	})
 
@@ -137,6 +142,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// pending.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(errShutdown)
+	// Time limits: on reading a request's headers and then all of it, on
+	// an idle keep-alive connection, and (in the handler, per response:
+	// http.write_timeout) on writing the answer. No WriteTimeout here: the
+	// handler sets each response's deadline, and the stream its own.
 	srv := &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsConfig,

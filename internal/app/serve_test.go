@@ -1,13 +1,19 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServeChecksFirst: a TLS file that cannot be read or a listen address
@@ -75,5 +81,82 @@ func TestServeChecksFirst(t *testing.T) {
 				t.Errorf("the database %s was created (%v)", tt.db, err)
 			}
 		})
+	}
+}
+
+// TestServeCapsConnections: serve puts http.max_connections on its
+// listener: past it a connection is closed without an answer, and the
+// refusal is counted in the metrics.
+func TestServeCapsConnections(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "slotline.yaml")
+	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\nlisten: 127.0.0.1:0\nhttp: {max_connections: 2, write_timeout: 5s}\n" +
+		"queues:\n  - id: q1\n    timezone: America/New_York\n    hours: 24/7\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"slotline", "serve", "--config", cfg}, func(string) string { return "" }, nil, io.Discard, pw)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	sc := bufio.NewScanner(pr)
+	var addr string
+	for addr == "" && sc.Scan() {
+		if m := regexp.MustCompile(`"addr":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if addr == "" {
+		t.Fatal("serve did not log its address")
+	}
+	get := func(c net.Conn, path string) (string, error) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: slotline\r\n\r\n"); err != nil {
+			return "", err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	var conns []net.Conn
+	for i := range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+		_, err = get(c, "/healthz")
+		if served := err == nil; served != (i < 2) {
+			t.Fatalf("connection %d: served %v (%v), want %v", i+1, served, err, i < 2)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("connection %d was neither served nor closed", i+1)
+		}
+	}
+	metrics, err := get(conns[0], "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `slotline_http_connections_refused_total{reason="max_connections"} 1`; !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+	if want := "slotline_http_connections 2"; !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s", want)
 	}
 }

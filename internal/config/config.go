@@ -6,6 +6,10 @@
 //	database: sqlite:./slotline.db          # or postgres://user@host/db
 //	tls: {cert: server.crt, key: server.key}
 //	public_url: https://callbacks.example.com
+//	http:
+//	  write_timeout: 30s                     # per response; a stream keeps its own once upgraded
+//	  max_connections: 4096                  # open at once, streams included; 0 = no cap
+//	  max_connections_per_address: 0         # per source IP; 0 = no cap (behind a proxy, all share its address)
 //	log: {level: info, format: json}        # level debug|info|warn|error; format json|text
 //	clients:
 //	  - id: website
@@ -86,8 +90,10 @@ type Config struct {
 	TLS *TLS
 	// PublicURL is the absolute http(s) URL the service is reached at, or "".
 	PublicURL string
-	Log       Log
-	Clients   []Client
+	// HTTP bounds response writing time and connections.
+	HTTP    HTTP
+	Log     Log
+	Clients []Client
 	// TokenTTL is the lifetime of an access token (default 1h).
 	TokenTTL  time.Duration
 	Retention Retention
@@ -138,8 +144,10 @@ func Default() *Config {
 	return &Config{
 		Listen:   "127.0.0.1:8080",
 		Database: "sqlite:./slotline.db",
+		HTTP:     HTTP{WriteTimeout: DefaultWriteTimeout, MaxConnections: DefaultMaxConnections},
 		Log:      Log{Level: "info", Format: "json"},
 		TokenTTL: time.Hour,
+		Stream:   Stream{MaxSubscriptionsPerClient: DefaultMaxSubscriptionsPerClient},
 		Genesys: Genesys{
 			Mode:           "sandbox",
 			RateLimit:      250.0 / 60,
@@ -206,6 +214,7 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 		{"database", into(&c.Database, p.database)},
 		{"tls", into(&c.TLS, p.tls)},
 		{"public_url", into(&c.PublicURL, p.publicURL)},
+		{"http", onto(&c.HTTP, p.http)},
 		{"log", onto(&c.Log, p.log)},
 		{"clients", into(&c.Clients, p.clients)},
 		{"token_ttl", into(&c.TokenTTL, p.positiveDuration)},

@@ -63,6 +63,7 @@ func TestLoadFullExample(t *testing.T) {
 		TLS: &config.TLS{Cert: filepath.Join("testdata", "server.crt"), Key: filepath.Join("testdata", "server.key"),
 			At: filepath.Join("testdata", "full.yaml") + ":3: tls"},
 		PublicURL: "https://callbacks.example.com",
+		HTTP:      config.HTTP{WriteTimeout: 20 * time.Second, MaxConnections: 2000, MaxConnectionsPerAddress: 50},
 		Log:       config.Log{Level: "info", Format: "json"},
 		Clients: []config.Client{{
 			ID:        "website",
@@ -73,6 +74,7 @@ func TestLoadFullExample(t *testing.T) {
 		}},
 		TokenTTL:  time.Hour,
 		Retention: config.Retention{EraseNumbersAfter: 90 * 24 * time.Hour},
+		Stream:    config.Stream{MaxSubscriptionsPerClient: 5},
 		Genesys: config.Genesys{
 			Mode:           "live",
 			Region:         "mypurecloud.com",
@@ -886,25 +888,45 @@ func TestDefaultQueue(t *testing.T) {
 
 func TestStreamBlock(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Parse("s.yaml", []byte("queues: [{id: q, timezone: UTC}]\nstream:\n  allowed_origins: [\"*.example.com\", \"https://app.example.org\"]\n  window: 20\n  slow_consumer_timeout: 5s\n  max_frame_bytes: 4096\n  ring: 500\n"), t.TempDir(), nil)
+	cfg, err := config.Parse("s.yaml", []byte("queues: [{id: q, timezone: UTC}]\nstream:\n  allowed_origins: [\"*.example.com\", \"https://app.example.org\"]\n  window: 20\n  slow_consumer_timeout: 5s\n  max_frame_bytes: 4096\n  ring: 500\n  max_subscriptions_per_client: 3\n"), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := cfg.Stream
-	if len(st.AllowedOrigins) != 2 || st.Window != 20 || st.SlowConsumerTimeout != 5*time.Second || st.MaxFrameBytes != 4096 || st.Ring != 500 {
+	if len(st.AllowedOrigins) != 2 || st.Window != 20 || st.SlowConsumerTimeout != 5*time.Second || st.MaxFrameBytes != 4096 || st.Ring != 500 ||
+		st.MaxSubscriptionsPerClient != 3 {
 		t.Errorf("stream = %+v", st)
 	}
 	for body, want := range map[string]string{
-		"stream:\n  window: 0\n":                "s.yaml:3: stream.window",
-		"stream:\n  allowed_origins: [\"[\"]\n": "s.yaml:3: stream.allowed_origins[0]",
-		"stream:\n  wndow: 3\n":                 "s.yaml:3: stream.wndow",
-		"stream:\n  max_frame_bytes: 10\n":      "s.yaml:3: stream.max_frame_bytes",
-		"stream:\n  ring: 10\n":                 "s.yaml:3: stream.ring",
+		"stream:\n  window: 0\n":                        "s.yaml:3: stream.window",
+		"stream:\n  allowed_origins: [\"[\"]\n":         "s.yaml:3: stream.allowed_origins[0]",
+		"stream:\n  wndow: 3\n":                         "s.yaml:3: stream.wndow",
+		"stream:\n  max_frame_bytes: 10\n":              "s.yaml:3: stream.max_frame_bytes",
+		"stream:\n  ring: 10\n":                         "s.yaml:3: stream.ring",
+		"stream:\n  max_subscriptions_per_client: -1\n": "s.yaml:3: stream.max_subscriptions_per_client",
 	} {
 		_, err := config.Parse("s.yaml", []byte("queues: [{id: q, timezone: UTC}]\n"+body), t.TempDir(), nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %s", body, err, want)
 		}
+	}
+}
+
+func TestHTTPBlock(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("h.yaml", []byte("queues: [{id: q, timezone: UTC}]\nhttp: {write_timeout: 5s, max_connections: 0, max_connections_per_address: 8}\n"), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(config.HTTP{WriteTimeout: 5 * time.Second, MaxConnectionsPerAddress: 8}, cfg.HTTP); diff != "" {
+		t.Errorf("http mismatch (-want +got):\n%s", diff)
+	}
+	cfg, err = config.Parse("h.yaml", []byte("queues: [{id: q, timezone: UTC}]\nstream: {max_subscriptions_per_client: 0}\n"), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Stream.MaxSubscriptionsPerClient != 0 || cfg.HTTP != config.Default().HTTP {
+		t.Errorf("stream = %+v, http = %+v; want no stream cap and the default http block", cfg.Stream, cfg.HTTP)
 	}
 }
 

@@ -52,6 +52,13 @@ var goldenErrors = []struct {
 	{"public_url without scheme", []string{"public_url: callbacks.example.com", q1}, `bad.yaml:1: public_url: "callbacks.example.com" is not an absolute http or https URL`},
 	{"public_url without host", []string{"public_url: 'https://'", q1}, `bad.yaml:1: public_url: "https://" is not an absolute http or https URL`},
 	{"public_url is a list", []string{"public_url: [a]", q1}, "bad.yaml:1: public_url: must be a string, not a list"},
+	{"http is a list", []string{"http: [30s]", q1}, "bad.yaml:1: http: must be a mapping, not a list"},
+	{"unknown http key", []string{"http: {read_timeout: 5s}", q1}, "bad.yaml:1: http.read_timeout: unknown field"},
+	{"http write_timeout zero", []string{"http:", "  write_timeout: 0s", q1}, "bad.yaml:2: http.write_timeout: must be positive"},
+	{"http write_timeout not a duration", []string{"http:", "  write_timeout: soon", q1}, `bad.yaml:2: http.write_timeout: "soon" is not a duration like 90s, 15m, 1h or 30d`},
+	{"http max_connections negative", []string{"http:", "  max_connections: -1", q1}, "bad.yaml:2: http.max_connections: must be from 0 to 10000000 (0: no cap)"},
+	{"http max_connections not an integer", []string{"http:", "  max_connections: many", q1}, `bad.yaml:2: http.max_connections: "many" is not an integer`},
+	{"http max_connections_per_address too big", []string{"http:", "  max_connections_per_address: 10000001", q1}, "bad.yaml:2: http.max_connections_per_address: must be from 0 to 10000000 (0: no cap)"},
 	{"log is a list", []string{"log: [info]", q1}, "bad.yaml:1: log: must be a mapping, not a list"},
 	{"log level", []string{"log: {level: verbose}", q1}, `bad.yaml:1: log.level: "verbose" is not one of debug, info, warn, error`},
 	{"log format", []string{"log: {format: xml}", q1}, `bad.yaml:1: log.format: "xml" is not one of json, text`},
@@ -169,6 +176,8 @@ var goldenErrors = []struct {
 	{"ring small", []string{q1, "stream:", "  ring: 63"}, "bad.yaml:3: stream.ring: must be from 64 to 1000000 events"},
 	{"ring big", []string{q1, "stream:", "  ring: 1000001"}, "bad.yaml:3: stream.ring: must be from 64 to 1000000 events"},
 	{"ring not an integer", []string{q1, "stream:", "  ring: lots"}, `bad.yaml:3: stream.ring: "lots" is not an integer`},
+	{"max_subscriptions_per_client negative", []string{q1, "stream:", "  max_subscriptions_per_client: -1"}, "bad.yaml:3: stream.max_subscriptions_per_client: must be from 0 to 100000 (0: no cap)"},
+	{"max_subscriptions_per_client is a list", []string{q1, "stream:", "  max_subscriptions_per_client: [20]"}, "bad.yaml:3: stream.max_subscriptions_per_client: must be an integer, not a list"},
 
 	// Webhooks.
 	{"webhooks is a list", []string{q1, "webhooks: [a]"}, "bad.yaml:2: webhooks: must be a mapping, not a list"},

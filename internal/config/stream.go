@@ -21,11 +21,18 @@ type Stream struct {
 	SlowConsumerTimeout time.Duration
 	// MaxFrameBytes bounds a client's frame (default 65536).
 	MaxFrameBytes int
+	// MaxSubscriptionsPerClient is the most subscriptions one API client
+	// may hold open at once in one process (default 20; 0: no cap).
+	MaxSubscriptionsPerClient int
 	// Ring is how many recent events the server keeps encoded in memory
 	// while anyone subscribes (0: stream.DefaultRing); subscribers further
 	// behind read from the database.
 	Ring int
 }
+
+// DefaultMaxSubscriptionsPerClient is stream.max_subscriptions_per_client
+// when the file does not set it.
+const DefaultMaxSubscriptionsPerClient = 20
 
 // stream reads the stream block into st.
 func (p *parser) stream(n *yaml.Node, path string, st *Stream) error {
@@ -35,6 +42,7 @@ func (p *parser) stream(n *yaml.Node, path string, st *Stream) error {
 		decoder{"slow_consumer_timeout", into(&st.SlowConsumerTimeout, p.positiveDuration)},
 		decoder{"max_frame_bytes", into(&st.MaxFrameBytes, p.intFromTo(256, 16<<20, ""))},
 		decoder{"ring", into(&st.Ring, p.intFromTo(64, 1_000_000, " events"))},
+		decoder{"max_subscriptions_per_client", into(&st.MaxSubscriptionsPerClient, p.intFromTo(0, 100_000, " (0: no cap)"))},
 	)
 	return err
 }

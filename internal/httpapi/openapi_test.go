@@ -1603,6 +1603,31 @@ func testStream(t *testing.T, b *specBundle) {
 	plain := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Booking: b.book, Auth: auth.NewService(b.store, b.clients, time.Hour), Store: b.store}))
 	defer plain.Close()
 	(&specBundle{doc: b.doc, srv: plain}).do(t, http.StatusServiceUnavailable, "GET", "/api/v2/callbacks/websocket", b.reader, nil)
+
+	// 429 too_many_streams: a server that lets a client hold one stream,
+	// while the reader holds one.
+	hub := stream.NewHub(b.store, nil, 0)
+	hctx, hcancel := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); _ = hub.Run(hctx) }()
+	defer func() { hcancel(); <-hubDone }()
+	capped := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Booking: b.book, Auth: auth.NewService(b.store, b.clients, time.Hour),
+		Store: b.store, Stream: stream.NewServer(hub, b.store, nil), StreamsPerClient: 1}))
+	defer capped.Close()
+	defer capped.CloseClientConnections()
+	req.URL, _ = url.Parse(capped.URL + "/api/v2/callbacks/websocket?format=json")
+	held, err := capped.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Body.Close()
+	if held.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %d", held.StatusCode)
+	}
+	p := (&specBundle{doc: b.doc, srv: capped}).do(t, http.StatusTooManyRequests, "GET", "/api/v2/callbacks/websocket", b.reader, nil).problem(t)
+	if p.Code != "too_many_streams" {
+		t.Errorf("second stream: code %q, want too_many_streams", p.Code)
+	}
 }
 
 // ---------------------------------------------------------------------------

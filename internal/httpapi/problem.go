@@ -27,6 +27,7 @@ var problemTypes = map[string]struct {
 	reservation.EUNAUTHORIZED:    {http.StatusUnauthorized, "Unauthorized", "No valid Bearer token. Get one from POST /oauth/token."},
 	reservation.EFORBIDDEN:       {http.StatusForbidden, "Forbidden", "The token lacks the scope this route needs."},
 	reservation.ERATELIMITED:     {http.StatusTooManyRequests, "Too many requests", "The client is over its rate limit. Wait for Retry-After seconds."},
+	reservation.ETOOMANYSTREAMS:  {http.StatusTooManyRequests, "Too many streams", "The client already holds as many event stream subscriptions as the server allows one client (stream.max_subscriptions_per_client, counted per server process). Close one, or wait for one to end, before opening another; a request that names a durable subscription the client holds open takes it over instead."},
 	reservation.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Payload too large", "The request body is over 64 KiB."},
 	reservation.EUNSUPPORTEDTYPE: {http.StatusUnsupportedMediaType, "Unsupported media type", "Send JSON with Content-Type: application/json."},
 	reservation.EUNAVAILABLE:     {http.StatusServiceUnavailable, "Service unavailable", "A dependency is down; retry later."},

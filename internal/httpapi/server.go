@@ -60,6 +60,17 @@ type Deps struct {
 	// StreamOptions are the defaults of every subscription (window,
 	// timeouts, frame size).
 	StreamOptions stream.Options
+	// StreamsPerClient is the most stream subscriptions one API client may
+	// hold open at once in this process (0: no cap); one more is refused
+	// with 429 too_many_streams before the upgrade.
+	StreamsPerClient int
+	// WriteTimeout bounds the writing of each response, from the moment its
+	// handler starts (0: no bound). When it passes, the write fails and the
+	// connection is closed, so that a client that sends requests and never
+	// reads the answers cannot hold a connection. A stream subscription is
+	// bounded by it only until its upgrade; then it keeps its own time limits
+	// (stream.Options).
+	WriteTimeout time.Duration
 	// PublicURL and AllowedOrigins say which browser origins may open the
 	// stream (besides the request's own host).
 	PublicURL      string
@@ -192,12 +203,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // upgrades, flushing).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// middleware gives every request an id, recovers panics, logs it once
-// (without its query string, which may hold a phone number) and observes
-// its latency by route.
+// middleware sets the response's write deadline, gives every request an
+// id, recovers panics, logs it once (without its query string, which may
+// hold a phone number) and observes its latency by route.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if s.WriteTimeout > 0 {
+			// Set by the handler rather than as http.Server.WriteTimeout,
+			// so that every server built on it has it and the stream can
+			// take the connection over from it after the upgrade (see
+			// handleStream). net/http clears it once the response is
+			// written. An error means the connection takes no deadline.
+			_ = http.NewResponseController(w).SetWriteDeadline(start.Add(s.WriteTimeout))
+		}
 		id := r.Header.Get("X-Request-Id")
 		if !requestIDPattern.MatchString(id) {
 			b := make([]byte, 8)

@@ -35,6 +35,7 @@ import (
 
 type streamBundle struct {
 	srv   *httptest.Server
+	auth  *auth.Service
 	m     *metrics.Metrics
 	store *storage.Store
 	book  *booking.Service
@@ -47,6 +48,15 @@ type streamBundle struct {
 // newStreamServer serves the API with a running hub on the database dsn
 // ("" for a new SQLite file). opts are the server's stream defaults.
 func newStreamServer(t *testing.T, dsn string, opts stream.Options) *streamBundle {
+	t.Helper()
+	return newStreamServerWith(t, dsn, func(d *httpapi.Deps) { d.StreamOptions = opts }, nil)
+}
+
+// newStreamServerWith is newStreamServer with the server's Deps changed by
+// deps and, when not nil, its http.Server by srvConfig before it starts.
+// Its API clients are website (whose token the bundle holds) and crm,
+// both with the callback scopes.
+func newStreamServerWith(t *testing.T, dsn string, deps func(*httpapi.Deps), srvConfig func(*httptest.Server)) *streamBundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if dsn == "" {
@@ -62,15 +72,22 @@ func newStreamServer(t *testing.T, dsn string, opts stream.Options) *streamBundl
 		{ID: "sales", Name: "Sales", TimeZone: loc.String(), Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 50, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour}},
 	}
 	book := booking.New(store, queues, booking.Options{})
-	authSvc := auth.NewService(store, []*auth.Client{auth.NewClient("website", "website-secret-0123456789", []string{"callback:read", "callback:write"}, 0, 0)}, time.Hour)
+	authSvc := auth.NewService(store, []*auth.Client{
+		auth.NewClient("website", "website-secret-0123456789", []string{"callback:read", "callback:write"}, 0, 0),
+		auth.NewClient("crm", "crm-secret-0123456789abc", []string{"callback:read", "callback:write"}, 0, 0),
+	}, time.Hour)
 	hub := stream.NewHub(store, nil, 64)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = hub.Run(ctx) })
 	m := metrics.New()
-	h := httpapi.NewServer(httpapi.Deps{Booking: book, Auth: authSvc, Store: store, Stream: stream.NewServer(hub, store, m),
-		Metrics: m, StreamOptions: opts, AllowedOrigins: []string{"*.example.com"}})
-	srv := httptest.NewUnstartedServer(h)
+	d := httpapi.Deps{Booking: book, Auth: authSvc, Store: store, Stream: stream.NewServer(hub, store, m),
+		Metrics: m, AllowedOrigins: []string{"*.example.com"}}
+	deps(&d)
+	srv := httptest.NewUnstartedServer(httpapi.NewServer(d))
 	srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
+	if srvConfig != nil {
+		srvConfig(srv)
+	}
 	srv.Start()
 	t.Cleanup(func() {
 		cancel()
@@ -83,7 +100,7 @@ func newStreamServer(t *testing.T, dsn string, opts stream.Options) *streamBundl
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &streamBundle{srv: srv, m: m, store: store, book: book, token: tok, ctx: ctx, loc: loc}
+	return &streamBundle{srv: srv, auth: authSvc, m: m, store: store, book: book, token: tok, ctx: ctx, loc: loc}
 }
 
 func mustClient(t *testing.T, a *auth.Service) *auth.Client {

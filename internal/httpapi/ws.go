@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -137,6 +138,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	o.Queues = splitList(q, "queue")
 	o.Types = splitList(q, "type")
+	release, held, ok := s.Stream.Admit(o.ClientID, o.Subscription, s.StreamsPerClient)
+	if !ok {
+		s.problem(w, r, reservation.Errorf(reservation.ETOOMANYSTREAMS,
+			"client %s already holds %d stream subscriptions, the most one client may (stream.max_subscriptions_per_client); close one first", o.ClientID, held))
+		return
+	}
+	defer release()
 	cw := &stream.CorkWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{subprotocol},
@@ -144,6 +152,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		return // Accept answered the request
+	}
+	// The connection is the stream's now: it bounds each write itself
+	// (stream.Options), so the response's deadlines, which net/http may or
+	// may not have cleared when the library hijacked it, must not cut it.
+	if cw.Cork != nil {
+		_ = cw.Cork.SetDeadline(time.Time{})
 	}
 	o.Cork = cw.Cork
 	if err := s.Stream.Serve(r.Context(), ws, o); err != nil {

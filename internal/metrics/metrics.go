@@ -22,6 +22,11 @@ type Metrics struct {
 	Stages *prometheus.HistogramVec
 	// AuditRefusals counts refused writes recorded in the audit log.
 	AuditRefusals prometheus.Counter
+	// Connections is the number of connections the HTTP listener holds
+	// open; ConnectionsRefused counts those closed at once, over a cap,
+	// by reason (max_connections, max_connections_per_address).
+	Connections        prometheus.Gauge
+	ConnectionsRefused *prometheus.CounterVec
 
 	// Genesys client.
 	GenesysCalls   *prometheus.HistogramVec // op, status
@@ -140,7 +145,13 @@ func New() *Metrics {
 	reg.MustRegister(m.WebhookAttempts, m.WebhookLatency, m.WebhookLag, m.WebhookDisabled, m.WebhookExhausted)
 	reg.MustRegister(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
 		m.Notifications, m.ListenerUp, m.Repairs)
-	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals,
+	m.Connections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "slotline_http_connections", Help: "Connections the HTTP listener holds open (streams included)."})
+	m.ConnectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_http_connections_refused_total",
+		Help: "Connections closed as soon as accepted, over a cap, by reason (max_connections, max_connections_per_address).",
+	}, []string{"reason"})
+	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals, m.Connections, m.ConnectionsRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -189,6 +200,15 @@ func (m *Metrics) ListenerConnected(up bool) {
 
 // ReconcileRepair implements syncer.Observer.
 func (m *Metrics) ReconcileRepair(kind string) { m.Repairs.WithLabelValues(kind).Inc() }
+
+// ConnOpened implements connlimit.Observer.
+func (m *Metrics) ConnOpened() { m.Connections.Inc() }
+
+// ConnClosed implements connlimit.Observer.
+func (m *Metrics) ConnClosed() { m.Connections.Dec() }
+
+// ConnRefused implements connlimit.Observer.
+func (m *Metrics) ConnRefused(reason string) { m.ConnectionsRefused.WithLabelValues(reason).Inc() }
 
 // Delivered implements stream.Stats.
 func (m *Metrics) Delivered(n int, lag time.Duration) {

@@ -15,6 +15,7 @@ const (
 	EUNAUTHORIZED    = "unauthorized"       // no or bad credentials
 	EFORBIDDEN       = "forbidden"          // credentials lack a scope
 	ERATELIMITED     = "rate_limited"       // the client is over its rate limit
+	ETOOMANYSTREAMS  = "too_many_streams"   // the client holds as many stream subscriptions as it may
 	ETOOLARGE        = "too_large"          // the body is over the limit
 	EUNSUPPORTEDTYPE = "unsupported_type"   // the body's content type is not accepted
 	EUNAVAILABLE     = "unavailable"        // a dependency is down

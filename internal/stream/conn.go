@@ -114,8 +114,9 @@ type Server struct {
 	store Cursors
 	stats Stats
 
-	mu    sync.Mutex
-	named map[string]*session // client/name → live session
+	mu        sync.Mutex
+	named     map[string]*session // client/name → live session
+	perClient map[string]int      // client → subscriptions admitted and not yet released
 }
 
 // NewServer returns a Server over the hub.
@@ -123,7 +124,42 @@ func NewServer(hub *Hub, store Cursors, stats Stats) *Server {
 	if stats == nil {
 		stats = nopStats{}
 	}
-	return &Server{hub: hub, store: store, stats: stats, named: map[string]*session{}}
+	return &Server{hub: hub, store: store, stats: stats, named: map[string]*session{}, perClient: map[string]int{}}
+}
+
+// Admit takes one of clientID's places among at most limit concurrent
+// subscriptions in this process (limit ≤ 0: no cap), before the upgrade.
+// A request naming a durable subscription the client has open now is
+// admitted even at the cap: it takes that subscription over (see Serve),
+// which is how a consumer recovers from a connection that died without the
+// server noticing, and the older connection's place comes back as soon as
+// it has gone. When the client is at its cap, Admit returns ok false and
+// how many subscriptions it holds; otherwise it returns how many it holds
+// with this one, and release, which gives the place back and must be
+// called when the subscription ends or the upgrade fails (calling it again
+// does nothing).
+func (s *Server) Admit(clientID, subscription string, limit int) (release func(), held int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held = s.perClient[clientID]
+	if limit > 0 && held >= limit {
+		if _, live := s.named[clientID+"\x00"+subscription]; subscription == "" || !live {
+			return nil, held, false
+		}
+	}
+	s.perClient[clientID] = held + 1
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if n := s.perClient[clientID] - 1; n > 0 {
+				s.perClient[clientID] = n
+			} else {
+				delete(s.perClient, clientID)
+			}
+		})
+	}, held + 1, true
 }
 
 type session struct {
