@@ -71,13 +71,13 @@ type client struct {
 
 // dial connects from the loopback address from (127.0.0.1, 127.0.0.2, …;
 // every 127/8 address is the loopback on Linux), skipping t where the
-// system offers only 127.0.0.1.
+// system offers only 127.0.0.1 (never under CI, which runs on Linux).
 func (b *bundle) dial(t *testing.T, from string) *client {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", b.addr)
 	if err != nil {
-		if from != "127.0.0.1" {
+		if from != "127.0.0.1" && os.Getenv("CI") == "" {
 			t.Skipf("cannot connect from %s (only 127.0.0.1 is a loopback address here?): %v", from, err)
 		}
 		t.Fatal(err)
