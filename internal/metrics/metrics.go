@@ -22,6 +22,9 @@ type Metrics struct {
 	Stages *prometheus.HistogramVec
 	// AuditRefusals counts refused writes recorded in the audit log.
 	AuditRefusals prometheus.Counter
+	// TokenRefusals counts refused token requests by reason
+	// (bad_credentials, throttled, rate_limited).
+	TokenRefusals *prometheus.CounterVec
 
 	// Genesys client.
 	GenesysCalls   *prometheus.HistogramVec // op, status
@@ -73,6 +76,10 @@ func New() *Metrics {
 			Name: "slotline_refused_writes_total",
 			Help: "Write requests refused and recorded in the audit log.",
 		}),
+		TokenRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slotline_token_refusals_total",
+			Help: "Token requests refused, by reason: bad_credentials (401), throttled (429 after too many failed logins), rate_limited (429, the client's rate limit).",
+		}, []string{"reason"}),
 	}
 	m.GenesysCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "slotline_genesys_call_duration_seconds",
@@ -140,7 +147,7 @@ func New() *Metrics {
 	reg.MustRegister(m.WebhookAttempts, m.WebhookLatency, m.WebhookLag, m.WebhookDisabled, m.WebhookExhausted)
 	reg.MustRegister(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
 		m.Notifications, m.ListenerUp, m.Repairs)
-	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals,
+	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals, m.TokenRefusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
