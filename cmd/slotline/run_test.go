@@ -115,6 +115,15 @@ func (s *syncBuffer) String() string {
 // start runs slotline with args and env and waits until it listens.
 func start(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
+	s := launch(t, env, args...)
+	s.awaitStarted(t)
+	return s
+}
+
+// launch runs slotline with args and env without waiting for it; the
+// process is killed when the test ends.
+func launch(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = t.TempDir()
@@ -131,21 +140,39 @@ func start(t *testing.T, env []string, args ...string) *server {
 			t.Logf("slotline stderr:\n%s", s.stderr.String())
 		}
 	})
+	return s
+}
+
+// awaitStarted waits until the process logs that it listens, and sets
+// s.url; the test fails if it exits first or takes over 20 s.
+func (s *server) awaitStarted(t *testing.T) {
+	t.Helper()
 	urlRe := regexp.MustCompile(`"msg":"slotline started".*?"url":"([^"]+)"`)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := urlRe.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = m[1]
-			return s
+			return
 		}
 		select {
 		case err := <-s.done:
+			s.done <- err
 			t.Fatalf("slotline exited early (%v):\n%s", err, s.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	t.Fatalf("slotline did not start:\n%s", s.stderr.String())
-	return nil
+}
+
+// running reports whether the process has not exited.
+func (s *server) running() bool {
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return false
+	default:
+		return true
+	}
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -635,6 +662,80 @@ func TestTwoProcessesOnPostgres(t *testing.T) {
 		if len(av.Slots) != 1 || av.Slots[0].Used != capacity || av.Slots[0].Reason != "full" {
 			t.Errorf("%s availability = %+v", s.url, av)
 		}
+	}
+}
+
+// TestProcessesStartTogetherOnPostgres starts three serve processes at
+// once on a fresh, empty PostgreSQL schema, as a deployment that scales
+// out does, in a few rounds: every one must come up healthy and ready
+// (their migrations, Slotline's and River's, take turns under one lock),
+// none may exit, and a reservation made through one is read through the
+// others.
+func TestProcessesStartTogetherOnPostgres(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts nine processes")
+	}
+	const processes, rounds = 3, 3
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for round := range rounds {
+		t.Run(fmt.Sprintf("round %d", round+1), func(t *testing.T) {
+			cfg := writeConfig(t, storagetest.PostgresDSN(t), 5)
+			var ss []*server
+			for range processes {
+				ss = append(ss, launch(t, nil, "serve", "--config", cfg))
+			}
+			for _, s := range ss {
+				s.awaitStarted(t)
+			}
+			for i, s := range ss {
+				for _, path := range []string{"/healthz", "/readyz"} {
+					resp, err := hc.Get(s.url + path)
+					if err != nil {
+						t.Fatalf("process %d: GET %s: %v", i, path, err)
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						t.Errorf("process %d: GET %s = %d, want 200", i, path, resp.StatusCode)
+					}
+				}
+			}
+			tok := token(t, ss[0].url, "website", "website-secret-0123456789")
+			slot := time.Now().Add(3 * time.Hour).Truncate(15 * time.Minute)
+			status, body, err := seedSubmit(hc, ss[0].url, tok, seedReservationPayload{
+				CallbackID: "together", CallbackNumber: "+442071838750", QueueID: "support", ConcurrencyLimit: 5,
+				TimeSlotMatrix: []seedTimeSlot{{slot, slot.Add(15 * time.Minute)}},
+			})
+			if err != nil || status != http.StatusCreated {
+				t.Fatalf("create through process 0 = %d %s %v", status, body, err)
+			}
+			var created struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(body, &created); err != nil || created.ID == "" {
+				t.Fatalf("create answered %s (%v), want an id", body, err)
+			}
+			for i, s := range ss[1:] {
+				req, _ := http.NewRequest(http.MethodGet, s.url+"/api/v2/callbacks/"+created.ID, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatalf("process %d: GET the reservation: %v", i+1, err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("process %d: GET the reservation made through process 0 = %d, want 200", i+1, resp.StatusCode)
+				}
+			}
+			for i, s := range ss {
+				if !s.running() {
+					t.Errorf("process %d exited:\n%s", i, s.stderr.String())
+				}
+			}
+			for _, s := range ss {
+				s.stop(t)
+			}
+		})
 	}
 }
 

@@ -129,6 +129,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authn, Store: store, Metrics: m,
+		LoginThrottle: auth.NewThrottle(auth.ThrottleConfig{
+			PerClient: cfg.LoginThrottle.PerClient, PerClientBurst: cfg.LoginThrottle.PerClientBurst,
+			PerAddress: cfg.LoginThrottle.PerAddress, PerAddressBurst: cfg.LoginThrottle.PerAddressBurst,
+		}),
 		Logger: logger.With("component", "http"), Version: version,
 		Stream: stream.NewServer(hub, store, m), PublicURL: cfg.PublicURL, AllowedOrigins: cfg.Stream.AllowedOrigins,
 		StreamOptions: stream.Options{Window: cfg.Stream.Window, SlowTimeout: cfg.Stream.SlowConsumerTimeout,

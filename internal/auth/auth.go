@@ -141,6 +141,22 @@ func (s *Service) Authenticate(id, secret string) (*Client, bool) {
 	return nil, false
 }
 
+// ClientID returns the id of the client that id names, as Authenticate
+// reads it (as it is, or form-decoded), or "" when it names none: the
+// key a Throttle counts the failed logins of an id under, so that ids
+// naming no client share one.
+func (s *Service) ClientID(id string) string {
+	if _, ok := s.clients[id]; ok {
+		return id
+	}
+	if did, err := url.QueryUnescape(id); err == nil {
+		if _, ok := s.clients[did]; ok {
+			return did
+		}
+	}
+	return ""
+}
+
 // ScopeError is returned by Issue when a client asks for a scope it lacks.
 type ScopeError struct{ Scope string }
 

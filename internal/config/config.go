@@ -17,6 +17,11 @@
 //	    scopes: [callback:read, callback:write, webhook:read, webhook:write]
 //	    rate_limit: 50/s                     # optional; N/s, N/m (or N/min) or N/h; absent = unlimited
 //	token_ttl: 1h
+//	login_throttle:                         # failed token requests; 429 + Retry-After beyond
+//	  per_client: 10/min                     # per client id and source address; off = no limit
+//	  per_client_burst: 5
+//	  per_address: 30/min                    # per source address, any client id; off = no limit
+//	  per_address_burst: 20
 //	retention: {erase_numbers_after: 90d}   # optional; 0 or absent = keep
 //	genesys:                                # optional; absent = sandbox (the built-in simulator)
 //	  mode: live                             # live|sandbox; default live when credentials are given
@@ -95,10 +100,12 @@ type Config struct {
 	Log     Log
 	Clients []Client
 	// TokenTTL is the lifetime of an access token (default 1h).
-	TokenTTL  time.Duration
-	Retention Retention
-	Stream    Stream
-	Webhooks  Webhooks
+	TokenTTL time.Duration
+	// LoginThrottle limits failed token requests.
+	LoginThrottle LoginThrottle
+	Retention     Retention
+	Stream        Stream
+	Webhooks      Webhooks
 	// Genesys says how to reach Genesys Cloud, or the built-in simulator.
 	Genesys Genesys
 	SMS     SMS
@@ -148,6 +155,10 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "json"},
 		TokenTTL: time.Hour,
 		Stream:   Stream{MaxSubscriptionsPerClient: DefaultMaxSubscriptionsPerClient},
+		LoginThrottle: LoginThrottle{
+			PerClient: 10.0 / 60, PerClientBurst: 5,
+			PerAddress: 30.0 / 60, PerAddressBurst: 20,
+		},
 		Genesys: Genesys{
 			Mode:           "sandbox",
 			RateLimit:      250.0 / 60,
@@ -218,6 +229,7 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 		{"log", onto(&c.Log, p.log)},
 		{"clients", into(&c.Clients, p.clients)},
 		{"token_ttl", into(&c.TokenTTL, p.positiveDuration)},
+		{"login_throttle", onto(&c.LoginThrottle, p.loginThrottle)},
 		{"retention", onto(&c.Retention, p.retention)},
 		{"genesys", onto(&c.Genesys, p.genesys)},
 		{"stream", onto(&c.Stream, p.stream)},

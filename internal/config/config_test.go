@@ -72,9 +72,10 @@ func TestLoadFullExample(t *testing.T) {
 			RateLimit: 50,
 			RateBurst: 50,
 		}},
-		TokenTTL:  time.Hour,
-		Retention: config.Retention{EraseNumbersAfter: 90 * 24 * time.Hour},
-		Stream:    config.Stream{MaxSubscriptionsPerClient: 5},
+		TokenTTL:      time.Hour,
+		LoginThrottle: config.LoginThrottle{PerClient: 20.0 / 60, PerClientBurst: 10, PerAddressBurst: 40},
+		Retention:     config.Retention{EraseNumbersAfter: 90 * 24 * time.Hour},
+		Stream:        config.Stream{MaxSubscriptionsPerClient: 5},
 		Genesys: config.Genesys{
 			Mode:           "live",
 			Region:         "mypurecloud.com",
@@ -952,5 +953,30 @@ func TestWebhooksBlock(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %s", body, err, want)
 		}
+	}
+}
+
+// TestLoginThrottle pins the defaults of login_throttle and reads off.
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	want := config.LoginThrottle{PerClient: 10.0 / 60, PerClientBurst: 5, PerAddress: 30.0 / 60, PerAddressBurst: 20}
+	if got := config.Default().LoginThrottle; got != want {
+		t.Errorf("Default().LoginThrottle = %+v, want %+v", got, want)
+	}
+	for name, c := range map[string]struct {
+		lines []string
+		want  config.LoginThrottle
+	}{
+		"absent": {[]string{q1}, want},
+		"empty":  {[]string{"login_throttle:", q1}, want},
+		"off":    {[]string{"login_throttle: {per_client: off, per_address: off}", q1}, config.LoginThrottle{PerClientBurst: 5, PerAddressBurst: 20}},
+		"some":   {[]string{"login_throttle:", "  per_client: 1/s", "  per_address_burst: 100", q1}, config.LoginThrottle{PerClient: 1, PerClientBurst: 5, PerAddress: 30.0 / 60, PerAddressBurst: 100}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := mustParse(t, c.lines...).LoginThrottle; got != c.want {
+				t.Errorf("LoginThrottle = %+v, want %+v", got, c.want)
+			}
+		})
 	}
 }

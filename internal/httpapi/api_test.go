@@ -38,6 +38,13 @@ type apiBundle struct {
 
 func newAPI(t *testing.T) *apiBundle {
 	t.Helper()
+	return newAPIWith(t, nil)
+}
+
+// newAPIWith is newAPI with the server's dependencies changed by edit
+// (nil: none) before the server is built.
+func newAPIWith(t *testing.T, edit func(*httpapi.Deps)) *apiBundle {
+	t.Helper()
 	ctx := context.Background()
 	store, err := storage.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "api.db"), storage.Options{})
 	if err != nil {
@@ -55,10 +62,14 @@ func newAPI(t *testing.T) *apiBundle {
 		auth.NewClient("reader", "reader-secret-0123456789", []string{"callback:read"}, 0, 0),
 		auth.NewClient("slow", "slow-secret-0123456789", all, 0.01, 2),
 	}, time.Hour)
-	h := httpapi.NewServer(httpapi.Deps{
+	deps := httpapi.Deps{
 		Booking: booking.New(store, []*booking.Queue{q}, booking.Options{Observer: m}),
 		Auth:    authSvc, Store: store, Metrics: m, Version: "test",
-	})
+	}
+	if edit != nil {
+		edit(&deps)
+	}
+	h := httpapi.NewServer(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &apiBundle{srv: srv, store: store, metrics: m, loc: loc}

@@ -55,6 +55,10 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 	Version string
+	// LoginThrottle limits failed token requests by client id and source
+	// address (the connection's: the server trusts no forwarding header);
+	// nil throttles nothing.
+	LoginThrottle *auth.Throttle
 	// Stream serves GET /api/v2/callbacks/websocket; nil answers 503.
 	Stream *stream.Server
 	// StreamOptions are the defaults of every subscription (window,
@@ -321,7 +325,12 @@ func allowNow(c *auth.Client) (bool, int) {
 		return true, 0
 	}
 	res.Cancel()
-	return false, max(int((delay+time.Second-1)/time.Second), 1)
+	return false, retrySeconds(delay)
+}
+
+// retrySeconds is a Retry-After of at least d: whole seconds, at least 1.
+func retrySeconds(d time.Duration) int {
+	return max(int((d+time.Second-1)/time.Second), 1)
 }
 
 func bearer(r *http.Request) (string, bool) {

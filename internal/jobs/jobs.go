@@ -11,8 +11,9 @@
 // Genesys sync and the webhook deliveries do; nothing outside this package
 // imports River.
 //
-// The life of a Client: New, the registrations, Open (River's migrations,
-// then the River client), Start (the workers), Stop.
+// The life of a Client: New, the registrations, Open (the River client, on
+// tables storage.Store.Migrate has migrated: see Driver.Migrate), Start
+// (the workers), Stop.
 package jobs
 
 import (
@@ -20,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,7 +119,20 @@ type queue interface {
 // Driver is River's driver for the store's database, with how to use it;
 // storage.Store.JobDriver makes it.
 type Driver struct {
-	open func(ctx context.Context, rc *river.Config) (queue, error)
+	migrate func(ctx context.Context, logger *slog.Logger) error
+	open    func(ctx context.Context, rc *river.Config) (queue, error)
+}
+
+// Migrate applies River's migrations (its tables) that have not been
+// applied. River takes no lock of its own: two processes migrating one
+// database at once can both try to create the same table, and one fails.
+// storage.Store.Migrate therefore calls it under the store's migration
+// lock, after the store's own migrations; nothing else should.
+func (d Driver) Migrate(ctx context.Context, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return d.migrate(ctx, logger)
 }
 
 // DriverOptions tune how River uses a database.
@@ -134,13 +149,36 @@ type DriverOptions struct {
 
 // NewDriver wraps a River driver.
 func NewDriver[TTx any](d riverdriver.Driver[TTx], opts DriverOptions) Driver {
-	return Driver{open: func(ctx context.Context, rc *river.Config) (queue, error) {
-		m, err := rivermigrate.New(d, &rivermigrate.Config{Logger: rc.Logger})
+	migrator := func(logger *slog.Logger) (*rivermigrate.Migrator[TTx], error) {
+		m, err := rivermigrate.New(d, &rivermigrate.Config{Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("river migrator: %w", err)
 		}
+		return m, nil
+	}
+	return Driver{migrate: func(ctx context.Context, logger *slog.Logger) error {
+		m, err := migrator(logger)
+		if err != nil {
+			return err
+		}
 		if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-			return nil, fmt.Errorf("river migrations: %w", err)
+			return fmt.Errorf("river migrations: %w", err)
+		}
+		return nil
+	}, open: func(ctx context.Context, rc *river.Config) (queue, error) {
+		// Open migrates nothing (see Driver.Migrate): it only checks, so
+		// that a database nobody migrated fails here, saying so, rather
+		// than at the first job.
+		m, err := migrator(rc.Logger)
+		if err != nil {
+			return nil, err
+		}
+		res, err := m.Validate(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("check river migrations: %w", err)
+		}
+		if !res.OK {
+			return nil, fmt.Errorf("river's tables are not migrated (%s): migrate the store first", strings.Join(res.Messages, "; "))
 		}
 		if opts.PollInterval > 0 {
 			rc.FetchPollInterval = opts.PollInterval
@@ -222,7 +260,8 @@ func (c *Client) AddPeriodic(every time.Duration, args Args, runOnStart bool) {
 		&river.PeriodicJobOpts{RunOnStart: runOnStart}))
 }
 
-// Open migrates River's tables and builds the River client. Inserts need
+// Open checks that River's tables are migrated (Driver.Migrate, which
+// storage.Store.Migrate runs) and builds the River client. Inserts need
 // it; Start runs the workers.
 func (c *Client) Open(ctx context.Context) error {
 	c.mu.Lock()

@@ -27,6 +27,9 @@ type Metrics struct {
 	// by reason (max_connections, max_connections_per_address).
 	Connections        prometheus.Gauge
 	ConnectionsRefused *prometheus.CounterVec
+	// TokenRefusals counts refused token requests by reason
+	// (bad_credentials, throttled, rate_limited).
+	TokenRefusals *prometheus.CounterVec
 
 	// Genesys client.
 	GenesysCalls   *prometheus.HistogramVec // op, status
@@ -78,6 +81,10 @@ func New() *Metrics {
 			Name: "slotline_refused_writes_total",
 			Help: "Write requests refused and recorded in the audit log.",
 		}),
+		TokenRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slotline_token_refusals_total",
+			Help: "Token requests refused, by reason: bad_credentials (401), throttled (429 after too many failed logins), rate_limited (429, the client's rate limit).",
+		}, []string{"reason"}),
 	}
 	m.GenesysCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "slotline_genesys_call_duration_seconds",
@@ -151,7 +158,7 @@ func New() *Metrics {
 		Name: "slotline_http_connections_refused_total",
 		Help: "Connections closed as soon as accepted, over a cap, by reason (max_connections, max_connections_per_address).",
 	}, []string{"reason"})
-	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals, m.Connections, m.ConnectionsRefused,
+	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals, m.Connections, m.ConnectionsRefused, m.TokenRefusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -3,9 +3,16 @@ package storage
 import "context"
 
 // MigrateTo applies the migrations up to version last, for tests of an
-// upgrade from an older schema.
+// upgrade from an older schema (Slotline's only, under the migration
+// lock).
 func MigrateTo(ctx context.Context, s *Store, last int) ([]string, error) {
-	return s.migrateTo(ctx, last)
+	var applied []string
+	err := s.withMigrationLock(ctx, func(ctx context.Context) error {
+		var err error
+		applied, err = s.migrateTo(ctx, last)
+		return err
+	})
+	return applied, err
 }
 
 // ExecSQL runs one statement in a write transaction, for tests that shape

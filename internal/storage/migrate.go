@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 //go:embed migrations/*.sql
@@ -99,13 +101,60 @@ func statements(script string) []string {
 
 const migrationLockID = 7_243_001 // PostgreSQL advisory lock key for migrations
 
-// Migrate applies the migrations that have not been applied and returns
-// their names. Several processes may call it at once.
+// Migrate applies the migrations that have not been applied, Slotline's
+// then River's (the job queue's tables, jobs.Driver.Migrate), and returns
+// the names of Slotline's it applied; River's are logged. Several
+// processes may call it at once: on PostgreSQL they take turns under one
+// advisory lock, held across both (withMigrationLock); on SQLite,
+// Slotline's run in one write transaction.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
-	return s.migrateTo(ctx, math.MaxInt)
+	var applied []string
+	err := s.withMigrationLock(ctx, func(ctx context.Context) error {
+		var err error
+		if applied, err = s.migrateTo(ctx, math.MaxInt); err != nil {
+			return err
+		}
+		return s.JobDriver().Migrate(ctx, s.logger.With("subsystem", "river"))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return applied, nil
 }
 
-// migrateTo applies the migrations up to version last.
+// withMigrationLock runs fn holding the migration lock. On PostgreSQL
+// that is a transaction-level advisory lock in a transaction of its own,
+// on a connection of its own outside the pool: fn's statements, which run
+// in transactions of their own on the pool (River commits each of its
+// migrations separately), are then all covered, and ending that
+// connection, whatever fn did, releases the lock. A transaction rather
+// than a session lock, so that a transaction-pooling proxy in front of
+// the database keeps the lock on one server connection. On SQLite fn
+// runs as it is.
+func (s *Store) withMigrationLock(ctx context.Context, fn func(ctx context.Context) error) error {
+	if s.backend != Postgres {
+		return fn(ctx)
+	}
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("lock migrations: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
+	}
+	// The transaction wrote nothing: rolling it back only releases the lock
+	// (as closing the connection would).
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockID); err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
+	}
+	return fn(ctx)
+}
+
+// migrateTo applies Slotline's migrations up to version last. The caller
+// holds the migration lock (or is a test that runs alone).
 func (s *Store) migrateTo(ctx context.Context, last int) ([]string, error) {
 	ms, err := migrations(s.backend)
 	if err != nil {
@@ -113,11 +162,6 @@ func (s *Store) migrateTo(ctx context.Context, last int) ([]string, error) {
 	}
 	var applied []string
 	err = s.inTx(ctx, func(tx *Tx) error {
-		if s.backend == Postgres {
-			if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockID); err != nil {
-				return fmt.Errorf("lock migrations: %w", err)
-			}
-		}
 		if _, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
