@@ -126,6 +126,10 @@ func (fe *Fields) instant(m map[string]json.RawMessage, path, key string) (time.
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err == nil {
+		if msg := OffsetProblem(s); msg != "" {
+			fe.Add(join(path, key), fmt.Sprintf("%q %s", s, msg))
+			return time.Time{}, false
+		}
 		return t, true
 	}
 	if _, err2 := time.Parse("2006-01-02T15:04:05", strings.SplitN(s, ".", 2)[0]); err2 == nil {
@@ -134,6 +138,31 @@ func (fe *Fields) instant(m map[string]json.RawMessage, path, key string) (time.
 		fe.Add(join(path, key), fmt.Sprintf("%q is not an RFC 3339 date-time", s))
 	}
 	return time.Time{}, false
+}
+
+// MaxOffset is the largest UTC offset, either way, that a time may carry:
+// the zones in use run from -12:00 to +14:00.
+const MaxOffset = 14 * time.Hour
+
+// OffsetProblem says what is wrong with the UTC offset of s, an RFC 3339
+// date-time that time.Parse has accepted, or returns "". time.Parse takes
+// offsets up to ±24:00 and minutes up to 60 (+10:60 reads as +11:00); no
+// zone is that far off, so such a time is a mistake, not an instant to
+// book.
+func OffsetProblem(s string) string {
+	if len(s) < 6 {
+		return ""
+	}
+	off := s[len(s)-6:]
+	if (off[0] != '+' && off[0] != '-') || off[3] != ':' {
+		return "" // Z
+	}
+	h := int(off[1]-'0')*10 + int(off[2]-'0')
+	m := int(off[4]-'0')*10 + int(off[5]-'0')
+	if m >= 60 || time.Duration(h)*time.Hour+time.Duration(m)*time.Minute > MaxOffset {
+		return "has the UTC offset " + off + "; an offset is at most ±14:00, with minutes below 60"
+	}
+	return ""
 }
 
 func (fe *Fields) matrix(m map[string]json.RawMessage, key string) []Slot {
