@@ -207,7 +207,11 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
 	status := q.Get("status")
 	switch status {
 	case "", storage.DeliveryPending, storage.DeliveryDelivered, storage.DeliveryFailed, storage.DeliveryCanceled:
@@ -318,13 +322,20 @@ func feedDigest(token string) string {
 // headers).
 func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if tok := r.URL.Query().Get("token"); tok != "" {
+	v, err := query(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if tok := v.Get("token"); tok != "" {
 		// An unknown queue has no token: the same 401, so that queue ids
-		// cannot be probed.
-		want, err := s.Store.FeedTokenHash(r.Context(), id)
-		if err != nil {
-			s.problem(w, r, err)
-			return
+		// cannot be probed (an id that cannot exist is not looked up).
+		want := ""
+		if validID(id) {
+			if want, err = s.Store.FeedTokenHash(r.Context(), id); err != nil {
+				s.problem(w, r, err)
+				return
+			}
 		}
 		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(feedDigest(tok))) != 1 {
 			s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "the feed token is not valid (it may have been rotated)"))

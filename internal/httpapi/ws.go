@@ -98,7 +98,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, reservation.Errorf(reservation.EFORBIDDEN, "origin %q may not open the stream; add it to stream.allowed_origins", r.Header.Get("Origin")))
 		return
 	}
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
 	o := s.StreamOptions
 	o.ClientID = info(r).principal.ClientID
 	o.After = -1
@@ -145,6 +149,6 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	o.Cork = cw.Cork
 	if err := s.Stream.Serve(r.Context(), ws, o); err != nil {
-		s.Logger.WarnContext(r.Context(), "stream ended", "request_id", info(r).id, "err", err)
+		s.Logger.Log(r.Context(), streamEndLevel(err), "stream ended", "request_id", info(r).id, "err", err)
 	}
 }

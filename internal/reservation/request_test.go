@@ -106,6 +106,8 @@ func TestDecodeCreateInvalid(t *testing.T) {
 		{"offset +24:00", slot("2030-01-01T10:00:00+24:00", "2030-01-01T10:15:00+24:00"), "time_slot_matrix[0].start", "UTC offset +24:00"},
 		{"offset +14:01", slot("2030-01-01T10:00:00Z", "2030-01-01T10:15:00+14:01"), "time_slot_matrix[0].end", "at most ±14:00"},
 		{"offset -14:30", slot("2030-01-01T10:00:00-14:30", "2030-01-01T10:15:00Z"), "time_slot_matrix[0].start", "at most ±14:00"},
+		{"year 0000", slot("0000-12-31T20:00:00Z", "0000-12-31T20:15:00Z"), "time_slot_matrix[0].start", "out of range"},
+		{"year 9999", slot("9999-12-30T00:00:00Z", "9999-12-31T00:15:00Z"), "time_slot_matrix[0].end", "out of range"},
 		{"offset minutes 60", slot("2030-01-01T10:00:00+10:60", "2030-01-01T10:15:00Z"), "time_slot_matrix[0].start", "minutes below 60"},
 		// Invalid UTF-8 is refused before encoding/json replaces it.
 		{"reason invalid UTF-8", strings.Replace(seedBody, "escalation", "escalation\xff", 1), "reason", "valid UTF-8"},
@@ -289,6 +291,9 @@ func FuzzDecodeCreate(f *testing.F) {
 			for _, at := range []time.Time{s.Start, s.End} {
 				if _, off := at.Zone(); time.Duration(max(off, -off))*time.Second > MaxOffset {
 					t.Fatalf("accepted the offset of %s", at)
+				}
+				if at.Before(MinInstant) || at.After(MaxInstant) {
+					t.Fatalf("accepted the instant %s", at)
 				}
 			}
 		}
