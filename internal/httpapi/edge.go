@@ -1,20 +1,12 @@
 package httpapi
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/coder/websocket"
 
 	"github.com/slotline/slotline/internal/reservation"
 )
@@ -22,9 +14,9 @@ import (
 // Edge checks. Whatever a handler passes to the database must be text that
 // both backends store: PostgreSQL refuses NUL and invalid UTF-8 (SQLSTATE
 // 22021, which would be a 500), SQLite keeps them. Request bodies are
-// checked by their decoders (reservation.Fields); path ids, query
-// parameters and the Idempotency-Key header are checked here, before any
-// handler runs a query with them.
+// checked by their decoders (reservation.Fields), the Idempotency-Key
+// header by caller; path ids and query parameters here, before any handler
+// runs a query with them.
 
 // maxIDBytes bounds a path id; every id Slotline makes or configures is far
 // shorter.
@@ -106,21 +98,4 @@ func auditText(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
-}
-
-// streamEndLevel is the level at which a stream's end is logged: a
-// client closing or going away (a close frame, a dropped connection) and
-// the server's shutdown are the normal ends of a stream (Debug); anything
-// else, such as a database error, is a Warn.
-func streamEndLevel(err error) slog.Level {
-	switch websocket.CloseStatus(err) {
-	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd:
-		return slog.LevelDebug
-	}
-	for _, normal := range []error{context.Canceled, io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, syscall.ECONNRESET, syscall.EPIPE} {
-		if errors.Is(err, normal) {
-			return slog.LevelDebug
-		}
-	}
-	return slog.LevelWarn
 }

@@ -1,11 +1,17 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/coder/websocket"
 
@@ -151,4 +157,21 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if err := s.Stream.Serve(r.Context(), ws, o); err != nil {
 		s.Logger.Log(r.Context(), streamEndLevel(err), "stream ended", "request_id", info(r).id, "err", err)
 	}
+}
+
+// streamEndLevel is the level at which a stream's end is logged: a
+// client closing or going away (a close frame, a dropped connection) and
+// the server's shutdown are the normal ends of a stream (Debug); anything
+// else, such as a database error, is a Warn.
+func streamEndLevel(err error) slog.Level {
+	switch websocket.CloseStatus(err) {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd:
+		return slog.LevelDebug
+	}
+	for _, normal := range []error{context.Canceled, io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, syscall.ECONNRESET, syscall.EPIPE} {
+		if errors.Is(err, normal) {
+			return slog.LevelDebug
+		}
+	}
+	return slog.LevelWarn
 }
