@@ -40,6 +40,9 @@ func caller(r *http.Request) (booking.Caller, error) {
 	if len(key) > 255 {
 		return booking.Caller{}, reservation.FieldError("Idempotency-Key", "must be at most 255 characters")
 	}
+	if !reservation.ValidText(key) {
+		return booking.Caller{}, reservation.FieldError("Idempotency-Key", "must be valid UTF-8 without NUL characters")
+	}
 	return booking.Caller{ClientID: ri.principal.ClientID, All: ri.principal.Has(auth.ScopeCallbackAdmin), RequestID: ri.id, IdempotencyKey: key}, nil
 }
 
@@ -186,26 +189,47 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 	writeReservation(w, http.StatusOK, res)
 }
 
-// queryTime parses an instant query parameter: RFC 3339 with an offset, or
-// a date (YYYY-MM-DD) meaning local midnight in loc.
-func queryTime(q url.Values, name string, loc *time.Location) (time.Time, error) {
+// queryTime parses an instant query parameter: RFC 3339 with an offset (of
+// at most ±14:00), or a date (YYYY-MM-DD) meaning local midnight in loc.
+// ok is false when the parameter is absent; any instant given is one, the
+// zero time (0001-01-01T00:00:00Z) too.
+func queryTime(q url.Values, name string, loc *time.Location) (t time.Time, ok bool, err error) {
 	v := q.Get(name)
 	if v == "" {
-		return time.Time{}, nil
+		return time.Time{}, false, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, nil
+		if msg := reservation.OffsetProblem(v); msg != "" {
+			return time.Time{}, false, reservation.FieldError(name, msg)
+		}
+		return t, true, nil
 	}
 	if loc != nil {
 		if d, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
-			return d, nil
+			return d, true, nil
 		}
 	}
-	return time.Time{}, reservation.FieldError(name, "must be an RFC 3339 date-time with an offset (or a date YYYY-MM-DD)")
+	return time.Time{}, false, reservation.FieldError(name, "must be an RFC 3339 date-time with an offset (or a date YYYY-MM-DD)")
+}
+
+// filterBound returns t as a bound of reservation.Filter, which reads the
+// zero time as no bound. The zero instant itself, 0001-01-01T00:00:00Z, is
+// a bound a client may give (to=0001-01-01T00:00:00Z selects nothing): it
+// becomes the nanosecond after, the same instant at the database's
+// precision (microseconds).
+func filterBound(t time.Time) time.Time {
+	if t.IsZero() {
+		return t.Add(time.Nanosecond)
+	}
+	return t
 }
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
 	f := reservation.Filter{QueueID: q.Get("queue_id"), CallbackNumber: q.Get("callback_number"), Cursor: q.Get("cursor")}
 	if strings.HasPrefix(f.CallbackNumber, " ") {
 		// An unencoded "+" in a query string arrives as a space.
@@ -231,14 +255,18 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Status = reservation.Status(st)
 	}
-	var err error
-	if f.From, err = queryTime(q, "from", loc); err != nil {
-		s.problem(w, r, err)
-		return
-	}
-	if f.To, err = queryTime(q, "to", loc); err != nil {
-		s.problem(w, r, err)
-		return
+	for _, b := range []struct {
+		name  string
+		bound *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		t, ok, err := queryTime(q, b.name, loc)
+		if err != nil {
+			s.problem(w, r, err)
+			return
+		}
+		if ok {
+			*b.bound = filterBound(t)
+		}
 	}
 	if l := q.Get("limit"); l != "" {
 		if f.Limit, err = strconv.Atoi(l); err != nil || f.Limit < 1 || f.Limit > 500 {

@@ -1279,6 +1279,9 @@ func testGet(t *testing.T, b *specBundle) {
 	b.do(t, http.StatusNotModified, "GET", path, b.reader, nil, "If-None-Match", `"1"`)
 	b.do(t, http.StatusNotModified, "GET", path, b.reader, nil, "If-None-Match", `W/"1"`)
 	b.do(t, http.StatusOK, "GET", path, b.reader, nil, "If-None-Match", `"2"`)
+	wantField(t, b.do(t, http.StatusBadRequest, "GET", path, b.reader, nil, "If-None-Match", `"v1"`).problem(t), "If-None-Match")
+	// An id that cannot exist is not found, without a query.
+	b.do(t, http.StatusNotFound, "GET", "/api/v2/callbacks/cb_%00", b.reader, nil)
 	if p := b.do(t, http.StatusNotFound, "GET", "/api/v2/callbacks/cb_00000000000000000000", b.reader, nil).problem(t); p.Code != "not_found" {
 		t.Errorf("code = %q, want not_found", p.Code)
 	}
@@ -2029,6 +2032,8 @@ func testCalendar(t *testing.T, b *specBundle) {
 	// Before a token is made, none works.
 	unknown := "cal_" + strings.Repeat("A", 43)
 	b.do(t, http.StatusUnauthorized, "GET", feed+"?token="+unknown, "", nil)
+	// A token that cannot be decoded is refused as such.
+	wantField(t, b.do(t, http.StatusBadRequest, "GET", feed+"?token=cal_%zz", "", nil).problem(t), "token")
 
 	var tok struct {
 		Token   string `json:"token"`

@@ -78,7 +78,7 @@ func (s *Server) auditRefusal(r *http.Request, status int, code, msg string) {
 	if ri.action == "" || ri.principal == nil || status == http.StatusTooManyRequests || status >= 500 {
 		return
 	}
-	target := r.PathValue("id")
+	target := auditText(r.PathValue("id"))
 	if target == "" {
 		target = ri.target
 	}

@@ -118,22 +118,37 @@ func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loc := q.Calendar.Location
-	v := r.URL.Query()
-	from, err := queryTime(v, "from", loc)
+	v, err := query(r)
 	if err != nil {
 		s.problem(w, r, err)
 		return
 	}
-	if from.IsZero() {
+	from, ok, err := queryTime(v, "from", loc)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if !ok {
 		from = s.Booking.Now()
 	}
-	to, err := queryTime(v, "to", loc)
+	to, ok, err := queryTime(v, "to", loc)
 	if err != nil {
 		s.problem(w, r, err)
 		return
 	}
-	if to.IsZero() {
+	if !ok {
 		to = from.Add(24 * time.Hour)
+	}
+	// The window is written back in the queue's zone: its years must fit
+	// RFC 3339's four digits (a date-time far out of range would not).
+	for _, b := range []struct {
+		name string
+		t    time.Time
+	}{{"from", from}, {"to", to}} {
+		if msg := reservation.RangeProblem(b.t); msg != "" {
+			s.problem(w, r, reservation.FieldError(b.name, msg))
+			return
+		}
 	}
 	limit := 0
 	if l := v.Get("concurrency_limit"); l != "" {

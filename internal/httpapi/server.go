@@ -298,6 +298,10 @@ func (s *Server) authorizeWith(scope, action string, tokenOf func(*http.Request)
 		if !s.allow(w, r, p.Client()) {
 			return
 		}
+		if err := checkIDs(r); err != nil {
+			s.problem(w, r, err)
+			return
+		}
 		h(w, r)
 	})
 }

@@ -234,7 +234,11 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
 	status := q.Get("status")
 	switch status {
 	case "", storage.DeliveryPending, storage.DeliveryDelivered, storage.DeliveryFailed, storage.DeliveryCanceled:
@@ -345,13 +349,21 @@ func feedDigest(token string) string {
 func (s *Server) handleQueueCalendar(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var c booking.Caller
-	if tok := r.URL.Query().Get("token"); tok != "" {
+	v, err := query(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if tok := v.Get("token"); tok != "" {
 		// An unknown queue has no token: the same 401, so that queue ids
-		// cannot be probed. So has a client no longer configured.
-		client, err := s.Store.FeedTokenOwner(r.Context(), id, feedDigest(tok))
-		if err != nil {
-			s.problem(w, r, err)
-			return
+		// cannot be probed (an id that cannot exist is not looked up). So
+		// has a client no longer configured.
+		client := ""
+		if validID(id) {
+			if client, err = s.Store.FeedTokenOwner(r.Context(), id, feedDigest(tok)); err != nil {
+				s.problem(w, r, err)
+				return
+			}
 		}
 		if client == "" || !s.Auth.ClientHas(client, "callback:read") {
 			s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "the feed token is not valid (it may have been rotated)"))

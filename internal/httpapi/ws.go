@@ -1,11 +1,17 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -100,7 +106,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, reservation.Errorf(reservation.EFORBIDDEN, "origin %q may not open the stream; add it to stream.allowed_origins", r.Header.Get("Origin")))
 		return
 	}
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
 	o := s.StreamOptions
 	o.ClientID = info(r).principal.ClientID
 	o.AllClients = info(r).principal.Has(auth.ScopeCallbackAdmin)
@@ -161,6 +171,23 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	o.Cork = cw.Cork
 	if err := s.Stream.Serve(r.Context(), ws, o); err != nil {
-		s.Logger.WarnContext(r.Context(), "stream ended", "request_id", info(r).id, "err", err)
+		s.Logger.Log(r.Context(), streamEndLevel(err), "stream ended", "request_id", info(r).id, "err", err)
 	}
+}
+
+// streamEndLevel is the level at which a stream's end is logged: a
+// client closing or going away (a close frame, a dropped connection) and
+// the server's shutdown are the normal ends of a stream (Debug); anything
+// else, such as a database error, is a Warn.
+func streamEndLevel(err error) slog.Level {
+	switch websocket.CloseStatus(err) {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd:
+		return slog.LevelDebug
+	}
+	for _, normal := range []error{context.Canceled, io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, syscall.ECONNRESET, syscall.EPIPE} {
+		if errors.Is(err, normal) {
+			return slog.LevelDebug
+		}
+	}
+	return slog.LevelWarn
 }

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -49,11 +52,32 @@ func (fe *Fields) Err() error {
 }
 
 // Object decodes raw, the JSON object at path ("" for the body), into its
-// members, recording unknown members and a body that is not JSON or not an
-// object. Members that are null are left out, as if absent.
+// members, recording unknown members and a body that is not JSON, not an
+// object or not valid UTF-8. Members that are null are left out, as if
+// absent.
+//
+// The body's bytes are checked before decoding: encoding/json would
+// silently replace invalid UTF-8 with U+FFFD, after which no check of a
+// decoded string could tell. A top-level member whose value holds such
+// bytes is named; bytes elsewhere (in a key, say) are the body's.
 func (fe *Fields) Object(path string, raw json.RawMessage, known ...string) map[string]json.RawMessage {
 	var m map[string]json.RawMessage
 	err := json.Unmarshal(raw, &m)
+	if path == "" && !utf8.Valid(raw) {
+		named := false
+		if err == nil {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				if !utf8.Valid(m[k]) {
+					fe.Add(k, "must be valid UTF-8")
+					named = true
+				}
+			}
+		}
+		if !named {
+			fe.Add("body", fmt.Sprintf("is not valid UTF-8 (at byte %d)", invalidUTF8At(raw)))
+		}
+		return nil
+	}
 	var syn *json.SyntaxError
 	if path == "" && (errors.As(err, &syn) || len(bytes.TrimSpace(raw)) == 0) {
 		at := int64(0)
@@ -89,6 +113,27 @@ func (fe *Fields) Object(path string, raw json.RawMessage, known ...string) map[
 	return m
 }
 
+// invalidUTF8At returns the offset of the first byte of b that is not part
+// of valid UTF-8 (len(b) if there is none).
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// ValidText reports whether s can be stored as text by every backend:
+// valid UTF-8 without NUL characters (PostgreSQL refuses both, SQLite
+// would keep them). The body has been checked for UTF-8 (Object), but a
+// JSON string can still spell a NUL as \u0000.
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
 func pathOr(path, def string) string {
 	if path == "" {
 		return def
@@ -104,7 +149,7 @@ func join(path, key string) string {
 }
 
 // Str returns member key of m as a string; ok is false when it is absent
-// or not a string (recorded).
+// or not a string, or not ValidText (both recorded).
 func (fe *Fields) Str(m map[string]json.RawMessage, path, key string) (string, bool) {
 	raw, ok := m[key]
 	if !ok {
@@ -115,7 +160,22 @@ func (fe *Fields) Str(m map[string]json.RawMessage, path, key string) (string, b
 		fe.Add(join(path, key), "must be a string")
 		return "", false
 	}
+	if msg := textProblem(s); msg != "" {
+		fe.Add(join(path, key), msg)
+		return "", false
+	}
 	return s, true
+}
+
+// textProblem says why s is not ValidText, or returns "".
+func textProblem(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "must not contain NUL characters (\\u0000)"
+	}
+	return ""
 }
 
 // Bool returns member key of m as a boolean (false when absent; a
@@ -143,6 +203,12 @@ func (fe *Fields) Strs(m map[string]json.RawMessage, path, key, what string) ([]
 	if err := json.Unmarshal(raw, &v); err != nil {
 		fe.Add(join(path, key), "must be "+what)
 		return nil, false
+	}
+	for _, s := range v {
+		if msg := textProblem(s); msg != "" {
+			fe.Add(join(path, key), msg)
+			return nil, false
+		}
 	}
 	return v, true
 }
@@ -173,16 +239,12 @@ func (fe *Fields) Int(m map[string]json.RawMessage, path, key string) (int, bool
 	return int(i), true
 }
 
-// Text returns member key of m as a string of at most max characters of
-// valid UTF-8 without control characters; ok is false when it is absent or
-// is not (recorded).
+// Text returns member key of m as a string of at most max characters
+// without control characters; ok is false when it is absent or is not
+// (recorded). (Invalid UTF-8 never gets this far: Object refuses the body.)
 func (fe *Fields) Text(m map[string]json.RawMessage, path, key string, max int) (string, bool) {
 	s, ok := fe.Str(m, path, key)
 	if !ok {
-		return "", false
-	}
-	if !utf8.ValidString(s) {
-		fe.Add(join(path, key), "must be valid UTF-8")
 		return "", false
 	}
 	if n := utf8.RuneCountInString(s); n > max {

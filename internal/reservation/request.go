@@ -126,6 +126,14 @@ func (fe *Fields) instant(m map[string]json.RawMessage, path, key string) (time.
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err == nil {
+		if msg := OffsetProblem(s); msg != "" {
+			fe.Add(join(path, key), fmt.Sprintf("%q %s", s, msg))
+			return time.Time{}, false
+		}
+		if msg := RangeProblem(t); msg != "" {
+			fe.Add(join(path, key), fmt.Sprintf("%q %s", s, msg))
+			return time.Time{}, false
+		}
 		return t, true
 	}
 	if _, err2 := time.Parse("2006-01-02T15:04:05", strings.SplitN(s, ".", 2)[0]); err2 == nil {
@@ -134,6 +142,51 @@ func (fe *Fields) instant(m map[string]json.RawMessage, path, key string) (time.
 		fe.Add(join(path, key), fmt.Sprintf("%q is not an RFC 3339 date-time", s))
 	}
 	return time.Time{}, false
+}
+
+// MaxOffset is the largest UTC offset, either way, that a time may carry:
+// the zones in use run from -12:00 to +14:00.
+const MaxOffset = 14 * time.Hour
+
+// OffsetProblem says what is wrong with the UTC offset of s, an RFC 3339
+// date-time that time.Parse has accepted, or returns "". time.Parse takes
+// offsets up to ±24:00 and minutes up to 60 (+10:60 reads as +11:00); no
+// zone is that far off, so such a time is a mistake, not an instant to
+// book.
+func OffsetProblem(s string) string {
+	if len(s) < 6 {
+		return ""
+	}
+	off := s[len(s)-6:]
+	if (off[0] != '+' && off[0] != '-') || off[3] != ':' {
+		return "" // Z
+	}
+	h := int(off[1]-'0')*10 + int(off[2]-'0')
+	m := int(off[4]-'0')*10 + int(off[5]-'0')
+	if m >= 60 || time.Duration(h)*time.Hour+time.Duration(m)*time.Minute > MaxOffset {
+		return "has the UTC offset " + off + "; an offset is at most ±14:00, with minutes below 60"
+	}
+	return ""
+}
+
+// MinInstant and MaxInstant bound the instants a slot (or an
+// availability window) may start or end at. Slotline writes them back in
+// the queue's time zone, and RFC 3339 has four-digit years: from the zero
+// time (0001-01-01T00:00:00Z) to two days before the year 10000, every
+// zone (their offsets, local mean times included, stay within a day)
+// writes them within the years 0000 to 9999.
+var (
+	MinInstant = time.Time{}
+	MaxInstant = time.Date(9999, 12, 30, 0, 0, 0, 0, time.UTC)
+)
+
+// RangeProblem says why t is not between MinInstant and MaxInstant, or
+// returns "".
+func RangeProblem(t time.Time) string {
+	if t.Before(MinInstant) || t.After(MaxInstant) {
+		return "is out of range: instants run from 0001-01-01T00:00:00Z to 9999-12-30T00:00:00Z"
+	}
+	return ""
 }
 
 func (fe *Fields) matrix(m map[string]json.RawMessage, key string) []Slot {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 const seedBody = `{
@@ -101,6 +102,25 @@ func TestDecodeCreateInvalid(t *testing.T) {
 		{"reason too long", set("reason", string(longReason)), "reason", "at most 500"},
 		{"reason control", set("reason", `"line\nbreak"`), "reason", "control characters"},
 		{"callback id spaces", set("callback_id", `"cb 1"`), "callback_id", "letters, digits"},
+		// time.Parse accepts offsets up to ±24:00 and minutes up to 60.
+		{"offset +24:00", slot("2030-01-01T10:00:00+24:00", "2030-01-01T10:15:00+24:00"), "time_slot_matrix[0].start", "UTC offset +24:00"},
+		{"offset +14:01", slot("2030-01-01T10:00:00Z", "2030-01-01T10:15:00+14:01"), "time_slot_matrix[0].end", "at most ±14:00"},
+		{"offset -14:30", slot("2030-01-01T10:00:00-14:30", "2030-01-01T10:15:00Z"), "time_slot_matrix[0].start", "at most ±14:00"},
+		{"year 0000", slot("0000-12-31T20:00:00Z", "0000-12-31T20:15:00Z"), "time_slot_matrix[0].start", "out of range"},
+		{"year 9999", slot("9999-12-30T00:00:00Z", "9999-12-31T00:15:00Z"), "time_slot_matrix[0].end", "out of range"},
+		{"offset minutes 60", slot("2030-01-01T10:00:00+10:60", "2030-01-01T10:15:00Z"), "time_slot_matrix[0].start", "minutes below 60"},
+		// Invalid UTF-8 is refused before encoding/json replaces it.
+		{"reason invalid UTF-8", strings.Replace(seedBody, "escalation", "escalation\xff", 1), "reason", "valid UTF-8"},
+		{"name invalid UTF-8", set("customer_name", "\"Zo\xc3\""), "customer_name", "valid UTF-8"},
+		{"key invalid UTF-8", strings.Replace(seedBody, `"reason"`, "\"rea\xffson\"", 1), "body", "not valid UTF-8 (at byte"},
+		{"truncated UTF-8", seedBody[:len(seedBody)-2] + "\xe2\x82", "body", "not valid UTF-8"},
+		// PostgreSQL refuses NUL in text; every string is checked.
+		{"queue NUL", set("queue_id", `"queue_12345\u0000"`), "queue_id", "NUL"},
+		{"callback id NUL", set("callback_id", `"\u0000"`), "callback_id", "NUL"},
+		{"number NUL", set("callback_number", `"+14155550199\u0000"`), "callback_number", "NUL"},
+		{"reason NUL", set("reason", `"a\u0000b"`), "reason", "NUL"},
+		{"start NUL", slot(`2030-01-01T10:00:00Z\u0000`, "2030-01-01T10:15:00Z"), "time_slot_matrix[0].start", "NUL"},
+		{"primary NUL", set("channel_preferences", `{"primary": "voice\u0000"}`), "channel_preferences.primary", "NUL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +151,18 @@ func TestDecodeCreateOptional(t *testing.T) {
 	}
 	if r.Channel.Primary != "voice" || r.Channel.Fallback != "" || r.ConcurrencyLimit != 0 || r.CustomerName != "Zoë O'Brien" {
 		t.Errorf("defaults = %+v", r)
+	}
+}
+
+// TestDecodeCreateOffsets: the furthest offsets of real zones are accepted.
+func TestDecodeCreateOffsets(t *testing.T) {
+	t.Parallel()
+	for _, off := range []string{"+14:00", "-12:00", "+05:45", "-09:30", "-14:00", "Z"} {
+		body := strings.NewReplacer("2024-06-15T14:00:00-04:00", "2024-06-15T14:00:00"+off,
+			"2024-06-15T14:15:00-04:00", "2024-06-15T14:15:00"+off).Replace(seedBody)
+		if _, err := DecodeCreate([]byte(body)); err != nil {
+			t.Errorf("offset %s: %v", off, err)
+		}
 	}
 }
 
@@ -165,6 +197,8 @@ func TestDecodeUpdate(t *testing.T) {
 		`{"callback_number": "+1415"}`: "callback_number",
 		`{"time_slot_matrix": []}`:     "time_slot_matrix",
 		`{"status": "canceled"}`:       "status",
+		"{\"reason\": \"a\xffb\"}":     "reason",
+		`{"customer_name": "\u0000"}`:  "customer_name",
 	} {
 		_, err := DecodeUpdate([]byte(body))
 		var e *Error
@@ -254,6 +288,24 @@ func FuzzDecodeCreate(f *testing.F) {
 			if !s.End.After(s.Start) || s.End.Sub(s.Start) > MaxSlotLength {
 				t.Fatalf("accepted a bad slot: %+v", s)
 			}
+			for _, at := range []time.Time{s.Start, s.End} {
+				if _, off := at.Zone(); time.Duration(max(off, -off))*time.Second > MaxOffset {
+					t.Fatalf("accepted the offset of %s", at)
+				}
+				if at.Before(MinInstant) || at.After(MaxInstant) {
+					t.Fatalf("accepted the instant %s", at)
+				}
+			}
+		}
+		// Every string reaches the database: PostgreSQL refuses NUL and
+		// invalid UTF-8 in text (SQLSTATE 22021).
+		for _, s := range []string{r.CallbackID, r.CallbackNumber, r.CustomerName, r.QueueID, r.Reason, r.Channel.Primary, r.Channel.Fallback} {
+			if !ValidText(s) {
+				t.Fatalf("accepted the string %q", s)
+			}
+		}
+		if !utf8.Valid(body) {
+			t.Fatalf("accepted a body that is not UTF-8: %q", body)
 		}
 		if r.ConcurrencyLimit != 0 && (r.ConcurrencyLimit < 1 || r.ConcurrencyLimit > 50) {
 			t.Fatalf("accepted concurrency_limit %d", r.ConcurrencyLimit)

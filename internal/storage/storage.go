@@ -172,7 +172,12 @@ func openSQLite(path string, opts Options) (*Store, error) {
 		// Should it vanish in between, opening still creates nothing.
 		base += "&mode=rw"
 	}
-	wconn, err := newCachingConnector(base)
+	// The writer keeps its statement journals in memory: each write of a
+	// group commit runs after a savepoint (batch.go), and the pages it
+	// changes are copied to the journal of that savepoint, which would
+	// otherwise spill to a temporary file, a write(2) per page. (Readers
+	// keep the default: a large sort may still use a file.)
+	wconn, err := newCachingConnector(base + "&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/slotline/slotline/internal/reservation"
 )
 
 // Group commit. Every write of a Store goes through one writer goroutine,
@@ -19,16 +17,24 @@ import (
 // one hold of the log-head lock) then serves many writes, which is what
 // lets admissions approach the database's raw insert rate.
 //
-// A write whose function fails cleanly (a *reservation.Error or ErrFull,
-// which by construction happen before the function changes anything) fails
-// alone. Any other failure (a constraint violation, a driver error, an
-// event hook's error) rolls the whole batch back, and the writer then
-// runs each write of the batch in a transaction of its own, so one bad
-// write never takes the others down. Write functions must therefore be
-// safe to run twice and must not call the Store's write methods.
+// Each write of a batch runs after a savepoint of its own (batch.go): a
+// write that fails, whatever the reason (a refusal, a constraint
+// violation, a driver error such as PostgreSQL's refusal of a NUL), is
+// rolled back to it and fails alone, and the others commit without
+// running again. What belongs to the batch as a whole (an event hook's
+// error, the log's, the commit's, a savepoint that cannot be made) rolls
+// the whole batch back, and the writer then runs each write of the batch
+// in a transaction of its own, so that one bad write never takes the
+// others down; a deadlock or serialization failure retries the batch.
+// Write functions must therefore be safe to run twice and must not call
+// the Store's write methods.
 
 // maxBatch caps the writes committed together; lingerFor is how long the
-// writer waits for company under load.
+// writer waits for company under load. On PostgreSQL each write of a batch
+// is a subtransaction (its savepoint): a transaction with more than 64 of
+// them that write overflows the server's per-backend cache of
+// subtransaction ids, which slows every snapshot of every session, so
+// maxBatch must stay at most 64.
 const (
 	maxBatch  = 64
 	lingerFor = 250 * time.Microsecond
@@ -42,9 +48,6 @@ type writeJob struct {
 
 // errClosed is returned for writes submitted after Close.
 var errClosed = errors.New("storage: closed")
-
-// errAbortBatch stops a batch so that its writes run one by one.
-var errAbortBatch = errors.New("storage: batch aborted")
 
 type writer struct {
 	jobs   chan *writeJob
@@ -113,13 +116,6 @@ func (s *Store) writeLoop() {
 	}
 }
 
-// clean reports whether err is a failure that leaves the transaction as it
-// was before the write began.
-func clean(err error) bool {
-	var e *reservation.Error
-	return errors.Is(err, reservation.ErrFull) || errors.As(err, &e)
-}
-
 func (s *Store) runBatch(batch []*writeJob) {
 	live := batch[:0]
 	for _, j := range batch {
@@ -136,14 +132,18 @@ func (s *Store) runBatch(batch []*writeJob) {
 	if len(live) == 0 {
 		return
 	}
-	errs := make([]error, len(live))
+	var errs []error
 	err := s.txRetry(func(tx *Tx) error {
+		b := s.newBatch(tx, len(live))
 		for i, j := range live {
-			errs[i] = j.fn(tx)
-			if errs[i] != nil && !clean(errs[i]) {
-				return errAbortBatch
+			if err := b.run(i, j.fn); err != nil {
+				return err
 			}
 		}
+		if err := b.finish(); err != nil {
+			return err
+		}
+		errs = b.errs
 		return nil
 	})
 	if err == nil {
@@ -215,7 +215,7 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 			return fmt.Errorf("begin: %w", err)
 		}
 		defer ptx.Rollback(ctx)
-		tx = &Tx{execer: pgTxExec{tx: ptx, pending: new([]deferred)}, driver: ptx}
+		tx = &Tx{execer: pgTxExec{tx: ptx, st: &pgState{}}, driver: ptx}
 		commit = func() error { return ptx.Commit(ctx) }
 	} else {
 		// Close stops the writer before it cancels s.ctx: nothing is lost
@@ -289,36 +289,56 @@ type deferred struct {
 	q      string
 	args   []any
 	mapErr func(error) error
+	// write is the write of a group-commit batch that queued it (-1 for
+	// none); control marks the batch's own savepoint statements.
+	write   int
+	control bool
 }
 
 // pgTxExec runs statements in a PostgreSQL transaction, piggybacking the
 // deferred ones on the next round trip.
 type pgTxExec struct {
-	tx      pgx.Tx
-	pending *[]deferred
+	tx pgx.Tx
+	st *pgState
+}
+
+// pgState is what the statements of one PostgreSQL transaction share.
+type pgState struct {
+	pending []deferred
+	// batch is the group commit's bookkeeping while its writes run (nil
+	// otherwise).
+	batch *batch
 }
 
 // flush sends the deferred statements, with extra (if not nil) queued
 // last in the same batch; it returns the batch results positioned at extra.
+// A deferred statement that fails fails the write that queued it: while a
+// group commit's writes run, an earlier write's failure is rolled back to
+// its savepoint and the statements queued after it are sent again (see
+// batch.failed), so that the write running now does not take the blame.
 func (e pgTxExec) flush(ctx context.Context, extra func(b *pgx.Batch)) (pgx.BatchResults, error) {
-	if len(*e.pending) == 0 && extra == nil {
+	if len(e.st.pending) == 0 && extra == nil {
 		return nil, nil
 	}
 	b := &pgx.Batch{}
-	for _, d := range *e.pending {
+	for _, d := range e.st.pending {
 		b.Queue(d.q, d.args...)
 	}
 	if extra != nil {
 		extra(b)
 	}
 	br := e.tx.SendBatch(ctx, b)
-	pend := *e.pending
-	*e.pending = nil
-	for _, d := range pend {
+	pend := e.st.pending
+	e.st.pending = nil
+	e.st.batch.sending(pend, extra != nil)
+	for k, d := range pend {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			if d.mapErr != nil {
-				return nil, d.mapErr(err)
+				err = d.mapErr(err)
+			}
+			if e.st.batch.active() && d.write >= 0 {
+				return e.st.batch.failed(d, err, pend[k+1:], func() (pgx.BatchResults, error) { return e.flush(ctx, extra) })
 			}
 			return nil, err
 		}
@@ -327,7 +347,8 @@ func (e pgTxExec) flush(ctx context.Context, extra func(b *pgx.Batch)) (pgx.Batc
 }
 
 func (e pgTxExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	if len(*e.pending) == 0 {
+	if len(e.st.pending) == 0 {
+		e.st.batch.sending(nil, true)
 		tag, err := e.tx.Exec(ctx, q, args...)
 		return tag.RowsAffected(), err
 	}
@@ -348,11 +369,13 @@ func (e pgTxExec) query(ctx context.Context, q string, args ...any) (rows, error
 			return nil, err
 		}
 	}
+	e.st.batch.sending(nil, true)
 	return e.tx.Query(ctx, q, args...)
 }
 
 func (e pgTxExec) queryRow(ctx context.Context, q string, args ...any) row {
-	if len(*e.pending) == 0 {
+	if len(e.st.pending) == 0 {
+		e.st.batch.sending(nil, true)
 		return pgRow{e.tx.QueryRow(ctx, q, args...)}
 	}
 	br, err := e.flush(ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
@@ -384,7 +407,7 @@ func (r errRow) Scan(...any) error { return r.err }
 // failure is reported there, passed through mapErr when not nil.
 func (t *Tx) execLater(ctx context.Context, mapErr func(error) error, q string, args ...any) error {
 	if pe, ok := t.execer.(pgTxExec); ok {
-		*pe.pending = append(*pe.pending, deferred{q, args, mapErr})
+		pe.st.pending = append(pe.st.pending, deferred{q: q, args: args, mapErr: mapErr, write: pe.st.batch.writing()})
 		return nil
 	}
 	_, err := t.exec(ctx, q, args...)

@@ -808,6 +808,11 @@ func TestDecodeEndpointRequest(t *testing.T) {
 		{`{"nmae":"x","url":3}`, map[string]string{"nmae": "unknown field", "url": "must be a string"}},
 		{`{"enabled":"yes","events":"all","queues":[1]}`, map[string]string{"enabled": "must be true or false",
 			"events": "must be an array of event types", "queues": "must be an array of queue ids"}},
+		// PostgreSQL refuses NUL and invalid UTF-8 in text: refused here, on both backends.
+		{`{"name":"crm\u0000"}`, map[string]string{"name": "must not contain NUL characters (\\u0000)"}},
+		{`{"queues":["support","x\u0000"]}`, map[string]string{"queues": "must not contain NUL characters (\\u0000)"}},
+		{"{\"name\":\"crm\xff\"}", map[string]string{"name": "must be valid UTF-8"}},
+		{"{\"na\xffme\":\"crm\"}", map[string]string{"body": "is not valid UTF-8 (at byte 4)"}},
 	} {
 		r, err := webhook.DecodeEndpointRequest([]byte(tt.body))
 		if tt.fields == nil {

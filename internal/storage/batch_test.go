@@ -1,0 +1,190 @@
+package storage_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/slotline/slotline/internal/audit"
+	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/storage/storagetest"
+)
+
+// TestBatchWriteFailsAlone: a write of a group commit that fails on its
+// own (a constraint, a duplicate key, PostgreSQL's refusal of a NUL; found
+// at once or, for a deferred statement, during a later write or once the
+// writes are done) fails alone: it is rolled back with its audit entry and
+// callbacks, and every other write of the batch commits, having run once.
+// It was a rollback of the whole batch, which then ran again one write at
+// a time.
+func TestBatchWriteFailsAlone(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{storage.SQLite, storage.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "batch.db")
+			if backend == storage.Postgres {
+				dsn = storagetest.PostgresDSN(t)
+			}
+			s, err := storage.Open(context.Background(), dsn, storage.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			testBatchWriteFailsAlone(t, s)
+		})
+	}
+}
+
+// batchWrite is one write of the batch: good ones add the lease of their
+// name (and bad ones try to).
+type batchWrite struct {
+	name string
+	fn   func(tx *storage.Tx) error
+	bad  bool
+}
+
+func testBatchWriteFailsAlone(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	const insert = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, 0)"
+	lease := func(name string) func(tx *storage.Tx) error {
+		return func(tx *storage.Tx) error { return storage.Exec(tx, insert, name, "h") }
+	}
+	committed := map[string]int{} // AfterCommit runs, on the writer's goroutine (here, this one)
+	audited := func(tx *storage.Tx, name string) error {
+		tx.AfterCommit(func() { committed[name]++ })
+		return storage.AppendAudit(s, tx, &audit.Entry{At: time.Now(), Actor: "test", Action: "batch.write",
+			Target: name, Outcome: audit.OutcomeOK, Detail: "{}"})
+	}
+	writes := []batchWrite{
+		{name: "ok-first", fn: lease("ok-first")},
+		{name: "bad-at-once", bad: true, fn: func(tx *storage.Tx) error {
+			if err := audited(tx, "bad-at-once"); err != nil {
+				return err
+			}
+			if err := storage.Exec(tx, insert, "bad-at-once", "h"); err != nil {
+				return err
+			}
+			return storage.Exec(tx, insert, "bad-at-once-2", nil) // NOT NULL
+		}},
+		{name: "ok-audited", fn: func(tx *storage.Tx) error {
+			if err := audited(tx, "ok-audited"); err != nil {
+				return err
+			}
+			return lease("ok-audited")(tx)
+		}},
+		{name: "bad-deferred", bad: true, fn: func(tx *storage.Tx) error {
+			if err := audited(tx, "bad-deferred"); err != nil {
+				return err
+			}
+			if err := storage.ExecLater(tx, insert, "bad-deferred", "h"); err != nil {
+				return err
+			}
+			return storage.ExecLater(tx, insert, "bad-deferred-2", nil) // fails when sent
+		}},
+		{name: "ok-deferred", fn: func(tx *storage.Tx) error {
+			if err := audited(tx, "ok-deferred"); err != nil {
+				return err
+			}
+			return storage.ExecLater(tx, insert, "ok-deferred", "h")
+		}},
+		{name: "ok-query", fn: func(tx *storage.Tx) error {
+			// On PostgreSQL its query carries the deferred statements
+			// before it, bad-deferred's failure among them.
+			if _, err := storage.QueryInt(tx, "SELECT count(*) FROM leases"); err != nil {
+				return err
+			}
+			return lease("ok-query")(tx)
+		}},
+		{name: "refused", bad: true, fn: func(tx *storage.Tx) error {
+			// A refusal after a change: the change is undone all the same.
+			if err := lease("refused")(tx); err != nil {
+				return err
+			}
+			return reservation.Errorf(reservation.ECONFLICT, "refused")
+		}},
+		{name: "bad-duplicate", bad: true, fn: lease("ok-first")},
+		{name: "ok-after-duplicate", fn: lease("ok-after-duplicate")},
+	}
+	if s.Backend() == storage.Postgres {
+		// The review's case: PostgreSQL refuses a NUL in text (SQLSTATE
+		// 22021), where SQLite keeps it.
+		writes = append(writes, batchWrite{name: "bad-nul", bad: true, fn: func(tx *storage.Tx) error {
+			return storage.ExecLater(tx, insert, "bad-nul", "h\x00")
+		}})
+	}
+	writes = append(writes,
+		batchWrite{name: "ok-last-but-one", fn: func(tx *storage.Tx) error {
+			if err := audited(tx, "ok-last-but-one"); err != nil {
+				return err
+			}
+			return storage.ExecLater(tx, insert, "ok-last-but-one", "h")
+		}},
+		// Sent once the writes are done (PostgreSQL).
+		batchWrite{name: "bad-last", bad: true, fn: func(tx *storage.Tx) error {
+			if err := audited(tx, "bad-last"); err != nil {
+				return err
+			}
+			return storage.ExecLater(tx, insert, "bad-last", nil)
+		}},
+	)
+
+	runs := make([]int, len(writes))
+	fns := make([]func(tx *storage.Tx) error, len(writes))
+	for i, w := range writes {
+		fns[i] = func(tx *storage.Tx) error {
+			runs[i]++
+			return w.fn(tx)
+		}
+	}
+	errs := storage.RunBatch(s, fns...)
+
+	var wantLeases, wantAudit []string
+	for i, w := range writes {
+		if w.bad != (errs[i] != nil) {
+			t.Errorf("write %s: err = %v; want an error: %v", w.name, errs[i], w.bad)
+		}
+		if runs[i] != 1 {
+			t.Errorf("write %s ran %d times, want once", w.name, runs[i])
+		}
+		if !w.bad {
+			wantLeases = append(wantLeases, w.name)
+		}
+	}
+	for _, name := range []string{"ok-audited", "ok-deferred", "ok-last-but-one"} {
+		wantAudit = append(wantAudit, name)
+		if committed[name] != 1 {
+			t.Errorf("the AfterCommit of %s ran %d times, want once", name, committed[name])
+		}
+	}
+	for _, name := range []string{"bad-at-once", "bad-deferred", "bad-last"} {
+		if committed[name] != 0 {
+			t.Errorf("the AfterCommit of %s, which failed, ran", name)
+		}
+	}
+	slices.Sort(wantLeases)
+	got, err := storage.QueryStrings(s, "SELECT name FROM leases ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, wantLeases) {
+		t.Errorf("leases after the batch = %v\nwant %v (every good write's, none of a bad write's)", got, wantLeases)
+	}
+	entries, err := s.FindAuditEntries(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for _, e := range entries {
+		targets = append(targets, e.Target)
+	}
+	if !slices.Equal(targets, wantAudit) {
+		t.Errorf("audit entries of %v, want %v", targets, wantAudit)
+	}
+	if n, err := s.VerifyAudit(ctx); err != nil || n != int64(len(wantAudit)) {
+		t.Errorf("VerifyAudit = %d, %v; want %d entries in a sound chain", n, err, len(wantAudit))
+	}
+}
