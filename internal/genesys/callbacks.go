@@ -292,10 +292,15 @@ type Ref struct {
 // CallbackConversation is Genesys' CallbackConversation, as returned by GET
 // /api/v2/conversations/callbacks/{id} and carried by
 // v2.routing.queues.{id}.conversations.callbacks events.
+//
+// It holds the callback communications only: the voice call an agent
+// places for the callback is another medium, listed in OtherMediaURIs
+// ("/api/v2/conversations/calls/{id}"); read it with GetConversation.
 type CallbackConversation struct {
-	ID           string                `json:"id"`
-	Name         string                `json:"name,omitempty"`
-	Participants []CallbackParticipant `json:"participants"`
+	ID             string                `json:"id"`
+	Name           string                `json:"name,omitempty"`
+	Participants   []CallbackParticipant `json:"participants"`
+	OtherMediaURIs []string              `json:"otherMediaUris,omitempty"`
 }
 
 // Attribute returns the first non-empty participant attribute key: the
@@ -327,8 +332,9 @@ type CallbackParticipant struct {
 	// Purpose is agent, user, customer, external, acd or ivr.
 	Purpose string `json:"purpose,omitempty"`
 	// State is alerting, dialing, contacting, offering, connected,
-	// disconnected, terminated, scheduled (events only; UNCONFIRMED for
-	// GET), …
+	// disconnected, terminated, none, … and, in events only, scheduled (the
+	// GET model's enum has no scheduled: what a waiting callback reports
+	// there is UNCONFIRMED).
 	State        string `json:"state,omitempty"`
 	InitialState string `json:"initialState,omitempty"`
 	// Direction is inbound or outbound.
@@ -343,6 +349,8 @@ type CallbackParticipant struct {
 	CallbackScheduledTime *time.Time        `json:"callbackScheduledTime,omitempty"`
 	Queue                 *Ref              `json:"queue,omitempty"`
 	User                  *Ref              `json:"user,omitempty"`
+	// Wrapup is the agent's wrap-up, once given.
+	Wrapup *Wrapup `json:"wrapup,omitempty"`
 }
 
 // UnmarshalJSON decodes a participant, reading its times leniently.
@@ -376,119 +384,4 @@ func (c *Client) GetCallbackConversation(ctx context.Context, conversationID str
 		return nil, err
 	}
 	return &cc, nil
-}
-
-// Conversation is Genesys' generic Conversation, as returned by GET
-// /api/v2/conversations/{id}. EndTime is nil while it is active.
-type Conversation struct {
-	ID           string        `json:"id"`
-	StartTime    *time.Time    `json:"startTime,omitempty"`
-	EndTime      *time.Time    `json:"endTime,omitempty"`
-	Participants []Participant `json:"participants"`
-}
-
-// UnmarshalJSON decodes a conversation, reading its times leniently.
-func (cv *Conversation) UnmarshalJSON(b []byte) error {
-	type plain Conversation
-	var w struct {
-		plain
-		StartTime flexTime `json:"startTime"`
-		EndTime   flexTime `json:"endTime"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*cv = Conversation(w.plain)
-	cv.StartTime, cv.EndTime = w.StartTime.t, w.EndTime.t
-	return nil
-}
-
-// Attribute returns the first non-empty participant attribute key.
-func (cv *Conversation) Attribute(key string) (string, bool) {
-	for _, p := range cv.Participants {
-		if v, ok := p.Attributes[key]; ok && v != "" {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// Participant is a participant of a generic Conversation; its callback
-// communications are in Callbacks.
-type Participant struct {
-	ID            string            `json:"id"`
-	Purpose       string            `json:"purpose,omitempty"`
-	QueueID       string            `json:"queueId,omitempty"`
-	UserID        string            `json:"userId,omitempty"`
-	StartTime     *time.Time        `json:"startTime,omitempty"`
-	ConnectedTime *time.Time        `json:"connectedTime,omitempty"`
-	EndTime       *time.Time        `json:"endTime,omitempty"`
-	Attributes    map[string]string `json:"attributes,omitempty"`
-	Callbacks     []Callback        `json:"callbacks,omitempty"`
-}
-
-// UnmarshalJSON decodes a participant, reading its times leniently.
-func (p *Participant) UnmarshalJSON(b []byte) error {
-	type plain Participant
-	var w struct {
-		plain
-		StartTime     flexTime `json:"startTime"`
-		ConnectedTime flexTime `json:"connectedTime"`
-		EndTime       flexTime `json:"endTime"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*p = Participant(w.plain)
-	p.StartTime, p.ConnectedTime, p.EndTime = w.StartTime.t, w.ConnectedTime.t, w.EndTime.t
-	return nil
-}
-
-// Callback is a callback communication of a Conversation participant.
-type Callback struct {
-	// ID is the communication id.
-	ID string `json:"id"`
-	// State is alerting, dialing, contacting, offering, connected,
-	// disconnected, terminated, scheduled or none.
-	State          string `json:"state,omitempty"`
-	InitialState   string `json:"initialState,omitempty"`
-	DisconnectType string `json:"disconnectType,omitempty"`
-	// CallbackScheduledTime is nil for a callback placed immediately.
-	CallbackScheduledTime *time.Time `json:"callbackScheduledTime,omitempty"`
-	ConnectedTime         *time.Time `json:"connectedTime,omitempty"`
-	DisconnectedTime      *time.Time `json:"disconnectedTime,omitempty"`
-	CallbackNumbers       []string   `json:"callbackNumbers,omitempty"`
-	CallbackUserName      string     `json:"callbackUserName,omitempty"`
-}
-
-// UnmarshalJSON decodes a callback, reading its times leniently.
-func (cb *Callback) UnmarshalJSON(b []byte) error {
-	type plain Callback
-	var w struct {
-		plain
-		CallbackScheduledTime flexTime `json:"callbackScheduledTime"`
-		ConnectedTime         flexTime `json:"connectedTime"`
-		DisconnectedTime      flexTime `json:"disconnectedTime"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*cb = Callback(w.plain)
-	cb.CallbackScheduledTime, cb.ConnectedTime, cb.DisconnectedTime = w.CallbackScheduledTime.t, w.ConnectedTime.t, w.DisconnectedTime.t
-	return nil
-}
-
-// GetConversation reads a conversation: GET /api/v2/conversations/{id}
-// (permission conversation:communication:view). Returns an *APIError that
-// IsNotFound when it does not exist.
-func (c *Client) GetConversation(ctx context.Context, conversationID string) (*Conversation, error) {
-	if conversationID == "" {
-		return nil, invalidf("get conversation: conversation id is required")
-	}
-	var cv Conversation
-	err := c.do(ctx, call{op: "get_conversation", method: http.MethodGet, path: "/api/v2/conversations/" + url.PathEscape(conversationID), out: &cv})
-	if err != nil {
-		return nil, err
-	}
-	return &cv, nil
 }

@@ -395,7 +395,13 @@ func TestGetConversation(t *testing.T) {
 	f := newFake(t, okJSON(`{
 	  "id": "c-1", "startTime": "2026-06-01T14:29:59.000Z",
 	  "participants": [
-	    { "id": "p-1", "purpose": "customer", "attributes": {"slotline_reservation_id": "res-1"}, "callbacks": [] },
+	    { "id": "p-1", "purpose": "customer", "attributes": {"slotline_reservation_id": "res-1"}, "callbacks": [],
+	      "calls": [ { "id": "call-1", "state": "disconnected", "disconnectType": "timeout", "direction": "outbound",
+	        "startAlertingTime": "2026-06-01T14:31:00Z", "disconnectedTime": "2026-06-01T14:31:20.000Z",
+	        "disconnectReasons": [ { "type": "q850", "code": 19, "phrase": "No answer" } ], "peerId": "call-2" } ] },
+	    { "id": "p-3", "purpose": "agent", "userId": "u-1", "wrapupRequired": true, "endAcwTime": "2026-06-01T14:32:00Z",
+	      "wrapup": { "code": "wc-1", "name": "Cust unavailable", "durationSeconds": 40, "endTime": "2026-06-01T14:32:00.000Z" },
+	      "calls": [ { "id": "call-2", "state": "disconnected", "connectedTime": "2026-06-01T14:31:00Z" } ] },
 	    { "id": "p-2", "purpose": "acd", "queueId": "q-1", "startTime": "2026-06-01T14:29:59Z",
 	      "callbacks": [ { "id": "cb-1", "state": "disconnected", "initialState": "scheduled", "disconnectType": "client",
 	        "callbackScheduledTime": "2026-06-01T14:30:00.000Z", "disconnectedTime": "2026-06-01T14:40:00.000Z",
@@ -412,10 +418,22 @@ func TestGetConversation(t *testing.T) {
 	if cv.EndTime != nil || cv.StartTime == nil || cv.StartTime.Format(time.RFC3339) != "2026-06-01T14:29:59Z" {
 		t.Errorf("times = %v %v", cv.StartTime, cv.EndTime)
 	}
-	cb := cv.Participants[1].Callbacks[0]
+	call := cv.Participants[0].Calls[0]
+	if call.ID != "call-1" || call.DisconnectType != "timeout" || call.ConnectedTime != nil || call.DisconnectedTime == nil ||
+		call.StartAlertingTime == nil || call.PeerID != "call-2" ||
+		!cmp.Equal(call.DisconnectReasons, []DisconnectReason{{Type: "q850", Code: 19, Phrase: "No answer"}}) {
+		t.Errorf("customer call = %+v", call)
+	}
+	agent := cv.Participants[1]
+	if agent.WrapupRequired == nil || !*agent.WrapupRequired || agent.Wrapup == nil || agent.Wrapup.Code != "wc-1" ||
+		agent.Wrapup.Name != "Cust unavailable" || agent.Wrapup.EndTime == nil || agent.EndAcwTime == nil ||
+		agent.Calls[0].ConnectedTime == nil {
+		t.Errorf("agent = %+v", agent)
+	}
+	cb := cv.Participants[2].Callbacks[0]
 	if cb.ID != "cb-1" || cb.State != "disconnected" || cb.InitialState != "scheduled" || cb.DisconnectType != "client" ||
 		cb.CallbackScheduledTime == nil || cb.DisconnectedTime == nil || cb.ConnectedTime != nil ||
-		cb.DisconnectedTime.Format(time.RFC3339) != "2026-06-01T14:40:00Z" || cv.Participants[1].QueueID != "q-1" {
+		cb.DisconnectedTime.Format(time.RFC3339) != "2026-06-01T14:40:00Z" || cv.Participants[2].QueueID != "q-1" {
 		t.Errorf("callback = %+v", cb)
 	}
 	if v, ok := cv.Attribute("slotline_reservation_id"); !ok || v != "res-1" {

@@ -13,7 +13,7 @@
 //	POST     /api/v2/conversations/callbacks/bulk/disconnect       conversation:communication:disconnect          DisconnectCallbacks, CancelCallback
 //	PATCH    /api/v2/conversations/callbacks/{id}                  conversation:communication:disconnect          DisconnectConversation, CancelCallback
 //	GET      /api/v2/conversations/callbacks/{id}                  (none listed)                                  GetCallbackConversation
-//	GET      /api/v2/conversations/{id}                            conversation:communication:view                GetConversation
+//	GET      /api/v2/conversations/{id}                            conversation:communication:view                GetConversation (every medium: the callback's calls)
 //	POST     /api/v2/analytics/conversations/details/query         analytics:conversationDetail:view              FindCallbacks
 //	GET      /api/v2/routing/queues/{id}                           routing:queue:view                             GetQueue
 //	GET      /api/v2/architect/schedulegroups/{id}                 routing:scheduleGroup:view                     GetScheduleGroup
@@ -59,7 +59,15 @@
 //     identifier (else EXTERNAL) and falls back to disconnecting the whole
 //     conversation when Genesys refuses it with a 4xx; 404 counts as gone.
 //   - Whether a pending callback reports state "scheduled": states are
-//     passed through as strings for the caller to map.
+//     passed through as strings for the caller to map. The GET callback
+//     view's enum has no "scheduled"; the generic view's callbacks[] and
+//     both queue topics have it.
+//   - Where the call placed for a callback appears: the models say the
+//     generic view (GetConversation, the v2.routing.queues.{id}.conversations
+//     topic) carries calls[] beside callbacks[], the callback view only an
+//     otherMediaUris entry; whether the call sits on the customer
+//     participant or on a new one is UNCONFIRMED (Conversation keeps every
+//     participant's calls).
 //   - Analytics latency and limits: FindCallbacks pages by 100 until a short
 //     page or totalHits, at most 10,000 conversations (more is an error,
 //     never a short answer); a just-created

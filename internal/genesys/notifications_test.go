@@ -262,3 +262,29 @@ func TestParseCallbackEvent(t *testing.T) {
 		t.Errorf("participant = %+v", p)
 	}
 }
+
+func TestParseConversationEvent(t *testing.T) {
+	t.Parallel()
+	if _, err := ParseConversationEvent(json.RawMessage(`{"participants":[]}`)); err == nil {
+		t.Error("event without id accepted")
+	}
+	if _, err := ParseConversationEvent(json.RawMessage(`"x"`)); err == nil {
+		t.Error("non-object accepted")
+	}
+	cv, err := ParseConversationEvent(json.RawMessage(`{"id":"c","participants":[
+	  {"id":"p","purpose":"customer","connectedTime":"2026-06-01T14:30:00Z",
+	   "callbacks":[{"id":"cb","state":"scheduled","callbackScheduledTime":1780324200000}],
+	   "calls":[{"id":"k","state":"connected","connectedTime":"2026-06-01T14:31:00.000Z","unknown":[1]}]},
+	  {"id":"a","purpose":"agent","wrapup":{"code":"wc-2"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cv.Participants[0]
+	if p.ConnectedTime == nil || p.Callbacks[0].CallbackScheduledTime == nil || !p.Callbacks[0].CallbackScheduledTime.Equal(time.UnixMilli(1780324200000)) ||
+		p.Calls[0].ConnectedTime == nil || cv.Participants[1].Wrapup.Code != "wc-2" || cv.EndTime != nil {
+		t.Errorf("event = %+v", cv)
+	}
+	if got := QueueConversationsTopic("q"); got != "v2.routing.queues.q.conversations" {
+		t.Errorf("topic = %s", got)
+	}
+}

@@ -96,9 +96,12 @@ func TestSimLifecycle(t *testing.T) {
 	if v, _ := cc.Attribute(resKey); v != "res-1" {
 		t.Errorf("attribute = %q", v)
 	}
+	// The GET callback view has no "scheduled" state; the generic view
+	// does.
 	cust := cc.Participant("customer")
-	if cust == nil || cust.State != "scheduled" || cust.CallbackScheduledTime == nil || !cust.CallbackScheduledTime.Equal(simT0.Add(time.Hour)) {
-		t.Fatalf("customer = %+v", cust)
+	if cust == nil || cust.State != "none" || cust.CallbackScheduledTime == nil || !cust.CallbackScheduledTime.Equal(simT0.Add(time.Hour)) ||
+		len(cc.OtherMediaURIs) != 0 {
+		t.Fatalf("customer = %+v, other media %v", cust, cc.OtherMediaURIs)
 	}
 
 	newTime := simT0.Add(2 * time.Hour)
@@ -114,6 +117,9 @@ func TestSimLifecycle(t *testing.T) {
 		for _, cb := range p.Callbacks {
 			if cb.CallbackScheduledTime != nil {
 				scheduled = cb.CallbackScheduledTime
+			}
+			if cb.State != "scheduled" {
+				t.Errorf("%s callback state %q, want scheduled", p.Purpose, cb.State)
 			}
 		}
 	}
@@ -382,27 +388,47 @@ func TestSimNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	states := func(want string) {
+	// The callbacks topic: flat callback participants, "scheduled" while
+	// waiting.
+	n := next("callbacks event", func(n *genesys.Notification) bool { return n.TopicName == topic })
+	if cc, err := genesys.ParseCallbackEvent(n.EventBody); err != nil || cc.ID != created.ConversationID ||
+		cc.Participant("customer").State != "scheduled" {
+		t.Fatalf("callbacks event %s: %v", n.EventBody, err)
+	}
+	// The conversations topic: the generic view, the customer's call
+	// included.
+	if _, err := b.client.Subscribe(ctx, ch.ID, []string{genesys.QueueConversationsTopic(simQueue)}, false); err != nil {
+		t.Fatal(err)
+	}
+	event := func(what string, ok func(*genesys.Conversation) bool) *genesys.Conversation {
 		t.Helper()
-		n := next("event "+want, func(n *genesys.Notification) bool { return n.TopicName == topic })
-		cc, err := genesys.ParseCallbackEvent(n.EventBody)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cc.ID != created.ConversationID {
-			t.Fatalf("event for %s, want %s", cc.ID, created.ConversationID)
-		}
-		if p := cc.Participant("customer"); p == nil || p.State != want {
-			t.Fatalf("customer state = %+v, want %s", p, want)
-		}
-		if v, _ := cc.Attribute(resKey); v != "res-ev" {
-			t.Errorf("event attribute = %q", v)
+		for {
+			n := next(what, func(n *genesys.Notification) bool { return n.TopicName == genesys.QueueConversationsTopic(simQueue) })
+			cv, err := genesys.ParseConversationEvent(n.EventBody)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cv.ID != created.ConversationID {
+				t.Fatalf("event for %s, want %s", cv.ID, created.ConversationID)
+			}
+			if ok(cv) {
+				return cv
+			}
 		}
 	}
-	states("scheduled")
-	b.sim.Clock().Advance(time.Hour)
-	states("dialing")
-
+	b.sim.Clock().Advance(time.Hour + 25*time.Second) // offered, accepted, dialled, answered
+	cv := event("the answered call", func(cv *genesys.Conversation) bool {
+		return len(cv.Participants[0].Calls) == 1 && cv.Participants[0].Calls[0].ConnectedTime != nil
+	})
+	if v, _ := cv.Attribute(resKey); v != "res-ev" || cv.Participants[0].Purpose != "customer" || cv.Participants[0].Callbacks[0].State != "connected" {
+		t.Errorf("event = %+v", cv)
+	}
+	b.sim.Clock().Advance(time.Hour) // hung up, wrapped up
+	cv = event("the wrap-up", func(cv *genesys.Conversation) bool { return cv.Participants[2].Wrapup != nil })
+	if call := cv.Participants[0].Calls[0]; call.DisconnectType != "endpoint" || len(call.DisconnectReasons) != 1 ||
+		cv.Participants[2].Wrapup.Code != gcsim.WrapupReached.ID || cv.Participants[2].Purpose != "agent" {
+		t.Errorf("ended: %+v, agent %+v", call, cv.Participants[2])
+	}
 	b.sim.SocketClosing(ch.ID)
 	next("socket_closing", (*genesys.Notification).IsSocketClosing)
 	// Reconnect to the same connectUri, as the official SDKs do.

@@ -222,6 +222,17 @@ func (s *Sim) handleAdminDisconnect(w http.ResponseWriter, r *http.Request) {
 	writeAdminResult(w, s.Disconnect(r.PathValue("conversationId")))
 }
 
+// handleAdminPlay serves POST /sim/conversations/{conversationId}/play: a
+// Play, e.g. {"agentMisses":1,"customer":"no-answer","reschedule":"1h",
+// "retry":{}}.
+func (s *Sim) handleAdminPlay(w http.ResponseWriter, r *http.Request) {
+	var p Play
+	if !decodeJSON(w, r, &p) {
+		return
+	}
+	writeAdminResult(w, s.SetPlay(r.PathValue("conversationId"), p))
+}
+
 func writeAdminResult(w http.ResponseWriter, err error) {
 	switch {
 	case err == nil:

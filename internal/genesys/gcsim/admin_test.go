@@ -68,10 +68,12 @@ func TestAdminAPI(t *testing.T) {
 		if !strings.Contains(string(res.body), `"now":"2026-06-01T09:30:10Z"`) {
 			t.Errorf("clock = %s", res.body)
 		}
-		waitFor(t, "dialing", func() bool { return b.sim.Callbacks()[0].State == "dialing" })
+		waitFor(t, "offered", func() bool { return b.sim.Callbacks()[0].AgentsOffered == 1 })
 		wantStatus(b.admin(t, "POST", "/sim/conversations/"+id+"/reschedule", `{"at":"2026-06-01T11:00:00Z"}`), 409)
 		wantStatus(b.admin(t, "POST", "/sim/conversations/"+id+"/disconnect", ""), 204)
 		wantStatus(b.admin(t, "POST", "/sim/conversations/nope/disconnect", ""), 404)
+		wantStatus(b.admin(t, "POST", "/sim/conversations/nope/play", `{}`), 404)
+		wantStatus(b.admin(t, "POST", "/sim/conversations/"+id+"/play", `{"customer":"maybe"}`), 400)
 		res = b.admin(t, "GET", "/sim/callbacks", "")
 		var cbs []gcsim.CallbackInfo
 		res.decode(t, &cbs)
@@ -83,6 +85,17 @@ func TestAdminAPI(t *testing.T) {
 			t.Errorf("clock = %s", res.body)
 		}
 		wantStatus(b.admin(t, "GET", "/sim/clock", ""), 200)
+	})
+
+	t.Run("play", func(t *testing.T) {
+		c := b.createCallback(t, "+14155550103", b.clock.Now().Add(time.Minute), nil)
+		wantStatus(b.admin(t, "POST", "/sim/conversations/"+c.Conversation.ID+"/play",
+			`{"customer":"voicemail","agentMisses":1,"reschedule":"0s"}`), 204)
+		b.clock.Advance(10 * time.Minute)
+		waitFor(t, "voicemail", func() bool {
+			cs := b.sim.Callbacks()
+			return cs[len(cs)-1].WrapupCode == gcsim.WrapupVoicemail.ID && cs[len(cs)-1].AgentsOffered == 2
+		})
 	})
 
 	t.Run("answer rate", func(t *testing.T) {

@@ -9,92 +9,6 @@ import (
 	"time"
 )
 
-// phase is where a callback is in its life.
-type phase int
-
-const (
-	phaseScheduled phase = iota // waiting for its scheduled time
-	phaseDialing                // due: offered in the queue, dialing the customer
-	phaseConnected              // answered: agent and customer connected
-	phaseEnded                  // every participant disconnected
-)
-
-// Participant states and purposes used by the simulator.
-const (
-	stateScheduled    = "scheduled"
-	stateAlerting     = "alerting"
-	stateDialing      = "dialing"
-	stateConnected    = "connected"
-	stateDisconnected = "disconnected"
-)
-
-// callback is one callback conversation. Its timestamps are on the sim clock.
-type callback struct {
-	seq          uint64
-	id           string
-	queueID      string
-	numbers      []string
-	userName     string
-	scheduled    time.Time // zero: placed immediately
-	data         map[string]string
-	callerID     string
-	callerIDName string
-	scriptID     string
-	countryCode  string
-	created      time.Time
-	ended        time.Time
-	phase        phase
-	answered     bool
-	gen          uint64 // bumped whenever its due entry changes
-	customer     *participant
-	acd          *participant
-	agent        *participant
-}
-
-// dueAt returns when the callback is placed (its scheduled time, or its
-// creation when none was given).
-func (c *callback) dueAt() time.Time {
-	if c.scheduled.IsZero() {
-		return c.created
-	}
-	return c.scheduled
-}
-
-// participants returns the callback's participants in Genesys order.
-func (c *callback) participants() []*participant {
-	ps := []*participant{c.customer, c.acd}
-	if c.agent != nil {
-		ps = append(ps, c.agent)
-	}
-	return ps
-}
-
-// participant is one leg of a callback conversation, with its callback
-// communication (commID).
-type participant struct {
-	id             string
-	name           string
-	purpose        string
-	address        string
-	state          string
-	initialState   string
-	disconnectType string
-	commID         string
-	start          time.Time
-	alerting       time.Time
-	connected      time.Time
-	end            time.Time
-	user           *ref
-	queue          *ref
-}
-
-func (p *participant) disconnect(at time.Time, disconnectType string) {
-	if p.state == stateDisconnected {
-		return
-	}
-	p.state, p.disconnectType, p.end = stateDisconnected, disconnectType, at
-}
-
 // CallbackInfo describes a callback for tests and the admin API.
 type CallbackInfo struct {
 	ConversationID   string            `json:"conversationId"`
@@ -103,13 +17,25 @@ type CallbackInfo struct {
 	CallbackUserName string            `json:"callbackUserName,omitempty"`
 	ScheduledTime    time.Time         `json:"callbackScheduledTime"` // when it is placed (creation time if none was given)
 	Data             map[string]string `json:"data,omitempty"`
-	State            string            `json:"state"` // the customer participant's state
-	Answered         bool              `json:"answered"`
-	DisconnectType   string            `json:"disconnectType,omitempty"`
-	Created          time.Time         `json:"created"`
-	Ended            time.Time         `json:"ended,omitzero"`
-	ACDID            string            `json:"acdId"`      // the ACD callback identifier
-	ExternalID       string            `json:"externalId"` // the EXTERNAL callback identifier
+	// State is the customer's callback communication's state, "scheduled"
+	// included (the simulator's own view, not the GET model's).
+	State string `json:"state"`
+	// Mode is the queue's callback mode, AgentFirst or CustomerFirst.
+	Mode string `json:"mode"`
+	// Answered says the customer's call was answered at some attempt (by
+	// the customer or a voicemail).
+	Answered bool `json:"answered"`
+	// DialAttempts counts the calls placed to the customer.
+	DialAttempts int `json:"dialAttempts"`
+	// AgentsOffered counts the agents the callback was offered to.
+	AgentsOffered int `json:"agentsOffered"`
+	// WrapupCode is the id of the last wrap-up code an agent gave.
+	WrapupCode     string    `json:"wrapupCode,omitempty"`
+	DisconnectType string    `json:"disconnectType,omitempty"`
+	Created        time.Time `json:"created"`
+	Ended          time.Time `json:"ended,omitzero"`
+	ACDID          string    `json:"acdId"`      // the ACD callback identifier
+	ExternalID     string    `json:"externalId"` // the EXTERNAL callback identifier
 }
 
 // Callbacks returns every callback ever created, in creation order.
@@ -118,12 +44,19 @@ func (s *Sim) Callbacks() []CallbackInfo {
 	defer s.mu.Unlock()
 	out := make([]CallbackInfo, 0, len(s.callbackOrder))
 	for _, c := range s.callbackOrder {
-		out = append(out, CallbackInfo{
+		info := CallbackInfo{
 			ConversationID: c.id, QueueID: c.queueID, CallbackNumbers: slices.Clone(c.numbers),
 			CallbackUserName: c.userName, ScheduledTime: c.dueAt(), Data: maps.Clone(c.data),
-			State: c.customer.state, Answered: c.answered, DisconnectType: c.customer.disconnectType,
+			State: c.customer.state, Mode: c.mode, Answered: c.answered(), DialAttempts: len(c.customer.calls),
+			AgentsOffered: len(c.agents), DisconnectType: c.customer.disconnectType,
 			Created: c.created, Ended: c.ended, ACDID: c.acd.commID, ExternalID: c.customer.commID,
-		})
+		}
+		for _, a := range c.agents {
+			if a.wrapup != nil {
+				info.WrapupCode = a.wrapup.code.ID
+			}
+		}
+		out = append(out, info)
 	}
 	return out
 }
@@ -207,7 +140,7 @@ func (s *Sim) handleCreateCallback(w http.ResponseWriter, r *http.Request) {
 		now := s.clock.Now()
 		s.seq++
 		c := &callback{
-			seq: s.seq, id: newUUID(), queueID: q.ID, numbers: slices.Clone(cmd.CallbackNumbers),
+			seq: s.seq, id: newUUID(), queueID: q.ID, mode: q.CallbackMode, numbers: slices.Clone(cmd.CallbackNumbers),
 			userName: cmd.CallbackUserName, scheduled: scheduled, data: maps.Clone(cmd.Data),
 			callerID: cmd.CallerID, callerIDName: cmd.CallerIDName, scriptID: cmd.ScriptID,
 			countryCode: cmd.CountryCode, created: now,
@@ -223,6 +156,7 @@ func (s *Sim) handleCreateCallback(w http.ResponseWriter, r *http.Request) {
 			id: newUUID(), name: q.Name, purpose: "acd", state: stateScheduled, initialState: stateScheduled,
 			commID: newUUID(), start: now, queue: &ref{ID: q.ID, Name: q.Name, SelfURI: "/api/v2/routing/queues/" + q.ID},
 		}
+		c.script = s.nextScriptLocked()
 		s.callbacks[c.id] = c
 		s.callbackOrder = append(s.callbackOrder, c)
 		s.commIndex[c.acd.commID] = c
@@ -389,171 +323,36 @@ func (s *Sim) handleDisconnectConversation(w http.ResponseWriter, r *http.Reques
 			return errorReply(http.StatusNotFound, "not.found", "The conversation was not found.")
 		}
 		s.disconnectLocked(c, "client")
-		return jsonReply(http.StatusOK, c.conversation())
+		return jsonReply(http.StatusOK, c.conversation(false))
 	})
 }
 
 // handleGetCallbackConversation serves GET
-// /api/v2/conversations/callbacks/{conversationId}.
+// /api/v2/conversations/callbacks/{conversationId}: the callback
+// communications only (CallbackMediaParticipant, whose state has no
+// "scheduled"), the voice call listed in otherMediaUris.
 func (s *Sim) handleGetCallbackConversation(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, func() reply {
 		c, ok := s.callbacks[r.PathValue("conversationId")]
 		if !ok {
 			return errorReply(http.StatusNotFound, "not.found", "The conversation was not found.")
 		}
-		body := c.flatConversation()
+		body := c.flatConversation(false)
 		body.SelfURI = "/api/v2/conversations/callbacks/" + c.id
 		return jsonReply(http.StatusOK, body)
 	})
 }
 
-// handleGetConversation serves GET /api/v2/conversations/{conversationId}.
+// handleGetConversation serves GET /api/v2/conversations/{conversationId}:
+// every participant with its callbacks[] and calls[].
 func (s *Sim) handleGetConversation(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, func() reply {
 		c, ok := s.callbacks[r.PathValue("conversationId")]
 		if !ok {
 			return errorReply(http.StatusNotFound, "not.found", "The conversation was not found.")
 		}
-		return jsonReply(http.StatusOK, c.conversation())
+		return jsonReply(http.StatusOK, c.conversation(false))
 	})
-}
-
-// flatParticipant is a participant with its callback fields on itself: the
-// CallbackMediaParticipant of GET /api/v2/conversations/callbacks/{id} and
-// the participant of the queue callback notification.
-type flatParticipant struct {
-	ID                    string            `json:"id"`
-	Name                  string            `json:"name,omitempty"`
-	Address               string            `json:"address,omitempty"`
-	StartTime             string            `json:"startTime,omitempty"`
-	StartAlertingTime     string            `json:"startAlertingTime,omitempty"`
-	ConnectedTime         string            `json:"connectedTime,omitempty"`
-	EndTime               string            `json:"endTime,omitempty"`
-	Purpose               string            `json:"purpose"`
-	State                 string            `json:"state"`
-	InitialState          string            `json:"initialState,omitempty"`
-	Direction             string            `json:"direction"`
-	DisconnectType        string            `json:"disconnectType,omitempty"`
-	Held                  bool              `json:"held"`
-	WrapupRequired        bool              `json:"wrapupRequired"`
-	User                  *ref              `json:"user,omitempty"`
-	Queue                 *ref              `json:"queue,omitempty"`
-	Attributes            map[string]string `json:"attributes,omitempty"`
-	Provider              string            `json:"provider,omitempty"`
-	CallbackNumbers       []string          `json:"callbackNumbers,omitempty"`
-	CallbackUserName      string            `json:"callbackUserName,omitempty"`
-	CallbackScheduledTime string            `json:"callbackScheduledTime,omitempty"`
-	SkipEnabled           bool              `json:"skipEnabled"`
-	TimeoutSeconds        int               `json:"timeoutSeconds"`
-}
-
-// flatConversation is CallbackConversation and the queue callback event body.
-type flatConversation struct {
-	ID             string            `json:"id"`
-	Participants   []flatParticipant `json:"participants"`
-	OtherMediaURIs []string          `json:"otherMediaUris"`
-	SelfURI        string            `json:"selfUri,omitempty"`
-}
-
-func (c *callback) flatConversation() flatConversation {
-	out := flatConversation{ID: c.id, OtherMediaURIs: []string{}}
-	for _, p := range c.participants() {
-		fp := flatParticipant{
-			ID: p.id, Name: p.name, Address: p.address, StartTime: fmtTime(p.start),
-			StartAlertingTime: fmtTime(p.alerting), ConnectedTime: fmtTime(p.connected), EndTime: fmtTime(p.end),
-			Purpose: p.purpose, State: p.state, InitialState: p.initialState, Direction: "outbound",
-			DisconnectType: p.disconnectType, User: p.user, Queue: p.queue, Provider: "PureCloud",
-			CallbackNumbers: slices.Clone(c.numbers), CallbackUserName: c.userName,
-			CallbackScheduledTime: fmtTime(c.scheduled),
-		}
-		if p == c.customer {
-			fp.Attributes = maps.Clone(c.data)
-		}
-		out.Participants = append(out.Participants, fp)
-	}
-	return out
-}
-
-// conversationParticipant is the generic Participant with its callbacks[].
-type conversationParticipant struct {
-	ID             string            `json:"id"`
-	Name           string            `json:"name,omitempty"`
-	Address        string            `json:"address,omitempty"`
-	StartTime      string            `json:"startTime,omitempty"`
-	EndTime        string            `json:"endTime,omitempty"`
-	ConnectedTime  string            `json:"connectedTime,omitempty"`
-	Purpose        string            `json:"purpose"`
-	UserID         string            `json:"userId,omitempty"`
-	QueueID        string            `json:"queueId,omitempty"`
-	QueueName      string            `json:"queueName,omitempty"`
-	WrapupRequired bool              `json:"wrapupRequired"`
-	Attributes     map[string]string `json:"attributes"`
-	Callbacks      []callbackComm    `json:"callbacks"`
-}
-
-// callbackComm is Genesys' Callback model.
-type callbackComm struct {
-	State                 string   `json:"state"`
-	InitialState          string   `json:"initialState,omitempty"`
-	ID                    string   `json:"id"`
-	Direction             string   `json:"direction"`
-	Held                  bool     `json:"held"`
-	DisconnectType        string   `json:"disconnectType,omitempty"`
-	CallbackNumbers       []string `json:"callbackNumbers"`
-	CallbackUserName      string   `json:"callbackUserName,omitempty"`
-	ScriptID              string   `json:"scriptId,omitempty"`
-	SkipEnabled           bool     `json:"skipEnabled"`
-	TimeoutSeconds        int      `json:"timeoutSeconds"`
-	StartAlertingTime     string   `json:"startAlertingTime,omitempty"`
-	ConnectedTime         string   `json:"connectedTime,omitempty"`
-	DisconnectedTime      string   `json:"disconnectedTime,omitempty"`
-	CallbackScheduledTime string   `json:"callbackScheduledTime,omitempty"`
-	Provider              string   `json:"provider"`
-	CallerID              string   `json:"callerId,omitempty"`
-	CallerIDName          string   `json:"callerIdName,omitempty"`
-}
-
-// conversation is the generic Conversation.
-type conversation struct {
-	ID             string                    `json:"id"`
-	StartTime      string                    `json:"startTime"`
-	EndTime        string                    `json:"endTime,omitempty"`
-	Participants   []conversationParticipant `json:"participants"`
-	RecordingState string                    `json:"recordingState"`
-	Divisions      []any                     `json:"divisions"`
-	SelfURI        string                    `json:"selfUri"`
-}
-
-func (c *callback) conversation() conversation {
-	out := conversation{
-		ID: c.id, StartTime: fmtTime(c.created), EndTime: fmtTime(c.ended),
-		RecordingState: "none", Divisions: []any{}, SelfURI: "/api/v2/conversations/" + c.id,
-	}
-	for _, p := range c.participants() {
-		cp := conversationParticipant{
-			ID: p.id, Name: p.name, Address: p.address, StartTime: fmtTime(p.start), EndTime: fmtTime(p.end),
-			ConnectedTime: fmtTime(p.connected), Purpose: p.purpose, Attributes: map[string]string{},
-			Callbacks: []callbackComm{{
-				State: p.state, InitialState: p.initialState, ID: p.commID, Direction: "outbound",
-				DisconnectType: p.disconnectType, CallbackNumbers: slices.Clone(c.numbers),
-				CallbackUserName: c.userName, ScriptID: c.scriptID, StartAlertingTime: fmtTime(p.alerting),
-				ConnectedTime: fmtTime(p.connected), DisconnectedTime: fmtTime(p.end),
-				CallbackScheduledTime: fmtTime(c.scheduled), Provider: "PureCloud",
-				CallerID: c.callerID, CallerIDName: c.callerIDName,
-			}},
-		}
-		if p.user != nil {
-			cp.UserID = p.user.ID
-		}
-		if p.queue != nil {
-			cp.QueueID, cp.QueueName = p.queue.ID, p.queue.Name
-		}
-		if p == c.customer && c.data != nil {
-			cp.Attributes = maps.Clone(c.data)
-		}
-		out.Participants = append(out.Participants, cp)
-	}
-	return out
 }
 
 // ErrNotFound is returned by Reschedule and Disconnect for an unknown

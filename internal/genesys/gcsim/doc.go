@@ -23,8 +23,8 @@
 //	PATCH  /api/v2/conversations/callbacks                       reschedule/update a scheduled callback → 200 PatchCallbackResponse
 //	POST   /api/v2/conversations/callbacks/bulk/disconnect       → 202, no body
 //	PATCH  /api/v2/conversations/callbacks/{conversationId}      {"state":"disconnected"} → 200 Conversation
-//	GET    /api/v2/conversations/callbacks/{conversationId}      → CallbackConversation (flat participants)
-//	GET    /api/v2/conversations/{conversationId}                → Conversation (participants[].callbacks[])
+//	GET    /api/v2/conversations/callbacks/{conversationId}      → CallbackConversation (flat participants, otherMediaUris)
+//	GET    /api/v2/conversations/{conversationId}                → Conversation (participants[].callbacks[] and calls[])
 //	POST   /api/v2/analytics/conversations/details/query         ConversationQuery → conversations without attributes, totalHits
 //	GET    /api/v2/routing/queues/{queueId}                      → Queue
 //	GET    /api/v2/routing/sms/phonenumbers/{addressId}          → the SMS number a queue's smsAddress refers to
@@ -52,20 +52,53 @@
 //
 // All conversation timestamps are on the simulator's Clock. A new callback
 // has a customer participant and an acd participant (with queue{id,name}),
-// both "scheduled". When it falls due (callbackScheduledTime, or at once if
-// none was given) the acd leg goes "alerting" and the customer "dialing".
-// RingTime later it is answered with probability AnswerRate: an agent
-// participant (user{id,name}) and the customer go "connected"
-// (connectedTime), and the acd leg is disconnected with disconnectType
-// "transfer" (the queue handed it to the agent); TalkTime later agent and
-// customer are disconnected with disconnectType "client" and the
-// conversation ends (endTime). Not answered: customer and acd disconnected
-// with "transfer.noanswer", no agent. A disconnect through the API (bulk
-// disconnect or PATCH state) disconnects every participant with "client"; a
-// supervisor disconnect (Sim.Disconnect) with "system". Every change is
-// published as a full snapshot, flat participants, version "2", on
-// v2.routing.queues.{queueId}.conversations.callbacks. The data map of the
-// create command becomes the customer participant's attributes.
+// their callback communications "scheduled". How it plays when it falls
+// due (callbackScheduledTime, or at once if none was given) depends on the
+// queue's CallbackMode and on the callback's Play: Options.FirstPlays for
+// the first callbacks, SetPlay (or POST /sim/conversations/{id}/play) for
+// one, else a draw at each attempt (the customer answers with probability
+// AnswerRate; otherwise the phone rings out, or one time in three a
+// voicemail answers).
+//
+// AgentFirst (the default): the customer's and the ACD's callback
+// communications go "connected" and an agent participant (user{id,name})
+// is alerted ("alerting"). An agent who does not accept is disconnected
+// "transfer.noanswer" after AlertTimeout and the next agent is alerted
+// (Play.AgentMisses); one who accepts is "connected" after AcceptDelay, and
+// the ACD's communication ends "transfer". AutoDialDelay later the call to
+// the customer is placed: a call on the agent ("connected" at once: the
+// agent is on the call, which says nothing about the customer) and one on
+// the customer ("dialing"). RingTime later the customer's call is answered
+// (connectedTime; a voicemail answers too) or disconnected "timeout" with
+// the Q.850 cause 19. An answered call lasts TalkTime (VoicemailTime for a
+// voicemail) and ends "endpoint" on the customer's side (the agent's
+// "peer"; for a voicemail the agent hangs up: "client", the customer's
+// "peer"), with Q.850 16. The agent's callback communication then ends
+// "client", the customer's "peer", and the conversation has its endTime.
+// WrapupTime later the agent's wrap-up is recorded on the agent
+// participant, its callback and its call: WrapupReached, WrapupNoAnswer or
+// WrapupVoicemail (or Play.Wrapup; none with Play.NoWrapup), with
+// startAcwTime and endAcwTime. With Play.Reschedule, a call not answered
+// leaves the customer's callback open and, as the agent wraps up, the
+// callback goes back to "scheduled" Reschedule later in the same
+// conversation (its next attempt plays Play.Retry), its earlier calls kept.
+//
+// CustomerFirst: at the due time the customer is dialled at once (a call on
+// the customer participant, no agent). Answered, the call is routed to an
+// agent (alerted, accepted or not as above), who joins it ("connected"
+// call) until it ends, then wraps up. Not answered: with Play.Reschedule
+// the queue retries (back to "scheduled"), else every communication ends
+// and no agent was ever involved.
+//
+// A disconnect through the API (bulk disconnect or PATCH state) disconnects
+// every communication with "client"; a supervisor disconnect
+// (Sim.Disconnect) with "system". Every change is published as a full
+// snapshot, version "2": on v2.routing.queues.{queueId}.conversations.callbacks
+// with flat participants (state "scheduled" while waiting), and on
+// v2.routing.queues.{queueId}.conversations with the generic participants
+// (callbacks[] and calls[], wrap-ups with their code only, no start or end
+// times). The data map of the create command becomes the customer
+// participant's attributes.
 //
 // # Notifications
 //
@@ -81,7 +114,8 @@
 // simulator. An OAuth client has at most 20 channels: the 21st evicts the
 // least recently used one, preferring channels with no connection. A
 // channel takes at most 1000 topics. Only
-// v2.routing.queues.{id}.conversations.callbacks of a known queue is
+// v2.routing.queues.{id}.conversations and
+// v2.routing.queues.{id}.conversations.callbacks of a known queue are
 // Permitted; other topics, unknown queues and topics set with
 // SetTopicRejection come back Rejected with a rejectionReason.
 //
@@ -106,6 +140,7 @@
 //	POST /sim/sockets/drop
 //	POST /sim/conversations/{id}/reschedule          {"at":"2026-06-01T15:00:00Z"} (409 once no longer scheduled)
 //	POST /sim/conversations/{id}/disconnect
+//	POST /sim/conversations/{id}/play                Play: {"agentMisses":1,"customer":"no-answer","wrapup":{"id","name"},"noWrapup":false,"reschedule":"1h","retry":{…}}
 //
 // # Choices where the reference is UNCONFIRMED
 //
@@ -129,9 +164,22 @@
 //     before anything is disconnected. Disconnecting an ended callback
 //     (either route) succeeds and changes nothing. The disconnect is applied
 //     before the 202 is sent.
-//   - A callback waiting for its time reports state "scheduled" on every
-//     participant, in GET callbacks/{id} (CallbackMediaParticipant), in the
-//     Conversation's callbacks[] and in events.
+//   - A callback waiting for its time reports state "scheduled" in the
+//     Conversation's callbacks[] and in events (both enums have it), and
+//     "none" in GET callbacks/{id}, whose CallbackMediaParticipant enum
+//     has no "scheduled".
+//   - The call placed for a callback is a call on the customer participant
+//     (not a new participant), and a call on the agent; both belong to the
+//     callback's conversation, whose otherMediaUris lists
+//     /api/v2/conversations/calls/{id} (a path the simulator does not
+//     serve). A call not answered ends "timeout" with Q.850 19; one the
+//     customer hangs up "endpoint" with Q.850 16.
+//   - An agent's reschedule after a call nobody answered keeps the
+//     conversation: its callbacks go back to "scheduled", the earlier call
+//     and agent stay in it. A CustomerFirst retry does the same.
+//   - The wrap-up lands on the agent participant, its callback and its
+//     call, in the generic view and the callback view; events carry its
+//     code (the wrap-up code's id) without the name.
 //   - callbackScheduledTime accepts any RFC 3339 offset (converted to
 //     UTC); a time in the past makes the callback due at once. There is no
 //     limit on how far ahead, on callbackNumbers or on data.

@@ -256,20 +256,22 @@ func (b *bundle) createCallback(t testing.TB, number string, at time.Time, data 
 
 // flatConversation is the CallbackConversation / event body.
 type flatConversation struct {
-	ID           string `json:"id"`
-	Participants []struct {
-		ID                    string                     `json:"id"`
-		Purpose               string                     `json:"purpose"`
-		State                 string                     `json:"state"`
-		DisconnectType        string                     `json:"disconnectType"`
-		ConnectedTime         string                     `json:"connectedTime"`
-		EndTime               string                     `json:"endTime"`
-		CallbackNumbers       []string                   `json:"callbackNumbers"`
-		CallbackUserName      string                     `json:"callbackUserName"`
-		CallbackScheduledTime string                     `json:"callbackScheduledTime"`
-		Attributes            map[string]string          `json:"attributes"`
-		Queue                 *struct{ ID string }       `json:"queue"`
-		User                  *struct{ ID, Name string } `json:"user"`
+	ID             string   `json:"id"`
+	OtherMediaURIs []string `json:"otherMediaUris"`
+	Participants   []struct {
+		ID                    string                       `json:"id"`
+		Purpose               string                       `json:"purpose"`
+		State                 string                       `json:"state"`
+		DisconnectType        string                       `json:"disconnectType"`
+		ConnectedTime         string                       `json:"connectedTime"`
+		EndTime               string                       `json:"endTime"`
+		CallbackNumbers       []string                     `json:"callbackNumbers"`
+		CallbackUserName      string                       `json:"callbackUserName"`
+		CallbackScheduledTime string                       `json:"callbackScheduledTime"`
+		Attributes            map[string]string            `json:"attributes"`
+		Queue                 *struct{ ID string }         `json:"queue"`
+		User                  *struct{ ID, Name string }   `json:"user"`
+		Wrapup                *struct{ Code, Name string } `json:"wrapup"`
 	} `json:"participants"`
 }
 
@@ -413,3 +415,92 @@ func wsURL(base, path string) string {
 	u.Path = path
 	return u.String()
 }
+
+// conversationView is the generic Conversation (GET
+// /api/v2/conversations/{id}) and the conversations topic's event body.
+type conversationView struct {
+	ID           string `json:"id"`
+	StartTime    string `json:"startTime"`
+	EndTime      string `json:"endTime"`
+	Participants []struct {
+		ID             string            `json:"id"`
+		Purpose        string            `json:"purpose"`
+		StartTime      string            `json:"startTime"`
+		UserID         string            `json:"userId"`
+		QueueID        string            `json:"queueId"`
+		WrapupRequired bool              `json:"wrapupRequired"`
+		Attributes     map[string]string `json:"attributes"`
+		Wrapup         *struct {
+			Code string `json:"code"`
+			Name string `json:"name"`
+		} `json:"wrapup"`
+		EndAcwTime string `json:"endAcwTime"`
+		Callbacks  []struct {
+			ID                    string   `json:"id"`
+			State                 string   `json:"state"`
+			DisconnectType        string   `json:"disconnectType"`
+			ConnectedTime         string   `json:"connectedTime"`
+			CallbackNumbers       []string `json:"callbackNumbers"`
+			CallbackScheduledTime string   `json:"callbackScheduledTime"`
+		} `json:"callbacks"`
+		Calls []struct {
+			ID                string `json:"id"`
+			State             string `json:"state"`
+			DisconnectType    string `json:"disconnectType"`
+			ConnectedTime     string `json:"connectedTime"`
+			DisconnectedTime  string `json:"disconnectedTime"`
+			DisconnectReasons []struct {
+				Type   string `json:"type"`
+				Code   int    `json:"code"`
+				Phrase string `json:"phrase"`
+			} `json:"disconnectReasons"`
+		} `json:"calls"`
+	} `json:"participants"`
+}
+
+// summary returns one line per participant: "purpose cb=state[/type]",
+// then " call=state[/type][+c]" per call (+c: it has a connectedTime),
+// then " wrapup=name-or-code".
+func (cv conversationView) summary() []string {
+	var out []string
+	for _, p := range cv.Participants {
+		s := p.Purpose
+		for _, cb := range p.Callbacks {
+			s += " cb=" + cb.State
+			if cb.DisconnectType != "" {
+				s += "/" + cb.DisconnectType
+			}
+		}
+		for _, c := range p.Calls {
+			s += " call=" + c.State
+			if c.DisconnectType != "" {
+				s += "/" + c.DisconnectType
+			}
+			if c.ConnectedTime != "" {
+				s += "+c"
+			}
+		}
+		if p.Wrapup != nil {
+			w := p.Wrapup.Name
+			if w == "" {
+				w = p.Wrapup.Code
+			}
+			s += " wrapup=" + w
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (b *bundle) conversation(t testing.TB, id string) conversationView {
+	t.Helper()
+	res := b.call(t, "GET", "/api/v2/conversations/"+id, nil)
+	if res.status != 200 {
+		t.Fatalf("get conversation: %d %s", res.status, res.body)
+	}
+	var cv conversationView
+	res.decode(t, &cv)
+	return cv
+}
+
+func conversationsTopic(q string) string { return "v2.routing.queues." + q + ".conversations" }

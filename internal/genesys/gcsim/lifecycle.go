@@ -104,65 +104,245 @@ func (s *Sim) step() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// advanceLocked plays c's transition that fell due at at.
+// advanceLocked plays c's transition that fell due at at, and publishes
+// the change.
 func (s *Sim) advanceLocked(c *callback, at time.Time) {
 	switch c.phase {
 	case phaseScheduled:
-		// Due: the callback is offered in the queue and the customer is
-		// being dialed.
-		c.phase = phaseDialing
-		c.acd.state, c.acd.alerting = stateAlerting, at
-		c.customer.state, c.customer.alerting = stateDialing, at
-		s.scheduleLocked(c, at.Add(s.opts.RingTime))
-	case phaseDialing:
-		if s.answerRate > 0 && s.rng.Float64() < s.answerRate {
-			agent := s.agents[int(c.seq-1)%len(s.agents)]
-			c.phase, c.answered = phaseConnected, true
-			c.agent = &participant{
-				id: newUUID(), name: agent.Name, purpose: "agent", state: stateConnected, initialState: stateAlerting,
-				commID: newUUID(), start: at, alerting: at, connected: at,
-				user:  &ref{ID: agent.ID, Name: agent.Name, SelfURI: "/api/v2/users/" + agent.ID},
-				queue: c.acd.queue,
-			}
-			s.commIndex[c.agent.commID] = c
-			c.customer.state, c.customer.connected = stateConnected, at
-			// The ACD leg ends when the queue hands the callback to the agent.
-			c.acd.disconnect(at, "transfer")
-			s.scheduleLocked(c, at.Add(s.opts.TalkTime))
-		} else {
-			c.customer.disconnect(at, "transfer.noanswer")
-			c.acd.disconnect(at, "transfer.noanswer")
-			s.endLocked(c, at)
+		s.dueLocked(c, at)
+	case phaseOffering:
+		if c.missesLeft > 0 {
+			// The alert times out: the callback goes to the next agent.
+			c.missesLeft--
+			c.agent.disconnect(at, "transfer.noanswer")
+			s.offerLocked(c, at)
+			break
 		}
-	case phaseConnected:
-		c.agent.disconnect(at, "client")
-		c.customer.disconnect(at, "client")
-		s.endLocked(c, at)
+		s.acceptLocked(c, at)
+	case phaseAccepted:
+		s.dialLocked(c, at)
+	case phaseDialing:
+		s.ringEndLocked(c, at)
+	case phaseTalking:
+		s.hangUpLocked(c, at)
+	case phaseAfterCall:
+		s.wrapUpLocked(c, at)
 	case phaseEnded:
 		return
 	}
-	s.logger.Debug("gcsim callback changed", "conversation_id", c.id, "queue_id", c.queueID,
-		"state", c.customer.state, "answered", c.answered, "sim_time", at)
+	s.logger.Debug("gcsim callback changed", "conversation_id", c.id, "queue_id", c.queueID, "mode", c.mode,
+		"state", c.customer.state, "answered", c.answered(), "dial_attempts", len(c.customer.calls), "sim_time", at)
 	s.publishLocked(c)
 }
 
+// dueLocked starts an attempt: in AgentFirst the callback is offered to an
+// agent; in CustomerFirst the customer is dialled at once.
+func (s *Sim) dueLocked(c *callback, at time.Time) {
+	c.play = s.playForLocked(c)
+	c.missesLeft = c.play.AgentMisses
+	for _, p := range []*participant{c.customer, c.acd} {
+		p.state, p.disconnectType, p.end = stateConnected, "", time.Time{}
+		if p.connected.IsZero() {
+			p.alerting, p.connected = at, at
+		}
+	}
+	if c.mode == CustomerFirst {
+		s.dialLocked(c, at)
+		return
+	}
+	s.offerLocked(c, at)
+}
+
+// offerLocked alerts the next agent with the callback.
+func (s *Sim) offerLocked(c *callback, at time.Time) {
+	a := s.agents[(int(c.seq)+len(c.agents)-1)%len(s.agents)]
+	c.agent = &participant{
+		id: newUUID(), name: a.Name, purpose: "agent", state: stateAlerting, initialState: stateAlerting,
+		commID: newUUID(), start: at, alerting: at,
+		user:  &ref{ID: a.ID, Name: a.Name, SelfURI: "/api/v2/users/" + a.ID},
+		queue: c.acd.queue,
+	}
+	c.agents = append(c.agents, c.agent)
+	s.commIndex[c.agent.commID] = c
+	c.phase = phaseOffering
+	if c.missesLeft > 0 {
+		s.scheduleLocked(c, at.Add(s.opts.AlertTimeout))
+	} else {
+		s.scheduleLocked(c, at.Add(s.opts.AcceptDelay))
+	}
+}
+
+// acceptLocked connects the alerted agent. The ACD leg ends: the queue
+// handed the callback over. In AgentFirst the agent places the call after
+// AutoDialDelay; in CustomerFirst the agent joins the customer's call.
+func (s *Sim) acceptLocked(c *callback, at time.Time) {
+	c.agent.state, c.agent.connected = stateConnected, at
+	c.acd.disconnect(at, "transfer")
+	if c.mode == CustomerFirst {
+		cust := c.customer.lastCall()
+		leg := &call{id: newUUID(), state: stateConnected, initialState: stateAlerting, alerting: at, connected: at, peer: cust.id}
+		cust.peer = leg.id
+		c.agent.calls = append(c.agent.calls, leg)
+		s.talkLocked(c, at)
+		return
+	}
+	c.phase = phaseAccepted
+	s.scheduleLocked(c, at.Add(s.opts.AutoDialDelay))
+}
+
+// dialLocked places the call to the customer: a new call on the customer
+// participant, dialing for RingTime; in AgentFirst the agent's side of the
+// call is connected from the start (connected to the agent is not
+// reached).
+func (s *Sim) dialLocked(c *callback, at time.Time) {
+	cust := &call{id: newUUID(), state: stateDialing, initialState: stateDialing, alerting: at}
+	c.customer.calls = append(c.customer.calls, cust)
+	if c.mode != CustomerFirst {
+		leg := &call{id: newUUID(), state: stateConnected, initialState: stateDialing, alerting: at, connected: at, peer: cust.id}
+		cust.peer = leg.id
+		c.agent.calls = append(c.agent.calls, leg)
+	}
+	c.phase = phaseDialing
+	s.scheduleLocked(c, at.Add(s.opts.RingTime))
+}
+
+// ringEndLocked plays the end of the ring: answered (by the customer or a
+// voicemail) or not.
+func (s *Sim) ringEndLocked(c *callback, at time.Time) {
+	cust := c.customer.lastCall()
+	if c.play.customer() != CustomerNoAnswer {
+		cust.state, cust.connected = stateConnected, at
+		if c.mode == CustomerFirst {
+			s.offerLocked(c, at) // the answered call is routed to an agent
+			return
+		}
+		s.talkLocked(c, at)
+		return
+	}
+	cust.disconnect(at, "timeout", q850NoAnswer)
+	if c.mode == CustomerFirst {
+		// No agent was involved: the queue retries or the callback ends.
+		if c.play.rescheduled() {
+			s.rescheduleAfterLocked(c, at.Add(c.play.Reschedule))
+			return
+		}
+		c.customer.disconnect(at, "peer")
+		c.acd.disconnect(at, "peer")
+		c.ended = at
+		s.endLocked(c, at)
+		return
+	}
+	c.agent.lastCall().disconnect(at, "peer")
+	s.afterCallLocked(c, at, !c.play.rescheduled())
+}
+
+// talkLocked keeps the call connected for TalkTime (VoicemailTime when a
+// voicemail answered).
+func (s *Sim) talkLocked(c *callback, at time.Time) {
+	c.phase = phaseTalking
+	d := s.opts.TalkTime
+	if c.play.customer() == CustomerVoicemail {
+		d = s.opts.VoicemailTime
+	}
+	s.scheduleLocked(c, at.Add(d))
+}
+
+// hangUpLocked ends a connected call: the customer hangs up, or the agent
+// does on a voicemail.
+func (s *Sim) hangUpLocked(c *callback, at time.Time) {
+	cust, leg := c.customer.lastCall(), c.agent.lastCall()
+	if c.play.customer() == CustomerVoicemail {
+		leg.disconnect(at, "client")
+		cust.disconnect(at, "peer", q850Normal)
+	} else {
+		cust.disconnect(at, "endpoint", q850Normal)
+		leg.disconnect(at, "peer")
+	}
+	s.afterCallLocked(c, at, true)
+}
+
+// afterCallLocked ends the agent's callback communication (the encasing
+// callback ends with its call) and, with end, the customer's: the
+// conversation is over. The agent's after-call work follows (WrapupTime),
+// unless the play has no wrap-up.
+func (s *Sim) afterCallLocked(c *callback, at time.Time, end bool) {
+	c.agent.disconnect(at, "client")
+	if end {
+		for _, p := range c.participants() {
+			p.disconnect(at, "peer")
+		}
+		c.ended = at
+	}
+	if c.play.NoWrapup && end {
+		s.endLocked(c, at)
+		return
+	}
+	c.phase = phaseAfterCall
+	s.scheduleLocked(c, at.Add(s.opts.WrapupTime))
+}
+
+// wrapUpLocked records the agent's wrap-up and, when the play says so,
+// reschedules the callback (AgentFirst: the agent's reschedule after the
+// customer did not answer).
+func (s *Sim) wrapUpLocked(c *callback, at time.Time) {
+	a := c.agent
+	if !c.play.NoWrapup {
+		a.acwStart, a.acwEnd = a.end, at
+		a.wrapup = &wrapup{code: c.play.wrapupCode(), duration: at.Sub(a.end), end: at}
+	}
+	if c.play.rescheduled() && !c.noReschedule && c.ended.IsZero() {
+		s.rescheduleAfterLocked(c, at.Add(c.play.Reschedule))
+		return
+	}
+	s.endLocked(c, at)
+}
+
+// rescheduleAfterLocked puts the callback back to scheduled at newAt, in
+// the same conversation; its next attempt plays the current play's Retry.
+func (s *Sim) rescheduleAfterLocked(c *callback, newAt time.Time) {
+	next := Play{}
+	if c.play.Retry != nil {
+		next = *c.play.Retry
+	}
+	c.script = &next
+	c.scheduled = newAt.UTC()
+	for _, p := range []*participant{c.customer, c.acd} {
+		p.state, p.disconnectType, p.end = stateScheduled, "", time.Time{}
+	}
+	c.agent, c.ended = nil, time.Time{}
+	c.phase = phaseScheduled
+	s.scheduleLocked(c, c.scheduled)
+}
+
 func (s *Sim) endLocked(c *callback, at time.Time) {
-	c.phase, c.ended = phaseEnded, at
+	c.phase = phaseEnded
+	if c.ended.IsZero() {
+		c.ended = at
+	}
 	s.unscheduleLocked(c)
 }
 
-// disconnectLocked disconnects every participant of c now, with
+// disconnectLocked disconnects every communication of c now, with
 // disconnectType, and publishes the change. A callback already ended is left
-// alone.
+// alone; an agent in after-call work still wraps up, but a reschedule it
+// was about to make is dropped.
 func (s *Sim) disconnectLocked(c *callback, disconnectType string) {
-	if c.phase == phaseEnded {
+	if c.phase == phaseEnded || (c.phase == phaseAfterCall && !c.ended.IsZero()) {
 		return
 	}
 	now := s.clock.Now()
 	for _, p := range c.participants() {
 		p.disconnect(now, disconnectType)
+		for _, l := range p.calls {
+			l.disconnect(now, disconnectType)
+		}
 	}
-	s.endLocked(c, now)
+	c.ended = now
+	if c.phase == phaseAfterCall {
+		c.noReschedule = true
+	} else {
+		s.endLocked(c, now)
+	}
 	s.publishLocked(c)
 }
 

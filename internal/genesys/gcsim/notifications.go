@@ -23,11 +23,19 @@ const (
 	writeTimeout = 10 * time.Second
 )
 
-// queueCallbackTopic matches v2.routing.queues.{id}.conversations.callbacks.
-var queueCallbackTopic = regexp.MustCompile(`^v2\.routing\.queues\.([^.]+)\.conversations\.callbacks$`)
+// queueTopic matches v2.routing.queues.{id}.conversations and
+// v2.routing.queues.{id}.conversations.callbacks.
+var queueTopic = regexp.MustCompile(`^v2\.routing\.queues\.([^.]+)\.conversations(\.callbacks)?$`)
 
+// callbackTopic is a queue's callbacks topic: flat callback participants.
 func callbackTopic(queueID string) string {
 	return "v2.routing.queues." + queueID + ".conversations.callbacks"
+}
+
+// conversationsTopic is a queue's conversations topic: every medium,
+// participants with calls[] and callbacks[].
+func conversationsTopic(queueID string) string {
+	return "v2.routing.queues." + queueID + ".conversations"
 }
 
 // channel is a notification channel. Its times are real time.
@@ -203,7 +211,7 @@ func (s *Sim) topicStateLocked(topic string) (state, reason string) {
 	if reason, ok := s.topicRejections[topic]; ok {
 		return "Rejected", reason
 	}
-	m := queueCallbackTopic.FindStringSubmatch(topic)
+	m := queueTopic.FindStringSubmatch(topic)
 	if m == nil {
 		return "Rejected", "Unknown topic " + topic + "."
 	}
@@ -357,24 +365,32 @@ func (s *Sim) systemMessage(ch *channel, topic, systemTopicType, message string)
 }
 
 // publishLocked sends c's snapshot to every connected channel subscribed to
-// its queue's callback topic.
+// its queue's topics: the callback view on the callbacks topic, the
+// generic view (with the calls) on the conversations topic.
 func (s *Sim) publishLocked(c *callback) { s.publishToLocked(c.queueID, c) }
 
 func (s *Sim) publishToLocked(queueID string, c *callback) {
-	topic := callbackTopic(queueID)
 	now := time.Now()
-	var frame []byte
-	for _, ch := range s.channels {
-		if ch.sock == nil || !ch.topicSet[topic] || !now.Before(ch.expires) {
-			continue
+	for _, t := range []struct {
+		topic string
+		body  func() any
+	}{
+		{callbackTopic(queueID), func() any { return c.flatConversation(true) }},
+		{conversationsTopic(queueID), func() any { return c.conversation(true) }},
+	} {
+		var frame []byte
+		for _, ch := range s.channels {
+			if ch.sock == nil || !ch.topicSet[t.topic] || !now.Before(ch.expires) {
+				continue
+			}
+			if frame == nil {
+				frame = encode(notification{
+					TopicName: t.topic, Version: "2", EventBody: t.body(),
+					Metadata: &metadata{CorrelationID: newUUID()},
+				})
+			}
+			ch.sock.enqueue(frame)
 		}
-		if frame == nil {
-			frame = encode(notification{
-				TopicName: topic, Version: "2", EventBody: c.flatConversation(),
-				Metadata: &metadata{CorrelationID: newUUID()},
-			})
-		}
-		ch.sock.enqueue(frame)
 	}
 }
 

@@ -132,11 +132,65 @@ func TestEvents(t *testing.T) {
 	if fc := expect("customer=scheduled", "acd=scheduled"); fc.Participants[0].CallbackScheduledTime != "2026-06-01T09:02:00.000Z" {
 		t.Errorf("rescheduled event time = %s", fc.Participants[0].CallbackScheduledTime)
 	}
-	// One jump plays every transition, in order.
+	// One jump plays every transition, in order: offered, accepted, the
+	// call placed and answered (the callback view does not change), hung
+	// up, wrapped up.
 	b.clock.Advance(time.Hour)
-	expect("customer=dialing", "acd=alerting")
+	expect("customer=connected", "acd=connected", "agent=alerting")
 	expect("customer=connected", "acd=disconnected/transfer", "agent=connected")
-	expect("customer=disconnected/client", "acd=disconnected/transfer", "agent=disconnected/client")
+	if fc := expect("customer=connected", "acd=disconnected/transfer", "agent=connected"); len(fc.OtherMediaURIs) != 1 {
+		t.Errorf("otherMediaUris = %v once the call is placed", fc.OtherMediaURIs)
+	}
+	expect("customer=connected", "acd=disconnected/transfer", "agent=connected")
+	expect("customer=disconnected/peer", "acd=disconnected/transfer", "agent=disconnected/client")
+	if fc := expect("customer=disconnected/peer", "acd=disconnected/transfer", "agent=disconnected/client"); fc.Participants[2].Wrapup == nil ||
+		fc.Participants[2].Wrapup.Code != gcsim.WrapupReached.ID || fc.Participants[2].Wrapup.Name != "" {
+		t.Errorf("wrap-up in the event = %+v, want the code alone", fc.Participants[2].Wrapup)
+	}
+}
+
+// TestConversationEvents: the conversations topic carries the generic
+// view, with the calls; a subscriber to both topics gets both views of
+// each change.
+func TestConversationEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gcsim.Options{AnswerRate: -1})
+	_, uri := b.channel(t, conversationsTopic(queueID), topic(queueID))
+	ws := dial(t, uri)
+	c := b.createCallback(t, "+14155550101", t0.Add(time.Minute), map[string]string{"k": "v"})
+	next := func() (conversationView, bool) {
+		t.Helper()
+		for {
+			f := nextEvent(t, ws)
+			if f.TopicName == topic(queueID) {
+				continue
+			}
+			if f.TopicName != conversationsTopic(queueID) || f.Version != "2" {
+				t.Fatalf("frame %+v", f)
+			}
+			var cv conversationView
+			if err := json.Unmarshal(f.EventBody, &cv); err != nil {
+				t.Fatal(err)
+			}
+			if cv.ID != c.Conversation.ID || cv.StartTime != "" || cv.EndTime != "" || cv.Participants[0].StartTime != "" {
+				t.Errorf("event = %s, want no start or end times", f.EventBody)
+			}
+			return cv, cv.Participants[0].Attributes["k"] == "v"
+		}
+	}
+	if cv, attrs := next(); !attrs || cv.Participants[0].Callbacks[0].State != "scheduled" {
+		t.Errorf("created: %+v", cv)
+	}
+	b.clock.Advance(time.Hour)
+	var last conversationView
+	for range 5 { // offered, accepted, dialled, not answered, wrapped up
+		last, _ = next()
+	}
+	want := []string{"customer cb=disconnected/peer call=disconnected/timeout", "acd cb=disconnected/transfer",
+		"agent cb=disconnected/client call=disconnected/peer+c wrapup=" + gcsim.WrapupNoAnswer.ID}
+	if diff := cmp.Diff(want, last.summary()); diff != "" {
+		t.Errorf("last event (-want +got):\n%s", diff)
+	}
 }
 
 func TestHeartbeatAndPing(t *testing.T) {

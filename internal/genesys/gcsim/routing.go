@@ -31,7 +31,9 @@ func (s *Sim) handleGetQueue(w http.ResponseWriter, r *http.Request) {
 		"callingPartyName":      q.Name,
 		"mediaSettings": map[string]any{
 			"callback": map[string]any{
-				"alertingTimeoutSeconds": int(s.opts.RingTime.Seconds()),
+				"mode":                   q.CallbackMode,
+				"alertingTimeoutSeconds": int(s.opts.AlertTimeout.Seconds()),
+				"autoDialDelaySeconds":   int(s.opts.AutoDialDelay.Seconds()),
 				"serviceLevel":           map[string]any{"percentage": 0.8, "durationMs": 20000},
 			},
 		},

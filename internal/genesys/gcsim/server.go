@@ -47,19 +47,35 @@ type Options struct {
 	TokenTTL time.Duration
 	// Clock drives callback lifecycles (default NewClock(time.Now(), 1)).
 	Clock *Clock
-	// AnswerRate is the probability that a due callback is answered by an
-	// agent (default 0.8). Zero means the default; use a negative value for
-	// "never answered".
+	// AnswerRate is the probability that the customer answers a callback's
+	// call (default 0.8); a call not answered rings out, or one time in
+	// three reaches a voicemail. Zero means the default; use a negative
+	// value for "never answered". It applies to callbacks without a Play
+	// (FirstPlays, SetPlay); their agents always accept the first alert.
 	AnswerRate float64
+	// FirstPlays script the first callbacks created, in order; the ones
+	// after play at random by AnswerRate.
+	FirstPlays []Play
 	// Seed seeds the random source behind answers and random failures, so
 	// that a test driving the clock with Advance sees the same outcomes.
 	Seed int64
-	// TalkTime is how long, in clock time, an answered callback stays
+	// TalkTime is how long, in clock time, an answered call stays
 	// connected (default 3m).
 	TalkTime time.Duration
-	// RingTime is how long, in clock time, a due callback dials before it is
-	// answered or not (default 20s).
+	// RingTime is how long, in clock time, the customer's phone rings
+	// before it is answered or not (default 20s).
 	RingTime time.Duration
+	// AlertTimeout is how long an agent who does not accept is alerted
+	// before the callback goes to the next agent; AcceptDelay is how long
+	// an agent who accepts takes (defaults 15s and 2s, clock time).
+	AlertTimeout, AcceptDelay time.Duration
+	// AutoDialDelay is how long after accepting an AgentFirst callback the
+	// agent's call to the customer is placed (default 2s).
+	AutoDialDelay time.Duration
+	// VoicemailTime is how long the agent stays on a call a voicemail
+	// answered (default 20s); WrapupTime is the agent's after-call work
+	// before the wrap-up code is recorded (default 15s).
+	VoicemailTime, WrapupTime time.Duration
 	// HeartbeatEvery is the real time between channel heartbeats on each
 	// notification socket (default 30s).
 	HeartbeatEvery time.Duration
@@ -91,6 +107,8 @@ type Queue struct {
 	// SMSAddress is the queue's SMS number (E.164). When any queue has one,
 	// agentless messages must be sent from one of them.
 	SMSAddress string
+	// CallbackMode is AgentFirst (the default, "") or CustomerFirst.
+	CallbackMode string
 }
 
 // ScheduleGroup is an Architect schedule group with its schedules.
@@ -132,6 +150,7 @@ type Sim struct {
 	closed          bool
 	rng             *rand.Rand
 	answerRate      float64
+	firstPlays      int // how many of opts.FirstPlays were given out
 	queues          map[string]Queue
 	smsAddresses    map[string]bool
 	groups          map[string]ScheduleGroup
@@ -181,6 +200,17 @@ func New(opts Options) *Sim {
 	if opts.RingTime <= 0 {
 		opts.RingTime = 20 * time.Second
 	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&opts.AlertTimeout, 15 * time.Second}, {&opts.AcceptDelay, 2 * time.Second}, {&opts.AutoDialDelay, 2 * time.Second},
+		{&opts.VoicemailTime, 20 * time.Second}, {&opts.WrapupTime, 15 * time.Second},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
 	if opts.HeartbeatEvery <= 0 {
 		opts.HeartbeatEvery = 30 * time.Second
 	}
@@ -222,6 +252,9 @@ func New(opts Options) *Sim {
 	for _, q := range opts.Queues {
 		if q.Name == "" {
 			q.Name = "Queue " + q.ID
+		}
+		if q.CallbackMode == "" {
+			q.CallbackMode = AgentFirst
 		}
 		s.queues[q.ID] = q
 		if q.SMSAddress != "" {
@@ -295,6 +328,7 @@ func (s *Sim) addRoutes(mux *http.ServeMux) {
 	admin("POST /sim/sockets/drop", s.handleAdminDropSockets)
 	admin("POST /sim/conversations/{conversationId}/reschedule", s.handleAdminReschedule)
 	admin("POST /sim/conversations/{conversationId}/disconnect", s.handleAdminDisconnect)
+	admin("POST /sim/conversations/{conversationId}/play", s.handleAdminPlay)
 
 	mux.Handle("/", s.wrap("unmatched", routeUnmatched, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not.found", "The requested resource was not found.")
@@ -375,8 +409,8 @@ func (s *Sim) Close() error {
 // Clock returns the simulator's clock.
 func (s *Sim) Clock() *Clock { return s.clock }
 
-// SetAnswerRate changes the probability that a callback is answered; it
-// applies to callbacks whose ring time ends from now on.
+// SetAnswerRate changes the probability that the customer answers a
+// callback without a Play; it applies to attempts that start from now on.
 func (s *Sim) SetAnswerRate(p float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
