@@ -16,7 +16,8 @@ func reflectJSON(r *Reservation) ([]byte, error) {
 	v := reservationJSON{
 		ID: r.ID, CallbackID: r.CallbackID, CallbackNumber: r.CallbackNumber, CustomerName: r.CustomerName,
 		CallbackTime: r.Slot.Start.UTC().Format(TimeFormat), QueueID: r.QueueID, Reason: r.Reason, Status: r.Status,
-		DisconnectType: r.DisconnectType, Overbooked: r.Overbooked,
+		Outcome: r.Outcome, DisconnectType: r.DisconnectType, DisconnectReasons: r.DisconnectReasons,
+		WrapupCode: r.WrapupCode, DialAttempts: r.DialAttempts, Overbooked: r.Overbooked,
 		TimeSlot:       slotJSON{local(r.Slot.Start), local(r.Slot.End)},
 		TimeSlotMatrix: make([]slotJSON, len(r.Candidates)), TimeZone: r.TimeZone,
 		ConcurrencyLimit: r.ConcurrencyLimit, ClientID: r.ClientID, Version: r.Version,
@@ -42,7 +43,9 @@ func sampleReservation() *Reservation {
 		Slot:       Slot{Start: start, End: start.Add(15 * time.Minute)},
 		Candidates: []Slot{{Start: start, End: start.Add(15 * time.Minute)}, {Start: start.Add(time.Hour), End: start.Add(75 * time.Minute)}},
 		Channel:    ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true},
-		Status:     StatusMissed, DisconnectType: "no_answer", Overbooked: true, ConcurrencyLimit: 3, Version: 7,
+		Status:     StatusMissed, Outcome: OutcomeNotReached, DisconnectType: "timeout",
+		DisconnectReasons: []DisconnectReason{{Type: "q850", Code: 19, Phrase: "No answer from user (user alerted)"}, {Type: "sip", Code: 480}},
+		WrapupCode:        "0c1d-wrapup", DialAttempts: 2, Overbooked: true, ConcurrencyLimit: 3, Version: 7,
 		CreatedAt: start.Add(-time.Hour).Add(123456 * time.Microsecond), UpdatedAt: start.Add(time.Minute),
 		Sync: Sync{State: SyncSynced, ConversationID: "conv-1", CallbackIDs: []CallbackIdentifier{{"ACD", "a1"}, {"EXTERNAL", "e2"}},
 			ScheduledAt: start, Attempts: 2, LastError: "429 then fine"},
@@ -62,6 +65,8 @@ func TestMarshalJSONMatchesEncodingJSON(t *testing.T) {
 		r := *full
 		r.ID, r.CallbackID, r.CallbackNumber, r.CustomerName, r.QueueID, r.Reason = s, s, s, s, s, s
 		r.DisconnectType, r.ClientID, r.Channel.Primary, r.Channel.Fallback = s, s, s, s
+		r.Outcome, r.WrapupCode = Outcome(s), s
+		r.DisconnectReasons = []DisconnectReason{{Type: s, Code: -1, Phrase: s}}
 		r.Sync.ConversationID, r.Sync.LastError = s, s
 		r.Sync.CallbackIDs = []CallbackIdentifier{{s, s}}
 		r.Status, r.Sync.State = Status(s), SyncState(s)

@@ -38,6 +38,42 @@ func (s Status) Final() bool {
 	return false
 }
 
+// Outcome is how a reservation's callback ended: what its final status
+// says, in the words of the callback.
+type Outcome string
+
+// The outcomes; a reservation has one once its status is final.
+const (
+	OutcomeReached    Outcome = "reached"     // completed: the customer's call was answered
+	OutcomeNotReached Outcome = "not_reached" // missed: never answered, or wrapped up as not reached
+	OutcomeCanceled   Outcome = "canceled"    // canceled, by a client or inside Genesys before anybody dialled
+	OutcomeFailed     Outcome = "failed"      // Genesys refused or could not place the callback
+)
+
+// OutcomeOf returns the outcome a final status stands for, "" for the
+// others.
+func OutcomeOf(s Status) Outcome {
+	switch s {
+	case StatusCompleted:
+		return OutcomeReached
+	case StatusMissed:
+		return OutcomeNotReached
+	case StatusCanceled:
+		return OutcomeCanceled
+	case StatusFailed:
+		return OutcomeFailed
+	}
+	return ""
+}
+
+// DisconnectReason is one Q.850 or SIP cause of a call's end, as Genesys
+// reports it.
+type DisconnectReason struct {
+	Type   string `json:"type"`
+	Code   int    `json:"code"`
+	Phrase string `json:"phrase,omitempty"`
+}
+
 // SyncState is how far a reservation has been carried to Genesys Cloud.
 type SyncState string
 
@@ -98,8 +134,18 @@ type Reservation struct {
 	Reason           string
 	ConcurrencyLimit int
 	Status           Status
-	// DisconnectType is how Genesys ended the callback (for missed ones).
-	DisconnectType string
+	// Outcome is how the callback ended ("" until its status is final).
+	Outcome Outcome
+	// DisconnectType is how Genesys ended the callback: for a missed one,
+	// how the last call to the customer ended; DisconnectReasons are that
+	// call's Q.850 or SIP causes.
+	DisconnectType    string
+	DisconnectReasons []DisconnectReason
+	// WrapupCode is the wrap-up code (its id in Genesys) the agent ended
+	// the callback with, if any; DialAttempts counts the calls placed to
+	// the customer.
+	WrapupCode   string
+	DialAttempts int
 	// Overbooked marks a reservation moved inside Genesys into a bucket
 	// that was already full: accepted, because Genesys is the truth.
 	Overbooked bool
@@ -150,7 +196,11 @@ type reservationJSON struct {
 	QueueID            string              `json:"queue_id"`
 	Reason             string              `json:"reason"`
 	Status             Status              `json:"status"`
+	Outcome            Outcome             `json:"outcome,omitempty"`
 	DisconnectType     string              `json:"disconnect_type,omitempty"`
+	DisconnectReasons  []DisconnectReason  `json:"disconnect_reasons,omitempty"`
+	WrapupCode         string              `json:"wrapup_code,omitempty"`
+	DialAttempts       int                 `json:"dial_attempts,omitempty"`
 	Overbooked         bool                `json:"overbooked,omitempty"`
 	TimeSlot           slotJSON            `json:"time_slot"`
 	TimeSlotMatrix     []slotJSON          `json:"time_slot_matrix"`
@@ -200,9 +250,39 @@ func (r *Reservation) AppendJSON(b []byte) []byte {
 	b = AppendJSONString(b, r.Reason)
 	b = append(b, `,"status":`...)
 	b = AppendJSONString(b, string(r.Status))
+	if r.Outcome != "" {
+		b = append(b, `,"outcome":`...)
+		b = AppendJSONString(b, string(r.Outcome))
+	}
 	if r.DisconnectType != "" {
 		b = append(b, `,"disconnect_type":`...)
 		b = AppendJSONString(b, r.DisconnectType)
+	}
+	if len(r.DisconnectReasons) > 0 {
+		b = append(b, `,"disconnect_reasons":[`...)
+		for i, d := range r.DisconnectReasons {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"type":`...)
+			b = AppendJSONString(b, d.Type)
+			b = append(b, `,"code":`...)
+			b = strconv.AppendInt(b, int64(d.Code), 10)
+			if d.Phrase != "" {
+				b = append(b, `,"phrase":`...)
+				b = AppendJSONString(b, d.Phrase)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if r.WrapupCode != "" {
+		b = append(b, `,"wrapup_code":`...)
+		b = AppendJSONString(b, r.WrapupCode)
+	}
+	if r.DialAttempts != 0 {
+		b = append(b, `,"dial_attempts":`...)
+		b = strconv.AppendInt(b, int64(r.DialAttempts), 10)
 	}
 	if r.Overbooked {
 		b = append(b, `,"overbooked":true`...)
@@ -362,23 +442,27 @@ func (r *Reservation) UnmarshalJSON(b []byte) error {
 		return t
 	}
 	*r = Reservation{
-		ID:               v.ID,
-		ClientID:         v.ClientID,
-		CallbackID:       v.CallbackID,
-		QueueID:          v.QueueID,
-		TimeZone:         v.TimeZone,
-		CallbackNumber:   v.CallbackNumber,
-		CustomerName:     v.CustomerName,
-		Slot:             Slot{must(v.TimeSlot.Start), must(v.TimeSlot.End)},
-		Reason:           v.Reason,
-		ConcurrencyLimit: v.ConcurrencyLimit,
-		Status:           v.Status,
-		DisconnectType:   v.DisconnectType,
-		Overbooked:       v.Overbooked,
-		Sync:             v.Sync.Sync,
-		Version:          v.Version,
-		CreatedAt:        must(v.CreatedAt),
-		UpdatedAt:        must(v.UpdatedAt),
+		ID:                v.ID,
+		ClientID:          v.ClientID,
+		CallbackID:        v.CallbackID,
+		QueueID:           v.QueueID,
+		TimeZone:          v.TimeZone,
+		CallbackNumber:    v.CallbackNumber,
+		CustomerName:      v.CustomerName,
+		Slot:              Slot{must(v.TimeSlot.Start), must(v.TimeSlot.End)},
+		Reason:            v.Reason,
+		ConcurrencyLimit:  v.ConcurrencyLimit,
+		Status:            v.Status,
+		Outcome:           v.Outcome,
+		DisconnectType:    v.DisconnectType,
+		DisconnectReasons: v.DisconnectReasons,
+		WrapupCode:        v.WrapupCode,
+		DialAttempts:      v.DialAttempts,
+		Overbooked:        v.Overbooked,
+		Sync:              v.Sync.Sync,
+		Version:           v.Version,
+		CreatedAt:         must(v.CreatedAt),
+		UpdatedAt:         must(v.UpdatedAt),
 	}
 	r.Sync.ScheduledAt = must(v.Sync.ScheduledAt)
 	if v.ChannelPreferences != nil {

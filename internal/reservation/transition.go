@@ -188,7 +188,7 @@ func Cancel(ctx context.Context, r *Reservation, l Ledger, now time.Time) (Trans
 			return Transition{}, err
 		}
 	}
-	r.Status = StatusCanceled
+	r.Status, r.Outcome = StatusCanceled, OutcomeCanceled
 	markPending(r)
 	bump(r, now)
 	return Transition{Changed: true, Event: EventCanceled, Action: "reservation.cancel", Detail: []any{"slot", r.Slot.String()}}, nil
@@ -273,7 +273,7 @@ func MarkSyncFailed(ctx context.Context, r *Reservation, reason string, failRese
 		if err := l.Release(ctx, r.QueueID, r.Bucket); err != nil {
 			return Transition{}, err
 		}
-		r.Status = StatusFailed
+		r.Status, r.Outcome = StatusFailed, OutcomeFailed
 		bump(r, now)
 	}
 	return syncTransition(r, EventSyncFailed, "reservation.sync_failed"), nil
@@ -300,8 +300,14 @@ func rank(s Status) int {
 //   - a callback time changed inside Genesys (a supervisor's reschedule:
 //     neither our slot nor what we last sent) moves a scheduled reservation
 //     to it even if that bucket is full, marking it overbooked;
+//   - a callback in progress that Genesys puts back to scheduled at a new
+//     time (an agent's reschedule after nobody answered, a CustomerFirst
+//     retry) goes back to scheduled there, the one move backwards;
 //   - a status ahead of the reservation's is taken, with the disconnect
-//     type, and a cancel or a failure inside Genesys frees the slot;
+//     type and reasons, the wrap-up code, the dial attempts and, for an
+//     end state, the outcome (reservation.failed for a callback Genesys
+//     could not place); a cancel or a failure inside Genesys frees the
+//     slot;
 //   - our pending reschedule showing up in Genesys makes it synced.
 func ApplyGenesys(ctx context.Context, r *Reservation, u GenesysUpdate, l Ledger, now time.Time) (Transition, error) {
 	const action = "reservation.genesys"
@@ -312,21 +318,17 @@ func ApplyGenesys(ctx context.Context, r *Reservation, u GenesysUpdate, l Ledger
 		}
 		return Transition{}, nil
 	}
-	if !u.ScheduledAt.IsZero() && r.Status == StatusScheduled &&
-		!u.ScheduledAt.Equal(r.Slot.Start) && !u.ScheduledAt.Equal(r.Sync.ScheduledAt) {
-		if err := l.Release(ctx, r.QueueID, r.Bucket); err != nil {
+	moved := !u.ScheduledAt.IsZero() && !u.ScheduledAt.Equal(r.Slot.Start) && !u.ScheduledAt.Equal(r.Sync.ScheduledAt)
+	backAgain := r.Status == StatusInProgress && u.Status == StatusScheduled && !u.ScheduledAt.IsZero() && !u.ScheduledAt.Equal(r.Slot.Start)
+	if (moved && r.Status == StatusScheduled) || backAgain {
+		if err := moveSlot(ctx, r, u, l); err != nil {
 			return Transition{}, err
 		}
-		over, err := l.Force(ctx, r.QueueID, u.Bucket, u.Cap)
-		if err != nil {
-			return Transition{}, err
+		if backAgain {
+			r.Status = StatusScheduled
+			r.DialAttempts = max(r.DialAttempts, u.DialAttempts)
+			r.WrapupCode = u.WrapupCode
 		}
-		d := r.Slot.End.Sub(r.Slot.Start)
-		r.Slot = Slot{Start: u.ScheduledAt.UTC(), End: u.ScheduledAt.UTC().Add(d)}
-		r.Bucket = u.Bucket
-		r.Overbooked = over
-		r.Sync.ScheduledAt = u.ScheduledAt.UTC()
-		r.Sync.State = SyncSynced
 		if u.Status == "" || u.Status == StatusScheduled {
 			bump(r, now)
 			return syncTransition(r, EventRescheduled, action), nil
@@ -349,7 +351,39 @@ func ApplyGenesys(ctx context.Context, r *Reservation, u GenesysUpdate, l Ledger
 		}
 	}
 	r.DisconnectType = u.DisconnectType
+	r.DisconnectReasons = u.DisconnectReasons
+	r.WrapupCode = u.WrapupCode
+	r.DialAttempts = max(r.DialAttempts, u.DialAttempts)
+	if r.Status.Final() {
+		r.Outcome = u.Outcome
+		if r.Outcome == "" {
+			r.Outcome = OutcomeOf(r.Status)
+		}
+	}
 	r.Sync.State = SyncSynced
 	bump(r, now)
-	return syncTransition(r, StatusEvent(u.Status), action), nil
+	t := syncTransition(r, StatusEvent(u.Status), action)
+	if r.Outcome != "" {
+		t.Detail = append(t.Detail, "outcome", string(r.Outcome))
+	}
+	return t, nil
+}
+
+// moveSlot moves r to the callback time Genesys holds, u.ScheduledAt, even
+// into a full bucket (marking r overbooked): Genesys is the truth.
+func moveSlot(ctx context.Context, r *Reservation, u GenesysUpdate, l Ledger) error {
+	if err := l.Release(ctx, r.QueueID, r.Bucket); err != nil {
+		return err
+	}
+	over, err := l.Force(ctx, r.QueueID, u.Bucket, u.Cap)
+	if err != nil {
+		return err
+	}
+	d := r.Slot.End.Sub(r.Slot.Start)
+	r.Slot = Slot{Start: u.ScheduledAt.UTC(), End: u.ScheduledAt.UTC().Add(d)}
+	r.Bucket = u.Bucket
+	r.Overbooked = over
+	r.Sync.ScheduledAt = u.ScheduledAt.UTC()
+	r.Sync.State = SyncSynced
+	return nil
 }

@@ -220,7 +220,7 @@ func TestCancel(t *testing.T) {
 				t.Errorf("released = %v, want %v", got, tt.released)
 			}
 			if tt.code == "" && (tr.Event != reservation.EventCanceled || r.Status != reservation.StatusCanceled ||
-				r.Sync.State != reservation.SyncPending || r.Version != 2) {
+				r.Outcome != reservation.OutcomeCanceled || r.Sync.State != reservation.SyncPending || r.Version != 2) {
 				t.Errorf("after cancel: %+v, %+v", tr, r)
 			}
 		})
@@ -271,7 +271,8 @@ func TestMarkSyncFailed(t *testing.T) {
 		t.Errorf("the same refusal again changed %+v", tr)
 	}
 	tr, err = reservation.MarkSyncFailed(ctx, r, "genesys: 400 refused create", true, l, now)
-	if err != nil || r.Status != reservation.StatusFailed || l.used[at(0)] != 0 || r.Version != 2 || tr.Event != reservation.EventSyncFailed {
+	if err != nil || r.Status != reservation.StatusFailed || r.Outcome != reservation.OutcomeFailed || l.used[at(0)] != 0 || r.Version != 2 ||
+		tr.Event != reservation.EventSyncFailed {
 		t.Errorf("a refused create: %+v, %v, %+v, used %v", tr, err, r, l.used)
 	}
 	long := strings.Repeat("é", 400) // 800 bytes
@@ -355,6 +356,74 @@ func TestApplyGenesys(t *testing.T) {
 		}
 		if l.used[at(0)] != 1 || len(l.calls) != 0 {
 			t.Errorf("a completed callback changed the ledger: used %v, calls %v", l.used, l.calls)
+		}
+	})
+	t.Run("OutcomeAndWhatTheCallSays", func(t *testing.T) {
+		r, l := booked(t)
+		synced(t, r)
+		reasons := []reservation.DisconnectReason{{Type: "q850", Code: 19}}
+		if _, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusInProgress, DialAttempts: 1, ScheduledAt: at(0)}, l, now); err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome != "" || r.DialAttempts != 1 {
+			t.Errorf("in progress: outcome %q, attempts %d", r.Outcome, r.DialAttempts)
+		}
+		tr, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusMissed, DisconnectType: "timeout",
+			DisconnectReasons: reasons, WrapupCode: "wc-no-answer", DialAttempts: 1, ScheduledAt: at(0)}, l, now)
+		if err != nil || tr.Event != reservation.EventMissed || r.Outcome != reservation.OutcomeNotReached || r.DisconnectType != "timeout" ||
+			!cmp.Equal(r.DisconnectReasons, reasons) || r.WrapupCode != "wc-no-answer" || r.DialAttempts != 1 || l.used[at(0)] != 1 {
+			t.Errorf("%+v, %v, %+v", tr, err, r)
+		}
+		// A wrap-up that came later changes nothing: missed is final.
+		if tr, _ := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusCompleted, WrapupCode: "other"}, l, now); tr.Changed || r.WrapupCode != "wc-no-answer" {
+			t.Errorf("a final outcome changed: %+v", r)
+		}
+	})
+	t.Run("EveryEndHasItsOutcome", func(t *testing.T) {
+		for st, want := range map[reservation.Status]reservation.Outcome{
+			reservation.StatusCompleted: reservation.OutcomeReached, reservation.StatusMissed: reservation.OutcomeNotReached,
+			reservation.StatusCanceled: reservation.OutcomeCanceled, reservation.StatusFailed: reservation.OutcomeFailed,
+		} {
+			r, l := booked(t)
+			synced(t, r)
+			if _, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: st}, l, now); err != nil || r.Outcome != want {
+				t.Errorf("%s: outcome %q, want %q (%v)", st, r.Outcome, want, err)
+			}
+		}
+		// The outcome Genesys implies wins over the status's own: a call
+		// answered but wrapped up as a voicemail is missed, not reached.
+		r, l := booked(t)
+		synced(t, r)
+		if _, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusMissed, Outcome: reservation.OutcomeNotReached}, l, now); err != nil ||
+			r.Outcome != reservation.OutcomeNotReached {
+			t.Errorf("outcome %q, %v", r.Outcome, err)
+		}
+	})
+	t.Run("RescheduledInGenesysAfterTheOffer", func(t *testing.T) {
+		r, l := booked(t)
+		synced(t, r)
+		if _, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusInProgress, DialAttempts: 1, ScheduledAt: at(0)}, l, now); err != nil {
+			t.Fatal(err)
+		}
+		// A late snapshot of the time it had changes nothing.
+		if tr, _ := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusScheduled, ScheduledAt: at(0)}, l, now); tr.Changed {
+			t.Errorf("a late scheduled snapshot moved it back: %+v", r)
+		}
+		l.used[at(8)] = 2
+		tr, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: reservation.StatusScheduled, ScheduledAt: at(8),
+			Bucket: at(8), Cap: 2, DialAttempts: 1, WrapupCode: "wc-no-answer"}, l, now)
+		if err != nil || tr.Event != reservation.EventRescheduled || r.Status != reservation.StatusScheduled || !r.Slot.Start.Equal(at(8)) ||
+			!r.Overbooked || r.DialAttempts != 1 || r.Outcome != "" || l.used[at(0)] != 0 || l.used[at(8)] != 3 || !r.Sync.ScheduledAt.Equal(at(8)) {
+			t.Errorf("%+v, %v, %+v, used %v", tr, err, r, l.used)
+		}
+		// The next attempt is reached.
+		for _, st := range []reservation.Status{reservation.StatusInProgress, reservation.StatusCompleted} {
+			if _, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: st, ScheduledAt: at(8), DialAttempts: 2}, l, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r.Status != reservation.StatusCompleted || r.Outcome != reservation.OutcomeReached || r.DialAttempts != 2 {
+			t.Errorf("after the second attempt: %+v", r)
 		}
 	})
 	t.Run("MovedInGenesysEvenIntoAFullBucket", func(t *testing.T) {

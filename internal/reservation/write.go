@@ -140,8 +140,17 @@ type SyncResult struct {
 // read from Genesys about a reservation's callback.
 type GenesysUpdate struct {
 	// Status is the status Genesys implies ("" when it implies none yet).
-	Status         Status
-	DisconnectType string
+	Status Status
+	// Outcome is the outcome of a final Status ("": OutcomeOf(Status)).
+	Outcome Outcome
+	// DisconnectType and DisconnectReasons say how the callback (for a
+	// missed one, the last call to the customer) ended.
+	DisconnectType    string
+	DisconnectReasons []DisconnectReason
+	// WrapupCode is the agent's wrap-up code, if any; DialAttempts counts
+	// the calls placed to the customer so far.
+	WrapupCode   string
+	DialAttempts int
 	// ScheduledAt is the callback time Genesys holds (zero if unknown);
 	// Bucket and Cap are its bucket and that bucket's capacity, used when
 	// the time was changed inside Genesys.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,10 +44,18 @@ func testUpgrade(t *testing.T, dsn string) {
 	if _, err := storage.MigrateTo(ctx, s, 4); err != nil {
 		t.Fatal(err)
 	}
-	// This code writes the events' owner (version 7): the column is there
-	// while it writes the version-4 data, and goes before the upgrade.
-	if err := storage.ExecSQL(ctx, s, "ALTER TABLE events ADD COLUMN owner TEXT NOT NULL DEFAULT ''"); err != nil {
-		t.Fatal(err)
+	// This code writes the events' owner (version 7) and the reservations'
+	// outcomes (version 8): the columns are there while it writes the
+	// version-4 data, and go before the upgrade.
+	added := []string{"events ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN outcome TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN disconnect_reasons TEXT NOT NULL DEFAULT '[]'",
+		"reservations ADD COLUMN wrapup_code TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN dial_attempts INTEGER NOT NULL DEFAULT 0"}
+	for _, a := range added {
+		if err := storage.ExecSQL(ctx, s, "ALTER TABLE "+a); err != nil {
+			t.Fatal(err)
+		}
 	}
 	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour).UTC()
 	cand := func(i int) reservation.Candidate {
@@ -71,8 +80,12 @@ func testUpgrade(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, s, ids)
-	if err := storage.ExecSQL(ctx, s, "ALTER TABLE events DROP COLUMN owner"); err != nil {
-		t.Fatal(err)
+	for _, a := range added {
+		table, col, _ := strings.Cut(a, " ADD COLUMN ")
+		col, _, _ = strings.Cut(col, " ")
+		if err := storage.ExecSQL(ctx, s, "ALTER TABLE "+table+" DROP COLUMN "+col); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	applied, err := s.Migrate(ctx)
@@ -80,9 +93,11 @@ func testUpgrade(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	// Version 5, then 6 (which moved the claims to the leases table), then
-	// 7 (the events' owners).
-	if len(applied) != 3 || applied[0][:5] != "0005_" || applied[1] != "0006_leases.sql" || applied[2] != "0007_owners.sql" {
-		t.Fatalf("Migrate applied %v, want version 5, then 6, then 7", applied)
+	// 7 (the events' owners), then 8 (the outcomes: the canceled
+	// reservation gets its own).
+	if len(applied) != 4 || applied[0][:5] != "0005_" || applied[1] != "0006_leases.sql" || applied[2] != "0007_owners.sql" ||
+		applied[3] != "0008_outcome.sql" {
+		t.Fatalf("Migrate applied %v, want version 5, then 6, 7 and 8", applied)
 	}
 	after := snapshot(t, s, ids)
 	for _, ev := range after.Events {

@@ -22,6 +22,8 @@ func syncTests() []struct {
 		{"SyncFailed", testSyncFailed},
 		{"GenesysForwardOnly", testGenesysForwardOnly},
 		{"GenesysReschedule", testGenesysReschedule},
+		{"GenesysBackToScheduled", testGenesysBackToScheduled},
+		{"GenesysFailed", testGenesysFailed},
 		{"GenesysCancelAndOurCancel", testGenesysCancel},
 		{"Leases", testLeases},
 		{"ScheduleImports", testScheduleImports},
@@ -176,9 +178,21 @@ func testGenesysForwardOnly(t *testing.T, s *storage.Store) {
 	if _, changed := apply(reservation.StatusScheduled, ""); changed {
 		t.Error("a late scheduled snapshot moved the status back")
 	}
-	got, changed := apply(reservation.StatusMissed, "transfer.noanswer")
-	if !changed || got.Status != reservation.StatusMissed || got.DisconnectType != "transfer.noanswer" {
-		t.Errorf("missed = %+v", got)
+	reasons := []reservation.DisconnectReason{{Type: "q850", Code: 19, Phrase: "No answer from user (user alerted)"}}
+	got, changed, err := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{Status: reservation.StatusMissed, DisconnectType: "timeout",
+		DisconnectReasons: reasons, WrapupCode: "wc-cust-unavailable", DialAttempts: 2, ScheduledAt: r.Slot.Start}, genesysWrite())
+	if err != nil || !changed || got.Status != reservation.StatusMissed || got.Outcome != reservation.OutcomeNotReached ||
+		got.DisconnectType != "timeout" || len(got.DisconnectReasons) != 1 || got.DisconnectReasons[0] != reasons[0] ||
+		got.WrapupCode != "wc-cust-unavailable" || got.DialAttempts != 2 {
+		t.Errorf("missed = %+v, %v", got, err)
+	}
+	// As stored, and in the event.
+	if back, err := s.FindReservationByID(ctx, r.ID); err != nil || back.Outcome != reservation.OutcomeNotReached ||
+		len(back.DisconnectReasons) != 1 || back.DisconnectReasons[0] != reasons[0] || back.WrapupCode != got.WrapupCode || back.DialAttempts != 2 {
+		t.Errorf("read back = %+v, %v", back, err)
+	}
+	if evs := eventTypes(t, s, r.ID); evs[len(evs)-1] != reservation.EventMissed {
+		t.Errorf("events = %v", evs)
 	}
 	if _, changed := apply(reservation.StatusCompleted, "client"); changed {
 		t.Error("a final status was overwritten")
@@ -206,6 +220,50 @@ func testGenesysReschedule(t *testing.T, s *storage.Store) {
 	}
 	if evs := eventTypes(t, s, r.ID); evs[len(evs)-1] != reservation.EventRescheduled {
 		t.Errorf("events = %v", evs)
+	}
+}
+
+// testGenesysBackToScheduled: a callback in progress that Genesys puts
+// back to scheduled at a new time (an agent's reschedule after nobody
+// answered) is scheduled again, its capacity moved.
+func testGenesysBackToScheduled(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := synced(t, s, create(t, s, "q1", cand(0, 1)))
+	if _, _, err := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{Status: reservation.StatusInProgress, DialAttempts: 1,
+		ScheduledAt: r.Slot.Start}, genesysWrite()); err != nil {
+		t.Fatal(err)
+	}
+	target := cand(4, 1)
+	got, changed, err := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{Status: reservation.StatusScheduled, DialAttempts: 1,
+		ScheduledAt: target.Slot.Start, Bucket: target.Bucket, Cap: 1}, genesysWrite())
+	if err != nil || !changed || got.Status != reservation.StatusScheduled || !got.Slot.Start.Equal(target.Slot.Start) ||
+		got.Overbooked || got.DialAttempts != 1 || got.Outcome != "" {
+		t.Fatalf("back to scheduled = %+v, %v, %v", got, changed, err)
+	}
+	u := usage(t, s, "q1")
+	if u[cand(0, 1).Bucket.UnixMicro()] != 0 || u[target.Bucket.UnixMicro()] != 1 {
+		t.Errorf("usage = %v, want the capacity moved", u)
+	}
+	if evs := eventTypes(t, s, r.ID); evs[len(evs)-1] != reservation.EventRescheduled {
+		t.Errorf("events = %v", evs)
+	}
+}
+
+// testGenesysFailed: a callback Genesys could not place is failed, with
+// its event, and frees its slot.
+func testGenesysFailed(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	r := synced(t, s, create(t, s, "q1", cand(0, 1)))
+	got, changed, err := s.ApplyGenesys(ctx, r.ID, reservation.GenesysUpdate{Status: reservation.StatusFailed, DisconnectType: "uncallable",
+		DialAttempts: 1}, genesysWrite())
+	if err != nil || !changed || got.Status != reservation.StatusFailed || got.Outcome != reservation.OutcomeFailed {
+		t.Fatalf("failed = %+v, %v, %v", got, changed, err)
+	}
+	if evs := eventTypes(t, s, r.ID); evs[len(evs)-1] != reservation.EventFailed {
+		t.Errorf("events = %v, want reservation.failed last", evs)
+	}
+	if u := usage(t, s, "q1"); u[cand(0, 1).Bucket.UnixMicro()] != 0 {
+		t.Errorf("slot not freed: %v", u)
 	}
 }
 
