@@ -47,6 +47,10 @@ type Queue struct {
 	// CallerID, CallerIDName and ScriptID go into each callback created in
 	// Genesys when set.
 	CallerID, CallerIDName, ScriptID string
+	// NotReachedWrapups are the Genesys wrap-up codes (ids or names) that
+	// make a callback whose call was answered not reached: a voicemail, the
+	// wrong person.
+	NotReachedWrapups []string
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,7 +40,7 @@ type NotificationConn interface {
 }
 
 // Listener follows the callbacks of every configured queue through the
-// Genesys Notifications API. Exactly one process per database listens at a
+// Genesys Notifications API (each queue's conversations topic). Exactly one process per database listens at a
 // time: it holds a lease in the database; the others wait to take over.
 type Listener struct {
 	r       *Runner
@@ -135,12 +136,15 @@ func (l *Listener) lead(ctx context.Context, lease *storage.Lease) {
 	cancel(nil)
 }
 
-// topics returns the topic of every queue with a Genesys queue id.
+// topics returns the conversations topic of every queue with a Genesys
+// queue id: v2.routing.queues.{id}.conversations carries the calls placed
+// for a callback, which tell whether the customer was reached. The
+// callbacks topic (callback communications only) would add nothing.
 func (l *Listener) topics() []string {
 	var out []string
 	for _, q := range l.r.cfg.Queues {
 		if q.GenesysQueueID != "" {
-			out = append(out, genesys.QueueCallbacksTopic(q.GenesysQueueID))
+			out = append(out, genesys.QueueConversationsTopic(q.GenesysQueueID))
 		}
 	}
 	return out
@@ -282,7 +286,7 @@ func (l *Listener) session(ctx context.Context) (connected bool, err error) {
 				read(next)
 				cur.conn.Close()
 				cur = next
-			case isCallbackTopic(m.n.TopicName):
+			case isConversationsTopic(m.n.TopicName):
 				l.r.cfg.Observer.NotificationEvent("callback")
 				if err := l.handle(ctx, m.n); err != nil {
 					l.r.logger.WarnContext(ctx, "apply notification", "topic", m.n.TopicName, "err", err)
@@ -304,16 +308,24 @@ func rollIn(ch *genesys.Channel, before time.Duration) time.Duration {
 	return max(time.Until(ch.Expires)-before, time.Second)
 }
 
-func isCallbackTopic(topic string) bool {
-	return len(topic) > len("v2.routing.queues.") && topic[:len("v2.routing.queues.")] == "v2.routing.queues." &&
-		len(topic) > len(".conversations.callbacks") && topic[len(topic)-len(".conversations.callbacks"):] == ".conversations.callbacks"
+// isConversationsTopic reports whether topic is a queue's conversations
+// topic, v2.routing.queues.{id}.conversations.
+func isConversationsTopic(topic string) bool {
+	id, ok := strings.CutPrefix(topic, "v2.routing.queues.")
+	id, found := strings.CutSuffix(id, ".conversations")
+	return ok && found && id != "" && !strings.Contains(id, ".")
 }
 
-// handle applies one callback event.
+// handle applies one conversation event. The topic carries every medium
+// of the queue: conversations with no callback communication (inbound
+// calls) are not ours and are skipped without a read of the store.
 func (l *Listener) handle(ctx context.Context, n *genesys.Notification) error {
-	c, err := genesys.ParseCallbackEvent(n.EventBody)
+	c, err := genesys.ParseConversationEvent(n.EventBody)
 	if err != nil {
 		return err
+	}
+	if !hasCallback(c) {
+		return nil
 	}
 	res, err := l.r.cfg.Store.FindReservationByConversation(ctx, c.ID)
 	if reservation.ErrorCode(err) == reservation.ENOTFOUND {
@@ -324,6 +336,17 @@ func (l *Listener) handle(ctx context.Context, n *genesys.Notification) error {
 	if err != nil {
 		return err
 	}
-	_, err = l.r.apply(ctx, res, c)
+	_, err = l.r.apply(ctx, res, c, false)
 	return err
+}
+
+// hasCallback reports whether any participant of c has a callback
+// communication.
+func hasCallback(c *genesys.Conversation) bool {
+	for _, p := range c.Participants {
+		if len(p.Callbacks) > 0 {
+			return true
+		}
+	}
+	return false
 }

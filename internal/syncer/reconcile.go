@@ -10,17 +10,79 @@ import (
 )
 
 // apply brings a reservation in line with a conversation read from Genesys
-// (a notification or a reconciliation read) and reports whether it changed.
-func (r *Runner) apply(ctx context.Context, res *reservation.Reservation, c *genesys.CallbackConversation) (bool, error) {
-	u := r.withBucket(r.queues[res.QueueID], mapConversation(c, r.now()))
+// (a notification, or with fresh a read just made) and reports whether it
+// changed. A callback whose communications have all ended but whose agent
+// has not wrapped up yet stays in progress; a read of the conversation is
+// then scheduled for when its wait ends (the outcome job), in case no event
+// comes. An event past that wait, still without the wrap-up, is not taken
+// as final: it may have been read late, so the conversation is read again
+// first.
+func (r *Runner) apply(ctx context.Context, res *reservation.Reservation, c *genesys.Conversation, fresh bool) (bool, error) {
+	m := mapConversation(c, r.now(), r.policies[res.QueueID])
+	if m.unwrapped && !fresh {
+		return false, r.awaitOutcome(ctx, res.ID, m.waitUntil)
+	}
+	u := r.withBucket(r.queues[res.QueueID], m.update)
 	w := reservation.Write{Actor: "genesys", Origin: reservation.OriginGenesys}
 	got, changed, err := r.cfg.Store.ApplyGenesys(ctx, res.ID, u, w)
-	if err != nil || !changed {
-		return changed, err
+	if err != nil {
+		return false, err
 	}
-	r.logger.InfoContext(ctx, "reservation updated from Genesys", "reservation_id", got.ID, "status", got.Status,
-		"conversation_id", c.ID, "version", got.Version)
-	return true, nil
+	if !m.waitUntil.IsZero() && !got.Status.Final() {
+		if err := r.awaitOutcome(ctx, got.ID, m.waitUntil); err != nil {
+			return changed, err
+		}
+	}
+	if changed {
+		r.logger.InfoContext(ctx, "reservation updated from Genesys", "reservation_id", got.ID, "status", got.Status,
+			"outcome", got.Outcome, "dial_attempts", got.DialAttempts, "conversation_id", c.ID, "version", got.Version)
+	}
+	return changed, nil
+}
+
+// outcomeArgs is the job that reads a conversation again once its outcome
+// stops waiting for a wrap-up (At, Unix milliseconds on the Genesys-side
+// clock).
+type outcomeArgs struct {
+	ReservationID string `json:"reservation_id"`
+	At            int64  `json:"at"`
+}
+
+func (outcomeArgs) Kind() string { return "genesys_outcome" }
+
+// awaitOutcome schedules the outcome job of a reservation for at (once per
+// reservation and instant).
+func (r *Runner) awaitOutcome(ctx context.Context, id string, at time.Time) error {
+	run := time.Now().Add(max(r.cfg.Until(at), 0) + time.Second)
+	return r.jobs.Insert(ctx, outcomeArgs{ReservationID: id, At: at.UnixMilli()}, &jobs.InsertOpts{ScheduledAt: run})
+}
+
+// workOutcome reads the conversation of a reservation still in progress
+// and applies it: by now its wait for a wrap-up is over. On a Genesys-side
+// clock that has not got there yet (a slower sandbox clock) it waits on.
+func (r *Runner) workOutcome(ctx context.Context, job *jobs.Job[outcomeArgs]) error {
+	res, err := r.cfg.Store.FindReservationByID(ctx, job.Args.ReservationID)
+	if reservation.ErrorCode(err) == reservation.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if res.Status.Final() || res.Sync.ConversationID == "" {
+		return nil
+	}
+	if at := time.UnixMilli(job.Args.At); r.now().Before(at) {
+		return jobs.Snooze(max(r.cfg.Until(at), time.Second))
+	}
+	c, err := r.cfg.Genesys.GetConversation(ctx, res.Sync.ConversationID)
+	if genesys.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = r.apply(ctx, res, c, true)
+	return err
 }
 
 // reconcileArgs is the periodic job that reads back every unsettled
@@ -146,7 +208,7 @@ func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation)
 	if err := r.yieldToSync(ctx); err != nil {
 		return false, err
 	}
-	c, err := r.cfg.Genesys.GetCallbackConversation(ctx, res.Sync.ConversationID)
+	c, err := r.cfg.Genesys.GetConversation(ctx, res.Sync.ConversationID)
 	if genesys.IsNotFound(err) {
 		r.logger.WarnContext(ctx, "the conversation of a reservation is gone from Genesys", "reservation_id", res.ID,
 			"conversation_id", res.Sync.ConversationID)
@@ -155,7 +217,7 @@ func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation)
 	if err != nil {
 		return false, err
 	}
-	changed, err := r.apply(ctx, res, c)
+	changed, err := r.apply(ctx, res, c, true)
 	if changed {
 		r.cfg.Observer.ReconcileRepair("status")
 	}

@@ -51,6 +51,7 @@ type Genesys interface {
 	CancelCallback(ctx context.Context, conversationID string, ids []genesys.CallbackIdentifier) error
 	FindCallbacks(ctx context.Context, q genesys.FindQuery) ([]string, error)
 	GetCallbackConversation(ctx context.Context, id string) (*genesys.CallbackConversation, error)
+	GetConversation(ctx context.Context, id string) (*genesys.Conversation, error)
 	SendSMS(ctx context.Context, m genesys.AgentlessMessage) (*genesys.AgentlessResponse, error)
 	CreateChannel(ctx context.Context) (*genesys.Channel, error)
 	Subscribe(ctx context.Context, channelID string, topics []string, replace bool) ([]genesys.ChannelTopic, error)
@@ -99,6 +100,16 @@ type Config struct {
 	// unknown waits for others to share its analytics query (default
 	// DefaultLookupWindow).
 	LookupWindow time.Duration
+	// OutcomeWait is how long after a callback's last communication ends
+	// its outcome waits for the agent's wrap-up (default
+	// DefaultOutcomeWait); each queue's NotReachedWrapups are the wrap-up
+	// codes that make a callback not reached.
+	OutcomeWait time.Duration
+	// Until returns the real time until the Genesys-side clock (Now)
+	// reads t: when to read a conversation again whose outcome waits for a
+	// wrap-up (default time.Until; the sandbox's follows its clock's
+	// speed).
+	Until func(t time.Time) time.Duration
 }
 
 // DataKey is the callback data key holding our reservation id; it is how a
@@ -123,6 +134,8 @@ type Runner struct {
 	logger  *slog.Logger
 	lookups *lookups
 	queues  map[string]*booking.Queue
+	// policies holds each queue's outcome policy, by queue id.
+	policies map[string]outcomePolicy
 	id      string
 	jobs    *jobs.Client
 	now     func() time.Time
@@ -132,8 +145,9 @@ type Runner struct {
 const jobQueue = "genesys"
 
 // New builds the sync and registers its jobs with cfg.Jobs (before the
-// job client opens): the sync of a reservation, the missed-callback SMS
-// and the periodic reconciliation. Install OnEvents as a store event hook.
+// job client opens): the sync of a reservation, the missed-callback SMS,
+// the read of an outcome that waited for a wrap-up and the periodic
+// reconciliation. Install OnEvents as a store event hook.
 func New(cfg Config) *Runner {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -159,17 +173,25 @@ func New(cfg Config) *Runner {
 	if cfg.LookupWindow <= 0 {
 		cfg.LookupWindow = DefaultLookupWindow
 	}
+	if cfg.OutcomeWait <= 0 {
+		cfg.OutcomeWait = DefaultOutcomeWait
+	}
+	if cfg.Until == nil {
+		cfg.Until = time.Until
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*booking.Queue{}, id: "sync-" + hex.EncodeToString(b),
-		jobs: cfg.Jobs, now: cfg.Now}
+	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*booking.Queue{}, policies: map[string]outcomePolicy{},
+		id: "sync-" + hex.EncodeToString(b), jobs: cfg.Jobs, now: cfg.Now}
 	r.lookups = &lookups{r: r, open: map[string]*lookupBatch{}}
 	for _, q := range cfg.Queues {
 		r.queues[q.ID] = q
+		r.policies[q.ID] = newOutcomePolicy(q.NotReachedWrapups, cfg.OutcomeWait)
 	}
 	r.jobs.AddQueue(jobQueue, cfg.Workers)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue}, r.workSync)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 10, UniqueByArgs: true}, r.workSMS)
+	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 10, UniqueByArgs: true}, r.workOutcome)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 3, UniqueByPeriod: time.Minute,
 		Timeout: 30 * time.Minute}, r.workReconcile)
 	r.jobs.AddPeriodic(cfg.ReconcileEvery, reconcileArgs{}, true)
@@ -190,6 +212,7 @@ func (r *Runner) OnEvents(ctx context.Context, tx *storage.Tx, events []reservat
 		if res.Sync.State == reservation.SyncPending {
 			syncs = append(syncs, syncArgs{ReservationID: res.ID})
 		}
+		// Missed is the not_reached outcome.
 		if ev.Type == reservation.EventMissed && wantsSMS(res) {
 			if err := r.jobs.InsertTx(ctx, tx, smsArgs{ReservationID: res.ID}, nil); err != nil {
 				return err

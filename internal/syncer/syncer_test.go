@@ -35,10 +35,25 @@ type bundle struct {
 	dials  atomic.Int64 // notification sockets the listener has opened
 }
 
+// options vary setup: the queue's callback mode, its not_reached wrap-up
+// codes, the outcome wait and how the sync turns a Genesys-side instant
+// into a real delay.
+type options struct {
+	mode        string
+	notReached  []string
+	outcomeWait time.Duration
+	until       func(time.Time) time.Duration
+}
+
 // setup starts a simulator (clock stopped: tests move it), a store on the
 // backend, a Genesys client and the sync with its workers; listen also
 // starts the notification listener.
 func setup(t *testing.T, backend string, listen bool) *bundle {
+	t.Helper()
+	return setupWith(t, backend, listen, options{})
+}
+
+func setupWith(t *testing.T, backend string, listen bool, o options) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var dsn string
@@ -55,7 +70,7 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 	sim := gcsim.New(gcsim.Options{
 		Clock: clock, Seed: 7, AnswerRate: 1, RingTime: 20 * time.Second, TalkTime: time.Minute,
 		HeartbeatEvery: time.Second,
-		Queues:         []gcsim.Queue{{ID: simQueue, Name: "Support", SMSAddress: "+18005550100"}},
+		Queues:         []gcsim.Queue{{ID: simQueue, Name: "Support", SMSAddress: "+18005550100", CallbackMode: o.mode}},
 	})
 	url, err := sim.Start("127.0.0.1:0")
 	if err != nil {
@@ -71,12 +86,12 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 	loc, _ := time.LoadLocation("America/New_York")
 	q := &booking.Queue{ID: "support", Name: "Support", GenesysQueueID: simQueue, TimeZone: loc.String(),
 		Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 2, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour},
-		SMSFrom:  "+18005550100"}
+		SMSFrom:  "+18005550100", NotReachedWrapups: o.notReached}
 	js := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond,
 		JobTimeout: 20 * time.Second})
 	runner := syncer.New(syncer.Config{
 		Store: store, Jobs: js, Genesys: gc, Queues: []*booking.Queue{q}, Now: clock.Now,
-		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour,
+		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour, OutcomeWait: o.outcomeWait, Until: o.until,
 	})
 	store.OnEvents(runner.OnEvents)
 	if err := js.Open(ctx); err != nil {
@@ -399,7 +414,7 @@ func TestPermanentRefusalFailsTheReservation(t *testing.T) {
 }
 
 // TestLifecycleFromNotifications plays callbacks out on the simulator's
-// clock and follows them through the listener.
+// clock and follows them through the listener (the conversations topic).
 func TestLifecycleFromNotifications(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
@@ -409,10 +424,12 @@ func TestLifecycleFromNotifications(t *testing.T) {
 		waitListener(t, b)
 		b.sim.Clock().Advance(answered.Slot.Start.Sub(b.sim.Clock().Now()) + time.Second)
 		b.waitFor(answered.ID, "in progress", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusInProgress })
+		// The call ends after a minute; completed once the agent wraps up.
 		b.sim.Clock().Advance(2 * time.Minute)
 		done := b.waitFor(answered.ID, "completed", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusCompleted })
-		if done.Version != 3 {
-			t.Errorf("version = %d, want 3 (created, in progress, completed)", done.Version)
+		if done.Version != 3 || done.Outcome != reservation.OutcomeReached || done.WrapupCode != gcsim.WrapupReached.ID || done.DialAttempts != 1 {
+			t.Errorf("completed = version %d, outcome %q, wrap-up %q, %d dial attempts; want 3 (created, in progress, completed), reached",
+				done.Version, done.Outcome, done.WrapupCode, done.DialAttempts)
 		}
 		evs := b.events(answered.ID)
 		if evs[len(evs)-2] != "reservation.in_progress/genesys" || evs[len(evs)-1] != "reservation.completed/genesys" {
@@ -420,13 +437,12 @@ func TestLifecycleFromNotifications(t *testing.T) {
 		}
 
 		// Not answered, with the SMS fallback asked for: missed, one SMS.
-		b.sim.SetAnswerRate(-1)
 		missed := b.reserve("missed", 2*time.Hour, reservation.ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true})
-		b.waitFor(missed.ID, "synced", synced)
+		b.playNext(missed.ID, gcsim.Play{Customer: gcsim.CustomerNoAnswer})
 		b.sim.Clock().Advance(missed.Slot.Start.Sub(b.sim.Clock().Now()) + time.Minute)
 		got := b.waitFor(missed.ID, "missed", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusMissed })
-		if got.DisconnectType == "" {
-			t.Error("missed reservation has no disconnect type")
+		if got.DisconnectType != "timeout" || got.Outcome != reservation.OutcomeNotReached {
+			t.Errorf("missed reservation: disconnect type %q, outcome %q", got.DisconnectType, got.Outcome)
 		}
 		waitUntil(t, 20*time.Second, "an SMS is sent", func() bool { return len(b.sim.SMS()) > 0 })
 		sms := b.sim.SMS()
@@ -435,6 +451,17 @@ func TestLifecycleFromNotifications(t *testing.T) {
 		}
 		b.waitForEvent(missed.ID, "reservation.sms_sent/genesys")
 	})
+}
+
+// playNext waits until reservation id is synced and scripts how its
+// callback plays.
+func (b *bundle) playNext(id string, p gcsim.Play) string {
+	b.t.Helper()
+	r := b.waitFor(id, "synced", synced)
+	if err := b.sim.SetPlay(r.Sync.ConversationID, p); err != nil {
+		b.t.Fatal(err)
+	}
+	return r.Sync.ConversationID
 }
 
 func (b *bundle) waitForEvent(id, want string) {
