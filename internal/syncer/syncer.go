@@ -136,9 +136,9 @@ type Runner struct {
 	queues  map[string]*booking.Queue
 	// policies holds each queue's outcome policy, by queue id.
 	policies map[string]outcomePolicy
-	id      string
-	jobs    *jobs.Client
-	now     func() time.Time
+	id       string
+	jobs     *jobs.Client
+	now      func() time.Time
 }
 
 // jobQueue is the job queue the sync's jobs run on.
