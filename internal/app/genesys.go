@@ -53,7 +53,7 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 	if gcfg.APIURL != "" {
 		gcfg.Region = "" // resolved already
 	}
-	now := time.Now
+	now, until := time.Now, time.Until
 	for _, q := range queues {
 		if q.ScheduleGroupID != "" {
 			// Hours come from Genesys; closed until the first import.
@@ -76,6 +76,8 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 			if q.SMSFrom == "" {
 				q.SMSFrom = sandboxSMSFrom
 			}
+			// The simulator's agents wrap up a voicemail with its code.
+			q.NotReachedWrapups = append(q.NotReachedWrapups, gcsim.WrapupVoicemail.ID)
 			simQueues[i] = gcsim.Queue{ID: q.GenesysQueueID, Name: q.Name, SMSAddress: q.SMSFrom}
 		}
 		answer := g.Sandbox.AnswerRate
@@ -85,7 +87,11 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		clock := gcsim.NewClock(time.Now(), g.Sandbox.Speed)
 		side.sim = gcsim.New(gcsim.Options{
 			Clock: clock, AnswerRate: answer, RingTime: g.Sandbox.RingTime, TalkTime: g.Sandbox.TalkTime,
-			Queues: simQueues, ScheduleGroups: groups, Logger: logger.With("component", "sandbox"),
+			AcceptDelay: 2 * time.Second, AutoDialDelay: 2 * time.Second, WrapupTime: 10 * time.Second,
+			// The first callback of a run is one nobody answers, so that
+			// a newcomer sees a missed callback and its SMS.
+			FirstPlays: []gcsim.Play{{Customer: gcsim.CustomerNoAnswer}},
+			Queues:     simQueues, ScheduleGroups: groups, Logger: logger.With("component", "sandbox"),
 		})
 		url, err := side.sim.Start(g.Sandbox.Addr)
 		if err != nil {
@@ -94,6 +100,12 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		gcfg = genesys.Config{APIURL: url, LoginURL: url, ClientID: gcsim.DefaultClientID, ClientSecret: gcsim.DefaultClientSecret,
 			RateLimit: g.RateLimit, CallTimeout: g.CallTimeout, Logger: gcfg.Logger, Observer: m}
 		now = clock.Now
+		until = func(t time.Time) time.Duration {
+			if d, ok := clock.RealDelay(t); ok {
+				return d
+			}
+			return time.Minute // a stopped clock: look again later
+		}
 		logger.Warn("SANDBOX MODE: no Genesys Cloud credentials are configured, so reservations sync to a built-in "+
 			"Genesys simulator, not to a real org. Configure genesys: {mode: live, …} to reach Genesys Cloud.",
 			"simulator", url, "speed", g.Sandbox.Speed, "answer_rate", g.Sandbox.AnswerRate)
@@ -105,7 +117,7 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 	}
 	side.runner = syncer.New(syncer.Config{
 		Store: store, Jobs: js, Genesys: client, Queues: queues, Logger: logger.With("component", "sync"), Observer: m, Now: now,
-		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text,
+		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text, OutcomeWait: g.OutcomeWait, Until: until,
 	})
 	side.listener = side.runner.NewListener(syncer.ListenerOptions{})
 	side.hours = side.runner.NewHoursImporter(client, 15*time.Minute)

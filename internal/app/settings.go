@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/slotline/slotline/internal/auth"
@@ -114,7 +115,8 @@ func queuesOf(cfg *config.Config) []*booking.Queue {
 	out := make([]*booking.Queue, len(cfg.Queues))
 	for i, q := range cfg.Queues {
 		out[i] = &booking.Queue{ID: q.ID, GenesysQueueID: q.GenesysQueueID, Name: q.Name, TimeZone: q.TimeZone, Calendar: q.Calendar,
-			ScheduleGroupID: q.ScheduleGroupID, SMSFrom: q.SMSFrom, CallerID: q.CallerID, CallerIDName: q.CallerIDName, ScriptID: q.ScriptID}
+			ScheduleGroupID: q.ScheduleGroupID, SMSFrom: q.SMSFrom, CallerID: q.CallerID, CallerIDName: q.CallerIDName, ScriptID: q.ScriptID,
+			NotReachedWrapups: slices.Clone(q.NotReachedWrapups)}
 	}
 	return out
 }

@@ -33,6 +33,7 @@
 //	  max_retry_after: 180s                  # a longer Retry-After is an error, not waited out
 //	  call_timeout: 15s
 //	  reconcile_every: 5m
+//	  outcome_wait: 2m                       # how long a callback's outcome waits for the wrap-up; at most 1h
 //	  workers: 16                            # 1 to 256
 //	  sandbox:                               # only used in sandbox mode
 //	    speed: 1                             # simulator clock speed
@@ -51,6 +52,7 @@
 //	    caller_id: "+18005550100"            # optional E.164
 //	    caller_id_name: Acme Support         # optional, at most 100 characters
 //	    script_id: 3b0c7c4e-0000-4000-8000-000000000002   # optional
+//	    not_reached_wrapups: [6a1e0000-0000-4000-8000-00000000000a]   # optional; wrap-up code ids (or names) meaning "not reached"
 //	    # schedule_group_id: …               # optional; replaces hours and closed
 //	    slot_minutes: 15                     # 5, 10, 15, 20, 30, 60 or 120
 //	    capacity: 10                         # per slot
@@ -165,6 +167,7 @@ func Default() *Config {
 			MaxRetryAfter:  180 * time.Second,
 			CallTimeout:    15 * time.Second,
 			ReconcileEvery: 5 * time.Minute,
+			OutcomeWait:    2 * time.Minute,
 			Workers:        16,
 			Sandbox: Sandbox{
 				Speed:      1,

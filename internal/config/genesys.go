@@ -41,6 +41,10 @@ type Genesys struct {
 	CallTimeout time.Duration
 	// ReconcileEvery is the period of the reconciliation job (default 5m).
 	ReconcileEvery time.Duration
+	// OutcomeWait is how long after a callback's last call or callback
+	// communication ends its outcome waits for the agent's wrap-up code
+	// (default 2m, at most 1h).
+	OutcomeWait time.Duration
 	// Workers is the number of sync workers, 1 to 256 (default 16).
 	Workers int
 	// Sandbox configures the simulator; it is used in sandbox mode only.
@@ -66,9 +70,9 @@ func (g Genesys) GoString() string {
 		secret = `"<redacted>"`
 	}
 	return fmt.Sprintf("config.Genesys{Mode:%q, Region:%q, APIURL:%q, LoginURL:%q, ClientID:%q, ClientSecret:%s, "+
-		"RateLimit:%g, MaxRetryAfter:%d, CallTimeout:%d, ReconcileEvery:%d, Workers:%d, Sandbox:%#v}",
+		"RateLimit:%g, MaxRetryAfter:%d, CallTimeout:%d, ReconcileEvery:%d, OutcomeWait:%d, Workers:%d, Sandbox:%#v}",
 		g.Mode, g.Region, g.APIURL, g.LoginURL, g.ClientID, secret,
-		g.RateLimit, g.MaxRetryAfter, g.CallTimeout, g.ReconcileEvery, g.Workers, g.Sandbox)
+		g.RateLimit, g.MaxRetryAfter, g.CallTimeout, g.ReconcileEvery, g.OutcomeWait, g.Workers, g.Sandbox)
 }
 
 // Sandbox configures the in-process Genesys Cloud simulator.
@@ -96,7 +100,7 @@ var genesysCredentials = []string{"client_id_env", "client_id", "client_secret_e
 // genesys reads the genesys block into g, which holds the defaults.
 func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 	f, err := p.fields(n, path, append([]string{"mode", "region", "api_url", "login_url",
-		"rate_limit", "max_retry_after", "call_timeout", "reconcile_every", "workers", "sandbox"},
+		"rate_limit", "max_retry_after", "call_timeout", "reconcile_every", "outcome_wait", "workers", "sandbox"},
 		genesysCredentials...)...)
 	if err != nil {
 		return err
@@ -115,6 +119,7 @@ func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 		{"max_retry_after", into(&g.MaxRetryAfter, p.positiveDuration)},
 		{"call_timeout", into(&g.CallTimeout, p.positiveDuration)},
 		{"reconcile_every", into(&g.ReconcileEvery, p.positiveDuration)},
+		{"outcome_wait", into(&g.OutcomeWait, p.outcomeWait)},
 		{"workers", into(&g.Workers, p.workers)},
 		{"sandbox", onto(&g.Sandbox, p.sandbox)},
 	})
@@ -209,6 +214,16 @@ func (p *parser) region(f map[string]*yaml.Node, path string, g *Genesys) error 
 	}
 	g.Region, g.APIURL, g.LoginURL = region, api, login
 	return nil
+}
+
+// outcomeWait reads how long an outcome waits for a wrap-up: positive, at
+// most an hour (the reservation stays in progress meanwhile).
+func (p *parser) outcomeWait(n *yaml.Node, path string) (time.Duration, error) {
+	d, err := p.positiveDuration(n, path)
+	if err == nil && d > time.Hour {
+		err = p.errorf(n, path, "%s is more than 1h", n.Value)
+	}
+	return d, err
 }
 
 // workers reads the number of sync workers, 1 to maxWorkers.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type Queue struct {
 	CallerIDName string
 	// ScriptID is the Genesys script shown to the agent, or "".
 	ScriptID string
+	// NotReachedWrapups are the Genesys wrap-up codes (ids, or names) that
+	// make a callback whose call was answered not reached (missed): a
+	// voicemail, the wrong person.
+	NotReachedWrapups []string
 	// ScheduleGroupID, when set, names the Genesys schedule group the
 	// opening hours come from. Schedule then has no hours or closed days
 	// of its own (it is open 24/7) until the group is imported.
@@ -66,7 +71,7 @@ func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
 // queueKeys lists the keys of a queue.
 var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
 	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
-	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id"}
+	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups"}
 
 // queue reads one queue: its id, its Genesys and SMS settings, its time
 // zone, then its calendar.
@@ -88,6 +93,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		{"caller_id_name", into(&q.CallerIDName, p.textUpTo(maxCallerIDName))},
 		{"script_id", into(&q.ScriptID, p.str)},
 		{"schedule_group_id", into(&q.ScheduleGroupID, p.str)},
+		{"not_reached_wrapups", into(&q.NotReachedWrapups, p.wrapupCodes)},
 	})
 	if err != nil {
 		return q, err
@@ -103,6 +109,29 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		return q, err
 	}
 	return q, nil
+}
+
+// wrapupCodes reads a list of wrap-up codes: non-empty, at most 200
+// characters, none twice.
+func (p *parser) wrapupCodes(n *yaml.Node, path string) ([]string, error) {
+	var seen []string
+	return listOf(p, n, path, func(v *yaml.Node, field string) (string, error) {
+		c, err := p.str(v, field)
+		if err != nil {
+			return "", err
+		}
+		c = strings.TrimSpace(c)
+		switch {
+		case c == "":
+			return "", p.errorf(v, field, "must not be empty (a wrap-up code id or name)")
+		case len(c) > 200:
+			return "", p.errorf(v, field, "is longer than 200 characters")
+		case slices.ContainsFunc(seen, func(s string) bool { return strings.EqualFold(s, c) }):
+			return "", p.errorf(v, field, "%q is listed twice", c)
+		}
+		seen = append(seen, c)
+		return c, nil
+	})
 }
 
 // scheduleGroupAlone checks that a queue whose hours come from a schedule

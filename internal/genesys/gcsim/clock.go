@@ -81,8 +81,11 @@ func (c *Clock) changes() <-chan struct{} {
 	return c.changed
 }
 
-// realDelay returns the real time until the clock reads t, and false if the
-// clock is stopped (it will never get there by itself).
+// RealDelay returns the real time until the clock reads t (0 once it has),
+// and false if the clock is stopped (it will never get there by itself).
+func (c *Clock) RealDelay(t time.Time) (time.Duration, bool) { return c.realDelay(t) }
+
+// realDelay is RealDelay.
 func (c *Clock) realDelay(t time.Time) (time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,0 +1,146 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSandboxMissedCallback: serve without Genesys credentials plays the
+// sandbox's first callback as one nobody answers, so a newcomer's first
+// reservation ends missed (not_reached) and its SMS is sent. The sandbox
+// clock runs at 600 times real speed here, so that the next slot comes
+// within a second or two.
+func TestSandboxMissedCallback(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "slotline.yaml")
+	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
+		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
+		"genesys:\n  sandbox: {speed: 600}\n" +
+		"queues:\n  - id: q1\n    timezone: America/New_York\n    hours: 24/7\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"slotline", "serve", "--config", cfg, "--addr", "127.0.0.1:0"},
+			func(string) string { return "" }, nil, io.Discard, pw)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not return after cancel")
+		}
+	}()
+	sc := bufio.NewScanner(pr)
+	var base, sim string
+	for (base == "" || sim == "") && sc.Scan() {
+		if m := regexp.MustCompile(`"simulator":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
+			sim = m[1]
+		}
+		if m := regexp.MustCompile(`"url":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if base == "" || sim == "" {
+		t.Fatalf("serve logged no url (%q) or simulator (%q)", base, sim)
+	}
+
+	call := func(method, path, token, body string, out any) int {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+		} else {
+			req.SetBasicAuth("web", "sandbox-secret-0123456789")
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+		}
+		return resp.StatusCode
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if st := call("POST", "/oauth/token", "", "grant_type=client_credentials", &tok); st != 200 {
+		t.Fatalf("token: %d", st)
+	}
+	// The next slot (one already begun is refused as past).
+	start := time.Now().Truncate(15 * time.Minute).Add(15 * time.Minute).UTC()
+	var created struct {
+		ID string `json:"id"`
+	}
+	req := fmt.Sprintf(`{"callback_number":"+14155550123","queue_id":"q1","reason":"billing",
+	  "time_slot_matrix":[{"start":%q,"end":%q}],
+	  "channel_preferences":{"primary":"voice","fallback":"sms","allow_sms":true}}`,
+		start.Format(time.RFC3339), start.Add(15*time.Minute).Format(time.RFC3339))
+	if st := call("POST", "/api/v2/callbacks", tok.AccessToken, req, &created); st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	var got struct {
+		Status       string `json:"status"`
+		Outcome      string `json:"outcome"`
+		DialAttempts int    `json:"dial_attempts"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for got.Status != "missed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first sandbox callback is %+v, not missed, after 30 s", got)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+		call("GET", "/api/v2/callbacks/"+url.PathEscape(created.ID), tok.AccessToken, "", &got)
+	}
+	if got.Outcome != "not_reached" || got.DialAttempts != 1 {
+		t.Errorf("missed reservation = %+v, want not_reached after one dial attempt", got)
+	}
+	for {
+		resp, err := http.Get(sim + "/sim/sms")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sms []struct {
+			ToAddress string `json:"toAddress"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&sms)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sms) == 1 && sms[0].ToAddress == "+14155550123" {
+			break
+		}
+		if len(sms) > 1 || time.Now().After(deadline) {
+			t.Fatalf("SMS sent: %+v, want one to the customer", sms)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
