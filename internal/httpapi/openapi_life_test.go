@@ -181,11 +181,17 @@ func fullReservation() *reservation.Reservation {
 		Reason:           "Billing question",
 		ConcurrencyLimit: 5,
 		Status:           reservation.StatusMissed,
-		DisconnectType:   "transfer.noanswer",
-		Overbooked:       true,
-		Version:          3,
-		CreatedAt:        at.Add(-48 * time.Hour),
-		UpdatedAt:        at.Add(time.Minute),
+		Outcome:          reservation.OutcomeNotReached,
+		DisconnectType:   "timeout",
+		DisconnectReasons: []reservation.DisconnectReason{
+			{Type: "q850", Code: 19, Phrase: "No answer from user (user alerted)"}, {Type: "sip", Code: 480},
+		},
+		WrapupCode:   "0c1d0000-0000-4000-8000-0000000000a2",
+		DialAttempts: 2,
+		Overbooked:   true,
+		Version:      3,
+		CreatedAt:    at.Add(-48 * time.Hour),
+		UpdatedAt:    at.Add(time.Minute),
 		Sync: reservation.Sync{
 			State:          reservation.SyncFailed,
 			ConversationID: "3053c7f4-b5cc-4700-89d5-1cd54469de36",
@@ -739,8 +745,8 @@ func TestOpenAPILifecycle(t *testing.T) {
 		t.Errorf("refused reschedule: %s, sync %+v; want scheduled, failed with last_error", r.Status, r.Sync)
 	}
 
-	// Genesys reporting a callback failed: no Genesys state maps to it
-	// today, so the store's own method records it (reservation.failed).
+	// Genesys reporting a callback failed (a call it could not place): the
+	// store's own method records it here (reservation.failed).
 	if _, _, err := b.store.ApplyGenesys(b.ctx, ids["failedGC"], reservation.GenesysUpdate{Status: reservation.StatusFailed, DisconnectType: "error"},
 		reservation.Write{Actor: "genesys", Origin: reservation.OriginGenesys}); err != nil {
 		t.Fatal(err)
@@ -766,14 +772,18 @@ func TestOpenAPILifecycle(t *testing.T) {
 	clock.Advance(2 * time.Minute)
 	b.waitFor(t, ids["answered"], "completed", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusCompleted })
 
-	// Not answered, with the SMS fallback: missed with a disconnect type,
-	// then reservation.sms_sent.
-	b.sim.SetAnswerRate(-1)
+	// Not answered, with the SMS fallback: missed (not_reached) with a
+	// disconnect type, then reservation.sms_sent.
+	if err := b.sim.SetPlay(conv("missed"), gcsim.Play{Customer: gcsim.CustomerNoAnswer}); err != nil {
+		t.Fatal(err)
+	}
 	clock.Advance(b.startIn(2*time.Hour).Sub(clock.Now()) + time.Minute)
 	b.waitFor(t, ids["missed"], "missed", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusMissed })
 	b.waitEvent(t, reservation.EventSMSSent, ids["missed"])
-	if r := b.get(t, ids["missed"]); r.DisconnectType == "" || r.Sync.State != reservation.SyncSynced {
-		t.Errorf("missed: disconnect type %q, sync %+v; want a disconnect type, synced", r.DisconnectType, r.Sync)
+	if r := b.get(t, ids["missed"]); r.DisconnectType == "" || r.Sync.State != reservation.SyncSynced ||
+		r.Outcome != reservation.OutcomeNotReached || r.DialAttempts != 1 || len(r.DisconnectReasons) == 0 {
+		t.Errorf("missed: disconnect type %q, sync %+v, outcome %q, %d dial attempts, reasons %+v; want a disconnect type, synced, not_reached",
+			r.DisconnectType, r.Sync, r.Outcome, r.DialAttempts, r.DisconnectReasons)
 	}
 
 	// Every reservation in its final form, then a change and a cancel of
