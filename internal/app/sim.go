@@ -12,7 +12,7 @@ import (
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 )
 
-// queueFlags collects repeated --queue ID[:NAME] flags.
+// queueFlags collects repeated --queue ID[:NAME[:MODE]] flags.
 type queueFlags []gcsim.Queue
 
 func (q *queueFlags) String() string {
@@ -28,11 +28,12 @@ func (q *queueFlags) String() string {
 }
 
 func (q *queueFlags) Set(v string) error {
-	id, name, _ := strings.Cut(v, ":")
-	if id == "" {
-		return fmt.Errorf("want ID[:NAME], got %q", v)
+	id, rest, _ := strings.Cut(v, ":")
+	name, mode, _ := strings.Cut(rest, ":")
+	if id == "" || (mode != "" && mode != gcsim.AgentFirst && mode != gcsim.CustomerFirst) {
+		return fmt.Errorf("want ID[:NAME[:AgentFirst|CustomerFirst]], got %q", v)
 	}
-	*q = append(*q, gcsim.Queue{ID: id, Name: name})
+	*q = append(*q, gcsim.Queue{ID: id, Name: name, CallbackMode: mode})
 	return nil
 }
 
@@ -43,9 +44,9 @@ func simCmd(ctx context.Context, args []string, _ func(string) string, stdout, s
 	clientID := fs.String("client-id", gcsim.DefaultClientID, "accepted OAuth client id")
 	clientSecret := fs.String("client-secret", gcsim.DefaultClientSecret, "accepted OAuth client secret")
 	speed := fs.Float64("speed", 1, "clock speed relative to real time (60: a minute per second; 0: stopped, advance with POST /sim/clock)")
-	answerRate := fs.Float64("answer-rate", 0.8, "probability that an agent answers a due callback (0 to 1)")
+	answerRate := fs.Float64("answer-rate", 0.8, "probability that the customer answers a callback's call (0 to 1)")
 	var queues queueFlags
-	fs.Var(&queues, "queue", "known queue `ID[:NAME]` (repeatable; default "+gcsim.DefaultQueueID+")")
+	fs.Var(&queues, "queue", "known queue `ID[:NAME[:MODE]]`, MODE AgentFirst (default) or CustomerFirst (repeatable; default "+gcsim.DefaultQueueID+")")
 	rateLimit := fs.Float64("rate-limit", 0, "API requests per second before 429 (0: no limit)")
 	failureRate := fs.Float64("failure-rate", 0, "fraction of API calls that fail at random (0 to 1)")
 	failureStatus := fs.Int("failure-status", 429, "status of the random failures")
