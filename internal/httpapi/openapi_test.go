@@ -1251,7 +1251,12 @@ func testRefusals(t *testing.T, b *specBundle) {
 		"queue_id":        "queue_hours",
 		"time_slot_matrix": []any{
 			slotAt(b.now.Add(-2*time.Hour), 30*time.Minute, b.berlin),
-			slotAt(b.now.Add(30*time.Minute), 30*time.Minute, b.berlin),
+			// A bucket that begins 5 to 35 minutes from now: inside the
+			// hour of lead time, and not begun even if this request is
+			// minutes late (a slot 30 minutes on, unaligned, fell in a bucket
+			// that had begun when the request came a moment after a
+			// bucket's edge).
+			slotAt(b.now.Add(5*time.Minute).Truncate(30*time.Minute).Add(30*time.Minute), 30*time.Minute, b.berlin),
 			slotAt(b.now.Add(20*24*time.Hour), 30*time.Minute, b.berlin),
 			slotAt(at(b.closed, 10), 30*time.Minute, b.berlin),
 			slotAt(at(today.AddDays(2), 3), 30*time.Minute, time.UTC),
