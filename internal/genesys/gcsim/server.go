@@ -734,3 +734,24 @@ func (s *Sim) respond(w http.ResponseWriter, f func() reply) {
 		writeJSON(w, rp.status, rp.body)
 	}
 }
+
+// BusiestWindow returns the most requests of reqs that arrived within any
+// span of length window (start included, start + window not), and where
+// the first such span starts.
+func BusiestWindow(reqs []APIRequest, window time.Duration) (count int, start time.Time) {
+	at := make([]time.Time, len(reqs))
+	for i, r := range reqs {
+		at[i] = r.At
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	j := 0
+	for i := range at {
+		for j < len(at) && at[j].Before(at[i].Add(window)) {
+			j++
+		}
+		if j-i > count {
+			count, start = j-i, at[i]
+		}
+	}
+	return count, start
+}
