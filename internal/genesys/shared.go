@@ -258,9 +258,12 @@ func (b *sharedBudget) takeLocked(ctx context.Context, now time.Time) (bool, err
 // absorbLocked takes in what the store says about pauses and allowances.
 func (b *sharedBudget) absorbLocked(now time.Time, st BudgetState, limit float64) {
 	if st.PausedUntil.After(b.pausedUntil) {
+		// A store may round the time of this process's own pause (up);
+		// another pause ends later than that.
+		news := st.PausedUntil.Sub(b.pausedUntil) > time.Millisecond
 		b.pausedUntil = st.PausedUntil
 		b.credit = 0
-		if st.PausedUntil.After(now) {
+		if news && st.PausedUntil.After(now) {
 			b.obs.Paused(PauseDeployment, st.PausedUntil.Sub(now))
 		}
 	}

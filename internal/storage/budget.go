@@ -85,8 +85,8 @@ func (s *Store) TakeGenesysBudget(ctx context.Context, key string, t BudgetTake)
 	return b, nil
 }
 
-// PauseGenesysBudget makes the budget key grant nothing before until; a
-// pause that ends later stays.
+// PauseGenesysBudget makes the budget key grant nothing before until
+// (rounded up to the microsecond); a pause that ends later stays.
 func (s *Store) PauseGenesysBudget(ctx context.Context, key string, now, until time.Time) error {
 	if s.pool == nil {
 		return errBudgetBackend
@@ -94,7 +94,7 @@ func (s *Store) PauseGenesysBudget(ctx context.Context, key string, now, until t
 	_, err := pgExec{s.pool}.exec(ctx, `INSERT INTO genesys_budget AS b (key, tokens, updated_at, paused_until)
 		VALUES ($1, 0, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET paused_until = GREATEST(b.paused_until, excluded.paused_until)`,
-		key, micros(now), micros(until))
+		key, micros(now), microsUp(until))
 	if err != nil {
 		return fmt.Errorf("pause the Genesys budget: %w", err)
 	}
@@ -117,6 +117,15 @@ func (s *Store) AllowGenesysBudget(ctx context.Context, key string, perMinute in
 		return fmt.Errorf("record Genesys' allowance: %w", err)
 	}
 	return nil
+}
+
+// microsUp is micros rounded up: a pause never ends early.
+func microsUp(t time.Time) int64 {
+	us := t.UnixMicro()
+	if time.UnixMicro(us).Before(t) {
+		us++
+	}
+	return us
 }
 
 // instantOrZero reads a time column where 0 means none.
