@@ -942,7 +942,7 @@ func (b *benchSync) printHeader() {
 	if r.Fault429 {
 		refusals = "429 (Retry-After 1 s) or 503, half each"
 	}
-	fmt.Fprintf(b.text, "genesys simulator allows N = %g requests/s (%g/min); %g%% of API calls refused with %s, %s; %d sync workers per process\n",
+	fmt.Fprintf(b.text, "genesys simulator allows N = %.4g requests/s (%.4g/min); %g%% of API calls refused with %s, %s; %d sync workers per process\n",
 		r.RatePerSec, r.RatePerSec*60, 100*r.FaultRate, refusals, charged, r.Workers)
 }
 
@@ -989,7 +989,7 @@ func (b *benchSync) printResults() {
 		if g.RunSec < benchSyncMinute.Seconds() {
 			verdict += " (the run is shorter than a minute)"
 		}
-		fmt.Fprintf(b.text, "%-7s %-31s %8d      %.2f× the minute's %g (target ≤ %.2f), drain %.2f× N (target ≥ %.2f) %s\n",
+		fmt.Fprintf(b.text, "%-7s %-31s %8d      %.3f× the minute's %.4g (target ≤ %.2f), drain %.2f× N (target ≥ %.2f) %s\n",
 			"budget", "calls in the busiest minute", g.BusiestMinute, g.BusiestRatio, g.LimitPerMin, g.TargetMax,
 			g.DrainRatio, g.DrainTarget, verdict)
 		fmt.Fprintf(b.text, "%-7s %d processes, genesys.budget %s; calls by process %v over %.0f s; the busiest minute from %.0f s; %d 429s\n",
