@@ -194,8 +194,11 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 	// The client's rate limit at the simulator's, one 24/7 queue big
 	// enough that nothing is refused.
 	capacity := max(benchQueueCapacity, int(math.Ceil(float64(b.opts.reservations)*1.25/benchSyncBuckets)))
-	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, capacity, map[string]any{
-		"rate_limit": b.opts.rateText, "budget": b.opts.budget, "workers": benchSyncWorkers})
+	g := map[string]any{"rate_limit": b.opts.rateText, "workers": benchSyncWorkers}
+	if b.opts.budget != "shared" {
+		g["budget"] = b.opts.budget // only when asked: a --server-bin of an older build has no such key
+	}
+	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, capacity, g)
 	if err != nil {
 		return err
 	}
