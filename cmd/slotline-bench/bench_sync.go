@@ -29,6 +29,11 @@ import (
 // What the sync bench measures against, and how it loads the system.
 const (
 	benchSyncTargetRatio = 0.95 // creates landed per second as a fraction of the allowed rate
+	// With several processes: the drain's floor, and the ceiling of the
+	// calls in the busiest minute as a fraction of the minute's limit.
+	benchSyncDeploymentDrain  = 0.90
+	benchSyncDeploymentBudget = 1.00
+	benchSyncMinute           = time.Minute
 
 	benchSyncWorkers    = 16                     // genesys.workers
 	benchSyncPollEvery  = 100 * time.Millisecond // how often the bench looks for creates and syncs
@@ -65,8 +70,8 @@ func benchSyncCmd(ctx context.Context, args []string, getenv func(string) string
 		b := &benchSync{runOf[benchSyncOptions, benchSyncReport]{opts: opts, dbs: dbs, text: text, progress: stderr, rep: &benchSyncReport{
 			benchEnv:     newBenchEnv(dbs),
 			Reservations: opts.reservations, Clients: opts.clients, RatePerSec: opts.rate, FaultRate: opts.faultRate,
-			RefusalsUseAllowance: opts.chargeRefusals,
-			Workers:              benchSyncWorkers, TimeoutSec: opts.timeout.Seconds(),
+			Fault429: opts.fault429, RefusalsUseAllowance: opts.chargeRefusals, Processes: opts.processes, BudgetKind: opts.budget,
+			Workers: benchSyncWorkers, TimeoutSec: opts.timeout.Seconds(),
 		}}}
 		return b.run, b.rep
 	})
@@ -76,8 +81,12 @@ func benchSyncCmd(ctx context.Context, args []string, getenv func(string) string
 type benchSyncOptions struct {
 	commonFlags
 	reservations int
-	rate         float64
+	rate         float64 // per second
+	rateText     string  // as given, for genesys.rate_limit
 	faultRate    float64
+	fault429     bool // half the refusals are 429s
+	processes    int
+	budget       string // genesys.budget
 	// chargeRefusals makes the simulator count refusals against N.
 	chargeRefusals bool
 	clients        int
@@ -90,8 +99,12 @@ func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, er
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	o.commonFlags.register(fs, "")
 	fs.IntVar(&o.reservations, "reservations", 10_000, "reservations admitted in the burst")
-	fs.Float64Var(&o.rate, "rate", 50, "Genesys API requests per second the simulator allows (N); the server's genesys.rate_limit is set to it")
-	fs.Float64Var(&o.faultRate, "fault-rate", 0.10, "fraction of API calls the simulator refuses with 429 (Retry-After 1 s) or 503, half each; a refusal does not use the allowance N")
+	o.rate, o.rateText = 50, "50/s"
+	fs.Func("rate", "Genesys API `requests` the simulator allows, N: per second (50 or 50/s) or per minute (250/min); the server's genesys.rate_limit is set to it (default 50/s)", o.setRate)
+	fs.Float64Var(&o.faultRate, "fault-rate", -1, "fraction of API calls the simulator refuses with 503 (with --fault-429, half of them with 429, Retry-After 1 s); a refusal does not use the allowance N (default 0.10 with one process, 0 with several)")
+	fs.BoolVar(&o.fault429, "fault-429", false, "make half of the refusals 429s with Retry-After 1 s (each pauses every Genesys call of the deployment for a second)")
+	fs.StringVar(&o.budget, "budget", "shared", "the servers' genesys.budget: shared (one budget for the processes on the database) or process (each its own, for comparison)")
+	fs.IntVar(&o.processes, "processes", 1, "`N` slotline serve processes on one PostgreSQL database (--db postgres://…) sharing the simulator and genesys.rate_limit; reports the calls in the busiest minute against the limit")
 	fs.BoolVar(&o.chargeRefusals, "refusals-use-allowance", false, "count the refused calls against N, as a Genesys that counts every request it answers would (then no client can land more than (1 - fault-rate) × N creates)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients admitting the burst")
 	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable, as slotline-bench serve)")
@@ -106,8 +119,42 @@ func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, er
 	return o, o.validate()
 }
 
+// setRate reads --rate: requests per second (a bare number or N/s) or per
+// minute (N/min).
+func (o *benchSyncOptions) setRate(v string) error {
+	num, unit, found := strings.Cut(strings.TrimSpace(v), "/")
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+		return fmt.Errorf("%q is not a rate like 50, 50/s or 250/min", v)
+	}
+	switch strings.TrimSpace(unit) {
+	case "s":
+	case "min", "m":
+		n /= 60
+	default:
+		if found {
+			return fmt.Errorf("%q is not a rate like 50, 50/s or 250/min", v)
+		}
+		v += "/s"
+	}
+	o.rate, o.rateText = n, strings.ReplaceAll(v, " ", "")
+	return nil
+}
+
 func (o *benchSyncOptions) validate() error {
+	if o.faultRate < 0 {
+		o.faultRate = 0.10
+		if o.processes > 1 {
+			o.faultRate = 0
+		}
+	}
 	switch {
+	case o.processes < 1 || o.processes > 16:
+		return app.UsageError("--processes must be from 1 to 16")
+	case o.budget != "shared" && o.budget != "process":
+		return app.UsageError("--budget must be shared or process")
+	case o.processes > 1 && !isPostgresDSN(o.db):
+		return app.UsageError("--processes above 1 needs --db postgres://… (processes share one database)")
 	case o.reservations < 1:
 		return app.UsageError("--reservations must be at least 1")
 	case !(o.rate > 0) || o.rate > 1e6:
@@ -130,7 +177,7 @@ type benchSync struct {
 // run starts the simulator and the server, admits the burst while
 // watching the simulator and the server, then checks every reservation.
 func (b *benchSync) run(ctx context.Context) (err error) {
-	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
+	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler), RecordRequests: true})
 	defer sim.Close()
 	simURL, err := sim.Start("127.0.0.1:0")
 	if err != nil {
@@ -147,8 +194,11 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 	// The client's rate limit at the simulator's, one 24/7 queue big
 	// enough that nothing is refused.
 	capacity := max(benchQueueCapacity, int(math.Ceil(float64(b.opts.reservations)*1.25/benchSyncBuckets)))
-	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, capacity, map[string]any{
-		"rate_limit": strconv.FormatFloat(b.opts.rate, 'f', -1, 64) + "/s", "workers": benchSyncWorkers})
+	g := map[string]any{"rate_limit": b.opts.rateText, "workers": benchSyncWorkers}
+	if b.opts.budget != "shared" {
+		g["budget"] = b.opts.budget // only when asked: a --server-bin of an older build has no such key
+	}
+	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, capacity, g)
 	if err != nil {
 		return err
 	}
@@ -159,19 +209,29 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 			return fmt.Errorf("find the slotline binary: %w", err)
 		}
 	}
-	addr, err := benchFreeAddr()
-	if err != nil {
-		return err
-	}
-	// The flags beat SLOTLINE_DB and SLOTLINE_ADDR in the environment.
-	srv, err := startChildServer(ctx, hc, bin, []string{"--config", cfgPath, "--db", dsn, "--addr", addr})
-	if err != nil {
-		return err
-	}
+	// Every process on the one database; the first takes the bench's
+	// requests, and the sync jobs go to whichever process's workers take
+	// them.
+	var srvs []*benchServer
 	defer func() {
 		hc.CloseIdleConnections()
-		err = errors.Join(err, srv.stop())
+		for _, s := range srvs {
+			err = errors.Join(err, s.stop())
+		}
 	}()
+	for range b.opts.processes {
+		addr, err := benchFreeAddr()
+		if err != nil {
+			return err
+		}
+		// The flags beat SLOTLINE_DB and SLOTLINE_ADDR in the environment.
+		s, err := startChildServer(ctx, hc, bin, []string{"--config", cfgPath, "--db", dsn, "--addr", addr})
+		if err != nil {
+			return err
+		}
+		srvs = append(srvs, s)
+	}
+	srv := srvs[0]
 	api := &benchSyncAPI{benchAPI: benchAPI{hc: hc, base: srv.base, run: benchRandomHex(4),
 		grid: newBenchGrid(time.Now().Add(benchSyncLeadDays*24*time.Hour), benchSyncBuckets)}}
 	if err := api.fetchToken(ctx, benchClientID, secret); err != nil {
@@ -183,7 +243,7 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 	// the simulator's rate limit, so they do not use the allowance N.
 	fctx, stopFaults := context.WithCancel(ctx)
 	var faults sync.WaitGroup
-	faults.Go(func() { benchSyncFlipFaults(fctx, sim, b.opts.faultRate) })
+	faults.Go(func() { benchSyncFlipFaults(fctx, sim, b.opts.faultRate, b.opts.fault429) })
 	defer func() {
 		stopFaults()
 		faults.Wait()
@@ -199,22 +259,29 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 		return fmt.Errorf("check: %w", err)
 	}
 	b.printResults()
-	if n := srv.log.count(); n > 0 {
-		b.rep.ServerLogLines = n
-		fmt.Fprintf(b.progress, "the server logged %d lines at level warn or above (the Genesys client warns once per retried call)%s\n",
-			n, srv.log.tail())
+	for i, s := range srvs {
+		if n := s.log.count(); n > 0 {
+			b.rep.ServerLogLines += n
+			fmt.Fprintf(b.progress, "server %d logged %d lines at level warn or above (the Genesys client warns once per retried call)%s\n",
+				i+1, n, s.log.tail())
+		}
 	}
 	return nil
 }
 
-// benchSyncFlipFaults makes rate of the API calls fail, alternating the
-// status between 429 (with Retry-After) and 503 every benchSyncFlipEvery,
-// until ctx is done; then it turns the failures off. gcsim keeps one
-// random-failure status at a time (SetFailureRate replaces the previous
-// one), so alternating it is how the two are split evenly.
-func benchSyncFlipFaults(ctx context.Context, sim *gcsim.Sim, rate float64) {
+// benchSyncFlipFaults makes rate of the API calls fail with 503 until ctx
+// is done, then turns the failures off. With with429 it alternates the
+// status between 429 (with Retry-After) and 503 every benchSyncFlipEvery:
+// gcsim keeps one random-failure status at a time (SetFailureRate replaces
+// the previous one), so alternating it is how the two are split evenly.
+func benchSyncFlipFaults(ctx context.Context, sim *gcsim.Sim, rate float64, with429 bool) {
 	defer sim.SetFailureRate(0, 0, 0)
 	if rate == 0 {
+		return
+	}
+	if !with429 {
+		sim.SetFailureRate(http.StatusServiceUnavailable, rate, 0)
+		<-ctx.Done()
 		return
 	}
 	tick := time.NewTicker(benchSyncFlipEvery)
@@ -332,6 +399,9 @@ func (b *benchSync) check(ctx context.Context, api *benchSyncAPI, w *benchSyncWa
 
 	// The drain: creates landed over the time from the first to the last.
 	d := &benchSyncDrain{Creates: len(created), TargetRatio: benchSyncTargetRatio}
+	if b.opts.processes > 1 {
+		d.TargetRatio = benchSyncDeploymentDrain
+	}
 	slices.SortFunc(created, func(a, b time.Time) int { return a.Compare(b) })
 	if len(created) > 1 {
 		span := created[len(created)-1].Sub(created[0])
@@ -365,8 +435,9 @@ func (b *benchSync) check(ctx context.Context, api *benchSyncAPI, w *benchSyncWa
 		d.ServedPerSec = float64(used) / d.SpanSec
 	}
 	d.ServedRatio = d.ServedPerSec / b.opts.rate
-	d.Pass = d.CreatesRatio >= benchSyncTargetRatio
+	d.Pass = d.CreatesRatio >= d.TargetRatio
 	rep.Drain = d
+	rep.Budget = b.budget(w.sim.Requests())
 
 	// Latencies from the client-side admission time.
 	l := &benchSyncLatency{PollMs: ms(benchSyncPollEvery)}
@@ -721,9 +792,12 @@ type benchSyncReport struct {
 	Clients      int     `json:"clients"`
 	RatePerSec   float64 `json:"rate_per_s"` // N: what the simulator allows
 	FaultRate    float64 `json:"fault_rate"`
+	Fault429     bool    `json:"fault_429"` // half the refusals were 429s
 	// RefusalsUseAllowance: the simulator counted refusals against N.
 	RefusalsUseAllowance bool              `json:"refusals_use_allowance"`
-	Workers              int               `json:"workers"`
+	Processes            int               `json:"processes"`   // serve processes on the one database
+	BudgetKind           string            `json:"budget_kind"` // genesys.budget
+	Workers              int               `json:"workers"`     // per process
 	TimeoutSec           float64           `json:"timeout_s"`
 	TimedOut             bool              `json:"timed_out,omitempty"`
 	ServerLogLines       int               `json:"server_log_lines,omitempty"` // at level warn or above
@@ -731,6 +805,66 @@ type benchSyncReport struct {
 	Drain                *benchSyncDrain   `json:"drain"`
 	Latency              *benchSyncLatency `json:"latency"`
 	Check                *benchSyncCheck   `json:"check"`
+	Budget               *benchSyncBudget  `json:"budget"`
+}
+
+// benchSyncBudget is how the deployment kept to N: every API call the
+// simulator saw (refused ones included), in the busiest minute of the run
+// against the minute's limit (60 × N), and by process.
+type benchSyncBudget struct {
+	LimitPerMin float64 `json:"limit_per_min"`
+	// BusiestMinute is the most calls in any 60 s of the run, from
+	// BusiestMinuteAtSec after the first call.
+	BusiestMinute      int     `json:"busiest_minute"`
+	BusiestMinuteAtSec float64 `json:"busiest_minute_at_s"`
+	BusiestRatio       float64 `json:"busiest_ratio"` // ÷ LimitPerMin
+	// RunSec is from the first API call to the last; a run shorter than a
+	// minute has no full minute to judge.
+	RunSec     float64 `json:"run_s"`
+	DrainRatio float64 `json:"drain_ratio"` // creates landed ÷ N, as Drain.CreatesRatio
+	// ByProcess counts the calls of each OAuth token (a process holds one
+	// unless its token is refreshed), most first.
+	ByProcess      []int   `json:"by_process"`
+	RateLimited429 int     `json:"rate_limited_429"` // all 429s the simulator answered
+	TargetMax      float64 `json:"target_max"`
+	DrainTarget    float64 `json:"drain_target"`
+	Pass           bool    `json:"pass"`
+}
+
+// budget measures the deployment's calls against N from the simulator's
+// request log.
+func (b *benchSync) budget(reqs []gcsim.APIRequest) *benchSyncBudget {
+	g := &benchSyncBudget{LimitPerMin: b.opts.rate * 60, TargetMax: benchSyncDeploymentBudget, DrainTarget: benchSyncDeploymentDrain}
+	if len(reqs) == 0 {
+		return g
+	}
+	first, last := reqs[0].At, reqs[0].At
+	byToken := map[int]int{}
+	for _, r := range reqs {
+		if r.At.Before(first) {
+			first = r.At
+		}
+		if r.At.After(last) {
+			last = r.At
+		}
+		byToken[r.Token]++
+		if r.Status == http.StatusTooManyRequests {
+			g.RateLimited429++
+		}
+	}
+	for _, n := range byToken {
+		g.ByProcess = append(g.ByProcess, n)
+	}
+	slices.SortFunc(g.ByProcess, func(a, b int) int { return b - a })
+	most, at := gcsim.BusiestWindow(reqs, benchSyncMinute)
+	g.BusiestMinute, g.BusiestMinuteAtSec = most, at.Sub(first).Seconds()
+	g.BusiestRatio = float64(most) / g.LimitPerMin
+	g.RunSec = last.Sub(first).Seconds()
+	if b.rep.Drain != nil {
+		g.DrainRatio = b.rep.Drain.CreatesRatio
+	}
+	g.Pass = g.RunSec >= benchSyncMinute.Seconds() && g.BusiestRatio <= g.TargetMax && g.DrainRatio >= g.DrainTarget
+	return g
 }
 
 // benchSyncDrain is how fast the burst reached the simulator.
@@ -801,14 +935,18 @@ func (b *benchSync) printHeader() {
 		return
 	}
 	r := b.rep
-	fmt.Fprintf(b.text, "slotline-bench sync — %s, %d CPUs, %s, %s reservations, %d clients\n",
-		r.Database, r.CPUs, r.GoVersion, benchCommas(int64(r.Reservations)), r.Clients)
+	fmt.Fprintf(b.text, "slotline-bench sync — %s, %d CPUs, %s, %s reservations, %d clients, %d serve process(es)\n",
+		r.Database, r.CPUs, r.GoVersion, benchCommas(int64(r.Reservations)), r.Clients, r.Processes)
 	charged := "without using N"
 	if r.RefusalsUseAllowance {
 		charged = fmt.Sprintf("counted against N (--refusals-use-allowance: at most %.2f × N can be creates)", 1-r.FaultRate)
 	}
-	fmt.Fprintf(b.text, "genesys simulator allows N = %g requests/s; %g%% of API calls refused with 429 (Retry-After 1 s) or 503, half each, %s; %d sync workers\n",
-		r.RatePerSec, 100*r.FaultRate, charged, r.Workers)
+	refusals := "503"
+	if r.Fault429 {
+		refusals = "429 (Retry-After 1 s) or 503, half each"
+	}
+	fmt.Fprintf(b.text, "genesys simulator allows N = %.4g requests/s (%.4g/min); %g%% of API calls refused with %s, %s; %d sync workers per process\n",
+		r.RatePerSec, r.RatePerSec*60, 100*r.FaultRate, refusals, charged, r.Workers)
 }
 
 func (b *benchSync) printResults() {
@@ -848,5 +986,16 @@ func (b *benchSync) printResults() {
 	}
 	if r.TimedOut {
 		fmt.Fprintf(b.text, "%-7s timed out after %g s\n", "", r.TimeoutSec)
+	}
+	if g := r.Budget; g != nil && r.Processes > 1 {
+		verdict := benchVerdict(g.Pass)
+		if g.RunSec < benchSyncMinute.Seconds() {
+			verdict += " (the run is shorter than a minute)"
+		}
+		fmt.Fprintf(b.text, "%-7s %-31s %8d      %.3f× the minute's %.4g (target ≤ %.2f), drain %.2f× N (target ≥ %.2f) %s\n",
+			"budget", "calls in the busiest minute", g.BusiestMinute, g.BusiestRatio, g.LimitPerMin, g.TargetMax,
+			g.DrainRatio, g.DrainTarget, verdict)
+		fmt.Fprintf(b.text, "%-7s %d processes, genesys.budget %s; calls by process %v over %.0f s; the busiest minute from %.0f s; %d 429s\n",
+			"", r.Processes, r.BudgetKind, g.ByProcess, g.RunSec, g.BusiestMinuteAtSec, g.RateLimited429)
 	}
 }

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"math"
+	"os"
+	"testing"
+)
 
 // TestBenchSync runs "slotline-bench sync" briefly on SQLite and checks
 // that every reservation reached the simulator exactly once and that the
@@ -32,5 +36,50 @@ func TestBenchSync(t *testing.T) {
 	}
 	if l := rep.Latency; l.SyncedCount != 200 || l.SyncedP50Ms <= 0 || l.SyncedP99Ms < l.SyncedP50Ms || l.GenesysP99Ms <= 0 {
 		t.Errorf("latency: %+v; want 200 synced and positive percentiles", *l)
+	}
+}
+
+// TestBenchSyncProcesses runs "slotline-bench sync --processes 2" briefly
+// on PostgreSQL: two serve processes drain one burst, both make calls, and
+// the budget section is there (too short a run to judge a minute).
+func TestBenchSyncProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the slotline binary and runs it as two servers")
+	}
+	t.Parallel()
+	dsn := os.Getenv("TEST_DATABASE_URL")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL is not set; under CI the PostgreSQL tests must run")
+		}
+		t.Skip("TEST_DATABASE_URL is not set")
+	}
+	bin := buildSlotline(t)
+	var rep benchSyncReport
+	out := runBenchJSON(t, &rep, "sync", "--processes", "2", "--db", dsn, "--reservations", "300", "--rate", "3000/min",
+		"--json", "--server-bin", bin)
+	if c := rep.Check; c == nil || c.Synced != 300 || c.Duplicates != 0 || c.Lost != 0 {
+		t.Fatalf("check: %+v; want 300 synced once\n%s", c, out)
+	}
+	g := rep.Budget
+	if rep.Processes != 2 || rep.FaultRate != 0 || g == nil || g.LimitPerMin != 3000 || g.BusiestMinute < 300 || len(g.ByProcess) != 2 {
+		t.Fatalf("budget: %+v (processes %d, fault rate %g); want 2 processes calling, no faults, at least the 300 creates\n%s",
+			g, rep.Processes, rep.FaultRate, out)
+	}
+}
+
+func TestBenchSyncRateFlag(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]float64{"50": 50, "50/s": 50, "250/min": 250.0 / 60, " 120 / m ": 2} {
+		var o benchSyncOptions
+		if err := o.setRate(v); err != nil || math.Abs(o.rate-want) > 1e-9 {
+			t.Errorf("--rate %q: %g, %v; want %g", v, o.rate, err, want)
+		}
+	}
+	for _, v := range []string{"fast", "5/h", "NaN/s", ""} {
+		var o benchSyncOptions
+		if err := o.setRate(v); err == nil {
+			t.Errorf("--rate %q accepted", v)
+		}
 	}
 }

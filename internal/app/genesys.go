@@ -110,6 +110,13 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 			"Genesys simulator, not to a real org. Configure genesys: {mode: live, …} to reach Genesys Cloud.",
 			"simulator", url, "speed", g.Sandbox.Speed, "answer_rate", g.Sandbox.AnswerRate)
 	}
+	budget, kind, err := genesysBudget(store, g, gcfg.ClientID, m, gcfg.Logger)
+	if err != nil {
+		side.close()
+		return nil, err
+	}
+	gcfg.Budget = budget
+	logger.Info("genesys rate budget", "budget", kind, "rate_limit_per_minute", g.RateLimit*60)
 	client, err := genesys.New(gcfg)
 	if err != nil {
 		side.close()

@@ -47,7 +47,7 @@ func simCmd(ctx context.Context, args []string, _ func(string) string, stdout, s
 	answerRate := fs.Float64("answer-rate", 0.8, "probability that the customer answers a callback's call (0 to 1)")
 	var queues queueFlags
 	fs.Var(&queues, "queue", "known queue `ID[:NAME[:MODE]]`, MODE AgentFirst (default) or CustomerFirst (repeatable; default "+gcsim.DefaultQueueID+")")
-	rateLimit := fs.Float64("rate-limit", 0, "API requests per second before 429 (0: no limit)")
+	rateLimit := fs.Float64("rate-limit", 0, "API requests per second per OAuth client before 429 (its allowance a minute is 60 times that; 0: no limit)")
 	failureRate := fs.Float64("failure-rate", 0, "fraction of API calls that fail at random (0 to 1)")
 	failureStatus := fs.Int("failure-status", 429, "status of the random failures")
 	seed := fs.Int64("seed", 0, "random seed for answers and random failures (0: pick one)")
@@ -113,7 +113,7 @@ Admin API (no auth):
   POST %[1]s/sim/clock                      {"advance":"10m"} and/or {"speed":60}; GET shows the clock
   POST %[1]s/sim/faults                     {"method":"POST","pathPrefix":"/api/v2/conversations/callbacks","status":429,"retryAfter":"2s","count":1,"latency":"0s","loseResponse":false}
   POST %[1]s/sim/failure-rate               {"status":503,"rate":0.1,"retryAfter":"1s"}
-  POST %[1]s/sim/rate-limit                 {"perSecond":50}
+  POST %[1]s/sim/rate-limit                 {"perSecond":50} or {"perMinute":180} (per OAuth client)
   POST %[1]s/sim/answer-rate                {"rate":0.5}
   POST %[1]s/sim/topic-rejections           {"topic":"v2.routing.queues.ID.conversations.callbacks","reason":"…"}
   GET  %[1]s/sim/callbacks | /sim/sms | /sim/stats

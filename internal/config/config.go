@@ -164,6 +164,7 @@ func Default() *Config {
 		Genesys: Genesys{
 			Mode:           "sandbox",
 			RateLimit:      250.0 / 60,
+			Budget:         "shared",
 			MaxRetryAfter:  180 * time.Second,
 			CallTimeout:    15 * time.Second,
 			ReconcileEvery: 5 * time.Minute,

@@ -84,6 +84,7 @@ func TestLoadFullExample(t *testing.T) {
 			ClientID:       "0c8f7e1a-genesys-client",
 			ClientSecret:   "genesys-secret-0123456789",
 			RateLimit:      5,
+			Budget:         "process",
 			MaxRetryAfter:  2 * time.Minute,
 			CallTimeout:    10 * time.Second,
 			ReconcileEvery: 10 * time.Minute,
@@ -168,6 +169,7 @@ func TestDefaultGenesys(t *testing.T) {
 	want := config.Genesys{
 		Mode:           "sandbox",
 		RateLimit:      250.0 / 60,
+		Budget:         "shared",
 		MaxRetryAfter:  180 * time.Second,
 		CallTimeout:    15 * time.Second,
 		ReconcileEvery: 5 * time.Minute,

@@ -33,8 +33,14 @@ type Genesys struct {
 	ClientID     string
 	ClientSecret string `json:"-"`
 	// RateLimit is the client-side limit in requests per second (default
-	// 250 per minute).
+	// 250 per minute): the deployment's, shared by every process on one
+	// PostgreSQL database when Budget is "shared".
 	RateLimit float64
+	// Budget is "shared" (the default: on PostgreSQL in live mode every
+	// process draws from one budget in the database; otherwise, SQLite or
+	// sandbox, the process's own) or "process" (each process its own
+	// bucket at RateLimit, so N processes send N × RateLimit).
+	Budget string
 	// MaxRetryAfter is the longest Retry-After waited out (default 180s).
 	MaxRetryAfter time.Duration
 	// CallTimeout bounds each call to Genesys (default 15s).
@@ -70,9 +76,9 @@ func (g Genesys) GoString() string {
 		secret = `"<redacted>"`
 	}
 	return fmt.Sprintf("config.Genesys{Mode:%q, Region:%q, APIURL:%q, LoginURL:%q, ClientID:%q, ClientSecret:%s, "+
-		"RateLimit:%g, MaxRetryAfter:%d, CallTimeout:%d, ReconcileEvery:%d, OutcomeWait:%d, Workers:%d, Sandbox:%#v}",
+		"RateLimit:%g, Budget:%q, MaxRetryAfter:%d, CallTimeout:%d, ReconcileEvery:%d, OutcomeWait:%d, Workers:%d, Sandbox:%#v}",
 		g.Mode, g.Region, g.APIURL, g.LoginURL, g.ClientID, secret,
-		g.RateLimit, g.MaxRetryAfter, g.CallTimeout, g.ReconcileEvery, g.OutcomeWait, g.Workers, g.Sandbox)
+		g.RateLimit, g.Budget, g.MaxRetryAfter, g.CallTimeout, g.ReconcileEvery, g.OutcomeWait, g.Workers, g.Sandbox)
 }
 
 // Sandbox configures the in-process Genesys Cloud simulator.
@@ -100,7 +106,7 @@ var genesysCredentials = []string{"client_id_env", "client_id", "client_secret_e
 // genesys reads the genesys block into g, which holds the defaults.
 func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 	f, err := p.fields(n, path, append([]string{"mode", "region", "api_url", "login_url",
-		"rate_limit", "max_retry_after", "call_timeout", "reconcile_every", "outcome_wait", "workers", "sandbox"},
+		"rate_limit", "budget", "max_retry_after", "call_timeout", "reconcile_every", "outcome_wait", "workers", "sandbox"},
 		genesysCredentials...)...)
 	if err != nil {
 		return err
@@ -116,6 +122,7 @@ func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 	}
 	err = p.decode(f, path, []decoder{
 		{"rate_limit", into(&g.RateLimit, p.rate)},
+		{"budget", into(&g.Budget, p.oneOf("shared", "process"))},
 		{"max_retry_after", into(&g.MaxRetryAfter, p.positiveDuration)},
 		{"call_timeout", into(&g.CallTimeout, p.positiveDuration)},
 		{"reconcile_every", into(&g.ReconcileEvery, p.positiveDuration)},

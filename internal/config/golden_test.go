@@ -134,6 +134,8 @@ var goldenErrors = []struct {
 	{"login_url ftp", []string{"genesys:", "  api_url: https://api.mypurecloud.com", "  login_url: ftp://login.mypurecloud.com", q1}, `bad.yaml:3: genesys.login_url: "ftp://login.mypurecloud.com" is not an absolute http or https URL without query or fragment`},
 	{"api_url is a list", []string{"genesys: {api_url: [a], login_url: https://login.mypurecloud.com}", q1}, "bad.yaml:1: genesys.api_url: must be a string, not a list"},
 	{"genesys rate_limit", []string{"genesys:", "  rate_limit: 250 per minute", q1}, `bad.yaml:2: genesys.rate_limit: "250 per minute" is not a rate like 50/s, 100/min or 1000/h`},
+	{"genesys budget", []string{"genesys:", "  budget: cluster", q1}, `bad.yaml:2: genesys.budget: "cluster" is not one of shared, process`},
+	{"genesys budget is a list", []string{"genesys: {budget: [shared]}", q1}, "bad.yaml:1: genesys.budget: must be a string, not a list"},
 	{"max_retry_after zero", []string{"genesys:", "  max_retry_after: 0s", q1}, "bad.yaml:2: genesys.max_retry_after: must be positive"},
 	{"call_timeout bad", []string{"genesys:", "  call_timeout: soon", q1}, `bad.yaml:2: genesys.call_timeout: "soon" is not a duration like 90s, 15m, 1h or 30d`},
 	{"reconcile_every negative", []string{"genesys:", "  reconcile_every: -5m", q1}, "bad.yaml:2: genesys.reconcile_every: -5m must not be negative"},

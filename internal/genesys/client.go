@@ -79,12 +79,18 @@ type Config struct {
 	// Neither is ever logged.
 	ClientID     string
 	ClientSecret string
-	// RateLimit is the client-side token bucket rate in requests per
-	// second (default DefaultRateLimit, 250 per minute). Calls Genesys
-	// refuses (429, 503) give their token back, up to RefusedShare of it.
+	// RateLimit is the client-side limit in requests per second (default
+	// DefaultRateLimit, 250 per minute): at most RateLimit × 60 calls in
+	// any 60 s (see BudgetRate). Calls Genesys refuses with 503 give their
+	// token back, up to RefusedShare of it. Ignored when Budget is set.
 	RateLimit float64
-	// Burst is the token bucket size (default DefaultBurst).
+	// Burst is the token bucket size (default DefaultBurst). Ignored when
+	// Budget is set.
 	Burst int
+	// Budget is the rate limit the calls draw from (default: NewBucket with
+	// RateLimit, Burst and Observer, this process's own). A deployment of
+	// several processes gives each the same NewSharedBudget.
+	Budget Budget
 	// MaxRetryAfter: a 429 (or 5xx) whose Retry-After exceeds it is
 	// returned instead of waited out (default DefaultMaxRetryAfter).
 	MaxRetryAfter time.Duration
@@ -119,13 +125,26 @@ type Observer interface {
 	Retry(op, reason string)
 	// TokenRefresh reports that a new OAuth token was fetched.
 	TokenRefresh()
+	// RateLimit reports the inin-ratelimit-* headers of a response:
+	// Genesys' allowance (calls per minute), the calls it has counted, and
+	// the time until that count resets.
+	RateLimit(allowed, count int, reset time.Duration)
+	// Paused reports that a budget stopped all calls for d, for reason
+	// PauseRetryAfter, PauseCount or PauseDeployment.
+	Paused(reason string, d time.Duration)
+	// BudgetRate reports the limit, in calls per minute, a budget now holds
+	// the calls to: the configured one, or Genesys' allowance when lower.
+	BudgetRate(perMinute float64)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Call(string, int, time.Duration) {}
-func (nopObserver) Retry(string, string)            {}
-func (nopObserver) TokenRefresh()                   {}
+func (nopObserver) Call(string, int, time.Duration)   {}
+func (nopObserver) Retry(string, string)              {}
+func (nopObserver) TokenRefresh()                     {}
+func (nopObserver) RateLimit(int, int, time.Duration) {}
+func (nopObserver) Paused(string, time.Duration)      {}
+func (nopObserver) BudgetRate(float64)                {}
 
 // Client calls the Genesys Cloud Platform API. It is safe for concurrent
 // use.
@@ -134,7 +153,7 @@ type Client struct {
 	loginURL   string
 	httpClient *http.Client
 	tokens     *tokenCache
-	limiter    *bucket
+	budget     Budget
 	log        *slog.Logger
 	obs        Observer
 
@@ -199,6 +218,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
+	if cfg.Budget == nil {
+		cfg.Budget = NewBucket(BucketConfig{RateLimit: cfg.RateLimit, Burst: cfg.Burst, Observer: cfg.Observer})
+	}
 
 	// The token request goes through the same transport, bounded by
 	// CallTimeout: oauth2 token sources take no per-call context.
@@ -218,7 +240,7 @@ func New(cfg Config) (*Client, error) {
 		loginURL:      loginURL,
 		httpClient:    cfg.HTTPClient,
 		tokens:        newTokenCache(f),
-		limiter:       newBucket(cfg.RateLimit, cfg.Burst),
+		budget:        cfg.Budget,
 		log:           cfg.Logger,
 		obs:           cfg.Observer,
 		maxRetryAfter: cfg.MaxRetryAfter,
@@ -342,17 +364,24 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	refreshed := false
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		if err := c.limiter.wait(ctx); err != nil {
+		if err := c.budget.Take(ctx); err != nil {
 			return errors.Join(lastErr, fmt.Errorf("genesys %s: rate limiter: %w", cl.op, err))
 		}
 		o := c.attempt(ctx, cl, payload)
 		if o.err == nil {
 			return nil
 		}
-		if o.status == http.StatusTooManyRequests || o.status == http.StatusServiceUnavailable {
+		if o.status == http.StatusServiceUnavailable {
 			// Refused, usually not served: its token goes back, within
-			// RefusedShare of the rate (bucket.refund).
-			c.limiter.refund()
+			// RefusedShare of the rate.
+			c.budget.Refund()
+		}
+		paused := false
+		if o.status == http.StatusTooManyRequests && o.hasWait {
+			// Genesys refuses the OAuth client, not this call: every call
+			// of the budget waits (the retry below in Take).
+			c.budget.Pause(ctx, min(o.wait, c.maxRetryAfter), PauseRetryAfter)
+			paused = true
 		}
 		lastErr = o.err
 		final := o.reason == "" ||
@@ -378,6 +407,9 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		}
 		c.obs.Retry(cl.op, o.reason)
 		c.logAttempt(ctx, slog.LevelWarn, cl.op, attempt, o, delay)
+		if paused {
+			continue // the budget holds the retry until the pause ends
+		}
 		if err := sleep(ctx, delay); err != nil {
 			return errors.Join(o.err, fmt.Errorf("genesys %s: %w", cl.op, err))
 		}
@@ -468,6 +500,7 @@ func (c *Client) attempt(ctx context.Context, cl call, payload []byte) outcome {
 		return c.transportOutcome(ctx, cl, err, gotConn.Load())
 	}
 	defer resp.Body.Close()
+	c.rateHeaders(ctx, resp.Header)
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/slotline/slotline/internal/fakeclock"
 )
 
 func TestRegionURLs(t *testing.T) {
@@ -85,7 +88,7 @@ func TestNewConfig(t *testing.T) {
 		t.Errorf("urls = %s %s", c.APIURL(), c.loginURL)
 	}
 	if c.maxAttempts != DefaultMaxAttempts || c.maxRetryAfter != DefaultMaxRetryAfter || c.callTimeout != DefaultCallTimeout ||
-		c.limiter.lim.Burst() != DefaultBurst || float64(c.limiter.lim.Limit()) != DefaultRateLimit {
+		c.budget.(*bucket).lim.Burst() != DefaultBurst || math.Abs(float64(c.budget.(*bucket).lim.Limit())-245.0/60) > 1e-9 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	cfg = base
@@ -553,28 +556,32 @@ func TestRefusedCallGivesTokenBack(t *testing.T) {
 // TestBucketRefundCap: refunds stay within RefusedShare of the rate.
 func TestBucketRefundCap(t *testing.T) {
 	t.Parallel()
-	b := newBucket(1, 1) // refunds: 0.2/s, burst 1 (the bucket's)
-	short := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), 200*time.Millisecond)
-	}
-	ctx, cancel := short()
-	defer cancel()
-	if err := b.wait(ctx); err != nil {
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+	// 120/min with a burst of 1: 118/min (BudgetRate), refunds at a fifth
+	// of that (one per 2.5 s), burst 1.
+	b := newBucket(BucketConfig{RateLimit: 2, Burst: 1, Clock: clk})
+	ctx := context.Background()
+	if err := b.Take(ctx); err != nil {
 		t.Fatalf("first token: %v", err)
 	}
-	if !b.refund() {
-		t.Fatal("the first refund was refused")
-	}
-	if err := b.wait(ctx); err != nil {
+	b.Refund()
+	if err := b.Take(ctx); err != nil {
 		t.Fatalf("the refunded token: %v", err)
 	}
-	if b.refund() {
-		t.Error("a second refund within 5 s was given (over a fifth of the rate)")
+	b.Refund() // a second refund at once: over a fifth of the rate
+	got := make(chan error, 1)
+	go func() { got <- b.Take(ctx) }()
+	// The bucket is empty and no credit is left: the next token waits for
+	// the bucket, about half a second.
+	if err := clk.WaitFor(ctx, func(n int) bool { return n == 1 }); err != nil {
+		t.Fatal(err)
 	}
-	ctx2, cancel2 := short()
-	defer cancel2()
-	if err := b.wait(ctx2); err == nil {
-		t.Error("an empty bucket gave a token at once")
+	clk.AdvanceToNext()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if d := clk.Now().Sub(time.Unix(1_700_000_000, 0)); d < 500*time.Millisecond {
+		t.Errorf("the third token came after %s of fake time, want the bucket's ≥ 0.5 s (the second refund was given)", d)
 	}
 }
 

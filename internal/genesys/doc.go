@@ -26,13 +26,19 @@
 //
 // # Calls
 //
-// Every call waits on a client-side token bucket (250 requests per minute by
-// default) and gets a bearer token from a cache that refreshes it 30 s
-// before it expires. A 401 drops the cached token and repeats the call once
-// with a new one. A 429 waits out its Retry-After unless that exceeds
-// Config.MaxRetryAfter; a 5xx other than 501, a 408 and a network error back
-// off exponentially with full jitter (base 500 ms, cap 30 s); other 4xx are
-// returned at once. Each attempt is bounded by Config.CallTimeout and every
+// Every call takes a token from its Budget (250 requests per minute by
+// default, never more in any 60 s) and gets a bearer token from a cache
+// that refreshes it 30 s before it expires. The budget is the process's own
+// (NewBucket) or shared by every process of a deployment through a
+// BudgetStore (NewSharedBudget). A 401 drops the cached token and repeats
+// the call once with a new one. A 429 pauses the whole budget for its
+// Retry-After (every call of the process, or of the deployment, waits; the
+// call gives up when that exceeds Config.MaxRetryAfter); a 5xx other than
+// 501, a 408 and a network error back off exponentially with full jitter
+// (base 500 ms, cap 30 s); other 4xx are returned at once. Every response's
+// inin-ratelimit-* headers go to the Observer; an allowance below the
+// configured limit lowers the budget's rate, and a count that reached the
+// allowance pauses the budget until the count resets. Each attempt is bounded by Config.CallTimeout and every
 // wait by the caller's context. Failures are *APIError (IsNotFound,
 // IsPermanent); each retried attempt is logged once at Warn, and the final
 // error is returned, not logged.
@@ -73,8 +79,14 @@
 //     never a short answer); a just-created
 //     callback may not be indexed yet. How many predicates an "or" clause
 //     may hold is not documented; the sync puts at most 25 numbers in one.
-//   - Whether refused calls (429, 503) count against Genesys' rate limits:
-//     the client gives their tokens back, up to RefusedShare of the rate.
+//   - Whether refused calls (503) count against Genesys' rate limits: the
+//     client gives their tokens back, up to RefusedShare of the rate. A 429
+//     gives nothing back.
+//   - The inin-ratelimit-* headers: allowed is read as calls per minute,
+//     reset as seconds from now (or an instant, if the number can only be
+//     one), count as the calls counted so far. Which limit (token, OAuth
+//     client, resource) they describe is not documented; the lowest
+//     allowance seen within AllowanceHold wins.
 //   - Heartbeat interval, the pong text and socket-level replies: matched
 //     case-insensitively; Notification.Result exposes a socket-level reply.
 //   - Notification topic permissions: Subscribe reports Rejected topics as

@@ -181,6 +181,9 @@ type recordingObserver struct {
 	calls    []observedCall
 	retries  []string // op/reason
 	refreshs int
+	limits   []observedLimit
+	pauses   []observedPause
+	rates    []float64
 	changed  chan struct{} // closed at the next record (see await)
 	// onRetry, when set, runs in the client's goroutine as it records a
 	// retry, before its backoff.
@@ -247,6 +250,45 @@ func (o *recordingObserver) TokenRefresh() {
 	o.refreshs++
 	o.notifyLocked()
 	o.mu.Unlock()
+}
+
+func (o *recordingObserver) RateLimit(allowed, count int, reset time.Duration) {
+	o.mu.Lock()
+	o.limits = append(o.limits, observedLimit{allowed, count, reset})
+	o.notifyLocked()
+	o.mu.Unlock()
+}
+
+func (o *recordingObserver) Paused(reason string, d time.Duration) {
+	o.mu.Lock()
+	o.pauses = append(o.pauses, observedPause{reason, d})
+	o.notifyLocked()
+	o.mu.Unlock()
+}
+
+func (o *recordingObserver) BudgetRate(perMinute float64) {
+	o.mu.Lock()
+	o.rates = append(o.rates, perMinute)
+	o.notifyLocked()
+	o.mu.Unlock()
+}
+
+type observedLimit struct {
+	Allowed, Count int
+	Reset          time.Duration
+}
+
+type observedPause struct {
+	Reason string
+	D      time.Duration
+}
+
+// budgetSnapshot returns the rate-limit headers, pauses and budget rates
+// observed so far.
+func (o *recordingObserver) budgetSnapshot() ([]observedLimit, []observedPause, []float64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]observedLimit(nil), o.limits...), append([]observedPause(nil), o.pauses...), append([]float64(nil), o.rates...)
 }
 
 func (o *recordingObserver) snapshot() (calls []observedCall, retries []string, refreshes int) {

@@ -36,11 +36,20 @@ type Metrics struct {
 	GenesysRetries *prometheus.CounterVec   // op, reason (429, 5xx, network, 401)
 	GenesysTokens  prometheus.Counter
 	Genesys429     prometheus.Counter
-	SyncOutcomes   *prometheus.CounterVec // op, outcome
-	SyncLagSeconds prometheus.Histogram
-	Notifications  *prometheus.CounterVec // kind
-	ListenerUp     prometheus.Gauge
-	Repairs        *prometheus.CounterVec // kind
+	// The rate limit: Genesys' inin-ratelimit-allowed, -count and -reset as
+	// last seen, the limit the budget holds the calls to, and the pauses
+	// (count and total length) by reason (retry_after, count, deployment).
+	GenesysAllowed      prometheus.Gauge
+	GenesysCount        prometheus.Gauge
+	GenesysReset        prometheus.Gauge
+	GenesysBudget       prometheus.Gauge
+	GenesysPauses       *prometheus.CounterVec
+	GenesysPauseSeconds *prometheus.CounterVec
+	SyncOutcomes        *prometheus.CounterVec // op, outcome
+	SyncLagSeconds      prometheus.Histogram
+	Notifications       *prometheus.CounterVec // kind
+	ListenerUp          prometheus.Gauge
+	Repairs             *prometheus.CounterVec // kind
 
 	// Stream.
 	StreamDelivered   prometheus.Counter
@@ -99,6 +108,26 @@ func New() *Metrics {
 		Name: "slotline_genesys_token_refreshes_total", Help: "OAuth tokens fetched from Genesys Cloud."})
 	m.Genesys429 = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "slotline_genesys_rate_limited_total", Help: "Genesys Cloud answers with status 429."})
+	m.GenesysAllowed = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "slotline_genesys_ratelimit_allowed",
+		Help: "Genesys' allowance in calls per minute (inin-ratelimit-allowed), as last seen on a response."})
+	m.GenesysCount = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "slotline_genesys_ratelimit_count",
+		Help: "Calls Genesys has counted against its allowance (inin-ratelimit-count), as last seen on a response."})
+	m.GenesysReset = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "slotline_genesys_ratelimit_reset_seconds",
+		Help: "Seconds until Genesys resets its count (inin-ratelimit-reset), as last seen on a response."})
+	m.GenesysBudget = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "slotline_genesys_budget_per_minute",
+		Help: "The limit, calls per minute, the Genesys budget holds the deployment to: genesys.rate_limit, or Genesys' allowance when lower."})
+	m.GenesysPauses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_genesys_pauses_total",
+		Help: "Pauses of every Genesys call, by reason: retry_after (a 429), count (Genesys' count reached its allowance), deployment (another process paused the shared budget).",
+	}, []string{"reason"})
+	m.GenesysPauseSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_genesys_pause_seconds_total",
+		Help: "Total length of the pauses of every Genesys call, by reason.",
+	}, []string{"reason"})
 	m.SyncOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slotline_sync_total",
 		Help: "Sync steps by operation (create, reschedule, cancel, adopt, sms) and outcome (ok, retry, failed, unknown).",
@@ -151,7 +180,8 @@ func New() *Metrics {
 		Name: "slotline_webhook_deliveries_exhausted_total", Help: "Webhook deliveries that failed every attempt of the schedule."})
 	reg.MustRegister(m.WebhookAttempts, m.WebhookLatency, m.WebhookLag, m.WebhookDisabled, m.WebhookExhausted)
 	reg.MustRegister(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
-		m.Notifications, m.ListenerUp, m.Repairs)
+		m.Notifications, m.ListenerUp, m.Repairs,
+		m.GenesysAllowed, m.GenesysCount, m.GenesysReset, m.GenesysBudget, m.GenesysPauses, m.GenesysPauseSeconds)
 	m.Connections = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "slotline_http_connections", Help: "Connections the HTTP listener holds open (streams included)."})
 	m.ConnectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -186,6 +216,22 @@ func (m *Metrics) Retry(op, reason string) { m.GenesysRetries.WithLabelValues(op
 
 // TokenRefresh implements genesys.Observer.
 func (m *Metrics) TokenRefresh() { m.GenesysTokens.Inc() }
+
+// RateLimit implements genesys.Observer.
+func (m *Metrics) RateLimit(allowed, count int, reset time.Duration) {
+	m.GenesysAllowed.Set(float64(allowed))
+	m.GenesysCount.Set(float64(count))
+	m.GenesysReset.Set(reset.Seconds())
+}
+
+// Paused implements genesys.Observer.
+func (m *Metrics) Paused(reason string, d time.Duration) {
+	m.GenesysPauses.WithLabelValues(reason).Inc()
+	m.GenesysPauseSeconds.WithLabelValues(reason).Add(d.Seconds())
+}
+
+// BudgetRate implements genesys.Observer.
+func (m *Metrics) BudgetRate(perMinute float64) { m.GenesysBudget.Set(perMinute) }
 
 // SyncOutcome implements syncer.Observer.
 func (m *Metrics) SyncOutcome(op, outcome string) { m.SyncOutcomes.WithLabelValues(op, outcome).Inc() }

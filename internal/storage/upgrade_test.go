@@ -94,10 +94,10 @@ func testUpgrade(t *testing.T, dsn string) {
 	}
 	// Version 5, then 6 (which moved the claims to the leases table), then
 	// 7 (the events' owners), then 8 (the outcomes: the canceled
-	// reservation gets its own).
-	if len(applied) != 4 || applied[0][:5] != "0005_" || applied[1] != "0006_leases.sql" || applied[2] != "0007_owners.sql" ||
-		applied[3] != "0008_outcome.sql" {
-		t.Fatalf("Migrate applied %v, want version 5, then 6, 7 and 8", applied)
+	// reservation gets its own), then 9 (the Genesys budget).
+	if len(applied) != 5 || applied[0][:5] != "0005_" || applied[1] != "0006_leases.sql" || applied[2] != "0007_owners.sql" ||
+		applied[3] != "0008_outcome.sql" || applied[4] != "0009_genesys_budget.sql" {
+		t.Fatalf("Migrate applied %v, want version 5, then 6, 7, 8 and 9", applied)
 	}
 	after := snapshot(t, s, ids)
 	for _, ev := range after.Events {

@@ -81,17 +81,27 @@ func (s *Sim) handleAdminFailureRate(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleAdminRateLimit serves POST /sim/rate-limit: {"perSecond":50,
-// "refusalsUseAllowance":false}; 0 removes the limit, and an absent
+// "refusalsUseAllowance":false} (SetRateLimit) or {"perMinute":180}
+// (SetRateLimitPerMinute); 0 removes the limit, and an absent
 // refusalsUseAllowance leaves that setting as it is.
 func (s *Sim) handleAdminRateLimit(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		PerSecond            float64 `json:"perSecond"`
+		PerMinute            int     `json:"perMinute"`
 		RefusalsUseAllowance *bool   `json:"refusalsUseAllowance"`
 	}
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	s.SetRateLimit(req.PerSecond)
+	if req.PerSecond > 0 && req.PerMinute > 0 {
+		writeError(w, http.StatusBadRequest, "bad.request", "give perSecond or perMinute, not both")
+		return
+	}
+	if req.PerMinute > 0 {
+		s.SetRateLimitPerMinute(req.PerMinute)
+	} else {
+		s.SetRateLimit(req.PerSecond)
+	}
 	if req.RefusalsUseAllowance != nil {
 		s.SetRefusalsUseAllowance(*req.RefusalsUseAllowance)
 	}

@@ -15,6 +15,7 @@ import (
 // token is an issued access token. Expiry is on real time.
 type token struct {
 	clientID string
+	serial   int // the n-th token issued
 	expires  time.Time
 }
 
@@ -48,6 +49,7 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 			return
 		}
+		id = uid
 	}
 	if err := r.ParseForm(); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body is not a valid form")
@@ -72,7 +74,8 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.tokens[tok] = &token{clientID: s.opts.ClientID, expires: now.Add(s.opts.TokenTTL)}
+	s.tokenSerial++
+	s.tokens[tok] = &token{clientID: id, serial: s.tokenSerial, expires: now.Add(s.opts.TokenTTL)}
 	s.stats.tokens++
 	s.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
@@ -84,9 +87,14 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) validClient(id, secret string) bool {
-	a := subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID))
-	b := subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret))
-	return a&b == 1
+	want, ok := s.opts.Clients[id]
+	if !ok || id == s.opts.ClientID {
+		want = s.opts.ClientSecret
+		if subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) != 1 {
+			return false
+		}
+	}
+	return subtle.ConstantTimeCompare([]byte(secret), []byte(want)) == 1
 }
 
 // basicAuth reads Basic credentials without unescaping them.
@@ -109,24 +117,28 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// authorize checks the request's bearer token, answering 401 itself when it
-// is missing (authentication.required) or unknown, expired or revoked
-// (bad.credentials).
-func (s *Sim) authorize(w http.ResponseWriter, r *http.Request) bool {
+// authorize checks the request's bearer token and returns its record,
+// answering 401 itself when it is missing (authentication.required) or
+// unknown, expired or revoked (bad.credentials).
+func (s *Sim) authorize(w http.ResponseWriter, r *http.Request) (token, bool) {
 	scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		writeError(w, http.StatusUnauthorized, "authentication.required", "No authentication bearer token specified in authorization header.")
-		return false
+		return token{}, false
 	}
 	s.mu.Lock()
 	t, ok := s.tokens[strings.TrimSpace(tok)]
 	valid := ok && time.Now().Before(t.expires)
+	var rec token
+	if valid {
+		rec = *t
+	}
 	s.mu.Unlock()
 	if !valid {
 		writeError(w, http.StatusUnauthorized, "bad.credentials", "Invalid login credentials.")
-		return false
+		return token{}, false
 	}
-	return true
+	return rec, true
 }
 
 // bearerLocked returns the record of the request's token; call it only

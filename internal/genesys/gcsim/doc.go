@@ -127,7 +127,7 @@
 //
 //	POST /sim/faults                                 Fault: {"method","pathPrefix","status","retryAfter","count","latency","loseResponse"}
 //	POST /sim/failure-rate                           {"status":429,"rate":0.1,"retryAfter":"1s"}
-//	POST /sim/rate-limit                             {"perSecond":50} (0 removes the limit)
+//	POST /sim/rate-limit                             {"perSecond":50} or {"perMinute":180} (0 removes the limit)
 //	POST /sim/answer-rate                            {"rate":0.5}
 //	POST /sim/topic-rejections                       {"topic","reason"} (empty reason removes the rule)
 //	GET  /sim/clock, POST /sim/clock                 {"advance":"10m"} and/or {"speed":60} → 200 {"now","speed"}
@@ -204,7 +204,20 @@
 //   - Agentless SMS supports the sms messenger type only; fromAddress must
 //     be a queue's SMSAddress when any queue has one; textBody is 1 to 765
 //     characters.
-//   - Rate limit: one token bucket over all API calls (Genesys limits per
-//     token and per resource). 429s always carry Retry-After (whole seconds,
-//     at least 1). No inin-ratelimit-* headers.
+//   - Rate limit: per OAuth client, shared by all of its tokens (Genesys
+//     also limits per token and per resource; the per-client ceiling is
+//     UNCONFIRMED), on real time (Options.RateClock). An allowance per
+//     window of one minute, starting at the first request after the last
+//     window ended (UNCONFIRMED: fixed windows), and with SetRateLimit a
+//     token bucket of one second's burst within it (SetRateLimitPerMinute
+//     has none). 429s always carry Retry-After (whole seconds, at least 1;
+//     over the allowance, until the window ends). Every API response to an
+//     authenticated request, errors, refusals and 429s included, carries
+//     inin-ratelimit-allowed (the allowance; 1000000 with no limit set),
+//     inin-ratelimit-count (the requests counted in the window, this one
+//     included) and inin-ratelimit-reset (seconds until the window ends,
+//     at least 1); the names are confirmed, these meanings are the
+//     reference's reading (UNCONFIRMED). A 401 carries none: it belongs to
+//     no client. Only requests served, and refusals when
+//     SetRefusalsUseAllowance is on, are counted.
 package gcsim

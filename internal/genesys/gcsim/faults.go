@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Fault scripts the failure of upcoming requests. A request matches when its
@@ -62,20 +60,6 @@ func (s *Sim) SetFailureRate(status int, rate float64, retryAfter time.Duration)
 	s.failStatus, s.failRate, s.failRetryAfter = status, rate, retryAfter
 }
 
-// SetRateLimit limits API calls (not login, not sockets) to perSecond
-// requests per second overall, with a burst of one second's worth. Calls
-// beyond it get 429 with Retry-After and Genesys' normalized 429 body. Zero
-// or less removes the limit.
-func (s *Sim) SetRateLimit(perSecond float64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if perSecond <= 0 {
-		s.limiter = nil
-		return
-	}
-	s.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, int(math.Ceil(perSecond))))
-}
-
 // SetRefusalsUseAllowance makes refusals (a fault with a status, or a
 // random failure) count against the rate limit, as a Genesys that counts
 // every request it answers would; by default they do not.
@@ -83,19 +67,6 @@ func (s *Sim) SetRefusalsUseAllowance(charge bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.chargeRefusals = charge
-}
-
-// rateLimited answers 429 itself when the rate limit is exceeded.
-func (s *Sim) rateLimited(w http.ResponseWriter) bool {
-	s.mu.Lock()
-	lim := s.limiter
-	s.mu.Unlock()
-	if lim == nil || lim.Allow() {
-		return false
-	}
-	wait := time.Duration((1 - lim.Tokens()) / float64(lim.Limit()) * float64(time.Second))
-	writeFault(w, http.StatusTooManyRequests, wait)
-	return true
 }
 
 // takeFault returns the fault to apply to r, if any. It is called twice:

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // DefaultQueueID is the queue the simulator knows when Options.Queues is
@@ -39,10 +37,20 @@ const maxRequestBytes = 512000
 // Options configures a simulator. The zero value is usable: every field has
 // a documented default.
 type Options struct {
-	// ClientID and ClientSecret are the only accepted OAuth client
-	// credentials (default "sim-client" / "sim-secret"); any other pair gets
-	// 401 invalid_client.
+	// ClientID and ClientSecret are the accepted OAuth client credentials
+	// (default "sim-client" / "sim-secret"), with those of Clients; any
+	// other pair gets 401 invalid_client.
 	ClientID, ClientSecret string
+	// Clients are further OAuth clients, id → secret. Each client has a
+	// rate limit of its own (SetRateLimit), shared by all of its tokens.
+	Clients map[string]string
+	// RateClock reads the real time that rate limits, their headers and
+	// RecordRequests run on (default time.Now); a test passes a fake
+	// clock's.
+	RateClock func() time.Time
+	// RecordRequests keeps the arrival of every authenticated API request
+	// for Requests (it grows without bound: for tests and benchmarks).
+	RecordRequests bool
 	// TokenTTL is the lifetime of an access token in real time (default 24h).
 	TokenTTL time.Duration
 	// Clock drives callback lifecycles (default NewClock(time.Now(), 1)).
@@ -171,8 +179,12 @@ type Sim struct {
 	failStatus      int
 	failRate        float64
 	failRetryAfter  time.Duration
-	limiter         *rate.Limiter
+	limitPerSecond  float64 // SetRateLimit; 0: none
+	limitPerMinute  int     // the allowance per window; 0: none
+	meters          map[string]*meter
 	chargeRefusals  bool // refusals use the rate limit's allowance
+	tokenSerial     int
+	requestLog      []APIRequest
 	stats           statsCounter
 }
 
@@ -226,6 +238,9 @@ func New(opts Options) *Sim {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.RateClock == nil {
+		opts.RateClock = time.Now
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Sim{
 		opts:            opts,
@@ -247,6 +262,7 @@ func New(opts Options) *Sim {
 		sockets:         make(map[*socket]struct{}),
 		socketQueueLen:  defaultSocketQueueLen,
 		topicRejections: make(map[string]string),
+		meters:          make(map[string]*meter),
 		stats:           newStatsCounter(),
 	}
 	for _, q := range opts.Queues {
@@ -447,8 +463,23 @@ func (s *Sim) wrap(pattern string, kind routeKind, h http.HandlerFunc) http.Hand
 			return
 		}
 		r.Body = http.MaxBytesReader(sw, r.Body, maxRequestBytes)
-		if kind == routeAPI && !s.authorize(sw, r) {
+		if kind != routeAPI {
+			f, faulted := s.takeFault(r, kind, true)
+			if !faulted {
+				f, faulted = s.takeFault(r, kind, false)
+			}
+			s.serveWithFault(sw, r, h, f, faulted)
 			return
+		}
+		tok, ok := s.authorize(sw, r)
+		if !ok {
+			return
+		}
+		if s.opts.RecordRequests {
+			at := s.rateNow()
+			defer func() {
+				s.record(APIRequest{At: at, ClientID: tok.clientID, Token: tok.serial, Pattern: pattern, Status: sw.status})
+			}()
 		}
 		// A refusal (a fault with a status) is answered before the rate
 		// limit and does not use it: a refused request was not served.
@@ -456,15 +487,18 @@ func (s *Sim) wrap(pattern string, kind routeKind, h http.HandlerFunc) http.Hand
 		s.mu.Lock()
 		charge := s.chargeRefusals
 		s.mu.Unlock()
-		if charge && kind == routeAPI && s.rateLimited(sw) {
+		if charge && s.meterRequest(sw, tok.clientID, true) {
 			return
 		}
 		f, faulted := s.takeFault(r, kind, true)
-		if !faulted {
-			if !charge && kind == routeAPI && s.rateLimited(sw) {
+		switch {
+		case !faulted:
+			if !charge && s.meterRequest(sw, tok.clientID, true) {
 				return
 			}
 			f, faulted = s.takeFault(r, kind, false)
+		case !charge:
+			s.meterRequest(sw, tok.clientID, false) // the headers only
 		}
 		s.serveWithFault(sw, r, h, f, faulted)
 	})
@@ -642,6 +676,38 @@ func (s *Sim) countRequest(pattern string, status int) {
 	}
 }
 
+// APIRequest is one authenticated API request, as Options.RecordRequests
+// keeps it.
+type APIRequest struct {
+	// At is its arrival on Options.RateClock.
+	At time.Time `json:"at"`
+	// ClientID is the OAuth client of its token; Token numbers the token
+	// (the n-th issued, from 1).
+	ClientID string `json:"clientId"`
+	Token    int    `json:"token"`
+	// Pattern is the route, e.g. "POST /api/v2/conversations/callbacks";
+	// Status the answer (of a lost response, the status the handler made).
+	Pattern string `json:"pattern"`
+	Status  int    `json:"status"`
+}
+
+func (s *Sim) record(r APIRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requestLog = append(s.requestLog, r)
+}
+
+// Requests returns the authenticated API requests so far, in order of
+// their answers, when Options.RecordRequests is set (else nil).
+func (s *Sim) Requests() []APIRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]APIRequest(nil), s.requestLog...)
+}
+
+// rateNow reads Options.RateClock.
+func (s *Sim) rateNow() time.Time { return s.opts.RateClock() }
+
 // Stats returns the request counts so far.
 func (s *Sim) Stats() Stats {
 	s.mu.Lock()
@@ -701,4 +767,25 @@ func (s *Sim) respond(w http.ResponseWriter, f func() reply) {
 	default:
 		writeJSON(w, rp.status, rp.body)
 	}
+}
+
+// BusiestWindow returns the most requests of reqs that arrived within any
+// span of length window (start included, start + window not), and where
+// the first such span starts.
+func BusiestWindow(reqs []APIRequest, window time.Duration) (count int, start time.Time) {
+	at := make([]time.Time, len(reqs))
+	for i, r := range reqs {
+		at[i] = r.At
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	j := 0
+	for i := range at {
+		for j < len(at) && at[j].Before(at[i].Add(window)) {
+			j++
+		}
+		if j-i > count {
+			count, start = j-i, at[i]
+		}
+	}
+	return count, start
 }
