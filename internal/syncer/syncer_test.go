@@ -32,13 +32,78 @@ type bundle struct {
 	book   *booking.Service
 	queue  *booking.Queue
 	ctx    context.Context
+	obs    *observer
 	dials  atomic.Int64 // notification sockets the listener has opened
+}
+
+// observer records the sync's metrics.
+type observer struct {
+	mu       sync.Mutex
+	outcomes map[string]int // "op/outcome"
+	repairs  map[string]int
+	sms      map[string]int // "kind/reason"
+}
+
+func newObserver() *observer {
+	return &observer{outcomes: map[string]int{}, repairs: map[string]int{}, sms: map[string]int{}}
+}
+
+func (o *observer) SyncOutcome(op, outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.outcomes[op+"/"+outcome]++
+}
+
+func (o *observer) SyncLag(time.Duration)    {}
+func (o *observer) NotificationEvent(string) {}
+func (o *observer) ListenerConnected(bool)   {}
+
+func (o *observer) ReconcileRepair(kind string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.repairs[kind]++
+}
+
+func (o *observer) SMSRefused(kind, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sms[kind+"/"+reason]++
+}
+
+// count returns how often op/outcome was observed.
+func (o *observer) count(key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.outcomes[key]
+}
+
+func (o *observer) smsCount(key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sms[key]
+}
+
+func (o *observer) repairCount(kind string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.repairs[kind]
 }
 
 // setup starts a simulator (clock stopped: tests move it), a store on the
 // backend, a Genesys client and the sync with its workers; listen also
 // starts the notification listener.
 func setup(t *testing.T, backend string, listen bool) *bundle {
+	t.Helper()
+	return setupWith(t, backend, listen, nil)
+}
+
+// setupWith is setup with edit applied to the simulator's options and the
+// sync's config first. The simulator applies a bulk disconnect 50 ms after
+// its 202 and shows a new callback in analytics 5 s (of its clock) after
+// its creation; the sync searches for a lost create for 20 s of that
+// clock, reads a cancel back for at most 2 s, and tries a failed sync
+// again 10 ms after reconciliation asks for it.
+func setupWith(t *testing.T, backend string, listen bool, edit func(*gcsim.Options, *syncer.Config)) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var dsn string
@@ -52,11 +117,22 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 		t.Fatal(err)
 	}
 	clock := gcsim.NewClock(time.Now(), 0)
-	sim := gcsim.New(gcsim.Options{
+	simOpts := gcsim.Options{
 		Clock: clock, Seed: 7, AnswerRate: 1, RingTime: 20 * time.Second, TalkTime: time.Minute,
-		HeartbeatEvery: time.Second,
-		Queues:         []gcsim.Queue{{ID: simQueue, Name: "Support", SMSAddress: "+18005550100"}},
-	})
+		HeartbeatEvery: time.Second, DisconnectDelay: 50 * time.Millisecond,
+		Queues: []gcsim.Queue{{ID: simQueue, Name: "Support", SMSAddress: "+18005550100"}},
+	}
+	obs := newObserver()
+	syncCfg := syncer.Config{
+		Now: clock.Now, Observer: obs,
+		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour,
+		CancelVerifyWindow: 2 * time.Second, FailedRetryBase: 10 * time.Millisecond, FailedRetryMax: 100 * time.Millisecond,
+		LostCreateWindow: 20 * time.Second,
+	}
+	if edit != nil {
+		edit(&simOpts, &syncCfg)
+	}
+	sim := gcsim.New(simOpts)
 	url, err := sim.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,10 +150,8 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 		SMSFrom:  "+18005550100"}
 	js := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond,
 		JobTimeout: 20 * time.Second})
-	runner := syncer.New(syncer.Config{
-		Store: store, Jobs: js, Genesys: gc, Queues: []*booking.Queue{q}, Now: clock.Now,
-		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour,
-	})
+	syncCfg.Store, syncCfg.Jobs, syncCfg.Genesys, syncCfg.Queues = store, js, gc, []*booking.Queue{q}
+	runner := syncer.New(syncCfg)
 	store.OnEvents(runner.OnEvents)
 	if err := js.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -89,7 +163,7 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 	if err := runner.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b := &bundle{t: t, store: store, sim: sim, gc: gc, runner: runner, book: book, queue: q, ctx: ctx}
+	b := &bundle{t: t, store: store, sim: sim, gc: gc, runner: runner, book: book, queue: q, ctx: ctx, obs: obs}
 	var wg sync.WaitGroup
 	if listen {
 		l := runner.NewListener(syncer.ListenerOptions{LeaseTTL: 2 * time.Second, Silence: 3 * time.Second, PongWait: time.Second,
@@ -263,13 +337,16 @@ func TestCreateRescheduleCancel(t *testing.T) {
 }
 
 // TestLostResponseNeverDuplicates: the simulator commits a create and the
-// answer is lost; the retry finds the callback and adopts it.
+// answer is lost; analytics shows the callback only 5 s (of the
+// simulator's clock) later, and until then every search misses it. The
+// searches go on, the index catches up, and the callback is adopted.
 func TestLostResponseNeverDuplicates(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
 		b := setup(t, backend, false)
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true, Count: 2})
 		r := b.reserve("lost", 2*time.Hour, voice())
+		b.waitIndexed(r.ID, 2)
 		got := b.waitFor(r.ID, "synced", synced)
 		cbs := b.callbacksFor(r.ID)
 		if len(cbs) != 1 {
@@ -281,7 +358,31 @@ func TestLostResponseNeverDuplicates(t *testing.T) {
 		if st := b.sim.Stats(); st.LostResponses < 1 {
 			t.Errorf("the fault did not fire: %+v", st)
 		}
+		if n := b.obs.count("adopt/searching"); n < 1 {
+			t.Errorf("adopt/searching observed %d times, want the searches that missed the callback before the index caught up", n)
+		}
 	})
+}
+
+// queries returns the analytics queries the simulator has answered.
+func (b *bundle) queries() int {
+	return b.sim.Stats().Count("POST /api/v2/analytics/conversations/details/query", 0)
+}
+
+// waitIndexed waits until the simulator holds reservation id's callback
+// (a lost create committed it) and the sync has searched for it at least
+// searches times in all (each a miss: the index lags), then moves the
+// simulator's clock past the analytics delay, so that the next search
+// finds it.
+func (b *bundle) waitIndexed(id string, searches int) {
+	b.t.Helper()
+	waitUntil(b.t, 20*time.Second, "the lost create committed and searched for", func() bool {
+		return len(b.callbacksFor(id)) == 1 && b.queries() >= searches
+	})
+	if n := len(b.callbacksFor(id)); n != 1 {
+		b.t.Fatalf("%d callbacks before the index caught up, want the one the lost create made", n)
+	}
+	b.sim.Clock().Advance(gcsim.DefaultAnalyticsDelay)
 }
 
 // TestAdoptReadsOnlyUnclaimedCallbacks: the customer has other callbacks
@@ -310,6 +411,7 @@ func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
 		before := reads()
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true})
 		r := b.reserve("lost", 6*time.Hour, voice())
+		b.waitIndexed(r.ID, b.queries()+1)
 		got := b.waitFor(r.ID, "synced", synced)
 		cbs := b.callbacksFor(r.ID)
 		if len(cbs) != 1 || cbs[0].ConversationID != got.Sync.ConversationID {
@@ -324,10 +426,12 @@ func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
 // TestLookupsShareOneQuery: several creates, to different numbers, are
 // committed by the simulator and their answers lost; the searches for them
 // share one analytics query, and each reservation adopts its own callback.
+// Analytics indexes at once here: the test is about the batching (the
+// indexing delay is TestLostResponseNeverDuplicates').
 func TestLookupsShareOneQuery(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
-		b := setup(t, backend, false)
+		b := setupWith(t, backend, false, func(o *gcsim.Options, _ *syncer.Config) { o.AnalyticsDelay = -1 })
 		const n = 6
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true, Count: n})
 		var ids []string
@@ -360,11 +464,14 @@ func TestLookupsShareOneQuery(t *testing.T) {
 }
 
 // TestRateLimitsAndOutages: 429s with Retry-After and 503s are waited out;
-// every reservation is synced exactly once.
+// every reservation is synced exactly once. A 503 on a create is an
+// unknown outcome, searched for until the lost-create window has passed
+// on the simulator's clock, which runs here at 120×.
 func TestRateLimitsAndOutages(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
 		b := setup(t, backend, false)
+		b.sim.Clock().SetSpeed(120)
 		b.sim.SetFailureRate(503, 0.3, 0)
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", Status: 429, RetryAfter: time.Second, Count: 3})
 		var ids []string
