@@ -166,6 +166,9 @@ func Default() *Config {
 			CallTimeout:    15 * time.Second,
 			ReconcileEvery: 5 * time.Minute,
 			Workers:        16,
+			// syncer.DefaultLostCreateWindow and DefaultCancelVerifyWindow.
+			LostCreateWindow:   2 * time.Minute,
+			CancelVerifyWindow: 30 * time.Second,
 			Sandbox: Sandbox{
 				Speed:      1,
 				AnswerRate: 0.8,

@@ -136,6 +136,8 @@ var goldenErrors = []struct {
 	{"genesys rate_limit", []string{"genesys:", "  rate_limit: 250 per minute", q1}, `bad.yaml:2: genesys.rate_limit: "250 per minute" is not a rate like 50/s, 100/min or 1000/h`},
 	{"max_retry_after zero", []string{"genesys:", "  max_retry_after: 0s", q1}, "bad.yaml:2: genesys.max_retry_after: must be positive"},
 	{"call_timeout bad", []string{"genesys:", "  call_timeout: soon", q1}, `bad.yaml:2: genesys.call_timeout: "soon" is not a duration like 90s, 15m, 1h or 30d`},
+	{"lost_create_window zero", []string{"genesys:", "  lost_create_window: 0s", q1}, "bad.yaml:2: genesys.lost_create_window: must be positive"},
+	{"cancel_verify_window bad", []string{"genesys:", "  cancel_verify_window: later", q1}, `bad.yaml:2: genesys.cancel_verify_window: "later" is not a duration like 90s, 15m, 1h or 30d`},
 	{"reconcile_every negative", []string{"genesys:", "  reconcile_every: -5m", q1}, "bad.yaml:2: genesys.reconcile_every: -5m must not be negative"},
 	{"workers zero", []string{"genesys:", "  workers: 0", q1}, "bad.yaml:2: genesys.workers: 0 is not between 1 and 256"},
 	{"workers too many", []string{"genesys:", "  workers: 257", q1}, "bad.yaml:2: genesys.workers: 257 is not between 1 and 256"},
