@@ -200,8 +200,13 @@ func (r *Runner) scheduleRetry(ctx context.Context, res *reservation.Reservation
 	if res.Sync.ConversationID == "" || r.now().After(res.Slot.End.Add(retryGiveUp)) {
 		return nil
 	}
-	return r.jobs.Insert(ctx, retryArgs{ReservationID: res.ID, Attempt: res.Sync.Attempts},
-		&jobs.InsertOpts{ScheduledAt: time.Now().Add(r.retryDelay(res.Sync.Attempts))})
+	// A wait under a second is not worth River's scheduler, which looks
+	// for due jobs every few seconds: the job is inserted ready to run.
+	var opts *jobs.InsertOpts
+	if d := r.retryDelay(res.Sync.Attempts); d >= time.Second {
+		opts = &jobs.InsertOpts{ScheduledAt: time.Now().Add(d)}
+	}
+	return r.jobs.Insert(ctx, retryArgs{ReservationID: res.ID, Attempt: res.Sync.Attempts}, opts)
 }
 
 // workRetry tries a failed reschedule or cancel again, under the

@@ -102,7 +102,9 @@ func setup(t *testing.T, backend string, listen bool) *bundle {
 // its 202 and shows a new callback in analytics 5 s (of its clock) after
 // its creation; the sync searches for a lost create for 20 s of that
 // clock, reads a cancel back for at most 2 s, and tries a failed sync
-// again 10 ms after reconciliation asks for it.
+// again as soon as reconciliation asks for it (a retry scheduled later
+// waits for River's scheduler, which looks every few seconds; retryDelay
+// has its own test).
 func setupWith(t *testing.T, backend string, listen bool, edit func(*gcsim.Options, *syncer.Config)) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -126,7 +128,7 @@ func setupWith(t *testing.T, backend string, listen bool, edit func(*gcsim.Optio
 	syncCfg := syncer.Config{
 		Now: clock.Now, Observer: obs,
 		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour,
-		CancelVerifyWindow: 2 * time.Second, FailedRetryBase: 10 * time.Millisecond, FailedRetryMax: 100 * time.Millisecond,
+		CancelVerifyWindow: 2 * time.Second, FailedRetryBase: time.Nanosecond, FailedRetryMax: time.Nanosecond,
 		LostCreateWindow: 20 * time.Second,
 	}
 	if edit != nil {

@@ -197,6 +197,52 @@ func TestRescheduleAgentRequired(t *testing.T) {
 	})
 }
 
+// TestFailedSyncRetriedWithBackoff: a reschedule Genesys keeps refusing
+// (agentId required, no owner) is tried again by reconciliation, once per
+// attempt however many passes find it failed while its retry waits (1 s
+// here), and records its reservation.sync_failed once.
+func TestFailedSyncRetriedWithBackoff(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, storage.SQLite, false, func(o *gcsim.Options, c *syncer.Config) {
+		o.RequireAgentID = true
+		c.FailedRetryBase, c.FailedRetryMax = time.Second, time.Second
+	})
+	r := b.reserve("refused-again", 2*time.Hour, voice())
+	b.waitFor(r.ID, "synced", synced)
+	b.move(r.ID, r.Slot.Start.Add(time.Hour))
+	b.waitFor(r.ID, "sync failed", syncFailed)
+	patches := func() int { return b.sim.Stats().Count("PATCH /api/v2/conversations/callbacks", 400) }
+	before := patches()
+	for attempt := 1; attempt <= 2; attempt++ {
+		// Two passes while the retry of this attempt waits: one job.
+		for range 2 {
+			if err := b.runner.Reconcile(b.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitUntil(t, 20*time.Second, fmt.Sprintf("the retry of attempt %d refused", attempt), func() bool { return patches() == before+attempt })
+		got, err := b.store.FindReservationByID(b.ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !syncFailed(got) || got.Sync.Attempts != attempt {
+			t.Fatalf("after retry %d: sync %+v; want still failed, %d attempts", attempt, got.Sync, attempt)
+		}
+	}
+	if n := b.obs.repairCount("retry"); n != 2 {
+		t.Errorf("%d retries, want 2 (one per attempt)", n)
+	}
+	var failures int
+	for _, ev := range b.events(r.ID) {
+		if ev == "reservation.sync_failed/genesys" {
+			failures++
+		}
+	}
+	if failures != 1 {
+		t.Errorf("events %v: want one reservation.sync_failed however often the retry is refused", b.events(r.ID))
+	}
+}
+
 // TestLostCreateWaitsForTheWindow: a create refused with a 503 (nothing
 // created, but the sync cannot know) is searched for again and again while
 // the lost-create window runs on the simulator's clock, and created only

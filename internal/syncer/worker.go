@@ -294,11 +294,11 @@ func (r *Runner) reschedule(ctx context.Context, res *reservation.Reservation) (
 		if req.AgentID != "" {
 			why = "it refused the callback's owner"
 		}
-		reason := fmt.Sprintf("Genesys requires an agentId to reschedule this callback and %s; it keeps the callback at %s: %v",
-			why, res.Sync.ScheduledAt.UTC().Format(time.RFC3339), err)
+		reason := fmt.Sprintf("Genesys requires an agentId to reschedule this callback and %s; it keeps the callback at %s: %s",
+			why, res.Sync.ScheduledAt.UTC().Format(time.RFC3339), refusal(err))
 		r.cfg.Observer.SyncOutcome("reschedule", "agent_required")
 		r.logger.WarnContext(ctx, "genesys refused a reschedule for its agentId", "reservation_id", res.ID,
-			"conversation_id", req.ConversationID, "agent_sent", req.AgentID != "")
+			"conversation_id", req.ConversationID, "agent_sent", req.AgentID != "", "err", err)
 		_, merr := r.cfg.Store.MarkSyncFailed(ctx, res.ID, reason, false, sysWrite())
 		return true, merr
 	}
@@ -376,7 +376,7 @@ func (r *Runner) cancel(ctx context.Context, res *reservation.Reservation) (bool
 	}
 	reason := fmt.Sprintf("the cancel did not land in Genesys: the callback is still %s after a bulk disconnect and a disconnect of its conversation", state)
 	if ferr != nil && !genesys.IsNotFound(ferr) {
-		reason = fmt.Sprintf("the cancel did not land in Genesys: the callback is still %s after a bulk disconnect, and the disconnect of its conversation failed: %v", state, ferr)
+		reason = fmt.Sprintf("the cancel did not land in Genesys: the callback is still %s after a bulk disconnect, and the disconnect of its conversation failed: %s", state, refusal(ferr))
 	}
 	r.cfg.Observer.SyncOutcome("cancel", "unverified")
 	r.logger.WarnContext(ctx, "a cancel did not land in Genesys; reconciliation will try again", "reservation_id", res.ID,
@@ -451,12 +451,31 @@ func (r *Runner) failed(ctx context.Context, res *reservation.Reservation, op st
 	case genesys.IsPermanent(err):
 		r.cfg.Observer.SyncOutcome(op, "failed")
 		r.logger.WarnContext(ctx, "genesys refused a change", "op", op, "reservation_id", res.ID, "err", err)
-		_, merr := r.cfg.Store.MarkSyncFailed(ctx, res.ID, "genesys refused the "+op+": "+err.Error(), failReservation, sysWrite())
+		_, merr := r.cfg.Store.MarkSyncFailed(ctx, res.ID, "genesys refused the "+op+": "+refusal(err), failReservation, sysWrite())
 		return true, merr
 	}
 	r.cfg.Observer.SyncOutcome(op, "retry")
 	r.note(ctx, res.ID, op+": "+err.Error())
 	return false, err
+}
+
+// refusal describes a Genesys error for a reservation's sync reason: the
+// same refusal reads the same each time (no correlation id, which the log
+// line of the failure carries), so that a retry refused again records no
+// new reservation.sync_failed.
+func refusal(err error) string {
+	var e *genesys.APIError
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	s := fmt.Sprintf("genesys %s: status %d", e.Op, e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
 }
 
 // note keeps the last error on the reservation without counting an attempt.
