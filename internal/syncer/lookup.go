@@ -13,8 +13,11 @@ import (
 )
 
 // DefaultLookupWindow is how long a lookup for an earlier create waits for
-// others to share its analytics query (Config.LookupWindow).
-const DefaultLookupWindow = 2 * time.Second
+// others to share its analytics query (Config.LookupWindow). A lookup holds
+// its sync worker while it waits, and a lost create is looked for several
+// times (until the lost-create window has passed): a short window keeps
+// the workers for the creates.
+const DefaultLookupWindow = 500 * time.Millisecond
 
 // lookupMaxNumbers bounds the numbers in one analytics query; a full batch
 // takes no more lookups.
@@ -53,10 +56,11 @@ type lookupBatch struct {
 // during a burst with faults these queries are the calls that do not
 // create anything.
 //
-// Every lookup waits at least half the window before its search runs: a
-// callback created a moment ago may not be indexed yet, or a create that
-// timed out may still be committing. A lookup joins the open batch only if
-// that batch runs late enough, and has room; else it opens the next one.
+// Every lookup waits at least half the window before its search runs, so
+// that the batch gathers the lookups of a burst (a search that comes too
+// early for the index is repeated anyway). A lookup joins the open batch
+// only if that batch runs late enough, and has room; else it opens the
+// next one.
 type lookups struct {
 	r *Runner // its Config.LookupWindow is the window
 

@@ -428,12 +428,16 @@ func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
 // TestLookupsShareOneQuery: several creates, to different numbers, are
 // committed by the simulator and their answers lost; the searches for them
 // share one analytics query, and each reservation adopts its own callback.
-// Analytics indexes at once here: the test is about the batching (the
-// indexing delay is TestLostResponseNeverDuplicates').
+// Analytics indexes at once here, and the lookups wait 2 s for each other:
+// the test is about the batching (the indexing delay is
+// TestLostResponseNeverDuplicates').
 func TestLookupsShareOneQuery(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
-		b := setupWith(t, backend, false, func(o *gcsim.Options, _ *syncer.Config) { o.AnalyticsDelay = -1 })
+		b := setupWith(t, backend, false, func(o *gcsim.Options, c *syncer.Config) {
+			o.AnalyticsDelay = -1
+			c.LookupWindow = 2 * time.Second
+		})
 		const n = 6
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true, Count: n})
 		var ids []string

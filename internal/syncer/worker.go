@@ -99,8 +99,8 @@ func (r *Runner) converge(ctx context.Context, id string, first *reservation.Res
 			var unknown *genesys.UnknownOutcomeError
 			if errors.As(err, &unknown) {
 				// The next step searches for the callback first, and that
-				// search runs 1–2 s (half to all of the lookup window)
-				// from now: no need to wait here as well.
+				// search runs half to all of the lookup window from now:
+				// no need to wait here as well.
 				continue
 			}
 			select {
