@@ -71,6 +71,7 @@ func benchSyncCmd(ctx context.Context, args []string, getenv func(string) string
 			benchEnv:     newBenchEnv(dbs),
 			Reservations: opts.reservations, Clients: opts.clients, RatePerSec: opts.rate, FaultRate: opts.faultRate,
 			Fault429: opts.fault429, RefusalsUseAllowance: opts.chargeRefusals, Processes: opts.processes, BudgetKind: opts.budget,
+			LostCreates: opts.lostCreates, AnalyticsDelaySec: opts.analyticsDelay.Seconds(), LostCreateWindowSec: opts.lostCreateWindow.Seconds(),
 			Workers: benchSyncWorkers, TimeoutSec: opts.timeout.Seconds(),
 		}}}
 		return b.run, b.rep
@@ -89,9 +90,18 @@ type benchSyncOptions struct {
 	budget       string // genesys.budget
 	// chargeRefusals makes the simulator count refusals against N.
 	chargeRefusals bool
-	clients        int
-	serverBin      string
-	timeout        time.Duration
+	// lostCreates is the share of create answers the simulator loses after
+	// committing the create.
+	lostCreates float64
+	// analyticsDelay is how long the simulator takes to show a new
+	// callback in analytics.
+	analyticsDelay time.Duration
+	// lostCreateWindow is the server's genesys.lost_create_window (0: its
+	// default).
+	lostCreateWindow time.Duration
+	clients          int
+	serverBin        string
+	timeout          time.Duration
 }
 
 func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, error) {
@@ -106,6 +116,9 @@ func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, er
 	fs.StringVar(&o.budget, "budget", "shared", "the servers' genesys.budget: shared (one budget for the processes on the database) or process (each its own, for comparison)")
 	fs.IntVar(&o.processes, "processes", 1, "`N` slotline serve processes on one PostgreSQL database (--db postgres://…) sharing the simulator and genesys.rate_limit; reports the calls in the busiest minute against the limit")
 	fs.BoolVar(&o.chargeRefusals, "refusals-use-allowance", false, "count the refused calls against N, as a Genesys that counts every request it answers would (then no client can land more than (1 - fault-rate) × N creates)")
+	fs.Float64Var(&o.lostCreates, "lost-creates", 0, "fraction of create answers the simulator loses after committing the create (the server must find and adopt those callbacks, never create them twice)")
+	fs.DurationVar(&o.analyticsDelay, "analytics-delay", gcsim.DefaultAnalyticsDelay, "how long the simulator takes to show a new callback in analytics queries (0: at once)")
+	fs.DurationVar(&o.lostCreateWindow, "lost-create-window", 0, "the server's genesys.lost_create_window: how long a create whose answer was lost is searched for before it is sent again (default: the server's, 2m); keep it above --analytics-delay")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients admitting the burst")
 	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable, as slotline-bench serve)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait, from the first admission, for every reservation to be synced")
@@ -161,6 +174,12 @@ func (o *benchSyncOptions) validate() error {
 		return app.UsageError("--rate must be more than 0 and at most 1e6")
 	case !(o.faultRate >= 0 && o.faultRate < 1):
 		return app.UsageError("--fault-rate must be from 0 to less than 1")
+	case !(o.lostCreates >= 0 && o.lostCreates < 1):
+		return app.UsageError("--lost-creates must be from 0 to less than 1")
+	case o.analyticsDelay < 0:
+		return app.UsageError("--analytics-delay must not be negative")
+	case o.lostCreateWindow < 0:
+		return app.UsageError("--lost-create-window must not be negative")
 	case o.clients < 1:
 		return app.UsageError("--clients must be at least 1")
 	case o.timeout <= 0:
@@ -177,7 +196,11 @@ type benchSync struct {
 // run starts the simulator and the server, admits the burst while
 // watching the simulator and the server, then checks every reservation.
 func (b *benchSync) run(ctx context.Context) (err error) {
-	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler), RecordRequests: true})
+	delay := b.opts.analyticsDelay
+	if delay == 0 {
+		delay = -1 // gcsim reads 0 as its default; the flag means at once
+	}
+	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler), RecordRequests: true, AnalyticsDelay: delay})
 	defer sim.Close()
 	simURL, err := sim.Start("127.0.0.1:0")
 	if err != nil {
@@ -197,6 +220,9 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 	g := map[string]any{"rate_limit": b.opts.rateText, "workers": benchSyncWorkers}
 	if b.opts.budget != "shared" {
 		g["budget"] = b.opts.budget // only when asked: a --server-bin of an older build has no such key
+	}
+	if w := b.opts.lostCreateWindow; w > 0 {
+		g["lost_create_window"] = w.String()
 	}
 	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, capacity, g)
 	if err != nil {
@@ -240,13 +266,16 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 	b.printHeader()
 
 	// The faults: refusals (429, 503) at the failure rate, answered before
-	// the simulator's rate limit, so they do not use the allowance N.
+	// the simulator's rate limit, so they do not use the allowance N; and
+	// lost answers to creates, which commit.
 	fctx, stopFaults := context.WithCancel(ctx)
 	var faults sync.WaitGroup
 	faults.Go(func() { benchSyncFlipFaults(fctx, sim, b.opts.faultRate, b.opts.fault429) })
+	sim.SetLostResponseRate(http.MethodPost, "/api/v2/conversations/callbacks", b.opts.lostCreates)
 	defer func() {
 		stopFaults()
 		faults.Wait()
+		sim.SetLostResponseRate("", "", 0)
 	}()
 
 	w := newBenchSyncWatch(sim, api, b.opts.reservations)
@@ -255,6 +284,7 @@ func (b *benchSync) run(ctx context.Context) (err error) {
 	}
 	stopFaults()
 	faults.Wait()
+	sim.SetLostResponseRate("", "", 0)
 	if err := b.check(ctx, api, w); err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
@@ -420,7 +450,8 @@ func (b *benchSync) check(ctx context.Context, api *benchSyncAPI, w *benchSyncWa
 	calls := benchSyncCount(d.Requests)
 	d.APIRequests, d.CreatesFailed, d.AnalyticsQueries = calls.all, calls.createsFailed, calls.analytics
 	d.ConversationReads, d.OtherRequests, d.Injected503 = calls.reads, calls.other, calls.injected503
-	faults := w.after.FaultsInjected - w.before.FaultsInjected
+	d.LostAnswers = w.after.LostResponses - w.before.LostResponses
+	faults := w.after.FaultsInjected - w.before.FaultsInjected - d.LostAnswers
 	d.Injected429 = faults - d.Injected503
 	d.RateLimited429 = w.after.TooManyRequests - w.before.TooManyRequests - d.Injected429
 	if d.SpanSec > 0 {
@@ -794,18 +825,26 @@ type benchSyncReport struct {
 	FaultRate    float64 `json:"fault_rate"`
 	Fault429     bool    `json:"fault_429"` // half the refusals were 429s
 	// RefusalsUseAllowance: the simulator counted refusals against N.
-	RefusalsUseAllowance bool              `json:"refusals_use_allowance"`
-	Processes            int               `json:"processes"`   // serve processes on the one database
-	BudgetKind           string            `json:"budget_kind"` // genesys.budget
-	Workers              int               `json:"workers"`     // per process
-	TimeoutSec           float64           `json:"timeout_s"`
-	TimedOut             bool              `json:"timed_out,omitempty"`
-	ServerLogLines       int               `json:"server_log_lines,omitempty"` // at level warn or above
-	Admit                *benchRateFigures `json:"admit"`
-	Drain                *benchSyncDrain   `json:"drain"`
-	Latency              *benchSyncLatency `json:"latency"`
-	Check                *benchSyncCheck   `json:"check"`
-	Budget               *benchSyncBudget  `json:"budget"`
+	RefusalsUseAllowance bool `json:"refusals_use_allowance"`
+	// LostCreates is the share of create answers the simulator lost after
+	// committing; AnalyticsDelaySec how long it took to show a callback in
+	// analytics.
+	LostCreates       float64 `json:"lost_creates"`
+	AnalyticsDelaySec float64 `json:"analytics_delay_s"`
+	// LostCreateWindowSec is the server's lost-create window when the
+	// bench set it (0: the server's default).
+	LostCreateWindowSec float64           `json:"lost_create_window_s,omitempty"`
+	Processes           int               `json:"processes"`   // serve processes on the one database
+	BudgetKind          string            `json:"budget_kind"` // genesys.budget
+	Workers             int               `json:"workers"`     // per process
+	TimeoutSec          float64           `json:"timeout_s"`
+	TimedOut            bool              `json:"timed_out,omitempty"`
+	ServerLogLines      int               `json:"server_log_lines,omitempty"` // at level warn or above
+	Admit               *benchRateFigures `json:"admit"`
+	Drain               *benchSyncDrain   `json:"drain"`
+	Latency             *benchSyncLatency `json:"latency"`
+	Check               *benchSyncCheck   `json:"check"`
+	Budget              *benchSyncBudget  `json:"budget"`
 }
 
 // benchSyncBudget is how the deployment kept to N: every API call the
@@ -896,6 +935,7 @@ type benchSyncDrain struct {
 	Injected429       int                  `json:"injected_429"`
 	Injected503       int                  `json:"injected_503"`
 	RateLimited429    int                  `json:"rate_limited_429"` // refused by the simulator's rate limit
+	LostAnswers       int                  `json:"lost_answers"`     // creates committed whose answer was lost
 	Requests          []gcsim.RequestCount `json:"requests"`         // by route and status
 	TargetRatio       float64              `json:"target_ratio"`
 	Pass              bool                 `json:"pass"`
@@ -947,6 +987,12 @@ func (b *benchSync) printHeader() {
 	}
 	fmt.Fprintf(b.text, "genesys simulator allows N = %.4g requests/s (%.4g/min); %g%% of API calls refused with %s, %s; %d sync workers per process\n",
 		r.RatePerSec, r.RatePerSec*60, 100*r.FaultRate, refusals, charged, r.Workers)
+	window := "the server's default lost-create window"
+	if r.LostCreateWindowSec > 0 {
+		window = fmt.Sprintf("a lost-create window of %g s", r.LostCreateWindowSec)
+	}
+	fmt.Fprintf(b.text, "%g%% of create answers lost after the create commits; analytics shows a new callback after %g s; %s\n",
+		100*r.LostCreates, r.AnalyticsDelaySec, window)
 }
 
 func (b *benchSync) printResults() {
@@ -967,11 +1013,11 @@ func (b *benchSync) printResults() {
 		"Genesys API calls using N", d.ServedPerSec, d.ServedRatio)
 	fmt.Fprintf(b.text, "%-7s %-31s %8.1f /s    %.2f× N  (refusals included)\n", "drain",
 		"all Genesys API requests", d.APIPerSec, d.APIRatio)
-	fmt.Fprintf(b.text, "%-7s %s creates in %.1f s; %s failed creates, %s analytics queries, %s conversation reads, %s other calls; "+
+	fmt.Fprintf(b.text, "%-7s %s creates in %.1f s; %s failed creates, %s answers lost, %s analytics queries, %s conversation reads, %s other calls; "+
 		"429: %s injected, %s rate limit; 503: %s\n", "",
-		benchCommas(int64(d.Creates)), d.SpanSec, benchCommas(int64(d.CreatesFailed)), benchCommas(int64(d.AnalyticsQueries)),
-		benchCommas(int64(d.ConversationReads)), benchCommas(int64(d.OtherRequests)), benchCommas(int64(d.Injected429)),
-		benchCommas(int64(d.RateLimited429)), benchCommas(int64(d.Injected503)))
+		benchCommas(int64(d.Creates)), d.SpanSec, benchCommas(int64(d.CreatesFailed)), benchCommas(int64(d.LostAnswers)),
+		benchCommas(int64(d.AnalyticsQueries)), benchCommas(int64(d.ConversationReads)), benchCommas(int64(d.OtherRequests)),
+		benchCommas(int64(d.Injected429)), benchCommas(int64(d.RateLimited429)), benchCommas(int64(d.Injected503)))
 	l := r.Latency
 	fmt.Fprintf(b.text, "%-7s %-31s p50 %.1f s  p99 %.1f s  max %.1f s  (time to synced is measured by polling every %g ms)\n",
 		"synced", "admission → synced", l.SyncedP50Ms/1000, l.SyncedP99Ms/1000, l.SyncedMaxMs/1000, l.PollMs)

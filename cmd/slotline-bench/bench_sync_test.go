@@ -6,10 +6,13 @@ import (
 	"testing"
 )
 
-// TestBenchSync runs "slotline-bench sync" briefly on SQLite and checks
-// that every reservation reached the simulator exactly once and that the
-// figures are there. It proves the command works; it says nothing about
-// speed.
+// TestBenchSync runs "slotline-bench sync" briefly on SQLite, with 10% of
+// create answers lost and analytics showing a callback 5 s late, and
+// checks that every reservation reached the simulator exactly once and
+// that the figures are there. It proves the command works; it says
+// nothing about speed. The server searches for a create whose outcome is
+// unknown (a 503) for 10 s instead of 2 min, which still outlasts the
+// simulator's 5 s index delay.
 func TestBenchSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the slotline binary and runs it as a server")
@@ -17,7 +20,8 @@ func TestBenchSync(t *testing.T) {
 	t.Parallel()
 	bin := buildSlotline(t)
 	var rep benchSyncReport
-	out := runBenchJSON(t, &rep, "sync", "--reservations", "200", "--rate", "100", "--json", "--server-bin", bin)
+	out := runBenchJSON(t, &rep, "sync", "--reservations", "200", "--rate", "100", "--lost-creates", "0.1", "--analytics-delay", "5s",
+		"--lost-create-window", "10s", "--json", "--server-bin", bin)
 	if rep.Admit == nil || rep.Drain == nil || rep.Latency == nil || rep.Check == nil {
 		t.Fatalf("a section is missing from the report:\n%s", out)
 	}
@@ -31,8 +35,9 @@ func TestBenchSync(t *testing.T) {
 	if c := rep.Check; c.Duplicates != 0 || c.Lost != 0 || c.Unknown != 0 || c.Synced != 200 || c.Callbacks != 200 {
 		t.Errorf("check: %+v; want 200 callbacks, 200 synced, 0 duplicates, 0 lost, 0 unknown", *c)
 	}
-	if d := rep.Drain; d.Creates != 200 || d.CreatesPerSec <= 0 || d.CreatesRatio <= 0 || d.APIRequests < d.Creates || d.APIPerSec <= 0 {
-		t.Errorf("drain: %+v; want 200 creates and positive rates", *d)
+	if d := rep.Drain; d.Creates != 200 || d.CreatesPerSec <= 0 || d.CreatesRatio <= 0 || d.APIRequests < d.Creates || d.APIPerSec <= 0 ||
+		d.LostAnswers == 0 {
+		t.Errorf("drain: %+v; want 200 creates, positive rates and lost answers", *d)
 	}
 	if l := rep.Latency; l.SyncedCount != 200 || l.SyncedP50Ms <= 0 || l.SyncedP99Ms < l.SyncedP50Ms || l.GenesysP99Ms <= 0 {
 		t.Errorf("latency: %+v; want 200 synced and positive percentiles", *l)

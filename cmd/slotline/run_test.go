@@ -759,7 +759,13 @@ func TestMigrate(t *testing.T) {
 // reservation ends synced, each with exactly one callback in Genesys.
 func TestKillMidBurstSyncsEverythingOnce(t *testing.T) {
 	t.Parallel()
-	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 0)})
+	// The clock runs at real speed: a create lost at the kill shows in
+	// analytics AnalyticsDelay (clock time, 5 s) after it, and the restarted
+	// process must find it there, not create it again. A create the kill
+	// stopped before it reached Genesys is searched for during the whole
+	// lost-create window before it is made again: 15 s here (the default,
+	// 2 min, is longer than this test waits), still past the index delay.
+	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1)})
 	simURL, err := sim.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -780,6 +786,7 @@ genesys:
   client_id: %s
   client_secret: %s
   workers: 4
+  lost_create_window: 15s
 queues:
   - {id: support, genesys_queue_id: %s, timezone: UTC, capacity: 50, hours: 24/7}
 `, filepath.Join(dir, "k.db"), simURL, simURL, gcsim.DefaultClientID, gcsim.DefaultClientSecret, gcsim.DefaultQueueID)), 0o600)

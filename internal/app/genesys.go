@@ -125,6 +125,7 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 	side.runner = syncer.New(syncer.Config{
 		Store: store, Jobs: js, Genesys: client, Queues: queues, Logger: logger.With("component", "sync"), Observer: m, Now: now,
 		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text, OutcomeWait: g.OutcomeWait, Until: until,
+		LostCreateWindow: g.LostCreateWindow, CancelVerifyWindow: g.CancelVerifyWindow,
 	})
 	side.listener = side.runner.NewListener(syncer.ListenerOptions{})
 	side.hours = side.runner.NewHoursImporter(client, 15*time.Minute)

@@ -170,6 +170,9 @@ func Default() *Config {
 			ReconcileEvery: 5 * time.Minute,
 			OutcomeWait:    2 * time.Minute,
 			Workers:        16,
+			// syncer.DefaultLostCreateWindow and DefaultCancelVerifyWindow.
+			LostCreateWindow:   2 * time.Minute,
+			CancelVerifyWindow: 30 * time.Second,
 			Sandbox: Sandbox{
 				Speed:      1,
 				AnswerRate: 0.8,

@@ -53,6 +53,15 @@ type Genesys struct {
 	OutcomeWait time.Duration
 	// Workers is the number of sync workers, 1 to 256 (default 16).
 	Workers int
+	// LostCreateWindow is how long after a create whose answer was lost
+	// the sync keeps searching Genesys for its callback before creating it
+	// again (default 2m): it must outlast Genesys' analytics indexing
+	// delay, or a callback may be created twice.
+	LostCreateWindow time.Duration
+	// CancelVerifyWindow is how long a cancel reads the callback back
+	// after each disconnect (the bulk one, then the conversation's) before
+	// recording the cancel as failed (default 30s).
+	CancelVerifyWindow time.Duration
 	// Sandbox configures the simulator; it is used in sandbox mode only.
 	Sandbox Sandbox
 }
@@ -76,9 +85,9 @@ func (g Genesys) GoString() string {
 		secret = `"<redacted>"`
 	}
 	return fmt.Sprintf("config.Genesys{Mode:%q, Region:%q, APIURL:%q, LoginURL:%q, ClientID:%q, ClientSecret:%s, "+
-		"RateLimit:%g, Budget:%q, MaxRetryAfter:%d, CallTimeout:%d, ReconcileEvery:%d, OutcomeWait:%d, Workers:%d, Sandbox:%#v}",
+		"RateLimit:%g, Budget:%q, MaxRetryAfter:%d, CallTimeout:%d, ReconcileEvery:%d, OutcomeWait:%d, Workers:%d, LostCreateWindow:%d, CancelVerifyWindow:%d, Sandbox:%#v}",
 		g.Mode, g.Region, g.APIURL, g.LoginURL, g.ClientID, secret,
-		g.RateLimit, g.Budget, g.MaxRetryAfter, g.CallTimeout, g.ReconcileEvery, g.OutcomeWait, g.Workers, g.Sandbox)
+		g.RateLimit, g.Budget, g.MaxRetryAfter, g.CallTimeout, g.ReconcileEvery, g.OutcomeWait, g.Workers, g.LostCreateWindow, g.CancelVerifyWindow, g.Sandbox)
 }
 
 // Sandbox configures the in-process Genesys Cloud simulator.
@@ -106,7 +115,8 @@ var genesysCredentials = []string{"client_id_env", "client_id", "client_secret_e
 // genesys reads the genesys block into g, which holds the defaults.
 func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 	f, err := p.fields(n, path, append([]string{"mode", "region", "api_url", "login_url",
-		"rate_limit", "budget", "max_retry_after", "call_timeout", "reconcile_every", "outcome_wait", "workers", "sandbox"},
+		"rate_limit", "budget", "max_retry_after", "call_timeout", "reconcile_every", "outcome_wait", "workers", "lost_create_window",
+		"cancel_verify_window", "sandbox"},
 		genesysCredentials...)...)
 	if err != nil {
 		return err
@@ -128,6 +138,8 @@ func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 		{"reconcile_every", into(&g.ReconcileEvery, p.positiveDuration)},
 		{"outcome_wait", into(&g.OutcomeWait, p.outcomeWait)},
 		{"workers", into(&g.Workers, p.workers)},
+		{"lost_create_window", into(&g.LostCreateWindow, p.positiveDuration)},
+		{"cancel_verify_window", into(&g.CancelVerifyWindow, p.positiveDuration)},
 		{"sandbox", onto(&g.Sandbox, p.sandbox)},
 	})
 	if err != nil {

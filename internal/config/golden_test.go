@@ -138,6 +138,8 @@ var goldenErrors = []struct {
 	{"genesys budget is a list", []string{"genesys: {budget: [shared]}", q1}, "bad.yaml:1: genesys.budget: must be a string, not a list"},
 	{"max_retry_after zero", []string{"genesys:", "  max_retry_after: 0s", q1}, "bad.yaml:2: genesys.max_retry_after: must be positive"},
 	{"call_timeout bad", []string{"genesys:", "  call_timeout: soon", q1}, `bad.yaml:2: genesys.call_timeout: "soon" is not a duration like 90s, 15m, 1h or 30d`},
+	{"lost_create_window zero", []string{"genesys:", "  lost_create_window: 0s", q1}, "bad.yaml:2: genesys.lost_create_window: must be positive"},
+	{"cancel_verify_window bad", []string{"genesys:", "  cancel_verify_window: later", q1}, `bad.yaml:2: genesys.cancel_verify_window: "later" is not a duration like 90s, 15m, 1h or 30d`},
 	{"reconcile_every negative", []string{"genesys:", "  reconcile_every: -5m", q1}, "bad.yaml:2: genesys.reconcile_every: -5m must not be negative"},
 	{"outcome_wait zero", []string{"genesys:", "  outcome_wait: 0s", q1}, "bad.yaml:2: genesys.outcome_wait: must be positive"},
 	{"outcome_wait over an hour", []string{"genesys:", "  outcome_wait: 2h", q1}, "bad.yaml:2: genesys.outcome_wait: 2h is more than 1h"},

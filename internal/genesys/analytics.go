@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -17,10 +18,15 @@ const (
 
 // FindQuery selects callback conversations for FindCallbacks.
 type FindQuery struct {
-	// QueueID is the Genesys queue. Required.
+	// QueueID narrows the search to one Genesys queue when set. Whether a
+	// callback not yet routed carries queueId on the segment that carries
+	// its number is UNCONFIRMED, so a search for a lost create leaves it
+	// empty (the caller's own data key on the conversation proves whose
+	// callback it is).
 	QueueID string
 	// CallbackNumbers narrows the search to callbacks to any of these
-	// numbers (E.164) when set; more than one become an "or" clause, so
+	// numbers (E.164) when set. Each is matched as "+1…" and as "tel:+1…"
+	// (which form analytics stores is UNCONFIRMED), in one "or" clause, so
 	// that one query can look for several callbacks.
 	CallbackNumbers []string
 	// From and To bound the interval. Genesys matches conversations that
@@ -66,29 +72,32 @@ type analyticsResponse struct {
 	TotalHits int `json:"totalHits"`
 }
 
-// FindCallbacks returns the ids of the callback conversations of a queue
-// (and numbers) started in the query's interval, through every page of POST
-// /api/v2/analytics/conversations/details/query (permission
+// FindCallbacks returns the ids of the callback conversations (of a queue,
+// to some numbers) started in the query's interval, through every page of
+// POST /api/v2/analytics/conversations/details/query (permission
 // analytics:conversationDetail:view). The analytics index lags behind the
 // platform by an UNCONFIRMED delay: a callback created a moment ago may be
-// missing, so a caller recovering from an *UnknownOutcomeError should look
-// again before creating anew. Analytics results carry no participant
-// attributes; read each candidate with GetCallbackConversation.
+// missing, so a caller recovering from an *UnknownOutcomeError must look
+// again, for as long as that delay may last, before creating anew. It
+// pages until a short page: totalHits, which may be approximate, does not
+// stop it (a totalHits over 10,000 is an error at once). Analytics results carry no participant attributes; read
+// each candidate with GetCallbackConversation.
 func (c *Client) FindCallbacks(ctx context.Context, q FindQuery) ([]string, error) {
-	if q.QueueID == "" {
-		return nil, invalidf("find callbacks: queue id is required")
-	}
 	if q.From.IsZero() || q.To.IsZero() || !q.From.Before(q.To) {
 		return nil, invalidf("find callbacks: from and to are required, from before to")
 	}
 	preds := []analyticsPredicate{
 		{Type: "dimension", Dimension: "mediaType", Operator: "matches", Value: "callback"},
-		{Type: "dimension", Dimension: "queueId", Operator: "matches", Value: q.QueueID},
+	}
+	if q.QueueID != "" {
+		preds = append(preds, analyticsPredicate{Type: "dimension", Dimension: "queueId", Operator: "matches", Value: q.QueueID})
 	}
 	filter := analyticsFilter{Type: "and"}
 	var numbers []analyticsPredicate
 	for _, n := range q.CallbackNumbers {
-		numbers = append(numbers, analyticsPredicate{Type: "dimension", Dimension: "callbackNumber", Operator: "matches", Value: n})
+		for _, form := range numberForms(n) {
+			numbers = append(numbers, analyticsPredicate{Type: "dimension", Dimension: "callbackNumber", Operator: "matches", Value: form})
+		}
 	}
 	if len(numbers) == 1 {
 		preds = append(preds, numbers[0])
@@ -119,11 +128,20 @@ func (c *Client) FindCallbacks(ctx context.Context, q FindQuery) ([]string, erro
 		if resp.TotalHits > findMaxPages*findPageSize {
 			break // known on the first page: no need to read 100
 		}
-		if len(resp.Conversations) < findPageSize || (resp.TotalHits > 0 && page*findPageSize >= resp.TotalHits) {
+		if len(resp.Conversations) < findPageSize {
 			return ids, nil
 		}
 	}
 	// A truncated answer must not read as "not there": a caller deciding
 	// whether to create again would make a duplicate.
 	return nil, fmt.Errorf("genesys find_callbacks: more than %d conversations match; narrow the interval or the numbers", findMaxPages*findPageSize)
+}
+
+// numberForms returns the forms a callback number may be stored in by
+// analytics: as given and with (or without) the "tel:" scheme.
+func numberForms(n string) []string {
+	if bare, ok := strings.CutPrefix(n, "tel:"); ok {
+		return []string{bare, n}
+	}
+	return []string{n, "tel:" + n}
 }

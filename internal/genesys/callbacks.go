@@ -181,7 +181,8 @@ func (r PatchCallbackRequest) MarshalJSON() ([]byte, error) {
 // /api/v2/conversations/callbacks (permission conversation:callback:edit).
 // Repeating it is harmless, so it is retried like a read. An empty 2xx
 // body yields a response carrying only the conversation id. Returns an
-// *APIError (IsNotFound for an unknown conversation) on failure.
+// *APIError (IsNotFound for an unknown conversation; IsAgentRequired when
+// Genesys wants an agentId, or another one) on failure.
 func (c *Client) RescheduleCallback(ctx context.Context, req PatchCallbackRequest) (*CallbackResponse, error) {
 	if req.ConversationID == "" {
 		return nil, invalidf("reschedule callback: conversation id is required")
@@ -195,6 +196,23 @@ func (c *Client) RescheduleCallback(ctx context.Context, req PatchCallbackReques
 		resp.ConversationID = req.ConversationID
 	}
 	return &resp, nil
+}
+
+// IsAgentRequired reports whether err is Genesys refusing a reschedule
+// for its agentId: a 400 whose details name the agentId field, or whose
+// code or message does. The SDK marks agentId required on PATCH
+// /api/v2/conversations/callbacks; the exact refusal is UNCONFIRMED.
+func IsAgentRequired(err error) bool {
+	var e *APIError
+	if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+		return false
+	}
+	for _, d := range e.Details {
+		if strings.EqualFold(d.FieldName, "agentId") {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(e.Code), "agentid") || strings.Contains(strings.ToLower(e.Message), "agentid")
 }
 
 // DisconnectIdentifier names one callback to disconnect.
@@ -314,6 +332,24 @@ func (cc *CallbackConversation) Attribute(key string) (string, bool) {
 	return "", false
 }
 
+// Owner returns the agent who owns an agent-owned callback: the scored
+// agent with the highest score in a participant's conversationRoutingData
+// (an agent-owned callback has one, with score 100), or "".
+func (cc *CallbackConversation) Owner() string {
+	owner, best := "", 0
+	for _, p := range cc.Participants {
+		if p.RoutingData == nil {
+			continue
+		}
+		for _, a := range p.RoutingData.ScoredAgents {
+			if a.Agent.ID != "" && (owner == "" || a.Score > best) {
+				owner, best = a.Agent.ID, a.Score
+			}
+		}
+	}
+	return owner
+}
+
 // Participant returns the first participant with the given purpose
 // ("customer", "acd", "agent", …), or nil.
 func (cc *CallbackConversation) Participant(purpose string) *CallbackParticipant {
@@ -351,6 +387,22 @@ type CallbackParticipant struct {
 	User                  *Ref              `json:"user,omitempty"`
 	// Wrapup is the agent's wrap-up, once given.
 	Wrapup *Wrapup `json:"wrapup,omitempty"`
+	// RoutingData is the participant's conversationRoutingData: for an
+	// agent-owned callback, its owner among the scored agents.
+	RoutingData *ConversationRoutingData `json:"conversationRoutingData,omitempty"`
+}
+
+// ConversationRoutingData is the part of a participant's
+// conversationRoutingData the client reads.
+type ConversationRoutingData struct {
+	ScoredAgents []ScoredAgent `json:"scoredAgents,omitempty"`
+}
+
+// ScoredAgent is an agent with its routing score (100 for the owner of an
+// agent-owned callback).
+type ScoredAgent struct {
+	Agent Ref `json:"agent"`
+	Score int `json:"score"`
 }
 
 // UnmarshalJSON decodes a participant, reading its times leniently.

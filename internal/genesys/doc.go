@@ -60,10 +60,15 @@
 //   - token_type casing: ignored; the header is always "Bearer".
 //   - Error bodies: a non-JSON body (a gateway page) yields the status text
 //     as the message; the correlation id falls back to contextId.
-//   - PatchCallbackRequest.agentId: sent only when set.
+//   - PatchCallbackRequest.agentId: sent only when set. IsAgentRequired
+//     recognizes a refusal for it (a 400 whose details, code or message
+//     name agentId); CallbackConversation.Owner gives the agent of an
+//     agent-owned callback to send.
 //   - Which callbackId bulk disconnect expects: CancelCallback sends the ACD
 //     identifier (else EXTERNAL) and falls back to disconnecting the whole
 //     conversation when Genesys refuses it with a 4xx; 404 counts as gone.
+//     Bulk disconnect answers 202 and applies later (or never): read the
+//     conversation back to know.
 //   - Whether a pending callback reports state "scheduled": states are
 //     passed through as strings for the caller to map. The GET callback
 //     view's enum has no "scheduled"; the generic view's callbacks[] and
@@ -75,10 +80,16 @@
 //     participant or on a new one is UNCONFIRMED (Conversation keeps every
 //     participant's calls).
 //   - Analytics latency and limits: FindCallbacks pages by 100 until a short
-//     page or totalHits, at most 10,000 conversations (more is an error,
-//     never a short answer); a just-created
-//     callback may not be indexed yet. How many predicates an "or" clause
-//     may hold is not documented; the sync puts at most 25 numbers in one.
+//     page (totalHits may be approximate), at most 10,000 conversations
+//     (more is an error, never a short answer); a just-created callback may
+//     not be indexed yet. The queue predicate is optional (whether a
+//     callback not yet routed carries queueId on its number's segment is
+//     unknown), and each number is matched as "+1…" and "tel:+1…". How many
+//     predicates an "or" clause may hold is not documented; the sync puts at
+//     most 25 numbers (50 predicates) in one.
+//   - Agentless SMS refusals: ClassifySMSError calls a 4xx permanent except
+//     an active-conversation conflict; the codes Genesys uses for them are
+//     unknown.
 //   - Whether refused calls (503) count against Genesys' rate limits: the
 //     client gives their tokens back, up to RefusedShare of the rate. A 429
 //     gives nothing back.

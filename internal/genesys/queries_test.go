@@ -44,7 +44,7 @@ func TestFindCallbacks(t *testing.T) {
 	c, _ := testClient(t, f, nil)
 	from := time.Date(2026, 5, 25, 0, 0, 0, 0, time.UTC)
 	to := time.Date(2026, 6, 1, 2, 0, 0, 0, time.FixedZone("CEST", 2*3600))
-	ids, err := c.FindCallbacks(context.Background(), FindQuery{QueueID: "q-1", CallbackNumbers: []string{"+14155550123"}, From: from, To: to})
+	ids, err := c.FindCallbacks(context.Background(), FindQuery{CallbackNumbers: []string{"+14155550123"}, From: from, To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +63,17 @@ func TestFindCallbacks(t *testing.T) {
 		"interval": "2026-05-25T00:00:00.000Z/2026-06-01T00:00:00.000Z",
 		"order":    "asc", "orderBy": "conversationStart",
 		"paging": map[string]any{"pageSize": 100.0, "pageNumber": 1.0},
-		"segmentFilters": []any{map[string]any{"type": "and", "predicates": []any{
-			map[string]any{"type": "dimension", "dimension": "mediaType", "operator": "matches", "value": "callback"},
-			map[string]any{"type": "dimension", "dimension": "queueId", "operator": "matches", "value": "q-1"},
-			map[string]any{"type": "dimension", "dimension": "callbackNumber", "operator": "matches", "value": "+14155550123"},
-		}}},
+		// No queueId: the caller's data key proves whose callback it is.
+		// The number in both forms analytics may hold.
+		"segmentFilters": []any{map[string]any{"type": "and",
+			"predicates": []any{
+				map[string]any{"type": "dimension", "dimension": "mediaType", "operator": "matches", "value": "callback"},
+			},
+			"clauses": []any{map[string]any{"type": "or", "predicates": []any{
+				map[string]any{"type": "dimension", "dimension": "callbackNumber", "operator": "matches", "value": "+14155550123"},
+				map[string]any{"type": "dimension", "dimension": "callbackNumber", "operator": "matches", "value": "tel:+14155550123"},
+			}}},
+		}},
 	}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("query (-want +got):\n%s", diff)
@@ -94,9 +100,30 @@ func TestFindCallbacks(t *testing.T) {
 	if err := json.Unmarshal(reqs[len(reqs)-1].Body, &several); err != nil {
 		t.Fatal(err)
 	}
-	if sf := several.SegmentFilters; len(sf) != 1 || len(sf[0].Predicates) != 2 || len(sf[0].Clauses) != 1 || sf[0].Clauses[0].Type != "or" ||
-		len(sf[0].Clauses[0].Predicates) != 2 || sf[0].Clauses[0].Predicates[1]["value"] != "+14155550124" {
-		t.Errorf("two numbers: %s", reqs[len(reqs)-1].Body)
+	if sf := several.SegmentFilters; len(sf) != 1 || len(sf[0].Predicates) != 2 || sf[0].Predicates[1]["value"] != "q-1" ||
+		len(sf[0].Clauses) != 1 || sf[0].Clauses[0].Type != "or" ||
+		len(sf[0].Clauses[0].Predicates) != 4 || sf[0].Clauses[0].Predicates[2]["value"] != "+14155550124" ||
+		sf[0].Clauses[0].Predicates[3]["value"] != "tel:+14155550124" {
+		t.Errorf("two numbers, a queue: %s", reqs[len(reqs)-1].Body)
+	}
+
+	// A totalHits that undercounts does not stop the paging: only a short
+	// page does.
+	f.setAPI(func(w http.ResponseWriter, r *http.Request) {
+		var q struct{ Paging struct{ PageNumber int } }
+		_ = json.NewDecoder(r.Body).Decode(&q)
+		n := 100
+		if q.Paging.PageNumber == 2 {
+			n = 3
+		}
+		convs := make([]map[string]any, n)
+		for i := range convs {
+			convs[i] = map[string]any{"conversationId": fmt.Sprintf("u-%d-%d", q.Paging.PageNumber, i)}
+		}
+		writeJSON(w, 200, map[string]any{"totalHits": 50, "conversations": convs})
+	})
+	if ids, err := c.FindCallbacks(context.Background(), FindQuery{From: from, To: to}); err != nil || len(ids) != 103 {
+		t.Errorf("undercounting totalHits: %d ids, err %v; want 103", len(ids), err)
 	}
 
 	// More matches than FindCallbacks pages through is an error, not a
@@ -239,6 +266,15 @@ func TestSendSMS(t *testing.T) {
 	if req.Path != "/api/v2/conversations/messages/agentless" || string(req.Body) != want {
 		t.Errorf("request %s %s", req.Path, req.Body)
 	}
+	msg.UseExistingActiveConversation = true
+	if _, err := c.SendSMS(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	want = `{"fromAddress":"+18005550100","toAddress":"+14155550123","toAddressMessengerType":"sms","textBody":"We tried to reach you.",` +
+		`"useExistingActiveConversation":true}`
+	if req := f.recorded()[1]; string(req.Body) != want {
+		t.Errorf("with the active conversation: %s", req.Body)
+	}
 
 	msg.TextBody = strings.Repeat("é", MaxSMSLength) // 765 characters, more bytes: fine
 	if _, err := c.SendSMS(context.Background(), msg); err != nil {
@@ -248,7 +284,7 @@ func TestSendSMS(t *testing.T) {
 	if _, err := c.SendSMS(context.Background(), msg); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("766 characters: err = %v", err)
 	}
-	if got := f.apiRequests.Load(); got != 2 {
-		t.Errorf("requests = %d, want 2 (the long text refused locally)", got)
+	if got := f.apiRequests.Load(); got != 3 {
+		t.Errorf("requests = %d, want 3 (the long text refused locally)", got)
 	}
 }

@@ -51,12 +51,25 @@ func simSetup(t *testing.T, opts gcsim.Options) simBundle {
 		RateLimit:    500,
 		Burst:        50,
 		CallTimeout:  5 * time.Second,
+		BackoffBase:  20 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(simLog{t}, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return simBundle{sim: sim, client: c}
+}
+
+// simWait polls cond every 10 ms until it holds, and fails the test if it
+// does not within 10 s.
+func simWait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
 }
 
 type simLog struct{ t *testing.T }
@@ -130,13 +143,15 @@ func TestSimLifecycle(t *testing.T) {
 	if err := b.client.CancelCallback(ctx, created.ConversationID, created.CallbackIdentifiers); err != nil {
 		t.Fatal(err)
 	}
-	cc, err = b.client.GetCallbackConversation(ctx, created.ConversationID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := cc.Participant("customer"); p == nil || p.State != "disconnected" {
-		t.Errorf("after cancel: %+v", p)
-	}
+	// The bulk disconnect answers 202 and applies later: read it back.
+	simWait(t, "the cancel lands", func() bool {
+		cc, err = b.client.GetCallbackConversation(ctx, created.ConversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := cc.Participant("customer")
+		return p != nil && p.State == "disconnected"
+	})
 	// Cancelling again, or without identifiers, is harmless.
 	if err := b.client.CancelCallback(ctx, created.ConversationID, nil); err != nil {
 		t.Errorf("second cancel: %v", err)
@@ -167,12 +182,22 @@ func TestSimLostResponse(t *testing.T) {
 	if !errors.As(err, &uo) {
 		t.Fatalf("err = %v, want *UnknownOutcomeError", err)
 	}
-	ids, err := b.client.FindCallbacks(ctx, genesys.FindQuery{
-		QueueID: simQueue, CallbackNumbers: []string{"+14155550123"}, From: simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
-	})
-	if err != nil {
-		t.Fatal(err)
+	find := func() []string {
+		t.Helper()
+		ids, err := b.client.FindCallbacks(ctx, genesys.FindQuery{
+			CallbackNumbers: []string{"+14155550123"}, From: simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
 	}
+	// Analytics shows them only once its delay has passed.
+	if ids := find(); len(ids) != 0 {
+		t.Fatalf("found %v before the analytics delay, want nothing yet", ids)
+	}
+	b.sim.Clock().Advance(gcsim.DefaultAnalyticsDelay)
+	ids := find()
 	var adopted []string
 	for _, id := range ids {
 		cc, err := b.client.GetCallbackConversation(ctx, id)
@@ -218,9 +243,10 @@ func TestSimFindSeveralNumbers(t *testing.T) {
 			want[cb.ConversationID] = true
 		}
 	}
+	b.sim.Clock().Advance(gcsim.DefaultAnalyticsDelay)
 	ids, err := b.client.FindCallbacks(ctx, genesys.FindQuery{
-		QueueID: simQueue, CallbackNumbers: []string{"+14155550101", "+14155550103", "+14155550199"},
-		From: simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
+		CallbackNumbers: []string{"+14155550101", "+14155550103", "+14155550199"},
+		From:            simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -442,5 +468,113 @@ func TestSimNotifications(t *testing.T) {
 	b.sim.ExpireChannel(ch.ID)
 	if ok, err := b.client.ChannelExists(ctx, ch.ID); ok || err != nil {
 		t.Errorf("expired channel: ChannelExists = %v, %v", ok, err)
+	}
+}
+
+// TestSimFindTelNumbers: analytics holding numbers as "tel:+1…" still
+// finds the callback, without the queue predicate.
+func TestSimFindTelNumbers(t *testing.T) {
+	t.Parallel()
+	b := simSetup(t, gcsim.Options{AnalyticsTelNumbers: true, AnalyticsDelay: -1})
+	ctx := context.Background()
+	cb, err := b.client.CreateCallback(ctx, simCreate("res-tel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := b.client.FindCallbacks(ctx, genesys.FindQuery{
+		CallbackNumbers: []string{"+14155550123"}, From: simT0.Add(-time.Hour), To: simT0.Add(time.Hour),
+	})
+	if err != nil || len(ids) != 1 || ids[0] != cb.ConversationID {
+		t.Fatalf("found %v (%v), want %s", ids, err, cb.ConversationID)
+	}
+}
+
+// TestSimRescheduleAgentRequired: a Genesys that requires agentId refuses
+// a reschedule without it (IsAgentRequired), and with an agent other than
+// the owner; the owner read from the conversation works.
+func TestSimRescheduleAgentRequired(t *testing.T) {
+	t.Parallel()
+	b := simSetup(t, gcsim.Options{RequireAgentID: true})
+	ctx := context.Background()
+	cb, err := b.client.CreateCallback(ctx, simCreate("res-owned"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := genesys.PatchCallbackRequest{ConversationID: cb.ConversationID, CallbackScheduledTime: simT0.Add(3 * time.Hour)}
+	if _, err := b.client.RescheduleCallback(ctx, patch); !genesys.IsAgentRequired(err) || !genesys.IsPermanent(err) {
+		t.Fatalf("without agentId: %v, want the agentId refusal", err)
+	}
+	agents := b.sim.AgentIDs()
+	if err := b.sim.SetOwner(cb.ConversationID, agents[1]); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := b.client.GetCallbackConversation(ctx, cb.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cc.Owner(); got != agents[1] {
+		t.Fatalf("owner = %q, want %q", got, agents[1])
+	}
+	patch.AgentID = agents[0]
+	if _, err := b.client.RescheduleCallback(ctx, patch); !genesys.IsAgentRequired(err) {
+		t.Errorf("with another agent: %v, want the agentId refusal", err)
+	}
+	patch.AgentID = cc.Owner()
+	if _, err := b.client.RescheduleCallback(ctx, patch); err != nil {
+		t.Fatalf("with the owner: %v", err)
+	}
+	got := b.sim.Callbacks()[0]
+	if !got.ScheduledTime.Equal(patch.CallbackScheduledTime) || fmt.Sprint(got.PatchAgentIDs) != fmt.Sprint([]string{agents[1]}) {
+		t.Errorf("callback = %+v", got)
+	}
+	if genesys.IsAgentRequired(&genesys.APIError{Status: 400, Code: "bad.request", Message: "callbackScheduledTime is invalid"}) {
+		t.Error("an unrelated 400 reads as the agentId refusal")
+	}
+}
+
+// TestSimSMSRefusals: the customer's active conversation is used when
+// asked (and refuses the send otherwise, transiently); a number not
+// provisioned and a 10DLC block are permanent; a 503 is transient.
+func TestSimSMSRefusals(t *testing.T) {
+	t.Parallel()
+	const from, to = "+18005550199", "+14155550123"
+	b := simSetup(t, gcsim.Options{Queues: []gcsim.Queue{{ID: simQueue, SMSAddress: from}}})
+	ctx := context.Background()
+	msg := genesys.AgentlessMessage{FromAddress: from, ToAddress: to, TextBody: "We missed you."}
+	active := b.sim.OpenSMSConversation(from, to)
+
+	_, err := b.client.SendSMS(ctx, msg)
+	if got := genesys.ClassifySMSError(err); got != (genesys.SMSRefusal{Reason: genesys.SMSActiveConversation}) {
+		t.Errorf("into an active conversation without the flag: %v → %+v", err, got)
+	}
+	msg.UseExistingActiveConversation = true
+	resp, err := b.client.SendSMS(ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sms := b.sim.SMS(); len(sms) != 1 || resp.ConversationID != active || !sms[0].ExistingConversation {
+		t.Errorf("with the flag: %+v, sent %+v; want it in conversation %s", resp, sms, active)
+	}
+
+	for _, tc := range []struct {
+		name string
+		prep func()
+		msg  genesys.AgentlessMessage
+		want genesys.SMSRefusal
+	}{
+		{"not provisioned", func() {}, genesys.AgentlessMessage{FromAddress: "+18005550100", ToAddress: to, TextBody: "x"},
+			genesys.SMSRefusal{Permanent: true, Reason: genesys.SMSFromAddress}},
+		{"10DLC", func() { b.sim.RefuseSMS(from, gcsim.SMSRefusal10DLC) }, msg,
+			genesys.SMSRefusal{Permanent: true, Reason: genesys.SMS10DLC}},
+		{"503", func() {
+			b.sim.RefuseSMS(from, "")
+			b.sim.FailNext(gcsim.Fault{PathPrefix: "/api/v2/conversations/messages/agentless", Status: 503, Count: 10})
+		}, msg, genesys.SMSRefusal{Reason: genesys.SMSServer}},
+	} {
+		tc.prep()
+		_, err := b.client.SendSMS(ctx, tc.msg)
+		if got := genesys.ClassifySMSError(err); got != tc.want {
+			t.Errorf("%s: %v → %+v, want %+v", tc.name, err, got, tc.want)
+		}
 	}
 }

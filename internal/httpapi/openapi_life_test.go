@@ -397,7 +397,7 @@ func setupLife(t *testing.T, doc *openapiDoc) *lifeBundle {
 	}
 	js := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond, JobTimeout: 20 * time.Second})
 	runner := syncer.New(syncer.Config{Store: store, Jobs: js, Genesys: gc, Queues: queues, Now: clock.Now,
-		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour})
+		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour, SMSAttempts: 2})
 	disp := webhook.New(webhook.Config{Store: store, Jobs: js, Schedule: []time.Duration{0, 50 * time.Millisecond},
 		QueueNames: map[string]string{"support": "Support", "refused": "Refused"}})
 	store.OnEvents(runner.OnEvents, disp.OnEvents)
@@ -666,17 +666,19 @@ func TestOpenAPILifecycle(t *testing.T) {
 	sms := map[string]any{"primary": "voice", "fallback": "sms", "allow_sms": true}
 	soon := b.startIn(time.Hour)
 	ids := map[string]string{
-		"answered": b.reserve(t, "support", soon),
-		"dropping": b.reserve(t, "support", soon, "concurrency_limit", 5),
-		"missed":   b.reserve(t, "support", b.startIn(2*time.Hour), "channel_preferences", sms),
-		"refused":  b.reserve(t, "refused", b.startIn(3*time.Hour)),
-		"moved":    b.reserve(t, "support", b.startIn(6*time.Hour)),
-		"dropped":  b.reserve(t, "support", b.startIn(7*time.Hour)),
-		"full1":    b.reserve(t, "support", b.startIn(8*time.Hour)),
-		"full2":    b.reserve(t, "support", b.startIn(8*time.Hour), "callback_id", "web-full2"),
-		"moving":   b.reserve(t, "support", b.startIn(9*time.Hour)),
-		"stuck":    b.reserve(t, "support", b.startIn(11*time.Hour)),
-		"failedGC": b.reserve(t, "support", b.startIn(12*time.Hour)),
+		"answered":   b.reserve(t, "support", soon),
+		"dropping":   b.reserve(t, "support", soon, "concurrency_limit", 5),
+		"missed":     b.reserve(t, "support", b.startIn(2*time.Hour), "channel_preferences", sms),
+		"smsRefused": b.reserve(t, "support", b.startIn(4*time.Hour), "channel_preferences", sms),
+		"smsFailed":  b.reserve(t, "support", b.startIn(5*time.Hour), "channel_preferences", sms),
+		"refused":    b.reserve(t, "refused", b.startIn(3*time.Hour)),
+		"moved":      b.reserve(t, "support", b.startIn(6*time.Hour)),
+		"dropped":    b.reserve(t, "support", b.startIn(7*time.Hour)),
+		"full1":      b.reserve(t, "support", b.startIn(8*time.Hour)),
+		"full2":      b.reserve(t, "support", b.startIn(8*time.Hour), "callback_id", "web-full2"),
+		"moving":     b.reserve(t, "support", b.startIn(9*time.Hour)),
+		"stuck":      b.reserve(t, "support", b.startIn(11*time.Hour)),
+		"failedGC":   b.reserve(t, "support", b.startIn(12*time.Hour)),
 	}
 	for name, id := range ids {
 		if name == "refused" {
@@ -785,6 +787,20 @@ func TestOpenAPILifecycle(t *testing.T) {
 		t.Errorf("missed: disconnect type %q, sync %+v, outcome %q, %d dial attempts, reasons %+v; want a disconnect type, synced, not_reached",
 			r.DisconnectType, r.Sync, r.Outcome, r.DialAttempts, r.DisconnectReasons)
 	}
+	// The SMS number blocked for 10DLC: reservation.sms_refused. Then 503s
+	// on every attempt: reservation.sms_failed. Neither is answered.
+	for _, name := range []string{"smsRefused", "smsFailed"} {
+		if err := b.sim.SetPlay(conv(name), gcsim.Play{Customer: gcsim.CustomerNoAnswer}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.sim.RefuseSMS("+18005550100", gcsim.SMSRefusal10DLC)
+	clock.Advance(b.startIn(4*time.Hour).Sub(clock.Now()) + time.Minute)
+	b.waitEvent(t, reservation.EventSMSRefused, ids["smsRefused"])
+	b.sim.RefuseSMS("+18005550100", "")
+	b.sim.FailNext(gcsim.Fault{PathPrefix: "/api/v2/conversations/messages/agentless", Status: http.StatusServiceUnavailable, Count: 1000})
+	clock.Advance(b.startIn(5*time.Hour).Sub(clock.Now()) + time.Minute)
+	b.waitEvent(t, reservation.EventSMSFailed, ids["smsFailed"])
 
 	// Every reservation in its final form, then a change and a cancel of
 	// each; the cancels of synced ones are carried to Genesys.

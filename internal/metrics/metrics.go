@@ -50,6 +50,7 @@ type Metrics struct {
 	Notifications       *prometheus.CounterVec // kind
 	ListenerUp          prometheus.Gauge
 	Repairs             *prometheus.CounterVec // kind
+	SMSRefusals         *prometheus.CounterVec // kind, reason
 
 	// Stream.
 	StreamDelivered   prometheus.Counter
@@ -130,7 +131,10 @@ func New() *Metrics {
 	}, []string{"reason"})
 	m.SyncOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slotline_sync_total",
-		Help: "Sync steps by operation (create, reschedule, cancel, adopt, sms) and outcome (ok, retry, failed, unknown).",
+		Help: "Sync steps by operation (create, reschedule, cancel, adopt, sms) and outcome (ok, retry, failed, unknown; " +
+			"adopt searching: a lost create not found yet; cancel fallback: landed after the conversation disconnect; " +
+			"cancel unverified: never landed, sync failed; reschedule agent_required: Genesys wants an agentId the callback cannot give; " +
+			"sms refused: a permanent refusal).",
 	}, []string{"op", "outcome"})
 	m.SyncLagSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "slotline_sync_lag_seconds",
@@ -145,8 +149,13 @@ func New() *Metrics {
 		Name: "slotline_genesys_listener_connected", Help: "1 while this process holds a live notification socket."})
 	m.Repairs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slotline_reconcile_repairs_total",
-		Help: "Reservations repaired by reconciliation, by kind (status, resync).",
+		Help: "Reservations repaired by reconciliation, by kind (status, resync, retry: a failed reschedule or cancel tried again).",
 	}, []string{"kind"})
+	m.SMSRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_sms_refusals_total",
+		Help: "Missed-callback SMS sends that failed, by kind (permanent: not retried; transient: retried) and reason " +
+			"(from_address, 10dlc, invalid; active_conversation, rate_limited, server, network).",
+	}, []string{"kind", "reason"})
 	m.StreamDelivered = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "slotline_stream_frames_total", Help: "Events sent to stream subscribers."})
 	m.StreamLag = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -180,7 +189,7 @@ func New() *Metrics {
 		Name: "slotline_webhook_deliveries_exhausted_total", Help: "Webhook deliveries that failed every attempt of the schedule."})
 	reg.MustRegister(m.WebhookAttempts, m.WebhookLatency, m.WebhookLag, m.WebhookDisabled, m.WebhookExhausted)
 	reg.MustRegister(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
-		m.Notifications, m.ListenerUp, m.Repairs,
+		m.Notifications, m.ListenerUp, m.Repairs, m.SMSRefusals,
 		m.GenesysAllowed, m.GenesysCount, m.GenesysReset, m.GenesysBudget, m.GenesysPauses, m.GenesysPauseSeconds)
 	m.Connections = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "slotline_http_connections", Help: "Connections the HTTP listener holds open (streams included)."})
@@ -253,6 +262,9 @@ func (m *Metrics) ListenerConnected(up bool) {
 
 // ReconcileRepair implements syncer.Observer.
 func (m *Metrics) ReconcileRepair(kind string) { m.Repairs.WithLabelValues(kind).Inc() }
+
+// SMSRefused implements syncer.Observer.
+func (m *Metrics) SMSRefused(kind, reason string) { m.SMSRefusals.WithLabelValues(kind, reason).Inc() }
 
 // ConnOpened implements connlimit.Observer.
 func (m *Metrics) ConnOpened() { m.Connections.Inc() }

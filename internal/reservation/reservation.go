@@ -490,6 +490,12 @@ const (
 	EventMissed      = "reservation.missed"
 	EventFailed      = "reservation.failed"
 	EventSMSSent     = "reservation.sms_sent"
+	// EventSMSRefused: Genesys refused the missed-callback SMS for good (a
+	// number not provisioned, 10DLC, another 4xx); it is not sent.
+	EventSMSRefused = "reservation.sms_refused"
+	// EventSMSFailed: the missed-callback SMS failed transiently (5xx, 429,
+	// no answer) on every attempt; it is not sent.
+	EventSMSFailed = "reservation.sms_failed"
 )
 
 // StatusEvent returns the event type that records a move to status s.

@@ -78,6 +78,32 @@ func (s *Store) RecordSMS(ctx context.Context, id string, w reservation.Write) (
 	return changed, err
 }
 
+// RecordSMSFailure appends the event of a missed-callback SMS that will not
+// be sent (the reservation itself does not change): reservation.sms_refused
+// for a permanent refusal, reservation.sms_failed for transient failures
+// through the last attempt, with the reason in its audit entry. Nothing is
+// recorded when an SMS event (sent, refused or failed) already exists; it
+// reports whether it recorded one.
+func (s *Store) RecordSMSFailure(ctx context.Context, id string, permanent bool, reason string, w reservation.Write) (bool, error) {
+	typ := reservation.EventSMSFailed
+	if permanent {
+		typ = reservation.EventSMSRefused
+	}
+	_, changed, err := s.mutate(ctx, id, w, func(ctx context.Context, l ledger, r *reservation.Reservation, _ time.Time) (reservation.Transition, error) {
+		var n int
+		if err := l.tx.queryRow(ctx, "SELECT count(*) FROM events WHERE reservation_id = $1 AND type IN ($2, $3, $4)",
+			r.ID, reservation.EventSMSSent, reservation.EventSMSRefused, reservation.EventSMSFailed).Scan(&n); err != nil {
+			return reservation.Transition{}, err
+		}
+		if n > 0 {
+			return reservation.Transition{}, nil
+		}
+		return reservation.Transition{Changed: true, Event: typ, Action: "reservation.sms",
+			Detail: []any{"status", string(r.Status), "permanent", permanent, "reason", reservation.TruncateError(reason)}}, nil
+	})
+	return changed, err
+}
+
 // SMSSent reports whether a reservation.sms_sent event exists for id.
 func (s *Store) SMSSent(ctx context.Context, id string) (bool, error) {
 	var n int
@@ -105,11 +131,12 @@ func (s *Store) FindReservationByConversation(ctx context.Context, conversationI
 
 // FindUnsettled returns up to limit reservations after cursor (a pk; 0 to
 // start) that Genesys may still change or that still wait for a sync:
-// scheduled or in progress, or canceled with a cancel not yet carried. It
-// returns the next cursor (0 when done).
+// scheduled or in progress, or canceled with a cancel not yet carried (or
+// whose cancel failed: reconciliation tries it again). It returns the next
+// cursor (0 when done).
 func (s *Store) FindUnsettled(ctx context.Context, cursor int64, limit int) ([]*reservation.Reservation, int64, error) {
 	rs, err := s.reader().query(ctx, "SELECT pk, "+reservationColumns+` FROM reservations
-		WHERE pk > $1 AND (status IN ('scheduled', 'in_progress') OR (status = 'canceled' AND sync_state = 'pending'))
+		WHERE pk > $1 AND (status IN ('scheduled', 'in_progress') OR (status = 'canceled' AND sync_state IN ('pending', 'failed')))
 		ORDER BY pk LIMIT $2`, cursor, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("find unsettled: %w", err)

@@ -7,3 +7,7 @@ func FullReconciled(r *Runner) bool {
 	defer r.mu.Unlock()
 	return !r.lastFull.IsZero()
 }
+
+// Reconciling reports whether a reconciliation pass is running (Reconcile
+// returns at once meanwhile).
+func Reconciling(r *Runner) bool { return r.reconciling.Load() }

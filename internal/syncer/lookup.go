@@ -6,14 +6,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slotline/slotline/internal/backoff"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/reservation"
 )
 
 // DefaultLookupWindow is how long a lookup for an earlier create waits for
-// others to share its analytics query (Config.LookupWindow).
-const DefaultLookupWindow = 2 * time.Second
+// others to share its analytics query (Config.LookupWindow). A lookup holds
+// its sync worker while it waits, and a lost create is looked for several
+// times (until the lost-create window has passed): a short window keeps
+// the workers for the creates.
+const DefaultLookupWindow = 500 * time.Millisecond
 
 // lookupMaxNumbers bounds the numbers in one analytics query; a full batch
 // takes no more lookups.
@@ -26,7 +30,10 @@ type lookup struct {
 	res   *reservation.Reservation
 	done  chan struct{}
 	found *reservation.SyncResult
-	err   error
+	// searched is when the search began, on the Runner's clock: a callback
+	// created long enough before it was indexed by then.
+	searched time.Time
+	err      error
 }
 
 // errLookupAborted is what the lookups of a batch get when its search ended
@@ -42,15 +49,18 @@ type lookupBatch struct {
 
 // lookups batches the searches for earlier creates: after a 5xx, a timeout
 // or a lost response, a create must not be repeated before Genesys has been
-// searched for the callback (our reservation id is in its data). One
-// analytics query serves every reservation of a queue that needed one within
-// the window, instead of one query each: during a burst with faults these
-// queries are the calls that do not create anything.
+// searched for the callback (our reservation id is in its data), again and
+// again until analytics has surely indexed it (Config.LostCreateWindow;
+// Runner.lostSearch). One analytics query serves every reservation of a
+// queue that needed one within the window, instead of one query each:
+// during a burst with faults these queries are the calls that do not
+// create anything.
 //
-// Every lookup waits at least half the window before its search runs: a
-// callback created a moment ago may not be indexed yet, or a create that
-// timed out may still be committing. A lookup joins the open batch only if
-// that batch runs late enough, and has room; else it opens the next one.
+// Every lookup waits at least half the window before its search runs, so
+// that the batch gathers the lookups of a burst (a search that comes too
+// early for the index is repeated anyway). A lookup joins the open batch
+// only if that batch runs late enough, and has room; else it opens the
+// next one.
 type lookups struct {
 	r *Runner // its Config.LookupWindow is the window
 
@@ -58,10 +68,12 @@ type lookups struct {
 	open map[string]*lookupBatch // by Genesys queue id
 }
 
-// find returns the callback holding res's id, or nil when Genesys has none.
-// The caller that opens a batch runs its search when the window ends; the
-// others wait for it.
-func (ls *lookups) find(ctx context.Context, q *booking.Queue, res *reservation.Reservation) (*reservation.SyncResult, error) {
+// find returns the callback holding res's id, or nil when the search
+// found none, and when the search began (on the Runner's clock): a nil
+// means "absent" only for a create sent long enough before that
+// (Runner.lostSearch). The caller that opens a batch runs its search when
+// the window ends; the others wait for it.
+func (ls *lookups) find(ctx context.Context, q *booking.Queue, res *reservation.Reservation) (*reservation.SyncResult, time.Time, error) {
 	l := &lookup{ctx: ctx, res: res, done: make(chan struct{})}
 	now, window := time.Now(), ls.r.cfg.LookupWindow
 	ls.mu.Lock()
@@ -79,9 +91,9 @@ func (ls *lookups) find(ctx context.Context, q *booking.Queue, res *reservation.
 	}
 	select {
 	case <-l.done:
-		return l.found, l.err
+		return l.found, l.searched, l.err
 	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+		return nil, time.Time{}, context.Cause(ctx)
 	}
 }
 
@@ -120,11 +132,13 @@ func (ls *lookups) lead(ctx context.Context, q *booking.Queue, b *lookupBatch) {
 func (ls *lookups) run(ctx context.Context, q *booking.Queue, items []*lookup) {
 	err := errLookupAborted
 	found := make(map[string]*reservation.SyncResult)
+	searched := ls.r.now()
 	defer func() {
 		for _, l := range items {
 			if l.found = found[l.res.ID]; l.found == nil {
 				l.err = err
 			}
+			l.searched = searched
 			close(l.done)
 		}
 	}()
@@ -161,9 +175,13 @@ func (ls *lookups) search(ctx context.Context, q *booking.Queue, items []*lookup
 			from = l.res.CreatedAt
 		}
 	}
+	// No queue predicate: whether a callback not yet routed carries its
+	// queue on the segment with its number is unconfirmed, and our id in
+	// its data proves whose callback it is. The interval ends an hour past
+	// the later of the two clocks (the simulator's may run ahead).
 	ids, err := ls.r.cfg.Genesys.FindCallbacks(ctx, genesys.FindQuery{
-		QueueID: q.GenesysQueueID, CallbackNumbers: numbers,
-		From: from.Add(-time.Hour), To: time.Now().Add(time.Hour),
+		CallbackNumbers: numbers,
+		From:            from.Add(-time.Hour), To: later(time.Now(), ls.r.now()).Add(time.Hour),
 	})
 	if err != nil {
 		return err
@@ -203,4 +221,75 @@ func (ls *lookups) search(ctx context.Context, q *booking.Queue, items []*lookup
 		}
 	}
 	return nil
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// lostCreates remembers, per reservation, when its last create whose
+// answer was lost was sent, and how often it has been looked for since.
+// It lives in the process: a reservation this process did not send (or
+// sent before a restart) counts from its first search, which is later.
+type lostCreates struct {
+	mu sync.Mutex
+	m  map[string]*lostCreate
+}
+
+type lostCreate struct {
+	sent     time.Time // on the Runner's clock
+	searches int
+}
+
+// lostCreateSent records that a create of reservation id is being sent.
+func (r *Runner) lostCreateSent(id string) {
+	r.lost.mu.Lock()
+	defer r.lost.mu.Unlock()
+	r.lost.m[id] = &lostCreate{sent: r.now()}
+}
+
+// lostCreateDone forgets reservation id's create: adopted, created, or
+// refused.
+func (r *Runner) lostCreateDone(id string) {
+	r.lost.mu.Lock()
+	defer r.lost.mu.Unlock()
+	delete(r.lost.m, id)
+}
+
+// lostSearch judges a search, begun at searched, that did not find
+// reservation id's callback. settled says the create was sent at least
+// LostCreateWindow before the search, so the callback is surely absent;
+// else wait is how long to wait before searching again (full-jitter
+// backoff from RetryBase, at most an eighth of the window).
+func (r *Runner) lostSearch(id string, searched time.Time) (settled bool, wait time.Duration) {
+	r.lost.mu.Lock()
+	defer r.lost.mu.Unlock()
+	lc := r.lost.m[id]
+	if lc == nil {
+		lc = &lostCreate{sent: searched}
+		r.lost.m[id] = lc
+	}
+	lc.searches++
+	window := r.cfg.LostCreateWindow
+	if !searched.Before(lc.sent.Add(window)) {
+		return true, 0
+	}
+	return false, backoff.Full(lc.searches, r.cfg.RetryBase, max(window/8, r.cfg.RetryBase))
+}
+
+// pruneLostCreates forgets the creates sent more than a day of the
+// Runner's clock ago (their jobs are gone).
+func (r *Runner) pruneLostCreates() {
+	r.lost.mu.Lock()
+	defer r.lost.mu.Unlock()
+	cutoff := r.now().Add(-24 * time.Hour)
+	for id, lc := range r.lost.m {
+		if lc.sent.Before(cutoff) {
+			delete(r.lost.m, id)
+		}
+	}
 }

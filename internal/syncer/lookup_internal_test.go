@@ -26,7 +26,7 @@ func (g findOnly) FindCallbacks(ctx context.Context, q genesys.FindQuery) ([]str
 }
 
 func lookupRunner(find func(ctx context.Context, q genesys.FindQuery) ([]string, error)) (*lookups, *booking.Queue) {
-	r := &Runner{cfg: Config{Genesys: findOnly{find: find}, LookupWindow: 200 * time.Millisecond}}
+	r := &Runner{cfg: Config{Genesys: findOnly{find: find}, LookupWindow: 200 * time.Millisecond}, now: time.Now}
 	return &lookups{r: r, open: map[string]*lookupBatch{}},
 		&booking.Queue{ID: "support", GenesysQueueID: "q-1"}
 }
@@ -68,7 +68,7 @@ func TestLookupOutlivesItsFirstCaller(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			// It may get the answer or its own context's error.
-			if _, err := ls.find(first, q, lookupRes("res-1", "+14155550101")); err != nil && !errors.Is(err, context.Canceled) {
+			if _, _, err := ls.find(first, q, lookupRes("res-1", "+14155550101")); err != nil && !errors.Is(err, context.Canceled) {
 				t.Errorf("the caller that gave up: %v", err)
 			}
 		})
@@ -78,7 +78,7 @@ func TestLookupOutlivesItsFirstCaller(t *testing.T) {
 		}
 		var found error = errors.New("not run")
 		wg.Go(func() {
-			got, err := ls.find(context.Background(), q, lookupRes("res-2", "+14155550102"))
+			got, _, err := ls.find(context.Background(), q, lookupRes("res-2", "+14155550102"))
 			if got != nil {
 				t.Errorf("found %+v, want nothing", got)
 			}
@@ -109,13 +109,13 @@ func TestLookupPanicIsNotNotFound(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			defer func() { _ = recover() }()
-			_, _ = ls.find(context.Background(), q, lookupRes("res-1", "+14155550101"))
+			_, _, _ = ls.find(context.Background(), q, lookupRes("res-1", "+14155550101"))
 		})
 		synctest.Wait() // res-1 has started the batch
 		if n := batchSize(ls, q); n != 1 {
 			t.Fatalf("after res-1 the open batch holds %d lookups, want 1", n)
 		}
-		got, err := ls.find(context.Background(), q, lookupRes("res-2", "+14155550102"))
+		got, _, err := ls.find(context.Background(), q, lookupRes("res-2", "+14155550102"))
 		wg.Wait()
 		if got != nil || !errors.Is(err, errLookupAborted) {
 			t.Fatalf("after a panic in the search: %v, %v; want errLookupAborted", got, err)
@@ -148,7 +148,7 @@ func TestLookupWaitsHalfTheWindow(t *testing.T) {
 			}
 			joined[i] = time.Now()
 			wg.Go(func() {
-				if _, err := ls.find(context.Background(), q, lookupRes(fmt.Sprintf("res-%d", i), number)); err != nil {
+				if _, _, err := ls.find(context.Background(), q, lookupRes(fmt.Sprintf("res-%d", i), number)); err != nil {
 					t.Errorf("lookup %d: %v", i, err)
 				}
 			})

@@ -8,6 +8,7 @@ import (
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/syncer"
 )
 
 // smsTo counts the SMS the simulator accepted for number.
@@ -58,7 +59,10 @@ func TestOutcomes(t *testing.T) {
 }
 
 func testOutcomes(t *testing.T, backend, mode string) {
-	b := setupWith(t, backend, true, options{mode: mode, notReached: []string{gcsim.WrapupVoicemail.ID}})
+	b := setupWith(t, backend, true, func(o *gcsim.Options, c *syncer.Config) {
+		o.Queues[0].CallbackMode = mode
+		c.Queues[0].NotReachedWrapups = []string{gcsim.WrapupVoicemail.ID}
+	})
 	sms := reservation.ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true}
 	number := func(i int) string { return fmt.Sprintf("+1415555011%d", i) }
 	reached := b.reserveNumber("reached", time.Hour, sms, number(1))
@@ -165,8 +169,10 @@ func testOutcomes(t *testing.T, backend, mode string) {
 // past the wait).
 func TestOutcomeWaitsForWrapup(t *testing.T) {
 	t.Parallel()
-	b := setupWith(t, storage.SQLite, true, options{outcomeWait: 2 * time.Minute,
-		until: func(time.Time) time.Duration { return 0 }})
+	b := setupWith(t, storage.SQLite, true, func(_ *gcsim.Options, c *syncer.Config) {
+		c.OutcomeWait = 2 * time.Minute
+		c.Until = func(time.Time) time.Duration { return 0 }
+	})
 	r := b.reserve("no-wrapup", time.Hour, reservation.ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true})
 	waitListener(t, b)
 	conv := b.playNext(r.ID, gcsim.Play{Customer: gcsim.CustomerNoAnswer, NoWrapup: true})

@@ -100,7 +100,8 @@ func (r *Runner) workReconcile(ctx context.Context, _ *jobs.Job[reconcileArgs]) 
 
 // Reconcile reads back every unsettled reservation: those synced to a
 // conversation are compared with it; those still waiting for a sync after a
-// minute get a new sync job.
+// minute get a new sync job; those whose reschedule or cancel failed get a
+// retry job, later at each retry (retryDelay).
 func (r *Runner) Reconcile(ctx context.Context) error {
 	// One pass at a time in a process: a pass that yields to a long sync
 	// backlog can outlast the period, and a second would only hold another
@@ -129,7 +130,7 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 			return err
 		}
 		for _, res := range page {
-			if res.Sync.State != reservation.SyncPending && !near(res) {
+			if res.Sync.State == reservation.SyncSynced && !near(res) {
 				continue
 			}
 			checked++
@@ -159,6 +160,7 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		r.lastFull = time.Now()
 	}
 	r.mu.Unlock()
+	r.pruneLostCreates()
 	r.logger.InfoContext(ctx, "reconciliation done", "checked", checked, "repaired", repaired, "full", full)
 	return nil
 }
@@ -202,6 +204,9 @@ func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation)
 		r.cfg.Observer.ReconcileRepair("resync")
 		return true, nil
 	}
+	if res.Sync.State == reservation.SyncFailed {
+		return false, r.scheduleRetry(ctx, res)
+	}
 	if res.Sync.ConversationID == "" || res.Sync.State != reservation.SyncSynced {
 		return false, nil
 	}
@@ -222,4 +227,71 @@ func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation)
 		r.cfg.Observer.ReconcileRepair("status")
 	}
 	return changed, err
+}
+
+// retryArgs is the job that tries a failed reschedule or cancel again.
+// Attempt is the reservation's sync attempts when reconciliation scheduled
+// it: one job per reservation and attempt (the kind is unique by its
+// arguments), and a job whose attempt has passed does nothing.
+type retryArgs struct {
+	ReservationID string `json:"reservation_id"`
+	Attempt       int    `json:"attempt"`
+}
+
+func (retryArgs) Kind() string { return "genesys_sync_retry" }
+
+// retryGiveUp is how long after its slot's end a failed sync is still
+// tried again: after that no callback is left to move or to stop.
+const retryGiveUp = 24 * time.Hour
+
+// retryDelay is the wait before the retry that follows attempts earlier
+// ones: FailedRetryBase doubled per attempt, at most FailedRetryMax.
+func (r *Runner) retryDelay(attempts int) time.Duration {
+	d := r.cfg.FailedRetryBase
+	for i := 0; i < attempts && d < r.cfg.FailedRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, r.cfg.FailedRetryMax)
+}
+
+// scheduleRetry enqueues the retry of a reservation whose reschedule or
+// cancel failed (a create Genesys refused fails the reservation itself,
+// which is settled), retryDelay from now. The job of that attempt is
+// enqueued once, whatever the number of passes that see it waiting.
+func (r *Runner) scheduleRetry(ctx context.Context, res *reservation.Reservation) error {
+	if res.Sync.ConversationID == "" || r.now().After(res.Slot.End.Add(retryGiveUp)) {
+		return nil
+	}
+	// A wait under a second is not worth River's scheduler, which looks
+	// for due jobs every few seconds: the job is inserted ready to run.
+	var opts *jobs.InsertOpts
+	if d := r.retryDelay(res.Sync.Attempts); d >= time.Second {
+		opts = &jobs.InsertOpts{ScheduledAt: time.Now().Add(d)}
+	}
+	return r.jobs.Insert(ctx, retryArgs{ReservationID: res.ID, Attempt: res.Sync.Attempts}, opts)
+}
+
+// workRetry tries a failed reschedule or cancel again, under the
+// reservation's lease, counting the attempt first (the next retry waits
+// longer). A reservation no longer failed, or tried again since, is left.
+func (r *Runner) workRetry(ctx context.Context, job *jobs.Job[retryArgs]) error {
+	id := job.Args.ReservationID
+	return r.underLease(ctx, id, job.ID, func() error {
+		res, err := r.cfg.Store.FindReservationByID(ctx, id)
+		if reservation.ErrorCode(err) == reservation.ENOTFOUND {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if res.Sync.State != reservation.SyncFailed || res.Sync.Attempts != job.Args.Attempt {
+			return nil
+		}
+		if res.Sync.Attempts, err = r.cfg.Store.RecordSyncAttempt(ctx, id, res.Sync.LastError, true); err != nil {
+			return err
+		}
+		r.cfg.Observer.ReconcileRepair("retry")
+		r.logger.InfoContext(ctx, "trying a failed sync again", "reservation_id", id, "status", res.Status, "attempt", res.Sync.Attempts)
+		return r.converge(ctx, id, res)
+	})
 }

@@ -38,6 +38,7 @@ type Store interface {
 	RecordSyncAttempt(ctx context.Context, id, lastErr string, increment bool) (int, error)
 	ApplyGenesys(ctx context.Context, id string, u reservation.GenesysUpdate, w reservation.Write) (*reservation.Reservation, bool, error)
 	RecordSMS(ctx context.Context, id string, w reservation.Write) (bool, error)
+	RecordSMSFailure(ctx context.Context, id string, permanent bool, reason string, w reservation.Write) (bool, error)
 	SMSSent(ctx context.Context, id string) (bool, error)
 	HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*storage.Lease, error)
 	SaveScheduleImport(ctx context.Context, queueID, data string, at time.Time) error
@@ -49,6 +50,7 @@ type Genesys interface {
 	CreateCallback(ctx context.Context, req genesys.CreateCallbackRequest) (*genesys.CallbackResponse, error)
 	RescheduleCallback(ctx context.Context, req genesys.PatchCallbackRequest) (*genesys.CallbackResponse, error)
 	CancelCallback(ctx context.Context, conversationID string, ids []genesys.CallbackIdentifier) error
+	DisconnectConversation(ctx context.Context, conversationID string) error
 	FindCallbacks(ctx context.Context, q genesys.FindQuery) ([]string, error)
 	GetCallbackConversation(ctx context.Context, id string) (*genesys.CallbackConversation, error)
 	GetConversation(ctx context.Context, id string) (*genesys.Conversation, error)
@@ -59,11 +61,20 @@ type Genesys interface {
 
 // Observer receives the sync's metrics.
 type Observer interface {
-	SyncOutcome(op, outcome string)   // op create|reschedule|cancel|adopt|sms; outcome ok|retry|failed|unknown
+	// SyncOutcome counts a sync step: op create|reschedule|cancel|adopt|
+	// sms; outcome ok|retry|failed|unknown, and also: adopt searching (a
+	// lost create not found yet, searched again), cancel fallback (landed
+	// after the conversation disconnect) and unverified (never landed:
+	// sync failed), reschedule agent_required (Genesys wants an agentId
+	// the callback cannot give: sync failed), sms refused (permanent).
+	SyncOutcome(op, outcome string)
 	SyncLag(d time.Duration)          // admission to synced
 	NotificationEvent(kind string)    // callback|heartbeat|pong|socket_closing|other
 	ListenerConnected(connected bool) // the listener's socket state
-	ReconcileRepair(kind string)      // status|reschedule|resync
+	ReconcileRepair(kind string)      // status|resync|retry (a failed sync tried again)
+	// SMSRefused counts a failed SMS send: kind permanent|transient, reason
+	// one of genesys' SMS… reasons.
+	SMSRefused(kind, reason string)
 }
 
 type nopObserver struct{}
@@ -73,6 +84,7 @@ func (nopObserver) SyncLag(time.Duration)      {}
 func (nopObserver) NotificationEvent(string)   {}
 func (nopObserver) ListenerConnected(bool)     {}
 func (nopObserver) ReconcileRepair(string)     {}
+func (nopObserver) SMSRefused(string, string)  {}
 
 // Config configures the sync.
 type Config struct {
@@ -110,7 +122,33 @@ type Config struct {
 	// wrap-up (default time.Until; the sandbox's follows its clock's
 	// speed).
 	Until func(t time.Time) time.Duration
+	// LostCreateWindow is how long after a create whose outcome is unknown
+	// the sync keeps searching for its callback, with backoff, before it
+	// creates again (default DefaultLostCreateWindow): longer than Genesys'
+	// analytics may take to show a new callback. It is measured on Now.
+	LostCreateWindow time.Duration
+	// CancelVerifyWindow is how long a cancel reads the callback back,
+	// with backoff from RetryBase, after the bulk disconnect and again
+	// after the fallback disconnect of the conversation, before it records
+	// the cancel as failed (default DefaultCancelVerifyWindow).
+	CancelVerifyWindow time.Duration
+	// FailedRetryBase and FailedRetryMax bound the wait before
+	// reconciliation tries a failed reschedule or cancel again: base at the
+	// first retry, doubled at each, at most max (default 1 min and 1 h).
+	FailedRetryBase, FailedRetryMax time.Duration
+	// SMSAttempts bounds the sends of one missed-callback SMS that fail
+	// transiently (default 10); after the last, reservation.sms_failed.
+	SMSAttempts int
 }
+
+// Defaults of Config.
+const (
+	DefaultLostCreateWindow   = 2 * time.Minute
+	DefaultCancelVerifyWindow = 30 * time.Second
+	DefaultFailedRetryBase    = time.Minute
+	DefaultFailedRetryMax     = time.Hour
+	DefaultSMSAttempts        = 10
+)
 
 // DataKey is the callback data key holding our reservation id; it is how a
 // callback created before a lost response is found again.
@@ -130,9 +168,14 @@ type Runner struct {
 	// yields to them (yieldToSync).
 	syncing atomic.Int64
 
+	// agentRequired is set once Genesys has refused a reschedule for its
+	// agentId: later reschedules read the callback's owner first.
+	agentRequired atomic.Bool
+
 	cfg     Config
 	logger  *slog.Logger
 	lookups *lookups
+	lost    lostCreates
 	queues  map[string]*booking.Queue
 	// policies holds each queue's outcome policy, by queue id.
 	policies map[string]outcomePolicy
@@ -179,19 +222,37 @@ func New(cfg Config) *Runner {
 	if cfg.Until == nil {
 		cfg.Until = time.Until
 	}
+	if cfg.LostCreateWindow <= 0 {
+		cfg.LostCreateWindow = DefaultLostCreateWindow
+	}
+	if cfg.CancelVerifyWindow <= 0 {
+		cfg.CancelVerifyWindow = DefaultCancelVerifyWindow
+	}
+	if cfg.FailedRetryBase <= 0 {
+		cfg.FailedRetryBase = DefaultFailedRetryBase
+	}
+	if cfg.FailedRetryMax <= 0 {
+		cfg.FailedRetryMax = DefaultFailedRetryMax
+	}
+	cfg.FailedRetryMax = max(cfg.FailedRetryMax, cfg.FailedRetryBase)
+	if cfg.SMSAttempts <= 0 {
+		cfg.SMSAttempts = DefaultSMSAttempts
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*booking.Queue{}, policies: map[string]outcomePolicy{},
 		id: "sync-" + hex.EncodeToString(b), jobs: cfg.Jobs, now: cfg.Now}
 	r.lookups = &lookups{r: r, open: map[string]*lookupBatch{}}
+	r.lost.m = map[string]*lostCreate{}
 	for _, q := range cfg.Queues {
 		r.queues[q.ID] = q
 		r.policies[q.ID] = newOutcomePolicy(q.NotReachedWrapups, cfg.OutcomeWait)
 	}
 	r.jobs.AddQueue(jobQueue, cfg.Workers)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue}, r.workSync)
-	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 10, UniqueByArgs: true}, r.workSMS)
+	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: cfg.SMSAttempts, UniqueByArgs: true}, r.workSMS)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 10, UniqueByArgs: true}, r.workOutcome)
+	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 3, UniqueByArgs: true}, r.workRetry)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 3, UniqueByPeriod: time.Minute,
 		Timeout: 30 * time.Minute}, r.workReconcile)
 	r.jobs.AddPeriodic(cfg.ReconcileEvery, reconcileArgs{}, true)

@@ -32,17 +32,61 @@ type bundle struct {
 	book   *booking.Service
 	queue  *booking.Queue
 	ctx    context.Context
+	obs    *observer
 	dials  atomic.Int64 // notification sockets the listener has opened
 }
 
-// options vary setup: the queue's callback mode, its not_reached wrap-up
-// codes, the outcome wait and how the sync turns a Genesys-side instant
-// into a real delay.
-type options struct {
-	mode        string
-	notReached  []string
-	outcomeWait time.Duration
-	until       func(time.Time) time.Duration
+// observer records the sync's metrics.
+type observer struct {
+	mu       sync.Mutex
+	outcomes map[string]int // "op/outcome"
+	repairs  map[string]int
+	sms      map[string]int // "kind/reason"
+}
+
+func newObserver() *observer {
+	return &observer{outcomes: map[string]int{}, repairs: map[string]int{}, sms: map[string]int{}}
+}
+
+func (o *observer) SyncOutcome(op, outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.outcomes[op+"/"+outcome]++
+}
+
+func (o *observer) SyncLag(time.Duration)    {}
+func (o *observer) NotificationEvent(string) {}
+func (o *observer) ListenerConnected(bool)   {}
+
+func (o *observer) ReconcileRepair(kind string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.repairs[kind]++
+}
+
+func (o *observer) SMSRefused(kind, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sms[kind+"/"+reason]++
+}
+
+// count returns how often op/outcome was observed.
+func (o *observer) count(key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.outcomes[key]
+}
+
+func (o *observer) smsCount(key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sms[key]
+}
+
+func (o *observer) repairCount(kind string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.repairs[kind]
 }
 
 // setup starts a simulator (clock stopped: tests move it), a store on the
@@ -50,10 +94,19 @@ type options struct {
 // starts the notification listener.
 func setup(t *testing.T, backend string, listen bool) *bundle {
 	t.Helper()
-	return setupWith(t, backend, listen, options{})
+	return setupWith(t, backend, listen, nil)
 }
 
-func setupWith(t *testing.T, backend string, listen bool, o options) *bundle {
+// setupWith is setup with edit applied to the simulator's options and the
+// sync's config first (the config's one queue is the
+// bundle's booking queue: edit may set its NotReachedWrapups). The simulator applies a bulk disconnect 50 ms after
+// its 202 and shows a new callback in analytics 5 s (of its clock) after
+// its creation; the sync searches for a lost create for 20 s of that
+// clock, reads a cancel back for at most 2 s, and tries a failed sync
+// again as soon as reconciliation asks for it (a retry scheduled later
+// waits for River's scheduler, which looks every few seconds; retryDelay
+// has its own test).
+func setupWith(t *testing.T, backend string, listen bool, edit func(*gcsim.Options, *syncer.Config)) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var dsn string
@@ -67,11 +120,26 @@ func setupWith(t *testing.T, backend string, listen bool, o options) *bundle {
 		t.Fatal(err)
 	}
 	clock := gcsim.NewClock(time.Now(), 0)
-	sim := gcsim.New(gcsim.Options{
+	simOpts := gcsim.Options{
 		Clock: clock, Seed: 7, AnswerRate: 1, RingTime: 20 * time.Second, TalkTime: time.Minute,
-		HeartbeatEvery: time.Second,
-		Queues:         []gcsim.Queue{{ID: simQueue, Name: "Support", SMSAddress: "+18005550100", CallbackMode: o.mode}},
-	})
+		HeartbeatEvery: time.Second, DisconnectDelay: 50 * time.Millisecond,
+		Queues: []gcsim.Queue{{ID: simQueue, Name: "Support", SMSAddress: "+18005550100"}},
+	}
+	loc, _ := time.LoadLocation("America/New_York")
+	q := &booking.Queue{ID: "support", Name: "Support", GenesysQueueID: simQueue, TimeZone: loc.String(),
+		Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 2, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour},
+		SMSFrom:  "+18005550100"}
+	obs := newObserver()
+	syncCfg := syncer.Config{
+		Queues: []*booking.Queue{q}, Now: clock.Now, Observer: obs,
+		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour,
+		CancelVerifyWindow: 2 * time.Second, FailedRetryBase: time.Nanosecond, FailedRetryMax: time.Nanosecond,
+		LostCreateWindow: 20 * time.Second,
+	}
+	if edit != nil {
+		edit(&simOpts, &syncCfg)
+	}
+	sim := gcsim.New(simOpts)
 	url, err := sim.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -83,16 +151,10 @@ func setupWith(t *testing.T, backend string, listen bool, o options) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, _ := time.LoadLocation("America/New_York")
-	q := &booking.Queue{ID: "support", Name: "Support", GenesysQueueID: simQueue, TimeZone: loc.String(),
-		Calendar: &schedule.Calendar{Location: loc, SlotMinutes: 15, Capacity: 2, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour},
-		SMSFrom:  "+18005550100", NotReachedWrapups: o.notReached}
 	js := jobs.New(store.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond, RetryBase: 20 * time.Millisecond,
 		JobTimeout: 20 * time.Second})
-	runner := syncer.New(syncer.Config{
-		Store: store, Jobs: js, Genesys: gc, Queues: []*booking.Queue{q}, Now: clock.Now,
-		RetryBase: 20 * time.Millisecond, ReconcileEvery: time.Hour, OutcomeWait: o.outcomeWait, Until: o.until,
-	})
+	syncCfg.Store, syncCfg.Jobs, syncCfg.Genesys = store, js, gc
+	runner := syncer.New(syncCfg)
 	store.OnEvents(runner.OnEvents)
 	if err := js.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -104,7 +166,7 @@ func setupWith(t *testing.T, backend string, listen bool, o options) *bundle {
 	if err := runner.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b := &bundle{t: t, store: store, sim: sim, gc: gc, runner: runner, book: book, queue: q, ctx: ctx}
+	b := &bundle{t: t, store: store, sim: sim, gc: gc, runner: runner, book: book, queue: q, ctx: ctx, obs: obs}
 	var wg sync.WaitGroup
 	if listen {
 		l := runner.NewListener(syncer.ListenerOptions{LeaseTTL: 2 * time.Second, Silence: 3 * time.Second, PongWait: time.Second,
@@ -278,13 +340,16 @@ func TestCreateRescheduleCancel(t *testing.T) {
 }
 
 // TestLostResponseNeverDuplicates: the simulator commits a create and the
-// answer is lost; the retry finds the callback and adopts it.
+// answer is lost; analytics shows the callback only 5 s (of the
+// simulator's clock) later, and until then every search misses it. The
+// searches go on, the index catches up, and the callback is adopted.
 func TestLostResponseNeverDuplicates(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
 		b := setup(t, backend, false)
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true, Count: 2})
 		r := b.reserve("lost", 2*time.Hour, voice())
+		b.waitIndexed(r.ID, 2)
 		got := b.waitFor(r.ID, "synced", synced)
 		cbs := b.callbacksFor(r.ID)
 		if len(cbs) != 1 {
@@ -296,7 +361,31 @@ func TestLostResponseNeverDuplicates(t *testing.T) {
 		if st := b.sim.Stats(); st.LostResponses < 1 {
 			t.Errorf("the fault did not fire: %+v", st)
 		}
+		if n := b.obs.count("adopt/searching"); n < 1 {
+			t.Errorf("adopt/searching observed %d times, want the searches that missed the callback before the index caught up", n)
+		}
 	})
+}
+
+// queries returns the analytics queries the simulator has answered.
+func (b *bundle) queries() int {
+	return b.sim.Stats().Count("POST /api/v2/analytics/conversations/details/query", 0)
+}
+
+// waitIndexed waits until the simulator holds reservation id's callback
+// (a lost create committed it) and the sync has searched for it at least
+// searches times in all (each a miss: the index lags), then moves the
+// simulator's clock past the analytics delay, so that the next search
+// finds it.
+func (b *bundle) waitIndexed(id string, searches int) {
+	b.t.Helper()
+	waitUntil(b.t, 20*time.Second, "the lost create committed and searched for", func() bool {
+		return len(b.callbacksFor(id)) == 1 && b.queries() >= searches
+	})
+	if n := len(b.callbacksFor(id)); n != 1 {
+		b.t.Fatalf("%d callbacks before the index caught up, want the one the lost create made", n)
+	}
+	b.sim.Clock().Advance(gcsim.DefaultAnalyticsDelay)
 }
 
 // TestAdoptReadsOnlyUnclaimedCallbacks: the customer has other callbacks
@@ -325,6 +414,7 @@ func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
 		before := reads()
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true})
 		r := b.reserve("lost", 6*time.Hour, voice())
+		b.waitIndexed(r.ID, b.queries()+1)
 		got := b.waitFor(r.ID, "synced", synced)
 		cbs := b.callbacksFor(r.ID)
 		if len(cbs) != 1 || cbs[0].ConversationID != got.Sync.ConversationID {
@@ -339,10 +429,16 @@ func TestAdoptReadsOnlyUnclaimedCallbacks(t *testing.T) {
 // TestLookupsShareOneQuery: several creates, to different numbers, are
 // committed by the simulator and their answers lost; the searches for them
 // share one analytics query, and each reservation adopts its own callback.
+// Analytics indexes at once here, and the lookups wait 2 s for each other:
+// the test is about the batching (the indexing delay is
+// TestLostResponseNeverDuplicates').
 func TestLookupsShareOneQuery(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
-		b := setup(t, backend, false)
+		b := setupWith(t, backend, false, func(o *gcsim.Options, c *syncer.Config) {
+			o.AnalyticsDelay = -1
+			c.LookupWindow = 2 * time.Second
+		})
 		const n = 6
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", LoseResponse: true, Count: n})
 		var ids []string
@@ -375,11 +471,14 @@ func TestLookupsShareOneQuery(t *testing.T) {
 }
 
 // TestRateLimitsAndOutages: 429s with Retry-After and 503s are waited out;
-// every reservation is synced exactly once.
+// every reservation is synced exactly once. A 503 on a create is an
+// unknown outcome, searched for until the lost-create window has passed
+// on the simulator's clock, which runs here at 120×.
 func TestRateLimitsAndOutages(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, backend string) {
 		b := setup(t, backend, false)
+		b.sim.Clock().SetSpeed(120)
 		b.sim.SetFailureRate(503, 0.3, 0)
 		b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", Status: 429, RetryAfter: time.Second, Count: 3})
 		var ids []string

@@ -37,6 +37,9 @@ func TestChangeWhileCreateUnknown(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// Analytics shows the callback 5 s (of the simulator's
+				// clock) after the create committed it.
+				b.waitIndexed(r.ID, 1)
 				got := b.waitFor(r.ID, "synced", func(r *reservation.Reservation) bool {
 					return synced(r) && (change == "cancel" || r.Sync.ScheduledAt.Equal(later))
 				})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/slotline/slotline/internal/backoff"
+	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/reservation"
@@ -34,13 +35,35 @@ func sysWrite() reservation.Write {
 // at a time per reservation; a reservation another worker holds is
 // snoozed) and converges Genesys to it. Changes made while it works enqueue
 // new jobs, which run after the lease is released.
+//
+// A reservation whose sync has failed by the time the job runs (a second
+// job for the same change, run after the first failed it) is left alone:
+// a failed reschedule or cancel is tried again only by workRetry, once per
+// attempt, as reconciliation schedules it.
 func (r *Runner) workSync(ctx context.Context, job *jobs.Job[syncArgs]) error {
 	id := job.Args.ReservationID
+	return r.underLease(ctx, id, job.ID, func() error {
+		res, err := r.cfg.Store.FindReservationByID(ctx, id)
+		if reservation.ErrorCode(err) == reservation.ENOTFOUND {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if res.Sync.State == reservation.SyncFailed {
+			return nil
+		}
+		return r.converge(ctx, id, res)
+	})
+}
+
+// underLease runs fn holding the sync lease of reservation id, renewed
+// while fn works, so that a worker killed mid-job loses it within leaseTTL
+// and another can carry on. A lease another worker holds snoozes the job.
+func (r *Runner) underLease(ctx context.Context, id string, jobID int64, fn func() error) error {
 	r.syncing.Add(1)
 	defer r.syncing.Add(-1)
-	holder := r.id + "-" + strconv.FormatInt(job.ID, 10)
-	// The lease is renewed while the job works, so that a worker killed
-	// mid-job loses it within leaseTTL and another can carry on.
+	holder := r.id + "-" + strconv.FormatInt(jobID, 10)
 	lease, err := r.cfg.Store.HoldLease(ctx, storage.LeaseSync(id), holder, leaseTTL)
 	if err != nil {
 		return err
@@ -53,21 +76,37 @@ func (r *Runner) workSync(ctx context.Context, job *jobs.Job[syncArgs]) error {
 			r.logger.WarnContext(ctx, "sync lease", "reservation_id", id, "err", err)
 		}
 	}()
-	// Steps until in sync; a transient failure (429, 5xx, an unknown
-	// outcome) is retried here a few times with backoff: failing the job
-	// would send it to the back of River's queue, behind a whole burst.
+	return fn()
+}
+
+// converge steps reservation id until Genesys matches it (first, when
+// first is set, on the reservation it gives). A transient failure (429,
+// 5xx, an unknown outcome) is retried here a few times with backoff:
+// failing the job would send it to the back of River's queue, behind a
+// whole burst. A lost create not found yet snoozes the job until its next
+// search.
+func (r *Runner) converge(ctx context.Context, id string, first *reservation.Reservation) error {
 	transient := 0
 	for steps := 0; steps < 8; steps++ {
-		res, err := r.cfg.Store.FindReservationByID(ctx, id)
-		if reservation.ErrorCode(err) == reservation.ENOTFOUND {
-			return nil
-		}
-		if err != nil {
-			return err
+		res := first
+		first = nil
+		if res == nil {
+			var err error
+			res, err = r.cfg.Store.FindReservationByID(ctx, id)
+			if reservation.ErrorCode(err) == reservation.ENOTFOUND {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
 		done, err := r.step(ctx, res)
 		if done {
 			return err
+		}
+		var again *searchAgainError
+		if errors.As(err, &again) {
+			return jobs.Snooze(again.wait)
 		}
 		if err != nil {
 			if transient++; transient > 3 || genesys.IsPermanent(err) {
@@ -76,8 +115,8 @@ func (r *Runner) workSync(ctx context.Context, job *jobs.Job[syncArgs]) error {
 			var unknown *genesys.UnknownOutcomeError
 			if errors.As(err, &unknown) {
 				// The next step searches for the callback first, and that
-				// search runs 1–2 s (half to all of the lookup window)
-				// from now: no need to wait here as well.
+				// search runs half to all of the lookup window from now:
+				// no need to wait here as well.
 				continue
 			}
 			select {
@@ -90,6 +129,15 @@ func (r *Runner) workSync(ctx context.Context, job *jobs.Job[syncArgs]) error {
 	return nil
 }
 
+// searchAgainError says that a create whose outcome is unknown was not
+// found, too soon after it was sent to conclude it is absent: search again
+// after wait.
+type searchAgainError struct{ wait time.Duration }
+
+func (e *searchAgainError) Error() string {
+	return fmt.Sprintf("the callback of a lost create is not found yet; searching again in %s", e.wait.Round(time.Millisecond))
+}
+
 // step does the one call that brings Genesys closer to res. It reports
 // done when nothing is left to do.
 func (r *Runner) step(ctx context.Context, res *reservation.Reservation) (bool, error) {
@@ -98,7 +146,8 @@ func (r *Runner) step(ctx context.Context, res *reservation.Reservation) (bool, 
 		return r.create(ctx, res)
 	case res.Status == reservation.StatusScheduled && !res.Sync.ScheduledAt.Equal(res.Slot.Start):
 		return r.reschedule(ctx, res)
-	case res.Status == reservation.StatusCanceled && res.Sync.State == reservation.SyncPending:
+	case res.Status == reservation.StatusCanceled && res.Sync.State != reservation.SyncSynced:
+		// Pending, or failed and tried again (workRetry).
 		if res.Sync.ConversationID == "" {
 			return r.forget(ctx, res)
 		}
@@ -116,9 +165,8 @@ func (r *Runner) step(ctx context.Context, res *reservation.Reservation) (bool, 
 // first, and if found, recorded so that the next step cancels it.
 func (r *Runner) forget(ctx context.Context, res *reservation.Reservation) (bool, error) {
 	if q := r.queues[res.QueueID]; res.Sync.Attempts > 0 && q != nil && q.GenesysQueueID != "" {
-		found, err := r.lookups.find(ctx, q, res)
+		found, err := r.lookLost(ctx, q, res)
 		if err != nil {
-			r.note(ctx, res.ID, "look for an earlier create: "+err.Error())
 			return false, err
 		}
 		if found != nil {
@@ -129,8 +177,34 @@ func (r *Runner) forget(ctx context.Context, res *reservation.Reservation) (bool
 		}
 	}
 	// Canceled before it reached Genesys: nothing to undo.
+	r.lostCreateDone(res.ID)
 	_, err := r.cfg.Store.MarkSynced(ctx, res.ID, reservation.SyncResult{Disconnected: true}, sysWrite())
 	return true, err
+}
+
+// lookLost looks for the callback an earlier create of res may have made
+// (its answer lost, or the process killed). It returns the callback, or
+// nil when it is surely absent: not found by a search begun at least
+// LostCreateWindow after that create was sent. Before then a miss is a
+// *searchAgainError.
+func (r *Runner) lookLost(ctx context.Context, q *booking.Queue, res *reservation.Reservation) (*reservation.SyncResult, error) {
+	found, searched, err := r.lookups.find(ctx, q, res)
+	if err != nil {
+		r.note(ctx, res.ID, "look for an earlier create: "+err.Error())
+		return nil, err
+	}
+	if found != nil {
+		r.lostCreateDone(res.ID)
+		return found, nil
+	}
+	settled, wait := r.lostSearch(res.ID, searched)
+	if settled {
+		return nil, nil
+	}
+	r.cfg.Observer.SyncOutcome("adopt", "searching")
+	err = &searchAgainError{wait: wait}
+	r.note(ctx, res.ID, "create outcome unknown: "+err.Error())
+	return nil, err
 }
 
 // create creates the callback, after first looking for one an earlier
@@ -149,9 +223,8 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 		return true, err
 	}
 	if res.Sync.Attempts > 0 {
-		found, err := r.lookups.find(ctx, q, res)
+		found, err := r.lookLost(ctx, q, res)
 		if err != nil {
-			r.note(ctx, res.ID, "look for an earlier create: "+err.Error())
 			return false, err
 		}
 		if found != nil {
@@ -166,6 +239,7 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 	if _, err := store.RecordSyncAttempt(ctx, res.ID, "create sent, outcome not yet known", true); err != nil {
 		return false, err
 	}
+	r.lostCreateSent(res.ID)
 	req := genesys.CreateCallbackRequest{
 		QueueID:               q.GenesysQueueID,
 		CallbackNumbers:       []string{res.CallbackNumber},
@@ -185,8 +259,13 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 	}
 	resp, err := r.cfg.Genesys.CreateCallback(ctx, req)
 	if err != nil {
+		var unknown *genesys.UnknownOutcomeError
+		if !errors.As(err, &unknown) {
+			r.lostCreateDone(res.ID) // refused, or never sent: nothing to look for
+		}
 		return r.failed(ctx, res, "create", err, true)
 	}
+	r.lostCreateDone(res.ID)
 	ids := make([]reservation.CallbackIdentifier, len(resp.CallbackIdentifiers))
 	for i, c := range resp.CallbackIdentifiers {
 		ids[i] = reservation.CallbackIdentifier{Type: c.Type, ID: c.ID}
@@ -201,10 +280,44 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 	return false, nil
 }
 
+// reschedule moves the callback to the reservation's slot. It sends the
+// callback's owner as agentId when Genesys is known to want one; a refusal
+// for want of agentId reads the owner and tries again with it, and when
+// the callback has none (or Genesys refuses it too) records the sync as
+// failed, saying that Genesys keeps the old time.
 func (r *Runner) reschedule(ctx context.Context, res *reservation.Reservation) (bool, error) {
-	resp, err := r.cfg.Genesys.RescheduleCallback(ctx, genesys.PatchCallbackRequest{
-		ConversationID: res.Sync.ConversationID, CallbackScheduledTime: res.Slot.Start,
-	})
+	req := genesys.PatchCallbackRequest{ConversationID: res.Sync.ConversationID, CallbackScheduledTime: res.Slot.Start}
+	var err error
+	if r.agentRequired.Load() {
+		if req.AgentID, err = r.owner(ctx, req.ConversationID); err != nil {
+			return r.failed(ctx, res, "reschedule", err, false)
+		}
+	}
+	resp, err := r.cfg.Genesys.RescheduleCallback(ctx, req)
+	if err != nil && req.AgentID == "" && genesys.IsAgentRequired(err) {
+		r.agentRequired.Store(true)
+		owner, oerr := r.owner(ctx, req.ConversationID)
+		if oerr != nil {
+			return r.failed(ctx, res, "reschedule", oerr, false)
+		}
+		if owner != "" {
+			req.AgentID = owner
+			resp, err = r.cfg.Genesys.RescheduleCallback(ctx, req)
+		}
+	}
+	if err != nil && genesys.IsAgentRequired(err) {
+		why := "it has no owning agent to send"
+		if req.AgentID != "" {
+			why = "it refused the callback's owner"
+		}
+		reason := fmt.Sprintf("Genesys requires an agentId to reschedule this callback and %s; it keeps the callback at %s: %s",
+			why, res.Sync.ScheduledAt.UTC().Format(time.RFC3339), refusal(err))
+		r.cfg.Observer.SyncOutcome("reschedule", "agent_required")
+		r.logger.WarnContext(ctx, "genesys refused a reschedule for its agentId", "reservation_id", res.ID,
+			"conversation_id", req.ConversationID, "agent_sent", req.AgentID != "", "err", err)
+		_, merr := r.cfg.Store.MarkSyncFailed(ctx, res.ID, reason, false, sysWrite())
+		return true, merr
+	}
 	if err != nil {
 		return r.failed(ctx, res, "reschedule", err, false)
 	}
@@ -221,19 +334,124 @@ func (r *Runner) reschedule(ctx context.Context, res *reservation.Reservation) (
 	return false, nil
 }
 
+// owner returns the agent who owns the callback of a conversation (an
+// agent-owned callback), or "" (none, or the conversation is gone).
+func (r *Runner) owner(ctx context.Context, conversationID string) (string, error) {
+	c, err := r.cfg.Genesys.GetCallbackConversation(ctx, conversationID)
+	if genesys.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return c.Owner(), nil
+}
+
+// cancel disconnects the callback and makes sure it is gone: bulk
+// disconnect answers 202 and acts later, or never. It reads the callback
+// back until it is disconnected (for CancelVerifyWindow); if it is not,
+// it disconnects the conversation itself (PATCH state disconnected) and
+// reads again; if the callback still stands, the sync fails with the
+// reason, for reconciliation to try again. A cancel tried again after such
+// a failure first reads whether it has landed since.
 func (r *Runner) cancel(ctx context.Context, res *reservation.Reservation) (bool, error) {
+	conv := res.Sync.ConversationID
+	if res.Sync.State == reservation.SyncFailed {
+		gone, _, err := r.readDisconnected(ctx, conv)
+		if err != nil {
+			return r.failed(ctx, res, "cancel", err, false)
+		}
+		if gone {
+			return r.canceled(ctx, res, "ok")
+		}
+	}
 	ids := make([]genesys.CallbackIdentifier, len(res.Sync.CallbackIDs))
 	for i, c := range res.Sync.CallbackIDs {
 		ids[i] = genesys.CallbackIdentifier{Type: c.Type, ID: c.ID}
 	}
-	if err := r.cfg.Genesys.CancelCallback(ctx, res.Sync.ConversationID, ids); err != nil {
+	if err := r.cfg.Genesys.CancelCallback(ctx, conv, ids); err != nil {
 		return r.failed(ctx, res, "cancel", err, false)
 	}
+	gone, state, err := r.verifyDisconnected(ctx, conv)
+	if err != nil {
+		return r.failed(ctx, res, "cancel", err, false)
+	}
+	if gone {
+		return r.canceled(ctx, res, "ok")
+	}
+	r.logger.WarnContext(ctx, "genesys accepted a disconnect but the callback still stands; disconnecting its conversation",
+		"reservation_id", res.ID, "conversation_id", conv, "state", state)
+	ferr := r.cfg.Genesys.DisconnectConversation(ctx, conv)
+	if ferr == nil || genesys.IsNotFound(ferr) {
+		if gone, state, err = r.verifyDisconnected(ctx, conv); err != nil {
+			return r.failed(ctx, res, "cancel", err, false)
+		}
+		if gone {
+			return r.canceled(ctx, res, "fallback")
+		}
+	}
+	reason := fmt.Sprintf("the cancel did not land in Genesys: the callback is still %s after a bulk disconnect and a disconnect of its conversation", state)
+	if ferr != nil && !genesys.IsNotFound(ferr) {
+		reason = fmt.Sprintf("the cancel did not land in Genesys: the callback is still %s after a bulk disconnect, and the disconnect of its conversation failed: %s", state, refusal(ferr))
+	}
+	r.cfg.Observer.SyncOutcome("cancel", "unverified")
+	r.logger.WarnContext(ctx, "a cancel did not land in Genesys; reconciliation will try again", "reservation_id", res.ID,
+		"conversation_id", conv, "state", state)
+	_, err = r.cfg.Store.MarkSyncFailed(ctx, res.ID, reason, false, sysWrite())
+	return true, err
+}
+
+// canceled records a cancel that landed in Genesys.
+func (r *Runner) canceled(ctx context.Context, res *reservation.Reservation, outcome string) (bool, error) {
 	if _, err := r.cfg.Store.MarkSynced(ctx, res.ID, reservation.SyncResult{Disconnected: true}, sysWrite()); err != nil {
 		return false, err
 	}
-	r.cfg.Observer.SyncOutcome("cancel", "ok")
+	r.cfg.Observer.SyncOutcome("cancel", outcome)
 	return true, nil
+}
+
+// verifyDisconnected reads a conversation back, with backoff from
+// RetryBase, until its callback is disconnected or CancelVerifyWindow has
+// passed. It returns whether it is, and else the state it is in.
+func (r *Runner) verifyDisconnected(ctx context.Context, conv string) (bool, string, error) {
+	deadline := time.Now().Add(r.cfg.CancelVerifyWindow)
+	wait := r.cfg.RetryBase
+	for {
+		// The first read waits too: the disconnect was just accepted.
+		t := time.NewTimer(min(wait, max(time.Until(deadline), 0)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, "", context.Cause(ctx)
+		case <-t.C:
+		}
+		gone, state, err := r.readDisconnected(ctx, conv)
+		if err != nil || gone || !time.Now().Before(deadline) {
+			return gone, state, err
+		}
+		wait *= 2
+	}
+}
+
+// readDisconnected reads a conversation and reports whether its callback
+// is disconnected (or the conversation gone), and else the state it is in.
+func (r *Runner) readDisconnected(ctx context.Context, conv string) (bool, string, error) {
+	c, err := r.cfg.Genesys.GetCallbackConversation(ctx, conv)
+	if genesys.IsNotFound(err) {
+		return true, "gone", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	if len(c.Participants) == 0 {
+		return false, "without participants", nil
+	}
+	for _, p := range c.Participants {
+		if p.State != "disconnected" && p.State != "terminated" {
+			return false, p.State, nil
+		}
+	}
+	return true, "disconnected", nil
 }
 
 // failed handles a failed call: a permanent refusal is recorded (a refused
@@ -249,7 +467,7 @@ func (r *Runner) failed(ctx context.Context, res *reservation.Reservation, op st
 	case genesys.IsPermanent(err):
 		r.cfg.Observer.SyncOutcome(op, "failed")
 		r.logger.WarnContext(ctx, "genesys refused a change", "op", op, "reservation_id", res.ID, "err", err)
-		_, merr := r.cfg.Store.MarkSyncFailed(ctx, res.ID, "genesys refused the "+op+": "+err.Error(), failReservation, sysWrite())
+		_, merr := r.cfg.Store.MarkSyncFailed(ctx, res.ID, "genesys refused the "+op+": "+refusal(err), failReservation, sysWrite())
 		return true, merr
 	}
 	r.cfg.Observer.SyncOutcome(op, "retry")
@@ -257,11 +475,65 @@ func (r *Runner) failed(ctx context.Context, res *reservation.Reservation, op st
 	return false, err
 }
 
+// refusal describes a Genesys error for a reservation's sync reason: the
+// same refusal reads the same each time (no correlation id, which the log
+// line of the failure carries), so that a retry refused again records no
+// new reservation.sync_failed.
+func refusal(err error) string {
+	var e *genesys.APIError
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	s := fmt.Sprintf("genesys %s: status %d", e.Op, e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
 // note keeps the last error on the reservation without counting an attempt.
 func (r *Runner) note(ctx context.Context, id, msg string) {
 	if _, err := r.cfg.Store.RecordSyncAttempt(context.WithoutCancel(ctx), id, msg, false); err != nil {
 		r.logger.WarnContext(ctx, "record sync error", "reservation_id", id, "err", err)
 	}
+}
+
+// smsFailed handles a failed SMS send: a permanent refusal (a number not
+// provisioned, 10DLC, another 4xx) is recorded as reservation.sms_refused
+// and not retried; a transient failure is retried by the job, and recorded
+// as reservation.sms_failed on its last attempt. The reason recorded and
+// logged is the kind, status and Genesys code, not Genesys' message (which
+// may quote the customer's number).
+func (r *Runner) smsFailed(ctx context.Context, res *reservation.Reservation, attempt int, err error) error {
+	ref := genesys.ClassifySMSError(err)
+	kind := "transient"
+	if ref.Permanent {
+		kind = "permanent"
+	}
+	r.cfg.Observer.SMSRefused(kind, ref.Reason)
+	reason := ref.Reason
+	var e *genesys.APIError
+	if errors.As(err, &e) {
+		reason = fmt.Sprintf("%s (status %d %s)", ref.Reason, e.Status, e.Code)
+	}
+	last := attempt >= r.cfg.SMSAttempts
+	switch {
+	case ref.Permanent:
+		r.cfg.Observer.SyncOutcome("sms", "refused")
+		r.logger.WarnContext(ctx, "genesys refused the missed-callback SMS for good", "reservation_id", res.ID, "kind", kind, "reason", reason)
+	case last:
+		r.cfg.Observer.SyncOutcome("sms", "failed")
+		r.logger.WarnContext(ctx, "the missed-callback SMS failed on every attempt", "reservation_id", res.ID, "kind", kind, "reason", reason,
+			"attempts", attempt)
+	default:
+		r.cfg.Observer.SyncOutcome("sms", "retry")
+		return fmt.Errorf("send the missed-callback SMS (%s, %s): %w", kind, reason, err)
+	}
+	_, rerr := r.cfg.Store.RecordSMSFailure(ctx, res.ID, ref.Permanent, kind+": "+reason, sysWrite())
+	return rerr
 }
 
 // smsArgs is the job that sends the missed-callback SMS.
@@ -295,17 +567,16 @@ func (r *Runner) workSMS(ctx context.Context, job *jobs.Job[smsArgs]) error {
 	if q == nil || q.SMSFrom == "" {
 		r.logger.WarnContext(ctx, "missed callback wants an SMS but the queue has no SMS number", "reservation_id", res.ID, "queue_id", res.QueueID)
 		r.cfg.Observer.SyncOutcome("sms", "failed")
-		return nil
+		_, err := r.cfg.Store.RecordSMSFailure(ctx, res.ID, true, "permanent: the queue has no SMS number", sysWrite())
+		return err
 	}
 	text := strings.NewReplacer("{queue}", q.Name, "{reason}", res.Reason).Replace(r.cfg.SMSText)
-	if _, err := r.cfg.Genesys.SendSMS(ctx, genesys.AgentlessMessage{FromAddress: q.SMSFrom, ToAddress: res.CallbackNumber, TextBody: text}); err != nil {
-		if genesys.IsPermanent(err) {
-			r.logger.WarnContext(ctx, "genesys refused the missed-callback SMS", "reservation_id", res.ID, "err", err)
-			r.cfg.Observer.SyncOutcome("sms", "failed")
-			return nil
-		}
-		r.cfg.Observer.SyncOutcome("sms", "retry")
-		return err
+	// Into the customer's active SMS conversation with the number, if they
+	// replied to an earlier one: without it such a send fails.
+	_, err = r.cfg.Genesys.SendSMS(ctx, genesys.AgentlessMessage{FromAddress: q.SMSFrom, ToAddress: res.CallbackNumber, TextBody: text,
+		UseExistingActiveConversation: true})
+	if err != nil {
+		return r.smsFailed(ctx, res, job.Attempt, err)
 	}
 	r.cfg.Observer.SyncOutcome("sms", "ok")
 	_, err = r.cfg.Store.RecordSMS(ctx, res.ID, sysWrite())

@@ -59,3 +59,18 @@ func TestReconcileRunsOnePassAtATime(t *testing.T) {
 		t.Fatal("the second Reconcile cleared the running pass's mark")
 	}
 }
+
+// The wait before a failed sync is tried again doubles per attempt, from
+// FailedRetryBase to FailedRetryMax.
+func TestRetryDelay(t *testing.T) {
+	r := &Runner{cfg: Config{FailedRetryBase: time.Minute, FailedRetryMax: time.Hour}}
+	for attempts, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute,
+		32 * time.Minute, time.Hour, time.Hour} {
+		if got := r.retryDelay(attempts); got != want {
+			t.Errorf("retryDelay(%d) = %v, want %v", attempts, got, want)
+		}
+	}
+	if got := r.retryDelay(1000); got != time.Hour {
+		t.Errorf("retryDelay(1000) = %v, want the cap", got)
+	}
+}

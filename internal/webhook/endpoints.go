@@ -14,7 +14,7 @@ import (
 var EventTypes = []string{
 	reservation.EventCreated, reservation.EventRescheduled, reservation.EventUpdated, reservation.EventCanceled,
 	reservation.EventSynced, reservation.EventSyncFailed, reservation.EventInProgress, reservation.EventCompleted,
-	reservation.EventMissed, reservation.EventFailed, reservation.EventSMSSent,
+	reservation.EventMissed, reservation.EventFailed, reservation.EventSMSSent, reservation.EventSMSRefused, reservation.EventSMSFailed,
 	reservation.EventWebhookDisabled, reservation.EventDeliveryExhausted,
 }
 

@@ -255,3 +255,114 @@ func writeAdminResult(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusInternalServerError, "internal.server.error", err.Error())
 	}
 }
+
+// handleAdminOwner serves POST /sim/conversations/{conversationId}/owner:
+// {"agentId":"…"} ("" for none).
+func (s *Sim) handleAdminOwner(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		AgentID string `json:"agentId"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	writeAdminResult(w, s.SetOwner(r.PathValue("conversationId"), req.AgentID))
+}
+
+// handleAdminAnalytics serves POST /sim/analytics: {"delay":"5s",
+// "telNumbers":true}; an absent field is left as it is.
+func (s *Sim) handleAdminAnalytics(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Delay      *duration `json:"delay"`
+		TelNumbers *bool     `json:"telNumbers"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Delay != nil {
+		s.SetAnalyticsDelay(time.Duration(*req.Delay))
+	}
+	if req.TelNumbers != nil {
+		s.SetAnalyticsTelNumbers(*req.TelNumbers)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminAgentID serves POST /sim/agent-id: {"required":true}.
+func (s *Sim) handleAdminAgentID(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Required bool `json:"required"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	s.SetRequireAgentID(req.Required)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminDropDisconnects serves POST /sim/disconnects/drop:
+// {"count":2}.
+func (s *Sim) handleAdminDropDisconnects(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Count int `json:"count"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	s.DropDisconnects(req.Count)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminLostResponses serves POST /sim/lost-responses:
+// {"method":"POST","pathPrefix":"/api/v2/conversations/callbacks","rate":0.1};
+// rate 0 turns it off.
+func (s *Sim) handleAdminLostResponses(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Method     string  `json:"method"`
+		PathPrefix string  `json:"pathPrefix"`
+		Rate       float64 `json:"rate"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Rate < 0 || req.Rate > 1 {
+		writeError(w, http.StatusBadRequest, "bad.request", "rate must be from 0 to 1.")
+		return
+	}
+	s.SetLostResponseRate(req.Method, req.PathPrefix, req.Rate)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminSMSConversation serves POST /sim/sms/conversations:
+// {"fromAddress":"+1800…","toAddress":"+1415…"} → 200 {"conversationId"}.
+func (s *Sim) handleAdminSMSConversation(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		FromAddress string `json:"fromAddress"`
+		ToAddress   string `json:"toAddress"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.FromAddress == "" || req.ToAddress == "" {
+		writeError(w, http.StatusBadRequest, "bad.request", "fromAddress and toAddress are required.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"conversationId": s.OpenSMSConversation(req.FromAddress, req.ToAddress)})
+}
+
+// handleAdminSMSRefusal serves POST /sim/sms/refusals: {"fromAddress":
+// "+1800…","reason":"10dlc"}; an empty reason lifts the refusal.
+func (s *Sim) handleAdminSMSRefusal(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		FromAddress string `json:"fromAddress"`
+		Reason      string `json:"reason"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.FromAddress == "" || (req.Reason != "" && req.Reason != SMSRefusal10DLC) {
+		writeError(w, http.StatusBadRequest, "bad.request", `fromAddress is required and reason must be "10dlc" or "".`)
+		return
+	}
+	s.RefuseSMS(req.FromAddress, req.Reason)
+	w.WriteHeader(http.StatusNoContent)
+}

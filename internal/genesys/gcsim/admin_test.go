@@ -143,6 +143,35 @@ func TestAdminAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("verification knobs", func(t *testing.T) {
+		c := b.createCallback(t, "+14155550109", t0.Add(5*time.Hour), nil)
+		id := c.Conversation.ID
+		agent := b.sim.AgentIDs()[0]
+		wantStatus(b.admin(t, "POST", "/sim/conversations/"+id+"/owner", `{"agentId":"`+agent+`"}`), 204)
+		wantStatus(b.admin(t, "POST", "/sim/conversations/"+id+"/owner", `{"agentId":"nobody"}`), 404)
+		wantStatus(b.admin(t, "POST", "/sim/agent-id", `{"required":true}`), 204)
+		wantError(t, b.call(t, "PATCH", "/api/v2/conversations/callbacks", map[string]any{"conversationId": id}), 400, "bad.request")
+		wantStatus(b.admin(t, "POST", "/sim/agent-id", `{"required":false}`), 204)
+		wantStatus(b.admin(t, "POST", "/sim/analytics", `{"delay":"1m","telNumbers":true}`), 204)
+		wantStatus(b.admin(t, "POST", "/sim/analytics", `{"delay":0,"telNumbers":false}`), 204)
+		wantStatus(b.admin(t, "POST", "/sim/disconnects/drop", `{"count":1}`), 204)
+		b.call(t, "PATCH", "/api/v2/conversations/callbacks/"+id, map[string]string{"state": "disconnected"})
+		if got := b.sim.Callbacks()[len(b.sim.Callbacks())-1]; got.State != "scheduled" || got.Owner != agent {
+			t.Errorf("after a dropped disconnect: %+v", got)
+		}
+		wantStatus(b.admin(t, "POST", "/sim/lost-responses", `{"method":"POST","pathPrefix":"/api/v2/x","rate":2}`), 400)
+		wantStatus(b.admin(t, "POST", "/sim/lost-responses", `{"rate":0}`), 204)
+		res := b.admin(t, "POST", "/sim/sms/conversations", `{"fromAddress":"+18005550100","toAddress":"+14155550109"}`)
+		wantStatus(res, 200)
+		if !strings.Contains(string(res.body), `"conversationId":"`) {
+			t.Errorf("sms conversation = %s", res.body)
+		}
+		wantStatus(b.admin(t, "POST", "/sim/sms/conversations", `{}`), 400)
+		wantStatus(b.admin(t, "POST", "/sim/sms/refusals", `{"fromAddress":"+18005550100","reason":"10dlc"}`), 204)
+		wantStatus(b.admin(t, "POST", "/sim/sms/refusals", `{"fromAddress":"+18005550100","reason":"carrier"}`), 400)
+		wantStatus(b.admin(t, "POST", "/sim/sms/refusals", `{"fromAddress":"+18005550100","reason":""}`), 204)
+	})
+
 	t.Run("unknown path", func(t *testing.T) {
 		wantError(t, b.call(t, "GET", "/api/v2/nothing/here", nil), 404, "not.found")
 	})

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// DefaultAnalyticsDelay is Options.AnalyticsDelay's default: how long, in
+// clock time, a new callback takes to show in analytics queries.
+const DefaultAnalyticsDelay = 5 * time.Second
+
 // Analytics paging limits.
 const (
 	defaultPageSize = 25
@@ -100,8 +104,9 @@ var supportedDimensions = map[string]bool{
 	"disconnectType": true, "direction": true, "userId": true, "participantId": true, "sessionId": true,
 }
 
-// rows returns c's conversation row and its segment rows.
-func (c *callback) rows() (row, []row) {
+// rows returns c's conversation row and its segment rows; tel holds the
+// callback numbers in the "tel:+1…" form.
+func (c *callback) rows(tel bool) (row, []row) {
 	base := row{}
 	base.add("conversationId", c.id)
 	base.add("conversationStart", fmtTime(c.created))
@@ -113,7 +118,7 @@ func (c *callback) rows() (row, []row) {
 		seg.add("mediaType", "callback")
 		seg.add("direction", "outbound")
 		seg.add("queueId", c.queueID)
-		seg.add("callbackNumber", c.numbers...)
+		seg.add("callbackNumber", c.indexedNumbers(tel)...)
 		seg.add("purpose", p.purpose)
 		seg.add("disconnectType", p.disconnectType)
 		seg.add("participantId", p.id)
@@ -129,6 +134,18 @@ func (c *callback) rows() (row, []row) {
 		}
 	}
 	return conv, segs
+}
+
+// indexedNumbers returns c's callback numbers as analytics holds them.
+func (c *callback) indexedNumbers(tel bool) []string {
+	if !tel {
+		return c.numbers
+	}
+	out := make([]string, len(c.numbers))
+	for i, n := range c.numbers {
+		out[i] = "tel:" + n
+	}
+	return out
 }
 
 func (p analyticPredicate) match(rw row) bool {
@@ -224,13 +241,23 @@ func (s *Sim) handleAnalyticsQuery(w http.ResponseWriter, r *http.Request) {
 	dayTo := to.UTC().Add(-time.Nanosecond).Truncate(24 * time.Hour).Add(24 * time.Hour)
 
 	s.mu.Lock()
+	// A callback shows once the index has caught up with it; before that
+	// a match is counted in totalHits but not returned (an approximate
+	// count, as Genesys documents for a sibling query).
+	indexed := s.clock.Now().Add(-s.analyticsDelay)
+	tel := s.analyticsTel
 	var hits []*callback
+	pending := 0
 	for _, c := range s.callbackOrder {
 		if c.created.Before(dayFrom) || !c.created.Before(dayTo) {
 			continue
 		}
-		conv, segs := c.rows()
+		conv, segs := c.rows(tel)
 		if !allMatch(q.ConversationFilters, []row{conv}) || !allMatch(q.SegmentFilters, segs) {
+			continue
+		}
+		if c.created.After(indexed) {
+			pending++
 			continue
 		}
 		hits = append(hits, c)
@@ -243,10 +270,10 @@ func (s *Sim) handleAnalyticsQuery(w http.ResponseWriter, r *http.Request) {
 	page := hits[start:min(start+pageSize, total)]
 	out := make([]analyticsConversation, 0, len(page))
 	for _, c := range page {
-		out = append(out, c.analytics())
+		out = append(out, c.analytics(tel))
 	}
 	s.mu.Unlock()
-	body := map[string]any{"totalHits": total}
+	body := map[string]any{"totalHits": total + pending}
 	if len(out) > 0 {
 		body["conversations"] = out
 	}
@@ -277,7 +304,7 @@ func parseInterval(v string) (from, to time.Time, ok bool) {
 	return from, to, true
 }
 
-func (c *callback) analytics() analyticsConversation {
+func (c *callback) analytics(tel bool) analyticsConversation {
 	out := analyticsConversation{
 		ConversationID: c.id, ConversationStart: fmtTime(c.created), ConversationEnd: fmtTime(c.ended),
 		OriginatingDirection: "outbound", DivisionIDs: []string{},
@@ -289,7 +316,7 @@ func (c *callback) analytics() analyticsConversation {
 		}
 		ap.Sessions = []analyticsSession{{
 			SessionID: p.commID, MediaType: "callback", Direction: "outbound",
-			CallbackNumbers: slices.Clone(c.numbers), CallbackScheduledTime: fmtTime(c.scheduled),
+			CallbackNumbers: slices.Clone(c.indexedNumbers(tel)), CallbackScheduledTime: fmtTime(c.scheduled),
 			CallbackUserName: c.userName,
 			Segments: []analyticSegment{{
 				SegmentStart: fmtTime(p.start), SegmentEnd: fmtTime(p.end), SegmentType: "interact",
@@ -299,4 +326,19 @@ func (c *callback) analytics() analyticsConversation {
 		out.Participants = append(out.Participants, ap)
 	}
 	return out
+}
+
+// SetAnalyticsDelay sets Options.AnalyticsDelay from now on (0 or less:
+// new callbacks show at once).
+func (s *Sim) SetAnalyticsDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.analyticsDelay = max(d, 0)
+}
+
+// SetAnalyticsTelNumbers sets Options.AnalyticsTelNumbers from now on.
+func (s *Sim) SetAnalyticsTelNumbers(tel bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.analyticsTel = tel
 }

@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// DefaultDisconnectDelay is Options.DisconnectDelay's default: how long a
+// bulk disconnect takes to apply after its 202.
+const DefaultDisconnectDelay = 500 * time.Millisecond
+
 // CallbackInfo describes a callback for tests and the admin API.
 type CallbackInfo struct {
 	ConversationID   string            `json:"conversationId"`
@@ -36,6 +40,12 @@ type CallbackInfo struct {
 	Ended          time.Time `json:"ended,omitzero"`
 	ACDID          string    `json:"acdId"`      // the ACD callback identifier
 	ExternalID     string    `json:"externalId"` // the EXTERNAL callback identifier
+	// Owner is the agent who owns the callback (routingData.scoredAgents
+	// on create, or SetOwner), or "".
+	Owner string `json:"owner,omitempty"`
+	// PatchAgentIDs are the agentId of each PATCH that changed the
+	// callback, in order ("" for one sent without).
+	PatchAgentIDs []string `json:"patchAgentIds,omitempty"`
 }
 
 // Callbacks returns every callback ever created, in creation order.
@@ -50,6 +60,7 @@ func (s *Sim) Callbacks() []CallbackInfo {
 			State: c.customer.state, Mode: c.mode, Answered: c.answered(), DialAttempts: len(c.customer.calls),
 			AgentsOffered: len(c.agents), DisconnectType: c.customer.disconnectType,
 			Created: c.created, Ended: c.ended, ACDID: c.acd.commID, ExternalID: c.customer.commID,
+			Owner: c.owner, PatchAgentIDs: slices.Clone(c.patchAgentIDs),
 		}
 		for _, a := range c.agents {
 			if a.wrapup != nil {
@@ -63,7 +74,21 @@ func (s *Sim) Callbacks() []CallbackInfo {
 
 // routingData is the part of RoutingData the simulator reads.
 type routingData struct {
-	QueueID string `json:"queueId"`
+	QueueID      string        `json:"queueId"`
+	ScoredAgents []scoredAgent `json:"scoredAgents,omitempty"`
+}
+
+// scoredAgent is RoutingData's scored agent: an agent-owned callback has
+// one, with score 100.
+type scoredAgent struct {
+	Agent ref `json:"agent"`
+	Score int `json:"score"`
+}
+
+// conversationRoutingData is a participant's conversationRoutingData.
+type conversationRoutingData struct {
+	Queue        *ref          `json:"queue,omitempty"`
+	ScoredAgents []scoredAgent `json:"scoredAgents"`
 }
 
 // createCallbackCommand is Genesys' CreateCallbackCommand.
@@ -118,6 +143,15 @@ func (s *Sim) handleCreateCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad.request", "A queueId or routingData.queueId is required.")
 		return
 	}
+	var owner string
+	if cmd.RoutingData != nil {
+		best := 0
+		for _, a := range cmd.RoutingData.ScoredAgents {
+			if a.Agent.ID != "" && (owner == "" || a.Score > best) {
+				owner, best = a.Agent.ID, a.Score
+			}
+		}
+	}
 	if msg := validateNumbers(cmd.CallbackNumbers, cmd.ValidateCallbackNumbers); msg != "" {
 		writeError(w, http.StatusBadRequest, "bad.request", msg)
 		return
@@ -143,7 +177,7 @@ func (s *Sim) handleCreateCallback(w http.ResponseWriter, r *http.Request) {
 			seq: s.seq, id: newUUID(), queueID: q.ID, mode: q.CallbackMode, numbers: slices.Clone(cmd.CallbackNumbers),
 			userName: cmd.CallbackUserName, scheduled: scheduled, data: maps.Clone(cmd.Data),
 			callerID: cmd.CallerID, callerIDName: cmd.CallerIDName, scriptID: cmd.ScriptID,
-			countryCode: cmd.CountryCode, created: now,
+			countryCode: cmd.CountryCode, created: now, owner: owner,
 		}
 		if c.callerID == "" {
 			c.callerID = q.CallingPartyNumber
@@ -195,7 +229,9 @@ type patchCallbackRequest struct {
 }
 
 // handlePatchCallback serves PATCH /api/v2/conversations/callbacks: update
-// a callback that is still scheduled. agentId is not required.
+// a callback that is still scheduled. agentId is required only when
+// RequireAgentID is set; when given it must be an agent of the
+// organization, and for an agent-owned callback its owner.
 func (s *Sim) handlePatchCallback(w http.ResponseWriter, r *http.Request) {
 	var req patchCallbackRequest
 	if !decodeJSON(w, r, &req) {
@@ -228,6 +264,9 @@ func (s *Sim) handlePatchCallback(w http.ResponseWriter, r *http.Request) {
 		if c.phase != phaseScheduled {
 			return errorReply(http.StatusBadRequest, "bad.request", "The callback is no longer scheduled and cannot be updated.")
 		}
+		if rp, bad := s.checkAgentLocked(c, req.AgentID); bad {
+			return rp
+		}
 		var q Queue
 		if req.QueueID != "" {
 			if q, ok = s.queues[req.QueueID]; !ok {
@@ -251,12 +290,29 @@ func (s *Sim) handlePatchCallback(w http.ResponseWriter, r *http.Request) {
 			c.scheduled = scheduled
 			s.scheduleLocked(c, c.dueAt())
 		}
+		c.patchAgentIDs = append(c.patchAgentIDs, req.AgentID)
 		if oldQueue != c.queueID {
 			s.publishToLocked(oldQueue, c)
 		}
 		s.publishLocked(c)
 		return jsonReply(http.StatusOK, c.response())
 	})
+}
+
+// checkAgentLocked judges a PATCH's agentId for c: the refusal, and true,
+// when it is missing (RequireAgentID), unknown, or not c's owner.
+func (s *Sim) checkAgentLocked(c *callback, agentID string) (reply, bool) {
+	switch {
+	case agentID == "" && s.requireAgentID:
+		return fieldErrorReply(http.StatusBadRequest, "bad.request", "The agentId field is required.", "agentId", "required"), true
+	case agentID == "":
+		return reply{}, false
+	case !slices.ContainsFunc(s.agents, func(a ref) bool { return a.ID == agentID }):
+		return fieldErrorReply(http.StatusBadRequest, "bad.request", "The agentId "+agentID+" is not a user of this organization.", "agentId", "invalid"), true
+	case c.owner != "" && agentID != c.owner:
+		return fieldErrorReply(http.StatusBadRequest, "bad.request", "The callback is owned by another agent than "+agentID+".", "agentId", "invalid"), true
+	}
+	return reply{}, false
 }
 
 // bulkDisconnectRequest is BulkCallbackDisconnectRequest.
@@ -271,7 +327,9 @@ type bulkDisconnectRequest struct {
 // /api/v2/conversations/callbacks/bulk/disconnect. callbackId may be the ACD
 // or the EXTERNAL callback identifier (the participants' callback
 // communication ids). The whole request is checked before anything is
-// disconnected; callbacks already disconnected are left alone.
+// disconnected; callbacks already disconnected are left alone. The 202
+// comes first: the disconnect applies DisconnectDelay later, or never when
+// DropDisconnects says so.
 func (s *Sim) handleBulkDisconnect(w http.ResponseWriter, r *http.Request) {
 	var req bulkDisconnectRequest
 	if !decodeJSON(w, r, &req) {
@@ -296,11 +354,88 @@ func (s *Sim) handleBulkDisconnect(w http.ResponseWriter, r *http.Request) {
 			}
 			todo = append(todo, c)
 		}
-		for _, c := range todo {
-			s.disconnectLocked(c, "client")
+		switch {
+		case s.dropDisconnects > 0:
+			s.dropDisconnects--
+			s.logger.Debug("gcsim: a bulk disconnect is accepted and will never apply", "callbacks", len(todo))
+		case s.opts.DisconnectDelay <= 0:
+			for _, c := range todo {
+				s.disconnectLocked(c, "client")
+			}
+		default:
+			s.disconnectLaterLocked(todo, s.opts.DisconnectDelay)
 		}
 		return jsonReply(http.StatusAccepted, nil)
 	})
+}
+
+// disconnectLaterLocked disconnects cs after d of real time, in a
+// goroutine owned by the Sim (Close waits for it or ends it).
+func (s *Sim) disconnectLaterLocked(cs []*callback, d time.Duration) {
+	if s.closed {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, c := range cs {
+			s.disconnectLocked(c, "client")
+		}
+	}()
+}
+
+// DropDisconnects makes the next n disconnect requests of the API (bulk
+// disconnect, or PATCH callbacks/{id} with state disconnected) be accepted
+// and never applied: the bulk disconnect still answers 202, the PATCH 200
+// with the conversation as it is. Each request takes one, whatever it
+// names.
+func (s *Sim) DropDisconnects(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropDisconnects = max(n, 0)
+}
+
+// SetRequireAgentID sets Options.RequireAgentID from now on.
+func (s *Sim) SetRequireAgentID(required bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requireAgentID = required
+}
+
+// SetOwner makes a callback agent-owned by agentID (one of the
+// simulator's agents, AgentIDs), as an agent taking it in Genesys would;
+// "" makes it a queue callback again. It returns ErrNotFound for an
+// unknown conversation or agent.
+func (s *Sim) SetOwner(conversationID, agentID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.callbacks[conversationID]
+	if !ok || (agentID != "" && !slices.ContainsFunc(s.agents, func(a ref) bool { return a.ID == agentID })) {
+		return ErrNotFound
+	}
+	c.owner = agentID
+	s.publishLocked(c)
+	return nil
+}
+
+// AgentIDs returns the ids of the simulator's agents (users).
+func (s *Sim) AgentIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.agents))
+	for i, a := range s.agents {
+		out[i] = a.ID
+	}
+	return out
 }
 
 // handleDisconnectConversation serves PATCH
@@ -322,7 +457,12 @@ func (s *Sim) handleDisconnectConversation(w http.ResponseWriter, r *http.Reques
 		if !ok {
 			return errorReply(http.StatusNotFound, "not.found", "The conversation was not found.")
 		}
-		s.disconnectLocked(c, "client")
+		if s.dropDisconnects > 0 {
+			s.dropDisconnects--
+			s.logger.Debug("gcsim: a conversation disconnect is answered and not applied", "conversation_id", c.id)
+		} else {
+			s.disconnectLocked(c, "client")
+		}
 		return jsonReply(http.StatusOK, c.conversation(false))
 	})
 }

@@ -2,6 +2,7 @@ package gcsim_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -263,6 +264,74 @@ func testPatchCallback(t *testing.T) {
 	wantError(t, b.call(t, "PATCH", "/api/v2/conversations/callbacks", map[string]any{}), 400, "bad.request")
 }
 
+// TestPatchAgentID: RequireAgentID refuses a PATCH without agentId (detail
+// fieldName agentId); an unknown agent is refused; an agent-owned callback
+// (scoredAgents on create, or SetOwner) takes only its owner and shows it
+// in conversationRoutingData.
+func TestPatchAgentID(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gcsim.Options{})
+	agents := b.sim.AgentIDs()
+	c := b.createCallback(t, "+14155550123", t0.Add(time.Hour), nil)
+	id := c.Conversation.ID
+	patch := func(agentID string) result {
+		body := map[string]any{"conversationId": id, "callbackScheduledTime": "2026-06-01T11:00:00Z"}
+		if agentID != "" {
+			body["agentId"] = agentID
+		}
+		return b.call(t, "PATCH", "/api/v2/conversations/callbacks", body)
+	}
+	if res := patch(""); res.status != 200 {
+		t.Fatalf("without agentId, not required: %d %s", res.status, res.body)
+	}
+	b.sim.SetRequireAgentID(true)
+	e := wantError(t, patch(""), 400, "bad.request")
+	if len(e.Details) != 1 || !strings.Contains(string(e.Details[0]), `"fieldName":"agentId"`) {
+		t.Errorf("refusal details = %q, want the agentId field", e.Details)
+	}
+	wantError(t, patch("no-such-agent"), 400, "bad.request")
+	if res := patch(agents[0]); res.status != 200 {
+		t.Fatalf("with an agent: %d %s", res.status, res.body)
+	}
+	if err := b.sim.SetOwner(id, agents[2]); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, patch(agents[0]), 400, "bad.request")
+	if res := patch(agents[2]); res.status != 200 {
+		t.Fatalf("with the owner: %d %s", res.status, res.body)
+	}
+	var owned struct {
+		Participants []struct {
+			Purpose     string `json:"purpose"`
+			RoutingData *struct {
+				ScoredAgents []struct {
+					Agent struct{ ID string }
+					Score int
+				}
+			} `json:"conversationRoutingData"`
+		}
+	}
+	b.call(t, "GET", "/api/v2/conversations/callbacks/"+id, nil).decode(t, &owned)
+	if rd := owned.Participants[0].RoutingData; rd == nil || len(rd.ScoredAgents) != 1 || rd.ScoredAgents[0].Agent.ID != agents[2] || rd.ScoredAgents[0].Score != 100 {
+		t.Errorf("owned callback's routing data: %+v", owned)
+	}
+	if got := b.sim.Callbacks()[0]; got.Owner != agents[2] || fmt.Sprint(got.PatchAgentIDs) != fmt.Sprint([]string{"", agents[0], agents[2]}) {
+		t.Errorf("callback = %+v", got)
+	}
+	// An owner given on create.
+	res := b.call(t, "POST", "/api/v2/conversations/callbacks", map[string]any{"callbackNumbers": []string{"+14155550124"},
+		"routingData": map[string]any{"queueId": queueID, "scoredAgents": []any{map[string]any{"agent": map[string]string{"id": agents[1]}, "score": 100}}}})
+	if res.status != 200 {
+		t.Fatalf("create with an owner: %d %s", res.status, res.body)
+	}
+	if got := b.sim.Callbacks()[1].Owner; got != agents[1] {
+		t.Errorf("owner on create = %q", got)
+	}
+	if err := b.sim.SetOwner("nope", agents[0]); err != gcsim.ErrNotFound {
+		t.Errorf("SetOwner of an unknown conversation = %v", err)
+	}
+}
+
 func TestDisconnect(t *testing.T) {
 	t.Parallel()
 
@@ -287,6 +356,11 @@ func TestDisconnect(t *testing.T) {
 		if got := b.sim.Callbacks()[0].State; got != "scheduled" {
 			t.Errorf("state after failed disconnects = %s", got)
 		}
+	})
+
+	t.Run("dropped", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, testDroppedDisconnects)
 	})
 
 	t.Run("PATCH state disconnected", func(t *testing.T) {
@@ -335,6 +409,36 @@ func TestDisconnect(t *testing.T) {
 	})
 }
 
+// testDroppedDisconnects: DropDisconnects(2) makes a bulk disconnect and
+// a PATCH state disconnected be answered as usual and never apply; the
+// third request applies. In a synctest bubble (see TestPatchCallback).
+func testDroppedDisconnects(t *testing.T) {
+	b := setupInBubble(t, gcsim.Options{DisconnectDelay: time.Second})
+	c := b.createCallback(t, "+14155550101", t0.Add(time.Hour), nil)
+	id := c.Conversation.ID
+	bulk := map[string]any{"callbackDisconnectIdentifiers": []map[string]string{{"conversationId": id, "callbackId": c.identifier("ACD")}}}
+	b.sim.DropDisconnects(2)
+	if res := b.call(t, "POST", "/api/v2/conversations/callbacks/bulk/disconnect", bulk); res.status != 202 {
+		t.Fatalf("bulk disconnect: %d %s", res.status, res.body)
+	}
+	if res := b.call(t, "PATCH", "/api/v2/conversations/callbacks/"+id, map[string]string{"state": "disconnected"}); res.status != 200 {
+		t.Fatalf("patch: %d %s", res.status, res.body)
+	}
+	time.Sleep(time.Hour) // fake time: far past DisconnectDelay
+	synctest.Wait()
+	if got := b.sim.Callbacks()[0].State; got != "scheduled" {
+		t.Fatalf("after two dropped disconnects: %s, want scheduled", got)
+	}
+	if res := b.call(t, "POST", "/api/v2/conversations/callbacks/bulk/disconnect", bulk); res.status != 202 {
+		t.Fatalf("bulk disconnect: %d %s", res.status, res.body)
+	}
+	time.Sleep(time.Second)
+	synctest.Wait()
+	if got := b.sim.Callbacks()[0].State; got != "disconnected" {
+		t.Fatalf("after the third: %s, want disconnected", got)
+	}
+}
+
 // testBulkDisconnect runs in a synctest bubble (see TestPatchCallback).
 func testBulkDisconnect(t *testing.T) {
 	b := setupInBubble(t, gcsim.Options{})
@@ -349,6 +453,15 @@ func testBulkDisconnect(t *testing.T) {
 	if res.status != 202 || len(res.body) != 0 {
 		t.Fatalf("bulk disconnect: %d %q", res.status, res.body)
 	}
+	// The 202 comes first; the disconnect applies DisconnectDelay later
+	// (real time, here the bubble's fake clock). Still waiting, the callback
+	// view reads "none" (its state enum has no "scheduled").
+	synctest.Wait()
+	if diff := cmp.Diff([]string{"customer=none", "acd=none"}, b.callbackConversation(t, c1.Conversation.ID).states()); diff != "" {
+		t.Errorf("states right after the 202 (-want +got):\n%s", diff)
+	}
+	time.Sleep(gcsim.DefaultDisconnectDelay)
+	synctest.Wait()
 	for _, c := range []created{c1, c2} {
 		fc := b.callbackConversation(t, c.Conversation.ID)
 		if diff := cmp.Diff([]string{"customer=disconnected/client", "acd=disconnected/client"}, fc.states()); diff != "" {
@@ -640,6 +753,8 @@ func TestAnalyticsQuery(t *testing.T) {
 	if err := b.sim.Disconnect(ended.Conversation.ID); err != nil {
 		t.Fatal(err)
 	}
+	// Indexed once the analytics delay has passed.
+	b.clock.Advance(gcsim.DefaultAnalyticsDelay)
 
 	query := func(interval string, page int) result {
 		return b.call(t, "POST", "/api/v2/analytics/conversations/details/query", map[string]any{
@@ -739,6 +854,54 @@ func TestAnalyticsQuery(t *testing.T) {
 	}
 }
 
+// TestAnalyticsDelay: a new callback shows in analytics only after
+// AnalyticsDelay of clock time; until then a matching query counts it in
+// totalHits (an overcount) without returning it. With AnalyticsTelNumbers
+// the numbers are held as "tel:+1…".
+func TestAnalyticsDelay(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gcsim.Options{AnalyticsDelay: 10 * time.Second, AnalyticsTelNumbers: true})
+	first := b.createCallback(t, "+14155550101", t0.Add(time.Hour), nil)
+	b.clock.Advance(10 * time.Second)
+	second := b.createCallback(t, "+14155550101", t0.Add(time.Hour), nil)
+	query := func(number string) (total int, ids []string) {
+		t.Helper()
+		res := b.call(t, "POST", "/api/v2/analytics/conversations/details/query", map[string]any{
+			"interval": "2026-06-01T00:00:00Z/2026-06-02T00:00:00Z",
+			"segmentFilters": []any{map[string]any{"type": "and", "predicates": []any{
+				map[string]any{"dimension": "callbackNumber", "value": number},
+			}}},
+		})
+		var got struct {
+			TotalHits     int `json:"totalHits"`
+			Conversations []struct {
+				ConversationID string `json:"conversationId"`
+			} `json:"conversations"`
+		}
+		res.decode(t, &got)
+		for _, c := range got.Conversations {
+			ids = append(ids, c.ConversationID)
+		}
+		return got.TotalHits, ids
+	}
+	if total, ids := query("tel:+14155550101"); total != 2 || fmt.Sprint(ids) != fmt.Sprint([]string{first.Conversation.ID}) {
+		t.Errorf("one indexed, one not: totalHits %d, %v; want 2 and only %s", total, ids, first.Conversation.ID)
+	}
+	if total, ids := query("+14155550101"); total != 0 || len(ids) != 0 {
+		t.Errorf("the +1 form with tel numbers: totalHits %d, %v", total, ids)
+	}
+	b.clock.Advance(10 * time.Second)
+	if total, ids := query("tel:+14155550101"); total != 2 || fmt.Sprint(ids) != fmt.Sprint([]string{first.Conversation.ID, second.Conversation.ID}) {
+		t.Errorf("both indexed: totalHits %d, %v", total, ids)
+	}
+	b.sim.SetAnalyticsDelay(0)
+	b.sim.SetAnalyticsTelNumbers(false)
+	third := b.createCallback(t, "+14155550101", t0.Add(time.Hour), nil)
+	if total, ids := query("+14155550101"); total != 3 || len(ids) != 3 || ids[2] != third.Conversation.ID {
+		t.Errorf("no delay, +1 form: totalHits %d, %v", total, ids)
+	}
+}
+
 func TestQueueAndSchedules(t *testing.T) {
 	t.Parallel()
 	b := setup(t, gcsim.Options{
@@ -832,5 +995,28 @@ func TestAgentlessSMS(t *testing.T) {
 	}
 	if got := b.sim.SMS(); len(got) != 1 || got[0].ID != m.ID || got[0].FromAddress != "+18005550111" {
 		t.Errorf("SMS() = %+v", got)
+	}
+
+	// The customer replied: an active conversation takes the message only
+	// with useExistingActiveConversation.
+	active := b.sim.OpenSMSConversation("+18005550111", "+14155550123")
+	wantError(t, b.call(t, "POST", "/api/v2/conversations/messages/agentless", ok), 400, gcsim.CodeActiveConversation)
+	res = b.call(t, "POST", "/api/v2/conversations/messages/agentless", with("useExistingActiveConversation", true))
+	res.decode(t, &m)
+	if res.status != 200 || m.ConversationID != active {
+		t.Errorf("into the active conversation: %d %s, want conversation %s", res.status, res.body, active)
+	}
+	b.sim.CloseSMSConversation("+18005550111", "+14155550123")
+	if res := b.call(t, "POST", "/api/v2/conversations/messages/agentless", ok); res.status != 200 {
+		t.Errorf("after the conversation ended: %d %s", res.status, res.body)
+	}
+	// A number blocked for 10DLC, and one not provisioned (detail fieldName
+	// fromAddress).
+	b.sim.RefuseSMS("+18005550111", gcsim.SMSRefusal10DLC)
+	wantError(t, b.call(t, "POST", "/api/v2/conversations/messages/agentless", ok), 400, gcsim.Code10DLC)
+	b.sim.RefuseSMS("+18005550111", "")
+	e := wantError(t, b.call(t, "POST", "/api/v2/conversations/messages/agentless", with("fromAddress", "+18005550999")), 400, "bad.request")
+	if len(e.Details) != 1 || !strings.Contains(string(e.Details[0]), `"fieldName":"fromAddress"`) {
+		t.Errorf("not provisioned: details %q", e.Details)
 	}
 }

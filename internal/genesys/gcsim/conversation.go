@@ -57,10 +57,13 @@ type callback struct {
 	ended        time.Time // every communication disconnected (zero while any is active)
 	phase        phase
 	gen          uint64 // bumped whenever its due entry changes
-	customer     *participant
-	acd          *participant
-	agents       []*participant // every agent the callback was offered to, in order
-	agent        *participant   // the agent now alerted or handling it
+	owner        string // the agent who owns it (an agent-owned callback), or ""
+	// patchAgentIDs are the agentId of each accepted PATCH.
+	patchAgentIDs []string
+	customer      *participant
+	acd           *participant
+	agents        []*participant // every agent the callback was offered to, in order
+	agent         *participant   // the agent now alerted or handling it
 	// script is how the callback plays (nil: at random, by the answer
 	// rate, at each attempt); play is the current attempt's.
 	script       *Play
@@ -219,6 +222,9 @@ type flatParticipant struct {
 	CallbackScheduledTime string            `json:"callbackScheduledTime,omitempty"`
 	SkipEnabled           bool              `json:"skipEnabled"`
 	TimeoutSeconds        int               `json:"timeoutSeconds"`
+	// RoutingData is set on an agent-owned callback's customer and ACD
+	// participants.
+	RoutingData *conversationRoutingData `json:"conversationRoutingData,omitempty"`
 }
 
 // flatConversation is CallbackConversation and the queue callback event body.
@@ -255,6 +261,10 @@ func (c *callback) flatConversation(event bool) flatConversation {
 		}
 		if p == c.customer {
 			fp.Attributes = maps.Clone(c.data)
+		}
+		if c.owner != "" && p.purpose != "agent" {
+			fp.RoutingData = &conversationRoutingData{Queue: c.acd.queue,
+				ScoredAgents: []scoredAgent{{Agent: ref{ID: c.owner, SelfURI: "/api/v2/users/" + c.owner}, Score: 100}}}
 		}
 		out.Participants = append(out.Participants, fp)
 	}

@@ -141,6 +141,13 @@
 //	POST /sim/conversations/{id}/reschedule          {"at":"2026-06-01T15:00:00Z"} (409 once no longer scheduled)
 //	POST /sim/conversations/{id}/disconnect
 //	POST /sim/conversations/{id}/play                Play: {"agentMisses":1,"customer":"no-answer","wrapup":{"id","name"},"noWrapup":false,"reschedule":"1h","retry":{…}}
+//	POST /sim/conversations/{id}/owner               {"agentId":"…"} makes it agent-owned ("" for none; 404 for an unknown agent)
+//	POST /sim/analytics                              {"delay":"5s","telNumbers":true} (absent fields unchanged)
+//	POST /sim/agent-id                               {"required":true}
+//	POST /sim/disconnects/drop                       {"count":2}: accept the next disconnect requests and never apply them
+//	POST /sim/lost-responses                         {"method":"POST","pathPrefix":"/api/v2/conversations/callbacks","rate":0.1}
+//	POST /sim/sms/conversations                      {"fromAddress","toAddress"} → 200 {"conversationId"}: the customer replied
+//	POST /sim/sms/refusals                           {"fromAddress","reason":"10dlc"} ("" lifts it)
 //
 // # Choices where the reference is UNCONFIRMED
 //
@@ -154,16 +161,27 @@
 //     subscribed) it expires or is revoked, whichever comes first; expires
 //     says when. RevokeTokens sends v2.system.token_revoked.{channelId} on
 //     every socket, closes it (1001) and removes every channel.
-//   - PATCH /api/v2/conversations/callbacks does not require agentId. A
-//     callback that is dialing, connected or disconnected cannot be patched
-//     (400 bad.request). An unknown conversation is 404 not.found.
+//   - PATCH /api/v2/conversations/callbacks requires agentId only with
+//     RequireAgentID (SetRequireAgentID): without it the answer is 400
+//     bad.request with a detail {"errorCode":"required","fieldName":
+//     "agentId"}. A given agentId must be one of the simulator's agents
+//     (AgentIDs), and for an agent-owned callback its owner (else 400, detail
+//     fieldName agentId). A callback is agent-owned when its create's
+//     routingData.scoredAgents names an agent (the highest score wins) or
+//     after SetOwner; its participants then carry conversationRoutingData
+//     {queue, scoredAgents:[{agent:{id}, score:100}]}. A callback that is
+//     dialing, connected or disconnected cannot be patched (400
+//     bad.request). An unknown conversation is 404 not.found.
 //   - Bulk disconnect accepts as callbackId the ACD or the EXTERNAL
 //     callback identifier of the create response (these are also the
 //     participants' callbacks[].id). An unknown conversation is 404, a
 //     callbackId of another conversation 400; the whole request is checked
 //     before anything is disconnected. Disconnecting an ended callback
-//     (either route) succeeds and changes nothing. The disconnect is applied
-//     before the 202 is sent.
+//     (either route) succeeds and changes nothing. The bulk disconnect is
+//     applied DisconnectDelay (real time, default 500 ms) after its 202.
+//     DropDisconnects(n) makes the next n disconnect requests (bulk, or
+//     PATCH state) be answered as usual and never applied, as a Genesys
+//     that accepted a disconnect and lost it would.
 //   - A callback waiting for its time reports state "scheduled" in the
 //     Conversation's callbacks[] and in events (both enums have it), and
 //     "none" in GET callbacks/{id}, whose CallbackMediaParticipant enum
@@ -193,17 +211,28 @@
 //     participant has one callback session carrying callbackNumbers and one
 //     segment carrying the queueId, so one "and" segment filter can combine
 //     them. The interval matches conversations created on a UTC day it
-//     touches. pageSize 1 to 100 (default 25). New callbacks are searchable
-//     at once (no indexing delay). conversations is omitted when there are
-//     no hits.
+//     touches. pageSize 1 to 100 (default 25). A new callback is searchable
+//     only AnalyticsDelay (clock time, default 5 s) after its creation;
+//     until then a query matching it counts it in totalHits without
+//     returning it, so totalHits may overcount. Numbers are held as "+1…"
+//     (or "tel:+1…" with AnalyticsTelNumbers). conversations is omitted
+//     when there are no hits. SetLostResponseRate loses the answer of a
+//     share of matching calls after they commit.
 //   - The heartbeat interval (HeartbeatEvery, default 30 s) and the pong
 //     text follow the community sources. socket_closing is followed by the
 //     close after SocketClosingDelay (default 2 s, not the real ~1 minute).
 //     Subscribing over the socket ({"message":"subscribe"}) is not
 //     supported (ignored).
 //   - Agentless SMS supports the sms messenger type only; fromAddress must
-//     be a queue's SMSAddress when any queue has one; textBody is 1 to 765
-//     characters.
+//     be a queue's SMSAddress when any queue has one (else 400 bad.request,
+//     detail fieldName fromAddress); textBody is 1 to 765 characters. A
+//     customer with an active SMS conversation with the number
+//     (OpenSMSConversation: they replied) gets the message in that
+//     conversation with useExistingActiveConversation, and otherwise 400
+//     CodeActiveConversation. A number refused with RefuseSMS(…,
+//     SMSRefusal10DLC) is 400 Code10DLC. These codes are the simulator's;
+//     Genesys' are UNCONFIRMED. An agentless message opens no active
+//     conversation by itself.
 //   - Rate limit: per OAuth client, shared by all of its tokens (Genesys
 //     also limits per token and per resource; the per-client ceiling is
 //     UNCONFIRMED), on real time (Options.RateClock). An allowance per

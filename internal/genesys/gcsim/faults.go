@@ -96,7 +96,23 @@ func (s *Sim) takeFault(r *http.Request, kind routeKind, refusals bool) (Fault, 
 		s.stats.faults++
 		return Fault{Status: s.failStatus, RetryAfter: s.failRetryAfter}, true
 	}
+	if !refusals && kind == routeAPI && s.loseRate > 0 &&
+		(Fault{Method: s.loseMethod, PathPrefix: s.losePathPrefix}).matches(r) && s.rng.Float64() < s.loseRate {
+		s.stats.faults++
+		return Fault{LoseResponse: true}, true
+	}
 	return Fault{}, false
+}
+
+// SetLostResponseRate makes API calls matching method and pathPrefix (as
+// in Fault; "" matches any) have their answer lost at the given rate (0 to
+// 1; 0 turns it off): each is served in full, then its connection is
+// dropped without an answer (Fault.LoseResponse). Scripted faults come
+// first.
+func (s *Sim) SetLostResponseRate(method, pathPrefix string, rate float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseMethod, s.losePathPrefix, s.loseRate = method, pathPrefix, rate
 }
 
 // refusal reports whether f answers an error status without serving the

@@ -226,3 +226,37 @@ func testRefusalsDoNotUseAllowance(t *testing.T) {
 		t.Fatalf("after a charged refusal: %d, want the limit's 429", res.status)
 	}
 }
+
+// TestLostResponseRate: SetLostResponseRate loses the answer of some of the
+// matching calls, each committed; the others and the calls not matching are
+// answered.
+func TestLostResponseRate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gcsim.Options{})
+	b.sim.SetLostResponseRate("POST", callbacksPath, 0.5)
+	lost := 0
+	for range 40 {
+		res, err := http.DefaultClient.Do(b.request(t, b.token, "POST", callbacksPath, createBody()))
+		if err != nil {
+			lost++
+			continue
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("create: %d", res.StatusCode)
+		}
+	}
+	if lost == 0 || lost == 40 {
+		t.Errorf("%d of 40 answers lost at rate 0.5", lost)
+	}
+	if st := b.sim.Stats(); st.LostResponses != lost || len(b.sim.Callbacks()) != 40 {
+		t.Errorf("lost %d, stats %d, %d callbacks; want every create committed", lost, st.LostResponses, len(b.sim.Callbacks()))
+	}
+	if res := b.call(t, "GET", "/api/v2/routing/queues/"+queueID, nil); res.status != 200 {
+		t.Errorf("a call not matching: %d", res.status)
+	}
+	b.sim.SetLostResponseRate("", "", 0)
+	if res := b.call(t, "POST", callbacksPath, createBody()); res.status != 200 {
+		t.Errorf("after turning off: %d", res.status)
+	}
+}

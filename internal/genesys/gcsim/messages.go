@@ -9,6 +9,24 @@ import (
 // maxSMSLength is the longest SMS textBody Genesys accepts, in characters.
 const maxSMSLength = 765
 
+// SMSRefusal10DLC is the reason RefuseSMS takes for a US long code not
+// registered for 10DLC, which carriers block.
+const SMSRefusal10DLC = "10dlc"
+
+// Error codes of the agentless SMS refusals the simulator models. The codes
+// Genesys uses for them are UNCONFIRMED; these are the simulator's own.
+const (
+	// CodeActiveConversation: the customer has an active SMS conversation
+	// with the number and the request did not set
+	// useExistingActiveConversation.
+	CodeActiveConversation = "conversation.active.exists"
+	// Code10DLC: the number is refused for want of 10DLC registration.
+	Code10DLC = "sms.10dlc.unregistered"
+)
+
+// smsPair is an organization SMS number and a customer's number.
+type smsPair struct{ from, to string }
+
 // SMSInfo is an agentless message the simulator accepted.
 type SMSInfo struct {
 	ID             string    `json:"id"`
@@ -17,6 +35,9 @@ type SMSInfo struct {
 	ToAddress      string    `json:"toAddress"`
 	TextBody       string    `json:"textBody"`
 	Timestamp      time.Time `json:"timestamp"` // sim clock
+	// ExistingConversation says the message joined the customer's active
+	// conversation (useExistingActiveConversation).
+	ExistingConversation bool `json:"existingConversation,omitempty"`
 }
 
 // SMS returns every agentless message sent, in order.
@@ -35,9 +56,49 @@ type agentlessRequest struct {
 	UseExistingActiveConversation bool   `json:"useExistingActiveConversation"`
 }
 
+// OpenSMSConversation starts an active SMS conversation between the
+// organization's number fromAddress and the customer at toAddress, as the
+// customer's reply to an earlier SMS would, and returns its id. An
+// agentless message to that customer from that number then fails unless it
+// sets useExistingActiveConversation, when it joins this conversation.
+func (s *Sim) OpenSMSConversation(fromAddress, toAddress string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := smsPair{fromAddress, toAddress}
+	if id, ok := s.smsActive[p]; ok {
+		return id
+	}
+	id := newUUID()
+	s.smsActive[p] = id
+	return id
+}
+
+// CloseSMSConversation ends the active SMS conversation between the two
+// numbers, if any.
+func (s *Sim) CloseSMSConversation(fromAddress, toAddress string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.smsActive, smsPair{fromAddress, toAddress})
+}
+
+// RefuseSMS makes every agentless message from fromAddress be refused for
+// reason (SMSRefusal10DLC); "" lifts the refusal.
+func (s *Sim) RefuseSMS(fromAddress, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if reason == "" {
+		delete(s.smsRefusals, fromAddress)
+		return
+	}
+	s.smsRefusals[fromAddress] = reason
+}
+
 // handleAgentless serves POST /api/v2/conversations/messages/agentless for
 // SMS: fromAddress is required (and must be a queue's SMSAddress when any
-// queue has one), toAddress must be E.164, textBody 1 to 765 characters.
+// queue has one: else 400, detail fieldName fromAddress), toAddress must be
+// E.164, textBody 1 to 765 characters. A number refused with RefuseSMS is
+// 400 Code10DLC; a customer with an active conversation (OpenSMSConversation)
+// is 400 CodeActiveConversation unless useExistingActiveConversation is set.
 func (s *Sim) handleAgentless(w http.ResponseWriter, r *http.Request) {
 	var req agentlessRequest
 	if !decodeJSON(w, r, &req) {
@@ -66,11 +127,24 @@ func (s *Sim) handleAgentless(w http.ResponseWriter, r *http.Request) {
 	}
 	s.respond(w, func() reply {
 		if len(s.smsAddresses) > 0 && !s.smsAddresses[req.FromAddress] {
-			return errorReply(http.StatusBadRequest, "bad.request", "fromAddress "+req.FromAddress+" is not an SMS number of this organization.")
+			return fieldErrorReply(http.StatusBadRequest, "bad.request",
+				"fromAddress "+req.FromAddress+" is not an SMS number provisioned in this organization.", "fromAddress", "invalid")
+		}
+		if s.smsRefusals[req.FromAddress] == SMSRefusal10DLC {
+			return errorReply(http.StatusBadRequest, Code10DLC,
+				"The SMS number "+req.FromAddress+" is not registered for 10DLC; carriers block its messages.")
+		}
+		convID, active := s.smsActive[smsPair{req.FromAddress, req.ToAddress}]
+		if active && !req.UseExistingActiveConversation {
+			return errorReply(http.StatusBadRequest, CodeActiveConversation,
+				"An active conversation already exists for this address; set useExistingActiveConversation to send into it.")
+		}
+		if !active {
+			convID = newUUID()
 		}
 		m := SMSInfo{
-			ID: newUUID(), ConversationID: newUUID(), FromAddress: req.FromAddress, ToAddress: req.ToAddress,
-			TextBody: req.TextBody, Timestamp: s.clock.Now(),
+			ID: newUUID(), ConversationID: convID, FromAddress: req.FromAddress, ToAddress: req.ToAddress,
+			TextBody: req.TextBody, Timestamp: s.clock.Now(), ExistingConversation: active,
 		}
 		s.sms = append(s.sms, m)
 		return jsonReply(http.StatusOK, map[string]any{

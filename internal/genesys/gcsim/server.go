@@ -102,6 +102,23 @@ type Options struct {
 	ScheduleGroups []ScheduleGroup
 	// Logger receives the simulator's logs (default: discarded).
 	Logger *slog.Logger
+	// AnalyticsDelay is how long, in clock time, a new callback takes to
+	// show in analytics queries (default 5 s; a negative value: at once).
+	// Until then a query that matches it counts it in totalHits without
+	// returning it, so totalHits may overcount.
+	AnalyticsDelay time.Duration
+	// AnalyticsTelNumbers makes analytics hold callback numbers in the
+	// "tel:+1…" form rather than "+1…" (which one Genesys stores is
+	// UNCONFIRMED).
+	AnalyticsTelNumbers bool
+	// DisconnectDelay is how long, in real time, a bulk disconnect takes
+	// to apply after its 202 (default 500 ms; a negative value: before the
+	// 202 is sent).
+	DisconnectDelay time.Duration
+	// RequireAgentID makes PATCH /api/v2/conversations/callbacks refuse a
+	// request without agentId (400 bad.request, detail fieldName agentId),
+	// as the SDK's "required" mark says it may.
+	RequireAgentID bool
 }
 
 // Queue is a routing queue known to the simulator.
@@ -186,6 +203,16 @@ type Sim struct {
 	tokenSerial     int
 	requestLog      []APIRequest
 	stats           statsCounter
+
+	analyticsDelay  time.Duration      // 0: indexed at once
+	analyticsTel    bool               // analytics holds "tel:+1…" numbers
+	requireAgentID  bool               // PATCH callbacks needs agentId
+	dropDisconnects int                // disconnect requests to accept and never apply
+	smsActive       map[smsPair]string // active SMS conversations by address pair
+	smsRefusals     map[string]string  // fromAddress → refusal reason (SMSRefusal10DLC)
+	loseRate        float64            // share of matching requests whose answer is lost
+	loseMethod      string
+	losePathPrefix  string
 }
 
 // New returns a simulator configured by opts, with its lifecycle loop
@@ -241,6 +268,18 @@ func New(opts Options) *Sim {
 	if opts.RateClock == nil {
 		opts.RateClock = time.Now
 	}
+	switch {
+	case opts.AnalyticsDelay == 0:
+		opts.AnalyticsDelay = DefaultAnalyticsDelay
+	case opts.AnalyticsDelay < 0:
+		opts.AnalyticsDelay = 0
+	}
+	switch {
+	case opts.DisconnectDelay == 0:
+		opts.DisconnectDelay = DefaultDisconnectDelay
+	case opts.DisconnectDelay < 0:
+		opts.DisconnectDelay = 0
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Sim{
 		opts:            opts,
@@ -264,6 +303,11 @@ func New(opts Options) *Sim {
 		topicRejections: make(map[string]string),
 		meters:          make(map[string]*meter),
 		stats:           newStatsCounter(),
+		analyticsDelay:  opts.AnalyticsDelay,
+		analyticsTel:    opts.AnalyticsTelNumbers,
+		requireAgentID:  opts.RequireAgentID,
+		smsActive:       make(map[smsPair]string),
+		smsRefusals:     make(map[string]string),
 	}
 	for _, q := range opts.Queues {
 		if q.Name == "" {
@@ -345,6 +389,13 @@ func (s *Sim) addRoutes(mux *http.ServeMux) {
 	admin("POST /sim/conversations/{conversationId}/reschedule", s.handleAdminReschedule)
 	admin("POST /sim/conversations/{conversationId}/disconnect", s.handleAdminDisconnect)
 	admin("POST /sim/conversations/{conversationId}/play", s.handleAdminPlay)
+	admin("POST /sim/conversations/{conversationId}/owner", s.handleAdminOwner)
+	admin("POST /sim/analytics", s.handleAdminAnalytics)
+	admin("POST /sim/agent-id", s.handleAdminAgentID)
+	admin("POST /sim/disconnects/drop", s.handleAdminDropDisconnects)
+	admin("POST /sim/lost-responses", s.handleAdminLostResponses)
+	admin("POST /sim/sms/conversations", s.handleAdminSMSConversation)
+	admin("POST /sim/sms/refusals", s.handleAdminSMSRefusal)
 
 	mux.Handle("/", s.wrap("unmatched", routeUnmatched, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not.found", "The requested resource was not found.")
@@ -746,6 +797,19 @@ type reply struct {
 	body    any    // JSON body; nil for none
 	code    string // ErrorBody code when the reply is an error
 	message string
+	details []detail // ErrorBody details of an error
+}
+
+// detail is one entry of an ErrorBody's details.
+type detail struct {
+	ErrorCode string `json:"errorCode,omitempty"`
+	FieldName string `json:"fieldName,omitempty"`
+}
+
+// fieldErrorReply is an error reply whose ErrorBody details name the
+// field at fault.
+func fieldErrorReply(status int, code, message, field, errorCode string) reply {
+	return reply{status: status, code: code, message: message, details: []detail{{ErrorCode: errorCode, FieldName: field}}}
 }
 
 func jsonReply(status int, body any) reply { return reply{status: status, body: body} }
@@ -760,6 +824,15 @@ func (s *Sim) respond(w http.ResponseWriter, f func() reply) {
 	rp := f()
 	s.mu.Unlock()
 	switch {
+	case rp.code != "" && len(rp.details) > 0:
+		details := make([]any, len(rp.details))
+		for i, d := range rp.details {
+			details[i] = d
+		}
+		writeJSON(w, rp.status, errorBody{
+			Message: rp.message, Code: rp.code, Status: rp.status,
+			ContextID: w.Header().Get(correlationHeader), Details: details, Errors: []errorBody{},
+		})
 	case rp.code != "":
 		writeError(w, rp.status, rp.code, rp.message)
 	case rp.body == nil:

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func syncTests() []struct {
 		{"ScheduleImports", testScheduleImports},
 		{"Unsettled", testUnsettled},
 		{"SMSOnce", testSMSOnce},
+		{"SMSFailure", testSMSFailure},
 		{"SyncClaim", testSyncClaim},
 		{"HoldLease", testHoldLease},
 	}
@@ -339,10 +341,22 @@ func testUnsettled(t *testing.T, s *storage.Store) {
 	a := create(t, s, "q1", cand(0, 5))
 	b := synced(t, s, create(t, s, "q1", cand(1, 5)))
 	c := create(t, s, "q1", cand(2, 5))
+	d := synced(t, s, create(t, s, "q1", cand(3, 5)))
+	e := synced(t, s, create(t, s, "q1", cand(4, 5)))
 	if _, _, err := s.ApplyGenesys(ctx, b.ID, reservation.GenesysUpdate{Status: reservation.StatusCompleted}, genesysWrite()); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.CancelReservation(ctx, c.ID, write()); err != nil {
+	for _, r := range []*reservation.Reservation{c, d, e} {
+		if _, _, err := s.CancelReservation(ctx, r.ID, write()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// d's cancel never landed in Genesys: its sync failed, and
+	// reconciliation must still see it. e's cancel landed.
+	if _, err := s.MarkSyncFailed(ctx, d.ID, "the cancel did not land", false, genesysWrite()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MarkSynced(ctx, e.ID, reservation.SyncResult{Disconnected: true}, genesysWrite()); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -360,9 +374,43 @@ func testUnsettled(t *testing.T, s *storage.Store) {
 		cursor = next
 	}
 	// a is scheduled; c was canceled before it reached Genesys, so its
-	// cancel is pending too; b is finished.
-	if len(ids) != 2 || ids[0] != a.ID || ids[1] != c.ID {
-		t.Errorf("unsettled = %v, want %s and %s", ids, a.ID, c.ID)
+	// cancel is pending too; d's cancel failed; b is finished, and so is e.
+	if len(ids) != 3 || ids[0] != a.ID || ids[1] != c.ID || ids[2] != d.ID {
+		t.Errorf("unsettled = %v, want %s, %s and %s", ids, a.ID, c.ID, d.ID)
+	}
+}
+
+// testSMSFailure: an SMS that will not be sent is recorded once, as
+// reservation.sms_refused (permanent) or reservation.sms_failed
+// (transient), and not after an SMS event of any kind.
+func testSMSFailure(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	refused, failed, sent := create(t, s, "q1", cand(0, 5)), create(t, s, "q1", cand(1, 5)), create(t, s, "q1", cand(2, 5))
+	for i, want := range []bool{true, false} {
+		if got, err := s.RecordSMSFailure(ctx, refused.ID, true, "10dlc (status 400)", genesysWrite()); err != nil || got != want {
+			t.Errorf("RecordSMSFailure(permanent) #%d = %v, %v; want %v", i, got, err, want)
+		}
+	}
+	if got, err := s.RecordSMSFailure(ctx, failed.ID, false, "server (status 503)", genesysWrite()); err != nil || !got {
+		t.Errorf("RecordSMSFailure(transient) = %v, %v", got, err)
+	}
+	if _, err := s.RecordSMS(ctx, sent.ID, genesysWrite()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.RecordSMSFailure(ctx, sent.ID, true, "late", genesysWrite()); err != nil || got {
+		t.Errorf("RecordSMSFailure after sms_sent = %v, %v; want nothing recorded", got, err)
+	}
+	for id, want := range map[string][]string{
+		refused.ID: {reservation.EventCreated, reservation.EventSMSRefused},
+		failed.ID:  {reservation.EventCreated, reservation.EventSMSFailed},
+		sent.ID:    {reservation.EventCreated, reservation.EventSMSSent},
+	} {
+		if got := eventTypes(t, s, id); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("events of %s = %v, want %v", id, got, want)
+		}
+	}
+	if r, err := s.FindReservationByID(ctx, refused.ID); err != nil || r.Version != refused.Version || r.Status != refused.Status {
+		t.Errorf("the reservation changed: %+v, %v", r, err)
 	}
 }
 
