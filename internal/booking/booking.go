@@ -5,6 +5,7 @@
 package booking
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ type Queue struct {
 	// make a callback whose call was answered not reached: a voicemail, the
 	// wrong person.
 	NotReachedWrapups []string
+	// Locale is the language (BCP 47) of the messages to customers who
+	// chose none ("": reservation.DefaultLocale).
+	Locale string
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).
@@ -196,6 +200,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 		Channel:          req.Channel,
 		Reason:           req.Reason,
 		ConcurrencyLimit: req.ConcurrencyLimit,
+		Locale:           cmp.Or(req.Locale, q.Locale, reservation.DefaultLocale),
 	}
 	w := s.write(c, now)
 	if key != "" {

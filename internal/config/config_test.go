@@ -105,6 +105,7 @@ func TestLoadFullExample(t *testing.T) {
 			CallerIDName:      "Acme Support",
 			ScriptID:          "3b0c7c4e-0000-4000-8000-000000000002",
 			NotReachedWrapups: []string{"6a1e0000-0000-4000-8000-00000000000a", "Voicemail"},
+			Locale:            "fr-CA",
 			Calendar: &schedule.Calendar{
 				Location:    ny,
 				SlotMinutes: 15,
@@ -129,6 +130,7 @@ func TestLoadFullExample(t *testing.T) {
 			Name:            "queue_sales",
 			TimeZone:        "Europe/Paris",
 			ScheduleGroupID: "5d2e8f10-0000-4000-8000-000000000003",
+			Locale:          "en",
 			Calendar: &schedule.Calendar{
 				Location:    paris,
 				SlotMinutes: 15,
@@ -152,6 +154,7 @@ func TestParseDefaults(t *testing.T) {
 		ID:       "q1",
 		Name:     "q1",
 		TimeZone: "UTC",
+		Locale:   "en",
 		Calendar: &schedule.Calendar{
 			Location:    time.UTC,
 			SlotMinutes: 15,

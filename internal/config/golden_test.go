@@ -223,6 +223,7 @@ var goldenErrors = []struct {
 	{"script_id is a list", []string{"queues:", "  - id: q1", "    timezone: UTC", "    script_id: [a]"}, "bad.yaml:4: queues[0].script_id: must be a string, not a list"},
 	{"not_reached_wrapups is a string", []string{"queues:", "  - id: q1", "    timezone: UTC", "    not_reached_wrapups: voicemail"}, `bad.yaml:4: queues[0].not_reached_wrapups: must be a list, not "voicemail"`},
 	{"not_reached_wrapups empty code", []string{"queues:", "  - id: q1", "    timezone: UTC", `    not_reached_wrapups: [voicemail, " "]`}, "bad.yaml:4: queues[0].not_reached_wrapups[1]: must not be empty (a wrap-up code id or name)"},
+	{"queue locale not a tag", []string{"queues:", "  - id: q1", "    timezone: UTC", "    locale: klingon-please"}, `bad.yaml:4: queues[0].locale: "klingon-please" is not a BCP 47 language tag (like "en" or "fr-CA")`},
 	{"not_reached_wrapups code twice", []string{"queues:", "  - id: q1", "    timezone: UTC", "    not_reached_wrapups:", "      - Voicemail", "      - voicemail"}, `bad.yaml:6: queues[0].not_reached_wrapups[1]: "voicemail" is listed twice`},
 	{"not_reached_wrapups code is a list", []string{"queues:", "  - id: q1", "    timezone: UTC", "    not_reached_wrapups: [[a]]"}, "bad.yaml:4: queues[0].not_reached_wrapups[0]: must be a string, not a list"},
 	{"schedule_group_id is a list", []string{"queues:", "  - id: q1", "    timezone: UTC", "    schedule_group_id: [a]"}, "bad.yaml:4: queues[0].schedule_group_id: must be a string, not a list"},

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 )
 
@@ -36,6 +37,9 @@ type Queue struct {
 	// opening hours come from. Schedule then has no hours or closed days
 	// of its own (it is open 24/7) until the group is imported.
 	ScheduleGroupID string
+	// Locale is the language (BCP 47) of the messages sent to the queue's
+	// customers who chose none; default "en".
+	Locale string
 	// Calendar is the queue's calendar, built and validated.
 	Calendar *schedule.Calendar
 }
@@ -53,6 +57,7 @@ func DefaultQueue() Queue {
 		ID:       "queue_12345",
 		Name:     "Default",
 		TimeZone: "America/New_York",
+		Locale:   reservation.DefaultLocale,
 		Calendar: defaultSchedule(loc),
 	}
 }
@@ -71,7 +76,7 @@ func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
 // queueKeys lists the keys of a queue.
 var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
 	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
-	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups"}
+	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale"}
 
 // queue reads one queue: its id, its Genesys and SMS settings, its time
 // zone, then its calendar.
@@ -85,6 +90,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		return q, err
 	}
 	q.Name = q.ID
+	q.Locale = reservation.DefaultLocale
 	err = p.decode(f, path, []decoder{
 		{"genesys_queue_id", into(&q.GenesysQueueID, p.str)},
 		{"name", into(&q.Name, p.str)},
@@ -94,6 +100,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		{"script_id", into(&q.ScriptID, p.str)},
 		{"schedule_group_id", into(&q.ScheduleGroupID, p.str)},
 		{"not_reached_wrapups", into(&q.NotReachedWrapups, p.wrapupCodes)},
+		{"locale", into(&q.Locale, p.locale)},
 	})
 	if err != nil {
 		return q, err
@@ -109,6 +116,19 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		return q, err
 	}
 	return q, nil
+}
+
+// locale reads a BCP 47 language tag, in canonical form.
+func (p *parser) locale(n *yaml.Node, path string) (string, error) {
+	s, err := p.str(n, path)
+	if err != nil {
+		return "", err
+	}
+	canon, err := reservation.ParseLocale(s)
+	if err != nil {
+		return "", p.errorf(n, path, "%s", err.Error())
+	}
+	return canon, nil
 }
 
 // wrapupCodes reads a list of wrap-up codes: non-empty, at most 200

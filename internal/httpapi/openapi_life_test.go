@@ -189,6 +189,8 @@ func fullReservation() *reservation.Reservation {
 		WrapupCode:   "0c1d0000-0000-4000-8000-0000000000a2",
 		DialAttempts: 2,
 		Overbooked:   true,
+		Locale:       "de",
+		SMSOptOut:    true,
 		Version:      3,
 		CreatedAt:    at.Add(-48 * time.Hour),
 		UpdatedAt:    at.Add(time.Minute),

@@ -33,6 +33,9 @@ type CreateRequest struct {
 	QueueID          string             `json:"queue_id"`
 	Reason           string             `json:"reason"`
 	ConcurrencyLimit int                `json:"concurrency_limit,omitempty"`
+	// Locale is the customer's language (canonical BCP 47), "" for the
+	// queue's.
+	Locale string `json:"locale,omitempty"`
 }
 
 // Hash returns a digest of the request's meaning (not its formatting), used
@@ -268,7 +271,7 @@ func (fe *Fields) channel(m map[string]json.RawMessage, key string) (ChannelPref
 func DecodeCreate(body []byte) (*CreateRequest, error) {
 	var fe Fields
 	m := fe.Object("", body, "callback_id", "callback_number", "customer_name", "time_slot_matrix",
-		"channel_preferences", "queue_id", "reason", "concurrency_limit")
+		"channel_preferences", "queue_id", "reason", "concurrency_limit", "locale")
 	if m == nil {
 		return nil, fe.Err()
 	}
@@ -308,6 +311,13 @@ func DecodeCreate(body []byte) (*CreateRequest, error) {
 			fe.Add("concurrency_limit", fmt.Sprintf("must be from %d to %d (got %d)", MinConcurrencyLimit, MaxConcurrencyLimit, n))
 		}
 		r.ConcurrencyLimit = n
+	}
+	if l, ok := fe.Str(m, "", "locale"); ok {
+		canon, err := ParseLocale(l)
+		if err != nil {
+			fe.Add("locale", err.Error())
+		}
+		r.Locale = canon
 	}
 	if err := fe.Err(); err != nil {
 		return nil, err

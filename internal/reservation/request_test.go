@@ -95,6 +95,9 @@ func TestDecodeCreateInvalid(t *testing.T) {
 		{"limit 51", set("concurrency_limit", `51`), "concurrency_limit", "from 1 to 50"},
 		{"limit fraction", set("concurrency_limit", `1.5`), "concurrency_limit", "integer"},
 		{"limit string", set("concurrency_limit", `"10"`), "concurrency_limit", "integer"},
+		{"locale not a tag", set("locale", `"english please"`), "locale", "BCP 47"},
+		{"locale empty", set("locale", `""`), "locale", "BCP 47"},
+		{"locale number", set("locale", `7`), "locale", "string"},
 		{"primary sms", set("channel_preferences", `{"primary": "sms"}`), "channel_preferences.primary", "not supported"},
 		{"fallback email", set("channel_preferences", `{"primary": "voice", "fallback": "email"}`), "channel_preferences.fallback", "not supported"},
 		{"sms not allowed", set("channel_preferences", `{"primary": "voice", "fallback": "sms", "allow_sms": false}`), "channel_preferences.fallback", "allow_sms"},
@@ -149,8 +152,17 @@ func TestDecodeCreateOptional(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Channel.Primary != "voice" || r.Channel.Fallback != "" || r.ConcurrencyLimit != 0 || r.CustomerName != "Zoë O'Brien" {
+	if r.Channel.Primary != "voice" || r.Channel.Fallback != "" || r.ConcurrencyLimit != 0 || r.CustomerName != "Zoë O'Brien" ||
+		r.Locale != "" {
 		t.Errorf("defaults = %+v", r)
+	}
+	r, err = DecodeCreate([]byte(`{"callback_number": "+442071838750", "queue_id": "q", "locale": "fr-ca",
+		"time_slot_matrix": [{"start": "2030-03-29T01:30:00+01:00", "end": "2030-03-29T01:45:00+01:00"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Locale != "fr-CA" {
+		t.Errorf("locale = %q, want the canonical fr-CA", r.Locale)
 	}
 }
 

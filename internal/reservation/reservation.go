@@ -149,10 +149,16 @@ type Reservation struct {
 	// Overbooked marks a reservation moved inside Genesys into a bucket
 	// that was already full: accepted, because Genesys is the truth.
 	Overbooked bool
-	Sync       Sync
-	Version    int
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Locale is the customer's language (a BCP 47 tag, like "de" or
+	// "fr-CA") for the messages sent to them.
+	Locale string
+	// SMSOptOut says the customer's number opted out of SMS: no message
+	// of any kind is sent to it.
+	SMSOptOut bool
+	Sync      Sync
+	Version   int
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // HoldsSlot reports whether r counts against its bucket's capacity: every
@@ -202,6 +208,8 @@ type reservationJSON struct {
 	WrapupCode         string              `json:"wrapup_code,omitempty"`
 	DialAttempts       int                 `json:"dial_attempts,omitempty"`
 	Overbooked         bool                `json:"overbooked,omitempty"`
+	Locale             string              `json:"locale,omitempty"`
+	SMSOptOut          bool                `json:"sms_opt_out,omitempty"`
 	TimeSlot           slotJSON            `json:"time_slot"`
 	TimeSlotMatrix     []slotJSON          `json:"time_slot_matrix"`
 	TimeZone           string              `json:"timezone"`
@@ -286,6 +294,13 @@ func (r *Reservation) AppendJSON(b []byte) []byte {
 	}
 	if r.Overbooked {
 		b = append(b, `,"overbooked":true`...)
+	}
+	if r.Locale != "" {
+		b = append(b, `,"locale":`...)
+		b = AppendJSONString(b, r.Locale)
+	}
+	if r.SMSOptOut {
+		b = append(b, `,"sms_opt_out":true`...)
 	}
 	b = append(b, `,"time_slot":`...)
 	b = appendSlot(b, r.Slot, loc)
@@ -458,6 +473,8 @@ func (r *Reservation) UnmarshalJSON(b []byte) error {
 		DisconnectReasons: v.DisconnectReasons,
 		WrapupCode:        v.WrapupCode,
 		DialAttempts:      v.DialAttempts,
+		Locale:            v.Locale,
+		SMSOptOut:         v.SMSOptOut,
 		Overbooked:        v.Overbooked,
 		Sync:              v.Sync.Sync,
 		Version:           v.Version,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,14 +45,16 @@ func testUpgrade(t *testing.T, dsn string) {
 	if _, err := storage.MigrateTo(ctx, s, 4); err != nil {
 		t.Fatal(err)
 	}
-	// This code writes the events' owner (version 7) and the reservations'
-	// outcomes (version 8): the columns are there while it writes the
+	// This code writes the events' owner (version 7), the reservations'
+	// outcomes (version 8) and their locale and opt-out (version 10): the columns are there while it writes the
 	// version-4 data, and go before the upgrade.
 	added := []string{"events ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
 		"reservations ADD COLUMN outcome TEXT NOT NULL DEFAULT ''",
 		"reservations ADD COLUMN disconnect_reasons TEXT NOT NULL DEFAULT '[]'",
 		"reservations ADD COLUMN wrapup_code TEXT NOT NULL DEFAULT ''",
-		"reservations ADD COLUMN dial_attempts INTEGER NOT NULL DEFAULT 0"}
+		"reservations ADD COLUMN dial_attempts INTEGER NOT NULL DEFAULT 0",
+		"reservations ADD COLUMN locale TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN sms_opt_out INTEGER NOT NULL DEFAULT 0"}
 	for _, a := range added {
 		if err := storage.ExecSQL(ctx, s, "ALTER TABLE "+a); err != nil {
 			t.Fatal(err)
@@ -92,12 +95,17 @@ func testUpgrade(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Version 5, then 6 (which moved the claims to the leases table), then
-	// 7 (the events' owners), then 8 (the outcomes: the canceled
-	// reservation gets its own), then 9 (the Genesys budget).
-	if len(applied) != 5 || applied[0][:5] != "0005_" || applied[1] != "0006_leases.sql" || applied[2] != "0007_owners.sql" ||
-		applied[3] != "0008_outcome.sql" || applied[4] != "0009_genesys_budget.sql" {
-		t.Fatalf("Migrate applied %v, want version 5, then 6, 7, 8 and 9", applied)
+	// Every migration from version 5 on, in order: 5, then 6 (which moved
+	// the claims to the leases table), 7 (the events' owners), 8 (the
+	// outcomes: the canceled reservation gets its own), 9 (the Genesys
+	// budget), 10 (the customer's locale and SMS opt-out), and any later.
+	for i, name := range applied {
+		if !strings.HasPrefix(name, fmt.Sprintf("%04d_", 5+i)) {
+			t.Fatalf("Migrate applied %v, want every version from 5 on, in order", applied)
+		}
+	}
+	if len(applied) < 6 || applied[1] != "0006_leases.sql" || applied[5] != "0010_customer.sql" {
+		t.Fatalf("Migrate applied %v, want version 5, then 6 to 10 and any later", applied)
 	}
 	after := snapshot(t, s, ids)
 	for _, ev := range after.Events {
