@@ -290,6 +290,16 @@ func rank(s Status) int {
 	return 2
 }
 
+// staleAttempt reports whether u is a late report of an attempt that
+// ended before Genesys put the callback back to scheduled: r is scheduled
+// after having been dialled, and u shows the callback at another time than
+// r's, dialled no more often than r records. (A report of the next attempt
+// shows r's time; one of a later move inside Genesys is a scheduled one.)
+func staleAttempt(r *Reservation, u GenesysUpdate) bool {
+	return r.Status == StatusScheduled && r.DialAttempts > 0 && rank(u.Status) > rank(StatusScheduled) &&
+		!u.ScheduledAt.IsZero() && !u.ScheduledAt.Equal(r.Slot.Start) && u.DialAttempts <= r.DialAttempts
+}
+
 // ApplyGenesys brings a reservation in line with what Genesys reports.
 // Updates are idempotent and only move forward (scheduled, then in
 // progress, then an end state), so repeated, late or out-of-order
@@ -302,7 +312,8 @@ func rank(s Status) int {
 //     to it even if that bucket is full, marking it overbooked;
 //   - a callback in progress that Genesys puts back to scheduled at a new
 //     time (an agent's reschedule after nobody answered, a CustomerFirst
-//     retry) goes back to scheduled there, the one move backwards;
+//     retry) goes back to scheduled there, the one move backwards; a late
+//     report of the attempt before it changes nothing (staleAttempt);
 //   - a status ahead of the reservation's is taken, with the disconnect
 //     type and reasons, the wrap-up code, the dial attempts and, for an
 //     end state, the outcome (reservation.failed for a callback Genesys
@@ -318,15 +329,23 @@ func ApplyGenesys(ctx context.Context, r *Reservation, u GenesysUpdate, l Ledger
 		}
 		return Transition{}, nil
 	}
+	if staleAttempt(r, u) {
+		return Transition{}, nil
+	}
 	moved := !u.ScheduledAt.IsZero() && !u.ScheduledAt.Equal(r.Slot.Start) && !u.ScheduledAt.Equal(r.Sync.ScheduledAt)
 	backAgain := r.Status == StatusInProgress && u.Status == StatusScheduled && !u.ScheduledAt.IsZero() && !u.ScheduledAt.Equal(r.Slot.Start)
 	if (moved && r.Status == StatusScheduled) || backAgain {
 		if err := moveSlot(ctx, r, u, l); err != nil {
 			return Transition{}, err
 		}
+		// Calls placed before the move count even when the report of the
+		// attempt was missed (a dropped socket, then a read of the
+		// conversation as it is now).
+		r.DialAttempts = max(r.DialAttempts, u.DialAttempts)
 		if backAgain {
 			r.Status = StatusScheduled
-			r.DialAttempts = max(r.DialAttempts, u.DialAttempts)
+			r.WrapupCode = u.WrapupCode
+		} else if u.WrapupCode != "" {
 			r.WrapupCode = u.WrapupCode
 		}
 		if u.Status == "" || u.Status == StatusScheduled {

@@ -416,6 +416,13 @@ func TestApplyGenesys(t *testing.T) {
 			!r.Overbooked || r.DialAttempts != 1 || r.Outcome != "" || l.used[at(0)] != 0 || l.used[at(8)] != 3 || !r.Sync.ScheduledAt.Equal(at(8)) {
 			t.Errorf("%+v, %v, %+v, used %v", tr, err, r, l.used)
 		}
+		// Late snapshots from the first attempt (in progress, at the old
+		// time, dialled no more often than recorded) change nothing.
+		for _, st := range []reservation.Status{reservation.StatusInProgress, reservation.StatusMissed} {
+			if tr, _ := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: st, ScheduledAt: at(0), DialAttempts: 1}, l, now); tr.Changed {
+				t.Errorf("a late %s snapshot of the first attempt applied: %+v", st, r)
+			}
+		}
 		// The next attempt is reached.
 		for _, st := range []reservation.Status{reservation.StatusInProgress, reservation.StatusCompleted} {
 			if _, err := reservation.ApplyGenesys(ctx, r, reservation.GenesysUpdate{Status: st, ScheduledAt: at(8), DialAttempts: 2}, l, now); err != nil {
