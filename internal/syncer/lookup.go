@@ -243,6 +243,10 @@ type lostCreates struct {
 type lostCreate struct {
 	sent     time.Time // on the Runner's clock
 	searches int
+	// absent says that every create sent so far is known to have made no
+	// callback (the last was refused, and any before it was looked for
+	// and not found): the next attempt need not look again.
+	absent bool
 }
 
 // lostCreateSent records that a create of reservation id is being sent.
@@ -250,6 +254,24 @@ func (r *Runner) lostCreateSent(id string) {
 	r.lost.mu.Lock()
 	defer r.lost.mu.Unlock()
 	r.lost.m[id] = &lostCreate{sent: r.now()}
+}
+
+// lostCreateRefused records that the create of reservation id just sent
+// was refused (or never left): it made no callback, and the earlier ones
+// were settled as absent before it was sent.
+func (r *Runner) lostCreateRefused(id string) {
+	r.lost.mu.Lock()
+	defer r.lost.mu.Unlock()
+	r.lost.m[id] = &lostCreate{sent: r.now(), absent: true}
+}
+
+// lostCreatesAbsent reports whether this process knows that no create of
+// reservation id made a callback (see lostCreateRefused).
+func (r *Runner) lostCreatesAbsent(id string) bool {
+	r.lost.mu.Lock()
+	defer r.lost.mu.Unlock()
+	lc := r.lost.m[id]
+	return lc != nil && lc.absent
 }
 
 // lostCreateDone forgets reservation id's create: adopted, created, or

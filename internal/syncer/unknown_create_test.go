@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/storage"
 )
 
 // TestChangeWhileCreateUnknown: the customer reschedules or cancels while
@@ -63,5 +65,28 @@ func TestChangeWhileCreateUnknown(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestRefusedCreateNotSearched: a create Genesys refused (429s, which
+// make nothing, until the client gives up) is sent again without an analytics search first and
+// without waiting for the lost-create window: only a create whose outcome
+// is unknown is looked for.
+func TestRefusedCreateNotSearched(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storage.SQLite, false)
+	b.sim.FailNext(gcsim.Fault{Method: "POST", PathPrefix: "/api/v2/conversations/callbacks", Status: 429, RetryAfter: time.Second,
+		Count: genesys.DefaultMaxAttempts})
+	r := b.reserve("refused-once", 2*time.Hour, voice())
+	got := b.waitFor(r.ID, "synced", synced)
+	st := b.sim.Stats()
+	if n := st.Count("POST /api/v2/conversations/callbacks", 429); n != genesys.DefaultMaxAttempts {
+		t.Fatalf("%d creates refused with 429, want the %d scripted: %+v", n, genesys.DefaultMaxAttempts, st)
+	}
+	if n := st.Count("POST /api/v2/analytics/conversations/details/query", 0); n != 0 {
+		t.Errorf("%d analytics searches for a create Genesys refused, want none", n)
+	}
+	if cbs := b.callbacksFor(r.ID); len(cbs) != 1 || cbs[0].ConversationID != got.Sync.ConversationID {
+		t.Errorf("callbacks %+v, want one, the reservation's %s", cbs, got.Sync.ConversationID)
 	}
 }

@@ -164,7 +164,7 @@ func (r *Runner) step(ctx context.Context, res *reservation.Reservation) (bool, 
 // have made one, which would still dial the customer: it is looked for
 // first, and if found, recorded so that the next step cancels it.
 func (r *Runner) forget(ctx context.Context, res *reservation.Reservation) (bool, error) {
-	if q := r.queues[res.QueueID]; res.Sync.Attempts > 0 && q != nil && q.GenesysQueueID != "" {
+	if q := r.queues[res.QueueID]; res.Sync.Attempts > 0 && !r.lostCreatesAbsent(res.ID) && q != nil && q.GenesysQueueID != "" {
 		found, err := r.lookLost(ctx, q, res)
 		if err != nil {
 			return false, err
@@ -222,7 +222,7 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 		r.cfg.Observer.SyncOutcome("create", "failed")
 		return true, err
 	}
-	if res.Sync.Attempts > 0 {
+	if res.Sync.Attempts > 0 && !r.lostCreatesAbsent(res.ID) {
 		found, err := r.lookLost(ctx, q, res)
 		if err != nil {
 			return false, err
@@ -261,7 +261,9 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 	if err != nil {
 		var unknown *genesys.UnknownOutcomeError
 		if !errors.As(err, &unknown) {
-			r.lostCreateDone(res.ID) // refused, or never sent: nothing to look for
+			// Refused (a 429, a pause of the budget, a 4xx), or never
+			// sent: nothing to look for before the next attempt.
+			r.lostCreateRefused(res.ID)
 		}
 		return r.failed(ctx, res, "create", err, true)
 	}
