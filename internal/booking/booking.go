@@ -55,6 +55,10 @@ type Queue struct {
 	// Locale is the language (BCP 47) of the messages to customers who
 	// chose none ("": reservation.DefaultLocale).
 	Locale string
+	// CancelIfReachedWithin is how long before a slot a call of the same
+	// customer answered by an agent of the queue cancels the reservation
+	// (reason customer_reached); 0: never.
+	CancelIfReachedWithin time.Duration
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).

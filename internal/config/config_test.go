@@ -106,6 +106,8 @@ func TestLoadFullExample(t *testing.T) {
 			ScriptID:          "3b0c7c4e-0000-4000-8000-000000000002",
 			NotReachedWrapups: []string{"6a1e0000-0000-4000-8000-00000000000a", "Voicemail"},
 			Locale:            "fr-CA",
+			// cancel_if_reached_within: 2h
+			CancelIfReachedWithin: 2 * time.Hour,
 			Calendar: &schedule.Calendar{
 				Location:    ny,
 				SlotMinutes: 15,
@@ -131,6 +133,8 @@ func TestLoadFullExample(t *testing.T) {
 			TimeZone:        "Europe/Paris",
 			ScheduleGroupID: "5d2e8f10-0000-4000-8000-000000000003",
 			Locale:          "en",
+			// the default
+			CancelIfReachedWithin: 4 * time.Hour,
 			Calendar: &schedule.Calendar{
 				Location:    paris,
 				SlotMinutes: 15,
@@ -155,6 +159,8 @@ func TestParseDefaults(t *testing.T) {
 		Name:     "q1",
 		TimeZone: "UTC",
 		Locale:   "en",
+		// the default
+		CancelIfReachedWithin: 4 * time.Hour,
 		Calendar: &schedule.Calendar{
 			Location:    time.UTC,
 			SlotMinutes: 15,

@@ -40,9 +40,18 @@ type Queue struct {
 	// Locale is the language (BCP 47) of the messages sent to the queue's
 	// customers who chose none; default "en".
 	Locale string
+	// CancelIfReachedWithin is how long before a slot a call of the same
+	// customer answered by an agent of the queue cancels the reservation
+	// (reason customer_reached); 0 turns it off. Default
+	// DefaultCancelIfReachedWithin.
+	CancelIfReachedWithin time.Duration
 	// Calendar is the queue's calendar, built and validated.
 	Calendar *schedule.Calendar
 }
+
+// DefaultCancelIfReachedWithin is a queue's cancel_if_reached_within
+// unless configured.
+const DefaultCancelIfReachedWithin = 4 * time.Hour
 
 // DefaultQueue returns the built-in queue used when there is no config file:
 // queue_12345 in America/New_York, open 24/7, 15-minute slots of capacity
@@ -59,6 +68,8 @@ func DefaultQueue() Queue {
 		TimeZone: "America/New_York",
 		Locale:   reservation.DefaultLocale,
 		Calendar: defaultSchedule(loc),
+
+		CancelIfReachedWithin: DefaultCancelIfReachedWithin,
 	}
 }
 
@@ -76,7 +87,8 @@ func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
 // queueKeys lists the keys of a queue.
 var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
 	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
-	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale"}
+	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale",
+	"cancel_if_reached_within"}
 
 // queue reads one queue: its id, its Genesys and SMS settings, its time
 // zone, then its calendar.
@@ -91,6 +103,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	}
 	q.Name = q.ID
 	q.Locale = reservation.DefaultLocale
+	q.CancelIfReachedWithin = DefaultCancelIfReachedWithin
 	err = p.decode(f, path, []decoder{
 		{"genesys_queue_id", into(&q.GenesysQueueID, p.str)},
 		{"name", into(&q.Name, p.str)},
@@ -101,6 +114,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		{"schedule_group_id", into(&q.ScheduleGroupID, p.str)},
 		{"not_reached_wrapups", into(&q.NotReachedWrapups, p.wrapupCodes)},
 		{"locale", into(&q.Locale, p.locale)},
+		{"cancel_if_reached_within", into(&q.CancelIfReachedWithin, p.duration)},
 	})
 	if err != nil {
 		return q, err

@@ -16,7 +16,7 @@ func reflectJSON(r *Reservation) ([]byte, error) {
 	v := reservationJSON{
 		ID: r.ID, CallbackID: r.CallbackID, CallbackNumber: r.CallbackNumber, CustomerName: r.CustomerName,
 		CallbackTime: r.Slot.Start.UTC().Format(TimeFormat), QueueID: r.QueueID, Reason: r.Reason, Status: r.Status,
-		Outcome: r.Outcome, DisconnectType: r.DisconnectType, DisconnectReasons: r.DisconnectReasons,
+		Outcome: r.Outcome, CancelReason: r.CancelReason, DisconnectType: r.DisconnectType, DisconnectReasons: r.DisconnectReasons,
 		WrapupCode: r.WrapupCode, DialAttempts: r.DialAttempts, Overbooked: r.Overbooked,
 		TimeSlot:       slotJSON{local(r.Slot.Start), local(r.Slot.End)},
 		TimeSlotMatrix: make([]slotJSON, len(r.Candidates)), TimeZone: r.TimeZone,
@@ -66,6 +66,7 @@ func TestMarshalJSONMatchesEncodingJSON(t *testing.T) {
 		r.ID, r.CallbackID, r.CallbackNumber, r.CustomerName, r.QueueID, r.Reason = s, s, s, s, s, s
 		r.DisconnectType, r.ClientID, r.Channel.Primary, r.Channel.Fallback = s, s, s, s
 		r.Outcome, r.WrapupCode = Outcome(s), s
+		r.CancelReason = s
 		r.DisconnectReasons = []DisconnectReason{{Type: s, Code: -1, Phrase: s}}
 		r.Sync.ConversationID, r.Sync.LastError = s, s
 		r.Sync.CallbackIDs = []CallbackIdentifier{{s, s}}

@@ -136,6 +136,9 @@ type Reservation struct {
 	Status           Status
 	// Outcome is how the callback ended ("" until its status is final).
 	Outcome Outcome
+	// CancelReason says why a canceled reservation was canceled, when the
+	// cancel had a reason of its own (CancelReasonCustomerReached), else "".
+	CancelReason string
 	// DisconnectType is how Genesys ended the callback: for a missed one,
 	// how the last call to the customer ended; DisconnectReasons are that
 	// call's Q.850 or SIP causes.
@@ -203,6 +206,7 @@ type reservationJSON struct {
 	Reason             string              `json:"reason"`
 	Status             Status              `json:"status"`
 	Outcome            Outcome             `json:"outcome,omitempty"`
+	CancelReason       string              `json:"cancel_reason,omitempty"`
 	DisconnectType     string              `json:"disconnect_type,omitempty"`
 	DisconnectReasons  []DisconnectReason  `json:"disconnect_reasons,omitempty"`
 	WrapupCode         string              `json:"wrapup_code,omitempty"`
@@ -261,6 +265,10 @@ func (r *Reservation) AppendJSON(b []byte) []byte {
 	if r.Outcome != "" {
 		b = append(b, `,"outcome":`...)
 		b = AppendJSONString(b, string(r.Outcome))
+	}
+	if r.CancelReason != "" {
+		b = append(b, `,"cancel_reason":`...)
+		b = AppendJSONString(b, r.CancelReason)
 	}
 	if r.DisconnectType != "" {
 		b = append(b, `,"disconnect_type":`...)
@@ -469,6 +477,7 @@ func (r *Reservation) UnmarshalJSON(b []byte) error {
 		ConcurrencyLimit:  v.ConcurrencyLimit,
 		Status:            v.Status,
 		Outcome:           v.Outcome,
+		CancelReason:      v.CancelReason,
 		DisconnectType:    v.DisconnectType,
 		DisconnectReasons: v.DisconnectReasons,
 		WrapupCode:        v.WrapupCode,
