@@ -62,6 +62,9 @@ type Participant struct {
 	// Purpose is customer, external, acd, agent, user, ivr, …
 	Purpose string `json:"purpose,omitempty"`
 	Address string `json:"address,omitempty"`
+	// Ani is the calling number of an inbound call's customer (GET only;
+	// events carry Address).
+	Ani     string `json:"ani,omitempty"`
 	QueueID string `json:"queueId,omitempty"`
 	UserID  string `json:"userId,omitempty"`
 	// StartTime is absent from events.

@@ -51,6 +51,7 @@ type Metrics struct {
 	ListenerUp          prometheus.Gauge
 	Repairs             *prometheus.CounterVec // kind
 	SMSRefusals         *prometheus.CounterVec // kind, reason
+	ReachedCancels      *prometheus.CounterVec // queue
 
 	// Stream.
 	StreamDelivered   prometheus.Counter
@@ -156,6 +157,11 @@ func New() *Metrics {
 		Help: "Missed-callback SMS sends that failed, by kind (permanent: not retried; transient: retried) and reason " +
 			"(from_address, 10dlc, invalid; active_conversation, rate_limited, server, network).",
 	}, []string{"kind", "reason"})
+	m.ReachedCancels = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slotline_customer_reached_cancels_total",
+		Help: "Reservations canceled because the customer got through to an agent of the queue on another call (cancel_if_reached_within), by queue.",
+	}, []string{"queue"})
+	reg.MustRegister(m.ReachedCancels)
 	m.StreamDelivered = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "slotline_stream_frames_total", Help: "Events sent to stream subscribers."})
 	m.StreamLag = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -265,6 +271,9 @@ func (m *Metrics) ReconcileRepair(kind string) { m.Repairs.WithLabelValues(kind)
 
 // SMSRefused implements syncer.Observer.
 func (m *Metrics) SMSRefused(kind, reason string) { m.SMSRefusals.WithLabelValues(kind, reason).Inc() }
+
+// CustomerReachedCancel implements syncer.ReachedObserver.
+func (m *Metrics) CustomerReachedCancel(queue string) { m.ReachedCancels.WithLabelValues(queue).Inc() }
 
 // ConnOpened implements connlimit.Observer.
 func (m *Metrics) ConnOpened() { m.Connections.Inc() }

@@ -317,15 +317,16 @@ func isConversationsTopic(topic string) bool {
 }
 
 // handle applies one conversation event. The topic carries every medium
-// of the queue: conversations with no callback communication (inbound
-// calls) are not ours and are skipped without a read of the store.
+// of the queue: a conversation with no callback communication (an inbound
+// call) is not a callback of ours, but an agent of the queue answering it
+// may make a reservation of the same customer unnecessary (reached).
 func (l *Listener) handle(ctx context.Context, n *genesys.Notification) error {
 	c, err := genesys.ParseConversationEvent(n.EventBody)
 	if err != nil {
 		return err
 	}
 	if !hasCallback(c) {
-		return nil
+		return l.r.reached(ctx, queueOfTopic(n.TopicName), c)
 	}
 	res, err := l.r.cfg.Store.FindReservationByConversation(ctx, c.ID)
 	if reservation.ErrorCode(err) == reservation.ENOTFOUND {

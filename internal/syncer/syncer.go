@@ -43,6 +43,8 @@ type Store interface {
 	HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*storage.Lease, error)
 	SaveScheduleImport(ctx context.Context, queueID, data string, at time.Time) error
 	LoadScheduleImport(ctx context.Context, queueID string) (string, time.Time, error)
+	FindReachable(ctx context.Context, queueID, number string, from, to time.Time) ([]*reservation.Reservation, error)
+	CancelReached(ctx context.Context, id string, at time.Time, within time.Duration, w reservation.Write) (*reservation.Reservation, bool, error)
 }
 
 // Genesys is what the sync needs from the Genesys Cloud client.

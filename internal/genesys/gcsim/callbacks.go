@@ -489,6 +489,9 @@ func (s *Sim) handleGetConversation(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, func() reply {
 		c, ok := s.callbacks[r.PathValue("conversationId")]
 		if !ok {
+			if in, ok := s.inbound[r.PathValue("conversationId")]; ok {
+				return jsonReply(http.StatusOK, in.conversation(false))
+			}
 			return errorReply(http.StatusNotFound, "not.found", "The conversation was not found.")
 		}
 		return jsonReply(http.StatusOK, c.conversation(false))

@@ -184,6 +184,8 @@ type Sim struct {
 	tokens          map[string]*token
 	callbacks       map[string]*callback
 	callbackOrder   []*callback
+	inbound         map[string]*inbound // inbound voice calls (PlayInbound) by conversation id
+	inboundOrder    []*inbound
 	commIndex       map[string]*callback // callback communication id → callback
 	due             dueHeap
 	seq             uint64
@@ -396,6 +398,7 @@ func (s *Sim) addRoutes(mux *http.ServeMux) {
 	admin("POST /sim/lost-responses", s.handleAdminLostResponses)
 	admin("POST /sim/sms/conversations", s.handleAdminSMSConversation)
 	admin("POST /sim/sms/refusals", s.handleAdminSMSRefusal)
+	admin("POST /sim/inbound-calls", s.handleAdminInboundCall)
 
 	mux.Handle("/", s.wrap("unmatched", routeUnmatched, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not.found", "The requested resource was not found.")
