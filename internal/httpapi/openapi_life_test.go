@@ -191,6 +191,7 @@ func fullReservation() *reservation.Reservation {
 		Overbooked:   true,
 		Locale:       "de",
 		SMSOptOut:    true,
+		CancelReason: reservation.CancelReasonCustomerReached, // every member, whatever the status
 		Version:      3,
 		CreatedAt:    at.Add(-48 * time.Hour),
 		UpdatedAt:    at.Add(time.Minute),
