@@ -163,3 +163,89 @@ func queueOfTopic(topic string) string {
 	id, _ = strings.CutSuffix(id, ".conversations")
 	return id
 }
+
+// inboundFinder is the Genesys call reconciliation uses to find the
+// inbound calls of customers with a callback due soon (*genesys.Client).
+type inboundFinder interface {
+	FindInboundCalls(ctx context.Context, q genesys.InboundQuery) ([]string, error)
+}
+
+// reachable gathers, during a reconciliation pass, the numbers of the
+// scheduled reservations an inbound call answered by now could cancel:
+// those whose slot starts within their queue's cancel_if_reached_within
+// from now, by Genesys queue.
+type reachable struct {
+	now     time.Time
+	numbers map[string]map[string]bool // Genesys queue id → numbers
+	within  map[string]time.Duration   // Genesys queue id → its longest window
+}
+
+func (r *Runner) newReachable(now time.Time) *reachable {
+	return &reachable{now: now, numbers: map[string]map[string]bool{}, within: map[string]time.Duration{}}
+}
+
+// note adds res if an inbound call could cancel it.
+func (rs *reachable) note(r *Runner, res *reservation.Reservation) {
+	q := r.queues[res.QueueID]
+	if q == nil || q.GenesysQueueID == "" || q.CancelIfReachedWithin <= 0 || res.Status != reservation.StatusScheduled ||
+		!res.Slot.Start.After(rs.now) || res.Slot.Start.Sub(rs.now) > q.CancelIfReachedWithin {
+		return
+	}
+	g := q.GenesysQueueID
+	if rs.numbers[g] == nil {
+		rs.numbers[g] = map[string]bool{}
+	}
+	rs.numbers[g][res.CallbackNumber] = true
+	rs.within[g] = max(rs.within[g], q.CancelIfReachedWithin)
+}
+
+// inboundBatch is how many numbers one analytics query asks for (two
+// predicates each).
+const inboundBatch = 25
+
+// reconcileReached finds the inbound calls the listener may have missed
+// (it was down, or a process took over): for the numbers rs gathered, one
+// analytics query per queue and 25 numbers over the queue's window up to
+// now, then a read of each call found, judged as the listener judges an
+// event (reached). A call already applied changes nothing.
+func (r *Runner) reconcileReached(ctx context.Context, rs *reachable) {
+	finder, ok := r.cfg.Genesys.(inboundFinder)
+	if !ok {
+		return
+	}
+	read := map[string]bool{}
+	for g, set := range rs.numbers {
+		numbers := make([]string, 0, len(set))
+		for n := range set {
+			numbers = append(numbers, n)
+		}
+		for len(numbers) > 0 {
+			batch := numbers[:min(inboundBatch, len(numbers))]
+			numbers = numbers[len(batch):]
+			ids, err := finder.FindInboundCalls(ctx, genesys.InboundQuery{Numbers: batch, From: rs.now.Add(-rs.within[g]), To: rs.now.Add(time.Minute)})
+			if err != nil {
+				r.logger.WarnContext(ctx, "reconcile: find inbound calls", "genesys_queue_id", g, "err", err)
+				continue
+			}
+			for _, id := range ids {
+				if read[g+"/"+id] {
+					continue
+				}
+				read[g+"/"+id] = true
+				if err := r.yieldToSync(ctx); err != nil {
+					return
+				}
+				c, err := r.cfg.Genesys.GetConversation(ctx, id)
+				if err != nil {
+					if !genesys.IsNotFound(err) {
+						r.logger.WarnContext(ctx, "reconcile: read inbound call", "conversation_id", id, "err", err)
+					}
+					continue
+				}
+				if err := r.reached(ctx, g, c); err != nil {
+					r.logger.WarnContext(ctx, "reconcile: customer reached", "conversation_id", id, "err", err)
+				}
+			}
+		}
+	}
+}

@@ -185,3 +185,39 @@ func testCustomerReached(t *testing.T, backend string) {
 	}
 	waitUntil(t, 10*time.Second, "two customer_reached cancels counted", func() bool { return obs.reachedCount("support") == 2 })
 }
+
+// TestReconcileFindsCustomerReached: with no listener, an inbound call
+// answered within the window is found by reconciliation (an analytics
+// query for the numbers of the reservations due within the window, then
+// a read of each call) and cancels its reservation; one nobody answered
+// does not.
+func TestReconcileFindsCustomerReached(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, backend string) {
+		b := setupWith(t, backend, false, func(o *gcsim.Options, c *syncer.Config) {
+			c.Queues[0].CancelIfReachedWithin = 4 * time.Hour
+		})
+		sms := reservation.ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true}
+		reached := b.reserveNumber("reached", time.Hour, sms, "+14155550131")
+		unanswered := b.reserveNumber("unanswered", 2*time.Hour, sms, "+14155550132")
+		b.waitFor(reached.ID, "synced", synced)
+		b.waitFor(unanswered.ID, "synced", synced)
+		b.playInbound(simQueue, "+14155550131", true)
+		b.playInbound(simQueue, "+14155550132", false)
+		b.sim.Clock().Advance(10 * time.Second) // past the analytics delay (5 s)
+		if err := b.runner.Reconcile(b.ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.store.FindReservationByID(b.ctx, reached.ID)
+		if err != nil || got.Status != reservation.StatusCanceled || got.CancelReason != reservation.CancelReasonCustomerReached {
+			t.Fatalf("reached after reconciliation: %+v, %v; want canceled, customer_reached", got, err)
+		}
+		b.waitFor(reached.ID, "disconnected in Genesys", synced)
+		if cb := b.callback(got.Sync.ConversationID); cb.State != "disconnected" {
+			t.Errorf("reached: the callback in Genesys is %q, want disconnected", cb.State)
+		}
+		if got, err := b.store.FindReservationByID(b.ctx, unanswered.ID); err != nil || got.Status != reservation.StatusScheduled {
+			t.Errorf("unanswered after reconciliation: %+v, %v; want scheduled", got, err)
+		}
+	})
+}

@@ -124,12 +124,14 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		return full || (res.Slot.Start.After(now.Add(-12*time.Hour)) && res.Slot.Start.Before(now.Add(2*time.Hour)))
 	}
 	var repaired, checked int
+	reach := r.newReachable(now)
 	for {
 		page, next, err := r.cfg.Store.FindUnsettled(ctx, cursor, 200)
 		if err != nil {
 			return err
 		}
 		for _, res := range page {
+			reach.note(r, res)
 			if res.Sync.State == reservation.SyncSynced && !near(res) {
 				continue
 			}
@@ -161,6 +163,7 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	r.pruneLostCreates()
+	r.reconcileReached(ctx, reach)
 	r.logger.InfoContext(ctx, "reconciliation done", "checked", checked, "repaired", repaired, "full", full)
 	return nil
 }

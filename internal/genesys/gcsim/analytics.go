@@ -102,6 +102,7 @@ var supportedDimensions = map[string]bool{
 	"conversationId": true, "conversationStart": true, "conversationEnd": true,
 	"mediaType": true, "queueId": true, "callbackNumber": true, "purpose": true,
 	"disconnectType": true, "direction": true, "userId": true, "participantId": true, "sessionId": true,
+	"ani": true,
 }
 
 // rows returns c's conversation row and its segment rows; tel holds the
@@ -262,16 +263,23 @@ func (s *Sim) handleAnalyticsQuery(w http.ResponseWriter, r *http.Request) {
 		}
 		hits = append(hits, c)
 	}
+	all := make([]analyticsConversation, 0, len(hits))
+	for _, c := range hits {
+		all = append(all, c.analytics(tel))
+	}
+	// Inbound calls (PlayInbound), indexed after the same delay.
+	inbound, inboundPending := s.inboundHitsLocked(q, dayFrom, dayTo, indexed, tel)
+	if len(inbound) > 0 {
+		all = append(all, inbound...)
+		slices.SortStableFunc(all, func(a, b analyticsConversation) int { return strings.Compare(a.ConversationStart, b.ConversationStart) })
+	}
+	pending += inboundPending
 	if strings.EqualFold(q.Order, "desc") {
-		slices.Reverse(hits)
+		slices.Reverse(all)
 	}
-	total := len(hits)
+	total := len(all)
 	start := min((pageNumber-1)*pageSize, total)
-	page := hits[start:min(start+pageSize, total)]
-	out := make([]analyticsConversation, 0, len(page))
-	for _, c := range page {
-		out = append(out, c.analytics(tel))
-	}
+	out := all[start:min(start+pageSize, total)]
 	s.mu.Unlock()
 	body := map[string]any{"totalHits": total + pending}
 	if len(out) > 0 {

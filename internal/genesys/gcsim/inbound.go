@@ -3,6 +3,7 @@ package gcsim
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -216,4 +217,91 @@ func (s *Sim) handleAdminInboundCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"conversationId": id})
+}
+
+// rows returns c's conversation row and its segment rows for analytics:
+// voice segments, inbound, with the queue and the customer's number as
+// ani (tel: the "tel:+1…" form, else "+1…"; which one Genesys holds is
+// UNCONFIRMED).
+func (c *inbound) rows(tel bool) (row, []row) {
+	base := row{}
+	base.add("conversationId", c.id)
+	base.add("conversationStart", fmtTime(c.created))
+	base.add("conversationEnd", fmtTime(c.ended))
+	conv := maps.Clone(base)
+	var segs []row
+	for _, p := range c.participants {
+		seg := maps.Clone(base)
+		seg.add("mediaType", "voice")
+		seg.add("direction", "inbound")
+		seg.add("ani", c.ani(tel))
+		seg.add("purpose", p.purpose)
+		seg.add("disconnectType", p.discType)
+		seg.add("participantId", p.id)
+		seg.add("sessionId", p.callID)
+		if p.queue != nil {
+			seg.add("queueId", p.queue.ID)
+		}
+		if p.user != nil {
+			seg.add("userId", p.user.ID)
+		}
+		segs = append(segs, seg)
+		for k, v := range seg {
+			if !strings.HasPrefix(k, "conversation") {
+				conv.add(k, v...)
+			}
+		}
+	}
+	return conv, segs
+}
+
+func (c *inbound) ani(tel bool) string {
+	if tel {
+		return "tel:" + c.from
+	}
+	return c.from
+}
+
+// analytics renders c as AnalyticsConversationWithoutAttributes.
+func (c *inbound) analytics(tel bool) analyticsConversation {
+	out := analyticsConversation{ConversationID: c.id, ConversationStart: fmtTime(c.created), ConversationEnd: fmtTime(c.ended),
+		OriginatingDirection: "inbound", DivisionIDs: []string{}}
+	for _, p := range c.participants {
+		ap := analyticsParticipant{ParticipantID: p.id, ParticipantName: p.name, Purpose: p.purpose}
+		if p.user != nil {
+			ap.UserID = p.user.ID
+		}
+		seg := analyticSegment{SegmentStart: fmtTime(p.start), SegmentEnd: fmtTime(p.end), SegmentType: "interact",
+			DisconnectType: p.discType}
+		if p.queue != nil {
+			seg.QueueID = p.queue.ID
+		}
+		ap.Sessions = []analyticsSession{{SessionID: p.callID, MediaType: "voice", Direction: "inbound",
+			CallbackNumbers: []string{}, Segments: []analyticSegment{seg}}}
+		out.Participants = append(out.Participants, ap)
+	}
+	return out
+}
+
+// inboundHitsLocked returns the inbound calls that match q, started on a
+// day in [dayFrom, dayTo) and indexed by indexed, and how many more match
+// but are not indexed yet.
+func (s *Sim) inboundHitsLocked(q conversationQuery, dayFrom, dayTo, indexed time.Time, tel bool) ([]analyticsConversation, int) {
+	var out []analyticsConversation
+	pending := 0
+	for _, c := range s.inboundOrder {
+		if c.created.Before(dayFrom) || !c.created.Before(dayTo) {
+			continue
+		}
+		conv, segs := c.rows(tel)
+		if !allMatch(q.ConversationFilters, []row{conv}) || !allMatch(q.SegmentFilters, segs) {
+			continue
+		}
+		if c.created.After(indexed) {
+			pending++
+			continue
+		}
+		out = append(out, c.analytics(tel))
+	}
+	return out, pending
 }
