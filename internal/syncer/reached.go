@@ -222,7 +222,9 @@ func (r *Runner) reconcileReached(ctx context.Context, rs *reachable) {
 		for len(numbers) > 0 {
 			batch := numbers[:min(inboundBatch, len(numbers))]
 			numbers = numbers[len(batch):]
-			ids, err := finder.FindInboundCalls(ctx, genesys.InboundQuery{Numbers: batch, From: rs.now.Add(-rs.within[g]), To: rs.now.Add(time.Minute)})
+			// Genesys takes at most 31 days with filters.
+			from := rs.now.Add(-min(rs.within[g], 30*24*time.Hour))
+			ids, err := finder.FindInboundCalls(ctx, genesys.InboundQuery{Numbers: batch, From: from, To: rs.now.Add(time.Minute)})
 			if err != nil {
 				r.logger.WarnContext(ctx, "reconcile: find inbound calls", "genesys_queue_id", g, "err", err)
 				continue
