@@ -42,6 +42,9 @@ type Queue struct {
 	Locale string
 	// Calendar is the queue's calendar, built and validated.
 	Calendar *schedule.Calendar
+	// SelfService is what customers may change through their links
+	// (default: 3 reschedules, until 15 minutes before the slot).
+	SelfService reservation.SelfPolicy
 }
 
 // DefaultQueue returns the built-in queue used when there is no config file:
@@ -59,6 +62,8 @@ func DefaultQueue() Queue {
 		TimeZone: "America/New_York",
 		Locale:   reservation.DefaultLocale,
 		Calendar: defaultSchedule(loc),
+		// The default policy.
+		SelfService: DefaultSelfPolicy,
 	}
 }
 
@@ -76,7 +81,8 @@ func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
 // queueKeys lists the keys of a queue.
 var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
 	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
-	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale"}
+	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale",
+	"self_service"}
 
 // queue reads one queue: its id, its Genesys and SMS settings, its time
 // zone, then its calendar.
@@ -91,6 +97,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	}
 	q.Name = q.ID
 	q.Locale = reservation.DefaultLocale
+	q.SelfService = DefaultSelfPolicy
 	err = p.decode(f, path, []decoder{
 		{"genesys_queue_id", into(&q.GenesysQueueID, p.str)},
 		{"name", into(&q.Name, p.str)},
@@ -101,6 +108,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		{"schedule_group_id", into(&q.ScheduleGroupID, p.str)},
 		{"not_reached_wrapups", into(&q.NotReachedWrapups, p.wrapupCodes)},
 		{"locale", into(&q.Locale, p.locale)},
+		{"self_service", onto(&q.SelfService, p.selfPolicy)},
 	})
 	if err != nil {
 		return q, err

@@ -54,11 +54,18 @@ func testUpgrade(t *testing.T, dsn string) {
 		"reservations ADD COLUMN wrapup_code TEXT NOT NULL DEFAULT ''",
 		"reservations ADD COLUMN dial_attempts INTEGER NOT NULL DEFAULT 0",
 		"reservations ADD COLUMN locale TEXT NOT NULL DEFAULT ''",
-		"reservations ADD COLUMN sms_opt_out INTEGER NOT NULL DEFAULT 0"}
+		"reservations ADD COLUMN sms_opt_out INTEGER NOT NULL DEFAULT 0",
+		"reservations ADD COLUMN self_nonce TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN self_digest TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN self_reschedules INTEGER NOT NULL DEFAULT 0"}
 	for _, a := range added {
 		if err := storage.ExecSQL(ctx, s, "ALTER TABLE "+a); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A create reads sms_opt_outs (version 10; self-service's carried opt-out).
+	if err := storage.ExecSQL(ctx, s, "CREATE TABLE sms_opt_outs (callback_number TEXT PRIMARY KEY, created_at BIGINT NOT NULL)"); err != nil {
+		t.Fatal(err)
 	}
 	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour).UTC()
 	cand := func(i int) reservation.Candidate {
@@ -90,6 +97,9 @@ func testUpgrade(t *testing.T, dsn string) {
 			t.Fatal(err)
 		}
 	}
+	if err := storage.ExecSQL(ctx, s, "DROP TABLE sms_opt_outs"); err != nil {
+		t.Fatal(err)
+	}
 
 	applied, err := s.Migrate(ctx)
 	if err != nil {
@@ -99,8 +109,10 @@ func testUpgrade(t *testing.T, dsn string) {
 	// the claims to the leases table), 7 (the events' owners), 8 (the
 	// outcomes: the canceled reservation gets its own), 9 (the Genesys
 	// budget), 10 (the customer's locale and SMS opt-out), and any later.
+	// (A branch may lack a version another brings: later ones need only
+	// be in order.)
 	for i, name := range applied {
-		if !strings.HasPrefix(name, fmt.Sprintf("%04d_", 5+i)) {
+		if i < 6 && !strings.HasPrefix(name, fmt.Sprintf("%04d_", 5+i)) || i > 0 && name <= applied[i-1] {
 			t.Fatalf("Migrate applied %v, want every version from 5 on, in order", applied)
 		}
 	}
