@@ -151,7 +151,7 @@ func (s *Service) Reschedule(ctx context.Context, token string, matrix []reserva
 	if err := c.Self.Allow(r, true, s.now()); err != nil {
 		return nil, err
 	}
-	res, err := s.booking.Update(ctx, c, r.ID, []int{r.Version}, &reservation.UpdateRequest{Candidates: matrix})
+	res, err := s.booking.Update(ctx, c, r.ID, nil, &reservation.UpdateRequest{Candidates: matrix})
 	if err != nil {
 		return nil, retried(err)
 	}
@@ -171,7 +171,7 @@ func (s *Service) Cancel(ctx context.Context, token, requestID string) (*reserva
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.booking.Cancel(ctx, c, r.ID, []int{r.Version})
+	res, err := s.booking.Cancel(ctx, c, r.ID, nil)
 	if err != nil {
 		return nil, retried(err)
 	}
@@ -194,12 +194,9 @@ func (s *Service) OptOut(ctx context.Context, token, requestID string) (*reserva
 	return out, err
 }
 
-// retried turns the If-Match refusal of a reservation that changed between
-// its read and its write into a conflict the customer can act on.
+// retried turns a reservation gone between its read and its write into
+// the answer of a link that opens nothing.
 func retried(err error) error {
-	if reservation.ErrorCode(err) == reservation.EPRECONDITION {
-		return reservation.Errorf(reservation.ECONFLICT, "the reservation changed meanwhile; open the link again")
-	}
 	if errors.Is(err, reservation.ErrNotFound) {
 		return ErrLink
 	}
