@@ -591,3 +591,42 @@ func TestSelfServiceRace(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretShared: with no self_service.secret, the first process's
+// generated secret is the one every later process (or restart) gets, so a
+// link made by one opens on the others.
+func TestSecretShared(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		var got []string
+		for _, generated := range []string{"first-secret", "second-secret"} {
+			s, err := storage.Connect(ctx, dsn, storage.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			sec, err := s.SelfServiceSecret(ctx, generated)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, sec)
+			_ = s.Close()
+		}
+		if got[0] != "first-secret" || got[1] != "first-secret" {
+			t.Fatalf("secrets %q, want the first process's twice", got)
+		}
+		r := reservation.Reservation{ID: "cb_1"}
+		a := selfservice.NewLinks(got[0], "https://x.example", 0)
+		a.Seal(&r)
+		if b := selfservice.NewLinks(got[1], "https://x.example", 0); b.URL(r) != a.URL(r) || a.URL(r) == "" ||
+			selfservice.Digest(b.Token(r)) != r.SelfDigest {
+			t.Fatalf("two processes disagree on the link: %q, %q", a.URL(r), b.URL(r))
+		}
+		if selfservice.NewLinks(got[0], "", 0).URL(r) != "" {
+			t.Fatal("URL without public_url is not empty")
+		}
+	})
+}
