@@ -171,6 +171,9 @@ func (s *Service) Cancel(ctx context.Context, token, requestID string) (*reserva
 	if err != nil {
 		return nil, err
 	}
+	if err := c.Self.Allow(r, false, s.now()); err != nil {
+		return nil, err
+	}
 	res, err := s.booking.Cancel(ctx, c, r.ID, nil)
 	if err != nil {
 		return nil, retried(err)
