@@ -106,6 +106,7 @@ func TestLoadFullExample(t *testing.T) {
 			ScriptID:          "3b0c7c4e-0000-4000-8000-000000000002",
 			NotReachedWrapups: []string{"6a1e0000-0000-4000-8000-00000000000a", "Voicemail"},
 			Locale:            "fr-CA",
+			SelfService:       config.DefaultSelfPolicy,
 			Calendar: &schedule.Calendar{
 				Location:    ny,
 				SlotMinutes: 15,
@@ -131,6 +132,7 @@ func TestLoadFullExample(t *testing.T) {
 			TimeZone:        "Europe/Paris",
 			ScheduleGroupID: "5d2e8f10-0000-4000-8000-000000000003",
 			Locale:          "en",
+			SelfService:     config.DefaultSelfPolicy,
 			Calendar: &schedule.Calendar{
 				Location:    paris,
 				SlotMinutes: 15,
@@ -140,6 +142,7 @@ func TestLoadFullExample(t *testing.T) {
 				Horizon:     30 * 24 * time.Hour,
 			},
 		}},
+		SelfService: config.Default().SelfService,
 	}
 	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
@@ -163,6 +166,7 @@ func TestParseDefaults(t *testing.T) {
 			Closed:      map[schedule.Date]bool{},
 			Horizon:     30 * 24 * time.Hour,
 		},
+		SelfService: config.DefaultSelfPolicy,
 	}}
 	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
 		t.Errorf("Parse() mismatch (-want +got):\n%s", diff)
