@@ -59,6 +59,9 @@ type Queue struct {
 	// customer answered by an agent of the queue cancels the reservation
 	// (reason customer_reached); 0: never.
 	CancelIfReachedWithin time.Duration
+	// SelfService is what the queue's customers may change through their
+	// reservations' self-service links.
+	SelfService reservation.SelfPolicy
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).
@@ -82,6 +85,7 @@ type Service struct {
 	now      func() time.Time
 	logger   *slog.Logger
 	observer Observer
+	seal     func(*reservation.Reservation)
 }
 
 // Options tune a Service.
@@ -89,12 +93,16 @@ type Options struct {
 	Now      func() time.Time // default time.Now
 	Logger   *slog.Logger
 	Observer Observer
+	// Seal, when set, is called on each new reservation once it has its
+	// id, before it is stored (the self-service link gives it its nonce
+	// and digest).
+	Seal func(*reservation.Reservation)
 }
 
 // New returns a Service over the store and queues.
 func New(store Store, queues []*Queue, opts Options) *Service {
 	s := &Service{store: store, queues: map[string]*Queue{}, order: queues, now: opts.Now, logger: opts.Logger,
-		observer: opts.Observer}
+		observer: opts.Observer, seal: opts.Seal}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -135,6 +143,11 @@ type Caller struct {
 	RequestID string
 	// IdempotencyKey is the Idempotency-Key header, if any.
 	IdempotencyKey string
+	// Origin is the origin of the caller's changes ("":
+	// reservation.OriginAPI); Self, for a customer acting through the
+	// reservation's link, the queue's policy the change is held to.
+	Origin string
+	Self   *reservation.SelfPolicy
 }
 
 // CandidateResult says what became of one candidate of a refused request.
@@ -207,6 +220,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 		Locale:           cmp.Or(req.Locale, q.Locale, reservation.DefaultLocale),
 	}
 	w := s.write(c, now)
+	w.Seal = s.seal
 	if key != "" {
 		w.Idempotency = idem
 	}
@@ -270,7 +284,8 @@ func keyValue(k string) string {
 }
 
 func (s *Service) write(c Caller, now time.Time) reservation.Write {
-	return reservation.Write{Actor: c.ClientID, Owner: c.owner(), Origin: reservation.OriginAPI, RequestID: c.RequestID, Now: now}
+	return reservation.Write{Actor: c.ClientID, Owner: c.owner(), Origin: cmp.Or(c.Origin, reservation.OriginAPI),
+		RequestID: c.RequestID, Now: now, Self: c.Self}
 }
 
 type candidate struct {

@@ -112,6 +112,8 @@ type Config struct {
 	Genesys Genesys
 	SMS     SMS
 	Queues  []Queue
+	// SelfService configures the customers' self-service links.
+	SelfService SelfService
 	// Warnings holds one line per setting that is allowed but questionable,
 	// in the same file:line: field: message form as errors.
 	Warnings []string
@@ -157,6 +159,8 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "json"},
 		TokenTTL: time.Hour,
 		Stream:   Stream{MaxSubscriptionsPerClient: DefaultMaxSubscriptionsPerClient},
+		SelfService: SelfService{LinkTTL: 24 * time.Hour, PerToken: 30.0 / 60, PerTokenBurst: 10,
+			PerAddress: 120.0 / 60, PerAddressBurst: 60},
 		LoginThrottle: LoginThrottle{
 			PerClient: 10.0 / 60, PerClientBurst: 5,
 			PerAddress: 30.0 / 60, PerAddressBurst: 20,
@@ -242,6 +246,7 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 		{"stream", onto(&c.Stream, p.stream)},
 		{"webhooks", onto(&c.Webhooks, p.webhooks)},
 		{"sms", onto(&c.SMS, p.sms)},
+		{"self_service", onto(&c.SelfService, p.selfService)},
 	}
 	f, err := p.fields(root, "", append(keys(blocks), "queues")...)
 	if err != nil {

@@ -108,6 +108,7 @@ func TestLoadFullExample(t *testing.T) {
 			Locale:            "fr-CA",
 			// cancel_if_reached_within: 2h
 			CancelIfReachedWithin: 2 * time.Hour,
+			SelfService:           config.DefaultSelfPolicy,
 			Calendar: &schedule.Calendar{
 				Location:    ny,
 				SlotMinutes: 15,
@@ -135,6 +136,7 @@ func TestLoadFullExample(t *testing.T) {
 			Locale:          "en",
 			// the default
 			CancelIfReachedWithin: 4 * time.Hour,
+			SelfService:           config.DefaultSelfPolicy,
 			Calendar: &schedule.Calendar{
 				Location:    paris,
 				SlotMinutes: 15,
@@ -144,6 +146,7 @@ func TestLoadFullExample(t *testing.T) {
 				Horizon:     30 * 24 * time.Hour,
 			},
 		}},
+		SelfService: config.Default().SelfService,
 	}
 	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
@@ -169,6 +172,7 @@ func TestParseDefaults(t *testing.T) {
 			Closed:      map[schedule.Date]bool{},
 			Horizon:     30 * 24 * time.Hour,
 		},
+		SelfService: config.DefaultSelfPolicy,
 	}}
 	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
 		t.Errorf("Parse() mismatch (-want +got):\n%s", diff)

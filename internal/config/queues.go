@@ -47,6 +47,9 @@ type Queue struct {
 	CancelIfReachedWithin time.Duration
 	// Calendar is the queue's calendar, built and validated.
 	Calendar *schedule.Calendar
+	// SelfService is what customers may change through their links
+	// (default: 3 reschedules, until 15 minutes before the slot).
+	SelfService reservation.SelfPolicy
 }
 
 // DefaultCancelIfReachedWithin is a queue's cancel_if_reached_within
@@ -70,6 +73,8 @@ func DefaultQueue() Queue {
 		Calendar: defaultSchedule(loc),
 
 		CancelIfReachedWithin: DefaultCancelIfReachedWithin,
+		// The default policy.
+		SelfService: DefaultSelfPolicy,
 	}
 }
 
@@ -88,7 +93,7 @@ func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
 var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
 	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
 	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale",
-	"cancel_if_reached_within"}
+	"cancel_if_reached_within", "self_service"}
 
 // queue reads one queue: its id, its Genesys and SMS settings, its time
 // zone, then its calendar.
@@ -104,6 +109,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	q.Name = q.ID
 	q.Locale = reservation.DefaultLocale
 	q.CancelIfReachedWithin = DefaultCancelIfReachedWithin
+	q.SelfService = DefaultSelfPolicy
 	err = p.decode(f, path, []decoder{
 		{"genesys_queue_id", into(&q.GenesysQueueID, p.str)},
 		{"name", into(&q.Name, p.str)},
@@ -115,6 +121,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		{"not_reached_wrapups", into(&q.NotReachedWrapups, p.wrapupCodes)},
 		{"locale", into(&q.Locale, p.locale)},
 		{"cancel_if_reached_within", into(&q.CancelIfReachedWithin, p.duration)},
+		{"self_service", onto(&q.SelfService, p.selfPolicy)},
 	})
 	if err != nil {
 		return q, err

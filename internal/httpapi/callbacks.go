@@ -113,7 +113,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	w.Header().Set("Location", "/api/v2/callbacks/"+res.Reservation.ID)
-	writeReservation(w, status, res)
+	s.writeCreated(w, r, status, res)
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {

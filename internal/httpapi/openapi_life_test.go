@@ -272,7 +272,9 @@ func TestOpenAPIEventSchemas(t *testing.T) {
 	}
 
 	// The document describes no member the server never writes: the full
-	// reservation has every member of Reservation and of Sync.
+	// reservation has every member of Reservation and of Sync (but the
+	// self-service link's, which only a create's answer carries).
+	createOnly := map[string]bool{"manage_url": true, "manage_token": true}
 	var written map[string]any
 	if err := json.Unmarshal(res.AppendJSON(nil), &written); err != nil {
 		t.Fatal(err)
@@ -284,7 +286,7 @@ func TestOpenAPIEventSchemas(t *testing.T) {
 		props, _ := d.lookup(ptr("components", "schemas", c.schema, "properties"))
 		m, _ := props.(map[string]any)
 		for _, name := range slices.Sorted(maps.Keys(m)) {
-			if _, ok := c.got[name]; !ok {
+			if _, ok := c.got[name]; !ok && !createOnly[name] {
 				t.Errorf("%s documents %s, which the full reservation does not have", c.schema, name)
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/slotline/slotline/internal/netguard"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
+	"github.com/slotline/slotline/internal/selfservice"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
 	"github.com/slotline/slotline/internal/webhook"
@@ -440,6 +442,8 @@ type specBundle struct {
 	website string         // token with every scope
 	reader  string         // token with callback:read only
 	jobs    *deliveryJobs  // the webhook dispatcher's job queue, never started
+	// selfShift moves the self-service routes' clock (nanoseconds).
+	selfShift *atomic.Int64
 }
 
 // deliveryJobs counts the delivery jobs queued in the bundle's database:
@@ -516,7 +520,8 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 	def := config.DefaultQueue()
 	hours, closed := hoursQueue(t, now)
 	queues := []*booking.Queue{
-		{ID: def.ID, GenesysQueueID: def.GenesysQueueID, Name: def.Name, TimeZone: def.TimeZone, Calendar: def.Calendar},
+		{ID: def.ID, GenesysQueueID: def.GenesysQueueID, Name: def.Name, TimeZone: def.TimeZone, Calendar: def.Calendar,
+			SelfService: def.SelfService},
 		hours,
 	}
 	clients := []*auth.Client{
@@ -526,7 +531,12 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		auth.NewClient("partner", partnerSecret, config.Scopes[:4], 0, 0), // a second website, isolated from the first
 		auth.NewClient("ops", opsSecret, config.Scopes, 0, 0),             // every scope, the admin ones too
 	}
-	book := booking.New(store, queues, booking.Options{})
+	links := selfservice.NewLinks("a-self-service-secret", "", time.Hour)
+	book := booking.New(store, queues, booking.Options{Seal: links.Seal})
+	selfShift := &atomic.Int64{}
+	self := selfservice.New(selfservice.Config{Links: links, Booking: book, Store: store,
+		Now:    func() time.Time { return time.Now().Add(time.Duration(selfShift.Load())) },
+		Limits: selfservice.Limits{PerToken: 1.0 / 60, PerTokenBurst: 20}})
 	js := jobs.New(store.JobDriver(), jobs.Config{})
 	authn := auth.NewService(store, clients, time.Hour)
 	disp := webhook.New(webhook.Config{Store: store, Jobs: js,
@@ -546,7 +556,7 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 	go func() { defer close(hubDone); _ = hub.Run(hctx) }()
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authn, Store: store, Version: "test",
-		Stream: stream.NewServer(hub, store, nil), Webhooks: endpoints, Dispatcher: disp,
+		Stream: stream.NewServer(hub, store, nil), Webhooks: endpoints, Dispatcher: disp, Self: self,
 	}))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
@@ -555,7 +565,8 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 		<-hubDone
 	})
 	b := &specBundle{doc: doc, srv: srv, store: store, book: book, clients: clients, now: now,
-		ny: def.Calendar.Location, berlin: hours.Calendar.Location, closed: closed, jobs: &deliveryJobs{db}}
+		ny: def.Calendar.Location, berlin: hours.Calendar.Location, closed: closed, jobs: &deliveryJobs{db},
+		selfShift: selfShift}
 	b.website = b.token(t, "website", websiteSecret, "")
 	b.reader = b.token(t, "reader", readerSecret, "")
 	return b
@@ -1036,6 +1047,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"Calendar", testCalendar},
 		{"Isolation", testIsolation},
+		{"Self", testSelf},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented

@@ -32,6 +32,9 @@ var problemTypes = map[string]struct {
 	reservation.EUNSUPPORTEDTYPE: {http.StatusUnsupportedMediaType, "Unsupported media type", "Send JSON with Content-Type: application/json."},
 	reservation.EUNAVAILABLE:     {http.StatusServiceUnavailable, "Service unavailable", "A dependency is down; retry later."},
 	reservation.EINTERNAL:        {http.StatusInternalServerError, "Internal error", "Something failed on our side; the request id identifies it in our logs."},
+
+	reservation.ECHANGENOTALLOWED: {http.StatusConflict, "Change not allowed", "The queue's self-service policy does not allow this change any more: its cutoff before the callback has passed, or the reservation was rescheduled as many times as it allows (max_reschedules); reason says which."},
+	reservation.EGONE:             {http.StatusGone, "Gone", "The self-service link has expired (it is valid until the callback's end plus self_service.link_ttl)."},
 }
 
 // problem renders err as RFC 9457 application/problem+json. An uncoded error

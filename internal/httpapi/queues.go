@@ -117,6 +117,13 @@ func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
+	s.writeAvailability(w, r, q, nil)
+}
+
+// writeAvailability answers an availability request for q with the slots
+// fetch returns, or, when fetch is nil, the booking service's under the
+// request's concurrency_limit.
+func (s *Server) writeAvailability(w http.ResponseWriter, r *http.Request, q *booking.Queue, fetch func(from, to time.Time) ([]booking.Slot, error)) {
 	loc := q.Calendar.Location
 	v, err := query(r)
 	if err != nil {
@@ -151,14 +158,19 @@ func (s *Server) handleAvailability(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	limit := 0
-	if l := v.Get("concurrency_limit"); l != "" {
+	if l := v.Get("concurrency_limit"); l != "" && fetch == nil {
 		limit, err = strconv.Atoi(l)
 		if err != nil || limit < reservation.MinConcurrencyLimit || limit > reservation.MaxConcurrencyLimit {
 			s.problem(w, r, reservation.FieldError("concurrency_limit", "must be from 1 to 50"))
 			return
 		}
 	}
-	slots, err := s.Booking.Availability(r.Context(), q.ID, from, to, limit)
+	if fetch == nil {
+		fetch = func(from, to time.Time) ([]booking.Slot, error) {
+			return s.Booking.Availability(r.Context(), q.ID, from, to, limit)
+		}
+	}
+	slots, err := fetch(from, to)
 	if err != nil {
 		s.problem(w, r, err)
 		return

@@ -23,6 +23,7 @@ import (
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/reservation"
+	"github.com/slotline/slotline/internal/selfservice"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
 	"github.com/slotline/slotline/internal/webhook"
@@ -82,6 +83,9 @@ type Deps struct {
 	// Webhooks and Dispatcher serve the webhooks API; nil answers 503.
 	Webhooks   *webhook.Endpoints
 	Dispatcher *webhook.Dispatcher
+	// Self serves the customers' self-service routes and gives every
+	// create its manage_url and manage_token; nil: neither.
+	Self *selfservice.Service
 }
 
 // Server is the HTTP API.
@@ -138,6 +142,13 @@ func (s *Server) addRoutes() {
 	m.Handle("POST /api/v2/queues/{id}/calendar-token", s.authorize("webhook:write", "calendar.rotate_feed_token", s.handleFeedToken))
 	m.Handle("GET /api/v2/queues/{id}", s.authorize("callback:read", "", s.handleQueue))
 	m.Handle("GET /api/v2/queues/{id}/availability", s.authorize("callback:read", "", s.handleAvailability))
+
+	// Customer self-service: the token in the path is the credential.
+	m.HandleFunc("GET /api/v2/self/{token}", s.selfRoute(s.handleSelfGet))
+	m.HandleFunc("GET /api/v2/self/{token}/availability", s.selfRoute(s.handleSelfAvailability))
+	m.HandleFunc("PATCH /api/v2/self/{token}", s.selfRoute(s.handleSelfReschedule))
+	m.HandleFunc("DELETE /api/v2/self/{token}", s.selfRoute(s.handleSelfCancel))
+	m.HandleFunc("POST /api/v2/self/{token}/opt-out", s.selfRoute(s.handleSelfOptOut))
 
 	m.HandleFunc("/", s.handleNoRoute)
 }

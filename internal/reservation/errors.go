@@ -71,3 +71,9 @@ func ErrorMessage(err error) string {
 
 // ErrNotFound is returned by stores when a reservation does not exist.
 var ErrNotFound = &Error{Code: ENOTFOUND, Message: "reservation not found"}
+
+// Error codes of customer self-service.
+const (
+	ECHANGENOTALLOWED = "change_not_allowed" // a customer's change is past the queue's cutoff or reschedule count
+	EGONE             = "gone"               // a self-service link has expired
+)

@@ -162,6 +162,13 @@ type Reservation struct {
 	Version   int
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// SelfNonce is the random nonce the reservation's self-service token
+	// is derived from, SelfDigest the SHA-256 (hex) of that token, by
+	// which the link finds the reservation, and SelfReschedules the
+	// reschedules made through the link. None is ever rendered.
+	SelfNonce, SelfDigest string
+	SelfReschedules       int
 }
 
 // HoldsSlot reports whether r counts against its bucket's capacity: every

@@ -84,6 +84,13 @@ type Write struct {
 	// its key (CallbackIDKey): that record is what makes the id unique per
 	// client.
 	Idempotency *Idempotency
+	// Self, when set, is the self-service policy of a change the customer
+	// makes through the reservation's link: checked on the locked
+	// reservation (SelfPolicy.Allow), and a reschedule is counted.
+	Self *SelfPolicy
+	// Seal, when set, is called on a new reservation once it has its id,
+	// before it is stored (the self-service link's nonce and digest).
+	Seal func(*Reservation)
 }
 
 // Time returns the instant of the write: w.Now, or the current time.

@@ -58,7 +58,8 @@ func (l ledger) Force(ctx context.Context, queueID string, bucket time.Time, lim
 const reservationColumns = `id, client_id, callback_id, queue_id, timezone, callback_number, customer_name, candidates,
 	slot_start, slot_end, bucket_start, channel, reason, concurrency_limit, status, sync_state, sync_conversation_id,
 	sync_attempts, sync_error, version, created_at, updated_at, sync_callback_ids, sync_scheduled_at, disconnect_type,
-	overbooked, outcome, disconnect_reasons, wrapup_code, dial_attempts, locale, sms_opt_out, cancel_reason`
+	overbooked, outcome, disconnect_reasons, wrapup_code, dial_attempts, locale, sms_opt_out, cancel_reason,
+	self_nonce, self_digest, self_reschedules`
 
 func scanReservation(r row) (*reservation.Reservation, error) {
 	var v reservation.Reservation
@@ -70,7 +71,8 @@ func scanReservation(r row) (*reservation.Reservation, error) {
 	err := r.Scan(&v.ID, &v.ClientID, &callbackID, &v.QueueID, &v.TimeZone, &v.CallbackNumber, &v.CustomerName, &cands,
 		&start, &end, &bucket, &channel, &v.Reason, &v.ConcurrencyLimit, &v.Status, &v.Sync.State, &v.Sync.ConversationID,
 		&v.Sync.Attempts, &v.Sync.LastError, &v.Version, &created, &updated, &cbIDs, &syncAt, &v.DisconnectType, &overbooked,
-		&v.Outcome, &reasons, &v.WrapupCode, &v.DialAttempts, &v.Locale, &optOut, &v.CancelReason)
+		&v.Outcome, &reasons, &v.WrapupCode, &v.DialAttempts, &v.Locale, &optOut, &v.CancelReason,
+		&v.SelfNonce, &v.SelfDigest, &v.SelfReschedules)
 	if err != nil {
 		return nil, err
 	}
@@ -231,21 +233,28 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 	err := s.inTx(ctx, func(tx *Tx) error {
 		var t reservation.Transition
 		var err error
+		if err := s.carryOptOut(ctx, tx, r); err != nil {
+			return err
+		}
 		if chosen, t, err = reservation.Book(ctx, r, cands, ledger{tx}, now); err != nil {
 			return err
 		}
 		if r.ID == "" {
 			r.ID = newID("cb_", 5)
 		}
+		if w.Seal != nil {
+			w.Seal(r)
+		}
 		err = tx.execLater(ctx, wrapErr("insert reservation"), `INSERT INTO reservations (`+reservationColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-			$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)`,
+			$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)`,
 			r.ID, r.ClientID, nullable(r.CallbackID), r.QueueID, r.TimeZone, r.CallbackNumber, r.CustomerName,
 			encodeSlots(r.Candidates), micros(r.Slot.Start), micros(r.Slot.End), micros(r.Bucket), encodeChannel(r.Channel),
 			r.Reason, r.ConcurrencyLimit, string(r.Status), string(r.Sync.State), r.Sync.ConversationID, r.Sync.Attempts,
 			r.Sync.LastError, r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), encodeCallbackIDs(r.Sync.CallbackIDs),
 			syncMicros(r.Sync.ScheduledAt), r.DisconnectType, boolInt(r.Overbooked), string(r.Outcome),
-			encodeReasons(r.DisconnectReasons), r.WrapupCode, r.DialAttempts, r.Locale, boolInt(r.SMSOptOut), r.CancelReason)
+			encodeReasons(r.DisconnectReasons), r.WrapupCode, r.DialAttempts, r.Locale, boolInt(r.SMSOptOut), r.CancelReason,
+			r.SelfNonce, r.SelfDigest, r.SelfReschedules)
 		if err != nil {
 			return err
 		}
@@ -308,12 +317,14 @@ func (s *Store) saveReservation(ctx context.Context, tx *Tx, r *reservation.Rese
 		bucket_start = $6, channel = $7, reason = $8, status = $9, sync_state = $10, sync_conversation_id = $11,
 		sync_attempts = $12, sync_error = $13, version = $14, updated_at = $15, callback_number = $16,
 		sync_callback_ids = $17, sync_scheduled_at = $18, disconnect_type = $19, overbooked = $20, outcome = $21,
-		disconnect_reasons = $22, wrapup_code = $23, dial_attempts = $24, locale = $25, sms_opt_out = $26, cancel_reason = $27 WHERE id = $1`,
+		disconnect_reasons = $22, wrapup_code = $23, dial_attempts = $24, locale = $25, sms_opt_out = $26, cancel_reason = $27,
+		self_reschedules = $28 WHERE id = $1`,
 		r.ID, r.CustomerName, encodeSlots(r.Candidates), micros(r.Slot.Start), micros(r.Slot.End), micros(r.Bucket),
 		encodeChannel(r.Channel), r.Reason, string(r.Status), string(r.Sync.State), r.Sync.ConversationID,
 		r.Sync.Attempts, r.Sync.LastError, r.Version, micros(r.UpdatedAt), r.CallbackNumber,
 		encodeCallbackIDs(r.Sync.CallbackIDs), syncMicros(r.Sync.ScheduledAt), r.DisconnectType, boolInt(r.Overbooked),
-		string(r.Outcome), encodeReasons(r.DisconnectReasons), r.WrapupCode, r.DialAttempts, r.Locale, boolInt(r.SMSOptOut), r.CancelReason)
+		string(r.Outcome), encodeReasons(r.DisconnectReasons), r.WrapupCode, r.DialAttempts, r.Locale, boolInt(r.SMSOptOut), r.CancelReason,
+		r.SelfReschedules)
 }
 
 // wrapErr returns an error mapper that names the failed step.
@@ -331,8 +342,14 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, c reservation.
 	chosen := -1
 	r, _, err := s.mutate(ctx, id, w, func(ctx context.Context, l ledger, r *reservation.Reservation, now time.Time) (reservation.Transition, error) {
 		var t reservation.Transition
+		if err := w.Self.Allow(r, c.Candidates != nil, now); err != nil {
+			return t, err
+		}
 		var err error
 		chosen, t, err = reservation.Update(ctx, r, c, l, now)
+		if err == nil && w.Self != nil && c.Candidates != nil {
+			r.SelfReschedules++
+		}
 		return t, err
 	})
 	if err != nil {
@@ -347,6 +364,9 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, c reservation.
 // ECONFLICT (already completed, missed or failed).
 func (s *Store) CancelReservation(ctx context.Context, id string, w reservation.Write) (*reservation.Reservation, bool, error) {
 	return s.mutate(ctx, id, w, func(ctx context.Context, l ledger, r *reservation.Reservation, now time.Time) (reservation.Transition, error) {
+		if err := w.Self.Allow(r, false, now); err != nil {
+			return reservation.Transition{}, err
+		}
 		return reservation.Cancel(ctx, r, l, now)
 	})
 }

@@ -55,11 +55,18 @@ func testUpgrade(t *testing.T, dsn string) {
 		"reservations ADD COLUMN dial_attempts INTEGER NOT NULL DEFAULT 0",
 		"reservations ADD COLUMN locale TEXT NOT NULL DEFAULT ''",
 		"reservations ADD COLUMN sms_opt_out INTEGER NOT NULL DEFAULT 0",
-		"reservations ADD COLUMN cancel_reason TEXT NOT NULL DEFAULT ''"}
+		"reservations ADD COLUMN cancel_reason TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN self_nonce TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN self_digest TEXT NOT NULL DEFAULT ''",
+		"reservations ADD COLUMN self_reschedules INTEGER NOT NULL DEFAULT 0"}
 	for _, a := range added {
 		if err := storage.ExecSQL(ctx, s, "ALTER TABLE "+a); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A create reads sms_opt_outs (version 10; self-service's carried opt-out).
+	if err := storage.ExecSQL(ctx, s, "CREATE TABLE sms_opt_outs (callback_number TEXT PRIMARY KEY, created_at BIGINT NOT NULL)"); err != nil {
+		t.Fatal(err)
 	}
 	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour).UTC()
 	cand := func(i int) reservation.Candidate {
@@ -90,6 +97,9 @@ func testUpgrade(t *testing.T, dsn string) {
 		if err := storage.ExecSQL(ctx, s, "ALTER TABLE "+table+" DROP COLUMN "+col); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := storage.ExecSQL(ctx, s, "DROP TABLE sms_opt_outs"); err != nil {
+		t.Fatal(err)
 	}
 
 	applied, err := s.Migrate(ctx)

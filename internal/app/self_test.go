@@ -1,0 +1,177 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSelfServiceReachesGenesys: serve in sandbox mode (the simulator over
+// HTTP); a reservation rescheduled through its self-service link is
+// rescheduled in the simulator like any change, and the reservation's
+// events say the customer made it.
+func TestSelfServiceReachesGenesys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "slotline.yaml")
+	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
+		"public_url: https://callbacks.example.com\n" +
+		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
+		"self_service: {link_ttl: 2h}\n" +
+		"queues:\n  - id: q1\n    timezone: America/New_York\n    hours: 24/7\n    self_service: {max_reschedules: 1, cutoff: 5m}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"slotline", "serve", "--config", cfg, "--addr", "127.0.0.1:0"},
+			func(string) string { return "" }, nil, io.Discard, pw)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not return after cancel")
+		}
+	}()
+	sc := bufio.NewScanner(pr)
+	var base, sim string
+	var logs strings.Builder
+	for (base == "" || sim == "") && sc.Scan() {
+		logs.WriteString(sc.Text() + "\n")
+		if m := regexp.MustCompile(`"simulator":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
+			sim = m[1]
+		}
+		if m := regexp.MustCompile(`"url":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	logc := make(chan string, 1)
+	go func() {
+		rest, _ := io.ReadAll(pr)
+		logc <- logs.String() + string(rest)
+	}()
+	if base == "" || sim == "" {
+		t.Fatalf("serve logged no url (%q) or simulator (%q)", base, sim)
+	}
+	call := func(method, path, token, body string, out any) int {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case token == "basic":
+			req.SetBasicAuth("web", "sandbox-secret-0123456789")
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		case token != "":
+			req.Header.Set("Authorization", "Bearer "+token)
+			fallthrough
+		default:
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+		}
+		return resp.StatusCode
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if st := call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
+		t.Fatalf("token: %d", st)
+	}
+	start := time.Now().Add(24 * time.Hour).Truncate(time.Hour).UTC()
+	slot := func(s time.Time) string {
+		return fmt.Sprintf(`[{"start":%q,"end":%q}]`, s.Format(time.RFC3339), s.Add(15*time.Minute).Format(time.RFC3339))
+	}
+	var created struct {
+		ID          string `json:"id"`
+		ManageURL   string `json:"manage_url"`
+		ManageToken string `json:"manage_token"`
+	}
+	req := `{"callback_number":"+14155550123","queue_id":"q1","reason":"billing","time_slot_matrix":` + slot(start) +
+		`,"channel_preferences":{"primary":"voice"}}`
+	if st := call("POST", "/api/v2/callbacks", tok.AccessToken, req, &created); st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	if created.ManageURL != "https://callbacks.example.com/api/v2/self/"+created.ManageToken || created.ManageToken == "" {
+		t.Fatalf("manage_url %q, token %q", created.ManageURL, created.ManageToken)
+	}
+	type simCallback struct {
+		ScheduledTime time.Time         `json:"callbackScheduledTime"`
+		Data          map[string]string `json:"data"`
+	}
+	scheduled := func() []simCallback {
+		resp, err := http.Get(sim + "/sim/callbacks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var cbs []simCallback
+		if err := json.NewDecoder(resp.Body).Decode(&cbs); err != nil {
+			t.Fatal(err)
+		}
+		return cbs
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after 30 s: %+v", what, scheduled())
+			}
+			time.Sleep(20 * time.Millisecond) // poll interval
+		}
+	}
+	waitFor("callback in the simulator", func() bool {
+		cbs := scheduled()
+		return len(cbs) == 1 && cbs[0].ScheduledTime.Equal(start)
+	})
+	path := "/api/v2/self/" + created.ManageToken
+	moved := start.Add(2 * time.Hour)
+	if st := call("PATCH", path, "", `{"time_slot_matrix":`+slot(moved)+`}`, nil); st != 200 {
+		t.Fatalf("self reschedule: %d", st)
+	}
+	waitFor("reschedule in the simulator", func() bool {
+		cbs := scheduled()
+		return len(cbs) == 1 && cbs[0].ScheduledTime.Equal(moved)
+	})
+	var p struct {
+		Code   string `json:"code"`
+		Reason string `json:"reason"`
+	}
+	if st := call("PATCH", path, "", `{"time_slot_matrix":`+slot(start)+`}`, &p); st != 409 || p.Code != "change_not_allowed" || p.Reason != "max_reschedules" {
+		t.Fatalf("second reschedule: %d %+v", st, p)
+	}
+	cancel()
+	<-done
+	done <- nil
+	logText := <-logc
+	if strings.Contains(logText, created.ManageToken) {
+		t.Fatal("the server's log holds the token")
+	}
+	if !strings.Contains(logText, "reservation rescheduled by the customer") {
+		t.Fatal("the server's log has no line of the customer's reschedule")
+	}
+}

@@ -1,0 +1,122 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/slotline/slotline/internal/reservation"
+)
+
+// Customer self-service: the lookup of a reservation by its link's
+// digest, the server's generated secret, and the SMS opt-out of a number.
+
+// FindReservationBySelfDigest returns the reservation whose self-service
+// token has the SHA-256 digest (hex), or ENOTFOUND.
+func (s *Store) FindReservationBySelfDigest(ctx context.Context, digest string) (*reservation.Reservation, error) {
+	if digest == "" {
+		return nil, reservation.ErrNotFound
+	}
+	r, err := scanReservation(s.reader().queryRow(ctx, "SELECT "+reservationColumns+" FROM reservations WHERE self_digest = $1", digest))
+	if errors.Is(err, errNoRows) {
+		return nil, reservation.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find reservation by link: %w", err)
+	}
+	return r, nil
+}
+
+// SelfServiceSecret returns the deployment's self-service secret, storing
+// generated first if the database holds none yet: every process (and
+// every restart) gets the one that was stored first.
+func (s *Store) SelfServiceSecret(ctx context.Context, generated string) (string, error) {
+	var secret string
+	err := s.inTx(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(ctx, `INSERT INTO self_service_secret (id, secret, created_at) VALUES (1, $1, $2)
+			ON CONFLICT (id) DO NOTHING`, generated, micros(time.Now())); err != nil {
+			return fmt.Errorf("store the self-service secret: %w", err)
+		}
+		return tx.queryRow(ctx, "SELECT secret FROM self_service_secret WHERE id = 1").Scan(&secret)
+	})
+	if err != nil {
+		return "", fmt.Errorf("self-service secret: %w", err)
+	}
+	return secret, nil
+}
+
+// lockNumber serialises, on PostgreSQL, the transactions that read or
+// write the SMS opt-out of one number (a transaction-level advisory lock;
+// SQLite's transactions are serial already).
+func (s *Store) lockNumber(ctx context.Context, tx *Tx, number string) error {
+	if s.backend != Postgres || number == "" {
+		return nil
+	}
+	if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(7243012, hashtext($1))", number); err != nil {
+		return fmt.Errorf("lock number: %w", err)
+	}
+	return nil
+}
+
+// carryOptOut marks a new reservation opted out of SMS when its number
+// has opted out (in the create's transaction, under the number's lock, so
+// that a concurrent opt-out is either seen here or sees this reservation).
+func (s *Store) carryOptOut(ctx context.Context, tx *Tx, r *reservation.Reservation) error {
+	if r.SMSOptOut || r.CallbackNumber == "" {
+		return nil
+	}
+	if err := s.lockNumber(ctx, tx, r.CallbackNumber); err != nil {
+		return err
+	}
+	var n int
+	err := tx.queryRow(ctx, "SELECT COUNT(*) FROM sms_opt_outs WHERE callback_number = $1", r.CallbackNumber).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("read sms opt-out: %w", err)
+	}
+	r.SMSOptOut = n > 0
+	return nil
+}
+
+// OptOutSMS records that the number of reservation id opted out of SMS:
+// the number joins sms_opt_outs, the reservation is marked (an event of
+// the write's origin) and so are the number's other reservations (their
+// version moves, without an event each), all in one transaction. It
+// returns the reservation. Errors: ENOTFOUND.
+func (s *Store) OptOutSMS(ctx context.Context, id string, w reservation.Write) (*reservation.Reservation, error) {
+	var out *reservation.Reservation
+	now := w.Time()
+	err := s.inTx(ctx, func(tx *Tx) error {
+		r, err := s.lockReservation(ctx, tx, id, w)
+		if err != nil {
+			return err
+		}
+		if r.CallbackNumber == "" {
+			return reservation.ErrNotFound // erased by retention
+		}
+		if err := s.lockNumber(ctx, tx, r.CallbackNumber); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO sms_opt_outs (callback_number, created_at) VALUES ($1, $2)
+			ON CONFLICT (callback_number) DO NOTHING`, r.CallbackNumber, micros(now)); err != nil {
+			return fmt.Errorf("record sms opt-out: %w", err)
+		}
+		if _, err := tx.exec(ctx, `UPDATE reservations SET sms_opt_out = 1, version = version + 1, updated_at = $2
+			WHERE callback_number = $1 AND sms_opt_out = 0 AND id <> $3`, r.CallbackNumber, micros(now), r.ID); err != nil {
+			return fmt.Errorf("opt out the number's reservations: %w", err)
+		}
+		out = r
+		t := reservation.OptOut(r, now)
+		if !t.Changed {
+			return nil
+		}
+		if err := s.saveReservation(ctx, tx, r); err != nil {
+			return err
+		}
+		return s.finishWrite(ctx, tx, r, t, w, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
