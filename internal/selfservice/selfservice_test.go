@@ -264,6 +264,12 @@ func TestSelfServiceJourney(t *testing.T) {
 		}
 		other := b.create(t, number, 4)
 		link := c.ManageURL
+		// An idempotent replay answers the same link.
+		first := b.create(t, "+14155550177", 6, "callback_id", "web-1")
+		if again := b.create(t, "+14155550177", 6, "callback_id", "web-1"); again.ManageToken != first.ManageToken || first.ManageToken == "" ||
+			again.ID != first.ID {
+			t.Fatalf("replay answered %+v, the create %+v", again, first)
+		}
 
 		r := b.do(t, "GET", link, false, nil)
 		wantStatus(t, r, 200)
