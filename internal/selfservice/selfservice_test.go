@@ -264,6 +264,12 @@ func TestSelfServiceJourney(t *testing.T) {
 		}
 		other := b.create(t, number, 4)
 		link := c.ManageURL
+		// An idempotent replay answers the same link.
+		first := b.create(t, "+14155550177", 6, "callback_id", "web-1")
+		if again := b.create(t, "+14155550177", 6, "callback_id", "web-1"); again.ManageToken != first.ManageToken || first.ManageToken == "" ||
+			again.ID != first.ID {
+			t.Fatalf("replay answered %+v, the create %+v", again, first)
+		}
 
 		r := b.do(t, "GET", link, false, nil)
 		wantStatus(t, r, 200)
@@ -627,6 +633,50 @@ func TestSecretShared(t *testing.T) {
 		}
 		if selfservice.NewLinks(got[0], "", 0).URL(r) != "" {
 			t.Fatal("URL without public_url is not empty")
+		}
+	})
+}
+
+// TestOptOutRace: an opt-out racing creates of the same number in another
+// process (a second store on the database) leaves no reservation of the
+// number opted in.
+func TestOptOutRace(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dsn string) {
+		b := setup(t, dsn, options{policy: reservation.SelfPolicy{MaxReschedules: 3}})
+		other, err := storage.Connect(context.Background(), dsn, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = other.Close() })
+		const number = "+14155550166"
+		c := b.create(t, number, 0)
+		var wg sync.WaitGroup
+		wg.Go(func() { wantStatus(t, b.do(t, "POST", c.ManageURL+"/opt-out", false, nil), 200) })
+		for i := range 12 {
+			wg.Go(func() {
+				start := b.base.Add(time.Duration(1+i) * 15 * time.Minute)
+				r := &reservation.Reservation{ClientID: "website", QueueID: "q1", TimeZone: "UTC", CallbackNumber: number,
+					Channel: reservation.ChannelPreferences{Primary: "voice"}}
+				cand := reservation.Candidate{Slot: reservation.Slot{Start: start, End: start.Add(15 * time.Minute)}, Bucket: start, Cap: 1}
+				if _, err := other.CreateReservation(context.Background(), r, []reservation.Candidate{cand},
+					reservation.Write{Actor: "website", Origin: reservation.OriginAPI}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		rs, _, err := b.store.FindReservations(context.Background(), reservation.Filter{CallbackNumber: number, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 13 {
+			t.Fatalf("%d reservations, want 13", len(rs))
+		}
+		for _, r := range rs {
+			if !r.SMSOptOut {
+				t.Fatalf("reservation %s of the opted-out number is not opted out", r.ID)
+			}
 		}
 	})
 }

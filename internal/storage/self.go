@@ -46,27 +46,36 @@ func (s *Store) SelfServiceSecret(ctx context.Context, generated string) (string
 	return secret, nil
 }
 
-// lockNumber serialises, on PostgreSQL, the transactions that read or
-// write the SMS opt-out of one number (a transaction-level advisory lock;
-// SQLite's transactions are serial already).
-func (s *Store) lockNumber(ctx context.Context, tx *Tx, number string) error {
+// lockNumber orders, on PostgreSQL, the creates of a number with its
+// opt-out: a transaction-level advisory lock, shared by creates (which so
+// never wait for each other) and exclusive for an opt-out, which so waits
+// for the creates in flight and is waited for by the next ones. SQLite's
+// transactions are serial already.
+func (s *Store) lockNumber(ctx context.Context, tx *Tx, number string, exclusive bool) error {
 	if s.backend != Postgres || number == "" {
 		return nil
 	}
-	if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(7243012, hashtext($1))", number); err != nil {
+	fn := "pg_advisory_xact_lock_shared"
+	if exclusive {
+		fn = "pg_advisory_xact_lock"
+	}
+	// Keyed on the schema too: advisory locks are the database's, and
+	// deployments (or tests) in other schemas have numbers of their own.
+	if _, err := tx.exec(ctx, "SELECT "+fn+"(7243012, hashtext(current_schema() || ' ' || $1))", number); err != nil {
 		return fmt.Errorf("lock number: %w", err)
 	}
 	return nil
 }
 
 // carryOptOut marks a new reservation opted out of SMS when its number
-// has opted out (in the create's transaction, under the number's lock, so
-// that a concurrent opt-out is either seen here or sees this reservation).
+// has opted out (in the create's transaction, under the number's shared
+// lock, so that a concurrent opt-out is either seen here or sees this
+// reservation).
 func (s *Store) carryOptOut(ctx context.Context, tx *Tx, r *reservation.Reservation) error {
 	if r.SMSOptOut || r.CallbackNumber == "" {
 		return nil
 	}
-	if err := s.lockNumber(ctx, tx, r.CallbackNumber); err != nil {
+	if err := s.lockNumber(ctx, tx, r.CallbackNumber, false); err != nil {
 		return err
 	}
 	var n int
@@ -94,7 +103,7 @@ func (s *Store) OptOutSMS(ctx context.Context, id string, w reservation.Write) (
 		if r.CallbackNumber == "" {
 			return reservation.ErrNotFound // erased by retention
 		}
-		if err := s.lockNumber(ctx, tx, r.CallbackNumber); err != nil {
+		if err := s.lockNumber(ctx, tx, r.CallbackNumber, true); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `INSERT INTO sms_opt_outs (callback_number, created_at) VALUES ($1, $2)
