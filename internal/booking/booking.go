@@ -55,6 +55,12 @@ type Queue struct {
 	// Locale is the language (BCP 47) of the messages to customers who
 	// chose none ("": reservation.DefaultLocale).
 	Locale string
+	// NumberRules refuse callback numbers by country, prefix and type
+	// (nil: none).
+	NumberRules *reservation.NumberRules
+	// Admission is the duplicate rule and the throttles a create is
+	// judged by in its transaction (admission.go).
+	Admission reservation.Admission
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).
@@ -156,6 +162,9 @@ type Result struct {
 	Reservation *reservation.Reservation
 	Replayed    bool // an idempotent replay of an earlier request
 	Created     bool // a new reservation (201)
+	// DuplicateOf is set when a create booked nothing because its number
+	// already has this active reservation (duplicates: lenient).
+	DuplicateOf string
 }
 
 // Create books the first candidate of req that passes the queue's calendar
@@ -182,6 +191,10 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 			return res, err
 		}
 	}
+	if err := q.NumberRules.Check(req.CallbackNumber); err != nil {
+		s.observer.Admission("rejected", reservation.ENUMBERNOTALLOWED)
+		return nil, err
+	}
 	now := s.now()
 	cands, results := s.candidates(q, req.Candidates, req.ConcurrencyLimit, now)
 	s.observer.Stage("validation", time.Since(start))
@@ -206,6 +219,9 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 	if key != "" {
 		w.Idempotency = idem
 	}
+	if q.Admission.Active() {
+		w.Admission = &q.Admission
+	}
 	admit := time.Now()
 	_, err := s.store.CreateReservation(ctx, r, candidatesOf(cands), w)
 	s.observer.Stage("admission", time.Since(admit))
@@ -223,6 +239,9 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 		}
 		return nil, fmt.Errorf("idempotency key %s taken but not found", key)
 	case err != nil:
+		if res, ok, aerr := s.admissionRefusal(ctx, c, err); ok {
+			return res, aerr
+		}
 		return nil, err
 	}
 	s.observer.Admission("admitted", "")

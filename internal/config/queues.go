@@ -42,6 +42,11 @@ type Queue struct {
 	Locale string
 	// Calendar is the queue's calendar, built and validated.
 	Calendar *schedule.Calendar
+	// NumberRules are the callback numbers the queue refuses (number_rules).
+	NumberRules reservation.NumberRules
+	// Admission is the queue's duplicate rule and throttles (duplicates,
+	// duplicates_scope, throttle).
+	Admission reservation.Admission
 }
 
 // DefaultQueue returns the built-in queue used when there is no config file:
@@ -53,13 +58,15 @@ func DefaultQueue() Queue {
 		// Cannot happen: package schedule embeds the time zone database.
 		loc = time.UTC
 	}
-	return Queue{
+	q := Queue{
 		ID:       "queue_12345",
 		Name:     "Default",
 		TimeZone: "America/New_York",
 		Locale:   reservation.DefaultLocale,
 		Calendar: defaultSchedule(loc),
 	}
+	defaultAdmission(&q)
+	return q
 }
 
 // queues reads the required, non-empty queues list; ids must not repeat.
@@ -76,7 +83,8 @@ func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
 // queueKeys lists the keys of a queue.
 var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
 	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
-	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale"}
+	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale",
+	"number_rules", "duplicates", "duplicates_scope", "throttle"}
 
 // queue reads one queue: its id, its Genesys and SMS settings, its time
 // zone, then its calendar.
@@ -91,7 +99,8 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	}
 	q.Name = q.ID
 	q.Locale = reservation.DefaultLocale
-	err = p.decode(f, path, []decoder{
+	defaultAdmission(&q)
+	err = p.decode(f, path, append([]decoder{
 		{"genesys_queue_id", into(&q.GenesysQueueID, p.str)},
 		{"name", into(&q.Name, p.str)},
 		{"sms_from", into(&q.SMSFrom, p.phone)},
@@ -101,7 +110,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		{"schedule_group_id", into(&q.ScheduleGroupID, p.str)},
 		{"not_reached_wrapups", into(&q.NotReachedWrapups, p.wrapupCodes)},
 		{"locale", into(&q.Locale, p.locale)},
-	})
+	}, p.admissionDecoders(&q)...))
 	if err != nil {
 		return q, err
 	}

@@ -84,6 +84,9 @@ type Write struct {
 	// its key (CallbackIDKey): that record is what makes the id unique per
 	// client.
 	Idempotency *Idempotency
+	// Admission, when active, is checked in a create's transaction before
+	// it books: a *DuplicateError or *ThrottledError refuses it.
+	Admission *Admission
 }
 
 // Time returns the instant of the write: w.Now, or the current time.
