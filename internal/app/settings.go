@@ -116,7 +116,8 @@ func queuesOf(cfg *config.Config) []*booking.Queue {
 	for i, q := range cfg.Queues {
 		out[i] = &booking.Queue{ID: q.ID, GenesysQueueID: q.GenesysQueueID, Name: q.Name, TimeZone: q.TimeZone, Calendar: q.Calendar,
 			ScheduleGroupID: q.ScheduleGroupID, SMSFrom: q.SMSFrom, CallerID: q.CallerID, CallerIDName: q.CallerIDName, ScriptID: q.ScriptID,
-			NotReachedWrapups: slices.Clone(q.NotReachedWrapups), Locale: q.Locale}
+			NotReachedWrapups: slices.Clone(q.NotReachedWrapups), Locale: q.Locale,
+			NumberRules: &cfg.Queues[i].NumberRules, Admission: q.Admission}
 	}
 	return out
 }

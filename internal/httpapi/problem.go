@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/slotline/slotline/internal/audit"
@@ -58,6 +59,11 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		for k, v := range e.Extra {
 			body[k] = v
+		}
+		if code == reservation.ETHROTTLED {
+			if secs, ok := e.Extra["retry_after"].(int); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+			}
 		}
 	}
 	if code == reservation.EINTERNAL {

@@ -107,7 +107,7 @@ func (l Limit) String() string {
 	for _, unit := range []struct {
 		d    time.Duration
 		name string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
 		if l.Window%unit.d == 0 {
 			w = fmt.Sprintf("%d%s", l.Window/unit.d, unit.name)
 			break
