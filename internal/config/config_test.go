@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 )
 
@@ -106,6 +107,10 @@ func TestLoadFullExample(t *testing.T) {
 			ScriptID:          "3b0c7c4e-0000-4000-8000-000000000002",
 			NotReachedWrapups: []string{"6a1e0000-0000-4000-8000-00000000000a", "Voicemail"},
 			Locale:            "fr-CA",
+			NumberRules: reservation.NumberRules{Countries: []string{"US", "CA"}, Block: []string{"+1900", "+1976"},
+				RefuseTypes: []string{"premium_rate", "shared_cost", "pager"}},
+			Admission: reservation.Admission{Duplicates: "strict", Scope: "all",
+				PerNumber: reservation.Limit{N: 6, Window: 24 * time.Hour}, PerQueue: reservation.Limit{N: 500, Window: time.Hour}},
 			Calendar: &schedule.Calendar{
 				Location:    ny,
 				SlotMinutes: 15,
@@ -131,6 +136,8 @@ func TestLoadFullExample(t *testing.T) {
 			TimeZone:        "Europe/Paris",
 			ScheduleGroupID: "5d2e8f10-0000-4000-8000-000000000003",
 			Locale:          "en",
+			NumberRules:     defaultNumberRules,
+			Admission:       defaultAdmission,
 			Calendar: &schedule.Calendar{
 				Location:    paris,
 				SlotMinutes: 15,
@@ -146,15 +153,23 @@ func TestLoadFullExample(t *testing.T) {
 	}
 }
 
+// A queue's admission when its file says nothing.
+var (
+	defaultNumberRules = reservation.NumberRules{RefuseTypes: []string{"premium_rate", "shared_cost"}}
+	defaultAdmission   = reservation.Admission{Duplicates: "lenient", Scope: "queue"}
+)
+
 func TestParseDefaults(t *testing.T) {
 	t.Parallel()
 	got := mustParse(t, "queues:", "  - id: q1", "    timezone: UTC")
 	want := config.Default()
 	want.Queues = []config.Queue{{
-		ID:       "q1",
-		Name:     "q1",
-		TimeZone: "UTC",
-		Locale:   "en",
+		ID:          "q1",
+		Name:        "q1",
+		TimeZone:    "UTC",
+		Locale:      "en",
+		NumberRules: defaultNumberRules,
+		Admission:   defaultAdmission,
 		Calendar: &schedule.Calendar{
 			Location:    time.UTC,
 			SlotMinutes: 15,
