@@ -192,7 +192,7 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 		}
 	}
 	if err := q.NumberRules.Check(req.CallbackNumber); err != nil {
-		s.observer.Admission("rejected", reservation.ENUMBERNOTALLOWED)
+		s.observer.Admission("rejected", reservation.ENOTALLOWED)
 		return nil, err
 	}
 	now := s.now()

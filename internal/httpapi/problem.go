@@ -33,6 +33,9 @@ var problemTypes = map[string]struct {
 	reservation.EUNSUPPORTEDTYPE: {http.StatusUnsupportedMediaType, "Unsupported media type", "Send JSON with Content-Type: application/json."},
 	reservation.EUNAVAILABLE:     {http.StatusServiceUnavailable, "Service unavailable", "A dependency is down; retry later."},
 	reservation.EINTERNAL:        {http.StatusInternalServerError, "Internal error", "Something failed on our side; the request id identifies it in our logs."},
+	reservation.ENOTALLOWED:      {http.StatusBadRequest, "Number not allowed", "The queue's number rules (number_rules: countries, block, refuse_types) refuse the callback number; errors.callback_number says why."},
+	reservation.EDUPLICATE:       {http.StatusConflict, "Duplicate", "The callback number already has an active (scheduled or in_progress) reservation in the queue's scope (duplicates: strict); duplicate_of names it when the client may see it."},
+	reservation.ETHROTTLED:       {http.StatusTooManyRequests, "Throttled", "The queue's throttle (per_number or per_queue) allows no more creates over its rolling window now. Wait for Retry-After seconds."},
 }
 
 // problem renders err as RFC 9457 application/problem+json. An uncoded error

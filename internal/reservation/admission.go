@@ -9,14 +9,6 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Admission codes: a create refused by a queue's number rules, duplicate
-// check or throttles.
-const (
-	ENUMBERNOTALLOWED = "number_not_allowed" // the queue's number rules refuse the callback number
-	EDUPLICATE        = "duplicate"          // the number already has an active reservation (duplicates: strict)
-	ETHROTTLED        = "throttled"          // over the queue's per_number or per_queue throttle
-)
-
 // Duplicate modes of a queue.
 const (
 	DuplicatesOff     = "off"
@@ -56,7 +48,7 @@ type NumberRules struct {
 }
 
 // Check returns nil if the rules allow number (a valid E.164 number),
-// else an ENUMBERNOTALLOWED error whose callback_number field says why.
+// else an ENOTALLOWED error whose callback_number field says why.
 func (nr *NumberRules) Check(number string) error {
 	if nr == nil {
 		return nil
@@ -91,7 +83,7 @@ func (nr *NumberRules) Check(number string) error {
 }
 
 func numberRefused(why string) error {
-	return &Error{Code: ENUMBERNOTALLOWED, Message: "callback_number " + why,
+	return &Error{Code: ENOTALLOWED, Message: "callback_number " + why,
 		Fields: map[string]string{"callback_number": why}}
 }
 
