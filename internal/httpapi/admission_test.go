@@ -365,3 +365,24 @@ func counter(t *testing.T, m *metrics.Metrics, outcome, reason string) float64 {
 	}
 	return v.GetCounter().GetValue()
 }
+
+// testAdmissionConformance (a TestOpenAPIConformance subtest) produces
+// each admission answer of POST /api/v2/callbacks against the document.
+func testAdmissionConformance(t *testing.T, b *specBundle) {
+	clock := fakeclock.New(b.now)
+	rules := &reservation.NumberRules{Countries: []string{"US"}}
+	lenient := newAdmissionServer(t, b.doc, sqliteDSN(t), clock, reservation.Admission{Duplicates: reservation.DuplicatesLenient}, rules)
+	first := lenient.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", lenient.website, lenient.body("+14155550100", "queue_a", 0)).reservation(t)
+	if r := lenient.do(t, http.StatusOK, "POST", "/api/v2/callbacks", lenient.website, lenient.body("+14155550100", "queue_a", 1)); r.header.Get("Slotline-Duplicate-Of") != first.ID {
+		t.Errorf("Slotline-Duplicate-Of = %q, want %s", r.header.Get("Slotline-Duplicate-Of"), first.ID)
+	}
+	lenient.do(t, http.StatusBadRequest, "POST", "/api/v2/callbacks", lenient.website, lenient.body("+442079460000", "queue_a", 0))
+	strict := newAdmissionServer(t, b.doc, sqliteDSN(t), clock, reservation.Admission{Duplicates: reservation.DuplicatesStrict,
+		PerNumber: reservation.Limit{N: 2, Window: time.Hour}}, nil)
+	strict.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", strict.website, strict.body("+14155550100", "queue_a", 0))
+	strict.do(t, http.StatusConflict, "POST", "/api/v2/callbacks", strict.website, strict.body("+14155550100", "queue_a", 1))
+	r := strict.do(t, http.StatusTooManyRequests, "POST", "/api/v2/callbacks", strict.website, strict.body("+14155550100", "queue_a", 2))
+	if r.header.Get("Retry-After") != "3600" {
+		t.Errorf("Retry-After = %q, want 3600", r.header.Get("Retry-After"))
+	}
+}

@@ -1036,6 +1036,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"Calendar", testCalendar},
 		{"Isolation", testIsolation},
+		{"Admission", testAdmissionConformance},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented
