@@ -44,7 +44,7 @@ func advisoryKey(name string) int64 {
 // committed the counts), or the per_queue hit to record once booked.
 type admission struct {
 	refused  error
-	queueHit string
+	queueHit *throttleHit
 }
 
 // admit judges r against a in tx. Its errors are the database's.
@@ -67,17 +67,16 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 		}
 	}
 	if a.PerNumber.N > 0 {
-		key := throttleNumberKey(r.QueueID, r.CallbackNumber)
-		wait, err := throttleWait(ctx, tx, key, a.PerNumber, now)
+		h, err := throttleWait(ctx, tx, throttleNumberKey(r.QueueID, r.CallbackNumber), a.PerNumber, now)
 		if err != nil {
 			return out, err
 		}
 		// Every create that gets this far counts, refused or not.
-		if err := tx.execLater(ctx, wrapErr("record throttle hit"), "INSERT INTO throttle_hits (key, at) VALUES ($1, $2)", key, micros(now)); err != nil {
+		if err := h.record(ctx, tx, now); err != nil {
 			return out, err
 		}
-		if wait > 0 {
-			out.refused = &reservation.ThrottledError{Which: "per_number", Limit: a.PerNumber, RetryAfter: wait}
+		if h.Wait > 0 {
+			out.refused = &reservation.ThrottledError{Which: "per_number", Limit: a.PerNumber, RetryAfter: h.Wait}
 			return out, nil
 		}
 	}
@@ -99,33 +98,55 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 		}
 	}
 	if a.PerQueue.N > 0 {
-		key := throttleQueueKey(r.QueueID)
-		wait, err := throttleWait(ctx, tx, key, a.PerQueue, now)
+		h, err := throttleWait(ctx, tx, throttleQueueKey(r.QueueID), a.PerQueue, now)
 		if err != nil {
 			return out, err
 		}
-		if wait > 0 {
-			out.refused = &reservation.ThrottledError{Which: "per_queue", Limit: a.PerQueue, RetryAfter: wait}
+		if h.Wait > 0 {
+			out.refused = &reservation.ThrottledError{Which: "per_queue", Limit: a.PerQueue, RetryAfter: h.Wait}
 			return out, nil
 		}
-		out.queueHit = key
+		out.queueHit = &h
 	}
 	return out, nil
 }
 
-// throttleWait returns how long until key's window lets one more in (0:
-// now): the time until the limit's N-th newest hit leaves the window.
-func throttleWait(ctx context.Context, tx *Tx, key string, l reservation.Limit, now time.Time) (time.Duration, error) {
-	var at int64
-	err := tx.queryRow(ctx, "SELECT at FROM throttle_hits WHERE key = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
-		key, micros(now.Add(-l.Window)), l.N-1).Scan(&at)
+// throttleHit is a throttle's verdict on one more create: Wait until
+// the window lets one in (0: now), and the number of the key's next hit.
+type throttleHit struct {
+	key  string
+	seq  int64
+	Wait time.Duration
+}
+
+// throttleWait judges one more create of key against l: it waits until
+// the key's N-th newest hit leaves the window. Hits are numbered per key
+// (their creates are serialised), so that hit is one index lookup.
+func throttleWait(ctx context.Context, tx *Tx, key string, l reservation.Limit, now time.Time) (throttleHit, error) {
+	h := throttleHit{key: key, seq: 1}
+	var last int64
+	var nth *int64
+	err := tx.queryRow(ctx, `SELECT s.seq, (SELECT at FROM throttle_hits WHERE key = $1 AND seq = s.seq - $2)
+		FROM (SELECT seq FROM throttle_hits WHERE key = $1 ORDER BY seq DESC LIMIT 1) s`, key, l.N-1).Scan(&last, &nth)
 	if errors.Is(err, errNoRows) {
-		return 0, nil
+		return h, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read throttle: %w", err)
+		return h, fmt.Errorf("read throttle: %w", err)
 	}
-	return instant(at).Add(l.Window).Sub(now), nil
+	h.seq = last + 1
+	if nth != nil {
+		if until := instant(*nth).Add(l.Window); until.After(now) {
+			h.Wait = until.Sub(now)
+		}
+	}
+	return h, nil
+}
+
+// record counts the hit (it travels with the next statement).
+func (h throttleHit) record(ctx context.Context, tx *Tx, now time.Time) error {
+	return tx.execLater(ctx, wrapErr("record throttle hit"), "INSERT INTO throttle_hits (key, seq, at) VALUES ($1, $2, $3)",
+		h.key, h.seq, micros(now))
 }
 
 // DeleteThrottleHits deletes the throttle counts made before t (no window

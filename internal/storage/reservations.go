@@ -254,8 +254,8 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 			}
 			return err
 		}
-		if adm.queueHit != "" {
-			if err := tx.execLater(ctx, wrapErr("record throttle hit"), "INSERT INTO throttle_hits (key, at) VALUES ($1, $2)", adm.queueHit, micros(now)); err != nil {
+		if adm.queueHit != nil {
+			if err := adm.queueHit.record(ctx, tx, now); err != nil {
 				return err
 			}
 		}
