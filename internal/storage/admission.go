@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/slotline/slotline/internal/reservation"
@@ -41,10 +43,13 @@ func advisoryKey(name string) int64 {
 
 // admission is what admit decided: refused (a *reservation.DuplicateError
 // or *reservation.ThrottledError, to be returned once the transaction has
-// committed the counts), or the per_queue hit to record once booked.
+// committed what the refusal counted), or the hits to record: the
+// per_number one whatever becomes of the create, the per_queue one only
+// once it is booked.
 type admission struct {
-	refused  error
-	queueHit *throttleHit
+	refused   error
+	numberHit *throttleHit
+	queueHit  *throttleHit
 }
 
 // admit judges r against a in tx. Its errors are the database's.
@@ -52,63 +57,99 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 	var out admission
 	dup := a.Duplicates == reservation.DuplicatesLenient || a.Duplicates == reservation.DuplicatesStrict
 	if s.backend == Postgres {
-		var locks []int64
+		var locks []any
 		if dup || a.PerNumber.N > 0 {
 			locks = append(locks, advisoryKey("number:"+r.CallbackNumber))
 		}
 		if a.PerQueue.N > 0 {
 			locks = append(locks, advisoryKey("queue:"+r.QueueID))
 		}
-		slices.Sort(locks)
-		for _, k := range locks {
-			if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock($1)", k); err != nil {
+		slices.SortFunc(locks, func(x, y any) int { return cmp.Compare(x.(int64), y.(int64)) })
+		q := "SELECT pg_advisory_xact_lock($1)"
+		if len(locks) == 2 {
+			q += ", pg_advisory_xact_lock($2)" // evaluated in order
+		}
+		if len(locks) > 0 {
+			if _, err := tx.exec(ctx, q, locks...); err != nil {
 				return out, fmt.Errorf("admission lock: %w", err)
 			}
 		}
 	}
+	var keys []string
+	var limits []reservation.Limit
 	if a.PerNumber.N > 0 {
-		h, err := throttleWait(ctx, tx, throttleNumberKey(r.QueueID, r.CallbackNumber), a.PerNumber, now)
-		if err != nil {
-			return out, err
+		keys, limits = append(keys, throttleNumberKey(r.QueueID, r.CallbackNumber)), append(limits, a.PerNumber)
+	}
+	if a.PerQueue.N > 0 {
+		keys, limits = append(keys, throttleQueueKey(r.QueueID)), append(limits, a.PerQueue)
+	}
+	hits, err := throttleWaits(ctx, tx, keys, limits, now)
+	if err != nil {
+		return out, err
+	}
+	if a.PerNumber.N > 0 {
+		out.numberHit, hits = &hits[0], hits[1:]
+	}
+	if a.PerQueue.N > 0 {
+		out.queueHit = &hits[0]
+	}
+	refuse := func(err error) (admission, error) {
+		out.refused = err
+		if out.numberHit != nil { // a refused create counts for per_number
+			if err := out.numberHit.record(ctx, tx, now); err != nil {
+				return out, err
+			}
 		}
-		// Every create that gets this far counts, refused or not.
-		if err := h.record(ctx, tx, now); err != nil {
-			return out, err
-		}
-		if h.Wait > 0 {
-			out.refused = &reservation.ThrottledError{Which: "per_number", Limit: a.PerNumber, RetryAfter: h.Wait}
-			return out, nil
-		}
+		return out, nil
+	}
+	if h := out.numberHit; h != nil && h.Wait > 0 {
+		return refuse(&reservation.ThrottledError{Which: "per_number", Limit: a.PerNumber, RetryAfter: h.Wait})
 	}
 	if dup {
-		q := "SELECT " + reservationColumns + " FROM reservations WHERE callback_number = $1 AND status IN ('scheduled', 'in_progress')"
+		q := "SELECT id FROM reservations WHERE callback_number = $1 AND status IN ('scheduled', 'in_progress')"
 		args := []any{r.CallbackNumber}
 		if a.Scope != reservation.ScopeAll {
 			q += " AND queue_id = $2"
 			args = append(args, r.QueueID)
 		}
-		existing, err := scanReservation(tx.queryRow(ctx, q+" ORDER BY created_at, id LIMIT 1", args...))
+		var id string
+		err := tx.queryRow(ctx, q+" ORDER BY created_at, id LIMIT 1", args...).Scan(&id)
 		switch {
 		case errors.Is(err, errNoRows):
 		case err != nil:
 			return out, fmt.Errorf("find duplicate: %w", err)
 		default:
-			out.refused = &reservation.DuplicateError{Existing: existing, Lenient: a.Duplicates == reservation.DuplicatesLenient}
-			return out, nil
+			existing, err := scanReservation(tx.queryRow(ctx, "SELECT "+reservationColumns+" FROM reservations WHERE id = $1", id))
+			if err != nil {
+				return out, fmt.Errorf("read duplicate: %w", err)
+			}
+			return refuse(&reservation.DuplicateError{Existing: existing, Lenient: a.Duplicates == reservation.DuplicatesLenient})
 		}
 	}
-	if a.PerQueue.N > 0 {
-		h, err := throttleWait(ctx, tx, throttleQueueKey(r.QueueID), a.PerQueue, now)
-		if err != nil {
-			return out, err
-		}
-		if h.Wait > 0 {
-			out.refused = &reservation.ThrottledError{Which: "per_queue", Limit: a.PerQueue, RetryAfter: h.Wait}
-			return out, nil
-		}
-		out.queueHit = &h
+	if h := out.queueHit; h != nil && h.Wait > 0 {
+		return refuse(&reservation.ThrottledError{Which: "per_queue", Limit: a.PerQueue, RetryAfter: h.Wait})
 	}
 	return out, nil
+}
+
+// booked records the hits of a booked create, in one statement.
+func (a admission) booked(ctx context.Context, tx *Tx, now time.Time) error {
+	var hits []*throttleHit
+	for _, h := range []*throttleHit{a.numberHit, a.queueHit} {
+		if h != nil {
+			hits = append(hits, h)
+		}
+	}
+	if len(hits) == 0 {
+		return nil
+	}
+	q := "INSERT INTO throttle_hits (key, seq, at) VALUES ($1, $2, $3)"
+	args := []any{hits[0].key, hits[0].seq, micros(now)}
+	if len(hits) == 2 {
+		q += ", ($4, $5, $6)"
+		args = append(args, hits[1].key, hits[1].seq, micros(now))
+	}
+	return tx.execLater(ctx, wrapErr("record throttle hits"), q, args...)
 }
 
 // throttleHit is a throttle's verdict on one more create: Wait until
@@ -119,28 +160,47 @@ type throttleHit struct {
 	Wait time.Duration
 }
 
-// throttleWait judges one more create of key against l: it waits until
-// the key's N-th newest hit leaves the window. Hits are numbered per key
-// (their creates are serialised), so that hit is one index lookup.
-func throttleWait(ctx context.Context, tx *Tx, key string, l reservation.Limit, now time.Time) (throttleHit, error) {
-	h := throttleHit{key: key, seq: 1}
-	var last int64
-	var nth *int64
-	err := tx.queryRow(ctx, `SELECT s.seq, (SELECT at FROM throttle_hits WHERE key = $1 AND seq = s.seq - $2)
-		FROM (SELECT seq FROM throttle_hits WHERE key = $1 ORDER BY seq DESC LIMIT 1) s`, key, l.N-1).Scan(&last, &nth)
-	if errors.Is(err, errNoRows) {
-		return h, nil
+// throttleWaits judges one more create of each key against its limit, in
+// one query: each waits until its key's N-th newest hit leaves the
+// window. Hits are numbered per key (their creates are serialised), so
+// that hit is one index lookup.
+func throttleWaits(ctx context.Context, tx *Tx, keys []string, limits []reservation.Limit, now time.Time) ([]throttleHit, error) {
+	if len(keys) == 0 {
+		return nil, nil
 	}
+	out := make([]throttleHit, len(keys))
+	var parts []string
+	var args []any
+	for i, k := range keys {
+		out[i] = throttleHit{key: k, seq: 1}
+		n := len(args)
+		parts = append(parts, fmt.Sprintf(`SELECT %d AS i, s.seq, (SELECT at FROM throttle_hits WHERE key = $%d AND seq = s.seq - $%d) AS nth
+		FROM (SELECT seq FROM throttle_hits WHERE key = $%d ORDER BY seq DESC LIMIT 1) s`, i, n+1, n+2, n+1))
+		args = append(args, k, limits[i].N-1)
+	}
+	rs, err := tx.query(ctx, strings.Join(parts, " UNION ALL "), args...)
 	if err != nil {
-		return h, fmt.Errorf("read throttle: %w", err)
+		return nil, fmt.Errorf("read throttles: %w", err)
 	}
-	h.seq = last + 1
-	if nth != nil {
-		if until := instant(*nth).Add(l.Window); until.After(now) {
-			h.Wait = until.Sub(now)
+	defer rs.Close()
+	for rs.Next() {
+		var i int
+		var last int64
+		var nth *int64
+		if err := rs.Scan(&i, &last, &nth); err != nil {
+			return nil, fmt.Errorf("read throttles: %w", err)
+		}
+		out[i].seq = last + 1
+		if nth != nil {
+			if until := instant(*nth).Add(limits[i].Window); until.After(now) {
+				out[i].Wait = until.Sub(now)
+			}
 		}
 	}
-	return h, nil
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("read throttles: %w", err)
+	}
+	return out, nil
 }
 
 // record counts the hit (it travels with the next statement).

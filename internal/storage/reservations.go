@@ -248,16 +248,14 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 			}
 		}
 		if chosen, t, err = reservation.Book(ctx, r, cands, ledger{tx}, now); err != nil {
-			if errors.Is(err, reservation.ErrFull) && w.Admission.Active() && w.Admission.PerNumber.N > 0 {
+			if errors.Is(err, reservation.ErrFull) && adm.numberHit != nil {
 				refused = err // the per_number count of a refused create stays
-				return nil
+				return adm.numberHit.record(ctx, tx, now)
 			}
 			return err
 		}
-		if adm.queueHit != nil {
-			if err := adm.queueHit.record(ctx, tx, now); err != nil {
-				return err
-			}
+		if err := adm.booked(ctx, tx, now); err != nil {
+			return err
 		}
 		if r.ID == "" {
 			r.ID = newID("cb_", 5)
