@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -83,7 +82,18 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 	if a.PerQueue.N > 0 {
 		keys, limits = append(keys, throttleQueueKey(r.QueueID)), append(limits, a.PerQueue)
 	}
-	hits, err := throttleWaits(ctx, tx, keys, limits, now)
+	var dupQuery string
+	var dupArgs []any
+	if dup {
+		dupQuery = "SELECT pk FROM reservations WHERE callback_number = $%d AND status IN ('scheduled', 'in_progress')"
+		dupArgs = []any{r.CallbackNumber}
+		if a.Scope != reservation.ScopeAll {
+			dupQuery += " AND queue_id = $%d"
+			dupArgs = append(dupArgs, r.QueueID)
+		}
+		dupQuery += " ORDER BY created_at, id LIMIT 1"
+	}
+	hits, dupPK, err := throttleWaits(ctx, tx, keys, limits, dupQuery, dupArgs, now)
 	if err != nil {
 		return out, err
 	}
@@ -105,26 +115,12 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 	if h := out.numberHit; h != nil && h.Wait > 0 {
 		return refuse(&reservation.ThrottledError{Which: "per_number", Limit: a.PerNumber, RetryAfter: h.Wait})
 	}
-	if dup {
-		q := "SELECT id FROM reservations WHERE callback_number = $1 AND status IN ('scheduled', 'in_progress')"
-		args := []any{r.CallbackNumber}
-		if a.Scope != reservation.ScopeAll {
-			q += " AND queue_id = $2"
-			args = append(args, r.QueueID)
+	if dupPK != nil {
+		existing, err := scanReservation(tx.queryRow(ctx, "SELECT "+reservationColumns+" FROM reservations WHERE pk = $1", *dupPK))
+		if err != nil {
+			return out, fmt.Errorf("read duplicate: %w", err)
 		}
-		var id string
-		err := tx.queryRow(ctx, q+" ORDER BY created_at, id LIMIT 1", args...).Scan(&id)
-		switch {
-		case errors.Is(err, errNoRows):
-		case err != nil:
-			return out, fmt.Errorf("find duplicate: %w", err)
-		default:
-			existing, err := scanReservation(tx.queryRow(ctx, "SELECT "+reservationColumns+" FROM reservations WHERE id = $1", id))
-			if err != nil {
-				return out, fmt.Errorf("read duplicate: %w", err)
-			}
-			return refuse(&reservation.DuplicateError{Existing: existing, Lenient: a.Duplicates == reservation.DuplicatesLenient})
-		}
+		return refuse(&reservation.DuplicateError{Existing: existing, Lenient: a.Duplicates == reservation.DuplicatesLenient})
 	}
 	if h := out.queueHit; h != nil && h.Wait > 0 {
 		return refuse(&reservation.ThrottledError{Which: "per_queue", Limit: a.PerQueue, RetryAfter: h.Wait})
@@ -160,17 +156,28 @@ type throttleHit struct {
 	Wait time.Duration
 }
 
-// throttleWaits judges one more create of each key against its limit, in
-// one query: each waits until its key's N-th newest hit leaves the
-// window. Hits are numbered per key (their creates are serialised), so
-// that hit is one index lookup.
-func throttleWaits(ctx context.Context, tx *Tx, keys []string, limits []reservation.Limit, now time.Time) ([]throttleHit, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
+// throttleWaits judges one more create of each key against its limit,
+// and runs dupQuery (a SELECT of one pk, its placeholders numbered by
+// %d; "" for none), in one query: each key waits until its N-th newest
+// hit leaves the window. Hits are numbered per key (their creates are
+// serialised), so that hit is one index lookup.
+func throttleWaits(ctx context.Context, tx *Tx, keys []string, limits []reservation.Limit, dupQuery string, dupArgs []any,
+	now time.Time) ([]throttleHit, *int64, error) {
 	out := make([]throttleHit, len(keys))
+	var dupPK *int64
 	var parts []string
 	var args []any
+	if dupQuery != "" {
+		nums := make([]any, len(dupArgs))
+		for i := range dupArgs {
+			nums[i] = i + 1
+		}
+		parts = append(parts, "SELECT -1 AS i, 0 AS seq, ("+fmt.Sprintf(dupQuery, nums...)+") AS nth")
+		args = append(args, dupArgs...)
+	}
+	if len(parts) == 0 && len(keys) == 0 {
+		return out, nil, nil
+	}
 	for i, k := range keys {
 		out[i] = throttleHit{key: k, seq: 1}
 		n := len(args)
@@ -180,7 +187,7 @@ func throttleWaits(ctx context.Context, tx *Tx, keys []string, limits []reservat
 	}
 	rs, err := tx.query(ctx, strings.Join(parts, " UNION ALL "), args...)
 	if err != nil {
-		return nil, fmt.Errorf("read throttles: %w", err)
+		return nil, nil, fmt.Errorf("read throttles: %w", err)
 	}
 	defer rs.Close()
 	for rs.Next() {
@@ -188,7 +195,11 @@ func throttleWaits(ctx context.Context, tx *Tx, keys []string, limits []reservat
 		var last int64
 		var nth *int64
 		if err := rs.Scan(&i, &last, &nth); err != nil {
-			return nil, fmt.Errorf("read throttles: %w", err)
+			return nil, nil, fmt.Errorf("read throttles: %w", err)
+		}
+		if i < 0 {
+			dupPK = nth
+			continue
 		}
 		out[i].seq = last + 1
 		if nth != nil {
@@ -198,9 +209,9 @@ func throttleWaits(ctx context.Context, tx *Tx, keys []string, limits []reservat
 		}
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("read throttles: %w", err)
+		return nil, nil, fmt.Errorf("read throttles: %w", err)
 	}
-	return out, nil
+	return out, dupPK, nil
 }
 
 // record counts the hit (it travels with the next statement).
