@@ -48,7 +48,7 @@ import (
 
 // What the bench measures against, and how it loads the system.
 const (
-	benchAllPhases = "floor,store,http,memory"
+	benchAllPhases = "floor,store,admission,http,memory"
 
 	benchTargetStoreRatio = 0.35 // store admissions/s as a fraction of the floor's tx/s
 	benchTargetHTTPRate   = 2500 // POST /api/v2/callbacks per second, on SQLite
@@ -215,7 +215,8 @@ type bench struct {
 
 func (b *bench) run(ctx context.Context) error {
 	b.printHeader()
-	if err := runPhases(ctx, b.opts.phases, phase{"floor", b.runFloor}, phase{"store", b.runStore}); err != nil {
+	if err := runPhases(ctx, b.opts.phases, phase{"floor", b.runFloor}, phase{"store", b.runStore},
+		phase{"admission", b.runAdmission}); err != nil {
 		return err
 	}
 	if b.opts.phases["http"] || b.opts.phases["memory"] {
@@ -865,7 +866,11 @@ func (g benchGrid) slot(n int64) reservation.Slot {
 }
 
 // benchPhone returns one of the 100 numbers +14155550100…+14155550199.
-func benchPhone(n int64) string { return fmt.Sprintf("+1415555%04d", 100+n%100) }
+func benchPhone(n int64) string {
+	// Every number of a run differs (up to 8 million), as real customers'
+	// mostly do: a queue's duplicate rule then refuses none.
+	return fmt.Sprintf("+1415%03d%04d", 200+(n/10000)%800, n%10000)
+}
 
 func benchRandomHex(n int) string {
 	b := make([]byte, n)
@@ -1150,6 +1155,8 @@ type benchReport struct {
 	Store           *benchStoreFigures  `json:"store,omitempty"`
 	HTTP            *benchHTTPFigures   `json:"http,omitempty"`
 	Memory          *benchMemoryFigures `json:"memory,omitempty"`
+	// Admission is the admission phase (bench_admission.go).
+	Admission *benchAdmissionFigures `json:"admission,omitempty"`
 }
 
 // benchRateFigures are a load run's throughput and latency.

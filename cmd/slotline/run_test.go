@@ -569,7 +569,7 @@ func TestAuditTamperDetected(t *testing.T) {
 	for i := range 3 {
 		start := time.Now().Add(time.Duration(i+2) * time.Hour)
 		status, body, _ := seedSubmit(http.DefaultClient, s.url, tok, seedReservationPayload{
-			CallbackID: fmt.Sprintf("a%d", i), CallbackNumber: "+14155550199", QueueID: "queue_12345", ConcurrencyLimit: 5,
+			CallbackID: fmt.Sprintf("a%d", i), CallbackNumber: fmt.Sprintf("+1415555%04d", 100+i), QueueID: "queue_12345", ConcurrencyLimit: 5,
 			TimeSlotMatrix: []seedTimeSlot{{start, start.Add(15 * time.Minute)}},
 		})
 		if status != 201 {
@@ -624,7 +624,7 @@ func TestTwoProcessesOnPostgres(t *testing.T) {
 		}
 		wg.Go(func() {
 			status, body, err := seedSubmit(hc, base, tokA, seedReservationPayload{
-				CallbackID: fmt.Sprintf("race-%d", i), CallbackNumber: "+442071838750", QueueID: "support", ConcurrencyLimit: 50,
+				CallbackID: fmt.Sprintf("race-%d", i), CallbackNumber: fmt.Sprintf("+44207183%04d", i), QueueID: "support", ConcurrencyLimit: 50,
 				TimeSlotMatrix: []seedTimeSlot{{slot, slot.Add(15 * time.Minute)}},
 			})
 			switch {
@@ -800,7 +800,7 @@ queues:
 		wg.Go(func() {
 			at := time.Now().Add(time.Duration(2+i%20) * time.Hour).Truncate(15 * time.Minute)
 			status, body, err := seedSubmit(hc, s.url, tok, seedReservationPayload{
-				CallbackID: fmt.Sprintf("k%d", i), CallbackNumber: "+14155550199", QueueID: "support", ConcurrencyLimit: 50,
+				CallbackID: fmt.Sprintf("k%d", i), CallbackNumber: fmt.Sprintf("+1415555%04d", 100+i), QueueID: "support", ConcurrencyLimit: 50,
 				TimeSlotMatrix: []seedTimeSlot{{at, at.Add(15 * time.Minute)}},
 			})
 			if err == nil && status == 201 {
@@ -937,7 +937,7 @@ queues:
 	for i := range 30 {
 		at := time.Now().Add(time.Duration(2+i%20) * time.Hour).Truncate(15 * time.Minute)
 		status, body, err := seedSubmit(http.DefaultClient, s.url, tok, seedReservationPayload{
-			CallbackID: fmt.Sprintf("d%d", i), CallbackNumber: "+14155550199", QueueID: "support", ConcurrencyLimit: 50,
+			CallbackID: fmt.Sprintf("d%d", i), CallbackNumber: fmt.Sprintf("+1415555%04d", 100+i), QueueID: "support", ConcurrencyLimit: 50,
 			TimeSlotMatrix: []seedTimeSlot{{at, at.Add(15 * time.Minute)}},
 		})
 		if err != nil || status != 201 {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -104,12 +105,17 @@ func (s *hooksServer) call(t *testing.T, method, path string, body any) (int, []
 	return resp.StatusCode, b
 }
 
+// reserveCount numbers the reservations reserve makes.
+var reserveCount atomic.Int64
+
 // reserve books a slot hours from now and returns the reservation's id.
 func (s *hooksServer) reserve(t *testing.T, callbackID string, hours int) string {
 	t.Helper()
 	start := time.Now().Add(time.Duration(hours) * time.Hour).Truncate(15 * time.Minute)
 	status, body := s.call(t, "POST", "/api/v2/callbacks", map[string]any{
-		"callback_id": callbackID, "callback_number": "+442071838750", "queue_id": "support", "concurrency_limit": 5,
+		// Each reservation its own number: the queue answers a second
+		// active one of a number with the first (duplicates: lenient).
+		"callback_id": callbackID, "callback_number": fmt.Sprintf("+44207183%04d", reserveCount.Add(1)), "queue_id": "support", "concurrency_limit": 5,
 		"time_slot_matrix": []map[string]string{{"start": start.Format(time.RFC3339), "end": start.Add(15 * time.Minute).Format(time.RFC3339)}},
 	})
 	var r struct{ ID string }

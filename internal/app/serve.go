@@ -299,6 +299,9 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 		if _, err := store.DeleteExpiredLeases(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "delete expired leases", "err", err)
 		}
+		if _, err := store.DeleteThrottleHits(ctx, now.Add(-config.MaxThrottleWindow)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "delete old throttle counts", "err", err)
+		}
 		if d := cfg.Retention.EraseNumbersAfter; d > 0 {
 			if n, err := store.EraseNumbers(ctx, now.Add(-d)); err != nil && ctx.Err() == nil {
 				logger.WarnContext(ctx, "erase phone numbers", "err", err)

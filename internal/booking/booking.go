@@ -62,6 +62,12 @@ type Queue struct {
 	// SelfService is what the queue's customers may change through their
 	// reservations' self-service links.
 	SelfService reservation.SelfPolicy
+	// NumberRules refuse callback numbers by country, prefix and type
+	// (nil: none).
+	NumberRules *reservation.NumberRules
+	// Admission is the duplicate rule and the throttles a create is
+	// judged by in its transaction (admission.go).
+	Admission reservation.Admission
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).
@@ -173,6 +179,9 @@ type Result struct {
 	Reservation *reservation.Reservation
 	Replayed    bool // an idempotent replay of an earlier request
 	Created     bool // a new reservation (201)
+	// DuplicateOf is set when a create booked nothing because its number
+	// already has this active reservation (duplicates: lenient).
+	DuplicateOf string
 }
 
 // Create books the first candidate of req that passes the queue's calendar
@@ -199,6 +208,10 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 			return res, err
 		}
 	}
+	if err := q.NumberRules.Check(req.CallbackNumber); err != nil {
+		s.observer.Admission("rejected", reservation.ENOTALLOWED)
+		return nil, err
+	}
 	now := s.now()
 	cands, results := s.candidates(q, req.Candidates, req.ConcurrencyLimit, now)
 	s.observer.Stage("validation", time.Since(start))
@@ -224,6 +237,9 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 	if key != "" {
 		w.Idempotency = idem
 	}
+	if q.Admission.Active() {
+		w.Admission = &q.Admission
+	}
 	admit := time.Now()
 	_, err := s.store.CreateReservation(ctx, r, candidatesOf(cands), w)
 	s.observer.Stage("admission", time.Since(admit))
@@ -241,6 +257,9 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 		}
 		return nil, fmt.Errorf("idempotency key %s taken but not found", key)
 	case err != nil:
+		if res, ok, aerr := s.admissionRefusal(ctx, c, err); ok {
+			return res, aerr
+		}
 		return nil, err
 	}
 	s.observer.Admission("admitted", "")

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 )
 
@@ -109,6 +110,10 @@ func TestLoadFullExample(t *testing.T) {
 			// cancel_if_reached_within: 2h
 			CancelIfReachedWithin: 2 * time.Hour,
 			SelfService:           config.DefaultSelfPolicy,
+			NumberRules: reservation.NumberRules{Countries: []string{"US", "CA"}, Block: []string{"+1900", "+1976"},
+				RefuseTypes: []string{"premium_rate", "shared_cost", "pager"}},
+			Admission: reservation.Admission{Duplicates: "strict", Scope: "all",
+				PerNumber: reservation.Limit{N: 6, Window: 24 * time.Hour}, PerQueue: reservation.Limit{N: 500, Window: time.Hour}},
 			Calendar: &schedule.Calendar{
 				Location:    ny,
 				SlotMinutes: 15,
@@ -137,6 +142,8 @@ func TestLoadFullExample(t *testing.T) {
 			// the default
 			CancelIfReachedWithin: 4 * time.Hour,
 			SelfService:           config.DefaultSelfPolicy,
+			NumberRules:           defaultNumberRules,
+			Admission:             defaultAdmission,
 			Calendar: &schedule.Calendar{
 				Location:    paris,
 				SlotMinutes: 15,
@@ -153,17 +160,24 @@ func TestLoadFullExample(t *testing.T) {
 	}
 }
 
+// A queue's admission when its file says nothing.
+var (
+	defaultNumberRules = reservation.NumberRules{RefuseTypes: []string{"premium_rate", "shared_cost"}}
+	defaultAdmission   = reservation.Admission{Duplicates: "lenient", Scope: "queue"}
+)
+
 func TestParseDefaults(t *testing.T) {
 	t.Parallel()
 	got := mustParse(t, "queues:", "  - id: q1", "    timezone: UTC")
 	want := config.Default()
 	want.Queues = []config.Queue{{
-		ID:       "q1",
-		Name:     "q1",
-		TimeZone: "UTC",
-		Locale:   "en",
-		// the default
-		CancelIfReachedWithin: 4 * time.Hour,
+		ID:                    "q1",
+		Name:                  "q1",
+		TimeZone:              "UTC",
+		Locale:                "en",
+		CancelIfReachedWithin: 4 * time.Hour, // the default
+		NumberRules:           defaultNumberRules,
+		Admission:             defaultAdmission,
 		Calendar: &schedule.Calendar{
 			Location:    time.UTC,
 			SlotMinutes: 15,

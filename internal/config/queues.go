@@ -50,6 +50,11 @@ type Queue struct {
 	// SelfService is what customers may change through their links
 	// (default: 3 reschedules, until 15 minutes before the slot).
 	SelfService reservation.SelfPolicy
+	// NumberRules are the callback numbers the queue refuses (number_rules).
+	NumberRules reservation.NumberRules
+	// Admission is the queue's duplicate rule and throttles (duplicates,
+	// duplicates_scope, throttle).
+	Admission reservation.Admission
 }
 
 // DefaultCancelIfReachedWithin is a queue's cancel_if_reached_within
@@ -65,7 +70,7 @@ func DefaultQueue() Queue {
 		// Cannot happen: package schedule embeds the time zone database.
 		loc = time.UTC
 	}
-	return Queue{
+	q := Queue{
 		ID:       "queue_12345",
 		Name:     "Default",
 		TimeZone: "America/New_York",
@@ -76,6 +81,8 @@ func DefaultQueue() Queue {
 		// The default policy.
 		SelfService: DefaultSelfPolicy,
 	}
+	defaultAdmission(&q)
+	return q
 }
 
 // queues reads the required, non-empty queues list; ids must not repeat.
@@ -93,7 +100,7 @@ func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
 var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
 	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
 	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale",
-	"cancel_if_reached_within", "self_service"}
+	"cancel_if_reached_within", "self_service", "number_rules", "duplicates", "duplicates_scope", "throttle"}
 
 // queue reads one queue: its id, its Genesys and SMS settings, its time
 // zone, then its calendar.
@@ -110,7 +117,8 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	q.Locale = reservation.DefaultLocale
 	q.CancelIfReachedWithin = DefaultCancelIfReachedWithin
 	q.SelfService = DefaultSelfPolicy
-	err = p.decode(f, path, []decoder{
+	defaultAdmission(&q)
+	err = p.decode(f, path, append([]decoder{
 		{"genesys_queue_id", into(&q.GenesysQueueID, p.str)},
 		{"name", into(&q.Name, p.str)},
 		{"sms_from", into(&q.SMSFrom, p.phone)},
@@ -122,7 +130,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		{"locale", into(&q.Locale, p.locale)},
 		{"cancel_if_reached_within", into(&q.CancelIfReachedWithin, p.duration)},
 		{"self_service", onto(&q.SelfService, p.selfPolicy)},
-	})
+	}, p.admissionDecoders(&q)...))
 	if err != nil {
 		return q, err
 	}

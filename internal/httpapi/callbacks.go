@@ -83,6 +83,9 @@ func writeReservation(w http.ResponseWriter, status int, res *booking.Result) {
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
+	if res.DuplicateOf != "" {
+		w.Header().Set("Slotline-Duplicate-Of", res.DuplicateOf)
+	}
 	writeJSON(w, status, res.Reservation)
 }
 

@@ -1048,6 +1048,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"Calendar", testCalendar},
 		{"Isolation", testIsolation},
 		{"Self", testSelf},
+		{"Admission", testAdmissionConformance},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/slotline/slotline/internal/audit"
@@ -35,6 +36,9 @@ var problemTypes = map[string]struct {
 
 	reservation.ECHANGENOTALLOWED: {http.StatusConflict, "Change not allowed", "The queue's self-service policy does not allow this change any more: its cutoff before the callback has passed, or the reservation was rescheduled as many times as it allows (max_reschedules); reason says which."},
 	reservation.EGONE:             {http.StatusGone, "Gone", "The self-service link has expired (it is valid until the callback's end plus self_service.link_ttl)."},
+	reservation.ENOTALLOWED:       {http.StatusBadRequest, "Number not allowed", "The queue's number rules (number_rules: countries, block, refuse_types) refuse the callback number; errors.callback_number says why."},
+	reservation.EDUPLICATE:        {http.StatusConflict, "Duplicate", "The callback number already has an active (scheduled or in_progress) reservation in the queue's scope (duplicates: strict); duplicate_of names it when the client may see it."},
+	reservation.ETHROTTLED:        {http.StatusTooManyRequests, "Throttled", "The queue's throttle (per_number or per_queue) allows no more creates over its rolling window now. Wait for Retry-After seconds."},
 }
 
 // problem renders err as RFC 9457 application/problem+json. An uncoded error
@@ -61,6 +65,11 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		for k, v := range e.Extra {
 			body[k] = v
+		}
+		if code == reservation.ETHROTTLED {
+			if secs, ok := e.Extra["retry_after"].(int); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+			}
 		}
 	}
 	if code == reservation.EINTERNAL {

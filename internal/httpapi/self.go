@@ -119,7 +119,10 @@ func (s *Server) handleSelfOptOut(w http.ResponseWriter, r *http.Request) {
 // the replays of this answer: never in reads, events or webhooks).
 func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, res *booking.Result) {
 	rv := res.Reservation
-	if s.Self == nil {
+	if s.Self == nil || res.DuplicateOf != "" {
+		// A lenient duplicate shows the reservation the number already
+		// has, never its link: whoever typed the number in need not be
+		// the customer who booked it.
 		writeReservation(w, status, res)
 		return
 	}

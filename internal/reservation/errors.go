@@ -20,6 +20,9 @@ const (
 	EUNSUPPORTEDTYPE = "unsupported_type"   // the body's content type is not accepted
 	EUNAVAILABLE     = "unavailable"        // a dependency is down
 	EINTERNAL        = "internal"           // anything else; never shown in detail
+	ENOTALLOWED      = "number_not_allowed" // the queue's number_rules refuse the callback number
+	EDUPLICATE       = "duplicate"          // the number already has an active reservation (duplicates: strict)
+	ETHROTTLED       = "throttled"          // over the queue's throttle (per_number or per_queue)
 )
 
 // Error is the one coded error of the domain. Message is safe to show to the

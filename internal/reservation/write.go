@@ -91,6 +91,9 @@ type Write struct {
 	// Seal, when set, is called on a new reservation once it has its id,
 	// before it is stored (the self-service link's nonce and digest).
 	Seal func(*Reservation)
+	// Admission, when active, is checked in a create's transaction before
+	// it books: a *DuplicateError or *ThrottledError refuses it.
+	Admission *Admission
 }
 
 // Time returns the instant of the write: w.Now, or the current time.

@@ -66,6 +66,7 @@ type options struct {
 	publicURL string
 	policy    reservation.SelfPolicy
 	limits    selfservice.Limits
+	admission reservation.Admission
 }
 
 func backends(t *testing.T, fn func(t *testing.T, dsn string)) {
@@ -99,7 +100,7 @@ func setup(t *testing.T, dsn string, o options) *bundle {
 	loc, _ := time.LoadLocation("America/New_York")
 	q := &booking.Queue{ID: "q1", Name: "Support", TimeZone: loc.String(), Calendar: &schedule.Calendar{
 		Location: loc, SlotMinutes: 15, Capacity: 1, AlwaysOpen: true, Horizon: 30 * 24 * time.Hour,
-	}, SelfService: o.policy}
+	}, SelfService: o.policy, Admission: o.admission}
 	sec, err := store.SelfServiceSecret(ctx, selfservice.NewSecret())
 	if err != nil {
 		t.Fatal(err)
@@ -677,6 +678,31 @@ func TestOptOutRace(t *testing.T) {
 			if !r.SMSOptOut {
 				t.Fatalf("reservation %s of the opted-out number is not opted out", r.ID)
 			}
+		}
+	})
+}
+
+// TestDuplicateAnswerHasNoLink: a lenient duplicate answers with the
+// reservation the number already has, but never with its link: whoever
+// typed the number in need not be the customer who booked.
+func TestDuplicateAnswerHasNoLink(t *testing.T) {
+	backends(t, func(t *testing.T, dsn string) {
+		b := setup(t, dsn, options{publicURL: "https://callbacks.example.com", policy: reservation.SelfPolicy{MaxReschedules: 3},
+			admission: reservation.Admission{Duplicates: reservation.DuplicatesLenient}})
+		first := b.create(t, "+14155550100", 0)
+		if first.ManageToken == "" {
+			t.Fatal("the first create has no manage_token")
+		}
+		body := map[string]any{"callback_number": "+14155550100", "queue_id": "q1", "reason": "billing",
+			"time_slot_matrix":    []any{b.slot(2)},
+			"channel_preferences": map[string]any{"primary": "voice", "fallback": "sms", "allow_sms": true}}
+		r := b.do(t, "POST", "/api/v2/callbacks", true, body)
+		wantStatus(t, r, http.StatusOK)
+		if got := r.header.Get("Slotline-Duplicate-Of"); got == "" {
+			t.Errorf("no Slotline-Duplicate-Of header: %v", r.header)
+		}
+		if bytes.Contains(r.body, []byte("manage_")) || bytes.Contains(r.body, []byte(first.ManageToken)) {
+			t.Errorf("the duplicate's answer carries the link: %s", r.body)
 		}
 	})
 }

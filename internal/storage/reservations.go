@@ -223,20 +223,43 @@ var errNoCallbackIDKey = errors.New("storage: a reservation with a callback_id n
 // timestamps. It returns the index of the candidate booked, ErrFull when
 // none has room, and ErrKeyTaken if the client already used the write's
 // idempotency key (for a callback_id, reservation.CallbackIDKey: a
-// reservation with a callback_id must come with that record).
+// reservation with a callback_id must come with that record). With an
+// active w.Admission it first applies the queue's throttles and duplicate
+// rule (admission.go): *reservation.ThrottledError or
+// *reservation.DuplicateError.
 func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservation, cands []reservation.Candidate, w reservation.Write) (int, error) {
 	if r.CallbackID != "" && (w.Idempotency == nil || w.Idempotency.Key != reservation.CallbackIDKey(r.CallbackID)) {
 		return -1, errNoCallbackIDKey
 	}
 	chosen := -1
 	now := w.Time()
+	var refused error
 	err := s.inTx(ctx, func(tx *Tx) error {
 		var t reservation.Transition
 		var err error
+		var adm admission
+		refused = nil
+		if w.Admission.Active() {
+			if adm, err = s.admit(ctx, tx, r, w.Admission, now); err != nil {
+				return err
+			}
+			if adm.refused != nil {
+				// Commit what the refusal counted, and nothing else.
+				refused = adm.refused
+				return nil
+			}
+		}
 		if err := s.carryOptOut(ctx, tx, r); err != nil {
 			return err
 		}
 		if chosen, t, err = reservation.Book(ctx, r, cands, ledger{tx}, now); err != nil {
+			if errors.Is(err, reservation.ErrFull) && adm.numberHit != nil {
+				refused = err // the per_number count of a refused create stays
+				return adm.numberHit.record(ctx, tx, now)
+			}
+			return err
+		}
+		if err := adm.booked(ctx, tx, now); err != nil {
 			return err
 		}
 		if r.ID == "" {
@@ -260,6 +283,9 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		}
 		return s.finishWrite(ctx, tx, r, t, w, now)
 	})
+	if err == nil {
+		err = refused
+	}
 	if err != nil {
 		return -1, err
 	}
