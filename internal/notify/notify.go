@@ -7,6 +7,8 @@
 package notify
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -151,4 +153,43 @@ func (q QuietHours) After(t time.Time, loc *time.Location) time.Time {
 		return t
 	}
 	return end
+}
+
+// States of a notification record.
+const (
+	// StateSending: claimed; the send may have reached Genesys. A send
+	// repeated from this state carries the same idempotency key.
+	StateSending = "sending"
+	StateSent    = "sent"
+	StateRefused = "refused" // Genesys refused it for good
+	StateFailed  = "failed"  // it failed transiently on every attempt
+	StateSkipped = "skipped" // not sent: quiet hours, opted out, …
+)
+
+// Record is one message Slotline decided to send, as stored: one per
+// reservation, kind and slot key.
+type Record struct {
+	ReservationID string
+	Kind          string
+	// SlotKey is the slot start (Unix microseconds) a reminder was
+	// planned for; "" for the kinds sent once per reservation.
+	SlotKey string
+	State   string
+	// IdempotencyKey goes with every send of the record (IdempotencyKey).
+	IdempotencyKey string
+	MessageID      string
+	Reason         string
+	UpdatedAt      time.Time
+	SentAt         time.Time
+}
+
+// SlotKey is the slot key of a reminder for a slot starting at start.
+func SlotKey(start time.Time) string { return strconv.FormatInt(start.UnixMicro(), 10) }
+
+// IdempotencyKey derives the key every send of one message carries (the
+// Idempotency-Key header): the same for the same reservation, kind and
+// slot key, and telling nothing about them.
+func IdempotencyKey(reservationID, kind, slotKey string) string {
+	sum := sha256.Sum256([]byte("slotline-notify\x00" + reservationID + "\x00" + kind + "\x00" + slotKey))
+	return "slotline-" + hex.EncodeToString(sum[:16])
 }

@@ -523,12 +523,19 @@ const (
 	EventMissed      = "reservation.missed"
 	EventFailed      = "reservation.failed"
 	EventSMSSent     = "reservation.sms_sent"
-	// EventSMSRefused: Genesys refused the missed-callback SMS for good (a
-	// number not provisioned, 10DLC, another 4xx); it is not sent.
+	// EventSMSRefused: Genesys refused an SMS to the customer for good (a
+	// number not provisioned, 10DLC, another 4xx); it is not sent. Its
+	// kind says which message.
 	EventSMSRefused = "reservation.sms_refused"
-	// EventSMSFailed: the missed-callback SMS failed transiently (5xx, 429,
+	// EventSMSFailed: an SMS to the customer failed transiently (5xx, 429,
 	// no answer) on every attempt; it is not sent.
 	EventSMSFailed = "reservation.sms_failed"
+	// EventNotified: an SMS of the event's kind (confirm, remind, cancel,
+	// missed) went to the customer (Genesys accepted it).
+	EventNotified = "reservation.notified"
+	// EventNotifySkipped: a message of the event's kind was not sent, for
+	// the event's reason (quiet_hours, opted_out, …).
+	EventNotifySkipped = "reservation.notify_skipped"
 )
 
 // StatusEvent returns the event type that records a move to status s.
@@ -570,7 +577,14 @@ type Event struct {
 	Owner         string       `json:"-"`
 	ReservationID string       `json:"reservation_id,omitempty"`
 	QueueID       string       `json:"queue_id,omitempty"`
-	Reservation   *Reservation `json:"reservation,omitempty"`
+	// Kind is the kind of message of the events about an SMS to the
+	// customer (reservation.notified, notify_skipped, sms_refused,
+	// sms_failed): confirm, remind, cancel or missed; "" on other events.
+	Kind string `json:"kind,omitempty"`
+	// Reason says why a message was skipped, refused or failed (without
+	// the customer's number); "" on other events.
+	Reason      string       `json:"reason,omitempty"`
+	Reservation *Reservation `json:"reservation,omitempty"`
 	// Webhook is set on the events about webhooks (webhook.disabled,
 	// delivery.exhausted, webhook.ping) instead of Reservation.
 	Webhook *WebhookNote `json:"webhook,omitempty"`
@@ -601,6 +615,14 @@ func (e *Event) AppendJSONWithSubject(b []byte, subject []byte) []byte {
 	if e.QueueID != "" {
 		b = append(b, `,"queue_id":`...)
 		b = AppendJSONString(b, e.QueueID)
+	}
+	if e.Kind != "" {
+		b = append(b, `,"kind":`...)
+		b = AppendJSONString(b, e.Kind)
+	}
+	if e.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = AppendJSONString(b, e.Reason)
 	}
 	if len(subject) > 0 {
 		if IsReservationEvent(e.Type) {

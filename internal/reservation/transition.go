@@ -42,6 +42,9 @@ type Transition struct {
 	// value pairs.
 	Action string
 	Detail []any
+	// Kind and Note become the event's kind and reason (the messages to
+	// the customer: reservation.notified and its kin).
+	Kind, Note string
 }
 
 // MaxErrorBytes bounds the sync error kept on a reservation.

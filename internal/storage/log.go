@@ -154,16 +154,17 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 	if err != nil {
 		return fmt.Errorf("lock log head: %w", err)
 	}
-	const eventCols = 10
+	const eventCols = 12
 	args := make([]any, 0, len(tx.events)*eventCols)
 	for i := range tx.events {
 		ev := &tx.events[i]
 		eventSeq++
 		ev.Seq = eventSeq
-		args = append(args, ev.Seq, ev.ID, ev.Type, ev.ReservationID, ev.QueueID, ev.Origin, ev.Actor, ev.Owner, micros(ev.OccurredAt), string(ev.data))
+		args = append(args, ev.Seq, ev.ID, ev.Type, ev.ReservationID, ev.QueueID, ev.Origin, ev.Actor, ev.Owner, micros(ev.OccurredAt), string(ev.data),
+			ev.Kind, ev.Reason)
 	}
 	if err := insertRows(ctx, tx, wrapErr("insert events"),
-		"INSERT INTO events (seq, event_id, type, reservation_id, queue_id, origin, actor, owner, occurred_at, data) VALUES ", eventCols, args); err != nil {
+		"INSERT INTO events (seq, event_id, type, reservation_id, queue_id, origin, actor, owner, occurred_at, data, kind, reason) VALUES ", eventCols, args); err != nil {
 		return err
 	}
 	const auditCols = 9
@@ -305,7 +306,7 @@ func (s *Store) FindStoredEvents(ctx context.Context, after int64, limit int) ([
 }
 
 func (s *Store) storedEvents(ctx context.Context, where string, args ...any) ([]reservation.StoredEvent, error) {
-	rs, err := s.reader().query(ctx, `SELECT seq, event_id, type, reservation_id, queue_id, origin, actor, owner, occurred_at, data
+	rs, err := s.reader().query(ctx, `SELECT seq, event_id, type, reservation_id, queue_id, origin, actor, owner, occurred_at, data, kind, reason
 		FROM events `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find events: %w", err)
@@ -315,7 +316,7 @@ func (s *Store) storedEvents(ctx context.Context, where string, args ...any) ([]
 	for rs.Next() {
 		var ev reservation.StoredEvent
 		var at int64
-		if err := rs.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.ReservationID, &ev.QueueID, &ev.Origin, &ev.Actor, &ev.Owner, &at, &ev.Subject); err != nil {
+		if err := rs.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.ReservationID, &ev.QueueID, &ev.Origin, &ev.Actor, &ev.Owner, &at, &ev.Subject, &ev.Kind, &ev.Reason); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
 		ev.OccurredAt = instant(at)

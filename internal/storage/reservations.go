@@ -303,7 +303,7 @@ func (s *Store) finishWrite(ctx context.Context, tx *Tx, r *reservation.Reservat
 	snapshot := *r
 	ev := pendingEvent{Event: reservation.Event{
 		ID: newID("evt_", 8), Type: t.Event, OccurredAt: now, Origin: w.Origin, Actor: w.Actor, Owner: r.ClientID,
-		ReservationID: r.ID, QueueID: r.QueueID, Reservation: &snapshot,
+		ReservationID: r.ID, QueueID: r.QueueID, Kind: t.Kind, Reason: t.Note, Reservation: &snapshot,
 	}, data: data}
 	if w.Idempotency != nil {
 		if err := s.saveIdempotency(ctx, tx, r, ev.ID, w, now); err != nil {

@@ -58,7 +58,8 @@ func testUpgrade(t *testing.T, dsn string) {
 		"reservations ADD COLUMN cancel_reason TEXT NOT NULL DEFAULT ''",
 		"reservations ADD COLUMN self_nonce TEXT NOT NULL DEFAULT ''",
 		"reservations ADD COLUMN self_digest TEXT NOT NULL DEFAULT ''",
-		"reservations ADD COLUMN self_reschedules INTEGER NOT NULL DEFAULT 0"}
+		"reservations ADD COLUMN self_reschedules INTEGER NOT NULL DEFAULT 0",
+		"events ADD COLUMN kind TEXT NOT NULL DEFAULT ''", "events ADD COLUMN reason TEXT NOT NULL DEFAULT ''"}
 	for _, a := range added {
 		if err := storage.ExecSQL(ctx, s, "ALTER TABLE "+a); err != nil {
 			t.Fatal(err)
