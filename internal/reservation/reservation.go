@@ -574,9 +574,9 @@ type Event struct {
 	// Owner is the API client whose reservation or webhook endpoint the
 	// event is about: only that client (or one holding an admin scope)
 	// receives it. It is not part of the event's JSON.
-	Owner         string       `json:"-"`
-	ReservationID string       `json:"reservation_id,omitempty"`
-	QueueID       string       `json:"queue_id,omitempty"`
+	Owner         string `json:"-"`
+	ReservationID string `json:"reservation_id,omitempty"`
+	QueueID       string `json:"queue_id,omitempty"`
 	// Kind is the kind of message of the events about an SMS to the
 	// customer (reservation.notified, notify_skipped, sms_refused,
 	// sms_failed): confirm, remind, cancel or missed; "" on other events.
