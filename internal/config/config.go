@@ -142,11 +142,16 @@ type Retention struct {
 	EraseNumbersAfter time.Duration
 }
 
-// SMS configures the SMS sent when a callback is missed.
+// SMS configures the SMS sent to customers.
 type SMS struct {
-	// Text is the message template, at most 765 characters; "" means the
-	// sync's own default.
+	// Text is the missed-callback message of every locale without a
+	// templates.<locale>.missed of its own, at most 765 characters; ""
+	// means the built-in ones (kept from before templates existed).
 	Text string
+	// Templates are the configured messages by locale (canonical BCP 47)
+	// and kind (confirm, remind, cancel, missed), over the built-in ones
+	// (notify.Builtin).
+	Templates map[string]map[string]string
 }
 
 // Default returns the configuration used for every absent setting, with no
@@ -332,6 +337,7 @@ func (p *parser) retention(n *yaml.Node, path string, r *Retention) error {
 
 // sms reads the sms block into s.
 func (p *parser) sms(n *yaml.Node, path string, s *SMS) error {
-	_, err := p.block(n, path, decoder{"text", into(&s.Text, p.textUpTo(maxSMSText))})
+	_, err := p.block(n, path, decoder{"text", into(&s.Text, p.template)},
+		decoder{"templates", into(&s.Templates, p.templates)})
 	return err
 }

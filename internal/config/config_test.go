@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/notify"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 )
@@ -110,6 +111,7 @@ func TestLoadFullExample(t *testing.T) {
 			// cancel_if_reached_within: 2h
 			CancelIfReachedWithin: 2 * time.Hour,
 			SelfService:           config.DefaultSelfPolicy,
+			Notify:                notify.DefaultPolicy,
 			NumberRules: reservation.NumberRules{Countries: []string{"US", "CA"}, Block: []string{"+1900", "+1976"},
 				RefuseTypes: []string{"premium_rate", "shared_cost", "pager"}},
 			Admission: reservation.Admission{Duplicates: "strict", Scope: "all",
@@ -142,6 +144,7 @@ func TestLoadFullExample(t *testing.T) {
 			// the default
 			CancelIfReachedWithin: 4 * time.Hour,
 			SelfService:           config.DefaultSelfPolicy,
+			Notify:                notify.DefaultPolicy,
 			NumberRules:           defaultNumberRules,
 			Admission:             defaultAdmission,
 			Calendar: &schedule.Calendar{
@@ -187,6 +190,7 @@ func TestParseDefaults(t *testing.T) {
 			Horizon:     30 * 24 * time.Hour,
 		},
 		SelfService: config.DefaultSelfPolicy,
+		Notify:      notify.DefaultPolicy,
 	}}
 	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
 		t.Errorf("Parse() mismatch (-want +got):\n%s", diff)
@@ -233,7 +237,7 @@ func TestDefaultGenesys(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Genesys mismatch (-want +got):\n%s", diff)
 			}
-			if c.SMS != (config.SMS{}) {
+			if c.SMS.Text != "" || c.SMS.Templates != nil {
 				t.Errorf("SMS = %+v, want the zero value", c.SMS)
 			}
 		})

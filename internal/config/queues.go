@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/slotline/slotline/internal/notify"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 )
@@ -55,6 +56,9 @@ type Queue struct {
 	// Admission is the queue's duplicate rule and throttles (duplicates,
 	// duplicates_scope, throttle).
 	Admission reservation.Admission
+	// Notify is which SMS the queue's customers get (notify; default
+	// notify.DefaultPolicy: the missed-callback fallback only).
+	Notify notify.Policy
 }
 
 // DefaultCancelIfReachedWithin is a queue's cancel_if_reached_within
@@ -80,6 +84,7 @@ func DefaultQueue() Queue {
 		CancelIfReachedWithin: DefaultCancelIfReachedWithin,
 		// The default policy.
 		SelfService: DefaultSelfPolicy,
+		Notify:      notify.DefaultPolicy,
 	}
 	defaultAdmission(&q)
 	return q
@@ -100,7 +105,7 @@ func (p *parser) queues(n *yaml.Node, path string) ([]Queue, error) {
 var queueKeys = []string{"id", "genesys_queue_id", "name", "timezone", "slot_minutes",
 	"capacity", "capacity_overrides", "hours", "closed", "lead_time", "horizon",
 	"sms_from", "caller_id", "caller_id_name", "script_id", "schedule_group_id", "not_reached_wrapups", "locale",
-	"cancel_if_reached_within", "self_service", "number_rules", "duplicates", "duplicates_scope", "throttle"}
+	"cancel_if_reached_within", "self_service", "number_rules", "duplicates", "duplicates_scope", "throttle", "notify"}
 
 // queue reads one queue: its id, its Genesys and SMS settings, its time
 // zone, then its calendar.
@@ -118,6 +123,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 	q.CancelIfReachedWithin = DefaultCancelIfReachedWithin
 	q.SelfService = DefaultSelfPolicy
 	defaultAdmission(&q)
+	q.Notify = notify.DefaultPolicy
 	err = p.decode(f, path, append([]decoder{
 		{"genesys_queue_id", into(&q.GenesysQueueID, p.str)},
 		{"name", into(&q.Name, p.str)},
@@ -130,6 +136,7 @@ func (p *parser) queue(n *yaml.Node, path string) (Queue, error) {
 		{"locale", into(&q.Locale, p.locale)},
 		{"cancel_if_reached_within", into(&q.CancelIfReachedWithin, p.duration)},
 		{"self_service", onto(&q.SelfService, p.selfPolicy)},
+		{"notify", onto(&q.Notify, p.notifyPolicy)},
 	}, p.admissionDecoders(&q)...))
 	if err != nil {
 		return q, err
