@@ -339,6 +339,8 @@ type call struct {
 	// create marks a request that must not be repeated once it may have
 	// reached Genesys; see UnknownOutcomeError.
 	create bool
+	// idempotencyKey, when set, is sent as the Idempotency-Key header.
+	idempotencyKey string
 }
 
 // outcome classifies one failed attempt.
@@ -491,6 +493,9 @@ func (c *Client) attempt(ctx context.Context, cl call, payload []byte) outcome {
 	req.Header.Set("Accept", "application/json")
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if cl.idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", cl.idempotencyKey)
 	}
 
 	start := time.Now()

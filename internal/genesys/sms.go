@@ -25,6 +25,12 @@ type AgentlessMessage struct {
 	// active SMS conversation with FromAddress, if there is one (the
 	// customer replied to an earlier SMS); without it such a send fails.
 	UseExistingActiveConversation bool
+	// IdempotencyKey, when set, is sent as the Idempotency-Key header with
+	// every attempt of the send. Genesys documents no such header for this
+	// operation (nor for any other): it is ignored there, as far as is
+	// known, and honoured by the simulator (gcsim), which answers a
+	// repeated key with the first send's response and sends nothing.
+	IdempotencyKey string
 }
 
 // AgentlessResponse is Genesys' SendAgentlessOutboundMessageResponse. It
@@ -59,9 +65,10 @@ func (r *AgentlessResponse) UnmarshalJSON(b []byte) error {
 // MaxSMSLength characters, or a missing address, is refused without a
 // call (ErrInvalidRequest).
 //
-// Sending is retried like the other calls: Genesys offers no idempotency
-// key, so a lost answer may, rarely, send the text twice. That is judged
-// better than not sending it.
+// Sending is retried like the other calls, each attempt with
+// m.IdempotencyKey: Genesys documents no idempotency key, so a lost answer
+// may, rarely, send the text twice. That is judged better than not sending
+// it.
 func (c *Client) SendSMS(ctx context.Context, m AgentlessMessage) (*AgentlessResponse, error) {
 	switch {
 	case m.FromAddress == "" || m.ToAddress == "":
@@ -79,7 +86,8 @@ func (c *Client) SendSMS(ctx context.Context, m AgentlessMessage) (*AgentlessRes
 		UseExistingActiveConversation bool   `json:"useExistingActiveConversation,omitempty"`
 	}{m.FromAddress, m.ToAddress, "sms", m.TextBody, m.UseExistingActiveConversation}
 	var resp AgentlessResponse
-	if err := c.do(ctx, call{op: "send_sms", method: http.MethodPost, path: "/api/v2/conversations/messages/agentless", body: body, out: &resp}); err != nil {
+	if err := c.do(ctx, call{op: "send_sms", method: http.MethodPost, path: "/api/v2/conversations/messages/agentless", body: body, out: &resp,
+		idempotencyKey: m.IdempotencyKey}); err != nil {
 		return nil, err
 	}
 	return &resp, nil

@@ -2,6 +2,7 @@ package gcsim
 
 import (
 	"net/http"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -38,6 +39,39 @@ type SMSInfo struct {
 	// ExistingConversation says the message joined the customer's active
 	// conversation (useExistingActiveConversation).
 	ExistingConversation bool `json:"existingConversation,omitempty"`
+	// IdempotencyKey is the request's Idempotency-Key header, if any.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+}
+
+// SMSReplays returns how many agentless sends repeated an
+// Idempotency-Key already accepted, and were answered with the first
+// send's response without sending anything.
+func (s *Sim) SMSReplays() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.smsReplays
+}
+
+// HoldSMS holds back the answer to every agentless message accepted from
+// now on (the message is sent: SMS lists it) until release is called or
+// the request is abandoned: a test's way to stop the sender between the
+// send and its record of it. Release is idempotent.
+func (s *Sim) HoldSMS() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan struct{})
+	s.smsHold = ch
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.smsHold == ch {
+				s.smsHold = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // SMS returns every agentless message sent, in order.
@@ -99,6 +133,9 @@ func (s *Sim) RefuseSMS(fromAddress, reason string) {
 // E.164, textBody 1 to 765 characters. A number refused with RefuseSMS is
 // 400 Code10DLC; a customer with an active conversation (OpenSMSConversation)
 // is 400 CodeActiveConversation unless useExistingActiveConversation is set.
+// A request whose Idempotency-Key header repeats one already accepted is
+// answered with that first answer and sends nothing (an extension of the
+// simulator's: Genesys documents no such header).
 func (s *Sim) handleAgentless(w http.ResponseWriter, r *http.Request) {
 	var req agentlessRequest
 	if !decodeJSON(w, r, &req) {
@@ -125,33 +162,61 @@ func (s *Sim) handleAgentless(w http.ResponseWriter, r *http.Request) {
 		bad("textBody must be at most 765 characters for SMS.")
 		return
 	}
-	s.respond(w, func() reply {
-		if len(s.smsAddresses) > 0 && !s.smsAddresses[req.FromAddress] {
-			return fieldErrorReply(http.StatusBadRequest, "bad.request",
-				"fromAddress "+req.FromAddress+" is not an SMS number provisioned in this organization.", "fromAddress", "invalid")
+	key := r.Header.Get("Idempotency-Key")
+	var hold chan struct{}
+	s.mu.Lock()
+	rp, replay := s.smsByKey[key]
+	switch {
+	case key != "" && replay:
+		s.smsReplays++
+	default:
+		rp = s.agentless(req, key)
+		if rp.code == "" {
+			if key != "" {
+				s.smsByKey[key] = rp
+			}
+			hold = s.smsHold
 		}
-		if s.smsRefusals[req.FromAddress] == SMSRefusal10DLC {
-			return errorReply(http.StatusBadRequest, Code10DLC,
-				"The SMS number "+req.FromAddress+" is not registered for 10DLC; carriers block its messages.")
+	}
+	s.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
 		}
-		convID, active := s.smsActive[smsPair{req.FromAddress, req.ToAddress}]
-		if active && !req.UseExistingActiveConversation {
-			return errorReply(http.StatusBadRequest, CodeActiveConversation,
-				"An active conversation already exists for this address; set useExistingActiveConversation to send into it.")
-		}
-		if !active {
-			convID = newUUID()
-		}
-		m := SMSInfo{
-			ID: newUUID(), ConversationID: convID, FromAddress: req.FromAddress, ToAddress: req.ToAddress,
-			TextBody: req.TextBody, Timestamp: s.clock.Now(), ExistingConversation: active,
-		}
-		s.sms = append(s.sms, m)
-		return jsonReply(http.StatusOK, map[string]any{
-			"id": m.ID, "conversationId": m.ConversationID, "fromAddress": m.FromAddress, "toAddress": m.ToAddress,
-			"messengerType": "sms", "textBody": m.TextBody, "timestamp": fmtTime(m.Timestamp),
-			"useExistingActiveConversation": req.UseExistingActiveConversation,
-			"selfUri":                       "/api/v2/conversations/messages/agentless/" + m.ID,
-		})
+	}
+	s.respond(w, func() reply { return rp })
+}
+
+// agentless judges and, when it passes, sends one agentless message; the
+// caller holds s.mu.
+func (s *Sim) agentless(req agentlessRequest, key string) reply {
+	if len(s.smsAddresses) > 0 && !s.smsAddresses[req.FromAddress] {
+		return fieldErrorReply(http.StatusBadRequest, "bad.request",
+			"fromAddress "+req.FromAddress+" is not an SMS number provisioned in this organization.", "fromAddress", "invalid")
+	}
+	if s.smsRefusals[req.FromAddress] == SMSRefusal10DLC {
+		return errorReply(http.StatusBadRequest, Code10DLC,
+			"The SMS number "+req.FromAddress+" is not registered for 10DLC; carriers block its messages.")
+	}
+	convID, active := s.smsActive[smsPair{req.FromAddress, req.ToAddress}]
+	if active && !req.UseExistingActiveConversation {
+		return errorReply(http.StatusBadRequest, CodeActiveConversation,
+			"An active conversation already exists for this address; set useExistingActiveConversation to send into it.")
+	}
+	if !active {
+		convID = newUUID()
+	}
+	m := SMSInfo{
+		ID: newUUID(), ConversationID: convID, FromAddress: req.FromAddress, ToAddress: req.ToAddress,
+		TextBody: req.TextBody, Timestamp: s.clock.Now(), ExistingConversation: active, IdempotencyKey: key,
+	}
+	s.sms = append(s.sms, m)
+	return jsonReply(http.StatusOK, map[string]any{
+		"id": m.ID, "conversationId": m.ConversationID, "fromAddress": m.FromAddress, "toAddress": m.ToAddress,
+		"messengerType": "sms", "textBody": m.TextBody, "timestamp": fmtTime(m.Timestamp),
+		"useExistingActiveConversation": req.UseExistingActiveConversation,
+		"selfUri":                       "/api/v2/conversations/messages/agentless/" + m.ID,
 	})
 }

@@ -212,6 +212,9 @@ type Sim struct {
 	dropDisconnects int                // disconnect requests to accept and never apply
 	smsActive       map[smsPair]string // active SMS conversations by address pair
 	smsRefusals     map[string]string  // fromAddress → refusal reason (SMSRefusal10DLC)
+	smsByKey        map[string]reply   // Idempotency-Key → the first send's answer
+	smsReplays      int                // sends answered from smsByKey
+	smsHold         chan struct{}      // non-nil while HoldSMS holds answers back
 	loseRate        float64            // share of matching requests whose answer is lost
 	loseMethod      string
 	losePathPrefix  string
@@ -310,6 +313,7 @@ func New(opts Options) *Sim {
 		requireAgentID:  opts.RequireAgentID,
 		smsActive:       make(map[smsPair]string),
 		smsRefusals:     make(map[string]string),
+		smsByKey:        make(map[string]reply),
 	}
 	for _, q := range opts.Queues {
 		if q.Name == "" {
