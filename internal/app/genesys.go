@@ -13,6 +13,7 @@ import (
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/metrics"
+	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/syncer"
@@ -42,7 +43,7 @@ func sandboxQueueID(id string) string {
 // starts the simulator and gives every queue without a Genesys queue id or
 // an SMS number sandbox ones (the queues are changed in place).
 func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store, js *jobs.Client, queues []*booking.Queue,
-	m *metrics.Metrics, logger *slog.Logger) (*genesysSide, error) {
+	manageURL func(reservation.Reservation) string, m *metrics.Metrics, logger *slog.Logger) (*genesysSide, error) {
 	g := cfg.Genesys
 	side := &genesysSide{mode: g.Mode}
 	gcfg := genesys.Config{
@@ -124,7 +125,8 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 	}
 	side.runner = syncer.New(syncer.Config{
 		Store: store, Jobs: js, Genesys: client, Queues: queues, Logger: logger.With("component", "sync"), Observer: m, Now: now,
-		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text, OutcomeWait: g.OutcomeWait, Until: until,
+		Workers: g.Workers, ReconcileEvery: g.ReconcileEvery, SMSText: cfg.SMS.Text, SMSTemplates: cfg.SMS.Templates,
+		ManageURL: manageURL, OutcomeWait: g.OutcomeWait, Until: until,
 		LostCreateWindow: g.LostCreateWindow, CancelVerifyWindow: g.CancelVerifyWindow,
 	})
 	side.listener = side.runner.NewListener(syncer.ListenerOptions{})

@@ -91,7 +91,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// The Genesys side: the client (of a real org, or of the sandbox
 	// simulator), the sync, its notification listener, the hours importer.
 	queues := queuesOf(cfg)
-	gside, err := startGenesys(ctx, cfg, store, js, queues, m, logger)
+	// The self-service links, which the messages to customers carry too.
+	links, err := selfLinks(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
+	gside, err := startGenesys(ctx, cfg, store, js, queues, links.URL, m, logger)
 	if err != nil {
 		return err
 	}
@@ -126,10 +131,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	// The API: booking, tokens, the event stream, webhooks.
-	links, err := selfLinks(ctx, cfg, store)
-	if err != nil {
-		return err
-	}
 	book := booking.New(store, queues, booking.Options{Logger: logger.With("component", "booking"), Observer: m, Seal: links.Seal})
 	self := selfservice.New(selfservice.Config{Links: links, Booking: book, Store: store, Logger: logger.With("component", "selfservice"),
 		Limits: selfservice.Limits{PerToken: cfg.SelfService.PerToken, PerTokenBurst: cfg.SelfService.PerTokenBurst,

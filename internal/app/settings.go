@@ -117,7 +117,8 @@ func queuesOf(cfg *config.Config) []*booking.Queue {
 		out[i] = &booking.Queue{ID: q.ID, GenesysQueueID: q.GenesysQueueID, Name: q.Name, TimeZone: q.TimeZone, Calendar: q.Calendar,
 			ScheduleGroupID: q.ScheduleGroupID, SMSFrom: q.SMSFrom, CallerID: q.CallerID, CallerIDName: q.CallerIDName, ScriptID: q.ScriptID,
 			NotReachedWrapups: slices.Clone(q.NotReachedWrapups), Locale: q.Locale, SelfService: q.SelfService,
-			CancelIfReachedWithin: q.CancelIfReachedWithin, NumberRules: &cfg.Queues[i].NumberRules, Admission: q.Admission}
+			CancelIfReachedWithin: q.CancelIfReachedWithin, NumberRules: &cfg.Queues[i].NumberRules, Admission: q.Admission,
+			Notify: q.Notify}
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/slotline/slotline/internal/notify"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 )
@@ -68,6 +69,8 @@ type Queue struct {
 	// Admission is the duplicate rule and the throttles a create is
 	// judged by in its transaction (admission.go).
 	Admission reservation.Admission
+	// Notify is which SMS the queue's customers get (the sync sends them).
+	Notify notify.Policy
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).

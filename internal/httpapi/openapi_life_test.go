@@ -780,13 +780,13 @@ func TestOpenAPILifecycle(t *testing.T) {
 	b.waitFor(t, ids["answered"], "completed", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusCompleted })
 
 	// Not answered, with the SMS fallback: missed (not_reached) with a
-	// disconnect type, then reservation.sms_sent.
+	// disconnect type, then reservation.notified (kind missed).
 	if err := b.sim.SetPlay(conv("missed"), gcsim.Play{Customer: gcsim.CustomerNoAnswer}); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(b.startIn(2*time.Hour).Sub(clock.Now()) + time.Minute)
 	b.waitFor(t, ids["missed"], "missed", func(r *reservation.Reservation) bool { return r.Status == reservation.StatusMissed })
-	b.waitEvent(t, reservation.EventSMSSent, ids["missed"])
+	b.waitEvent(t, reservation.EventNotified, ids["missed"])
 	if r := b.get(t, ids["missed"]); r.DisconnectType == "" || r.Sync.State != reservation.SyncSynced ||
 		r.Outcome != reservation.OutcomeNotReached || r.DialAttempts != 1 || len(r.DisconnectReasons) == 0 {
 		t.Errorf("missed: disconnect type %q, sync %+v, outcome %q, %d dial attempts, reasons %+v; want a disconnect type, synced, not_reached",

@@ -110,7 +110,7 @@ func testOutcomes(t *testing.T, backend, mode string) {
 			got.Status, got.Outcome, got.DisconnectType, got.DisconnectReasons, got.WrapupCode, got.DialAttempts, wantCode)
 	}
 	waitUntil(t, 20*time.Second, "the missed callback's SMS", func() bool { return b.smsTo(number(2)) > 0 })
-	b.waitForEvent(noAnswer.ID, "reservation.sms_sent/genesys")
+	b.waitForEvent(noAnswer.ID, "reservation.notified/genesys")
 
 	// A voicemail answers: the call was connected, but the wrap-up code
 	// says not reached.

@@ -24,6 +24,7 @@ import (
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/jobs"
+	"github.com/slotline/slotline/internal/notify"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -37,9 +38,10 @@ type Store interface {
 	MarkSyncFailed(ctx context.Context, id, reason string, failReservation bool, w reservation.Write) (*reservation.Reservation, error)
 	RecordSyncAttempt(ctx context.Context, id, lastErr string, increment bool) (int, error)
 	ApplyGenesys(ctx context.Context, id string, u reservation.GenesysUpdate, w reservation.Write) (*reservation.Reservation, bool, error)
-	RecordSMS(ctx context.Context, id string, w reservation.Write) (bool, error)
-	RecordSMSFailure(ctx context.Context, id string, permanent bool, reason string, w reservation.Write) (bool, error)
 	SMSSent(ctx context.Context, id string) (bool, error)
+	ClaimNotification(ctx context.Context, id, kind, slotKey string) (notify.Record, error)
+	FinishNotification(ctx context.Context, id, kind, slotKey string, o storage.Outcome, w reservation.Write) (bool, error)
+	FindSendingNotifications(ctx context.Context, limit int) ([]notify.Record, error)
 	HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*storage.Lease, error)
 	SaveScheduleImport(ctx context.Context, queueID, data string, at time.Time) error
 	LoadScheduleImport(ctx context.Context, queueID string) (string, time.Time, error)
@@ -105,8 +107,16 @@ type Config struct {
 	Workers int
 	// ReconcileEvery is the period of the reconciliation (default 5 min).
 	ReconcileEvery time.Duration
-	// SMSText is the missed-callback SMS; {queue} and {reason} are replaced.
+	// SMSText, when set, is the missed-callback SMS of every locale
+	// SMSTemplates gives no missed message (sms.text, from before
+	// templates).
 	SMSText string
+	// SMSTemplates are the configured messages to customers by locale and
+	// kind (sms.templates), over notify.Builtin.
+	SMSTemplates map[string]map[string]string
+	// ManageURL returns a reservation's self-service link for the
+	// {manage_url} placeholder; nil, or "", leaves its line out.
+	ManageURL func(reservation.Reservation) string
 	// RetryBase is the first wait before a sync job tries a failed call
 	// again itself (default 1 s; doubled per attempt with full jitter).
 	RetryBase time.Duration
@@ -156,9 +166,6 @@ const (
 // callback created before a lost response is found again.
 const DataKey = "slotline_reservation_id"
 
-// DefaultSMSText is the missed-callback SMS unless configured.
-const DefaultSMSText = "We tried to call you back about {reason} but could not reach you. Reply or book a new time with {queue}."
-
 // Runner carries reservations to Genesys: its jobs, the listener and the
 // hours importer.
 type Runner struct {
@@ -174,8 +181,9 @@ type Runner struct {
 	// agentId: later reschedules read the callback's owner first.
 	agentRequired atomic.Bool
 
-	cfg     Config
-	logger  *slog.Logger
+	cfg       Config
+	templates *notify.Templates
+	logger    *slog.Logger
 	lookups *lookups
 	lost    lostCreates
 	queues  map[string]*booking.Queue
@@ -209,9 +217,6 @@ func New(cfg Config) *Runner {
 	if cfg.ReconcileEvery <= 0 {
 		cfg.ReconcileEvery = 5 * time.Minute
 	}
-	if cfg.SMSText == "" {
-		cfg.SMSText = DefaultSMSText
-	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = time.Second
 	}
@@ -244,6 +249,7 @@ func New(cfg Config) *Runner {
 	_, _ = rand.Read(b)
 	r := &Runner{cfg: cfg, logger: cfg.Logger, queues: map[string]*booking.Queue{}, policies: map[string]outcomePolicy{},
 		id: "sync-" + hex.EncodeToString(b), jobs: cfg.Jobs, now: cfg.Now}
+	r.templates = notify.NewTemplates(withLegacyText(cfg.SMSTemplates, cfg.SMSText))
 	r.lookups = &lookups{r: r, open: map[string]*lookupBatch{}}
 	r.lost.m = map[string]*lostCreate{}
 	for _, q := range cfg.Queues {
@@ -253,6 +259,7 @@ func New(cfg Config) *Runner {
 	r.jobs.AddQueue(jobQueue, cfg.Workers)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue}, r.workSync)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: cfg.SMSAttempts, UniqueByArgs: true}, r.workSMS)
+	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: cfg.SMSAttempts}, r.workNotify)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 10, UniqueByArgs: true}, r.workOutcome)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 3, UniqueByArgs: true}, r.workRetry)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 3, UniqueByPeriod: time.Minute,
@@ -263,8 +270,10 @@ func New(cfg Config) *Runner {
 
 // OnEvents is the sync's store event hook: in the transaction of each
 // change, a reservation that waits for a sync gets a sync job (the jobs of
-// every write sharing the transaction in one insert), and a callback just
-// missed whose customer asked for it gets its SMS job.
+// every write sharing the transaction in one insert), and each message to
+// the customer the change calls for (its queue's notify policy: a
+// confirmation, a reminder, a cancel, a missed callback's fallback) gets
+// its notify_sms job.
 func (r *Runner) OnEvents(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
 	var syncs []jobs.Args
 	for _, ev := range events {
@@ -275,9 +284,8 @@ func (r *Runner) OnEvents(ctx context.Context, tx *storage.Tx, events []reservat
 		if res.Sync.State == reservation.SyncPending {
 			syncs = append(syncs, syncArgs{ReservationID: res.ID})
 		}
-		// Missed is the not_reached outcome.
-		if ev.Type == reservation.EventMissed && wantsSMS(res) {
-			if err := r.jobs.InsertTx(ctx, tx, smsArgs{ReservationID: res.ID}, nil); err != nil {
+		for _, a := range r.planNotify(ev) {
+			if err := r.jobs.InsertTx(ctx, tx, a, r.notifyOpts(a)); err != nil {
 				return err
 			}
 		}
@@ -313,5 +321,25 @@ func (r *Runner) Resume(ctx context.Context) error {
 	if n > 0 {
 		r.logger.InfoContext(ctx, "resuming the sync of reservations left pending", "count", n)
 	}
-	return nil
+	return r.resumeNotify(ctx)
+}
+
+// withLegacyText returns custom with text (sms.text) as the missed message
+// of every locale, built in or configured, that has none of its own.
+func withLegacyText(custom map[string]map[string]string, text string) map[string]map[string]string {
+	if text == "" {
+		return custom
+	}
+	out := map[string]map[string]string{}
+	for _, m := range []map[string]map[string]string{notify.Builtin, custom} {
+		for locale := range m {
+			out[locale] = map[string]string{notify.KindMissed: text}
+		}
+	}
+	for locale, kinds := range custom {
+		for kind, s := range kinds {
+			out[locale][kind] = s
+		}
+	}
+	return out
 }

@@ -548,7 +548,7 @@ func TestLifecycleFromNotifications(t *testing.T) {
 		if len(sms) != 1 || sms[0].ToAddress != "+14155550199" || sms[0].FromAddress != "+18005550100" {
 			t.Fatalf("SMS = %+v, want one to the customer from the queue's number", sms)
 		}
-		b.waitForEvent(missed.ID, "reservation.sms_sent/genesys")
+		b.waitForEvent(missed.ID, "reservation.notified/genesys")
 	})
 }
 

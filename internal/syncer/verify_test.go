@@ -335,7 +335,7 @@ func TestSMSIntoActiveConversation(t *testing.T) {
 	r := b.reserve("replied", time.Hour, reservation.ChannelPreferences{Primary: "voice", Fallback: "sms", AllowSMS: true})
 	b.playNext(r.ID, gcsim.Play{Customer: gcsim.CustomerNoAnswer}) // not reached (an answer rate below 0 may draw a voicemail)
 	b.sim.Clock().Advance(r.Slot.Start.Sub(b.sim.Clock().Now()) + time.Minute)
-	b.waitForEvent(r.ID, "reservation.sms_sent/genesys")
+	b.waitForEvent(r.ID, "reservation.notified/genesys")
 	if sms := b.sim.SMS(); len(sms) != 1 || sms[0].ConversationID != active || !sms[0].ExistingConversation {
 		t.Errorf("SMS = %+v, want one, in the active conversation %s", sms, active)
 	}

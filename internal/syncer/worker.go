@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/slotline/slotline/internal/backoff"
@@ -503,84 +502,10 @@ func (r *Runner) note(ctx context.Context, id, msg string) {
 	}
 }
 
-// smsFailed handles a failed SMS send: a permanent refusal (a number not
-// provisioned, 10DLC, another 4xx) is recorded as reservation.sms_refused
-// and not retried; a transient failure is retried by the job, and recorded
-// as reservation.sms_failed on its last attempt. The reason recorded and
-// logged is the kind, status and Genesys code, not Genesys' message (which
-// may quote the customer's number).
-func (r *Runner) smsFailed(ctx context.Context, res *reservation.Reservation, attempt int, err error) error {
-	ref := genesys.ClassifySMSError(err)
-	kind := "transient"
-	if ref.Permanent {
-		kind = "permanent"
-	}
-	r.cfg.Observer.SMSRefused(kind, ref.Reason)
-	reason := ref.Reason
-	var e *genesys.APIError
-	if errors.As(err, &e) {
-		reason = fmt.Sprintf("%s (status %d %s)", ref.Reason, e.Status, e.Code)
-	}
-	last := attempt >= r.cfg.SMSAttempts
-	switch {
-	case ref.Permanent:
-		r.cfg.Observer.SyncOutcome("sms", "refused")
-		r.logger.WarnContext(ctx, "genesys refused the missed-callback SMS for good", "reservation_id", res.ID, "kind", kind, "reason", reason)
-	case last:
-		r.cfg.Observer.SyncOutcome("sms", "failed")
-		r.logger.WarnContext(ctx, "the missed-callback SMS failed on every attempt", "reservation_id", res.ID, "kind", kind, "reason", reason,
-			"attempts", attempt)
-	default:
-		r.cfg.Observer.SyncOutcome("sms", "retry")
-		return fmt.Errorf("send the missed-callback SMS (%s, %s): %w", kind, reason, err)
-	}
-	_, rerr := r.cfg.Store.RecordSMSFailure(ctx, res.ID, ref.Permanent, kind+": "+reason, sysWrite())
-	return rerr
-}
-
-// smsArgs is the job that sends the missed-callback SMS.
+// smsArgs is the job that sent the missed-callback SMS before
+// notifications (see workSMS).
 type smsArgs struct {
 	ReservationID string `json:"reservation_id"`
 }
 
 func (smsArgs) Kind() string { return "genesys_sms" }
-
-// wantsSMS reports whether a missed reservation asked for the SMS fallback.
-func wantsSMS(res *reservation.Reservation) bool {
-	return res.Status == reservation.StatusMissed && res.Channel.Fallback == "sms" && res.Channel.AllowSMS && res.CallbackNumber != ""
-}
-
-// workSMS sends one SMS per missed reservation that asked for it.
-func (r *Runner) workSMS(ctx context.Context, job *jobs.Job[smsArgs]) error {
-	res, err := r.cfg.Store.FindReservationByID(ctx, job.Args.ReservationID)
-	if reservation.ErrorCode(err) == reservation.ENOTFOUND {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !wantsSMS(res) {
-		return nil
-	}
-	if sent, err := r.cfg.Store.SMSSent(ctx, res.ID); err != nil || sent {
-		return err
-	}
-	q := r.queues[res.QueueID]
-	if q == nil || q.SMSFrom == "" {
-		r.logger.WarnContext(ctx, "missed callback wants an SMS but the queue has no SMS number", "reservation_id", res.ID, "queue_id", res.QueueID)
-		r.cfg.Observer.SyncOutcome("sms", "failed")
-		_, err := r.cfg.Store.RecordSMSFailure(ctx, res.ID, true, "permanent: the queue has no SMS number", sysWrite())
-		return err
-	}
-	text := strings.NewReplacer("{queue}", q.Name, "{reason}", res.Reason).Replace(r.cfg.SMSText)
-	// Into the customer's active SMS conversation with the number, if they
-	// replied to an earlier one: without it such a send fails.
-	_, err = r.cfg.Genesys.SendSMS(ctx, genesys.AgentlessMessage{FromAddress: q.SMSFrom, ToAddress: res.CallbackNumber, TextBody: text,
-		UseExistingActiveConversation: true})
-	if err != nil {
-		return r.smsFailed(ctx, res, job.Attempt, err)
-	}
-	r.cfg.Observer.SyncOutcome("sms", "ok")
-	_, err = r.cfg.Store.RecordSMS(ctx, res.ID, sysWrite())
-	return err
-}

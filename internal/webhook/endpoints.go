@@ -15,6 +15,7 @@ var EventTypes = []string{
 	reservation.EventCreated, reservation.EventRescheduled, reservation.EventUpdated, reservation.EventCanceled,
 	reservation.EventSynced, reservation.EventSyncFailed, reservation.EventInProgress, reservation.EventCompleted,
 	reservation.EventMissed, reservation.EventFailed, reservation.EventSMSSent, reservation.EventSMSRefused, reservation.EventSMSFailed,
+	reservation.EventNotified, reservation.EventNotifySkipped,
 	reservation.EventWebhookDisabled, reservation.EventDeliveryExhausted,
 }
 
