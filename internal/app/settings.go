@@ -118,7 +118,7 @@ func queuesOf(cfg *config.Config) []*booking.Queue {
 			ScheduleGroupID: q.ScheduleGroupID, SMSFrom: q.SMSFrom, CallerID: q.CallerID, CallerIDName: q.CallerIDName, ScriptID: q.ScriptID,
 			NotReachedWrapups: slices.Clone(q.NotReachedWrapups), Locale: q.Locale, SelfService: q.SelfService,
 			CancelIfReachedWithin: q.CancelIfReachedWithin, NumberRules: &cfg.Queues[i].NumberRules, Admission: q.Admission,
-			Notify: q.Notify}
+			Notify: &cfg.Queues[i].Notify}
 	}
 	return out
 }

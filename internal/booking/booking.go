@@ -69,8 +69,9 @@ type Queue struct {
 	// Admission is the duplicate rule and the throttles a create is
 	// judged by in its transaction (admission.go).
 	Admission reservation.Admission
-	// Notify is which SMS the queue's customers get (the sync sends them).
-	Notify notify.Policy
+	// Notify is which SMS the queue's customers get (the sync sends them);
+	// nil is notify.DefaultPolicy (the missed-callback fallback only).
+	Notify *notify.Policy
 }
 
 // Observer is told the outcome of every admission attempt (for metrics).

@@ -59,8 +59,8 @@ func (notifyArgs) Kind() string { return "notify_sms" }
 // policy returns the notify policy of a reservation's queue (the default
 // for a queue no longer configured).
 func (r *Runner) policy(res *reservation.Reservation) notify.Policy {
-	if q := r.queues[res.QueueID]; q != nil {
-		return q.Notify
+	if q := r.queues[res.QueueID]; q != nil && q.Notify != nil {
+		return *q.Notify
 	}
 	return notify.DefaultPolicy
 }
