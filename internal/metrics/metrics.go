@@ -135,7 +135,8 @@ func New() *Metrics {
 		Help: "Sync steps by operation (create, reschedule, cancel, adopt, sms) and outcome (ok, retry, failed, unknown; " +
 			"adopt searching: a lost create not found yet; cancel fallback: landed after the conversation disconnect; " +
 			"cancel unverified: never landed, sync failed; reschedule agent_required: Genesys wants an agentId the callback cannot give; " +
-			"sms refused: a permanent refusal).",
+			"sms refused: a permanent refusal; notify_confirm, notify_remind, notify_cancel, notify_missed: the messages to customers, " +
+			"sent, skipped, waiting (a reminder not due yet, looked at again) or obsolete (no longer wanted: rescheduled, canceled)).",
 	}, []string{"op", "outcome"})
 	m.SyncLagSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "slotline_sync_lag_seconds",

@@ -161,6 +161,7 @@ func (r *Runner) workNotify(ctx context.Context, job *jobs.Job[notifyArgs]) erro
 		return err
 	}
 	if !r.stillWanted(res, a) {
+		r.cfg.Observer.SyncOutcome("notify_"+a.Message, "obsolete")
 		return nil
 	}
 	if a.Skip != "" {
@@ -170,6 +171,7 @@ func (r *Runner) workNotify(ctx context.Context, job *jobs.Job[notifyArgs]) erro
 		if wait, skip := r.reminderWait(res, a); skip != "" {
 			return r.finishNotify(ctx, res, a, storage.Outcome{State: notify.StateSkipped, Event: reservation.EventNotifySkipped, Reason: skip})
 		} else if wait > 0 {
+			r.cfg.Observer.SyncOutcome("notify_"+a.Message, "waiting")
 			return jobs.Snooze(wait)
 		}
 	}
@@ -196,6 +198,7 @@ func (r *Runner) workNotify(ctx context.Context, job *jobs.Job[notifyArgs]) erro
 		return r.finishNotify(ctx, res, a, storage.Outcome{State: notify.StateSkipped, Event: reservation.EventNotifySkipped, Reason: SkipOptedOut})
 	}
 	if !r.stillWanted(res, a) {
+		r.cfg.Observer.SyncOutcome("notify_"+a.Message, "obsolete")
 		return nil
 	}
 	rec, err := r.cfg.Store.ClaimNotification(ctx, res.ID, a.Message, a.SlotKey)
@@ -231,6 +234,7 @@ func (r *Runner) workNotify(ctx context.Context, job *jobs.Job[notifyArgs]) erro
 		return r.smsFailed(ctx, res, a, job.Attempt, err)
 	}
 	r.cfg.Observer.SyncOutcome("sms", "ok")
+	r.cfg.Observer.SyncOutcome("notify_"+a.Message, "sent")
 	return r.finishNotify(ctx, res, a, storage.Outcome{State: notify.StateSent, Event: reservation.EventNotified, MessageID: resp.ID})
 }
 
@@ -280,6 +284,9 @@ func (r *Runner) reminderWait(res *reservation.Reservation, a notifyArgs) (time.
 
 // finishNotify records a message's outcome with its event.
 func (r *Runner) finishNotify(ctx context.Context, res *reservation.Reservation, a notifyArgs, o storage.Outcome) error {
+	if o.State == notify.StateSkipped {
+		r.cfg.Observer.SyncOutcome("notify_"+a.Message, "skipped")
+	}
 	_, err := r.cfg.Store.FinishNotification(context.WithoutCancel(ctx), res.ID, a.Message, a.SlotKey, o, sysWrite())
 	if reservation.ErrorCode(err) == reservation.ENOTFOUND {
 		return nil

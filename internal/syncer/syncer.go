@@ -181,9 +181,8 @@ type Runner struct {
 	// agentId: later reschedules read the callback's owner first.
 	agentRequired atomic.Bool
 
-	cfg       Config
-	templates *notify.Templates
-	logger    *slog.Logger
+	cfg     Config
+	logger  *slog.Logger
 	lookups *lookups
 	lost    lostCreates
 	queues  map[string]*booking.Queue
@@ -192,6 +191,9 @@ type Runner struct {
 	id       string
 	jobs     *jobs.Client
 	now      func() time.Time
+
+	// templates are the messages to customers (sms.templates).
+	templates *notify.Templates
 }
 
 // jobQueue is the job queue the sync's jobs run on.
