@@ -522,7 +522,10 @@ const (
 	EventCompleted   = "reservation.completed"
 	EventMissed      = "reservation.missed"
 	EventFailed      = "reservation.failed"
-	EventSMSSent     = "reservation.sms_sent"
+	// EventSMSSent: the missed-callback SMS went out. No longer emitted
+	// (EventNotified, kind missed, replaced it); older logs hold it and
+	// webhook endpoints may still name it.
+	EventSMSSent = "reservation.sms_sent"
 	// EventSMSRefused: Genesys refused an SMS to the customer for good (a
 	// number not provisioned, 10DLC, another 4xx); it is not sent. Its
 	// kind says which message.
