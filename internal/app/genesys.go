@@ -42,6 +42,10 @@ func sandboxQueueID(id string) string {
 // startGenesys builds the Genesys side for the queues. In sandbox mode it
 // starts the simulator and gives every queue without a Genesys queue id or
 // an SMS number sandbox ones (the queues are changed in place).
+// sandboxRecheck is the longest a job waiting for a time on the sandbox's
+// clock sleeps before it looks at the clock again (tests shorten it).
+var sandboxRecheck = time.Minute
+
 func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store, js *jobs.Client, queues []*booking.Queue,
 	manageURL func(reservation.Reservation) string, m *metrics.Metrics, logger *slog.Logger) (*genesysSide, error) {
 	g := cfg.Genesys
@@ -103,7 +107,10 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		now = clock.Now
 		until = func(t time.Time) time.Duration {
 			if d, ok := clock.RealDelay(t); ok {
-				return d
+				// The sandbox's clock can be moved (POST /sim/clock): a
+				// job waiting for a time on it (a reminder) looks again at
+				// least every sandboxRecheck.
+				return min(d, sandboxRecheck)
 			}
 			return time.Minute // a stopped clock: look again later
 		}

@@ -32,62 +32,7 @@ func TestSandboxMissedCallback(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, []string{"slotline", "serve", "--config", cfg, "--addr", "127.0.0.1:0"},
-			func(string) string { return "" }, nil, io.Discard, pw)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not return after cancel")
-		}
-	}()
-	sc := bufio.NewScanner(pr)
-	var base, sim string
-	for (base == "" || sim == "") && sc.Scan() {
-		if m := regexp.MustCompile(`"simulator":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
-			sim = m[1]
-		}
-		if m := regexp.MustCompile(`"url":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if base == "" || sim == "" {
-		t.Fatalf("serve logged no url (%q) or simulator (%q)", base, sim)
-	}
-
-	call := func(method, path, token, body string, out any) int {
-		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Content-Type", "application/json")
-		} else {
-			req.SetBasicAuth("web", "sandbox-secret-0123456789")
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil {
-			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-				t.Fatalf("%s %s: %v", method, path, err)
-			}
-		}
-		return resp.StatusCode
-	}
+	_, sim, call := sandboxServe(t, cfg)
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -140,6 +85,133 @@ func TestSandboxMissedCallback(t *testing.T) {
 		}
 		if len(sms) > 1 || time.Now().After(deadline) {
 			t.Fatalf("SMS sent: %+v, want one to the customer", sms)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
+
+// sandboxServe runs serve with the config file cfg (in sandbox mode) until
+// the test ends, and returns its URL, the simulator's, and a function that
+// calls the API (a token request when token is "").
+func sandboxServe(t *testing.T, cfg string) (string, string, func(method, path, token, body string, out any) int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"slotline", "serve", "--config", cfg, "--addr", "127.0.0.1:0"},
+			func(string) string { return "" }, nil, io.Discard, pw)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not return after cancel")
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	var base, sim string
+	for (base == "" || sim == "") && sc.Scan() {
+		if m := regexp.MustCompile(`"simulator":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
+			sim = m[1]
+		}
+		if m := regexp.MustCompile(`"url":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if base == "" || sim == "" {
+		t.Fatalf("serve logged no url (%q) or simulator (%q)", base, sim)
+	}
+
+	call := func(method, path, token, body string, out any) int {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+		} else {
+			req.SetBasicAuth("web", "sandbox-secret-0123456789")
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+		}
+		return resp.StatusCode
+	}
+	return base, sim, call
+}
+
+// TestSandboxReminderFollowsClock: in the sandbox, a reminder waits on the
+// simulator's clock, so moving that clock (POST /sim/clock) sends it
+// without waiting in real time; before, the job slept the real time
+// computed when it was planned.
+func TestSandboxReminderFollowsClock(t *testing.T) {
+	old := sandboxRecheck
+	sandboxRecheck = 200 * time.Millisecond
+	t.Cleanup(func() { sandboxRecheck = old })
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "slotline.yaml")
+	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
+		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
+		"queues:\n  - id: q1\n    timezone: America/New_York\n    hours: 24/7\n    sms_from: \"+18005550100\"\n" +
+		"    notify: {remind_before: 15m}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, sim, call := sandboxServe(t, cfg)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if st := call("POST", "/oauth/token", "", "grant_type=client_credentials", &tok); st != 200 {
+		t.Fatalf("token: %d", st)
+	}
+	start := time.Now().Truncate(15 * time.Minute).Add(3 * time.Hour).UTC()
+	req := fmt.Sprintf(`{"callback_number":"+14155550123","queue_id":"q1","reason":"billing",
+	  "time_slot_matrix":[{"start":%q,"end":%q}],
+	  "channel_preferences":{"primary":"voice","fallback":"sms","allow_sms":true}}`,
+		start.Format(time.RFC3339), start.Add(15*time.Minute).Format(time.RFC3339))
+	if st := call("POST", "/api/v2/callbacks", tok.AccessToken, req, nil); st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	sms := func() int {
+		resp, err := http.Get(sim + "/sim/sms")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got []json.RawMessage
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	if n := sms(); n != 0 {
+		t.Fatalf("%d SMS before the reminder is due", n)
+	}
+	// To 10 minutes before the slot: the reminder is 5 minutes late.
+	advance := time.Until(start.Add(-10 * time.Minute)).Round(time.Second)
+	resp, err := http.Post(sim+"/sim/clock", "application/json", strings.NewReader(fmt.Sprintf(`{"advance":%q}`, advance.String())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for sms() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reminder 30 s after the sandbox clock passed its time (%d SMS)", sms())
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
