@@ -42,13 +42,16 @@
 //	    talk_time: 30s
 //	    addr: 127.0.0.1:0
 //	sms:
-//	  text: "We tried to call you back about {reason}."   # optional; at most 765 characters
+//	  text: "We tried to call you back about {reason}."   # optional: the missed message of every locale without its own; at most 765 characters
+//	  templates:                           # optional: per locale and kind (confirm, remind, cancel, missed), over the built-in en, de, fr, es
+//	    de: {confirm: "Rückruf am {time}.\nÄndern: {manage_url}"}   # placeholders {time} {queue} {reason} {manage_url}
 //	queues:
 //	  - id: queue_12345
 //	    genesys_queue_id: 7f1c9a2e-0000-4000-8000-000000000001
 //	    name: Support
 //	    timezone: America/New_York
-//	    sms_from: "+18005550100"             # optional E.164 number for the missed-callback SMS
+//	    sms_from: "+18005550100"             # optional E.164 number the SMS to customers are sent from
+//	    notify: {confirm: true, remind_before: 15m, on_cancel: true, on_missed: true, quiet_hours: "21:00-08:00"}   # default: on_missed only
 //	    caller_id: "+18005550100"            # optional E.164
 //	    caller_id_name: Acme Support         # optional, at most 100 characters
 //	    script_id: 3b0c7c4e-0000-4000-8000-000000000002   # optional

@@ -30,6 +30,7 @@ func syncTests() []struct {
 		{"ScheduleImports", testScheduleImports},
 		{"Unsettled", testUnsettled},
 		{"SMSOnce", testSMSOnce},
+		{"Notifications", testNotifications},
 		{"SMSFailure", testSMSFailure},
 		{"SyncClaim", testSyncClaim},
 		{"HoldLease", testHoldLease},
