@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -32,11 +33,12 @@ func TestSandboxMissedCallback(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, sim, call := sandboxServe(t, cfg)
+	srv := sandboxServe(t, cfg)
+	sim, call := srv.sim, srv.call
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if st := call("POST", "/oauth/token", "", "grant_type=client_credentials", &tok); st != 200 {
+	if st := call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
 		t.Fatalf("token: %d", st)
 	}
 	// The next slot (one already begun is refused as past).
@@ -90,68 +92,96 @@ func TestSandboxMissedCallback(t *testing.T) {
 	}
 }
 
-// sandboxServe runs serve with the config file cfg (in sandbox mode) until
-// the test ends, and returns its URL, the simulator's, and a function that
-// calls the API (a token request when token is "").
-func sandboxServe(t *testing.T, cfg string) (string, string, func(method, path, token, body string, out any) int) {
+// sandboxServer is serve in sandbox mode, run by a test.
+type sandboxServer struct {
+	t         *testing.T
+	base, sim string // the API's URL and the simulator's
+	stopOnce  sync.Once
+	cancel    context.CancelFunc
+	done      chan error
+	logc      chan string
+	logs      string
+}
+
+// sandboxServe runs serve with the config file cfg (in sandbox mode, its
+// client web with secret sandbox-secret-0123456789) until stop or the end
+// of the test.
+func sandboxServe(t *testing.T, cfg string) *sandboxServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	s := &sandboxServer{t: t, cancel: cancel, done: make(chan error, 1), logc: make(chan string, 1)}
 	pr, pw := io.Pipe()
-	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"slotline", "serve", "--config", cfg, "--addr", "127.0.0.1:0"},
+		s.done <- Run(ctx, []string{"slotline", "serve", "--config", cfg, "--addr", "127.0.0.1:0"},
 			func(string) string { return "" }, nil, io.Discard, pw)
 		pw.Close()
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not return after cancel")
-		}
-	})
+	t.Cleanup(func() { s.stop() })
 	sc := bufio.NewScanner(pr)
-	var base, sim string
-	for (base == "" || sim == "") && sc.Scan() {
+	var logs strings.Builder
+	for (s.base == "" || s.sim == "") && sc.Scan() {
+		logs.WriteString(sc.Text() + "\n")
 		if m := regexp.MustCompile(`"simulator":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
-			sim = m[1]
+			s.sim = m[1]
 		}
 		if m := regexp.MustCompile(`"url":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
+			s.base = m[1]
 		}
 	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if base == "" || sim == "" {
-		t.Fatalf("serve logged no url (%q) or simulator (%q)", base, sim)
+	go func() {
+		rest, _ := io.ReadAll(pr)
+		s.logc <- logs.String() + string(rest)
+	}()
+	if s.base == "" || s.sim == "" {
+		t.Fatalf("serve logged no url (%q) or simulator (%q)", s.base, s.sim)
 	}
+	return s
+}
 
-	call := func(method, path, token, body string, out any) int {
-		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
+// stop stops serve and returns everything it logged.
+func (s *sandboxServer) stop() string {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		select {
+		case <-s.done:
+			s.logs = <-s.logc
+		case <-time.After(15 * time.Second):
+			s.t.Error("serve did not return after cancel")
 		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Content-Type", "application/json")
-		} else {
-			req.SetBasicAuth("web", "sandbox-secret-0123456789")
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil {
-			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-				t.Fatalf("%s %s: %v", method, path, err)
-			}
-		}
-		return resp.StatusCode
+	})
+	return s.logs
+}
+
+// call calls the API: token "basic" is the client's Basic auth (a form
+// body), "" no authentication (a customer's link), else a Bearer token.
+// out, when not nil, receives the JSON answer.
+func (s *sandboxServer) call(method, path, token, body string, out any) int {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	return base, sim, call
+	switch {
+	case token == "basic":
+		req.SetBasicAuth("web", "sandbox-secret-0123456789")
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case token != "":
+		req.Header.Set("Authorization", "Bearer "+token)
+		fallthrough
+	default:
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			s.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return resp.StatusCode
 }
 
 // TestSandboxReminderFollowsClock: in the sandbox, a reminder waits on the
@@ -171,11 +201,12 @@ func TestSandboxReminderFollowsClock(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, sim, call := sandboxServe(t, cfg)
+	srv := sandboxServe(t, cfg)
+	sim, call := srv.sim, srv.call
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if st := call("POST", "/oauth/token", "", "grant_type=client_credentials", &tok); st != 200 {
+	if st := call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
 		t.Fatalf("token: %d", st)
 	}
 	start := time.Now().Truncate(15 * time.Minute).Add(3 * time.Hour).UTC()

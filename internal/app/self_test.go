@@ -1,15 +1,11 @@
 package app
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,70 +27,8 @@ func TestSelfServiceReachesGenesys(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, []string{"slotline", "serve", "--config", cfg, "--addr", "127.0.0.1:0"},
-			func(string) string { return "" }, nil, io.Discard, pw)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not return after cancel")
-		}
-	}()
-	sc := bufio.NewScanner(pr)
-	var base, sim string
-	var logs strings.Builder
-	for (base == "" || sim == "") && sc.Scan() {
-		logs.WriteString(sc.Text() + "\n")
-		if m := regexp.MustCompile(`"simulator":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
-			sim = m[1]
-		}
-		if m := regexp.MustCompile(`"url":"([^"]+)"`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	logc := make(chan string, 1)
-	go func() {
-		rest, _ := io.ReadAll(pr)
-		logc <- logs.String() + string(rest)
-	}()
-	if base == "" || sim == "" {
-		t.Fatalf("serve logged no url (%q) or simulator (%q)", base, sim)
-	}
-	call := func(method, path, token, body string, out any) int {
-		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case token == "basic":
-			req.SetBasicAuth("web", "sandbox-secret-0123456789")
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		case token != "":
-			req.Header.Set("Authorization", "Bearer "+token)
-			fallthrough
-		default:
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil {
-			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-				t.Fatalf("%s %s: %v", method, path, err)
-			}
-		}
-		return resp.StatusCode
-	}
+	srv := sandboxServe(t, cfg)
+	sim, call := srv.sim, srv.call
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -164,10 +98,7 @@ func TestSelfServiceReachesGenesys(t *testing.T) {
 	if st := call("PATCH", path, "", `{"time_slot_matrix":`+slot(start)+`}`, &p); st != 409 || p.Code != "change_not_allowed" || p.Reason != "max_reschedules" {
 		t.Fatalf("second reschedule: %d %+v", st, p)
 	}
-	cancel()
-	<-done
-	done <- nil
-	logText := <-logc
+	logText := srv.stop()
 	if strings.Contains(logText, created.ManageToken) {
 		t.Fatal("the server's log holds the token")
 	}
