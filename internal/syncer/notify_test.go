@@ -69,7 +69,7 @@ func (b *bundle) notifyEvents(id, typ string) []string {
 // times.
 func (b *bundle) waitOutcome(key string, n int) {
 	b.t.Helper()
-	waitUntil(b.t, 30*time.Second, key, func() bool { return b.obs.count(key) > n })
+	waitUntil(b.t, notifyWait, key, func() bool { return b.obs.count(key) > n })
 }
 
 // advanceTo moves the simulator's clock to t.
@@ -103,9 +103,9 @@ func TestNotifyConfirmAndRemind(t *testing.T) {
 				t.Fatalf("a reminder before it is due: %+v", got)
 			}
 			b.advanceTo(due)
-			waitUntil(t, 30*time.Second, "the reminder", func() bool { return len(b.smsOf(customer, "Reminder")) > 0 })
+			waitUntil(t, notifyWait, "the reminder", func() bool { return len(b.smsOf(customer, "Reminder")) > 0 })
 			b.waitForEvent(r.ID, "reservation.notified/genesys")
-			b.waitCommitted(30*time.Second, func() bool { return len(b.notifyEvents(r.ID, reservation.EventNotified)) == 2 })
+			b.waitCommitted(notifyWait, func() bool { return len(b.notifyEvents(r.ID, reservation.EventNotified)) == 2 })
 			if got := b.notifyEvents(r.ID, reservation.EventNotified); strings.Join(got, ",") != "confirm:,remind:" {
 				t.Errorf("notified events %v, want confirm then remind", got)
 			}
@@ -140,7 +140,7 @@ func TestNotifyReschedule(t *testing.T) {
 				t.Fatalf("a reminder at the old time: %+v", got)
 			}
 			b.advanceTo(newStart.Add(-15 * time.Minute))
-			waitUntil(t, 30*time.Second, "the reminder of the new slot", func() bool { return len(b.smsOf(customer, "Reminder")) > 0 })
+			waitUntil(t, notifyWait, "the reminder of the new slot", func() bool { return len(b.smsOf(customer, "Reminder")) > 0 })
 			la, _ := time.LoadLocation("America/Los_Angeles")
 			got := b.smsOf(customer, "")
 			if len(got) != 1 || !strings.Contains(got[0].TextBody, notify.FormatTime(newStart.In(la), "en")) {
@@ -234,7 +234,7 @@ func TestNotifyQuietHours(t *testing.T) {
 			t.Fatalf("a reminder inside quiet hours: %+v", got)
 		}
 		b.advanceTo(end)
-		waitUntil(t, 30*time.Second, "the reminder at the end of quiet hours", func() bool { return len(b.smsOf(customer, "")) > 0 })
+		waitUntil(t, notifyWait, "the reminder at the end of quiet hours", func() bool { return len(b.smsOf(customer, "")) > 0 })
 		if got := b.smsOf(customer, ""); len(got) != 1 || !got[0].Timestamp.Equal(end) {
 			t.Errorf("SMS = %+v, want one at %v", got, end)
 		}
@@ -303,3 +303,7 @@ func TestNotifyResendIsIdempotent(t *testing.T) {
 		t.Errorf("SMS = %+v, %d replays; want one message and the repeat answered from its key", got, b.sim.SMSReplays())
 	}
 }
+
+// notifyWait bounds the waits for a message: a snoozed River job is picked
+// up again only every few seconds, and the whole suite loads two cores.
+const notifyWait = 90 * time.Second
