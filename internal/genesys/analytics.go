@@ -111,12 +111,18 @@ func (c *Client) FindCallbacks(ctx context.Context, q FindQuery) ([]string, erro
 		OrderBy:        "conversationStart",
 		SegmentFilters: []analyticsFilter{filter},
 	}
+	return c.conversationIDs(ctx, "find_callbacks", body)
+}
+
+// conversationIDs runs an analytics conversation query page by page and
+// returns the ids of the conversations it matches. op names the call.
+func (c *Client) conversationIDs(ctx context.Context, op string, body analyticsQuery) ([]string, error) {
 	var ids []string
 	seen := make(map[string]bool)
 	for page := 1; page <= findMaxPages; page++ {
 		body.Paging = analyticsPaging{PageSize: findPageSize, PageNumber: page}
 		var resp analyticsResponse
-		if err := c.do(ctx, call{op: "find_callbacks", method: http.MethodPost, path: "/api/v2/analytics/conversations/details/query", body: body, out: &resp}); err != nil {
+		if err := c.do(ctx, call{op: op, method: http.MethodPost, path: "/api/v2/analytics/conversations/details/query", body: body, out: &resp}); err != nil {
 			return nil, err
 		}
 		for _, cv := range resp.Conversations {
@@ -134,7 +140,7 @@ func (c *Client) FindCallbacks(ctx context.Context, q FindQuery) ([]string, erro
 	}
 	// A truncated answer must not read as "not there": a caller deciding
 	// whether to create again would make a duplicate.
-	return nil, fmt.Errorf("genesys find_callbacks: more than %d conversations match; narrow the interval or the numbers", findMaxPages*findPageSize)
+	return nil, fmt.Errorf("genesys %s: more than %d conversations match; narrow the interval or the numbers", op, findMaxPages*findPageSize)
 }
 
 // numberForms returns the forms a callback number may be stored in by

@@ -2,8 +2,6 @@ package genesys
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -47,26 +45,5 @@ func (c *Client) FindInboundCalls(ctx context.Context, q InboundQuery) ([]string
 			Clauses: []analyticsClause{{Type: "or", Predicates: numbers}},
 		}},
 	}
-	var ids []string
-	seen := make(map[string]bool)
-	for page := 1; page <= findMaxPages; page++ {
-		body.Paging = analyticsPaging{PageSize: findPageSize, PageNumber: page}
-		var resp analyticsResponse
-		if err := c.do(ctx, call{op: "find_inbound_calls", method: http.MethodPost, path: "/api/v2/analytics/conversations/details/query", body: body, out: &resp}); err != nil {
-			return nil, err
-		}
-		for _, cv := range resp.Conversations {
-			if cv.ConversationID != "" && !seen[cv.ConversationID] {
-				seen[cv.ConversationID] = true
-				ids = append(ids, cv.ConversationID)
-			}
-		}
-		if resp.TotalHits > findMaxPages*findPageSize {
-			break
-		}
-		if len(resp.Conversations) < findPageSize {
-			return ids, nil
-		}
-	}
-	return nil, fmt.Errorf("genesys find_inbound_calls: more than %d conversations match; narrow the interval or the numbers", findMaxPages*findPageSize)
+	return c.conversationIDs(ctx, "find_inbound_calls", body)
 }
