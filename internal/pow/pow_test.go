@@ -218,7 +218,7 @@ func TestVerifySpendsOnce(t *testing.T) {
 		t.Errorf("%d salts spent, want 1", len(b.spent.salts))
 	}
 	for salt, exp := range b.spent.salts {
-		if !exp.Equal(b.now.Add(5*time.Minute).Truncate(time.Second)) {
+		if !exp.Equal(b.now.Add(5 * time.Minute).Truncate(time.Second)) {
 			t.Errorf("salt %s kept until %v, want the challenge's expiry", salt, exp)
 		}
 	}
