@@ -170,7 +170,9 @@ func solveChallenge(t testing.TB, c pow.Challenge) string {
 }
 
 // proof is a fresh Slotline-Proof.
-func (s *publicServer) proof(t testing.TB) string { return solveChallenge(t, s.challenge(t, shopOrigin)) }
+func (s *publicServer) proof(t testing.TB) string {
+	return solveChallenge(t, s.challenge(t, shopOrigin))
+}
 
 // keyCreate is a create body of queue for number at bucket i.
 func (s *publicServer) keyCreate(number, queue string, i int) map[string]any {
