@@ -75,8 +75,8 @@ func (s *Server) allKeyOrigins(*http.Request) []string { return s.Keys.AllOrigin
 
 // authorizeKey is authorizeWith for a publishable key: known (else 401,
 // like a bad token), used from one of its origins (else 403
-// origin_not_allowed), on one of its two routes (else 403 forbidden),
-// within its limits (else 429), and, for availability, on one of its
+// origin_not_allowed), on one of its two routes (else 403 forbidden, as
+// a token without the route's scope), within its limits (else 429), and, for availability, on one of its
 // queues (the create's queue is in its body: handleCreate checks it).
 func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, scope string, h http.HandlerFunc) {
 	k := s.Keys.Lookup(token)
