@@ -121,6 +121,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
+	if info(r).key != nil {
+		res = keyResult(res)
+	}
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated

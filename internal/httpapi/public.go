@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/slotline/slotline/internal/auth"
+	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/pow"
 	"github.com/slotline/slotline/internal/reservation"
 )
@@ -143,6 +144,23 @@ func (s *Server) checkKeyCreate(r *http.Request, queueID string) error {
 			strings.TrimPrefix(err.Error(), pow.ErrInvalid.Error()+": "))
 	}
 	return err
+}
+
+// keyResult is what a create through a publishable key may show of its
+// result. Every browser holding the key is the same client, so a lenient
+// duplicate (the reservation someone else may have made for the number)
+// shows its time and state but not the customer's name, reason, callback
+// id or full number.
+func keyResult(res *booking.Result) *booking.Result {
+	if res.DuplicateOf == "" {
+		return res
+	}
+	rv := *res.Reservation
+	rv.CallbackNumber = reservation.MaskNumber(rv.CallbackNumber)
+	rv.CustomerName, rv.Reason, rv.CallbackID = "", "", ""
+	out := *res
+	out.Reservation = &rv
+	return &out
 }
 
 // handleChallenge answers a new proof-of-work challenge: no credentials,

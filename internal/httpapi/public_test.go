@@ -229,8 +229,10 @@ func testPublicKeys(t *testing.T, dsn string) {
 
 	// A create from the key's origin with a solved proof: the key's
 	// client, origin widget, and the manage link.
-	r = s.kdo(t, http.StatusCreated, "POST", "/api/v2/callbacks", shopKey, shopOrigin, s.keyCreate("+14155550100", "queue_a", 0),
-		"Slotline-Proof", s.proof(t))
+	first := s.keyCreate("+14155550100", "queue_a", 0)
+	first["customer_name"], first["reason"] = "Jane Roe", "A private matter"
+	r = s.kdo(t, http.StatusCreated, "POST", "/api/v2/callbacks", shopKey, shopOrigin, first,
+		"Slotline-Proof", s.proof(t), "Idempotency-Key", "widget-0001")
 	wantCORS(t, r, shopOrigin)
 	var created struct {
 		ID          string `json:"id"`
@@ -307,11 +309,34 @@ func testPublicKeys(t *testing.T, dsn string) {
 		t.Errorf("%d reservations, want 2", n)
 	}
 
-	// A lenient duplicate shows the reservation the number has, never its
-	// link.
+	// A lenient duplicate shows the reservation the number already has:
+	// its time, never its link, the customer's name, reason or full
+	// number (whoever typed the number in need not be who booked).
 	r = s.kdo(t, http.StatusOK, "POST", "/api/v2/callbacks", shopKey, shopOrigin, s.keyCreate("+14155550100", "queue_a", 3), "Slotline-Proof", s.proof(t))
-	if r.header.Get("Slotline-Duplicate-Of") != created.ID || strings.Contains(string(r.body), "manage") {
-		t.Errorf("duplicate: Slotline-Duplicate-Of %q, body %s", r.header.Get("Slotline-Duplicate-Of"), r.body)
+	if r.header.Get("Slotline-Duplicate-Of") != created.ID {
+		t.Errorf("duplicate: Slotline-Duplicate-Of %q", r.header.Get("Slotline-Duplicate-Of"))
+	}
+	for _, secret := range []string{"manage", "Jane", "private", "+14155550100"} {
+		if strings.Contains(string(r.body), secret) {
+			t.Errorf("duplicate answer shows %q: %s", secret, r.body)
+		}
+	}
+	var dup struct {
+		CallbackNumber string `json:"callback_number"`
+		TimeSlot       struct {
+			Start string `json:"start"`
+		} `json:"time_slot"`
+	}
+	r.decode(t, &dup)
+	if dup.CallbackNumber != reservation.MaskNumber("+14155550100") || dup.TimeSlot.Start == "" {
+		t.Errorf("duplicate answer: %s", r.body)
+	}
+	// A replay through the key (every browser with the key shares its
+	// idempotency keys) answers the reservation without its link.
+	r = s.kdo(t, http.StatusCreated, "POST", "/api/v2/callbacks", shopKey, shopOrigin, first,
+		"Slotline-Proof", s.proof(t), "Idempotency-Key", "widget-0001")
+	if r.header.Get("Idempotent-Replayed") != "true" || strings.Contains(string(r.body), "manage") {
+		t.Errorf("replay: %v %s", r.header, r.body)
 	}
 	// The queue's number rules and admission apply: a bad number is the
 	// same 400 as for any client.
