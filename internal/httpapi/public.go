@@ -76,9 +76,10 @@ func (s *Server) allKeyOrigins(*http.Request) []string { return s.Keys.AllOrigin
 
 // authorizeKey is authorizeWith for a publishable key: known (else 401,
 // like a bad token), used from one of its origins (else 403
-// origin_not_allowed), on one of its two routes (else 403 forbidden, as
-// a token without the route's scope), within its limits (else 429), and, for availability, on one of its
-// queues (the create's queue is in its body: handleCreate checks it).
+// origin_not_allowed), within its limits (else 429), on one of its two
+// routes (else 403 forbidden, as a token without the route's scope) and,
+// for availability, on one of its queues (the create's queue is in its
+// body: handleCreate checks it).
 func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, scope string, h http.HandlerFunc) {
 	k := s.Keys.Lookup(token)
 	if k == nil {
@@ -94,11 +95,6 @@ func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, sco
 	ri := info(r)
 	ri.principal = &auth.Principal{ClientID: k.ID}
 	ri.key = k
-	if r.Pattern != keyAvailabilityRoute && r.Pattern != keyCreateRoute {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="slotline", error="insufficient_scope", scope="`+scope+`"`)
-		s.problem(w, r, reservation.Errorf(reservation.EFORBIDDEN, "a publishable key may only read a queue's availability and create callbacks"))
-		return
-	}
 	if wait, first := k.Allow(r.RemoteAddr); wait > 0 {
 		secs := retrySeconds(wait)
 		if first {
@@ -107,6 +103,13 @@ func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, sco
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.problem(w, r, reservation.Errorf(reservation.ERATELIMITED, "too many requests with publishable key %s; retry after %d s", k.ID, secs))
+		return
+	}
+	// After the limits: a refused write is audited, and the limits bound
+	// what anyone holding the key can make the log record.
+	if r.Pattern != keyAvailabilityRoute && r.Pattern != keyCreateRoute {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="slotline", error="insufficient_scope", scope="`+scope+`"`)
+		s.problem(w, r, reservation.Errorf(reservation.EFORBIDDEN, "a publishable key may only read a queue's availability and create callbacks"))
 		return
 	}
 	if err := checkIDs(r); err != nil {

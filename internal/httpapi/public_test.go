@@ -436,6 +436,9 @@ func TestPublicRateLimits(t *testing.T) {
 	}
 	// The page can read the 429 and its Retry-After.
 	wantCORS(t, r, blogOrigin)
+	// Routes the key may not use count too (their refusals are audited:
+	// the limit bounds them).
+	s.kdo(t, http.StatusTooManyRequests, "DELETE", "/api/v2/callbacks/cb_00000000000000000000", blogKey, blogOrigin, nil)
 	// The limit is the blog key's: the shop key is not held up.
 	s.kdo(t, http.StatusOK, "GET", "/api/v2/queues/queue_a/availability", shopKey, shopOrigin, nil)
 	// Challenges, per source address.
