@@ -136,6 +136,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Limits: selfservice.Limits{PerToken: cfg.SelfService.PerToken, PerTokenBurst: cfg.SelfService.PerTokenBurst,
 			PerAddress: cfg.SelfService.PerAddress, PerAddressBurst: cfg.SelfService.PerAddressBurst}})
 	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
+	// Browsers: the publishable keys and the proof of work their creates need.
+	proof, err := proofIssuer(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authn, Store: store, Metrics: m,
 		LoginThrottle: auth.NewThrottle(auth.ThrottleConfig{
@@ -148,6 +153,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			MaxFrame: cfg.Stream.MaxFrameBytes},
 		StreamsPerClient: cfg.Stream.MaxSubscriptionsPerClient, WriteTimeout: cfg.HTTP.WriteTimeout,
 		Webhooks: endpoints, Dispatcher: disp, Self: self,
+		Keys: keysOf(cfg), Proof: proof, ChallengeLimit: challengeLimit(cfg),
 	})
 
 	// Run: the jobs, the listener, the hours importer, the stream hub, the
@@ -277,7 +283,8 @@ Then, with TOKEN set to its access_token:
 `, base, q.ID, q.TimeZone, q.Calendar.SlotMinutes, q.Calendar.Capacity, secret, secret, base, base, q.ID)
 }
 
-// housekeeping deletes expired tokens, Idempotency-Key records, finished
+// housekeeping deletes expired tokens, Idempotency-Key records, expired
+// proofs of work, finished
 // webhook deliveries older than 30 days and leases their dead holders left
 // an hour ago, and
 // erases phone numbers of finished reservations past the retention period.
@@ -302,6 +309,9 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 		}
 		if _, err := store.DeleteThrottleHits(ctx, now.Add(-config.MaxThrottleWindow)); err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "delete old throttle counts", "err", err)
+		}
+		if _, err := store.DeleteSpentProofs(ctx, now.Add(-time.Minute)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "delete expired proofs of work", "err", err)
 		}
 		if d := cfg.Retention.EraseNumbersAfter; d > 0 {
 			if n, err := store.EraseNumbers(ctx, now.Add(-d)); err != nil && ctx.Err() == nil {

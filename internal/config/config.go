@@ -66,6 +66,20 @@
 //	    closed: [2026-12-25, 2027-01-01]
 //	    lead_time: 15m
 //	    horizon: 30d
+//	publishable_keys:                       # optional: keys a browser may hold (the widget's)
+//	  - id: website-widget                   # the client_id of its reservations
+//	    key_env: SLOTLINE_WIDGET_KEY         # or key_file; the key starts with pk_, at least 24 characters
+//	    queues: [queue_12345]                # it reads availability and creates reservations on these only
+//	    origins: [https://www.example.com]   # from these browser origins only (scheme://host[:port])
+//	    rate: 50/s                           # requests with the key (default 50/s, burst 100); off = no limit
+//	    burst: 100
+//	    per_address: 5/s                     # requests with the key per source address (default 5/s, burst 20)
+//	    per_address_burst: 20
+//	proof_of_work:                          # asked of creates through a publishable key and of /book
+//	  max_number: 50000                      # the cost: about half as many SHA-256 hashes in the browser; 0 = off
+//	  ttl: 5m                                # how long a challenge can be solved and used
+//	  per_address: 5/s                       # challenges per source address (default 5/s, burst 20)
+//	  per_address_burst: 20
 //
 // Durations use Go's syntax plus a leading d unit for days (30d, 1d12h).
 // An empty value means the same as an absent key: the default. Unknown keys
@@ -117,6 +131,11 @@ type Config struct {
 	Queues  []Queue
 	// SelfService configures the customers' self-service links.
 	SelfService SelfService
+	// PublishableKeys are the keys browsers may hold (the widget's).
+	PublishableKeys []PublishableKey
+	// ProofOfWork is the cost asked of creates through a publishable key
+	// and of the booking page.
+	ProofOfWork ProofOfWork
 	// Warnings holds one line per setting that is allowed but questionable,
 	// in the same file:line: field: message form as errors.
 	Warnings []string
@@ -169,6 +188,7 @@ func Default() *Config {
 		Stream:   Stream{MaxSubscriptionsPerClient: DefaultMaxSubscriptionsPerClient},
 		SelfService: SelfService{LinkTTL: 24 * time.Hour, PerToken: 30.0 / 60, PerTokenBurst: 10,
 			PerAddress: 120.0 / 60, PerAddressBurst: 60},
+		ProofOfWork: DefaultProofOfWork,
 		LoginThrottle: LoginThrottle{
 			PerClient: 10.0 / 60, PerClientBurst: 5,
 			PerAddress: 30.0 / 60, PerAddressBurst: 20,
@@ -255,8 +275,9 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 		{"webhooks", onto(&c.Webhooks, p.webhooks)},
 		{"sms", onto(&c.SMS, p.sms)},
 		{"self_service", onto(&c.SelfService, p.selfService)},
+		{"proof_of_work", onto(&c.ProofOfWork, p.proofOfWork)},
 	}
-	f, err := p.fields(root, "", append(keys(blocks), "queues")...)
+	f, err := p.fields(root, "", append(keys(blocks), "queues", "publishable_keys")...)
 	if err != nil {
 		return err
 	}
@@ -266,7 +287,13 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 	if v := f["listen"]; v != nil {
 		c.ListenAt = p.at(v, "listen")
 	}
-	c.Queues, err = p.queues(f["queues"], "queues")
+	if c.Queues, err = p.queues(f["queues"], "queues"); err != nil {
+		return err
+	}
+	// After the queues, which the keys name.
+	if v := f["publishable_keys"]; v != nil {
+		c.PublishableKeys, err = p.publishableKeys(v, "publishable_keys", c)
+	}
 	return err
 }
 

@@ -45,7 +45,8 @@ func mustParse(t testing.TB, lines ...string) *config.Config {
 func TestLoadFullExample(t *testing.T) {
 	t.Parallel()
 	got, err := config.Load("testdata/full.yaml", env("SLOTLINE_WEBSITE_SECRET", "website-secret-0123456789",
-		"GENESYS_CLIENT_ID", "0c8f7e1a-genesys-client", "GENESYS_CLIENT_SECRET", "genesys-secret-0123456789"))
+		"GENESYS_CLIENT_ID", "0c8f7e1a-genesys-client", "GENESYS_CLIENT_SECRET", "genesys-secret-0123456789",
+		"SLOTLINE_WIDGET_KEY", "pk_live_0123456789abcdefghij"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +158,14 @@ func TestLoadFullExample(t *testing.T) {
 			},
 		}},
 		SelfService: config.Default().SelfService,
+		PublishableKeys: []config.PublishableKey{{
+			ID:      "website-widget",
+			Key:     "pk_live_0123456789abcdefghij",
+			Queues:  []string{"queue_12345"},
+			Origins: []string{"https://www.example.com", "http://localhost:8080", "https://shop.example.com"},
+			Rate:    20, Burst: 40, PerAddress: 2, PerAddressBurst: 10,
+		}},
+		ProofOfWork: config.ProofOfWork{MaxNumber: 100_000, TTL: 2 * time.Minute, PerAddress: 10, PerAddressBurst: 30},
 	}
 	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)

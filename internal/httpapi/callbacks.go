@@ -43,7 +43,11 @@ func caller(r *http.Request) (booking.Caller, error) {
 	if !reservation.ValidText(key) {
 		return booking.Caller{}, reservation.FieldError("Idempotency-Key", "must be valid UTF-8 without NUL characters")
 	}
-	return booking.Caller{ClientID: ri.principal.ClientID, All: ri.principal.Has(auth.ScopeCallbackAdmin), RequestID: ri.id, IdempotencyKey: key}, nil
+	c := booking.Caller{ClientID: ri.principal.ClientID, All: ri.principal.Has(auth.ScopeCallbackAdmin), RequestID: ri.id, IdempotencyKey: key}
+	if ri.key != nil {
+		c.Origin = reservation.OriginWidget
+	}
+	return c, nil
 }
 
 // reader returns who is reading: the calling client, reaching every
@@ -106,10 +110,19 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, err)
 		return
 	}
+	if info(r).key != nil {
+		if err := s.checkKeyCreate(r, req.QueueID); err != nil {
+			s.problem(w, r, err)
+			return
+		}
+	}
 	res, err := s.Booking.Create(r.Context(), c, req)
 	if err != nil {
 		s.problem(w, r, err)
 		return
+	}
+	if info(r).key != nil {
+		res = keyResult(res)
 	}
 	status := http.StatusOK
 	if res.Created {

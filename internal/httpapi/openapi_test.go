@@ -1049,6 +1049,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"Isolation", testIsolation},
 		{"Self", testSelf},
 		{"Admission", testAdmissionConformance},
+		{"Public", testPublicConformance},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented

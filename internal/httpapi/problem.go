@@ -27,7 +27,7 @@ var problemTypes = map[string]struct {
 	reservation.EPRECONDITION:    {http.StatusPreconditionFailed, "Precondition failed", "If-Match does not match the reservation's current version. Read it again and retry."},
 	reservation.EUNAUTHORIZED:    {http.StatusUnauthorized, "Unauthorized", "No valid Bearer token. Get one from POST /oauth/token."},
 	reservation.EFORBIDDEN:       {http.StatusForbidden, "Forbidden", "The token lacks the scope this route needs."},
-	reservation.ERATELIMITED:     {http.StatusTooManyRequests, "Too many requests", "The client is over its rate limit. Wait for Retry-After seconds."},
+	reservation.ERATELIMITED:     {http.StatusTooManyRequests, "Too many requests", "The client, the publishable key or the source address is over its rate limit. Wait for Retry-After seconds."},
 	reservation.ETOOMANYSTREAMS:  {http.StatusTooManyRequests, "Too many streams", "The client already holds as many event stream subscriptions as the server allows one client (stream.max_subscriptions_per_client, counted per server process). Close one, or wait for one to end, before opening another; a request that names a durable subscription the client holds open takes it over instead."},
 	reservation.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Payload too large", "The request body is over 64 KiB."},
 	reservation.EUNSUPPORTEDTYPE: {http.StatusUnsupportedMediaType, "Unsupported media type", "Send JSON with Content-Type: application/json."},
@@ -39,6 +39,9 @@ var problemTypes = map[string]struct {
 	reservation.ENOTALLOWED:       {http.StatusBadRequest, "Number not allowed", "The queue's number rules (number_rules: countries, block, refuse_types) refuse the callback number; errors.callback_number says why."},
 	reservation.EDUPLICATE:        {http.StatusConflict, "Duplicate", "The callback number already has an active (scheduled or in_progress) reservation in the queue's scope (duplicates: strict); duplicate_of names it when the client may see it."},
 	reservation.ETHROTTLED:        {http.StatusTooManyRequests, "Throttled", "The queue's throttle (per_number or per_queue) allows no more creates over its rolling window now. Wait for Retry-After seconds."},
+
+	reservation.EORIGINNOTALLOWED: {http.StatusForbidden, "Origin not allowed", "The publishable key is not accepted from the page's origin: the request's Origin header is not one of the key's origins (publishable_keys[].origins, scheme://host[:port] exactly). Serve the page from a listed origin, or add the origin to the key."},
+	reservation.EPROOFREQUIRED:    {http.StatusForbidden, "Proof of work required", "A create with a publishable key needs a proof of work: fetch a challenge from GET /api/v2/challenge, find the number n for which hex(SHA-256(salt + n)) is the challenge, and send base64 of {algorithm, challenge, number, salt, signature} as JSON in the Slotline-Proof header. Each proof is good for one create until the challenge expires; this one was missing, wrong, expired or used before."},
 }
 
 // problem renders err as RFC 9457 application/problem+json. An uncoded error
@@ -88,6 +91,11 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) auditRefusal(r *http.Request, status int, code, msg string) {
 	ri := info(r)
 	if ri.action == "" || ri.principal == nil || status == http.StatusTooManyRequests || status >= 500 {
+		return
+	}
+	if code == reservation.EPROOFREQUIRED {
+		// Anyone may hold a publishable key: a bot's proofless creates
+		// would fill the log.
 		return
 	}
 	target := auditText(r.PathValue("id"))

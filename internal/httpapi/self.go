@@ -119,10 +119,12 @@ func (s *Server) handleSelfOptOut(w http.ResponseWriter, r *http.Request) {
 // the replays of this answer: never in reads, events or webhooks).
 func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, status int, res *booking.Result) {
 	rv := res.Reservation
-	if s.Self == nil || res.DuplicateOf != "" {
+	if s.Self == nil || res.DuplicateOf != "" || (res.Replayed && info(r).key != nil) {
 		// A lenient duplicate shows the reservation the number already
 		// has, never its link: whoever typed the number in need not be
-		// the customer who booked it.
+		// the customer who booked it. Nor does a replay through a
+		// publishable key, whose idempotency keys every browser holding
+		// it shares.
 		writeReservation(w, status, res)
 		return
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/metrics"
+	"github.com/slotline/slotline/internal/pow"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/selfservice"
 	"github.com/slotline/slotline/internal/storage"
@@ -86,6 +87,16 @@ type Deps struct {
 	// Self serves the customers' self-service routes and gives every
 	// create its manage_url and manage_token; nil: neither.
 	Self *selfservice.Service
+	// Keys are the publishable keys browsers may hold; nil: none. A
+	// Bearer token starting pk_ is one of them.
+	Keys *auth.PublishableKeys
+	// Proof issues the proof-of-work challenges (GET /api/v2/challenge)
+	// and verifies the proofs a create through a publishable key needs;
+	// nil: no proof is asked for, and the challenge route answers 404.
+	Proof *pow.Issuer
+	// ChallengeLimit limits the challenges per source address; nil: no
+	// limit.
+	ChallengeLimit *auth.Throttle
 }
 
 // Server is the HTTP API.
@@ -150,6 +161,13 @@ func (s *Server) addRoutes() {
 	m.HandleFunc("DELETE /api/v2/self/{token}", s.selfRoute(s.handleSelfCancel))
 	m.HandleFunc("POST /api/v2/self/{token}/opt-out", s.selfRoute(s.handleSelfOptOut))
 
+	// Publishable keys (browsers): the proof-of-work challenge and the
+	// CORS preflights of the routes a key may use.
+	m.HandleFunc("GET /api/v2/challenge", s.handleChallenge)
+	m.HandleFunc("OPTIONS /api/v2/challenge", s.preflight(s.allKeyOrigins))
+	m.HandleFunc("OPTIONS /api/v2/callbacks", s.preflight(s.allKeyOrigins))
+	m.HandleFunc("OPTIONS /api/v2/queues/{id}/availability", s.preflight(s.keyOriginsOfQueue))
+
 	m.HandleFunc("/", s.handleNoRoute)
 }
 
@@ -181,6 +199,9 @@ type reqInfo struct {
 	principal *auth.Principal
 	action    string // audited write action, "" for reads
 	target    string
+	// key is the publishable key the request is made with, if any
+	// (principal then names it).
+	key *auth.PublishableKey
 }
 
 type ctxKey struct{}
@@ -288,6 +309,10 @@ func (s *Server) authorizeWith(scope, action string, tokenOf func(*http.Request)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="slotline"`)
 			s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "a Bearer access token is required (POST /oauth/token)"))
+			return
+		}
+		if isPublishable(token) {
+			s.authorizeKey(w, r, token, scope, h)
 			return
 		}
 		p, err := s.Auth.Verify(r.Context(), token)

@@ -25,6 +25,12 @@ const (
 	ETHROTTLED       = "throttled"          // over the queue's throttle (per_number or per_queue)
 )
 
+// Error codes of the publishable keys (the widget's).
+const (
+	EORIGINNOTALLOWED = "origin_not_allowed" // a publishable key used from an origin it does not list
+	EPROOFREQUIRED    = "proof_required"     // a create through a publishable key without a valid proof of work
+)
+
 // Error is the one coded error of the domain. Message is safe to show to the
 // client; Fields maps a request field (JSON path) to what is wrong with it.
 type Error struct {

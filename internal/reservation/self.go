@@ -9,6 +9,10 @@ import (
 // reservation's self-service link.
 const OriginCustomer = "customer"
 
+// OriginWidget is the origin of a reservation made with a publishable key
+// (the embeddable widget, or any browser page holding the key).
+const OriginWidget = "widget"
+
 // ActorCustomer is the actor of such a change.
 const ActorCustomer = "customer"
 

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"SystemEventSeqs", testSystemEventSeqs},
 		{"StoredEvents", testStoredEvents},
 		{"Owners", testOwners},
+		{"SpentProofs", testSpentProofs},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -811,6 +812,42 @@ func testTokens(t *testing.T, s *storage.Store) {
 	}
 	if n, err := s.DeleteExpiredTokens(ctx, now); err != nil || n != 1 {
 		t.Errorf("DeleteExpiredTokens = %d, %v", n, err)
+	}
+}
+
+// testSpentProofs: a salt is fresh once, also when many spend it at the
+// same time, and expired ones are deleted.
+func testSpentProofs(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	if fresh, err := s.SpendProof(ctx, "salt-a?expires=1", now.Add(time.Minute)); err != nil || !fresh {
+		t.Fatalf("first SpendProof = %v, %v; want fresh", fresh, err)
+	}
+	if fresh, err := s.SpendProof(ctx, "salt-a?expires=1", now.Add(time.Minute)); err != nil || fresh {
+		t.Errorf("second SpendProof = %v, %v; want spent", fresh, err)
+	}
+	var wg sync.WaitGroup
+	var freshCount atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			fresh, err := s.SpendProof(ctx, "salt-b?expires=1", now.Add(-time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			if fresh {
+				freshCount.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := freshCount.Load(); n != 1 {
+		t.Errorf("8 spends of one salt at once: %d fresh, want 1", n)
+	}
+	if n, err := s.DeleteSpentProofs(ctx, now); err != nil || n != 1 {
+		t.Errorf("DeleteSpentProofs = %d, %v; want the expired one", n, err)
+	}
+	if fresh, err := s.SpendProof(ctx, "salt-a?expires=1", now.Add(time.Minute)); err != nil || fresh {
+		t.Errorf("SpendProof of a live salt after the prune = %v, %v; want spent", fresh, err)
 	}
 }
 
