@@ -86,6 +86,9 @@ type Deps struct {
 	// Self serves the customers' self-service routes and gives every
 	// create its manage_url and manage_token; nil: neither.
 	Self *selfservice.Service
+	// Pages serves the customer's pages (internal/web): /book/, /manage/
+	// and /assets/ (but /assets/js/, the widget's); nil: none.
+	Pages http.Handler
 }
 
 // Server is the HTTP API.
@@ -149,6 +152,13 @@ func (s *Server) addRoutes() {
 	m.HandleFunc("PATCH /api/v2/self/{token}", s.selfRoute(s.handleSelfReschedule))
 	m.HandleFunc("DELETE /api/v2/self/{token}", s.selfRoute(s.handleSelfCancel))
 	m.HandleFunc("POST /api/v2/self/{token}/opt-out", s.selfRoute(s.handleSelfOptOut))
+
+	// The customer's pages, server-rendered; they set their own headers.
+	if s.Pages != nil {
+		m.Handle("/book/", s.Pages)
+		m.Handle("/manage/", s.Pages)
+		m.Handle("/assets/", s.Pages)
+	}
 
 	m.HandleFunc("/", s.handleNoRoute)
 }

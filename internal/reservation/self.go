@@ -9,6 +9,10 @@ import (
 // reservation's self-service link.
 const OriginCustomer = "customer"
 
+// OriginPage is the origin of a reservation the customer booked on
+// Slotline's own booking page (/book/{queue_id}).
+const OriginPage = "page"
+
 // ActorCustomer is the actor of such a change.
 const ActorCustomer = "customer"
 
