@@ -66,9 +66,9 @@ func TestBookPageLocales(t *testing.T) {
 	t.Parallel()
 	b := setup(t, options{})
 	for _, c := range []struct {
-		name, path, acceptLanguage string
+		name, path, acceptLanguage                             string
 		lang, phone, submit, legend, prev, next, zoneLabel, tz string
-		heading, firstSlot                                    string
+		heading, firstSlot                                     string
 	}{
 		{name: "en", path: "/book/support", lang: "en", phone: "Phone number", submit: "Reserve callback", legend: "Available times",
 			prev: "Previous day", next: "Next day", zoneLabel: "Time zone", tz: "America/New_York",
@@ -264,5 +264,26 @@ func TestBookTwice(t *testing.T) {
 	list, _, err := b.book.List(context.Background(), booking.Caller{All: true}, reservation.Filter{Limit: 10})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("%d reservations (%v)", len(list), err)
+	}
+}
+
+// TestAssetsAndUnknown: the style sheet is served through the API's
+// handler; an unknown queue is a plain 404 page.
+func TestAssetsAndUnknown(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{})
+	css := b.get(t, "/assets/book.css")
+	if css.status != http.StatusOK || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") ||
+		css.header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(css.body, "prefers-reduced-motion") {
+		t.Errorf("book.css: %d %v", css.status, css.header)
+	}
+	p := b.get(t, "/book/nope")
+	if p.status != http.StatusNotFound {
+		t.Fatalf("unknown queue: %d", p.status)
+	}
+	checkPage(t, p, "en")
+	checkHeaders(t, p, "")
+	if p := b.get(t, "/book/nope", "Accept-Language", "es"); p.status != http.StatusNotFound || !strings.Contains(text(p.doc), "Página no encontrada") {
+		t.Errorf("unknown queue in Spanish: %d %s", p.status, text(p.doc))
 	}
 }
