@@ -177,7 +177,8 @@ func (s *Server) handleBookPost(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, p, http.StatusBadRequest, fieldForm, p.T("error.expired"))
 		return
 	}
-	if status, key := s.guard(r, tk); status != 0 {
+	noJS, status, key := s.guard(r, tk)
+	if status != 0 {
 		s.refuse(w, r, p, status, fieldForm, p.T(key))
 		return
 	}
@@ -203,6 +204,14 @@ func (s *Server) handleBookPost(w http.ResponseWriter, r *http.Request) {
 		Channel: reservation.ChannelPreferences{Primary: "voice", AllowSMS: p.SMS}, QueueID: q.ID, Reason: p.Reason, Locale: l.Tag}
 	if p.SMS {
 		req.Channel.Fallback = "sms"
+	}
+	// The no-JavaScript limit is taken last, so that a customer who
+	// mistyped a field does not spend it.
+	if noJS {
+		if _, ref := s.noJS.Begin("", r.RemoteAddr); ref != nil {
+			s.refuse(w, r, p, http.StatusTooManyRequests, fieldForm, p.T("error.throttled_address"))
+			return
+		}
 	}
 	c := booking.Caller{ClientID: ClientID, Origin: reservation.OriginPage, RequestID: requestID(w), IdempotencyKey: "page:" + tk.Nonce}
 	res, err := s.booking.Create(r.Context(), c, req)
@@ -246,26 +255,24 @@ func (s *Server) tokenOf(r *http.Request, res *booking.Result) string {
 }
 
 // guard is the bot guard: with a verifier, a form's proof of work must
-// verify; a form without one (JavaScript off) must be MinFormAge old and
-// within its address's no-JavaScript limit. It returns the status and
-// message key of a refusal, 0 to go ahead.
-func (s *Server) guard(r *http.Request, tk ticket) (int, string) {
+// verify; a form without one (JavaScript off) must be MinFormAge old, and
+// noJS says it must then also be within its address's no-JavaScript limit
+// (taken by the caller). It returns the status and message key of a
+// refusal, 0 to go ahead.
+func (s *Server) guard(r *http.Request, tk ticket) (noJS bool, status int, key string) {
 	if s.verifyProof == nil {
-		return 0, ""
+		return false, 0, ""
 	}
 	if proof := r.PostFormValue("proof"); proof != "" {
 		if err := s.verifyProof(r.Context(), proof); err != nil {
-			return http.StatusBadRequest, "error.proof"
+			return false, http.StatusBadRequest, "error.proof"
 		}
-		return 0, ""
+		return false, 0, ""
 	}
 	if s.now().Sub(tk.Issued) < s.minFormAge {
-		return http.StatusBadRequest, "error.too_fast"
+		return true, http.StatusBadRequest, "error.too_fast"
 	}
-	if _, ref := s.noJS.Begin("", r.RemoteAddr); ref != nil {
-		return http.StatusTooManyRequests, "error.throttled_address"
-	}
-	return 0, ""
+	return true, 0, ""
 }
 
 // refuseCreate explains a refused create in words, tied to its field; a

@@ -217,11 +217,12 @@ func TestBotGuard(t *testing.T) {
 		}
 		d.NoJSBurst = 1
 	}})
+	phone := "2015550123"
 	try := func(minutes int, proof string, wait time.Duration) page {
 		p := b.get(t, "/book/support")
 		action, form := postForm(t, p.doc, "Reserve callback")
 		form.Set("slot", b.slot(minutes).Start.Format(time.RFC3339))
-		form.Set("phone", "2015550123")
+		form.Set("phone", phone)
 		form.Set("proof", proof)
 		b.advance(wait)
 		return b.post(t, action, form)
@@ -235,6 +236,12 @@ func TestBotGuard(t *testing.T) {
 	if p := try(15, "good", 0); p.status != http.StatusSeeOther {
 		t.Errorf("good proof: %d %s", p.status, p.body)
 	}
+	// A mistyped number does not spend the address's limit.
+	phone = "12"
+	if p := try(30, "", 4*time.Second); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("no proof, mistyped: %d", p.status)
+	}
+	phone = "2015550123"
 	if p := try(30, "", 4*time.Second); p.status != http.StatusSeeOther {
 		t.Errorf("no proof, slow: %d %s", p.status, p.body)
 	}
