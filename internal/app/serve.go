@@ -26,6 +26,7 @@ import (
 	"github.com/slotline/slotline/internal/selfservice"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
+	"github.com/slotline/slotline/internal/web"
 	"github.com/slotline/slotline/internal/webhook"
 )
 
@@ -135,6 +136,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	self := selfservice.New(selfservice.Config{Links: links, Booking: book, Store: store, Logger: logger.With("component", "selfservice"),
 		Limits: selfservice.Limits{PerToken: cfg.SelfService.PerToken, PerTokenBurst: cfg.SelfService.PerTokenBurst,
 			PerAddress: cfg.SelfService.PerAddress, PerAddressBurst: cfg.SelfService.PerAddressBurst}})
+	pages, err := web.New(web.Deps{Booking: book, Self: self, Key: links.Derive(web.KeyLabel),
+		Logger: logger.With("component", "web"), PublicURL: cfg.PublicURL})
+	if err != nil {
+		return err
+	}
 	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
 	// Browsers: the publishable keys and the proof of work their creates need.
 	proof, err := proofIssuer(ctx, cfg, store)
@@ -152,7 +158,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		StreamOptions: stream.Options{Window: cfg.Stream.Window, SlowTimeout: cfg.Stream.SlowConsumerTimeout,
 			MaxFrame: cfg.Stream.MaxFrameBytes},
 		StreamsPerClient: cfg.Stream.MaxSubscriptionsPerClient, WriteTimeout: cfg.HTTP.WriteTimeout,
-		Webhooks: endpoints, Dispatcher: disp, Self: self,
+		Webhooks: endpoints, Dispatcher: disp, Self: self, Pages: pages,
 		Keys: keysOf(cfg), Proof: proof, ChallengeLimit: challengeLimit(cfg),
 	})
 

@@ -97,6 +97,9 @@ type Deps struct {
 	// ChallengeLimit limits the challenges per source address; nil: no
 	// limit.
 	ChallengeLimit *auth.Throttle
+	// Pages serves the customer's pages (internal/web): /book/, /manage/
+	// and /assets/ (but /assets/js/, the widget's); nil: none.
+	Pages http.Handler
 }
 
 // Server is the HTTP API.
@@ -167,6 +170,12 @@ func (s *Server) addRoutes() {
 	m.HandleFunc("OPTIONS /api/v2/challenge", s.preflight(s.allKeyOrigins))
 	m.HandleFunc("OPTIONS /api/v2/callbacks", s.preflight(s.allKeyOrigins))
 	m.HandleFunc("OPTIONS /api/v2/queues/{id}/availability", s.preflight(s.keyOriginsOfQueue))
+	// The customer's pages, server-rendered; they set their own headers.
+	if s.Pages != nil {
+		m.Handle("/book/", s.Pages)
+		m.Handle("/manage/", s.Pages)
+		m.Handle("/assets/", s.Pages)
+	}
 
 	m.HandleFunc("/", s.handleNoRoute)
 }

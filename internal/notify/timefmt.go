@@ -38,26 +38,18 @@ func FormatTime(t time.Time, lang string) string {
 		b.WriteString(", ")
 		b.WriteString(strconv.Itoa(t.Year()))
 		b.WriteString(", ")
-		h := t.Hour() % 12
-		if h == 0 {
-			h = 12
-		}
-		b.WriteString(strconv.Itoa(h))
-		b.WriteString(t.Format(":04"))
-		if t.Hour() < 12 {
-			b.WriteString(" AM")
-		} else {
-			b.WriteString(" PM")
-		}
+		b.WriteString(ShortTime(t, lang))
 	case "de":
-		b.WriteString(t.Format("02.01.2006, 15:04"))
+		b.WriteString(t.Format("02.01.2006, "))
+		b.WriteString(ShortTime(t, lang))
 	case "fr":
 		b.WriteString(strconv.Itoa(t.Day()))
 		b.WriteByte(' ')
 		b.WriteString(months["fr"][t.Month()-1])
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(t.Year()))
-		b.WriteString(t.Format(", 15:04"))
+		b.WriteString(", ")
+		b.WriteString(ShortTime(t, lang))
 	case "es":
 		b.WriteString(strconv.Itoa(t.Day()))
 		b.WriteByte(' ')
@@ -65,10 +57,30 @@ func FormatTime(t time.Time, lang string) string {
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(t.Year()))
 		b.WriteString(", ")
-		b.WriteString(strconv.Itoa(t.Hour()))
-		b.WriteString(t.Format(":04"))
+		b.WriteString(ShortTime(t, lang))
 	default:
 		b.WriteString(t.Format("2006-01-02 15:04"))
 	}
 	return b.String()
+}
+
+// ShortTime writes the time of day of t (already in the zone to show) in
+// CLDR's short time pattern of lang: en h:mm a ("2:30 PM"), de and fr
+// HH:mm ("14:30", "09:05"), es H:mm ("9:05"); another language HH:mm.
+func ShortTime(t time.Time, lang string) string {
+	base, _, _ := strings.Cut(lang, "-")
+	switch base {
+	case "en":
+		h := t.Hour() % 12
+		if h == 0 {
+			h = 12
+		}
+		if t.Hour() < 12 {
+			return strconv.Itoa(h) + t.Format(":04") + " AM"
+		}
+		return strconv.Itoa(h) + t.Format(":04") + " PM"
+	case "es":
+		return strconv.Itoa(t.Hour()) + t.Format(":04")
+	}
+	return t.Format("15:04")
 }

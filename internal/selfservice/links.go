@@ -113,6 +113,16 @@ func (l *Links) ManageURL(r reservation.Reservation) string {
 	return l.publicURL + ManagePath + t
 }
 
+// Derive returns a key for another use of the deployment's secret:
+// HMAC-SHA-256(secret, label), so that every process of a deployment
+// derives the same key and no use sees the secret itself (the pages'
+// form tickets: "slotline pages v1"; the proof of work: "slotline pow v1").
+func (l *Links) Derive(label string) []byte {
+	m := hmac.New(sha256.New, l.secret)
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
+
 // Expires returns when r's link stops being valid: the slot's end plus the
 // link's lifetime.
 func (l *Links) Expires(r *reservation.Reservation) time.Time { return r.Slot.End.Add(l.ttl) }

@@ -1,0 +1,126 @@
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"golang.org/x/text/language"
+)
+
+// Languages are the page languages shipped, the first the fallback.
+var Languages = []string{"en", "de", "fr", "es"}
+
+// languageNames are each language's name in itself, for the language
+// links.
+var languageNames = map[string]string{"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
+
+//go:embed i18n/*.json
+var catalogFS embed.FS
+
+// catalogs are the message catalogs: language → key → text with {name}
+// placeholders.
+type catalogs map[string]map[string]string
+
+// loadCatalogs reads the embedded catalogs; every shipped language must
+// have one.
+func loadCatalogs() (catalogs, error) {
+	c := catalogs{}
+	for _, l := range Languages {
+		b, err := catalogFS.ReadFile("i18n/" + l + ".json")
+		if err != nil {
+			return nil, fmt.Errorf("message catalog %s: %w", l, err)
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("message catalog %s: %w", l, err)
+		}
+		c[l] = m
+	}
+	return c, nil
+}
+
+// text returns the message key in lang with its placeholders filled from
+// args (name, value pairs); a key missing in lang is taken from en, and a
+// key missing there too is returned as it is (a test keeps them complete).
+func (c catalogs) text(lang, key string, args ...string) string {
+	s, ok := c[lang][key]
+	if !ok {
+		if s, ok = c["en"][key]; !ok {
+			return key
+		}
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		s = strings.ReplaceAll(s, "{"+args[i]+"}", args[i+1])
+	}
+	return s
+}
+
+// locale is the page's language and the region its defaults come from.
+type locale struct {
+	Lang   string // one of Languages
+	Tag    string // the tag it was chosen by, canonical ("de-AT"), for the reservation
+	Region string // ISO 3166 region: the phone number's default country, the zone's guess
+}
+
+// chooseLocale picks the page's language: ?lang=, else Accept-Language
+// (in order of preference), else the queue's locale (fallback), else en.
+func chooseLocale(r *http.Request, fallback string) locale {
+	if l, ok := matchLocale(r.URL.Query().Get("lang")); ok {
+		return l
+	}
+	if tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language")); err == nil {
+		for _, t := range tags {
+			if l, ok := localeOf(t); ok {
+				return l
+			}
+		}
+	}
+	if l, ok := matchLocale(fallback); ok {
+		return l
+	}
+	l, _ := matchLocale("en")
+	return l
+}
+
+// matchLocale returns the shipped locale of one BCP 47 tag.
+func matchLocale(s string) (locale, bool) {
+	if s == "" || len(s) > 35 {
+		return locale{}, false
+	}
+	t, err := language.Parse(s)
+	if err != nil {
+		return locale{}, false
+	}
+	return localeOf(t)
+}
+
+// localeOf returns the locale of t when its language is shipped; the
+// region is t's own or the one its language implies (en → US, de → DE).
+func localeOf(t language.Tag) (locale, bool) {
+	base, _ := t.Base()
+	for _, l := range Languages {
+		if base.String() != l {
+			continue
+		}
+		reg, _ := t.Region()
+		out := locale{Lang: l, Tag: l, Region: reg.String()}
+		if reg.IsCountry() {
+			if conf := regionConfidence(t); conf == language.Exact {
+				out.Tag = l + "-" + reg.String()
+			}
+		} else {
+			reg, _ = language.Make(l).Region()
+			out.Region = reg.String()
+		}
+		return out, true
+	}
+	return locale{}, false
+}
+
+func regionConfidence(t language.Tag) language.Confidence {
+	_, c := t.Region()
+	return c
+}
