@@ -26,6 +26,7 @@ import (
 	"github.com/slotline/slotline/internal/selfservice"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
+	"github.com/slotline/slotline/internal/webassets"
 	"github.com/slotline/slotline/internal/webhook"
 )
 
@@ -136,6 +137,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Limits: selfservice.Limits{PerToken: cfg.SelfService.PerToken, PerTokenBurst: cfg.SelfService.PerTokenBurst,
 			PerAddress: cfg.SelfService.PerAddress, PerAddressBurst: cfg.SelfService.PerAddressBurst}})
 	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
+	// The browser code: the widget (CORS for the publishable keys'
+	// origins), its demo page and the booking pages' script.
+	// TODO(i15): AllowedOrigins from the publishable keys (Keys.AllOrigins)
+	// and DemoKey from a key that covers the demo queue.
+	widgetOpts := webassets.Options{}
+	if len(queueIDs) > 0 {
+		widgetOpts.DemoQueue = queueIDs[0]
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authn, Store: store, Metrics: m,
 		LoginThrottle: auth.NewThrottle(auth.ThrottleConfig{
@@ -148,6 +157,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			MaxFrame: cfg.Stream.MaxFrameBytes},
 		StreamsPerClient: cfg.Stream.MaxSubscriptionsPerClient, WriteTimeout: cfg.HTTP.WriteTimeout,
 		Webhooks: endpoints, Dispatcher: disp, Self: self,
+		Widget: webassets.Handler(widgetOpts),
 	})
 
 	// Run: the jobs, the listener, the hours importer, the stream hub, the

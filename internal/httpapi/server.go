@@ -86,6 +86,10 @@ type Deps struct {
 	// Self serves the customers' self-service routes and gives every
 	// create its manage_url and manage_token; nil: neither.
 	Self *selfservice.Service
+	// Widget serves the browser code under /widget/ (the booking widget
+	// and its demo page) and /assets/js/ (the booking pages' script): see
+	// package webassets. Nil: neither.
+	Widget http.Handler
 }
 
 // Server is the HTTP API.
@@ -149,6 +153,11 @@ func (s *Server) addRoutes() {
 	m.HandleFunc("PATCH /api/v2/self/{token}", s.selfRoute(s.handleSelfReschedule))
 	m.HandleFunc("DELETE /api/v2/self/{token}", s.selfRoute(s.handleSelfCancel))
 	m.HandleFunc("POST /api/v2/self/{token}/opt-out", s.selfRoute(s.handleSelfOptOut))
+
+	if s.Widget != nil {
+		m.Handle("GET /widget/", s.Widget)
+		m.Handle("GET /assets/js/", s.Widget)
+	}
 
 	m.HandleFunc("/", s.handleNoRoute)
 }
