@@ -159,11 +159,13 @@ class SlotlineBooking extends HTMLElement {
       const described = [hint && hint.id, id + '-error'].filter(Boolean).join(' ');
       control.setAttribute('id', id);
       control.setAttribute('aria-describedby', described);
+      const lab = el('label', { for: id }, label);
+      const isOptional = hint && hint.classList.contains('optional');
       return el('div', { class: 'field' },
-        el('label', { for: id }, label), hint, control,
+        isOptional ? el('div', { class: 'labelrow' }, lab, hint) : lab, isOptional ? null : hint, control,
         el('p', { id: id + '-error', class: 'error', role: 'alert' }));
     };
-    const optional = (id) => el('span', { id: id + '-optional', class: 'hint' }, t('optional'));
+    const optional = (id) => el('span', { id: id + '-optional', class: 'hint optional' }, t('optional'));
 
     const ui = {};
     ui.formError = el('p', { class: 'error', role: 'alert', tabindex: '-1' });
@@ -271,13 +273,17 @@ class SlotlineBooking extends HTMLElement {
     ui.prev.disabled = d <= this.#today;
   }
 
+  // #zoneName names a time zone in the customer's language ("Eastern
+  // Time"; UTC and fixed zones by their long name), else by its IANA name.
   #zoneName(zone) {
-    try {
-      const parts = new Intl.DateTimeFormat(this.#loc.intl, { timeZone: zone, timeZoneName: 'longGeneric' }).formatToParts(this.#day);
-      const p = parts.find((x) => x.type === 'timeZoneName');
-      if (p) return p.value;
-    } catch {
-      // an unknown zone: its IANA name
+    for (const timeZoneName of ['longGeneric', 'long']) {
+      try {
+        const parts = new Intl.DateTimeFormat(this.#loc.intl, { timeZone: zone, timeZoneName }).formatToParts(this.#day);
+        const p = parts.find((x) => x.type === 'timeZoneName');
+        if (p && !/^(GMT|UTC)[+-−]/.test(p.value)) return p.value;
+      } catch {
+        break;
+      }
     }
     return zone.replace(/_/g, ' ');
   }
