@@ -27,6 +27,7 @@ import (
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
 	"github.com/slotline/slotline/internal/web"
+	"github.com/slotline/slotline/internal/webassets"
 	"github.com/slotline/slotline/internal/webhook"
 )
 
@@ -147,6 +148,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// The browser code: the widget (CORS for the publishable keys'
+	// origins), its demo page and the booking pages' script.
+	// TODO(i15): AllowedOrigins from the publishable keys (Keys.AllOrigins)
+	// and DemoKey from a key that covers the demo queue.
+	widgetOpts := webassets.Options{}
+	if len(queueIDs) > 0 {
+		widgetOpts.DemoQueue = queueIDs[0]
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authn, Store: store, Metrics: m,
 		LoginThrottle: auth.NewThrottle(auth.ThrottleConfig{
@@ -160,6 +169,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		StreamsPerClient: cfg.Stream.MaxSubscriptionsPerClient, WriteTimeout: cfg.HTTP.WriteTimeout,
 		Webhooks: endpoints, Dispatcher: disp, Self: self, Pages: pages,
 		Keys: keysOf(cfg), Proof: proof, ChallengeLimit: challengeLimit(cfg),
+		Widget: webassets.Handler(widgetOpts),
 	})
 
 	// Run: the jobs, the listener, the hours importer, the stream hub, the

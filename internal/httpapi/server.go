@@ -100,6 +100,10 @@ type Deps struct {
 	// Pages serves the customer's pages (internal/web): /book/, /manage/
 	// and /assets/ (but /assets/js/, the widget's); nil: none.
 	Pages http.Handler
+	// Widget serves the browser code under /widget/ (the booking widget
+	// and its demo page) and /assets/js/ (the booking pages' script): see
+	// package webassets. Nil: neither.
+	Widget http.Handler
 }
 
 // Server is the HTTP API.
@@ -170,11 +174,16 @@ func (s *Server) addRoutes() {
 	m.HandleFunc("OPTIONS /api/v2/challenge", s.preflight(s.allKeyOrigins))
 	m.HandleFunc("OPTIONS /api/v2/callbacks", s.preflight(s.allKeyOrigins))
 	m.HandleFunc("OPTIONS /api/v2/queues/{id}/availability", s.preflight(s.keyOriginsOfQueue))
+
 	// The customer's pages, server-rendered; they set their own headers.
 	if s.Pages != nil {
 		m.Handle("/book/", s.Pages)
 		m.Handle("/manage/", s.Pages)
 		m.Handle("/assets/", s.Pages)
+	}
+	if s.Widget != nil {
+		m.Handle("GET /widget/", s.Widget)
+		m.Handle("GET /assets/js/", s.Widget)
 	}
 
 	m.HandleFunc("/", s.handleNoRoute)

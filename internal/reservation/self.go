@@ -12,6 +12,7 @@ const OriginCustomer = "customer"
 // OriginWidget is the origin of a reservation made with a publishable key
 // (the embeddable widget, or any browser page holding the key).
 const OriginWidget = "widget"
+
 // OriginPage is the origin of a reservation the customer booked on
 // Slotline's own booking page (/book/{queue_id}).
 const OriginPage = "page"
