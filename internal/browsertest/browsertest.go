@@ -506,7 +506,7 @@ func (b *Browser) Check(name string) {
 			return err
 		}
 		if !checked {
-			return errors.New("Space did not check it")
+			return errors.New("pressing Space did not check it")
 		}
 		return nil
 	})
