@@ -310,6 +310,30 @@ func (b *Browser) Exists(role, name string) bool {
 	return found
 }
 
+// Names returns the accessible names of the elements with the role on
+// the page now, in document order (e.g. the times of the radio buttons).
+func (b *Browser) Names(role string) []string {
+	b.t.Helper()
+	var names []string
+	b.do("list the "+role+"s", func(ctx context.Context, t *chromedp.Target) error {
+		doc, err := cdp.Call(ctx, t, dom.GetDocument, dom.GetDocumentParams{Depth: new(int64)})
+		if err != nil {
+			return err
+		}
+		res, err := cdp.Call(ctx, t, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{NodeID: doc.Root.NodeID, Role: role})
+		if err != nil {
+			return err
+		}
+		for _, n := range res.Nodes {
+			if !n.Ignored && n.BackendDOMNodeID != 0 {
+				names = append(names, axString(n.Name))
+			}
+		}
+		return nil
+	})
+	return names
+}
+
 // WaitFor waits until an element with the role and accessible name is on
 // the page (an empty name matches any), polling the accessibility tree, and
 // fails the test after the timeout.
@@ -651,6 +675,23 @@ func (b *Browser) Press(key string) {
 		_, err := chromedp.KeyEvent(s, opts...)(ctx, t)
 		return err
 	})
+}
+
+// TabTo presses Tab until the focus is on the element with the role and
+// accessible name (an empty name matches any), as a keyboard user moves
+// through a page, and fails after 40 presses.
+func (b *Browser) TabTo(role, name string) {
+	b.t.Helper()
+	var seen []string
+	for range 40 {
+		b.Press("Tab")
+		r, n := b.Focused()
+		if r == role && (name == "" || n == name) {
+			return
+		}
+		seen = append(seen, describe(r, n))
+	}
+	b.t.Fatalf("Tab never reached %s; the focus went through %s", describe(role, name), strings.Join(seen, ", "))
 }
 
 // PressNavigate presses the key like Press and waits for the page that

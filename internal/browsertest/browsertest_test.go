@@ -147,6 +147,9 @@ func TestFormByRoleAndName(t *testing.T) {
 	if b.Exists("button", "No such button") {
 		t.Error("Exists found a button that is not there")
 	}
+	if got, want := b.Names("radio"), []string{"9:00 – 9:15 AM", "9:15 – 9:30 AM", "9:30 – 9:45 AM"}; !slices.Equal(got, want) {
+		t.Errorf("radios %q, want %q", got, want)
+	}
 	if got := b.Text("heading", "Support line"); got != "Support line" {
 		t.Errorf("heading text = %q", got)
 	}
@@ -216,9 +219,7 @@ func TestKeyboardOnly(t *testing.T) {
 	focus("combobox", "Time zone")
 	b.Press("Shift+Tab")
 	focus("textbox", "Phone number")
-	b.Press("Tab")
-	b.Press("Tab")
-	focus("button", "Reserve callback")
+	b.TabTo("button", "Reserve callback")
 	b.PressNavigate("Enter")
 	b.WaitFor("status", "")
 	if got, want := s.lastPost(), "phone=%2B14155550123&slot=0915&tz=America%2FNew_York"; got != want {
