@@ -423,6 +423,32 @@ func (b *Browser) Eval(expr string, out any) {
 	})
 }
 
+// WaitUntil evaluates the JavaScript expression every 50 ms until it is
+// truthy, and fails the test after the timeout. It is for what the
+// accessibility tree does not show, such as a DOM event a widget fired.
+func (b *Browser) WaitUntil(expr string) {
+	b.t.Helper()
+	b.do("wait until "+expr, func(ctx context.Context, t *chromedp.Target) error {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var ok bool
+			err := evaluate(ctx, t, "!!("+expr+")", &ok)
+			if err == nil && ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				if err != nil {
+					return err
+				}
+				return errors.New("never true")
+			case <-tick.C:
+			}
+		}
+	})
+}
+
 // Click waits for the element with the role and accessible name, scrolls
 // it into view and clicks the middle of it with the mouse. Use
 // ClickNavigate when the click loads another page.

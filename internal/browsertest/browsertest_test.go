@@ -186,6 +186,7 @@ func TestWaitForAndShadow(t *testing.T) {
 	}
 	b.Click("button", "Show more")
 	b.WaitFor("button", "Added later")
+	b.WaitUntil(`document.querySelectorAll('#extra button').length === 1`)
 	b.Click("button", "Inside the shadow")
 	b.WaitFor("button", "Shadow clicked")
 	if role, name := b.Focused(); role != "button" || name != "Shadow clicked" {
