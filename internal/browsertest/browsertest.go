@@ -246,26 +246,49 @@ func (b *Browser) URL() string {
 // errNotFound is the error of find when no element has the role and name.
 var errNotFound = errors.New("not in the accessibility tree")
 
-// find returns the DOM node of the first element of the page (shadow trees
-// included) that is exposed to assistive technology with the role and
-// the accessible name. An empty name matches any name. It does not wait.
-func find(ctx context.Context, t *chromedp.Target, role, name string) (*accessibility.Node, error) {
-	doc, err := cdp.Call(ctx, t, dom.GetDocument, dom.GetDocumentParams{Depth: new(int64)})
-	if err != nil {
-		return nil, err
-	}
-	res, err := cdp.Call(ctx, t, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{
-		NodeID: doc.Root.NodeID, Role: role, AccessibleName: name,
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range res.Nodes {
-		if !n.Ignored && n.BackendDOMNodeID != 0 {
-			return n, nil
+// query returns the elements of the page (shadow trees included) that are
+// exposed to assistive technology with the role and the accessible name,
+// in document order. An empty name matches any name. It does not wait for
+// them, but asks again when the document changed under the question (a
+// page loading).
+func query(ctx context.Context, t *chromedp.Target, role, name string) ([]*accessibility.Node, error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		doc, err := cdp.Call(ctx, t, dom.GetDocument, dom.GetDocumentParams{Depth: new(int64)})
+		if err == nil {
+			var res accessibility.QueryAXTreeResult
+			res, err = cdp.Call(ctx, t, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{
+				NodeID: doc.Root.NodeID, Role: role, AccessibleName: name,
+			})
+			if err == nil {
+				var out []*accessibility.Node
+				for _, n := range res.Nodes {
+					if !n.Ignored && n.BackendDOMNodeID != 0 {
+						out = append(out, n)
+					}
+				}
+				return out, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-tick.C:
 		}
 	}
-	return nil, errNotFound
+}
+
+// find returns the first element that query finds, or errNotFound.
+func find(ctx context.Context, t *chromedp.Target, role, name string) (*accessibility.Node, error) {
+	nodes, err := query(ctx, t, role, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) == 0 {
+		return nil, errNotFound
+	}
+	return nodes[0], nil
 }
 
 // waitFind polls find until the element is there or the context ends.
@@ -277,7 +300,7 @@ func waitFind(ctx context.Context, t *chromedp.Target, role, name string) (*acce
 		if err == nil {
 			return n, nil
 		}
-		// Other errors happen while a navigation replaces the document.
+		// Not there yet.
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%s %q: %w (%v)", role, name, errNotFound, err)
@@ -316,18 +339,12 @@ func (b *Browser) Names(role string) []string {
 	b.t.Helper()
 	var names []string
 	b.do("list the "+role+"s", func(ctx context.Context, t *chromedp.Target) error {
-		doc, err := cdp.Call(ctx, t, dom.GetDocument, dom.GetDocumentParams{Depth: new(int64)})
+		nodes, err := query(ctx, t, role, "")
 		if err != nil {
 			return err
 		}
-		res, err := cdp.Call(ctx, t, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{NodeID: doc.Root.NodeID, Role: role})
-		if err != nil {
-			return err
-		}
-		for _, n := range res.Nodes {
-			if !n.Ignored && n.BackendDOMNodeID != 0 {
-				names = append(names, axString(n.Name))
-			}
+		for _, n := range nodes {
+			names = append(names, axString(n.Name))
 		}
 		return nil
 	})
