@@ -363,7 +363,7 @@ func TestBrowserManage(t *testing.T) {
 	checkPage(t, b)
 
 	b.ClickNavigate("button", "Cancel callback")
-	b.WaitFor("button", "Keep my callback")
+	b.WaitFor("link", "Keep my callback")
 	checkPage(t, b)
 	b.ClickNavigate("button", "Cancel callback") // the confirmation
 	if st := b.Text("status", ""); !strings.Contains(st, "canceled") {

@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,9 +195,10 @@ func (b *Browser) setup(ctx context.Context, t *chromedp.Target) error {
 		if err := evaluate(ctx, t, "navigator.userAgent", &ua); err != nil {
 			return err
 		}
+		// A list of tags: Chromium adds the q-values to the header.
 		accept := c.locale
 		if base, _, ok := strings.Cut(c.locale, "-"); ok {
-			accept += "," + base + ";q=0.9"
+			accept += "," + base
 		}
 		if _, err := cdp.Call(ctx, t, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: accept}); err != nil {
 			return fmt.Errorf("accept-language: %w", err)
@@ -230,15 +232,25 @@ func (b *Browser) URL() string {
 	b.t.Helper()
 	var u string
 	b.do("read the URL", func(ctx context.Context, t *chromedp.Target) error {
-		h, err := cdp.Call(ctx, t, page.GetNavigationHistory, cdp.Empty{})
-		if err != nil {
-			return err
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			// Just after a navigation the page may not answer yet ("not
+			// attached to an active page"): ask again.
+			h, err := cdp.Call(ctx, t, page.GetNavigationHistory, cdp.Empty{})
+			if err == nil && h.CurrentIndex >= 0 && int(h.CurrentIndex) < len(h.Entries) {
+				u = h.Entries[h.CurrentIndex].URL
+				return nil
+			}
+			if err == nil {
+				err = errors.New("no current history entry")
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-tick.C:
+			}
 		}
-		if h.CurrentIndex < 0 || int(h.CurrentIndex) >= len(h.Entries) {
-			return errors.New("no current history entry")
-		}
-		u = h.Entries[h.CurrentIndex].URL
-		return nil
 	})
 	return u
 }
@@ -481,10 +493,15 @@ func click(ctx context.Context, t *chromedp.Target, role, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := cdp.Call(ctx, t, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{BackendNodeID: n.BackendDOMNodeID}); err != nil {
+	return clickNode(ctx, t, n.BackendDOMNodeID)
+}
+
+// clickNode scrolls the node into view and clicks the middle of it.
+func clickNode(ctx context.Context, t *chromedp.Target, node cdp.BackendNodeID) error {
+	if _, err := cdp.Call(ctx, t, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{BackendNodeID: node}); err != nil {
 		return fmt.Errorf("scroll into view: %w", err)
 	}
-	q, err := cdp.Call(ctx, t, dom.GetContentQuads, dom.GetContentQuadsParams{BackendNodeID: n.BackendDOMNodeID})
+	q, err := cdp.Call(ctx, t, dom.GetContentQuads, dom.GetContentQuadsParams{BackendNodeID: node})
 	if err != nil {
 		return fmt.Errorf("where is it: %w", err)
 	}
@@ -500,21 +517,55 @@ func click(ctx context.Context, t *chromedp.Target, role, name string) error {
 	return err
 }
 
+// navigation runs act and waits until the tab's main frame has a new
+// document (one that commits after act starts) and that document has
+// loaded. A load event of the page that was there before does not count.
+func navigation(ctx context.Context, t *chromedp.Target, act func() error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	loaded := make(chan struct{}, 1)
+	var committed atomic.Bool
+	if err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *page.EventFrameNavigated:
+			if ev.Frame != nil && ev.Frame.ParentID == "" {
+				committed.Store(true)
+			}
+		case *page.EventLoadEventFired:
+			if committed.Load() {
+				select {
+				case loaded <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if err := act(); err != nil {
+		return err
+	}
+	select {
+	case <-loaded:
+		return nil
+	case <-ctx.Done():
+		if committed.Load() {
+			return errors.New("the next page did not finish loading")
+		}
+		return errors.New("no page loaded")
+	}
+}
+
 // ClickNavigate clicks like Click and waits for the page that the click
 // loads (a form's submit button without JavaScript, a link).
 func (b *Browser) ClickNavigate(role, name string) {
 	b.t.Helper()
 	b.do("click "+describe(role, name)+" and wait for the next page", func(ctx context.Context, t *chromedp.Target) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		loaded := chromedp.Events(ctx, page.LoadEventFired)
-		if err := click(ctx, t, role, name); err != nil {
+		n, err := waitFind(ctx, t, role, name)
+		if err != nil {
 			return err
 		}
-		for _, err := range loaded {
-			return err
-		}
-		return ctx.Err()
+		return navigation(ctx, t, func() error { return clickNode(ctx, t, n.BackendDOMNodeID) })
 	})
 }
 
@@ -746,16 +797,10 @@ func (b *Browser) PressNavigate(key string) {
 		s = key
 	}
 	b.do("press "+key+" and wait for the next page", func(ctx context.Context, t *chromedp.Target) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		loaded := chromedp.Events(ctx, page.LoadEventFired)
-		if _, err := chromedp.KeyEvent(s)(ctx, t); err != nil {
+		return navigation(ctx, t, func() error {
+			_, err := chromedp.KeyEvent(s)(ctx, t)
 			return err
-		}
-		for _, err := range loaded {
-			return err
-		}
-		return ctx.Err()
+		})
 	})
 }
 

@@ -293,10 +293,17 @@ func TestLocaleAndTimezone(t *testing.T) {
 	b := New(t, Locale("de-DE"), Timezone("Europe/Berlin"))
 	b.Go(s.URL + "/scripted")
 	b.WaitFor("heading", "Scripts on")
-	var got struct{ AL, Intl string }
-	b.Eval(`({AL: document.getElementById('al').textContent, Intl: document.getElementById('intl').textContent})`, &got)
-	if !strings.HasPrefix(got.AL, "de-DE") {
+	var got struct {
+		AL, Intl  string
+		Languages []string
+	}
+	b.Eval(`({AL: document.getElementById('al').textContent, Intl: document.getElementById('intl').textContent,
+		Languages: navigator.languages})`, &got)
+	if got.AL != "de-DE,de;q=0.9" {
 		t.Errorf("Accept-Language = %q", got.AL)
+	}
+	if !slices.Equal(got.Languages, []string{"de-DE", "de"}) {
+		t.Errorf("navigator.languages = %q", got.Languages)
 	}
 	if got.Intl != "de-DE Europe/Berlin" {
 		t.Errorf("navigator.language and time zone = %q", got.Intl)
