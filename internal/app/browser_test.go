@@ -342,6 +342,11 @@ func TestBrowserManage(t *testing.T) {
 	if strings.Contains(page, "4155550123") {
 		t.Error("the manage page shows the full phone number")
 	}
+	// The browser, the customer, is in the queue's zone: the booked time
+	// reads as it did on /book.
+	if !strings.Contains(page, times[0]) {
+		t.Errorf("the manage page does not show the booked time %q in the customer's zone:\n%s", times[0], page)
+	}
 	for _, name := range []string{"Reschedule", "Cancel callback", "Stop text messages"} {
 		b.WaitFor("button", name)
 	}
