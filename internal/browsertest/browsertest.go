@@ -45,6 +45,8 @@ import (
 	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -116,6 +118,14 @@ type Browser struct {
 	t   testing.TB
 	ctx context.Context // the tab's chromedp context
 	cfg config
+
+	console *consoleLog
+}
+
+// consoleLog is the errors a tab logged since the last ConsoleErrors.
+type consoleLog struct {
+	mu   sync.Mutex
+	errs []string
 }
 
 // New starts a browser for the test t, with a fresh profile in a
@@ -155,13 +165,92 @@ func New(t testing.TB, opts ...Option) *Browser {
 		cancelTab()
 		cancelAlloc() // waits for the process to exit
 	})
-	b := &Browser{t: t, ctx: ctx, cfg: cfg}
+	b := &Browser{t: t, ctx: ctx, cfg: cfg, console: &consoleLog{}}
 
 	// The first action starts the browser: its context must not time out.
 	if err := chromedp.Do(ctx, chromedp.Func(b.setup)); err != nil {
 		t.Fatalf("start %s: %v\n%s", Chromium, err, output.String())
 	}
+	// The listener lives as long as the tab.
+	if err := chromedp.Listen(ctx, b.record); err != nil {
+		t.Fatalf("listen to the tab: %v", err)
+	}
 	return b
+}
+
+// subresource are the kinds of request whose failure breaks a page: a
+// document, a fetch or an XHR may be answered 4xx by design.
+var subresource = map[network.ResourceType]bool{
+	network.ResourceTypeScript: true, network.ResourceTypeStylesheet: true, network.ResourceTypeImage: true,
+	network.ResourceTypeFont: true, network.ResourceTypeMedia: true,
+}
+
+// record keeps the errors the page logs: uncaught exceptions, CSP
+// violations, scripts, styles, images or fonts that failed to load.
+func (b *Browser) record(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		if d := ev.ExceptionDetails; d != nil {
+			msg = d.Text
+			if d.Exception != nil && d.Exception.Description != "" {
+				msg += " " + d.Exception.Description
+			}
+			if d.URL != "" {
+				msg += fmt.Sprintf(" (%s:%d)", d.URL, d.LineNumber+1)
+			}
+		}
+	case *network.EventResponseReceived:
+		if subresource[ev.Type] && ev.Response != nil && ev.Response.Status >= 400 {
+			msg = fmt.Sprintf("%s %s: %d", ev.Type, ev.Response.URL, ev.Response.Status)
+		}
+	case *network.EventLoadingFailed:
+		if subresource[ev.Type] && !ev.Canceled {
+			msg = fmt.Sprintf("%s failed to load: %s %s", ev.Type, ev.ErrorText, ev.BlockedReason)
+		}
+	case *log.EventEntryAdded:
+		// Failed loads come as network events above: the log has an error
+		// for every 4xx answer, also those the page expects (a refused
+		// form) and the browser's own /favicon.ico.
+		if e := ev.Entry; e != nil && e.Level == log.EntryLevelError && e.Source != log.EntrySourceNetwork {
+			msg = fmt.Sprintf("%s: %s", e.Source, e.Text)
+			if e.URL != "" {
+				msg += " (" + e.URL + ")"
+			}
+		}
+	}
+	if msg == "" {
+		return
+	}
+	c := b.console
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.errs) < 100 {
+		c.errs = append(c.errs, msg)
+	}
+}
+
+// ConsoleErrors returns the errors the pages logged since the last call,
+// as the developer console shows them: uncaught JavaScript exceptions,
+// Content-Security-Policy violations, console.error calls, and scripts,
+// styles, images, fonts or media that failed to load (not documents,
+// fetches or XHRs, which may be answered 4xx by design; nor the browser's
+// own /favicon.ico, which is an image without an initiator page).
+func (b *Browser) ConsoleErrors() []string {
+	c := b.console
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.errs
+	c.errs = nil
+	return out
+}
+
+// NoConsoleErrors reports each error of ConsoleErrors as a test error.
+func (b *Browser) NoConsoleErrors() {
+	b.t.Helper()
+	for _, e := range b.ConsoleErrors() {
+		b.t.Errorf("console error: %s", e)
+	}
 }
 
 // setup applies the options to the tab.
@@ -176,6 +265,15 @@ func (b *Browser) setup(ctx context.Context, t *chromedp.Target) error {
 	}
 	if _, err := cdp.Call(ctx, t, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: c.mobile}); err != nil {
 		return fmt.Errorf("touch: %w", err)
+	}
+	if _, err := cdp.Call(ctx, t, log.Enable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("log: %w", err)
+	}
+	if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	if _, err := cdp.Call(ctx, t, runtime.Enable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("runtime: %w", err)
 	}
 	if c.jsOff {
 		if _, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
@@ -396,14 +494,30 @@ func (b *Browser) WaitGone(role, name string) {
 }
 
 // callOn calls the JavaScript function declaration fn with this = the DOM
-// node and stores its JSON result in out (when not nil).
-func callOn(ctx context.Context, t *chromedp.Target, node cdp.BackendNodeID, fn string, out any) error {
-	obj, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: node, ObjectGroup: "browsertest"})
+// node (and the nodes args as its arguments) and stores its JSON result in
+// out (when not nil).
+func callOn(ctx context.Context, t *chromedp.Target, node cdp.BackendNodeID, fn string, out any, args ...cdp.BackendNodeID) error {
+	resolve := func(n cdp.BackendNodeID) (runtime.RemoteObjectID, error) {
+		obj, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: n, ObjectGroup: "browsertest"})
+		if err != nil {
+			return "", fmt.Errorf("resolve node: %w", err)
+		}
+		return obj.Object.ObjectID, nil
+	}
+	this, err := resolve(node)
 	if err != nil {
-		return fmt.Errorf("resolve node: %w", err)
+		return err
+	}
+	var cargs []*runtime.CallArgument
+	for _, a := range args {
+		id, err := resolve(a)
+		if err != nil {
+			return err
+		}
+		cargs = append(cargs, &runtime.CallArgument{ObjectID: id})
 	}
 	res, err := cdp.Call(ctx, t, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
-		FunctionDeclaration: fn, ObjectID: obj.Object.ObjectID,
+		FunctionDeclaration: fn, ObjectID: this, Arguments: cargs,
 		ReturnByValue: ptr(true), AwaitPromise: ptr(true),
 	})
 	if err != nil {
@@ -512,6 +626,28 @@ func clickNode(ctx context.Context, t *chromedp.Target, node cdp.BackendNodeID) 
 	for i := 0; i < 8; i += 2 {
 		x += q.Quads[0][i] / 4
 		y += q.Quads[0][i+1] / 4
+	}
+	// What a person would click there: the element itself (or inside it,
+	// or its label), not something that covers it.
+	var covered string
+	err = callOn(ctx, t, node, fmt.Sprintf(`function() {
+		const x = %g, y = %g;
+		let hit = document.elementFromPoint(x, y);
+		while (hit && hit.shadowRoot) {
+			const inner = hit.shadowRoot.elementFromPoint(x, y);
+			if (!inner || inner === hit) break;
+			hit = inner;
+		}
+		if (!hit) return 'nothing';
+		for (let n = hit; n; n = n.parentNode || n.host) if (n === this) return '';
+		if (this.labels && Array.from(this.labels).some(l => l.contains(hit))) return '';
+		return hit.outerHTML.slice(0, 200);
+	}`, x, y), &covered)
+	if err != nil {
+		return err
+	}
+	if covered != "" {
+		return fmt.Errorf("something else is where a click on it lands (%.0f, %.0f): %s", x, y, covered)
 	}
 	_, err = chromedp.MouseClickXY(x, y)(ctx, t)
 	return err

@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // site is a small test site: an accessible booking-like form, a page
@@ -39,6 +41,7 @@ const formPage = `<h1>Support line</h1>
 <p><button type="submit">Reserve callback</button></p>
 </form>
 <p><button type="button" id="more">Show more</button></p>
+<p style="position: relative"><button type="button">Covered</button><span style="position: absolute; inset: 0; background: #fff">A banner on top</span></p>
 <div id="extra"></div>
 <slot-card></slot-card>
 <script src="/form.js"></script>`
@@ -80,6 +83,11 @@ func newSite(t *testing.T) *site {
 			http.Error(w, err.Error(), 400)
 			return
 		}
+		if r.PostForm.Get("phone") == "refuse" {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			page(w, "Book", `<h1>Support line</h1><p role="alert">This is not a phone number.</p>`)
+			return
+		}
 		s.mu.Lock()
 		s.posted = append(s.posted, r.PostForm.Encode())
 		s.mu.Unlock()
@@ -105,6 +113,14 @@ func newSite(t *testing.T) *site {
 		w.Header().Set("Content-Type", "text/javascript")
 		fmt.Fprint(w, `document.getElementById('h').textContent = 'Scripts on';
 document.getElementById('intl').textContent = navigator.language + ' ' + Intl.DateTimeFormat().resolvedOptions().timeZone;`)
+	})
+	mux.HandleFunc("GET /broken", func(w http.ResponseWriter, r *http.Request) {
+		page(w, "Broken", `<h1>Broken</h1><script>document.title = 'inline ran'</script><script src="/broken.js"></script>
+<img src="/missing.png" alt="A missing picture">`)
+	})
+	mux.HandleFunc("GET /broken.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		fmt.Fprint(w, `throw new Error('the enhancement failed');`)
 	})
 	mux.HandleFunc("GET /wide", func(w http.ResponseWriter, r *http.Request) {
 		page(w, "Wide", `<h1>Wide</h1><div style="width: 800px; height: 20px; background: #036"></div>`)
@@ -342,4 +358,91 @@ func TestPhoneOverflow(t *testing.T) {
 	desk := New(t)
 	desk.Go(s.URL + "/wide")
 	desk.NoHorizontalScroll()
+}
+
+// recorder is a testing.TB that keeps the failures of a helper instead of
+// failing the test, so that a test can check that a helper fails.
+type recorder struct {
+	testing.TB
+	mu       sync.Mutex
+	failures []string
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+// failures runs f with a copy of b that reports to a recorder, on its own
+// goroutine (a Fatalf ends it), and returns what f reported.
+func failures(t *testing.T, b *Browser, f func(b *Browser)) []string {
+	rec := &recorder{TB: t}
+	c := *b
+	c.t = rec
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(&c)
+	}()
+	<-done
+	return rec.failures
+}
+
+// TestClickCovered: a click on a button that something covers fails and
+// says what is on top, instead of clicking that.
+func TestClickCovered(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	b := New(t, Timeout(3*time.Second))
+	b.Go(s.URL + "/form")
+	got := failures(t, b, func(b *Browser) { b.Click("button", "Covered") })
+	if len(got) != 1 || !strings.Contains(got[0], "A banner on top") {
+		t.Errorf("click on a covered button: %q", got)
+	}
+	if got := failures(t, b, func(b *Browser) { b.Click("button", "Show more") }); len(got) != 0 {
+		t.Errorf("click on a free button: %q", got)
+	}
+	if got := failures(t, b, func(b *Browser) { b.WaitFor("button", "Never there") }); len(got) != 1 {
+		t.Errorf("WaitFor of a missing button: %q", got)
+	}
+}
+
+// TestConsoleErrors: a CSP violation and an uncaught exception are
+// reported; an accessible page logs none.
+func TestConsoleErrors(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	b := New(t)
+	b.Go(s.URL + "/form")
+	b.Click("button", "Show more")
+	b.WaitFor("button", "Added later")
+	b.NoConsoleErrors()
+	b.Go(s.URL + "/broken")
+	var csp, exc, img bool
+	deadline := time.Now().Add(5 * time.Second)
+	for !(csp && exc && img) && time.Now().Before(deadline) {
+		for _, e := range b.ConsoleErrors() {
+			csp = csp || strings.Contains(e, "Content Security Policy")
+			exc = exc || strings.Contains(e, "the enhancement failed")
+			img = img || strings.Contains(e, "/missing.png: 404")
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	if !csp || !exc || !img {
+		t.Errorf("CSP violation reported: %v, exception reported: %v, missing image reported: %v", csp, exc, img)
+	}
+	// A refused form answered 4xx is the page's design, not an error.
+	b.Go(s.URL + "/form")
+	b.Fill("textbox", "Phone number", "refuse")
+	b.ClickNavigate("button", "Reserve callback")
+	b.WaitFor("alert", "")
+	b.NoConsoleErrors()
 }
