@@ -1,0 +1,510 @@
+//go:build browserflows
+
+// The customer's flows of issue 15 in headless Chromium, against serve in
+// sandbox mode: the booking page, the manage page and the widget, found by
+// role and accessible name as a screen reader finds them, each state
+// checked with axe-core (WCAG 2.2 A and AA) and on a 360 px phone.
+//
+// Behind the build tag browserflows until the pages, the widget and the
+// publishable keys are merged: go test -tags browserflows ./internal/app/.
+// With SLOTLINE_SCREENSHOTS=1 they also write docs/screenshots/{book,
+// manage,widget}.png for the README.
+
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotline/slotline/internal/browsertest"
+)
+
+// The publishable keys of the flows: site A may book on q1, site B on q2.
+const (
+	keyA = "pk_test_site_a_0123456789abcdef"
+	keyB = "pk_test_site_b_0123456789abcdef"
+)
+
+// flowServer is serve in sandbox mode with the customer pages, two
+// publishable keys and the host pages of two other sites that embed the
+// widget.
+type flowServer struct {
+	*sandboxServer
+	siteA, siteB *httptest.Server // other origins; A is listed for q1, B for q2 only
+}
+
+// flowServe starts the sites and serve. q1 (Support, New York, capacity
+// 1 per slot) is the booking queue; q2 exists for site B's key.
+func flowServe(t *testing.T) *flowServer {
+	t.Helper()
+	f := &flowServer{}
+	// The host pages are served before serve starts, so that their
+	// origins go into the config; they read the server's URL at request
+	// time.
+	host := func(key string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>A shop</title></head>
+<body><main><h1>A shop</h1>
+<slotline-booking queue="q1" key="%s" locale="en"></slotline-booking>
+</main>
+<script>
+window.slotlineEvents = [];
+for (const type of ['slotline:booked', 'slotline:error'])
+  document.addEventListener(type, e => window.slotlineEvents.push({type: e.type, detail: e.detail}));
+</script>
+<script type="module" src="%s/widget/slotline.js"></script>
+</body></html>`, key, f.base)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	f.siteA, f.siteB = host(keyA), host(keyA) // B embeds A's key: its origin is not A's
+	dir := t.TempDir()
+	for name, key := range map[string]string{"a.key": keyA, "b.key": keyB} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "slotline.yaml")
+	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
+		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
+		"proof_of_work: {max_number: 2000, ttl: 5m}\n" +
+		"publishable_keys:\n" +
+		"  - {id: site-a, key_file: " + filepath.Join(dir, "a.key") + ", queues: [q1], origins: [\"" + f.siteA.URL + "\"]}\n" +
+		"  - {id: site-b, key_file: " + filepath.Join(dir, "b.key") + ", queues: [q2], origins: [\"" + f.siteB.URL + "\"]}\n" +
+		"queues:\n" +
+		"  - id: q1\n    name: Support\n    timezone: America/New_York\n    hours: 24/7\n    capacity: 1\n" +
+		"    self_service: {max_reschedules: 3, cutoff: 5m}\n" +
+		"  - id: q2\n    name: Sales\n    timezone: Europe/Berlin\n    hours: 24/7\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.sandboxServer = sandboxServe(t, cfg)
+	return f
+}
+
+// token is an API access token of the client web.
+func (f *flowServer) token() string {
+	f.t.Helper()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if st := f.call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
+		f.t.Fatalf("token: %d", st)
+	}
+	return tok.AccessToken
+}
+
+// freeSlots are the starts of q1's bookable slots in the next 24 hours, as
+// the API lists them.
+func (f *flowServer) freeSlots(tok string) []time.Time {
+	f.t.Helper()
+	var av struct {
+		Slots []struct {
+			Start     time.Time `json:"start"`
+			Available bool      `json:"available"`
+		} `json:"slots"`
+	}
+	if st := f.call("GET", "/api/v2/queues/q1/availability", tok, "", &av); st != 200 {
+		f.t.Fatalf("availability: %d", st)
+	}
+	var out []time.Time
+	for _, s := range av.Slots {
+		if s.Available {
+			out = append(out, s.Start)
+		}
+	}
+	return out
+}
+
+// advanceClock moves the sandbox's clock, which the pages' no-JavaScript
+// guard reads (a form without a proof of work must be some seconds old).
+func (f *flowServer) advanceClock(d time.Duration) {
+	f.t.Helper()
+	resp, err := http.Post(f.sim+"/sim/clock", "application/json", strings.NewReader(fmt.Sprintf(`{"advance":%q}`, d.String())))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		f.t.Fatalf("POST /sim/clock: %d", resp.StatusCode)
+	}
+}
+
+// screenshot saves the page as docs/screenshots/<name>.png when
+// SLOTLINE_SCREENSHOTS=1.
+func screenshot(b *browsertest.Browser, name string) {
+	if os.Getenv("SLOTLINE_SCREENSHOTS") == "1" {
+		b.Screenshot(filepath.Join("..", "..", "docs", "screenshots", name+".png"))
+	}
+}
+
+// checkPage runs the checks every page and state gets: axe-core finds no
+// WCAG 2.2 A or AA violation, exactly one h1, and nothing went wrong in
+// the console (no CSP violation, no uncaught exception, no failed load).
+func checkPage(t *testing.T, b *browsertest.Browser) {
+	t.Helper()
+	b.Axe()
+	b.NoConsoleErrors()
+	if n := len(b.Names("heading")); n == 0 {
+		t.Errorf("%s has no heading", b.URL())
+	}
+	var h1 int
+	b.Eval(`document.querySelectorAll('h1').length`, &h1)
+	if h1 != 1 {
+		t.Errorf("%s has %d h1 elements, want one", b.URL(), h1)
+	}
+}
+
+// showTimes moves to the next day until the page offers a few times
+// (late in the day there may be none left today) and returns their names.
+func showTimes(t *testing.T, b *browsertest.Browser, legend, next string) []string {
+	t.Helper()
+	for range 3 {
+		b.WaitFor("group", legend)
+		if names := b.Names("radio"); len(names) >= 4 {
+			return names
+		}
+		b.Click("button", next)
+		b.WaitFor("radio", "")
+	}
+	t.Fatalf("no times offered on %s", b.URL())
+	return nil
+}
+
+// enTime is an English slot name: "9:00 – 9:15 AM", "11:45 AM – 12:00 PM".
+var enTime = regexp.MustCompile(`^\d{1,2}:\d{2}( [AP]M)? – \d{1,2}:\d{2} [AP]M$`)
+
+// TestBrowserBookKeyboard books through /book with the keyboard alone
+// (Tab, Space, typing, Enter) and checks the success state.
+func TestBrowserBookKeyboard(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t)
+	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
+	b.Go(f.base + "/book/q1")
+	if got := b.Text("heading", "Support"); got != "Support" {
+		t.Errorf("h1 = %q", got)
+	}
+	b.WaitFor("button", "Previous day")
+	b.WaitFor("button", "Next day")
+	times := showTimes(t, b, "Available times", "Next day")
+	for _, n := range times {
+		if !enTime.MatchString(n) {
+			t.Errorf("slot named %q, not a local time range", n)
+		}
+	}
+	for _, label := range []string{"Phone number", "Name", "Reason"} {
+		if !b.Exists("textbox", label) {
+			t.Errorf("no textbox %q", label)
+		}
+	}
+	checkPage(t, b)
+	screenshot(b, "book")
+
+	b.TabTo("radio", "")
+	b.Press("Space")
+	role, slot := b.Focused()
+	if role != "radio" {
+		t.Fatalf("focus on %s %q after Space", role, slot)
+	}
+	b.TabTo("textbox", "Phone number")
+	b.Type("+14155550123")
+	b.TabTo("button", "Reserve callback")
+	b.Press("Enter")
+	b.WaitFor("status", "")
+	status := b.Text("status", "")
+	if !strings.Contains(status, strings.Fields(slot)[0]) {
+		t.Errorf("status %q does not name the booked time %q", status, slot)
+	}
+	b.WaitFor("link", "Change or cancel")
+	checkPage(t, b)
+}
+
+// TestBrowserBookNoJS books through /book with JavaScript off: a plain
+// form post and a redirect to the result.
+func TestBrowserBookNoJS(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t)
+	b := browsertest.New(t, browsertest.JSDisabled())
+	b.Go(f.base + "/book/q1")
+	times := showTimes(t, b, "Available times", "Next day")
+	if !b.Exists("combobox", "Time zone") {
+		t.Error("no Time zone select without JavaScript")
+	}
+	checkPage(t, b)
+	b.Check(times[0])
+	b.Fill("textbox", "Phone number", "+14155550123")
+	b.Fill("textbox", "Name", "Ada")
+	b.Fill("textbox", "Reason", "billing")
+	f.advanceClock(10 * time.Second) // the form is old enough for the no-JavaScript guard
+	b.ClickNavigate("button", "Reserve callback")
+	if b.Exists("alert", "") {
+		t.Fatalf("refused: %q", b.Text("alert", ""))
+	}
+	if status := b.Text("status", ""); !strings.Contains(status, strings.Fields(times[0])[0]) {
+		t.Errorf("status %q does not name %q", status, times[0])
+	}
+	if !strings.Contains(b.URL(), "/book/q1/booked/") {
+		t.Errorf("result at %s", b.URL())
+	}
+	checkPage(t, b)
+}
+
+// TestBrowserBookPhone: the booking page and its refusal state on a
+// 360×740 phone have no horizontal scrolling and no axe violation.
+func TestBrowserBookPhone(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t)
+	b := browsertest.New(t, browsertest.Phone())
+	b.Go(f.base + "/book/q1")
+	times := showTimes(t, b, "Available times", "Next day")
+	b.NoHorizontalScroll()
+	checkPage(t, b)
+	b.Check(times[0])
+	b.Fill("textbox", "Phone number", "12")
+	b.Click("button", "Reserve callback")
+	b.WaitFor("alert", "")
+	if role, name := b.Focused(); role != "textbox" || name != "Phone number" {
+		if role != "alert" {
+			t.Errorf("focus on %s %q after a refused number, want the field or its alert", role, name)
+		}
+	}
+	if d := b.Attr("textbox", "Phone number", "aria-describedby"); d == "" {
+		t.Error("the refused field has no aria-describedby")
+	}
+	b.NoHorizontalScroll()
+	checkPage(t, b)
+}
+
+// TestBrowserSlotFills: a slot taken by someone else while the page is
+// open is refused in words, with the nearest free slots offered.
+func TestBrowserSlotFills(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t)
+	tok := f.token()
+	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
+	b.Go(f.base + "/book/q1")
+	times := showTimes(t, b, "Available times", "Next day")
+	free := f.freeSlots(tok)
+	if len(free) == 0 {
+		t.Skip("no free slot in the next 24 hours")
+	}
+	// The API's first free slot is the page's first time when the page
+	// shows today; else take the page's day from the radios.
+	b.Check(times[0])
+	b.Fill("textbox", "Phone number", "+14155550123")
+	start := free[0]
+	req := fmt.Sprintf(`{"callback_number":"+14155550999","queue_id":"q1","time_slot_matrix":[{"start":%q,"end":%q}]}`,
+		start.Format(time.RFC3339), start.Add(15*time.Minute).Format(time.RFC3339))
+	if st := f.call("POST", "/api/v2/callbacks", tok, req, nil); st != 201 {
+		t.Fatalf("create through the API: %d", st)
+	}
+	b.Click("button", "Reserve callback")
+	b.WaitFor("alert", "")
+	if alert := b.Text("alert", ""); !strings.Contains(alert, "taken") {
+		t.Errorf("alert %q does not say the time was taken", alert)
+	}
+	if slices.Contains(b.Names("radio"), times[0]) {
+		t.Errorf("the taken time %q is still offered", times[0])
+	}
+	if len(b.Names("radio")) == 0 {
+		t.Error("no nearest free times offered")
+	}
+	checkPage(t, b)
+}
+
+// TestBrowserManage books, follows "Change or cancel", reschedules and
+// then cancels through /manage with its confirmation step.
+func TestBrowserManage(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t)
+	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
+	b.Go(f.base + "/book/q1")
+	times := showTimes(t, b, "Available times", "Next day")
+	// The day's last time: far enough ahead to be changed (the cutoff).
+	booked := times[len(times)-1]
+	b.Check(booked)
+	b.Fill("textbox", "Phone number", "+14155550123")
+	b.Click("button", "Reserve callback")
+	b.ClickNavigate("link", "Change or cancel")
+	if !strings.Contains(b.URL(), "/manage/") {
+		t.Fatalf("Change or cancel went to %s", b.URL())
+	}
+	page := b.Text("main", "")
+	if strings.Contains(page, "4155550123") {
+		t.Error("the manage page shows the full phone number")
+	}
+	// The browser, the customer, is in the queue's zone: the booked time
+	// reads as it did on /book.
+	if !strings.Contains(page, booked) {
+		t.Errorf("the manage page does not show the booked time %q in the customer's zone:\n%s", booked, page)
+	}
+	for _, name := range []string{"Reschedule", "Cancel callback", "Stop text messages"} {
+		b.WaitFor("button", name)
+	}
+	checkPage(t, b)
+	screenshot(b, "manage")
+
+	b.ClickNavigate("button", "Reschedule")
+	times = showTimes(t, b, "Available times", "Next day")
+	moved := times[len(times)/2]
+	if moved == booked {
+		moved = times[len(times)/2-1]
+	}
+	b.Check(moved)
+	checkPage(t, b)
+	b.ClickNavigate("button", "Reschedule")
+	if st := b.Text("status", ""); !strings.Contains(st, strings.Fields(moved)[0]) {
+		t.Errorf("after rescheduling: status %q does not name %q", st, moved)
+	}
+	checkPage(t, b)
+
+	b.ClickNavigate("button", "Cancel callback")
+	b.WaitFor("link", "Keep my callback")
+	checkPage(t, b)
+	b.ClickNavigate("button", "Cancel callback") // the confirmation
+	if st := b.Text("status", ""); !strings.Contains(st, "canceled") {
+		t.Errorf("after canceling: status %q", st)
+	}
+	checkPage(t, b)
+
+	// A tampered token: a plain page, no hint whether it exists.
+	u := b.URL()
+	i := strings.Index(u, "/manage/") + len("/manage/")
+	swap := "A"
+	if u[i] == 'A' {
+		swap = "B"
+	}
+	b.Go(u[:i] + swap + u[i+1:])
+	if b.Exists("button", "Cancel callback") || b.Exists("button", "Reschedule") {
+		t.Error("a tampered token shows the reservation's buttons")
+	}
+	checkPage(t, b)
+}
+
+// TestBrowserWidget books through the widget on a page of another origin
+// listed for the key, and is refused on an origin the key does not list.
+func TestBrowserWidget(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t)
+	tok := f.token()
+	t.Run("listed", func(t *testing.T) {
+		b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
+		b.Go(f.siteA.URL)
+		times := showTimes(t, b, "Available times", "Next day")
+		for _, n := range times {
+			if !enTime.MatchString(n) {
+				t.Errorf("widget slot named %q", n)
+			}
+		}
+		checkPage(t, b)
+		b.Check(times[0])
+		b.Fill("textbox", "Phone number", "+14155550123")
+		b.Click("button", "Reserve callback")
+		b.WaitFor("status", "")
+		b.WaitUntil(`slotlineEvents.some(e => e.type === 'slotline:booked')`)
+		var id string
+		b.Eval(`slotlineEvents.find(e => e.type === 'slotline:booked').detail.id`, &id)
+		var rv struct {
+			ClientID string `json:"client_id"`
+		}
+		if st := f.call("GET", "/api/v2/callbacks/"+url.PathEscape(id), tok, "", &rv); st != 200 || rv.ClientID != "site-a" {
+			t.Errorf("the widget's reservation %q: %d %+v, want client_id site-a", id, st, rv)
+		}
+		b.NoHorizontalScroll()
+		checkPage(t, b)
+		if os.Getenv("SLOTLINE_SCREENSHOTS") == "1" {
+			b.Go(f.base + "/widget/demo")
+			b.WaitFor("button", "Reserve callback")
+			screenshot(b, "widget")
+		}
+	})
+	t.Run("unlisted", func(t *testing.T) {
+		b := browsertest.New(t)
+		b.Go(f.siteB.URL)
+		b.WaitUntil(`slotlineEvents.some(e => e.type === 'slotline:error')`)
+		var code string
+		b.Eval(`slotlineEvents.find(e => e.type === 'slotline:error').detail.code`, &code)
+		if code != "origin_not_allowed" {
+			t.Errorf("slotline:error code %q, want origin_not_allowed", code)
+		}
+		if b.Exists("button", "Reserve callback") && b.Exists("radio", "") {
+			t.Error("the widget offers times on an origin its key does not list")
+		}
+		b.WaitFor("alert", "")
+		checkPage(t, b)
+	})
+}
+
+// catalog reads a page message catalog of internal/web.
+func catalog(t *testing.T, lang string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "web", "i18n", lang+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestBrowserLocales: German and Spanish pages (by ?lang= and by
+// Accept-Language) show the catalogs' labels and local time formats.
+func TestBrowserLocales(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t)
+	en := catalog(t, "en")
+	for _, tc := range []struct {
+		lang  string
+		query bool // ?lang= rather than Accept-Language
+		time  *regexp.Regexp
+	}{
+		{"de", true, regexp.MustCompile(`^\d{2}:\d{2}–\d{2}:\d{2}$`)},
+		{"es", false, regexp.MustCompile(`^\d{1,2}:\d{2}–\d{1,2}:\d{2}$`)},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			msgs := catalog(t, tc.lang)
+			var b *browsertest.Browser
+			if tc.query {
+				b = browsertest.New(t, browsertest.Timezone("Europe/Berlin"))
+				b.Go(f.base + "/book/q1?lang=" + tc.lang)
+			} else {
+				b = browsertest.New(t, browsertest.Timezone("Europe/Madrid"), browsertest.Locale(tc.lang+"-ES"))
+				b.Go(f.base + "/book/q1")
+			}
+			var lang string
+			b.Eval(`document.documentElement.lang`, &lang)
+			if !strings.HasPrefix(lang, tc.lang) {
+				t.Errorf("<html lang=%q>", lang)
+			}
+			for _, key := range []string{"picker.prev", "picker.next", "book.submit"} {
+				if msgs[key] == en[key] {
+					t.Errorf("%s.json %s is the English %q", tc.lang, key, en[key])
+				}
+				b.WaitFor("button", msgs[key])
+			}
+			b.WaitFor("textbox", msgs["book.phone"])
+			times := showTimes(t, b, msgs["picker.legend"], msgs["picker.next"])
+			for _, n := range times {
+				if !tc.time.MatchString(n) {
+					t.Errorf("%s slot named %q", tc.lang, n)
+				}
+			}
+			checkPage(t, b)
+		})
+	}
+}
