@@ -53,3 +53,18 @@ func proofIssuer(ctx context.Context, cfg *config.Config, store *storage.Store) 
 func challengeLimit(cfg *config.Config) *auth.Throttle {
 	return auth.NewThrottle(auth.ThrottleConfig{PerAddress: cfg.ProofOfWork.PerAddress, PerAddressBurst: cfg.ProofOfWork.PerAddressBurst})
 }
+
+// demoKey returns the queue and the publishable key the widget's demo
+// page books with: the first key's first queue ("" and "": none, and the
+// page says how to configure one).
+func demoKey(cfg *config.Config) (queue, key string) {
+	for _, k := range cfg.PublishableKeys {
+		if len(k.Queues) > 0 {
+			return k.Queues[0], k.Key
+		}
+	}
+	if len(cfg.Queues) > 0 {
+		return cfg.Queues[0].ID, ""
+	}
+	return "", ""
+}

@@ -137,25 +137,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	self := selfservice.New(selfservice.Config{Links: links, Booking: book, Store: store, Logger: logger.With("component", "selfservice"),
 		Limits: selfservice.Limits{PerToken: cfg.SelfService.PerToken, PerTokenBurst: cfg.SelfService.PerTokenBurst,
 			PerAddress: cfg.SelfService.PerAddress, PerAddressBurst: cfg.SelfService.PerAddressBurst}})
-	pages, err := web.New(web.Deps{Booking: book, Self: self, Key: links.Derive(web.KeyLabel),
-		Logger: logger.With("component", "web"), PublicURL: cfg.PublicURL})
-	if err != nil {
-		return err
-	}
-	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
-	// Browsers: the publishable keys and the proof of work their creates need.
+	// Browsers: the publishable keys and the proof of work their creates
+	// (and the booking page's) need.
+	keys := keysOf(cfg)
 	proof, err := proofIssuer(ctx, cfg, store)
 	if err != nil {
 		return err
 	}
+	var verifyProof func(context.Context, string) error
+	if proof != nil {
+		verifyProof = proof.Verify
+	}
+	pages, err := web.New(web.Deps{Booking: book, Self: self, Key: links.Derive(web.KeyLabel),
+		Logger: logger.With("component", "web"), PublicURL: cfg.PublicURL,
+		VerifyProof: verifyProof, FrameOrigins: keys.Origins})
+	if err != nil {
+		return err
+	}
+	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
 	// The browser code: the widget (CORS for the publishable keys'
 	// origins), its demo page and the booking pages' script.
-	// TODO(i15): AllowedOrigins from the publishable keys (Keys.AllOrigins)
-	// and DemoKey from a key that covers the demo queue.
-	widgetOpts := webassets.Options{}
-	if len(queueIDs) > 0 {
-		widgetOpts.DemoQueue = queueIDs[0]
-	}
+	widgetOpts := webassets.Options{AllowedOrigins: keys.AllOrigins}
+	widgetOpts.DemoQueue, widgetOpts.DemoKey = demoKey(cfg)
 	handler := httpapi.NewServer(httpapi.Deps{
 		Booking: book, Auth: authn, Store: store, Metrics: m,
 		LoginThrottle: auth.NewThrottle(auth.ThrottleConfig{
@@ -168,7 +171,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			MaxFrame: cfg.Stream.MaxFrameBytes},
 		StreamsPerClient: cfg.Stream.MaxSubscriptionsPerClient, WriteTimeout: cfg.HTTP.WriteTimeout,
 		Webhooks: endpoints, Dispatcher: disp, Self: self, Pages: pages,
-		Keys: keysOf(cfg), Proof: proof, ChallengeLimit: challengeLimit(cfg),
+		Keys: keys, Proof: proof, ChallengeLimit: challengeLimit(cfg),
 		Widget: webassets.Handler(widgetOpts),
 	})
 
