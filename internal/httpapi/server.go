@@ -154,9 +154,10 @@ func (s *Server) addRoutes() {
 	m.HandleFunc("DELETE /api/v2/self/{token}", s.selfRoute(s.handleSelfCancel))
 	m.HandleFunc("POST /api/v2/self/{token}/opt-out", s.selfRoute(s.handleSelfOptOut))
 
+	// The browser code (not API routes: webassets answers every method).
 	if s.Widget != nil {
-		m.Handle("GET /widget/", s.Widget)
-		m.Handle("GET /assets/js/", s.Widget)
+		m.Handle("/widget/", s.Widget)
+		m.Handle("/assets/js/", s.Widget)
 	}
 
 	m.HandleFunc("/", s.handleNoRoute)

@@ -198,6 +198,25 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	h := webassets.Handler(webassets.Options{})
+	for _, p := range []string{"/widget/slotline.js", "/widget/demo", "/assets/js/book.js"} {
+		for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(m, p, nil))
+			if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD" {
+				t.Errorf("%s %s: %d, Allow %q; want 405 and GET, HEAD", m, p, rec.Code, rec.Header().Get("Allow"))
+			}
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/widget/nothing", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("POST /widget/nothing: %d, want 404", rec.Code)
+	}
+}
+
 func TestHead(t *testing.T) {
 	t.Parallel()
 	h := webassets.Handler(webassets.Options{})
