@@ -185,7 +185,8 @@ class SlotlineBooking extends HTMLElement {
     ui.submit = el('button', { type: 'submit', class: 'submit' }, t('submit'));
     ui.form = el('form', { novalidate: true },
       ui.formError,
-      el('div', { class: 'daynav' }, ui.prev, ui.heading, ui.next),
+      ui.heading,
+      el('div', { class: 'daynav' }, ui.prev, ui.next),
       ui.zone,
       ui.fieldset,
       field('phone', t('phone'), ui.phone, el('p', { id: 'phone-hint', class: 'hint' }, t('phone_hint'))),
@@ -270,7 +271,10 @@ class SlotlineBooking extends HTMLElement {
     const ui = this.#ui;
     this.#day = d;
     ui.heading.textContent = new Intl.DateTimeFormat(this.#loc.intl, { weekday: 'long', day: 'numeric', month: 'long', year: d.getFullYear() === new Date().getFullYear() ? undefined : 'numeric' }).format(d);
-    ui.prev.disabled = d <= this.#today;
+    const first = d <= this.#today;
+    // A button about to be disabled hands the focus on, not to the page.
+    if (first && this.#root.activeElement === ui.prev) ui.next.focus();
+    ui.prev.disabled = first;
   }
 
   // #zoneName names a time zone in the customer's language ("Eastern
@@ -312,6 +316,7 @@ class SlotlineBooking extends HTMLElement {
   #showSlots(all, beyond) {
     const ui = this.#ui;
     ui.fieldset.removeAttribute('aria-busy');
+    if (beyond && this.#root.activeElement === ui.next && !ui.prev.disabled) ui.prev.focus();
     ui.next.disabled = beyond;
     const zone = this.#zoneName(this.#zone);
     ui.zone.textContent = this.#queueZone && this.#queueZone !== this.#zone
