@@ -500,11 +500,15 @@ class SlotlineBooking extends HTMLElement {
   }
 
   // #manageLink is the customer's manage page: /manage/{token} on the
-  // Slotline server when the answer has a token, else its manage_url.
+  // Slotline server, in the widget's language and the customer's zone,
+  // when the answer has a token, else its manage_url.
   #manageLink(r) {
     try {
       if (typeof r.manage_token === 'string' && r.manage_token) {
-        return new URL('/manage/' + encodeURIComponent(r.manage_token), BASE).href;
+        const u = new URL('/manage/' + encodeURIComponent(r.manage_token), BASE);
+        u.searchParams.set('lang', this.#loc.lang);
+        if (this.#zone) u.searchParams.set('tz', this.#zone);
+        return u.href;
       }
       if (typeof r.manage_url === 'string' && r.manage_url) {
         const u = new URL(r.manage_url, BASE);
