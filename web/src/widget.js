@@ -231,12 +231,15 @@ class SlotlineBooking extends HTMLElement {
   async #load(day, search) {
     const seq = ++this.#loadSeq;
     const ui = this.#ui;
+    // "Try again" hides while the times load: its focus goes to them.
+    const refocus = this.#root.activeElement === ui.retry;
     for (let i = 0; i <= (search ? SEARCH_DAYS : 0); i++) {
       const d = addDays(day, i);
       this.#showDay(d);
       ui.fieldset.setAttribute('aria-busy', 'true');
       ui.list.replaceChildren();
       ui.retry.hidden = true;
+      ui.slotsError.textContent = '';
       ui.empty.textContent = this.#t('loading');
       let answer;
       try {
@@ -262,6 +265,7 @@ class SlotlineBooking extends HTMLElement {
       const beyond = all.length > 0 && all.every((s) => s.reason === 'horizon');
       if (this.#slots.length > 0 || beyond || i === (search ? SEARCH_DAYS : 0)) {
         this.#showSlots(all, beyond);
+        if (refocus) (ui.list.querySelector('input') || ui.next).focus();
         return;
       }
     }
@@ -337,14 +341,17 @@ class SlotlineBooking extends HTMLElement {
     ui.empty.textContent = why ? this.#t(why) : '';
   }
 
+  // #loadFailed says, as an alert in the times' group, why no times could
+  // be shown.
   #loadFailed(problem) {
     const ui = this.#ui;
     ui.fieldset.removeAttribute('aria-busy');
-    ui.empty.textContent = this.#t('load_failed');
+    ui.empty.textContent = '';
     const code = problem.code;
     if (code === 'forbidden' || code === 'origin_not_allowed' || code === 'unauthorized') {
-      ui.empty.textContent = this.#t('not_allowed');
+      this.#setError(ui.fieldset, this.#t('not_allowed'));
     } else {
+      this.#setError(ui.fieldset, this.#t(code === 'network' ? 'network' : 'load_failed'));
       ui.retry.hidden = false;
     }
     this.#emit('slotline:error', problem);
