@@ -14,7 +14,9 @@ import css from './widget.css';
 const CATALOGS = { en, de, fr, es };
 const BASE = new URL(import.meta.url).origin;
 const TAG = /^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$/i;
-const SEARCH_DAYS = 14;
+// The first load looks this many days ahead for a free time (each day is one
+// request, within the key's per-address burst).
+const SEARCH_DAYS = 7;
 
 let sheet;
 function styles(root) {
