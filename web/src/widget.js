@@ -112,7 +112,8 @@ class SlotlineBooking extends HTMLElement {
   #loadSeq = 0;
   #busy = false;
   #idem = null;
-  #timer = 0;
+  // #gen counts the renders: an answer to an earlier one is dropped.
+  #gen = 0;
 
   constructor() {
     super();
@@ -151,7 +152,7 @@ class SlotlineBooking extends HTMLElement {
   // attribute changes).
   #render() {
     this.#loadSeq++;
-    clearTimeout(this.#timer);
+    this.#gen++;
     this.#loc = locale(this.getAttribute('locale'));
     this.#zone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
     this.#idem = null;
@@ -200,7 +201,7 @@ class SlotlineBooking extends HTMLElement {
 
     ui.prev.addEventListener('click', () => this.#go(-1));
     ui.next.addEventListener('click', () => this.#go(1));
-    ui.retry.addEventListener('click', () => this.#load(this.#day, false));
+    ui.retry.addEventListener('click', () => this.#busy || this.#load(this.#day, false));
     ui.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.#submit();
@@ -438,7 +439,7 @@ class SlotlineBooking extends HTMLElement {
     if (!this.#idem || this.#idem.body !== json) this.#idem = { body: json, key: uuid() };
 
     this.#setBusy(true);
-    const seq = this.#loadSeq;
+    const gen = this.#gen;
     let res;
     try {
       const headers = {
@@ -450,14 +451,14 @@ class SlotlineBooking extends HTMLElement {
       if (proof) headers['Slotline-Proof'] = proof;
       res = await fetch(new URL('/api/v2/callbacks', BASE), { method: 'POST', headers, body: json, credentials: 'omit' });
     } catch {
-      if (seq !== this.#loadSeq) return;
+      if (gen !== this.#gen) return;
       this.#setBusy(false);
       const p = localProblem('network', 'Network error');
       this.#fail(ui.formError, this.#t('network'));
       this.#emit('slotline:error', p);
       return;
     }
-    if (seq !== this.#loadSeq) return;
+    if (gen !== this.#gen) return;
     if (res.ok) {
       let r = null;
       try {
@@ -475,7 +476,7 @@ class SlotlineBooking extends HTMLElement {
       return;
     }
     const problem = await problemOf(res);
-    if (seq !== this.#loadSeq) return;
+    if (gen !== this.#gen) return;
     this.#setBusy(false);
     this.#refused(problem);
     this.#emit('slotline:error', problem);
