@@ -3,11 +3,13 @@ package webassets_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -363,4 +365,55 @@ func TestDemo(t *testing.T) {
 			t.Errorf("status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
 		}
 	})
+}
+
+// TestWidgetStrings checks the widget.* strings of the message catalogs:
+// every language has every key of English with the same placeholders, and
+// the embedded widget holds them (it was built from these catalogs).
+func TestWidgetStrings(t *testing.T) {
+	t.Parallel()
+	read := func(lang string) map[string]string {
+		b, err := os.ReadFile(filepath.Join("..", "web", "i18n", lang+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all map[string]string
+		if err := json.Unmarshal(b, &all); err != nil {
+			t.Fatalf("%s.json: %v", lang, err)
+		}
+		out := map[string]string{}
+		for k, v := range all {
+			if strings.HasPrefix(k, "widget.") {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	placeholders := regexp.MustCompile(`\{[a-z_]+\}`)
+	en := read("en")
+	if len(en) < 20 {
+		t.Fatalf("en.json has only %d widget.* strings", len(en))
+	}
+	widget := webassets.Widget()
+	for _, lang := range []string{"en", "de", "fr", "es"} {
+		cat := read(lang)
+		for k, want := range en {
+			got, ok := cat[k]
+			if !ok || got == "" {
+				t.Errorf("%s.json: %s is missing", lang, k)
+				continue
+			}
+			if g, w := placeholders.FindAllString(got, -1), placeholders.FindAllString(want, -1); strings.Join(g, ",") != strings.Join(w, ",") {
+				t.Errorf("%s.json: %s has placeholders %v, English %v", lang, k, g, w)
+			}
+			if !bytes.Contains(widget, []byte(got)) {
+				t.Errorf("the embedded widget lacks %s.json's %s (%q): rebuild it (cd web && npm run build)", lang, k, got)
+			}
+		}
+		for k := range cat {
+			if _, ok := en[k]; !ok {
+				t.Errorf("%s.json: %s is not in en.json", lang, k)
+			}
+		}
+	}
 }
