@@ -530,6 +530,17 @@ class SlotlineBooking extends HTMLElement {
     return '';
   }
 
+  // #reoffer loads the day's times again after the chosen one was refused
+  // and says why; when the day has none left, it shows the day of the
+  // nearest free time the server offered.
+  async #reoffer(nearest, msg) {
+    const ui = this.#ui;
+    await this.#load(this.#day, false);
+    const next = Array.isArray(nearest) && nearest.length ? new Date(nearest[0].start) : null;
+    if (this.#slots.length === 0 && next && !isNaN(next)) await this.#load(startOfDay(next), false);
+    this.#fail(ui.fieldset, msg);
+  }
+
   // #refused explains a problem next to the field it is about.
   #refused(p) {
     const ui = this.#ui;
@@ -540,12 +551,12 @@ class SlotlineBooking extends HTMLElement {
       case 'invalid':
         if (Array.isArray(p.candidates) && p.candidates.length) {
           const full = p.candidates.some((c) => c.reason === 'full');
-          this.#load(this.#day, false).then(() => this.#fail(ui.fieldset, this.#t(full ? 'slot_taken' : 'slot_gone')));
+          this.#reoffer(p.nearest_free_slots, this.#t(full ? 'slot_taken' : 'slot_gone'));
           return;
         }
         if (about('callback_number')) return this.#fail(ui.phone, this.#t('phone_invalid'));
         if (about('time_slot_matrix')) {
-          this.#load(this.#day, false).then(() => this.#fail(ui.fieldset, this.#t('slot_gone')));
+          this.#reoffer(null, this.#t('slot_gone'));
           return;
         }
         if (about('customer_name')) return this.#fail(ui.name, this.#t('name_invalid'));
