@@ -160,8 +160,9 @@ type demoData struct {
 	// Locale is the widget's locale attribute (?locale=, one of the
 	// shipped languages; empty: the browser's language).
 	Locale string
-	// Script is the widget's absolute URL, for the embed snippet.
-	Script string
+	// Origin is this server's origin as the browser sees it, and Script
+	// the widget's absolute URL, for the embed snippet.
+	Origin, Script string
 }
 
 var demoLocales = map[string]bool{"en": true, "de": true, "fr": true, "es": true}
@@ -181,7 +182,8 @@ func (h *handler) serveDemo(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	d.Script = scheme + "://" + r.Host + "/widget/slotline.js"
+	d.Origin = scheme + "://" + r.Host
+	d.Script = d.Origin + "/widget/slotline.js"
 	var buf bytes.Buffer
 	if err := h.demo.Execute(&buf, d); err != nil {
 		http.Error(w, "the demo page could not be rendered", http.StatusInternalServerError)

@@ -324,6 +324,9 @@ func TestDemo(t *testing.T) {
 		if _, ok := p.elements[0]["locale"]; ok {
 			t.Errorf("locale set without ?locale=: %v", p.elements[0])
 		}
+		if !strings.Contains(p.text, "include this server's own origin, http://example.com.") {
+			t.Errorf("the page does not name the origin the key must list:\n%s", p.text)
+		}
 		if !strings.Contains(p.text, `src="http://example.com/widget/slotline.js"`) {
 			t.Errorf("the embed snippet does not name the script's URL:\n%s", p.text)
 		}
