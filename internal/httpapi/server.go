@@ -181,9 +181,10 @@ func (s *Server) addRoutes() {
 		m.Handle("/manage/", s.Pages)
 		m.Handle("/assets/", s.Pages)
 	}
+	// The browser code (not API routes: webassets answers every method).
 	if s.Widget != nil {
-		m.Handle("GET /widget/", s.Widget)
-		m.Handle("GET /assets/js/", s.Widget)
+		m.Handle("/widget/", s.Widget)
+		m.Handle("/assets/js/", s.Widget)
 	}
 
 	m.HandleFunc("/", s.handleNoRoute)

@@ -10,8 +10,8 @@ import (
 )
 
 // TestWidgetRoutes checks that the browser code is mounted: the widget, its
-// demo and the pages' script reach Deps.Widget through the middleware, and
-// another method is the API's 405.
+// demo and the pages' script reach Deps.Widget through the middleware, with
+// every method.
 func TestWidgetRoutes(t *testing.T) {
 	t.Parallel()
 	h := httpapi.NewServer(httpapi.Deps{Widget: webassets.Handler(webassets.Options{DemoQueue: "q", DemoKey: "pk_x"})})
@@ -24,7 +24,8 @@ func TestWidgetRoutes(t *testing.T) {
 		{"GET", "/assets/js/book.js", 200, "text/javascript; charset=utf-8"},
 		{"GET", "/widget/demo", 200, "text/html; charset=utf-8"},
 		{"HEAD", "/widget/slotline.js", 200, "text/javascript; charset=utf-8"},
-		{"POST", "/widget/demo", 405, "application/problem+json"},
+		{"POST", "/widget/demo", 405, "text/plain; charset=utf-8"},
+		{"GET", "/widget/other", 404, "text/plain; charset=utf-8"},
 	} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))

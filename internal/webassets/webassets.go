@@ -87,7 +87,8 @@ type handler struct {
 }
 
 // Handler serves GET (and HEAD) /widget/slotline.js, /widget/demo,
-// /widget/demo.css and /assets/js/book.js; anything else is a plain 404.
+// /widget/demo.css and /assets/js/book.js; another method on them is a
+// plain 405, any other path a plain 404.
 func Handler(opts Options) http.Handler {
 	js := "text/javascript; charset=utf-8"
 	h := &handler{
@@ -102,8 +103,21 @@ func Handler(opts Options) http.Handler {
 	h.mux.HandleFunc("GET /assets/js/book.js", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, h.book) })
 	h.mux.HandleFunc("GET /widget/demo.css", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, h.css) })
 	h.mux.HandleFunc("GET /widget/demo", h.serveDemo)
-	h.mux.HandleFunc("/", http.NotFound)
+	h.mux.HandleFunc("/", notFound)
 	return h.mux
+}
+
+// notFound answers a path the handler does not serve with 404 and, on
+// those it serves, another method with 405 (ServeMux's answer to a path
+// of another method is shadowed by the catch-all).
+func notFound(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/widget/slotline.js", "/widget/demo", "/widget/demo.css", "/assets/js/book.js":
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	default:
+		http.NotFound(w, r)
+	}
 }
 
 // serve writes a, answering conditional requests (If-None-Match) with 304.
@@ -146,8 +160,9 @@ type demoData struct {
 	// Locale is the widget's locale attribute (?locale=, one of the
 	// shipped languages; empty: the browser's language).
 	Locale string
-	// Script is the widget's absolute URL, for the embed snippet.
-	Script string
+	// Origin is this server's origin as the browser sees it, and Script
+	// the widget's absolute URL, for the embed snippet.
+	Origin, Script string
 }
 
 var demoLocales = map[string]bool{"en": true, "de": true, "fr": true, "es": true}
@@ -167,7 +182,8 @@ func (h *handler) serveDemo(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	d.Script = scheme + "://" + r.Host + "/widget/slotline.js"
+	d.Origin = scheme + "://" + r.Host
+	d.Script = d.Origin + "/widget/slotline.js"
 	var buf bytes.Buffer
 	if err := h.demo.Execute(&buf, d); err != nil {
 		http.Error(w, "the demo page could not be rendered", http.StatusInternalServerError)

@@ -3,11 +3,13 @@ package webassets_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -198,6 +200,25 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	h := webassets.Handler(webassets.Options{})
+	for _, p := range []string{"/widget/slotline.js", "/widget/demo", "/assets/js/book.js"} {
+		for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(m, p, nil))
+			if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD" {
+				t.Errorf("%s %s: %d, Allow %q; want 405 and GET, HEAD", m, p, rec.Code, rec.Header().Get("Allow"))
+			}
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/widget/nothing", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("POST /widget/nothing: %d, want 404", rec.Code)
+	}
+}
+
 func TestHead(t *testing.T) {
 	t.Parallel()
 	h := webassets.Handler(webassets.Options{})
@@ -303,6 +324,9 @@ func TestDemo(t *testing.T) {
 		if _, ok := p.elements[0]["locale"]; ok {
 			t.Errorf("locale set without ?locale=: %v", p.elements[0])
 		}
+		if !strings.Contains(p.text, "include this server's own origin, http://example.com.") {
+			t.Errorf("the page does not name the origin the key must list:\n%s", p.text)
+		}
 		if !strings.Contains(p.text, `src="http://example.com/widget/slotline.js"`) {
 			t.Errorf("the embed snippet does not name the script's URL:\n%s", p.text)
 		}
@@ -344,4 +368,55 @@ func TestDemo(t *testing.T) {
 			t.Errorf("status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
 		}
 	})
+}
+
+// TestWidgetStrings checks the widget.* strings of the message catalogs:
+// every language has every key of English with the same placeholders, and
+// the embedded widget holds them (it was built from these catalogs).
+func TestWidgetStrings(t *testing.T) {
+	t.Parallel()
+	read := func(lang string) map[string]string {
+		b, err := os.ReadFile(filepath.Join("..", "web", "i18n", lang+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all map[string]string
+		if err := json.Unmarshal(b, &all); err != nil {
+			t.Fatalf("%s.json: %v", lang, err)
+		}
+		out := map[string]string{}
+		for k, v := range all {
+			if strings.HasPrefix(k, "widget.") {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	placeholders := regexp.MustCompile(`\{[a-z_]+\}`)
+	en := read("en")
+	if len(en) < 20 {
+		t.Fatalf("en.json has only %d widget.* strings", len(en))
+	}
+	widget := webassets.Widget()
+	for _, lang := range []string{"en", "de", "fr", "es"} {
+		cat := read(lang)
+		for k, want := range en {
+			got, ok := cat[k]
+			if !ok || got == "" {
+				t.Errorf("%s.json: %s is missing", lang, k)
+				continue
+			}
+			if g, w := placeholders.FindAllString(got, -1), placeholders.FindAllString(want, -1); strings.Join(g, ",") != strings.Join(w, ",") {
+				t.Errorf("%s.json: %s has placeholders %v, English %v", lang, k, g, w)
+			}
+			if !bytes.Contains(widget, []byte(got)) {
+				t.Errorf("the embedded widget lacks %s.json's %s (%q): rebuild it (cd web && npm run build)", lang, k, got)
+			}
+		}
+		for k := range cat {
+			if _, ok := en[k]; !ok {
+				t.Errorf("%s.json: %s is not in en.json", lang, k)
+			}
+		}
+	}
 }

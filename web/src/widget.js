@@ -14,7 +14,9 @@ import css from './widget.css';
 const CATALOGS = { en, de, fr, es };
 const BASE = new URL(import.meta.url).origin;
 const TAG = /^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$/i;
-const SEARCH_DAYS = 14;
+// The first load looks this many days ahead for a free time (each day is one
+// request, within the key's per-address burst).
+const SEARCH_DAYS = 7;
 
 let sheet;
 function styles(root) {
@@ -110,7 +112,8 @@ class SlotlineBooking extends HTMLElement {
   #loadSeq = 0;
   #busy = false;
   #idem = null;
-  #timer = 0;
+  // #gen counts the renders: an answer to an earlier one is dropped.
+  #gen = 0;
 
   constructor() {
     super();
@@ -149,7 +152,7 @@ class SlotlineBooking extends HTMLElement {
   // attribute changes).
   #render() {
     this.#loadSeq++;
-    clearTimeout(this.#timer);
+    this.#gen++;
     this.#loc = locale(this.getAttribute('locale'));
     this.#zone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
     this.#idem = null;
@@ -185,7 +188,8 @@ class SlotlineBooking extends HTMLElement {
     ui.submit = el('button', { type: 'submit', class: 'submit' }, t('submit'));
     ui.form = el('form', { novalidate: true },
       ui.formError,
-      el('div', { class: 'daynav' }, ui.prev, ui.heading, ui.next),
+      ui.heading,
+      el('div', { class: 'daynav' }, ui.prev, ui.next),
       ui.zone,
       ui.fieldset,
       field('phone', t('phone'), ui.phone, el('p', { id: 'phone-hint', class: 'hint' }, t('phone_hint'))),
@@ -197,7 +201,7 @@ class SlotlineBooking extends HTMLElement {
 
     ui.prev.addEventListener('click', () => this.#go(-1));
     ui.next.addEventListener('click', () => this.#go(1));
-    ui.retry.addEventListener('click', () => this.#load(this.#day, false));
+    ui.retry.addEventListener('click', () => this.#busy || this.#load(this.#day, false));
     ui.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.#submit();
@@ -230,12 +234,15 @@ class SlotlineBooking extends HTMLElement {
   async #load(day, search) {
     const seq = ++this.#loadSeq;
     const ui = this.#ui;
+    // "Try again" hides while the times load: its focus goes to them.
+    const refocus = this.#root.activeElement === ui.retry;
     for (let i = 0; i <= (search ? SEARCH_DAYS : 0); i++) {
       const d = addDays(day, i);
       this.#showDay(d);
       ui.fieldset.setAttribute('aria-busy', 'true');
       ui.list.replaceChildren();
       ui.retry.hidden = true;
+      ui.slotsError.textContent = '';
       ui.empty.textContent = this.#t('loading');
       let answer;
       try {
@@ -261,6 +268,7 @@ class SlotlineBooking extends HTMLElement {
       const beyond = all.length > 0 && all.every((s) => s.reason === 'horizon');
       if (this.#slots.length > 0 || beyond || i === (search ? SEARCH_DAYS : 0)) {
         this.#showSlots(all, beyond);
+        if (refocus) (ui.list.querySelector('input') || ui.next).focus();
         return;
       }
     }
@@ -270,7 +278,10 @@ class SlotlineBooking extends HTMLElement {
     const ui = this.#ui;
     this.#day = d;
     ui.heading.textContent = new Intl.DateTimeFormat(this.#loc.intl, { weekday: 'long', day: 'numeric', month: 'long', year: d.getFullYear() === new Date().getFullYear() ? undefined : 'numeric' }).format(d);
-    ui.prev.disabled = d <= this.#today;
+    const first = d <= this.#today;
+    // A button about to be disabled hands the focus on, not to the page.
+    if (first && this.#root.activeElement === ui.prev) ui.next.focus();
+    ui.prev.disabled = first;
   }
 
   // #zoneName names a time zone in the customer's language ("Eastern
@@ -312,6 +323,7 @@ class SlotlineBooking extends HTMLElement {
   #showSlots(all, beyond) {
     const ui = this.#ui;
     ui.fieldset.removeAttribute('aria-busy');
+    if (beyond && this.#root.activeElement === ui.next && !ui.prev.disabled) ui.prev.focus();
     ui.next.disabled = beyond;
     const zone = this.#zoneName(this.#zone);
     ui.zone.textContent = this.#queueZone && this.#queueZone !== this.#zone
@@ -332,14 +344,17 @@ class SlotlineBooking extends HTMLElement {
     ui.empty.textContent = why ? this.#t(why) : '';
   }
 
+  // #loadFailed says, as an alert in the times' group, why no times could
+  // be shown.
   #loadFailed(problem) {
     const ui = this.#ui;
     ui.fieldset.removeAttribute('aria-busy');
-    ui.empty.textContent = this.#t('load_failed');
+    ui.empty.textContent = '';
     const code = problem.code;
     if (code === 'forbidden' || code === 'origin_not_allowed' || code === 'unauthorized') {
-      ui.empty.textContent = this.#t('not_allowed');
+      this.#setError(ui.fieldset, this.#t('not_allowed'));
     } else {
+      this.#setError(ui.fieldset, this.#t(code === 'network' ? 'network' : 'load_failed'));
       ui.retry.hidden = false;
     }
     this.#emit('slotline:error', problem);
@@ -424,7 +439,7 @@ class SlotlineBooking extends HTMLElement {
     if (!this.#idem || this.#idem.body !== json) this.#idem = { body: json, key: uuid() };
 
     this.#setBusy(true);
-    const seq = this.#loadSeq;
+    const gen = this.#gen;
     let res;
     try {
       const headers = {
@@ -436,14 +451,14 @@ class SlotlineBooking extends HTMLElement {
       if (proof) headers['Slotline-Proof'] = proof;
       res = await fetch(new URL('/api/v2/callbacks', BASE), { method: 'POST', headers, body: json, credentials: 'omit' });
     } catch {
-      if (seq !== this.#loadSeq) return;
+      if (gen !== this.#gen) return;
       this.#setBusy(false);
       const p = localProblem('network', 'Network error');
       this.#fail(ui.formError, this.#t('network'));
       this.#emit('slotline:error', p);
       return;
     }
-    if (seq !== this.#loadSeq) return;
+    if (gen !== this.#gen) return;
     if (res.ok) {
       let r = null;
       try {
@@ -461,7 +476,7 @@ class SlotlineBooking extends HTMLElement {
       return;
     }
     const problem = await problemOf(res);
-    if (seq !== this.#loadSeq) return;
+    if (gen !== this.#gen) return;
     this.#setBusy(false);
     this.#refused(problem);
     this.#emit('slotline:error', problem);
@@ -495,11 +510,15 @@ class SlotlineBooking extends HTMLElement {
   }
 
   // #manageLink is the customer's manage page: /manage/{token} on the
-  // Slotline server when the answer has a token, else its manage_url.
+  // Slotline server, in the widget's language and the customer's zone,
+  // when the answer has a token, else its manage_url.
   #manageLink(r) {
     try {
       if (typeof r.manage_token === 'string' && r.manage_token) {
-        return new URL('/manage/' + encodeURIComponent(r.manage_token), BASE).href;
+        const u = new URL('/manage/' + encodeURIComponent(r.manage_token), BASE);
+        u.searchParams.set('lang', this.#loc.lang);
+        if (this.#zone) u.searchParams.set('tz', this.#zone);
+        return u.href;
       }
       if (typeof r.manage_url === 'string' && r.manage_url) {
         const u = new URL(r.manage_url, BASE);
@@ -509,6 +528,17 @@ class SlotlineBooking extends HTMLElement {
       // no link
     }
     return '';
+  }
+
+  // #reoffer loads the day's times again after the chosen one was refused
+  // and says why; when the day has none left, it shows the day of the
+  // nearest free time the server offered.
+  async #reoffer(nearest, msg) {
+    const ui = this.#ui;
+    await this.#load(this.#day, false);
+    const next = Array.isArray(nearest) && nearest.length ? new Date(nearest[0].start) : null;
+    if (this.#slots.length === 0 && next && !isNaN(next)) await this.#load(startOfDay(next), false);
+    this.#fail(ui.fieldset, msg);
   }
 
   // #refused explains a problem next to the field it is about.
@@ -521,12 +551,12 @@ class SlotlineBooking extends HTMLElement {
       case 'invalid':
         if (Array.isArray(p.candidates) && p.candidates.length) {
           const full = p.candidates.some((c) => c.reason === 'full');
-          this.#load(this.#day, false).then(() => this.#fail(ui.fieldset, this.#t(full ? 'slot_taken' : 'slot_gone')));
+          this.#reoffer(p.nearest_free_slots, this.#t(full ? 'slot_taken' : 'slot_gone'));
           return;
         }
         if (about('callback_number')) return this.#fail(ui.phone, this.#t('phone_invalid'));
         if (about('time_slot_matrix')) {
-          this.#load(this.#day, false).then(() => this.#fail(ui.fieldset, this.#t('slot_gone')));
+          this.#reoffer(null, this.#t('slot_gone'));
           return;
         }
         if (about('customer_name')) return this.#fail(ui.name, this.#t('name_invalid'));
