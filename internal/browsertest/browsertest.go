@@ -84,6 +84,7 @@ type config struct {
 	locale        string
 	timezone      string
 	timeout       time.Duration
+	binary        string // Chromium, but in the harness's own tests
 }
 
 // JSDisabled turns JavaScript off in the tab (emulation of a browser with
@@ -138,21 +139,21 @@ type consoleLog struct {
 // When Chromium is missing New skips the test, or fails it under CI=true.
 func New(t testing.TB, opts ...Option) *Browser {
 	t.Helper()
-	if _, err := os.Stat(Chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("browser tests need %s (Debian package chromium): %v", Chromium, err)
-		}
-		t.Skipf("no %s (Debian package chromium): %v", Chromium, err)
-	}
-	cfg := config{width: DesktopWidth, height: DesktopHeight, timeout: DefaultTimeout}
+	cfg := config{width: DesktopWidth, height: DesktopHeight, timeout: DefaultTimeout, binary: Chromium}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if _, err := os.Stat(cfg.binary); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("browser tests need %s (Debian package chromium): %v", cfg.binary, err)
+		}
+		t.Skipf("no %s (Debian package chromium): %v", cfg.binary, err)
 	}
 	profile := t.TempDir() // removed after the browser has stopped (cleanups run last first)
 
 	var output syncBuffer
 	aopts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(Chromium),
+		chromedp.ExecPath(cfg.binary),
 		chromedp.UserDataDir(profile),
 		chromedp.CombinedOutput(&output),
 	}
@@ -169,7 +170,7 @@ func New(t testing.TB, opts ...Option) *Browser {
 
 	// The first action starts the browser: its context must not time out.
 	if err := chromedp.Do(ctx, chromedp.Func(b.setup)); err != nil {
-		t.Fatalf("start %s: %v\n%s", Chromium, err, output.String())
+		t.Fatalf("start %s: %v\n%s", cfg.binary, err, output.String())
 	}
 	// The listener lives as long as the tab.
 	if err := chromedp.Listen(ctx, b.record); err != nil {
