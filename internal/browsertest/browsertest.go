@@ -16,11 +16,20 @@
 //	b.Axe()
 //	b.NoHorizontalScroll()
 //
+// The helpers that look for an element wait for it (polling the
+// accessibility tree, up to [DefaultTimeout]); [Browser.Exists] and
+// [Browser.Names] look once. A click lands where a mouse would and fails
+// when something covers the element; [Browser.Check] and the keyboard
+// helpers ([Browser.Press], [Browser.TabTo], [Browser.Type]) act as a
+// keyboard user does. [Browser.ClickNavigate] and [Browser.PressNavigate]
+// wait for the page that a form post or a link loads.
+//
 // Every helper reports a failure with t.Fatal (the state of the page is
-// unknown after one), except the checks [Browser.Axe] and
-// [Browser.NoHorizontalScroll], which report with t.Error so that one run
-// lists every problem; [Browser.AxeViolations] and
-// [Browser.HorizontalOverflow] return the findings without failing.
+// unknown after one), except the checks [Browser.Axe],
+// [Browser.NoHorizontalScroll] and [Browser.NoConsoleErrors], which report
+// with t.Error so that one run lists every problem;
+// [Browser.AxeViolations], [Browser.HorizontalOverflow] and
+// [Browser.ConsoleErrors] return the findings without failing.
 //
 // When /usr/bin/chromium is missing, New skips the test, or fails it when
 // the environment has CI=true.
