@@ -288,6 +288,48 @@ func TestBrowserBookPhone(t *testing.T) {
 	checkPage(t, b)
 }
 
+// TestBrowserPhonePages: the manage page, its reschedule and cancel
+// steps, the widget on another site and the widget's demo page have no
+// horizontal scrolling on a 360×740 phone and no axe violation.
+func TestBrowserPhonePages(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t)
+	tok := f.token()
+	free := f.freeSlots(tok)
+	if len(free) < 8 {
+		t.Skip("too few free slots in the next 24 hours")
+	}
+	start := free[len(free)-1]
+	req := fmt.Sprintf(`{"callback_number":"+14155550123","queue_id":"q1","time_slot_matrix":[{"start":%q,"end":%q}],
+	  "channel_preferences":{"primary":"voice","fallback":"sms","allow_sms":true}}`,
+		start.Format(time.RFC3339), start.Add(15*time.Minute).Format(time.RFC3339))
+	var created struct {
+		ManageToken string `json:"manage_token"`
+	}
+	if st := f.call("POST", "/api/v2/callbacks", tok, req, &created); st != 201 || created.ManageToken == "" {
+		t.Fatalf("create: %d, manage token %q", st, created.ManageToken)
+	}
+	b := browsertest.New(t, browsertest.Phone())
+	for _, step := range []struct{ path, wait string }{
+		{"/manage/" + created.ManageToken, "Reschedule"},
+		{"/manage/" + created.ManageToken + "/reschedule", "Reschedule"},
+		{"/manage/" + created.ManageToken + "/cancel", "Cancel callback"},
+	} {
+		b.Go(f.base + step.path)
+		b.WaitFor("button", step.wait)
+		b.NoHorizontalScroll()
+		checkPage(t, b)
+	}
+	b.Go(f.siteA.URL)
+	b.WaitFor("radio", "")
+	b.NoHorizontalScroll()
+	checkPage(t, b)
+	b.Go(f.base + "/widget/demo")
+	b.WaitFor("button", "Reserve callback")
+	b.NoHorizontalScroll()
+	b.Axe()
+}
+
 // TestBrowserSlotFills: a slot taken by someone else while the page is
 // open is refused in words, with the nearest free slots offered.
 func TestBrowserSlotFills(t *testing.T) {
