@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,8 +45,10 @@ type flowServer struct {
 }
 
 // flowServe starts the sites and serve. q1 (Support, New York, capacity
-// 1 per slot) is the booking queue; q2 exists for site B's key.
-func flowServe(t *testing.T) *flowServer {
+// 1 per slot) is the booking queue; q2 exists for site B's key. The proof
+// of work costs proof (proof_of_work.max_number; 0 turns it off, and with
+// it the pages' no-JavaScript guard).
+func flowServe(t *testing.T, proof int) *flowServer {
 	t.Helper()
 	f := &flowServer{}
 	// The host pages are served before serve starts, so that their
@@ -80,7 +83,7 @@ for (const type of ['slotline:booked', 'slotline:error'])
 	cfg := filepath.Join(dir, "slotline.yaml")
 	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
 		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
-		"proof_of_work: {max_number: 2000, ttl: 5m}\n" +
+		"proof_of_work: {max_number: " + strconv.Itoa(proof) + ", ttl: 5m}\n" +
 		"publishable_keys:\n" +
 		"  - {id: site-a, key_file: " + filepath.Join(dir, "a.key") + ", queues: [q1], origins: [\"" + f.siteA.URL + "\"]}\n" +
 		"  - {id: site-b, key_file: " + filepath.Join(dir, "b.key") + ", queues: [q2], origins: [\"" + f.siteB.URL + "\"]}\n" +
@@ -127,20 +130,6 @@ func (f *flowServer) freeSlots(tok string) []time.Time {
 		}
 	}
 	return out
-}
-
-// advanceClock moves the sandbox's clock, which the pages' no-JavaScript
-// guard reads (a form without a proof of work must be some seconds old).
-func (f *flowServer) advanceClock(d time.Duration) {
-	f.t.Helper()
-	resp, err := http.Post(f.sim+"/sim/clock", "application/json", strings.NewReader(fmt.Sprintf(`{"advance":%q}`, d.String())))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		f.t.Fatalf("POST /sim/clock: %d", resp.StatusCode)
-	}
 }
 
 // screenshot saves the page as docs/screenshots/<name>.png when
@@ -191,7 +180,7 @@ var enTime = regexp.MustCompile(`^\d{1,2}:\d{2}( [AP]M)? – \d{1,2}:\d{2} [AP]M
 // (Tab, Space, typing, Enter) and checks the success state.
 func TestBrowserBookKeyboard(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
 	b.Go(f.base + "/book/q1")
 	if got := b.Text("heading", "Support"); got != "Support" {
@@ -233,10 +222,12 @@ func TestBrowserBookKeyboard(t *testing.T) {
 }
 
 // TestBrowserBookNoJS books through /book with JavaScript off: a plain
-// form post and a redirect to the result.
+// form post and a redirect to the result. The proof of work is off: with
+// it, a form without a proof must be some seconds old (the pages' own
+// tests cover that guard), which a test could only sleep through.
 func TestBrowserBookNoJS(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 0)
 	b := browsertest.New(t, browsertest.JSDisabled())
 	b.Go(f.base + "/book/q1")
 	times := showTimes(t, b, "Available times", "Next day")
@@ -248,7 +239,6 @@ func TestBrowserBookNoJS(t *testing.T) {
 	b.Fill("textbox", "Phone number", "+14155550123")
 	b.Fill("textbox", "Name", "Ada")
 	b.Fill("textbox", "Reason", "billing")
-	f.advanceClock(10 * time.Second) // the form is old enough for the no-JavaScript guard
 	b.ClickNavigate("button", "Reserve callback")
 	if b.Exists("alert", "") {
 		t.Fatalf("refused: %q", b.Text("alert", ""))
@@ -266,7 +256,7 @@ func TestBrowserBookNoJS(t *testing.T) {
 // 360×740 phone have no horizontal scrolling and no axe violation.
 func TestBrowserBookPhone(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	b := browsertest.New(t, browsertest.Phone())
 	b.Go(f.base + "/book/q1")
 	times := showTimes(t, b, "Available times", "Next day")
@@ -293,7 +283,7 @@ func TestBrowserBookPhone(t *testing.T) {
 // horizontal scrolling on a 360×740 phone and no axe violation.
 func TestBrowserPhonePages(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	tok := f.token()
 	free := f.freeSlots(tok)
 	if len(free) < 8 {
@@ -334,7 +324,7 @@ func TestBrowserPhonePages(t *testing.T) {
 // open is refused in words, with the nearest free slots offered.
 func TestBrowserSlotFills(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	tok := f.token()
 	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
 	b.Go(f.base + "/book/q1")
@@ -371,7 +361,7 @@ func TestBrowserSlotFills(t *testing.T) {
 // then cancels through /manage with its confirmation step.
 func TestBrowserManage(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
 	b.Go(f.base + "/book/q1")
 	times := showTimes(t, b, "Available times", "Next day")
@@ -440,7 +430,7 @@ func TestBrowserManage(t *testing.T) {
 // listed for the key, and is refused on an origin the key does not list.
 func TestBrowserWidget(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	tok := f.token()
 	t.Run("listed", func(t *testing.T) {
 		b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
@@ -521,7 +511,7 @@ func catalog(t *testing.T, lang string) map[string]string {
 // Accept-Language) show the catalogs' labels and local time formats.
 func TestBrowserLocales(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	en := catalog(t, "en")
 	for _, tc := range []struct {
 		lang  string
