@@ -166,8 +166,10 @@ func showTimes(t *testing.T, b *browsertest.Browser, legend, next string) []stri
 		if names := b.Names("radio"); len(names) >= 4 {
 			return names
 		}
+		// Another day is shown when its heading changes.
+		before := b.Names("heading")
 		b.Click("button", next)
-		b.WaitFor("radio", "")
+		b.WaitNames("heading", func(n []string) bool { return !slices.Equal(n, before) })
 	}
 	t.Fatalf("no times offered on %s", b.URL())
 	return nil

@@ -471,6 +471,38 @@ func (b *Browser) Names(role string) []string {
 	return names
 }
 
+// WaitNames polls the accessible names of the elements with the role
+// (as Names gives them) until ok accepts them, and returns them; it fails
+// the test after the timeout. For example, to wait for another day's
+// heading after "Next day": b.WaitNames("heading", func(n []string) bool {
+// return !slices.Equal(n, before) }).
+func (b *Browser) WaitNames(role string, ok func(names []string) bool) []string {
+	b.t.Helper()
+	var names []string
+	b.do("wait for the "+role+"s", func(ctx context.Context, t *chromedp.Target) error {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			nodes, err := query(ctx, t, role, "")
+			if err == nil {
+				names = names[:0]
+				for _, n := range nodes {
+					names = append(names, axString(n.Name))
+				}
+				if ok(names) {
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("still %q", names)
+			case <-tick.C:
+			}
+		}
+	})
+	return names
+}
+
 // WaitFor waits until an element with the role and accessible name is on
 // the page (an empty name matches any), polling the accessibility tree, and
 // fails the test after the timeout.

@@ -200,9 +200,13 @@ func TestWaitForAndShadow(t *testing.T) {
 	if b.Exists("button", "Added later") {
 		t.Fatal("the button is there before Show more")
 	}
+	before := b.Names("button")
 	b.Click("button", "Show more")
 	b.WaitFor("button", "Added later")
 	b.WaitUntil(`document.querySelectorAll('#extra button').length === 1`)
+	if got := b.WaitNames("button", func(n []string) bool { return len(n) == len(before)+1 }); !slices.Contains(got, "Added later") {
+		t.Errorf("buttons %q", got)
+	}
 	b.Click("button", "Inside the shadow")
 	b.WaitFor("button", "Shadow clicked")
 	if role, name := b.Focused(); role != "button" || name != "Shadow clicked" {
