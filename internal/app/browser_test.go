@@ -8,7 +8,8 @@
 // Behind the build tag browserflows until the pages, the widget and the
 // publishable keys are merged: go test -tags browserflows ./internal/app/.
 // With SLOTLINE_SCREENSHOTS=1 they also write docs/screenshots/{book,
-// manage,widget}.png for the README.
+// manage,widget}.png for the README (the widget as another site embeds
+// it).
 
 package app
 
@@ -17,11 +18,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,8 +45,10 @@ type flowServer struct {
 }
 
 // flowServe starts the sites and serve. q1 (Support, New York, capacity
-// 1 per slot) is the booking queue; q2 exists for site B's key.
-func flowServe(t *testing.T) *flowServer {
+// 1 per slot) is the booking queue; q2 exists for site B's key. The proof
+// of work costs proof (proof_of_work.max_number; 0 turns it off, and with
+// it the pages' no-JavaScript guard).
+func flowServe(t *testing.T, proof int) *flowServer {
 	t.Helper()
 	f := &flowServer{}
 	// The host pages are served before serve starts, so that their
@@ -80,7 +83,7 @@ for (const type of ['slotline:booked', 'slotline:error'])
 	cfg := filepath.Join(dir, "slotline.yaml")
 	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
 		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
-		"proof_of_work: {max_number: 2000, ttl: 5m}\n" +
+		"proof_of_work: {max_number: " + strconv.Itoa(proof) + ", ttl: 5m}\n" +
 		"publishable_keys:\n" +
 		"  - {id: site-a, key_file: " + filepath.Join(dir, "a.key") + ", queues: [q1], origins: [\"" + f.siteA.URL + "\"]}\n" +
 		"  - {id: site-b, key_file: " + filepath.Join(dir, "b.key") + ", queues: [q2], origins: [\"" + f.siteB.URL + "\"]}\n" +
@@ -129,20 +132,6 @@ func (f *flowServer) freeSlots(tok string) []time.Time {
 	return out
 }
 
-// advanceClock moves the sandbox's clock, which the pages' no-JavaScript
-// guard reads (a form without a proof of work must be some seconds old).
-func (f *flowServer) advanceClock(d time.Duration) {
-	f.t.Helper()
-	resp, err := http.Post(f.sim+"/sim/clock", "application/json", strings.NewReader(fmt.Sprintf(`{"advance":%q}`, d.String())))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		f.t.Fatalf("POST /sim/clock: %d", resp.StatusCode)
-	}
-}
-
 // screenshot saves the page as docs/screenshots/<name>.png when
 // SLOTLINE_SCREENSHOTS=1.
 func screenshot(b *browsertest.Browser, name string) {
@@ -177,8 +166,10 @@ func showTimes(t *testing.T, b *browsertest.Browser, legend, next string) []stri
 		if names := b.Names("radio"); len(names) >= 4 {
 			return names
 		}
+		// Another day is shown when its heading changes.
+		before := b.Names("heading")
 		b.Click("button", next)
-		b.WaitFor("radio", "")
+		b.WaitNames("heading", func(n []string) bool { return !slices.Equal(n, before) })
 	}
 	t.Fatalf("no times offered on %s", b.URL())
 	return nil
@@ -191,7 +182,7 @@ var enTime = regexp.MustCompile(`^\d{1,2}:\d{2}( [AP]M)? – \d{1,2}:\d{2} [AP]M
 // (Tab, Space, typing, Enter) and checks the success state.
 func TestBrowserBookKeyboard(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
 	b.Go(f.base + "/book/q1")
 	if got := b.Text("heading", "Support"); got != "Support" {
@@ -233,10 +224,12 @@ func TestBrowserBookKeyboard(t *testing.T) {
 }
 
 // TestBrowserBookNoJS books through /book with JavaScript off: a plain
-// form post and a redirect to the result.
+// form post and a redirect to the result. The proof of work is off: with
+// it, a form without a proof must be some seconds old (the pages' own
+// tests cover that guard), which a test could only sleep through.
 func TestBrowserBookNoJS(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 0)
 	b := browsertest.New(t, browsertest.JSDisabled())
 	b.Go(f.base + "/book/q1")
 	times := showTimes(t, b, "Available times", "Next day")
@@ -248,7 +241,6 @@ func TestBrowserBookNoJS(t *testing.T) {
 	b.Fill("textbox", "Phone number", "+14155550123")
 	b.Fill("textbox", "Name", "Ada")
 	b.Fill("textbox", "Reason", "billing")
-	f.advanceClock(10 * time.Second) // the form is old enough for the no-JavaScript guard
 	b.ClickNavigate("button", "Reserve callback")
 	if b.Exists("alert", "") {
 		t.Fatalf("refused: %q", b.Text("alert", ""))
@@ -266,7 +258,7 @@ func TestBrowserBookNoJS(t *testing.T) {
 // 360×740 phone have no horizontal scrolling and no axe violation.
 func TestBrowserBookPhone(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	b := browsertest.New(t, browsertest.Phone())
 	b.Go(f.base + "/book/q1")
 	times := showTimes(t, b, "Available times", "Next day")
@@ -288,11 +280,53 @@ func TestBrowserBookPhone(t *testing.T) {
 	checkPage(t, b)
 }
 
+// TestBrowserPhonePages: the manage page, its reschedule and cancel
+// steps, the widget on another site and the widget's demo page have no
+// horizontal scrolling on a 360×740 phone and no axe violation.
+func TestBrowserPhonePages(t *testing.T) {
+	t.Parallel()
+	f := flowServe(t, 2000)
+	tok := f.token()
+	free := f.freeSlots(tok)
+	if len(free) < 8 {
+		t.Skip("too few free slots in the next 24 hours")
+	}
+	start := free[len(free)-1]
+	req := fmt.Sprintf(`{"callback_number":"+14155550123","queue_id":"q1","time_slot_matrix":[{"start":%q,"end":%q}],
+	  "channel_preferences":{"primary":"voice","fallback":"sms","allow_sms":true}}`,
+		start.Format(time.RFC3339), start.Add(15*time.Minute).Format(time.RFC3339))
+	var created struct {
+		ManageToken string `json:"manage_token"`
+	}
+	if st := f.call("POST", "/api/v2/callbacks", tok, req, &created); st != 201 || created.ManageToken == "" {
+		t.Fatalf("create: %d, manage token %q", st, created.ManageToken)
+	}
+	b := browsertest.New(t, browsertest.Phone())
+	for _, step := range []struct{ path, wait string }{
+		{"/manage/" + created.ManageToken, "Reschedule"},
+		{"/manage/" + created.ManageToken + "/reschedule", "Reschedule"},
+		{"/manage/" + created.ManageToken + "/cancel", "Cancel callback"},
+	} {
+		b.Go(f.base + step.path)
+		b.WaitFor("button", step.wait)
+		b.NoHorizontalScroll()
+		checkPage(t, b)
+	}
+	b.Go(f.siteA.URL)
+	b.WaitFor("radio", "")
+	b.NoHorizontalScroll()
+	checkPage(t, b)
+	b.Go(f.base + "/widget/demo")
+	b.WaitFor("button", "Reserve callback")
+	b.NoHorizontalScroll()
+	b.Axe()
+}
+
 // TestBrowserSlotFills: a slot taken by someone else while the page is
 // open is refused in words, with the nearest free slots offered.
 func TestBrowserSlotFills(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	tok := f.token()
 	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
 	b.Go(f.base + "/book/q1")
@@ -329,7 +363,7 @@ func TestBrowserSlotFills(t *testing.T) {
 // then cancels through /manage with its confirmation step.
 func TestBrowserManage(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
 	b.Go(f.base + "/book/q1")
 	times := showTimes(t, b, "Available times", "Next day")
@@ -398,7 +432,7 @@ func TestBrowserManage(t *testing.T) {
 // listed for the key, and is refused on an origin the key does not list.
 func TestBrowserWidget(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	tok := f.token()
 	t.Run("listed", func(t *testing.T) {
 		b := browsertest.New(t, browsertest.Timezone("America/New_York"), browsertest.Locale("en-US"))
@@ -410,39 +444,52 @@ func TestBrowserWidget(t *testing.T) {
 			}
 		}
 		checkPage(t, b)
+		// The widget as a site embeds it (the demo page's own origin is
+		// not one of the test key's).
+		screenshot(b, "widget")
 		b.Check(times[0])
 		b.Fill("textbox", "Phone number", "+14155550123")
 		b.Click("button", "Reserve callback")
 		b.WaitFor("status", "")
 		b.WaitUntil(`slotlineEvents.some(e => e.type === 'slotline:booked')`)
-		var id string
-		b.Eval(`slotlineEvents.find(e => e.type === 'slotline:booked').detail.id`, &id)
-		var rv struct {
-			ClientID string `json:"client_id"`
+		var booked struct {
+			ID          string `json:"id"`
+			Reservation struct {
+				ID       string    `json:"id"`
+				ClientID string    `json:"client_id"`
+				Start    time.Time `json:"callback_time"`
+			} `json:"reservation"`
 		}
-		if st := f.call("GET", "/api/v2/callbacks/"+url.PathEscape(id), tok, "", &rv); st != 200 || rv.ClientID != "site-a" {
-			t.Errorf("the widget's reservation %q: %d %+v, want client_id site-a", id, st, rv)
+		b.Eval(`slotlineEvents.find(e => e.type === 'slotline:booked').detail`, &booked)
+		if booked.ID == "" || booked.ID != booked.Reservation.ID || booked.Reservation.ClientID != "site-a" {
+			t.Errorf("slotline:booked detail %+v, want the reservation with client_id site-a", booked)
+		}
+		// The client web does not see the key's reservations, but the
+		// slot is taken: q1 has capacity 1.
+		for _, s := range f.freeSlots(tok) {
+			if s.Equal(booked.Reservation.Start) {
+				t.Errorf("the widget's slot %s is still free", s)
+			}
 		}
 		b.NoHorizontalScroll()
 		checkPage(t, b)
-		if os.Getenv("SLOTLINE_SCREENSHOTS") == "1" {
-			b.Go(f.base + "/widget/demo")
-			b.WaitFor("button", "Reserve callback")
-			screenshot(b, "widget")
-		}
 	})
 	t.Run("unlisted", func(t *testing.T) {
 		b := browsertest.New(t)
 		b.Go(f.siteB.URL)
 		b.WaitUntil(`slotlineEvents.some(e => e.type === 'slotline:error')`)
+		// The API refuses the key on this origin (403 origin_not_allowed)
+		// without CORS headers, so the browser hides the answer from the
+		// widget: it sees a network error.
 		var code string
 		b.Eval(`slotlineEvents.find(e => e.type === 'slotline:error').detail.code`, &code)
-		if code != "origin_not_allowed" {
-			t.Errorf("slotline:error code %q, want origin_not_allowed", code)
+		if code != "origin_not_allowed" && code != "network" {
+			t.Errorf("slotline:error code %q, want origin_not_allowed (or network: an opaque refusal)", code)
 		}
-		if b.Exists("button", "Reserve callback") && b.Exists("radio", "") {
+		if len(b.Names("radio")) != 0 {
 			t.Error("the widget offers times on an origin its key does not list")
 		}
+		// The failure is announced, not only shown.
 		b.WaitFor("alert", "")
 		checkPage(t, b)
 	})
@@ -466,7 +513,7 @@ func catalog(t *testing.T, lang string) map[string]string {
 // Accept-Language) show the catalogs' labels and local time formats.
 func TestBrowserLocales(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t)
+	f := flowServe(t, 2000)
 	en := catalog(t, "en")
 	for _, tc := range []struct {
 		lang  string

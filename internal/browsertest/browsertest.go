@@ -16,11 +16,20 @@
 //	b.Axe()
 //	b.NoHorizontalScroll()
 //
+// The helpers that look for an element wait for it (polling the
+// accessibility tree, up to [DefaultTimeout]); [Browser.Exists] and
+// [Browser.Names] look once. A click lands where a mouse would and fails
+// when something covers the element; [Browser.Check] and the keyboard
+// helpers ([Browser.Press], [Browser.TabTo], [Browser.Type]) act as a
+// keyboard user does. [Browser.ClickNavigate] and [Browser.PressNavigate]
+// wait for the page that a form post or a link loads.
+//
 // Every helper reports a failure with t.Fatal (the state of the page is
-// unknown after one), except the checks [Browser.Axe] and
-// [Browser.NoHorizontalScroll], which report with t.Error so that one run
-// lists every problem; [Browser.AxeViolations] and
-// [Browser.HorizontalOverflow] return the findings without failing.
+// unknown after one), except the checks [Browser.Axe],
+// [Browser.NoHorizontalScroll] and [Browser.NoConsoleErrors], which report
+// with t.Error so that one run lists every problem;
+// [Browser.AxeViolations], [Browser.HorizontalOverflow] and
+// [Browser.ConsoleErrors] return the findings without failing.
 //
 // When /usr/bin/chromium is missing, New skips the test, or fails it when
 // the environment has CI=true.
@@ -84,6 +93,7 @@ type config struct {
 	locale        string
 	timezone      string
 	timeout       time.Duration
+	binary        string // Chromium, but in the harness's own tests
 }
 
 // JSDisabled turns JavaScript off in the tab (emulation of a browser with
@@ -138,21 +148,21 @@ type consoleLog struct {
 // When Chromium is missing New skips the test, or fails it under CI=true.
 func New(t testing.TB, opts ...Option) *Browser {
 	t.Helper()
-	if _, err := os.Stat(Chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("browser tests need %s (Debian package chromium): %v", Chromium, err)
-		}
-		t.Skipf("no %s (Debian package chromium): %v", Chromium, err)
-	}
-	cfg := config{width: DesktopWidth, height: DesktopHeight, timeout: DefaultTimeout}
+	cfg := config{width: DesktopWidth, height: DesktopHeight, timeout: DefaultTimeout, binary: Chromium}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if _, err := os.Stat(cfg.binary); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("browser tests need %s (Debian package chromium): %v", cfg.binary, err)
+		}
+		t.Skipf("no %s (Debian package chromium): %v", cfg.binary, err)
 	}
 	profile := t.TempDir() // removed after the browser has stopped (cleanups run last first)
 
 	var output syncBuffer
 	aopts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(Chromium),
+		chromedp.ExecPath(cfg.binary),
 		chromedp.UserDataDir(profile),
 		chromedp.CombinedOutput(&output),
 	}
@@ -169,7 +179,7 @@ func New(t testing.TB, opts ...Option) *Browser {
 
 	// The first action starts the browser: its context must not time out.
 	if err := chromedp.Do(ctx, chromedp.Func(b.setup)); err != nil {
-		t.Fatalf("start %s: %v\n%s", Chromium, err, output.String())
+		t.Fatalf("start %s: %v\n%s", cfg.binary, err, output.String())
 	}
 	// The listener lives as long as the tab.
 	if err := chromedp.Listen(ctx, b.record); err != nil {
@@ -457,6 +467,38 @@ func (b *Browser) Names(role string) []string {
 			names = append(names, axString(n.Name))
 		}
 		return nil
+	})
+	return names
+}
+
+// WaitNames polls the accessible names of the elements with the role
+// (as Names gives them) until ok accepts them, and returns them; it fails
+// the test after the timeout. For example, to wait for another day's
+// heading after "Next day": b.WaitNames("heading", func(n []string) bool {
+// return !slices.Equal(n, before) }).
+func (b *Browser) WaitNames(role string, ok func(names []string) bool) []string {
+	b.t.Helper()
+	var names []string
+	b.do("wait for the "+role+"s", func(ctx context.Context, t *chromedp.Target) error {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			nodes, err := query(ctx, t, role, "")
+			if err == nil {
+				names = names[:0]
+				for _, n := range nodes {
+					names = append(names, axString(n.Name))
+				}
+				if ok(names) {
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("still %q", names)
+			case <-tick.C:
+			}
+		}
 	})
 	return names
 }

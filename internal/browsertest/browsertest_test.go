@@ -200,9 +200,13 @@ func TestWaitForAndShadow(t *testing.T) {
 	if b.Exists("button", "Added later") {
 		t.Fatal("the button is there before Show more")
 	}
+	before := b.Names("button")
 	b.Click("button", "Show more")
 	b.WaitFor("button", "Added later")
 	b.WaitUntil(`document.querySelectorAll('#extra button').length === 1`)
+	if got := b.WaitNames("button", func(n []string) bool { return len(n) == len(before)+1 }); !slices.Contains(got, "Added later") {
+		t.Errorf("buttons %q", got)
+	}
 	b.Click("button", "Inside the shadow")
 	b.WaitFor("button", "Shadow clicked")
 	if role, name := b.Focused(); role != "button" || name != "Shadow clicked" {
@@ -381,20 +385,49 @@ func (r *recorder) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
+func (r *recorder) Skipf(format string, args ...any) {
+	r.Errorf("skip: "+format, args...)
+	runtime.Goexit()
+}
+
+// run runs f with the recorder on its own goroutine (a Fatalf or Skipf
+// ends it) and returns what f reported.
+func (r *recorder) run(f func()) []string {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failures
+}
+
 // failures runs f with a copy of b that reports to a recorder, on its own
 // goroutine (a Fatalf ends it), and returns what f reported.
 func failures(t *testing.T, b *Browser, f func(b *Browser)) []string {
 	rec := &recorder{TB: t}
 	c := *b
 	c.t = rec
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(&c)
-	}()
-	<-done
-	return rec.failures
+	return rec.run(func() { f(&c) })
 }
+
+// TestNoChromium: without the browser a test is skipped, but fails under
+// CI=true.
+func TestNoChromium(t *testing.T) {
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		rec := &recorder{TB: t}
+		got := rec.run(func() { New(rec, withBinary(filepath.Join(t.TempDir(), "chromium"))) })
+		if len(got) != 1 || strings.HasPrefix(got[0], "skip: ") != (ci == "") {
+			t.Errorf("CI=%q: New without a browser reported %q", ci, got)
+		}
+	}
+}
+
+// withBinary starts another file than Chromium.
+func withBinary(path string) Option { return func(c *config) { c.binary = path } }
 
 // TestClickCovered: a click on a button that something covers fails and
 // says what is on top, instead of clicking that.
