@@ -51,6 +51,7 @@ type managePage struct {
 	Token    string
 	Path     string // /manage/{token}
 	LangQ    string // "?lang=xx" when chosen by ?lang=, else ""
+	LangTag  string // the tag it was chosen by ("de-AT")
 	CSRF     string
 	Queue    string
 	When     string
@@ -82,8 +83,9 @@ func (s *Server) newManagePage(w http.ResponseWriter, r *http.Request, res *rese
 	s.secure(w, res.QueueID)
 	p := &managePage{base: s.base(r, l, "manage.title", "queue", v.QueueName), Token: token, Path: "/manage/" + token,
 		Queue: v.QueueName, Number: v.CallbackNumber, SMSOff: v.SMSOptOut, Reserved: res}
-	if _, ok := matchLocale(r.FormValue("lang")); ok {
-		p.LangQ = "?lang=" + l.Lang
+	p.LangTag = l.Tag
+	if _, ok := matchLocale(langParam(r)); ok {
+		p.LangQ = "?lang=" + l.Tag
 	}
 	loc := loadZone(r.FormValue("tz"))
 	if loc == nil {
@@ -140,7 +142,7 @@ func (s *Server) handleManage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) back(w http.ResponseWriter, r *http.Request, p *managePage, done string) {
 	v := url.Values{"done": {done}, "tz": {p.TZ}}
 	if p.LangQ != "" {
-		v.Set("lang", p.Lang)
+		v.Set("lang", p.LangTag)
 	}
 	http.Redirect(w, r, p.Path+"?"+v.Encode(), http.StatusSeeOther)
 }
@@ -222,7 +224,7 @@ func (s *Server) reschedulePicker(r *http.Request, p *managePage, res *reservati
 	loc := loadZone(p.TZ)
 	pk := &picker{Action: p.Path + "/reschedule", Lang: "", Zone: makeZoneView(loc, q.Calendar.Location, l.Region)}
 	if p.LangQ != "" {
-		pk.Lang = p.Lang
+		pk.Lang = p.LangTag
 	}
 	if r.Method == http.MethodPost {
 		pk.Selected = r.PostFormValue("slot")
