@@ -354,10 +354,13 @@ func (s *Server) bookedPage(r *http.Request, l locale, q *booking.Queue, res *re
 	p := &bookedPage{base: s.base(r, l, "booked.title", "queue", q.Name), Queue: q.Name,
 		When: formatWhen(res.Slot.Start.In(loc), res.Slot.End.In(loc), l.Lang), Zone: zoneLabel(loc.String())}
 	if token != "" {
-		p.Manage = "/manage/" + token
+		// The manage page keeps the language and the zone the customer
+		// chose here.
+		v := url.Values{"tz": {loc.String()}}
 		if _, ok := matchLocale(langParam(r)); ok {
-			p.Manage += "?lang=" + l.Tag
+			v.Set("lang", l.Tag)
 		}
+		p.Manage = "/manage/" + token + "?" + v.Encode()
 	}
 	return p
 }

@@ -224,7 +224,8 @@ func TestBookNoJS(t *testing.T) {
 	}
 	href, _ := attr(ls[0], "href")
 	token, ok := strings.CutPrefix(href, "/manage/")
-	if !ok || token == "" {
+	token, query, _ := strings.Cut(token, "?")
+	if !ok || token == "" || query != "tz=America%2FNew_York" {
 		t.Fatalf("link %q", href)
 	}
 	r, err := b.self.Open(context.Background(), token)
