@@ -154,7 +154,13 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p *bookPage, sta
 
 func (s *Server) handleBookPost(w http.ResponseWriter, r *http.Request) {
 	if !s.sameOrigin(r) || !limitForm(w, r) {
-		s.secure(w, "")
+		// Framed by the queue's origins too: the refusal may show in
+		// the iframe.
+		if q, err := s.booking.Queue(r.PathValue("queue_id")); err == nil {
+			s.secure(w, q.ID)
+		} else {
+			s.secure(w, "")
+		}
 		s.plain(w, r, http.StatusForbidden, chooseLocale(r, ""), "forbidden")
 		return
 	}
