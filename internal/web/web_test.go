@@ -61,6 +61,32 @@ func checkPage(t *testing.T, p page, lang string) {
 	if n := len(find(p.doc, tag("main"))); n != 1 {
 		t.Errorf("%s: %d main", p.url, n)
 	}
+	ids := map[string]bool{}
+	for _, n := range find(p.doc, func(n *html.Node) bool { _, ok := attr(n, "id"); return ok }) {
+		id, _ := attr(n, "id")
+		if ids[id] {
+			t.Errorf("%s: id %q twice", p.url, id)
+		}
+		ids[id] = true
+	}
+	for _, n := range find(p.doc, func(n *html.Node) bool { _, ok := attr(n, "aria-describedby"); return ok }) {
+		v, _ := attr(n, "aria-describedby")
+		for _, id := range strings.Fields(v) {
+			if !ids[id] {
+				t.Errorf("%s: aria-describedby names %q, which is not on the page", p.url, id)
+			}
+		}
+	}
+	for _, n := range find(p.doc, func(n *html.Node) bool { return n.Data == "input" || n.Data == "select" || n.Data == "textarea" }) {
+		if typ, _ := attr(n, "type"); typ != "hidden" && labelOf(p.doc, n) == "" {
+			t.Errorf("%s: a %s without a label: %v", p.url, n.Data, n.Attr)
+		}
+	}
+	for _, n := range find(p.doc, tag("button")) {
+		if text(n) == "" {
+			t.Errorf("%s: a button without a name", p.url)
+		}
+	}
 }
 
 func TestBookPageLocales(t *testing.T) {
