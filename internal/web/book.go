@@ -106,8 +106,8 @@ func (s *Server) newBookPage(r *http.Request, q *booking.Queue, l locale) (*book
 	p.CSRF = s.issue(p.Action)
 	loc := customerZone(r, l, q.Calendar.Location)
 	p.TZ = loc.String()
-	if _, ok := matchLocale(r.FormValue("lang")); ok {
-		p.LangParam = l.Lang
+	if _, ok := matchLocale(langParam(r)); ok {
+		p.LangParam = l.Tag
 	}
 	p.PhoneHint = phoneHint(&p.base, l.Region)
 	p.Picker = picker{Action: p.Action, Lang: p.LangParam, Zone: makeZoneView(loc, q.Calendar.Location, l.Region)}
@@ -153,16 +153,23 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p *bookPage, sta
 }
 
 func (s *Server) handleBookPost(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(r) || !limitForm(w, r) {
+		// Framed by the queue's origins too: the refusal may show in
+		// the iframe.
+		if q, err := s.booking.Queue(r.PathValue("queue_id")); err == nil {
+			s.secure(w, q.ID)
+		} else {
+			s.secure(w, "")
+		}
+		s.plain(w, r, http.StatusForbidden, chooseLocale(r, ""), "forbidden")
+		return
+	}
 	q, l, ok := s.bookQueue(w, r)
 	if !ok {
 		return
 	}
 	s.secure(w, q.ID)
 	action := "/book/" + q.ID
-	if !s.sameOrigin(r) || !limitForm(w, r) {
-		s.plain(w, r, http.StatusForbidden, l, "forbidden")
-		return
-	}
 	tk, terr := s.check(action, r.PostFormValue("csrf"))
 	if terr != nil && !errors.Is(terr, errTicketExpired) {
 		s.plain(w, r, http.StatusForbidden, l, "forbidden")
@@ -353,10 +360,13 @@ func (s *Server) bookedPage(r *http.Request, l locale, q *booking.Queue, res *re
 	p := &bookedPage{base: s.base(r, l, "booked.title", "queue", q.Name), Queue: q.Name,
 		When: formatWhen(res.Slot.Start.In(loc), res.Slot.End.In(loc), l.Lang), Zone: zoneLabel(loc.String())}
 	if token != "" {
-		p.Manage = "/manage/" + token
-		if _, ok := matchLocale(r.URL.Query().Get("lang")); ok {
-			p.Manage += "?lang=" + l.Lang
+		// The manage page keeps the language and the zone the customer
+		// chose here.
+		v := url.Values{"tz": {loc.String()}}
+		if _, ok := matchLocale(langParam(r)); ok {
+			v.Set("lang", l.Tag)
 		}
+		p.Manage = "/manage/" + token + "?" + v.Encode()
 	}
 	return p
 }

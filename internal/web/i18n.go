@@ -68,7 +68,7 @@ type locale struct {
 // chooseLocale picks the page's language: ?lang=, else Accept-Language
 // (in order of preference), else the queue's locale (fallback), else en.
 func chooseLocale(r *http.Request, fallback string) locale {
-	if l, ok := matchLocale(r.URL.Query().Get("lang")); ok {
+	if l, ok := matchLocale(langParam(r)); ok {
 		return l
 	}
 	if tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language")); err == nil {
@@ -83,6 +83,15 @@ func chooseLocale(r *http.Request, fallback string) locale {
 	}
 	l, _ := matchLocale("en")
 	return l
+}
+
+// langParam is the lang parameter: of the query, or of a POSTed form
+// once it is parsed (the form carries the language the page was in).
+func langParam(r *http.Request) string {
+	if r.Form != nil {
+		return r.Form.Get("lang")
+	}
+	return r.URL.Query().Get("lang")
 }
 
 // matchLocale returns the shipped locale of one BCP 47 tag.

@@ -144,3 +144,38 @@ func TestGuessZone(t *testing.T) {
 		}
 	}
 }
+
+// TestSameOrigin: which posts the origin check lets through to the
+// ticket check.
+func TestSameOrigin(t *testing.T) {
+	t.Parallel()
+	s := &Server{publicHost: "callbacks.example.com"}
+	for _, c := range []struct {
+		origin, site string
+		want         bool
+	}{
+		{"", "", true},                // a plain HTTP client: the ticket alone decides
+		{"null", "same-origin", true}, // our own form under no-referrer
+		{"null", "", true},            // an old browser
+		{"https://slotline.internal:8080", "", true},
+		{"https://callbacks.example.com", "same-origin", true}, // behind a proxy: public_url's host
+		{"https://evil.example", "", false},
+		{"https://evil.example", "same-origin", false},
+		{"null", "cross-site", false},
+		{"", "same-site", false},
+		{"", "none", false},
+		{"not a url", "", false},
+	} {
+		r, _ := newRequest("/book/q", "")
+		r.Method, r.Host = "POST", "slotline.internal:8080"
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if c.site != "" {
+			r.Header.Set("Sec-Fetch-Site", c.site)
+		}
+		if got := s.sameOrigin(r); got != c.want {
+			t.Errorf("Origin %q, Sec-Fetch-Site %q: %v, want %v", c.origin, c.site, got, c.want)
+		}
+	}
+}

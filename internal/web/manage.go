@@ -45,29 +45,28 @@ func (s *Server) openLink(w http.ResponseWriter, r *http.Request, token string) 
 }
 
 // managePage is /manage/{token} and its states: the reservation, the
-// cancel confirmation (Confirm), the reschedule form (Picker).
+// cancel confirmation, the reschedule form (Picker).
 type managePage struct {
 	base
-	Token    string
-	Path     string // /manage/{token}
-	LangQ    string // "?lang=xx" when chosen by ?lang=, else ""
-	CSRF     string
-	Queue    string
-	When     string
-	Zone     string
-	TZ       string
-	Number   string
-	Status   string
-	Outcome  string
-	SMSOff   bool
-	Done     string // the role=status confirmation of the last action
-	Notice   string // why a change is not possible
-	Error    string // a refused action (role=alert)
-	Resched  bool
-	Cancel   bool
-	Confirm  bool
-	Picker   *picker
-	Reserved *reservation.Reservation
+	Token   string
+	Path    string // /manage/{token}
+	LangQ   string // "?lang=xx" when chosen by ?lang=, else ""
+	LangTag string // the tag it was chosen by ("de-AT")
+	CSRF    string
+	Queue   string
+	When    string
+	Zone    string
+	TZ      string
+	Number  string
+	Status  string
+	Outcome string
+	SMSOff  bool
+	Done    string // the role=status confirmation of the last action
+	Notice  string // why a change is not possible
+	Error   string // a refused action (role=alert)
+	Resched bool
+	Cancel  bool
+	Picker  *picker
 }
 
 // newManagePage fills the page for a reservation.
@@ -81,9 +80,10 @@ func (s *Server) newManagePage(w http.ResponseWriter, r *http.Request, res *rese
 	v := s.self.View(res)
 	s.secure(w, res.QueueID)
 	p := &managePage{base: s.base(r, l, "manage.title", "queue", v.QueueName), Token: token, Path: "/manage/" + token,
-		Queue: v.QueueName, Number: v.CallbackNumber, SMSOff: v.SMSOptOut, Reserved: res}
-	if _, ok := matchLocale(r.FormValue("lang")); ok {
-		p.LangQ = "?lang=" + l.Lang
+		Queue: v.QueueName, Number: v.CallbackNumber, SMSOff: v.SMSOptOut}
+	p.LangTag = l.Tag
+	if _, ok := matchLocale(langParam(r)); ok {
+		p.LangQ = "?lang=" + l.Tag
 	}
 	loc := loadZone(r.FormValue("tz"))
 	if loc == nil {
@@ -140,7 +140,7 @@ func (s *Server) handleManage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) back(w http.ResponseWriter, r *http.Request, p *managePage, done string) {
 	v := url.Values{"done": {done}, "tz": {p.TZ}}
 	if p.LangQ != "" {
-		v.Set("lang", p.Lang)
+		v.Set("lang", p.LangTag)
 	}
 	http.Redirect(w, r, p.Path+"?"+v.Encode(), http.StatusSeeOther)
 }
@@ -189,7 +189,6 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "manage", p)
 		return
 	}
-	p.Confirm = true
 	p.Title = p.T("cancel.title")
 	p.CSRF = s.issue(p.Path + "/cancel")
 	s.render(w, r, http.StatusOK, "cancel", p)
@@ -222,7 +221,7 @@ func (s *Server) reschedulePicker(r *http.Request, p *managePage, res *reservati
 	loc := loadZone(p.TZ)
 	pk := &picker{Action: p.Path + "/reschedule", Lang: "", Zone: makeZoneView(loc, q.Calendar.Location, l.Region)}
 	if p.LangQ != "" {
-		pk.Lang = p.Lang
+		pk.Lang = p.LangTag
 	}
 	if r.Method == http.MethodPost {
 		pk.Selected = r.PostFormValue("slot")
@@ -324,7 +323,7 @@ func (s *Server) refuseManage(w http.ResponseWriter, r *http.Request, p *manageP
 		s.logger.ErrorContext(r.Context(), "manage", "err", err, "request_id", requestID(w))
 		p.Error, status = p.T("error.unavailable"), http.StatusServiceUnavailable
 	}
-	p.Picker, p.Confirm = nil, false
+	p.Picker = nil
 	p.Title = p.T("manage.title", "queue", p.Queue)
 	p.CSRF = s.issue(p.Path + "/opt-out")
 	s.render(w, r, status, "manage", p)

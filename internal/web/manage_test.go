@@ -16,7 +16,8 @@ func (b *bundle) manageLink(t *testing.T, phone string) string {
 	t.Helper()
 	p := b.bookNoJS(t, "?date=2026-12-02", phone)
 	href, _ := attr(links(p.doc, "Change or cancel")[0], "href")
-	return href
+	path, _, _ := strings.Cut(href, "?")
+	return path
 }
 
 func status(p page) string {

@@ -167,8 +167,8 @@ func parseSlot(q *booking.Queue, v string) (reservation.Slot, bool) {
 	return reservation.Slot{Start: b.Start, End: b.End}, true
 }
 
-// availability returns the queue's buckets (limit: the caller's
-// concurrency limit).
+// availabilityFunc returns the queue's buckets starting in [from, to), as
+// booking.Service.Availability does for the caller.
 type availabilityFunc func(ctx context.Context, from, to time.Time) ([]booking.Slot, error)
 
 // fillDay sets the day of p: date (or, when it is zero, the first day with a

@@ -208,7 +208,10 @@ func TestCSRF(t *testing.T) {
 			if res.status != http.StatusForbidden {
 				t.Fatalf("status %d, want 403\n%s", res.status, res.body)
 			}
-			checkHeaders(t, res, "")
+			checkHeaders(t, res, " https://shop.example")
+			if n := len(find(res.doc, withAttr("name", "csrf"))); n != 0 {
+				t.Error("the refusal offers a form")
+			}
 		})
 	}
 	// Another form's ticket: the manage page's opt-out ticket does not

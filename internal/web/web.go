@@ -241,11 +241,14 @@ type plainPage struct {
 }
 
 // plain writes the plain page of kind (its catalog keys are
-// plain.{kind}.title and plain.{kind}.text) with status. The page says the
+// plain.{kind}.title and plain.{kind}.text) with status, and the headers
+// of a page framed by nobody else unless the caller set them. The page says the
 // same for every reason it has: a link unknown, tampered with or expired
 // reads alike.
 func (s *Server) plain(w http.ResponseWriter, r *http.Request, status int, l locale, kind string) {
-	s.secure(w, "")
+	if w.Header().Get("Content-Security-Policy") == "" {
+		s.secure(w, "")
+	}
 	p := plainPage{base: s.base(r, l, "plain."+kind+".title")}
 	p.Langs = nil
 	p.Heading = p.Title

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,32 @@ func checkPage(t *testing.T, p page, lang string) {
 	}
 	if n := len(find(p.doc, tag("main"))); n != 1 {
 		t.Errorf("%s: %d main", p.url, n)
+	}
+	ids := map[string]bool{}
+	for _, n := range find(p.doc, func(n *html.Node) bool { _, ok := attr(n, "id"); return ok }) {
+		id, _ := attr(n, "id")
+		if ids[id] {
+			t.Errorf("%s: id %q twice", p.url, id)
+		}
+		ids[id] = true
+	}
+	for _, n := range find(p.doc, func(n *html.Node) bool { _, ok := attr(n, "aria-describedby"); return ok }) {
+		v, _ := attr(n, "aria-describedby")
+		for _, id := range strings.Fields(v) {
+			if !ids[id] {
+				t.Errorf("%s: aria-describedby names %q, which is not on the page", p.url, id)
+			}
+		}
+	}
+	for _, n := range find(p.doc, func(n *html.Node) bool { return n.Data == "input" || n.Data == "select" || n.Data == "textarea" }) {
+		if typ, _ := attr(n, "type"); typ != "hidden" && labelOf(p.doc, n) == "" {
+			t.Errorf("%s: a %s without a label: %v", p.url, n.Data, n.Attr)
+		}
+	}
+	for _, n := range find(p.doc, tag("button")) {
+		if text(n) == "" {
+			t.Errorf("%s: a button without a name", p.url)
+		}
 	}
 }
 
@@ -223,7 +250,8 @@ func TestBookNoJS(t *testing.T) {
 	}
 	href, _ := attr(ls[0], "href")
 	token, ok := strings.CutPrefix(href, "/manage/")
-	if !ok || token == "" {
+	token, query, _ := strings.Cut(token, "?")
+	if !ok || token == "" || query != "tz=America%2FNew_York" {
 		t.Fatalf("link %q", href)
 	}
 	r, err := b.self.Open(context.Background(), token)
@@ -285,5 +313,35 @@ func TestAssetsAndUnknown(t *testing.T) {
 	checkHeaders(t, p, "")
 	if p := b.get(t, "/book/nope", "Accept-Language", "es"); p.status != http.StatusNotFound || !strings.Contains(text(p.doc), "Página no encontrada") {
 		t.Errorf("unknown queue in Spanish: %d %s", p.status, text(p.doc))
+	}
+}
+
+// TestBookGerman: a booking in German keeps its language through the
+// POST (the form's lang), reads the number in the German national form
+// and answers in German, in the German zone.
+func TestBookGerman(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{})
+	p := b.get(t, "/book/support?lang=de-AT")
+	action, form := postForm(t, p.doc, "Rückruf reservieren")
+	v, _ := attr(radios(t, p.doc, "Verfügbare Zeiten")[0], "value")
+	form.Set("slot", v)
+	form.Set("phone", "0664 123456")
+	bad := b.post(t, action, url.Values{"csrf": {form.Get("csrf")}, "lang": {"de"}, "phone": {"1"}, "slot": {v}})
+	checkPage(t, bad, "de")
+	if a := find(bad.doc, withAttr("role", "alert")); len(a) != 1 || !strings.HasPrefix(text(a[0]), "Diese Telefonnummer") {
+		t.Errorf("German alert: %v", a)
+	}
+	res := b.follow(t, b.post(t, action, form))
+	checkPage(t, res, "de")
+	if st := status(res); !strings.Contains(st, "Dienstag, 1. Dezember 2026, 15:15–15:30") || !strings.Contains(st, "Europe/Vienna") {
+		t.Errorf("status %q", st)
+	}
+	if len(links(res.doc, "Ändern oder absagen")) != 1 {
+		t.Error("no link Ändern oder absagen")
+	}
+	list, _, err := b.book.List(context.Background(), booking.Caller{All: true}, reservation.Filter{Limit: 1})
+	if err != nil || len(list) != 1 || list[0].CallbackNumber != "+43664123456" || list[0].Locale != "de-AT" {
+		t.Errorf("reservation %+v (%v)", *list[0], err)
 	}
 }
