@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
+	"net"
 
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/config"
@@ -67,4 +70,33 @@ func demoKey(cfg *config.Config) (queue, key string) {
 		return cfg.Queues[0].ID, ""
 	}
 	return "", ""
+}
+
+// demoPublishableKey is the publishable key of a run without a config
+// file: a random pk_demo_ key for its queues, accepted from this server's
+// own origin as a browser writes it (the listen address, and localhost
+// for a loopback or unspecified one), with the default limits.
+func demoPublishableKey(cfg *config.Config, addr net.Addr, tls bool) config.PublishableKey {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	k := config.PublishableKey{ID: "demo-widget", Key: "pk_demo_" + hex.EncodeToString(b),
+		Rate: 50, Burst: 100, PerAddress: 5, PerAddressBurst: 20}
+	for _, q := range cfg.Queues {
+		k.Queues = append(k.Queues, q.ID)
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	ip := net.ParseIP(host)
+	switch {
+	case ip != nil && ip.IsUnspecified():
+		k.Origins = []string{scheme + "://localhost:" + port, scheme + "://127.0.0.1:" + port}
+	case ip != nil && ip.IsLoopback():
+		k.Origins = []string{scheme + "://" + net.JoinHostPort(host, port), scheme + "://localhost:" + port}
+	default:
+		k.Origins = []string{scheme + "://" + net.JoinHostPort(host, port)}
+	}
+	return k
 }

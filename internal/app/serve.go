@@ -67,6 +67,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen on %s (%s): %w", cfg.Listen, src.listen, err)
 	}
 	defer tcp.Close()
+	if demoSecret != "" {
+		// The demo has a publishable key of its own, for the widget's demo
+		// page on this server.
+		cfg.PublishableKeys = append(cfg.PublishableKeys, demoPublishableKey(cfg, tcp.Addr(), tlsConfig != nil))
+	}
 
 	// The database, migrated (an upgrade may rebuild tables: say so).
 	store, err := storage.Connect(ctx, cfg.Database, storage.Options{Logger: logger.With("component", "storage")})
@@ -299,7 +304,11 @@ Get a token:
 Then, with TOKEN set to its access_token:
   curl -s -H "Authorization: Bearer $TOKEN" '%s/api/v2/queues/%s/availability'
 
-`, base, q.ID, q.TimeZone, q.Calendar.SlotMinutes, q.Calendar.Capacity, secret, secret, base, base, q.ID)
+In a browser:
+  the booking page  %s/book/%s
+  the widget        %s/widget/demo
+
+`, base, q.ID, q.TimeZone, q.Calendar.SlotMinutes, q.Calendar.Capacity, secret, secret, base, base, q.ID, base, q.ID, base)
 }
 
 // housekeeping deletes expired tokens, Idempotency-Key records, expired
