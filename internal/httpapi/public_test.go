@@ -423,6 +423,18 @@ func TestPublicPreflight(t *testing.T) {
 	wantCORS(t, r, "")
 }
 
+// TestPublicProblemTypes: the new codes explain themselves.
+func TestPublicProblemTypes(t *testing.T) {
+	t.Parallel()
+	s := newPublicServer(t, nil, sqliteDSN(t), publicOptions{})
+	for code, want := range map[string]string{"origin_not_allowed": "Origin", "proof_required": "Slotline-Proof"} {
+		r := s.do(t, http.StatusOK, "GET", "/problems/"+code, "", nil)
+		if !strings.HasPrefix(string(r.body), "403 ") || !strings.Contains(string(r.body), want) {
+			t.Errorf("/problems/%s: %s", code, r.body)
+		}
+	}
+}
+
 func TestPublicRateLimits(t *testing.T) {
 	t.Parallel()
 	s := newPublicServer(t, nil, sqliteDSN(t), publicOptions{challengeBurst: 2})
