@@ -125,6 +125,7 @@ type benchOptions struct {
 	commonFlags
 	duration     time.Duration
 	clients      int
+	rounds       int
 	reservations int
 	subscribers  int
 	serverBin    string
@@ -138,6 +139,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	o.commonFlags.register(fs, benchAllPhases)
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each timed phase runs")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients of the store and http phases")
+	fs.IntVar(&o.rounds, "rounds", 1, "rounds of the admission phase: each runs rules off then on, on fresh databases; the figure is the median round's ratio (on a busy machine, more rounds)")
 	fs.IntVar(&o.reservations, "reservations", 100_000, "reservations the server holds when the memory phase reads its RSS")
 	fs.IntVar(&o.subscribers, "subscribers", 1, "event-stream subscribers following (and acking) every event during the memory phase")
 	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable, as slotline-bench serve)")

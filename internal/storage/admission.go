@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,14 +68,6 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 			}
 		}
 	}
-	var keys []string
-	var limits []reservation.Limit
-	if a.PerNumber.N > 0 {
-		keys, limits = append(keys, throttleNumberKey(r.QueueID, r.CallbackNumber)), append(limits, a.PerNumber)
-	}
-	if a.PerQueue.N > 0 {
-		keys, limits = append(keys, throttleQueueKey(r.QueueID)), append(limits, a.PerQueue)
-	}
 	var dupQuery string
 	var dupArgs []any
 	if dup {
@@ -86,16 +79,12 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 		}
 		dupQuery += " ORDER BY created_at, id LIMIT 1"
 	}
-	hits, dupPK, err := throttleWaits(ctx, tx, keys, limits, dupQuery, dupArgs, now)
+	v, err := admissionRead(ctx, tx, r, a, dupQuery, dupArgs, now)
 	if err != nil {
 		return out, err
 	}
-	if a.PerNumber.N > 0 {
-		out.numberHit, hits = &hits[0], hits[1:]
-	}
-	if a.PerQueue.N > 0 {
-		out.queueHit = &hits[0]
-	}
+	out.numberHit, out.queueHit = v.number, v.queue
+	dupPK := v.dupPK
 	refuse := func(err error) (admission, error) {
 		out.refused = err
 		if out.numberHit != nil { // a refused create counts for per_number
@@ -121,24 +110,13 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 	return out, nil
 }
 
-// booked records the hits of a booked create, in one statement.
+// booked records the per_queue hit of a booked create (its per_number
+// count is its reservation row).
 func (a admission) booked(ctx context.Context, tx *Tx, now time.Time) error {
-	var hits []*throttleHit
-	for _, h := range []*throttleHit{a.numberHit, a.queueHit} {
-		if h != nil {
-			hits = append(hits, h)
-		}
-	}
-	if len(hits) == 0 {
+	if a.queueHit == nil {
 		return nil
 	}
-	q := "INSERT INTO throttle_hits (key, seq, at) VALUES ($1, $2, $3)"
-	args := []any{hits[0].key, hits[0].seq, micros(now)}
-	if len(hits) == 2 {
-		q += ", ($4, $5, $6)"
-		args = append(args, hits[1].key, hits[1].seq, micros(now))
-	}
-	return tx.execLater(ctx, wrapErr("record throttle hits"), q, args...)
+	return a.queueHit.record(ctx, tx, now)
 }
 
 // throttleHit is a throttle's verdict on one more create: Wait until
@@ -149,38 +127,64 @@ type throttleHit struct {
 	Wait time.Duration
 }
 
-// throttleWaits judges one more create of each key against its limit,
-// and runs dupQuery (a SELECT of one pk, its placeholders numbered by
-// %d; "" for none), in one query: each key waits until its N-th newest
-// hit leaves the window. Hits are numbered per key (their creates are
-// serialised), so that hit is one index lookup.
-func throttleWaits(ctx context.Context, tx *Tx, keys []string, limits []reservation.Limit, dupQuery string, dupArgs []any,
-	now time.Time) ([]throttleHit, *int64, error) {
-	out := make([]throttleHit, len(keys))
-	var dupPK *int64
+// admissionVerdict is what admissionRead found: each throttle's verdict
+// on one more create (nil: no such throttle) and the pk of the
+// duplicate's reservation (nil: none).
+type admissionVerdict struct {
+	number, queue *throttleHit
+	dupPK         *int64
+}
+
+// admissionRead reads, in one query, what the admission of r judges:
+//
+//   - per_number: the N-th newest create of the number on the queue
+//     within the window, among its reservations (reservations_number)
+//     and the creates refused (throttle_hits rows, numbered per key);
+//   - per_queue: the N-th newest booked create of the queue, its
+//     throttle_hits rows being numbered per key (their creates are
+//     serialised), so that hit is one index lookup;
+//   - dupQuery (a SELECT of one pk, its placeholders numbered by %d; ""
+//     for none).
+//
+// A throttle waits until its N-th newest create leaves the window.
+func admissionRead(ctx context.Context, tx *Tx, r *reservation.Reservation, a *reservation.Admission, dupQuery string, dupArgs []any,
+	now time.Time) (admissionVerdict, error) {
+	var out admissionVerdict
 	var parts []string
 	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
 	if dupQuery != "" {
 		nums := make([]any, len(dupArgs))
-		for i := range dupArgs {
-			nums[i] = i + 1
+		for i, v := range dupArgs {
+			args = append(args, v)
+			nums[i] = len(args)
 		}
-		parts = append(parts, "SELECT -1 AS i, 0 AS seq, ("+fmt.Sprintf(dupQuery, nums...)+") AS nth")
-		args = append(args, dupArgs...)
+		parts = append(parts, "SELECT 0 AS i, 0 AS seq, ("+fmt.Sprintf(dupQuery, nums...)+") AS nth")
 	}
-	if len(parts) == 0 && len(keys) == 0 {
-		return out, nil, nil
+	if l := a.PerNumber; l.N > 0 {
+		out.number = &throttleHit{key: throttleNumberKey(r.QueueID, r.CallbackNumber), seq: 1}
+		key, since := arg(out.number.key), arg(micros(now.Add(-l.Window)))
+		parts = append(parts, `SELECT 1 AS i, COALESCE((SELECT max(seq) FROM throttle_hits WHERE key = `+key+`), 0) AS seq,
+			(SELECT at FROM (SELECT created_at AS at FROM reservations WHERE callback_number = `+arg(r.CallbackNumber)+
+			` AND queue_id = `+arg(r.QueueID)+` AND created_at > `+since+`
+			UNION ALL SELECT at FROM throttle_hits WHERE key = `+key+` AND at > `+since+`) w
+			ORDER BY at DESC LIMIT 1 OFFSET `+arg(l.N-1)+`) AS nth`)
 	}
-	for i, k := range keys {
-		out[i] = throttleHit{key: k, seq: 1}
-		n := len(args)
-		parts = append(parts, fmt.Sprintf(`SELECT %d AS i, s.seq, (SELECT at FROM throttle_hits WHERE key = $%d AND seq = s.seq - $%d) AS nth
-		FROM (SELECT seq FROM throttle_hits WHERE key = $%d ORDER BY seq DESC LIMIT 1) s`, i, n+1, n+2, n+1))
-		args = append(args, k, limits[i].N-1)
+	if l := a.PerQueue; l.N > 0 {
+		out.queue = &throttleHit{key: throttleQueueKey(r.QueueID), seq: 1}
+		key := arg(out.queue.key)
+		parts = append(parts, `SELECT 2 AS i, s.seq, (SELECT at FROM throttle_hits WHERE key = `+key+` AND seq = s.seq - `+arg(l.N-1)+`) AS nth
+			FROM (SELECT seq FROM throttle_hits WHERE key = `+key+` ORDER BY seq DESC LIMIT 1) s`)
+	}
+	if len(parts) == 0 {
+		return out, nil
 	}
 	rs, err := tx.query(ctx, strings.Join(parts, " UNION ALL "), args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read throttles: %w", err)
+		return out, fmt.Errorf("read admission: %w", err)
 	}
 	defer rs.Close()
 	for rs.Next() {
@@ -188,23 +192,27 @@ func throttleWaits(ctx context.Context, tx *Tx, keys []string, limits []reservat
 		var last int64
 		var nth *int64
 		if err := rs.Scan(&i, &last, &nth); err != nil {
-			return nil, nil, fmt.Errorf("read throttles: %w", err)
+			return out, fmt.Errorf("read admission: %w", err)
 		}
-		if i < 0 {
-			dupPK = nth
+		h, l := out.number, a.PerNumber
+		switch i {
+		case 0:
+			out.dupPK = nth
 			continue
+		case 2:
+			h, l = out.queue, a.PerQueue
 		}
-		out[i].seq = last + 1
+		h.seq = last + 1
 		if nth != nil {
-			if until := instant(*nth).Add(limits[i].Window); until.After(now) {
-				out[i].Wait = until.Sub(now)
+			if until := instant(*nth).Add(l.Window); until.After(now) {
+				h.Wait = until.Sub(now)
 			}
 		}
 	}
 	if err := rs.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read throttles: %w", err)
+		return out, fmt.Errorf("read admission: %w", err)
 	}
-	return out, dupPK, nil
+	return out, nil
 }
 
 // record counts the hit (it travels with the next statement).
