@@ -83,12 +83,14 @@ func (s *Server) allKeyOrigins(*http.Request) []string { return s.Keys.AllOrigin
 func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, scope string, h http.HandlerFunc) {
 	k := s.Keys.Lookup(token)
 	if k == nil {
+		s.Metrics.KeyRefusals.WithLabelValues("unknown_key").Inc()
 		allowCORS(w, r, s.Keys.AllOrigins())
 		w.Header().Set("WWW-Authenticate", `Bearer realm="slotline", error="invalid_token"`)
 		s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "the publishable key is not known"))
 		return
 	}
 	if !allowCORS(w, r, k.Origins) {
+		s.Metrics.KeyRefusals.WithLabelValues("origin_not_allowed").Inc()
 		s.problem(w, r, reservation.Errorf(reservation.EORIGINNOTALLOWED, "publishable key %s is not accepted from this origin", k.ID))
 		return
 	}
@@ -97,6 +99,7 @@ func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, sco
 	ri.key = k
 	if wait, first := k.Allow(r.RemoteAddr); wait > 0 {
 		secs := retrySeconds(wait)
+		s.Metrics.KeyRefusals.WithLabelValues("rate_limited").Inc()
 		if first {
 			s.Logger.WarnContext(r.Context(), "publishable key over its limit", "request_id", ri.id, "key_id", k.ID,
 				"source", auth.AddressKey(r.RemoteAddr), "retry_after_s", secs)
@@ -108,6 +111,7 @@ func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, sco
 	// After the limits: a refused write is audited, and the limits bound
 	// what anyone holding the key can make the log record.
 	if r.Pattern != keyAvailabilityRoute && r.Pattern != keyCreateRoute {
+		s.Metrics.KeyRefusals.WithLabelValues("forbidden").Inc()
 		w.Header().Set("WWW-Authenticate", `Bearer realm="slotline", error="insufficient_scope", scope="`+scope+`"`)
 		s.problem(w, r, reservation.Errorf(reservation.EFORBIDDEN, "a publishable key may only read a queue's availability and create callbacks"))
 		return
@@ -117,6 +121,7 @@ func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, sco
 		return
 	}
 	if r.Pattern == keyAvailabilityRoute && !k.HasQueue(r.PathValue("id")) {
+		s.Metrics.KeyRefusals.WithLabelValues("forbidden").Inc()
 		s.problem(w, r, keyQueueError(k, r.PathValue("id")))
 		return
 	}
@@ -133,12 +138,16 @@ func keyQueueError(k *auth.PublishableKey, queueID string) error {
 func (s *Server) checkKeyCreate(r *http.Request, queueID string) error {
 	k := info(r).key
 	if !k.HasQueue(queueID) {
+		s.Metrics.KeyRefusals.WithLabelValues("forbidden").Inc()
 		return keyQueueError(k, queueID)
 	}
 	if s.Proof == nil {
 		return nil
 	}
 	err := s.Proof.Verify(r.Context(), r.Header.Get("Slotline-Proof"))
+	if errors.Is(err, pow.ErrMissing) || errors.Is(err, pow.ErrInvalid) {
+		s.Metrics.KeyRefusals.WithLabelValues("proof_required").Inc()
+	}
 	switch {
 	case errors.Is(err, pow.ErrMissing):
 		return reservation.Errorf(reservation.EPROOFREQUIRED, "a create with a publishable key needs a proof of work in Slotline-Proof (GET /api/v2/challenge)")
@@ -177,6 +186,7 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, refused := s.ChallengeLimit.Begin("", r.RemoteAddr); refused != nil {
 		secs := retrySeconds(refused.RetryAfter)
+		s.Metrics.KeyRefusals.WithLabelValues("challenge_rate_limited").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.problem(w, r, reservation.Errorf(reservation.ERATELIMITED, "too many challenges from this address; retry after %d s", secs))
 		return

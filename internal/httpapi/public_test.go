@@ -14,10 +14,13 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/httpapi"
+	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/pow"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
@@ -45,7 +48,8 @@ var powKey = []byte("the deployment's proof-of-work key")
 // the proof of work, on its own database or one it shares.
 type publicServer struct {
 	*specBundle
-	ops string // a token with callback:admin
+	ops     string // a token with callback:admin
+	metrics *metrics.Metrics
 }
 
 type publicOptions struct {
@@ -78,8 +82,9 @@ func newPublicServer(t *testing.T, doc *openapiDoc, dsn string, o publicOptions)
 		{ID: "shop", Key: shopKey, Queues: []string{"queue_a"}, Origins: []string{shopOrigin, "http://localhost:8080"}},
 		{ID: "blog", Key: blogKey, Queues: []string{"queue_b"}, Origins: []string{blogOrigin}, PerAddress: 0.001, PerAddressBurst: 3},
 	}, nil)
+	m := metrics.New()
 	deps := httpapi.Deps{Booking: book, Auth: auth.NewService(store, clients, time.Hour), Store: store, Version: "test",
-		Self: self, Keys: keys}
+		Self: self, Keys: keys, Metrics: m}
 	if !o.noProof {
 		deps.Proof = pow.New(pow.Config{Key: powKey, MaxNumber: 2000, Spent: store})
 	}
@@ -92,7 +97,7 @@ func newPublicServer(t *testing.T, doc *openapiDoc, dsn string, o publicOptions)
 		doc = loadDoc(t)
 	}
 	b := &specBundle{doc: doc, srv: srv, store: store, book: book, clients: clients, now: time.Now()}
-	s := &publicServer{specBundle: b}
+	s := &publicServer{specBundle: b, metrics: m}
 	s.website = b.token(t, "website", websiteSecret, "")
 	s.ops = b.token(t, "ops", opsSecret, "")
 	return s
@@ -308,6 +313,15 @@ func testPublicKeys(t *testing.T, dsn string) {
 	if n := s.count(t, "shop"); n != 2 {
 		t.Errorf("%d reservations, want 2", n)
 	}
+	for reason, want := range map[string]float64{"proof_required": 5, "origin_not_allowed": 6, "unknown_key": 1, "forbidden": 3} {
+		var v dto.Metric
+		if err := s.metrics.KeyRefusals.WithLabelValues(reason).Write(&v); err != nil {
+			t.Fatal(err)
+		}
+		if got := v.GetCounter().GetValue(); got != want {
+			t.Errorf("slotline_publishable_key_refusals_total{reason=%q} = %g, want %g", reason, got, want)
+		}
+	}
 
 	// A lenient duplicate shows the reservation the number already has:
 	// its time, never its link, the customer's name, reason or full
@@ -421,6 +435,18 @@ func TestPublicPreflight(t *testing.T) {
 	// An OAuth client's requests get no CORS headers.
 	r = s.kdo(t, http.StatusOK, "GET", "/api/v2/queues/queue_a/availability", s.website, shopOrigin, nil)
 	wantCORS(t, r, "")
+}
+
+// TestPublicProblemTypes: the new codes explain themselves.
+func TestPublicProblemTypes(t *testing.T) {
+	t.Parallel()
+	s := newPublicServer(t, nil, sqliteDSN(t), publicOptions{})
+	for code, want := range map[string]string{"origin_not_allowed": "Origin", "proof_required": "Slotline-Proof"} {
+		r := s.do(t, http.StatusOK, "GET", "/problems/"+code, "", nil)
+		if !strings.HasPrefix(string(r.body), "403 ") || !strings.Contains(string(r.body), want) {
+			t.Errorf("/problems/%s: %s", code, r.body)
+		}
+	}
 }
 
 func TestPublicRateLimits(t *testing.T) {

@@ -30,6 +30,10 @@ type Metrics struct {
 	// TokenRefusals counts refused token requests by reason
 	// (bad_credentials, throttled, rate_limited).
 	TokenRefusals *prometheus.CounterVec
+	// KeyRefusals counts refused requests with a publishable key, and
+	// refused challenges, by reason (unknown_key, origin_not_allowed,
+	// rate_limited, forbidden, proof_required, challenge_rate_limited).
+	KeyRefusals *prometheus.CounterVec
 
 	// Genesys client.
 	GenesysCalls   *prometheus.HistogramVec // op, status
@@ -95,6 +99,10 @@ func New() *Metrics {
 		TokenRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slotline_token_refusals_total",
 			Help: "Token requests refused, by reason: bad_credentials (401), throttled (429 after too many failed logins), rate_limited (429, the client's rate limit).",
+		}, []string{"reason"}),
+		KeyRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slotline_publishable_key_refusals_total",
+			Help: "Requests with a publishable key refused, and challenges refused, by reason: unknown_key (401), origin_not_allowed, forbidden (another route or queue), proof_required (403), rate_limited (429, the key's limits), challenge_rate_limited (429, challenges per address).",
 		}, []string{"reason"}),
 	}
 	m.GenesysCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -204,7 +212,7 @@ func New() *Metrics {
 		Name: "slotline_http_connections_refused_total",
 		Help: "Connections closed as soon as accepted, over a cap, by reason (max_connections, max_connections_per_address).",
 	}, []string{"reason"})
-	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals, m.Connections, m.ConnectionsRefused, m.TokenRefusals,
+	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals, m.Connections, m.ConnectionsRefused, m.TokenRefusals, m.KeyRefusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
