@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,9 +66,29 @@ func (s *Server) preflight(allowedFor func(r *http.Request) []string) http.Handl
 	}
 }
 
-// keyOriginsOfQueue are the origins allowed on a queue's availability.
-func (s *Server) keyOriginsOfQueue(r *http.Request) []string {
-	return s.Keys.Origins(r.PathValue("id"))
+// sameOrigin reports whether r comes from a page of this server itself,
+// with one of allowed as this server's origin. A browser sends no Origin
+// on a same-origin GET (the widget's demo page reading availability), but
+// says Sec-Fetch-Site: same-origin; the server's origin is then the one
+// the browser used: the request's scheme and Host, or public_url's.
+func (s *Server) sameOrigin(r *http.Request, allowed []string) bool {
+	if r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "same-origin" {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	own := []string{scheme + "://" + strings.ToLower(r.Host)}
+	if u, err := url.Parse(s.PublicURL); err == nil && u.Host != "" {
+		own = append(own, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	for _, o := range own {
+		if slices.Contains(allowed, o) {
+			return true
+		}
+	}
+	return false
 }
 
 // allKeyOrigins are the origins allowed on the create and the challenge,
@@ -89,7 +110,11 @@ func (s *Server) authorizeKey(w http.ResponseWriter, r *http.Request, token, sco
 		s.problem(w, r, reservation.Errorf(reservation.EUNAUTHORIZED, "the publishable key is not known"))
 		return
 	}
-	if !allowCORS(w, r, k.Origins) {
+	if !allowCORS(w, r, k.Origins) && !s.sameOrigin(r, k.Origins) {
+		// Readable by the pages of every key's origins, so that a widget
+		// embedded with the wrong key learns why (a site no key lists
+		// gets no CORS answer: to its browser, a network error).
+		allowCORS(w, r, s.Keys.AllOrigins())
 		s.Metrics.KeyRefusals.WithLabelValues("origin_not_allowed").Inc()
 		s.problem(w, r, reservation.Errorf(reservation.EORIGINNOTALLOWED, "publishable key %s is not accepted from this origin", k.ID))
 		return

@@ -84,7 +84,7 @@ func newPublicServer(t *testing.T, doc *openapiDoc, dsn string, o publicOptions)
 	}, nil)
 	m := metrics.New()
 	deps := httpapi.Deps{Booking: book, Auth: auth.NewService(store, clients, time.Hour), Store: store, Version: "test",
-		Self: self, Keys: keys, Metrics: m}
+		Self: self, Keys: keys, Metrics: m, PublicURL: "http://localhost:8080"}
 	if !o.noProof {
 		deps.Proof = pow.New(pow.Config{Key: powKey, MaxNumber: 2000, Spent: store})
 	}
@@ -225,7 +225,23 @@ func testPublicKeys(t *testing.T, dsn string) {
 		if p := r.problem(t); p.Code != "origin_not_allowed" {
 			t.Errorf("origin %q: %+v", origin, p)
 		}
-		wantCORS(t, r, "")
+		// Another key's origin may read why (a widget embedded with the
+		// wrong key says so); any other origin gets no CORS answer.
+		if origin == blogOrigin {
+			wantCORS(t, r, blogOrigin)
+		} else {
+			wantCORS(t, r, "")
+		}
+	}
+	// A page of this server (public_url http://localhost:8080, listed by
+	// the key) reading availability sends no Origin on its same-origin
+	// GET, only Sec-Fetch-Site; a cross-site request saying so is refused.
+	s.kdo(t, http.StatusOK, "GET", avail, shopKey, "", nil, "Sec-Fetch-Site", "same-origin")
+	if p := s.kdo(t, http.StatusForbidden, "GET", avail, shopKey, "", nil, "Sec-Fetch-Site", "cross-site").problem(t); p.Code != "origin_not_allowed" {
+		t.Errorf("cross-site without Origin: %+v", p)
+	}
+	if p := s.kdo(t, http.StatusForbidden, "GET", avail, blogKey, "", nil, "Sec-Fetch-Site", "same-origin").problem(t); p.Code != "origin_not_allowed" {
+		t.Errorf("same-origin with a key that does not list this server: %+v", p)
 	}
 	r = s.kdo(t, http.StatusUnauthorized, "GET", avail, "pk_test_unknown_0123456789ab", shopOrigin, nil)
 	if !strings.Contains(r.header.Get("WWW-Authenticate"), "invalid_token") {
@@ -313,7 +329,7 @@ func testPublicKeys(t *testing.T, dsn string) {
 	if n := s.count(t, "shop"); n != 2 {
 		t.Errorf("%d reservations, want 2", n)
 	}
-	for reason, want := range map[string]float64{"proof_required": 5, "origin_not_allowed": 6, "unknown_key": 1, "forbidden": 3} {
+	for reason, want := range map[string]float64{"proof_required": 5, "origin_not_allowed": 8, "unknown_key": 1, "forbidden": 3} {
 		var v dto.Metric
 		if err := s.metrics.KeyRefusals.WithLabelValues(reason).Write(&v); err != nil {
 			t.Fatal(err)
@@ -420,9 +436,10 @@ func TestPublicPreflight(t *testing.T) {
 	allowed(s.preflight(t, "/api/v2/callbacks", blogOrigin, "POST"), blogOrigin)
 	allowed(s.preflight(t, "/api/v2/challenge", blogOrigin, "GET"), blogOrigin)
 	allowed(s.preflight(t, "/api/v2/queues/queue_a/availability", shopOrigin, "GET"), shopOrigin)
-	// The blog's key does not book on queue_a.
-	denied(s.preflight(t, "/api/v2/queues/queue_a/availability", blogOrigin, "GET"))
-	denied(s.preflight(t, "/api/v2/queues/nope/availability", shopOrigin, "GET"))
+	// The blog's key does not book on queue_a, but its origin is a key's:
+	// the preflight passes so that the request's refusal can be read.
+	allowed(s.preflight(t, "/api/v2/queues/queue_a/availability", blogOrigin, "GET"), blogOrigin)
+	allowed(s.preflight(t, "/api/v2/queues/nope/availability", shopOrigin, "GET"), shopOrigin)
 	for _, path := range []string{"/api/v2/callbacks", "/api/v2/challenge", "/api/v2/queues/queue_b/availability"} {
 		denied(s.preflight(t, path, evilOrigin, "GET"))
 		denied(s.preflight(t, path, "", "GET"))

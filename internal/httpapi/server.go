@@ -173,7 +173,7 @@ func (s *Server) addRoutes() {
 	m.HandleFunc("GET /api/v2/challenge", s.handleChallenge)
 	m.HandleFunc("OPTIONS /api/v2/challenge", s.preflight(s.allKeyOrigins))
 	m.HandleFunc("OPTIONS /api/v2/callbacks", s.preflight(s.allKeyOrigins))
-	m.HandleFunc("OPTIONS /api/v2/queues/{id}/availability", s.preflight(s.keyOriginsOfQueue))
+	m.HandleFunc("OPTIONS /api/v2/queues/{id}/availability", s.preflight(s.allKeyOrigins))
 
 	// The customer's pages, server-rendered; they set their own headers.
 	if s.Pages != nil {
