@@ -9,6 +9,7 @@ import fr from '../../internal/web/i18n/fr.json';
 import es from '../../internal/web/i18n/es.json';
 import { solve } from './pow.js';
 import { region, toE164 } from './phone.js';
+import { timeRange } from './timefmt.js';
 import css from './widget.css';
 
 const CATALOGS = { en, de, fr, es };
@@ -61,8 +62,6 @@ function el(name, attrs, ...children) {
   e.append(...children.filter((c) => c != null));
   return e;
 }
-
-const plain = (s) => s.replace(/[\u2009\u202f\u00a0]/g, ' ');
 
 function startOfDay(d) {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate());
@@ -300,19 +299,7 @@ class SlotlineBooking extends HTMLElement {
   }
 
   #range(slot) {
-    const f = new Intl.DateTimeFormat(this.#loc.intl, { hour: 'numeric', minute: '2-digit' });
-    const start = new Date(slot.start);
-    const end = new Date(slot.end);
-    let parts;
-    try {
-      parts = f.formatRangeToParts(start, end);
-    } catch {
-      parts = [{ type: 'literal', value: f.format(start) + ' – ' + f.format(end) }];
-    }
-    // The time range alone: no words around it (German's "Uhr").
-    while (parts.length > 1 && parts[parts.length - 1].type === 'literal') parts.pop();
-    while (parts.length > 1 && parts[0].type === 'literal') parts.shift();
-    return plain(parts.map((p) => p.value).join('')).trim();
+    return timeRange(this.#loc.intl, new Date(slot.start), new Date(slot.end));
   }
 
   #when(slot) {
@@ -344,19 +331,22 @@ class SlotlineBooking extends HTMLElement {
     ui.empty.textContent = why ? this.#t(why) : '';
   }
 
-  // #loadFailed says, as an alert in the times' group, why no times could
-  // be shown.
+  // #loadFailed says, as an alert in the times' group, that no times
+  // could be shown and why: "The available times could not be loaded."
+  // and, when the site or the network is the cause, that cause.
   #loadFailed(problem) {
     const ui = this.#ui;
     ui.fieldset.removeAttribute('aria-busy');
     ui.empty.textContent = '';
     const code = problem.code;
+    let msg = this.#t('load_failed');
     if (code === 'forbidden' || code === 'origin_not_allowed' || code === 'unauthorized') {
-      this.#setError(ui.fieldset, this.#t('not_allowed'));
+      msg += ' ' + this.#t('not_allowed');
     } else {
-      this.#setError(ui.fieldset, this.#t(code === 'network' ? 'network' : 'load_failed'));
+      if (code === 'network') msg += ' ' + this.#t('network');
       ui.retry.hidden = false;
     }
+    this.#setError(ui.fieldset, msg);
     this.#emit('slotline:error', problem);
   }
 
