@@ -10,6 +10,7 @@ import es from '../../internal/web/i18n/es.json';
 import { solve } from './pow.js';
 import { region, toE164 } from './phone.js';
 import { timeRange } from './timefmt.js';
+import { manageLink } from './manage.js';
 import css from './widget.css';
 
 const CATALOGS = { en, de, fr, es };
@@ -491,33 +492,12 @@ class SlotlineBooking extends HTMLElement {
     const slot = r.time_slot || { start: r.callback_time, end: r.callback_time };
     const when = this.#when(slot);
     const text = el('p', {}, this.#t(duplicate ? 'already_booked' : 'booked', { time: when }));
-    const link = this.#manageLink(r);
+    const link = manageLink(r, BASE, this.#loc.lang, this.#zone);
     ui.form.hidden = true;
     ui.status.replaceChildren(text);
     if (link) ui.status.append(el('p', {}, el('a', { href: link }, this.#t('manage'))));
     ui.status.focus();
     this.#emit('slotline:booked', { id: r.id, reservation: r });
-  }
-
-  // #manageLink is the customer's manage page: /manage/{token} on the
-  // Slotline server, in the widget's language and the customer's zone,
-  // when the answer has a token, else its manage_url.
-  #manageLink(r) {
-    try {
-      if (typeof r.manage_token === 'string' && r.manage_token) {
-        const u = new URL('/manage/' + encodeURIComponent(r.manage_token), BASE);
-        u.searchParams.set('lang', this.#loc.lang);
-        if (this.#zone) u.searchParams.set('tz', this.#zone);
-        return u.href;
-      }
-      if (typeof r.manage_url === 'string' && r.manage_url) {
-        const u = new URL(r.manage_url, BASE);
-        if (u.protocol === 'https:' || u.protocol === 'http:') return u.href;
-      }
-    } catch {
-      // no link
-    }
-    return '';
   }
 
   // #reoffer loads the day's times again after the chosen one was refused
