@@ -334,7 +334,8 @@ class SlotlineBooking extends HTMLElement {
 
   // #loadFailed says, as an alert in the times' group, that no times
   // could be shown and why: "The available times could not be loaded."
-  // and, when the site or the network is the cause, that cause.
+  // and, when it is known (this site, the network, too many requests, the
+  // service down), the cause.
   #loadFailed(problem) {
     const ui = this.#ui;
     ui.fieldset.removeAttribute('aria-busy');
@@ -344,7 +345,8 @@ class SlotlineBooking extends HTMLElement {
     if (code === 'forbidden' || code === 'origin_not_allowed' || code === 'unauthorized') {
       msg += ' ' + this.#t('not_allowed');
     } else {
-      if (code === 'network') msg += ' ' + this.#t('network');
+      // Causes the customer can act on: wait, or try again later.
+      if (code === 'network' || code === 'rate_limited' || code === 'unavailable') msg += ' ' + this.#t(code);
       ui.retry.hidden = false;
     }
     this.#setError(ui.fieldset, msg);
