@@ -367,6 +367,12 @@ func TestDemo(t *testing.T) {
 		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/css; charset=utf-8" {
 			t.Errorf("status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
 		}
+		// The embed snippet wraps: a <pre> that scrolled would be a
+		// region the keyboard cannot reach (axe scrollable-region-focusable).
+		css := string(body(t, res))
+		if !regexp.MustCompile(`pre \{[^}]*white-space: pre-wrap;[^}]*overflow-wrap: anywhere`).MatchString(css) {
+			t.Errorf("demo.css does not wrap the snippet's <pre>:\n%s", css)
+		}
 	})
 }
 

@@ -9,6 +9,8 @@ import fr from '../../internal/web/i18n/fr.json';
 import es from '../../internal/web/i18n/es.json';
 import { solve } from './pow.js';
 import { region, toE164 } from './phone.js';
+import { timeRange } from './timefmt.js';
+import { manageLink } from './manage.js';
 import css from './widget.css';
 
 const CATALOGS = { en, de, fr, es };
@@ -61,8 +63,6 @@ function el(name, attrs, ...children) {
   e.append(...children.filter((c) => c != null));
   return e;
 }
-
-const plain = (s) => s.replace(/[\u2009\u202f\u00a0]/g, ' ');
 
 function startOfDay(d) {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate());
@@ -300,19 +300,7 @@ class SlotlineBooking extends HTMLElement {
   }
 
   #range(slot) {
-    const f = new Intl.DateTimeFormat(this.#loc.intl, { hour: 'numeric', minute: '2-digit' });
-    const start = new Date(slot.start);
-    const end = new Date(slot.end);
-    let parts;
-    try {
-      parts = f.formatRangeToParts(start, end);
-    } catch {
-      parts = [{ type: 'literal', value: f.format(start) + ' – ' + f.format(end) }];
-    }
-    // The time range alone: no words around it (German's "Uhr").
-    while (parts.length > 1 && parts[parts.length - 1].type === 'literal') parts.pop();
-    while (parts.length > 1 && parts[0].type === 'literal') parts.shift();
-    return plain(parts.map((p) => p.value).join('')).trim();
+    return timeRange(this.#loc.intl, new Date(slot.start), new Date(slot.end));
   }
 
   #when(slot) {
@@ -344,19 +332,24 @@ class SlotlineBooking extends HTMLElement {
     ui.empty.textContent = why ? this.#t(why) : '';
   }
 
-  // #loadFailed says, as an alert in the times' group, why no times could
-  // be shown.
+  // #loadFailed says, as an alert in the times' group, that no times
+  // could be shown and why: "The available times could not be loaded."
+  // and, when it is known (this site, the network, too many requests, the
+  // service down), the cause.
   #loadFailed(problem) {
     const ui = this.#ui;
     ui.fieldset.removeAttribute('aria-busy');
     ui.empty.textContent = '';
     const code = problem.code;
+    let msg = this.#t('load_failed');
     if (code === 'forbidden' || code === 'origin_not_allowed' || code === 'unauthorized') {
-      this.#setError(ui.fieldset, this.#t('not_allowed'));
+      msg += ' ' + this.#t('not_allowed');
     } else {
-      this.#setError(ui.fieldset, this.#t(code === 'network' ? 'network' : 'load_failed'));
+      // Causes the customer can act on: wait, or try again later.
+      if (code === 'network' || code === 'rate_limited' || code === 'unavailable') msg += ' ' + this.#t(code);
       ui.retry.hidden = false;
     }
+    this.#setError(ui.fieldset, msg);
     this.#emit('slotline:error', problem);
   }
 
@@ -501,33 +494,12 @@ class SlotlineBooking extends HTMLElement {
     const slot = r.time_slot || { start: r.callback_time, end: r.callback_time };
     const when = this.#when(slot);
     const text = el('p', {}, this.#t(duplicate ? 'already_booked' : 'booked', { time: when }));
-    const link = this.#manageLink(r);
+    const link = manageLink(r, BASE, this.#loc.lang, this.#zone);
     ui.form.hidden = true;
     ui.status.replaceChildren(text);
     if (link) ui.status.append(el('p', {}, el('a', { href: link }, this.#t('manage'))));
     ui.status.focus();
     this.#emit('slotline:booked', { id: r.id, reservation: r });
-  }
-
-  // #manageLink is the customer's manage page: /manage/{token} on the
-  // Slotline server, in the widget's language and the customer's zone,
-  // when the answer has a token, else its manage_url.
-  #manageLink(r) {
-    try {
-      if (typeof r.manage_token === 'string' && r.manage_token) {
-        const u = new URL('/manage/' + encodeURIComponent(r.manage_token), BASE);
-        u.searchParams.set('lang', this.#loc.lang);
-        if (this.#zone) u.searchParams.set('tz', this.#zone);
-        return u.href;
-      }
-      if (typeof r.manage_url === 'string' && r.manage_url) {
-        const u = new URL(r.manage_url, BASE);
-        if (u.protocol === 'https:' || u.protocol === 'http:') return u.href;
-      }
-    } catch {
-      // no link
-    }
-    return '';
   }
 
   // #reoffer loads the day's times again after the chosen one was refused
