@@ -335,7 +335,11 @@ func TestBrowserManage(t *testing.T) {
 	times := showTimes(t, b, "Available times", "Next day")
 	// The day's last time: far enough ahead to be changed (the cutoff).
 	booked := times[len(times)-1]
+	var day string
+	b.Eval(`document.getElementById('day').textContent`, &day)
 	b.Check(booked)
+	// A number of Los Angeles (its zone is the manage page's default
+	// without JavaScript), booked by a browser in New York.
 	b.Fill("textbox", "Phone number", "+14155550123")
 	b.Click("button", "Reserve callback")
 	b.ClickNavigate("link", "Change or cancel")
@@ -346,10 +350,23 @@ func TestBrowserManage(t *testing.T) {
 	if strings.Contains(page, "4155550123") {
 		t.Error("the manage page shows the full phone number")
 	}
-	// The browser, the customer, is in the queue's zone: the booked time
-	// reads as it did on /book.
-	if !strings.Contains(page, booked) {
-		t.Errorf("the manage page does not show the booked time %q in the customer's zone:\n%s", booked, page)
+	// The booked time reads as it did on /book: the day and the slot's
+	// range, in the zone the customer booked in.
+	when := day + ", " + booked + " (America/New York)"
+	if !strings.Contains(page, when) {
+		t.Errorf("the manage page does not show the booked time %q in the customer's zone:\n%s", when, page)
+	}
+	// The bare link, as the SMS carries it: the page follows the
+	// browser's zone.
+	bare, err := url.Parse(b.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare.RawQuery = ""
+	b.Go(bare.String())
+	b.WaitUntil(`new URL(location.href).searchParams.get('tz') === 'America/New_York'`)
+	if page := b.Text("main", ""); !strings.Contains(page, when) {
+		t.Errorf("the bare link does not show the booked time %q in the browser's zone:\n%s", when, page)
 	}
 	for _, name := range []string{"Reschedule", "Cancel callback", "Stop text messages"} {
 		b.WaitFor("button", name)

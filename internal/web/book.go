@@ -353,10 +353,13 @@ func (s *Server) bookedPage(r *http.Request, l locale, q *booking.Queue, res *re
 	p := &bookedPage{base: s.base(r, l, "booked.title", "queue", q.Name), Queue: q.Name,
 		When: formatWhen(res.Slot.Start.In(loc), res.Slot.End.In(loc), l.Lang), Zone: zoneLabel(loc.String())}
 	if token != "" {
-		p.Manage = "/manage/" + token
+		// The manage page shows the time in the zone the customer booked
+		// in, and in the language chosen here.
+		v := url.Values{"tz": {loc.String()}}
 		if _, ok := matchLocale(r.URL.Query().Get("lang")); ok {
-			p.Manage += "?lang=" + l.Lang
+			v.Set("lang", l.Lang)
 		}
+		p.Manage = "/manage/" + token + "?" + v.Encode()
 	}
 	return p
 }

@@ -51,11 +51,13 @@ type managePage struct {
 	Token    string
 	Path     string // /manage/{token}
 	LangQ    string // "?lang=xx" when chosen by ?lang=, else ""
+	Back     string // the manage page, in this language and zone
 	CSRF     string
 	Queue    string
 	When     string
 	Zone     string
 	TZ       string
+	Zones    zoneView // the time zone select
 	Number   string
 	Status   string
 	Outcome  string
@@ -95,6 +97,16 @@ func (s *Server) newManagePage(w http.ResponseWriter, r *http.Request, res *rese
 	p.TZ = loc.String()
 	p.When = formatWhen(res.Slot.Start.In(loc), res.Slot.End.In(loc), l.Lang)
 	p.Zone = zoneLabel(loc.String())
+	queueLoc := loc
+	if qerr == nil {
+		queueLoc = q.Calendar.Location
+	}
+	p.Zones = makeZoneView(loc, queueLoc, l.Region)
+	back := url.Values{"tz": {p.TZ}}
+	if p.LangQ != "" {
+		back.Set("lang", l.Lang)
+	}
+	p.Back = p.Path + "?" + back.Encode()
 	p.Status = p.T("status." + string(v.Status))
 	if res.Outcome != "" {
 		p.Outcome = p.T("outcome." + string(res.Outcome))
