@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/slotline/slotline/internal/browsertest"
+	"github.com/slotline/slotline/internal/web"
 )
 
 // The publishable keys of the flows: site A may book on q1, site B on q2.
@@ -82,7 +84,7 @@ for (const type of ['slotline:booked', 'slotline:error'])
 	}
 	cfg := filepath.Join(dir, "slotline.yaml")
 	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
-		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
+		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write, callback:admin]\n" +
 		"proof_of_work: {max_number: " + strconv.Itoa(proof) + ", ttl: 5m}\n" +
 		"publishable_keys:\n" +
 		"  - {id: site-a, key_file: " + filepath.Join(dir, "a.key") + ", queues: [q1], origins: [\"" + f.siteA.URL + "\"]}\n" +
@@ -98,7 +100,8 @@ for (const type of ['slotline:booked', 'slotline:error'])
 	return f
 }
 
-// token is an API access token of the client web.
+// token is an API access token of the client web, an admin: it reads
+// the reservations the widget made (they belong to their key's client).
 func (f *flowServer) token() string {
 	f.t.Helper()
 	var tok struct {
@@ -229,7 +232,7 @@ func TestBrowserBookKeyboard(t *testing.T) {
 // tests cover that guard), which a test could only sleep through.
 func TestBrowserBookNoJS(t *testing.T) {
 	t.Parallel()
-	f := flowServe(t, 0)
+	f := flowServe(t, 2000)
 	b := browsertest.New(t, browsertest.JSDisabled())
 	b.Go(f.base + "/book/q1")
 	times := showTimes(t, b, "Available times", "Next day")
@@ -241,6 +244,24 @@ func TestBrowserBookNoJS(t *testing.T) {
 	b.Fill("textbox", "Phone number", "+14155550123")
 	b.Fill("textbox", "Name", "Ada")
 	b.Fill("textbox", "Reason", "billing")
+	// Without a proof of work, a form sent at once is refused (the bot
+	// guard), and shown again with what was typed.
+	b.ClickNavigate("button", "Reserve callback")
+	if !b.Exists("alert", "") || strings.Contains(b.URL(), "/booked/") {
+		t.Fatal("a form sent at once without JavaScript was not refused")
+	}
+	served := time.Now() // the form shown again has a new ticket, issued before now
+	checkPage(t, b)
+	if got := b.Attr("textbox", "Phone number", "value"); got != "+14155550123" {
+		t.Errorf("the refused form lost the number: %q", got)
+	}
+	// The guard counts on the server's clock, not the sandbox's: wait
+	// until the form is web.DefaultMinFormAge old, as a person would.
+	<-time.After(time.Until(served.Add(web.DefaultMinFormAge)))
+	if !b.Exists("radio", times[0]) {
+		t.Fatalf("the refused form no longer offers %q", times[0])
+	}
+	b.Check(times[0])
 	b.ClickNavigate("button", "Reserve callback")
 	if b.Exists("alert", "") {
 		t.Fatalf("refused: %q", b.Text("alert", ""))
@@ -369,7 +390,11 @@ func TestBrowserManage(t *testing.T) {
 	times := showTimes(t, b, "Available times", "Next day")
 	// The day's last time: far enough ahead to be changed (the cutoff).
 	booked := times[len(times)-1]
+	var day string
+	b.Eval(`document.getElementById('day').textContent`, &day)
 	b.Check(booked)
+	// A number of Los Angeles (its zone is the manage page's default
+	// without JavaScript), booked by a browser in New York.
 	b.Fill("textbox", "Phone number", "+14155550123")
 	b.Click("button", "Reserve callback")
 	b.ClickNavigate("link", "Change or cancel")
@@ -380,10 +405,23 @@ func TestBrowserManage(t *testing.T) {
 	if strings.Contains(page, "4155550123") {
 		t.Error("the manage page shows the full phone number")
 	}
-	// The browser, the customer, is in the queue's zone: the booked time
-	// reads as it did on /book.
-	if !strings.Contains(page, booked) {
-		t.Errorf("the manage page does not show the booked time %q in the customer's zone:\n%s", booked, page)
+	// The booked time reads as it did on /book: the day and the slot's
+	// range, in the zone the customer booked in.
+	when := day + ", " + booked + " (America/New York)"
+	if !strings.Contains(page, when) {
+		t.Errorf("the manage page does not show the booked time %q in the customer's zone:\n%s", when, page)
+	}
+	// The bare link, as the SMS carries it: the page follows the
+	// browser's zone.
+	bare, err := url.Parse(b.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare.RawQuery = ""
+	b.Go(bare.String())
+	b.WaitUntil(`new URL(location.href).searchParams.get('tz') === 'America/New_York'`)
+	if page := b.Text("main", ""); !strings.Contains(page, when) {
+		t.Errorf("the bare link does not show the booked time %q in the browser's zone:\n%s", when, page)
 	}
 	for _, name := range []string{"Reschedule", "Cancel callback", "Stop text messages"} {
 		b.WaitFor("button", name)

@@ -49,8 +49,17 @@ func TestSelfServiceReachesGenesys(t *testing.T) {
 	if st := call("POST", "/api/v2/callbacks", tok.AccessToken, req, &created); st != 201 {
 		t.Fatalf("create: %d", st)
 	}
-	if created.ManageURL != "https://callbacks.example.com/api/v2/self/"+created.ManageToken || created.ManageToken == "" {
+	if created.ManageURL != "https://callbacks.example.com/manage/"+created.ManageToken || created.ManageToken == "" {
 		t.Fatalf("manage_url %q, token %q", created.ManageURL, created.ManageToken)
+	}
+	// The link opens the manage page, an HTML page.
+	page, err := http.Get(srv.base + strings.TrimPrefix(created.ManageURL, "https://callbacks.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if ct := page.Header.Get("Content-Type"); page.StatusCode != 200 || !strings.HasPrefix(ct, "text/html") {
+		t.Fatalf("the link answered %d %s, want the manage page", page.StatusCode, ct)
 	}
 	type simCallback struct {
 		ScheduledTime time.Time         `json:"callbackScheduledTime"`

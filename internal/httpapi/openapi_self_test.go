@@ -20,10 +20,10 @@ func testSelf(t *testing.T, b *specBundle) {
 		ManageToken string `json:"manage_token"`
 	}
 	b.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", b.website, b.createBody(0, "concurrency_limit", 1)).decode(t, &c)
-	if c.ManageToken == "" || c.ManageURL != "/api/v2/self/"+c.ManageToken {
-		t.Fatalf("create: manage_url %q, manage_token %q", c.ManageURL, c.ManageToken)
+	if c.ManageToken == "" || c.ManageURL != "/manage/"+c.ManageToken {
+		t.Fatalf("create: manage_url %q, manage_token %q; want the manage page's path", c.ManageURL, c.ManageToken)
 	}
-	link := c.ManageURL
+	link := "/api/v2/self/" + c.ManageToken
 	b.create(t, 2) // holds bucket 2, full for a concurrency limit of 1
 
 	b.do(t, http.StatusOK, "GET", link, "", nil)

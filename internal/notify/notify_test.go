@@ -67,9 +67,9 @@ func TestRender(t *testing.T) {
 	paris, _ := time.LoadLocation("Europe/Paris")
 	slot := time.Date(2026, 12, 3, 13, 30, 0, 0, time.UTC)
 	tpl := notify.NewTemplates(nil)
-	v := notify.Values{Time: slot, Zone: paris, Queue: "Support", ManageURL: "https://x.example/api/v2/self/t"}
+	v := notify.Values{Time: slot, Zone: paris, Queue: "Support", ManageURL: "https://x.example/manage/t"}
 	got := tpl.Render(notify.KindConfirm, "fr-CA", v)
-	want := "Votre rappel par Support est prévu le 3 déc. 2026, 14:30.\nModifier ou annuler : https://x.example/api/v2/self/t"
+	want := "Votre rappel par Support est prévu le 3 déc. 2026, 14:30.\nModifier ou annuler : https://x.example/manage/t"
 	if got != want {
 		t.Errorf("Render = %q, want %q", got, want)
 	}

@@ -18,9 +18,13 @@ import (
 	"github.com/slotline/slotline/internal/reservation"
 )
 
-// ManagePath is the path prefix of a reservation's self-service routes;
-// the token follows it.
+// ManagePath is the path prefix of a reservation's self-service routes
+// on the API (JSON); the token follows it.
 const ManagePath = "/api/v2/self/"
+
+// PagePath is the path prefix of a reservation's manage page, which the
+// customer's link opens; the token follows it.
+const PagePath = "/manage/"
 
 // DefaultLinkTTL is how long a link stays valid after the slot's end when
 // self_service.link_ttl is not set.
@@ -88,9 +92,9 @@ func (l *Links) token(id, nonce string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// URL returns the absolute URL of r's self-service link
-// (public_url + "/api/v2/self/" + token), or "" when there is none: no
-// public_url configured, or r has no link.
+// URL returns the absolute URL of r's self-service link, which opens the
+// manage page (public_url + "/manage/" + token), or "" when there is none:
+// no public_url configured, or r has no link.
 func (l *Links) URL(r reservation.Reservation) string {
 	if l == nil || l.publicURL == "" {
 		return ""
@@ -99,18 +103,18 @@ func (l *Links) URL(r reservation.Reservation) string {
 	if t == "" {
 		return ""
 	}
-	return l.publicURL + ManagePath + t
+	return l.publicURL + PagePath + t
 }
 
-// ManageURL returns r's link as the create response shows it: absolute
-// when public_url is set, else the path alone ("/api/v2/self/" + token);
-// "" when r has no link.
+// ManageURL returns r's link, to the manage page, as the create response
+// shows it: absolute when public_url is set, else the path alone
+// ("/manage/" + token); "" when r has no link.
 func (l *Links) ManageURL(r reservation.Reservation) string {
 	t := l.Token(r)
 	if t == "" {
 		return ""
 	}
-	return l.publicURL + ManagePath + t
+	return l.publicURL + PagePath + t
 }
 
 // Derive returns a key for another use of the deployment's secret:

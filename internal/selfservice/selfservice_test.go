@@ -188,6 +188,10 @@ type created struct {
 	SMSOptOut   bool   `json:"sms_opt_out"`
 }
 
+// api is the path of c's self-service routes on the API; manage_url is the
+// manage page's.
+func (c created) api() string { return selfservice.ManagePath + c.ManageToken }
+
 func (b *bundle) create(t testing.TB, number string, i int, extra ...any) created {
 	t.Helper()
 	body := map[string]any{"callback_number": number, "queue_id": "q1", "reason": "billing",
@@ -257,14 +261,14 @@ func TestSelfServiceJourney(t *testing.T) {
 		b := setup(t, dsn, options{policy: reservation.SelfPolicy{MaxReschedules: 3, Cutoff: 15 * time.Minute}})
 		const number = "+442079460123" // London
 		c := b.create(t, number, 0)
-		if c.ManageToken == "" || c.ManageURL != "/api/v2/self/"+c.ManageToken {
-			t.Fatalf("create answered manage_url %q, manage_token %q; want the relative path of a token (no public_url)", c.ManageURL, c.ManageToken)
+		if c.ManageToken == "" || c.ManageURL != "/manage/"+c.ManageToken {
+			t.Fatalf("create answered manage_url %q, manage_token %q; want the relative path of the manage page (no public_url)", c.ManageURL, c.ManageToken)
 		}
 		if len(c.ManageToken) < 22 {
 			t.Fatalf("token %q is shorter than 128 bits", c.ManageToken)
 		}
 		other := b.create(t, number, 4)
-		link := c.ManageURL
+		link := c.api()
 		// An idempotent replay answers the same link.
 		first := b.create(t, "+14155550177", 6, "callback_id", "web-1")
 		if again := b.create(t, "+14155550177", 6, "callback_id", "web-1"); again.ManageToken != first.ManageToken || first.ManageToken == "" ||
@@ -423,9 +427,9 @@ func TestSelfServicePolicy(t *testing.T) {
 	backends(t, func(t *testing.T, dsn string) {
 		b := setup(t, dsn, options{policy: reservation.SelfPolicy{MaxReschedules: 1, Cutoff: 30 * time.Minute}})
 		c := b.create(t, "+14155550100", 0)
-		r := b.do(t, "PATCH", c.ManageURL, false, map[string]any{"time_slot_matrix": []any{b.slot(1)}})
+		r := b.do(t, "PATCH", c.api(), false, map[string]any{"time_slot_matrix": []any{b.slot(1)}})
 		wantStatus(t, r, 200)
-		r = b.do(t, "PATCH", c.ManageURL, false, map[string]any{"time_slot_matrix": []any{b.slot(2)}})
+		r = b.do(t, "PATCH", c.api(), false, map[string]any{"time_slot_matrix": []any{b.slot(2)}})
 		wantStatus(t, r, 409)
 		var p problem
 		r.decode(t, &p)
@@ -436,7 +440,7 @@ func TestSelfServicePolicy(t *testing.T) {
 			t.Errorf("Content-Type %q", ct)
 		}
 		var v view
-		r = b.do(t, "GET", c.ManageURL, false, nil)
+		r = b.do(t, "GET", c.api(), false, nil)
 		r.decode(t, &v)
 		if v.MayReschedule || !v.MayCancel || v.ReschedulesLeft != 0 {
 			t.Fatalf("after the last reschedule: %s", r.body)
@@ -445,13 +449,13 @@ func TestSelfServicePolicy(t *testing.T) {
 		// The slot is now base+15m; the cutoff 30 minutes before it.
 		slot := b.base.Add(15 * time.Minute)
 		b.set(slot.Add(-29 * time.Minute))
-		r = b.do(t, "DELETE", c.ManageURL, false, nil)
+		r = b.do(t, "DELETE", c.api(), false, nil)
 		wantStatus(t, r, 409)
 		r.decode(t, &p)
 		if p.Code != "change_not_allowed" || p.Reason != "cutoff" || !strings.Contains(p.Detail, "cutoff") {
 			t.Fatalf("past the cutoff: %s", r.body)
 		}
-		r = b.do(t, "GET", c.ManageURL, false, nil)
+		r = b.do(t, "GET", c.api(), false, nil)
 		wantStatus(t, r, 200)
 		r.decode(t, &v)
 		if v.MayCancel || v.MayReschedule {
@@ -464,15 +468,15 @@ func TestSelfServicePolicy(t *testing.T) {
 
 		// The link lives until the slot's end plus link_ttl (1h here).
 		b.set(slot.Add(15*time.Minute + time.Hour - time.Second))
-		wantStatus(t, b.do(t, "GET", c.ManageURL, false, nil), 200)
+		wantStatus(t, b.do(t, "GET", c.api(), false, nil), 200)
 		b.set(slot.Add(15*time.Minute + time.Hour))
-		r = b.do(t, "GET", c.ManageURL, false, nil)
+		r = b.do(t, "GET", c.api(), false, nil)
 		wantStatus(t, r, 410)
 		r.decode(t, &p)
 		if p.Code != "gone" {
 			t.Fatalf("expired: %s", r.body)
 		}
-		wantStatus(t, b.do(t, "POST", c.ManageURL+"/opt-out", false, nil), 410)
+		wantStatus(t, b.do(t, "POST", c.api()+"/opt-out", false, nil), 410)
 	})
 }
 
@@ -484,7 +488,7 @@ func TestSelfServiceBadLinks(t *testing.T) {
 	backends(t, func(t *testing.T, dsn string) {
 		b := setup(t, dsn, options{publicURL: "https://callbacks.example.com", policy: reservation.SelfPolicy{MaxReschedules: 3}})
 		c := b.create(t, "+14155550100", 0)
-		if want := "https://callbacks.example.com/api/v2/self/" + c.ManageToken; c.ManageURL != want {
+		if want := "https://callbacks.example.com/manage/" + c.ManageToken; c.ManageURL != want {
 			t.Fatalf("manage_url = %q, want %q", c.ManageURL, want)
 		}
 		erased := b.create(t, "+14155550102", 1)
@@ -529,7 +533,7 @@ func TestSelfServiceBadLinks(t *testing.T) {
 			t.Fatalf("404 body hints: %s", first)
 		}
 		// The real one still opens.
-		wantStatus(t, b.do(t, "GET", c.ManageURL[len("https://callbacks.example.com"):], false, nil), 200)
+		wantStatus(t, b.do(t, "GET", c.api(), false, nil), 200)
 	})
 }
 
@@ -542,9 +546,9 @@ func TestSelfServiceRateLimit(t *testing.T) {
 			limits: selfservice.Limits{PerToken: 1.0 / 60, PerTokenBurst: 3, PerAddress: 1.0 / 60, PerAddressBurst: 5}})
 		c := b.create(t, "+14155550100", 0)
 		for range 3 {
-			wantStatus(t, b.do(t, "GET", c.ManageURL, false, nil), 200)
+			wantStatus(t, b.do(t, "GET", c.api(), false, nil), 200)
 		}
-		r := b.do(t, "GET", c.ManageURL, false, nil)
+		r := b.do(t, "GET", c.api(), false, nil)
 		wantStatus(t, r, 429)
 		var p problem
 		r.decode(t, &p)
@@ -563,7 +567,7 @@ func TestSelfServiceRateLimit(t *testing.T) {
 		}
 		// A minute later the link has one request again.
 		b.set(b.now().Add(61 * time.Second))
-		wantStatus(t, b.do(t, "GET", c.ManageURL, false, nil), 200)
+		wantStatus(t, b.do(t, "GET", c.api(), false, nil), 200)
 	})
 }
 
@@ -580,7 +584,7 @@ func TestSelfServiceRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := b.do(t, "PATCH", c.ManageURL, false, map[string]any{"time_slot_matrix": []any{b.slot(1 + i)}})
+				r := b.do(t, "PATCH", c.api(), false, map[string]any{"time_slot_matrix": []any{b.slot(1 + i)}})
 				switch r.status {
 				case 200:
 					ok.Add(1)
@@ -653,7 +657,7 @@ func TestOptOutRace(t *testing.T) {
 		const number = "+14155550166"
 		c := b.create(t, number, 0)
 		var wg sync.WaitGroup
-		wg.Go(func() { wantStatus(t, b.do(t, "POST", c.ManageURL+"/opt-out", false, nil), 200) })
+		wg.Go(func() { wantStatus(t, b.do(t, "POST", c.api()+"/opt-out", false, nil), 200) })
 		for i := range 12 {
 			wg.Go(func() {
 				start := b.base.Add(time.Duration(1+i) * 15 * time.Minute)

@@ -48,25 +48,29 @@ func (s *Server) openLink(w http.ResponseWriter, r *http.Request, token string) 
 // cancel confirmation, the reschedule form (Picker).
 type managePage struct {
 	base
-	Token   string
-	Path    string // /manage/{token}
-	LangQ   string // "?lang=xx" when chosen by ?lang=, else ""
-	LangTag string // the tag it was chosen by ("de-AT")
-	CSRF    string
-	Queue   string
-	When    string
-	Zone    string
-	TZ      string
-	Number  string
-	Status  string
-	Outcome string
-	SMSOff  bool
-	Done    string // the role=status confirmation of the last action
-	Notice  string // why a change is not possible
-	Error   string // a refused action (role=alert)
-	Resched bool
-	Cancel  bool
-	Picker  *picker
+	Token    string
+	Path     string // /manage/{token}
+	LangQ    string // "?lang=xx" when chosen by ?lang=, else ""
+	LangTag  string // the tag it was chosen by ("de-AT")
+	Back     string // the manage page, in this language and zone
+	CSRF     string
+	Queue    string
+	When     string
+	Zone     string
+	TZ       string
+	Zones    zoneView // the time zone select
+	Number   string
+	Status   string
+	Outcome  string
+	SMSOff   bool
+	Done     string // the role=status confirmation of the last action
+	Notice   string // why a change is not possible
+	Error    string // a refused action (role=alert)
+	Resched  bool
+	Cancel   bool
+	Confirm  bool
+	Picker   *picker
+	Reserved *reservation.Reservation
 }
 
 // newManagePage fills the page for a reservation.
@@ -95,6 +99,16 @@ func (s *Server) newManagePage(w http.ResponseWriter, r *http.Request, res *rese
 	p.TZ = loc.String()
 	p.When = formatWhen(res.Slot.Start.In(loc), res.Slot.End.In(loc), l.Lang)
 	p.Zone = zoneLabel(loc.String())
+	queueLoc := loc
+	if qerr == nil {
+		queueLoc = q.Calendar.Location
+	}
+	p.Zones = makeZoneView(loc, queueLoc, l.Region)
+	back := url.Values{"tz": {p.TZ}}
+	if p.LangQ != "" {
+		back.Set("lang", l.Lang)
+	}
+	p.Back = p.Path + "?" + back.Encode()
 	p.Status = p.T("status." + string(v.Status))
 	if res.Outcome != "" {
 		p.Outcome = p.T("outcome." + string(res.Outcome))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -11,13 +12,13 @@ import (
 	"github.com/slotline/slotline/internal/web"
 )
 
-// manageLink books through the page and returns the manage page's path.
-func (b *bundle) manageLink(t *testing.T, phone string) string {
+// manageLink books through the page (query: more of the booking page's
+// query) and returns the manage page's link.
+func (b *bundle) manageLink(t *testing.T, phone string, query ...string) string {
 	t.Helper()
-	p := b.bookNoJS(t, "?date=2026-12-02", phone)
+	p := b.bookNoJS(t, "?date=2026-12-02"+strings.Join(query, ""), phone)
 	href, _ := attr(links(p.doc, "Change or cancel")[0], "href")
-	path, _, _ := strings.Cut(href, "?")
-	return path
+	return href
 }
 
 func status(p page) string {
@@ -51,6 +52,47 @@ func TestManage(t *testing.T) {
 			if len(buttons(p.doc, name)) != 1 {
 				t.Errorf("no button %q", name)
 			}
+		}
+	})
+	t.Run("zone", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, options{})
+		// Booked in Berlin: the link opens the page in Berlin's time.
+		link := b.manageLink(t, "2015550123", "&tz=Europe/Berlin")
+		u, err := url.Parse(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := b.get(t, link)
+		if body := text(p.doc); !strings.Contains(body, "Wednesday, December 2, 2026, 3:00 – 3:15 PM (Europe/Berlin)") {
+			t.Errorf("booked in Berlin, the manage page reads %s", body)
+		}
+		checkPage(t, p, "en")
+		sel := find(control(t, p.doc, "Time zone"), withAttr("selected", ""))
+		if len(sel) != 1 || func() string { v, _ := attr(sel[0], "value"); return v }() != "Europe/Berlin" {
+			t.Error("the time zone select does not show Europe/Berlin")
+		}
+		// The actions keep the zone.
+		if f := formOf(ancestor(buttons(p.doc, "Reschedule")[0], "form")); f.Get("tz") != "Europe/Berlin" {
+			t.Errorf("the Reschedule form sends tz %q", f.Get("tz"))
+		}
+		// The select changes it, through a GET of the page.
+		zf := ancestor(control(t, p.doc, "Time zone"), "form")
+		if len(buttons(zf, "Show times")) != 1 {
+			t.Fatal("the time zone select has no button")
+		}
+		action, _ := attr(zf, "action")
+		q := formOf(zf)
+		q.Set("tz", "America/Los_Angeles")
+		p = b.get(t, action+"?"+q.Encode())
+		if body := text(p.doc); !strings.Contains(body, "Wednesday, December 2, 2026, 6:00 – 6:15 AM (America/Los Angeles)") {
+			t.Errorf("in Los Angeles, the manage page reads %s", body)
+		}
+		// The link without a zone (the one in the SMS): the number's
+		// zone, New Jersey's.
+		p = b.get(t, u.Path)
+		if body := text(p.doc); !strings.Contains(body, "Wednesday, December 2, 2026, 9:00 – 9:15 AM (America/New York)") {
+			t.Errorf("without a zone, the manage page reads %s", body)
 		}
 	})
 	t.Run("reschedule", func(t *testing.T) {
@@ -152,8 +194,8 @@ func TestManage(t *testing.T) {
 	t.Run("cutoff", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, options{deps: func(d *web.Deps) { d.FormTTL = 48 * time.Hour }})
-		link := b.manageLink(t, "2015550123")
-		post, form := postForm(t, b.get(t, link+"/cancel").doc, "Cancel callback")
+		link, _ := url.Parse(b.manageLink(t, "2015550123"))
+		post, form := postForm(t, b.get(t, link.Path+"/cancel?"+link.RawQuery).doc, "Cancel callback")
 		// The slot is on December 2 at 9:00; changes end an hour before.
 		b.advance(23*time.Hour + 30*time.Minute)
 		res := b.post(t, post, form)
@@ -172,7 +214,11 @@ func TestLinkErrors(t *testing.T) {
 	t.Parallel()
 	b := setup(t, options{})
 	link := b.manageLink(t, "2015550123")
-	token := strings.TrimPrefix(link, "/manage/")
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimPrefix(u.Path, "/manage/")
 	tampered := []byte(token)
 	if tampered[5] == 'A' {
 		tampered[5] = 'B'
