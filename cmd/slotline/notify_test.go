@@ -13,6 +13,7 @@ import (
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/storage/storagetest"
 )
 
 // TestKillBetweenSendAndRecordSendsOnce kills the server with SIGKILL
@@ -21,8 +22,20 @@ import (
 // starts it again, and checks that the customer got exactly one message:
 // the restarted process sends it again under the same idempotency key,
 // which the simulator answers from the first send, and records it once.
+// On SQLite and on PostgreSQL.
 func TestKillBetweenSendAndRecordSendsOnce(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		killBetweenSendAndRecord(t, "sqlite:"+filepath.Join(t.TempDir(), "n.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		killBetweenSendAndRecord(t, storagetest.PostgresDSN(t))
+	})
+}
+
+func killBetweenSendAndRecord(t *testing.T, db string) {
 	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1)})
 	simURL, err := sim.Start("127.0.0.1:0")
 	if err != nil {
@@ -32,11 +45,10 @@ func TestKillBetweenSendAndRecordSendsOnce(t *testing.T) {
 	release := sim.HoldSMS()
 	defer release()
 	dir := t.TempDir()
-	db := filepath.Join(dir, "n.db")
 	cfg := filepath.Join(dir, "slotline.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 listen: 127.0.0.1:0
-database: sqlite:%s
+database: "%s"
 clients:
   - {id: website, secret: website-secret-0123456789, scopes: [callback:read, callback:write]}
 genesys:
@@ -122,14 +134,14 @@ queues:
 }
 
 // notifiedEvents stops s and returns the reservation.notified events of
-// reservation id in the database.
+// reservation id in the database db (a DSN).
 func notifiedEvents(t *testing.T, db, id string, s *server) []reservation.Event {
 	t.Helper()
 	s.cmd.Process.Kill()
 	<-s.done
 	s.done <- nil
 	ctx := context.Background()
-	store, err := storage.Open(ctx, "sqlite:"+db, storage.Options{})
+	store, err := storage.Open(ctx, db, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
