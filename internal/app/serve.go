@@ -312,7 +312,8 @@ In a browser:
 }
 
 // housekeeping deletes expired tokens, Idempotency-Key records, expired
-// proofs of work, finished
+// proofs of work, the records of messages to customers of reservations
+// over for 30 days, finished
 // webhook deliveries older than 30 days and leases their dead holders left
 // an hour ago, and
 // erases phone numbers of finished reservations past the retention period.
@@ -331,6 +332,9 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 		}
 		if _, err := store.DeleteOldDeliveries(ctx, now.Add(-30*24*time.Hour)); err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "delete old webhook deliveries", "err", err)
+		}
+		if _, err := store.DeleteOldNotifications(ctx, now.Add(-30*24*time.Hour)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "delete old message records", "err", err)
 		}
 		if _, err := store.DeleteExpiredLeases(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "delete expired leases", "err", err)

@@ -122,3 +122,24 @@ func (s *Store) FindSendingNotifications(ctx context.Context, limit int) ([]noti
 	}
 	return out, rs.Err()
 }
+
+// DeleteOldNotifications deletes the records of messages dealt with (not
+// sending) last changed before t, of reservations that are over
+// (completed, missed, canceled, failed): nothing can ask for those
+// messages again. It returns how many it deleted.
+func (s *Store) DeleteOldNotifications(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *Tx) error {
+		var err error
+		n, err = tx.exec(ctx, `DELETE FROM notifications WHERE state IN ($1, $2, $3, $4) AND updated_at < $5
+			AND reservation_id IN (SELECT id FROM reservations WHERE status IN ($6, $7, $8, $9))`,
+			notify.StateSent, notify.StateRefused, notify.StateFailed, notify.StateSkipped, micros(before),
+			string(reservation.StatusCompleted), string(reservation.StatusMissed), string(reservation.StatusCanceled),
+			string(reservation.StatusFailed))
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("delete old notifications: %w", err)
+	}
+	return n, nil
+}

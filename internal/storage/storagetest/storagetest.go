@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/slotline/slotline/internal/audit"
+	"github.com/slotline/slotline/internal/notify"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -57,6 +58,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"StoredEvents", testStoredEvents},
 		{"Owners", testOwners},
 		{"SpentProofs", testSpentProofs},
+		{"OldNotifications", testOldNotifications},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -1262,5 +1264,43 @@ func testOwners(t *testing.T, s *storage.Store) {
 	admin.Actor = "ops"
 	if err := s.DeleteEndpoint(ctx, e.ID, admin); err != nil {
 		t.Fatalf("an unlimited write (webhook:admin): %v", err)
+	}
+}
+
+// testOldNotifications: the records of messages dealt with are deleted once
+// old, for reservations that are over; a reservation still scheduled, or a
+// message still being sent, keeps its record.
+func testOldNotifications(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	over := create(t, s, "q1", cand(0, 5))
+	live := create(t, s, "q1", cand(1, 5))
+	sent := storage.Outcome{State: notify.StateSent, Event: reservation.EventNotified}
+	for _, r := range []*reservation.Reservation{over, live} {
+		if _, err := s.ClaimNotification(ctx, r.ID, "confirm", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FinishNotification(ctx, r.ID, "confirm", "", sent, write()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.ClaimNotification(ctx, over.ID, "cancel", ""); err != nil { // still sending
+		t.Fatal(err)
+	}
+	if _, _, err := s.CancelReservation(ctx, over.ID, write()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteOldNotifications(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("DeleteOldNotifications of records an hour old = %d, %v; want 0 (they are new)", n, err)
+	}
+	if n, err := s.DeleteOldNotifications(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Errorf("DeleteOldNotifications = %d, %v; want 1 (the canceled reservation's confirmation)", n, err)
+	}
+	if _, err := s.FindNotification(ctx, over.ID, "confirm", ""); !errors.Is(err, reservation.ErrNotFound) {
+		t.Errorf("the deleted record: %v", err)
+	}
+	for _, k := range []struct{ id, kind string }{{over.ID, "cancel"}, {live.ID, "confirm"}} {
+		if _, err := s.FindNotification(ctx, k.id, k.kind, ""); err != nil {
+			t.Errorf("record %s of %s: %v, want it kept", k.kind, k.id, err)
+		}
 	}
 }
