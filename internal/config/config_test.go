@@ -46,7 +46,7 @@ func TestLoadFullExample(t *testing.T) {
 	t.Parallel()
 	got, err := config.Load("testdata/full.yaml", env("SLOTLINE_WEBSITE_SECRET", "website-secret-0123456789",
 		"GENESYS_CLIENT_ID", "0c8f7e1a-genesys-client", "GENESYS_CLIENT_SECRET", "genesys-secret-0123456789",
-		"SLOTLINE_WIDGET_KEY", "pk_live_0123456789abcdefghij"))
+		"SLOTLINE_WIDGET_KEY", "pk_live_0123456789abcdefghij", "SLOTLINE_SELF_SECRET", "self-service-secret-0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,8 @@ func TestLoadFullExample(t *testing.T) {
 			CancelVerifyWindow: 20 * time.Second,
 			Sandbox:            config.Default().Genesys.Sandbox,
 		},
-		SMS: config.SMS{Text: "We tried to call you back about {reason}. Reply or book a new time."},
+		SMS: config.SMS{Text: "We tried to call you back about {reason}. Reply or book a new time.",
+			Templates: map[string]map[string]string{"fr-CA": {"remind": "Rappel : {queue} vous appelle le {time}. Modifier : {manage_url}"}}},
 		Queues: []config.Queue{{
 			ID:                "queue_12345",
 			GenesysQueueID:    "7f1c9a2e-0000-4000-8000-000000000001",
@@ -111,8 +112,9 @@ func TestLoadFullExample(t *testing.T) {
 			Locale:            "fr-CA",
 			// cancel_if_reached_within: 2h
 			CancelIfReachedWithin: 2 * time.Hour,
-			SelfService:           config.DefaultSelfPolicy,
-			Notify:                notify.DefaultPolicy,
+			SelfService:           reservation.SelfPolicy{MaxReschedules: 2, Cutoff: 30 * time.Minute},
+			Notify: notify.Policy{Confirm: true, RemindBefore: 30 * time.Minute, OnCancel: true, OnMissed: true,
+				Quiet: notify.QuietHours{Start: 21 * 60, End: 8 * 60}},
 			NumberRules: reservation.NumberRules{Countries: []string{"US", "CA"}, Block: []string{"+1900", "+1976"},
 				RefuseTypes: []string{"premium_rate", "shared_cost", "pager"}},
 			Admission: reservation.Admission{Duplicates: "strict", Scope: "all",
@@ -157,7 +159,8 @@ func TestLoadFullExample(t *testing.T) {
 				Horizon:     30 * 24 * time.Hour,
 			},
 		}},
-		SelfService: config.Default().SelfService,
+		SelfService: config.SelfService{Secret: "self-service-secret-0123456789", LinkTTL: 48 * time.Hour,
+			PerToken: 10.0 / 60, PerTokenBurst: 5, PerAddress: 1, PerAddressBurst: 30},
 		PublishableKeys: []config.PublishableKey{{
 			ID:      "website-widget",
 			Key:     "pk_live_0123456789abcdefghij",
