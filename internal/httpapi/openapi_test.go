@@ -1055,6 +1055,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"Self", testSelf},
 		{"Admission", testAdmissionConformance},
 		{"Public", testPublicConformance},
+		{"Reports", testReportsConformance},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented

@@ -23,6 +23,7 @@ import (
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/pow"
+	"github.com/slotline/slotline/internal/report"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/selfservice"
 	"github.com/slotline/slotline/internal/storage"
@@ -47,6 +48,7 @@ type Store interface {
 	FindDeliveries(ctx context.Context, endpointID, status, cursor string, limit int) ([]*storage.Delivery, string, error)
 	FeedTokenOwner(ctx context.Context, queueID, hash string) (string, error)
 	SetFeedToken(ctx context.Context, clientID, queueID, hash string, w reservation.Write) error
+	OutcomeFacts(ctx context.Context, queueID, clientID string, from, to time.Time) ([]report.Facts, error)
 }
 
 // Deps is what the server needs.
@@ -160,6 +162,7 @@ func (s *Server) addRoutes() {
 	m.Handle("POST /api/v2/queues/{id}/calendar-token", s.authorize("webhook:write", "calendar.rotate_feed_token", s.handleFeedToken))
 	m.Handle("GET /api/v2/queues/{id}", s.authorize("callback:read", "", s.handleQueue))
 	m.Handle("GET /api/v2/queues/{id}/availability", s.authorize("callback:read", "", s.handleAvailability))
+	m.Handle("GET /api/v2/reports/outcomes", s.authorize("callback:read", "", s.handleReportOutcomes))
 
 	// Customer self-service: the token in the path is the credential.
 	m.HandleFunc("GET /api/v2/self/{token}", s.selfRoute(s.handleSelfGet))

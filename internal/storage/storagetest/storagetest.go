@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Owners", testOwners},
 		{"SpentProofs", testSpentProofs},
 		{"OldNotifications", testOldNotifications},
+		{"OutcomeFacts", testOutcomeFacts},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -1302,5 +1303,70 @@ func testOldNotifications(t *testing.T, s *storage.Store) {
 		if _, err := s.FindNotification(ctx, k.id, k.kind, ""); err != nil {
 			t.Errorf("record %s of %s: %v, want it kept", k.kind, k.id, err)
 		}
+	}
+}
+
+// testOutcomeFacts: the report's facts of each reservation of a queue in a
+// window: where it ended, who canceled it, when Genesys first worked on
+// it, and the messages sent; another queue's, another window's and, with
+// a client, another client's are left out.
+func testOutcomeFacts(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	reached := create(t, s, "q1", cand(0, 5))
+	missed := create(t, s, "q1", cand(1, 5))
+	canceled := create(t, s, "q1", cand(2, 5))
+	create(t, s, "q2", cand(0, 5))  // another queue
+	create(t, s, "q1", cand(40, 5)) // past the window
+	started := base.Add(2 * time.Minute)
+	at := func(tm time.Time) reservation.Write {
+		w := write()
+		w.Origin = reservation.OriginGenesys
+		w.Now = tm
+		return w
+	}
+	for _, step := range []struct {
+		id string
+		u  reservation.GenesysUpdate
+		w  reservation.Write
+	}{
+		{reached.ID, reservation.GenesysUpdate{Status: reservation.StatusInProgress}, at(started)},
+		{reached.ID, reservation.GenesysUpdate{Status: reservation.StatusCompleted, Outcome: reservation.OutcomeReached}, at(started.Add(5 * time.Minute))},
+		{missed.ID, reservation.GenesysUpdate{Status: reservation.StatusInProgress}, at(base.Add(25 * time.Minute))},
+		{missed.ID, reservation.GenesysUpdate{Status: reservation.StatusMissed, Outcome: reservation.OutcomeNotReached}, at(base.Add(30 * time.Minute))},
+	} {
+		if _, _, err := s.ApplyGenesys(ctx, step.id, step.u, step.w); err != nil {
+			t.Fatalf("ApplyGenesys %s: %v", step.u.Status, err)
+		}
+	}
+	cw := write()
+	cw.Origin = reservation.OriginCustomer
+	if _, _, err := s.CancelReservation(ctx, canceled.ID, cw); err != nil {
+		t.Fatal(err)
+	}
+	sent := storage.Outcome{State: notify.StateSent, Event: reservation.EventNotified}
+	for _, kind := range []string{notify.KindConfirm, notify.KindRemind} {
+		if _, err := s.FinishNotification(ctx, reached.ID, kind, "", sent, write()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	facts, err := s.OutcomeFacts(ctx, "q1", "", base.Add(-time.Hour), base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(facts) != 3 || facts[0].ID != reached.ID || facts[1].ID != missed.ID || facts[2].ID != canceled.ID {
+		t.Fatalf("facts %+v, want the three reservations of q1 in the window, in slot order", facts)
+	}
+	if f := facts[0]; f.Outcome != reservation.OutcomeReached || !f.StartedAt.Equal(started) || f.Messages != 2 || f.Reminders != 1 ||
+		!f.SlotStart.Equal(base) {
+		t.Errorf("reached: %+v", f)
+	}
+	if f := facts[1]; f.Outcome != reservation.OutcomeNotReached || !f.StartedAt.Equal(base.Add(25*time.Minute)) || f.Messages != 0 {
+		t.Errorf("missed: %+v", f)
+	}
+	if f := facts[2]; f.Status != reservation.StatusCanceled || f.CanceledBy != reservation.OriginCustomer || !f.StartedAt.IsZero() {
+		t.Errorf("canceled: %+v", f)
+	}
+	if facts, err := s.OutcomeFacts(ctx, "q1", "another-client", base.Add(-time.Hour), base.Add(time.Hour)); err != nil || len(facts) != 0 {
+		t.Errorf("another client's facts: %+v, %v", facts, err)
 	}
 }
