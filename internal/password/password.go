@@ -135,3 +135,24 @@ func New(password string) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, Memory, Time, Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
+
+// Dummy returns a hash of a random password with h's parameters, for
+// checking a password of an unknown user as long as a known one's.
+func (h *Hash) Dummy() *Hash {
+	pw := make([]byte, 16)
+	_, _ = rand.Read(pw)
+	if h.kind == "bcrypt" {
+		cost, _ := bcrypt.Cost(h.bcrypt)
+		b, err := bcrypt.GenerateFromPassword(pw, cost)
+		if err == nil {
+			return &Hash{kind: "bcrypt", bcrypt: b}
+		}
+	}
+	d := &Hash{kind: "argon2id", memory: h.memory, time: h.time, threads: h.threads, salt: make([]byte, saltLen)}
+	if h.kind != "argon2id" {
+		d.memory, d.time, d.threads = Memory, Time, Threads
+	}
+	_, _ = rand.Read(d.salt)
+	d.key = argon2.IDKey(pw, d.salt, d.time, d.memory, d.threads, keyLen)
+	return d
+}
