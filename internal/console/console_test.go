@@ -305,7 +305,9 @@ func TestSignIn(t *testing.T) {
 				t.Errorf("no alert:\n%s", r.body)
 			}
 		}
-		strip := func(s string) string { return ticketRE.ReplaceAllString(regexp.MustCompile(`value="(ada|nobody)"`).ReplaceAllString(s, ""), "") }
+		strip := func(s string) string {
+			return ticketRE.ReplaceAllString(regexp.MustCompile(`value="(ada|nobody)"`).ReplaceAllString(s, ""), "")
+		}
 		if strip(wrong.body) != strip(unknown.body) {
 			t.Error("a wrong password and an unknown user read differently")
 		}
