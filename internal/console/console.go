@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slotline/slotline/internal/audit"
@@ -98,7 +99,7 @@ type Deps struct {
 type Server struct {
 	store       Store
 	operators   map[string]operatorEntry
-	dummy       *password.Hash
+	dummy       func() *password.Hash // made on first use
 	queues      []Queue
 	idle, max   time.Duration
 	secureHTTPS bool
@@ -156,11 +157,14 @@ func New(d Deps) (*Server, error) {
 		}
 		s.operators[o.Username] = operatorEntry{op: o, hash: h}
 		if s.dummy == nil {
-			s.dummy = h.Dummy()
+			s.dummy = sync.OnceValue(h.Dummy)
 		}
 	}
 	if s.dummy == nil {
-		s.dummy, _ = password.Parse(password.New("no operator"))
+		s.dummy = sync.OnceValue(func() *password.Hash {
+			h, _ := password.Parse(password.New("no operator"))
+			return h
+		})
 	}
 	var err error
 	if s.msgs, err = loadCatalogs(); err != nil {

@@ -32,7 +32,7 @@ func testConsoleSessions(t *testing.T, s *storage.Store) {
 	if d := cmp.Diff(a, got); d != "" {
 		t.Errorf("FindConsoleSession (-want +got):\n%s", d)
 	}
-	if got, err := s.FindConsoleSession(ctx, "bb"); err != nil || got.Queues != nil && len(got.Queues) != 0 {
+	if got, err := s.FindConsoleSession(ctx, "bb"); err != nil || len(got.Queues) != 0 {
 		t.Errorf("session without queues = %+v, %v", got, err)
 	}
 	if _, err := s.FindConsoleSession(ctx, "zz"); reservation.ErrorCode(err) != reservation.ENOTFOUND {
