@@ -1,6 +1,7 @@
 // Package app is the slotline command: its subcommands (serve, migrate,
-// audit verify, sim, watch, version) and the wiring of serve, which builds
-// every package of Slotline and connects them, top to bottom, in serve.go.
+// audit verify, sim, watch, operator hash, version) and the wiring of
+// serve, which builds every package of Slotline and connects them, top to
+// bottom, in serve.go.
 // cmd/slotline's main only calls Run; cmd/slotline-bench runs Serve as the
 // server it measures.
 package app
@@ -69,6 +70,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return &usageError{"slotline bench moved to slotline-bench"}
 	case "sim":
 		return quietHelp(simCmd(ctx, rest, getenv, stdout, stderr))
+	case "operator":
+		return quietHelp(operatorCmd(ctx, rest, stdin, stdout, stderr))
 	default:
 		fmt.Fprint(stderr, usage)
 		return &usageError{fmt.Sprintf("unknown command %q", cmd)}
@@ -83,6 +86,7 @@ Commands:
   audit verify    check the audit log's hash chain
   sim             run the Genesys Cloud simulator on its own
   watch           print the event stream live (acks, resumes after a drop)
+  operator hash   read a password from stdin, print its argon2id hash (operators[].password_hash)
   version         print the version
 
 Run "slotline <command> -h" for a command's flags. The benchmarks are a

@@ -19,6 +19,7 @@ import (
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/connlimit"
+	"github.com/slotline/slotline/internal/console"
 	"github.com/slotline/slotline/internal/httpapi"
 	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/metrics"
@@ -159,6 +160,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// The operators' console: local operators' sign-in and sessions.
+	cons, err := console.New(consoleDeps(cfg, store, logger.With("component", "console")))
+	if err != nil {
+		return err
+	}
 	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
 	// The browser code: the widget (CORS for the publishable keys'
 	// origins), its demo page and the booking pages' script.
@@ -177,7 +183,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		StreamsPerClient: cfg.Stream.MaxSubscriptionsPerClient, WriteTimeout: cfg.HTTP.WriteTimeout,
 		Webhooks: endpoints, Dispatcher: disp, Self: self, Pages: pages,
 		Keys: keys, Proof: proof, ChallengeLimit: challengeLimit(cfg),
-		Widget: webassets.Handler(widgetOpts),
+		Widget: webassets.Handler(widgetOpts), Console: cons,
 	})
 
 	// Run: the jobs, the listener, the hours importer, the stream hub, the
@@ -312,8 +318,8 @@ In a browser:
 }
 
 // housekeeping deletes expired tokens, Idempotency-Key records, expired
-// proofs of work, the records of messages to customers of reservations
-// over for 30 days, finished
+// proofs of work, console sessions, the records of messages to customers
+// of reservations over for 30 days, finished
 // webhook deliveries older than 30 days and leases their dead holders left
 // an hour ago, and
 // erases phone numbers of finished reservations past the retention period.
@@ -344,6 +350,9 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 		}
 		if _, err := store.DeleteSpentProofs(ctx, now.Add(-time.Minute)); err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "delete expired proofs of work", "err", err)
+		}
+		if _, err := store.DeleteExpiredConsoleSessions(ctx, now.Add(-cfg.Console.SessionIdle), now.Add(-cfg.Console.SessionMax)); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "delete expired console sessions", "err", err)
 		}
 		if d := cfg.Retention.EraseNumbersAfter; d > 0 {
 			if n, err := store.EraseNumbers(ctx, now.Add(-d)); err != nil && ctx.Err() == nil {

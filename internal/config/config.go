@@ -80,6 +80,15 @@
 //	  ttl: 5m                                # how long a challenge can be solved and used
 //	  per_address: 5/s                       # challenges per source address (default 5/s, burst 20)
 //	  per_address_burst: 20
+//	operators:                              # optional: local operators of the console
+//	  - username: ada
+//	    password_hash: $argon2id$v=19$m=65536,t=3,p=4$…   # or bcrypt $2b$…; make one with: slotline operator hash
+//	    role: supervisor                     # viewer|supervisor|admin
+//	    queues: [queue_12345]                # optional; absent = all queues
+//	console:
+//	  session_idle: 30m                      # a session ends after this long without a request
+//	  session_max: 12h                       # and this long after sign-in at the latest
+//	  roles: {admin: ["Slotline Admin"], supervisor: [], viewer: []}   # Genesys roles or groups per role (Genesys sign-in, later)
 //
 // Durations use Go's syntax plus a leading d unit for days (30d, 1d12h).
 // An empty value means the same as an absent key: the default. Unknown keys
@@ -136,6 +145,10 @@ type Config struct {
 	// ProofOfWork is the cost asked of creates through a publishable key
 	// and of the booking page.
 	ProofOfWork ProofOfWork
+	// Operators are the console's local operators.
+	Operators []Operator
+	// Console configures the operators' console.
+	Console Console
 	// Warnings holds one line per setting that is allowed but questionable,
 	// in the same file:line: field: message form as errors.
 	Warnings []string
@@ -189,6 +202,7 @@ func Default() *Config {
 		SelfService: SelfService{LinkTTL: 24 * time.Hour, PerToken: 30.0 / 60, PerTokenBurst: 10,
 			PerAddress: 120.0 / 60, PerAddressBurst: 60},
 		ProofOfWork: DefaultProofOfWork,
+		Console:     Console{SessionIdle: DefaultSessionIdle, SessionMax: DefaultSessionMax},
 		LoginThrottle: LoginThrottle{
 			PerClient: 10.0 / 60, PerClientBurst: 5,
 			PerAddress: 30.0 / 60, PerAddressBurst: 20,
@@ -276,8 +290,9 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 		{"sms", onto(&c.SMS, p.sms)},
 		{"self_service", onto(&c.SelfService, p.selfService)},
 		{"proof_of_work", onto(&c.ProofOfWork, p.proofOfWork)},
+		{"console", onto(&c.Console, p.console)},
 	}
-	f, err := p.fields(root, "", append(keys(blocks), "queues", "publishable_keys")...)
+	f, err := p.fields(root, "", append(keys(blocks), "queues", "publishable_keys", "operators")...)
 	if err != nil {
 		return err
 	}
@@ -293,6 +308,9 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 	// After the queues, which the keys name.
 	if v := f["publishable_keys"]; v != nil {
 		c.PublishableKeys, err = p.publishableKeys(v, "publishable_keys", c)
+	}
+	if v := f["operators"]; v != nil && err == nil {
+		c.Operators, err = p.operators(v, "operators", c.Queues)
 	}
 	return err
 }

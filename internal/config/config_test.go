@@ -169,6 +169,7 @@ func TestLoadFullExample(t *testing.T) {
 			Rate:    20, Burst: 40, PerAddress: 2, PerAddressBurst: 10,
 		}},
 		ProofOfWork: config.ProofOfWork{MaxNumber: 100_000, TTL: 2 * time.Minute, PerAddress: 10, PerAddressBurst: 30},
+		Console:     config.Console{SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour},
 	}
 	if diff := cmp.Diff(want, got, compareLocations); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)

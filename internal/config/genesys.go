@@ -64,6 +64,12 @@ type Genesys struct {
 	CancelVerifyWindow time.Duration
 	// Sandbox configures the simulator; it is used in sandbox mode only.
 	Sandbox Sandbox
+	// ConsoleClientID and ConsoleClientSecret are the OAuth client (grant
+	// type Code Authorization) the console's sign-in with Genesys Cloud
+	// will use (console_client_id, console_client_secret_env); "" when not
+	// configured.
+	ConsoleClientID     string
+	ConsoleClientSecret string `json:"-"`
 }
 
 // String describes g without its client secret.
@@ -116,7 +122,7 @@ var genesysCredentials = []string{"client_id_env", "client_id", "client_secret_e
 func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 	f, err := p.fields(n, path, append([]string{"mode", "region", "api_url", "login_url",
 		"rate_limit", "budget", "max_retry_after", "call_timeout", "reconcile_every", "outcome_wait", "workers", "lost_create_window",
-		"cancel_verify_window", "sandbox"},
+		"cancel_verify_window", "sandbox", "console_client_id", "console_client_secret_env"},
 		genesysCredentials...)...)
 	if err != nil {
 		return err
@@ -143,6 +149,9 @@ func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 		{"sandbox", onto(&g.Sandbox, p.sandbox)},
 	})
 	if err != nil {
+		return err
+	}
+	if err := p.genesysConsole(f, path, g); err != nil {
 		return err
 	}
 	if g.Mode == "sandbox" {

@@ -106,6 +106,9 @@ type Deps struct {
 	// and its demo page) and /assets/js/ (the booking pages' script): see
 	// package webassets. Nil: neither.
 	Widget http.Handler
+	// Console serves the operators' console (internal/console) under
+	// /console; nil: none.
+	Console http.Handler
 }
 
 // Server is the HTTP API.
@@ -188,6 +191,11 @@ func (s *Server) addRoutes() {
 	if s.Widget != nil {
 		m.Handle("/widget/", s.Widget)
 		m.Handle("/assets/js/", s.Widget)
+	}
+	// The operators' console, server-rendered; it sets its own headers.
+	if s.Console != nil {
+		m.Handle("/console", s.Console)
+		m.Handle("/console/", s.Console)
 	}
 
 	m.HandleFunc("/", s.handleNoRoute)

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"SpentProofs", testSpentProofs},
 		{"OldNotifications", testOldNotifications},
 		{"OutcomeFacts", testOutcomeFacts},
+		{"ConsoleSessions", testConsoleSessions},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {

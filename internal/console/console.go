@@ -1,0 +1,344 @@
+// Package console serves the operators' console under /console: the
+// sign-in of local operators (configured with argon2id or bcrypt hashes),
+// their sessions (random ids kept only as SHA-256 digests in the
+// database, idle and absolute timeouts, a CSRF token per session), the
+// roles (viewer, supervisor, admin) and the console's shell. Pages are
+// server-rendered with html/template in the operator's language (message
+// catalogs in i18n/), with the customer pages' security headers and no
+// inline script or style.
+//
+// The pages behind the shell's navigation (capacity, reservations, live,
+// health, reports) are later parts; until then they answer a plain
+// "Coming soon" page. The sign-in with Genesys Cloud is a later part too:
+// its button is shown when genesys.console_client_id is configured.
+package console
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slotline/slotline/internal/audit"
+	"github.com/slotline/slotline/internal/auth"
+	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/password"
+	"github.com/slotline/slotline/internal/storage"
+)
+
+// CookieName is the session cookie's name; its Path is /console.
+const CookieName = "slotline_console"
+
+// loginCookie is the cookie of the sign-in form's ticket (double submit:
+// the same random value in the cookie and in the form).
+const loginCookie = "slotline_console_login"
+
+// Store is what the console reads and writes.
+type Store interface {
+	CreateConsoleSession(ctx context.Context, cs *storage.ConsoleSession) error
+	FindConsoleSession(ctx context.Context, digest string) (*storage.ConsoleSession, error)
+	TouchConsoleSession(ctx context.Context, digest string, at time.Time) error
+	DeleteConsoleSession(ctx context.Context, digest string) (bool, error)
+	RecordAudit(ctx context.Context, entry *audit.Entry) error
+}
+
+// Queue is a queue as the console names it.
+type Queue struct {
+	ID, Name string
+}
+
+// Defaults of the sign-in limits (failed attempts; a success gives its
+// token back): per username and source address 5 at once then 5 a
+// minute, per source address 20 then 20 a minute, per username from
+// anywhere 20 then 20 a minute.
+const (
+	DefaultPerUserAddress      = 5.0 / 60
+	DefaultPerUserAddressBurst = 5
+	DefaultPerAddress          = 20.0 / 60
+	DefaultPerAddressBurst     = 20
+	DefaultPerUser             = 20.0 / 60
+	DefaultPerUserBurst        = 20
+)
+
+// Deps is what the console needs.
+type Deps struct {
+	Store Store
+	// Operators are the local operators (config operators).
+	Operators []config.Operator
+	// Queues are the configured queues, in order.
+	Queues []Queue
+	// SessionIdle and SessionMax are the idle and absolute timeouts
+	// (defaults config.DefaultSessionIdle and DefaultSessionMax).
+	SessionIdle, SessionMax time.Duration
+	// PublicURL is the server's public URL ("" when unset): an https one
+	// makes the cookie Secure, and its host is this server's origin besides
+	// the request's Host.
+	PublicURL string
+	// GenesysSignIn shows the button "Sign in with Genesys Cloud"
+	// (genesys.console_client_id is configured).
+	GenesysSignIn bool
+	Logger        *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// LoginThrottle and UserThrottle limit failed sign-ins: the first per
+	// username and address (its client key) and per address, the second
+	// per username from anywhere (its client key, with no address). Nil:
+	// the defaults above.
+	LoginThrottle, UserThrottle *auth.Throttle
+}
+
+// Server serves the console.
+type Server struct {
+	store       Store
+	operators   map[string]operatorEntry
+	dummy       func() *password.Hash // made on first use
+	queues      []Queue
+	idle, max   time.Duration
+	secureHTTPS bool
+	publicHost  string
+	genesys     bool
+	logger      *slog.Logger
+	now         func() time.Time
+	throttle    *auth.Throttle
+	userLimit   *auth.Throttle
+	msgs        catalogs
+	tmpl        *template.Template
+	mux         *http.ServeMux
+}
+
+type operatorEntry struct {
+	op   config.Operator
+	hash *password.Hash
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/console.css
+var consoleCSS []byte
+
+// New returns the console. It fails when an operator's hash does not
+// parse (config checked it) or the embedded catalogs or templates do not
+// load.
+func New(d Deps) (*Server, error) {
+	s := &Server{store: d.Store, operators: map[string]operatorEntry{}, queues: d.Queues,
+		idle: cmp.Or(d.SessionIdle, config.DefaultSessionIdle), max: cmp.Or(d.SessionMax, config.DefaultSessionMax),
+		genesys: d.GenesysSignIn, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
+		mux: http.NewServeMux()}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if u, err := url.Parse(d.PublicURL); err == nil && d.PublicURL != "" {
+		s.publicHost = u.Host
+		s.secureHTTPS = u.Scheme == "https"
+	}
+	if s.throttle == nil {
+		s.throttle = auth.NewThrottle(auth.ThrottleConfig{PerClient: DefaultPerUserAddress, PerClientBurst: DefaultPerUserAddressBurst,
+			PerAddress: DefaultPerAddress, PerAddressBurst: DefaultPerAddressBurst, Now: s.now})
+	}
+	if s.userLimit == nil {
+		s.userLimit = auth.NewThrottle(auth.ThrottleConfig{PerClient: DefaultPerUser, PerClientBurst: DefaultPerUserBurst, Now: s.now})
+	}
+	for _, o := range d.Operators {
+		h, err := password.Parse(o.PasswordHash)
+		if err != nil {
+			return nil, fmt.Errorf("console: operator %q: %w", o.Username, err)
+		}
+		s.operators[o.Username] = operatorEntry{op: o, hash: h}
+		if s.dummy == nil {
+			s.dummy = sync.OnceValue(h.Dummy)
+		}
+	}
+	if s.dummy == nil {
+		s.dummy = sync.OnceValue(func() *password.Hash {
+			h, _ := password.Parse(password.New("no operator"))
+			return h
+		})
+	}
+	var err error
+	if s.msgs, err = loadCatalogs(); err != nil {
+		return nil, err
+	}
+	if s.tmpl, err = template.New("").ParseFS(templateFS, "templates/*.html"); err != nil {
+		return nil, fmt.Errorf("console: templates: %w", err)
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /console/assets/console.css", s.handleCSS)
+	m.HandleFunc("GET /console/login", s.handleLogin)
+	m.HandleFunc("POST /console/login", s.handleLoginPost)
+	// TODO(issue 16, sign-in with Genesys Cloud): the OAuth 2.0
+	// authorization code flow with PKCE against the org's login host
+	// (genesys.console_client_id), its callback, GET /api/v2/users/me?
+	// expand=authorization and the mapping of console.roles. Until it is
+	// built, the button leads to a page that says so.
+	m.HandleFunc("GET /console/login/genesys", func(w http.ResponseWriter, r *http.Request) {
+		s.plain(w, r, http.StatusNotImplemented, "genesys")
+	})
+	m.Handle("POST /console/logout", s.Require(Viewer)(http.HandlerFunc(s.handleLogout)))
+	m.Handle("GET /console", s.Require(Viewer)(http.HandlerFunc(s.handleHome)))
+	m.Handle("GET /console/{$}", http.RedirectHandler("/console", http.StatusSeeOther))
+	// The pages of later parts.
+	soon := s.Require(Viewer)(http.HandlerFunc(s.handleSoon))
+	for _, p := range []string{"/console/queues/{id}/capacity", "/console/reservations", "/console/live", "/console/health", "/console/reports"} {
+		m.Handle("GET "+p, soon)
+	}
+	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		s.plain(w, r, http.StatusNotFound, "notfound")
+	})
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.secure(w)
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(consoleCSS)
+}
+
+// secure sets the headers of every response: the customer pages' CSP (no
+// inline script or style), never framed, no referrer, nosniff, no-store.
+func (s *Server) secure(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+}
+
+// render writes template name with data and status.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		s.logger.ErrorContext(r.Context(), "render console page", "template", name, "err", err,
+			"request_id", w.Header().Get("X-Request-Id"))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// page is what every page has.
+type page struct {
+	s     *Server
+	Lang  string
+	Title string
+	// Op is the signed-in operator, nil on the sign-in page.
+	Op *Operator
+	// CSRF is the session's token, for the forms that change something.
+	CSRF string
+	// Nav are the shell's links; Current is the one of this page.
+	Nav []navLink
+}
+
+type navLink struct {
+	Name, URL string
+	Current   bool
+}
+
+// T returns the message key in the page's language, {name} placeholders
+// filled from args (name, value pairs).
+func (p *page) T(key string, args ...string) string { return p.s.msgs.text(p.Lang, key, args...) }
+
+// RoleName is the operator's role in the page's language.
+func (p *page) RoleName() string { return p.T("role." + p.Op.Role.String()) }
+
+func (s *Server) page(r *http.Request, titleKey string, args ...string) page {
+	p := page{s: s, Lang: chooseLang(r)}
+	p.Title = p.T(titleKey, args...)
+	if sess, ok := fromContext(r.Context()); ok {
+		p.Op, p.CSRF = &sess.op, sess.csrf
+		capacity := "/console/queues/" + url.PathEscape(s.firstQueue(sess.op)) + "/capacity"
+		for _, l := range []navLink{{"nav.capacity", capacity, false}, {"nav.reservations", "/console/reservations", false},
+			{"nav.live", "/console/live", false}, {"nav.health", "/console/health", false}, {"nav.reports", "/console/reports", false}} {
+			l.Current = r.URL.Path == l.URL || (l.Name == "nav.capacity" && strings.HasSuffix(r.URL.Path, "/capacity"))
+			l.Name = p.T(l.Name)
+			p.Nav = append(p.Nav, l)
+		}
+	}
+	return p
+}
+
+// firstQueue is the first queue the operator may see ("" without any).
+func (s *Server) firstQueue(op Operator) string {
+	for _, q := range s.queues {
+		if op.CanSee(q.ID) {
+			return q.ID
+		}
+	}
+	return ""
+}
+
+// plainPage is a page with a heading and a sentence.
+type plainPage struct {
+	page
+	Text string
+}
+
+// plain writes the plain page of kind (catalog keys plain.{kind}.title
+// and plain.{kind}.text) with status.
+func (s *Server) plain(w http.ResponseWriter, r *http.Request, status int, kind string) {
+	p := plainPage{page: s.page(r, "plain."+kind+".title")}
+	p.Text = p.T("plain." + kind + ".text")
+	s.render(w, r, status, "plain", &p)
+}
+
+// homePage is the console's home: the operator's queues.
+type homePage struct {
+	page
+	Queues []Queue
+}
+
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	p := homePage{page: s.page(r, "home.title")}
+	for _, q := range s.queues {
+		if p.Op.CanSee(q.ID) {
+			p.Queues = append(p.Queues, q)
+		}
+	}
+	s.render(w, r, http.StatusOK, "home", &p)
+}
+
+func (s *Server) handleSoon(w http.ResponseWriter, r *http.Request) {
+	if id := r.PathValue("id"); id != "" {
+		op, _ := OperatorFrom(r.Context())
+		if !s.queueExists(id) || !op.CanSee(id) {
+			s.plain(w, r, http.StatusNotFound, "notfound")
+			return
+		}
+	}
+	s.plain(w, r, http.StatusOK, "soon")
+}
+
+func (s *Server) queueExists(id string) bool {
+	for _, q := range s.queues {
+		if q.ID == id {
+			return true
+		}
+	}
+	return false
+}
