@@ -70,7 +70,7 @@ func testUpgrade(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	// A create and a reschedule read capacity_overrides (version 18).
-	if err := storage.ExecSQL(ctx, s, `CREATE TABLE capacity_overrides (id TEXT, queue_id TEXT, start_at BIGINT, end_at BIGINT,
+	if err := storage.ExecSQL(ctx, s, `CREATE TABLE capacity_overrides (pk INTEGER, id TEXT, queue_id TEXT, start_at BIGINT, end_at BIGINT,
 		start_local TEXT, end_local TEXT, capacity INTEGER, reason TEXT, actor TEXT, created_at BIGINT, updated_at BIGINT)`); err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"StoredEvents", testStoredEvents},
 		{"Owners", testOwners},
 		{"SpentProofs", testSpentProofs},
+		{"Overrides", testOverrides},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
