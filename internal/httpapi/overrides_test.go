@@ -288,7 +288,9 @@ func testOverrides(t *testing.T, doc *openapiDoc, dsn func(t *testing.T) string)
 // servers in turn) while a PUT lowers its capacity from 100 to 5, sent
 // once 8 creates have been answered and more are on their way: every
 // create that commits after the PUT (in the audit log's order, which is
-// commit order) must find room under the new cap (so none does).
+// commit order) must find room under the new cap (so none does). Without
+// the creates' shared capacity lock, creates of the other process commit
+// after the PUT at the old cap, and this fails.
 func raceOverride(t *testing.T, s *admissionServer, servers []*admissionServer) {
 	base := s.bucketStart(0)
 	const n, newCap, putAfter = 60, 5, 8
