@@ -77,6 +77,15 @@ func testOverrides(t *testing.T, s *storage.Store) {
 		t.Fatalf("second delete: %v, want ENOTFOUND", err)
 	}
 	create(t, s, "q1", cand(0, 5))
+	// A callback moved inside Genesys into a closed bucket is overbooked.
+	put(base.Add(5*time.Hour), base.Add(6*time.Hour), 0)
+	g := create(t, s, "q1", cand(16, 5))
+	into := cand(20, 5)
+	got, _, err := s.ApplyGenesys(ctx, g.ID, reservation.GenesysUpdate{Status: reservation.StatusScheduled, ScheduledAt: into.Slot.Start,
+		Bucket: into.Bucket, Cap: 5}, reservation.Write{Actor: "genesys", Origin: reservation.OriginGenesys})
+	if err != nil || !got.Overbooked || !got.Slot.Start.Equal(into.Slot.Start) {
+		t.Fatalf("moved by Genesys into a closed bucket: %+v, %v; want it there, overbooked", got, err)
+	}
 	rs, err := s.FindBucketReservations(ctx, "q1", cand(1, 0).Bucket)
 	if err != nil || len(rs) != 2 {
 		t.Fatalf("FindBucketReservations = %d, %v; want 2", len(rs), err)
