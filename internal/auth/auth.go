@@ -35,6 +35,12 @@ const (
 	// ScopeWebhookAdmin widens webhook:read and webhook:write to every
 	// client's webhook endpoints.
 	ScopeWebhookAdmin = "webhook:admin"
+	// ScopeCapacityWrite changes a queue's capacity at runtime (its
+	// overrides) and moves the reservations a change leaves over capacity,
+	// whichever client made them: capacity is the deployment's, not a
+	// client's, so this is its own scope rather than callback:admin, which
+	// would also open every client's reservations to reading and changing.
+	ScopeCapacityWrite = "capacity:write"
 )
 
 // Client is an API client that may request tokens.

@@ -461,9 +461,15 @@ func (s *Service) availability(ctx context.Context, q *Queue, from, to time.Time
 	if err != nil {
 		return nil, err
 	}
+	// The capacity overrides are read after the use: a change committed in
+	// between shows its capacity, never a stale one.
+	capOf, err := s.capacityOf(ctx, q, cells[0].Start, cells[len(cells)-1].End)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Slot, len(cells))
 	for i, c := range cells {
-		capacity := effectiveCap(c.Capacity, limit)
+		capacity := effectiveCap(capOf(c.Start), limit)
 		u := used[c.Start.UnixMicro()]
 		sl := Slot{Bucket: c.Bucket, Capacity: capacity, Used: u, Remaining: max(capacity-u, 0), Reason: c.Reason}
 		if sl.Reason == schedule.OK && sl.Remaining == 0 {

@@ -13,8 +13,9 @@ import (
 // Scopes lists every scope a client may be granted, in a fixed order. The
 // admin scopes widen read and write to every client's reservations
 // (callback:admin) and webhook endpoints (webhook:admin); without them a
-// client reaches only its own.
-var Scopes = []string{"callback:read", "callback:write", "webhook:read", "webhook:write", "callback:admin", "webhook:admin"}
+// client reaches only its own. capacity:write changes queues' capacity at
+// runtime and moves what a change leaves over capacity.
+var Scopes = []string{"callback:read", "callback:write", "webhook:read", "webhook:write", "callback:admin", "webhook:admin", "capacity:write"}
 
 const minSecretLen = 16
 

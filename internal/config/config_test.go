@@ -487,7 +487,7 @@ func TestParseErrors(t *testing.T) {
 			yaml:  []string{"queues: [{id: q1, timezone: UTC}]", "clients:", "  - id: web", "    secret: 0123456789abcdef", "    scopes: [callback:read, callback:delete]"},
 			line:  5,
 			field: "clients[0].scopes[1]",
-			msg:   `"callback:delete" is not one of callback:read, callback:write, webhook:read, webhook:write, callback:admin, webhook:admin`,
+			msg:   `"callback:delete" is not one of callback:read, callback:write, webhook:read, webhook:write, callback:admin, webhook:admin, capacity:write`,
 		},
 		{
 			name:  "no scopes",

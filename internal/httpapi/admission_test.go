@@ -34,6 +34,7 @@ type admissionServer struct {
 	*specBundle
 	clock   *fakeclock.Clock
 	metrics *metrics.Metrics
+	dsn     string
 	partner string // a token of another website, isolated from website
 	ops     string // a token with callback:admin
 }
@@ -64,7 +65,7 @@ func newAdmissionServer(t *testing.T, doc *openapiDoc, dsn string, clock *fakecl
 		doc = loadDoc(t)
 	}
 	b := &specBundle{doc: doc, srv: srv, store: store, book: book, clients: clients, now: clock.Now()}
-	s := &admissionServer{specBundle: b, clock: clock, metrics: m}
+	s := &admissionServer{specBundle: b, clock: clock, metrics: m, dsn: dsn}
 	s.website = b.token(t, "website", websiteSecret, "")
 	s.partner = b.token(t, "partner", partnerSecret, "")
 	s.ops = b.token(t, "ops", opsSecret, "")

@@ -527,7 +527,7 @@ func setupSpec(t *testing.T, doc *openapiDoc) *specBundle {
 	clients := []*auth.Client{
 		auth.NewClient("website", websiteSecret, config.Scopes[:4], 0, 0),
 		auth.NewClient("reader", readerSecret, []string{"callback:read", auth.ScopeCallbackAdmin}, 0, 0), // a reporting tool: reads every client's
-		auth.NewClient("slow", slowSecret, config.Scopes[:4], 0.001, 1),
+		auth.NewClient("slow", slowSecret, append(slices.Clone(config.Scopes[:4]), auth.ScopeCapacityWrite), 0.001, 1),
 		auth.NewClient("partner", partnerSecret, config.Scopes[:4], 0, 0), // a second website, isolated from the first
 		auth.NewClient("ops", opsSecret, config.Scopes, 0, 0),             // every scope, the admin ones too
 	}
@@ -1056,6 +1056,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"Admission", testAdmissionConformance},
 		{"Public", testPublicConformance},
 		{"Reports", testReportsConformance},
+		{"Overrides", testOverridesConformance},
 	}
 	t.Cleanup(func() {
 		// Only a full, passing run can tell whether every documented
@@ -2117,7 +2118,7 @@ func TestOpenAPIEventTypes(t *testing.T) {
 		origins = append(origins, e.(string))
 	}
 	want := []string{reservation.OriginAPI, reservation.OriginGenesys, reservation.OriginSystem, reservation.OriginCustomer,
-		reservation.OriginWidget, reservation.OriginPage}
+		reservation.OriginWidget, reservation.OriginPage, reservation.OriginOperator}
 	if !slices.Equal(origins, want) {
 		t.Errorf("Event origin enum = %v, want the code's origins %v", origins, want)
 	}

@@ -166,6 +166,11 @@ func (s *Server) addRoutes() {
 	m.Handle("GET /api/v2/queues/{id}", s.authorize("callback:read", "", s.handleQueue))
 	m.Handle("GET /api/v2/queues/{id}/availability", s.authorize("callback:read", "", s.handleAvailability))
 	m.Handle("GET /api/v2/reports/outcomes", s.authorize("callback:read", "", s.handleReportOutcomes))
+	m.Handle("GET /api/v2/queues/{id}/overrides", s.authorize("callback:read", "", s.handleListOverrides))
+	m.Handle("PUT /api/v2/queues/{id}/overrides", s.authorize(auth.ScopeCapacityWrite, "capacity.override_put", s.handlePutOverride))
+	m.Handle("DELETE /api/v2/queues/{id}/overrides/{override_id}", s.authorize(auth.ScopeCapacityWrite, "capacity.override_delete", s.handleDeleteOverride))
+	m.Handle("GET /api/v2/queues/{id}/over-capacity", s.authorize(auth.ScopeCapacityWrite, "", s.handleOverCapacity))
+	m.Handle("POST /api/v2/queues/{id}/over-capacity/move", s.authorize(auth.ScopeCapacityWrite, "capacity.move", s.handleMoveOverCapacity))
 
 	// Customer self-service: the token in the path is the credential.
 	m.HandleFunc("GET /api/v2/self/{token}", s.selfRoute(s.handleSelfGet))

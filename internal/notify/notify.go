@@ -26,10 +26,15 @@ const (
 	// KindMissed is sent when Genesys could not reach the customer and the
 	// reservation asked for the SMS fallback.
 	KindMissed = "missed"
+	// KindMoved is sent when an operator moves a reservation to another
+	// slot because a capacity change left its bucket over capacity. It is
+	// always sent (to a customer who may get SMS): the customer did not
+	// ask for the change.
+	KindMoved = "moved"
 )
 
 // Kinds lists every kind, in the order the configuration documents them.
-var Kinds = []string{KindConfirm, KindRemind, KindCancel, KindMissed}
+var Kinds = []string{KindConfirm, KindRemind, KindCancel, KindMissed, KindMoved}
 
 // Policy is a queue's notify block: which messages its customers get.
 type Policy struct {
@@ -65,6 +70,8 @@ func (p Policy) Wants(kind string) bool {
 		return p.OnCancel
 	case KindMissed:
 		return p.OnMissed
+	case KindMoved:
+		return true
 	}
 	return false
 }

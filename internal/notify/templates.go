@@ -52,24 +52,28 @@ var Builtin = map[string]map[string]string{
 		KindRemind:  "Reminder: {queue} will call you at {time}.\nChange or cancel: {manage_url}",
 		KindCancel:  "Your callback from {queue} on {time} is canceled.",
 		KindMissed:  "We tried to call you back but could not reach you. Reply or book a new time with {queue}.",
+		KindMoved:   "{queue} had to move your callback to {time}.\nChange or cancel: {manage_url}",
 	},
 	"de": {
 		KindConfirm: "Ihr Rückruf von {queue} ist für {time} geplant.\nÄndern oder absagen: {manage_url}",
 		KindRemind:  "Erinnerung: {queue} ruft Sie am {time} an.\nÄndern oder absagen: {manage_url}",
 		KindCancel:  "Ihr Rückruf von {queue} am {time} wurde abgesagt.",
 		KindMissed:  "Wir haben versucht, Sie zurückzurufen, aber Sie nicht erreicht. Antworten Sie oder buchen Sie einen neuen Termin bei {queue}.",
+		KindMoved:   "{queue} musste Ihren Rückruf auf {time} verlegen.\nÄndern oder absagen: {manage_url}",
 	},
 	"fr": {
 		KindConfirm: "Votre rappel par {queue} est prévu le {time}.\nModifier ou annuler : {manage_url}",
 		KindRemind:  "Rappel : {queue} vous appellera le {time}.\nModifier ou annuler : {manage_url}",
 		KindCancel:  "Votre rappel par {queue} du {time} est annulé.",
 		KindMissed:  "Nous avons essayé de vous rappeler, sans succès. Répondez ou reprenez rendez-vous avec {queue}.",
+		KindMoved:   "{queue} a dû déplacer votre rappel au {time}.\nModifier ou annuler : {manage_url}",
 	},
 	"es": {
 		KindConfirm: "Su llamada de {queue} queda programada para el {time}.\nCambiar o cancelar: {manage_url}",
 		KindRemind:  "Recordatorio: su llamada de {queue} es el {time}.\nCambiar o cancelar: {manage_url}",
 		KindCancel:  "Su llamada de {queue} del {time} se ha cancelado.",
 		KindMissed:  "Intentamos llamarle pero no fue posible. Responda o reserve otra hora con {queue}.",
+		KindMoved:   "{queue} ha tenido que mover su llamada al {time}.\nCambiar o cancelar: {manage_url}",
 	},
 }
 

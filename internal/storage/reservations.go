@@ -252,7 +252,11 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		if err := s.carryOptOut(ctx, tx, r); err != nil {
 			return err
 		}
-		if chosen, t, err = reservation.Book(ctx, r, cands, ledger{tx}, now); err != nil {
+		capped, err := s.capped(ctx, tx, r.QueueID, r.ConcurrencyLimit, cands)
+		if err != nil {
+			return err
+		}
+		if chosen, t, err = reservation.Book(ctx, r, capped, ledger{tx}, now); err != nil {
 			if errors.Is(err, reservation.ErrFull) && adm.numberHit != nil {
 				refused = err // the per_number count of a refused create stays
 				return adm.numberHit.record(ctx, tx, now)
@@ -372,7 +376,13 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, c reservation.
 			return t, err
 		}
 		var err error
-		chosen, t, err = reservation.Update(ctx, r, c, l, now)
+		cc := c // the caps read in this attempt of the transaction
+		if c.Candidates != nil {
+			if cc.Candidates, err = s.capped(ctx, l.tx, r.QueueID, r.ConcurrencyLimit, c.Candidates); err != nil {
+				return t, err
+			}
+		}
+		chosen, t, err = reservation.Update(ctx, r, cc, l, now)
 		if err == nil && w.Self != nil && c.Candidates != nil {
 			r.SelfReschedules++
 		}

@@ -55,6 +55,16 @@ func (s *Store) MarkSyncFailed(ctx context.Context, id, reason string, failReser
 // anything changed.
 func (s *Store) ApplyGenesys(ctx context.Context, id string, u reservation.GenesysUpdate, w reservation.Write) (*reservation.Reservation, bool, error) {
 	return s.mutate(ctx, id, w, func(ctx context.Context, l ledger, r *reservation.Reservation, now time.Time) (reservation.Transition, error) {
+		u := u
+		if !u.Bucket.IsZero() && !u.Bucket.Equal(r.Bucket) {
+			// Moved inside Genesys: overbooked is judged by the capacity
+			// override in effect there, if any.
+			c, err := s.capped(ctx, l.tx, r.QueueID, r.ConcurrencyLimit, []reservation.Candidate{{Bucket: u.Bucket, Cap: u.Cap}})
+			if err != nil {
+				return reservation.Transition{}, err
+			}
+			u.Cap = c[0].Cap
+		}
 		return reservation.ApplyGenesys(ctx, r, u, l, now)
 	})
 }

@@ -69,6 +69,11 @@ func testUpgrade(t *testing.T, dsn string) {
 	if err := storage.ExecSQL(ctx, s, "CREATE TABLE sms_opt_outs (callback_number TEXT PRIMARY KEY, created_at BIGINT NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
+	// A create and a reschedule read capacity_overrides (version 18).
+	if err := storage.ExecSQL(ctx, s, `CREATE TABLE capacity_overrides (pk INTEGER, id TEXT, queue_id TEXT, start_at BIGINT, end_at BIGINT,
+		start_local TEXT, end_local TEXT, capacity INTEGER, reason TEXT, actor TEXT, created_at BIGINT, updated_at BIGINT)`); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour).UTC()
 	cand := func(i int) reservation.Candidate {
 		slot := reservation.Slot{Start: start.Add(time.Duration(i) * 15 * time.Minute), End: start.Add(time.Duration(i+1) * 15 * time.Minute)}
@@ -98,6 +103,9 @@ func testUpgrade(t *testing.T, dsn string) {
 		if err := storage.ExecSQL(ctx, s, "ALTER TABLE "+table+" DROP COLUMN "+col); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := storage.ExecSQL(ctx, s, "DROP TABLE capacity_overrides"); err != nil {
+		t.Fatal(err)
 	}
 	if err := storage.ExecSQL(ctx, s, "DROP TABLE sms_opt_outs"); err != nil {
 		t.Fatal(err)

@@ -108,6 +108,12 @@ func (r *Runner) planNotify(ev reservation.Event) []notifyArgs {
 		}
 	case reservation.EventMissed:
 		add(notify.KindMissed)
+	case reservation.EventRescheduled:
+		if ev.Origin == reservation.OriginOperator && res.Status == reservation.StatusScheduled && p.Wants(notify.KindMoved) &&
+			mayText(res, notify.KindMoved) {
+			// One per slot it is moved to: a second move is told again.
+			out = append(out, notifyArgs{ReservationID: res.ID, Message: notify.KindMoved, SlotKey: notify.SlotKey(res.Slot.Start)})
+		}
 	}
 	switch ev.Type {
 	case reservation.EventCreated, reservation.EventRescheduled, reservation.EventUpdated:
@@ -255,6 +261,8 @@ func (r *Runner) stillWanted(res *reservation.Reservation, a notifyArgs) bool {
 		return res.Status == reservation.StatusCanceled
 	case notify.KindMissed:
 		return res.Status == reservation.StatusMissed
+	case notify.KindMoved:
+		return res.Status == reservation.StatusScheduled && notify.SlotKey(res.Slot.Start) == a.SlotKey
 	}
 	return false
 }

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"OldNotifications", testOldNotifications},
 		{"OutcomeFacts", testOutcomeFacts},
 		{"ConsoleSessions", testConsoleSessions},
+		{"Overrides", testOverrides},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
