@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -632,27 +631,28 @@ func (s *Sim) handleAdminCodeClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.ID = r.PathValue("clientId")
-	if err := validCodeClient(c); err != nil {
-		writeError(w, http.StatusBadRequest, "bad.request", err.Error())
+	if msg := codeClientProblem(c); msg != "" {
+		writeError(w, http.StatusBadRequest, "bad.request", msg)
 		return
 	}
 	s.SetCodeClient(c)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// validCodeClient checks a client given through the admin API.
-func validCodeClient(c CodeClient) error {
+// codeClientProblem checks a client given through the admin API and
+// returns what is wrong with it, or "".
+func codeClientProblem(c CodeClient) string {
 	switch {
 	case c.GrantType != "" && c.GrantType != GrantCode && c.GrantType != GrantPKCE:
-		return errors.New(`grantType must be "CODE" or "PKCE".`)
+		return `grantType must be "CODE" or "PKCE".`
 	case (c.GrantType == "" || c.GrantType == GrantCode) && c.Secret == "":
-		return errors.New("a CODE client needs a secret.")
+		return "a CODE client needs a secret."
 	}
 	for _, u := range c.RedirectURIs {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.Fragment != "" {
-			return fmt.Errorf("redirect URI %q is not an absolute http(s) URL without a fragment.", u)
+			return fmt.Sprintf("redirect URI %q is not an absolute http(s) URL without a fragment.", u)
 		}
 	}
-	return nil
+	return ""
 }
