@@ -156,11 +156,11 @@ func CallbackError(q url.Values) error {
 	case code == "access_denied":
 		return ErrSignInDenied
 	case code != "" && oauthCode.MatchString(code):
-		return fmt.Errorf("genesys sign-in: %s: %w", code, ErrSignInFailed)
+		return fmt.Errorf("%w: %s", ErrSignInFailed, code)
 	case code != "":
 		return ErrSignInFailed
 	case q.Get("code") == "":
-		return fmt.Errorf("genesys sign-in: callback without a code: %w", ErrSignInFailed)
+		return fmt.Errorf("%w: callback without a code", ErrSignInFailed)
 	}
 	return nil
 }
@@ -183,7 +183,7 @@ func (f *AuthCodeFlow) Finish(ctx context.Context, code, verifier string) (*User
 		return nil, ErrSignInBadVerifier
 	}
 	if code == "" {
-		return nil, fmt.Errorf("genesys sign-in: empty code: %w", ErrSignInBadCode)
+		return nil, fmt.Errorf("%w: empty code", ErrSignInBadCode)
 	}
 	hc := f.HTTPClient
 	if hc == nil {
@@ -224,15 +224,15 @@ func exchangeError(ctx context.Context, err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		if ctx.Err() != nil {
-			return fmt.Errorf("genesys sign-in token: %w: %w", ErrSignInAPI, ctx.Err())
+			return fmt.Errorf("%w: token: %w", ErrSignInAPI, ctx.Err())
 		}
 		// A transport error names the token URL and the cause; the form
 		// (code, verifier) is not in it.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			return fmt.Errorf("genesys sign-in token: %w: %w", ErrSignInAPI, ue.Err)
+			return fmt.Errorf("%w: token: %w", ErrSignInAPI, ue.Err)
 		}
-		return fmt.Errorf("genesys sign-in token: unreadable answer: %w", ErrSignInAPI)
+		return fmt.Errorf("%w: token: unreadable answer", ErrSignInAPI)
 	}
 	ae := &APIError{Op: "signin_token", Code: re.ErrorCode}
 	if re.Response != nil {
@@ -257,7 +257,7 @@ func exchangeError(ctx context.Context, err error) error {
 	case "invalid_client", "unauthorized_client":
 		kind = ErrSignInClient
 	}
-	return fmt.Errorf("genesys sign-in: %w: %w", kind, ae)
+	return fmt.Errorf("%w: %w", kind, ae)
 }
 
 // userMe is the part of Genesys' UserMe that sign-in reads.
@@ -284,7 +284,7 @@ func (f *AuthCodeFlow) fetchMe(ctx context.Context, hc *http.Client, accessToken
 	u := strings.TrimRight(f.APIBase, "/") + "/api/v2/users/me?expand=" + url.QueryEscape("authorization,groups")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("genesys sign-in users/me: %w: %w", ErrSignInAPI, err)
+		return nil, fmt.Errorf("%w: users/me: %w", ErrSignInAPI, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	req.Header.Set("Accept", "application/json")
@@ -294,19 +294,19 @@ func (f *AuthCodeFlow) fetchMe(ctx context.Context, hc *http.Client, accessToken
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("genesys sign-in users/me: %w: %w", ErrSignInAPI, err)
+		return nil, fmt.Errorf("%w: users/me: %w", ErrSignInAPI, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUserMe))
 	if err != nil {
-		return nil, fmt.Errorf("genesys sign-in users/me: %w: %w", ErrSignInAPI, err)
+		return nil, fmt.Errorf("%w: users/me: %w", ErrSignInAPI, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("genesys sign-in users/me: %w: %w", ErrSignInAPI, newAPIError("signin_users_me", resp, body))
+		return nil, fmt.Errorf("%w: %w", ErrSignInAPI, newAPIError("signin_users_me", resp, body))
 	}
 	var me userMe
 	if err := json.Unmarshal(body, &me); err != nil || me.ID == "" {
-		return nil, fmt.Errorf("genesys sign-in users/me: answer without a user: %w", ErrSignInAPI)
+		return nil, fmt.Errorf("%w: users/me: answer without a user", ErrSignInAPI)
 	}
 	user := &User{ID: me.ID, Name: me.Name, Email: me.Email}
 	if me.Authorization != nil {

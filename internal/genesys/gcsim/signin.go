@@ -179,7 +179,7 @@ type authRequest struct {
 	method      string
 }
 
-// query returns the request as the hidden fields of the login page's
+// fields returns the request as the hidden fields of the login page's
 // forms.
 func (a authRequest) fields() []hiddenField {
 	f := []hiddenField{
