@@ -188,6 +188,7 @@ func (f *AuthCodeFlow) Finish(ctx context.Context, code, verifier string) (*User
 	hc := f.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Transport: defaultHTTPClient().Transport, Timeout: signInTimeout}
+		defer hc.CloseIdleConnections() // a client of its own: nothing reuses its connections
 	}
 	tok, err := f.config().Exchange(context.WithValue(ctx, oauth2.HTTPClient, hc), code, oauth2.VerifierOption(verifier))
 	if err != nil {
