@@ -37,6 +37,16 @@ func (q *queueFlags) Set(v string) error {
 	return nil
 }
 
+// stringFlags collects a repeated string flag.
+type stringFlags []string
+
+func (f *stringFlags) String() string { return strings.Join(*f, ",") }
+
+func (f *stringFlags) Set(v string) error {
+	*f = append(*f, v)
+	return nil
+}
+
 // simCmd runs the Genesys Cloud simulator until ctx is cancelled.
 func simCmd(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
@@ -54,6 +64,9 @@ func simCmd(ctx context.Context, args []string, _ func(string) string, stdout, s
 	tokenTTL := fs.Duration("token-ttl", 24*time.Hour, "access token lifetime")
 	heartbeat := fs.Duration("heartbeat", 30*time.Second, "notification heartbeat interval")
 	logLevel := fs.String("log-level", "info", "log level: debug (every request and callback change), info, warn, error")
+	var consoleRedirects stringFlags
+	fs.Var(&consoleRedirects, "console-redirect-uri", "redirect `URL` registered on the console sign-in client "+gcsim.DefaultConsoleClientID+
+		", e.g. http://127.0.0.1:8080/console/oauth/callback (repeatable)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -91,6 +104,9 @@ func simCmd(ctx context.Context, args []string, _ func(string) string, stdout, s
 		HeartbeatEvery: *heartbeat, Queues: queues, Logger: logger,
 	})
 	defer sim.Close()
+	if len(consoleRedirects) > 0 {
+		sim.SetCodeClient(gcsim.CodeClient{ID: gcsim.DefaultConsoleClientID, Secret: gcsim.DefaultConsoleClientSecret, RedirectURIs: consoleRedirects})
+	}
 	sim.SetRateLimit(*rateLimit)
 	sim.SetFailureRate(*failureStatus, *failureRate, time.Second)
 	base, err := sim.Start(*addr)
@@ -103,6 +119,7 @@ func simCmd(ctx context.Context, args []string, _ func(string) string, stdout, s
 	fmt.Fprintf(stdout, `
 Genesys Cloud simulator listening on %s (API and login base URL).
 Credentials: client_id %s, client_secret %s
+Console sign-in: client_id %s, client_secret %s, redirect URIs %s; users %s (password %s)
 Queues: %s
 Clock speed %gx, answer rate %g, rate limit %s, random failures %g (status %d).
 
@@ -122,13 +139,32 @@ Admin API (no auth):
   POST %[1]s/sim/sockets/drop
   POST %[1]s/sim/conversations/{id}/reschedule   {"at":"2026-06-01T15:00:00Z"}
   POST %[1]s/sim/conversations/{id}/disconnect
+  GET  %[1]s/sim/users; POST {"name","email","password","roles","groups"}; DELETE /sim/users/{id}
+  PUT  %[1]s/sim/oauth/clients/{id}         {"secret","grantType":"CODE","redirectUris":["…/console/oauth/callback"]}
 
-`, base, *clientID, *clientSecret, queues.String(), *speed, *answerRate, rateText(*rateLimit), *failureRate, *failureStatus,
+`, base, *clientID, *clientSecret,
+		gcsim.DefaultConsoleClientID, gcsim.DefaultConsoleClientSecret, redirectsText(consoleRedirects), simUsersText(sim.Users()), gcsim.DefaultUserPassword,
+		queues.String(), *speed, *answerRate, rateText(*rateLimit), *failureRate, *failureStatus,
 		*clientID, *clientSecret, base)
 	logger.Info("simulator started", "url", base, "speed", *speed, "answer_rate", *answerRate, "queues", len(queues))
 	<-ctx.Done()
 	logger.Info("simulator stopping")
 	return nil
+}
+
+func redirectsText(uris []string) string {
+	if len(uris) == 0 {
+		return "none (--console-redirect-uri)"
+	}
+	return strings.Join(uris, ", ")
+}
+
+func simUsersText(users []gcsim.User) string {
+	emails := make([]string, len(users))
+	for i, u := range users {
+		emails[i] = u.Email
+	}
+	return strings.Join(emails, ", ")
 }
 
 func rateText(perSecond float64) string {

@@ -32,6 +32,14 @@ type Genesys struct {
 	// secret.
 	ClientID     string
 	ClientSecret string `json:"-"`
+	// ConsoleClientID and ConsoleClientSecret are the OAuth client of the
+	// console's "Sign in with Genesys Cloud" (grant type Code
+	// Authorization; another client than ClientID), from
+	// console_client_id and console_client_secret_env; both "" when the
+	// console does not offer it, and always in sandbox mode. String and
+	// GoString never print the secret.
+	ConsoleClientID     string
+	ConsoleClientSecret string `json:"-"`
 	// RateLimit is the client-side limit in requests per second (default
 	// 250 per minute): the deployment's, shared by every process on one
 	// PostgreSQL database when Budget is "shared".
@@ -64,12 +72,6 @@ type Genesys struct {
 	CancelVerifyWindow time.Duration
 	// Sandbox configures the simulator; it is used in sandbox mode only.
 	Sandbox Sandbox
-	// ConsoleClientID and ConsoleClientSecret are the OAuth client (grant
-	// type Code Authorization) the console's sign-in with Genesys Cloud
-	// will use (console_client_id, console_client_secret_env); "" when not
-	// configured.
-	ConsoleClientID     string
-	ConsoleClientSecret string `json:"-"`
 }
 
 // String describes g without its client secret.
@@ -86,13 +88,15 @@ func (g Genesys) String() string {
 
 // GoString describes g for %#v without its client secret.
 func (g Genesys) GoString() string {
-	secret := `""`
-	if g.ClientSecret != "" {
-		secret = `"<redacted>"`
+	redact := func(v string) string {
+		if v == "" {
+			return `""`
+		}
+		return `"<redacted>"`
 	}
-	return fmt.Sprintf("config.Genesys{Mode:%q, Region:%q, APIURL:%q, LoginURL:%q, ClientID:%q, ClientSecret:%s, "+
+	return fmt.Sprintf("config.Genesys{Mode:%q, Region:%q, APIURL:%q, LoginURL:%q, ClientID:%q, ClientSecret:%s, ConsoleClientID:%q, ConsoleClientSecret:%s, "+
 		"RateLimit:%g, Budget:%q, MaxRetryAfter:%d, CallTimeout:%d, ReconcileEvery:%d, OutcomeWait:%d, Workers:%d, LostCreateWindow:%d, CancelVerifyWindow:%d, Sandbox:%#v}",
-		g.Mode, g.Region, g.APIURL, g.LoginURL, g.ClientID, secret,
+		g.Mode, g.Region, g.APIURL, g.LoginURL, g.ClientID, redact(g.ClientSecret), g.ConsoleClientID, redact(g.ConsoleClientSecret),
 		g.RateLimit, g.Budget, g.MaxRetryAfter, g.CallTimeout, g.ReconcileEvery, g.OutcomeWait, g.Workers, g.LostCreateWindow, g.CancelVerifyWindow, g.Sandbox)
 }
 
@@ -122,8 +126,8 @@ var genesysCredentials = []string{"client_id_env", "client_id", "client_secret_e
 func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 	f, err := p.fields(n, path, append([]string{"mode", "region", "api_url", "login_url",
 		"rate_limit", "budget", "max_retry_after", "call_timeout", "reconcile_every", "outcome_wait", "workers", "lost_create_window",
-		"cancel_verify_window", "sandbox", "console_client_id", "console_client_secret_env"},
-		genesysCredentials...)...)
+		"cancel_verify_window", "sandbox"},
+		slices.Concat(genesysCredentials, consoleCredentials)...)...)
 	if err != nil {
 		return err
 	}
@@ -151,11 +155,8 @@ func (p *parser) genesys(n *yaml.Node, path string, g *Genesys) error {
 	if err != nil {
 		return err
 	}
-	if err := p.genesysConsole(f, path, g); err != nil {
-		return err
-	}
 	if g.Mode == "sandbox" {
-		for _, k := range append([]string{"region", "api_url", "login_url"}, genesysCredentials...) {
+		for _, k := range slices.Concat([]string{"region", "api_url", "login_url"}, genesysCredentials, consoleCredentials) {
 			if v := f[k]; v != nil {
 				p.warnf(v, path+"."+k, "is ignored in sandbox mode, which runs the built-in simulator")
 			}
@@ -192,7 +193,7 @@ func (p *parser) genesysLive(n *yaml.Node, f map[string]*yaml.Node, path string,
 		p.warnf(f[key], path+"."+key, "a plain secret in the config file is meant for tests; use client_secret_env or client_secret_file")
 	}
 	g.ClientID, g.ClientSecret = id, secret
-	return nil
+	return p.genesysConsole(f, path, g)
 }
 
 // genesysURLs resolves region, or api_url and login_url, into g.

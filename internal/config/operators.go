@@ -172,18 +172,3 @@ func printable(s string) bool {
 	}
 	return true
 }
-
-// genesysConsole reads the console's OAuth client of the genesys block:
-// console_client_id and console_client_secret_env.
-func (p *parser) genesysConsole(f map[string]*yaml.Node, path string, g *Genesys) error {
-	id, _, err := p.source(f, path, "console_client_id")
-	if err != nil {
-		return err
-	}
-	secret, _, err := p.source(f, path, "console_client_secret_env")
-	if err != nil {
-		return err
-	}
-	g.ConsoleClientID, g.ConsoleClientSecret = id, secret
-	return nil
-}

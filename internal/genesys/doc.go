@@ -24,6 +24,13 @@
 //	PUT/POST /api/v2/notifications/channels/{id}/subscriptions     (none; topics: UNCONFIRMED)                    Subscribe
 //	WSS      the channel's connectUri (wss://streaming.{domain}/…) (none)                                         DialNotifications
 //
+// The console's sign-in (AuthCodeFlow, consoleauth.go) uses a second OAuth
+// client, of grant type Code Authorization, on behalf of the operator:
+//
+//	GET      https://login.{domain}/oauth/authorize               (the browser) response_type=code, client_id, redirect_uri, state, S256 code_challenge
+//	POST     https://login.{domain}/oauth/token                   Basic id:secret, grant_type=authorization_code, code, redirect_uri, code_verifier
+//	GET      /api/v2/users/me?expand=authorization,groups          (none; a user's token)                        Finish
+//
 // # Calls
 //
 // Every call takes a token from its Budget (250 requests per minute by

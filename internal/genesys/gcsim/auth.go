@@ -17,6 +17,7 @@ type token struct {
 	clientID string
 	serial   int // the n-th token issued
 	expires  time.Time
+	userID   string // the signed-in user of a code grant; "" for client credentials
 }
 
 // oauthError is the login host's error shape.
@@ -34,9 +35,15 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 // handleToken serves POST /oauth/token: the client credentials grant with
-// HTTP Basic client authentication. The id and secret are accepted raw or
-// form-urlencoded (RFC 6749 §2.3.1) inside the Basic credentials.
+// HTTP Basic client authentication, and the authorization code grant
+// (handleCodeToken). The id and secret are accepted raw or form-urlencoded
+// (RFC 6749 §2.3.1) inside the Basic credentials.
 func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
+	formErr := r.ParseForm()
+	if formErr == nil && r.PostForm.Get("grant_type") == "authorization_code" {
+		s.handleCodeToken(w, r)
+		return
+	}
 	id, secret, ok := basicAuth(r)
 	if !ok {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication with HTTP Basic is required")
@@ -51,7 +58,7 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		id = uid
 	}
-	if err := r.ParseForm(); err != nil {
+	if formErr != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body is not a valid form")
 		return
 	}

@@ -18,7 +18,10 @@
 //
 // One server plays both the login host and the API host.
 //
-//	POST   /oauth/token                                          client credentials (Basic auth, raw or form-urlencoded id:secret)
+//	POST   /oauth/token                                          client credentials (Basic auth, raw or form-urlencoded id:secret); authorization_code (see Sign-in)
+//	GET    /oauth/authorize                                      the login page of a user's sign-in (HTML)
+//	POST   /oauth/authorize                                      its forms: sign in (username/password or a user button) or deny → 302 to redirect_uri
+//	GET    /api/v2/users/me                                      → UserMe of the token's user; expand=authorization,groups
 //	POST   /api/v2/conversations/callbacks                       create a callback → 200 CreateCallbackResponse
 //	PATCH  /api/v2/conversations/callbacks                       reschedule/update a scheduled callback → 200 PatchCallbackResponse
 //	POST   /api/v2/conversations/callbacks/bulk/disconnect       → 202, no body
@@ -119,6 +122,43 @@
 // Permitted; other topics, unknown queues and topics set with
 // SetTopicRejection come back Rejected with a rejectionReason.
 //
+// # Sign-in
+//
+// Users sign in with the authorization code grant, with or without PKCE,
+// through an OAuth client of Options.CodeClients (default
+// DefaultConsoleClientID / DefaultConsoleClientSecret, grant type CODE, no
+// redirect URI until SetCodeClient or PUT /sim/oauth/clients/{id} registers
+// some). GET /oauth/authorize checks client_id and redirect_uri (an exact
+// match with a registered one; otherwise a 400 error page and no redirect),
+// then response_type=code (else a redirect with
+// error=unsupported_response_type) and code_challenge with
+// code_challenge_method=S256 (required for a PKCE client; other methods
+// are error=invalid_request), and shows a login page: a form with
+// "Username" (the email) and "Password", a "Sign in as …" button per user
+// of Options.Users (default DefaultUsers: Avery Admin with role "Slotline
+// Admin", Sam Supervisor with role "Slotline Supervisor", Vic Viewer in
+// group "Slotline Viewers", Nico Noaccess with none of them; password
+// DefaultUserPassword) and "Cancel", which redirects with
+// error=access_denied. A sign-in redirects with a code and the state. A
+// code lives 5 minutes, is bound to its client, redirect URI and challenge,
+// and is used up by its first exchange by its client, failed or not; a code
+// presented again is refused and the token issued with it revoked.
+//
+// POST /oauth/token with grant_type=authorization_code, code and
+// redirect_uri authenticates a CODE client with HTTP Basic (its secret) and
+// a PKCE client with client_id in the form (Basic is a 400
+// invalid_request); anything else is 401 invalid_client. A code that is
+// unknown, expired, used, of another client, with another redirect_uri, or
+// whose code_verifier is missing, malformed or does not hash (S256) to the
+// challenge is 400 invalid_grant. The answer is {access_token,
+// token_type:"bearer", expires_in} plus a refresh_token for a CODE client
+// (the refresh grant is not served). Its token reads GET
+// /api/v2/users/me: {id, name, email, username, state, version, selfUri},
+// with authorization {roles:[{id, name}], unusedRoles, permissions} and
+// groups [{id, name, type, state, visibility, selfUri}] when expand
+// (comma-separated or repeated) names them. A client-credentials token
+// there is 400 bad.request; a removed user's token 401 bad.credentials.
+//
 // # Admin API
 //
 // Under /sim/, with no authentication (the simulator is a test tool; do not
@@ -148,9 +188,27 @@
 //	POST /sim/lost-responses                         {"method":"POST","pathPrefix":"/api/v2/conversations/callbacks","rate":0.1}
 //	POST /sim/sms/conversations                      {"fromAddress","toAddress"} → 200 {"conversationId"}: the customer replied
 //	POST /sim/sms/refusals                           {"fromAddress","reason":"10dlc"} ("" lifts it)
+//	GET  /sim/users                                  → 200 []User (without passwords)
+//	POST /sim/users                                  User {"id","name","email","password","roles","groups"}: add, or replace by id → 200 User
+//	DELETE /sim/users/{id}                           (404 for an unknown user); the user's tokens stop working
+//	PUT  /sim/oauth/clients/{id}                     {"secret","grantType":"CODE"|"PKCE","redirectUris":[…]}: add or replace a code-grant client
 //
 // # Choices where the reference is UNCONFIRMED
 //
+//   - Sign-in (confirmed: the authorize and token parameters, Basic auth
+//     for a Code Authorization client and client_id plus code_verifier for
+//     a PKCE-Enabled one, the token and error shapes, UserMe's fields, the
+//     expand values, and that users/me is not for client credentials). The
+//     simulator's: a Code Authorization client checks PKCE when the
+//     authorization request had a challenge, and refuses a verifier without
+//     one; only S256; the RFC 6749 §5.2 error codes (invalid_grant,
+//     invalid_client, invalid_request, unsupported_response_type,
+//     access_denied) and their statuses; the 5 minute code lifetime and the
+//     revocation on reuse; that an unknown expand value is 400 bad.request;
+//     the 400 bad.request of users/me for a client-credentials token; role
+//     and group ids derived from their names. Genesys' login page also
+//     offers SSO and asks once to authorize the client; the simulator's
+//     does neither.
 //   - Success codes: create, patch, channel creation and agentless SMS
 //     answer 200; bulk disconnect 202; DELETE subscriptions 204.
 //   - token_type is "bearer" (lowercase).

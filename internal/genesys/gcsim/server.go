@@ -44,6 +44,13 @@ type Options struct {
 	// Clients are further OAuth clients, id → secret. Each client has a
 	// rate limit of its own (SetRateLimit), shared by all of its tokens.
 	Clients map[string]string
+	// CodeClients are the OAuth clients of a code grant type, for users'
+	// sign-in (default: DefaultConsoleClientID / DefaultConsoleClientSecret,
+	// GrantCode, no redirect URI yet; an empty non-nil slice: none).
+	CodeClients []CodeClient
+	// Users are the users who can sign in on the login page (default:
+	// DefaultUsers; an empty non-nil slice: none).
+	Users []User
 	// RateClock reads the real time that rate limits, their headers and
 	// RecordRequests run on (default time.Now); a test passes a fake
 	// clock's.
@@ -203,6 +210,9 @@ type Sim struct {
 	meters          map[string]*meter
 	chargeRefusals  bool // refusals use the rate limit's allowance
 	tokenSerial     int
+	codeClients     map[string]CodeClient
+	users           []*User
+	codes           map[string]*authCode
 	requestLog      []APIRequest
 	stats           statsCounter
 
@@ -314,6 +324,24 @@ func New(opts Options) *Sim {
 		smsActive:       make(map[smsPair]string),
 		smsRefusals:     make(map[string]string),
 		smsByKey:        make(map[string]reply),
+		codeClients:     make(map[string]CodeClient),
+		codes:           make(map[string]*authCode),
+	}
+	if opts.CodeClients == nil {
+		opts.CodeClients = []CodeClient{{ID: DefaultConsoleClientID, Secret: DefaultConsoleClientSecret}}
+	}
+	for _, c := range opts.CodeClients {
+		if c.GrantType == "" {
+			c.GrantType = GrantCode
+		}
+		s.codeClients[c.ID] = c
+	}
+	if opts.Users == nil {
+		opts.Users = DefaultUsers()
+	}
+	for _, u := range opts.Users {
+		u = normalizeUser(u)
+		s.users = append(s.users, &u)
 	}
 	for _, q := range opts.Queues {
 		if q.Name == "" {
@@ -356,7 +384,10 @@ func (s *Sim) addRoutes(mux *http.ServeMux) {
 	admin := func(p string, h http.HandlerFunc) { mux.Handle(p, s.wrap(p, routeAdmin, h)) }
 
 	login("POST /oauth/token", s.handleToken)
+	login("GET /oauth/authorize", s.handleAuthorize)
+	login("POST /oauth/authorize", s.handleAuthorizePost)
 
+	api("GET /api/v2/users/me", s.handleUsersMe)
 	api("POST /api/v2/conversations/callbacks", s.handleCreateCallback)
 	api("PATCH /api/v2/conversations/callbacks", s.handlePatchCallback)
 	api("POST /api/v2/conversations/callbacks/bulk/disconnect", s.handleBulkDisconnect)
@@ -403,6 +434,10 @@ func (s *Sim) addRoutes(mux *http.ServeMux) {
 	admin("POST /sim/sms/conversations", s.handleAdminSMSConversation)
 	admin("POST /sim/sms/refusals", s.handleAdminSMSRefusal)
 	admin("POST /sim/inbound-calls", s.handleAdminInboundCall)
+	admin("GET /sim/users", s.handleAdminUsers)
+	admin("POST /sim/users", s.handleAdminUsers)
+	admin("DELETE /sim/users/{userId}", s.handleAdminRemoveUser)
+	admin("PUT /sim/oauth/clients/{clientId}", s.handleAdminCodeClient)
 
 	mux.Handle("/", s.wrap("unmatched", routeUnmatched, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not.found", "The requested resource was not found.")
