@@ -55,8 +55,8 @@ func TestBrowserConsoleKeyboard(t *testing.T) {
 		t.Fatalf("signed out, /console shows %s", b.URL())
 	}
 	b.WaitFor("heading", "Sign in to the console")
-	if b.Exists("button", "Sign in with Genesys Cloud") {
-		t.Error("the Genesys button without genesys.console_client_id")
+	if !b.Exists("button", "Sign in with Genesys Cloud") {
+		t.Error("the sandbox offers no Sign in with Genesys Cloud (its simulator's users)")
 	}
 	checkPage(t, b)
 
@@ -131,5 +131,28 @@ func TestBrowserConsolePhone(t *testing.T) {
 	b.ClickNavigate("button", "Sign in")
 	b.WaitFor("button", "Sign out")
 	b.NoHorizontalScroll()
+	checkPage(t, b)
+}
+
+// TestBrowserConsoleGenesys signs in with Genesys Cloud in the sandbox:
+// the console's button, the simulator's login page (a user whose Genesys
+// role maps to admin) and back, signed in.
+func TestBrowserConsoleGenesys(t *testing.T) {
+	t.Parallel()
+	s := consoleServe(t)
+	b := browsertest.New(t, browsertest.Locale("en-US"))
+	b.Go(s.base + "/console/login")
+	b.ClickNavigate("button", "Sign in with Genesys Cloud")
+	b.WaitFor("heading", "Sign in to Genesys Cloud")
+	b.ClickNavigate("button", "Sign in as Avery Admin")
+	b.WaitFor("button", "Sign out")
+	if !strings.HasSuffix(b.URL(), "/console") {
+		t.Errorf("signed in with Genesys Cloud, the browser is at %s", b.URL())
+	}
+	var page string
+	b.Eval(`document.body.innerText`, &page)
+	if !strings.Contains(page, "Avery Admin") || !strings.Contains(page, "admin") {
+		t.Errorf("the console does not name Avery Admin, admin: %q", page)
+	}
 	checkPage(t, b)
 }

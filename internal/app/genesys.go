@@ -25,6 +25,7 @@ import (
 type genesysSide struct {
 	mode     string
 	sim      *gcsim.Sim
+	simURL   string // the sandbox's simulator, "" in live mode
 	runner   *syncer.Runner
 	listener *syncer.Listener
 	hours    *syncer.HoursImporter
@@ -102,6 +103,7 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		if err != nil {
 			return nil, fmt.Errorf("start the Genesys sandbox: %w", err)
 		}
+		side.simURL = url
 		gcfg = genesys.Config{APIURL: url, LoginURL: url, ClientID: gcsim.DefaultClientID, ClientSecret: gcsim.DefaultClientSecret,
 			RateLimit: g.RateLimit, CallTimeout: g.CallTimeout, Logger: gcfg.Logger, Observer: m}
 		now = clock.Now

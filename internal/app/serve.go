@@ -161,7 +161,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	// The operators' console: local operators' sign-in and sessions.
-	cons, err := console.New(consoleDeps(cfg, store, logger.With("component", "console")))
+	cons, err := console.New(consoleDeps(cfg, store, logger.With("component", "console"), gside, listenBase(tcp.Addr(), tlsConfig != nil)))
 	if err != nil {
 		return err
 	}
@@ -248,11 +248,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return errors.Join(fmt.Errorf("resume the sync: %w", err), g.Wait())
 	}
 
-	scheme := "http"
-	if tlsConfig != nil {
-		scheme = "https"
-	}
-	base := scheme + "://" + ln.Addr().String()
+	base := listenBase(ln.Addr(), tlsConfig != nil)
 	if demoSecret != "" {
 		printDemo(stdout, base, cfg, demoSecret)
 	}
@@ -433,4 +429,12 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "audit log intact: %d entries, head %d %s\n", n, head.Seq, head.Hash)
 	return nil
+}
+
+// listenBase is the URL of the listen address: http or, with TLS, https.
+func listenBase(addr net.Addr, tls bool) string {
+	if tls {
+		return "https://" + addr.String()
+	}
+	return "http://" + addr.String()
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/slotline/slotline/internal/audit"
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/config"
+	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/password"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -83,8 +84,12 @@ type Deps struct {
 	// the request's Host.
 	PublicURL string
 	// GenesysSignIn shows the button "Sign in with Genesys Cloud"
-	// (genesys.console_client_id is configured).
+	// (genesys.console_client_id is configured, or the sandbox's
+	// simulator); Genesys is its flow and Roles the mapping of Genesys
+	// role and group names to console roles (console.roles).
 	GenesysSignIn bool
+	Genesys       *genesys.AuthCodeFlow
+	Roles         map[string][]string
 	Logger        *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -105,6 +110,12 @@ type Server struct {
 	secureHTTPS bool
 	publicHost  string
 	genesys     bool
+	flow        *genesys.AuthCodeFlow
+	// loginOrigin is " " and the Genesys login host's origin, which the
+	// sign-in button's form is redirected to (CSP form-action covers
+	// redirects), or "".
+	loginOrigin string
+	roles       map[string][]string
 	logger      *slog.Logger
 	now         func() time.Time
 	throttle    *auth.Throttle
@@ -131,10 +142,15 @@ var consoleCSS []byte
 func New(d Deps) (*Server, error) {
 	s := &Server{store: d.Store, operators: map[string]operatorEntry{}, queues: d.Queues,
 		idle: cmp.Or(d.SessionIdle, config.DefaultSessionIdle), max: cmp.Or(d.SessionMax, config.DefaultSessionMax),
-		genesys: d.GenesysSignIn, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
+		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
 		mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.flow != nil {
+		if u, err := url.Parse(s.flow.LoginBase); err == nil && u.Host != "" {
+			s.loginOrigin = " " + u.Scheme + "://" + u.Host
+		}
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -182,14 +198,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /console/assets/console.css", s.handleCSS)
 	m.HandleFunc("GET /console/login", s.handleLogin)
 	m.HandleFunc("POST /console/login", s.handleLoginPost)
-	// TODO(issue 16, sign-in with Genesys Cloud): the OAuth 2.0
-	// authorization code flow with PKCE against the org's login host
-	// (genesys.console_client_id), its callback, GET /api/v2/users/me?
-	// expand=authorization and the mapping of console.roles. Until it is
-	// built, the button leads to a page that says so.
-	m.HandleFunc("GET /console/login/genesys", func(w http.ResponseWriter, r *http.Request) {
-		s.plain(w, r, http.StatusNotImplemented, "genesys")
-	})
+	m.HandleFunc("GET /console/login/genesys", s.handleGenesysStart)
+	m.HandleFunc("GET "+callbackPath, s.handleGenesysCallback)
 	m.Handle("POST /console/logout", s.Require(Viewer)(http.HandlerFunc(s.handleLogout)))
 	m.Handle("GET /console", s.Require(Viewer)(http.HandlerFunc(s.handleHome)))
 	m.Handle("GET /console/{$}", http.RedirectHandler("/console", http.StatusSeeOther))
@@ -221,7 +231,7 @@ func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
 func (s *Server) secure(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-		"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		"connect-src 'self'; form-action 'self'"+s.loginOrigin+"; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
