@@ -44,8 +44,9 @@ type bundle struct {
 }
 
 type options struct {
-	tls     bool
-	genesys bool
+	tls       bool
+	genesys   bool
+	publicURL string
 }
 
 func (b *bundle) now() time.Time { return time.UnixMicro(b.clock.Load()).UTC() }
@@ -76,6 +77,7 @@ func setup(t *testing.T, o options) *bundle {
 		SessionIdle:   30 * time.Minute,
 		SessionMax:    12 * time.Hour,
 		GenesysSignIn: o.genesys,
+		PublicURL:     o.publicURL,
 		Now:           b.now,
 	})
 	if err != nil {
@@ -381,6 +383,24 @@ func TestCookieSecureOverTLS(t *testing.T) {
 	ck := sessionCookie(r)
 	if r.StatusCode != http.StatusSeeOther || ck == nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
 		t.Errorf("over TLS: %d cookie %+v; want Secure, HttpOnly, Lax", r.StatusCode, ck)
+	}
+}
+
+// TestCookieSecureBehindProxy: TLS ends at a proxy, public_url is https.
+func TestCookieSecureBehindProxy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{publicURL: "https://callbacks.example.com"})
+	// The browser is on the public URL; its Origin is that host's.
+	c := b.client()
+	m := ticketRE.FindStringSubmatch(b.do(c, "GET", "/console/login", nil).body)
+	if m == nil {
+		t.Fatal("no ticket")
+	}
+	// The jar does not send the Secure ticket cookie over plain HTTP: set it by hand.
+	r := b.do(c, "POST", "/console/login", url.Values{"ticket": {m[1]}, "username": {"ada"}, "password": {"ada-pw"}},
+		"Origin", "https://callbacks.example.com", "Sec-Fetch-Site", "same-origin", "Cookie", "slotline_console_login="+m[1])
+	if ck := sessionCookie(r); r.StatusCode != http.StatusSeeOther || ck == nil || !ck.Secure {
+		t.Errorf("behind a TLS proxy: %d cookie %+v; want Secure", r.StatusCode, ck)
 	}
 }
 
