@@ -558,3 +558,36 @@ func TestLanguages(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigChange: a session follows the running config's operator: a
+// removed operator is signed out, a changed role applies at once.
+func TestConfigChange(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{})
+	c := b.client()
+	b.mustSignIn(c, "ada", "ada-pw")
+	u, _ := url.Parse(b.srv.URL + "/console")
+	cookies := c.Jar.Cookies(u)
+	restart := func(ops ...config.Operator) *http.Client {
+		t.Helper()
+		srv, err := console.New(console.Deps{Store: b.store, Operators: ops, Queues: []console.Queue{{ID: "q1", Name: "Support"}}, Now: b.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another server on the same store, as serve restarted.
+		b.srv = httptest.NewServer(srv)
+		t.Cleanup(b.srv.Close)
+		nu, _ := url.Parse(b.srv.URL + "/console")
+		nc := b.client()
+		nc.Jar.SetCookies(nu, cookies)
+		return nc
+	}
+	nc := restart(config.Operator{Username: "ada", PasswordHash: hash("ada-pw"), Role: "viewer"})
+	if r := b.do(nc, "GET", "/console", nil); r.StatusCode != 200 || !strings.Contains(r.body, "ada (viewer)") {
+		t.Errorf("after the role changed: %d, want ada (viewer)", r.StatusCode)
+	}
+	nc = restart(config.Operator{Username: "bob", PasswordHash: hash("bob-pw"), Role: "admin"})
+	if r := b.do(nc, "GET", "/console", nil); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("after ada was removed: %d, want 303 to sign in", r.StatusCode)
+	}
+}
