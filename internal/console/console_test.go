@@ -44,8 +44,9 @@ type bundle struct {
 }
 
 type options struct {
-	tls     bool
-	genesys bool
+	tls       bool
+	genesys   bool
+	publicURL string
 }
 
 func (b *bundle) now() time.Time { return time.UnixMicro(b.clock.Load()).UTC() }
@@ -76,6 +77,7 @@ func setup(t *testing.T, o options) *bundle {
 		SessionIdle:   30 * time.Minute,
 		SessionMax:    12 * time.Hour,
 		GenesysSignIn: o.genesys,
+		PublicURL:     o.publicURL,
 		Now:           b.now,
 	})
 	if err != nil {
@@ -386,6 +388,24 @@ func TestCookieSecureOverTLS(t *testing.T) {
 	}
 }
 
+// TestCookieSecureBehindProxy: TLS ends at a proxy, public_url is https.
+func TestCookieSecureBehindProxy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{publicURL: "https://callbacks.example.com"})
+	// The browser is on the public URL; its Origin is that host's.
+	c := b.client()
+	m := ticketRE.FindStringSubmatch(b.do(c, "GET", "/console/login", nil).body)
+	if m == nil {
+		t.Fatal("no ticket")
+	}
+	// The jar does not send the Secure ticket cookie over plain HTTP: set it by hand.
+	r := b.do(c, "POST", "/console/login", url.Values{"ticket": {m[1]}, "username": {"ada"}, "password": {"ada-pw"}},
+		"Origin", "https://callbacks.example.com", "Sec-Fetch-Site", "same-origin", "Cookie", "slotline_console_login="+m[1])
+	if ck := sessionCookie(r); r.StatusCode != http.StatusSeeOther || ck == nil || !ck.Secure {
+		t.Errorf("behind a TLS proxy: %d cookie %+v; want Secure", r.StatusCode, ck)
+	}
+}
+
 func TestCSRF(t *testing.T) {
 	t.Parallel()
 	b := setup(t, options{})
@@ -538,5 +558,38 @@ func TestLanguages(t *testing.T) {
 		if !strings.Contains(r.body, want) || !strings.Contains(r.body, `lang="`+lang+`"`) {
 			t.Errorf("%s: no %q", lang, want)
 		}
+	}
+}
+
+// TestConfigChange: a session follows the running config's operator: a
+// removed operator is signed out, a changed role applies at once.
+func TestConfigChange(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{})
+	c := b.client()
+	b.mustSignIn(c, "ada", "ada-pw")
+	u, _ := url.Parse(b.srv.URL + "/console")
+	cookies := c.Jar.Cookies(u)
+	restart := func(ops ...config.Operator) *http.Client {
+		t.Helper()
+		srv, err := console.New(console.Deps{Store: b.store, Operators: ops, Queues: []console.Queue{{ID: "q1", Name: "Support"}}, Now: b.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another server on the same store, as serve restarted.
+		b.srv = httptest.NewServer(srv)
+		t.Cleanup(b.srv.Close)
+		nu, _ := url.Parse(b.srv.URL + "/console")
+		nc := b.client()
+		nc.Jar.SetCookies(nu, cookies)
+		return nc
+	}
+	nc := restart(config.Operator{Username: "ada", PasswordHash: hash("ada-pw"), Role: "viewer"})
+	if r := b.do(nc, "GET", "/console", nil); r.StatusCode != 200 || !strings.Contains(r.body, "ada (viewer)") {
+		t.Errorf("after the role changed: %d, want ada (viewer)", r.StatusCode)
+	}
+	nc = restart(config.Operator{Username: "bob", PasswordHash: hash("bob-pw"), Role: "admin"})
+	if r := b.do(nc, "GET", "/console", nil); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("after ada was removed: %d, want 303 to sign in", r.StatusCode)
 	}
 }

@@ -190,6 +190,22 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*session, bool
 		return nil, false
 	}
 	role, ok := ParseRole(cs.Role)
+	queues := cs.Queues
+	if cs.Source == SourceLocal {
+		// A local operator is as the running config has it: one removed
+		// from it is signed out, a changed role or queue list applies at
+		// once (after a restart with the new config).
+		e, known := s.operators[cs.Operator]
+		if !known {
+			if _, err := s.store.DeleteConsoleSession(ctx, digest); err != nil {
+				s.logger.WarnContext(ctx, "delete console session", "err", err)
+			}
+			s.clearCookie(w, r, CookieName)
+			return nil, false
+		}
+		role, ok = ParseRole(e.op.Role)
+		queues = e.op.Queues
+	}
 	if !ok {
 		return nil, false
 	}
@@ -198,7 +214,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*session, bool
 			s.logger.WarnContext(ctx, "touch console session", "err", err)
 		}
 	}
-	return &session{op: Operator{Name: cs.Operator, Role: role, Queues: cs.Queues, Source: cs.Source},
+	return &session{op: Operator{Name: cs.Operator, Role: role, Queues: queues, Source: cs.Source},
 		digest: digest, csrf: cs.CSRF}, true
 }
 
