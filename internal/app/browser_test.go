@@ -230,6 +230,7 @@ func TestBrowserBookNoJS(t *testing.T) {
 	t.Parallel()
 	f := flowServe(t, 2000)
 	b := browsertest.New(t, browsertest.JSDisabled())
+	before := time.Now() // every form shown below was issued after this
 	b.Go(f.base + "/book/q1")
 	times := showTimes(t, b, "Available times", "Next day")
 	if !b.Exists("combobox", "Time zone") {
@@ -241,24 +242,33 @@ func TestBrowserBookNoJS(t *testing.T) {
 	b.Fill("textbox", "Name", "Ada")
 	b.Fill("textbox", "Reason", "billing")
 	// Without a proof of work, a form sent at once is refused (the bot
-	// guard), and shown again with what was typed.
+	// guard), and shown again with what was typed. "At once" is judged
+	// on the server's clock: on a machine so loaded that filling the form
+	// took longer than the guard's minimum age, the form is old enough
+	// and books, and its refusal cannot be checked.
+	sent := time.Now()
 	b.ClickNavigate("button", "Reserve callback")
-	if !b.Exists("alert", "") || strings.Contains(b.URL(), "/booked/") {
-		t.Fatal("a form sent at once without JavaScript was not refused")
+	if sent.Sub(before) < web.DefaultMinFormAge {
+		if !b.Exists("alert", "") || strings.Contains(b.URL(), "/booked/") {
+			t.Fatal("a form sent at once without JavaScript was not refused")
+		}
+		served := time.Now() // the form shown again has a new ticket, issued before now
+		checkPage(t, b)
+		if got := b.Attr("textbox", "Phone number", "value"); got != "+14155550123" {
+			t.Errorf("the refused form lost the number: %q", got)
+		}
+		// Wait until the form is web.DefaultMinFormAge old, as a person
+		// would.
+		<-time.After(time.Until(served.Add(web.DefaultMinFormAge)))
+		if !b.Exists("radio", times[0]) {
+			t.Fatalf("the refused form no longer offers %q", times[0])
+		}
+		b.Check(times[0])
+		b.ClickNavigate("button", "Reserve callback")
+	} else {
+		t.Logf("filling the form took %s, over the guard's %s: its refusal when sent at once is not checked on this run",
+			sent.Sub(before).Round(time.Millisecond), web.DefaultMinFormAge)
 	}
-	served := time.Now() // the form shown again has a new ticket, issued before now
-	checkPage(t, b)
-	if got := b.Attr("textbox", "Phone number", "value"); got != "+14155550123" {
-		t.Errorf("the refused form lost the number: %q", got)
-	}
-	// The guard counts on the server's clock, not the sandbox's: wait
-	// until the form is web.DefaultMinFormAge old, as a person would.
-	<-time.After(time.Until(served.Add(web.DefaultMinFormAge)))
-	if !b.Exists("radio", times[0]) {
-		t.Fatalf("the refused form no longer offers %q", times[0])
-	}
-	b.Check(times[0])
-	b.ClickNavigate("button", "Reserve callback")
 	if b.Exists("alert", "") {
 		t.Fatalf("refused: %q", b.Text("alert", ""))
 	}
