@@ -17,8 +17,7 @@ import (
 // it counts all; bad parameters are problems naming the field.
 func TestReportOutcomes(t *testing.T) {
 	t.Parallel()
-	var b *apiBundle
-	b = newAPIWith(t, func(d *httpapi.Deps) {
+	b := newAPIWith(t, func(d *httpapi.Deps) {
 		d.Auth = auth.NewService(d.Store.(auth.Store), []*auth.Client{
 			auth.NewClient("website", trickySecret, []string{"callback:read", "callback:write"}, 0, 0),
 			auth.NewClient("reader", "reader-secret-0123456789", []string{"callback:read"}, 0, 0),
