@@ -31,6 +31,7 @@ import (
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/genesys"
+	"github.com/slotline/slotline/internal/i18n"
 	"github.com/slotline/slotline/internal/password"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -120,7 +121,7 @@ type Server struct {
 	now         func() time.Time
 	throttle    *auth.Throttle
 	userLimit   *auth.Throttle
-	msgs        catalogs
+	msgs        i18n.Catalogs
 	tmpl        *template.Template
 	mux         *http.ServeMux
 }
@@ -272,7 +273,7 @@ type navLink struct {
 
 // T returns the message key in the page's language, {name} placeholders
 // filled from args (name, value pairs).
-func (p *page) T(key string, args ...string) string { return p.s.msgs.text(p.Lang, key, args...) }
+func (p *page) T(key string, args ...string) string { return p.s.msgs.Text(p.Lang, key, args...) }
 
 // RoleName is the operator's role in the page's language.
 func (p *page) RoleName() string { return p.T("role." + p.Op.Role.String()) }

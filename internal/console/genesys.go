@@ -54,7 +54,7 @@ func (s *Server) handleGenesysCallback(w http.ResponseWriter, r *http.Request) {
 	addr := auth.AddressKey(r.RemoteAddr)
 	refuse := func(status int, reason, msgKey string) {
 		s.audit(r, "operator", audit.OutcomeRefused, map[string]string{"reason": reason, "address": addr, "source": SourceGenesys})
-		s.loginForm(w, r, status, "", s.msgs.text(lang, msgKey))
+		s.loginForm(w, r, status, "", s.msgs.Text(lang, msgKey))
 	}
 	c, err := r.Cookie(oauthCookie)
 	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: "", Path: callbackPath, MaxAge: -1, HttpOnly: true,
@@ -89,7 +89,7 @@ func (s *Server) handleGenesysCallback(w http.ResponseWriter, r *http.Request) {
 	if !ok || !known {
 		s.audit(r, "operator:"+user.Name, audit.OutcomeRefused, map[string]string{"reason": "no_role", "address": addr,
 			"source": SourceGenesys, "genesys_user": user.ID})
-		s.loginForm(w, r, http.StatusForbidden, "", s.msgs.text(lang, "login.error_genesys_role"))
+		s.loginForm(w, r, http.StatusForbidden, "", s.msgs.Text(lang, "login.error_genesys_role"))
 		return
 	}
 	op := Operator{Name: user.Name, Role: role, Source: SourceGenesys}

@@ -2,11 +2,9 @@ package console
 
 import (
 	"embed"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
 
+	"github.com/slotline/slotline/internal/i18n"
 	"golang.org/x/text/language"
 )
 
@@ -16,42 +14,9 @@ var Languages = []string{"en", "de", "fr", "es"}
 //go:embed i18n/*.json
 var catalogFS embed.FS
 
-// catalogs are the message catalogs: language → key → text with {name}
-// placeholders.
-type catalogs map[string]map[string]string
-
-// loadCatalogs reads the embedded catalogs; every language must have one.
-func loadCatalogs() (catalogs, error) {
-	c := catalogs{}
-	for _, l := range Languages {
-		b, err := catalogFS.ReadFile("i18n/" + l + ".json")
-		if err != nil {
-			return nil, fmt.Errorf("console message catalog %s: %w", l, err)
-		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("console message catalog %s: %w", l, err)
-		}
-		c[l] = m
-	}
-	return c, nil
-}
-
-// text returns the message key in lang with its placeholders filled from
-// args (name, value pairs); a key missing in lang is taken from en, and
-// one missing there too is returned as it is (a test keeps them complete).
-func (c catalogs) text(lang, key string, args ...string) string {
-	s, ok := c[lang][key]
-	if !ok {
-		if s, ok = c["en"][key]; !ok {
-			return key
-		}
-	}
-	for i := 0; i+1 < len(args); i += 2 {
-		s = strings.ReplaceAll(s, "{"+args[i]+"}", args[i+1])
-	}
-	return s
-}
+// loadCatalogs reads the embedded catalogs; every shipped language must
+// have one.
+func loadCatalogs() (i18n.Catalogs, error) { return i18n.Load(catalogFS, "i18n", Languages) }
 
 // chooseLang picks the page's language: ?lang= (or the posted form's
 // lang), else Accept-Language in order of preference, else en.

@@ -61,7 +61,7 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("ticket"))) != 1 {
 		// No cookie: cookies are off, the form is another site's, or it
 		// was sent long after it was shown. A new form says to try again.
-		s.loginForm(w, r, http.StatusForbidden, "", s.msgs.text(chooseLang(r), "login.error_form"))
+		s.loginForm(w, r, http.StatusForbidden, "", s.msgs.Text(chooseLang(r), "login.error_form"))
 		return
 	}
 	username := strings.TrimSpace(r.PostFormValue("username"))
@@ -86,7 +86,7 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		secs := int(math.Ceil(refusal.RetryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		mins := strconv.Itoa(max(int(math.Ceil(refusal.RetryAfter.Minutes())), 1))
-		s.loginForm(w, r, http.StatusTooManyRequests, username, s.msgs.text(lang, "login.error_throttled", "minutes", mins))
+		s.loginForm(w, r, http.StatusTooManyRequests, username, s.msgs.Text(lang, "login.error_throttled", "minutes", mins))
 		return
 	}
 	// The password is checked against a hash whether the user exists or
@@ -108,7 +108,7 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 			reason = "unknown_operator" // the typed name is not recorded: it may be a password
 		}
 		s.audit(r, actor, audit.OutcomeRefused, map[string]string{"reason": reason, "address": addr, "source": SourceLocal})
-		s.loginForm(w, r, http.StatusUnauthorized, username, s.msgs.text(lang, "login.error"))
+		s.loginForm(w, r, http.StatusUnauthorized, username, s.msgs.Text(lang, "login.error"))
 		return
 	}
 	attempt.Succeeded()

@@ -2,11 +2,9 @@ package web
 
 import (
 	"embed"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
 
+	"github.com/slotline/slotline/internal/i18n"
 	"golang.org/x/text/language"
 )
 
@@ -20,43 +18,9 @@ var languageNames = map[string]string{"en": "English", "de": "Deutsch", "fr": "F
 //go:embed i18n/*.json
 var catalogFS embed.FS
 
-// catalogs are the message catalogs: language → key → text with {name}
-// placeholders.
-type catalogs map[string]map[string]string
-
 // loadCatalogs reads the embedded catalogs; every shipped language must
 // have one.
-func loadCatalogs() (catalogs, error) {
-	c := catalogs{}
-	for _, l := range Languages {
-		b, err := catalogFS.ReadFile("i18n/" + l + ".json")
-		if err != nil {
-			return nil, fmt.Errorf("message catalog %s: %w", l, err)
-		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("message catalog %s: %w", l, err)
-		}
-		c[l] = m
-	}
-	return c, nil
-}
-
-// text returns the message key in lang with its placeholders filled from
-// args (name, value pairs); a key missing in lang is taken from en, and a
-// key missing there too is returned as it is (a test keeps them complete).
-func (c catalogs) text(lang, key string, args ...string) string {
-	s, ok := c[lang][key]
-	if !ok {
-		if s, ok = c["en"][key]; !ok {
-			return key
-		}
-	}
-	for i := 0; i+1 < len(args); i += 2 {
-		s = strings.ReplaceAll(s, "{"+args[i]+"}", args[i+1])
-	}
-	return s
-}
+func loadCatalogs() (i18n.Catalogs, error) { return i18n.Load(catalogFS, "i18n", Languages) }
 
 // locale is the page's language and the region its defaults come from.
 type locale struct {

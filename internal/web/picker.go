@@ -194,7 +194,7 @@ func (s *Server) fillDay(ctx context.Context, p *picker, q *booking.Queue, loc *
 	to := midnight(date.AddDays(1), loc)
 	if from.After(last) {
 		// Beyond the horizon: the day is shown, and says so.
-		p.Closed = s.msgs.text(l.Lang, "day.horizon")
+		p.Closed = s.msgs.Text(l.Lang, "day.horizon")
 	}
 	p.Date = date.String()
 	p.Heading = FormatDate(from, l.Lang)
@@ -228,7 +228,7 @@ func (s *Server) fillDay(ctx context.Context, p *picker, q *booking.Queue, loc *
 // whyClosed says why a day has no free slot.
 func (s *Server) whyClosed(q *booking.Queue, date schedule.Date, reasons map[schedule.Reason]int, l locale) string {
 	cal := q.Calendar
-	t := func(key string, args ...string) string { return s.msgs.text(l.Lang, key, args...) }
+	t := func(key string, args ...string) string { return s.msgs.Text(l.Lang, key, args...) }
 	switch {
 	case reasons[schedule.ReasonHoliday] > 0:
 		return t("day.holiday")

@@ -25,6 +25,7 @@ import (
 
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
+	"github.com/slotline/slotline/internal/i18n"
 	"github.com/slotline/slotline/internal/selfservice"
 )
 
@@ -91,7 +92,7 @@ type Server struct {
 	frameOrigins func(string) []string
 	publicHost   string
 	now          func() time.Time
-	msgs         catalogs
+	msgs         i18n.Catalogs
 	tmpl         *template.Template
 	mux          *http.ServeMux
 }
@@ -218,7 +219,7 @@ type langLink struct {
 
 // T returns the message key in the page's language, {name} placeholders
 // filled from args (name, value pairs).
-func (b *base) T(key string, args ...string) string { return b.s.msgs.text(b.Lang, key, args...) }
+func (b *base) T(key string, args ...string) string { return b.s.msgs.Text(b.Lang, key, args...) }
 
 func (s *Server) base(r *http.Request, l locale, titleKey string, args ...string) base {
 	b := base{s: s, Lang: l.Lang}
