@@ -255,6 +255,18 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 		ws.Close(websocket.StatusGoingAway, "shutting down")
 		return err
 	}
+	if o.After < 0 {
+		// A stream that may start at the head starts at the log's: this
+		// process's hub can still be behind events committed before the
+		// subscription (a client that saw its own create answered, then
+		// subscribed, must not get that create as a new event).
+		last, err := s.store.LastEventSeq(ctx)
+		if err != nil {
+			ws.Close(websocket.StatusInternalError, "cannot read the event log")
+			return err
+		}
+		head = max(head, last)
+	}
 	after, err := s.start(ctx, o, head)
 	if err == nil && after > head {
 		after, err = s.beyondHead(ctx, c, o, after)
