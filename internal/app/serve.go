@@ -309,8 +309,9 @@ Then, with TOKEN set to its access_token:
 In a browser:
   the booking page  %s/book/%s
   the widget        %s/widget/demo
+  the console       %s/console  ("Sign in with Genesys Cloud": the simulator's users)
 
-`, base, q.ID, q.TimeZone, q.Calendar.SlotMinutes, q.Calendar.Capacity, secret, secret, base, base, q.ID, base, q.ID, base)
+`, base, q.ID, q.TimeZone, q.Calendar.SlotMinutes, q.Calendar.Capacity, secret, secret, base, base, q.ID, base, q.ID, base, base)
 }
 
 // housekeeping deletes expired tokens, Idempotency-Key records, expired

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/slotline/slotline/internal/audit"
@@ -37,6 +38,13 @@ func CallbackPath() string { return callbackPath }
 func (s *Server) handleGenesysStart(w http.ResponseWriter, r *http.Request) {
 	if s.flow == nil {
 		s.plain(w, r, http.StatusNotFound, "notfound")
+		return
+	}
+	// The callback comes back to the redirect URI's host: start there, so
+	// that the state cookie is that host's (a console opened at localhost
+	// whose redirect URI names 127.0.0.1, say).
+	if u, err := url.Parse(s.flow.RedirectURL); err == nil && u.Host != "" && !strings.EqualFold(u.Host, r.Host) {
+		http.Redirect(w, r, u.Scheme+"://"+u.Host+r.URL.Path, http.StatusSeeOther)
 		return
 	}
 	authURL, state, verifier := s.flow.Start()

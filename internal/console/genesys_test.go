@@ -145,6 +145,14 @@ func TestSignInWithGenesys(t *testing.T) {
 	if r, _ := b.signIn(browser(), "", "deny"); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("canceled: %d, want 401", r.StatusCode)
 	}
+	// Started at another name of the server (localhost for 127.0.0.1):
+	// first sent to the redirect URI's host, where the state cookie must
+	// live.
+	req, _ := http.NewRequest("GET", b.srv.URL+"/console/login/genesys", nil)
+	req.Host = "localhost" + b.srv.URL[strings.LastIndex(b.srv.URL, ":"):]
+	if r, err := browser().Do(req); err != nil || r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != b.srv.URL+"/console/login/genesys" {
+		t.Errorf("the button at another host name: %v %v, want 303 to %s/console/login/genesys", r, err, b.srv.URL)
+	}
 	// A callback without the cookie of its start (another browser, or a
 	// forged link) is refused.
 	r, _ := get(t, browser(), b.srv.URL+console.CallbackPath()+"?code=x&state=y")
