@@ -8,11 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
@@ -255,25 +254,6 @@ func digestOf(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// sameOrigin reports whether a POST comes from this server, as the
-// customer pages check it: Sec-Fetch-Site, when sent, must be
-// same-origin, and a real Origin must be the request's host or the
-// public URL's. Origin "null" (our no-referrer pages) proves nothing
-// either way; without Sec-Fetch-Site the CSRF token alone protects the
-// post.
-func (s *Server) sameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host == "" {
-			return false
-		}
-		if !strings.EqualFold(u.Host, r.Host) && (s.publicHost == "" || !strings.EqualFold(u.Host, s.publicHost)) {
-			return false
-		}
-	}
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin":
-		return true
-	}
-	return false
-}
+// sameOrigin is auth.SameOriginPost with this server's public host, as
+// the customer pages check it.
+func (s *Server) sameOrigin(r *http.Request) bool { return auth.SameOriginPost(r, s.publicHost) }

@@ -8,10 +8,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slotline/slotline/internal/auth"
 )
 
 // KeyLabel is what the pages' HMAC key is derived from the deployment's
@@ -85,29 +86,5 @@ func (s *Server) check(path, v string) (ticket, error) {
 	return t, nil
 }
 
-// sameOrigin reports whether a POST may come from where its headers say it
-// comes from. Sec-Fetch-Site, which every current browser sends, must be
-// same-origin: a form of another site, or of a sibling subdomain, is
-// refused, and so is a form inside a third-party iframe that is not ours
-// (our own page inside the iframe posts same-origin). A real Origin must
-// be this server's (the request's host, or public_url's). Origin "null"
-// is what browsers send for our own posts too, since the pages' referrer
-// policy is no-referrer, so it proves nothing either way: without
-// Sec-Fetch-Site (an old browser, a plain HTTP client) the form ticket
-// alone protects the post.
-func (s *Server) sameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host == "" {
-			return false
-		}
-		if !strings.EqualFold(u.Host, r.Host) && (s.publicHost == "" || !strings.EqualFold(u.Host, s.publicHost)) {
-			return false
-		}
-	}
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin":
-		return true
-	}
-	return false
-}
+// sameOrigin is auth.SameOriginPost with this server's public host.
+func (s *Server) sameOrigin(r *http.Request) bool { return auth.SameOriginPost(r, s.publicHost) }
