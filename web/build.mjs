@@ -5,7 +5,7 @@
 // copies axe-core for the browser tests. Run with `npm run build`.
 
 import * as esbuild from 'esbuild';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -50,6 +50,13 @@ const common = {
 await mkdir(dist, { recursive: true });
 await esbuild.build({ ...common, entryPoints: ['src/widget.js'], outfile: join(dist, 'slotline.js'), format: 'esm' });
 await esbuild.build({ ...common, entryPoints: ['src/book.js'], outfile: join(dist, 'book.js'), format: 'iife' });
+// The console's page scripts: each web/src/console/*.js (not its lib/) is
+// one script, dist/console/<name>.js.
+const consoleDir = join(here, 'src', 'console');
+await mkdir(join(dist, 'console'), { recursive: true });
+for (const name of (await readdir(consoleDir)).filter((n) => n.endsWith('.js')).sort()) {
+  await esbuild.build({ ...common, entryPoints: [join('src', 'console', name)], outfile: join(dist, 'console', name), format: 'iife' });
+}
 await mkdir(dirname(axeOut), { recursive: true });
 await copyFile(join(here, 'node_modules', 'axe-core', 'axe.min.js'), axeOut);
 

@@ -160,12 +160,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	// The operators' console: local operators' sign-in and sessions.
-	cons, err := console.New(consoleDeps(cfg, store, logger.With("component", "console"), gside, listenBase(tcp.Addr(), tlsConfig != nil)))
+	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
+	// The operators' console: its sign-in and sessions, its pages over the
+	// booking service and the stream hub.
+	cd := consoleDeps(cfg, store, logger.With("component", "console"), gside, listenBase(tcp.Addr(), tlsConfig != nil))
+	cd.Booking, cd.Feed = book, hub
+	cons, err := console.New(cd)
 	if err != nil {
 		return err
 	}
-	hub := stream.NewHub(store, logger.With("component", "stream"), cfg.Stream.Ring)
 	// The browser code: the widget (CORS for the publishable keys'
 	// origins), its demo page and the booking pages' script.
 	widgetOpts := webassets.Options{AllowedOrigins: keys.AllOrigins}

@@ -29,11 +29,13 @@ import (
 
 	"github.com/slotline/slotline/internal/audit"
 	"github.com/slotline/slotline/internal/auth"
+	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/i18n"
 	"github.com/slotline/slotline/internal/password"
 	"github.com/slotline/slotline/internal/storage"
+	"github.com/slotline/slotline/internal/webassets"
 )
 
 // CookieName is the session cookie's name; its Path is /console.
@@ -92,6 +94,12 @@ type Deps struct {
 	Genesys       *genesys.AuthCodeFlow
 	Roles         map[string][]string
 	Logger        *slog.Logger
+	// Feed is the event log the pages follow live (GET /console/events);
+	// nil: no feed (404).
+	Feed Feed
+	// Booking is the reservation service the pages read and change
+	// through, as the API does.
+	Booking *booking.Service
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// LoginThrottle and UserThrottle limit failed sign-ins: the first per
@@ -117,6 +125,8 @@ type Server struct {
 	// redirects), or "".
 	loginOrigin string
 	roles       map[string][]string
+	feed        Feed
+	booking     *booking.Service
 	logger      *slog.Logger
 	now         func() time.Time
 	throttle    *auth.Throttle
@@ -143,7 +153,7 @@ var consoleCSS []byte
 func New(d Deps) (*Server, error) {
 	s := &Server{store: d.Store, operators: map[string]operatorEntry{}, queues: d.Queues,
 		idle: cmp.Or(d.SessionIdle, config.DefaultSessionIdle), max: cmp.Or(d.SessionMax, config.DefaultSessionMax),
-		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
+		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
 		mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -197,6 +207,8 @@ func New(d Deps) (*Server, error) {
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /console/assets/console.css", s.handleCSS)
+	m.HandleFunc("GET /console/assets/js/{name}", s.handleScript)
+	m.Handle("GET /console/events", s.Require(Viewer)(http.HandlerFunc(s.handleEvents)))
 	m.HandleFunc("GET /console/login", s.handleLogin)
 	m.HandleFunc("POST /console/login", s.handleLoginPost)
 	m.HandleFunc("GET /console/login/genesys", s.handleGenesysStart)
@@ -218,6 +230,19 @@ func (s *Server) routes() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.secure(w)
 	s.mux.ServeHTTP(w, r)
+}
+
+// handleScript serves a page's script, built from web/src/console/.
+func (s *Server) handleScript(w http.ResponseWriter, r *http.Request) {
+	b, ok := webassets.ConsoleScript(r.PathValue("name"))
+	if !ok {
+		s.plain(w, r, http.StatusNotFound, "notfound")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
 }
 
 func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {

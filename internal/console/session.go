@@ -93,6 +93,9 @@ type session struct {
 	op     Operator
 	digest string
 	csrf   string
+	// ends is when the session expires unless it is used again (idle) or
+	// at all (absolute): the event feed closes then.
+	ends time.Time
 }
 
 type ctxKey struct{}
@@ -214,7 +217,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*session, bool
 		}
 	}
 	return &session{op: Operator{Name: cs.Operator, Role: role, Queues: queues, Source: cs.Source},
-		digest: digest, csrf: cs.CSRF}, true
+		digest: digest, csrf: cs.CSRF, ends: minTime(cs.LastSeenAt.Add(s.idle), cs.CreatedAt.Add(s.max))}, true
 }
 
 // newSession stores a session for op and sets its cookie.
@@ -257,3 +260,10 @@ func digestOf(id string) string {
 // sameOrigin is auth.SameOriginPost with this server's public host, as
 // the customer pages check it.
 func (s *Server) sameOrigin(r *http.Request) bool { return auth.SameOriginPost(r, s.publicHost) }
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

@@ -14,18 +14,33 @@ import (
 // Catalogs are message catalogs: language → key → text.
 type Catalogs map[string]map[string]string
 
-// Load reads dir/<lang>.json from fsys for each of langs; every one must
-// be there and be a JSON object of strings.
+// Load reads the catalog of each of langs from fsys: dir/<lang>.json,
+// which must be there, merged with any dir/<part>.<lang>.json (a page's
+// own keys, so that pages are written and merged apart); each is a JSON
+// object of strings, and a key given by two files is an error.
 func Load(fsys fs.FS, dir string, langs []string) (Catalogs, error) {
 	c := Catalogs{}
 	for _, l := range langs {
-		b, err := fs.ReadFile(fsys, path.Join(dir, l+".json"))
+		parts, err := fs.Glob(fsys, path.Join(dir, "*."+l+".json"))
 		if err != nil {
 			return nil, fmt.Errorf("message catalog %s: %w", l, err)
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("message catalog %s: %w", l, err)
+		for _, name := range append([]string{path.Join(dir, l+".json")}, parts...) {
+			b, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return nil, fmt.Errorf("message catalog %s: %w", l, err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("message catalog %s: %w", name, err)
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("message catalog %s: key %q is given twice", name, k)
+				}
+				m[k] = v
+			}
 		}
 		c[l] = m
 	}

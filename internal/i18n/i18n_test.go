@@ -1,6 +1,7 @@
 package i18n
 
 import (
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -25,6 +26,19 @@ func TestLoadAndText(t *testing.T) {
 			t.Errorf("Text(%s, %s) = %q, want %q", tt.lang, tt.key, got, tt.want)
 		}
 	}
+	// A page's own keys in <part>.<lang>.json join the language's catalog;
+	// a key given twice is refused.
+	fsys["i18n/page.de.json"] = &fstest.MapFile{Data: []byte(`{"page.title": "Seite"}`)}
+	if c, err = Load(fsys, "i18n", []string{"en", "de"}); err != nil {
+		t.Fatal(err)
+	} else if got := c.Text("de", "page.title"); got != "Seite" {
+		t.Errorf("page.title = %q from the part file", got)
+	}
+	fsys["i18n/other.de.json"] = &fstest.MapFile{Data: []byte(`{"hello": "Servus"}`)}
+	if _, err := Load(fsys, "i18n", []string{"en", "de"}); err == nil || !strings.Contains(err.Error(), `"hello"`) {
+		t.Errorf("a key given twice: %v", err)
+	}
+	delete(fsys, "i18n/other.de.json")
 	if _, err := Load(fsys, "i18n", []string{"en", "es"}); err == nil {
 		t.Error("a missing catalog loaded")
 	}

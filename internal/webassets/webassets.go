@@ -20,7 +20,7 @@ import (
 	"time"
 )
 
-//go:embed dist/slotline.js dist/book.js
+//go:embed dist
 var dist embed.FS
 
 //go:embed demo.html demo.css
@@ -73,6 +73,16 @@ func Widget() []byte {
 func BookScript() []byte {
 	b, _ := fs.ReadFile(dist, "dist/book.js")
 	return b
+}
+
+// ConsoleScript returns the console page script name ("capacity.js", …;
+// built from web/src/console/) as embedded, and whether there is one.
+func ConsoleScript(name string) ([]byte, bool) {
+	if !strings.HasSuffix(name, ".js") || strings.ContainsAny(name, "/\\") {
+		return nil, false
+	}
+	b, err := fs.ReadFile(dist, "dist/console/"+name)
+	return b, err == nil
 }
 
 type handler struct {
