@@ -144,8 +144,8 @@ type operatorEntry struct {
 //go:embed templates/*.html
 var templateFS embed.FS
 
-//go:embed static/console.css
-var consoleCSS []byte
+//go:embed static/*.css
+var staticFS embed.FS
 
 // New returns the console. It fails when an operator's hash does not
 // parse (config checked it) or the embedded catalogs or templates do not
@@ -206,7 +206,7 @@ func New(d Deps) (*Server, error) {
 
 func (s *Server) routes() {
 	m := s.mux
-	m.HandleFunc("GET /console/assets/console.css", s.handleCSS)
+	m.HandleFunc("GET /console/assets/{name}", s.handleCSS)
 	m.HandleFunc("GET /console/assets/js/{name}", s.handleScript)
 	m.Handle("GET /console/events", s.Require(Viewer)(http.HandlerFunc(s.handleEvents)))
 	m.HandleFunc("GET /console/login", s.handleLogin)
@@ -218,9 +218,16 @@ func (s *Server) routes() {
 	m.Handle("GET /console/{$}", http.RedirectHandler("/console", http.StatusSeeOther))
 	// The pages of later parts.
 	soon := s.Require(Viewer)(http.HandlerFunc(s.handleSoon))
-	for _, p := range []string{"/console/queues/{id}/capacity", "/console/reservations", "/console/live", "/console/health", "/console/reports"} {
+	for _, p := range []string{
+		"/console/queues/{id}/capacity",
+		"/console/reservations",
+		"/console/live",
+		"/console/health",
+		"/console/reports",
+	} {
 		m.Handle("GET "+p, soon)
 	}
+	// The pages, each registering its routes from its own file.
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.plain(w, r, http.StatusNotFound, "notfound")
 	})
@@ -245,11 +252,19 @@ func (s *Server) handleScript(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
+// handleCSS serves a stylesheet of static/: console.css, every page's,
+// and a page's own.
 func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	b, err := staticFS.ReadFile("static/" + name)
+	if err != nil || !strings.HasSuffix(name, ".css") {
+		s.plain(w, r, http.StatusNotFound, "notfound")
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/css; charset=utf-8")
-	h.Set("Cache-Control", "public, max-age=3600")
-	_, _ = w.Write(consoleCSS)
+	h.Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
 }
 
 // secure sets the headers of every response: the customer pages' CSP (no
@@ -289,6 +304,10 @@ type page struct {
 	CSRF string
 	// Nav are the shell's links; Current is the one of this page.
 	Nav []navLink
+	// Styles are the page's own stylesheets (names in static/, after
+	// console.css) and Scripts its scripts (names of web/src/console/*.js,
+	// loaded deferred from /console/assets/js/).
+	Styles, Scripts []string
 }
 
 type navLink struct {
