@@ -52,8 +52,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch cmd, rest := args[1], args[2:]; cmd {
 	case "version", "--version":
-		fmt.Fprintln(stdout, "slotline", version)
-		return nil
+		return quietHelp(versionCmd(ctx, rest, stdout, stderr))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -87,7 +86,7 @@ Commands:
   sim             run the Genesys Cloud simulator on its own
   watch           print the event stream live (acks, resumes after a drop)
   operator hash   read a password from stdin, print its argon2id hash (operators[].password_hash)
-  version         print the version
+  version         print the version and build (--json)
 
 Run "slotline <command> -h" for a command's flags. The benchmarks are a
 separate command: slotline-bench.

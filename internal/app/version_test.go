@@ -1,0 +1,71 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestVersionOfARelease builds slotline as the release does (-buildvcs=true,
+// the version by -ldflags) and checks that `slotline version --json`
+// reports the version, the checkout's revision and whether it had
+// changes, and that the one-line form says the same.
+func TestVersionOfARelease(t *testing.T) {
+	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (%v): the VCS stamp cannot be checked", err)
+	}
+	dir := strings.TrimSpace(string(root))
+	head, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "slotline")
+	build := exec.Command("go", "build", "-buildvcs=true", "-trimpath",
+		"-ldflags", "-X github.com/slotline/slotline/internal/app.version=v1.2.3-test", "-o", bin, "./cmd/slotline")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Build
+	if err := json.Unmarshal(out, &b); err != nil {
+		t.Fatalf("version --json: %v\n%s", err, out)
+	}
+	if b.Version != "v1.2.3-test" || b.Revision != strings.TrimSpace(string(head)) || b.Time == "" ||
+		b.Modified != (len(bytes.TrimSpace(status)) > 0) || !strings.HasPrefix(b.Go, "go") || b.Platform == "" {
+		t.Errorf("version --json = %+v; HEAD %s, modified %v", b, head, len(status) > 0)
+	}
+	line, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "slotline v1.2.3-test (" + b.Revision[:12] + ", " + b.Time; !strings.HasPrefix(string(line), want) {
+		t.Errorf("version = %q, want it to start %q", line, want)
+	}
+}
+
+// TestVersionWithoutVCS: a plain go build (these machines set
+// -buildvcs=false) says it has no VCS information rather than nothing.
+func TestVersionWithoutVCS(t *testing.T) {
+	var out bytes.Buffer
+	if err := versionCmd(t.Context(), nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if b := readBuild(); b.Revision == "" && !strings.Contains(out.String(), "no VCS information") {
+		t.Errorf("version without a revision printed %q", out.String())
+	}
+	if err := versionCmd(t.Context(), []string{"extra"}, &out, &out); err == nil {
+		t.Error("version took an argument")
+	}
+}
