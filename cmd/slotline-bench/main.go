@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command slotline-bench measures Slotline against floors taken in the same
 // run: admissions (admit), the drain of a burst to Genesys (sync), the
 // event stream's fan-out (stream) and webhook deliveries (webhooks). Each

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command slotline is a callback reservation manager for Genesys Cloud.
 //
 // Run "slotline help" for the list of subcommands. The program itself is

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package app is the slotline command: its subcommands (serve, migrate,
 // audit verify, sim, watch, operator hash, version) and the wiring of
 // serve, which builds every package of Slotline and connects them, top to

@@ -1,9 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package arch holds tests of the module's structure: which packages may
 // depend on which. It has no code of its own.
 package arch
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -50,6 +54,25 @@ func TestOnlyJobsImportsRiver(t *testing.T) {
 			if strings.HasPrefix(imp, "github.com/riverqueue/") && !slices.Contains(allowed, pkg) {
 				t.Errorf("%s imports %s", pkg, imp)
 			}
+		}
+	}
+}
+
+// TestLicenceHeader: every package names its licence (SPDX) in a Go file
+// of its own, the one with its doc comment.
+func TestLicenceHeader(t *testing.T) {
+	for _, line := range list(t, "-f", "{{.Dir}}\t{{join .GoFiles \" \"}} {{join .TestGoFiles \" \"}} {{join .XTestGoFiles \" \"}}", "github.com/slotline/slotline/...") {
+		dir, files, _ := strings.Cut(line, "\t")
+		found := false
+		for _, f := range strings.Fields(files) {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err == nil && strings.HasPrefix(string(b), "// SPDX-License-Identifier: Apache-2.0\n") {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("package %s has no file starting with // SPDX-License-Identifier: Apache-2.0", dir)
 		}
 	}
 }

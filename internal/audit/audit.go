@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package audit defines Slotline's append-only audit log entries and their
 // hash chain: each entry's hash covers its own fields and the previous
 // entry's hash, so editing, removing or reordering any entry breaks the chain

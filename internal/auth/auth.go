@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package auth issues and checks Slotline's OAuth 2.0 client-credentials
 // access tokens. Client secrets come from the configuration and are kept
 // only as SHA-256 digests compared in constant time; tokens are random,

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package backoff is the one retry wait of Slotline: full-jitter
 // exponential backoff. The job queue's retries and the Genesys client's
 // retries both wait on it; it depends on nothing, so that the Genesys

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package booking is the reservation service: it judges requests against
 // each queue's calendar, turns them into capacity candidates, commits them
 // through storage, replays idempotent requests, and explains refusals (each

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package browsertest drives Debian's headless Chromium from Go tests, the
 // way a person with a screen reader and a keyboard would use a page.
 //

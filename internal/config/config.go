@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package config loads Slotline's YAML configuration file.
 //
 // A complete file:

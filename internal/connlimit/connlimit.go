@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package connlimit caps the connections a listener keeps open: in all, and
 // per source address. A connection over a cap is closed as soon as it is
 // accepted, before a byte is read or written, so that refusing costs the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package console serves the operators' console under /console: the
 // sign-in of local operators (configured with argon2id or bcrypt hashes),
 // their sessions (random ids kept only as SHA-256 digests in the

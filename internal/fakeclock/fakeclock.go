@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package fakeclock is a clock for tests that moves only when the test
 // moves it. Goroutines sleeping on it wake when Advance or AdvanceToNext
 // passes their deadline, and WaitFor tells the test when they are all

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package frame encodes and decodes the binary frames of the callback event
 // stream (GET /api/v2/callbacks/websocket), the wire format of the seed's
 // client.

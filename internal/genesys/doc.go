@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package genesys is Slotline's client of the Genesys Cloud Platform API:
 // OAuth client credentials, scheduled callbacks, conversations, queues,
 // Architect schedules, agentless SMS and the Notifications API.

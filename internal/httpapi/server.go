@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package httpapi serves Slotline's HTTP API: the seed-compatible token and
 // callback endpoints, queues and availability, health, metrics and the
 // OpenAPI document. NewServer returns an http.Handler; every route is in

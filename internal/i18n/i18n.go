@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package i18n holds the pages' message catalogs: for each language, a
 // JSON object of key → text with {name} placeholders, embedded by the
 // package whose pages they are (internal/web, internal/console).

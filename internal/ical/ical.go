@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package ical writes reservations as RFC 5545 iCalendar objects: the
 // text/calendar bodies of calendar webhooks (RFC 5546 methods REQUEST and
 // CANCEL) and the subscribable .ics feeds.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package jobs runs Slotline's durable jobs on River: one client per
 // process over the store's database (River's SQLite driver on the store's
 // single writer connection, its pgx driver on the PostgreSQL pool, chosen

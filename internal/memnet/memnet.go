@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package memnet is an in-memory network for tests: a net.Listener whose
 // DialContext connects to it with net.Pipe. A server and its clients on it
 // run inside one testing/synctest bubble (their connections block on

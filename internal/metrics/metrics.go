@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package metrics defines Slotline's Prometheus metrics on a registry of its
 // own (no global state), served at /metrics.
 package metrics

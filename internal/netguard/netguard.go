@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package netguard keeps Slotline's outbound HTTP (webhook deliveries) from
 // being turned against the network it runs in (server-side request
 // forgery): a Policy refuses loopback, private, link-local, shared (CGNAT),

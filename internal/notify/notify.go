@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package notify holds the rules of the SMS Slotline sends to customers:
 // the kinds (confirm, remind, cancel, missed), each queue's Policy (which
 // kinds, how long before the slot the reminder goes, quiet hours), the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package password hashes and checks the operators' passwords: argon2id in
 // the PHC string form ($argon2id$v=19$m=…,t=…,p=…$salt$hash, what Hash
 // makes) or bcrypt ($2a$, $2b$, $2y$). Nothing else is a password hash

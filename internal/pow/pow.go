@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package pow is Slotline's proof of work, in the ALTCHA scheme: a bot
 // guard with no third party. The server hands out a challenge: a salt
 // that embeds its expiry, the SHA-256 of the salt followed by a secret

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package report turns the facts of a queue's reservations into its
 // outcome report: per day of the queue's calendar, how many callbacks were
 // booked, how many reached the customer and how many did not, how many

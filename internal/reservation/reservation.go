@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package reservation holds Slotline's domain: reservations, their status and
 // sync state, the events that record every change, the requests that create
 // and change them, and the one coded error type. It has no infrastructure

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package schedule judges callback slots against a queue's calendar: the
 // slot grid (capacity buckets), weekly opening hours, closed dates, lead time,
 // booking horizon and per-bucket capacity, all in the queue's IANA time zone.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package selfservice is customer self-service: the link every
 // reservation gets (an unguessable token the server derives again, stored
 // only as a digest) and what a customer holding it may do: see the

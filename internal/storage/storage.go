@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package storage keeps Slotline's state in SQLite (the embedded default) or
 // PostgreSQL (shared by many processes). Both backends run the same SQL
 // through a thin adapter (the statements are written in the common subset:

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package stream serves the event log to WebSocket subscribers: every
 // reservation change, in sequence order, in the seed's length-prefixed
 // msgpack frames (or JSON text messages), with acknowledgments, a window of

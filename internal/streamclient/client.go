@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package streamclient is a small client of Slotline's event stream: it
 // dials GET /api/v2/callbacks/websocket, decodes the frames, acknowledges
 // events, and (Watch) reconnects and resumes after a drop, through a named

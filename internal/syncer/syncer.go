@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package syncer carries reservations to Genesys Cloud and brings Genesys'
 // changes back. Every event of a reservation that waits for a sync enqueues
 // a job in the event's own transaction (Runner.OnEvents, a store event

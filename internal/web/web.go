@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package web serves the customer's pages: the booking page
 // (/book/{queue_id}), its result (/book/{queue_id}/booked/{token}) and
 // the manage page of a reservation's self-service link (/manage/{token}),

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package webassets serves Slotline's browser code: the booking widget
 // (GET /widget/slotline.js, the <slotline-booking> web component), the
 // enhancement script of the booking pages (GET /assets/js/book.js) and a

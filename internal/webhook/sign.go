@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package webhook sends every reservation change to the endpoints that
 // subscribed to it, the way Standard Webhooks describes: each matching
 // event becomes a delivery in the event's own transaction; deliveries to an

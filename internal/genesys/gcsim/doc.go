@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package gcsim is a Genesys Cloud simulator: a real HTTP and WebSocket
 // server that speaks the Genesys Cloud Platform API's wire format (paths,
 // JSON field names, status codes, ErrorBody, the normalized 429 body,

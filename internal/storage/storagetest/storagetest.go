@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package storagetest is the conformance suite every storage backend must
 // pass, in the manner of fstest.TestFS: storage's own tests run it on
 // SQLite and on PostgreSQL.
