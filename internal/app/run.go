@@ -71,6 +71,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return &usageError{"slotline bench moved to slotline-bench"}
 	case "sim":
 		return quietHelp(simCmd(ctx, rest, getenv, stdout, stderr))
+	case "healthcheck":
+		return quietHelp(healthcheckCmd(ctx, rest, getenv, stdout, stderr))
 	case "operator":
 		return quietHelp(operatorCmd(ctx, rest, stdin, stdout, stderr))
 	default:
@@ -88,6 +90,7 @@ Commands:
   sim             run the Genesys Cloud simulator on its own
   watch           print the event stream live (acks, resumes after a drop)
   operator hash   read a password from stdin, print its argon2id hash (operators[].password_hash)
+  healthcheck     ask the running server's /healthz (the container's HEALTHCHECK)
   version         print the version and build (--json)
 
 Run "slotline <command> -h" for a command's flags. The benchmarks are a
