@@ -71,6 +71,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return &usageError{"slotline bench moved to slotline-bench"}
 	case "sim":
 		return quietHelp(simCmd(ctx, rest, getenv, stdout, stderr))
+	case "backup":
+		return quietHelp(backupCmd(ctx, rest, getenv, stdout, stderr))
+	case "restore":
+		return quietHelp(restoreCmd(ctx, rest, getenv, stdout, stderr))
 	case "healthcheck":
 		return quietHelp(healthcheckCmd(ctx, rest, getenv, stdout, stderr))
 	case "operator":
@@ -90,6 +94,8 @@ Commands:
   sim             run the Genesys Cloud simulator on its own
   watch           print the event stream live (acks, resumes after a drop)
   operator hash   read a password from stdin, print its argon2id hash (operators[].password_hash)
+  backup          copy the running server's SQLite database to a file (--to FILE)
+  restore         put a backup back in place of the SQLite database (--from FILE; not while a server runs)
   healthcheck     ask the running server's /healthz (the container's HEALTHCHECK)
   version         print the version and build (--json)
 

@@ -74,7 +74,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		cfg.PublishableKeys = append(cfg.PublishableKeys, demoPublishableKey(cfg, tcp.Addr(), tlsConfig != nil))
 	}
 
-	// The database, migrated (an upgrade may rebuild tables: say so).
+	// The database, migrated (an upgrade may rebuild tables: say so). A
+	// SQLite file is locked shared while this process uses it, so that
+	// restore refuses to replace it under a running server.
+	if file, ok := sqliteFile(cfg.Database); ok {
+		unlock, _, err := lockDatabase(file, false)
+		if err != nil {
+			return err
+		}
+		defer unlock() // after the store's Close below
+	}
 	store, err := storage.Connect(ctx, cfg.Database, storage.Options{Logger: logger.With("component", "storage")})
 	if err != nil {
 		return err
