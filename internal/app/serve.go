@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/slotline/slotline/internal/audit"
 	"github.com/slotline/slotline/internal/auth"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/config"
@@ -113,6 +115,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	store.SetAuditKey(links.Derive(auditKeyLabel))
 	gside, err := startGenesys(ctx, cfg, store, js, queues, links.URL, m, logger)
 	if err != nil {
 		return err
@@ -335,6 +338,7 @@ In a browser:
 func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config, logger *slog.Logger) error {
 	tick := time.NewTicker(10 * time.Minute)
 	defer tick.Stop()
+	var lastAuditPrune time.Time
 	for {
 		now := time.Now()
 		if n, err := store.DeleteExpiredTokens(ctx, now.Add(-time.Minute)); err != nil && ctx.Err() == nil {
@@ -370,6 +374,7 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 				logger.InfoContext(ctx, "erased phone numbers of finished reservations", "count", n)
 			}
 		}
+		retention(ctx, store, cfg, logger, now, &lastAuditPrune)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -377,6 +382,55 @@ func housekeeping(ctx context.Context, store *storage.Store, cfg *config.Config,
 		}
 	}
 }
+
+// auditPruneEvery is how often the audit log is pruned: each pruning
+// verifies the whole chain first.
+const auditPruneEvery = 24 * time.Hour
+
+// retention prunes the event log (retention.events) at every round and,
+// once a day, the audit log (retention.audit), each pruning recorded in
+// the audit log. On PostgreSQL one process at a time prunes the audit log
+// (the lease retention:audit).
+func retention(ctx context.Context, store *storage.Store, cfg *config.Config, logger *slog.Logger, now time.Time, lastAudit *time.Time) {
+	if d := cfg.Retention.Events; d > 0 {
+		// A durable cursor that has not moved for the retention period is
+		// abandoned and holds nothing back.
+		n, upTo, err := store.PruneEvents(ctx, now.Add(-d), now.Add(-d))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.WarnContext(ctx, "prune the event log", "err", err)
+		case n > 0:
+			logger.InfoContext(ctx, "pruned the event log", "count", n, "up_to_seq", upTo)
+			recordRetention(ctx, store, logger, now, "retention.prune_events", fmt.Sprintf(`{"deleted":%d,"up_to_seq":%d}`, n, upTo))
+		}
+	}
+	if d := cfg.Retention.Audit; d > 0 && now.Sub(*lastAudit) >= auditPruneEvery {
+		*lastAudit = now
+		host, _ := os.Hostname()
+		if ok, err := store.AcquireLease(ctx, "retention:audit", fmt.Sprintf("%s/%d", host, os.Getpid()), time.Hour); err != nil || !ok {
+			return
+		}
+		n, err := store.PruneAudit(ctx, now.Add(-d), now)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.WarnContext(ctx, "prune the audit log", "err", err)
+		case n > 0:
+			logger.InfoContext(ctx, "pruned the audit log", "count", n)
+			recordRetention(ctx, store, logger, now, "retention.prune_audit", fmt.Sprintf(`{"deleted":%d}`, n))
+		}
+	}
+}
+
+func recordRetention(ctx context.Context, store *storage.Store, logger *slog.Logger, now time.Time, action, detail string) {
+	if err := store.RecordAudit(ctx, &audit.Entry{At: now, Actor: "system", Action: action, Target: "retention",
+		Outcome: audit.OutcomeOK, Detail: detail}); err != nil && ctx.Err() == nil {
+		logger.WarnContext(ctx, "audit the retention run", "err", err)
+	}
+}
+
+// auditKeyLabel derives the key of the audit log's checkpoints from the
+// deployment's self-service secret.
+const auditKeyLabel = "slotline audit checkpoint v1"
 
 // connectFromFlags parses the flags of a command that only needs the
 // database (--db, --config and their environment variables) and connects
@@ -419,7 +473,17 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Verifying reads an existing database: a missing one is not created
 	// (an empty file would then fail as if its log had been deleted).
-	store, err := connectFromFlags(ctx, "audit verify", args[1:], getenv, stderr, storage.Options{MustExist: true})
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	var st settings
+	st.register(fs, false)
+	if err := parseFlags(fs, args[1:], stderr); err != nil {
+		return err
+	}
+	cfg, _, err := st.load(getenv, false)
+	if err != nil {
+		return err
+	}
+	store, err := storage.Connect(ctx, cfg.Database, storage.Options{MustExist: true})
 	if err != nil {
 		return err
 	}
@@ -427,6 +491,12 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if pending, err := store.PendingMigrations(ctx); err != nil || len(pending) > 0 && strings.HasPrefix(pending[0], "0001_") {
 		return fmt.Errorf("database %s has no Slotline tables (empty, or not Slotline's; serve or migrate creates them): nothing to verify",
 			storage.RedactDSN(store.DSN()))
+	}
+	// A pruned chain starts at a checkpoint signed with the deployment's
+	// key, derived from the self-service secret (configured, or kept in
+	// the database).
+	if links, err := selfLinks(ctx, cfg, store); err == nil {
+		store.SetAuditKey(links.Derive(auditKeyLabel))
 	}
 	n, err := store.VerifyAudit(ctx)
 	if err != nil {

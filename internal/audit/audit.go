@@ -119,5 +119,10 @@ func (v *Verifier) Finish(h Head) error {
 	return nil
 }
 
+// StartAt returns a verifier of a chain whose entries up to seq were
+// pruned, the last of them with hash: the next entry must be seq+1 and
+// follow hash.
+func StartAt(seq int64, hash string) Verifier { return Verifier{seq: seq, hash: hash} }
+
 // Count returns how many entries have been checked.
 func (v *Verifier) Count() int64 { return v.count }

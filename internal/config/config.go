@@ -24,7 +24,7 @@
 //	  per_client_burst: 5
 //	  per_address: 30/min                    # per source address, any client id; off = no limit
 //	  per_address_burst: 20
-//	retention: {erase_numbers_after: 90d}   # optional; 0 or absent = keep
+//	retention: {erase_numbers_after: 90d, events: 90d, audit: 365d}   # optional; 0 = keep
 //	genesys:                                # optional; absent = sandbox (the built-in simulator)
 //	  mode: live                             # live|sandbox; default live when credentials are given
 //	  region: mypurecloud.com                # a region domain or AWS region name (us-east-1)
@@ -172,12 +172,27 @@ type Log struct {
 	Format string
 }
 
-// Retention says how long personal data is kept.
+// Retention says how long personal data and the logs are kept.
 type Retention struct {
 	// EraseNumbersAfter is how long after a callback its phone number is
 	// erased; zero means numbers are kept.
 	EraseNumbersAfter time.Duration
+	// Events is how long events are kept in the event log (default
+	// DefaultEventRetention; zero keeps them): never one that a durable
+	// stream cursor still in use has not acknowledged, nor one a pending
+	// webhook delivery still has to send.
+	Events time.Duration
+	// Audit is how long audit entries are kept (default
+	// DefaultAuditRetention; zero keeps them); a pruned prefix leaves a
+	// signed checkpoint that `slotline audit verify` starts from.
+	Audit time.Duration
 }
+
+// Defaults of retention.
+const (
+	DefaultEventRetention = 90 * 24 * time.Hour
+	DefaultAuditRetention = 365 * 24 * time.Hour
+)
 
 // SMS configures the SMS sent to customers.
 type SMS struct {
@@ -205,6 +220,7 @@ func Default() *Config {
 			PerAddress: 120.0 / 60, PerAddressBurst: 60},
 		ProofOfWork: DefaultProofOfWork,
 		Console:     Console{SessionIdle: DefaultSessionIdle, SessionMax: DefaultSessionMax},
+		Retention:   Retention{Events: DefaultEventRetention, Audit: DefaultAuditRetention},
 		LoginThrottle: LoginThrottle{
 			PerClient: 10.0 / 60, PerClientBurst: 5,
 			PerAddress: 30.0 / 60, PerAddressBurst: 20,
@@ -381,7 +397,9 @@ func (p *parser) log(n *yaml.Node, path string, l *Log) error {
 
 // retention reads the retention block into r.
 func (p *parser) retention(n *yaml.Node, path string, r *Retention) error {
-	_, err := p.block(n, path, decoder{"erase_numbers_after", into(&r.EraseNumbersAfter, p.duration)})
+	_, err := p.block(n, path, decoder{"erase_numbers_after", into(&r.EraseNumbersAfter, p.duration)},
+		decoder{"events", into(&r.Events, p.duration)},
+		decoder{"audit", into(&r.Audit, p.duration)})
 	return err
 }
 

@@ -77,7 +77,7 @@ func TestLoadFullExample(t *testing.T) {
 		}},
 		TokenTTL:      time.Hour,
 		LoginThrottle: config.LoginThrottle{PerClient: 20.0 / 60, PerClientBurst: 10, PerAddressBurst: 40},
-		Retention:     config.Retention{EraseNumbersAfter: 90 * 24 * time.Hour},
+		Retention:     config.Retention{EraseNumbersAfter: 90 * 24 * time.Hour, Events: 30 * 24 * time.Hour, Audit: 400 * 24 * time.Hour},
 		Stream:        config.Stream{MaxSubscriptionsPerClient: 5},
 		Genesys: config.Genesys{
 			Mode:               "live",

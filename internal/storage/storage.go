@@ -70,6 +70,8 @@ type Store struct {
 	committed commitSignal
 	hooks     atomic.Pointer[[]EventHook] // read at every commit
 	hooksMu   sync.Mutex                  // serializes OnEvents
+	// auditKey signs and checks the audit log's checkpoints (SetAuditKey).
+	auditKey atomic.Pointer[[]byte]
 }
 
 // Options tune Open.

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"OutcomeFacts", testOutcomeFacts},
 		{"ConsoleSessions", testConsoleSessions},
 		{"Overrides", testOverrides},
+		{"Retention", testRetention},
 	}
 	tests = append(tests, syncTests()...)
 	for _, tt := range tests {
@@ -1372,5 +1373,101 @@ func testOutcomeFacts(t *testing.T, s *storage.Store) {
 	}
 	if facts, err := s.OutcomeFacts(ctx, "q1", "another-client", base.Add(-time.Hour), base.Add(time.Hour)); err != nil || len(facts) != 0 {
 		t.Errorf("another client's facts: %+v, %v", facts, err)
+	}
+}
+
+// testRetention fills the event and audit logs, prunes them as retention
+// does, and checks what stays: events a live durable cursor has not
+// acknowledged or a pending delivery still needs, and an audit chain that
+// verifies from its signed checkpoint, and breaks when the checkpoint or
+// what follows it is tampered with.
+func testRetention(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	for i := range 12 {
+		create(t, s, "q1", cand(i, 1))
+	}
+	future := time.Now().Add(time.Hour)
+	// A live cursor that acknowledged event 4 holds the rest back.
+	if err := s.SaveStreamCursor(ctx, "website", "main", 4, false); err != nil {
+		t.Fatal(err)
+	}
+	n, upTo, err := s.PruneEvents(ctx, future, time.Now().Add(-time.Hour))
+	if err != nil || n != 4 || upTo != 4 {
+		t.Fatalf("PruneEvents with a live cursor at 4 = %d, %d, %v; want 4 deleted up to 4", n, upTo, err)
+	}
+	evs, err := s.FindStoredEvents(ctx, 0, 100)
+	if err != nil || len(evs) != 8 || evs[0].Seq != 5 {
+		t.Fatalf("after pruning: %d events from %v (%v), want 8 from 5", len(evs), evs, err)
+	}
+	// Abandoned (not moved since cursorsSince), the cursor holds nothing;
+	// a pending delivery of event 9 does.
+	Exec(t, s, `INSERT INTO webhook_deliveries (id, endpoint_id, event_seq, event_type, status, attempts, next_attempt_at,
+		last_status, last_latency_ms, last_error, created_at, delivered_at) VALUES ('msg_1', 'wh_1', 9, 'reservation.created', 'pending', 0, 0, 0, 0, '', 0, 0)`)
+	if n, upTo, err = s.PruneEvents(ctx, future, future); err != nil || n != 4 || upTo != 8 {
+		t.Fatalf("PruneEvents with a pending delivery of 9 = %d, %d, %v; want 4 deleted up to 8", n, upTo, err)
+	}
+	Exec(t, s, "DELETE FROM webhook_deliveries")
+	if n, _, err = s.PruneEvents(ctx, time.Now().Add(-time.Hour), future); err != nil || n != 0 {
+		t.Fatalf("PruneEvents of nothing old enough = %d, %v", n, err)
+	}
+	if n, _, err = s.PruneEvents(ctx, future, future); err != nil || n != 4 {
+		t.Fatalf("PruneEvents of the rest = %d, %v; want 4", n, err)
+	}
+	if last, err := s.LastEventSeq(ctx); err != nil || last != 12 {
+		t.Errorf("the log's head after pruning = %d, %v; want 12 still", last, err)
+	}
+	// New events go on numbering from the head.
+	create(t, s, "q1", cand(20, 1))
+	if evs, err := s.FindStoredEvents(ctx, 0, 100); err != nil || len(evs) != 1 || evs[0].Seq != 13 {
+		t.Fatalf("after pruning everything and one create: %v, %v", evs, err)
+	}
+
+	// The audit log: without the deployment's key nothing is pruned.
+	if _, err := s.PruneAudit(ctx, future, time.Now()); err == nil {
+		t.Fatal("PruneAudit without a key pruned")
+	}
+	s.SetAuditKey([]byte("retention test key"))
+	pruned, err := s.PruneAudit(ctx, future, time.Now())
+	if err != nil || pruned != 13 {
+		t.Fatalf("PruneAudit = %d, %v; want the 13 entries", pruned, err)
+	}
+	if cp, err := s.AuditCheckpoint(ctx); err != nil || cp == nil || cp.Seq != 13 || cp.Pruned != 13 {
+		t.Fatalf("checkpoint = %+v, %v", cp, err)
+	}
+	for i := range 3 {
+		create(t, s, "q1", cand(30+i, 1))
+	}
+	if n, err := s.VerifyAudit(ctx); err != nil || n != 3 {
+		t.Fatalf("VerifyAudit after pruning = %d, %v; want the 3 new entries from the checkpoint", n, err)
+	}
+	// Pruning again with nothing older is a no-op.
+	if pruned, err := s.PruneAudit(ctx, time.Now().Add(-time.Hour), time.Now()); err != nil || pruned != 0 {
+		t.Errorf("second PruneAudit = %d, %v", pruned, err)
+	}
+	var be *audit.BrokenError
+	// Another deployment's key (or a forged checkpoint) does not verify.
+	s.SetAuditKey([]byte("another key"))
+	if _, err := s.VerifyAudit(ctx); !errors.As(err, &be) || be.Seq != 13 {
+		t.Errorf("VerifyAudit with another key: %v", err)
+	}
+	s.SetAuditKey([]byte("retention test key"))
+	// The first entry after the checkpoint deleted: the chain breaks there.
+	saved, err := s.FindAuditEntries(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Exec(t, s, "DELETE FROM audit_log WHERE seq = 14")
+	if _, err := s.VerifyAudit(ctx); !errors.As(err, &be) || be.Seq != 14 {
+		t.Errorf("VerifyAudit after deleting the entry after the checkpoint: %v", err)
+	}
+	restoreAudit(t, s, saved)
+	// The checkpoint moved forward by hand (hiding entries): refused.
+	Exec(t, s, "UPDATE audit_checkpoints SET seq = 14")
+	if _, err := s.VerifyAudit(ctx); !errors.As(err, &be) {
+		t.Errorf("VerifyAudit with an edited checkpoint: %v", err)
+	}
+	Exec(t, s, "UPDATE audit_checkpoints SET seq = 13")
+	if _, err := s.VerifyAudit(ctx); err != nil {
+		t.Errorf("VerifyAudit after the repairs: %v", err)
 	}
 }
