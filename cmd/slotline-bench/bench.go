@@ -48,7 +48,7 @@ import (
 
 // What the bench measures against, and how it loads the system.
 const (
-	benchAllPhases = "floor,store,admission,http,memory"
+	benchAllPhases = "floor,store,admission,admission-http,http,memory"
 
 	benchTargetStoreRatio = 0.35 // store admissions/s as a fraction of the floor's tx/s
 	benchTargetHTTPRate   = 2500 // POST /api/v2/callbacks per second, on SQLite
@@ -218,7 +218,7 @@ type bench struct {
 func (b *bench) run(ctx context.Context) error {
 	b.printHeader()
 	if err := runPhases(ctx, b.opts.phases, phase{"floor", b.runFloor}, phase{"store", b.runStore},
-		phase{"admission", b.runAdmission}); err != nil {
+		phase{"admission", b.runAdmission}, phase{"admission-http", b.runAdmissionHTTP}); err != nil {
 		return err
 	}
 	if b.opts.phases["http"] || b.opts.phases["memory"] {
@@ -569,7 +569,7 @@ type benchServerConfig struct {
 // block), one 24/7 queue of capacity per slot, log level warn so that
 // requests are not logged, and no caps on connections or on the one
 // client's stream subscriptions (the bench sets the load it wants).
-func writeBenchServerConfig(dir, secret, simURL string, capacity int, genesys map[string]any) (string, error) {
+func writeBenchServerConfig(dir, secret, simURL string, capacity int, genesys map[string]any, queue ...map[string]any) (string, error) {
 	secretPath := filepath.Join(dir, "bench.secret")
 	if err := os.WriteFile(secretPath, []byte(secret), 0o600); err != nil {
 		return "", fmt.Errorf("write the server's secret: %w", err)
@@ -581,6 +581,14 @@ func writeBenchServerConfig(dir, secret, simURL string, capacity int, genesys ma
 	g := map[string]any{"mode": "live", "api_url": simURL, "login_url": simURL,
 		"client_id": gcsim.DefaultClientID, "client_secret_file": simSecretPath}
 	maps.Copy(g, genesys)
+	// The queue, with the keys of queue added (the admission rules).
+	q := map[string]any{
+		"id": benchQueueID, "genesys_queue_id": gcsim.DefaultQueueID, "timezone": benchTimeZone, "hours": "24/7",
+		"slot_minutes": int(benchSlot / time.Minute), "capacity": capacity, "horizon": "30d",
+	}
+	for _, extra := range queue {
+		maps.Copy(q, extra)
+	}
 	data, err := yaml.Marshal(benchServerConfig{
 		Log:      map[string]string{"level": "warn", "format": "json"},
 		HTTP:     map[string]any{"max_connections": 0},
@@ -588,10 +596,7 @@ func writeBenchServerConfig(dir, secret, simURL string, capacity int, genesys ma
 		TokenTTL: "24h",
 		Clients:  []map[string]any{{"id": benchClientID, "secret_file": secretPath, "scopes": config.Scopes}},
 		Genesys:  g,
-		Queues: []map[string]any{{
-			"id": benchQueueID, "genesys_queue_id": gcsim.DefaultQueueID, "timezone": benchTimeZone, "hours": "24/7",
-			"slot_minutes": int(benchSlot / time.Minute), "capacity": capacity, "horizon": "30d",
-		}},
+		Queues:   []map[string]any{q},
 	})
 	if err != nil {
 		return "", fmt.Errorf("encode the server's config: %w", err)
@@ -1157,8 +1162,10 @@ type benchReport struct {
 	Store           *benchStoreFigures  `json:"store,omitempty"`
 	HTTP            *benchHTTPFigures   `json:"http,omitempty"`
 	Memory          *benchMemoryFigures `json:"memory,omitempty"`
-	// Admission is the admission phase (bench_admission.go).
-	Admission *benchAdmissionFigures `json:"admission,omitempty"`
+	// Admission is the admission phase (bench_admission.go), and
+	// AdmissionHTTP the same through the API.
+	Admission     *benchAdmissionFigures `json:"admission,omitempty"`
+	AdmissionHTTP *benchAdmissionFigures `json:"admission_http,omitempty"`
 }
 
 // benchRateFigures are a load run's throughput and latency.

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
 )
@@ -46,19 +48,65 @@ type benchAdmissionFigures struct {
 // round with the median ratio, so that a burst of load from elsewhere on
 // the machine during one run moves the figure less.
 func (b *bench) runAdmission(ctx context.Context) error {
+	f, err := b.admissionRounds(ctx, "admission", func(ctx context.Context, name string, on bool) (*benchRateFigures, error) {
+		if on {
+			return b.admissionRun(ctx, name, &benchAdmissionOn)
+		}
+		return b.admissionRun(ctx, name, nil)
+	})
+	if err != nil {
+		return err
+	}
+	b.rep.Admission = f
+	b.printAdmission("admit", "admissions, rules off", "rules, strict, throttles on", f)
+	return nil
+}
+
+// runAdmissionHTTP measures POST /api/v2/callbacks of a server whose queue
+// has no admission rules against one whose queue has the number rules,
+// duplicates strict and both throttles (benchAdmissionQueue), each on a
+// fresh database, in --rounds rounds: the admission rate a website sees.
+func (b *bench) runAdmissionHTTP(ctx context.Context) error {
+	f, err := b.admissionRounds(ctx, "admission-http", func(ctx context.Context, name string, on bool) (*benchRateFigures, error) {
+		var extra map[string]any
+		if on {
+			extra = benchAdmissionQueue
+		}
+		return b.admissionHTTPRun(ctx, name, extra)
+	})
+	if err != nil {
+		return err
+	}
+	b.rep.AdmissionHTTP = f
+	b.printAdmission("api", "POST /callbacks, rules off", "POST, rules, strict, throttles", f)
+	return nil
+}
+
+// benchAdmissionQueue is the queue configuration of the "on" server: the
+// same rules as benchAdmissionRules and benchAdmissionOn.
+var benchAdmissionQueue = map[string]any{
+	"number_rules": map[string]any{"countries": []string{"US", "CA"}, "block": []string{"+1900"},
+		"refuse_types": []string{"premium_rate", "shared_cost"}},
+	"duplicates": "strict", "duplicates_scope": "queue",
+	"throttle": map[string]any{"per_number": "6/24h", "per_queue": "1000000/1h"},
+}
+
+// admissionRounds runs one(off) then one(on) in each of --rounds rounds and
+// keeps the round of the median ratio.
+func (b *bench) admissionRounds(ctx context.Context, phase string, one func(ctx context.Context, name string, on bool) (*benchRateFigures, error)) (*benchAdmissionFigures, error) {
 	type round struct {
 		off, on *benchRateFigures
 		ratio   float64
 	}
 	var rounds []round
 	for i := range max(1, b.opts.rounds) {
-		off, err := b.admissionRun(ctx, fmt.Sprintf("admission-off-%d", i+1), nil)
+		off, err := one(ctx, fmt.Sprintf("%s-off-%d", phase, i+1), false)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		on, err := b.admissionRun(ctx, fmt.Sprintf("admission-on-%d", i+1), &benchAdmissionOn)
+		on, err := one(ctx, fmt.Sprintf("%s-on-%d", phase, i+1), true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd := round{off: off, on: on}
 		if off.PerSec > 0 {
@@ -74,25 +122,68 @@ func (b *bench) runAdmission(ctx context.Context) error {
 	}
 	slices.SortFunc(rounds, func(a, b round) int { return cmp.Compare(a.ratio, b.ratio) })
 	med := rounds[len(rounds)/2]
-	off, on := med.off, med.on
-	f.Off, f.On, f.Ratio = *off, *on, med.ratio
+	f.Off, f.On, f.Ratio = *med.off, *med.on, med.ratio
 	f.Pass = f.Ratio >= benchTargetAdmissionRatio
-	b.rep.Admission = f
-	if b.text != nil {
-		fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s\n", "admit", "admissions, rules off", benchCommas(int64(off.PerSec)), benchLatency(off))
-		fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  %.2f× off (target ≥ %.2f) %s\n", "admit", "rules, strict, throttles on",
-			benchCommas(int64(on.PerSec)), benchLatency(on), f.Ratio, f.TargetRatio, benchVerdict(f.Pass))
-		if len(f.Rounds) > 1 {
-			parts := make([]string, len(f.Rounds))
-			for i, r := range f.Rounds {
-				parts[i] = fmt.Sprintf("%.2f", r)
-			}
-			fmt.Fprintf(b.text, "%-7s %-31s %s (the median's figures above)\n", "admit", "ratio of each round", strings.Join(parts, " "))
-		}
-		b.printFailures(off)
-		b.printFailures(on)
+	return f, nil
+}
+
+func (b *bench) printAdmission(tag, offName, onName string, f *benchAdmissionFigures) {
+	if b.text == nil {
+		return
 	}
-	return nil
+	off, on := &f.Off, &f.On
+	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s\n", tag, offName, benchCommas(int64(off.PerSec)), benchLatency(off))
+	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  %.2f× off (target ≥ %.2f) %s\n", tag, onName,
+		benchCommas(int64(on.PerSec)), benchLatency(on), f.Ratio, f.TargetRatio, benchVerdict(f.Pass))
+	if len(f.Rounds) > 1 {
+		parts := make([]string, len(f.Rounds))
+		for i, r := range f.Rounds {
+			parts[i] = fmt.Sprintf("%.2f", r)
+		}
+		fmt.Fprintf(b.text, "%-7s %-31s %s (the median's figures above)\n", tag, "ratio of each round", strings.Join(parts, " "))
+	}
+	b.printFailures(off)
+	b.printFailures(on)
+}
+
+// admissionHTTPRun starts a server (syncing to a simulator of its own, as
+// the http phase does) on a fresh database with the queue's keys extra,
+// and measures its creates.
+func (b *bench) admissionHTTPRun(ctx context.Context, name string, extra map[string]any) (_ *benchRateFigures, err error) {
+	dsn, err := b.dbs.fresh(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
+	defer sim.Close()
+	simURL, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	secret := benchRandomHex(16)
+	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, benchCapacityFor(b.opts.reservations), nil, extra)
+	if err != nil {
+		return nil, err
+	}
+	hc := newBenchHTTPClient(4 * b.opts.clients)
+	srv, err := b.startServer(ctx, hc, cfgPath, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		hc.CloseIdleConnections()
+		err = errors.Join(err, srv.stop())
+	}()
+	api := &benchAPI{hc: hc, base: srv.base, run: benchRandomHex(4), grid: newBenchGrid(time.Now(), benchHTTPBuckets)}
+	if err := api.fetchToken(ctx, benchClientID, secret); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(b.progress, "%s: POST /api/v2/callbacks, %d clients, %s…\n", name, b.opts.clients, b.opts.duration)
+	res, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), api.create)
+	if err != nil {
+		return nil, err
+	}
+	return res.figures(), nil
 }
 
 // admissionRun is the store phase's load on a fresh database, each create

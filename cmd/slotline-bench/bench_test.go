@@ -21,18 +21,25 @@ func TestBenchAdmit(t *testing.T) {
 	var rep benchReport
 	out := runBenchJSON(t, &rep, "admit", "--duration", "300ms", "--reservations", "2000", "--subscribers", "2",
 		"--json", "--server-bin", bin)
-	if rep.Floor == nil || rep.Store == nil || rep.HTTP == nil || rep.Memory == nil {
+	if rep.Floor == nil || rep.Store == nil || rep.HTTP == nil || rep.Memory == nil || rep.Admission == nil || rep.AdmissionHTTP == nil {
 		t.Fatalf("a phase is missing from the report:\n%s", out)
 	}
 	for name, f := range map[string]*benchRateFigures{
 		"floor": rep.Floor, "store": &rep.Store.benchRateFigures, "http post": &rep.HTTP.Post,
 		"http healthz": &rep.HTTP.Health, "memory fill": rep.Memory.Fill,
+		"admission off": &rep.Admission.Off, "admission on": &rep.Admission.On,
+		"api admission off": &rep.AdmissionHTTP.Off, "api admission on": &rep.AdmissionHTTP.On,
 	} {
 		if f.Count <= 0 || f.PerSec <= 0 || f.P50Ms <= 0 || f.P99Ms < f.P50Ms {
 			t.Errorf("%s: figures %+v, want positive ones", name, *f)
 		}
 		if len(f.Failures) > 0 {
 			t.Errorf("%s: failures %v; first: %s", name, f.Failures, f.FirstFailure)
+		}
+	}
+	for name, f := range map[string]*benchAdmissionFigures{"admission": rep.Admission, "api admission": rep.AdmissionHTTP} {
+		if want := f.On.PerSec / f.Off.PerSec; f.Ratio != want || f.Pass != (f.Ratio >= f.TargetRatio) {
+			t.Errorf("%s: ratio %.3f (pass %v), want on/off %.3f against %.2f", name, f.Ratio, f.Pass, want, f.TargetRatio)
 		}
 	}
 	if rep.Store.FloorRatio == nil || *rep.Store.FloorRatio <= 0 {
