@@ -46,6 +46,9 @@ func TestVersionOfARelease(t *testing.T) {
 		b.Modified != (len(bytes.TrimSpace(status)) > 0) || !strings.HasPrefix(b.Go, "go") || b.Platform == "" {
 		t.Errorf("version --json = %+v; HEAD %s, modified %v", b, head, len(status) > 0)
 	}
+	if len(b.Revision) < 12 {
+		t.Fatalf("the build has no VCS revision (%q): is this a git checkout the go command can read?", b.Revision)
+	}
 	line, err := exec.Command(bin, "version").Output()
 	if err != nil {
 		t.Fatal(err)
