@@ -11,7 +11,6 @@
 package app
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -209,35 +208,7 @@ func TestBrowserCapacity(t *testing.T) {
 	for _, id := range ids[1:] {
 		waitSynced(t, s, token, id, slot.Add(-15*time.Minute))
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.sim + "/sim/sms")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sms []struct {
-			ToAddress string `json:"toAddress"`
-			TextBody  string `json:"textBody"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&sms)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		to := map[string]bool{}
-		for _, m := range sms {
-			if strings.Contains(m.TextBody, "had to move your callback") {
-				to[m.ToAddress] = true
-			}
-		}
-		if len(to) == 2 && to["+14155550122"] && to["+14155550123"] {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("SMS sent: %+v, want the moved message to +14155550122 and +14155550123", sms)
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval
-	}
+	waitMovedSMS(t, s, "+14155550122", "+14155550123")
 }
 
 // TestBrowserCapacityViewer: a viewer reads the heatmap but has no change

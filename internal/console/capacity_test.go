@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,7 +17,6 @@ import (
 	"github.com/slotline/slotline/internal/console"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
-	"github.com/slotline/slotline/internal/storage"
 )
 
 type capBundle struct {
@@ -31,15 +29,7 @@ type capBundle struct {
 // capacity 2), q2 24/7. The clock is Monday 2030-06-03 05:00 in New York.
 func setupCapacity(t *testing.T) *capBundle {
 	t.Helper()
-	ctx := context.Background()
-	store, err := storage.Connect(ctx, "sqlite:"+filepath.Join(t.TempDir(), "capacity.db"), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	if _, err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t)
 	b := &bundle{t: t, store: store}
 	b.clock.Store(start.UnixMicro())
 	loc, err := time.LoadLocation("America/New_York")
