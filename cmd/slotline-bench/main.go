@@ -2,7 +2,8 @@
 
 // Command slotline-bench measures Slotline against floors taken in the same
 // run: admissions (admit), the drain of a burst to Genesys (sync), the
-// event stream's fan-out (stream) and webhook deliveries (webhooks). Each
+// event stream's fan-out (stream), webhook deliveries (webhooks) and the
+// console's capacity heatmap (heatmap, in this process). Each
 // prints its figures and their ratios to the floor, or one JSON report with
 // --json.
 //
@@ -41,6 +42,7 @@ Commands:
   sync      measure the drain of a burst to Genesys (the simulator)
   stream    measure event stream fan-out to WebSocket subscribers
   webhooks  measure webhook deliveries per second against a loopback floor
+  heatmap   measure the console's capacity heatmap (10 queues × 30 days × 96 buckets) against Availability alone
   serve     run "slotline serve" (the server the other commands measure)
 
 Run "slotline-bench <command> -h" for a command's flags.
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		err = benchStreamCmd(ctx, rest, getenv, stdout, stderr)
 	case "webhooks":
 		err = benchWebhooksCmd(ctx, rest, getenv, stdout, stderr)
+	case "heatmap":
+		err = benchHeatmapCmd(ctx, rest, getenv, stdout, stderr)
 	case "serve":
 		return app.Serve(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -88,16 +88,29 @@ func TestSandboxMoveOverCapacity(t *testing.T) {
 	for _, id := range ids[1:] {
 		waitSynced(t, srv, tok.AccessToken, id, to)
 	}
+	sms := waitMovedSMS(t, srv, "+14155550121", "+14155550122")
+	if len(sms) != 2 {
+		t.Errorf("SMS sent: %+v, want only the two moved messages", sms)
+	}
+}
+
+// simSMS is an SMS the simulator has sent.
+type simSMS struct {
+	ToAddress string `json:"toAddress"`
+	TextBody  string `json:"textBody"`
+}
+
+// waitMovedSMS waits until the simulator has sent the "moved" message to
+// each of numbers, and returns every SMS it has sent.
+func waitMovedSMS(t *testing.T, srv *sandboxServer, numbers ...string) []simSMS {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(srv.sim + "/sim/sms")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sms []struct {
-			ToAddress string `json:"toAddress"`
-			TextBody  string `json:"textBody"`
-		}
+		var sms []simSMS
 		err = json.NewDecoder(resp.Body).Decode(&sms)
 		resp.Body.Close()
 		if err != nil {
@@ -109,14 +122,15 @@ func TestSandboxMoveOverCapacity(t *testing.T) {
 				to[m.ToAddress] = true
 			}
 		}
-		if len(to) == 2 && to["+14155550121"] && to["+14155550122"] {
-			if len(sms) != 2 {
-				t.Errorf("SMS sent: %+v, want only the two moved messages", sms)
-			}
-			break
+		all := true
+		for _, n := range numbers {
+			all = all && to[n]
+		}
+		if all {
+			return sms
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("SMS sent: %+v, want the moved message to +14155550121 and +14155550122", sms)
+			t.Fatalf("SMS sent: %+v, want the moved message to %v", sms, numbers)
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}

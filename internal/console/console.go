@@ -102,6 +102,9 @@ type Deps struct {
 	// Booking is the reservation service the pages read and change
 	// through, as the API does.
 	Booking *booking.Service
+	// Capacity keeps the Capacity page's "Keep" decisions (the store);
+	// nil: the over-capacity list has no "Keep".
+	Capacity CapacityStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// LoginThrottle and UserThrottle limit failed sign-ins: the first per
@@ -129,6 +132,7 @@ type Server struct {
 	roles       map[string][]string
 	feed        Feed
 	booking     *booking.Service
+	capStore    CapacityStore
 	logger      *slog.Logger
 	now         func() time.Time
 	throttle    *auth.Throttle
@@ -155,7 +159,7 @@ var staticFS embed.FS
 func New(d Deps) (*Server, error) {
 	s := &Server{store: d.Store, operators: map[string]operatorEntry{}, queues: d.Queues,
 		idle: cmp.Or(d.SessionIdle, config.DefaultSessionIdle), max: cmp.Or(d.SessionMax, config.DefaultSessionMax),
-		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
+		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, capStore: d.Capacity, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
 		mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -221,7 +225,6 @@ func (s *Server) routes() {
 	// The pages of later parts.
 	soon := s.Require(Viewer)(http.HandlerFunc(s.handleSoon))
 	for _, p := range []string{
-		"/console/queues/{id}/capacity",
 		"/console/reservations",
 		"/console/live",
 		"/console/health",
@@ -230,6 +233,7 @@ func (s *Server) routes() {
 		m.Handle("GET "+p, soon)
 	}
 	// The pages, each registering its routes from its own file.
+	s.capacityRoutes()
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.plain(w, r, http.StatusNotFound, "notfound")
 	})

@@ -53,7 +53,9 @@ func (b *bundle) now() time.Time { return time.UnixMicro(b.clock.Load()).UTC() }
 
 func (b *bundle) advance(d time.Duration) { b.clock.Add(d.Microseconds()) }
 
-func setup(t *testing.T, o options) *bundle {
+// migratedStore is a fresh, migrated SQLite store, closed by the test's
+// cleanup.
+func migratedStore(t *testing.T) *storage.Store {
 	t.Helper()
 	ctx := context.Background()
 	store, err := storage.Connect(ctx, "sqlite:"+filepath.Join(t.TempDir(), "console.db"), storage.Options{})
@@ -64,6 +66,12 @@ func setup(t *testing.T, o options) *bundle {
 	if _, err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return store
+}
+
+func setup(t *testing.T, o options) *bundle {
+	t.Helper()
+	store := migratedStore(t)
 	b := &bundle{t: t, store: store}
 	b.clock.Store(start.UnixMicro())
 	c, err := console.New(console.Deps{

@@ -1,13 +1,11 @@
 package console_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,15 +27,7 @@ type genesysBundle struct {
 
 func setupGenesys(t *testing.T) *genesysBundle {
 	t.Helper()
-	ctx := context.Background()
-	store, err := storage.Connect(ctx, "sqlite:"+filepath.Join(t.TempDir(), "console.db"), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	if _, err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t)
 	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1)})
 	simURL, err := sim.Start("127.0.0.1:0")
 	if err != nil {
