@@ -121,17 +121,52 @@ func (s *Sim) handleAdminAnswerRate(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleAdminTopicRejection serves POST /sim/topic-rejections:
-// {"topic":"v2.routing.queues.X.conversations.callbacks","reason":"..."}; an
-// empty reason removes the rule.
+// {"topic":"v2.routing.queues.X.conversations.callbacks","reason":"...",
+// "missingPermissions":["..."]}; an empty reason removes the rule.
 func (s *Sim) handleAdminTopicRejection(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Topic  string `json:"topic"`
-		Reason string `json:"reason"`
+		Topic   string   `json:"topic"`
+		Reason  string   `json:"reason"`
+		Missing []string `json:"missingPermissions"`
 	}
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	s.SetTopicRejection(req.Topic, req.Reason)
+	s.SetTopicRejection(req.Topic, req.Reason, req.Missing...)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminPermissions serves POST /sim/permissions:
+// {"clientId":"sim-client","permissions":["routing:queue:view", …]} gives
+// the client exactly those permissions; "permissions": null gives it every
+// permission again (SetPermissions).
+func (s *Sim) handleAdminPermissions(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ClientID    string   `json:"clientId"`
+		Permissions []string `json:"permissions"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.ClientID == "" {
+		writeError(w, http.StatusBadRequest, "bad.request", "clientId is required.")
+		return
+	}
+	s.SetPermissions(req.ClientID, req.Permissions)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminDateOffset serves POST /sim/date-offset: {"offset":"30s"} (or
+// seconds, negative for behind) sets the offset of the Date header
+// (SetDateOffset).
+func (s *Sim) handleAdminDateOffset(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Offset duration `json:"offset"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	s.SetDateOffset(time.Duration(req.Offset))
 	w.WriteHeader(http.StatusNoContent)
 }
 
