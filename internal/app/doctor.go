@@ -251,13 +251,16 @@ func checkGenesys(ctx context.Context, cfg *config.Config, r *report) {
 	// Each check makes one call, retried once at most, and waits out
 	// no long Retry-After: doctor answers in seconds or says why not.
 	gcfg.MaxAttempts, gcfg.MaxRetryAfter = 2, 5*time.Second
+	// Its twenty-odd calls go out at once, well within Genesys' 300 per
+	// minute of a token, rather than at the configured steady rate.
+	gcfg.Burst = 40
 	gcfg.CallTimeout = min(cmp.Or(gcfg.CallTimeout, 10*time.Second), 10*time.Second)
 	client, err := genesys.New(gcfg)
 	if err != nil {
 		r.fail("genesys token", err.Error(), "correct the genesys block of the configuration")
 		return
 	}
-	g := &genesysChecks{client: client, r: r, clientID: gcfg.ClientID}
+	g := &genesysChecks{client: client, r: r, clientID: gcfg.ClientID, noQueue: map[string]bool{}}
 	if !g.token(ctx, gcfg) {
 		return
 	}
@@ -273,6 +276,7 @@ type genesysChecks struct {
 	r        *report
 	clientID string
 	skews    []time.Duration // Genesys' clock minus this host's, per answer
+	noQueue  map[string]bool // Genesys queue ids found missing: their topics are not checked
 }
 
 func (g *genesysChecks) roleFix(perm, use string) string {
@@ -358,6 +362,7 @@ func (g *genesysChecks) queues(ctx context.Context, queues []*booking.Queue) {
 			continue
 		}
 		if gq, err := g.client.GetQueue(ctx, q.GenesysQueueID); err != nil {
+			g.noQueue[q.GenesysQueueID] = genesys.IsNotFound(err)
 			g.entityError(check, err, "routing:queue:view", "Slotline reads the queues with it",
 				"genesys_queue_id "+q.GenesysQueueID+" is no queue of the org",
 				"copy the queue's id from Genesys Cloud (Admin > Queues: the id ends the queue's URL) into genesys_queue_id")
@@ -405,8 +410,8 @@ func (g *genesysChecks) topics(ctx context.Context, queues []*booking.Queue) {
 	var topics []string
 	owner := map[string]string{}
 	for _, q := range queues {
-		if q.GenesysQueueID == "" {
-			continue
+		if q.GenesysQueueID == "" || g.noQueue[q.GenesysQueueID] {
+			continue // reported by the queue's check
 		}
 		t := genesys.QueueConversationsTopic(q.GenesysQueueID)
 		if _, ok := owner[t]; !ok {
