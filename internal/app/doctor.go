@@ -138,13 +138,21 @@ func runDoctor(ctx context.Context, st *settings, path string, getenv func(strin
 		r.fail("config", err.Error(), "fix what the message names (the file at that line, or the environment variable or file it reads), then run slotline doctor again")
 		return
 	}
-	detail := fmt.Sprintf("%s loads: %d queues, genesys mode %s", path, len(cfg.Queues), cfg.Genesys.Mode)
+	detail := fmt.Sprintf("%s loads: %s, genesys mode %s", path, count(len(cfg.Queues), "queue"), cfg.Genesys.Mode)
 	if len(cfg.Warnings) > 0 {
-		detail += fmt.Sprintf(" (%d warnings: %s)", len(cfg.Warnings), strings.Join(cfg.Warnings, "; "))
+		detail += fmt.Sprintf(" (%s: %s)", count(len(cfg.Warnings), "warning"), strings.Join(cfg.Warnings, "; "))
 	}
 	r.pass("config", detail)
 	checkDatabase(ctx, cfg.Database, r)
 	checkGenesys(ctx, cfg, r)
+}
+
+// count is "1 queue", "2 queues".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // checkDatabase checks that the database is reachable, that no migration
