@@ -331,7 +331,7 @@ func (g *genesysChecks) permissions(ctx context.Context, ps []permission) {
 		var ae *genesys.APIError
 		switch {
 		case genesys.MissingPermissions(err):
-			g.r.fail(check, "missing: "+ae0(err).Message, g.roleFix(p.name, p.use))
+			g.r.fail(check, "missing: "+apiError(err).Message, g.roleFix(p.name, p.use))
 		case err == nil:
 			g.r.pass(check, "held")
 		case errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusForbidden &&
@@ -343,8 +343,8 @@ func (g *genesysChecks) permissions(ctx context.Context, ps []permission) {
 	}
 }
 
-// ae0 is the *APIError in err (the caller knows there is one).
-func ae0(err error) *genesys.APIError {
+// apiError is the *APIError in err (the caller knows there is one).
+func apiError(err error) *genesys.APIError {
 	var ae *genesys.APIError
 	errors.As(err, &ae)
 	return ae
@@ -356,7 +356,7 @@ func (g *genesysChecks) entityError(check string, err error, perm, use, notFound
 	case genesys.IsNotFound(err):
 		g.r.fail(check, notFound, notFoundFix)
 	case genesys.MissingPermissions(err):
-		g.r.fail(check, "cannot be read: "+ae0(err).Message, g.roleFix(perm, use))
+		g.r.fail(check, "cannot be read: "+apiError(err).Message, g.roleFix(perm, use))
 	default:
 		g.r.fail(check, "cannot be read: "+err.Error(), "run slotline doctor again; if it persists, check the Genesys Cloud status page")
 	}
