@@ -110,30 +110,26 @@ func (s *Sim) handleAdminRateLimit(w http.ResponseWriter, r *http.Request) {
 
 // handleAdminAnswerRate serves POST /sim/answer-rate: {"rate":0.5}.
 func (s *Sim) handleAdminAnswerRate(w http.ResponseWriter, r *http.Request) {
-	var req struct {
+	adminSet(w, r, func(req struct {
 		Rate float64 `json:"rate"`
-	}
-	if !decodeJSON(w, r, &req) {
-		return
-	}
-	s.SetAnswerRate(req.Rate)
-	w.WriteHeader(http.StatusNoContent)
+	}) string {
+		s.SetAnswerRate(req.Rate)
+		return ""
+	})
 }
 
 // handleAdminTopicRejection serves POST /sim/topic-rejections:
 // {"topic":"v2.routing.queues.X.conversations.callbacks","reason":"...",
 // "missingPermissions":["..."]}; an empty reason removes the rule.
 func (s *Sim) handleAdminTopicRejection(w http.ResponseWriter, r *http.Request) {
-	var req struct {
+	adminSet(w, r, func(req struct {
 		Topic   string   `json:"topic"`
 		Reason  string   `json:"reason"`
 		Missing []string `json:"missingPermissions"`
-	}
-	if !decodeJSON(w, r, &req) {
-		return
-	}
-	s.SetTopicRejection(req.Topic, req.Reason, req.Missing...)
-	w.WriteHeader(http.StatusNoContent)
+	}) string {
+		s.SetTopicRejection(req.Topic, req.Reason, req.Missing...)
+		return ""
+	})
 }
 
 // handleAdminPermissions serves POST /sim/permissions:
@@ -141,32 +137,41 @@ func (s *Sim) handleAdminTopicRejection(w http.ResponseWriter, r *http.Request) 
 // the client exactly those permissions; "permissions": null gives it every
 // permission again (SetPermissions).
 func (s *Sim) handleAdminPermissions(w http.ResponseWriter, r *http.Request) {
-	var req struct {
+	adminSet(w, r, func(req struct {
 		ClientID    string   `json:"clientId"`
 		Permissions []string `json:"permissions"`
-	}
-	if !decodeJSON(w, r, &req) {
-		return
-	}
-	if req.ClientID == "" {
-		writeError(w, http.StatusBadRequest, "bad.request", "clientId is required.")
-		return
-	}
-	s.SetPermissions(req.ClientID, req.Permissions)
-	w.WriteHeader(http.StatusNoContent)
+	}) string {
+		if req.ClientID == "" {
+			return "clientId is required."
+		}
+		s.SetPermissions(req.ClientID, req.Permissions)
+		return ""
+	})
 }
 
 // handleAdminDateOffset serves POST /sim/date-offset: {"offset":"30s"} (or
 // seconds, negative for behind) sets the offset of the Date header
 // (SetDateOffset).
 func (s *Sim) handleAdminDateOffset(w http.ResponseWriter, r *http.Request) {
-	var req struct {
+	adminSet(w, r, func(req struct {
 		Offset duration `json:"offset"`
-	}
+	}) string {
+		s.SetDateOffset(time.Duration(req.Offset))
+		return ""
+	})
+}
+
+// adminSet decodes an admin request's JSON body into a T and applies it:
+// 204, or 400 with the message apply returns.
+func adminSet[T any](w http.ResponseWriter, r *http.Request, apply func(T) string) {
+	var req T
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	s.SetDateOffset(time.Duration(req.Offset))
+	if msg := apply(req); msg != "" {
+		writeError(w, http.StatusBadRequest, "bad.request", msg)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
