@@ -171,6 +171,10 @@ func TestDoctorHealthy(t *testing.T) {
 			t.Errorf("check %+v: a ✓ has a detail and no fix", c)
 		}
 	}
+	// The probes were harmless: nothing was created in the org.
+	if n, m := len(f.sim.Callbacks()), len(f.sim.SMS()); n != 0 || m != 0 {
+		t.Errorf("the checks created %d callbacks and sent %d SMS", n, m)
+	}
 	// The doctor left the channel it made empty.
 	if n := f.sim.Stats().Count("PUT /api/v2/notifications/channels/{channelId}/subscriptions", 200); n != 4 { // two runs, each subscribing and emptying
 		t.Errorf("subscriptions were not emptied after the check (%d calls)", n)
@@ -199,7 +203,7 @@ func TestDoctorBroken(t *testing.T) {
 				t.Fatal(err)
 			}
 			return []string{"--config", path}
-		}, "config", "broken.yaml:", "the file at that line"},
+		}, "config", "broken.yaml:2: invalid YAML", "the file at that line"},
 		{"UnreachableDatabase", func(t *testing.T, f *doctorFixture) []string {
 			return []string{"--config", f.config(t, nil), "--db", "postgres://postgres@127.0.0.1:1/slotline"}
 		}, "database", "unreachable", "start PostgreSQL"},
