@@ -51,14 +51,8 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 	manageURL func(reservation.Reservation) string, m *metrics.Metrics, logger *slog.Logger) (*genesysSide, error) {
 	g := cfg.Genesys
 	side := &genesysSide{mode: g.Mode}
-	gcfg := genesys.Config{
-		Region: g.Region, APIURL: g.APIURL, LoginURL: g.LoginURL, ClientID: g.ClientID, ClientSecret: g.ClientSecret,
-		RateLimit: g.RateLimit, MaxRetryAfter: g.MaxRetryAfter, CallTimeout: g.CallTimeout,
-		Logger: logger.With("component", "genesys"), Observer: m,
-	}
-	if gcfg.APIURL != "" {
-		gcfg.Region = "" // resolved already
-	}
+	gcfg := liveConfig(g)
+	gcfg.Logger, gcfg.Observer = logger.With("component", "genesys"), m
 	now, until := time.Now, time.Until
 	for _, q := range queues {
 		if q.ScheduleGroupID != "" {
@@ -68,23 +62,10 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		}
 	}
 	if g.Mode == "sandbox" {
-		var groups []gcsim.ScheduleGroup
+		simQueues, groups := sandboxQueues(queues)
 		for _, q := range queues {
-			if q.ScheduleGroupID != "" {
-				groups = append(groups, sandboxGroup(q.ScheduleGroupID, q.TimeZone))
-			}
-		}
-		simQueues := make([]gcsim.Queue, len(queues))
-		for i, q := range queues {
-			if q.GenesysQueueID == "" {
-				q.GenesysQueueID = sandboxQueueID(q.ID)
-			}
-			if q.SMSFrom == "" {
-				q.SMSFrom = sandboxSMSFrom
-			}
 			// The simulator's agents wrap up a voicemail with its code.
 			q.NotReachedWrapups = append(q.NotReachedWrapups, gcsim.WrapupVoicemail.ID)
-			simQueues[i] = gcsim.Queue{ID: q.GenesysQueueID, Name: q.Name, SMSAddress: q.SMSFrom}
 		}
 		answer := g.Sandbox.AnswerRate
 		if answer == 0 {
@@ -147,6 +128,40 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 			"err", err)
 	}
 	return side, nil
+}
+
+// liveConfig is the client configuration of a live genesys block (the
+// caller sets the logger and observer).
+func liveConfig(g config.Genesys) genesys.Config {
+	gcfg := genesys.Config{
+		Region: g.Region, APIURL: g.APIURL, LoginURL: g.LoginURL, ClientID: g.ClientID, ClientSecret: g.ClientSecret,
+		RateLimit: g.RateLimit, MaxRetryAfter: g.MaxRetryAfter, CallTimeout: g.CallTimeout,
+	}
+	if gcfg.APIURL != "" {
+		gcfg.Region = "" // resolved already
+	}
+	return gcfg
+}
+
+// sandboxQueues gives every queue without a Genesys queue id or an SMS
+// number sandbox ones (the queues are changed in place) and returns the
+// simulator's queues and schedule groups for them.
+func sandboxQueues(queues []*booking.Queue) ([]gcsim.Queue, []gcsim.ScheduleGroup) {
+	var groups []gcsim.ScheduleGroup
+	simQueues := make([]gcsim.Queue, len(queues))
+	for i, q := range queues {
+		if q.ScheduleGroupID != "" {
+			groups = append(groups, sandboxGroup(q.ScheduleGroupID, q.TimeZone))
+		}
+		if q.GenesysQueueID == "" {
+			q.GenesysQueueID = sandboxQueueID(q.ID)
+		}
+		if q.SMSFrom == "" {
+			q.SMSFrom = sandboxSMSFrom
+		}
+		simQueues[i] = gcsim.Queue{ID: q.GenesysQueueID, Name: q.Name, SMSAddress: q.SMSFrom}
+	}
+	return simQueues, groups
 }
 
 // sandboxGroup is the simulator's schedule group for a queue that names

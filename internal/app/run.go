@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package app is the slotline command: its subcommands (serve, migrate,
-// audit verify, sim, watch, operator hash, version) and the wiring of
+// audit verify, sim, watch, operator hash, backup, restore, healthcheck,
+// doctor, version) and the wiring of
 // serve, which builds every package of Slotline and connects them, top to
 // bottom, in serve.go.
 // cmd/slotline's main only calls Run; cmd/slotline-bench runs Serve as the
@@ -75,6 +76,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return quietHelp(backupCmd(ctx, rest, getenv, stdout, stderr))
 	case "restore":
 		return quietHelp(restoreCmd(ctx, rest, getenv, stdout, stderr))
+	case "doctor":
+		return quietHelp(doctorCmd(ctx, rest, getenv, stdout, stderr))
 	case "healthcheck":
 		return quietHelp(healthcheckCmd(ctx, rest, getenv, stdout, stderr))
 	case "operator":
@@ -96,6 +99,7 @@ Commands:
   operator hash   read a password from stdin, print its argon2id hash (operators[].password_hash)
   backup          copy the running server's SQLite database to a file (--to FILE)
   restore         put a backup back in place of the SQLite database (--from FILE; not while a server runs)
+  doctor          check a deployment before it goes live: config, database, Genesys (--config FILE, --json)
   healthcheck     ask the running server's /healthz (the container's HEALTHCHECK)
   version         print the version and build (--json)
 

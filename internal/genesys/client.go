@@ -341,6 +341,9 @@ type call struct {
 	create bool
 	// idempotencyKey, when set, is sent as the Idempotency-Key header.
 	idempotencyKey string
+	// onResponse, when set, sees the status and headers of every answer
+	// (Probe reads the Date header).
+	onResponse func(status int, h http.Header)
 }
 
 // outcome classifies one failed attempt.
@@ -506,6 +509,9 @@ func (c *Client) attempt(ctx context.Context, cl call, payload []byte) outcome {
 	}
 	defer resp.Body.Close()
 	c.rateHeaders(ctx, resp.Header)
+	if cl.onResponse != nil {
+		cl.onResponse(resp.StatusCode, resp.Header)
+	}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))

@@ -21,6 +21,7 @@
 //	GET      /api/v2/architect/schedulegroups/{id}                 routing:scheduleGroup:view                     GetScheduleGroup
 //	GET      /api/v2/architect/schedules/{id}                      routing:schedule:view                          GetSchedule
 //	POST     /api/v2/conversations/messages/agentless              conversation:message:create                    SendSMS
+//	GET      /api/v2/routing/sms/phonenumbers?phoneNumber=         sms:phoneNumber:view (not in the reference)    FindSMSPhoneNumber (slotline doctor only)
 //	POST     /api/v2/notifications/channels                        (none)                                         CreateChannel
 //	HEAD     /api/v2/notifications/channels/{id}                   (none)                                         ChannelExists
 //	PUT/POST /api/v2/notifications/channels/{id}/subscriptions     (none; topics: UNCONFIRMED)                    Subscribe

@@ -110,28 +110,68 @@ func (s *Sim) handleAdminRateLimit(w http.ResponseWriter, r *http.Request) {
 
 // handleAdminAnswerRate serves POST /sim/answer-rate: {"rate":0.5}.
 func (s *Sim) handleAdminAnswerRate(w http.ResponseWriter, r *http.Request) {
-	var req struct {
+	adminSet(w, r, func(req struct {
 		Rate float64 `json:"rate"`
-	}
-	if !decodeJSON(w, r, &req) {
-		return
-	}
-	s.SetAnswerRate(req.Rate)
-	w.WriteHeader(http.StatusNoContent)
+	}) string {
+		s.SetAnswerRate(req.Rate)
+		return ""
+	})
 }
 
 // handleAdminTopicRejection serves POST /sim/topic-rejections:
-// {"topic":"v2.routing.queues.X.conversations.callbacks","reason":"..."}; an
-// empty reason removes the rule.
+// {"topic":"v2.routing.queues.X.conversations.callbacks","reason":"...",
+// "missingPermissions":["..."]}; an empty reason removes the rule.
 func (s *Sim) handleAdminTopicRejection(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Topic  string `json:"topic"`
-		Reason string `json:"reason"`
-	}
+	adminSet(w, r, func(req struct {
+		Topic   string   `json:"topic"`
+		Reason  string   `json:"reason"`
+		Missing []string `json:"missingPermissions"`
+	}) string {
+		s.SetTopicRejection(req.Topic, req.Reason, req.Missing...)
+		return ""
+	})
+}
+
+// handleAdminPermissions serves POST /sim/permissions:
+// {"clientId":"sim-client","permissions":["routing:queue:view", …]} gives
+// the client exactly those permissions; "permissions": null gives it every
+// permission again (SetPermissions).
+func (s *Sim) handleAdminPermissions(w http.ResponseWriter, r *http.Request) {
+	adminSet(w, r, func(req struct {
+		ClientID    string   `json:"clientId"`
+		Permissions []string `json:"permissions"`
+	}) string {
+		if req.ClientID == "" {
+			return "clientId is required."
+		}
+		s.SetPermissions(req.ClientID, req.Permissions)
+		return ""
+	})
+}
+
+// handleAdminDateOffset serves POST /sim/date-offset: {"offset":"30s"} (or
+// seconds, negative for behind) sets the offset of the Date header
+// (SetDateOffset).
+func (s *Sim) handleAdminDateOffset(w http.ResponseWriter, r *http.Request) {
+	adminSet(w, r, func(req struct {
+		Offset duration `json:"offset"`
+	}) string {
+		s.SetDateOffset(time.Duration(req.Offset))
+		return ""
+	})
+}
+
+// adminSet decodes an admin request's JSON body into a T and applies it:
+// 204, or 400 with the message apply returns.
+func adminSet[T any](w http.ResponseWriter, r *http.Request, apply func(T) string) {
+	var req T
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	s.SetTopicRejection(req.Topic, req.Reason)
+	if msg := apply(req); msg != "" {
+		writeError(w, http.StatusBadRequest, "bad.request", msg)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

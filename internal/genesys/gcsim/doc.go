@@ -32,6 +32,7 @@
 //	GET    /api/v2/conversations/{conversationId}                → Conversation (participants[].callbacks[] and calls[])
 //	POST   /api/v2/analytics/conversations/details/query         ConversationQuery → conversations without attributes, totalHits
 //	GET    /api/v2/routing/queues/{queueId}                      → Queue
+//	GET    /api/v2/routing/sms/phonenumbers                      → {entities:[SmsPhoneNumber], total, …}: the org's SMS numbers; ?phoneNumber=, pageSize, pageNumber
 //	GET    /api/v2/routing/sms/phonenumbers/{addressId}          → the SMS number a queue's smsAddress refers to
 //	GET    /api/v2/architect/schedulegroups/{scheduleGroupId}    → ScheduleGroup
 //	GET    /api/v2/architect/schedules/{scheduleId}              → Schedule (start/end local, no offset)
@@ -122,7 +123,21 @@
 // v2.routing.queues.{id}.conversations and
 // v2.routing.queues.{id}.conversations.callbacks of a known queue are
 // Permitted; other topics, unknown queues and topics set with
-// SetTopicRejection come back Rejected with a rejectionReason.
+// SetTopicRejection come back Rejected with a rejectionReason (and the
+// missingPermissions the rule names). A client without
+// QueueTopicPermission gets a queue's topics Rejected with
+// missingPermissions.
+//
+// # Permissions and the Date header
+//
+// Every OAuth client holds every permission unless Options.Permissions or
+// SetPermissions limits it. Each API route needs the permission the
+// reference lists for it (routePermissions, permissions.go); a client
+// without it gets 403 missing.permissions, whose message names the
+// missing permission(s) ("… permission(s): [routing:queue:view]"), before
+// the body is read, so that an empty body probes a permission harmlessly.
+// SetDateOffset moves the Date header of every answer, as the answers of
+// a Genesys whose clock is off.
 //
 // # Sign-in
 //
@@ -171,7 +186,9 @@
 //	POST /sim/failure-rate                           {"status":429,"rate":0.1,"retryAfter":"1s"}
 //	POST /sim/rate-limit                             {"perSecond":50} or {"perMinute":180} (0 removes the limit)
 //	POST /sim/answer-rate                            {"rate":0.5}
-//	POST /sim/topic-rejections                       {"topic","reason"} (empty reason removes the rule)
+//	POST /sim/topic-rejections                       {"topic","reason","missingPermissions"} (empty reason removes the rule)
+//	POST /sim/permissions                            {"clientId","permissions":[…]} (null: every permission)
+//	POST /sim/date-offset                            {"offset":"30s"} (negative: behind)
 //	GET  /sim/clock, POST /sim/clock                 {"advance":"10m"} and/or {"speed":60} → 200 {"now","speed"}
 //	GET  /sim/callbacks                              → 200 []CallbackInfo
 //	GET  /sim/sms                                    → 200 []SMSInfo

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/coder/websocket"
@@ -201,37 +202,49 @@ func (s *Sim) handleHeadChannel(w http.ResponseWriter, r *http.Request) {
 
 // channelTopic is Genesys' ChannelTopic.
 type channelTopic struct {
-	ID              string `json:"id"`
-	State           string `json:"state,omitempty"`
-	RejectionReason string `json:"rejectionReason,omitempty"`
+	ID                 string   `json:"id"`
+	State              string   `json:"state,omitempty"`
+	RejectionReason    string   `json:"rejectionReason,omitempty"`
+	MissingPermissions []string `json:"missingPermissions,omitempty"`
 }
 
-// topicStateLocked says whether the simulator permits a topic.
-func (s *Sim) topicStateLocked(topic string) (state, reason string) {
-	if reason, ok := s.topicRejections[topic]; ok {
-		return "Rejected", reason
+// topicRejection is a rule of SetTopicRejection.
+type topicRejection struct {
+	reason  string
+	missing []string
+}
+
+// topicStateLocked says whether the simulator permits a topic to the OAuth
+// client clientID: a rule of SetTopicRejection, an unknown topic or queue,
+// or a client without QueueTopicPermission make it Rejected.
+func (s *Sim) topicStateLocked(clientID, topic string) channelTopic {
+	if rj, ok := s.topicRejections[topic]; ok {
+		return channelTopic{ID: topic, State: "Rejected", RejectionReason: rj.reason, MissingPermissions: slices.Clone(rj.missing)}
 	}
 	m := queueTopic.FindStringSubmatch(topic)
 	if m == nil {
-		return "Rejected", "Unknown topic " + topic + "."
+		return channelTopic{ID: topic, State: "Rejected", RejectionReason: "Unknown topic " + topic + "."}
 	}
 	if _, ok := s.queues[m[1]]; !ok {
-		return "Rejected", "The queue " + m[1] + " was not found."
+		return channelTopic{ID: topic, State: "Rejected", RejectionReason: "The queue " + m[1] + " was not found."}
 	}
-	return "Permitted", ""
+	if missing := s.missingLocked(clientID, []string{QueueTopicPermission}); len(missing) > 0 {
+		return channelTopic{ID: topic, State: "Rejected", RejectionReason: "Missing permissions for topic " + topic + ".", MissingPermissions: missing}
+	}
+	return channelTopic{ID: topic, State: "Permitted"}
 }
 
 // SetTopicRejection makes subscriptions to topic come back Rejected with
-// reason; an empty reason removes the rule. It does not touch existing
-// subscriptions.
-func (s *Sim) SetTopicRejection(topic, reason string) {
+// reason and, when given, the missingPermissions Genesys names; an empty
+// reason removes the rule. It does not touch existing subscriptions.
+func (s *Sim) SetTopicRejection(topic, reason string, missingPermissions ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if reason == "" {
 		delete(s.topicRejections, topic)
 		return
 	}
-	s.topicRejections[topic] = reason
+	s.topicRejections[topic] = topicRejection{reason: reason, missing: slices.Clone(missingPermissions)}
 }
 
 // channelNotFound is the reply for an unknown or expired channel.
@@ -295,9 +308,8 @@ func (s *Sim) subscribe(w http.ResponseWriter, r *http.Request, replace bool) {
 			if t.ID == "" {
 				return errorReply(http.StatusBadRequest, "bad.request", "Every topic needs an id.")
 			}
-			state, reason := s.topicStateLocked(t.ID)
-			if state != "Permitted" {
-				rejected = append(rejected, channelTopic{ID: t.ID, State: state, RejectionReason: reason})
+			if st := s.topicStateLocked(ch.clientID, t.ID); st.State != "Permitted" {
+				rejected = append(rejected, st)
 				continue
 			}
 			if !set[t.ID] {

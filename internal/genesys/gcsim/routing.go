@@ -68,11 +68,7 @@ func (s *Sim) handleGetSMSPhoneNumber(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not.found", "The SMS phone number was not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id": id, "name": number, "phoneNumber": number, "phoneNumberType": "local",
-		"phoneNumberStatus": "active", "capabilities": []string{"sms"},
-		"selfUri": "/api/v2/routing/sms/phonenumbers/" + id,
-	})
+	writeJSON(w, http.StatusOK, newSMSNumber(number))
 }
 
 // scheduleRefs returns the {id, name, selfUri} list of schedules.

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -122,6 +123,14 @@ type Options struct {
 	// to apply after its 202 (default 500 ms; a negative value: before the
 	// 202 is sent).
 	DisconnectDelay time.Duration
+	// Permissions are the permissions of OAuth clients, by client id; a
+	// client not in the map holds every permission (the default). See
+	// SetPermissions.
+	Permissions map[string][]string
+	// SMSNumbers are SMS numbers (E.164) the org owns besides the queues'
+	// SMSAddress ones: listed by GET /api/v2/routing/sms/phonenumbers and
+	// usable as an agentless message's fromAddress.
+	SMSNumbers []string
 	// RequireAgentID makes PATCH /api/v2/conversations/callbacks refuse a
 	// request without agentId (400 bad.request, detail fieldName agentId),
 	// as the SDK's "required" mark says it may.
@@ -200,7 +209,7 @@ type Sim struct {
 	channels        map[string]*channel
 	sockets         map[*socket]struct{}
 	socketQueueLen  int
-	topicRejections map[string]string
+	topicRejections map[string]topicRejection
 	faults          []Fault
 	failStatus      int
 	failRate        float64
@@ -216,16 +225,18 @@ type Sim struct {
 	requestLog      []APIRequest
 	stats           statsCounter
 
-	analyticsDelay  time.Duration      // 0: indexed at once
-	analyticsTel    bool               // analytics holds "tel:+1…" numbers
-	requireAgentID  bool               // PATCH callbacks needs agentId
-	dropDisconnects int                // disconnect requests to accept and never apply
-	smsActive       map[smsPair]string // active SMS conversations by address pair
-	smsRefusals     map[string]string  // fromAddress → refusal reason (SMSRefusal10DLC)
-	smsByKey        map[string]reply   // Idempotency-Key → the first send's answer
-	smsReplays      int                // sends answered from smsByKey
-	smsHold         chan struct{}      // non-nil while HoldSMS holds answers back
-	loseRate        float64            // share of matching requests whose answer is lost
+	analyticsDelay  time.Duration       // 0: indexed at once
+	analyticsTel    bool                // analytics holds "tel:+1…" numbers
+	requireAgentID  bool                // PATCH callbacks needs agentId
+	dropDisconnects int                 // disconnect requests to accept and never apply
+	smsActive       map[smsPair]string  // active SMS conversations by address pair
+	smsRefusals     map[string]string   // fromAddress → refusal reason (SMSRefusal10DLC)
+	smsByKey        map[string]reply    // Idempotency-Key → the first send's answer
+	smsReplays      int                 // sends answered from smsByKey
+	smsHold         chan struct{}       // non-nil while HoldSMS holds answers back
+	permissions     map[string][]string // OAuth client → its permissions; absent: all
+	dateOffset      time.Duration       // added to the Date header (SetDateOffset)
+	loseRate        float64             // share of matching requests whose answer is lost
 	loseMethod      string
 	losePathPrefix  string
 }
@@ -315,7 +326,7 @@ func New(opts Options) *Sim {
 		channels:        make(map[string]*channel),
 		sockets:         make(map[*socket]struct{}),
 		socketQueueLen:  defaultSocketQueueLen,
-		topicRejections: make(map[string]string),
+		topicRejections: make(map[string]topicRejection),
 		meters:          make(map[string]*meter),
 		stats:           newStatsCounter(),
 		analyticsDelay:  opts.AnalyticsDelay,
@@ -326,6 +337,13 @@ func New(opts Options) *Sim {
 		smsByKey:        make(map[string]reply),
 		codeClients:     make(map[string]CodeClient),
 		codes:           make(map[string]*authCode),
+		permissions:     make(map[string][]string),
+	}
+	for id, perms := range opts.Permissions {
+		s.permissions[id] = slices.Clone(perms)
+	}
+	for _, n := range opts.SMSNumbers {
+		s.smsAddresses[n] = true
 	}
 	if opts.CodeClients == nil {
 		opts.CodeClients = []CodeClient{{ID: DefaultConsoleClientID, Secret: DefaultConsoleClientSecret}}
@@ -380,7 +398,7 @@ func New(opts Options) *Sim {
 // addRoutes registers every route of the simulator.
 func (s *Sim) addRoutes(mux *http.ServeMux) {
 	login := func(p string, h http.HandlerFunc) { mux.Handle(p, s.wrap(p, routeLogin, h)) }
-	api := func(p string, h http.HandlerFunc) { mux.Handle(p, s.wrap(p, routeAPI, h)) }
+	api := func(p string, h http.HandlerFunc) { mux.Handle(p, s.wrap(p, routeAPI, s.requirePermissions(p, h))) }
 	admin := func(p string, h http.HandlerFunc) { mux.Handle(p, s.wrap(p, routeAdmin, h)) }
 
 	login("POST /oauth/token", s.handleToken)
@@ -396,6 +414,7 @@ func (s *Sim) addRoutes(mux *http.ServeMux) {
 	api("GET /api/v2/conversations/{conversationId}", s.handleGetConversation)
 	api("POST /api/v2/analytics/conversations/details/query", s.handleAnalyticsQuery)
 	api("GET /api/v2/routing/queues/{queueId}", s.handleGetQueue)
+	api("GET /api/v2/routing/sms/phonenumbers", s.handleListSMSPhoneNumbers)
 	api("GET /api/v2/routing/sms/phonenumbers/{addressId}", s.handleGetSMSPhoneNumber)
 	api("GET /api/v2/architect/schedulegroups/{scheduleGroupId}", s.handleGetScheduleGroup)
 	api("GET /api/v2/architect/schedules/{scheduleId}", s.handleGetSchedule)
@@ -414,6 +433,8 @@ func (s *Sim) addRoutes(mux *http.ServeMux) {
 	admin("POST /sim/rate-limit", s.handleAdminRateLimit)
 	admin("POST /sim/answer-rate", s.handleAdminAnswerRate)
 	admin("POST /sim/topic-rejections", s.handleAdminTopicRejection)
+	admin("POST /sim/permissions", s.handleAdminPermissions)
+	admin("POST /sim/date-offset", s.handleAdminDateOffset)
 	admin("GET /sim/clock", s.handleAdminClock)
 	admin("POST /sim/clock", s.handleAdminClock)
 	admin("GET /sim/callbacks", s.handleAdminCallbacks)
@@ -542,6 +563,7 @@ const (
 func (s *Sim) wrap(pattern string, kind routeKind, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(correlationHeader, newUUID())
+		s.setDate(w)
 		sw := &statusWriter{ResponseWriter: w}
 		start := time.Now()
 		defer func() {
