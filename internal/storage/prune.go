@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slotline/slotline/internal/audit"
@@ -118,6 +119,11 @@ func (s *Store) auditCheckpoint(ctx context.Context) (*AuditCheckpoint, error) {
 	err := s.reader().queryRow(ctx, "SELECT seq, hash, entry_at, created_at, pruned, mac FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").
 		Scan(&cp.Seq, &cp.Hash, &at, &created, &cp.Pruned, &cp.MAC)
 	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, errNoRows) {
+		return nil, nil
+	}
+	// A database from before migration 0022 has no checkpoints table, and
+	// so no checkpoint (audit verify of an older database).
+	if err != nil && (strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), "42P01")) {
 		return nil, nil
 	}
 	if err != nil {
