@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -19,6 +20,9 @@ type parser struct {
 	dir      string
 	getenv   func(string) string
 	warnings []string
+	// known, when not nil, records for each block read (by its path, list
+	// indexes dropped) the keys it accepts: the documentation's test.
+	known map[string][]string
 }
 
 // document parses data into the root mapping node; an empty file gives an
@@ -83,6 +87,9 @@ func (p *parser) fields(n *yaml.Node, path string, known ...string) (map[string]
 	pairs, err := p.pairs(n, path)
 	if err != nil {
 		return nil, err
+	}
+	if p.known != nil {
+		p.known[blockPath(path)] = known
 	}
 	f := make(map[string]*yaml.Node, len(pairs))
 	for _, kv := range pairs {
@@ -254,4 +261,22 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// blockPath is path without its list indexes: queues[0].throttle becomes
+// queues.throttle.
+func blockPath(path string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range path {
+		switch {
+		case r == '[':
+			skip = true
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

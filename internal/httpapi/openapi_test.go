@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"io"
 	"maps"
 	"mime"
@@ -1566,6 +1567,25 @@ func testService(t *testing.T, b *specBundle) {
 	r = b.do(t, http.StatusOK, "GET", "/api/v2/openapi.json", "", nil)
 	if !bytes.Equal(r.body, httpapi.OpenAPI()) {
 		t.Errorf("GET /api/v2/openapi.json differs from httpapi.OpenAPI()")
+	}
+	// The reference page lists every operation of the document, without
+	// script, its stylesheet allowed by hash.
+	r = b.do(t, http.StatusOK, "GET", "/api/v2/docs", "", nil)
+	for _, want := range []string{"<h1>Slotline API", `id="createCallback"`, "<code>POST /api/v2/callbacks</code>", "Apache 2.0", "callback:write"} {
+		if !bytes.Contains(r.body, []byte(want)) {
+			t.Errorf("/api/v2/docs lacks %q", want)
+		}
+	}
+	if bytes.Contains(r.body, []byte("<script")) || !strings.Contains(r.header.Get("Content-Security-Policy"), "style-src 'sha256-") {
+		t.Errorf("/api/v2/docs: a script, or CSP %q", r.header.Get("Content-Security-Policy"))
+	}
+	paths, _ := b.doc.lookup("/paths")
+	for p, ops := range paths.(map[string]any) {
+		for m := range ops.(map[string]any) {
+			if m != "parameters" && !bytes.Contains(r.body, []byte("<code>"+strings.ToUpper(m)+" "+template.HTMLEscapeString(p)+"</code>")) {
+				t.Errorf("/api/v2/docs does not list %s %s", strings.ToUpper(m), p)
+			}
+		}
 	}
 	codes, _ := b.doc.lookup("/components/schemas/ProblemCode/enum")
 	for _, c := range codes.([]any) {

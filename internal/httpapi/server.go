@@ -142,6 +142,7 @@ func (s *Server) addRoutes() {
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /api/v2/openapi.json", s.handleOpenAPI)
+	m.HandleFunc("GET /api/v2/docs", s.handleAPIDocs)
 	m.HandleFunc("GET /problems/{code}", s.handleProblemType)
 
 	m.Handle("POST /api/v2/callbacks", s.authorize("callback:write", "reservation.create", s.handleCreate))
