@@ -1,6 +1,6 @@
 package main
 
-// Tests that hold README.md to what the code does: its first session run
+// Tests that hold README.md and docs/ to what the code does: its first session run
 // with bash against the binary, its event table against the event types
 // the code defines, and its JavaScript stream example run with node.
 
@@ -28,24 +28,29 @@ import (
 	"github.com/slotline/slotline/internal/webhook"
 )
 
-// readmeSection returns the text of README.md's section "## title", up to
-// the next section.
+// readmeSection returns the text of the section "## title", up to the
+// next section, from README.md or, for the reference, docs/*.md.
 func readmeSection(t *testing.T, title string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	files, _ := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	for _, f := range append([]string{filepath.Join("..", "..", "README.md")}, files...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		i := strings.Index(s, "\n## "+title+"\n")
+		if i < 0 {
+			continue
+		}
+		s = s[i+1:]
+		if j := strings.Index(s[3:], "\n## "); j >= 0 {
+			s = s[:j+4]
+		}
+		return s
 	}
-	s := string(b)
-	i := strings.Index(s, "\n## "+title+"\n")
-	if i < 0 {
-		t.Fatalf("README.md has no section %q", title)
-	}
-	s = s[i+1:]
-	if j := strings.Index(s[3:], "\n## "); j >= 0 {
-		s = s[:j+4]
-	}
-	return s
+	t.Fatalf("neither README.md nor docs/ has a section %q", title)
+	return ""
 }
 
 // codeBlocks returns the contents of the section's fenced blocks of lang.
