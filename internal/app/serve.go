@@ -165,6 +165,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// booking service and the stream hub.
 	cd := consoleDeps(cfg, store, logger.With("component", "console"), gside, listenBase(tcp.Addr(), tlsConfig != nil))
 	cd.Booking, cd.Feed = book, hub
+	cd.Reservations = store
 	cons, err := console.New(cd)
 	if err != nil {
 		return err

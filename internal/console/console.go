@@ -100,6 +100,9 @@ type Deps struct {
 	// Booking is the reservation service the pages read and change
 	// through, as the API does.
 	Booking *booking.Service
+	// Reservations is what the reservations and live pages read besides
+	// Booking (storage.Store).
+	Reservations ReservationStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// LoginThrottle and UserThrottle limit failed sign-ins: the first per
@@ -127,6 +130,7 @@ type Server struct {
 	roles       map[string][]string
 	feed        Feed
 	booking     *booking.Service
+	resStore    ReservationStore
 	logger      *slog.Logger
 	now         func() time.Time
 	throttle    *auth.Throttle
@@ -153,7 +157,7 @@ var staticFS embed.FS
 func New(d Deps) (*Server, error) {
 	s := &Server{store: d.Store, operators: map[string]operatorEntry{}, queues: d.Queues,
 		idle: cmp.Or(d.SessionIdle, config.DefaultSessionIdle), max: cmp.Or(d.SessionMax, config.DefaultSessionMax),
-		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
+		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, resStore: d.Reservations, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
 		mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -220,14 +224,14 @@ func (s *Server) routes() {
 	soon := s.Require(Viewer)(http.HandlerFunc(s.handleSoon))
 	for _, p := range []string{
 		"/console/queues/{id}/capacity",
-		"/console/reservations",
-		"/console/live",
 		"/console/health",
 		"/console/reports",
 	} {
 		m.Handle("GET "+p, soon)
 	}
 	// The pages, each registering its routes from its own file.
+	s.reservationRoutes()
+	s.liveRoutes()
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.plain(w, r, http.StatusNotFound, "notfound")
 	})
