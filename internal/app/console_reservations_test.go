@@ -207,7 +207,7 @@ func TestConsoleReservations(t *testing.T) {
 
 	// The live page without JavaScript: the newest events, newest first.
 	st, live := ada.do("GET", "/console/live", nil)
-	live = live[strings.Index(live, `role="log"`):]
+	live = live[strings.Index(live, `id="live-log"`):]
 	if st != 200 || !strings.Contains(live, "reservation.canceled") || strings.Index(live, "reservation.canceled") > strings.Index(live, "reservation.created") {
 		t.Errorf("live: %d", st)
 	}
