@@ -341,7 +341,7 @@ func (s *Server) reservationPage(r *http.Request, res *reservation.Reservation) 
 	}
 	for _, d := range ds {
 		te := timelineEntry{at: d.CreatedAt, Time: stamp(d.CreatedAt), What: p.T("res.delivery", "type", typeOf[d.EventSeq]),
-			By: p.T("res.endpoint", "id", d.EndpointID),
+			By:     p.T("res.endpoint", "id", d.EndpointID),
 			Detail: p.T("res.delivery_state", "state", p.T("delivery."+d.Status), "attempts", strconv.Itoa(d.Attempts))}
 		if d.Status == storage.DeliveryDelivered {
 			te.at, te.Time = d.DeliveredAt, stamp(d.DeliveredAt)
