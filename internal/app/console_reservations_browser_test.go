@@ -9,7 +9,6 @@
 package app
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +24,20 @@ func browserSignIn(b *browsertest.Browser, base string) {
 	b.WaitFor("button", "Sign out")
 }
 
+// wantStatus checks the page's status message and the page.
+func wantStatus(t *testing.T, b *browsertest.Browser, want string) {
+	t.Helper()
+	b.WaitFor("status", "")
+	if got := b.Text("status", ""); got != want {
+		t.Errorf("status %q, want %q", got, want)
+	}
+	checkPage(t, b)
+}
+
 func TestBrowserConsoleReservations(t *testing.T) {
 	t.Parallel()
 	s, token := resServe(t)
-	start := time.Now().Truncate(15 * time.Minute).Add(48 * time.Hour).UTC()
-	var ids []string
-	for i := range 52 {
-		ids = append(ids, book(t, s, token, "q1", fmt.Sprintf("+1415555%04d", 1000+i), start.Add(time.Duration(i/2)*15*time.Minute)))
-	}
+	start, ids := bookPages(t, s, token)
 	waitSynced(t, s, token, ids[0], start)
 
 	b := browsertest.New(t, browsertest.JSDisabled(), browsertest.Phone(), browsertest.Locale("en-US"))
@@ -65,20 +70,12 @@ func TestBrowserConsoleReservations(t *testing.T) {
 	b.NoHorizontalScroll()
 	checkPage(t, b)
 	b.ClickNavigate("button", "Reschedule")
-	b.WaitFor("status", "")
-	if got := b.Text("status", ""); got != "The reservation was rescheduled." {
-		t.Errorf("after the reschedule: %q", got)
-	}
-	checkPage(t, b)
+	wantStatus(t, b, "The reservation was rescheduled.")
 	b.ClickNavigate("link", "Cancel")
 	b.WaitFor("heading", "Cancel this reservation?")
 	checkPage(t, b)
 	b.ClickNavigate("button", "Yes, cancel")
-	b.WaitFor("status", "")
-	if got := b.Text("status", ""); got != "The reservation was canceled." {
-		t.Errorf("after the cancel: %q", got)
-	}
-	checkPage(t, b)
+	wantStatus(t, b, "The reservation was canceled.")
 	// The live page without JavaScript: the newest events, and why no more.
 	b.Go(s.base + "/console/live")
 	b.WaitFor("heading", "Live events")

@@ -57,6 +57,19 @@ func book(t *testing.T, s *sandboxServer, token, queue, number string, start tim
 	return created.ID
 }
 
+// bookPages books 52 reservations of q1 (two pages of the list), two a
+// bucket from two days ahead, numbers +14155551000 on, and returns the
+// first slot and their ids in slot order.
+func bookPages(t *testing.T, s *sandboxServer, token string) (time.Time, []string) {
+	t.Helper()
+	start := time.Now().Truncate(15 * time.Minute).Add(48 * time.Hour).UTC()
+	var ids []string
+	for i := range 52 {
+		ids = append(ids, book(t, s, token, "q1", fmt.Sprintf("+1415555%04d", 1000+i), start.Add(time.Duration(i/2)*15*time.Minute)))
+	}
+	return start, ids
+}
+
 type consoleClient struct {
 	t    *testing.T
 	base string
@@ -111,11 +124,7 @@ func (cc *consoleClient) do(method, path string, form url.Values) (int, string) 
 func TestConsoleReservations(t *testing.T) {
 	t.Parallel()
 	s, token := resServe(t)
-	start := time.Now().Truncate(15 * time.Minute).Add(48 * time.Hour).UTC()
-	var ids []string
-	for i := range 52 {
-		ids = append(ids, book(t, s, token, "q1", fmt.Sprintf("+1415555%04d", 1000+i), start.Add(time.Duration(i/2)*15*time.Minute)))
-	}
+	start, ids := bookPages(t, s, token)
 	other := book(t, s, token, "q2", "+14155559999", start)
 	ada := signedIn(t, s.base, "ada", "ada-secret-pw")
 

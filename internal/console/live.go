@@ -26,7 +26,11 @@ type livePage struct {
 	Entries       []liveEntry
 }
 
+// liveRoutes registers the live page (not without Deps.Reservations).
 func (s *Server) liveRoutes() {
+	if s.resStore == nil {
+		return
+	}
 	s.mux.Handle("GET /console/live", s.Require(Viewer)(http.HandlerFunc(s.handleLive)))
 }
 

@@ -35,8 +35,12 @@ const rescheduleDays = 7
 
 var digitsRE = regexp.MustCompile(`^[0-9]{1,15}$`)
 
-// reservationRoutes registers the reservations pages.
+// reservationRoutes registers the reservations pages (none without
+// Deps.Booking and Deps.Reservations: their paths are then not found).
 func (s *Server) reservationRoutes() {
+	if s.booking == nil || s.resStore == nil {
+		return
+	}
 	m := s.mux
 	m.Handle("GET /console/reservations", s.Require(Viewer)(http.HandlerFunc(s.handleReservations)))
 	m.Handle("GET /console/reservations/{id}", s.Require(Viewer)(http.HandlerFunc(s.handleReservation)))
