@@ -26,9 +26,11 @@ type livePage struct {
 	Entries       []liveEntry
 }
 
-// liveRoutes registers the live page (not without Deps.Reservations).
+// liveRoutes registers the live page (not found, signed in, without
+// Deps.Reservations).
 func (s *Server) liveRoutes() {
 	if s.resStore == nil {
+		s.mux.Handle("GET /console/live", s.Require(Viewer)(http.HandlerFunc(s.notFound)))
 		return
 	}
 	s.mux.Handle("GET /console/live", s.Require(Viewer)(http.HandlerFunc(s.handleLive)))

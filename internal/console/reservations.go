@@ -35,13 +35,14 @@ const rescheduleDays = 7
 
 var digitsRE = regexp.MustCompile(`^[0-9]{1,15}$`)
 
-// reservationRoutes registers the reservations pages (none without
-// Deps.Booking and Deps.Reservations: their paths are then not found).
+// reservationRoutes registers the reservations pages (without
+// Deps.Booking and Deps.Reservations, the signed-in list is not found).
 func (s *Server) reservationRoutes() {
+	m := s.mux
 	if s.booking == nil || s.resStore == nil {
+		m.Handle("GET /console/reservations", s.Require(Viewer)(http.HandlerFunc(s.notFound)))
 		return
 	}
-	m := s.mux
 	m.Handle("GET /console/reservations", s.Require(Viewer)(http.HandlerFunc(s.handleReservations)))
 	m.Handle("GET /console/reservations/{id}", s.Require(Viewer)(http.HandlerFunc(s.handleReservation)))
 	m.Handle("GET /console/reservations/{id}/cancel", s.Require(Supervisor)(http.HandlerFunc(s.handleCancelConfirm)))
@@ -232,6 +233,10 @@ func slotText(sl reservation.Slot, zone string) string {
 		end = b.Format("2006-01-02 15:04")
 	}
 	return a.Format("2006-01-02 15:04") + "–" + end + " (" + zone + ")"
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.plain(w, r, http.StatusNotFound, "notfound")
 }
 
 // fail logs an unexpected error and answers 500.
