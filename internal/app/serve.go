@@ -178,6 +178,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	cd := consoleDeps(cfg, store, logger.With("component", "console"), gside, listenBase(tcp.Addr(), tlsConfig != nil))
 	cd.Booking, cd.Feed = book, hub
 	cd.Capacity = store // the Capacity page's "Keep" decisions
+	cd.Reservations = store
 	cons, err := console.New(cd)
 	if err != nil {
 		return err

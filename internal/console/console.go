@@ -105,6 +105,9 @@ type Deps struct {
 	// Capacity keeps the Capacity page's "Keep" decisions (the store);
 	// nil: the over-capacity list has no "Keep".
 	Capacity CapacityStore
+	// Reservations is what the reservations and live pages read besides
+	// Booking (storage.Store).
+	Reservations ReservationStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// LoginThrottle and UserThrottle limit failed sign-ins: the first per
@@ -133,6 +136,7 @@ type Server struct {
 	feed        Feed
 	booking     *booking.Service
 	capStore    CapacityStore
+	resStore    ReservationStore
 	logger      *slog.Logger
 	now         func() time.Time
 	throttle    *auth.Throttle
@@ -159,7 +163,7 @@ var staticFS embed.FS
 func New(d Deps) (*Server, error) {
 	s := &Server{store: d.Store, operators: map[string]operatorEntry{}, queues: d.Queues,
 		idle: cmp.Or(d.SessionIdle, config.DefaultSessionIdle), max: cmp.Or(d.SessionMax, config.DefaultSessionMax),
-		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, capStore: d.Capacity, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
+		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, capStore: d.Capacity, resStore: d.Reservations, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
 		mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -225,8 +229,6 @@ func (s *Server) routes() {
 	// The pages of later parts.
 	soon := s.Require(Viewer)(http.HandlerFunc(s.handleSoon))
 	for _, p := range []string{
-		"/console/reservations",
-		"/console/live",
 		"/console/health",
 		"/console/reports",
 	} {
@@ -234,6 +236,8 @@ func (s *Server) routes() {
 	}
 	// The pages, each registering its routes from its own file.
 	s.capacityRoutes()
+	s.reservationRoutes()
+	s.liveRoutes()
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.plain(w, r, http.StatusNotFound, "notfound")
 	})
