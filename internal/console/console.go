@@ -107,6 +107,8 @@ type Deps struct {
 	// per username from anywhere (its client key, with no address). Nil:
 	// the defaults above.
 	LoginThrottle, UserThrottle *auth.Throttle
+	// Health is what the health and reports pages read and do (health.go).
+	Health HealthDeps
 }
 
 // Server serves the console.
@@ -131,6 +133,7 @@ type Server struct {
 	now         func() time.Time
 	throttle    *auth.Throttle
 	userLimit   *auth.Throttle
+	health      HealthDeps
 	msgs        i18n.Catalogs
 	tmpl        *template.Template
 	mux         *http.ServeMux
@@ -154,7 +157,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{store: d.Store, operators: map[string]operatorEntry{}, queues: d.Queues,
 		idle: cmp.Or(d.SessionIdle, config.DefaultSessionIdle), max: cmp.Or(d.SessionMax, config.DefaultSessionMax),
 		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
-		mux: http.NewServeMux()}
+		health: d.Health, mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -222,12 +225,11 @@ func (s *Server) routes() {
 		"/console/queues/{id}/capacity",
 		"/console/reservations",
 		"/console/live",
-		"/console/health",
-		"/console/reports",
 	} {
 		m.Handle("GET "+p, soon)
 	}
 	// The pages, each registering its routes from its own file.
+	s.healthRoutes()
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.plain(w, r, http.StatusNotFound, "notfound")
 	})
