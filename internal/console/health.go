@@ -279,13 +279,7 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 	id, del := r.PathValue("id"), r.PathValue("delivery")
 	_, err := s.health.ReplayDelivery(r.Context(), id, del, reservation.Write{Actor: op.AuditActor(),
 		Origin: reservation.OriginOperator, RequestID: w.Header().Get("X-Request-Id")})
-	switch reservation.ErrorCode(err) {
-	case "":
-	case reservation.ENOTFOUND:
-		s.plain(w, r, http.StatusNotFound, "notfound")
-		return
-	default:
-		s.healthFailed(w, r, "replay webhook delivery", err)
+	if s.actionFailed(w, r, "replay webhook delivery", err) {
 		return
 	}
 	http.Redirect(w, r, withQuery("/console/health#webhooks", "replayed", del), http.StatusSeeOther)

@@ -122,8 +122,8 @@ type reportDay struct {
 // chart is a queue's reach rate per day as an inline SVG's geometry.
 type chart struct {
 	Width, Height, Base int
-	Bars                 []bar
-	Labels               bool // values written above the bars
+	Bars                []bar
+	Labels              bool // values written above the bars
 }
 
 type bar struct {

@@ -40,16 +40,11 @@ func (s *Server) handleRetrySync(w http.ResponseWriter, r *http.Request) {
 	}
 	err = s.health.RetrySync(ctx, id, reservation.Write{Actor: op.AuditActor(), Origin: reservation.OriginOperator,
 		RequestID: w.Header().Get("X-Request-Id")})
-	switch reservation.ErrorCode(err) {
-	case "":
-	case reservation.EINVALID:
+	if reservation.ErrorCode(err) == reservation.EINVALID {
 		s.plain(w, r, http.StatusConflict, "retry_refused")
 		return
-	case reservation.ENOTFOUND:
-		s.plain(w, r, http.StatusNotFound, "notfound")
-		return
-	default:
-		s.healthFailed(w, r, "retry sync", err)
+	}
+	if s.actionFailed(w, r, "retry sync", err) {
 		return
 	}
 	back := safeBack(r.FormValue("back"), "/console/reservations/"+url.PathEscape(id))
@@ -79,6 +74,21 @@ func withQuery(p, name, value string) string {
 		sep = "&"
 	}
 	return p + sep + url.QueryEscape(name) + "=" + url.QueryEscape(value) + frag
+}
+
+// actionFailed answers the error of an action, if any: ENOTFOUND is the
+// 404 page, anything else the 503 page (logged). It reports whether it
+// answered.
+func (s *Server) actionFailed(w http.ResponseWriter, r *http.Request, what string, err error) bool {
+	switch reservation.ErrorCode(err) {
+	case "":
+		return false
+	case reservation.ENOTFOUND:
+		s.plain(w, r, http.StatusNotFound, "notfound")
+	default:
+		s.healthFailed(w, r, what, err)
+	}
+	return true
 }
 
 // healthFailed logs a failed read or write and answers the 503 page.
