@@ -218,7 +218,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.health.Budget != nil {
 		st := s.health.Budget()
-		f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+		f := func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
 		v := &budgetView{Kind: p.T("health.budget.process"), Limit: f(st.Limit), PerMinute: f(st.PerMinute), Used: strconv.Itoa(st.Used),
 			Paused: p.T("health.budget.not_paused")}
 		if st.Shared {
