@@ -70,6 +70,8 @@ func bookPages(t *testing.T, s *sandboxServer, token string) (time.Time, []strin
 	return start, ids
 }
 
+// consoleClient is an operator's browser without JavaScript: a cookie jar
+// that does not follow redirects.
 type consoleClient struct {
 	t    *testing.T
 	base string
@@ -80,6 +82,7 @@ type consoleClient struct {
 var consoleTicketRE = regexp.MustCompile(`name="ticket" value="([^"]+)"`)
 var consoleCSRFRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
+// signedIn signs in the local operator user ("": a browser signed out).
 func signedIn(t *testing.T, base, user, pw string) *consoleClient {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
@@ -101,7 +104,28 @@ func signedIn(t *testing.T, base, user, pw string) *consoleClient {
 	return cc
 }
 
+// do sends a request (a form from the console's origin when form is not
+// nil) and returns the status and the body.
 func (cc *consoleClient) do(method, path string, form url.Values) (int, string) {
+	cc.t.Helper()
+	st, body, _ := cc.send(method, path, form)
+	return st, body
+}
+
+// get is do of a GET.
+func (cc *consoleClient) get(path string) (int, string) {
+	cc.t.Helper()
+	return cc.do("GET", path, nil)
+}
+
+// post sends a form and returns the status and the Location.
+func (cc *consoleClient) post(path string, form url.Values) (int, string) {
+	cc.t.Helper()
+	st, _, h := cc.send("POST", path, form)
+	return st, h.Get("Location")
+}
+
+func (cc *consoleClient) send(method, path string, form url.Values) (int, string, http.Header) {
 	cc.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -118,7 +142,7 @@ func (cc *consoleClient) do(method, path string, form url.Values) (int, string) 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), resp.Header
 }
 
 func TestConsoleReservations(t *testing.T) {

@@ -27,6 +27,7 @@ type genesysSide struct {
 	sim      *gcsim.Sim
 	simURL   string // the sandbox's simulator, "" in live mode
 	runner   *syncer.Runner
+	client   *genesys.Client
 	listener *syncer.Listener
 	hours    *syncer.HoursImporter
 }
@@ -119,6 +120,7 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		ManageURL: manageURL, OutcomeWait: g.OutcomeWait, Until: until,
 		LostCreateWindow: g.LostCreateWindow, CancelVerifyWindow: g.CancelVerifyWindow,
 	})
+	side.client = client
 	side.listener = side.runner.NewListener(syncer.ListenerOptions{})
 	side.hours = side.runner.NewHoursImporter(client, 15*time.Minute)
 	ictx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -26,6 +26,7 @@ import (
 	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/metrics"
 	"github.com/slotline/slotline/internal/netguard"
+	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/selfservice"
 	"github.com/slotline/slotline/internal/storage"
 	"github.com/slotline/slotline/internal/stream"
@@ -179,6 +180,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	cd.Booking, cd.Feed = book, hub
 	cd.Capacity = store // the Capacity page's "Keep" decisions
 	cd.Reservations = store
+	// The health and reports pages: the store, the retry of a failed sync
+	// (enqueued and audited in one transaction), the listener's state, the
+	// Genesys budget, the replay of a webhook delivery.
+	cd.Health = console.HealthDeps{Store: store, Listener: gside.listener.Status, Budget: gside.client.BudgetStatus,
+		ReplayDelivery: disp.Retry,
+		RetrySync: func(ctx context.Context, id string, w reservation.Write) error {
+			_, err := store.RetrySync(ctx, id, w, gside.runner.EnqueueRetry)
+			return err
+		}}
 	cons, err := console.New(cd)
 	if err != nil {
 		return err

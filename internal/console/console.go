@@ -9,10 +9,11 @@
 // catalogs in i18n/), with the customer pages' security headers and no
 // inline script or style.
 //
-// The pages behind the shell's navigation (capacity, reservations, live,
-// health, reports) are later parts; until then they answer a plain
-// "Coming soon" page. The sign-in with Genesys Cloud is a later part too:
-// its button is shown when genesys.console_client_id is configured.
+// The pages behind the shell's navigation, each in a file of its own:
+// capacity (the heatmap, overrides and the over-capacity list),
+// reservations (list and detail), live (the event feed), health and
+// reports. The sign-in with Genesys Cloud (genesys.go) is offered when
+// genesys.console_client_id is configured, and in the sandbox.
 package console
 
 import (
@@ -115,6 +116,8 @@ type Deps struct {
 	// per username from anywhere (its client key, with no address). Nil:
 	// the defaults above.
 	LoginThrottle, UserThrottle *auth.Throttle
+	// Health is what the health and reports pages read and do (health.go).
+	Health HealthDeps
 }
 
 // Server serves the console.
@@ -141,6 +144,7 @@ type Server struct {
 	now         func() time.Time
 	throttle    *auth.Throttle
 	userLimit   *auth.Throttle
+	health      HealthDeps
 	msgs        i18n.Catalogs
 	tmpl        *template.Template
 	mux         *http.ServeMux
@@ -164,7 +168,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{store: d.Store, operators: map[string]operatorEntry{}, queues: d.Queues,
 		idle: cmp.Or(d.SessionIdle, config.DefaultSessionIdle), max: cmp.Or(d.SessionMax, config.DefaultSessionMax),
 		genesys: d.GenesysSignIn && d.Genesys != nil, flow: d.Genesys, roles: d.Roles, feed: d.Feed, booking: d.Booking, capStore: d.Capacity, resStore: d.Reservations, logger: d.Logger, now: d.Now, throttle: d.LoginThrottle, userLimit: d.UserThrottle,
-		mux: http.NewServeMux()}
+		health: d.Health, mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -226,18 +230,11 @@ func (s *Server) routes() {
 	m.Handle("POST /console/logout", s.Require(Viewer)(http.HandlerFunc(s.handleLogout)))
 	m.Handle("GET /console", s.Require(Viewer)(http.HandlerFunc(s.handleHome)))
 	m.Handle("GET /console/{$}", http.RedirectHandler("/console", http.StatusSeeOther))
-	// The pages of later parts.
-	soon := s.Require(Viewer)(http.HandlerFunc(s.handleSoon))
-	for _, p := range []string{
-		"/console/health",
-		"/console/reports",
-	} {
-		m.Handle("GET "+p, soon)
-	}
 	// The pages, each registering its routes from its own file.
 	s.capacityRoutes()
 	s.reservationRoutes()
 	s.liveRoutes()
+	s.healthRoutes()
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.plain(w, r, http.StatusNotFound, "notfound")
 	})
@@ -386,17 +383,6 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, http.StatusOK, "home", &p)
-}
-
-func (s *Server) handleSoon(w http.ResponseWriter, r *http.Request) {
-	if id := r.PathValue("id"); id != "" {
-		op, _ := OperatorFrom(r.Context())
-		if !s.queueExists(id) || !op.CanSee(id) {
-			s.plain(w, r, http.StatusNotFound, "notfound")
-			return
-		}
-	}
-	s.plain(w, r, http.StatusOK, "soon")
 }
 
 func (s *Server) queueExists(id string) bool {

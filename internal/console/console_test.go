@@ -290,9 +290,6 @@ func TestSignIn(t *testing.T) {
 		if err := b.store.DB().QueryRow("SELECT count(*) FROM console_sessions WHERE digest = $1", ck.Value).Scan(&n); err != nil || n != 0 {
 			t.Errorf("the session id itself is stored (%d, %v)", n, err)
 		}
-		if soon := b.do(c, "GET", "/console/health", nil); soon.StatusCode != 200 || !strings.Contains(soon.body, "Coming soon") {
-			t.Errorf("health: %d", soon.StatusCode)
-		}
 		if nf := b.do(c, "GET", "/console/queues/q2/capacity", nil); nf.StatusCode != 404 {
 			t.Errorf("capacity of another's queue: %d, want 404", nf.StatusCode)
 		}

@@ -50,7 +50,7 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 	p := livePage{page: s.page(r, "live.title")}
 	p.Styles, p.Scripts = []string{"reservations.css"}, []string{"live.js"}
 	p.Queues = append(p.Queues, option{"", p.T("res.all_queues"), queue == ""})
-	for _, id := range s.visibleQueues(op) {
+	for _, id := range s.visibleQueueIDs(op) {
 		p.Queues = append(p.Queues, option{id, s.queueName(id), id == queue})
 	}
 	p.Types = append(p.Types, option{"", p.T("live.all_types"), typ == ""})

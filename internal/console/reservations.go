@@ -93,13 +93,11 @@ func (s *Server) queueName(id string) string {
 	return id
 }
 
-// visibleQueues are the ids of the queues the operator sees.
-func (s *Server) visibleQueues(op Operator) []string {
+// visibleQueueIDs are the ids of the queues the operator sees.
+func (s *Server) visibleQueueIDs(op Operator) []string {
 	var out []string
-	for _, q := range s.queues {
-		if op.CanSee(q.ID) {
-			out = append(out, q.ID)
-		}
+	for _, q := range s.visibleQueues(op) {
+		out = append(out, q.ID)
 	}
 	return out
 }
@@ -132,7 +130,7 @@ func (s *Server) handleReservations(w http.ResponseWriter, r *http.Request) {
 		q.Queues = slices.DeleteFunc(slices.Clone(q.Queues), func(id string) bool { return !s.queueExists(id) })
 	}
 	p.Queues = append(p.Queues, option{"", p.T("res.all_queues"), queue == ""})
-	for _, id := range s.visibleQueues(op) {
+	for _, id := range s.visibleQueueIDs(op) {
 		p.Queues = append(p.Queues, option{id, s.queueName(id), id == queue})
 	}
 	status := v.Get("status")

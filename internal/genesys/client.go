@@ -154,6 +154,7 @@ type Client struct {
 	httpClient *http.Client
 	tokens     *tokenCache
 	budget     Budget
+	sent       minuteCount // calls sent, for BudgetStatus
 	log        *slog.Logger
 	obs        Observer
 
@@ -372,6 +373,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		if err := c.budget.Take(ctx); err != nil {
 			return errors.Join(lastErr, fmt.Errorf("genesys %s: rate limiter: %w", cl.op, err))
 		}
+		c.sent.add(time.Now())
 		o := c.attempt(ctx, cl, payload)
 		if o.err == nil {
 			return nil

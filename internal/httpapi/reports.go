@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/csv"
 	"net/http"
 	"strconv"
 	"time"
@@ -99,19 +98,5 @@ func (s *Server) handleReportOutcomes(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="outcomes-`+out.From+`-`+out.To+`.csv"`)
-	cw := csv.NewWriter(w)
-	rate := func(p *float64) string {
-		if p == nil {
-			return ""
-		}
-		return strconv.FormatFloat(*p, 'f', 4, 64)
-	}
-	_ = cw.Write([]string{"queue_id", "date", "booked", "reached", "not_reached", "canceled", "canceled_by_customer",
-		"canceled_customer_reached", "failed", "reminders_sent", "sms_sent", "reach_rate", "punctual", "punctuality"})
-	for _, d := range out.Days {
-		n := strconv.Itoa
-		_ = cw.Write([]string{d.QueueID, d.Date, n(d.Booked), n(d.Reached), n(d.NotReached), n(d.Canceled), n(d.CanceledByCustomer),
-			n(d.CanceledReached), n(d.Failed), n(d.RemindersSent), n(d.SMSSent), rate(d.ReachRate), n(d.Punctual), rate(d.Punctuality)})
-	}
-	cw.Flush()
+	_ = report.WriteCSV(w, out.Days)
 }

@@ -9,6 +9,9 @@
 package report
 
 import (
+	"encoding/csv"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/slotline/slotline/internal/reservation"
@@ -123,4 +126,26 @@ func Build(queueID string, loc *time.Location, first, last schedule.Date, facts 
 		}
 	}
 	return days
+}
+
+// WriteCSV writes days as the CSV of GET /api/v2/reports/outcomes (and the
+// console's download): a header line, then one line per day; a rate
+// without a value is empty, one with a value has four decimals.
+func WriteCSV(w io.Writer, days []Day) error {
+	cw := csv.NewWriter(w)
+	rate := func(p *float64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*p, 'f', 4, 64)
+	}
+	_ = cw.Write([]string{"queue_id", "date", "booked", "reached", "not_reached", "canceled", "canceled_by_customer",
+		"canceled_customer_reached", "failed", "reminders_sent", "sms_sent", "reach_rate", "punctual", "punctuality"})
+	for _, d := range days {
+		n := strconv.Itoa
+		_ = cw.Write([]string{d.QueueID, d.Date, n(d.Booked), n(d.Reached), n(d.NotReached), n(d.Canceled), n(d.CanceledByCustomer),
+			n(d.CanceledReached), n(d.Failed), n(d.RemindersSent), n(d.SMSSent), rate(d.ReachRate), n(d.Punctual), rate(d.Punctuality)})
+	}
+	cw.Flush()
+	return cw.Error()
 }

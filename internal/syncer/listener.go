@@ -47,6 +47,69 @@ type Listener struct {
 	opts    ListenerOptions
 	holder  string
 	leading atomic.Bool
+
+	mu     sync.Mutex
+	status ListenerStatus
+}
+
+// The listener's states (ListenerStatus.State).
+const (
+	// ListenerStandby: another process holds the listener lease (or this
+	// one has not taken it yet).
+	ListenerStandby = "standby"
+	// ListenerConnecting: this process holds the lease and is opening a
+	// channel, or waiting to open another after a failure.
+	ListenerConnecting = "connecting"
+	// ListenerConnected: this process follows a channel's socket.
+	ListenerConnected = "connected"
+)
+
+// ListenerStatus is the listener's state in this process, as the
+// console's health page shows it.
+type ListenerStatus struct {
+	// State is ListenerStandby, ListenerConnecting or ListenerConnected.
+	State string
+	// Since is when the state began.
+	Since time.Time
+	// ChannelID is the notification channel followed (connected only);
+	// LastMessage is when its socket last sent anything (a heartbeat, a
+	// pong, an event).
+	ChannelID   string
+	LastMessage time.Time
+	// LastError is why the last session ended ("" when none has).
+	LastError string
+}
+
+// Status returns the listener's state in this process.
+func (l *Listener) Status() ListenerStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.status
+	if st.State == "" {
+		st.State = ListenerStandby
+	}
+	return st
+}
+
+// setState moves the listener to state (keeping what it knows of the
+// channel while connected).
+func (l *Listener) setState(state, channelID string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.status.State != state {
+		l.status.State, l.status.Since = state, time.Now()
+	}
+	l.status.ChannelID = channelID
+	if err != nil {
+		l.status.LastError = err.Error()
+	}
+}
+
+// heard records a message from the channel's socket.
+func (l *Listener) heard() {
+	l.mu.Lock()
+	l.status.LastMessage = time.Now()
+	l.mu.Unlock()
 }
 
 // Leading reports whether this process holds the listener lease now.
@@ -88,8 +151,10 @@ func (l *Listener) Run(ctx context.Context) error {
 		if lease != nil {
 			l.r.logger.InfoContext(ctx, "listener lease taken; following Genesys notifications", "holder", l.holder)
 			l.leading.Store(true)
+			l.setState(ListenerConnecting, "", nil)
 			l.lead(ctx, lease)
 			l.leading.Store(false)
+			l.setState(ListenerStandby, "", nil)
 			l.r.cfg.Observer.ListenerConnected(false)
 			if err := lease.Release(ctx); err != nil {
 				l.r.logger.WarnContext(ctx, "listener lease", "err", err)
@@ -123,6 +188,7 @@ func (l *Listener) lead(ctx context.Context, lease *storage.Lease) {
 		if ctx.Err() != nil {
 			break
 		}
+		l.setState(ListenerConnecting, "", err)
 		if connected {
 			wait = 100 * time.Millisecond // it worked until now: come back at once
 		}
@@ -227,6 +293,7 @@ func (l *Listener) session(ctx context.Context) (connected bool, err error) {
 	defer func() { cur.conn.Close() }()
 	read(cur)
 	l.r.cfg.Observer.ListenerConnected(true)
+	l.setState(ListenerConnected, cur.ch.ID, nil)
 	var old *channel
 	silence := time.NewTimer(l.opts.Silence)
 	defer silence.Stop()
@@ -258,6 +325,7 @@ func (l *Listener) session(ctx context.Context) (connected bool, err error) {
 			read(next)
 			old, cur = cur, next
 			old.conn.Close()
+			l.setState(ListenerConnected, cur.ch.ID, nil)
 			roll.Reset(rollIn(cur.ch, l.opts.RollBefore))
 		case m := <-msgs:
 			if m.from != cur {
@@ -268,6 +336,7 @@ func (l *Listener) session(ctx context.Context) (connected bool, err error) {
 			}
 			pinged = false
 			silence.Reset(l.opts.Silence)
+			l.heard()
 			switch {
 			case m.n.IsHeartbeat():
 				l.r.cfg.Observer.NotificationEvent("heartbeat")

@@ -239,6 +239,9 @@ func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation)
 type retryArgs struct {
 	ReservationID string `json:"reservation_id"`
 	Attempt       int    `json:"attempt"`
+	// Manual marks an operator's retry (EnqueueRetry): its own job beside
+	// the one reconciliation may have scheduled later for the same attempt.
+	Manual bool `json:"manual,omitempty"`
 }
 
 func (retryArgs) Kind() string { return "genesys_sync_retry" }
