@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,26 +26,13 @@ import (
 // capacity 3 per 15 minutes), the supervisor ada and the viewer vic.
 func capacityServe(t *testing.T) (*sandboxServer, string) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "slotline.yaml")
-	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
-		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
-		"operators:\n" +
-		"  - {username: ada, password_hash: '" + password.New("ada-secret-pw") + "', role: supervisor, queues: [q1]}\n" +
-		"  - {username: vic, password_hash: '" + password.New("vic-secret-pw") + "', role: viewer}\n" +
-		"genesys:\n  sandbox: {}\n" +
-		"queues:\n  - {id: q1, name: Support, timezone: America/New_York, hours: 24/7, capacity: 3}\n"
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := sandboxServe(t, cfg)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if st := s.call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
-		t.Fatalf("token: %d", st)
-	}
-	return s, tok.AccessToken
+	s, token := serveConfig(t, "clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n"+
+		"operators:\n"+
+		"  - {username: ada, password_hash: '"+password.New("ada-secret-pw")+"', role: supervisor, queues: [q1]}\n"+
+		"  - {username: vic, password_hash: '"+password.New("vic-secret-pw")+"', role: viewer}\n"+
+		"genesys:\n  sandbox: {}\n"+
+		"queues:\n  - {id: q1, name: Support, timezone: America/New_York, hours: 24/7, capacity: 3}\n")
+	return s, token
 }
 
 // bookSlot books a reservation of q1 in the 15-minute slot at start.

@@ -3,8 +3,6 @@ package app
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,28 +23,15 @@ func TestBrowserConsoleHealth(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(recv.Close)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "slotline.yaml")
-	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
-		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write, webhook:read, webhook:write]\n" +
-		"webhooks: {allow_private: true, allow_http: true}\n" +
-		"operators:\n  - {username: root, password_hash: '" + password.New("root-secret-pw") + "', role: admin}\n" +
-		"queues:\n  - {id: q1, name: Support, timezone: America/New_York, hours: 24/7}\n"
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := sandboxServe(t, cfg)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if st := srv.call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
-		t.Fatalf("token: %d", st)
-	}
-	if st := srv.call("POST", "/api/v2/webhooks", tok.AccessToken, `{"name":"CRM","url":"`+recv.URL+`/hook","events":["reservation.created"]}`, nil); st != 201 {
+	srv, token := serveConfig(t, "clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write, webhook:read, webhook:write]\n"+
+		"webhooks: {allow_private: true, allow_http: true}\n"+
+		"operators:\n  - {username: root, password_hash: '"+password.New("root-secret-pw")+"', role: admin}\n"+
+		"queues:\n  - {id: q1, name: Support, timezone: America/New_York, hours: 24/7}\n")
+	if st := srv.call("POST", "/api/v2/webhooks", token, `{"name":"CRM","url":"`+recv.URL+`/hook","events":["reservation.created"]}`, nil); st != 201 {
 		t.Fatalf("create webhook: %d", st)
 	}
 	start := time.Now().Truncate(15 * time.Minute).Add(3 * time.Hour).UTC()
-	if st := srv.call("POST", "/api/v2/callbacks", tok.AccessToken, `{"callback_number":"+14155550123","queue_id":"q1",
+	if st := srv.call("POST", "/api/v2/callbacks", token, `{"callback_number":"+14155550123","queue_id":"q1",
 		"time_slot_matrix":[{"start":"`+start.Format(time.RFC3339)+`","end":"`+start.Add(15*time.Minute).Format(time.RFC3339)+`"}],
 		"channel_preferences":{"primary":"voice"}}`, nil); st != 201 {
 		t.Fatalf("create: %d", st)

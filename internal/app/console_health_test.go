@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,23 +20,10 @@ import (
 // the booking.
 func TestConsoleRetrySync(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "slotline.yaml")
-	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
-		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write, callback:admin]\n" +
-		"operators:\n  - {username: ada, password_hash: '" + password.New("ada-secret-pw") + "', role: supervisor, queues: [q1]}\n" +
-		"  - {username: vic, password_hash: '" + password.New("vic-secret-pw") + "', role: viewer}\n" +
-		"queues:\n  - {id: q1, name: Support, timezone: America/New_York, hours: 24/7}\n"
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := sandboxServe(t, cfg)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if st := srv.call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
-		t.Fatalf("token: %d", st)
-	}
+	srv, token := serveConfig(t, "clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write, callback:admin]\n"+
+		"operators:\n  - {username: ada, password_hash: '"+password.New("ada-secret-pw")+"', role: supervisor, queues: [q1]}\n"+
+		"  - {username: vic, password_hash: '"+password.New("vic-secret-pw")+"', role: viewer}\n"+
+		"queues:\n  - {id: q1, name: Support, timezone: America/New_York, hours: 24/7}\n")
 	slot := func(s time.Time) string {
 		return fmt.Sprintf(`[{"start":%q,"end":%q}]`, s.Format(time.RFC3339), s.Add(15*time.Minute).Format(time.RFC3339))
 	}
@@ -46,11 +31,11 @@ func TestConsoleRetrySync(t *testing.T) {
 	var created struct {
 		ID string `json:"id"`
 	}
-	if st := srv.call("POST", "/api/v2/callbacks", tok.AccessToken, `{"callback_number":"+14155550123","queue_id":"q1",
+	if st := srv.call("POST", "/api/v2/callbacks", token, `{"callback_number":"+14155550123","queue_id":"q1",
 		"time_slot_matrix":`+slot(start)+`,"channel_preferences":{"primary":"voice"}}`, &created); st != 201 {
 		t.Fatalf("create: %d", st)
 	}
-	waitSynced(t, srv, tok.AccessToken, created.ID, start)
+	waitSynced(t, srv, token, created.ID, start)
 
 	// The simulator refuses the reschedule for good.
 	req, _ := http.NewRequest("POST", srv.sim+"/sim/faults", strings.NewReader(
@@ -62,7 +47,7 @@ func TestConsoleRetrySync(t *testing.T) {
 	}
 	resp.Body.Close()
 	moved := start.Add(time.Hour)
-	if st := srv.call("PATCH", "/api/v2/callbacks/"+created.ID, tok.AccessToken, `{"time_slot_matrix":`+slot(moved)+`}`, nil); st != 200 {
+	if st := srv.call("PATCH", "/api/v2/callbacks/"+created.ID, token, `{"time_slot_matrix":`+slot(moved)+`}`, nil); st != 200 {
 		t.Fatalf("reschedule: %d", st)
 	}
 	var got struct {
@@ -74,7 +59,7 @@ func TestConsoleRetrySync(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("sync %+v after 30 s, want failed", got.Sync)
 		}
-		srv.call("GET", "/api/v2/callbacks/"+created.ID, tok.AccessToken, "", &got)
+		srv.call("GET", "/api/v2/callbacks/"+created.ID, token, "", &got)
 	}
 
 	ada := signedIn(t, srv.base, "ada", "ada-secret-pw")
@@ -104,7 +89,7 @@ func TestConsoleRetrySync(t *testing.T) {
 	if st != http.StatusSeeOther || loc != "/console/health?retried="+created.ID {
 		t.Fatalf("retry: %d to %q", st, loc)
 	}
-	waitSynced(t, srv, tok.AccessToken, created.ID, moved)
+	waitSynced(t, srv, token, created.ID, moved)
 	if _, page := ada.get("/console/health"); strings.Contains(page, "r-"+created.ID) {
 		t.Error("the health page still lists the sync as failed")
 	}
@@ -124,7 +109,7 @@ func TestConsoleRetrySync(t *testing.T) {
 	var api string
 	{
 		req, _ := http.NewRequest("GET", srv.base+"/api/v2/reports/outcomes?format=csv&queue_id=q1&from="+day+"&to="+day, nil)
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

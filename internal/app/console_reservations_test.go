@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,26 +19,13 @@ import (
 // viewer vic, and returns it with an API token of the client web.
 func resServe(t *testing.T) (*sandboxServer, string) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "slotline.yaml")
-	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
-		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n" +
-		"operators:\n  - {username: ada, password_hash: '" + password.New("ada-secret-pw") + "', role: supervisor, queues: [q1]}\n" +
-		"  - {username: vic, password_hash: '" + password.New("vic-secret-pw") + "', role: viewer}\n" +
-		"queues:\n" +
-		"  - {id: q1, name: Support, timezone: America/New_York, hours: 24/7, capacity: 2}\n" +
-		"  - {id: q2, name: Sales, timezone: Europe/Berlin, hours: 24/7}\n"
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := sandboxServe(t, cfg)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if st := s.call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
-		t.Fatalf("token: %d", st)
-	}
-	return s, tok.AccessToken
+	s, token := serveConfig(t, "clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write]\n"+
+		"operators:\n  - {username: ada, password_hash: '"+password.New("ada-secret-pw")+"', role: supervisor, queues: [q1]}\n"+
+		"  - {username: vic, password_hash: '"+password.New("vic-secret-pw")+"', role: viewer}\n"+
+		"queues:\n"+
+		"  - {id: q1, name: Support, timezone: America/New_York, hours: 24/7, capacity: 2}\n"+
+		"  - {id: q2, name: Sales, timezone: Europe/Berlin, hours: 24/7}\n")
+	return s, token
 }
 
 // book creates a reservation of queue at start through the API.

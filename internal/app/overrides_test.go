@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,22 +16,9 @@ import (
 // customers the moved message.
 func TestSandboxMoveOverCapacity(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "slotline.yaml")
-	body := "database: sqlite:" + filepath.Join(dir, "s.db") + "\n" +
-		"clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write, capacity:write]\n" +
-		"genesys:\n  sandbox: {}\n" +
-		"queues:\n  - id: q1\n    timezone: America/New_York\n    hours: 24/7\n    capacity: 3\n"
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := sandboxServe(t, cfg)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if st := srv.call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
-		t.Fatalf("token: %d", st)
-	}
+	srv, token := serveConfig(t, "clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read, callback:write, capacity:write]\n"+
+		"genesys:\n  sandbox: {}\n"+
+		"queues:\n  - id: q1\n    timezone: America/New_York\n    hours: 24/7\n    capacity: 3\n")
 	start := time.Now().Truncate(15 * time.Minute).Add(48 * time.Hour).UTC()
 	var ids []string
 	for i := range 3 {
@@ -43,14 +28,14 @@ func TestSandboxMoveOverCapacity(t *testing.T) {
 		req := fmt.Sprintf(`{"callback_number":"+1415555012%d","queue_id":"q1","time_slot_matrix":[{"start":%q,"end":%q}],
 		  "channel_preferences":{"primary":"voice","allow_sms":true}}`, i,
 			start.Format(time.RFC3339), start.Add(15*time.Minute).Format(time.RFC3339))
-		if st := srv.call("POST", "/api/v2/callbacks", tok.AccessToken, req, &created); st != 201 {
+		if st := srv.call("POST", "/api/v2/callbacks", token, req, &created); st != 201 {
 			t.Fatalf("create: %d", st)
 		}
 		ids = append(ids, created.ID)
 		time.Sleep(2 * time.Millisecond) // distinct created_at: the order "booked last" reads
 	}
 	for _, id := range ids {
-		waitSynced(t, srv, tok.AccessToken, id, start)
+		waitSynced(t, srv, token, id, start)
 	}
 	var put struct {
 		OverCapacity []struct {
@@ -59,7 +44,7 @@ func TestSandboxMoveOverCapacity(t *testing.T) {
 	}
 	req := fmt.Sprintf(`{"start":%q,"end":%q,"capacity":1,"reason":"three agents short"}`,
 		start.Format(time.RFC3339), start.Add(15*time.Minute).Format(time.RFC3339))
-	if st := srv.call("PUT", "/api/v2/queues/q1/overrides", tok.AccessToken, req, &put); st != http.StatusCreated {
+	if st := srv.call("PUT", "/api/v2/queues/q1/overrides", token, req, &put); st != http.StatusCreated {
 		t.Fatalf("PUT override: %d", st)
 	}
 	if len(put.OverCapacity) != 2 || put.OverCapacity[0].ReservationID != ids[1] || put.OverCapacity[1].ReservationID != ids[2] {
@@ -73,7 +58,7 @@ func TestSandboxMoveOverCapacity(t *testing.T) {
 			} `json:"reservation"`
 		} `json:"results"`
 	}
-	if st := srv.call("POST", "/api/v2/queues/q1/over-capacity/move", tok.AccessToken,
+	if st := srv.call("POST", "/api/v2/queues/q1/over-capacity/move", token,
 		fmt.Sprintf(`{"reservation_ids":[%q,%q]}`, ids[1], ids[2]), &moved); st != 200 {
 		t.Fatalf("move: %d", st)
 	}
@@ -86,7 +71,7 @@ func TestSandboxMoveOverCapacity(t *testing.T) {
 	// capacity 3).
 	to := start.Add(-15 * time.Minute)
 	for _, id := range ids[1:] {
-		waitSynced(t, srv, tok.AccessToken, id, to)
+		waitSynced(t, srv, token, id, to)
 	}
 	sms := waitMovedSMS(t, srv, "+14155550121", "+14155550122")
 	if len(sms) != 2 {

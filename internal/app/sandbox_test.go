@@ -247,3 +247,23 @@ func TestSandboxReminderFollowsClock(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }
+
+// serveConfig runs serve in sandbox mode on a configuration of body (after
+// a database line of its own) and returns it with an access token of its
+// client web (secret sandbox-secret-0123456789).
+func serveConfig(t *testing.T, body string) (*sandboxServer, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "slotline.yaml")
+	if err := os.WriteFile(cfg, []byte("database: sqlite:"+filepath.Join(dir, "s.db")+"\n"+body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := sandboxServe(t, cfg)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if st := s.call("POST", "/oauth/token", "basic", "grant_type=client_credentials", &tok); st != 200 {
+		t.Fatalf("token: %d", st)
+	}
+	return s, tok.AccessToken
+}
