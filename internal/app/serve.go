@@ -45,6 +45,8 @@ var errShutdown = errors.New("shutting down")
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	// Settings: flags beat the environment, which beats the file.
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	setUsage(fs, "serve [--config FILE] [--db DSN] [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]",
+		"Runs the HTTP API, the Genesys sync, the stream, webhooks, the pages and the console. Without\ncredentials it runs in sandbox mode, with the built-in Genesys Cloud simulator.")
 	var st settings
 	st.register(fs, true)
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -449,6 +451,7 @@ const auditKeyLabel = "slotline audit checkpoint v1"
 // to it with opts, without migrating.
 func connectFromFlags(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, opts storage.Options) (*storage.Store, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	setUsage(fs, name+" [--config FILE | --db DSN]", "Applies the database migrations and exits.")
 	var st settings
 	st.register(fs, false)
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -486,6 +489,7 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// Verifying reads an existing database: a missing one is not created
 	// (an empty file would then fail as if its log had been deleted).
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	setUsage(fs, "audit verify [--config FILE | --db DSN]", "Checks the audit log's hash chain (from its signed checkpoint when pruned); exit status 1 names\nthe first entry edited, removed or reordered.")
 	var st settings
 	st.register(fs, false)
 	if err := parseFlags(fs, args[1:], stderr); err != nil {

@@ -145,3 +145,13 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// setUsage sets fs's usage in the one style of every command: "Usage: slotline
+// <synopsis>", a blank line, what the command does, then its flags with
+// their defaults.
+func setUsage(fs *flag.FlagSet, synopsis, about string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: slotline %s\n\n%s\n\nFlags:\n", synopsis, about)
+		fs.PrintDefaults()
+	}
+}

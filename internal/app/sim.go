@@ -50,6 +50,7 @@ func (f *stringFlags) Set(v string) error {
 // simCmd runs the Genesys Cloud simulator until ctx is cancelled.
 func simCmd(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	setUsage(fs, "sim [flags]", "Runs the Genesys Cloud simulator on its own (real paths and shapes, an adjustable clock, an\nadmin API under /sim/), for integration tests against Slotline or other clients.")
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address HOST:PORT")
 	clientID := fs.String("client-id", gcsim.DefaultClientID, "accepted OAuth client id")
 	clientSecret := fs.String("client-secret", gcsim.DefaultClientSecret, "accepted OAuth client secret")

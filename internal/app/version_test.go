@@ -72,3 +72,20 @@ func TestVersionWithoutVCS(t *testing.T) {
 		t.Error("version took an argument")
 	}
 }
+
+// TestUsageStyle: every command's -h is in the one style, "Usage: slotline
+// <command> …", what it does, then "Flags:" with the defaults.
+func TestUsageStyle(t *testing.T) {
+	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"watch"}, {"sim"}, {"doctor"}, {"version"}, {"backup"},
+		{"restore"}, {"healthcheck"}, {"audit", "verify"}} {
+		var out, errOut bytes.Buffer
+		args := append(append([]string{"slotline"}, cmd...), "-h")
+		if err := Run(t.Context(), args, func(string) string { return "" }, nil, &out, &errOut); err != nil {
+			t.Errorf("%v -h: %v", cmd, err)
+		}
+		text := out.String() + errOut.String()
+		if !strings.HasPrefix(text, "Usage: slotline "+strings.Join(cmd, " ")) || !strings.Contains(text, "\n\nFlags:\n") {
+			t.Errorf("%v -h is not in the usage style:\n%s", cmd, text)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 // after a drop.
 func watch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	setUsage(fs, "watch [--url URL] [--client-id ID --client-secret-env NAME] [flags]", "Prints the event stream live: one line per event, acknowledged, resuming after a drop.")
 	url := fs.String("url", first(getenv("SLOTLINE_URL"), "http://127.0.0.1:8080"), "Slotline's base URL (env SLOTLINE_URL)")
 	id := fs.String("client-id", getenv("SLOTLINE_CLIENT_ID"), "API client id (env SLOTLINE_CLIENT_ID)")
 	secretEnv := fs.String("client-secret-env", "SLOTLINE_CLIENT_SECRET", "environment variable holding the client secret")
