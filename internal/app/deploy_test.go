@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slotline/slotline/internal/browsertest"
 	"github.com/slotline/slotline/internal/config"
 	"github.com/slotline/slotline/internal/password"
 )
@@ -178,4 +179,19 @@ func TestSystemdUnitVerifies(t *testing.T) {
 			t.Errorf("the unit lacks %s", want)
 		}
 	}
+}
+
+// TestBrowserAPIDocs: the API reference page has no axe-core (WCAG 2.2 A
+// and AA) violation, one h1, no console error, and lists the create.
+func TestBrowserAPIDocs(t *testing.T) {
+	t.Parallel()
+	s, _ := serveConfig(t, "clients:\n  - id: web\n    secret: sandbox-secret-0123456789\n    scopes: [callback:read]\n"+
+		"queues:\n  - {id: q1, timezone: America/New_York, hours: 24/7}\n")
+	b := browsertest.New(t, browsertest.Locale("en-US"))
+	b.Go(s.base + "/api/v2/docs")
+	b.WaitFor("heading", "Overview")
+	if !b.Exists("heading", "POST /api/v2/callbacks") {
+		t.Errorf("no heading for the create among %d headings", len(b.Names("heading")))
+	}
+	checkPage(t, b)
 }

@@ -343,8 +343,14 @@ func (s *Server) renderCapacity(w http.ResponseWriter, r *http.Request, q *booki
 
 // unavailable logs err and writes the 503 page.
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.failWith(w, r, http.StatusServiceUnavailable, what, err)
+}
+
+// failWith logs err (what failed, with the request's id) and writes the
+// unavailable page with status.
+func (s *Server) failWith(w http.ResponseWriter, r *http.Request, status int, what string, err error) {
 	s.logger.ErrorContext(r.Context(), "console: "+what, "err", err, "request_id", w.Header().Get("X-Request-Id"))
-	s.plain(w, r, http.StatusServiceUnavailable, "unavailable")
+	s.plain(w, r, status, "unavailable")
 }
 
 // overCapacity is booking.OverCapacity without the reservations an

@@ -176,7 +176,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if st := s.health.Store; st != nil {
 		backlog, err := st.FindSyncBacklog(ctx, ids)
 		if err != nil {
-			s.healthFailed(w, r, "find sync backlog", err)
+			s.unavailable(w, r, "find sync backlog", err)
 			return
 		}
 		for i, b := range backlog {
@@ -188,7 +188,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		}
 		failed, err := st.FindFailedSyncs(ctx, ids, healthFailedSyncs)
 		if err != nil {
-			s.healthFailed(w, r, "find failed syncs", err)
+			s.unavailable(w, r, "find failed syncs", err)
 			return
 		}
 		for _, res := range failed {
@@ -200,7 +200,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		if op.Role >= Admin {
 			p.ShowWebhooks = true
 			if p.Endpoints, err = s.endpointViews(ctx, &p.page); err != nil {
-				s.healthFailed(w, r, "find webhook endpoints", err)
+				s.unavailable(w, r, "find webhook endpoints", err)
 				return
 			}
 		}

@@ -67,14 +67,14 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, err := s.resStore.FindRecentEvents(r.Context(), queues, types, liveRecent)
 	if err != nil {
-		s.fail(w, r, "find recent events", err)
+		s.failed(w, r, "find recent events", err)
 		return
 	}
 	for _, e := range evs {
 		if len(op.Queues) > 0 && e.QueueID == "" {
 			continue
 		}
-		le := liveEntry{Time: e.OccurredAt.In(zoneOf(s.queueZone(e.QueueID))).Format("2006-01-02 15:04:05"), Type: e.Type,
+		le := liveEntry{Time: e.OccurredAt.In(s.zoneOf(e.QueueID)).Format("2006-01-02 15:04:05"), Type: e.Type,
 			Queue: s.queueName(e.QueueID), By: byText(&p.page, e.Origin, e.Actor), Reservation: e.ReservationID}
 		if e.Reservation != nil {
 			le.Number = reservation.MaskNumber(e.Reservation.CallbackNumber)

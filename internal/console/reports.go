@@ -158,7 +158,7 @@ func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) {
 	}
 	days, err := s.reportDays(r.Context(), q)
 	if err != nil {
-		s.healthFailed(w, r, "outcome report", err)
+		s.unavailable(w, r, "outcome report", err)
 		return
 	}
 	names := map[string]string{}
@@ -228,7 +228,7 @@ func (s *Server) handleReportsCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	days, err := s.reportDays(r.Context(), q)
 	if err != nil {
-		s.healthFailed(w, r, "outcome report", err)
+		s.unavailable(w, r, "outcome report", err)
 		return
 	}
 	var all []report.Day

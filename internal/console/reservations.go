@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/schedule"
 	"github.com/slotline/slotline/internal/storage"
@@ -48,19 +47,6 @@ func (s *Server) reservationRoutes() {
 	m.Handle("GET /console/reservations/{id}/cancel", s.Require(Supervisor)(http.HandlerFunc(s.handleCancelConfirm)))
 	m.Handle("POST /console/reservations/{id}/cancel", s.Require(Supervisor)(http.HandlerFunc(s.handleCancelPost)))
 	m.Handle("POST /console/reservations/{id}/reschedule", s.Require(Supervisor)(http.HandlerFunc(s.handleReschedulePost)))
-}
-
-// operatorCaller is the booking caller of an operator's changes.
-func operatorCaller(op Operator) booking.Caller {
-	return booking.Caller{ClientID: op.AuditActor(), All: true, Origin: reservation.OriginOperator}
-}
-
-// zoneOf is the location of a zone name (UTC when it does not load).
-func zoneOf(name string) *time.Location {
-	if loc, err := time.LoadLocation(name); err == nil && name != "" {
-		return loc
-	}
-	return time.UTC
 }
 
 // option is a choice of a select.
@@ -102,16 +88,6 @@ func (s *Server) visibleQueueIDs(op Operator) []string {
 	return out
 }
 
-// queueZone is the queue's zone ("UTC" for an unknown one).
-func (s *Server) queueZone(id string) string {
-	if s.booking != nil {
-		if q, err := s.booking.Queue(id); err == nil && q.TimeZone != "" {
-			return q.TimeZone
-		}
-	}
-	return "UTC"
-}
-
 func (s *Server) handleReservations(w http.ResponseWriter, r *http.Request) {
 	op, _ := OperatorFrom(r.Context())
 	v := r.URL.Query()
@@ -151,11 +127,11 @@ func (s *Server) handleReservations(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Dates are the selected queue's days (UTC over every queue).
-	p.Zone = "UTC"
+	loc := time.UTC
 	if queue != "" {
-		p.Zone = s.queueZone(queue)
+		loc = s.zoneOf(queue)
 	}
-	loc := zoneOf(p.Zone)
+	p.Zone = loc.String()
 	invalid := func(key string) {
 		p.Error = p.T(key)
 	}
@@ -190,11 +166,11 @@ func (s *Server) handleReservations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.fail(w, r, "find reservations", err)
+		s.failed(w, r, "find reservations", err)
 		return
 	}
 	for _, x := range res.Items {
-		p.Rows = append(p.Rows, resRow{ID: x.ID, Slot: slotText(x.Slot, s.queueZone(x.QueueID)), Queue: s.queueName(x.QueueID),
+		p.Rows = append(p.Rows, resRow{ID: x.ID, Slot: slotText(x.Slot, s.zoneOf(x.QueueID)), Queue: s.queueName(x.QueueID),
 			Number: reservation.MaskNumber(x.CallbackNumber), Status: p.T("status." + string(x.Status)),
 			Outcome: outcomeText(&p.page, x.Outcome), Sync: p.T("sync." + string(x.Sync.State))})
 	}
@@ -222,25 +198,24 @@ func outcomeText(p *page, o reservation.Outcome) string {
 	return p.T("outcome." + string(o))
 }
 
-// slotText is a slot in the zone: "2030-06-03 09:00–09:15 (Europe/Berlin)".
-func slotText(sl reservation.Slot, zone string) string {
-	loc := zoneOf(zone)
+// slotText is a slot in loc: "2030-06-03 09:00–09:15 (Europe/Berlin)".
+func slotText(sl reservation.Slot, loc *time.Location) string {
 	a, b := sl.Start.In(loc), sl.End.In(loc)
 	end := b.Format("15:04")
 	if a.Format(time.DateOnly) != b.Format(time.DateOnly) {
 		end = b.Format("2006-01-02 15:04")
 	}
-	return a.Format("2006-01-02 15:04") + "–" + end + " (" + zone + ")"
+	return a.Format("2006-01-02 15:04") + "–" + end + " (" + loc.String() + ")"
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.plain(w, r, http.StatusNotFound, "notfound")
 }
 
-// fail logs an unexpected error and answers 500.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
-	s.logger.ErrorContext(r.Context(), what, "err", err, "request_id", w.Header().Get("X-Request-Id"))
-	s.plain(w, r, http.StatusInternalServerError, "unavailable")
+// failed logs an unexpected error and answers 500 with the unavailable
+// page.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.failWith(w, r, http.StatusInternalServerError, what, err)
 }
 
 // timelineEntry is one thing that happened to a reservation.
@@ -271,12 +246,12 @@ type reservationPage struct {
 // may see (false: the 404 page is written).
 func (s *Server) reservationFor(w http.ResponseWriter, r *http.Request) (*reservation.Reservation, bool) {
 	op, _ := OperatorFrom(r.Context())
-	res, err := s.booking.Find(r.Context(), operatorCaller(op), r.PathValue("id"))
+	res, err := s.booking.Find(r.Context(), caller(w, op), r.PathValue("id"))
 	if err == nil && op.CanSee(res.QueueID) {
 		return res, true
 	}
 	if err != nil && reservation.ErrorCode(err) != reservation.ENOTFOUND {
-		s.fail(w, r, "find reservation", err)
+		s.failed(w, r, "find reservation", err)
 		return nil, false
 	}
 	s.plain(w, r, http.StatusNotFound, "notfound")
@@ -290,7 +265,7 @@ func (s *Server) handleReservation(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.reservationPage(r, res)
 	if err != nil {
-		s.fail(w, r, "reservation page", err)
+		s.failed(w, r, "reservation page", err)
 		return
 	}
 	if d := r.URL.Query().Get("done"); d == "rescheduled" || d == "canceled" {
@@ -304,10 +279,9 @@ func (s *Server) reservationPage(r *http.Request, res *reservation.Reservation) 
 	op, _ := OperatorFrom(ctx)
 	p := &reservationPage{page: s.page(r, "res.detail_title"), R: res}
 	p.Styles = []string{"reservations.css"}
-	zone := s.queueZone(res.QueueID)
-	loc := zoneOf(zone)
+	loc := s.zoneOf(res.QueueID)
 	stamp := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04:05") }
-	p.Slot, p.Queue = slotText(res.Slot, zone), s.queueName(res.QueueID)
+	p.Slot, p.Queue = slotText(res.Slot, loc), s.queueName(res.QueueID)
 	p.Status, p.Outcome, p.Sync = p.T("status."+string(res.Status)), outcomeText(&p.page, res.Outcome), p.T("sync."+string(res.Sync.State))
 	p.Created, p.Channel, p.Attempts = stamp(res.CreatedAt), res.Channel.Primary, strconv.Itoa(res.DialAttempts)
 	p.Active = res.Status == reservation.StatusScheduled
@@ -333,7 +307,7 @@ func (s *Server) reservationPage(r *http.Request, res *reservation.Reservation) 
 		if x := e.Reservation; x != nil {
 			switch e.Type {
 			case reservation.EventCreated, reservation.EventRescheduled:
-				te.Detail = slotText(x.Slot, zone)
+				te.Detail = slotText(x.Slot, loc)
 			case reservation.EventMissed, reservation.EventCompleted:
 				te.Detail = p.T("res.dial_attempts", "n", strconv.Itoa(x.DialAttempts))
 			case reservation.EventSyncFailed:
@@ -367,7 +341,7 @@ func (s *Server) reservationPage(r *http.Request, res *reservation.Reservation) 
 				continue
 			}
 			p.Free = append(p.Free, freeSlot{Value: sl.Start.UTC().Format(time.RFC3339) + "/" + sl.End.UTC().Format(time.RFC3339),
-				Label: p.T("res.free_slot", "slot", slotText(reservation.Slot{Start: sl.Start, End: sl.End}, zone), "n", strconv.Itoa(sl.Remaining))})
+				Label: p.T("res.free_slot", "slot", slotText(reservation.Slot{Start: sl.Start, End: sl.End}, loc), "n", strconv.Itoa(sl.Remaining))})
 		}
 	}
 	return p, nil
@@ -430,18 +404,18 @@ func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, id string,
 		s.plain(w, r, http.StatusNotFound, "notfound")
 		return
 	default:
-		s.fail(w, r, "change reservation", err)
+		s.failed(w, r, "change reservation", err)
 		return
 	}
 	op, _ := OperatorFrom(r.Context())
-	res, ferr := s.booking.Find(r.Context(), operatorCaller(op), id)
+	res, ferr := s.booking.Find(r.Context(), caller(w, op), id)
 	if ferr != nil {
-		s.fail(w, r, "find reservation", ferr)
+		s.failed(w, r, "find reservation", ferr)
 		return
 	}
 	p, perr := s.reservationPage(r, res)
 	if perr != nil {
-		s.fail(w, r, "reservation page", perr)
+		s.failed(w, r, "reservation page", perr)
 		return
 	}
 	p.Error = p.T(key)
@@ -462,7 +436,7 @@ func (s *Server) handleReschedulePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sl.Start, sl.End = start, end
-	if _, err := s.booking.Update(r.Context(), operatorCaller(op), res.ID, ifMatch, &reservation.UpdateRequest{Candidates: []reservation.Slot{sl}}); err != nil {
+	if _, err := s.booking.Update(r.Context(), caller(w, op), res.ID, ifMatch, &reservation.UpdateRequest{Candidates: []reservation.Slot{sl}}); err != nil {
 		s.changeFailed(w, r, res.ID, err)
 		return
 	}
@@ -485,7 +459,7 @@ func (s *Server) handleCancelConfirm(w http.ResponseWriter, r *http.Request) {
 		s.plain(w, r, http.StatusForbidden, "forbidden")
 		return
 	}
-	p := cancelPage{page: s.page(r, "res.cancel_title"), R: res, Slot: slotText(res.Slot, s.queueZone(res.QueueID))}
+	p := cancelPage{page: s.page(r, "res.cancel_title"), R: res, Slot: slotText(res.Slot, s.zoneOf(res.QueueID))}
 	p.Styles = []string{"reservations.css"}
 	s.render(w, r, http.StatusOK, "reservation_cancel", &p)
 }
@@ -495,7 +469,7 @@ func (s *Server) handleCancelPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := s.booking.Cancel(r.Context(), operatorCaller(op), res.ID, ifMatch); err != nil {
+	if _, err := s.booking.Cancel(r.Context(), caller(w, op), res.ID, ifMatch); err != nil {
 		if errors.Is(err, context.Canceled) {
 			return
 		}

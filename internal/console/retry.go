@@ -29,7 +29,7 @@ func (s *Server) handleRetrySync(w http.ResponseWriter, r *http.Request) {
 		s.plain(w, r, http.StatusNotFound, "notfound")
 		return
 	case err != nil:
-		s.healthFailed(w, r, "find reservation", err)
+		s.unavailable(w, r, "find reservation", err)
 		return
 	case !s.queueExists(res.QueueID) || !op.CanSee(res.QueueID):
 		s.plain(w, r, http.StatusNotFound, "notfound")
@@ -86,13 +86,7 @@ func (s *Server) actionFailed(w http.ResponseWriter, r *http.Request, what strin
 	case reservation.ENOTFOUND:
 		s.plain(w, r, http.StatusNotFound, "notfound")
 	default:
-		s.healthFailed(w, r, what, err)
+		s.unavailable(w, r, what, err)
 	}
 	return true
-}
-
-// healthFailed logs a failed read or write and answers the 503 page.
-func (s *Server) healthFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
-	s.logger.ErrorContext(r.Context(), what, "err", err, "request_id", w.Header().Get("X-Request-Id"))
-	s.plain(w, r, http.StatusServiceUnavailable, "unavailable")
 }

@@ -281,7 +281,7 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 		return err
 	}
 	s.stats.Opened()
-	defer s.hub.attach()()
+	defer s.hub.Attach()()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// Reads run without a context (one with a Done channel costs the

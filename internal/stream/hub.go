@@ -214,10 +214,7 @@ func encode(ev *reservation.StoredEvent, at time.Time, scratch []byte) (*Item, [
 // Attach counts a reader of Read until the returned function is called:
 // while a hub has readers it keeps the newest events in its ring, so that
 // they read from memory rather than from the database.
-func (h *Hub) Attach() (detach func()) { return h.attach() }
-
-// attach counts a reader until the returned function is called.
-func (h *Hub) attach() (detach func()) {
+func (h *Hub) Attach() (detach func()) {
 	h.readers.Add(1)
 	return func() { h.readers.Add(-1) }
 }
