@@ -3,7 +3,7 @@
 
 VERSION ?= $(shell git describe --tags --always --dirty)
 
-.PHONY: release third-party web
+.PHONY: release third-party config-doc web
 # Release archives, SHA256SUMS and SBOMs in dist/ (reproducible: see docs/operations.md).
 release:
 	go run ./tools/release -version $(VERSION) -out dist
@@ -11,6 +11,10 @@ release:
 # THIRD_PARTY.md from the modules the binary links.
 third-party:
 	go run ./tools/licenses
+
+# docs/configuration.md's example and key table from internal/config.
+config-doc:
+	go run ./tools/configdoc
 
 # The browser bundle embedded in the binary (needs Node and npm).
 web:
