@@ -3,7 +3,7 @@
 
 VERSION ?= $(shell git describe --tags --always --dirty)
 
-.PHONY: release third-party config-doc web
+.PHONY: release third-party refdocs web
 # Release archives, SHA256SUMS and SBOMs in dist/ (reproducible: see docs/operations.md).
 release:
 	go run ./tools/release -version $(VERSION) -out dist
@@ -13,8 +13,8 @@ third-party:
 	go run ./tools/licenses
 
 # docs/configuration.md's example and key table from internal/config.
-config-doc:
-	go run ./tools/configdoc
+refdocs:
+	go run ./tools/refdocs
 
 # The browser bundle embedded in the binary (needs Node and npm).
 web:

@@ -11,7 +11,7 @@ import (
 
 // example is the documented configuration: every key the parser accepts,
 // each with a comment saying what it does. docs/configuration.md shows it
-// and the reference table made from it (tools/configdoc writes both).
+// and the reference table made from it (tools/refdocs writes both).
 //
 //go:embed example.yaml
 var example []byte

@@ -72,6 +72,9 @@ type Metrics struct {
 	WebhookLag       prometheus.Histogram
 	WebhookDisabled  prometheus.Counter
 	WebhookExhausted prometheus.Counter
+
+	// own are Slotline's collectors, in the order registered (Reference).
+	own []prometheus.Collector
 }
 
 // New returns Metrics registered on a new registry, with the Go runtime and
@@ -172,7 +175,7 @@ func New() *Metrics {
 		Name: "slotline_customer_reached_cancels_total",
 		Help: "Reservations canceled because the customer got through to an agent of the queue on another call (cancel_if_reached_within), by queue.",
 	}, []string{"queue"})
-	reg.MustRegister(m.ReachedCancels)
+	m.register(m.ReachedCancels)
 	m.StreamDelivered = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "slotline_stream_frames_total", Help: "Events sent to stream subscribers."})
 	m.StreamLag = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -189,7 +192,7 @@ func New() *Metrics {
 	}, []string{"reason"})
 	m.StreamSubscribers = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "slotline_stream_subscribers", Help: "Stream subscriptions open in this process."})
-	reg.MustRegister(m.StreamDelivered, m.StreamLag, m.StreamAcks, m.StreamClosed, m.StreamSubscribers)
+	m.register(m.StreamDelivered, m.StreamLag, m.StreamAcks, m.StreamClosed, m.StreamSubscribers)
 	m.WebhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slotline_webhook_attempts_total",
 		Help: "Webhook delivery attempts by outcome (delivered, retry, failed, disabled) and HTTP status (0 = no response).",
@@ -204,8 +207,8 @@ func New() *Metrics {
 		Name: "slotline_webhook_endpoints_disabled_total", Help: "Webhook endpoints disabled automatically (410, or failing for days)."})
 	m.WebhookExhausted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "slotline_webhook_deliveries_exhausted_total", Help: "Webhook deliveries that failed every attempt of the schedule."})
-	reg.MustRegister(m.WebhookAttempts, m.WebhookLatency, m.WebhookLag, m.WebhookDisabled, m.WebhookExhausted)
-	reg.MustRegister(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
+	m.register(m.WebhookAttempts, m.WebhookLatency, m.WebhookLag, m.WebhookDisabled, m.WebhookExhausted)
+	m.register(m.GenesysCalls, m.GenesysRetries, m.GenesysTokens, m.Genesys429, m.SyncOutcomes, m.SyncLagSeconds,
 		m.Notifications, m.ListenerUp, m.Repairs, m.SMSRefusals,
 		m.GenesysAllowed, m.GenesysCount, m.GenesysReset, m.GenesysBudget, m.GenesysPauses, m.GenesysPauseSeconds)
 	m.Connections = prometheus.NewGauge(prometheus.GaugeOpts{
@@ -214,8 +217,8 @@ func New() *Metrics {
 		Name: "slotline_http_connections_refused_total",
 		Help: "Connections closed as soon as accepted, over a cap, by reason (max_connections, max_connections_per_address).",
 	}, []string{"reason"})
-	reg.MustRegister(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals, m.Connections, m.ConnectionsRefused, m.TokenRefusals, m.KeyRefusals,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.register(m.HTTPRequests, m.Admissions, m.Stages, m.AuditRefusals, m.Connections, m.ConnectionsRefused, m.TokenRefusals, m.KeyRefusals)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
