@@ -35,7 +35,7 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	var st settings
 	st.register(fs, false)
-	to := fs.String("to", "", "the backup `file` to write (must not exist)")
+	to := fs.String("to", "", "the backup `file` to write (required; must not exist)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: slotline backup --to FILE [--config FILE | --db sqlite:PATH]\n\nCopies the SQLite database, consistently, while the server runs, and checks the copy.\n\nFlags:")
 		fs.PrintDefaults()
@@ -108,7 +108,7 @@ func restoreCmd(ctx context.Context, args []string, getenv func(string) string, 
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var st settings
 	st.register(fs, false)
-	from := fs.String("from", "", "the backup `file` to restore")
+	from := fs.String("from", "", "the backup `file` to restore (required)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: slotline restore --from FILE [--config FILE | --db sqlite:PATH]\n\nReplaces the SQLite database by a backup; the current file is kept beside it.\nRefused while a slotline process uses the database.\n\nFlags:")
 		fs.PrintDefaults()

@@ -30,9 +30,7 @@ func operatorCmd(_ context.Context, args []string, stdin io.Reader, stdout, stde
 		return &usageError{"operator needs the subcommand hash"}
 	}
 	fs := flag.NewFlagSet("operator hash", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: slotline operator hash\n\nReads a password from stdin (no echo on a terminal; the first line when piped)\nand prints its argon2id hash for operators[].password_hash.")
-	}
+	setUsage(fs, "operator hash", "Reads a password from stdin (no echo on a terminal; the first line when piped)\nand prints its argon2id hash for operators[].password_hash.")
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
 	}

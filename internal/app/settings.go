@@ -21,12 +21,12 @@ type settings struct {
 }
 
 func (s *settings) register(fs *flag.FlagSet, server bool) {
-	fs.StringVar(&s.config, "config", "", "YAML configuration `file` (env SLOTLINE_CONFIG)")
-	fs.StringVar(&s.db, "db", "", "database: sqlite:PATH or postgres://… (env SLOTLINE_DB)")
+	fs.StringVar(&s.config, "config", "", "YAML configuration `file` (env SLOTLINE_CONFIG; default none: the built-in defaults, one demo queue)")
+	fs.StringVar(&s.db, "db", "", "database: sqlite:PATH or postgres://… (env SLOTLINE_DB; default the file's database, else sqlite:./slotline.db)")
 	if server {
-		fs.StringVar(&s.addr, "addr", "", "listen address HOST:PORT (env SLOTLINE_ADDR)")
-		fs.StringVar(&s.tlsCert, "tls-cert", "", "TLS certificate `file` (with --tls-key: HTTPS, HTTP/1.1 and h2)")
-		fs.StringVar(&s.tlsKey, "tls-key", "", "TLS private key `file`")
+		fs.StringVar(&s.addr, "addr", "", "listen address HOST:PORT (env SLOTLINE_ADDR; default the file's listen, else 127.0.0.1:8080)")
+		fs.StringVar(&s.tlsCert, "tls-cert", "", "TLS certificate `file` (with --tls-key: HTTPS, HTTP/1.1 and h2; default the file's tls, else plain HTTP)")
+		fs.StringVar(&s.tlsKey, "tls-key", "", "TLS private key `file` (default the file's tls.key)")
 	}
 }
 
@@ -151,7 +151,14 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 // their defaults.
 func setUsage(fs *flag.FlagSet, synopsis, about string) {
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: slotline %s\n\n%s\n\nFlags:\n", synopsis, about)
+		fmt.Fprintf(fs.Output(), "Usage: slotline %s\n\n%s\n\n", synopsis, about)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			fmt.Fprintln(fs.Output(), "Flags: none")
+			return
+		}
+		fmt.Fprintln(fs.Output(), "Flags:")
 		fs.PrintDefaults()
 	}
 }

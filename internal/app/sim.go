@@ -58,16 +58,16 @@ func simCmd(ctx context.Context, args []string, _ func(string) string, stdout, s
 	answerRate := fs.Float64("answer-rate", 0.8, "probability that the customer answers a callback's call (0 to 1)")
 	var queues queueFlags
 	fs.Var(&queues, "queue", "known queue `ID[:NAME[:MODE]]`, MODE AgentFirst (default) or CustomerFirst (repeatable; default "+gcsim.DefaultQueueID+")")
-	rateLimit := fs.Float64("rate-limit", 0, "API requests per second per OAuth client before 429 (its allowance a minute is 60 times that; 0: no limit)")
-	failureRate := fs.Float64("failure-rate", 0, "fraction of API calls that fail at random (0 to 1)")
+	rateLimit := fs.Float64("rate-limit", 0, "API requests per second per OAuth client before 429 (its allowance a minute is 60 times that; default 0: no limit)")
+	failureRate := fs.Float64("failure-rate", 0, "fraction of API calls that fail at random (0 to 1; default 0: none)")
 	failureStatus := fs.Int("failure-status", 429, "status of the random failures")
-	seed := fs.Int64("seed", 0, "random seed for answers and random failures (0: pick one)")
+	seed := fs.Int64("seed", 0, "random seed for answers and random failures (default 0: pick one)")
 	tokenTTL := fs.Duration("token-ttl", 24*time.Hour, "access token lifetime")
 	heartbeat := fs.Duration("heartbeat", 30*time.Second, "notification heartbeat interval")
 	logLevel := fs.String("log-level", "info", "log level: debug (every request and callback change), info, warn, error")
 	var consoleRedirects stringFlags
 	fs.Var(&consoleRedirects, "console-redirect-uri", "redirect `URL` registered on the console sign-in client "+gcsim.DefaultConsoleClientID+
-		", e.g. http://127.0.0.1:8080/console/oauth/callback (repeatable)")
+		", e.g. http://127.0.0.1:8080/console/oauth/callback (repeatable; default none)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}

@@ -77,15 +77,26 @@ func TestVersionWithoutVCS(t *testing.T) {
 // <command> …", what it does, then "Flags:" with the defaults.
 func TestUsageStyle(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"watch"}, {"sim"}, {"doctor"}, {"version"}, {"backup"},
-		{"restore"}, {"healthcheck"}, {"audit", "verify"}} {
+		{"restore"}, {"healthcheck"}, {"audit", "verify"}, {"operator", "hash"}} {
 		var out, errOut bytes.Buffer
 		args := append(append([]string{"slotline"}, cmd...), "-h")
 		if err := Run(t.Context(), args, func(string) string { return "" }, nil, &out, &errOut); err != nil {
 			t.Errorf("%v -h: %v", cmd, err)
 		}
 		text := out.String() + errOut.String()
-		if !strings.HasPrefix(text, "Usage: slotline "+strings.Join(cmd, " ")) || !strings.Contains(text, "\n\nFlags:\n") {
+		if !strings.HasPrefix(text, "Usage: slotline "+strings.Join(cmd, " ")) || !(strings.Contains(text, "\n\nFlags:\n  -") || strings.HasSuffix(text, "\n\nFlags: none\n")) {
 			t.Errorf("%v -h is not in the usage style:\n%s", cmd, text)
+		}
+		// Every flag that takes a value says its default, or that it is
+		// required (flag prints "(default …)" only for non-zero ones).
+		lines := strings.Split(text, "\n")
+		for i, l := range lines {
+			if !strings.HasPrefix(l, "  -") || !strings.Contains(strings.TrimPrefix(l, "  -"), " ") || i+1 == len(lines) {
+				continue // a boolean flag, or not a flag
+			}
+			if u := lines[i+1]; !strings.Contains(u, "default") && !strings.Contains(u, "required") {
+				t.Errorf("%v -h: %s does not say its default:%s", cmd, strings.TrimSpace(l), u)
+			}
 		}
 	}
 }

@@ -24,12 +24,12 @@ func watch(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
 	setUsage(fs, "watch [--url URL] [--client-id ID --client-secret-env NAME] [flags]", "Prints the event stream live: one line per event, acknowledged, resuming after a drop.")
 	url := fs.String("url", first(getenv("SLOTLINE_URL"), "http://127.0.0.1:8080"), "Slotline's base URL (env SLOTLINE_URL)")
-	id := fs.String("client-id", getenv("SLOTLINE_CLIENT_ID"), "API client id (env SLOTLINE_CLIENT_ID)")
+	id := fs.String("client-id", getenv("SLOTLINE_CLIENT_ID"), "API client id (env SLOTLINE_CLIENT_ID; required)")
 	secretEnv := fs.String("client-secret-env", "SLOTLINE_CLIENT_SECRET", "environment variable holding the client secret")
-	sub := fs.String("subscription", "", "durable subscription name: resume where the last run stopped")
+	sub := fs.String("subscription", "", "durable subscription name: resume where the last run stopped (default none: start at --after)")
 	after := fs.Int64("after", -1, "start after this sequence number (-1: new events, or the subscription's cursor)")
-	queues := fs.String("queue", "", "only these queues (comma-separated)")
-	types := fs.String("type", "", "only these event types (comma-separated)")
+	queues := fs.String("queue", "", "only these queues, comma-separated (default all)")
+	types := fs.String("type", "", "only these event types, comma-separated (default all)")
 	jsonOut := fs.Bool("json", false, "print one JSON event per line")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
