@@ -18,9 +18,19 @@ import (
 // leaseTTL is how long a sync lease lives without renewal.
 const leaseTTL = 30 * time.Second
 
-// syncArgs is the job that makes Genesys match one reservation.
+// syncArgs is the job that makes Genesys match one reservation at one
+// version. The kind is unique over unfinished jobs (jobs.Kind
+// UniqueUnfinished): a reservation has at most one sync job waiting or
+// running per version, however often its sync is asked for (its events,
+// Resume at a restart, reconciliation); a change made while a job runs has
+// a new version, so it gets a job of its own. Rescue, when set, is the id
+// of a job left running by another job client (a process that died, as
+// far as Resume can tell) that this one carries on without waiting for
+// River's rescue.
 type syncArgs struct {
 	ReservationID string `json:"reservation_id"`
+	Version       int    `json:"version,omitempty"`
+	Rescue        int64  `json:"rescue,omitempty"`
 }
 
 func (syncArgs) Kind() string { return "genesys_sync" }
