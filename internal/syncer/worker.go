@@ -123,10 +123,14 @@ func (r *Runner) converge(ctx context.Context, id string, first *reservation.Res
 			}
 			var unknown *genesys.UnknownOutcomeError
 			if errors.As(err, &unknown) {
-				// The next step searches for the callback first, and that
-				// search runs half to all of the lookup window from now:
-				// no need to wait here as well.
-				continue
+				// The next step searches for the callback first. A search
+				// now would find nothing (analytics shows a new callback
+				// only after a delay, and a refused create made none) and
+				// cost a call of the budget per unknown create while a
+				// burst drains: the job steps aside instead, and searches
+				// when River runs it again (behind the jobs waiting, whose
+				// creates need the budget more).
+				return jobs.Snooze(r.cfg.RetryBase)
 			}
 			select {
 			case <-ctx.Done():
@@ -197,6 +201,17 @@ func (r *Runner) forget(ctx context.Context, res *reservation.Reservation) (bool
 // LostCreateWindow after that create was sent. Before then a miss is a
 // *searchAgainError.
 func (r *Runner) lookLost(ctx context.Context, q *booking.Queue, res *reservation.Reservation) (*reservation.SyncResult, error) {
+	// Another lookup's query may have covered it since its last search.
+	switch found, settled, wait := r.lostKnown(res.ID); {
+	case found != nil:
+		r.lostCreateDone(res.ID)
+		return found, nil
+	case settled:
+		return nil, nil
+	case wait > 0:
+		r.cfg.Observer.SyncOutcome("adopt", "searching")
+		return nil, &searchAgainError{wait: wait}
+	}
 	found, searched, err := r.lookups.find(ctx, q, res)
 	if err != nil {
 		r.note(ctx, res.ID, "look for an earlier create: "+err.Error())
@@ -248,7 +263,7 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 	if _, err := store.RecordSyncAttempt(ctx, res.ID, "create sent, outcome not yet known", true); err != nil {
 		return false, err
 	}
-	r.lostCreateSent(res.ID)
+	r.lostCreateSent(res, q.GenesysQueueID)
 	req := genesys.CreateCallbackRequest{
 		QueueID:               q.GenesysQueueID,
 		CallbackNumbers:       []string{res.CallbackNumber},
