@@ -385,11 +385,11 @@ func (r *Runner) lostCreateDone(id string) {
 // reservation id's callback. settled says the create was sent at least
 // LostCreateWindow before the search, so the callback is surely absent;
 // else wait is how long to wait before searching again: from RetryBase,
-// four times longer at each search, at most a quarter of the window, each
-// wait between half and all of that (so that a lost create is searched
-// for about seven times in the default window of 2 min, rather than every
-// few seconds: each search is a call of the budget, unless it shares a
-// query).
+// four times longer at each search, from an eighth to a quarter of the
+// window (firstSearchWait), each wait between half and all of that (so
+// that a lost create is searched for about six times in the default window
+// of 2 min, rather than every few seconds: each search is a call of the
+// budget, unless it shares a query).
 func (r *Runner) lostSearch(id string, searched time.Time) (settled bool, wait time.Duration) {
 	r.lost.mu.Lock()
 	defer r.lost.mu.Unlock()
@@ -410,10 +410,17 @@ func (r *Runner) lostSearch(id string, searched time.Time) (settled bool, wait t
 	for i := 1; i < lc.searches && d < window/4; i++ {
 		d *= 4
 	}
-	d = max(min(d, window/4), r.cfg.RetryBase)
+	d = max(min(d, window/4), r.firstSearchWait())
 	wait = d/2 + rand.N(d/2+1)
 	lc.next = time.Now().Add(wait)
 	return false, wait
+}
+
+// firstSearchWait is how long after a create whose outcome is unknown its
+// first search waits, and the least wait between searches: an eighth of
+// the lost-create window (15 s of the default 2 min), at least RetryBase.
+func (r *Runner) firstSearchWait() time.Duration {
+	return max(r.cfg.RetryBase, r.cfg.LostCreateWindow/8)
 }
 
 // pruneLostCreates forgets the creates sent more than a day of the

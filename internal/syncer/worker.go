@@ -129,8 +129,11 @@ func (r *Runner) converge(ctx context.Context, id string, first *reservation.Res
 				// cost a call of the budget per unknown create while a
 				// burst drains: the job steps aside instead, and searches
 				// when River runs it again (behind the jobs waiting, whose
-				// creates need the budget more).
-				return jobs.Snooze(r.cfg.RetryBase)
+				// creates need the budget more), an eighth of the
+				// lost-create window from now: the window outlasts
+				// Genesys' analytics delay, and a search before the index
+				// could show the callback is a call spent for nothing.
+				return jobs.Snooze(r.firstSearchWait())
 			}
 			select {
 			case <-ctx.Done():
