@@ -28,12 +28,24 @@ import (
 
 // What the sync bench measures against, and how it loads the system.
 const (
-	benchSyncTargetRatio = 0.95 // creates landed per second as a fraction of the allowed rate
+	benchSyncTargetRatio = 0.95 // creates landed per second (steady: see benchSyncSteadyFrom) as a fraction of the allowed rate
 	// With several processes: the drain's floor, and the ceiling of the
 	// calls in the busiest minute as a fraction of the minute's limit.
 	benchSyncDeploymentDrain  = 0.90
 	benchSyncDeploymentBudget = 1.00
 	benchSyncMinute           = time.Minute
+
+	// The steady drain is judged on the creates from the 5th to the 85th
+	// percentile of their landing times: the burst's first attempts,
+	// without the start (the budget's burst of 5 tokens) and without the
+	// tail of creates sent again after a refusal or a lost answer, which
+	// wait out the lost-create window (2 min) by design: that wait is
+	// their latency (the synced lines), not the drain's rate.
+	benchSyncSteadyFrom = 0.05
+	benchSyncSteadyTo   = 0.85
+	// benchSyncLostCreates is the default share of create answers lost
+	// after the create committed: the case the duplicate check is for.
+	benchSyncLostCreates = 0.02
 
 	benchSyncWorkers    = 16                     // genesys.workers
 	benchSyncPollEvery  = 100 * time.Millisecond // how often the bench looks for creates and syncs
@@ -116,7 +128,7 @@ func parseBenchSyncFlags(args []string, stderr io.Writer) (*benchSyncOptions, er
 	fs.StringVar(&o.budget, "budget", "shared", "the servers' genesys.budget: shared (one budget for the processes on the database) or process (each its own, for comparison)")
 	fs.IntVar(&o.processes, "processes", 1, "`N` slotline serve processes on one PostgreSQL database (--db postgres://…) sharing the simulator and genesys.rate_limit; reports the calls in the busiest minute against the limit")
 	fs.BoolVar(&o.chargeRefusals, "refusals-use-allowance", false, "count the refused calls against N, as a Genesys that counts every request it answers would (then no client can land more than (1 - fault-rate) × N creates)")
-	fs.Float64Var(&o.lostCreates, "lost-creates", 0, "fraction of create answers the simulator loses after committing the create (the server must find and adopt those callbacks, never create them twice)")
+	fs.Float64Var(&o.lostCreates, "lost-creates", benchSyncLostCreates, "fraction of create answers the simulator loses after committing the create (the server must find and adopt those callbacks, never create them twice; 0 turns it off)")
 	fs.DurationVar(&o.analyticsDelay, "analytics-delay", gcsim.DefaultAnalyticsDelay, "how long the simulator takes to show a new callback in analytics queries (0: at once)")
 	fs.DurationVar(&o.lostCreateWindow, "lost-create-window", 0, "the server's genesys.lost_create_window: how long a create whose answer was lost is searched for before it is sent again (default: the server's, 2m); keep it above --analytics-delay")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients admitting the burst")
@@ -444,8 +456,18 @@ func (b *benchSync) check(ctx context.Context, api *benchSyncAPI, w *benchSyncWa
 				d.First90PerSec = float64(k-1) / span90.Seconds()
 			}
 		}
+		// The steady drain: neither the start nor the tail.
+		from := int(benchSyncSteadyFrom * float64(len(created)))
+		to := int(math.Ceil(benchSyncSteadyTo*float64(len(created)))) - 1
+		if to > from {
+			if span := created[to].Sub(created[from]); span > 0 {
+				d.SteadyPerSec = float64(to-from) / span.Seconds()
+				d.SteadySpanSec = span.Seconds()
+			}
+		}
 	}
 	d.CreatesRatio = d.CreatesPerSec / b.opts.rate
+	d.SteadyRatio = d.SteadyPerSec / b.opts.rate
 	d.Requests = benchSyncStatsDelta(w.before, w.after)
 	calls := benchSyncCount(d.Requests)
 	d.APIRequests, d.CreatesFailed, d.AnalyticsQueries = calls.all, calls.createsFailed, calls.analytics
@@ -466,7 +488,7 @@ func (b *benchSync) check(ctx context.Context, api *benchSyncAPI, w *benchSyncWa
 		d.ServedPerSec = float64(used) / d.SpanSec
 	}
 	d.ServedRatio = d.ServedPerSec / b.opts.rate
-	d.Pass = d.CreatesRatio >= d.TargetRatio
+	d.Pass = d.SteadyRatio >= d.TargetRatio
 	rep.Drain = d
 	rep.Budget = b.budget(w.sim.Requests())
 
@@ -913,6 +935,12 @@ type benchSyncDrain struct {
 	CreatesPerSec float64 `json:"creates_per_s"`
 	CreatesRatio  float64 `json:"creates_ratio"`             // creates/s ÷ N
 	First90PerSec float64 `json:"first_90pct_creates_per_s"` // over the first 90% of the creates
+	// SteadyPerSec is the rate of the creates from the 5th to the 85th
+	// percentile of their landing times (benchSyncSteadyFrom, To), over
+	// SteadySpanSec; SteadyRatio (÷ N) is what Pass judges.
+	SteadyPerSec  float64 `json:"steady_creates_per_s"`
+	SteadySpanSec float64 `json:"steady_span_s"`
+	SteadyRatio   float64 `json:"steady_ratio"`
 	// Every API call the simulator answered while the burst drained, and
 	// their rate as a fraction of N. Refusals (429, 503) do not use the
 	// allowance, so this may exceed N by the refusals the client's bucket
@@ -1006,9 +1034,12 @@ func (b *benchSync) printResults() {
 		fmt.Fprintf(b.text, "%-7s failures: %v; first: %s\n", "", a.Failures, a.FirstFailure)
 	}
 	d := r.Drain
-	fmt.Fprintf(b.text, "%-7s %-31s %8.1f /s    %.2f× N (target ≥ %.2f) %s  (first 90%% of creates: %.1f /s, %.2f× N)\n", "drain",
-		"creates landed in Genesys", d.CreatesPerSec, d.CreatesRatio, d.TargetRatio, benchVerdict(d.Pass),
-		d.First90PerSec, d.First90PerSec/r.RatePerSec)
+	fmt.Fprintf(b.text, "%-7s %-31s %8.2f /s    %.3f× N (target ≥ %.2f) %s  (N = %.4g/s = %.4g/min, the simulator's limit and the server's genesys.rate_limit; "+
+		"creates from the 5th to the 85th percentile, over %.0f s)\n", "drain",
+		"creates landed in Genesys", d.SteadyPerSec, d.SteadyRatio, d.TargetRatio, benchVerdict(d.Pass),
+		r.RatePerSec, r.RatePerSec*60, d.SteadySpanSec)
+	fmt.Fprintf(b.text, "%-7s %-31s %8.2f /s    %.3f× N  (first to last create, the tail of re-sent creates included; first 90%% of creates: %.2f /s, %.3f× N)\n", "",
+		"whole run", d.CreatesPerSec, d.CreatesRatio, d.First90PerSec, d.First90PerSec/r.RatePerSec)
 	fmt.Fprintf(b.text, "%-7s %-31s %8.1f /s    %.2f× N  (the allowance in use)\n", "drain",
 		"Genesys API calls using N", d.ServedPerSec, d.ServedRatio)
 	fmt.Fprintf(b.text, "%-7s %-31s %8.1f /s    %.2f× N  (refusals included)\n", "drain",

@@ -44,6 +44,32 @@ func TestBenchSync(t *testing.T) {
 	}
 }
 
+// TestBenchSyncCountsDuplicates proves that the bench's duplicate check
+// can fail: the server is broken on purpose, its search for a lost create
+// blinded (the simulator's analytics shows a callback only after 60 s,
+// the server gives up searching after 2 s), so every create whose answer
+// was lost is sent again as a new create, and the bench must report the
+// reservations with two callbacks, and fail. TestBenchSync is the same
+// bench with the search working: no duplicates.
+func TestBenchSyncCountsDuplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the slotline binary and runs it as a server")
+	}
+	t.Parallel()
+	bin := buildSlotline(t)
+	var rep benchSyncReport
+	out := runBenchJSON(t, &rep, "sync", "--reservations", "100", "--rate", "100", "--fault-rate", "0", "--lost-creates", "0.3",
+		"--analytics-delay", "60s", "--lost-create-window", "2s", "--json", "--server-bin", bin)
+	c, d := rep.Check, rep.Drain
+	if c == nil || d == nil {
+		t.Fatalf("a section is missing from the report:\n%s", out)
+	}
+	if d.LostAnswers == 0 || c.Duplicates == 0 || c.ExtraCallbacks < c.Duplicates || c.Callbacks != 100+c.ExtraCallbacks || c.Pass {
+		t.Errorf("check: %+v with %d answers lost; want duplicates reported (a reservation per callback beyond the first) and the check failed",
+			*c, d.LostAnswers)
+	}
+}
+
 // TestBenchSyncProcesses runs "slotline-bench sync --processes 2" briefly
 // on PostgreSQL: two serve processes drain one burst, both make calls, and
 // the budget section is there (too short a run to judge a minute).

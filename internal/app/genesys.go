@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/slotline/slotline/internal/booking"
@@ -108,7 +109,14 @@ func startGenesys(ctx context.Context, cfg *config.Config, store *storage.Store,
 		return nil, err
 	}
 	gcfg.Budget = budget
-	logger.Info("genesys rate budget", "budget", kind, "rate_limit_per_minute", g.RateLimit*60)
+	// The budget keeps every 60 s at or under rate_limit, so it sustains
+	// the limit less its burst; said next to Genesys' own figure, so that a
+	// rate_limit below it is seen to cap the drain.
+	perMinute := g.RateLimit * 60
+	logger.Info("genesys rate budget", "budget", kind, "rate_limit_per_minute", perMinute,
+		"sustained_per_minute", math.Round(genesys.BudgetRate(perMinute, genesys.DefaultBurst)*60),
+		"genesys_documented_per_minute", genesys.DocumentedLimitPerMinute,
+		"share_of_genesys", math.Round(100*perMinute/genesys.DocumentedLimitPerMinute)/100)
 	client, err := genesys.New(gcfg)
 	if err != nil {
 		side.close()

@@ -31,7 +31,7 @@
 //	  # or: api_url: https://api.mypurecloud.com and login_url: https://login.mypurecloud.com
 //	  client_id_env: GENESYS_CLIENT_ID       # or client_id (plain)
 //	  client_secret_env: GENESYS_CLIENT_SECRET # or client_secret_file, or client_secret (plain)
-//	  rate_limit: 250/min
+//	  rate_limit: 300/min
 //	  max_retry_after: 180s                  # a longer Retry-After is an error, not waited out
 //	  call_timeout: 15s
 //	  reconcile_every: 5m
@@ -227,7 +227,7 @@ func Default() *Config {
 		},
 		Genesys: Genesys{
 			Mode:           "sandbox",
-			RateLimit:      250.0 / 60,
+			RateLimit:      300.0 / 60, // Genesys' documented limit: genesys.DefaultRateLimit
 			Budget:         "shared",
 			MaxRetryAfter:  180 * time.Second,
 			CallTimeout:    15 * time.Second,

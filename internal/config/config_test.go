@@ -214,7 +214,7 @@ func TestDefaultGenesys(t *testing.T) {
 	t.Parallel()
 	want := config.Genesys{
 		Mode:               "sandbox",
-		RateLimit:          250.0 / 60,
+		RateLimit:          300.0 / 60,
 		Budget:             "shared",
 		MaxRetryAfter:      180 * time.Second,
 		CallTimeout:        15 * time.Second,

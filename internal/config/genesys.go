@@ -41,7 +41,8 @@ type Genesys struct {
 	ConsoleClientID     string
 	ConsoleClientSecret string `json:"-"`
 	// RateLimit is the client-side limit in requests per second (default
-	// 250 per minute): the deployment's, shared by every process on one
+	// 300 per minute, Genesys' documented limit per client-credentials
+	// token): the deployment's, shared by every process on one
 	// PostgreSQL database when Budget is "shared".
 	RateLimit float64
 	// Budget is "shared" (the default: on PostgreSQL in live mode every

@@ -26,8 +26,16 @@ import (
 
 // Defaults applied by New to zero Config fields.
 const (
-	// DefaultRateLimit is 250 requests per minute, in requests per second.
-	DefaultRateLimit = 250.0 / 60
+	// DocumentedLimitPerMinute is Genesys Cloud's documented Platform API
+	// limit, in requests per minute per client-credentials token
+	// (client.credentials.token.rate.per.minute; whether a ceiling per
+	// OAuth client exists too is UNCONFIRMED). Resources may allow less:
+	// their inin-ratelimit-allowed lowers the budget (Budget.Allow).
+	DocumentedLimitPerMinute = 300
+	// DefaultRateLimit is Genesys' documented limit, 300 requests per
+	// minute, in requests per second. The budget keeps every 60 s at or
+	// under it, so it sustains 295 a minute with DefaultBurst (BudgetRate).
+	DefaultRateLimit = DocumentedLimitPerMinute / 60.0
 	// DefaultBurst is the token bucket's default size.
 	DefaultBurst = 5
 	// DefaultMaxRetryAfter is the longest Retry-After the client waits out;
@@ -80,7 +88,7 @@ type Config struct {
 	ClientID     string
 	ClientSecret string
 	// RateLimit is the client-side limit in requests per second (default
-	// DefaultRateLimit, 250 per minute): at most RateLimit × 60 calls in
+	// DefaultRateLimit, 300 per minute): at most RateLimit × 60 calls in
 	// any 60 s (see BudgetRate). Calls Genesys refuses with 503 give their
 	// token back, up to RefusedShare of it. Ignored when Budget is set.
 	RateLimit float64

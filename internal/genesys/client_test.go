@@ -88,7 +88,7 @@ func TestNewConfig(t *testing.T) {
 		t.Errorf("urls = %s %s", c.APIURL(), c.loginURL)
 	}
 	if c.maxAttempts != DefaultMaxAttempts || c.maxRetryAfter != DefaultMaxRetryAfter || c.callTimeout != DefaultCallTimeout ||
-		c.budget.(*bucket).lim.Burst() != DefaultBurst || math.Abs(float64(c.budget.(*bucket).lim.Limit())-245.0/60) > 1e-9 {
+		c.budget.(*bucket).lim.Burst() != DefaultBurst || math.Abs(float64(c.budget.(*bucket).lim.Limit())-295.0/60) > 1e-9 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	cfg = base

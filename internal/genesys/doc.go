@@ -36,8 +36,8 @@
 //
 // # Calls
 //
-// Every call takes a token from its Budget (250 requests per minute by
-// default, never more in any 60 s) and gets a bearer token from a cache
+// Every call takes a token from its Budget (300 requests per minute by
+// default, Genesys' documented limit, never more in any 60 s) and gets a bearer token from a cache
 // that refreshes it 30 s before it expires. The budget is the process's own
 // (NewBucket) or shared by every process of a deployment through a
 // BudgetStore (NewSharedBudget). A 401 drops the cached token and repeats

@@ -55,12 +55,40 @@ type Kind struct {
 	// MaxAttempts bounds the runs of a job (default Config.MaxAttempts).
 	MaxAttempts int
 	// UniqueByArgs makes an insert of a job whose arguments equal those of
-	// one not yet finished a no-op; UniqueByPeriod does the same within
-	// each period.
+	// one River still holds, not cancelled or discarded, a no-op (a
+	// completed job counts until River deletes it, a day later);
+	// UniqueByPeriod does the same within each period.
 	UniqueByArgs   bool
 	UniqueByPeriod time.Duration
+	// UniqueUnfinished makes an insert of a job whose arguments (those
+	// tagged `river:"unique"`, or all) equal those of a job not finished
+	// yet (available, scheduled, retrying or running) a no-op; a finished
+	// job (completed, cancelled, discarded) does not count. Inserts of
+	// such a kind report what they did (Inserted).
+	UniqueUnfinished bool
 	// Timeout bounds one run (default Config.JobTimeout).
 	Timeout time.Duration
+}
+
+// unfinished are the states of a job not finished yet, over which a
+// UniqueUnfinished kind is unique (River requires pending, running and
+// scheduled among them).
+var unfinished = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
+
+// Inserted is what an insert did with one job.
+type Inserted struct {
+	// ID is the job added or, for a Duplicate, the unfinished job that
+	// made the insert a no-op.
+	ID int64
+	// Duplicate: a job of a UniqueUnfinished kind with the same arguments
+	// was not finished, and none was added.
+	Duplicate bool
+	// RunningElsewhere: that unfinished job is running in another job
+	// client than this one: another process's, or one that died with it
+	// running, which River rescues only after Config.JobTimeout and a
+	// minute.
+	RunningElsewhere bool
 }
 
 // InsertOpts are the options of one insert.
@@ -114,6 +142,7 @@ type queue interface {
 	insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
 	insertTx(ctx context.Context, tx Tx, args river.JobArgs, opts *river.InsertOpts) error
 	insertManyTx(ctx context.Context, tx Tx, params []river.InsertManyParams) error
+	insertMany(ctx context.Context, params []river.InsertManyParams) ([]Inserted, error)
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 }
@@ -331,6 +360,9 @@ func (c *Client) insertOpts(args Args, o *InsertOpts) *river.InsertOpts {
 	k := c.kinds[args.Kind()]
 	ro := &river.InsertOpts{Queue: k.Queue, MaxAttempts: k.MaxAttempts,
 		UniqueOpts: river.UniqueOpts{ByArgs: k.UniqueByArgs, ByPeriod: k.UniqueByPeriod}}
+	if k.UniqueUnfinished {
+		ro.UniqueOpts.ByArgs, ro.UniqueOpts.ByState = true, unfinished
+	}
 	if o != nil {
 		ro.ScheduledAt = o.ScheduledAt
 	}
@@ -356,9 +388,24 @@ func (c *Client) InsertTx(ctx context.Context, tx Tx, args Args, opts *InsertOpt
 	return q.insertTx(ctx, tx, args, c.insertOpts(args, opts))
 }
 
-// InsertManyTx adds jobs inside a store transaction in one statement.
-// The jobs must not be unique (on SQLite they go through River's fast
-// path, which fails the whole statement on a unique conflict).
+// InsertMany adds jobs on their own, in one statement, and reports what
+// it did with each, in order. Two jobs of a unique kind with the same
+// arguments must not be in one call.
+func (c *Client) InsertMany(ctx context.Context, args []Args) ([]Inserted, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	q, err := c.opened()
+	if err != nil {
+		return nil, err
+	}
+	return q.insertMany(ctx, c.manyParams(args))
+}
+
+// InsertManyTx adds jobs inside a store transaction in one statement. A
+// job of a unique kind that duplicates one not finished is left out; two
+// jobs of a unique kind with the same arguments must not be in one call
+// (PostgreSQL refuses the statement).
 func (c *Client) InsertManyTx(ctx context.Context, tx Tx, args []Args) error {
 	if len(args) == 0 {
 		return nil
@@ -367,11 +414,15 @@ func (c *Client) InsertManyTx(ctx context.Context, tx Tx, args []Args) error {
 	if err != nil {
 		return err
 	}
+	return q.insertManyTx(ctx, tx, c.manyParams(args))
+}
+
+func (c *Client) manyParams(args []Args) []river.InsertManyParams {
 	params := make([]river.InsertManyParams, len(args))
 	for i, a := range args {
 		params[i] = river.InsertManyParams{Args: a, InsertOpts: c.insertOpts(a, nil)}
 	}
-	return q.insertManyTx(ctx, tx, params)
+	return params
 }
 
 // Snooze, returned by a job's work, runs the job again after d without
@@ -438,6 +489,22 @@ func (q *riverQueue[TTx]) insertManyTx(ctx context.Context, tx Tx, params []rive
 		_, err = q.client.InsertManyTx(tx.Context(ctx), t, params)
 	}
 	return err
+}
+
+func (q *riverQueue[TTx]) insertMany(ctx context.Context, params []river.InsertManyParams) ([]Inserted, error) {
+	res, err := q.client.InsertMany(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Inserted, len(res))
+	for i, r := range res {
+		out[i] = Inserted{ID: r.Job.ID, Duplicate: r.UniqueSkippedAsDuplicate}
+		if r.UniqueSkippedAsDuplicate && r.Job.State == rivertype.JobStateRunning {
+			by := r.Job.AttemptedBy
+			out[i].RunningElsewhere = len(by) == 0 || by[len(by)-1] != q.client.ID()
+		}
+	}
+	return out, nil
 }
 
 func (q *riverQueue[TTx]) start(ctx context.Context) error { return q.client.Start(ctx) }

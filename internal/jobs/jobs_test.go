@@ -26,6 +26,12 @@ type onceArgs struct {
 
 func (onceArgs) Kind() string { return "test_once" }
 
+type unfinishedArgs struct {
+	Key string `json:"key"`
+}
+
+func (unfinishedArgs) Kind() string { return "test_unfinished" }
+
 // runs records the jobs the workers ran.
 type runs struct {
 	mu   sync.Mutex
@@ -97,6 +103,10 @@ func setup(t *testing.T, backend string) (*storage.Store, *jobs.Client, *runs) {
 	})
 	jobs.Register(c, jobs.Kind{Queue: "test", UniqueByArgs: true}, func(_ context.Context, j *jobs.Job[onceArgs]) error {
 		r.add("once:" + j.Args.Key)
+		return nil
+	})
+	jobs.Register(c, jobs.Kind{Queue: "test", UniqueUnfinished: true}, func(_ context.Context, j *jobs.Job[unfinishedArgs]) error {
+		r.add("unfinished:" + j.Args.Key)
 		return nil
 	})
 	t.Cleanup(func() {
@@ -187,6 +197,63 @@ func TestJobsRun(t *testing.T) {
 			}
 			if n := r.count("ping"); n != 4 {
 				t.Errorf("%d pings ran, want 4", n)
+			}
+		})
+	}
+}
+
+// TestUniqueUnfinished: a kind unique over unfinished jobs takes one job
+// per arguments while it waits (InsertMany and InsertManyTx report or
+// skip the duplicate), and a new one once it has completed.
+func TestUniqueUnfinished(t *testing.T) {
+	for _, backend := range []string{storage.SQLite, storage.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			store, c, r := setup(t, backend)
+			store.OnEvents(func(ctx context.Context, tx *storage.Tx, evs []reservation.Event) error {
+				return c.InsertManyTx(ctx, tx, []jobs.Args{unfinishedArgs{Key: "a"}, unfinishedArgs{Key: "c"}})
+			})
+			if err := c.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ins, err := c.InsertMany(ctx, []jobs.Args{unfinishedArgs{Key: "a"}, unfinishedArgs{Key: "b"}})
+			if err != nil || len(ins) != 2 || ins[0].Duplicate || ins[1].Duplicate || ins[0].ID == 0 {
+				t.Fatalf("first inserts: %+v, %v; want two jobs added", ins, err)
+			}
+			ins, err = c.InsertMany(ctx, []jobs.Args{unfinishedArgs{Key: "a"}})
+			if err != nil || len(ins) != 1 || !ins[0].Duplicate || ins[0].RunningElsewhere {
+				t.Fatalf("a second insert of a waiting job: %+v, %v; want a duplicate, not running", ins, err)
+			}
+			// In a store transaction: "a" is left out, "c" added.
+			start := time.Date(2030, 6, 3, 14, 0, 0, 0, time.UTC)
+			cands := []reservation.Candidate{{Slot: reservation.Slot{Start: start, End: start.Add(15 * time.Minute)}, Bucket: start, Cap: 5}}
+			if _, err := store.CreateReservation(ctx, &reservation.Reservation{QueueID: "q", TimeZone: "UTC", Reason: "ok"}, cands,
+				reservation.Write{Actor: "test", Origin: reservation.OriginAPI}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r.waitFor(t, "a, b and c", func() bool {
+				return r.count("unfinished:a") >= 1 && r.count("unfinished:b") >= 1 && r.count("unfinished:c") >= 1
+			})
+			// Completed, "a" no longer counts (River records the completion
+			// a moment after the run).
+			r.waitFor(t, "a new job of a once completed", func() bool {
+				ins, err := c.InsertMany(ctx, []jobs.Args{unfinishedArgs{Key: "a"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return !ins[0].Duplicate
+			})
+			r.waitFor(t, "a again", func() bool { return r.count("unfinished:a") >= 2 })
+			if err := c.Insert(ctx, onceArgs{Key: "last"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			r.waitFor(t, "the last job", func() bool { return r.count("once:last") == 1 })
+			if a, b, cc := r.count("unfinished:a"), r.count("unfinished:b"), r.count("unfinished:c"); a != 2 || b != 1 || cc != 1 {
+				t.Errorf("runs a %d, b %d, c %d; want 2, 1, 1", a, b, cc)
 			}
 		})
 	}

@@ -3,10 +3,11 @@ package syncer
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/slotline/slotline/internal/backoff"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/genesys"
 	"github.com/slotline/slotline/internal/reservation"
@@ -142,6 +143,21 @@ func (ls *lookups) run(ctx context.Context, q *booking.Queue, items []*lookup) {
 			close(l.done)
 		}
 	}()
+	var extras []string
+	defer func() {
+		// The lost creates the query covered besides the batch's: found,
+		// or searched for (their own next search waits accordingly).
+		if err != nil {
+			return
+		}
+		for _, id := range extras {
+			if f := found[id]; f != nil {
+				ls.r.lostFound(id, f)
+			} else {
+				ls.r.lostSearch(id, searched)
+			}
+		}
+	}()
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	live := len(items)
@@ -156,24 +172,36 @@ func (ls *lookups) run(ctx context.Context, q *booking.Queue, items []*lookup) {
 		})
 		defer stop()
 	}
-	err = ls.search(rctx, q, items, found)
+	extras, err = ls.search(rctx, q, items, found)
 }
 
-// search fills found (reservation id → callback) for the lookups.
-func (ls *lookups) search(ctx context.Context, q *booking.Queue, items []*lookup, found map[string]*reservation.SyncResult) error {
+// search fills found (reservation id → callback) for the lookups, and
+// for the other lost creates of the queue this process knows of that the
+// query has room for (lostExtras), whose ids it returns: one query then
+// answers for many lost creates when they are too few at a time to share
+// a batch (a low rate limit), rather than one query each.
+func (ls *lookups) search(ctx context.Context, q *booking.Queue, items []*lookup, found map[string]*reservation.SyncResult) ([]string, error) {
 	want := make(map[string]bool, len(items))
 	var numbers []string
 	seen := make(map[string]bool)
 	from := items[0].res.CreatedAt
-	for _, l := range items {
-		want[l.res.ID] = true
-		if n := l.res.CallbackNumber; !seen[n] {
+	add := func(res *reservation.Reservation) {
+		want[res.ID] = true
+		if n := res.CallbackNumber; !seen[n] {
 			seen[n] = true
 			numbers = append(numbers, n)
 		}
-		if l.res.CreatedAt.Before(from) {
-			from = l.res.CreatedAt
+		if res.CreatedAt.Before(from) {
+			from = res.CreatedAt
 		}
+	}
+	for _, l := range items {
+		add(l.res)
+	}
+	var extras []string
+	for _, res := range ls.r.lostExtras(q.GenesysQueueID, want, seen, lookupMaxNumbers-len(numbers)) {
+		add(res)
+		extras = append(extras, res.ID)
 	}
 	// No queue predicate: whether a callback not yet routed carries its
 	// queue on the segment with its number is unconfirmed, and our id in
@@ -184,11 +212,11 @@ func (ls *lookups) search(ctx context.Context, q *booking.Queue, items []*lookup
 		From:            from.Add(-time.Hour), To: later(time.Now(), ls.r.now()).Add(time.Hour),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, id := range ids {
 		if len(found) == len(want) {
-			return nil
+			return extras, nil
 		}
 		// A callback a reservation outside the batch holds (the customer
 		// booked before) is not one looked for: no need to spend a call
@@ -198,14 +226,14 @@ func (ls *lookups) search(ctx context.Context, q *booking.Queue, items []*lookup
 			continue
 		}
 		if err != nil && reservation.ErrorCode(err) != reservation.ENOTFOUND {
-			return err
+			return nil, err
 		}
 		conv, err := ls.r.cfg.Genesys.GetCallbackConversation(ctx, id)
 		if genesys.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, p := range conv.Participants {
 			resID := p.Attributes[DataKey]
@@ -220,7 +248,7 @@ func (ls *lookups) search(ctx context.Context, q *booking.Queue, items []*lookup
 			break
 		}
 	}
-	return nil
+	return extras, nil
 }
 
 // later returns the later of a and b.
@@ -243,17 +271,88 @@ type lostCreates struct {
 type lostCreate struct {
 	sent     time.Time // on the Runner's clock
 	searches int
+	// res and queue (its Genesys queue id) let another lookup's query
+	// search for it too (lostExtras); nil for a create this process did
+	// not send.
+	res   *reservation.Reservation
+	queue string
+	// last is when the last search for it began (the Runner's clock), next
+	// when the next one is due (wall clock), found what one found.
+	last  time.Time
+	next  time.Time
+	found *reservation.SyncResult
 	// absent says that every create sent so far is known to have made no
 	// callback (the last was refused, and any before it was looked for
 	// and not found): the next attempt need not look again.
 	absent bool
 }
 
-// lostCreateSent records that a create of reservation id is being sent.
-func (r *Runner) lostCreateSent(id string) {
+// lostCreateSent records that a create of res, on the Genesys queue
+// queue, is being sent.
+func (r *Runner) lostCreateSent(res *reservation.Reservation, queue string) {
 	r.lost.mu.Lock()
 	defer r.lost.mu.Unlock()
-	r.lost.m[id] = &lostCreate{sent: r.now()}
+	r.lost.m[res.ID] = &lostCreate{sent: r.now(), res: res, queue: queue}
+}
+
+// lostKnown reports what the searches so far say of reservation id's lost
+// create: found, the callback another lookup's query found; settled, that
+// a search begun LostCreateWindow after the create missed it (surely
+// absent); else wait > 0 when its next search is not due yet (a query
+// made for others covered it meanwhile). All zero: search now.
+func (r *Runner) lostKnown(id string) (found *reservation.SyncResult, settled bool, wait time.Duration) {
+	r.lost.mu.Lock()
+	defer r.lost.mu.Unlock()
+	lc := r.lost.m[id]
+	switch {
+	case lc == nil:
+		return nil, false, 0
+	case lc.found != nil:
+		return lc.found, false, 0
+	case !lc.last.IsZero() && !lc.last.Before(lc.sent.Add(r.cfg.LostCreateWindow)):
+		return nil, true, 0
+	}
+	return nil, false, max(time.Until(lc.next), 0)
+}
+
+// lostFound records that a query made for other lookups found reservation
+// id's callback.
+func (r *Runner) lostFound(id string, f *reservation.SyncResult) {
+	r.lost.mu.Lock()
+	defer r.lost.mu.Unlock()
+	if lc := r.lost.m[id]; lc != nil {
+		lc.found = f
+	}
+}
+
+// lostExtras returns up to room lost creates of the Genesys queue queue
+// this process sent, not yet found nor known absent, not in want and of
+// numbers not in seen, those whose next search is due first.
+func (r *Runner) lostExtras(queue string, want, seen map[string]bool, room int) []*reservation.Reservation {
+	if room <= 0 {
+		return nil
+	}
+	r.lost.mu.Lock()
+	var due []*lostCreate
+	for id, lc := range r.lost.m {
+		if lc.res != nil && lc.queue == queue && !lc.absent && lc.found == nil && !want[id] && !seen[lc.res.CallbackNumber] {
+			due = append(due, lc)
+		}
+	}
+	r.lost.mu.Unlock()
+	slices.SortFunc(due, func(a, b *lostCreate) int { return a.next.Compare(b.next) })
+	out := make([]*reservation.Reservation, 0, min(room, len(due)))
+	numbers := map[string]bool{}
+	for _, lc := range due {
+		if len(out) == room {
+			break
+		}
+		if !numbers[lc.res.CallbackNumber] {
+			numbers[lc.res.CallbackNumber] = true
+			out = append(out, lc.res)
+		}
+	}
+	return out
 }
 
 // lostCreateRefused records that the create of reservation id just sent
@@ -285,8 +384,12 @@ func (r *Runner) lostCreateDone(id string) {
 // lostSearch judges a search, begun at searched, that did not find
 // reservation id's callback. settled says the create was sent at least
 // LostCreateWindow before the search, so the callback is surely absent;
-// else wait is how long to wait before searching again (full-jitter
-// backoff from RetryBase, at most an eighth of the window).
+// else wait is how long to wait before searching again: from RetryBase,
+// four times longer at each search, from an eighth to a quarter of the
+// window (firstSearchWait), each wait between half and all of that (so
+// that a lost create is searched for about six times in the default window
+// of 2 min, rather than every few seconds: each search is a call of the
+// budget, unless it shares a query).
 func (r *Runner) lostSearch(id string, searched time.Time) (settled bool, wait time.Duration) {
 	r.lost.mu.Lock()
 	defer r.lost.mu.Unlock()
@@ -296,11 +399,28 @@ func (r *Runner) lostSearch(id string, searched time.Time) (settled bool, wait t
 		r.lost.m[id] = lc
 	}
 	lc.searches++
+	if searched.After(lc.last) {
+		lc.last = searched
+	}
 	window := r.cfg.LostCreateWindow
-	if !searched.Before(lc.sent.Add(window)) {
+	if !lc.last.Before(lc.sent.Add(window)) {
 		return true, 0
 	}
-	return false, backoff.Full(lc.searches, r.cfg.RetryBase, max(window/8, r.cfg.RetryBase))
+	d := r.cfg.RetryBase
+	for i := 1; i < lc.searches && d < window/4; i++ {
+		d *= 4
+	}
+	d = max(min(d, window/4), r.firstSearchWait())
+	wait = d/2 + rand.N(d/2+1)
+	lc.next = time.Now().Add(wait)
+	return false, wait
+}
+
+// firstSearchWait is how long after a create whose outcome is unknown its
+// first search waits, and the least wait between searches: an eighth of
+// the lost-create window (15 s of the default 2 min), at least RetryBase.
+func (r *Runner) firstSearchWait() time.Duration {
+	return max(r.cfg.RetryBase, r.cfg.LostCreateWindow/8)
 }
 
 // pruneLostCreates forgets the creates sent more than a day of the

@@ -201,7 +201,8 @@ func (r *Runner) yieldToSync(ctx context.Context) error {
 func (r *Runner) reconcileOne(ctx context.Context, res *reservation.Reservation) (bool, error) {
 	if res.Sync.State == reservation.SyncPending && time.Since(res.UpdatedAt) > time.Minute {
 		// Its job may have given up or been lost: start another.
-		if err := r.jobs.Insert(ctx, syncArgs{ReservationID: res.ID}, nil); err != nil {
+		// A job waiting or running for its version makes this a no-op.
+		if err := r.jobs.Insert(ctx, syncArgs{ReservationID: res.ID, Version: res.Version}, nil); err != nil {
 			return false, err
 		}
 		r.cfg.Observer.ReconcileRepair("resync")

@@ -261,7 +261,7 @@ func New(cfg Config) *Runner {
 		r.policies[q.ID] = newOutcomePolicy(q.NotReachedWrapups, cfg.OutcomeWait)
 	}
 	r.jobs.AddQueue(jobQueue, cfg.Workers)
-	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue}, r.workSync)
+	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, UniqueUnfinished: true}, r.workSync)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: cfg.SMSAttempts, UniqueByArgs: true}, r.workSMS)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: cfg.SMSAttempts}, r.workNotify)
 	jobs.Register(r.jobs, jobs.Kind{Queue: jobQueue, MaxAttempts: 10, UniqueByArgs: true}, r.workOutcome)
@@ -273,20 +273,28 @@ func New(cfg Config) *Runner {
 }
 
 // OnEvents is the sync's store event hook: in the transaction of each
-// change, a reservation that waits for a sync gets a sync job (the jobs of
-// every write sharing the transaction in one insert), and each message to
-// the customer the change calls for (its queue's notify policy: a
-// confirmation, a reminder, a cancel, a missed callback's fallback) gets
-// its notify_sms job.
+// change, a reservation that waits for a sync gets a sync job for its
+// version, unless one is waiting or running for it already (the jobs of
+// every write sharing the transaction in one insert, one per reservation),
+// and each message to the customer the change calls for (its queue's
+// notify policy: a confirmation, a reminder, a cancel, a missed callback's
+// fallback) gets its notify_sms job.
 func (r *Runner) OnEvents(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
 	var syncs []jobs.Args
+	at := map[string]int{} // reservation id → its job in syncs
 	for _, ev := range events {
 		res := ev.Reservation
 		if res == nil {
 			continue
 		}
 		if res.Sync.State == reservation.SyncPending {
-			syncs = append(syncs, syncArgs{ReservationID: res.ID})
+			a := syncArgs{ReservationID: res.ID, Version: res.Version}
+			if i, ok := at[res.ID]; !ok {
+				at[res.ID] = len(syncs)
+				syncs = append(syncs, a)
+			} else if a.Version > syncs[i].(syncArgs).Version {
+				syncs[i] = a // one job, for the latest version
+			}
 		}
 		for _, a := range r.planNotify(ev) {
 			if err := r.jobs.InsertTx(ctx, tx, a, r.notifyOpts(a)); err != nil {
@@ -297,33 +305,56 @@ func (r *Runner) OnEvents(ctx context.Context, tx *storage.Tx, events []reservat
 	return r.jobs.InsertManyTx(ctx, tx, syncs)
 }
 
-// Resume enqueues a sync of every reservation still waiting for one; run
-// it once the jobs have started. After a crash, jobs that were running stay
-// "running" until River rescues them, and this carries their work on now
-// (a duplicate job finds nothing to do).
+// Resume enqueues a sync of every reservation still waiting for one that
+// has no sync job waiting or running for its version (a restart with a
+// backlog leaves those jobs in the database: they are not doubled); run it
+// once the jobs have started. After a crash, jobs that were running stay
+// "running" until River rescues them (Config.JobTimeout and a minute
+// later): for a job running in another job client, Resume adds one that
+// carries its work on now (a duplicate job, should that client be alive in
+// another process, finds nothing to do).
 func (r *Runner) Resume(ctx context.Context) error {
-	n := 0
+	n, rescued := 0, 0
 	for cursor := int64(0); ; {
 		page, next, err := r.cfg.Store.FindUnsettled(ctx, cursor, 500)
 		if err != nil {
 			return fmt.Errorf("find reservations waiting for a sync: %w", err)
 		}
+		var args []jobs.Args
 		for _, res := range page {
-			if res.Sync.State != reservation.SyncPending {
-				continue
+			if res.Sync.State == reservation.SyncPending {
+				args = append(args, syncArgs{ReservationID: res.ID, Version: res.Version})
 			}
-			if err := r.jobs.Insert(ctx, syncArgs{ReservationID: res.ID}, nil); err != nil {
-				return err
+		}
+		ins, err := r.jobs.InsertMany(ctx, args)
+		if err != nil {
+			return fmt.Errorf("resume the sync: %w", err)
+		}
+		var rescue []jobs.Args
+		for i, in := range ins {
+			switch a := args[i].(syncArgs); {
+			case !in.Duplicate:
+				n++
+			case in.RunningElsewhere:
+				a.Rescue = in.ID
+				rescue = append(rescue, a)
 			}
-			n++
+		}
+		if ins, err = r.jobs.InsertMany(ctx, rescue); err != nil {
+			return fmt.Errorf("resume the sync: %w", err)
+		}
+		for _, in := range ins {
+			if !in.Duplicate {
+				rescued++
+			}
 		}
 		if next == 0 {
 			break
 		}
 		cursor = next
 	}
-	if n > 0 {
-		r.logger.InfoContext(ctx, "resuming the sync of reservations left pending", "count", n)
+	if n > 0 || rescued > 0 {
+		r.logger.InfoContext(ctx, "resuming the sync of reservations left pending", "count", n, "rescued", rescued)
 	}
 	return r.resumeNotify(ctx)
 }

@@ -18,9 +18,19 @@ import (
 // leaseTTL is how long a sync lease lives without renewal.
 const leaseTTL = 30 * time.Second
 
-// syncArgs is the job that makes Genesys match one reservation.
+// syncArgs is the job that makes Genesys match one reservation at one
+// version. The kind is unique over unfinished jobs (jobs.Kind
+// UniqueUnfinished): a reservation has at most one sync job waiting or
+// running per version, however often its sync is asked for (its events,
+// Resume at a restart, reconciliation); a change made while a job runs has
+// a new version, so it gets a job of its own. Rescue, when set, is the id
+// of a job left running by another job client (a process that died, as
+// far as Resume can tell) that this one carries on without waiting for
+// River's rescue.
 type syncArgs struct {
 	ReservationID string `json:"reservation_id"`
+	Version       int    `json:"version,omitempty"`
+	Rescue        int64  `json:"rescue,omitempty"`
 }
 
 func (syncArgs) Kind() string { return "genesys_sync" }
@@ -113,10 +123,17 @@ func (r *Runner) converge(ctx context.Context, id string, first *reservation.Res
 			}
 			var unknown *genesys.UnknownOutcomeError
 			if errors.As(err, &unknown) {
-				// The next step searches for the callback first, and that
-				// search runs half to all of the lookup window from now:
-				// no need to wait here as well.
-				continue
+				// The next step searches for the callback first. A search
+				// now would find nothing (analytics shows a new callback
+				// only after a delay, and a refused create made none) and
+				// cost a call of the budget per unknown create while a
+				// burst drains: the job steps aside instead, and searches
+				// when River runs it again (behind the jobs waiting, whose
+				// creates need the budget more), an eighth of the
+				// lost-create window from now: the window outlasts
+				// Genesys' analytics delay, and a search before the index
+				// could show the callback is a call spent for nothing.
+				return jobs.Snooze(r.firstSearchWait())
 			}
 			select {
 			case <-ctx.Done():
@@ -187,6 +204,17 @@ func (r *Runner) forget(ctx context.Context, res *reservation.Reservation) (bool
 // LostCreateWindow after that create was sent. Before then a miss is a
 // *searchAgainError.
 func (r *Runner) lookLost(ctx context.Context, q *booking.Queue, res *reservation.Reservation) (*reservation.SyncResult, error) {
+	// Another lookup's query may have covered it since its last search.
+	switch found, settled, wait := r.lostKnown(res.ID); {
+	case found != nil:
+		r.lostCreateDone(res.ID)
+		return found, nil
+	case settled:
+		return nil, nil
+	case wait > 0:
+		r.cfg.Observer.SyncOutcome("adopt", "searching")
+		return nil, &searchAgainError{wait: wait}
+	}
 	found, searched, err := r.lookups.find(ctx, q, res)
 	if err != nil {
 		r.note(ctx, res.ID, "look for an earlier create: "+err.Error())
@@ -238,7 +266,7 @@ func (r *Runner) create(ctx context.Context, res *reservation.Reservation) (bool
 	if _, err := store.RecordSyncAttempt(ctx, res.ID, "create sent, outcome not yet known", true); err != nil {
 		return false, err
 	}
-	r.lostCreateSent(res.ID)
+	r.lostCreateSent(res, q.GenesysQueueID)
 	req := genesys.CreateCallbackRequest{
 		QueueID:               q.GenesysQueueID,
 		CallbackNumbers:       []string{res.CallbackNumber},
