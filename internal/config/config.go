@@ -140,7 +140,7 @@ type Config struct {
 	// (memory_limit; 0: none, or GOMEMLIMIT's): serve sets it with
 	// debug.SetMemoryLimit unless GOMEMLIMIT is set.
 	MemoryLimit int64
-	Webhooks      Webhooks
+	Webhooks    Webhooks
 	// Genesys says how to reach Genesys Cloud, or the built-in simulator.
 	Genesys Genesys
 	SMS     SMS
