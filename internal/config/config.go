@@ -136,11 +136,7 @@ type Config struct {
 	LoginThrottle LoginThrottle
 	Retention     Retention
 	Stream        Stream
-	// MemoryLimit is the Go runtime's soft memory limit in bytes
-	// (memory_limit; 0: none, or GOMEMLIMIT's): serve sets it with
-	// debug.SetMemoryLimit unless GOMEMLIMIT is set.
-	MemoryLimit int64
-	Webhooks    Webhooks
+	Webhooks      Webhooks
 	// Genesys says how to reach Genesys Cloud, or the built-in simulator.
 	Genesys Genesys
 	SMS     SMS
@@ -159,6 +155,10 @@ type Config struct {
 	// Warnings holds one line per setting that is allowed but questionable,
 	// in the same file:line: field: message form as errors.
 	Warnings []string
+	// MemoryLimit is the Go runtime's soft memory limit in bytes
+	// (memory_limit; 0: none, or GOMEMLIMIT's): serve sets it with
+	// debug.SetMemoryLimit unless GOMEMLIMIT is set.
+	MemoryLimit int64
 }
 
 // TLS holds the server's certificate and key files.
