@@ -16,8 +16,9 @@ type ReleaseOptions struct {
 	// so that a thousand leaving over a few seconds make one (default 2 s).
 	Quiet time.Duration
 	// Every is the least time between two releases (default 1 min): each
-	// collects the whole heap and returns every free page, which costs a
-	// few milliseconds of CPU per 100 MiB.
+	// collects the whole heap and returns every free page, holding the
+	// heap's lock meanwhile (7–38 ms for 300 MiB of free heap on a loaded
+	// 2-core machine).
 	Every time.Duration
 	// Free releases the memory (default debug.FreeOSMemory).
 	Free func()
