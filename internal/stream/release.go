@@ -93,6 +93,9 @@ func (h *Hub) ReleaseMemory(ctx context.Context, o ReleaseOptions) error {
 				case <-quiet.C:
 				}
 			}
+			if now = h.readers.Load(); !sharpDrop(h.peak.Load(), now, o.MinDrop) {
+				continue // they came back meanwhile
+			}
 		}
 		now = h.readers.Load()
 		h.peak.Store(now) // the next release needs a drop from here
