@@ -969,7 +969,12 @@ func (b *benchStream) printHeader() {
 	r := b.rep
 	fmt.Fprintf(b.text, "slotline-bench stream — %s, %d CPUs, %s, %s events per fan-out, window %d\n",
 		r.Database, r.CPUs, r.GoVersion, benchCommas(int64(r.Events)), r.Window)
-	fmt.Fprintf(b.text, "(server, subscribers and producer run in this process and share its %d CPUs)\n", r.CPUs)
+	if b.opts.phases["fanout"] || b.opts.phases["latency"] {
+		fmt.Fprintf(b.text, "(fan-out and latency: server, subscribers and producer run in this process and share its %d CPUs)\n", r.CPUs)
+	}
+	if b.opts.phases["memory"] {
+		fmt.Fprintf(b.text, "(memory: the server is a slotline serve child process; its subscribers and clients run in this one)\n")
+	}
 }
 
 func (b *benchStream) printFanOut(f *benchFanOutFigures) {
