@@ -38,6 +38,7 @@ import (
 // What the stream bench measures against, and how it loads the system.
 const (
 	benchStreamTargetRatio = 0.5 // fan-out frames/s as a fraction of the bare broadcast's
+	benchStreamPhases      = "fanout,latency,memory"
 
 	benchStreamProducers = 64                 // goroutines committing events: enough to fill a group commit (storage batches up to 64 writes)
 	benchStreamHubSize   = stream.DefaultRing // the hub's ring, as serve sizes it by default
@@ -89,12 +90,18 @@ type benchStreamOptions struct {
 	window      int
 	ackEvery    int
 	cpuProfile  string
+	// The memory phase: subscribers of a slotline server run as a child
+	// process, how long it waits after they leave, and
+	// the binary.
+	memSubscribers int
+	settle         time.Duration
+	serverBin      string
 }
 
 func parseBenchStreamFlags(args []string, stderr io.Writer) (*benchStreamOptions, error) {
 	o := &benchStreamOptions{}
 	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
-	o.commonFlags.register(fs, "")
+	o.commonFlags.register(fs, benchStreamPhases)
 	fs.StringVar(&o.subList, "subscribers", "100,1000", "comma-separated subscriber `counts` of the fan-out phase; the latency phase uses the smallest")
 	fs.IntVar(&o.events, "events", 5000, "events committed in each fan-out run (and messages in each floor run)")
 	fs.Float64Var(&o.rate, "rate", 500, "events per second committed in the latency phase")
@@ -102,6 +109,9 @@ func parseBenchStreamFlags(args []string, stderr io.Writer) (*benchStreamOptions
 	fs.IntVar(&o.window, "window", 100, "the server's window: frames in flight without an ack, per subscriber")
 	fs.IntVar(&o.ackEvery, "ack-every", 1, "subscribers acknowledge each event (1, the seed's way) or, when more, every `n` events at once with a cumulative ack (up_to)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	fs.IntVar(&o.memSubscribers, "memory-subscribers", 1000, "subscribers of the memory phase, which fans --events out from a slotline server run as a child process and reads its RSS")
+	fs.DurationVar(&o.settle, "settle", time.Minute, "how long after the memory phase's subscribers leave it reads the server's RSS it judges (the target is for 1m)")
+	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the memory phase's server (default: this executable, as slotline-bench serve)")
 	hideFlags(fs, "cpuprofile")
 	if err := app.ParseFlags(fs, args, stderr); err != nil {
 		return nil, err
@@ -131,8 +141,12 @@ func (o *benchStreamOptions) validate() error {
 		return app.UsageError("--window must be from 1 to 10000")
 	case o.ackEvery < 1 || o.ackEvery > o.window:
 		return app.UsageError("--ack-every must be from 1 to --window")
+	case o.memSubscribers < 1 || o.memSubscribers > 5000:
+		return app.UsageError("--memory-subscribers must be from 1 to 5000")
+	case o.settle <= 0:
+		return app.UsageError("--settle must be positive")
 	}
-	return o.commonFlags.check("")
+	return o.commonFlags.check(benchStreamPhases)
 }
 
 // benchStreamReport is every figure of a run; --json prints it.
@@ -148,6 +162,7 @@ type benchStreamReport struct {
 	SharedCPUs bool                       `json:"shared_cpus"`
 	FanOut     []*benchFanOutFigures      `json:"fan_out,omitempty"`
 	Latency    *benchStreamLatencyFigures `json:"latency,omitempty"`
+	Memory     *benchStreamMemoryFigures  `json:"memory,omitempty"`
 }
 
 // benchFanOutFigures are one fan-out run and its floor.
@@ -215,6 +230,23 @@ type benchStream struct {
 
 func (b *benchStream) run(ctx context.Context) error {
 	b.printHeader()
+	return runPhases(ctx, b.opts.phases,
+		phase{"fanout", b.runFanOuts},
+		phase{"latency", func(ctx context.Context) error {
+			l, err := b.runLatency(ctx, slices.Min(b.opts.subscribers))
+			if err != nil {
+				return err
+			}
+			b.rep.Latency = l
+			b.printLatency()
+			return nil
+		}},
+		phase{"memory", b.runMemory},
+	)
+}
+
+// runFanOuts runs a fan-out and its floor for each --subscribers count.
+func (b *benchStream) runFanOuts(ctx context.Context) error {
 	for _, n := range b.opts.subscribers {
 		f, err := b.runFanOut(ctx, n)
 		if err != nil {
@@ -233,12 +265,6 @@ func (b *benchStream) run(ctx context.Context) error {
 		}
 		b.printFanOut(f)
 	}
-	l, err := b.runLatency(ctx, slices.Min(b.opts.subscribers))
-	if err != nil {
-		return fmt.Errorf("latency: %w", err)
-	}
-	b.rep.Latency = l
-	b.printLatency()
 	return nil
 }
 
@@ -943,7 +969,12 @@ func (b *benchStream) printHeader() {
 	r := b.rep
 	fmt.Fprintf(b.text, "slotline-bench stream — %s, %d CPUs, %s, %s events per fan-out, window %d\n",
 		r.Database, r.CPUs, r.GoVersion, benchCommas(int64(r.Events)), r.Window)
-	fmt.Fprintf(b.text, "(server, subscribers and producer run in this process and share its %d CPUs)\n", r.CPUs)
+	if b.opts.phases["fanout"] || b.opts.phases["latency"] {
+		fmt.Fprintf(b.text, "(fan-out and latency: server, subscribers and producer run in this process and share its %d CPUs)\n", r.CPUs)
+	}
+	if b.opts.phases["memory"] {
+		fmt.Fprintf(b.text, "(memory: the server is a slotline serve child process; its subscribers and clients run in this one)\n")
+	}
 }
 
 func (b *benchStream) printFanOut(f *benchFanOutFigures) {

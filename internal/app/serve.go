@@ -60,6 +60,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	for _, w := range cfg.Warnings {
 		logger.Warn("config: " + w)
 	}
+	defer applyMemoryLimit(cfg, getenv, logger)()
 
 	// What a typo breaks, before anything is started or printed: the TLS
 	// files and the listen address, each named by where it was set.
@@ -258,6 +259,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	g.Go(func() error { return gside.listener.Run(gctx) })
 	g.Go(func() error { return gside.hours.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
+	// After a fan-out's subscribers leave, their memory goes back to the
+	// system within seconds rather than minutes (stream.ReleaseOptions).
+	g.Go(func() error { return hub.ReleaseMemory(gctx, stream.ReleaseOptions{}) })
 	g.Go(func() error { return disp.Run(dctx) })
 	g.Go(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
 	g.Go(func() error {

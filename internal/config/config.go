@@ -25,6 +25,7 @@
 //	  per_address: 30/min                    # per source address, any client id; off = no limit
 //	  per_address_burst: 20
 //	retention: {erase_numbers_after: 90d, events: 90d, audit: 365d}   # optional; 0 = keep
+//	memory_limit: 512MiB                    # optional: the Go runtime's soft limit; GOMEMLIMIT beats it; off = none
 //	genesys:                                # optional; absent = sandbox (the built-in simulator)
 //	  mode: live                             # live|sandbox; default live when credentials are given
 //	  region: mypurecloud.com                # a region domain or AWS region name (us-east-1)
@@ -154,6 +155,10 @@ type Config struct {
 	// Warnings holds one line per setting that is allowed but questionable,
 	// in the same file:line: field: message form as errors.
 	Warnings []string
+	// MemoryLimit is the Go runtime's soft memory limit in bytes
+	// (memory_limit; 0: none, or GOMEMLIMIT's): serve sets it with
+	// debug.SetMemoryLimit unless GOMEMLIMIT is set.
+	MemoryLimit int64
 }
 
 // TLS holds the server's certificate and key files.
@@ -304,6 +309,7 @@ func (p *parser) config(root *yaml.Node, c *Config) error {
 		{"retention", onto(&c.Retention, p.retention)},
 		{"genesys", onto(&c.Genesys, p.genesys)},
 		{"stream", onto(&c.Stream, p.stream)},
+		{"memory_limit", into(&c.MemoryLimit, p.memoryLimit)},
 		{"webhooks", onto(&c.Webhooks, p.webhooks)},
 		{"sms", onto(&c.SMS, p.sms)},
 		{"self_service", onto(&c.SelfService, p.selfService)},

@@ -182,6 +182,29 @@ type ack struct {
 	UpTo          json.RawMessage `json:"up_to"`
 }
 
+// queuedAck is an ack as it waits for the send loop: what it names, in a
+// third of ack's size.
+type queuedAck struct {
+	id   string // correlation_id, or id
+	seq  int64  // -1: none
+	upTo int64  // -1: none
+}
+
+// queued returns what a names.
+func (a *ack) queued() queuedAck {
+	q := queuedAck{id: a.CorrelationID, seq: -1, upTo: -1}
+	if q.id == "" {
+		q.id = a.ID
+	}
+	if len(a.Seq) > 0 {
+		_ = json.Unmarshal(a.Seq, &q.seq)
+	}
+	if len(a.UpTo) > 0 {
+		_ = json.Unmarshal(a.UpTo, &q.upTo)
+	}
+	return q
+}
+
 // conn is one connection being served.
 type conn struct {
 	s   *Server
@@ -193,7 +216,7 @@ type conn struct {
 	// Acks pass from the read loop to the send loop through a queue that
 	// wakes the send loop once for all the acks that arrived meanwhile.
 	ackMu   sync.Mutex
-	ackQ    []ack
+	ackQ    []queuedAck
 	ackSig  chan struct{} // an ack is queued
 	ackRoom chan struct{} // the send loop took the queue
 }
@@ -203,7 +226,7 @@ type conn struct {
 func (c *conn) maxQueuedAcks() int { return 2*c.o.Window + 64 }
 
 // pushAck queues an ack for the send loop, waiting while the queue is full.
-func (c *conn) pushAck(ctx context.Context, a ack) error {
+func (c *conn) pushAck(ctx context.Context, a queuedAck) error {
 	for {
 		c.ackMu.Lock()
 		if len(c.ackQ) < c.maxQueuedAcks() {
@@ -224,8 +247,19 @@ func (c *conn) pushAck(ctx context.Context, a ack) error {
 	}
 }
 
-// takeAcks returns the queued acks, leaving spare (emptied) in their place.
-func (c *conn) takeAcks(spare []ack) []ack {
+// keptAcks is the most room for acks a connection keeps between batches:
+// a burst of acks larger than that (up to maxQueuedAcks) gets room of its
+// own, which goes with the burst.
+const keptAcks = 128
+
+// takeAcks returns the queued acks, leaving spare, the slice the previous
+// call returned, in their place: emptied, and dropped when a burst made it
+// larger than keptAcks.
+func (c *conn) takeAcks(spare []queuedAck) []queuedAck {
+	clear(spare) // the ids are garbage now
+	if cap(spare) > keptAcks {
+		spare = nil
+	}
 	c.ackMu.Lock()
 	q := c.ackQ
 	c.ackQ = spare[:0]
@@ -289,7 +323,7 @@ func (s *Server) Serve(ctx context.Context, ws *websocket.Conn, o Options) error
 	// connection); every way out of Serve closes ws, which ends them.
 	readErr := make(chan error, 1)
 	wg.Go(func() { readErr <- c.readLoop(ctx) })
-	wg.Go(func() { c.pingLoop(ctx, cancel) })
+	defer c.startPings(ctx, cancel)()
 	err = c.sendLoop(ctx, after, readErr)
 	cause := context.Cause(ctx)
 	switch {
@@ -479,7 +513,7 @@ func (c *conn) readLoop(ctx context.Context) error {
 				continue
 			}
 		}
-		if err := c.pushAck(ctx, a); err != nil {
+		if err := c.pushAck(ctx, a.queued()); err != nil {
 			return errGone
 		}
 	}
@@ -533,22 +567,51 @@ func truncate(s string) string {
 	return s
 }
 
-func (c *conn) pingLoop(ctx context.Context, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(c.o.PingEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// startPings pings the client every PingEvery, and cancels ctx with
+// errGone when one goes unanswered for IdleTimeout. It runs on a timer
+// rather than a goroutine of its own (a thousand idle subscribers would
+// hold a thousand stacks): each ping runs in the timer's goroutine. stop
+// ends the pings and waits for one in flight.
+func (c *conn) startPings(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		running sync.WaitGroup
+		t       *time.Timer
+	)
+	ping := func() {
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
 			return
-		case <-t.C:
-			pctx, pcancel := context.WithTimeout(context.Background(), c.o.IdleTimeout)
-			err := c.ws.Ping(pctx)
-			pcancel()
-			if err != nil && ctx.Err() == nil {
-				cancel(errGone)
-				return
-			}
 		}
+		running.Add(1)
+		mu.Unlock()
+		defer running.Done()
+		pctx, pcancel := context.WithTimeout(context.Background(), c.o.IdleTimeout)
+		err := c.ws.Ping(pctx)
+		pcancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				cancel(errGone)
+			}
+			return
+		}
+		mu.Lock()
+		if !stopped {
+			t.Reset(c.o.PingEvery)
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	t = time.AfterFunc(c.o.PingEvery, ping)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+		running.Wait()
 	}
 }
 
@@ -585,18 +648,8 @@ func (c *conn) sendLoop(ctx context.Context, after int64, readErr <-chan error) 
 			flush.save(cursor)
 		}
 	}
-	handle := func(a ack) {
-		id := a.CorrelationID
-		if id == "" {
-			id = a.ID
-		}
-		var seq, upTo int64 = -1, -1
-		if len(a.Seq) > 0 {
-			_ = json.Unmarshal(a.Seq, &seq)
-		}
-		if len(a.UpTo) > 0 {
-			_ = json.Unmarshal(a.UpTo, &upTo)
-		}
+	handle := func(a queuedAck) {
+		id, seq, upTo := a.id, a.seq, a.upTo
 		found := false
 		for _, p := range pending {
 			if p.seq <= upTo {
@@ -616,7 +669,7 @@ func (c *conn) sendLoop(ctx context.Context, after int64, readErr <-chan error) 
 		}
 	}
 	var slowSince time.Time
-	var spare []ack
+	var spare []queuedAck
 	for {
 		select {
 		case err := <-readErr:

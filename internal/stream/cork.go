@@ -11,15 +11,27 @@ import (
 // out, and sends them together when the batch ends: the WebSocket library
 // flushes every message, which would otherwise cost a system call (and a
 // TCP segment) per frame.
+//
+// A Cork holds a buffer only while corked: it takes one from a pool shared
+// by every connection when the batch's first write comes and gives it back
+// when the batch ends, so that a thousand idle subscribers hold no
+// buffers, and those of a fan-out stay in use by the connections writing.
 type Cork struct {
 	net.Conn
 	mu     sync.Mutex
 	corked bool
-	buf    []byte
+	buf    *[]byte // from corkPool while corked and written to; nil otherwise
 }
 
-// corkLimit is the most a Cork holds before it writes anyway.
+// corkLimit is the most a Cork holds before it writes anyway: the size of
+// the pooled buffers.
 const corkLimit = 64 << 10
+
+// corkPool holds the buffers of the connections not corked now.
+var corkPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, corkLimit)
+	return &b
+}}
 
 // Write sends p, or holds it while corked.
 func (c *Cork) Write(p []byte) (int, error) {
@@ -28,26 +40,28 @@ func (c *Cork) Write(p []byte) (int, error) {
 	if !c.corked {
 		return c.Conn.Write(p)
 	}
-	c.buf = append(c.buf, p...)
-	if len(c.buf) < corkLimit {
-		return len(p), nil
+	if c.buf == nil {
+		c.buf = corkPool.Get().(*[]byte)
 	}
-	if err := c.flushLocked(); err != nil {
-		return 0, err
+	if len(*c.buf)+len(p) > cap(*c.buf) {
+		if err := c.sendLocked(); err != nil {
+			return 0, err
+		}
+		if len(p) >= cap(*c.buf) {
+			return c.Conn.Write(p) // larger than the buffer: as it is
+		}
 	}
+	*c.buf = append(*c.buf, p...)
 	return len(p), nil
 }
 
-func (c *Cork) flushLocked() error {
-	if len(c.buf) == 0 {
+// sendLocked writes what is held, keeping the buffer.
+func (c *Cork) sendLocked() error {
+	if c.buf == nil || len(*c.buf) == 0 {
 		return nil
 	}
-	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > 4*corkLimit {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
-	}
+	_, err := c.Conn.Write(*c.buf)
+	*c.buf = (*c.buf)[:0]
 	return err
 }
 
@@ -61,7 +75,8 @@ func (c *Cork) cork() {
 	c.mu.Unlock()
 }
 
-// uncork sends what was held and stops holding.
+// uncork sends what was held, stops holding and gives the buffer back to
+// the pool.
 func (c *Cork) uncork() error {
 	if c == nil {
 		return nil
@@ -69,7 +84,12 @@ func (c *Cork) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	return c.flushLocked()
+	err := c.sendLocked()
+	if c.buf != nil {
+		corkPool.Put(c.buf)
+		c.buf = nil
+	}
+	return err
 }
 
 // CorkWriter wraps the ResponseWriter of a WebSocket upgrade so that the

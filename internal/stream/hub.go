@@ -70,6 +70,10 @@ type Hub struct {
 	// hub only follows the log's head and keeps no events (the memory and
 	// the encoding of a ring are spent only when there is fan-out to do).
 	readers atomic.Int64
+	// peak is the most readers since the last memory release (see
+	// ReleaseMemory), and left is poked each time a reader detaches.
+	peak atomic.Int64
+	left chan struct{}
 }
 
 // DefaultRing is how many events a hub keeps by default: each costs about
@@ -88,7 +92,7 @@ func NewHub(store Log, logger *slog.Logger, size int) *Hub {
 	if size <= 0 {
 		size = DefaultRing
 	}
-	return &Hub{store: store, logger: logger, size: size, changed: make(chan struct{}), ready: make(chan struct{})}
+	return &Hub{store: store, logger: logger, size: size, changed: make(chan struct{}), ready: make(chan struct{}), left: make(chan struct{}, 1)}
 }
 
 // Run tails the log until ctx is done.
@@ -176,10 +180,11 @@ func (h *Hub) skip(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.ring, h.first = nil, 0 // the last reader has gone: the ring's memory goes too
 	if last <= h.head {
 		return nil
 	}
-	h.head, h.ring, h.first = last, nil, 0
+	h.head = last
 	close(h.changed)
 	h.changed = make(chan struct{})
 	return nil
@@ -215,8 +220,22 @@ func encode(ev *reservation.StoredEvent, at time.Time, scratch []byte) (*Item, [
 // while a hub has readers it keeps the newest events in its ring, so that
 // they read from memory rather than from the database.
 func (h *Hub) Attach() (detach func()) {
-	h.readers.Add(1)
-	return func() { h.readers.Add(-1) }
+	n := h.readers.Add(1)
+	for {
+		if p := h.peak.Load(); p >= n || h.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.readers.Add(-1)
+			select {
+			case h.left <- struct{}{}:
+			default:
+			}
+		})
+	}
 }
 
 // Head returns the last sequence number read, after Run has started.
