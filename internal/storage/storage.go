@@ -72,6 +72,8 @@ type Store struct {
 	hooksMu   sync.Mutex                  // serializes OnEvents
 	// auditKey signs and checks the audit log's checkpoints (SetAuditKey).
 	auditKey atomic.Pointer[[]byte]
+	// endpoints0 is LogEndpoints' cache (PostgreSQL).
+	endpoints0 endpointCache
 }
 
 // Options tune Open.
@@ -442,6 +444,15 @@ type Tx struct {
 	after []func()
 	// numbered run once the events are numbered (OnNumbered).
 	numbered []func(ctx context.Context, events []reservation.Event) error
+	// PostgreSQL: the deliveries of the events (InsertEventDeliveries),
+	// with the place of each one's event in events; whether the
+	// transaction changes a webhook endpoint, and the endpoints' generation
+	// its deliveries were made at (LogEndpoints).
+	deliveries     []*Delivery
+	deliveryEvents []int
+	bumpWebhooks   bool
+	webhooksSeen   bool
+	webhookGen     int64
 }
 
 // OnNumbered arranges for fn to run in this transaction once its events

@@ -261,9 +261,16 @@ func (s *Store) txOncePG(fn func(tx *Tx) error) error {
 	}
 	if err != nil {
 		// Also when the pipelined COMMIT failed: a rollback outside a
-		// transaction only draws a warning.
+		// transaction only draws a warning. The endpoints LogEndpoints
+		// kept may be why (another process changed one): read them again.
 		_ = ptx.Rollback(ctx)
+		if retryable(err) {
+			s.endpoints0.drop()
+		}
 		return err
+	}
+	if tx.bumpWebhooks {
+		s.endpoints0.drop()
 	}
 	s.afterCommit(tx)
 	return nil
