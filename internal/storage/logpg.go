@@ -157,7 +157,8 @@ func (tx *Tx) numberLog(h pgLogHead) error {
 // commitPG writes tx's log and commits it (see above). It returns nil
 // only once the commit has succeeded; on an error the caller rolls back.
 func (s *Store) commitPG(ctx context.Context, tx *Tx, pe pgTxExec) error {
-	logged := len(tx.events) > 0 || len(tx.audits) > 0
+	// An endpoint change moves the generation even without a log entry.
+	logged := len(tx.events) > 0 || len(tx.audits) > 0 || tx.bumpWebhooks
 	var h pgLogHead
 	if logged && len(tx.numbered) > 0 {
 		if err := tx.queryRow(ctx, pgLogSQL, tx.logArgs()...).Scan(&h.eventSeq, &h.auditSeq, &h.auditHash, &h.newHash); err != nil {
