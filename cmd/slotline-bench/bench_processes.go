@@ -53,6 +53,13 @@ type benchProcessesRun struct {
 	MachineCPUus  float64 `json:"machine_cpu_us_per_admission"`
 	// FloorRatio is the rate ÷ the one-process rate of this run.
 	FloorRatio float64 `json:"floor_ratio"`
+	// The servers' backends, sampled every 10 ms during the load: on
+	// average how many waited for a lock (the log head's row, a slot's),
+	// and how many sat idle in a transaction (waiting for the process's
+	// next statement).
+	LockWaiters  float64 `json:"lock_waiters"`
+	IdleInTx     float64 `json:"idle_in_transaction"`
+	BackendsSeen float64 `json:"backends"`
 }
 
 // runProcesses runs the phase (PostgreSQL only: serve processes share one
@@ -155,9 +162,14 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 	}
 	var worker atomic.Int64
 	more := benchDuring(b.opts.duration)
+	sctx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan benchBackendSamples, 1)
+	go func() { sampled <- b.sampleBackends(sctx, app) }()
 	res, err := benchLoad(ctx, b.opts.clients, more, func(ctx context.Context) error {
 		return apis[int(worker.Add(1))%n].create(ctx)
 	})
+	stopSampling()
+	samples := <-sampled
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +178,11 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 		return nil, err
 	}
 	run := &benchProcessesRun{Processes: n, benchRateFigures: *res.figures()}
+	if samples.n > 0 {
+		run.LockWaiters = float64(samples.lock) / float64(samples.n)
+		run.IdleInTx = float64(samples.idle) / float64(samples.n)
+		run.BackendsSeen = float64(samples.all) / float64(samples.n)
+	}
 	if res.ok > 0 {
 		per := func(a, b time.Duration) float64 { return float64(b-a) / float64(time.Microsecond) / float64(res.ok) }
 		run.ServerCPUus = per(cpu0.server, cpu1.server)
@@ -183,6 +200,39 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 		}
 	}
 	return run, nil
+}
+
+// benchBackendSamples are the sums of sampleBackends' n samples.
+type benchBackendSamples struct{ n, lock, idle, all int64 }
+
+// sampleBackends reads, every 10 ms until ctx is done, how many of the
+// backends whose application_name is app wait for a lock and how many are
+// idle in a transaction. A failed read ends the sampling (the figures then
+// cover what was read).
+func (b *bench) sampleBackends(ctx context.Context, app string) benchBackendSamples {
+	var s benchBackendSamples
+	conn, err := pgx.Connect(ctx, b.dbs.pgURL.String())
+	if err != nil {
+		return s
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return s
+		case <-tick.C:
+		}
+		var lock, idle, all int64
+		err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),
+			count(*) FILTER (WHERE state = 'idle in transaction'), count(*)
+			FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&lock, &idle, &all)
+		if err != nil {
+			return s
+		}
+		s.n, s.lock, s.idle, s.all = s.n+1, s.lock+lock, s.idle+idle, s.all+all
+	}
 }
 
 // benchProcsCPU is the processes phase's CPU time read at one moment.
@@ -287,9 +337,10 @@ func (b *bench) printProcessesRun(r *benchProcessesRun) {
 	if b.text == nil {
 		return
 	}
-	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  %.2f× one process; CPU per admission: servers %.0f µs, database %.0f µs, machine %.0f µs\n",
+	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  %.2f× one process; CPU per admission: servers %.0f µs, database %.0f µs, machine %.0f µs;"+
+		" backends waiting on a lock %.2f, idle in transaction %.2f (of %.1f)\n",
 		"procs", fmt.Sprintf("POST, %d serve process(es)", r.Processes), benchCommas(int64(r.PerSec)), benchLatency(&r.benchRateFigures),
-		r.FloorRatio, r.ServerCPUus, r.DatabaseCPUus, r.MachineCPUus)
+		r.FloorRatio, r.ServerCPUus, r.DatabaseCPUus, r.MachineCPUus, r.LockWaiters, r.IdleInTx, r.BackendsSeen)
 	b.printFailures(&r.benchRateFigures)
 }
 

@@ -40,6 +40,11 @@ func TestBenchProcesses(t *testing.T) {
 				i, r.ServerCPUus, r.DatabaseCPUus, r.MachineCPUus)
 		}
 	}
+	for i, r := range f.Runs {
+		if r.BackendsSeen < 0 || r.LockWaiters < 0 || r.IdleInTx < 0 || r.LockWaiters+r.IdleInTx > r.BackendsSeen {
+			t.Errorf("run %d: %.2f backends waiting on a lock and %.2f idle in a transaction of %.2f", i, r.LockWaiters, r.IdleInTx, r.BackendsSeen)
+		}
+	}
 	if f.Runs[0].FloorRatio != 1 || f.Ratio != f.Runs[1].PerSec/f.Runs[0].PerSec || f.Pass != (f.Ratio >= f.TargetRatio) {
 		t.Errorf("ratios: first %.3f, result %.3f (pass %v); want 1 and the second's rate ÷ the first's against %.2f",
 			f.Runs[0].FloorRatio, f.Ratio, f.Pass, f.TargetRatio)
