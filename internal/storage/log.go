@@ -68,7 +68,8 @@ func (s *idSource) next(n int) []byte {
 // sequence numbers (Seq is 0): those are handed out under the log-head
 // lock at the very end, so that they follow commit order, and hooks run
 // before it, outside the lock. A step that needs the numbers, or must be
-// ordered with changes other processes commit, goes in tx.OnNumbered. An
+// ordered with changes other processes commit, goes in tx.OnNumbered (or,
+// for webhook deliveries, uses LogEndpoints and InsertEventDeliveries). An
 // error rolls the transaction back; the writes are then retried one
 // transaction each, so a hook must be safe to run again, and must not call
 // the Store's write methods. Hooks add their own rows through the store's
