@@ -48,7 +48,7 @@ import (
 
 // What the bench measures against, and how it loads the system.
 const (
-	benchAllPhases = "floor,store,admission,admission-http,http,memory"
+	benchAllPhases = "floor,store,admission,admission-http,processes,http,memory"
 
 	benchTargetStoreRatio = 0.35 // store admissions/s as a fraction of the floor's tx/s
 	benchTargetHTTPRate   = 2500 // POST /api/v2/callbacks per second, on SQLite
@@ -128,6 +128,7 @@ type benchOptions struct {
 	rounds       int
 	reservations int
 	subscribers  int
+	processes    int
 	serverBin    string
 	cpuProfile   string
 	memProfile   string
@@ -142,6 +143,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.IntVar(&o.rounds, "rounds", 1, "rounds of the admission phase: each runs rules off then on, on fresh databases; the figure is the median round's ratio (on a busy machine, more rounds)")
 	fs.IntVar(&o.reservations, "reservations", 100_000, "reservations the server holds when the memory phase reads its RSS")
 	fs.IntVar(&o.subscribers, "subscribers", 1, "event-stream subscribers following (and acking) every event during the memory phase")
+	fs.IntVar(&o.processes, "processes", 3, "the processes phase (PostgreSQL) runs 1, 2, … `N` serve processes on one database, the clients split between them")
 	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable, as slotline-bench serve)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file`; the server then runs in this process so the profile covers it")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` after the memory phase; the server then runs in this process")
@@ -162,6 +164,8 @@ func (o *benchOptions) validate() error {
 		return app.UsageError("--reservations must not be negative")
 	case o.subscribers < 0:
 		return app.UsageError("--subscribers must not be negative")
+	case o.processes < 1 || o.processes > 8:
+		return app.UsageError("--processes must be from 1 to 8")
 	}
 	return o.commonFlags.check(benchAllPhases)
 }
@@ -218,7 +222,7 @@ type bench struct {
 func (b *bench) run(ctx context.Context) error {
 	b.printHeader()
 	if err := runPhases(ctx, b.opts.phases, phase{"floor", b.runFloor}, phase{"store", b.runStore},
-		phase{"admission", b.runAdmission}, phase{"admission-http", b.runAdmissionHTTP}); err != nil {
+		phase{"admission", b.runAdmission}, phase{"admission-http", b.runAdmissionHTTP}, phase{"processes", b.runProcesses}); err != nil {
 		return err
 	}
 	if b.opts.phases["http"] || b.opts.phases["memory"] {
@@ -1166,6 +1170,8 @@ type benchReport struct {
 	// AdmissionHTTP the same through the API.
 	Admission     *benchAdmissionFigures `json:"admission,omitempty"`
 	AdmissionHTTP *benchAdmissionFigures `json:"admission_http,omitempty"`
+	// Processes is the processes phase (bench_processes.go).
+	Processes *benchProcessesFigures `json:"processes,omitempty"`
 }
 
 // benchRateFigures are a load run's throughput and latency.

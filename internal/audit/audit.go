@@ -38,6 +38,21 @@ type Entry struct {
 // ComputeHash returns the hash of e's fields chained to e.PrevHash. At is
 // taken at microsecond precision, which is what storage keeps.
 func (e *Entry) ComputeHash() string {
+	sum := sha256.Sum256(e.hashInput(e.Seq, e.PrevHash))
+	return hex.EncodeToString(sum[:])
+}
+
+// HashMiddle returns the part of what ComputeHash hashes that lies between
+// the sequence number and the previous hash: the hash of e is the SHA-256
+// of `{"seq":` + the decimal Seq + HashMiddle() + PrevHash + `"}`. A
+// database that hands out the sequence numbers can so extend the chain
+// itself, in the statement that takes its head, without a round trip.
+func (e *Entry) HashMiddle() string {
+	b := e.hashInput(0, "")
+	return string(b[len(`{"seq":0`) : len(b)-len(`"}`)])
+}
+
+func (e *Entry) hashInput(seq int64, prev string) []byte {
 	b, _ := json.Marshal(struct {
 		Seq     int64  `json:"seq"`
 		At      int64  `json:"at"`
@@ -47,9 +62,8 @@ func (e *Entry) ComputeHash() string {
 		Outcome string `json:"outcome"`
 		Detail  string `json:"detail"`
 		Prev    string `json:"prev"`
-	}{e.Seq, e.At.UnixMicro(), e.Actor, e.Action, e.Target, e.Outcome, e.Detail, e.PrevHash})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	}{seq, e.At.UnixMicro(), e.Actor, e.Action, e.Target, e.Outcome, e.Detail, prev})
+	return b
 }
 
 // Seal sets e's sequence number, previous hash and hash, following prev

@@ -68,7 +68,8 @@ func (s *idSource) next(n int) []byte {
 // sequence numbers (Seq is 0): those are handed out under the log-head
 // lock at the very end, so that they follow commit order, and hooks run
 // before it, outside the lock. A step that needs the numbers, or must be
-// ordered with changes other processes commit, goes in tx.OnNumbered. An
+// ordered with changes other processes commit, goes in tx.OnNumbered (or,
+// for webhook deliveries, uses LogEndpoints and InsertEventDeliveries). An
 // error rolls the transaction back; the writes are then retried one
 // transaction each, so a hook must be safe to run again, and must not call
 // the Store's write methods. Hooks add their own rows through the store's
@@ -137,19 +138,18 @@ func (s *Store) appendLog(_ context.Context, tx *Tx, events []pendingEvent, entr
 	return nil
 }
 
-// flushLog writes the transaction's events and audit entries. It locks the
-// log-head row as the very last step before commit: sequence numbers are
-// therefore handed out in commit order, and a reader that has seen event N
-// can never later find a committed event below N. Taking the lock last also
-// keeps it held for the shortest time, and never before a row lock of a
-// write (no lock-order deadlocks between processes).
+// flushLog writes the transaction's events and audit entries on SQLite
+// (PostgreSQL's are commitPG's, logpg.go). It reads the log head as the
+// very last step before commit, under the one writer's lock: sequence
+// numbers are therefore handed out in commit order, and a reader that has
+// seen event N can never later find a committed event below N.
 func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 	if len(tx.events) == 0 && len(tx.audits) == 0 {
 		return nil
 	}
 	var eventSeq, auditSeq int64
 	var auditHash string
-	err := tx.queryRow(ctx, "SELECT event_seq, audit_seq, audit_hash FROM log_head WHERE id = 1"+s.forUpdate()).
+	err := tx.queryRow(ctx, "SELECT event_seq, audit_seq, audit_hash FROM log_head WHERE id = 1").
 		Scan(&eventSeq, &auditSeq, &auditHash)
 	if err != nil {
 		return fmt.Errorf("lock log head: %w", err)
@@ -184,19 +184,12 @@ func (s *Store) flushLog(ctx context.Context, tx *Tx) error {
 		return err
 	}
 	if len(tx.numbered) > 0 {
-		evs := make([]reservation.Event, len(tx.events))
-		for i := range tx.events {
-			evs[i] = tx.events[i].Event
-		}
+		evs := tx.publicEvents()
 		for _, fn := range tx.numbered {
 			if err := fn(ctx, evs); err != nil {
 				return err
 			}
 		}
-	}
-	if s.pool != nil && len(tx.events) > 0 {
-		// Wake the stream readers of every process at commit.
-		return tx.execLater(ctx, wrapErr("notify"), "SELECT pg_notify('"+eventsChannel+"', $1)", strconv.FormatInt(eventSeq, 10))
 	}
 	return nil
 }

@@ -57,10 +57,8 @@ func (s *Store) capacityLock(ctx context.Context, tx *Tx, queueID string, exclus
 	if exclusive {
 		fn = "pg_advisory_xact_lock"
 	}
-	if _, err := tx.exec(ctx, "SELECT "+fn+"("+capacityLockKey+")", queueID); err != nil {
-		return fmt.Errorf("capacity lock: %w", err)
-	}
-	return nil
+	// Deferred, like the number's lock: taken before what follows it.
+	return tx.execLater(ctx, wrapErr("capacity lock"), "SELECT "+fn+"("+capacityLockKey+")", queueID)
 }
 
 func (s *Store) overridesIn(ctx context.Context, ex execer, queueID string, from, to time.Time) ([]*reservation.Override, error) {

@@ -72,6 +72,8 @@ type Store struct {
 	hooksMu   sync.Mutex                  // serializes OnEvents
 	// auditKey signs and checks the audit log's checkpoints (SetAuditKey).
 	auditKey atomic.Pointer[[]byte]
+	// endpoints0 is LogEndpoints' cache (PostgreSQL).
+	endpoints0 endpointCache
 }
 
 // Options tune Open.
@@ -442,16 +444,25 @@ type Tx struct {
 	after []func()
 	// numbered run once the events are numbered (OnNumbered).
 	numbered []func(ctx context.Context, events []reservation.Event) error
+	// PostgreSQL: the deliveries of the events (InsertEventDeliveries),
+	// with the place of each one's event in events; whether the
+	// transaction changes a webhook endpoint, and the endpoints' generation
+	// its deliveries were made at (LogEndpoints).
+	deliveries     []*Delivery
+	deliveryEvents []int
+	bumpWebhooks   bool
+	webhooksSeen   bool
+	webhookGen     int64
 }
 
 // OnNumbered arranges for fn to run in this transaction once its events
 // are numbered, under the log-head lock, just before the commit, with the
 // transaction's events (their Seq set). An event hook uses it for what must
-// see every change committed before its events' numbers: the webhook
-// dispatcher reads the enabled endpoints there, so that an endpoint
-// created, disabled or deleted by another process is ordered with the
-// events like any other change. Keep it short: it holds the lock that every
-// write of every process takes last.
+// see every change committed before its events' numbers. It costs a round
+// trip to the database while the lock that every write of every process
+// takes last is held (on PostgreSQL the log is otherwise written and
+// committed in one pipeline): prefer what needs no such step, as the
+// webhook dispatcher does with LogEndpoints and InsertEventDeliveries.
 func (t *Tx) OnNumbered(fn func(ctx context.Context, events []reservation.Event) error) {
 	t.numbered = append(t.numbered, fn)
 }

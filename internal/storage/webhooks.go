@@ -108,6 +108,7 @@ func jsonList(v []string) string {
 }
 
 func (s *Store) saveEndpoint(ctx context.Context, tx *Tx, e *Endpoint, insert bool) error {
+	tx.bumpWebhooks = true
 	args := []any{e.ID, e.ClientID, e.Name, e.URL, e.ContentType, boolInt(e.Enabled), jsonList(e.EventTypes), jsonList(e.QueueIDs),
 		boolInt(e.IncludeNumbers), e.Secret, e.PreviousSecret, syncMicros(e.PreviousUntil), e.DisabledReason,
 		syncMicros(e.FailingSince), micros(e.CreatedAt), micros(e.UpdatedAt)}
@@ -231,6 +232,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string, w reservation.Wri
 		if err != nil {
 			return err
 		}
+		tx.bumpWebhooks = true
 		if err := tx.execLater(ctx, wrapErr("delete webhook endpoint"), "DELETE FROM webhook_endpoints WHERE id = $1", id); err != nil {
 			return err
 		}

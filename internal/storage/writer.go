@@ -206,29 +206,18 @@ func (s *Store) txRetry(fn func(tx *Tx) error) error {
 // last), and commits. Statements run with the writer's own context: a
 // caller that goes away does not abort a batch others share.
 func (s *Store) txOnce(fn func(tx *Tx) error) error {
-	ctx := s.ctx
-	var tx *Tx
-	var commit func() error
 	if s.pool != nil {
-		ptx, err := s.pool.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer ptx.Rollback(ctx)
-		tx = &Tx{execer: pgTxExec{tx: ptx, st: &pgState{}}, driver: ptx}
-		commit = func() error { return ptx.Commit(ctx) }
-	} else {
-		// Close stops the writer before it cancels s.ctx: nothing is lost
-		// by running the transaction with a context that is never done.
-		ctx = context.WithoutCancel(ctx)
-		stx, err := s.wdb.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer stx.Rollback()
-		tx = &Tx{execer: sqlTxExec{stx, ctx}, driver: stx}
-		commit = stx.Commit
+		return s.txOncePG(fn)
 	}
+	// Close stops the writer before it cancels s.ctx: nothing is lost by
+	// running the transaction with a context that is never done.
+	ctx := context.WithoutCancel(s.ctx)
+	stx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer stx.Rollback()
+	tx := &Tx{execer: sqlTxExec{stx, ctx}, driver: stx}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -238,17 +227,62 @@ func (s *Store) txOnce(fn func(tx *Tx) error) error {
 	if err := s.flushLog(ctx, tx); err != nil {
 		return err
 	}
-	if err := tx.flushDeferred(ctx); err != nil { // PostgreSQL's batched statements
-		return err
-	}
-	if err := commit(); err != nil {
+	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.afterCommit(tx)
+	return nil
+}
+
+// txOncePG is txOnce on PostgreSQL: the log, the NOTIFY and the COMMIT
+// travel in one pipeline after the transaction's own statements
+// (commitPG), so the transaction ends without a round trip of its own.
+func (s *Store) txOncePG(fn func(tx *Tx) error) error {
+	ctx := s.ctx
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	// Released idle after the COMMIT, or after the rollback; the pool
+	// closes a connection left in a transaction.
+	defer conn.Release()
+	ptx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	pe := pgTxExec{tx: ptx, st: &pgState{}}
+	tx := &Tx{execer: pe, driver: ptx}
+	err = fn(tx)
+	if err == nil {
+		err = s.runHooks(ctx, tx)
+	}
+	if err == nil {
+		err = s.commitPG(ctx, tx, pe)
+	}
+	if err != nil {
+		// Also when the pipelined COMMIT failed: a rollback outside a
+		// transaction only draws a warning. The endpoints LogEndpoints
+		// kept may be why (another process changed one): read them again.
+		_ = ptx.Rollback(ctx)
+		if retryable(err) {
+			s.endpoints0.drop()
+		}
+		return err
+	}
+	if tx.bumpWebhooks {
+		s.endpoints0.drop()
+	}
+	s.afterCommit(tx)
+	return nil
+}
+
+// afterCommit tells the store's readers and tx's AfterCommit functions
+// that tx has committed.
+func (s *Store) afterCommit(tx *Tx) {
 	if len(tx.events) > 0 {
 		s.committed.fire()
 	}
 	tx.runAfterCommit()
-	return nil
 }
 
 // sqlTxExec runs statements in a SQLite transaction (the connection keeps

@@ -38,8 +38,8 @@ var DefaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * 
 
 // DispatchStore is what the dispatcher reads and writes.
 type DispatchStore interface {
-	EnabledEndpoints(ctx context.Context, tx *storage.Tx) ([]*storage.Endpoint, error)
-	InsertDeliveries(ctx context.Context, tx *storage.Tx, ds []*storage.Delivery) error
+	LogEndpoints(ctx context.Context, tx *storage.Tx) ([]*storage.Endpoint, error)
+	InsertEventDeliveries(ctx context.Context, tx *storage.Tx, ds []*storage.Delivery, events []int) error
 	EndpointsWithDue(ctx context.Context, now time.Time) ([]string, error)
 	HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (*storage.Lease, error)
 	FindEndpoint(ctx context.Context, id string) (*storage.Endpoint, error)
@@ -173,26 +173,22 @@ func (sweepArgs) Kind() string { return "webhook_sweep" }
 // OnEvents is the dispatcher's store event hook: it makes one delivery per
 // event and matching enabled endpoint in the event's own transaction, and
 // once that commits asks Run to start a delivery job for each endpoint
-// concerned. The endpoints are read once the events are numbered, under
-// the log-head lock (tx.OnNumbered), where every endpoint change of every
-// process is ordered with the events: an endpoint sees every event after
-// its creation and none after it was disabled or deleted.
+// concerned. The endpoints are those of the moment the events are
+// numbered (storage's LogEndpoints, checked under the log-head lock), where
+// every endpoint change of every process is ordered with the events: an
+// endpoint sees every event after its creation and none after it was
+// disabled or deleted.
 // Starting the job after the commit, from Run, keeps the job queue's
 // insert out of the writer's path; a process that dies in between leaves
 // its deliveries due, and the sweep (every 30 s, and at start) finds them.
-func (d *Dispatcher) OnEvents(_ context.Context, tx *storage.Tx, _ []reservation.Event) error {
-	tx.OnNumbered(func(ctx context.Context, events []reservation.Event) error { return d.record(ctx, tx, events) })
-	return nil
-}
-
-// record makes the deliveries of numbered events.
-func (d *Dispatcher) record(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
-	eps, err := d.cfg.Store.EnabledEndpoints(ctx, tx)
+func (d *Dispatcher) OnEvents(ctx context.Context, tx *storage.Tx, events []reservation.Event) error {
+	eps, err := d.cfg.Store.LogEndpoints(ctx, tx)
 	if err != nil || len(eps) == 0 {
 		return err
 	}
 	now := d.cfg.Now()
 	var ds []*storage.Delivery
+	var places []int // of each delivery's event in events
 	var touched []string
 	all := map[string]bool{}
 	for _, ep := range eps {
@@ -200,7 +196,7 @@ func (d *Dispatcher) record(ctx context.Context, tx *storage.Tx, events []reserv
 			all[ep.ClientID] = d.cfg.SeesAll != nil && d.cfg.SeesAll(ep.ClientID)
 		}
 	}
-	for _, ev := range events {
+	for i, ev := range events {
 		for _, ep := range eps {
 			if ev.Webhook != nil && ev.Webhook.EndpointID == ep.ID {
 				continue // never tell an endpoint about itself
@@ -211,8 +207,9 @@ func (d *Dispatcher) record(ctx context.Context, tx *storage.Tx, events []reserv
 			if !ep.Wants(ev.Type, ev.QueueID) || (ev.Type == reservation.EventWebhookPing) {
 				continue
 			}
-			ds = append(ds, &storage.Delivery{ID: NewDeliveryID(), EndpointID: ep.ID, EventSeq: ev.Seq, EventType: ev.Type,
+			ds = append(ds, &storage.Delivery{ID: NewDeliveryID(), EndpointID: ep.ID, EventType: ev.Type,
 				NextAttemptAt: now, CreatedAt: now})
+			places = append(places, i)
 			if !slices.Contains(touched, ep.ID) {
 				touched = append(touched, ep.ID)
 			}
@@ -221,7 +218,7 @@ func (d *Dispatcher) record(ctx context.Context, tx *storage.Tx, events []reserv
 	if len(ds) == 0 {
 		return nil
 	}
-	if err := d.cfg.Store.InsertDeliveries(ctx, tx, ds); err != nil {
+	if err := d.cfg.Store.InsertEventDeliveries(ctx, tx, ds, places); err != nil {
 		return err
 	}
 	tx.AfterCommit(func() { d.wake(touched) })
