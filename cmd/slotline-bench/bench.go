@@ -228,7 +228,10 @@ func (b *bench) run(ctx context.Context) error {
 }
 
 // runFloor measures single-row insert transactions on the same backend,
-// opened with the same settings as the store.
+// opened with the same settings as the store, then the group-commit floor:
+// the same single-row inserts from as many clients as the store phase
+// has, committed together as the store's writer commits its writes
+// (bench_floors.go).
 func (b *bench) runFloor(ctx context.Context) error {
 	dsn, err := b.dbs.fresh(ctx, "floor")
 	if err != nil {
@@ -245,6 +248,26 @@ func (b *bench) runFloor(ctx context.Context) error {
 		return err
 	}
 	b.rep.Floor = res.figures()
+
+	gdsn, err := b.dbs.fresh(ctx, "group-floor")
+	if err != nil {
+		return err
+	}
+	g, err := startBenchGroupFloor(ctx, gdsn)
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+	fmt.Fprintf(b.progress, "group-commit floor: %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	gres, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), g.insert)
+	if err != nil {
+		return err
+	}
+	gf := &benchGroupFloorFigures{benchRateFigures: *gres.figures(), Clients: b.opts.clients, MaxRows: benchGroupMax, Commits: g.commits.Load()}
+	if gf.Commits > 0 {
+		gf.RowsPerCommit = float64(g.rows.Load()) / float64(gf.Commits)
+	}
+	b.rep.GroupFloor = gf
 	b.printFloor()
 	return nil
 }
@@ -255,7 +278,7 @@ func (b *bench) runStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := storage.Open(ctx, dsn, storage.Options{})
+	st, err := openBenchStore(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -276,10 +299,17 @@ func (b *bench) runStore(ctx context.Context) error {
 		return err
 	}
 	b.rep.Store = &benchStoreFigures{benchRateFigures: *res.figures(), TargetFloorRatio: benchTargetStoreRatio}
+	if b.rep.Store.SyncJobs, err = st.syncJobs(ctx); err != nil {
+		return err
+	}
 	if f := b.rep.Floor; f != nil && f.PerSec > 0 {
 		ratio := b.rep.Store.PerSec / f.PerSec
 		pass := ratio >= benchTargetStoreRatio
 		b.rep.Store.FloorRatio, b.rep.Store.Pass = &ratio, &pass
+	}
+	if g := b.rep.GroupFloor; g != nil && g.PerSec > 0 {
+		ratio := b.rep.Store.PerSec / g.PerSec
+		b.rep.Store.GroupFloorRatio = &ratio
 	}
 	b.printStore()
 	return nil
@@ -384,9 +414,21 @@ func (b *bench) startServer(ctx context.Context, hc *http.Client, cfgPath, dsn s
 	return startChildServer(ctx, hc, bin, args)
 }
 
-// runHTTP measures GET /healthz (the floor) and then POST
-// /api/v2/callbacks, with the same clients for the same time.
+// runHTTP measures the trivial server's floor (the same creates, over
+// the same loopback from the same clients, to a handler that only reads
+// and answers), GET /healthz and then POST /api/v2/callbacks, with the
+// same clients for the same time.
 func (b *bench) runHTTP(ctx context.Context, api *benchAPI) error {
+	ts, err := startBenchTrivialServer()
+	if err != nil {
+		return err
+	}
+	trivialAPI := &benchAPI{hc: api.hc, base: ts.base, token: api.token, run: benchRandomHex(4), grid: api.grid}
+	fmt.Fprintf(b.progress, "http: trivial server floor, %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	trivial, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), trivialAPI.create)
+	if err = errors.Join(err, ts.stop()); err != nil {
+		return err
+	}
 	fmt.Fprintf(b.progress, "http: GET /healthz, %d clients, %s…\n", b.opts.clients, b.opts.duration)
 	health, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), api.health)
 	if err != nil {
@@ -397,9 +439,12 @@ func (b *bench) runHTTP(ctx context.Context, api *benchAPI) error {
 	if err != nil {
 		return err
 	}
-	h := &benchHTTPFigures{Post: *post.figures(), Health: *health.figures()}
+	h := &benchHTTPFigures{Post: *post.figures(), Health: *health.figures(), Trivial: *trivial.figures()}
 	if h.Health.PerSec > 0 {
 		h.PostGetRatio = h.Post.PerSec / h.Health.PerSec
+	}
+	if h.Trivial.PerSec > 0 {
+		h.PostTrivialRatio = h.Post.PerSec / h.Trivial.PerSec
 	}
 	if b.dbs.backend == storage.SQLite {
 		pass := h.Post.PerSec >= benchTargetHTTPRate && h.Post.P99Ms < ms(benchTargetHTTPP99)
@@ -1159,6 +1204,8 @@ type benchReport struct {
 	InProcessServer bool                `json:"in_process_server,omitempty"`
 	ServerLogLines  int                 `json:"server_log_lines,omitempty"` // at level warn or above
 	Floor           *benchRateFigures   `json:"floor,omitempty"`
+	// GroupFloor is the group-commit floor (bench_floors.go).
+	GroupFloor *benchGroupFloorFigures `json:"group_floor,omitempty"`
 	Store           *benchStoreFigures  `json:"store,omitempty"`
 	HTTP            *benchHTTPFigures   `json:"http,omitempty"`
 	Memory          *benchMemoryFigures `json:"memory,omitempty"`
@@ -1180,15 +1227,37 @@ type benchRateFigures struct {
 
 type benchStoreFigures struct {
 	benchRateFigures
-	FloorRatio       *float64 `json:"floor_ratio,omitempty"` // nil without the floor phase
+	// FloorRatio is to the one-row-per-transaction floor, which the
+	// target was set against; GroupFloorRatio to the group-commit floor.
+	// Both are nil without the floor phase.
+	FloorRatio       *float64 `json:"floor_ratio,omitempty"`
+	GroupFloorRatio  *float64 `json:"group_floor_ratio,omitempty"`
 	TargetFloorRatio float64  `json:"target_floor_ratio"`
 	Pass             *bool    `json:"pass,omitempty"`
+	// SyncJobs is how many sync jobs the creates inserted (one each).
+	SyncJobs int64 `json:"sync_jobs"`
+}
+
+// benchGroupFloorFigures are the group-commit floor's: rows per second
+// from Clients clients, each row a single-row INSERT, committed MaxRows
+// at most together; Commits transactions, RowsPerCommit rows in each on
+// average.
+type benchGroupFloorFigures struct {
+	benchRateFigures
+	Clients       int     `json:"clients"`
+	MaxRows       int     `json:"max_rows_per_commit"`
+	Commits       int64   `json:"commits"`
+	RowsPerCommit float64 `json:"rows_per_commit"`
 }
 
 type benchHTTPFigures struct {
 	Post         benchRateFigures `json:"post"`
 	Health       benchRateFigures `json:"healthz"`
 	PostGetRatio float64          `json:"post_get_ratio"`
+	// Trivial is the trivial server's floor: the same POSTs answered by
+	// a handler that reads the body and returns 201 (bench_floors.go).
+	Trivial          benchRateFigures `json:"trivial"`
+	PostTrivialRatio float64          `json:"post_trivial_ratio"`
 	// The targets are for SQLite; on PostgreSQL they are absent.
 	TargetPerSec float64 `json:"target_per_s,omitempty"`
 	TargetP99Ms  float64 `json:"target_p99_ms,omitempty"`
@@ -1227,8 +1296,13 @@ func (b *bench) printFloor() {
 		return
 	}
 	f := b.rep.Floor
-	fmt.Fprintf(b.text, "%-7s %-31s %8s tx/s  (%d writers)\n", "floor", "single-row insert tx", benchCommas(int64(f.PerSec)), benchFloorWriters)
+	fmt.Fprintf(b.text, "%-7s %-31s %8s tx/s  (%d writers, one row per transaction)\n", "floor", "single-row insert tx", benchCommas(int64(f.PerSec)), benchFloorWriters)
 	b.printFailures(f)
+	if g := b.rep.GroupFloor; g != nil {
+		fmt.Fprintf(b.text, "%-7s %-31s %8s rows/s  (%d clients; single-row INSERTs, up to %d per group commit: %.1f on average, %s commits)\n",
+			"floor", "group-commit inserts", benchCommas(int64(g.PerSec)), g.Clients, g.MaxRows, g.RowsPerCommit, benchCommas(g.Commits))
+		b.printFailures(&g.benchRateFigures)
+	}
 }
 
 func (b *bench) printStore() {
@@ -1237,10 +1311,14 @@ func (b *bench) printStore() {
 	}
 	s := b.rep.Store
 	line := fmt.Sprintf("%-7s %-31s %8s /s    %s", "store", "admissions", benchCommas(int64(s.PerSec)), benchLatency(&s.benchRateFigures))
+	if s.GroupFloorRatio != nil {
+		line += fmt.Sprintf("  %.2f× group-commit floor (no target yet)", *s.GroupFloorRatio)
+	}
 	if s.FloorRatio != nil {
-		line += fmt.Sprintf("  %.2f× floor (target ≥ %.2f) %s", *s.FloorRatio, s.TargetFloorRatio, benchVerdict(*s.Pass))
+		line += fmt.Sprintf("  %.2f× one-row-tx floor (target ≥ %.2f, set against it) %s", *s.FloorRatio, s.TargetFloorRatio, benchVerdict(*s.Pass))
 	}
 	fmt.Fprintln(b.text, line)
+	fmt.Fprintf(b.text, "%-7s %-31s %8s sync jobs inserted in the creates' transactions (serve's event hooks)\n", "store", "", benchCommas(s.SyncJobs))
 	b.printFailures(&s.benchRateFigures)
 }
 
@@ -1258,6 +1336,9 @@ func (b *bench) printHTTP() {
 	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  POST/GET ratio %.2f\n", "http", "GET /healthz floor",
 		benchCommas(int64(h.Health.PerSec)), benchLatency(&h.Health), h.PostGetRatio)
 	b.printFailures(&h.Health)
+	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  POST ÷ trivial %.2f\n", "http", "trivial server floor (same POSTs)",
+		benchCommas(int64(h.Trivial.PerSec)), benchLatency(&h.Trivial), h.PostTrivialRatio)
+	b.printFailures(&h.Trivial)
 }
 
 func (b *bench) printMemory() {
