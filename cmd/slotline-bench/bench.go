@@ -1204,8 +1204,6 @@ type benchReport struct {
 	InProcessServer bool                `json:"in_process_server,omitempty"`
 	ServerLogLines  int                 `json:"server_log_lines,omitempty"` // at level warn or above
 	Floor           *benchRateFigures   `json:"floor,omitempty"`
-	// GroupFloor is the group-commit floor (bench_floors.go).
-	GroupFloor *benchGroupFloorFigures `json:"group_floor,omitempty"`
 	Store           *benchStoreFigures  `json:"store,omitempty"`
 	HTTP            *benchHTTPFigures   `json:"http,omitempty"`
 	Memory          *benchMemoryFigures `json:"memory,omitempty"`
@@ -1213,6 +1211,8 @@ type benchReport struct {
 	// AdmissionHTTP the same through the API.
 	Admission     *benchAdmissionFigures `json:"admission,omitempty"`
 	AdmissionHTTP *benchAdmissionFigures `json:"admission_http,omitempty"`
+	// GroupFloor is the group-commit floor (bench_floors.go).
+	GroupFloor *benchGroupFloorFigures `json:"group_floor,omitempty"`
 }
 
 // benchRateFigures are a load run's throughput and latency.
