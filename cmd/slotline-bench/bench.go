@@ -379,7 +379,7 @@ func (b *bench) runServerPhases(ctx context.Context) (err error) {
 		return err
 	}
 	if b.opts.phases["http"] {
-		if err := b.runHTTP(ctx, api); err != nil {
+		if err := b.runHTTP(ctx, api, srv); err != nil {
 			return fmt.Errorf("http phase: %w", err)
 		}
 	}
@@ -418,14 +418,18 @@ func (b *bench) startServer(ctx context.Context, hc *http.Client, cfgPath, dsn s
 // the same loopback from the same clients, to a handler that only reads
 // and answers), GET /healthz and then POST /api/v2/callbacks, with the
 // same clients for the same time.
-func (b *bench) runHTTP(ctx context.Context, api *benchAPI) error {
-	ts, err := startBenchTrivialServer()
+func (b *bench) runHTTP(ctx context.Context, api *benchAPI, srv *benchServer) error {
+	ts, err := startBenchTrivialServer(ctx, api.hc)
 	if err != nil {
 		return err
 	}
 	trivialAPI := &benchAPI{hc: api.hc, base: ts.base, token: api.token, run: benchRandomHex(4), grid: api.grid}
 	fmt.Fprintf(b.progress, "http: trivial server floor, %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	var trivialCPU time.Duration
 	trivial, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), trivialAPI.create)
+	if err == nil {
+		trivialCPU, err = benchCPUOf(ts.pid)
+	}
 	if err = errors.Join(err, ts.stop()); err != nil {
 		return err
 	}
@@ -435,7 +439,15 @@ func (b *bench) runHTTP(ctx context.Context, api *benchAPI) error {
 		return err
 	}
 	fmt.Fprintf(b.progress, "http: POST /api/v2/callbacks, %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	cpu0, err := benchCPUOf(srv.pid)
+	if err != nil {
+		return err
+	}
 	post, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), api.create)
+	if err != nil {
+		return err
+	}
+	cpu1, err := benchCPUOf(srv.pid)
 	if err != nil {
 		return err
 	}
@@ -445,6 +457,12 @@ func (b *bench) runHTTP(ctx context.Context, api *benchAPI) error {
 	}
 	if h.Trivial.PerSec > 0 {
 		h.PostTrivialRatio = h.Post.PerSec / h.Trivial.PerSec
+	}
+	// The server's CPU per create; not when it runs in this process,
+	// whose CPU is the load generator's too.
+	if !b.rep.InProcessServer && h.Post.Count > 0 && h.Trivial.Count > 0 {
+		h.PostCPUUs = float64((cpu1-cpu0)/time.Microsecond) / float64(h.Post.Count)
+		h.TrivialCPUUs = float64(trivialCPU/time.Microsecond) / float64(h.Trivial.Count)
 	}
 	if b.dbs.backend == storage.SQLite {
 		pass := h.Post.PerSec >= benchTargetHTTPRate && h.Post.P99Ms < ms(benchTargetHTTPP99)
@@ -558,6 +576,34 @@ func startBenchSubscribers(ctx context.Context, api *benchAPI, n int) (*benchSub
 func (s *benchSubscribers) stop() error {
 	s.cancel()
 	return s.g.Wait()
+}
+
+// benchCPUOf reads a process's CPU time so far, user and system
+// (/proc/PID/stat, in the kernel's USER_HZ ticks of 10 ms).
+func benchCPUOf(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read the server's CPU time: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: the fields
+	// counted are those after it (utime and stime are the 14th and 15th).
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("read the server's CPU time: short /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read the server's CPU time: %q", v)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // benchMemoryOf reads a process's resident set size and its peak, in MiB.
@@ -677,8 +723,14 @@ type benchServer struct {
 }
 
 func startChildServer(ctx context.Context, hc *http.Client, bin string, args []string) (*benchServer, error) {
+	return startChildCommand(ctx, hc, bin, "serve", args)
+}
+
+// startChildCommand runs "bin command args…" as a server that answers
+// GET /healthz on args' --addr.
+func startChildCommand(ctx context.Context, hc *http.Client, bin, command string, args []string) (*benchServer, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(sctx, bin, append([]string{"serve"}, args...)...)
+	cmd := exec.CommandContext(sctx, bin, append([]string{command}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	s := &benchServer{log: &benchTail{}, cancel: cancel, done: make(chan struct{})}
@@ -1258,6 +1310,12 @@ type benchHTTPFigures struct {
 	// a handler that reads the body and returns 201 (bench_floors.go).
 	Trivial          benchRateFigures `json:"trivial"`
 	PostTrivialRatio float64          `json:"post_trivial_ratio"`
+	// PostCPUUs is the server process's CPU time (user and system)
+	// during the POSTs ÷ the creates, in µs; TrivialCPUUs the trivial
+	// server's over its whole life ÷ its POSTs. Both 0 when the server
+	// runs in this process.
+	PostCPUUs    float64 `json:"post_cpu_us,omitempty"`
+	TrivialCPUUs float64 `json:"trivial_cpu_us,omitempty"`
 	// The targets are for SQLite; on PostgreSQL they are absent.
 	TargetPerSec float64 `json:"target_per_s,omitempty"`
 	TargetP99Ms  float64 `json:"target_p99_ms,omitempty"`
@@ -1331,13 +1389,20 @@ func (b *bench) printHTTP() {
 	if h.Pass != nil {
 		line += fmt.Sprintf("  (target ≥ %s/s, p99 < %g ms) %s", benchCommas(int64(h.TargetPerSec)), h.TargetP99Ms, benchVerdict(*h.Pass))
 	}
+	if h.PostCPUUs > 0 {
+		line += fmt.Sprintf("  server CPU %.0f µs a create", h.PostCPUUs)
+	}
 	fmt.Fprintln(b.text, line)
 	b.printFailures(&h.Post)
 	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  POST/GET ratio %.2f\n", "http", "GET /healthz floor",
 		benchCommas(int64(h.Health.PerSec)), benchLatency(&h.Health), h.PostGetRatio)
 	b.printFailures(&h.Health)
-	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  POST ÷ trivial %.2f\n", "http", "trivial server floor (same POSTs)",
-		benchCommas(int64(h.Trivial.PerSec)), benchLatency(&h.Trivial), h.PostTrivialRatio)
+	cpu := ""
+	if h.TrivialCPUUs > 0 {
+		cpu = fmt.Sprintf("  (its CPU %.0f µs a POST)", h.TrivialCPUUs)
+	}
+	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  POST ÷ trivial %.2f%s\n", "http", "trivial server floor (same POSTs)",
+		benchCommas(int64(h.Trivial.PerSec)), benchLatency(&h.Trivial), h.PostTrivialRatio, cpu)
 	b.printFailures(&h.Trivial)
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/slotline/slotline/internal/app"
 	"github.com/slotline/slotline/internal/booking"
 	"github.com/slotline/slotline/internal/jobs"
 	"github.com/slotline/slotline/internal/storage"
@@ -32,7 +35,7 @@ import (
 //     PostgreSQL the group's inserts go to the server in one pipeline.
 //   - The trivial server is the least an HTTP create can cost over the
 //     same loopback with the same clients: a handler that reads the body
-//     and answers 201 with a fixed JSON body, in this process.
+//     and answers 201 with a fixed JSON body, in a process of its own.
 //   - The bench's store has the event hooks serve installs (the sync's,
 //     which inserts each new reservation's River job in the create's
 //     transaction, and the webhook dispatcher's), so that the store
@@ -251,44 +254,67 @@ func (s *benchStore) syncJobs(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// benchTrivialServer is the HTTP floor: a server on loopback whose one
-// handler reads the request's body and answers 201 with a fixed body.
-type benchTrivialServer struct {
-	base string
-	srv  *http.Server
-	wg   sync.WaitGroup
-	err  error
-}
+// The trivial server is the HTTP floor: "slotline-bench trivial-serve
+// --addr ADDR", a process of its own as the server it stands beside is,
+// whose one handler answers GET with 200 (its readiness check) and any
+// other request, once it has read the body, with 201 and a fixed body.
 
-// benchTrivialBody is the trivial server's answer, about the size of the
-// id and status part of a create's.
+// benchTrivialBody is the trivial server's answer to a POST, about the
+// size of the id and status part of a create's.
 const benchTrivialBody = `{"id":"cb_0000000000000000000000","status":"scheduled","version":1}` + "\n"
 
-func startBenchTrivialServer() (*benchTrivialServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("trivial server: %w", err)
+// benchTrivialHandler is the trivial server's one handler.
+func benchTrivialHandler(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		_, _ = io.WriteString(w, "ok\n")
+		return
 	}
-	s := &benchTrivialServer{base: "http://" + ln.Addr().String()}
-	s.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := io.Copy(io.Discard, r.Body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		_, _ = io.WriteString(w, benchTrivialBody)
-	})}
-	s.wg.Go(func() {
-		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			s.err = err
-		}
-	})
-	return s, nil
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, benchTrivialBody)
 }
 
-func (s *benchTrivialServer) stop() error {
-	err := s.srv.Close()
-	s.wg.Wait()
-	return errors.Join(err, s.err)
+// benchTrivialServeCmd runs "slotline-bench trivial-serve": the trivial
+// server on --addr until ctx ends.
+func benchTrivialServeCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("trivial-serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen `address`")
+	if err := app.ParseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("trivial server: %w", err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(benchTrivialHandler)}
+	var wg sync.WaitGroup
+	var serveErr error
+	wg.Go(func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
+	})
+	<-ctx.Done()
+	// Nothing to drain: the bench stops it once its load has ended.
+	err = srv.Close()
+	wg.Wait()
+	return errors.Join(err, serveErr)
+}
+
+// startBenchTrivialServer runs this executable's trivial-serve as a child
+// process on a free loopback port.
+func startBenchTrivialServer(ctx context.Context, hc *http.Client) (*benchServer, error) {
+	addr, err := benchFreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the slotline-bench binary: %w", err)
+	}
+	return startChildCommand(ctx, hc, bin, "trivial-serve", []string{"--addr", addr})
 }

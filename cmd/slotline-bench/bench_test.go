@@ -65,6 +65,9 @@ func TestBenchAdmit(t *testing.T) {
 	if want := rep.HTTP.Post.PerSec / rep.HTTP.Trivial.PerSec; rep.HTTP.PostTrivialRatio != want {
 		t.Errorf("http: POST ÷ trivial %.3f, want %.3f", rep.HTTP.PostTrivialRatio, want)
 	}
+	if rep.HTTP.PostCPUUs <= 0 || rep.HTTP.TrivialCPUUs < 0 {
+		t.Errorf("http: server CPU %.0f µs a create, trivial %.0f µs; want them measured", rep.HTTP.PostCPUUs, rep.HTTP.TrivialCPUUs)
+	}
 	if rep.Memory.Reservations != 2000 || rep.Memory.RSSMiB <= 0 || rep.Memory.PeakMiB < rep.Memory.RSSMiB {
 		t.Errorf("memory: %d reservations, RSS %.1f MiB, peak %.1f MiB; want 2000 and positive figures",
 			rep.Memory.Reservations, rep.Memory.RSSMiB, rep.Memory.PeakMiB)

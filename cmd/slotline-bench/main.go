@@ -44,6 +44,7 @@ Commands:
   webhooks  measure webhook deliveries per second against a loopback floor
   heatmap   measure the console's capacity heatmap (10 queues × 30 days × 96 buckets) against Availability alone
   serve     run "slotline serve" (the server the other commands measure)
+  trivial-serve  run the HTTP floor of admit: a server that reads each POST and answers 201
 
 Run "slotline-bench <command> -h" for a command's flags.
 `
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		err = benchHeatmapCmd(ctx, rest, getenv, stdout, stderr)
 	case "serve":
 		return app.Serve(ctx, rest, getenv, stdout, stderr)
+	case "trivial-serve":
+		err = benchTrivialServeCmd(ctx, rest, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
