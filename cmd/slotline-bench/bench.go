@@ -232,7 +232,10 @@ func (b *bench) run(ctx context.Context) error {
 }
 
 // runFloor measures single-row insert transactions on the same backend,
-// opened with the same settings as the store.
+// opened with the same settings as the store, then the group-commit floor:
+// the same single-row inserts from as many clients as the store phase
+// has, committed together as the store's writer commits its writes
+// (bench_floors.go).
 func (b *bench) runFloor(ctx context.Context) error {
 	dsn, err := b.dbs.fresh(ctx, "floor")
 	if err != nil {
@@ -249,6 +252,26 @@ func (b *bench) runFloor(ctx context.Context) error {
 		return err
 	}
 	b.rep.Floor = res.figures()
+
+	gdsn, err := b.dbs.fresh(ctx, "group-floor")
+	if err != nil {
+		return err
+	}
+	g, err := startBenchGroupFloor(ctx, gdsn)
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+	fmt.Fprintf(b.progress, "group-commit floor: %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	gres, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), g.insert)
+	if err != nil {
+		return err
+	}
+	gf := &benchGroupFloorFigures{benchRateFigures: *gres.figures(), Clients: b.opts.clients, MaxRows: benchGroupMax, Commits: g.commits.Load()}
+	if gf.Commits > 0 {
+		gf.RowsPerCommit = float64(g.rows.Load()) / float64(gf.Commits)
+	}
+	b.rep.GroupFloor = gf
 	b.printFloor()
 	return nil
 }
@@ -259,7 +282,7 @@ func (b *bench) runStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := storage.Open(ctx, dsn, storage.Options{})
+	st, err := openBenchStore(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -280,10 +303,17 @@ func (b *bench) runStore(ctx context.Context) error {
 		return err
 	}
 	b.rep.Store = &benchStoreFigures{benchRateFigures: *res.figures(), TargetFloorRatio: benchTargetStoreRatio}
+	if b.rep.Store.SyncJobs, err = st.syncJobs(ctx); err != nil {
+		return err
+	}
 	if f := b.rep.Floor; f != nil && f.PerSec > 0 {
 		ratio := b.rep.Store.PerSec / f.PerSec
 		pass := ratio >= benchTargetStoreRatio
 		b.rep.Store.FloorRatio, b.rep.Store.Pass = &ratio, &pass
+	}
+	if g := b.rep.GroupFloor; g != nil && g.PerSec > 0 {
+		ratio := b.rep.Store.PerSec / g.PerSec
+		b.rep.Store.GroupFloorRatio = &ratio
 	}
 	b.printStore()
 	return nil
@@ -353,7 +383,7 @@ func (b *bench) runServerPhases(ctx context.Context) (err error) {
 		return err
 	}
 	if b.opts.phases["http"] {
-		if err := b.runHTTP(ctx, api); err != nil {
+		if err := b.runHTTP(ctx, api, srv); err != nil {
 			return fmt.Errorf("http phase: %w", err)
 		}
 	}
@@ -388,22 +418,55 @@ func (b *bench) startServer(ctx context.Context, hc *http.Client, cfgPath, dsn s
 	return startChildServer(ctx, hc, bin, args)
 }
 
-// runHTTP measures GET /healthz (the floor) and then POST
-// /api/v2/callbacks, with the same clients for the same time.
-func (b *bench) runHTTP(ctx context.Context, api *benchAPI) error {
+// runHTTP measures the trivial server's floor (the same creates, over
+// the same loopback from the same clients, to a handler that only reads
+// and answers), GET /healthz and then POST /api/v2/callbacks, with the
+// same clients for the same time.
+func (b *bench) runHTTP(ctx context.Context, api *benchAPI, srv *benchServer) error {
+	ts, err := startBenchTrivialServer(ctx, api.hc)
+	if err != nil {
+		return err
+	}
+	trivialAPI := &benchAPI{hc: api.hc, base: ts.base, token: api.token, run: benchRandomHex(4), grid: api.grid}
+	fmt.Fprintf(b.progress, "http: trivial server floor, %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	var trivialCPU time.Duration
+	trivial, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), trivialAPI.create)
+	if err == nil {
+		trivialCPU, err = benchCPUOf(ts.pid)
+	}
+	if err = errors.Join(err, ts.stop()); err != nil {
+		return err
+	}
 	fmt.Fprintf(b.progress, "http: GET /healthz, %d clients, %s…\n", b.opts.clients, b.opts.duration)
 	health, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), api.health)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(b.progress, "http: POST /api/v2/callbacks, %d clients, %s…\n", b.opts.clients, b.opts.duration)
+	cpu0, err := benchCPUOf(srv.pid)
+	if err != nil {
+		return err
+	}
 	post, err := benchLoad(ctx, b.opts.clients, benchDuring(b.opts.duration), api.create)
 	if err != nil {
 		return err
 	}
-	h := &benchHTTPFigures{Post: *post.figures(), Health: *health.figures()}
+	cpu1, err := benchCPUOf(srv.pid)
+	if err != nil {
+		return err
+	}
+	h := &benchHTTPFigures{Post: *post.figures(), Health: *health.figures(), Trivial: *trivial.figures()}
 	if h.Health.PerSec > 0 {
 		h.PostGetRatio = h.Post.PerSec / h.Health.PerSec
+	}
+	if h.Trivial.PerSec > 0 {
+		h.PostTrivialRatio = h.Post.PerSec / h.Trivial.PerSec
+	}
+	// The server's CPU per create; not when it runs in this process,
+	// whose CPU is the load generator's too.
+	if !b.rep.InProcessServer && h.Post.Count > 0 && h.Trivial.Count > 0 {
+		h.PostCPUUs = float64((cpu1-cpu0)/time.Microsecond) / float64(h.Post.Count)
+		h.TrivialCPUUs = float64(trivialCPU/time.Microsecond) / float64(h.Trivial.Count)
 	}
 	if b.dbs.backend == storage.SQLite {
 		pass := h.Post.PerSec >= benchTargetHTTPRate && h.Post.P99Ms < ms(benchTargetHTTPP99)
@@ -517,6 +580,34 @@ func startBenchSubscribers(ctx context.Context, api *benchAPI, n int) (*benchSub
 func (s *benchSubscribers) stop() error {
 	s.cancel()
 	return s.g.Wait()
+}
+
+// benchCPUOf reads a process's CPU time so far, user and system
+// (/proc/PID/stat, in the kernel's USER_HZ ticks of 10 ms).
+func benchCPUOf(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read the server's CPU time: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: the fields
+	// counted are those after it (utime and stime are the 14th and 15th).
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("read the server's CPU time: short /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read the server's CPU time: %q", v)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // benchMemoryOf reads a process's resident set size and its peak, in MiB.
@@ -636,8 +727,14 @@ type benchServer struct {
 }
 
 func startChildServer(ctx context.Context, hc *http.Client, bin string, args []string) (*benchServer, error) {
+	return startChildCommand(ctx, hc, bin, "serve", args)
+}
+
+// startChildCommand runs "bin command args…" as a server that answers
+// GET /healthz on args' --addr.
+func startChildCommand(ctx context.Context, hc *http.Client, bin, command string, args []string) (*benchServer, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(sctx, bin, append([]string{"serve"}, args...)...)
+	cmd := exec.CommandContext(sctx, bin, append([]string{command}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	s := &benchServer{log: &benchTail{}, cancel: cancel, done: make(chan struct{})}
@@ -1172,6 +1269,8 @@ type benchReport struct {
 	AdmissionHTTP *benchAdmissionFigures `json:"admission_http,omitempty"`
 	// Processes is the processes phase (bench_processes.go).
 	Processes *benchProcessesFigures `json:"processes,omitempty"`
+	// GroupFloor is the group-commit floor (bench_floors.go).
+	GroupFloor *benchGroupFloorFigures `json:"group_floor,omitempty"`
 }
 
 // benchRateFigures are a load run's throughput and latency.
@@ -1186,15 +1285,43 @@ type benchRateFigures struct {
 
 type benchStoreFigures struct {
 	benchRateFigures
-	FloorRatio       *float64 `json:"floor_ratio,omitempty"` // nil without the floor phase
+	// FloorRatio is to the one-row-per-transaction floor, which the
+	// target was set against; GroupFloorRatio to the group-commit floor.
+	// Both are nil without the floor phase.
+	FloorRatio       *float64 `json:"floor_ratio,omitempty"`
+	GroupFloorRatio  *float64 `json:"group_floor_ratio,omitempty"`
 	TargetFloorRatio float64  `json:"target_floor_ratio"`
 	Pass             *bool    `json:"pass,omitempty"`
+	// SyncJobs is how many sync jobs the creates inserted (one each).
+	SyncJobs int64 `json:"sync_jobs"`
+}
+
+// benchGroupFloorFigures are the group-commit floor's: rows per second
+// from Clients clients, each row a single-row INSERT, committed MaxRows
+// at most together; Commits transactions, RowsPerCommit rows in each on
+// average.
+type benchGroupFloorFigures struct {
+	benchRateFigures
+	Clients       int     `json:"clients"`
+	MaxRows       int     `json:"max_rows_per_commit"`
+	Commits       int64   `json:"commits"`
+	RowsPerCommit float64 `json:"rows_per_commit"`
 }
 
 type benchHTTPFigures struct {
 	Post         benchRateFigures `json:"post"`
 	Health       benchRateFigures `json:"healthz"`
 	PostGetRatio float64          `json:"post_get_ratio"`
+	// Trivial is the trivial server's floor: the same POSTs answered by
+	// a handler that reads the body and returns 201 (bench_floors.go).
+	Trivial          benchRateFigures `json:"trivial"`
+	PostTrivialRatio float64          `json:"post_trivial_ratio"`
+	// PostCPUUs is the server process's CPU time (user and system)
+	// during the POSTs ÷ the creates, in µs; TrivialCPUUs the trivial
+	// server's over its whole life ÷ its POSTs. Both 0 when the server
+	// runs in this process.
+	PostCPUUs    float64 `json:"post_cpu_us,omitempty"`
+	TrivialCPUUs float64 `json:"trivial_cpu_us,omitempty"`
 	// The targets are for SQLite; on PostgreSQL they are absent.
 	TargetPerSec float64 `json:"target_per_s,omitempty"`
 	TargetP99Ms  float64 `json:"target_p99_ms,omitempty"`
@@ -1233,8 +1360,13 @@ func (b *bench) printFloor() {
 		return
 	}
 	f := b.rep.Floor
-	fmt.Fprintf(b.text, "%-7s %-31s %8s tx/s  (%d writers)\n", "floor", "single-row insert tx", benchCommas(int64(f.PerSec)), benchFloorWriters)
+	fmt.Fprintf(b.text, "%-7s %-31s %8s tx/s  (%d writers, one row per transaction)\n", "floor", "single-row insert tx", benchCommas(int64(f.PerSec)), benchFloorWriters)
 	b.printFailures(f)
+	if g := b.rep.GroupFloor; g != nil {
+		fmt.Fprintf(b.text, "%-7s %-31s %8s rows/s  (%d clients; single-row INSERTs, up to %d per group commit: %.1f on average, %s commits)\n",
+			"floor", "group-commit inserts", benchCommas(int64(g.PerSec)), g.Clients, g.MaxRows, g.RowsPerCommit, benchCommas(g.Commits))
+		b.printFailures(&g.benchRateFigures)
+	}
 }
 
 func (b *bench) printStore() {
@@ -1243,10 +1375,14 @@ func (b *bench) printStore() {
 	}
 	s := b.rep.Store
 	line := fmt.Sprintf("%-7s %-31s %8s /s    %s", "store", "admissions", benchCommas(int64(s.PerSec)), benchLatency(&s.benchRateFigures))
+	if s.GroupFloorRatio != nil {
+		line += fmt.Sprintf("  %.2f× group-commit floor (no target yet)", *s.GroupFloorRatio)
+	}
 	if s.FloorRatio != nil {
-		line += fmt.Sprintf("  %.2f× floor (target ≥ %.2f) %s", *s.FloorRatio, s.TargetFloorRatio, benchVerdict(*s.Pass))
+		line += fmt.Sprintf("  %.2f× one-row-tx floor (target ≥ %.2f, set against it) %s", *s.FloorRatio, s.TargetFloorRatio, benchVerdict(*s.Pass))
 	}
 	fmt.Fprintln(b.text, line)
+	fmt.Fprintf(b.text, "%-7s %-31s %8s sync jobs inserted in the creates' transactions (serve's event hooks)\n", "store", "", benchCommas(s.SyncJobs))
 	b.printFailures(&s.benchRateFigures)
 }
 
@@ -1259,11 +1395,21 @@ func (b *bench) printHTTP() {
 	if h.Pass != nil {
 		line += fmt.Sprintf("  (target ≥ %s/s, p99 < %g ms) %s", benchCommas(int64(h.TargetPerSec)), h.TargetP99Ms, benchVerdict(*h.Pass))
 	}
+	if h.PostCPUUs > 0 {
+		line += fmt.Sprintf("  server CPU %.0f µs a create", h.PostCPUUs)
+	}
 	fmt.Fprintln(b.text, line)
 	b.printFailures(&h.Post)
 	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  POST/GET ratio %.2f\n", "http", "GET /healthz floor",
 		benchCommas(int64(h.Health.PerSec)), benchLatency(&h.Health), h.PostGetRatio)
 	b.printFailures(&h.Health)
+	cpu := ""
+	if h.TrivialCPUUs > 0 {
+		cpu = fmt.Sprintf("  (its CPU %.0f µs a POST)", h.TrivialCPUUs)
+	}
+	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  POST ÷ trivial %.2f%s\n", "http", "trivial server floor (same POSTs)",
+		benchCommas(int64(h.Trivial.PerSec)), benchLatency(&h.Trivial), h.PostTrivialRatio, cpu)
+	b.printFailures(&h.Trivial)
 }
 
 func (b *bench) printMemory() {

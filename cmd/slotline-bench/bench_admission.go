@@ -13,7 +13,6 @@ import (
 
 	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
-	"github.com/slotline/slotline/internal/storage"
 )
 
 // The admission phase: store admissions with a queue's number rules,
@@ -193,7 +192,7 @@ func (b *bench) admissionRun(ctx context.Context, name string, adm *reservation.
 	if err != nil {
 		return nil, err
 	}
-	st, err := storage.Open(ctx, dsn, storage.Options{})
+	st, err := openBenchStore(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}

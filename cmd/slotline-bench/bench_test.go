@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -21,12 +22,12 @@ func TestBenchAdmit(t *testing.T) {
 	var rep benchReport
 	out := runBenchJSON(t, &rep, "admit", "--duration", "300ms", "--reservations", "2000", "--subscribers", "2",
 		"--json", "--server-bin", bin)
-	if rep.Floor == nil || rep.Store == nil || rep.HTTP == nil || rep.Memory == nil || rep.Admission == nil || rep.AdmissionHTTP == nil {
+	if rep.Floor == nil || rep.GroupFloor == nil || rep.Store == nil || rep.HTTP == nil || rep.Memory == nil || rep.Admission == nil || rep.AdmissionHTTP == nil {
 		t.Fatalf("a phase is missing from the report:\n%s", out)
 	}
 	for name, f := range map[string]*benchRateFigures{
-		"floor": rep.Floor, "store": &rep.Store.benchRateFigures, "http post": &rep.HTTP.Post,
-		"http healthz": &rep.HTTP.Health, "memory fill": rep.Memory.Fill,
+		"floor": rep.Floor, "group-commit floor": &rep.GroupFloor.benchRateFigures, "store": &rep.Store.benchRateFigures,
+		"http post": &rep.HTTP.Post, "http healthz": &rep.HTTP.Health, "http trivial": &rep.HTTP.Trivial, "memory fill": rep.Memory.Fill,
 		"admission off": &rep.Admission.Off, "admission on": &rep.Admission.On,
 		"api admission off": &rep.AdmissionHTTP.Off, "api admission on": &rep.AdmissionHTTP.On,
 	} {
@@ -44,6 +45,28 @@ func TestBenchAdmit(t *testing.T) {
 	}
 	if rep.Store.FloorRatio == nil || *rep.Store.FloorRatio <= 0 {
 		t.Errorf("store: no ratio to the floor")
+	}
+	// The group-commit floor commits its rows together, at most 64 at a
+	// time, and the store's ratio is to it.
+	g := rep.GroupFloor
+	if g.Commits <= 0 || g.RowsPerCommit <= 1 || g.RowsPerCommit > 64 || g.MaxRows != 64 || g.Clients != 16 ||
+		math.Abs(g.RowsPerCommit*float64(g.Commits)-float64(g.Count)) > 0.5 {
+		t.Errorf("group-commit floor: %d rows in %d commits (%.2f each, at most %d) from %d clients; want them all counted, more than 1 and at most 64 each, 16 clients",
+			g.Count, g.Commits, g.RowsPerCommit, g.MaxRows, g.Clients)
+	}
+	if r := rep.Store.GroupFloorRatio; r == nil || math.Abs(*r-rep.Store.PerSec/g.PerSec) > 1e-9 {
+		t.Errorf("store: ratio to the group-commit floor %v, want %.4f", r, rep.Store.PerSec/g.PerSec)
+	}
+	// Every create of the store phase inserted its sync job, as serve's
+	// creates do.
+	if rep.Store.SyncJobs != int64(rep.Store.Count) {
+		t.Errorf("store: %d sync jobs for %d creates, want one each", rep.Store.SyncJobs, rep.Store.Count)
+	}
+	if want := rep.HTTP.Post.PerSec / rep.HTTP.Trivial.PerSec; rep.HTTP.PostTrivialRatio != want {
+		t.Errorf("http: POST ÷ trivial %.3f, want %.3f", rep.HTTP.PostTrivialRatio, want)
+	}
+	if rep.HTTP.PostCPUUs <= 0 || rep.HTTP.TrivialCPUUs < 0 {
+		t.Errorf("http: server CPU %.0f µs a create, trivial %.0f µs; want them measured", rep.HTTP.PostCPUUs, rep.HTTP.TrivialCPUUs)
 	}
 	if rep.Memory.Reservations != 2000 || rep.Memory.RSSMiB <= 0 || rep.Memory.PeakMiB < rep.Memory.RSSMiB {
 		t.Errorf("memory: %d reservations, RSS %.1f MiB, peak %.1f MiB; want 2000 and positive figures",

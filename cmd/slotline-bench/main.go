@@ -10,7 +10,8 @@
 // The server it measures is "slotline serve": by default this binary runs
 // it as a child process (slotline-bench serve takes the same flags, and
 // runs the same code), --server-bin names a slotline binary instead, and the
-// profiling flags run it in this process.
+// profiling flags run it in this process. slotline-bench trivial-serve is
+// admit's HTTP floor, which it runs as a child process of its own too.
 package main
 
 import (
@@ -38,12 +39,13 @@ func main() {
 const usage = `Usage: slotline-bench <command> [flags]
 
 Commands:
-  admit     measure admissions per second against a floor
-  sync      measure the drain of a burst to Genesys (the simulator)
-  stream    measure event stream fan-out to WebSocket subscribers
-  webhooks  measure webhook deliveries per second against a loopback floor
-  heatmap   measure the console's capacity heatmap (10 queues × 30 days × 96 buckets) against Availability alone
-  serve     run "slotline serve" (the server the other commands measure)
+  admit          measure admissions per second against a floor
+  sync           measure the drain of a burst to Genesys (the simulator)
+  stream         measure event stream fan-out to WebSocket subscribers
+  webhooks       measure webhook deliveries per second against a loopback floor
+  heatmap        measure the console's capacity heatmap (10 queues × 30 days × 96 buckets) against Availability alone
+  serve          run "slotline serve" (the server the other commands measure)
+  trivial-serve  run the HTTP floor of admit: a server that reads each POST and answers 201
 
 Run "slotline-bench <command> -h" for a command's flags.
 `
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		err = benchHeatmapCmd(ctx, rest, getenv, stdout, stderr)
 	case "serve":
 		return app.Serve(ctx, rest, getenv, stdout, stderr)
+	case "trivial-serve":
+		err = benchTrivialServeCmd(ctx, rest, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -209,12 +209,16 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 		key = "key:" + c.IdempotencyKey
 	}
 	idem := reservation.CreateIdempotency(key, req.Hash())
-	if key != "" {
-		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
-			return res, err
+	// A key is not looked up before the create: its write's transaction
+	// refuses a key stored before (ErrKeyTaken, ahead of a full slot or a
+	// refusal of the queue's admission rules), so that only a create
+	// refused here, before its write, looks its key up first: a replay is
+	// answered the same either way.
+	number := req.Number()
+	if err := q.NumberRules.CheckNumber(number); err != nil {
+		if res, ok, rerr := s.replayFirst(ctx, c, idem); ok {
+			return res, rerr
 		}
-	}
-	if err := q.NumberRules.Check(req.CallbackNumber); err != nil {
 		s.observer.Admission("rejected", reservation.ENOTALLOWED)
 		return nil, err
 	}
@@ -222,6 +226,9 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 	cands, results := s.candidates(q, req.Candidates, req.ConcurrencyLimit, now)
 	s.observer.Stage("validation", time.Since(start))
 	if len(cands) == 0 {
+		if res, ok, rerr := s.replayFirst(ctx, c, idem); ok {
+			return res, rerr
+		}
 		s.observer.Admission("rejected", string(results[0].Reason))
 		return nil, s.refusal(ctx, q, reservation.EINVALID, results, req.Candidates[0].Start, req.ConcurrencyLimit, now)
 	}
@@ -257,7 +264,8 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 		s.observer.Admission("rejected", string(schedule.ReasonFull))
 		return nil, s.refusal(ctx, q, reservation.ECONFLICT, results, req.Candidates[0].Start, req.ConcurrencyLimit, now)
 	case errors.Is(err, reservation.ErrKeyTaken):
-		// A concurrent request with the same key committed first.
+		// The key was stored before: by an earlier request (a replay), or
+		// by a concurrent one that committed first.
 		if res, err := s.replay(ctx, c, idem); res != nil || err != nil {
 			return res, err
 		}
@@ -270,9 +278,19 @@ func (s *Service) Create(ctx context.Context, c Caller, req *reservation.CreateR
 	}
 	s.observer.Admission("admitted", "")
 	s.logger.InfoContext(ctx, "reservation created", "reservation_id", r.ID, "queue_id", q.ID,
-		"callback_number", reservation.MaskedNumber(r.CallbackNumber), "slot", r.Slot.Start.UTC(),
+		"callback_number", number, "slot", r.Slot.Start.UTC(),
 		"client_id", c.ClientID, "request_id", c.RequestID)
 	return &Result{Reservation: r, Created: true}, nil
+}
+
+// replayFirst is the replay of a create refused before its write: ok
+// when idem's key (if any) was used before, with what replay answers.
+func (s *Service) replayFirst(ctx context.Context, c Caller, idem *reservation.Idempotency) (*Result, bool, error) {
+	if idem.Key == "" {
+		return nil, false, nil
+	}
+	res, err := s.replay(ctx, c, idem)
+	return res, res != nil || err != nil, err
 }
 
 // replay returns the stored response for an idempotency key, nil if the key

@@ -1,10 +1,14 @@
 package booking_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,6 +228,64 @@ func TestIdempotentCreate(t *testing.T) {
 	r2, err := b.svc.Create(ctx, hc, b.request("", at(b, 3, 11, 0)))
 	if err != nil || !r2.Replayed || r2.Reservation.ID != r1.Reservation.ID {
 		t.Errorf("header replay = %+v, %v", r2, err)
+	}
+}
+
+// TestKeyAheadOfRefusalsBeforeTheWrite: a create refused before its write
+// (the number rules, a slot now past) still answers its key as a replay
+// would: the stored response, or a conflict for another body.
+func TestKeyAheadOfRefusalsBeforeTheWrite(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.queue.NumberRules = &reservation.NumberRules{Block: []string{"+1900"}}
+	first, err := b.svc.Create(ctx, caller(), b.request("kept", at(b, 3, 10, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := b.request("kept", at(b, 3, 10, 0))
+	refused.CallbackNumber = "+19005550100"
+	var e *reservation.Error
+	if _, err := b.svc.Create(ctx, caller(), refused); !errors.As(err, &e) || e.Code != reservation.ECONFLICT || e.Extra["reservation_id"] != first.Reservation.ID {
+		t.Errorf("reused key with a refused number: err = %v, want a conflict naming %s", err, first.Reservation.ID)
+	}
+	fresh := b.request("new", at(b, 3, 10, 0))
+	fresh.CallbackNumber = "+19005550100"
+	if _, err := b.svc.Create(ctx, caller(), fresh); !errors.As(err, &e) || e.Code != reservation.ENOTALLOWED {
+		t.Errorf("a new key with a refused number: err = %v, want number_not_allowed", err)
+	}
+	past := b.request("kept", at(b, 1, 9, 0))
+	if _, err := b.svc.Create(ctx, caller(), past); !errors.As(err, &e) || e.Code != reservation.ECONFLICT {
+		t.Errorf("reused key with a past slot: err = %v, want a conflict", err)
+	}
+}
+
+// TestCreateLogsTheNumberMasked: the log line of a create shows the number
+// masked (from the create's one parse).
+func TestCreateLogsTheNumberMasked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var buf bytes.Buffer
+	svc := booking.New(b.store, []*booking.Queue{b.queue}, booking.Options{Now: b.svc.Now,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	req, err := reservation.DecodeCreate([]byte(`{"callback_number":"+14155550199","queue_id":"support","reason":"help",` +
+		`"channel_preferences":{"primary":"voice"},"time_slot_matrix":[{"start":"` + at(b, 3, 10, 0).Format(time.RFC3339) +
+		`","end":"` + at(b, 3, 10, 15).Format(time.RFC3339) + `"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(context.Background(), caller(), req); err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		Msg    string `json:"msg"`
+		Number string `json:"callback_number"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("log %q: %v", buf.String(), err)
+	}
+	if line.Msg != "reservation created" || line.Number != reservation.MaskNumber("+14155550199") || strings.Contains(buf.String(), "5550199") {
+		t.Errorf("log line %s: want callback_number %q", buf.String(), reservation.MaskNumber("+14155550199"))
 	}
 }
 

@@ -280,6 +280,63 @@ func testAdmission(t *testing.T, dsn func(t *testing.T) string) {
 			t.Errorf("admissions rejected throttled = %v, want 19", got)
 		}
 	})
+	t.Run("Replays", func(t *testing.T) {
+		// A create's key is not looked up before its write: a replay must
+		// still answer the stored response ahead of every refusal the
+		// create itself would meet (a full slot, strict duplicates, a
+		// candidate now in the past), count nothing for per_number, and a
+		// key used with another body must still be refused.
+		t.Parallel()
+		clock := fakeclock.New(start)
+		s := newAdmissionServer(t, nil, dsn(t), clock, reservation.Admission{Duplicates: reservation.DuplicatesStrict,
+			PerNumber: reservation.Limit{N: 2, Window: 24 * time.Hour}}, nil)
+		body := s.body("+14155550100", "queue_a", 0, "concurrency_limit", 1)
+		first := s.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", s.website, body, "Idempotency-Key", "k1").reservation(t)
+		replays := func(what string) {
+			t.Helper()
+			for range 3 {
+				r := s.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", s.website, body, "Idempotency-Key", "k1")
+				if r.header.Get("Idempotent-Replayed") != "true" || r.reservation(t).ID != first.ID {
+					t.Fatalf("replay %s: Idempotent-Replayed %q, id %s; want true, %s", what, r.header.Get("Idempotent-Replayed"), r.reservation(t).ID, first.ID)
+				}
+			}
+		}
+		replays("into its full slot, under strict duplicates")
+		other := s.body("+14155550100", "queue_a", 1)
+		if p := s.do(t, http.StatusConflict, "POST", "/api/v2/callbacks", s.website, other, "Idempotency-Key", "k1").problem(t); p.Code != reservation.ECONFLICT || p.ReservationID != first.ID {
+			t.Errorf("key reused with another body: %+v, want conflict naming %s", p, first.ID)
+		}
+		// Refused before its write (a number the rules refuse is not
+		// configured here; an invalid slot is): the key is still found.
+		past := s.body("+14155550100", "queue_a", -200)
+		if p := s.do(t, http.StatusConflict, "POST", "/api/v2/callbacks", s.website, past, "Idempotency-Key", "k1").problem(t); p.Code != reservation.ECONFLICT {
+			t.Errorf("key reused with a past slot: %+v, want conflict", p)
+		}
+		// per_number 2/24h counted the first create alone: once it is
+		// canceled, the number gets a second one.
+		s.do(t, http.StatusOK, "DELETE", "/api/v2/callbacks/"+first.ID, s.website, nil)
+		s.do(t, http.StatusCreated, "POST", "/api/v2/callbacks", s.website, s.body("+14155550100", "queue_a", 2), "Idempotency-Key", "k2")
+		// The first one's slot is now in the past: its replay still
+		// answers the stored response.
+		clock.Advance(50 * time.Hour)
+		replays("of a slot now past")
+		// Concurrent creates of one key: one reservation, every answer its.
+		race := s.body("+14155550177", "queue_a", 12, "callback_id", "race") // after the clock's 50 h
+		counts := s.hammer(t, 20, func(int) map[string]any { return race })
+		var list struct {
+			Items []reservationView `json:"items"`
+		}
+		s.do(t, http.StatusOK, "GET", "/api/v2/callbacks?queue_id=queue_a&limit=100", s.website, nil).decode(t, &list)
+		n := 0
+		for _, it := range list.Items {
+			if it.CallbackID == "race" {
+				n++
+			}
+		}
+		if counts[http.StatusCreated] != 20 || n != 1 {
+			t.Errorf("20 concurrent creates of one callback_id: %v and %d reservations, want 20 × 201 and 1", counts, n)
+		}
+	})
 	t.Run("PerQueue", func(t *testing.T) {
 		t.Parallel()
 		clock := fakeclock.New(start)

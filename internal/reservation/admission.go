@@ -53,17 +53,26 @@ func (nr *NumberRules) Check(number string) error {
 	if nr == nil {
 		return nil
 	}
+	return nr.CheckNumber(ParseNumber(number))
+}
+
+// CheckNumber is Check of a number already parsed (a create's
+// CreateRequest.Number), which it does not parse again.
+func (nr *NumberRules) CheckNumber(n Number) error {
+	if nr == nil {
+		return nil
+	}
+	number := n.String()
 	for _, b := range nr.Block {
 		if strings.HasPrefix(number, b) {
 			return numberRefused("blocked prefix " + b)
 		}
 	}
-	num, err := phonenumbers.Parse(number, "")
-	if err != nil {
+	if n.parsed == nil {
 		return numberRefused("cannot be parsed")
 	}
 	if len(nr.Countries) > 0 {
-		region := phonenumbers.GetRegionCodeForNumber(num)
+		region := n.region()
 		if !slices.Contains(nr.Countries, region) {
 			if region == "" || region == "ZZ" {
 				region = "unknown"
@@ -72,7 +81,7 @@ func (nr *NumberRules) Check(number string) error {
 		}
 	}
 	if len(nr.RefuseTypes) > 0 {
-		t := phonenumbers.GetNumberType(num)
+		t := n.typ
 		for _, name := range nr.RefuseTypes {
 			if NumberTypes[name] == t {
 				return numberRefused(strings.ReplaceAll(name, "_", " ") + " numbers are refused")

@@ -36,6 +36,19 @@ type CreateRequest struct {
 	// Locale is the customer's language (canonical BCP 47), "" for the
 	// queue's.
 	Locale string `json:"locale,omitempty"`
+
+	// number is CallbackNumber as DecodeCreate parsed it.
+	number Number
+}
+
+// Number returns the callback number parsed: as DecodeCreate parsed it,
+// or parsed now when the request was built otherwise (or its
+// CallbackNumber changed since).
+func (r *CreateRequest) Number() Number {
+	if r.number.s == r.CallbackNumber && r.number.parsed != nil {
+		return r.number
+	}
+	return ParseNumber(r.CallbackNumber)
 }
 
 // Hash returns a digest of the request's meaning (not its formatting), used
@@ -88,8 +101,7 @@ func ValidNumber(s string) bool {
 	if !e164.MatchString(s) {
 		return false
 	}
-	num, err := phonenumbers.Parse(s, "")
-	return err == nil && phonenumbers.IsValidNumber(num)
+	return ParseNumber(s).Valid()
 }
 
 // MaskedNumber is a phone number that logs masked (MaskNumber), and only
@@ -108,6 +120,15 @@ func MaskNumber(s string) string {
 	cc := ""
 	if num, err := phonenumbers.Parse(s, ""); err == nil {
 		cc = fmt.Sprintf("+%d", num.GetCountryCode())
+	}
+	return maskWith(s, cc)
+}
+
+// maskWith masks s given its country calling code cc ("+49"; "" when s
+// does not parse).
+func maskWith(s, cc string) string {
+	if s == "" {
+		return ""
 	}
 	if !strings.HasPrefix(s, cc) || cc == "" {
 		cc = ""
@@ -283,7 +304,12 @@ func DecodeCreate(body []byte) (*CreateRequest, error) {
 		r.CallbackID = id
 	}
 	if num, ok := fe.Str(m, "", "callback_number"); ok {
-		if !ValidNumber(num) {
+		// Parsed once here; the queue's number rules and the log's mask
+		// use the same parse (CreateRequest.Number).
+		if e164.MatchString(num) {
+			r.number = ParseNumber(num)
+		}
+		if !r.number.Valid() {
 			fe.Add("callback_number", "is not a valid E.164 phone number (like +14155550199)")
 		}
 		r.CallbackNumber = num

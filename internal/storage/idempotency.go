@@ -37,6 +37,26 @@ func idempotencyErr(err error) error {
 	return fmt.Errorf("save idempotency key: %w", err)
 }
 
+// keyTaken returns ErrKeyTaken when the client of w has stored a response
+// under w's idempotency key (nil for a write without one): the check of a
+// create refused in its transaction, whose refusal would otherwise hide
+// that it is a replay. A create that goes on finds a taken key by its
+// insert (saveIdempotency).
+func (s *Store) keyTaken(ctx context.Context, tx *Tx, w reservation.Write) error {
+	if w.Idempotency == nil {
+		return nil
+	}
+	var one int
+	err := tx.queryRow(ctx, "SELECT 1 FROM idempotency_keys WHERE client_id = $1 AND idem_key = $2", w.Actor, w.Idempotency.Key).Scan(&one)
+	switch {
+	case errors.Is(err, errNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("find idempotency key: %w", err)
+	}
+	return reservation.ErrKeyTaken
+}
+
 // FindIdempotency returns the stored response for a client's key, or nil.
 func (s *Store) FindIdempotency(ctx context.Context, clientID, key string) (*reservation.IdempotencyRecord, error) {
 	var rec reservation.IdempotencyRecord

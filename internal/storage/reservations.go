@@ -223,7 +223,11 @@ var errNoCallbackIDKey = errors.New("storage: a reservation with a callback_id n
 // timestamps. It returns the index of the candidate booked, ErrFull when
 // none has room, and ErrKeyTaken if the client already used the write's
 // idempotency key (for a callback_id, reservation.CallbackIDKey: a
-// reservation with a callback_id must come with that record). With an
+// reservation with a callback_id must come with that record), ahead of
+// any refusal: the caller need not look the key up first (a create whose
+// key is new reads nothing more for it; its insert's unique key finds a
+// taken one, and a refused create looks it up in the same transaction,
+// before it commits what the refusal counted). With an
 // active w.Admission it first applies the queue's throttles and duplicate
 // rule (admission.go): *reservation.ThrottledError or
 // *reservation.DuplicateError.
@@ -244,6 +248,10 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 				return err
 			}
 			if adm.refused != nil {
+				// A replay is answered, not refused (and counts nothing).
+				if err := s.keyTaken(ctx, tx, w); err != nil {
+					return err
+				}
 				// Commit what the refusal counted, and nothing else.
 				refused = adm.refused
 				return nil
@@ -257,6 +265,11 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 			return err
 		}
 		if chosen, t, err = reservation.Book(ctx, r, capped, ledger{tx}, now); err != nil {
+			if errors.Is(err, reservation.ErrFull) {
+				if err := s.keyTaken(ctx, tx, w); err != nil {
+					return err
+				}
+			}
 			if errors.Is(err, reservation.ErrFull) && adm.numberHit != nil {
 				refused = err // the per_number count of a refused create stays
 				return adm.numberHit.record(ctx, tx, now)

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"AuditChain", testAuditChain},
 		{"AuditTamper", testAuditTamper},
 		{"Idempotency", testIdempotency},
+		{"KeyTakenAheadOfRefusals", testKeyTakenAheadOfRefusals},
 		{"FindReservations", testFindReservations},
 		{"Tokens", testTokens},
 		{"EraseNumbers", testEraseNumbers},
@@ -734,6 +735,69 @@ func testIdempotency(t *testing.T, s *storage.Store) {
 	}
 	if rec, _ := s.FindIdempotency(ctx, "website", "callback_id:cb_7"); rec == nil {
 		t.Error("callback_id record was deleted")
+	}
+}
+
+// testKeyTakenAheadOfRefusals: a create whose key was stored before gets
+// ErrKeyTaken (the caller replays it) even where the create itself would
+// be refused, by a full slot or by the queue's admission rules, and such a
+// replay counts nothing: the caller does not look keys up before a create.
+func testKeyTakenAheadOfRefusals(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	adm := &reservation.Admission{Duplicates: reservation.DuplicatesStrict, PerNumber: reservation.Limit{N: 3, Window: time.Hour}}
+	keyedWrite := func(key string, adm *reservation.Admission) reservation.Write {
+		w := write()
+		w.Now = time.Now()
+		w.Admission = adm
+		w.Idempotency = reservation.CreateIdempotency("key:"+key, "h-"+key)
+		return w
+	}
+	first := newRes("q1")
+	if _, err := s.CreateReservation(ctx, first, []reservation.Candidate{cand(0, 1)}, keyedWrite("k1", adm)); err != nil {
+		t.Fatal(err)
+	}
+	// The slot is full (cap 1) and the number has an active reservation
+	// (strict): each would refuse the create, but the key comes first.
+	for i := range 3 {
+		if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(0, 1)}, keyedWrite("k1", adm)); !errors.Is(err, reservation.ErrKeyTaken) {
+			t.Fatalf("replay %d under strict duplicates: err = %v, want ErrKeyTaken", i, err)
+		}
+		if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(0, 1)}, keyedWrite("k1", nil)); !errors.Is(err, reservation.ErrKeyTaken) {
+			t.Fatalf("replay %d into a full slot: err = %v, want ErrKeyTaken", i, err)
+		}
+	}
+	// Without a stored key the same refusals stand.
+	var de *reservation.DuplicateError
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(1, 5)}, keyedWrite("k2", adm)); !errors.As(err, &de) || de.Existing.ID != first.ID {
+		t.Fatalf("new key, same number under strict: err = %v, want a duplicate of %s", err, first.ID)
+	}
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(0, 1)}, keyedWrite("k3", nil)); !errors.Is(err, reservation.ErrFull) {
+		t.Fatalf("new key into the full slot: err = %v, want ErrFull", err)
+	}
+	if u := usage(t, s, "q1"); u[cand(0, 1).Bucket.UnixMicro()] != 1 || u[cand(1, 5).Bucket.UnixMicro()] != 0 {
+		t.Errorf("usage = %v, want only the first create's", u)
+	}
+	// per_number 3/h has counted the first create and the refused
+	// duplicate (k2), not the replays refused ahead of the rule: once the
+	// first is canceled, a third create of the number is admitted.
+	if _, _, err := s.CancelReservation(ctx, first.ID, write()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(2, 5)}, keyedWrite("k4", adm)); err != nil {
+		t.Fatalf("third count of the number: err = %v, want it admitted", err)
+	}
+	var te *reservation.ThrottledError
+	if _, err := s.CreateReservation(ctx, newRes("q1"), []reservation.Candidate{cand(3, 5)}, keyedWrite("k5", adm)); !errors.As(err, &te) {
+		t.Fatalf("fourth count of the number: err = %v, want throttled", err)
+	}
+	rec, err := s.FindIdempotency(ctx, "website", "key:k1")
+	if err != nil || rec == nil || rec.Reservation.ID != first.ID {
+		t.Fatalf("FindIdempotency(k1) = %+v, %v; want the first create's response", rec, err)
+	}
+	for _, k := range []string{"key:k2", "key:k3", "key:k5"} {
+		if rec, err := s.FindIdempotency(ctx, "website", k); err != nil || rec != nil {
+			t.Errorf("FindIdempotency(%s) of a refused create = %+v, %v; want none", k, rec, err)
+		}
 	}
 }
 
