@@ -87,7 +87,9 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		if backwards {
 			op = "<"
 		}
-		where = append(where, fmt.Sprintf("(slot_start %s %s OR (slot_start = %s AND pk %s %s))", op, a, a, op, b))
+		// slot_start >= (or <=) the cursor's bounds the index range; the
+		// rest skips the rows of that instant up to the cursor's.
+		where = append(where, fmt.Sprintf("slot_start %s= %s AND (slot_start %s %s OR pk %s %s)", op, a, op, a, op, b))
 	}
 	sql := "SELECT pk, " + reservationColumns + " FROM reservations"
 	if len(where) > 0 {

@@ -501,7 +501,10 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 		}
 		args = append(args, start, pk)
 		n := len(args)
-		where = append(where, fmt.Sprintf("(slot_start > $%d OR (slot_start = $%d AND pk > $%d))", n-1, n-1, n))
+		// The first term bounds the index range (a page starts where the
+		// last ended, not at the start of the index); the second skips the
+		// rows of that instant up to the cursor's.
+		where = append(where, fmt.Sprintf("slot_start >= $%d AND (slot_start > $%d OR pk > $%d)", n-1, n-1, n))
 	}
 	q := "SELECT pk, " + reservationColumns + " FROM reservations"
 	if len(where) > 0 {
