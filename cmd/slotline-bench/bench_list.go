@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type listOptions struct {
 	clients  int
 	limit    int
 	duration time.Duration
+	rounds   int
 	db       string
 	json     bool
 }
@@ -58,7 +60,8 @@ type listReport struct {
 	Queues      int              `json:"queues"`
 	Clients     int              `json:"clients"`
 	Limit       int              `json:"limit"`
-	DurationSec float64          `json:"duration_s"`
+	DurationSec float64          `json:"duration_s"` // each request, each round
+	Rounds      int              `json:"rounds"`
 	Sizes       []listSizeReport `json:"sizes"`
 	// Growth is, per request, the largest size's figures ÷ the smallest's.
 	Growth []listGrowth `json:"growth,omitempty"`
@@ -78,9 +81,11 @@ type listEndpoint struct {
 	PerSec float64 `json:"per_s"`
 	P50Ms  float64 `json:"p50_ms"`
 	P99Ms  float64 `json:"p99_ms"`
-	// FloorRatio is PerSec ÷ the floor's (GET /api/v2/callbacks/{id}).
-	FloorRatio float64 `json:"floor_ratio"`
-	Failures   int     `json:"failures,omitempty"`
+	// FloorRatio is the median over the rounds of the request's rate ÷
+	// the floor's (GET /api/v2/callbacks/{id}) in the same round.
+	FloorRatio       float64   `json:"floor_ratio"`
+	FloorRatioRounds []float64 `json:"floor_ratio_rounds"`
+	Failures         int       `json:"failures,omitempty"`
 }
 
 type listGrowth struct {
@@ -98,7 +103,8 @@ func benchListCmd(ctx context.Context, args []string, _ func(string) string, std
 	fs.IntVar(&o.queues, "queues", 10, "`queues` the reservations are spread over")
 	fs.IntVar(&o.clients, "clients", 4, "concurrent HTTP `clients`")
 	fs.IntVar(&o.limit, "limit", 100, "the lists' page `size` (limit=)")
-	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long each request is measured")
+	fs.DurationVar(&o.duration, "duration", time.Second, "how long each request is measured in each round")
+	fs.IntVar(&o.rounds, "rounds", 3, "`rounds` of every request in turn (the ratios to the floor are the median round's)")
 	fs.StringVar(&o.db, "db", "", "`database`: postgres://… benches PostgreSQL in fresh schemas; sqlite:PATH puts the SQLite files beside PATH (default: SQLite in a temporary directory)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
@@ -115,8 +121,8 @@ func benchListCmd(ctx context.Context, args []string, _ func(string) string, std
 		}
 		o.sizes = append(o.sizes, n)
 	}
-	if o.queues < 1 || o.clients < 1 || o.limit < 1 || o.limit > 500 || o.duration <= 0 {
-		return app.UsageError("--queues, --clients and --duration must be positive, --limit from 1 to 500")
+	if o.queues < 1 || o.clients < 1 || o.limit < 1 || o.limit > 500 || o.duration <= 0 || o.rounds < 1 {
+		return app.UsageError("--queues, --clients, --duration and --rounds must be positive, --limit from 1 to 500")
 	}
 	if o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !isPostgresDSN(o.db) {
 		return app.UsageError("--db must be sqlite:PATH or postgres://…")
@@ -133,7 +139,8 @@ func benchListCmd(ctx context.Context, args []string, _ func(string) string, std
 		return err
 	}
 	defer dbs.close(ctx)
-	rep := &listReport{benchEnv: newBenchEnv(dbs), Queues: o.queues, Clients: o.clients, Limit: o.limit, DurationSec: o.duration.Seconds()}
+	rep := &listReport{benchEnv: newBenchEnv(dbs), Queues: o.queues, Clients: o.clients, Limit: o.limit, DurationSec: o.duration.Seconds(),
+		Rounds: o.rounds}
 	for _, n := range o.sizes {
 		sr, err := runListSize(ctx, o, dbs, n, stderr)
 		if err != nil {
@@ -166,16 +173,22 @@ func benchListCmd(ctx context.Context, args []string, _ func(string) string, std
 }
 
 func printListReport(w io.Writer, rep *listReport) {
-	fmt.Fprintf(w, "list: %s, %d queues, %d clients, limit=%d, %.0fs a request\n", rep.Database, rep.Queues, rep.Clients, rep.Limit, rep.DurationSec)
+	fmt.Fprintf(w, "list: %s, %d queues, %d clients, limit=%d, %d rounds of %.1fs a request\n", rep.Database, rep.Queues, rep.Clients,
+		rep.Limit, rep.Rounds, rep.DurationSec)
 	for _, s := range rep.Sizes {
 		fmt.Fprintf(w, "\n%s reservations (filled in %.1fs, %s/s)\n", benchCommas(int64(s.Reservations)), s.FillSec, benchCommas(int64(s.FillPerSec)))
-		fmt.Fprintf(w, "  %-44s %9s %8s %8s %8s\n", "request", "req/s", "p50 ms", "p99 ms", "×floor")
+		fmt.Fprintf(w, "  %-44s %9s %8s %8s %8s  %s\n", "request", "req/s", "p50 ms", "p99 ms", "×floor", "(rounds)")
 		for _, e := range s.Requests {
 			fail := ""
 			if e.Failures > 0 {
 				fail = fmt.Sprintf("  (%d failed)", e.Failures)
 			}
-			fmt.Fprintf(w, "  %-44s %9.0f %8.2f %8.2f %8.2f%s\n", e.Name, e.PerSec, e.P50Ms, e.P99Ms, e.FloorRatio, fail)
+			var rounds []string
+			for _, v := range e.FloorRatioRounds {
+				rounds = append(rounds, fmt.Sprintf("%.3f", v))
+			}
+			fmt.Fprintf(w, "  %-44s %9.0f %8.2f %8.2f %8.3f  (%s)%s\n", e.Name, e.PerSec, e.P50Ms, e.P99Ms, e.FloorRatio,
+				strings.Join(rounds, " "), fail)
 		}
 	}
 	if len(rep.Growth) > 0 {
@@ -327,30 +340,58 @@ func runListSize(ctx context.Context, o listOptions, dbs *benchDBs, n int, progr
 		if strings.Contains(r.path, "callbacks?") && len(body.Items) != o.limit {
 			return nil, fmt.Errorf("%s: %d items, want %d", r.name, len(body.Items), o.limit)
 		}
-		fmt.Fprintf(progress, "list: %s reservations, %s, %d clients, %s…\n", benchCommas(int64(n)), r.name, o.clients, o.duration)
-		u, tok := srv.URL+r.path, r.token
-		res, err := benchLoad(ctx, o.clients, benchDuring(o.duration), func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	}
+	// Rounds of every request in turn, so that a change in the machine's
+	// load meets the floor and the lists alike; each ratio to the floor is
+	// taken within its round.
+	type tally struct {
+		lat      []time.Duration
+		elapsed  time.Duration
+		failures int
+		perSec   []float64
+	}
+	tallies := make([]tally, len(reqs))
+	for round := range o.rounds {
+		fmt.Fprintf(progress, "list: %s reservations, round %d of %d: %d requests, %d clients, %s each…\n",
+			benchCommas(int64(n)), round+1, o.rounds, len(reqs), o.clients, o.duration)
+		for i, r := range reqs {
+			u, tok := srv.URL+r.path, r.token
+			res, err := benchLoad(ctx, o.clients, benchDuring(o.duration), func(ctx context.Context) error {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+				if err != nil {
+					return err
+				}
+				req.Header.Set("Authorization", "Bearer "+tok)
+				return benchDo(ctx, hc, req, http.StatusOK)
+			})
 			if err != nil {
-				return err
+				return nil, fmt.Errorf("%s: %w", r.name, err)
 			}
-			req.Header.Set("Authorization", "Bearer "+tok)
-			return benchDo(ctx, hc, req, http.StatusOK)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.name, err)
+			t := &tallies[i]
+			t.lat, t.elapsed = append(t.lat, res.lat...), t.elapsed+res.elapsed
+			for _, v := range res.failures {
+				t.failures += v
+			}
+			t.perSec = append(t.perSec, float64(res.ok)/res.elapsed.Seconds())
 		}
-		f := res.figures()
-		e := listEndpoint{Name: r.name, Path: r.path, Count: f.Count, PerSec: f.PerSec, P50Ms: f.P50Ms, P99Ms: f.P99Ms}
-		for _, v := range f.Failures {
-			e.Failures += v
+	}
+	for i, r := range reqs {
+		t := tallies[i]
+		slices.Sort(t.lat)
+		e := listEndpoint{Name: r.name, Path: r.path, Count: len(t.lat), PerSec: float64(len(t.lat)) / t.elapsed.Seconds(),
+			P50Ms: ms(benchPercentile(t.lat, 0.50)), P99Ms: ms(benchPercentile(t.lat, 0.99)), Failures: t.failures}
+		var ratios []float64
+		for round, v := range t.perSec {
+			if floor := tallies[0].perSec[round]; floor > 0 {
+				ratios = append(ratios, v/floor)
+			}
+		}
+		if len(ratios) > 0 {
+			e.FloorRatioRounds = slices.Clone(ratios)
+			slices.Sort(ratios)
+			e.FloorRatio = ratios[len(ratios)/2]
 		}
 		sr.Requests = append(sr.Requests, e)
-	}
-	if floor := sr.Requests[0].PerSec; floor > 0 {
-		for i := range sr.Requests {
-			sr.Requests[i].FloorRatio = sr.Requests[i].PerSec / floor
-		}
 	}
 	return sr, nil
 }

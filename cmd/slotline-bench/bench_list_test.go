@@ -16,7 +16,7 @@ func TestBenchList(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"slotline-bench", "list", "--sizes", "2000,4000", "--queues", "2", "--limit", "10",
-		"--clients", "2", "--duration", "100ms", "--json"}, func(string) string { return "" }, nil, &out, io.Discard)
+		"--clients", "2", "--duration", "50ms", "--rounds", "2", "--json"}, func(string) string { return "" }, nil, &out, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,8 @@ func TestBenchList(t *testing.T) {
 			t.Errorf("size %d: fill %.3fs, %d requests", s.Reservations, s.FillSec, len(s.Requests))
 		}
 		for _, e := range s.Requests {
-			if e.Count == 0 || e.PerSec <= 0 || e.P99Ms <= 0 || e.P99Ms < e.P50Ms || e.FloorRatio <= 0 || e.Failures != 0 {
+			if e.Count == 0 || e.PerSec <= 0 || e.P99Ms <= 0 || e.P99Ms < e.P50Ms || e.FloorRatio <= 0 || e.Failures != 0 ||
+				len(e.FloorRatioRounds) != 2 {
 				t.Errorf("size %d, %s: %+v", s.Reservations, e.Name, e)
 			}
 		}
