@@ -61,7 +61,7 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		where = append(where, "queue_id IN ("+strings.Join(ph, ", ")+")")
 	}
 	if q.Status != "" {
-		where = append(where, "status = "+arg(string(q.Status)))
+		where = append(where, s.statusWhere(q.Status, arg))
 	}
 	if q.Outcome != "" {
 		where = append(where, "outcome = "+arg(string(q.Outcome)))

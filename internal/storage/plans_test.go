@@ -63,20 +63,31 @@ type planCase struct {
 func testQueryPlans(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	base := time.Date(2031, 3, 3, 9, 0, 0, 0, time.UTC)
-	var ids []string
-	for i := range 12 {
+	// Every combination of client, queue and status, four times (the bulk
+	// load: the statuses as they are), and one booking through the write path.
+	statuses := []reservation.Status{reservation.StatusScheduled, reservation.StatusInProgress, reservation.StatusCompleted,
+		reservation.StatusCanceled, reservation.StatusFailed}
+	var rs []*reservation.Reservation
+	for i := range 120 {
 		start := base.Add(time.Duration(i) * 15 * time.Minute)
-		r := &reservation.Reservation{
-			ClientID: []string{"web", "ivr"}[i%2], QueueID: []string{"qa", "qb", "qc"}[i%3], TimeZone: "UTC",
-			CallbackNumber: fmt.Sprintf("+1415555%04d", i), Candidates: []reservation.Slot{{Start: start, End: start.Add(15 * time.Minute)}},
-			Channel: reservation.ChannelPreferences{Primary: "voice"}, ConcurrencyLimit: 10,
-		}
-		c := []reservation.Candidate{{Slot: r.Candidates[0], Bucket: start, Cap: 10}}
-		if _, err := s.CreateReservation(ctx, r, c, reservation.Write{Actor: r.ClientID, Origin: reservation.OriginAPI}); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, r.ID)
+		slot := reservation.Slot{Start: start, End: start.Add(15 * time.Minute)}
+		rs = append(rs, &reservation.Reservation{
+			ClientID: []string{"web", "ivr"}[i/3%2], QueueID: []string{"qa", "qb", "qc"}[i%3], TimeZone: "UTC",
+			CallbackNumber: fmt.Sprintf("+1415555%04d", i), Candidates: []reservation.Slot{slot}, Slot: slot,
+			Channel: reservation.ChannelPreferences{Primary: "voice"}, ConcurrencyLimit: 10, Status: statuses[i/6%5],
+			Sync: reservation.Sync{State: reservation.SyncSynced},
+		})
 	}
+	if err := s.LoadReservations(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	booked := &reservation.Reservation{ClientID: "web", QueueID: "qa", TimeZone: "UTC", CallbackNumber: "+14155550000",
+		Candidates: []reservation.Slot{rs[0].Slot}, Channel: reservation.ChannelPreferences{Primary: "voice"}, ConcurrencyLimit: 10}
+	if _, err := s.CreateReservation(ctx, booked, []reservation.Candidate{{Slot: rs[0].Slot, Bucket: rs[0].Slot.Start, Cap: 10}},
+		reservation.Write{Actor: "web", Origin: reservation.OriginAPI}); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{booked.ID, rs[1].ID, rs[2].ID, rs[3].ID}
 	// A cursor of each list's first page, so that later pages are
 	// explained too.
 	cursor := func(f reservation.Filter) string {
@@ -106,6 +117,13 @@ func testQueryPlans(t *testing.T, s *storage.Store) {
 		{From: from, To: to},
 		{QueueID: "qa", From: from, To: to},
 		{Status: sched, From: from},
+		{Status: reservation.StatusInProgress},
+		// Completed, missed and canceled are found by the slot order's
+		// walk (the past holds them densely: no index of their own,
+		// migration 0023); failed ones, few, have theirs.
+		{Status: reservation.StatusCompleted},
+		{QueueID: "qa", Status: reservation.StatusCanceled},
+		{QueueID: "qa", Status: reservation.StatusFailed},
 	} {
 		for _, client := range []string{"", "web"} {
 			first := f
