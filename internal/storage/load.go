@@ -55,10 +55,14 @@ func (s *Store) LoadReservations(ctx context.Context, rs []*reservation.Reservat
 			r.SelfNonce, r.SelfDigest, r.SelfReschedules)
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		// A few rows a statement: the SQLite driver finds each parameter's
-		// name by its number, a cost that grows with the statement's
-		// parameters (at 64 rows × 36 columns, two thirds of the load; at 4, a fifth).
-		const rows = 2
+		// On SQLite a few rows a statement: its driver finds each
+		// parameter's name by its number, a cost that grows with the
+		// statement's parameters (at 64 rows × 36 columns, two thirds of the
+		// load; at 4, a fifth). PostgreSQL takes many.
+		rows := 2
+		if s.backend == Postgres {
+			rows = maxInsertRows
+		}
 		head := "INSERT INTO reservations (" + reservationColumns + ") VALUES "
 		for len(args) > 0 {
 			n := min(rows, len(args)/cols)
