@@ -58,7 +58,13 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		for i, id := range q.Queues {
 			ph[i] = arg(id)
 		}
-		where = append(where, "queue_id IN ("+strings.Join(ph, ", ")+")")
+		col := "queue_id"
+		if len(q.Queues) > 1 && s.backend == SQLite {
+			// Not reservations_queue_slot: SQLite would read every row of
+			// the queues and sort them; it walks the slot order instead.
+			col = "+queue_id"
+		}
+		where = append(where, col+" IN ("+strings.Join(ph, ", ")+")")
 	}
 	if q.Status != "" {
 		where = append(where, s.statusWhere(q.Status, arg))

@@ -213,7 +213,8 @@ func testQueryPlans(t *testing.T, s *storage.Store) {
 		// queues, filters, a page forwards and back.
 		planCase{name: "FindReservationPage", seek: "", call: func(ctx context.Context, s *storage.Store) error {
 			for _, q := range []storage.ReservationQuery{
-				{}, {Queues: []string{"qa"}}, {Status: sched}, {Queues: []string{"qa"}, Status: sched}, {From: from, To: to},
+				{}, {Queues: []string{"qa"}}, {Queues: []string{"qa", "qb"}}, {Status: sched}, {Queues: []string{"qa"}, Status: sched},
+				{Status: reservation.StatusCompleted}, {From: from, To: to},
 			} {
 				if _, err := s.FindReservationPage(ctx, q); err != nil {
 					return err
