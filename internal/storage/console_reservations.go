@@ -58,7 +58,7 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		for i, id := range q.Queues {
 			ph[i] = arg(id)
 		}
-		col := "queue_id"
+		col := s.filterColumn(q.Status)("queue_id")
 		if len(q.Queues) > 1 && s.backend == SQLite {
 			// Not reservations_queue_slot: SQLite would read every row of
 			// the queues and sort them; it walks the slot order instead.

@@ -220,7 +220,7 @@ func (s *Store) FindBucketReservations(ctx context.Context, queueID string, buck
 	// bucket's start bounds the index range, which otherwise runs to the
 	// queue's last reservation.
 	rs, err := s.reader().query(ctx, "SELECT "+reservationColumns+` FROM reservations
-		WHERE queue_id = $1 AND `+s.statusWhere(reservation.StatusScheduled, nil)+` AND slot_start >= $2 AND slot_start < $3
+		WHERE `+s.filterColumn(reservation.StatusScheduled)("queue_id")+` = $1 AND `+s.statusWhere(reservation.StatusScheduled, nil)+` AND slot_start >= $2 AND slot_start < $3
 		AND bucket_start = $2 ORDER BY created_at, pk`,
 		queueID, micros(bucket), micros(bucket.Add(24*time.Hour)))
 	if err != nil {

@@ -477,11 +477,12 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 		return "$" + strconv.Itoa(len(args))
 	}
 	add := func(cond string, v any) { where = append(where, strings.ReplaceAll(cond, "?", arg(v))) }
+	col := s.filterColumn(f.Status)
 	if f.ClientID != "" {
-		add("client_id = ?", f.ClientID)
+		add(col("client_id")+" = ?", f.ClientID)
 	}
 	if f.QueueID != "" {
-		add("queue_id = ?", f.QueueID)
+		add(col("queue_id")+" = ?", f.QueueID)
 	}
 	if f.Status != "" {
 		where = append(where, s.statusWhere(f.Status, arg))
@@ -541,17 +542,39 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 	return out, next, nil
 }
 
+// sparseStatus reports whether reservations_status_slot (migration 0023)
+// holds the reservations of st.
+func sparseStatus(st reservation.Status) bool {
+	switch st {
+	case reservation.StatusScheduled, reservation.StatusInProgress, reservation.StatusFailed:
+		return true
+	}
+	return false
+}
+
+// filterColumn returns how a list filtered by status names its other
+// filters' columns: on SQLite, for a status of reservations_status_slot, as
+// +column, which keeps the planner (without statistics) off the client's
+// and the queue's slot indexes, whose walk would read their whole history
+// before the bookings ahead; it walks the status's index and checks them
+// there.
+func (s *Store) filterColumn(st reservation.Status) func(string) string {
+	if s.backend == SQLite && sparseStatus(st) {
+		return func(c string) string { return "+" + c }
+	}
+	return func(c string) string { return c }
+}
+
 // statusWhere is the condition of a list filtered by status. The
-// statuses of the partial indexes (migration 0023: scheduled, in progress,
-// failed) are named as literals, with the indexes' condition, which a
+// statuses of the partial index (migration 0023: scheduled, in progress,
+// failed) are named as literals, with the index's condition, which a
 // planner needs to see implied to use them; arg adds any other status as a
 // parameter, and on SQLite the column as +status, so that SQLite, which has
 // no statistics, does not take reservations_status_updated and sort every
 // reservation of that status: it walks the slot order, where those
 // statuses are dense.
 func (s *Store) statusWhere(st reservation.Status, arg func(any) string) string {
-	switch st {
-	case reservation.StatusScheduled, reservation.StatusInProgress, reservation.StatusFailed:
+	if sparseStatus(st) {
 		return "status = '" + string(st) + "' AND status IN ('scheduled', 'in_progress', 'failed')"
 	}
 	if s.backend == SQLite {
