@@ -553,16 +553,21 @@ func sparseStatus(st reservation.Status) bool {
 }
 
 // filterColumn returns how a list filtered by status names its other
-// filters' columns: on SQLite, for a status of reservations_status_slot, as
-// +column, which keeps the planner (without statistics) off the client's
-// and the queue's slot indexes, whose walk would read their whole history
-// before the bookings ahead; it walks the status's index and checks them
-// there.
+// filters' (text) columns: for a status of reservations_status_slot, as an
+// expression no index serves (+column on SQLite, column || '' on
+// PostgreSQL), which keeps the planners off the client's and the queue's
+// slot indexes: their walk would read the whole history before the
+// bookings ahead (SQLite has no statistics; PostgreSQL's take the status as
+// spread evenly over the slot order, which it is not). They walk the
+// status's index and check the client and queue there.
 func (s *Store) filterColumn(st reservation.Status) func(string) string {
-	if s.backend == SQLite && sparseStatus(st) {
+	switch {
+	case !sparseStatus(st):
+		return func(c string) string { return c }
+	case s.backend == SQLite:
 		return func(c string) string { return "+" + c }
 	}
-	return func(c string) string { return c }
+	return func(c string) string { return "(" + c + " || '')" }
 }
 
 // statusWhere is the condition of a list filtered by status. The
