@@ -554,12 +554,12 @@ func sparseStatus(st reservation.Status) bool {
 
 // filterColumn returns how a list filtered by status names its other
 // filters' (text) columns: for a status of reservations_status_slot, as an
-// expression no index serves (+column on SQLite, column || ” on
-// empty string on PostgreSQL), which keeps the planners off the client's and the queue's
-// slot indexes: their walk would read the whole history before the
-// bookings ahead (SQLite has no statistics; PostgreSQL's take the status as
-// spread evenly over the slot order, which it is not). They walk the
-// status's index and check the client and queue there.
+// expression no index serves (+column on SQLite, the column joined to the
+// empty string on PostgreSQL), which keeps the planners off the client's
+// and the queue's slot indexes: their walk would read the whole history
+// before the bookings ahead (SQLite has no statistics; PostgreSQL's take
+// the status as spread evenly over the slot order, which it is not). They
+// walk the status's index and check the client and queue there.
 func (s *Store) filterColumn(st reservation.Status) func(string) string {
 	switch {
 	case !sparseStatus(st):
