@@ -2,8 +2,10 @@
 
 // Command slotline-bench measures Slotline against floors taken in the same
 // run: admissions (admit), the drain of a burst to Genesys (sync), the
-// event stream's fan-out (stream), webhook deliveries (webhooks) and the
-// console's capacity heatmap (heatmap, in this process). Each
+// event stream's fan-out (stream), webhook deliveries (webhooks), the
+// console's capacity heatmap (heatmap, in this process) and the API's lists
+// and availability at 100,000 and 1,000,000 reservations (list, in this
+// process). Each
 // prints its figures and their ratios to the floor, or one JSON report with
 // --json.
 //
@@ -44,6 +46,7 @@ Commands:
   stream         measure event stream fan-out to WebSocket subscribers
   webhooks       measure webhook deliveries per second against a loopback floor
   heatmap        measure the console's capacity heatmap (10 queues × 30 days × 96 buckets) against Availability alone
+  list           measure the API's lists and availability at 100,000 and 1,000,000 reservations against a lookup by id
   serve          run "slotline serve" (the server the other commands measure)
   trivial-serve  run the HTTP floor of admit: a server that reads each POST and answers 201
 
@@ -69,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, _ io.Re
 		err = benchWebhooksCmd(ctx, rest, getenv, stdout, stderr)
 	case "heatmap":
 		err = benchHeatmapCmd(ctx, rest, getenv, stdout, stderr)
+	case "list":
+		err = benchListCmd(ctx, rest, getenv, stdout, stderr)
 	case "serve":
 		return app.Serve(ctx, rest, getenv, stdout, stderr)
 	case "trivial-serve":

@@ -58,10 +58,16 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		for i, id := range q.Queues {
 			ph[i] = arg(id)
 		}
-		where = append(where, "queue_id IN ("+strings.Join(ph, ", ")+")")
+		col := s.filterColumn(q.Status)("queue_id")
+		if len(q.Queues) > 1 && s.backend == SQLite {
+			// Not reservations_queue_slot: SQLite would read every row of
+			// the queues and sort them; it walks the slot order instead.
+			col = "+queue_id"
+		}
+		where = append(where, col+" IN ("+strings.Join(ph, ", ")+")")
 	}
 	if q.Status != "" {
-		where = append(where, "status = "+arg(string(q.Status)))
+		where = append(where, s.statusWhere(q.Status, arg))
 	}
 	if q.Outcome != "" {
 		where = append(where, "outcome = "+arg(string(q.Outcome)))
@@ -87,7 +93,9 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		if backwards {
 			op = "<"
 		}
-		where = append(where, fmt.Sprintf("(slot_start %s %s OR (slot_start = %s AND pk %s %s))", op, a, a, op, b))
+		// slot_start >= (or <=) the cursor's bounds the index range; the
+		// rest skips the rows of that instant up to the cursor's.
+		where = append(where, fmt.Sprintf("slot_start %s= %s AND (slot_start %s %s OR pk %s %s)", op, a, op, a, op, b))
 	}
 	sql := "SELECT pk, " + reservationColumns + " FROM reservations"
 	if len(where) > 0 {

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"slices"
+	"sync"
 
 	"github.com/slotline/slotline/internal/audit"
 )
@@ -79,6 +81,78 @@ func QueryStrings(s *Store, q string, args ...any) ([]string, error) {
 			return nil, err
 		}
 		out = append(out, v)
+	}
+	return out, rs.Err()
+}
+
+// Read is a statement the store ran outside a transaction, with its
+// arguments.
+type Read struct {
+	SQL  string
+	Args []any
+}
+
+// CaptureReads runs fn and returns the reads the store ran meanwhile.
+func CaptureReads(s *Store, fn func() error) ([]Read, error) {
+	var mu sync.Mutex
+	var out []Read
+	h := func(q string, args []any) {
+		mu.Lock()
+		out = append(out, Read{q, slices.Clone(args)})
+		mu.Unlock()
+	}
+	s.readHook.Store(&h)
+	defer s.readHook.Store(nil)
+	err := fn()
+	mu.Lock()
+	defer mu.Unlock()
+	return out, err
+}
+
+// ExplainRead returns the plan of a read, one line per node: on SQLite
+// the details of EXPLAIN QUERY PLAN; on PostgreSQL the lines of EXPLAIN
+// with sequential scans and sorts disabled, so that a Seq Scan or a Sort
+// left in the plan is one no index can spare (the planner would otherwise
+// prefer them on a test's few rows).
+func ExplainRead(ctx context.Context, s *Store, r Read) ([]string, error) {
+	var out []string
+	if s.pool == nil {
+		rs, err := s.rdb.QueryContext(ctx, "EXPLAIN QUERY PLAN "+r.SQL, r.Args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rs.Scan(&id, &parent, &unused, &detail); err != nil {
+				return nil, err
+			}
+			out = append(out, detail)
+		}
+		return out, rs.Err()
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	for _, set := range []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_sort = off"} {
+		if _, err := tx.Exec(ctx, set); err != nil {
+			return nil, err
+		}
+	}
+	rs, err := tx.Query(ctx, "EXPLAIN "+r.SQL, r.Args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var line string
+		if err := rs.Scan(&line); err != nil {
+			return nil, err
+		}
+		out = append(out, line)
 	}
 	return out, rs.Err()
 }

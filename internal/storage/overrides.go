@@ -213,9 +213,14 @@ func (s *Store) DeleteOverride(ctx context.Context, queueID, id, reason string, 
 // FindBucketReservations returns the scheduled reservations of a queue
 // holding the bucket that starts at bucket, oldest booking first.
 func (s *Store) FindBucketReservations(ctx context.Context, queueID string, bucket time.Time) ([]*reservation.Reservation, error) {
+	// A slot starts in its bucket, and no bucket is a day long (120
+	// minutes at most, a DST change's hour more): the day after the
+	// bucket's start bounds the index range, which otherwise runs to the
+	// queue's last reservation.
 	rs, err := s.reader().query(ctx, "SELECT "+reservationColumns+` FROM reservations
-		WHERE queue_id = $1 AND slot_start >= $2 AND bucket_start = $2 AND status = $3 ORDER BY created_at, pk`,
-		queueID, micros(bucket), string(reservation.StatusScheduled))
+		WHERE `+s.filterColumn(reservation.StatusScheduled)("queue_id")+` = $1 AND `+s.statusWhere(reservation.StatusScheduled, nil)+` AND slot_start >= $2 AND slot_start < $3
+		AND bucket_start = $2 ORDER BY created_at, pk`,
+		queueID, micros(bucket), micros(bucket.Add(24*time.Hour)))
 	if err != nil {
 		return nil, fmt.Errorf("bucket reservations: %w", err)
 	}

@@ -485,18 +485,20 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 	}
 	var where []string
 	var args []any
-	add := func(cond string, v any) {
+	arg := func(v any) string {
 		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+		return "$" + strconv.Itoa(len(args))
 	}
+	add := func(cond string, v any) { where = append(where, strings.ReplaceAll(cond, "?", arg(v))) }
+	col := s.filterColumn(f.Status)
 	if f.ClientID != "" {
-		add("client_id = ?", f.ClientID)
+		add(col("client_id")+" = ?", f.ClientID)
 	}
 	if f.QueueID != "" {
-		add("queue_id = ?", f.QueueID)
+		add(col("queue_id")+" = ?", f.QueueID)
 	}
 	if f.Status != "" {
-		add("status = ?", string(f.Status))
+		where = append(where, s.statusWhere(f.Status, arg))
 	}
 	if !f.From.IsZero() {
 		add("slot_start >= ?", micros(f.From))
@@ -514,7 +516,10 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 		}
 		args = append(args, start, pk)
 		n := len(args)
-		where = append(where, fmt.Sprintf("(slot_start > $%d OR (slot_start = $%d AND pk > $%d))", n-1, n-1, n))
+		// The first term bounds the index range (a page starts where the
+		// last ended, not at the start of the index); the second skips the
+		// rows of that instant up to the cursor's.
+		where = append(where, fmt.Sprintf("slot_start >= $%d AND (slot_start > $%d OR pk > $%d)", n-1, n-1, n))
 	}
 	q := "SELECT pk, " + reservationColumns + " FROM reservations"
 	if len(where) > 0 {
@@ -548,6 +553,52 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 		out = out[:f.Limit]
 	}
 	return out, next, nil
+}
+
+// sparseStatus reports whether reservations_status_slot (migration 0023)
+// holds the reservations of st.
+func sparseStatus(st reservation.Status) bool {
+	switch st {
+	case reservation.StatusScheduled, reservation.StatusInProgress, reservation.StatusFailed:
+		return true
+	}
+	return false
+}
+
+// filterColumn returns how a list filtered by status names its other
+// filters' (text) columns: for a status of reservations_status_slot, as an
+// expression no index serves (+column on SQLite, the column joined to the
+// empty string on PostgreSQL), which keeps the planners off the client's
+// and the queue's slot indexes: their walk would read the whole history
+// before the bookings ahead (SQLite has no statistics; PostgreSQL's take
+// the status as spread evenly over the slot order, which it is not). They
+// walk the status's index and check the client and queue there.
+func (s *Store) filterColumn(st reservation.Status) func(string) string {
+	switch {
+	case !sparseStatus(st):
+		return func(c string) string { return c }
+	case s.backend == SQLite:
+		return func(c string) string { return "+" + c }
+	}
+	return func(c string) string { return "(" + c + " || '')" }
+}
+
+// statusWhere is the condition of a list filtered by status. The
+// statuses of the partial index (migration 0023: scheduled, in progress,
+// failed) are named as literals, with the index's condition, which a
+// planner needs to see implied to use them; arg adds any other status as a
+// parameter, and on SQLite the column as +status, so that SQLite, which has
+// no statistics, does not take reservations_status_updated and sort every
+// reservation of that status: it walks the slot order, where those
+// statuses are dense.
+func (s *Store) statusWhere(st reservation.Status, arg func(any) string) string {
+	if sparseStatus(st) {
+		return "status = '" + string(st) + "' AND status IN ('scheduled', 'in_progress', 'failed')"
+	}
+	if s.backend == SQLite {
+		return "+status = " + arg(string(st))
+	}
+	return "status = " + arg(string(st))
 }
 
 // pkRow scans a leading pk column and then the reservation columns.

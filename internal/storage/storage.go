@@ -74,6 +74,10 @@ type Store struct {
 	auditKey atomic.Pointer[[]byte]
 	// endpoints0 is LogEndpoints' cache (PostgreSQL).
 	endpoints0 endpointCache
+	// readHook, when set (by tests: export_test.go), sees each read run
+	// outside a transaction before it runs: the query-plan test explains
+	// the statements the store really builds.
+	readHook atomic.Pointer[func(q string, args []any)]
 }
 
 // Options tune Open.
@@ -424,10 +428,30 @@ func (r pgRow) Scan(dest ...any) error {
 
 // reader returns an execer for reads outside a transaction.
 func (s *Store) reader() execer {
+	var e execer = sqlExec{s.rdb}
 	if s.pool != nil {
-		return pgExec{s.pool}
+		e = pgExec{s.pool}
 	}
-	return sqlExec{s.rdb}
+	if h := s.readHook.Load(); h != nil {
+		return hookedExec{e, *h}
+	}
+	return e
+}
+
+// hookedExec shows each statement to a hook before running it.
+type hookedExec struct {
+	execer
+	hook func(q string, args []any)
+}
+
+func (e hookedExec) query(ctx context.Context, q string, args ...any) (rows, error) {
+	e.hook(q, args)
+	return e.execer.query(ctx, q, args...)
+}
+
+func (e hookedExec) queryRow(ctx context.Context, q string, args ...any) row {
+	e.hook(q, args)
+	return e.execer.queryRow(ctx, q, args...)
 }
 
 // Tx is one write transaction. Driver returns the driver's own transaction

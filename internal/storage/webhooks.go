@@ -303,7 +303,10 @@ func (s *Store) deliveries(ctx context.Context, q string, args ...any) ([]*Deliv
 // DueDeliveries returns an endpoint's pending deliveries due at now, in
 // event order.
 func (s *Store) DueDeliveries(ctx context.Context, endpointID string, now time.Time, limit int) ([]*Delivery, error) {
-	return s.deliveries(ctx, "WHERE endpoint_id = $1 AND status = $2 AND next_attempt_at <= $3 ORDER BY event_seq LIMIT $4",
+	// The unary + keeps SQLite's planner off webhook_deliveries_due (every
+	// endpoint's due deliveries, then sorted): the endpoint's own pending
+	// ones are read in event order on webhook_deliveries_endpoint.
+	return s.deliveries(ctx, "WHERE endpoint_id = $1 AND status = $2 AND +next_attempt_at <= $3 ORDER BY event_seq LIMIT $4",
 		endpointID, DeliveryPending, micros(now), limit)
 }
 

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Idempotency", testIdempotency},
 		{"KeyTakenAheadOfRefusals", testKeyTakenAheadOfRefusals},
 		{"FindReservations", testFindReservations},
+		{"LoadReservations", testLoadReservations},
 		{"Tokens", testTokens},
 		{"EraseNumbers", testEraseNumbers},
 		{"Migrate", testMigrate},
@@ -1533,5 +1534,55 @@ func testRetention(t *testing.T, s *storage.Store) {
 	Exec(t, s, "UPDATE audit_checkpoints SET seq = 13")
 	if _, err := s.VerifyAudit(ctx); err != nil {
 		t.Errorf("VerifyAudit after the repairs: %v", err)
+	}
+}
+
+// testLoadReservations: the benchmarks' bulk load stores reservations as
+// given and counts those not final in their buckets.
+func testLoadReservations(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	var rs []*reservation.Reservation
+	for i, st := range []reservation.Status{reservation.StatusScheduled, reservation.StatusCompleted, reservation.StatusScheduled} {
+		r := newRes("load")
+		r.Slot = cand(i%2, 5).Slot
+		r.Status, r.Sync.State = st, reservation.SyncSynced
+		rs = append(rs, r)
+	}
+	if err := s.LoadReservations(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := s.FindReservations(ctx, reservation.Filter{QueueID: "load"})
+	if err != nil || len(list) != 3 {
+		t.Fatalf("FindReservations = %d, %v; want 3", len(list), err)
+	}
+	var got []string
+	for _, r := range list {
+		got = append(got, r.ID+" "+string(r.Status))
+	}
+	want := []string{rs[0].ID + " scheduled", rs[2].ID + " scheduled", rs[1].ID + " completed"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("loaded, in slot order (-want +got):\n%s", diff)
+	}
+	// Pages of one, across the two reservations of one instant (the
+	// cursor's slot_start and pk).
+	got = nil
+	for f := (reservation.Filter{QueueID: "load", Limit: 1}); ; {
+		page, next, err := s.FindReservations(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			got = append(got, r.ID+" "+string(r.Status))
+		}
+		if next == "" || len(got) > 3 {
+			break
+		}
+		f.Cursor = next
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("paged one by one (-want +got):\n%s", diff)
+	}
+	if u := usage(t, s, "load"); u[cand(0, 5).Bucket.UnixMicro()] != 2 || len(u) != 1 {
+		t.Errorf("slot usage = %v, want 2 in the first bucket only", u)
 	}
 }
