@@ -66,7 +66,7 @@ func testUpgrade(t *testing.T, dsn string) {
 		}
 	}
 	// On PostgreSQL the log statement moves the webhook endpoints'
-	// generation (version 25).
+	// generation (version 24).
 	pg := strings.HasPrefix(dsn, "postgres")
 	if pg {
 		if err := storage.ExecSQL(ctx, s, "ALTER TABLE log_head ADD COLUMN webhook_gen BIGINT NOT NULL DEFAULT 0"); err != nil {
