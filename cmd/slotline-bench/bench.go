@@ -358,17 +358,14 @@ func (b *bench) runServerPhases(ctx context.Context) (err error) {
 	// real org: at its default rate limit, over HTTP, from another process.
 	// (With no Genesys configured it would run the simulator in-process at
 	// full speed, and count the simulator's memory as its own.)
-	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
-	defer sim.Close()
-	simURL, err := sim.Start("127.0.0.1:0")
+	gs, err := startBenchServerSim(b.dbs.dir, benchCapacityFor(b.opts.reservations))
+	if gs != nil {
+		defer gs.sim.Close()
+	}
 	if err != nil {
 		return err
 	}
-	secret := benchRandomHex(16)
-	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, benchCapacityFor(b.opts.reservations), nil)
-	if err != nil {
-		return err
-	}
+	secret, cfgPath := gs.secret, gs.config
 	hc := newBenchHTTPClient(4 * b.opts.clients)
 	srv, err := b.startServer(ctx, hc, cfgPath, dsn)
 	if err != nil {
@@ -664,6 +661,33 @@ type benchServerConfig struct {
 // block), one 24/7 queue of capacity per slot, log level warn so that
 // requests are not logged, and no caps on connections or on the one
 // client's stream subscriptions (the bench sets the load it wants).
+// benchServerSim is a Genesys simulator run in the bench's process for a
+// server the bench starts as another process (so that the simulator's
+// memory and CPU are not counted as the server's), with the server's
+// configuration.
+type benchServerSim struct {
+	sim    *gcsim.Sim
+	url    string // the simulator's base URL
+	secret string // the server's API client secret
+	config string // the server's configuration file
+}
+
+// startBenchServerSim starts a simulator on loopback, on the real clock,
+// and writes into dir the configuration of a server that syncs to it, its
+// queue with capacity per slot and the keys of queue. The caller closes
+// the simulator, also when it returns an error with it.
+func startBenchServerSim(dir string, capacity int, queue ...map[string]any) (*benchServerSim, error) {
+	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
+	u, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		sim.Close()
+		return nil, err
+	}
+	s := &benchServerSim{sim: sim, url: u, secret: benchRandomHex(16)}
+	s.config, err = writeBenchServerConfig(dir, s.secret, u, capacity, nil, queue...)
+	return s, err
+}
+
 func writeBenchServerConfig(dir, secret, simURL string, capacity int, genesys map[string]any, queue ...map[string]any) (string, error) {
 	secretPath := filepath.Join(dir, "bench.secret")
 	if err := os.WriteFile(secretPath, []byte(secret), 0o600); err != nil {

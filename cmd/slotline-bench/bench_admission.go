@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/reservation"
 )
 
@@ -153,17 +151,14 @@ func (b *bench) admissionHTTPRun(ctx context.Context, name string, extra map[str
 	if err != nil {
 		return nil, err
 	}
-	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
-	defer sim.Close()
-	simURL, err := sim.Start("127.0.0.1:0")
+	gs, err := startBenchServerSim(b.dbs.dir, benchCapacityFor(b.opts.reservations), extra)
+	if gs != nil {
+		defer gs.sim.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
-	secret := benchRandomHex(16)
-	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, benchCapacityFor(b.opts.reservations), nil, extra)
-	if err != nil {
-		return nil, err
-	}
+	secret, cfgPath := gs.secret, gs.config
 	hc := newBenchHTTPClient(4 * b.opts.clients)
 	srv, err := b.startServer(ctx, hc, cfgPath, dsn)
 	if err != nil {

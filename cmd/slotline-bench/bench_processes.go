@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/slotline/slotline/internal/genesys/gcsim"
 	"github.com/slotline/slotline/internal/storage"
 )
 
@@ -109,17 +107,14 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 	u.RawQuery = q.Encode()
 	dsn = u.String()
 
-	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
-	defer sim.Close()
-	simURL, err := sim.Start("127.0.0.1:0")
+	gs, err := startBenchServerSim(b.dbs.dir, benchProcessesCapacity)
+	if gs != nil {
+		defer gs.sim.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
-	secret := benchRandomHex(16)
-	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, benchProcessesCapacity, nil)
-	if err != nil {
-		return nil, err
-	}
+	secret, cfgPath := gs.secret, gs.config
 	hc := newBenchHTTPClient(4 * b.opts.clients)
 	var srvs []*benchServer
 	defer func() {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/slotline/slotline/internal/genesys/gcsim"
 )
 
 // What the stream bench's memory phase judges.
@@ -88,17 +85,14 @@ func (b *benchStream) runMemory(ctx context.Context) (err error) {
 	}
 	// The server syncs to a simulator run here, as the admit bench's
 	// memory phase does: the simulator's memory is not the server's.
-	sim := gcsim.New(gcsim.Options{Clock: gcsim.NewClock(time.Now(), 1), Logger: slog.New(slog.DiscardHandler)})
-	defer sim.Close()
-	simURL, err := sim.Start("127.0.0.1:0")
+	gs, err := startBenchServerSim(b.dbs.dir, benchCapacityFor(events))
+	if gs != nil {
+		defer gs.sim.Close()
+	}
 	if err != nil {
 		return err
 	}
-	secret := benchRandomHex(16)
-	cfgPath, err := writeBenchServerConfig(b.dbs.dir, secret, simURL, benchCapacityFor(events), nil)
-	if err != nil {
-		return err
-	}
+	secret, cfgPath := gs.secret, gs.config
 	addr, err := benchFreeAddr()
 	if err != nil {
 		return err
