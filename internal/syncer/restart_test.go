@@ -57,12 +57,11 @@ func (p *restartProc) close() {
 func syncJobs(t *testing.T, ctx context.Context, st *storage.Store) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	if pool := st.Pool(); pool != nil {
-		rows, err := pool.Query(ctx, `SELECT args->>'reservation_id', COUNT(*) FROM river_job WHERE kind = 'genesys_sync' GROUP BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
+	count := func(rows interface {
+		Next() bool
+		Scan(...any) error
+		Err() error
+	}) {
 		for rows.Next() {
 			var id string
 			var n int
@@ -74,6 +73,14 @@ func syncJobs(t *testing.T, ctx context.Context, st *storage.Store) map[string]i
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if pool := st.Pool(); pool != nil {
+		rows, err := pool.Query(ctx, `SELECT args->>'reservation_id', COUNT(*) FROM river_job WHERE kind = 'genesys_sync' GROUP BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		count(rows)
 		return out
 	}
 	rows, err := st.DB().QueryContext(ctx, `SELECT json_extract(args, '$.reservation_id'), COUNT(*) FROM river_job WHERE kind = 'genesys_sync' GROUP BY 1`)
@@ -81,17 +88,7 @@ func syncJobs(t *testing.T, ctx context.Context, st *storage.Store) map[string]i
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[id] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	count(rows)
 	return out
 }
 
