@@ -579,12 +579,13 @@ func (s *benchSubscribers) stop() error {
 	return s.g.Wait()
 }
 
-// benchCPUOf reads a process's CPU time so far, user and system
-// (/proc/PID/stat, in the kernel's USER_HZ ticks of 10 ms).
+// benchCPUOf reads a process's CPU time so far, user and system, all
+// threads (/proc/PID/stat, in the kernel's USER_HZ ticks: benchClockTicks
+// a second).
 func benchCPUOf(pid int) (time.Duration, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read the server's CPU time: %w", err)
+		return 0, fmt.Errorf("read the CPU time of process %d: %w", pid, err)
 	}
 	// The command name, in parentheses, may hold spaces: the fields
 	// counted are those after it (utime and stime are the 14th and 15th).
@@ -594,17 +595,17 @@ func benchCPUOf(pid int) (time.Duration, error) {
 	}
 	f := strings.Fields(rest)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("read the server's CPU time: short /proc/%d/stat", pid)
+		return 0, fmt.Errorf("read the CPU time of process %d: short /proc/%d/stat", pid, pid)
 	}
 	var ticks int64
 	for _, v := range f[11:13] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("read the server's CPU time: %q", v)
+			return 0, fmt.Errorf("read the CPU time of process %d: %q", pid, v)
 		}
 		ticks += n
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
+	return time.Duration(ticks) * time.Second / benchClockTicks, nil
 }
 
 // benchMemoryOf reads a process's resident set size and its peak, in MiB.

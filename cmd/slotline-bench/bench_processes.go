@@ -243,7 +243,7 @@ type benchProcsCPU struct {
 func (b *bench) processesCPU(ctx context.Context, srvs []*benchServer, app string) (benchProcsCPU, error) {
 	c := benchProcsCPU{backends: map[int]time.Duration{}}
 	for _, s := range srvs {
-		t, err := benchProcCPU(s.pid)
+		t, err := benchCPUOf(s.pid)
 		if err != nil {
 			return c, err
 		}
@@ -268,38 +268,12 @@ func (b *bench) processesCPU(ctx context.Context, srvs []*benchServer, app strin
 		if comm, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/comm"); err != nil || !strings.HasPrefix(string(comm), "postgres") {
 			continue
 		}
-		if t, err := benchProcCPU(int(pid)); err == nil {
+		if t, err := benchCPUOf(int(pid)); err == nil {
 			c.backends[int(pid)] = t
 		}
 	}
 	c.machine, err = benchMachineCPU()
 	return c, err
-}
-
-// benchProcCPU returns a process's user and system CPU time, all threads.
-func benchProcCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	rest := string(data)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	f := strings.Fields(rest) // f[0] is field 3 (state): utime is field 14, stime 15
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / benchClockTicks, nil
 }
 
 // benchMachineCPU returns the machine's CPU time spent other than idle or

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"debug/elf"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -202,9 +203,8 @@ func TestDockerfile(t *testing.T) {
 	health := func() error {
 		c := exec.Command(bin, "healthcheck") // the HEALTHCHECK's CMD
 		c.Env = imageEnv
-		b, err := c.CombinedOutput()
-		if err != nil {
-			return &exec.ExitError{Stderr: b}
+		if b, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %s", err, b)
 		}
 		return nil
 	}
@@ -215,7 +215,7 @@ func TestDockerfile(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the HEALTHCHECK never passed: %s", err.(*exec.ExitError).Stderr)
+			t.Fatalf("the HEALTHCHECK never passed: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond) // polling for the listener
 	}

@@ -51,6 +51,11 @@ func reference(src []byte) ([]KeyDoc, error) {
 	}
 	lines := strings.Split(string(src), "\n")
 	var out []KeyDoc
+	listed := map[string]bool{} // the paths in out
+	add := func(d KeyDoc) {
+		out = append(out, d)
+		listed[d.Path] = true
+	}
 	var problems []string
 	var walk func(n *yaml.Node, block, shown string)
 	walk = func(n *yaml.Node, block, shown string) {
@@ -70,10 +75,13 @@ func reference(src []byte) ([]KeyDoc, error) {
 			return // an open mapping (days of hours, locales, roles): its keys are data
 		}
 		present := map[string]bool{}
-		var mentions []KeyDoc // this mapping's documented keys, for the keys they name
+		// This mapping's keys with all their comments, to find in them the
+		// keys they name.
+		type mention struct{ key, text string }
+		var mentions []mention
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], resolve(n.Content[i+1])
-			if present[k.Value] || seen(out, join(shown, k.Value)) {
+			if present[k.Value] || listed[join(shown, k.Value)] {
 				walk(v, join(block, k.Value), join(shown, k.Value))
 				continue // a later item of a list: documented by the first
 			}
@@ -82,12 +90,12 @@ func reference(src []byte) ([]KeyDoc, error) {
 			if d.Doc == "" {
 				problems = append(problems, d.Path+" has no comment in the example")
 			}
-			out = append(out, d)
-			mentions = append(mentions, KeyDoc{Path: k.Value, Doc: strings.Join([]string{k.HeadComment, d.Doc, k.FootComment, v.FootComment}, "\n")})
+			add(d)
+			mentions = append(mentions, mention{k.Value, strings.Join([]string{k.HeadComment, d.Doc, k.FootComment, v.FootComment}, "\n")})
 			walk(v, join(block, k.Value), join(shown, k.Value))
 		}
 		for _, key := range accepted {
-			if present[key] || seen(out, join(shown, key)) {
+			if present[key] || listed[join(shown, key)] {
 				continue
 			}
 			// A key shown commented out ("# key: value # what it does"), or
@@ -96,13 +104,13 @@ func reference(src []byte) ([]KeyDoc, error) {
 			named := regexp.MustCompile(`\b` + regexp.QuoteMeta(key) + `\b`)
 			found := false
 			for _, m := range mentions {
-				if c := line.FindStringSubmatch(m.Doc); c != nil {
-					out = append(out, KeyDoc{Path: join(shown, key), Example: c[1], Doc: strings.TrimSpace(c[2])})
+				if c := line.FindStringSubmatch(m.text); c != nil {
+					add(KeyDoc{Path: join(shown, key), Example: c[1], Doc: strings.TrimSpace(c[2])})
 					found = true
 					break
 				}
-				if named.MatchString(m.Doc) {
-					out = append(out, KeyDoc{Path: join(shown, key), Doc: "instead of `" + m.Path + "`; see there"})
+				if named.MatchString(m.text) {
+					add(KeyDoc{Path: join(shown, key), Doc: "instead of `" + m.key + "`; see there"})
 					found = true
 					break
 				}
@@ -129,15 +137,6 @@ func exampleEnv(k string) string {
 		return "pk_documentation0123456789"
 	}
 	return "documentation-secret-0123456789"
-}
-
-func seen(ds []KeyDoc, path string) bool {
-	for _, d := range ds {
-		if d.Path == path {
-			return true
-		}
-	}
-	return false
 }
 
 // comment is the text of the comment on key k with value v.
