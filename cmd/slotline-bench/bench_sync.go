@@ -342,6 +342,19 @@ func benchSyncFlipFaults(ctx context.Context, sim *gcsim.Sim, rate float64, with
 	}
 }
 
+// benchLockedWriter lets several goroutines write to one writer, each
+// Write whole.
+type benchLockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *benchLockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // admitAndWatch runs phase 1 (the burst) and phase 2 (waiting until every
 // reservation is synced) together, so that syncs during the burst are
 // seen when they happen. It ends when every admitted reservation is synced
@@ -353,6 +366,8 @@ func (b *benchSync) admitAndWatch(ctx context.Context, api *benchSyncAPI, w *ben
 	fmt.Fprintf(b.progress, "sync: admitting %s reservations with %d clients, then waiting until they are synced (at most %s)…\n",
 		benchCommas(int64(b.opts.reservations)), b.opts.clients, b.opts.timeout)
 	g, gctx := errgroup.WithContext(dctx)
+	// Both goroutines report progress: one line at a time.
+	progress := &benchLockedWriter{w: b.progress}
 	var admit *benchLoadResult
 	g.Go(func() error {
 		res, err := benchLoad(gctx, b.opts.clients, benchUpTo(int64(b.opts.reservations)), api.admit(w))
@@ -361,10 +376,10 @@ func (b *benchSync) admitAndWatch(ctx context.Context, api *benchSyncAPI, w *ben
 		}
 		admit = res
 		w.admissionsDone()
-		fmt.Fprintf(b.progress, "sync: admitted %s reservations in %.1f s\n", benchCommas(int64(res.ok)), res.elapsed.Seconds())
+		fmt.Fprintf(progress, "sync: admitted %s reservations in %.1f s\n", benchCommas(int64(res.ok)), res.elapsed.Seconds())
 		return nil
 	})
-	g.Go(func() error { return w.run(gctx, b.progress) })
+	g.Go(func() error { return w.run(gctx, progress) })
 	err := g.Wait()
 	if err != nil && admit != nil && dctx.Err() != nil && ctx.Err() == nil {
 		err = nil // the timeout: report what was synced by then
