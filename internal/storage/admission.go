@@ -63,8 +63,10 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 			q += ", " + fmt.Sprintf(lock, 2) // evaluated in order
 		}
 		if len(locks) > 0 {
-			if _, err := tx.exec(ctx, q, locks...); err != nil {
-				return out, fmt.Errorf("admission lock: %w", err)
+			// Deferred: taken before the read that follows, which it
+			// travels with (a round trip less per create).
+			if err := tx.execLater(ctx, wrapErr("admission lock"), q, locks...); err != nil {
+				return out, err
 			}
 		}
 	}

@@ -200,3 +200,28 @@ func TestHeldLeaseDoesNotAbortTheBatch(t *testing.T) {
 		t.Errorf("the other write ran %d times: the held lease aborted its batch", runs)
 	}
 }
+
+// TestNotifiedSeq: a notification names its schema and the log's last
+// number; another schema's is not for this one, and a bare number (a
+// build before the schema was named) wakes with the number unknown.
+func TestNotifiedSeq(t *testing.T) {
+	for _, c := range []struct {
+		payload string
+		seq     int64
+		ok      bool
+	}{
+		{"public 42", 42, true},
+		{"slotline_test_x 7", 7, true},
+		{"other 42", 0, false},
+		{"42", 0, true},
+		{"public x", 0, true},
+	} {
+		schema := "public"
+		if strings.HasPrefix(c.payload, "slotline_test_x") {
+			schema = "slotline_test_x"
+		}
+		if seq, ok := notifiedSeq(c.payload, schema); seq != c.seq || ok != c.ok {
+			t.Errorf("notifiedSeq(%q, %q) = %d, %v; want %d, %v", c.payload, schema, seq, ok, c.seq, c.ok)
+		}
+	}
+}

@@ -67,8 +67,9 @@ FROM head, last WHERE log_head.id = 1
 RETURNING head.event_seq, head.audit_seq, head.audit_hash, last.hash`
 
 // pgNotifySQL wakes the stream readers of every process at commit with the
-// transaction's last event number (read after pgLogSQL moved the head).
-const pgNotifySQL = "SELECT pg_notify('" + eventsChannel + "', event_seq::text) FROM log_head WHERE id = 1"
+// schema and the transaction's last event number (read after pgLogSQL moved
+// the head): see ListenEvents.
+const pgNotifySQL = "SELECT pg_notify('" + eventsChannel + "', current_schema() || ' ' || event_seq) FROM log_head WHERE id = 1"
 
 // pgLogHead is what pgLogSQL returns.
 type pgLogHead struct {

@@ -209,3 +209,73 @@ func TestLogEndpointsFollowOtherProcesses(t *testing.T) {
 		t.Errorf("last event %d, want 4", last)
 	}
 }
+
+// TestListenEventsIgnoresOtherSchemas: the NOTIFY channel is the
+// database's, so the commits of a deployment in another schema reach this
+// one's listener too; it ignores them, and hands on its own with their
+// last event number.
+func TestListenEventsIgnoresOtherSchemas(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stores []*storage.Store
+	for range 2 {
+		s, err := storage.Open(ctx, storagetest.PostgresDSN(t), storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	woken := make(chan int64, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = stores[0].ListenEvents(ctx, func(seq int64) { woken <- seq })
+	}()
+	defer func() { cancel(); <-done }()
+	ev := func(s *storage.Store) int64 {
+		seq, err := s.RecordSystemEvent(ctx, reservation.Event{Type: reservation.EventWebhookPing, Origin: reservation.OriginAPI,
+			Actor: "t", OccurredAt: time.Now()}, &audit.Entry{At: time.Now(), Actor: "t", Action: "test.event", Target: "x",
+			Outcome: audit.OutcomeOK, Detail: "{}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	// heard waits for the wake of this schema's event seq, and reports the
+	// wakes before it.
+	heard := func(seq int64, within time.Duration) ([]int64, bool) {
+		var before []int64
+		timeout := time.After(within)
+		for {
+			select {
+			case got := <-woken:
+				if got == seq {
+					return before, true
+				}
+				before = append(before, got)
+			case <-timeout:
+				return before, false
+			}
+		}
+	}
+	// The listener is up once it hears a commit of its own; notifications
+	// come in commit order, so none of the earlier ones is left after it.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, ok := heard(ev(stores[0]), 200*time.Millisecond); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the listener never heard this schema's commits")
+		}
+	}
+	for i := range 5 {
+		other := ev(stores[1]) // committed, and notified, first
+		own := ev(stores[0])
+		before, ok := heard(own, 10*time.Second)
+		if !ok || len(before) > 0 {
+			t.Fatalf("round %d: woken with %v before this schema's %d (heard: %v); the other schema's event was %d", i, before, own, ok, other)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,16 +46,19 @@ func (s *Store) EventsCommitted() <-chan struct{} { return s.committed.wait() }
 const eventsChannel = "slotline_events"
 
 // ListenEvents calls wake each time any process commits events, until ctx
-// is done. On PostgreSQL it holds a connection in LISTEN; on SQLite, which
-// has one process, it only relays this process's commits.
-func (s *Store) ListenEvents(ctx context.Context, wake func()) error {
+// is done, with the log's last sequence number when the notification says
+// it (0 when not). On PostgreSQL it holds a connection in LISTEN, and the
+// notification carries the schema and the number (the channel is the
+// database's: the commits of deployments in other schemas are ignored); on
+// SQLite, which has one process, it only relays this process's commits.
+func (s *Store) ListenEvents(ctx context.Context, wake func(seq int64)) error {
 	if s.pool == nil {
 		for {
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-s.EventsCommitted():
-				wake()
+				wake(0)
 			}
 		}
 	}
@@ -63,7 +68,7 @@ func (s *Store) ListenEvents(ctx context.Context, wake func()) error {
 			return nil
 		}
 		s.logger.Warn("event LISTEN connection lost; retrying", "err", err)
-		wake() // something may have been missed while reconnecting
+		wake(0) // something may have been missed while reconnecting
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -72,12 +77,16 @@ func (s *Store) ListenEvents(ctx context.Context, wake func()) error {
 	return nil
 }
 
-func (s *Store) listenOnce(ctx context.Context, wake func()) error {
+func (s *Store) listenOnce(ctx context.Context, wake func(seq int64)) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return err
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
 		return err
 	}
@@ -85,11 +94,33 @@ func (s *Store) listenOnce(ctx context.Context, wake func()) error {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+eventsChannel)
 	}()
 	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		wake()
+		if seq, ok := notifiedSeq(n.Payload, schema); ok {
+			wake(seq)
+		}
 	}
+}
+
+// notifiedSeq reads a notification's payload, "SCHEMA SEQ": the sequence
+// number, and whether the commit was in schema. A payload of a build
+// before the schema was in it (a bare number) wakes every schema, with the
+// number unknown.
+func notifiedSeq(payload, schema string) (int64, bool) {
+	at := strings.LastIndexByte(payload, ' ')
+	if at < 0 {
+		return 0, true
+	}
+	if payload[:at] != schema {
+		return 0, false
+	}
+	seq, err := strconv.ParseInt(payload[at+1:], 10, 64)
+	if err != nil {
+		return 0, true
+	}
+	return seq, true
 }
 
 // StreamCursor returns a durable subscription's cursor (0 and false if the

@@ -50,8 +50,9 @@ type Log interface {
 	LastEventSeq(ctx context.Context) (int64, error)
 	FindStoredEvents(ctx context.Context, after int64, limit int) ([]reservation.StoredEvent, error)
 	// ListenEvents calls wake each time any process commits events, until
-	// ctx is done.
-	ListenEvents(ctx context.Context, wake func()) error
+	// ctx is done, with the log's last sequence number then when it is
+	// known (0 when not).
+	ListenEvents(ctx context.Context, wake func(seq int64)) error
 }
 
 // Hub tails the event log.
@@ -106,7 +107,21 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.mu.Unlock()
 	close(h.ready)
 	wake := make(chan struct{}, 1)
-	poke := func() {
+	// The last sequence number the notifications told, kept until the
+	// next fetch: a hub without readers follows the head with it, without
+	// a query per commit (of every process). A wake that tells none
+	// (SQLite's, or after a lost connection) makes the next fetch read it.
+	var told atomic.Int64
+	var untold atomic.Bool
+	poke := func(seq int64) {
+		if seq <= 0 {
+			untold.Store(true)
+		}
+		for {
+			if cur := told.Load(); cur >= seq || told.CompareAndSwap(cur, seq) {
+				break
+			}
+		}
 		select {
 		case wake <- struct{}{}:
 		default:
@@ -119,23 +134,35 @@ func (h *Hub) Run(ctx context.Context) error {
 	wg.Go(func() { _ = h.store.ListenEvents(ctx, poke) })
 	poll := time.NewTicker(time.Second) // a safety net: notifications can be lost
 	defer poll.Stop()
+	hint := head // the first fetch, before any notification: the head just read
 	for {
-		if err := h.fetch(ctx); err != nil && ctx.Err() == nil {
+		if err := h.fetch(ctx, hint); err != nil && ctx.Err() == nil {
 			h.logger.WarnContext(ctx, "stream: read events", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-wake:
-		case <-poll.C:
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-wake:
+				hint = told.Swap(0)
+				if untold.Swap(false) {
+					hint, waiting = 0, false
+					break
+				}
+				// A wake whose number an earlier fetch took has nothing new.
+				waiting = hint == 0
+			case <-poll.C:
+				hint, waiting = 0, false // read the head: a notification may have been lost
+			}
 		}
 	}
 }
 
-// fetch reads every new event into the ring and wakes the subscribers.
-func (h *Hub) fetch(ctx context.Context) error {
+// fetch reads every new event into the ring and wakes the subscribers;
+// told is the log's head as a notification told it (0: unknown).
+func (h *Hub) fetch(ctx context.Context, told int64) error {
 	if h.readers.Load() == 0 {
-		return h.skip(ctx)
+		return h.skip(ctx, told)
 	}
 	for {
 		h.mu.RLock()
@@ -172,11 +199,15 @@ func (h *Hub) fetch(ctx context.Context) error {
 
 // skip follows the log's head without reading its events, for a hub that
 // nobody reads: the ring empties, and the first reader's events come from
-// the database until the ring fills again from the head on.
-func (h *Hub) skip(ctx context.Context) error {
-	last, err := h.store.LastEventSeq(ctx)
-	if err != nil {
-		return err
+// the database until the ring fills again from the head on. The head is
+// told's when a notification told it, else read.
+func (h *Hub) skip(ctx context.Context, told int64) error {
+	last := told
+	if last <= 0 {
+		var err error
+		if last, err = h.store.LastEventSeq(ctx); err != nil {
+			return err
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

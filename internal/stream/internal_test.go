@@ -5,8 +5,11 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/slotline/slotline/internal/reservation"
 )
 
 // recordConn is a net.Conn that records each Write.
@@ -164,5 +167,65 @@ func TestReleaseMemoryNotForAFewSubscribers(t *testing.T) {
 	}
 	for _, d := range subs[11:] {
 		d()
+	}
+}
+
+// toldLog is a Log whose notifications tell the head: it counts the reads
+// of the head that a hub makes.
+type toldLog struct {
+	reads atomic.Int64
+	wake  chan func(int64)
+}
+
+func (l *toldLog) LastEventSeq(context.Context) (int64, error) {
+	l.reads.Add(1)
+	return 0, nil
+}
+
+func (l *toldLog) FindStoredEvents(context.Context, int64, int) ([]reservation.StoredEvent, error) {
+	return nil, nil
+}
+
+func (l *toldLog) ListenEvents(ctx context.Context, wake func(seq int64)) error {
+	l.wake <- wake
+	<-ctx.Done()
+	return nil
+}
+
+// TestHubWithoutReadersFollowsTheToldHead: a hub that nobody reads follows
+// the head the notifications tell, without reading it from the database
+// (a query per commit of every process, in every process).
+func TestHubWithoutReadersFollowsTheToldHead(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := &toldLog{wake: make(chan func(int64), 1)}
+	h := NewHub(l, nil, 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = h.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	wake := <-l.wake
+	for seq := int64(1); seq <= 50; seq++ {
+		wake(seq)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		head, err := h.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head == 50 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hub's head is %d, want the told 50", head)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// One read at start; a second only if the safety-net poll ran.
+	if n := l.reads.Load(); n > 2 {
+		t.Errorf("the hub read the head %d times for 50 told commits", n)
 	}
 }
