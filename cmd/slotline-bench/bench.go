@@ -129,9 +129,12 @@ type benchOptions struct {
 	reservations int
 	subscribers  int
 	processes    int
-	serverBin    string
-	cpuProfile   string
-	memProfile   string
+	// perProcess gives each serve process of the processes phase --clients
+	// clients of its own (the load grows with the processes).
+	perProcess bool
+	serverBin  string
+	cpuProfile string
+	memProfile string
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
@@ -144,6 +147,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.IntVar(&o.reservations, "reservations", 100_000, "reservations the server holds when the memory phase reads its RSS")
 	fs.IntVar(&o.subscribers, "subscribers", 1, "event-stream subscribers following (and acking) every event during the memory phase")
 	fs.IntVar(&o.processes, "processes", 3, "the processes phase (PostgreSQL) runs 1, 2, … `N` serve processes on one database, the clients split between them")
+	fs.BoolVar(&o.perProcess, "clients-per-process", false, "the processes phase gives each serve process --clients clients of its own, so that the load grows with the processes (default: the --clients split between them)")
 	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable, as slotline-bench serve)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file`; the server then runs in this process so the profile covers it")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` after the memory phase; the server then runs in this process")

@@ -18,8 +18,10 @@ import (
 
 // The processes phase: POST /api/v2/callbacks spread over 1, 2, … N
 // "slotline serve" processes on one PostgreSQL database (a fresh schema
-// each count), the clients split evenly between them, with the throughput
-// and the CPU spent per admission for each count. Its floor is the one
+// each count), the clients split evenly between them (or, with
+// --clients-per-process, --clients for each process: the load a
+// deployment adds processes for), with the throughput and the CPU spent
+// per admission for each count. Its floor is the one
 // process figure of the same run: more processes on one database should
 // admit more, not fewer (target: N = 3 at 1.5 × one process, where the
 // machine has the cores for it).
@@ -42,6 +44,7 @@ type benchProcessesFigures struct {
 // benchProcessesRun is one process count's figures.
 type benchProcessesRun struct {
 	Processes int `json:"processes"`
+	Clients   int `json:"clients"`
 	benchRateFigures
 	// The CPU time per admission of the serve processes, of the database's
 	// backends serving them (found by application_name), and of the whole
@@ -115,7 +118,11 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 		return nil, err
 	}
 	secret, cfgPath := gs.secret, gs.config
-	hc := newBenchHTTPClient(4 * b.opts.clients)
+	clients := b.opts.clients
+	if b.opts.perProcess {
+		clients *= n
+	}
+	hc := newBenchHTTPClient(4 * clients)
 	var srvs []*benchServer
 	defer func() {
 		hc.CloseIdleConnections()
@@ -150,7 +157,7 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 			}
 		}
 	}
-	fmt.Fprintf(b.progress, "processes: %d serve process(es), %d clients, %s…\n", n, b.opts.clients, b.opts.duration)
+	fmt.Fprintf(b.progress, "processes: %d serve process(es), %d clients, %s…\n", n, clients, b.opts.duration)
 	cpu0, err := b.processesCPU(ctx, srvs, app)
 	if err != nil {
 		return nil, err
@@ -160,7 +167,7 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 	sctx, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan benchBackendSamples, 1)
 	go func() { sampled <- b.sampleBackends(sctx, app) }()
-	res, err := benchLoad(ctx, b.opts.clients, more, func(ctx context.Context) error {
+	res, err := benchLoad(ctx, clients, more, func(ctx context.Context) error {
 		return apis[int(worker.Add(1))%n].create(ctx)
 	})
 	stopSampling()
@@ -172,7 +179,7 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 	if err != nil {
 		return nil, err
 	}
-	run := &benchProcessesRun{Processes: n, benchRateFigures: *res.figures()}
+	run := &benchProcessesRun{Processes: n, Clients: clients, benchRateFigures: *res.figures()}
 	if samples.n > 0 {
 		run.LockWaiters = float64(samples.lock) / float64(samples.n)
 		run.IdleInTx = float64(samples.idle) / float64(samples.n)
@@ -306,9 +313,9 @@ func (b *bench) printProcessesRun(r *benchProcessesRun) {
 	if b.text == nil {
 		return
 	}
-	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  %.2f× one process; CPU per admission: servers %.0f µs, database %.0f µs, machine %.0f µs;"+
+	fmt.Fprintf(b.text, "%-7s %-43s %8s /s    %s  %.2f× one process; CPU per admission: servers %.0f µs, database %.0f µs, machine %.0f µs;"+
 		" backends waiting on a lock %.2f, idle in transaction %.2f (of %.1f)\n",
-		"procs", fmt.Sprintf("POST, %d serve process(es)", r.Processes), benchCommas(int64(r.PerSec)), benchLatency(&r.benchRateFigures),
+		"procs", fmt.Sprintf("POST, %d serve process(es), %d clients", r.Processes, r.Clients), benchCommas(int64(r.PerSec)), benchLatency(&r.benchRateFigures),
 		r.FloorRatio, r.ServerCPUus, r.DatabaseCPUus, r.MachineCPUus, r.LockWaiters, r.IdleInTx, r.BackendsSeen)
 	b.printFailures(&r.benchRateFigures)
 }
@@ -318,6 +325,6 @@ func (b *bench) printProcesses() {
 		return
 	}
 	f := b.rep.Processes
-	fmt.Fprintf(b.text, "%-7s %-31s %.2f× one process (target ≥ %.2f where the machine has the cores) %s\n", "procs",
+	fmt.Fprintf(b.text, "%-7s %-43s %.2f× one process (target ≥ %.2f where the machine has the cores) %s\n", "procs",
 		fmt.Sprintf("%d processes ÷ 1", len(f.Runs)), f.Ratio, f.TargetRatio, benchVerdict(f.Pass))
 }

@@ -6,7 +6,8 @@ import (
 )
 
 // TestBenchProcesses runs the processes phase of "slotline-bench admit"
-// briefly with one and two serve processes on PostgreSQL and checks that
+// briefly with one and two serve processes on PostgreSQL (4 clients each:
+// --clients-per-process) and checks that
 // each count reports its figures, the first as the floor. It proves the
 // phase works; it says nothing about speed.
 func TestBenchProcesses(t *testing.T) {
@@ -24,7 +25,7 @@ func TestBenchProcesses(t *testing.T) {
 	bin := buildSlotline(t)
 	var rep benchReport
 	out := runBenchJSON(t, &rep, "admit", "--db", db, "--phases", "processes", "--processes", "2", "--duration", "300ms",
-		"--clients", "4", "--json", "--server-bin", bin)
+		"--clients", "4", "--clients-per-process", "--json", "--server-bin", bin)
 	f := rep.Processes
 	if f == nil || len(f.Runs) != 2 {
 		t.Fatalf("want the processes phase with 2 runs:\n%s", out)
@@ -32,6 +33,9 @@ func TestBenchProcesses(t *testing.T) {
 	for i, r := range f.Runs {
 		if r.Processes != i+1 || r.Count <= 0 || r.PerSec <= 0 || r.P99Ms < r.P50Ms || len(r.Failures) > 0 {
 			t.Errorf("run %d: %+v, want %d processes and positive figures without failures", i, r, i+1)
+		}
+		if r.Clients != 4*(i+1) { // --clients-per-process
+			t.Errorf("run %d: %d clients, want 4 for each of its %d processes", i, r.Clients, r.Processes)
 		}
 		// The database's is 0 where its backends are not this machine's
 		// processes (a container).
