@@ -156,3 +156,12 @@ func ExplainRead(ctx context.Context, s *Store, r Read) ([]string, error) {
 	}
 	return out, rs.Err()
 }
+
+// ExplainAnalyzeRead runs a read under EXPLAIN (ANALYZE, FORMAT JSON) on
+// PostgreSQL, with the planner's own settings (the plan the read gets in
+// service), and returns the JSON.
+func ExplainAnalyzeRead(ctx context.Context, s *Store, r Read) ([]byte, error) {
+	var out []byte
+	err := s.pool.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+r.SQL, r.Args...).Scan(&out)
+	return out, err
+}
