@@ -119,7 +119,7 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 	if backwards {
 		order = "slot_start DESC, pk DESC"
 	}
-	sql := pageSQL(where, queues, order, arg(q.Limit+1))
+	sql := pageSQL(where, queues, order, q.Limit+1, arg)
 	rs, err := s.reader().query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find reservation page: %w", err)
