@@ -69,20 +69,7 @@ func AppendAudit(s *Store, tx *Tx, e *audit.Entry) error {
 
 // QueryStrings runs a query for one text column outside any transaction.
 func QueryStrings(s *Store, q string, args ...any) ([]string, error) {
-	rs, err := s.reader().query(context.Background(), q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var v string
-		if err := rs.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rs.Err()
+	return s.readStrings(context.Background(), q, args...)
 }
 
 // Read is a statement the store ran outside a transaction, with its

@@ -23,20 +23,31 @@ import (
 // without the status.
 func TestListPages(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(t *testing.T) string{
+	eachBackend(t, testListPages)
+}
+
+// eachBackend runs test in parallel on a fresh store of each backend.
+func eachBackend(t *testing.T, test func(t *testing.T, s *storage.Store)) {
+	for name, dsn := range map[string]func(t *testing.T) string{
 		"SQLite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "test.db") },
 		"Postgres": func(t *testing.T) string { return storagetest.PostgresDSN(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s, err := storage.Open(context.Background(), open(t), storage.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			testListPages(t, s)
+			test(t, openTestStore(t, dsn(t)))
 		})
 	}
+}
+
+// openTestStore opens a store, closed when the test ends.
+func openTestStore(t *testing.T, dsn string) *storage.Store {
+	t.Helper()
+	s, err := storage.Open(context.Background(), dsn, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func testListPages(t *testing.T, s *storage.Store) {

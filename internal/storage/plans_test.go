@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,24 +24,9 @@ import (
 // the cursor points (a range bound on slot_start), not at the index's
 // start.
 
-func TestQueryPlansSQLite(t *testing.T) {
+func TestQueryPlans(t *testing.T) {
 	t.Parallel()
-	s, err := storage.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "plans.db"), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	testQueryPlans(t, s)
-}
-
-func TestQueryPlansPostgres(t *testing.T) {
-	t.Parallel()
-	s, err := storage.Open(context.Background(), storagetest.PostgresDSN(t), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	testQueryPlans(t, s)
+	eachBackend(t, testQueryPlans)
 }
 
 // planCase is one call on a request path and what its plans may do.
@@ -339,11 +323,7 @@ func oneLine(q string) string { return strings.Join(strings.Fields(q), " ") }
 func TestListRowsReadPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := storage.Open(ctx, storagetest.PostgresDSN(t), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTestStore(t, storagetest.PostgresDSN(t))
 	const n, ahead, limit = 30000, 3000, 50
 	now := time.Date(2031, 3, 3, 9, 0, 0, 0, time.UTC)
 	var rs []*reservation.Reservation

@@ -628,7 +628,7 @@ func (s *Store) mergesQueues(st reservation.Status) bool {
 // that index, one probe for each queue.
 func (s *Store) statusQueues(ctx context.Context, st reservation.Status) ([]string, error) {
 	cond := s.statusWhere(st, nil)
-	rs, err := s.reader().query(ctx, `WITH RECURSIVE q (id) AS (
+	ids, err := s.readStrings(ctx, `WITH RECURSIVE q (id) AS (
 		SELECT min(queue_id) FROM reservations WHERE `+cond+`
 		UNION ALL
 		SELECT (SELECT min(queue_id) FROM reservations WHERE `+cond+` AND queue_id > q.id) FROM q WHERE q.id IS NOT NULL
@@ -636,16 +636,7 @@ func (s *Store) statusQueues(ctx context.Context, st reservation.Status) ([]stri
 	if err != nil {
 		return nil, fmt.Errorf("status queues: %w", err)
 	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var id string
-		if err := rs.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rs.Err()
+	return ids, nil
 }
 
 // pageSQL is the query of a page of reservations (pk, then the columns)
