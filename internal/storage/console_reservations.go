@@ -53,13 +53,31 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if len(q.Queues) > 0 {
-		ph := make([]string, len(q.Queues))
-		for i, id := range q.Queues {
+	// On PostgreSQL a status of reservations_status_queue_slot over
+	// several queues (or every one) merges each queue's page.
+	var queues []string
+	switch ids := q.Queues; {
+	case len(ids) != 1 && s.mergesQueues(q.Status):
+		if len(ids) == 0 {
+			var err error
+			if ids, err = s.statusQueues(ctx, q.Status); err != nil {
+				return nil, err
+			}
+			if len(ids) == 0 {
+				return &ReservationPage{}, nil
+			}
+		}
+		ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+		for _, id := range ids {
+			queues = append(queues, arg(id))
+		}
+	case len(ids) > 0:
+		ph := make([]string, len(ids))
+		for i, id := range ids {
 			ph[i] = arg(id)
 		}
 		col := s.filterColumn(q.Status)("queue_id")
-		if len(q.Queues) > 1 && s.backend == SQLite {
+		if len(ids) > 1 && s.backend == SQLite {
 			// Not reservations_queue_slot: SQLite would read every row of
 			// the queues and sort them; it walks the slot order instead.
 			col = "+queue_id"
@@ -97,15 +115,11 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		// rest skips the rows of that instant up to the cursor's.
 		where = append(where, fmt.Sprintf("slot_start %s= %s AND (slot_start %s %s OR pk %s %s)", op, a, op, a, op, b))
 	}
-	sql := "SELECT pk, " + reservationColumns + " FROM reservations"
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
 	order := "slot_start, pk"
 	if backwards {
 		order = "slot_start DESC, pk DESC"
 	}
-	sql += " ORDER BY " + order + " LIMIT " + arg(q.Limit+1)
+	sql := pageSQL(where, queues, order, q.Limit+1, arg)
 	rs, err := s.reader().query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find reservation page: %w", err)

@@ -3,33 +3,18 @@ package storage_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/slotline/slotline/internal/reservation"
 	"github.com/slotline/slotline/internal/storage"
-	"github.com/slotline/slotline/internal/storage/storagetest"
 )
 
 // TestReservationPage runs on both backends: the console's filters and
 // keyset pages forwards and backwards.
 func TestReservationPage(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(t *testing.T) string{
-		"SQLite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "test.db") },
-		"Postgres": func(t *testing.T) string { return storagetest.PostgresDSN(t) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s, err := storage.Open(context.Background(), open(t), storage.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			testReservationPage(t, s)
-		})
-	}
+	eachBackend(t, testReservationPage)
 }
 
 func testReservationPage(t *testing.T, s *storage.Store) {

@@ -69,20 +69,7 @@ func AppendAudit(s *Store, tx *Tx, e *audit.Entry) error {
 
 // QueryStrings runs a query for one text column outside any transaction.
 func QueryStrings(s *Store, q string, args ...any) ([]string, error) {
-	rs, err := s.reader().query(context.Background(), q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var v string
-		if err := rs.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rs.Err()
+	return s.readStrings(context.Background(), q, args...)
 }
 
 // Read is a statement the store ran outside a transaction, with its
@@ -155,4 +142,13 @@ func ExplainRead(ctx context.Context, s *Store, r Read) ([]string, error) {
 		out = append(out, line)
 	}
 	return out, rs.Err()
+}
+
+// ExplainAnalyzeRead runs a read under EXPLAIN (ANALYZE, FORMAT JSON) on
+// PostgreSQL, with the planner's own settings (the plan the read gets in
+// service), and returns the JSON.
+func ExplainAnalyzeRead(ctx context.Context, s *Store, r Read) ([]byte, error) {
+	var out []byte
+	err := s.pool.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+r.SQL, r.Args...).Scan(&out)
+	return out, err
 }

@@ -521,12 +521,20 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 		// rows of that instant up to the cursor's.
 		where = append(where, fmt.Sprintf("slot_start >= $%d AND (slot_start > $%d OR pk > $%d)", n-1, n-1, n))
 	}
-	q := "SELECT pk, " + reservationColumns + " FROM reservations"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	var queues []string
+	if f.QueueID == "" && s.mergesQueues(f.Status) {
+		ids, err := s.statusQueues(ctx, f.Status)
+		if err != nil {
+			return nil, "", err
+		}
+		if len(ids) == 0 {
+			return nil, "", nil
+		}
+		for _, id := range ids {
+			queues = append(queues, arg(id))
+		}
 	}
-	args = append(args, f.Limit+1)
-	q += fmt.Sprintf(" ORDER BY slot_start, pk LIMIT $%d", len(args))
+	q := pageSQL(where, queues, "slot_start, pk", f.Limit+1, arg)
 	rs, err := s.reader().query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find reservations: %w", err)
@@ -555,8 +563,11 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 	return out, next, nil
 }
 
-// sparseStatus reports whether reservations_status_slot (migration 0023)
-// holds the reservations of st.
+// sparseStatus reports whether st is one of the statuses of the partial
+// index that holds the bookings ahead and the failed reservations:
+// reservations_status_slot (status, slot_start, pk) on SQLite (migration
+// 0023), reservations_status_queue_slot (status, queue_id, slot_start, pk)
+// on PostgreSQL (migration 0025).
 func sparseStatus(st reservation.Status) bool {
 	switch st {
 	case reservation.StatusScheduled, reservation.StatusInProgress, reservation.StatusFailed:
@@ -566,39 +577,94 @@ func sparseStatus(st reservation.Status) bool {
 }
 
 // filterColumn returns how a list filtered by status names its other
-// filters' (text) columns: for a status of reservations_status_slot, as an
-// expression no index serves (+column on SQLite, the column joined to the
-// empty string on PostgreSQL), which keeps the planners off the client's
-// and the queue's slot indexes: their walk would read the whole history
-// before the bookings ahead (SQLite has no statistics; PostgreSQL's take
-// the status as spread evenly over the slot order, which it is not). They
-// walk the status's index and check the client and queue there.
+// filters' (text) columns. On SQLite, for a status of the partial index,
+// as +column, which no index serves: SQLite, which keeps no statistics,
+// would otherwise walk the client's or the queue's slot index, the whole
+// history before the bookings ahead; it walks the status's index and
+// checks the client and queue there. On PostgreSQL the plain column: its
+// index of those statuses leads with the status and the queue, so a
+// queue's list is a range of it, and its statistics (of the plain columns:
+// an expression would be estimated as matching one row in 200, and the
+// planner, expecting fewer rows than the LIMIT, would sort them all)
+// choose it; a list over several queues merges their pages (pageSQL).
 func (s *Store) filterColumn(st reservation.Status) func(string) string {
-	switch {
-	case !sparseStatus(st):
-		return func(c string) string { return c }
-	case s.backend == SQLite:
+	if s.backend == SQLite && sparseStatus(st) {
 		return func(c string) string { return "+" + c }
 	}
-	return func(c string) string { return "(" + c + " || '')" }
+	return func(c string) string { return c }
 }
 
 // statusWhere is the condition of a list filtered by status. The
-// statuses of the partial index (migration 0023: scheduled, in progress,
-// failed) are named as literals, with the index's condition, which a
-// planner needs to see implied to use them; arg adds any other status as a
-// parameter, and on SQLite the column as +status, so that SQLite, which has
-// no statistics, does not take reservations_status_updated and sort every
-// reservation of that status: it walks the slot order, where those
-// statuses are dense.
+// statuses of the partial index are named as literals, which a planner
+// needs to see the index's condition implied; SQLite also needs that
+// condition itself (status IN (…)), which PostgreSQL derives from the
+// equality (and would count again in its estimate, as a second filter).
+// arg adds any other status as a parameter, and on SQLite the column as
+// +status, so that SQLite does not take reservations_status_updated and
+// sort every reservation of that status: it walks the slot order, where
+// those statuses are dense.
 func (s *Store) statusWhere(st reservation.Status, arg func(any) string) string {
-	if sparseStatus(st) {
+	switch {
+	case sparseStatus(st) && s.backend == Postgres:
+		return "status = '" + string(st) + "'"
+	case sparseStatus(st):
 		return "status = '" + string(st) + "' AND status IN ('scheduled', 'in_progress', 'failed')"
-	}
-	if s.backend == SQLite {
+	case s.backend == SQLite:
 		return "+status = " + arg(string(st))
 	}
 	return "status = " + arg(string(st))
+}
+
+// mergesQueues reports whether a list of st that is not of one queue
+// reads each queue's page and merges them: on PostgreSQL, for a status of
+// reservations_status_queue_slot, whose order within a status is by queue
+// first (PostgreSQL 15 has no skip scan).
+func (s *Store) mergesQueues(st reservation.Status) bool {
+	return s.backend == Postgres && sparseStatus(st)
+}
+
+// statusQueues returns the queues holding reservations of st, a status of
+// reservations_status_queue_slot (PostgreSQL), in order: a loose scan of
+// that index, one probe for each queue.
+func (s *Store) statusQueues(ctx context.Context, st reservation.Status) ([]string, error) {
+	cond := s.statusWhere(st, nil)
+	ids, err := s.readStrings(ctx, `WITH RECURSIVE q (id) AS (
+		SELECT min(queue_id) FROM reservations WHERE `+cond+`
+		UNION ALL
+		SELECT (SELECT min(queue_id) FROM reservations WHERE `+cond+` AND queue_id > q.id) FROM q WHERE q.id IS NOT NULL
+	) SELECT id FROM q WHERE id IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("status queues: %w", err)
+	}
+	return ids, nil
+}
+
+// pageSQL is the query of a page of reservations (pk, then the columns)
+// that meet where, in order, LIMIT limit (arg adds it as a parameter).
+// With queues (the placeholders of queue ids) it is the merge of each
+// queue's page: each one's LIMIT in order from its range of the index,
+// which PostgreSQL merges (a Merge Append) reading about one page across
+// them all. There the LIMIT is a literal: with it a parameter, PostgreSQL
+// plans the statement again on every call (about 1 ms for ten queues, more
+// than it runs), as its generic plan, blind to the LIMIT, costs more; with
+// the literal it keeps the generic plan after its first few calls.
+func pageSQL(where, queues []string, order string, limit int, arg func(any) string) string {
+	page := func(where []string, limit string) string {
+		q := "SELECT pk, " + reservationColumns + " FROM reservations"
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		return q + " ORDER BY " + order + " LIMIT " + limit
+	}
+	if len(queues) == 0 {
+		return page(where, arg(limit))
+	}
+	n := strconv.Itoa(limit)
+	arms := make([]string, len(queues))
+	for i, q := range queues {
+		arms[i] = "(" + page(append([]string{"queue_id = " + q}, where...), n) + ")"
+	}
+	return "SELECT * FROM (" + strings.Join(arms, " UNION ALL ") + ") r ORDER BY " + order + " LIMIT " + n
 }
 
 // pkRow scans a leading pk column and then the reservation columns.

@@ -438,6 +438,24 @@ func (s *Store) reader() execer {
 	return e
 }
 
+// readStrings runs a read of one text column outside any transaction.
+func (s *Store) readStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rs, err := s.reader().query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var v string
+		if err := rs.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rs.Err()
+}
+
 // hookedExec shows each statement to a hook before running it.
 type hookedExec struct {
 	execer

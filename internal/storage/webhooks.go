@@ -324,22 +324,9 @@ func (s *Store) NextDue(ctx context.Context, endpointID string) (time.Time, bool
 // EndpointsWithDue returns the enabled endpoints with a pending delivery
 // due at now.
 func (s *Store) EndpointsWithDue(ctx context.Context, now time.Time) ([]string, error) {
-	rs, err := s.reader().query(ctx, `SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d
+	return s.readStrings(ctx, `SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled = 1
 		WHERE d.status = $1 AND d.next_attempt_at <= $2`, DeliveryPending, micros(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var id string
-		if err := rs.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rs.Err()
 }
 
 // FindDeliveries lists an endpoint's deliveries, newest first, with an
