@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,7 +176,10 @@ func (s *server) running() bool {
 	}
 }
 
-// stop sends SIGTERM and waits for a clean exit.
+// stop sends SIGINT and waits for a clean exit. A process that does not
+// stop in time gets SIGQUIT, which makes the Go runtime print every
+// goroutine's stack before it exits, and the test fails with that dump:
+// it names who did not return.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
 	_ = s.cmd.Process.Signal(os.Interrupt)
@@ -186,7 +190,14 @@ func (s *server) stop(t *testing.T) {
 			t.Errorf("slotline exited with %v after SIGINT:\n%s", err, s.stderr.String())
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("slotline did not stop after SIGINT")
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case err := <-s.done:
+			s.done <- err
+		case <-time.After(10 * time.Second):
+		}
+		// launch's cleanup logs the stderr, the dump at its end.
+		t.Fatal("slotline did not stop after SIGINT (its goroutines at SIGQUIT end its stderr, below)")
 	}
 }
 
