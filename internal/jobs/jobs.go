@@ -538,8 +538,9 @@ func (q *riverQueue[TTx]) insertMany(ctx context.Context, params []river.InsertM
 	return out, nil
 }
 
-// listPage is how many jobs one read of unfinished takes.
-const listPage = 1000
+// listPage is how many jobs one read of unfinished takes (a variable for
+// the tests, which page through a few).
+var listPage = 1000
 
 func (q *riverQueue[TTx]) unfinished(ctx context.Context, kind string, each func(row *rivertype.JobRow, elsewhere bool) error) error {
 	params := river.NewJobListParams().Kinds(kind).States(unfinished...).First(listPage)

@@ -260,8 +260,9 @@ func TestUniqueUnfinished(t *testing.T) {
 }
 
 // TestListUnfinished: ListUnfinished reads every job of a kind not finished
-// yet, past its first page, a scheduled one too, each once and with its
-// arguments; completed jobs and other kinds are not listed.
+// yet, page after page (three jobs a page in the tests: export_test.go), a
+// scheduled one too, each once and with its arguments; completed jobs and
+// other kinds are not listed.
 func TestListUnfinished(t *testing.T) {
 	for _, backend := range []string{storage.SQLite, storage.Postgres} {
 		t.Run(backend, func(t *testing.T) {
@@ -271,7 +272,7 @@ func TestListUnfinished(t *testing.T) {
 			if err := c.Open(ctx); err != nil {
 				t.Fatal(err)
 			}
-			const n = 1005 // more than a page
+			const n = 8 // and the scheduled one: three full pages
 			var args []jobs.Args
 			for i := range n {
 				args = append(args, pingArgs{N: i + 1})

@@ -146,21 +146,8 @@ func TestRestartWithBacklogAddsNoSyncJob(t *testing.T) {
 		strandJob(t, ctx, first.store, ids[1])
 		first.close()
 
-		// Two restarts; the second process's workers stay stopped so that
-		// the jobs are still waiting when the third resumes.
-		second := openProc(t, ctx, dsn, gc, q, clock)
-		if err := second.runner.Resume(ctx); err != nil {
-			t.Fatal(err)
-		}
-		second.close()
-		third := openProc(t, ctx, dsn, gc, q, clock)
+		third := restartTwice(t, ctx, dsn, gc, q, clock)
 		defer third.close()
-		if err := third.js.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := third.runner.Resume(ctx); err != nil {
-			t.Fatal(err)
-		}
 		after := syncJobs(t, ctx, third.store)
 		for i, id := range ids {
 			want := before[id]
@@ -176,6 +163,29 @@ func TestRestartWithBacklogAddsNoSyncJob(t *testing.T) {
 		// long before River would rescue its job).
 		syncedOnce(t, ctx, third.store, sim, ids)
 	})
+}
+
+// restartTwice restarts on dsn twice, each process resuming the sync as
+// serve does; the second process's workers stay stopped, so that the jobs
+// are still waiting when the third resumes. It returns the third, its
+// workers started; the caller closes it.
+func restartTwice(t *testing.T, ctx context.Context, dsn string, gc *genesys.Client, q *booking.Queue, clock *gcsim.Clock) *restartProc {
+	t.Helper()
+	second := openProc(t, ctx, dsn, gc, q, clock)
+	if err := second.runner.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second.close()
+	third := openProc(t, ctx, dsn, gc, q, clock)
+	if err := third.js.Start(ctx); err != nil {
+		third.close()
+		t.Fatal(err)
+	}
+	if err := third.runner.Resume(ctx); err != nil {
+		third.close()
+		t.Fatal(err)
+	}
+	return third
 }
 
 // restartWorld is what the restart tests' processes share: a database of
@@ -308,21 +318,9 @@ func TestFirstRestartAfterUpgradeAddsNoSyncJob(t *testing.T) {
 		strandJob(t, ctx, store, ids[1])
 		store.Close()
 
-		// The new build, twice: the first restart's workers stay stopped,
-		// so that the old jobs still wait when the second resumes.
-		second := openProc(t, ctx, dsn, gc, q, clock)
-		if err := second.runner.Resume(ctx); err != nil {
-			t.Fatal(err)
-		}
-		second.close()
-		third := openProc(t, ctx, dsn, gc, q, clock)
+		// The new build, twice.
+		third := restartTwice(t, ctx, dsn, gc, q, clock)
 		defer third.close()
-		if err := third.js.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := third.runner.Resume(ctx); err != nil {
-			t.Fatal(err)
-		}
 		after := syncJobs(t, ctx, third.store)
 		for i, id := range ids {
 			want := 1
