@@ -143,5 +143,9 @@ func (l *Lease) Release(ctx context.Context) error {
 	l.stop()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseWait)
 	defer cancel()
-	return errors.Join(l.Err(), l.s.inTxWithin(rctx, func(tx *Tx) error { return releaseLease(rctx, tx, l.name, l.holder) }))
+	// Only the wait is bounded: the statement, in a batch others share,
+	// runs without the deadline (the writer's own grace ends it).
+	return errors.Join(l.Err(), l.s.inTxWithin(rctx, func(tx *Tx) error {
+		return releaseLease(context.WithoutCancel(ctx), tx, l.name, l.holder)
+	}))
 }
