@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,18 +177,35 @@ func (s *server) running() bool {
 	}
 }
 
-// stop sends SIGTERM and waits for a clean exit.
+// stop sends SIGINT and waits for a clean exit.
 func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if err := s.interrupt(t, 15*time.Second); err != nil {
+		t.Errorf("slotline exited with %v after SIGINT:\n%s", err, s.stderr.String())
+	}
+}
+
+// interrupt sends SIGINT and returns how the process exited. A process
+// that has not exited within wait gets SIGQUIT, which makes the Go runtime
+// print every goroutine's stack before it exits, and the test fails with
+// that dump: it names who did not return.
+func (s *server) interrupt(t *testing.T, wait time.Duration) error {
 	t.Helper()
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	select {
 	case err := <-s.done:
 		s.done <- err
-		if err != nil {
-			t.Errorf("slotline exited with %v after SIGINT:\n%s", err, s.stderr.String())
+		return err
+	case <-time.After(wait):
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case err := <-s.done:
+			s.done <- err
+		case <-time.After(10 * time.Second):
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("slotline did not stop after SIGINT")
+		// launch's cleanup logs the stderr, the dump at its end.
+		t.Fatalf("slotline did not stop within %s of SIGINT (its goroutines at SIGQUIT end its stderr, below)", wait)
+		return nil
 	}
 }
 
@@ -736,6 +755,128 @@ func TestProcessesStartTogetherOnPostgres(t *testing.T) {
 				s.stop(t)
 			}
 		})
+	}
+}
+
+// TestStopsWhilePostgresDoesNotAnswer stops serve while its PostgreSQL
+// server answers nothing (every connection stays open and nothing goes
+// through, as when commits wait on a saturated disk or the server hangs):
+// the process still exits, within a bound, rather than when the database
+// answers again. Its last writes (the listener's lease, River's
+// leadership) cannot commit: the stop gives them a grace, then gives up on
+// them. Before, the lease's release waited on the writer, the writer on
+// the database and the hub on an UNLISTEN, each for as long as the
+// database did not answer.
+func TestStopsWhilePostgresDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(storagetest.PostgresDSN(t))
+	if err != nil || u.Host == "" {
+		t.Skipf("TEST_DATABASE_URL names no host:port to put a proxy in front of (%v)", err)
+	}
+	proxy := newStallProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	s := start(t, nil, "serve", "--config", writeConfig(t, u.String(), 5))
+	// The only process holds the listener lease: giving it up is one of
+	// the stop's writes.
+	if out := s.stderr.await(20*time.Second, func(out string) bool { return strings.Contains(out, "listener lease taken") }); !strings.Contains(out, "listener lease taken") {
+		t.Fatalf("the process did not take the listener lease:\n%s", out)
+	}
+	proxy.stall()
+	// The bound is far above the stop's own (about 12 s at worst: River's
+	// 10 s for its jobs, overlapping the parts' grace and the writer's,
+	// then 2 s for the connections): the process must exit, whatever its
+	// exit status says about the writes it gave up.
+	err = s.interrupt(t, 40*time.Second)
+	t.Logf("exited with %v once the database stopped answering", err)
+}
+
+// stallProxy forwards TCP connections to a server until stall is called;
+// from then on nothing goes through either way and every connection stays
+// open, new ones too: a server that has stopped answering.
+type stallProxy struct {
+	ln      net.Listener
+	stalled chan struct{}
+	closed  chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn
+}
+
+func newStallProxy(t *testing.T, upstream string) *stallProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{ln: ln, stalled: make(chan struct{}), closed: make(chan struct{})}
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.keep(c)
+			select {
+			case <-p.stalled:
+				continue // held open, never answered
+			default:
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.keep(up)
+			p.wg.Go(func() { p.pipe(up, c) })
+			p.wg.Go(func() { p.pipe(c, up) })
+		}
+	})
+	t.Cleanup(func() {
+		close(p.closed)
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *stallProxy) keep(c net.Conn) {
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+}
+
+// stall stops forwarding.
+func (p *stallProxy) stall() { p.once.Do(func() { close(p.stalled) }) }
+
+// pipe copies src to dst until either ends or the proxy stalls; a stalled
+// pipe forwards nothing more and waits for the test's end, its connections
+// open.
+func (p *stallProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		select {
+		case <-p.stalled:
+			<-p.closed
+			return
+		default:
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			src.Close()
+			dst.Close()
+			return
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -239,14 +240,38 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("start the job queue: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	// The stop, in reverse: no more requests, then the running jobs, then
-	// the dispatcher (which starts delivery jobs for as long as writes can
-	// commit).
+	// The parts that run until the stop: the listener, the hours importer,
+	// the stream hub, the dispatcher, housekeeping. Some write as they stop
+	// (the listener gives its lease up).
+	var parts sync.WaitGroup
+	part := func(run func() error) {
+		parts.Add(1)
+		g.Go(func() error {
+			defer parts.Done()
+			return run()
+		})
+	}
 	dctx, dcancel := context.WithCancel(context.WithoutCancel(gctx))
 	defer dcancel()
+	part(func() error { return gside.listener.Run(gctx) })
+	part(func() error { return gside.hours.Run(gctx) })
+	part(func() error { return hub.Run(gctx) })
+	// After a fan-out's subscribers leave, their memory goes back to the
+	// system within seconds rather than minutes (stream.ReleaseOptions).
+	part(func() error { return hub.ReleaseMemory(gctx, stream.ReleaseOptions{}) })
+	part(func() error { return disp.Run(dctx) })
+	part(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
+	// The stop, in reverse: no more requests, then the running jobs, then
+	// the dispatcher (which starts delivery jobs for as long as writes can
+	// commit), then the database, once the parts have stopped or after
+	// partsGrace: closing the store ends a write the database has not
+	// finished within its grace (storage.Store.Close), so that a database
+	// that does not answer cannot keep the parts waiting on their writes,
+	// and the process from exiting.
 	g.Go(func() error {
 		<-gctx.Done()
 		logger.Info("shutting down", "cause", context.Cause(gctx).Error())
+		partsDue := time.Now().Add(partsGrace) // the parts stop meanwhile
 		sctx, scancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
 		defer scancel()
 		err := srv.Shutdown(sctx)
@@ -254,16 +279,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer jcancel()
 		err = errors.Join(err, js.Stop(jctx))
 		dcancel()
-		return err
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			parts.Wait() // ends once the store is closed, at the latest
+		}()
+		t := time.NewTimer(max(time.Until(partsDue), 0))
+		defer t.Stop()
+		select {
+		case <-stopped:
+		case <-t.C:
+			logger.Warn("parts still stopping after the grace; closing the database under them", "grace", partsGrace.String())
+		}
+		return errors.Join(err, store.Close())
 	})
-	g.Go(func() error { return gside.listener.Run(gctx) })
-	g.Go(func() error { return gside.hours.Run(gctx) })
-	g.Go(func() error { return hub.Run(gctx) })
-	// After a fan-out's subscribers leave, their memory goes back to the
-	// system within seconds rather than minutes (stream.ReleaseOptions).
-	g.Go(func() error { return hub.ReleaseMemory(gctx, stream.ReleaseOptions{}) })
-	g.Go(func() error { return disp.Run(dctx) })
-	g.Go(func() error { return housekeeping(gctx, store, cfg, logger.With("component", "housekeeping")) })
 	g.Go(func() error {
 		var err error
 		if tlsConfig != nil {
@@ -293,6 +322,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	return err
 }
+
+// partsGrace is how long after the stop began it waits for the parts (the
+// listener, housekeeping, …) to finish before it closes the database
+// under them.
+const partsGrace = 5 * time.Second
 
 // selfLinks returns the self-service links, made with self_service.secret
 // or, when the file sets none, with the secret stored in the database

@@ -20,6 +20,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,6 +144,7 @@ type queue interface {
 	insertTx(ctx context.Context, tx Tx, args river.JobArgs, opts *river.InsertOpts) error
 	insertManyTx(ctx context.Context, tx Tx, params []river.InsertManyParams) error
 	insertMany(ctx context.Context, params []river.InsertManyParams) ([]Inserted, error)
+	unfinished(ctx context.Context, kind string, each func(row *rivertype.JobRow, elsewhere bool) error) error
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 }
@@ -425,6 +427,36 @@ func (c *Client) manyParams(args []Args) []river.InsertManyParams {
 	return params
 }
 
+// Unfinished is a job not finished yet (ListUnfinished lists them).
+type Unfinished[A Args] struct {
+	ID   int64
+	Args A
+	// Running: the job is running; RunningElsewhere: in another job
+	// client than this one (as in Inserted).
+	Running, RunningElsewhere bool
+}
+
+// ListUnfinished calls each with every job of A's kind not finished yet
+// (available, pending, scheduled, retrying or running), in the order they
+// were inserted, whatever options they were inserted with: a job an older
+// build inserted without the kind's uniqueness is listed too (an insert of
+// a UniqueUnfinished kind does not see those). It reads them a page at a
+// time; each must not insert jobs.
+func ListUnfinished[A Args](ctx context.Context, c *Client, each func(Unfinished[A]) error) error {
+	q, err := c.opened()
+	if err != nil {
+		return err
+	}
+	var zero A
+	return q.unfinished(ctx, zero.Kind(), func(row *rivertype.JobRow, elsewhere bool) error {
+		u := Unfinished[A]{ID: row.ID, Running: row.State == rivertype.JobStateRunning, RunningElsewhere: elsewhere}
+		if err := json.Unmarshal(row.EncodedArgs, &u.Args); err != nil {
+			return fmt.Errorf("jobs: the arguments of %s job %d: %w", row.Kind, row.ID, err)
+		}
+		return each(u)
+	})
+}
+
 // Snooze, returned by a job's work, runs the job again after d without
 // counting an attempt.
 func Snooze(d time.Duration) error { return river.JobSnooze(d) }
@@ -499,12 +531,43 @@ func (q *riverQueue[TTx]) insertMany(ctx context.Context, params []river.InsertM
 	out := make([]Inserted, len(res))
 	for i, r := range res {
 		out[i] = Inserted{ID: r.Job.ID, Duplicate: r.UniqueSkippedAsDuplicate}
-		if r.UniqueSkippedAsDuplicate && r.Job.State == rivertype.JobStateRunning {
-			by := r.Job.AttemptedBy
-			out[i].RunningElsewhere = len(by) == 0 || by[len(by)-1] != q.client.ID()
+		if r.UniqueSkippedAsDuplicate {
+			out[i].RunningElsewhere = q.elsewhere(r.Job)
 		}
 	}
 	return out, nil
+}
+
+// listPage is how many jobs one read of unfinished takes (a variable for
+// the tests, which page through a few).
+var listPage = 1000
+
+func (q *riverQueue[TTx]) unfinished(ctx context.Context, kind string, each func(row *rivertype.JobRow, elsewhere bool) error) error {
+	params := river.NewJobListParams().Kinds(kind).States(unfinished...).First(listPage)
+	for {
+		res, err := q.client.JobList(ctx, params)
+		if err != nil {
+			return fmt.Errorf("jobs: list the unfinished %s jobs: %w", kind, err)
+		}
+		for _, row := range res.Jobs {
+			if err := each(row, q.elsewhere(row)); err != nil {
+				return err
+			}
+		}
+		if len(res.Jobs) < listPage {
+			return nil
+		}
+		params = params.After(res.LastCursor)
+	}
+}
+
+// elsewhere says whether row is running in another job client than q.
+func (q *riverQueue[TTx]) elsewhere(row *rivertype.JobRow) bool {
+	if row.State != rivertype.JobStateRunning {
+		return false
+	}
+	by := row.AttemptedBy
+	return len(by) == 0 || by[len(by)-1] != q.client.ID()
 }
 
 func (q *riverQueue[TTx]) start(ctx context.Context) error { return q.client.Start(ctx) }

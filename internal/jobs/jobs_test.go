@@ -258,3 +258,64 @@ func TestUniqueUnfinished(t *testing.T) {
 		})
 	}
 }
+
+// TestListUnfinished: ListUnfinished reads every job of a kind not finished
+// yet, page after page (three jobs a page in the tests: export_test.go), a
+// scheduled one too, each once and with its arguments; completed jobs and
+// other kinds are not listed.
+func TestListUnfinished(t *testing.T) {
+	for _, backend := range []string{storage.SQLite, storage.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			_, c, r := setup(t, backend)
+			if err := c.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			const n = 8 // and the scheduled one: three full pages
+			var args []jobs.Args
+			for i := range n {
+				args = append(args, pingArgs{N: i + 1})
+			}
+			if _, err := c.InsertMany(ctx, args); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Insert(ctx, pingArgs{N: 0}, &jobs.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Insert(ctx, onceArgs{Key: "other kind"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			list := func(idle bool) map[int]int {
+				seen := map[int]int{}
+				if err := jobs.ListUnfinished(ctx, c, func(j jobs.Unfinished[pingArgs]) error {
+					if j.ID == 0 || idle && j.Running {
+						t.Errorf("listed %+v, want an id and a job not running (the workers have not started)", j)
+					}
+					seen[j.Args.N]++
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return seen
+			}
+			seen := list(true)
+			for i := range n + 1 {
+				if seen[i] != 1 {
+					t.Fatalf("ping %d listed %d times, want once (%d listed in all)", i, seen[i], len(seen))
+				}
+			}
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// Run and completed (River records a completion a moment after
+			// the run), only the scheduled one is left.
+			r.waitFor(t, "the pings to run and complete", func() bool {
+				return r.count("ping") >= n && len(list(false)) == 1
+			})
+			if seen := list(false); seen[0] != 1 {
+				t.Errorf("after the runs %v is listed, want the scheduled ping alone", seen)
+			}
+		})
+	}
+}

@@ -53,10 +53,12 @@ func acquireLease(ctx context.Context, tx *Tx, name, holder string, ttl time.Dur
 
 // ReleaseLease gives up holder's lease so another holder can take it now.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	return s.inTx(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, "DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
-		return err
-	})
+	return s.inTx(ctx, func(tx *Tx) error { return releaseLease(ctx, tx, name, holder) })
+}
+
+func releaseLease(ctx context.Context, tx *Tx, name, holder string) error {
+	_, err := tx.exec(ctx, "DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
+	return err
 }
 
 // DeleteExpiredLeases removes leases that expired before the given time
@@ -128,9 +130,22 @@ func (l *Lease) Err() error {
 	return l.err
 }
 
-// Release stops the renewals and gives the lease up. It returns the error
-// that lost the lease, if one did, with the release's own.
+// releaseWait bounds a Lease's release: giving a lease up early only lets
+// another holder take it before it lapses.
+const releaseWait = 5 * time.Second
+
+// Release stops the renewals and gives the lease up, also when ctx is done
+// (a holder stopping), waiting at most releaseWait for the database: one
+// that does not answer must not hold up a stop, and the lease lapses
+// within its ttl anyway. It returns the error that lost the lease, if one
+// did, with the release's own.
 func (l *Lease) Release(ctx context.Context) error {
 	l.stop()
-	return errors.Join(l.Err(), l.s.ReleaseLease(context.WithoutCancel(ctx), l.name, l.holder))
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseWait)
+	defer cancel()
+	// Only the wait is bounded: the statement, in a batch others share,
+	// runs without the deadline (the writer's own grace ends it).
+	return errors.Join(l.Err(), l.s.inTxWithin(rctx, func(tx *Tx) error {
+		return releaseLease(context.WithoutCancel(ctx), tx, l.name, l.holder)
+	}))
 }

@@ -302,14 +302,33 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // DB returns the SQLite writer database, or nil on PostgreSQL.
 func (s *Store) DB() *sql.DB { return s.wdb }
 
-// Close finishes the writes already submitted, then closes the
-// connections. It may be called more than once.
+// poolCloseWait bounds Close's wait for the PostgreSQL pool's connections
+// to close. A connection whose statement was cut short is closed by pgx in
+// the background (a cancel request, then the server's goodbye, for up to
+// 15 s): a server that does not answer would hold the stop up that long.
+const poolCloseWait = 2 * time.Second
+
+// Close finishes the writes already submitted (the one running within a
+// grace: see stopWriter), then closes the connections, waiting at most
+// poolCloseWait on PostgreSQL (the pool goes on closing, within pgx's own
+// bounds). It may be called more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopWriter()
 		s.cancel()
 		if s.pool != nil {
-			s.pool.Close()
+			closed := make(chan struct{})
+			go func() {
+				defer close(closed)
+				s.pool.Close()
+			}()
+			t := time.NewTimer(poolCloseWait)
+			defer t.Stop()
+			select {
+			case <-closed:
+			case <-t.C:
+				s.logger.Warn("PostgreSQL connections are still closing; not waiting for them", "waited", poolCloseWait.String())
+			}
 			return
 		}
 		s.closeErr = errors.Join(s.cp.close(), s.rdb.Close(), s.wdb.Close())

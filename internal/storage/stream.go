@@ -77,12 +77,24 @@ func (s *Store) ListenEvents(ctx context.Context, wake func(seq int64)) error {
 	return nil
 }
 
+// listenCloseWait bounds the close of the LISTEN connection.
+const listenCloseWait = time.Second
+
+// listenOnce listens on a connection of its own: taken from the pool and
+// closed at the end rather than given back, so that ending needs no
+// UNLISTEN, a round trip that would hold up the stop for as long as the
+// database does not answer.
 func (s *Store) listenOnce(ctx context.Context, wake func(seq int64)) error {
-	conn, err := s.pool.Acquire(ctx)
+	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
+	conn := pc.Hijack()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), listenCloseWait)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
 	var schema string
 	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		return err
@@ -90,11 +102,8 @@ func (s *Store) listenOnce(ctx context.Context, wake func(seq int64)) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
 		return err
 	}
-	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+eventsChannel)
-	}()
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,6 +55,8 @@ type writer struct {
 	quit   chan struct{}
 	closed chan struct{}
 	once   sync.Once
+	// since is when the batch running began (UnixNano; 0 between batches).
+	since atomic.Int64
 }
 
 func (s *Store) startWriter() {
@@ -61,8 +64,39 @@ func (s *Store) startWriter() {
 	go s.writeLoop()
 }
 
+// stopGrace is how long the writer's transaction may run before Close
+// cancels it (see stopWriter).
+const stopGrace = 5 * time.Second
+
+// stopWriter stops the writer: the writes submitted and not started fail
+// with errClosed; the transaction running may finish until stopGrace after
+// it began. On PostgreSQL it then is cancelled (its statements run with
+// s.ctx): a
+// database that does not answer (a commit waiting on a slow disk, a lock
+// another session holds, a server gone) must not hold the process's stop
+// up for as long as it does not answer. Its writes then fail, which their
+// callers learn (a commit cut short may have been made: its outcome is
+// unknown, as with any connection lost at its commit).
 func (s *Store) stopWriter() {
 	s.w.once.Do(func() { close(s.w.quit) })
+	for {
+		wait := stopGrace
+		if since := s.w.since.Load(); since != 0 {
+			wait = time.Until(time.Unix(0, since).Add(stopGrace))
+		}
+		t := time.NewTimer(max(wait, 0))
+		select {
+		case <-s.w.closed:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if since := s.w.since.Load(); since != 0 && time.Since(time.Unix(0, since)) >= stopGrace {
+			break
+		}
+	}
+	s.logger.Warn("the database did not finish a write within the stop's grace; cancelling it", "grace", stopGrace.String())
+	s.cancel()
 	<-s.w.closed
 }
 
@@ -112,7 +146,9 @@ func (s *Store) writeLoop() {
 			}
 		}
 		lastSize = len(batch)
+		s.w.since.Store(time.Now().UnixNano())
 		s.runBatch(batch)
+		s.w.since.Store(0)
 	}
 }
 
@@ -160,7 +196,19 @@ func (s *Store) runBatch(batch []*writeJob) {
 // inTx runs fn in a write transaction, committed with the other writes
 // waiting at the same time. It returns fn's error or the commit's.
 func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.submit(ctx, fn, nil)
+}
+
+// submit submits fn to the writer and waits for its outcome, or until
+// abandon is closed (nil: never).
+func (s *Store) submit(ctx context.Context, fn func(tx *Tx) error, abandon <-chan struct{}) error {
 	j := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	// A caller that has gone submits nothing (the writer would only drop
+	// it, after whatever it is running: when the database is slow to
+	// answer, a caller stopping would wait for that).
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case <-s.w.quit:
 		return errClosed
@@ -173,11 +221,15 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Once submitted the write may commit: wait for its outcome. A write
-	// that slipped in after the writer stopped never runs.
+	// Once submitted the write may commit: wait for its outcome (its
+	// channel is buffered: the writer never waits for a caller that has
+	// abandoned it). A write that slipped in after the writer stopped
+	// never runs.
 	select {
 	case err := <-j.done:
 		return err
+	case <-abandon:
+		return ctx.Err()
 	case <-s.w.closed:
 		select {
 		case err := <-j.done:
@@ -186,6 +238,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 			return errClosed
 		}
 	}
+}
+
+// inTxWithin is inTx for a write whose outcome its caller need not wait
+// for: it returns ctx's error when ctx is done before the outcome, and the
+// write may still commit after that (or, not started yet, is dropped).
+func (s *Store) inTxWithin(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.submit(ctx, fn, ctx.Done())
 }
 
 // txRetry runs fn in one transaction; on PostgreSQL a deadlock or

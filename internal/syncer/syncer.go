@@ -308,12 +308,20 @@ func (r *Runner) OnEvents(ctx context.Context, tx *storage.Tx, events []reservat
 // Resume enqueues a sync of every reservation still waiting for one that
 // has no sync job waiting or running for its version (a restart with a
 // backlog leaves those jobs in the database: they are not doubled); run it
-// once the jobs have started. After a crash, jobs that were running stay
+// once the jobs have started. A reservation with a sync job waiting to run
+// or running here (for any version: a job syncs the reservation as it is
+// when it runs) gets none either, whatever build inserted that job: the jobs of a build
+// before genesys_sync was unique carry no unique key, and the unique
+// insert does not see them. After a crash, jobs that were running stay
 // "running" until River rescues them (Config.JobTimeout and a minute
 // later): for a job running in another job client, Resume adds one that
 // carries its work on now (a duplicate job, should that client be alive in
 // another process, finds nothing to do).
 func (r *Runner) Resume(ctx context.Context) error {
+	waiting, err := r.waitingSyncs(ctx)
+	if err != nil {
+		return fmt.Errorf("resume the sync: %w", err)
+	}
 	n, rescued := 0, 0
 	for cursor := int64(0); ; {
 		page, next, err := r.cfg.Store.FindUnsettled(ctx, cursor, 500)
@@ -322,7 +330,7 @@ func (r *Runner) Resume(ctx context.Context) error {
 		}
 		var args []jobs.Args
 		for _, res := range page {
-			if res.Sync.State == reservation.SyncPending {
+			if res.Sync.State == reservation.SyncPending && !waiting[res.ID] {
 				args = append(args, syncArgs{ReservationID: res.ID, Version: res.Version})
 			}
 		}
@@ -357,6 +365,22 @@ func (r *Runner) Resume(ctx context.Context) error {
 		r.logger.InfoContext(ctx, "resuming the sync of reservations left pending", "count", n, "rescued", rescued)
 	}
 	return r.resumeNotify(ctx)
+}
+
+// waitingSyncs returns the reservations that have a sync job waiting to
+// run (available, scheduled or retrying) or running in this process, of
+// any version and inserted by any build. A job running in another job
+// client is left out: Resume's insert finds it (and rescues it) or, for a
+// job without a unique key, adds the job that carries its work on.
+func (r *Runner) waitingSyncs(ctx context.Context) (map[string]bool, error) {
+	waiting := map[string]bool{}
+	err := jobs.ListUnfinished(ctx, r.jobs, func(j jobs.Unfinished[syncArgs]) error {
+		if !j.RunningElsewhere {
+			waiting[j.Args.ReservationID] = true
+		}
+		return nil
+	})
+	return waiting, err
 }
 
 // withLegacyText returns custom with text (sms.text) as the missed message

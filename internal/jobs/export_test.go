@@ -1,0 +1,4 @@
+package jobs
+
+// The tests page through a few jobs at a time.
+func init() { listPage = 3 }
