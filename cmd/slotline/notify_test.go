@@ -101,8 +101,9 @@ queues:
 
 	// The restarted process sends it again (once the dead process's lease
 	// on the message lapses); the record of the send commits just after
-	// the answer, so the database is read with the process stopped, and a
-	// stop that came first is one more restart (the same send again).
+	// the answer, so the database is read while it runs, until the record
+	// shows (a loaded machine can take seconds), and a process that did
+	// not record it is one more restart (the same send again).
 	var notified []reservation.Event
 	for seen := 0; ; {
 		s2 := start(t, nil, "serve", "--config", cfg)
@@ -114,7 +115,8 @@ queues:
 			time.Sleep(20 * time.Millisecond) // poll interval (another process)
 		}
 		seen = sim.SMSReplays()
-		if notified = notifiedEvents(t, db, created.ID, s2); len(notified) > 0 || seen >= 5 {
+		notified = notifiedEvents(t, db, created.ID, s2, 15*time.Second)
+		if len(notified) > 0 || seen >= 5 {
 			break
 		}
 	}
@@ -133,28 +135,35 @@ queues:
 	t.Logf("%d sends answered from the key after restarts", sim.SMSReplays())
 }
 
-// notifiedEvents stops s and returns the reservation.notified events of
-// reservation id in the database db (a DSN).
-func notifiedEvents(t *testing.T, db, id string, s *server) []reservation.Event {
+// notifiedEvents waits until reservation id has a reservation.notified
+// event in the database db (a DSN), or for wait, then stops s and returns
+// the reservation's notified events as the stopped process left them.
+func notifiedEvents(t *testing.T, db, id string, s *server, wait time.Duration) []reservation.Event {
 	t.Helper()
-	s.cmd.Process.Kill()
-	<-s.done
-	s.done <- nil
 	ctx := context.Background()
-	store, err := storage.Open(ctx, db, storage.Options{})
+	store, err := storage.Connect(ctx, db, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	evs, err := store.FindEvents(ctx, 0, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []reservation.Event
-	for _, ev := range evs {
-		if ev.ReservationID == id && ev.Type == reservation.EventNotified {
-			out = append(out, ev)
+	read := func() []reservation.Event {
+		evs, err := store.FindEvents(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
 		}
+		var out []reservation.Event
+		for _, ev := range evs {
+			if ev.ReservationID == id && ev.Type == reservation.EventNotified {
+				out = append(out, ev)
+			}
+		}
+		return out
 	}
-	return out
+	for deadline := time.Now().Add(wait); len(read()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // poll interval (another process)
+	}
+	s.cmd.Process.Kill()
+	<-s.done
+	s.done <- nil
+	return read()
 }
