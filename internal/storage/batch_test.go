@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -186,5 +187,39 @@ func testBatchWriteFailsAlone(t *testing.T, s *storage.Store) {
 	}
 	if n, err := s.VerifyAudit(ctx); err != nil || n != int64(len(wantAudit)) {
 		t.Errorf("VerifyAudit = %d, %v; want %d entries in a sound chain", n, err, len(wantAudit))
+	}
+}
+
+// TestCallerGoneDoesNotAbortTheBatch: a write whose caller's context ends
+// while its statement runs (a request gone, a lease renewal stopped) does
+// not cut the transaction the other writes of its group commit share: on
+// PostgreSQL the statements run with the writer's context, and pgx would
+// otherwise close the connection, rolling back every write of the batch.
+func TestCallerGoneDoesNotAbortTheBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := storage.Open(ctx, storagetest.PostgresDSN(t), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	gone, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runs := 0
+	errs := storage.RunBatch(s,
+		func(tx *storage.Tx) error {
+			runs++
+			return storage.Exec(tx, "INSERT INTO leases (name, holder, expires_at) VALUES ('other', 'x', 0)")
+		},
+		func(tx *storage.Tx) error {
+			time.AfterFunc(200*time.Millisecond, cancel) // while the statement runs
+			return storage.ExecCtx(gone, tx, "SELECT pg_sleep(1)")
+		},
+	)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("batch: %v", err)
+	}
+	if runs != 1 {
+		t.Errorf("the other write ran %d times: the caller that went away aborted the batch it shared", runs)
 	}
 }

@@ -152,3 +152,10 @@ func ExplainAnalyzeRead(ctx context.Context, s *Store, r Read) ([]byte, error) {
 	err := s.pool.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+r.SQL, r.Args...).Scan(&out)
 	return out, err
 }
+
+// ExecCtx runs a statement in tx at once with ctx, as a write's own
+// statements are given their caller's context.
+func ExecCtx(ctx context.Context, tx *Tx, q string, args ...any) error {
+	_, err := tx.exec(ctx, q, args...)
+	return err
+}

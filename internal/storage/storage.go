@@ -529,11 +529,14 @@ func (t *Tx) OnNumbered(fn func(ctx context.Context, events []reservation.Event)
 }
 
 // Context returns the context for statements a caller adds through Driver:
-// on SQLite the writer's, which is never done, as for the store's own (see
-// sqlTxExec: a caller going away must not interrupt a batch others share);
-// on PostgreSQL ctx.
+// the writer's, as for the store's own (see sqlTxExec and pgTxExec: a caller
+// going away must not interrupt a batch others share); on SQLite it is
+// never done, on PostgreSQL only by Close, past its grace.
 func (t *Tx) Context(ctx context.Context) context.Context {
-	if e, ok := t.execer.(sqlTxExec); ok {
+	switch e := t.execer.(type) {
+	case sqlTxExec:
+		return e.ctx
+	case pgTxExec:
 		return e.ctx
 	}
 	return ctx

@@ -309,7 +309,7 @@ func (s *Store) txOncePG(fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	pe := pgTxExec{tx: ptx, st: &pgState{}}
+	pe := pgTxExec{tx: ptx, st: &pgState{}, ctx: ctx}
 	tx := &Tx{execer: pe, driver: ptx}
 	err = fn(tx)
 	if err == nil {
@@ -389,10 +389,15 @@ type deferred struct {
 }
 
 // pgTxExec runs statements in a PostgreSQL transaction, piggybacking the
-// deferred ones on the next round trip.
+// deferred ones on the next round trip, all with the writer's context (the
+// store's) rather than the one each caller passes, as sqlTxExec does: the
+// writes that group commit puts in one transaction share it, and pgx cuts
+// the connection of a statement whose context ends, which would roll the
+// others back with the one whose caller went away.
 type pgTxExec struct {
-	tx pgx.Tx
-	st *pgState
+	tx  pgx.Tx
+	st  *pgState
+	ctx context.Context
 }
 
 // pgState is what the statements of one PostgreSQL transaction share.
@@ -409,7 +414,8 @@ type pgState struct {
 // group commit's writes run, an earlier write's failure is rolled back to
 // its savepoint and the statements queued after it are sent again (see
 // batch.failed), so that the write running now does not take the blame.
-func (e pgTxExec) flush(ctx context.Context, extra func(b *pgx.Batch)) (pgx.BatchResults, error) {
+func (e pgTxExec) flush(_ context.Context, extra func(b *pgx.Batch)) (pgx.BatchResults, error) {
+	ctx := e.ctx
 	if len(e.st.pending) == 0 && extra == nil {
 		return nil, nil
 	}
@@ -439,13 +445,13 @@ func (e pgTxExec) flush(ctx context.Context, extra func(b *pgx.Batch)) (pgx.Batc
 	return br, nil
 }
 
-func (e pgTxExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+func (e pgTxExec) exec(_ context.Context, q string, args ...any) (int64, error) {
 	if len(e.st.pending) == 0 {
 		e.st.batch.sending(nil, true)
-		tag, err := e.tx.Exec(ctx, q, args...)
+		tag, err := e.tx.Exec(e.ctx, q, args...)
 		return tag.RowsAffected(), err
 	}
-	br, err := e.flush(ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
+	br, err := e.flush(e.ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
 	if err != nil {
 		return 0, err
 	}
@@ -454,24 +460,41 @@ func (e pgTxExec) exec(ctx context.Context, q string, args ...any) (int64, error
 	return tag.RowsAffected(), err
 }
 
-func (e pgTxExec) query(ctx context.Context, q string, args ...any) (rows, error) {
-	if br, err := e.flush(ctx, nil); err != nil {
-		return nil, err
-	} else if br != nil {
-		if err := br.Close(); err != nil {
-			return nil, err
-		}
-	}
-	e.st.batch.sending(nil, true)
-	return e.tx.Query(ctx, q, args...)
-}
-
-func (e pgTxExec) queryRow(ctx context.Context, q string, args ...any) row {
+// query sends the deferred statements and the query in one round trip.
+func (e pgTxExec) query(_ context.Context, q string, args ...any) (rows, error) {
 	if len(e.st.pending) == 0 {
 		e.st.batch.sending(nil, true)
-		return pgRow{e.tx.QueryRow(ctx, q, args...)}
+		return e.tx.Query(e.ctx, q, args...)
 	}
-	br, err := e.flush(ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
+	br, err := e.flush(e.ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
+	if err != nil {
+		return nil, err
+	}
+	rs, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return batchRows{rs, br}, nil
+}
+
+// batchRows are a query's rows read from a batch, which closes with them.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+func (r batchRows) Close() {
+	r.Rows.Close()
+	_ = r.br.Close()
+}
+
+func (e pgTxExec) queryRow(_ context.Context, q string, args ...any) row {
+	if len(e.st.pending) == 0 {
+		e.st.batch.sending(nil, true)
+		return pgRow{e.tx.QueryRow(e.ctx, q, args...)}
+	}
+	br, err := e.flush(e.ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
 	if err != nil {
 		return errRow{err}
 	}
