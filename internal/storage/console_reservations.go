@@ -56,11 +56,19 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 	// On PostgreSQL a status of reservations_status_queue_slot over
 	// several queues (or every one) merges each queue's page.
 	var queues []string
+	read := s.reader()
 	switch ids := q.Queues; {
 	case len(ids) != 1 && s.mergesQueues(q.Status):
 		if len(ids) == 0 {
-			var err error
-			if ids, err = s.statusQueues(ctx, q.Status); err != nil {
+			// The queues and their merged page in one snapshot (see
+			// FindReservations).
+			e, end, err := s.snapshotReader(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("find reservation page: %w", err)
+			}
+			defer end()
+			read = e
+			if ids, err = s.statusQueues(ctx, read, q.Status); err != nil {
 				return nil, err
 			}
 			if len(ids) == 0 {
@@ -120,7 +128,7 @@ func (s *Store) FindReservationPage(ctx context.Context, q ReservationQuery) (*R
 		order = "slot_start DESC, pk DESC"
 	}
 	sql := pageSQL(where, queues, order, q.Limit+1, arg)
-	rs, err := s.reader().query(ctx, sql, args...)
+	rs, err := read.query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find reservation page: %w", err)
 	}

@@ -159,3 +159,11 @@ func ExecCtx(ctx context.Context, tx *Tx, q string, args ...any) error {
 	_, err := tx.exec(ctx, q, args...)
 	return err
 }
+
+// BeforeReads has hook see each read outside a transaction (and each of a
+// snapshot's) before it runs, until the returned function is called.
+func BeforeReads(s *Store, hook func(q string)) (stop func()) {
+	h := func(q string, _ []any) { hook(q) }
+	s.readHook.Store(&h)
+	return func() { s.readHook.Store(nil) }
+}

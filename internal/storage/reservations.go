@@ -522,8 +522,18 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 		where = append(where, fmt.Sprintf("slot_start >= $%d AND (slot_start > $%d OR pk > $%d)", n-1, n-1, n))
 	}
 	var queues []string
+	read := s.reader()
 	if f.QueueID == "" && s.mergesQueues(f.Status) {
-		ids, err := s.statusQueues(ctx, f.Status)
+		// The queues and their merged page in one snapshot: a queue's first
+		// reservation of the status committed between the two would
+		// otherwise be missing from the page, and the cursor pass it.
+		e, end, err := s.snapshotReader(ctx)
+		if err != nil {
+			return nil, "", fmt.Errorf("find reservations: %w", err)
+		}
+		defer end()
+		read = e
+		ids, err := s.statusQueues(ctx, read, f.Status)
 		if err != nil {
 			return nil, "", err
 		}
@@ -535,7 +545,7 @@ func (s *Store) FindReservations(ctx context.Context, f reservation.Filter) ([]*
 		}
 	}
 	q := pageSQL(where, queues, "slot_start, pk", f.Limit+1, arg)
-	rs, err := s.reader().query(ctx, q, args...)
+	rs, err := read.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find reservations: %w", err)
 	}
@@ -623,12 +633,12 @@ func (s *Store) mergesQueues(st reservation.Status) bool {
 	return s.backend == Postgres && sparseStatus(st)
 }
 
-// statusQueues returns the queues holding reservations of st, a status of
+// statusQueues returns, read with e, the queues holding reservations of st, a status of
 // reservations_status_queue_slot (PostgreSQL), in order: a loose scan of
 // that index, one probe for each queue.
-func (s *Store) statusQueues(ctx context.Context, st reservation.Status) ([]string, error) {
+func (s *Store) statusQueues(ctx context.Context, e execer, st reservation.Status) ([]string, error) {
 	cond := s.statusWhere(st, nil)
-	ids, err := s.readStrings(ctx, `WITH RECURSIVE q (id) AS (
+	ids, err := readStringsOn(ctx, e, `WITH RECURSIVE q (id) AS (
 		SELECT min(queue_id) FROM reservations WHERE `+cond+`
 		UNION ALL
 		SELECT (SELECT min(queue_id) FROM reservations WHERE `+cond+` AND queue_id > q.id) FROM q WHERE q.id IS NOT NULL

@@ -457,9 +457,34 @@ func (s *Store) reader() execer {
 	return e
 }
 
+// snapshotReader returns an execer whose reads see one snapshot of the
+// database, for a read of several statements that must agree (on
+// PostgreSQL a read-only REPEATABLE READ transaction; SQLite's readers are
+// the plain ones, its one writer ordering everything), and the function
+// that ends it.
+func (s *Store) snapshotReader(ctx context.Context) (execer, func(), error) {
+	if s.pool == nil {
+		return s.reader(), func() {}, nil
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, nil, err
+	}
+	var e execer = pgExec{tx}
+	if h := s.readHook.Load(); h != nil {
+		e = hookedExec{e, *h}
+	}
+	return e, func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }, nil
+}
+
 // readStrings runs a read of one text column outside any transaction.
 func (s *Store) readStrings(ctx context.Context, q string, args ...any) ([]string, error) {
-	rs, err := s.reader().query(ctx, q, args...)
+	return readStringsOn(ctx, s.reader(), q, args...)
+}
+
+// readStringsOn runs a read of one text column with e.
+func readStringsOn(ctx context.Context, e execer, q string, args ...any) ([]string, error) {
+	rs, err := e.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
