@@ -198,11 +198,7 @@ func testBatchWriteFailsAlone(t *testing.T, s *storage.Store) {
 func TestCallerGoneDoesNotAbortTheBatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := storage.Open(ctx, storagetest.PostgresDSN(t), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTestStore(t, storagetest.PostgresDSN(t))
 	gone, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runs := 0
