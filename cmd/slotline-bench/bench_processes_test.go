@@ -7,8 +7,8 @@ import (
 
 // TestBenchProcesses runs the processes phase of "slotline-bench admit"
 // briefly with one and two serve processes on PostgreSQL (4 clients each:
-// --clients-per-process) and checks that
-// each count reports its figures, the first as the floor. It proves the
+// --clients-per-process) and checks that each count reports its figures
+// and clients, the first as the floor. It proves the
 // phase works; it says nothing about speed.
 func TestBenchProcesses(t *testing.T) {
 	if testing.Short() {

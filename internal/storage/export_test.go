@@ -129,19 +129,7 @@ func ExplainRead(ctx context.Context, s *Store, r Read) ([]string, error) {
 			return nil, err
 		}
 	}
-	rs, err := tx.Query(ctx, "EXPLAIN "+r.SQL, r.Args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	for rs.Next() {
-		var line string
-		if err := rs.Scan(&line); err != nil {
-			return nil, err
-		}
-		out = append(out, line)
-	}
-	return out, rs.Err()
+	return readStringsOn(ctx, pgExec{tx}, "EXPLAIN "+r.SQL, r.Args...)
 }
 
 // ExplainAnalyzeRead runs a read under EXPLAIN (ANALYZE, FORMAT JSON) on

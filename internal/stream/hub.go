@@ -146,11 +146,11 @@ func (h *Hub) Run(ctx context.Context) error {
 			case <-wake:
 				hint = told.Swap(0)
 				if untold.Swap(false) {
-					hint, waiting = 0, false
-					break
+					hint = 0 // read the head
+				} else if hint == 0 {
+					continue // its number an earlier fetch took: nothing new
 				}
-				// A wake whose number an earlier fetch took has nothing new.
-				waiting = hint == 0
+				waiting = false
 			case <-poll.C:
 				hint, waiting = 0, false // read the head: a notification may have been lost
 			}
