@@ -42,9 +42,10 @@ type admission struct {
 	queueHit  *throttleHit
 }
 
-// admit judges r against a in tx. Its errors are the database's.
-func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a *reservation.Admission, now time.Time) (admission, error) {
-	var out admission
+// lockAdmission takes, on PostgreSQL, the advisory locks under which admit
+// judges r against a: deferred, they travel with the next statement that
+// needs an answer (admit's read, or reads queued before it).
+func (s *Store) lockAdmission(ctx context.Context, tx *Tx, r *reservation.Reservation, a *reservation.Admission) error {
 	dup := a.Duplicates == reservation.DuplicatesLenient || a.Duplicates == reservation.DuplicatesStrict
 	if s.backend == Postgres {
 		// Advisory locks are the database's: the key names the schema too,
@@ -65,11 +66,17 @@ func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a
 		if len(locks) > 0 {
 			// Deferred: taken before the read that follows, which it
 			// travels with (a round trip less per create).
-			if err := tx.execLater(ctx, wrapErr("admission lock"), q, locks...); err != nil {
-				return out, err
-			}
+			return tx.execLater(ctx, wrapErr("admission lock"), q, locks...)
 		}
 	}
+	return nil
+}
+
+// admit judges r against a in tx, under lockAdmission's locks. Its errors
+// are the database's.
+func (s *Store) admit(ctx context.Context, tx *Tx, r *reservation.Reservation, a *reservation.Admission, now time.Time) (admission, error) {
+	var out admission
+	dup := a.Duplicates == reservation.DuplicatesLenient || a.Duplicates == reservation.DuplicatesStrict
 	var dupQuery string
 	var dupArgs []any
 	if dup {

@@ -174,11 +174,11 @@ func (b *batch) rollback(i int) error {
 		st.pending = slices.DeleteFunc(st.pending, func(d deferred) bool { return d.write == i })
 		switch {
 		case !b.sent[i]:
-		case b.pg.tx.Conn().PgConn().TxStatus() == 'E':
+		case b.pg.conn.PgConn().TxStatus() == 'E':
 			// A statement failed: the transaction takes nothing but the
 			// rollback now (not even the preparing of a statement sent
 			// with it).
-			if _, err := b.pg.tx.Exec(b.ctx, "ROLLBACK TO SAVEPOINT "+savepointName); err != nil {
+			if _, err := b.pg.conn.Exec(b.ctx, "ROLLBACK TO SAVEPOINT "+savepointName); err != nil {
 				return fmt.Errorf("roll back to savepoint: %w", err)
 			}
 		default:
@@ -229,7 +229,7 @@ func (b *batch) failed(d deferred, err error, rest []deferred, resend func() (pg
 	}
 	// An earlier write failed: it alone is rolled back (its savepoint is
 	// the innermost), and the later statements are sent again.
-	if _, rerr := b.pg.tx.Exec(b.ctx, "ROLLBACK TO SAVEPOINT "+savepointName); rerr != nil {
+	if _, rerr := b.pg.conn.Exec(b.ctx, "ROLLBACK TO SAVEPOINT "+savepointName); rerr != nil {
 		b.broken = fmt.Errorf("roll back write %d of the batch: %w", d.write, rerr)
 		return nil, b.broken
 	}

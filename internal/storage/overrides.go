@@ -61,13 +61,23 @@ func (s *Store) capacityLock(ctx context.Context, tx *Tx, queueID string, exclus
 	return tx.execLater(ctx, wrapErr("capacity lock"), "SELECT "+fn+"("+capacityLockKey+")", queueID)
 }
 
+const overridesInSQL = "SELECT " + overrideColumns + ` FROM capacity_overrides
+	WHERE queue_id = $1 AND end_at > $2 AND start_at < $3 ORDER BY start_at, pk`
+
 func (s *Store) overridesIn(ctx context.Context, ex execer, queueID string, from, to time.Time) ([]*reservation.Override, error) {
-	rs, err := ex.query(ctx, "SELECT "+overrideColumns+` FROM capacity_overrides
-		WHERE queue_id = $1 AND end_at > $2 AND start_at < $3 ORDER BY start_at, pk`, queueID, micros(from), micros(to))
+	rs, err := ex.query(ctx, overridesInSQL, queueID, micros(from), micros(to))
 	if err != nil {
 		return nil, fmt.Errorf("read overrides: %w", err)
 	}
 	defer rs.Close()
+	out, err := scanOverrides(rs)
+	if err != nil {
+		return nil, err
+	}
+	return out, rs.Err()
+}
+
+func scanOverrides(rs rows) ([]*reservation.Override, error) {
 	var out []*reservation.Override
 	for rs.Next() {
 		o, err := scanOverride(rs)
@@ -76,15 +86,27 @@ func (s *Store) overridesIn(ctx context.Context, ex execer, queueID string, from
 		}
 		out = append(out, o)
 	}
-	return out, rs.Err()
+	return out, nil
 }
 
 // capped returns cands with the cap of each bucket that an override covers
 // replaced by the override's capacity (limited by the reservation's
 // concurrency limit), read in tx under the queue's shared capacity lock.
 func (s *Store) capped(ctx context.Context, tx *Tx, queueID string, limit int, cands []reservation.Candidate) ([]reservation.Candidate, error) {
+	get, err := s.cappedLater(ctx, tx, queueID, limit, cands)
+	if err != nil {
+		return nil, err
+	}
+	return get()
+}
+
+// cappedLater is capped with the read queued (queryLater): it travels with
+// the next statement that needs an answer, and get (which sends it if it
+// has not gone yet) returns the candidates.
+func (s *Store) cappedLater(ctx context.Context, tx *Tx, queueID string, limit int, cands []reservation.Candidate) (
+	get func() ([]reservation.Candidate, error), err error) {
 	if len(cands) == 0 {
-		return cands, nil
+		return func() ([]reservation.Candidate, error) { return cands, nil }, nil
 	}
 	if err := s.capacityLock(ctx, tx, queueID, false); err != nil {
 		return nil, err
@@ -93,18 +115,38 @@ func (s *Store) capped(ctx context.Context, tx *Tx, queueID string, limit int, c
 	for _, c := range cands[1:] {
 		from, to = minTime(from, c.Bucket), maxTime(to, c.Bucket)
 	}
-	os, err := s.overridesIn(ctx, tx, queueID, from, to.Add(time.Microsecond))
-	if err != nil || len(os) == 0 {
-		return cands, err
+	var os []*reservation.Override
+	read := false
+	err = tx.queryLater(ctx, wrapErr("read overrides"), func(rs rows) error {
+		var err error
+		os, err = scanOverrides(rs)
+		read = err == nil
+		return err
+	}, overridesInSQL, queueID, micros(from), micros(to.Add(time.Microsecond)))
+	if err != nil {
+		return nil, err
 	}
-	out := make([]reservation.Candidate, len(cands))
-	for i, c := range cands {
-		if o := reservation.OverrideAt(os, c.Bucket); o != nil {
-			c.Cap = reservation.EffectiveCap(o.Capacity, limit)
+	return func() ([]reservation.Candidate, error) {
+		if !read {
+			if err := tx.flushDeferred(ctx); err != nil {
+				return nil, err
+			}
 		}
-		out[i] = c
-	}
-	return out, nil
+		if !read {
+			return nil, errNotRead
+		}
+		if len(os) == 0 {
+			return cands, nil
+		}
+		out := make([]reservation.Candidate, len(cands))
+		for i, c := range cands {
+			if o := reservation.OverrideAt(os, c.Bucket); o != nil {
+				c.Cap = reservation.EffectiveCap(o.Capacity, limit)
+			}
+			out[i] = c
+		}
+		return out, nil
+	}, nil
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -243,7 +243,25 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		var err error
 		var adm admission
 		refused = nil
-		if w.Admission.Active() {
+		// The admission's locks, then the reads that booking needs, queued
+		// to travel with the admission's read: on PostgreSQL one round trip
+		// for them all (the locks in the same order as always: the number's
+		// admission lock, its opt-out lock, the queue's capacity lock).
+		active := w.Admission.Active()
+		if active {
+			if err := s.lockAdmission(ctx, tx, r, w.Admission); err != nil {
+				return err
+			}
+		}
+		optOut, err := s.carryOptOut(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		getCapped, err := s.cappedLater(ctx, tx, r.QueueID, r.ConcurrencyLimit, cands)
+		if err != nil {
+			return err
+		}
+		if active {
 			if adm, err = s.admit(ctx, tx, r, w.Admission, now); err != nil {
 				return err
 			}
@@ -257,10 +275,10 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 				return nil
 			}
 		}
-		if err := s.carryOptOut(ctx, tx, r); err != nil {
+		if err := optOut(); err != nil {
 			return err
 		}
-		capped, err := s.capped(ctx, tx, r.QueueID, r.ConcurrencyLimit, cands)
+		capped, err := getCapped()
 		if err != nil {
 			return err
 		}

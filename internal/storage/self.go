@@ -66,24 +66,45 @@ func (s *Store) lockNumber(ctx context.Context, tx *Tx, number string, exclusive
 	return tx.execLater(ctx, wrapErr("lock number"), "SELECT "+fn+"(7243012, hashtext(current_schema() || ' ' || $1))", number)
 }
 
-// carryOptOut marks a new reservation opted out of SMS when its number
-// has opted out (in the create's transaction, under the number's shared
-// lock, so that a concurrent opt-out is either seen here or sees this
-// reservation).
-func (s *Store) carryOptOut(ctx context.Context, tx *Tx, r *reservation.Reservation) error {
+// carryOptOut queues the read that marks a new reservation opted out of
+// SMS when its number has opted out (in the create's transaction, under
+// the number's shared lock, so that a concurrent opt-out is either seen
+// here or sees this reservation). The read travels with the next
+// statement that needs an answer; apply (which sends it if it has not
+// gone yet) sets r.SMSOptOut from it.
+func (s *Store) carryOptOut(ctx context.Context, tx *Tx, r *reservation.Reservation) (apply func() error, err error) {
 	if r.SMSOptOut || r.CallbackNumber == "" {
-		return nil
+		return func() error { return nil }, nil
 	}
 	if err := s.lockNumber(ctx, tx, r.CallbackNumber, false); err != nil {
-		return err
+		return nil, err
 	}
-	var n int
-	err := tx.queryRow(ctx, "SELECT COUNT(*) FROM sms_opt_outs WHERE callback_number = $1", r.CallbackNumber).Scan(&n)
+	var n int64
+	read := false
+	err = tx.queryLater(ctx, wrapErr("read sms opt-out"), func(rs rows) error {
+		for rs.Next() {
+			if err := rs.Scan(&n); err != nil {
+				return err
+			}
+		}
+		read = true
+		return nil
+	}, "SELECT COUNT(*) FROM sms_opt_outs WHERE callback_number = $1", r.CallbackNumber)
 	if err != nil {
-		return fmt.Errorf("read sms opt-out: %w", err)
+		return nil, err
 	}
-	r.SMSOptOut = n > 0
-	return nil
+	return func() error {
+		if !read {
+			if err := tx.flushDeferred(ctx); err != nil {
+				return err
+			}
+		}
+		if !read {
+			return errNotRead
+		}
+		r.SMSOptOut = n > 0
+		return nil
+	}, nil
 }
 
 // OptOutSMS records that the number of reservation id opted out of SMS:

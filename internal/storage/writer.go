@@ -305,12 +305,9 @@ func (s *Store) txOncePG(fn func(tx *Tx) error) error {
 	// Released idle after the COMMIT, or after the rollback; the pool
 	// closes a connection left in a transaction.
 	defer conn.Release()
-	ptx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	pe := pgTxExec{tx: ptx, st: &pgState{}, ctx: ctx}
-	tx := &Tx{execer: pe, driver: ptx}
+	// The BEGIN travels with the transaction's first statement.
+	pe := pgTxExec{conn: conn.Conn(), st: &pgState{pending: []deferred{{q: "BEGIN", write: -1, control: true}}}, ctx: ctx}
+	tx := &Tx{execer: pe, driver: pgDriverTx{pe}}
 	err = fn(tx)
 	if err == nil {
 		err = s.runHooks(ctx, tx)
@@ -322,7 +319,7 @@ func (s *Store) txOncePG(fn func(tx *Tx) error) error {
 		// Also when the pipelined COMMIT failed: a rollback outside a
 		// transaction only draws a warning. The endpoints LogEndpoints
 		// kept may be why (another process changed one): read them again.
-		_ = ptx.Rollback(ctx)
+		pe.rollback()
 		if retryable(err) {
 			s.endpoints0.drop()
 		}
@@ -382,22 +379,32 @@ type deferred struct {
 	q      string
 	args   []any
 	mapErr func(error) error
+	// scan, when not nil, reads the statement's rows (queryLater).
+	scan func(rows) error
 	// write is the write of a group-commit batch that queued it (-1 for
 	// none); control marks the batch's own savepoint statements.
 	write   int
 	control bool
 }
 
-// pgTxExec runs statements in a PostgreSQL transaction, piggybacking the
-// deferred ones on the next round trip, all with the writer's context (the
-// store's) rather than the one each caller passes, as sqlTxExec does: the
-// writes that group commit puts in one transaction share it, and pgx cuts
-// the connection of a statement whose context ends, which would roll the
-// others back with the one whose caller went away.
+// pgTxExec runs statements in a PostgreSQL transaction on conn,
+// piggybacking the deferred ones (the BEGIN first) on the next round trip,
+// all with the writer's context (the store's) rather than the one each
+// caller passes, as sqlTxExec does: the writes that group commit puts in
+// one transaction share it, and pgx cuts the connection of a statement
+// whose context ends, which would roll the others back with the one whose
+// caller went away.
 type pgTxExec struct {
-	tx  pgx.Tx
-	st  *pgState
-	ctx context.Context
+	conn *pgx.Conn
+	st   *pgState
+	ctx  context.Context
+}
+
+// rollback ends a transaction that will not commit, if it began.
+func (e pgTxExec) rollback() {
+	if e.conn.PgConn().TxStatus() != 'I' {
+		_, _ = e.conn.Exec(e.ctx, "ROLLBACK")
+	}
 }
 
 // pgState is what the statements of one PostgreSQL transaction share.
@@ -426,12 +433,12 @@ func (e pgTxExec) flush(_ context.Context, extra func(b *pgx.Batch)) (pgx.BatchR
 	if extra != nil {
 		extra(b)
 	}
-	br := e.tx.SendBatch(ctx, b)
+	br := e.conn.SendBatch(ctx, b)
 	pend := e.st.pending
 	e.st.pending = nil
 	e.st.batch.sending(pend, extra != nil)
 	for k, d := range pend {
-		if _, err := br.Exec(); err != nil {
+		if err := d.result(br); err != nil {
 			br.Close()
 			if d.mapErr != nil {
 				err = d.mapErr(err)
@@ -445,10 +452,28 @@ func (e pgTxExec) flush(_ context.Context, extra func(b *pgx.Batch)) (pgx.BatchR
 	return br, nil
 }
 
+// result reads d's outcome from br: its rows when it has a scan.
+func (d deferred) result(br pgx.BatchResults) error {
+	if d.scan == nil {
+		_, err := br.Exec()
+		return err
+	}
+	rs, err := br.Query()
+	if err != nil {
+		return err
+	}
+	err = d.scan(rs)
+	rs.Close()
+	if err == nil {
+		err = rs.Err()
+	}
+	return err
+}
+
 func (e pgTxExec) exec(_ context.Context, q string, args ...any) (int64, error) {
 	if len(e.st.pending) == 0 {
 		e.st.batch.sending(nil, true)
-		tag, err := e.tx.Exec(e.ctx, q, args...)
+		tag, err := e.conn.Exec(e.ctx, q, args...)
 		return tag.RowsAffected(), err
 	}
 	br, err := e.flush(e.ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
@@ -462,9 +487,13 @@ func (e pgTxExec) exec(_ context.Context, q string, args ...any) (int64, error) 
 
 // query sends the deferred statements and the query in one round trip.
 func (e pgTxExec) query(_ context.Context, q string, args ...any) (rows, error) {
+	return e.pgxQuery(q, args...)
+}
+
+func (e pgTxExec) pgxQuery(q string, args ...any) (pgx.Rows, error) {
 	if len(e.st.pending) == 0 {
 		e.st.batch.sending(nil, true)
-		return e.tx.Query(e.ctx, q, args...)
+		return e.conn.Query(e.ctx, q, args...)
 	}
 	br, err := e.flush(e.ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
 	if err != nil {
@@ -492,7 +521,7 @@ func (r batchRows) Close() {
 func (e pgTxExec) queryRow(_ context.Context, q string, args ...any) row {
 	if len(e.st.pending) == 0 {
 		e.st.batch.sending(nil, true)
-		return pgRow{e.tx.QueryRow(e.ctx, q, args...)}
+		return pgRow{e.conn.QueryRow(e.ctx, q, args...)}
 	}
 	br, err := e.flush(e.ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
 	if err != nil {
@@ -533,7 +562,35 @@ func (t *Tx) execLater(ctx context.Context, mapErr func(error) error, q string, 
 	return err
 }
 
-// flushDeferred sends what execLater kept.
+// queryLater runs a query whose rows scan reads: on PostgreSQL it travels
+// with the next statement that needs an answer (or with flushDeferred), as
+// execLater's statements do, so that several reads share a round trip. A
+// failure, of the query or of scan, is reported there, through mapErr
+// when not nil. On SQLite it runs at once.
+func (t *Tx) queryLater(ctx context.Context, mapErr func(error) error, scan func(rows) error, q string, args ...any) error {
+	if pe, ok := t.execer.(pgTxExec); ok {
+		pe.st.pending = append(pe.st.pending, deferred{q: q, args: args, mapErr: mapErr, scan: scan, write: pe.st.batch.writing()})
+		return nil
+	}
+	rs, err := t.query(ctx, q, args...)
+	if err == nil {
+		err = scan(rs)
+		rs.Close()
+		if err == nil {
+			err = rs.Err()
+		}
+	}
+	if err != nil && mapErr != nil {
+		return mapErr(err)
+	}
+	return err
+}
+
+// errNotRead is the error of a queued read that was dropped unsent (its
+// write rolled back): a bug, if it is ever seen.
+var errNotRead = errors.New("storage: a queued read was not sent")
+
+// flushDeferred sends what execLater and queryLater kept.
 func (t *Tx) flushDeferred(ctx context.Context) error {
 	pe, ok := t.execer.(pgTxExec)
 	if !ok {
