@@ -132,7 +132,10 @@ type benchOptions struct {
 	// perProcess gives each serve process of the processes phase --clients
 	// clients of its own (the load grows with the processes).
 	perProcess bool
-	serverBin  string
+	// processCPUs, when positive, limits each serve process of the
+	// processes phase to that many CPUs (bench_cgroup.go).
+	processCPUs float64
+	serverBin   string
 	cpuProfile string
 	memProfile string
 }
@@ -148,6 +151,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.IntVar(&o.subscribers, "subscribers", 1, "event-stream subscribers following (and acking) every event during the memory phase")
 	fs.IntVar(&o.processes, "processes", 3, "the processes phase (PostgreSQL) runs 1, 2, … `N` serve processes on one database, the clients split between them")
 	fs.BoolVar(&o.perProcess, "clients-per-process", false, "the processes phase gives each serve process --clients clients of its own, so that the load grows with the processes (default: the --clients split between them)")
+	fs.Float64Var(&o.processCPUs, "process-cpus", 0, "the processes phase runs each serve process in a cgroup of its own limited to `F` CPUs, as a container's CPU limit does, so that the processes rather than the machine's cores bound the servers (Linux, as root; 0: no limit)")
 	fs.StringVar(&o.serverBin, "server-bin", "", "slotline `binary` to run as the server (default: this executable, as slotline-bench serve)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file`; the server then runs in this process so the profile covers it")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` after the memory phase; the server then runs in this process")
@@ -170,6 +174,10 @@ func (o *benchOptions) validate() error {
 		return app.UsageError("--subscribers must not be negative")
 	case o.processes < 1 || o.processes > 8:
 		return app.UsageError("--processes must be from 1 to 8")
+	case o.processCPUs < 0:
+		return app.UsageError("--process-cpus must not be negative")
+	case o.processCPUs > 0 && (o.cpuProfile != "" || o.memProfile != ""):
+		return app.UsageError("--process-cpus limits serve processes of their own: not with --cpuprofile or --memprofile, which run the server in this process")
 	}
 	return o.commonFlags.check(benchAllPhases)
 }

@@ -24,7 +24,9 @@ import (
 // per admission for each count. Its floor is the one
 // process figure of the same run: more processes on one database should
 // admit more, not fewer (target: N = 3 at 1.5 × one process, where the
-// machine has the cores for it).
+// machine has the cores for it). With --process-cpus each process has a
+// CPU limit of its own, as in a container, so that a machine with few
+// cores can show whether throughput grows with the processes.
 
 const (
 	benchTargetProcessesRatio = 1.5 // the last count's rate ÷ one process's
@@ -39,6 +41,9 @@ type benchProcessesFigures struct {
 	Ratio       float64 `json:"ratio"`
 	TargetRatio float64 `json:"target_ratio"`
 	Pass        bool    `json:"pass"`
+	// ProcessCPUs is each serve process's CPU limit (--process-cpus; 0:
+	// none).
+	ProcessCPUs float64 `json:"process_cpus,omitempty"`
 }
 
 // benchProcessesRun is one process count's figures.
@@ -70,7 +75,7 @@ func (b *bench) runProcesses(ctx context.Context) error {
 		fmt.Fprintln(b.progress, "processes: needs --db postgres://…; skipped")
 		return nil
 	}
-	f := &benchProcessesFigures{TargetRatio: benchTargetProcessesRatio}
+	f := &benchProcessesFigures{TargetRatio: benchTargetProcessesRatio, ProcessCPUs: b.opts.processCPUs}
 	for n := 1; n <= b.opts.processes; n++ {
 		run, err := b.processesRun(ctx, n)
 		if err != nil {
@@ -124,10 +129,14 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 	}
 	hc := newBenchHTTPClient(4 * clients)
 	var srvs []*benchServer
+	var cgroups []*benchCgroup
 	defer func() {
 		hc.CloseIdleConnections()
 		for _, s := range srvs {
 			err = errors.Join(err, s.stop())
+		}
+		for _, c := range cgroups {
+			err = errors.Join(err, c.remove())
 		}
 	}()
 	var apis []*benchAPI
@@ -139,6 +148,16 @@ func (b *bench) processesRun(ctx context.Context, n int) (_ *benchProcessesRun, 
 			return nil, err
 		}
 		srvs = append(srvs, s)
+		if cpus := b.opts.processCPUs; cpus > 0 {
+			// Before the warm-up and the load; the Go runtime of the
+			// process follows the limit with its GOMAXPROCS, as in a
+			// container.
+			c, err := benchLimitCPU(s.pid, cpus)
+			if err != nil {
+				return nil, fmt.Errorf("--process-cpus: limit serve process %d to %g CPUs (needs Linux's cgroup cpu controller, writable as root): %w", s.pid, cpus, err)
+			}
+			cgroups = append(cgroups, c)
+		}
 		api := &benchAPI{hc: hc, base: s.base, run: benchRandomHex(4), grid: grid}
 		// Numbers apart, so that no two servers' creates wait on one
 		// number's locks.
@@ -325,6 +344,10 @@ func (b *bench) printProcesses() {
 		return
 	}
 	f := b.rep.Processes
-	fmt.Fprintf(b.text, "%-7s %-43s %.2f× one process (target ≥ %.2f where the machine has the cores) %s\n", "procs",
-		fmt.Sprintf("%d processes ÷ 1", len(f.Runs)), f.Ratio, f.TargetRatio, benchVerdict(f.Pass))
+	where := "where the machine has the cores"
+	if f.ProcessCPUs > 0 {
+		where = fmt.Sprintf("each serve process limited to %g CPUs", f.ProcessCPUs)
+	}
+	fmt.Fprintf(b.text, "%-7s %-43s %.2f× one process (target ≥ %.2f %s) %s\n", "procs",
+		fmt.Sprintf("%d processes ÷ 1", len(f.Runs)), f.Ratio, f.TargetRatio, where, benchVerdict(f.Pass))
 }

@@ -24,11 +24,19 @@ func TestBenchProcesses(t *testing.T) {
 	t.Parallel()
 	bin := buildSlotline(t)
 	var rep benchReport
-	out := runBenchJSON(t, &rep, "admit", "--db", db, "--phases", "processes", "--processes", "2", "--duration", "300ms",
-		"--clients", "4", "--clients-per-process", "--json", "--server-bin", bin)
+	args := []string{"admit", "--db", db, "--phases", "processes", "--processes", "2", "--duration", "300ms",
+		"--clients", "4", "--clients-per-process", "--json", "--server-bin", bin}
+	limited := os.Geteuid() == 0 // cgroups need root (TestBenchLimitCPU tests them)
+	if limited {
+		args = append(args, "--process-cpus", "1")
+	}
+	out := runBenchJSON(t, &rep, args...)
 	f := rep.Processes
 	if f == nil || len(f.Runs) != 2 {
 		t.Fatalf("want the processes phase with 2 runs:\n%s", out)
+	}
+	if limited && f.ProcessCPUs != 1 {
+		t.Errorf("the report's CPU limit is %g, want the 1 of --process-cpus", f.ProcessCPUs)
 	}
 	for i, r := range f.Runs {
 		if r.Processes != i+1 || r.Count <= 0 || r.PerSec <= 0 || r.P99Ms < r.P50Ms || len(r.Failures) > 0 {

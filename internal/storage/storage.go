@@ -516,9 +516,10 @@ func (e hookedExec) queryRow(ctx context.Context, q string, args ...any) row {
 	return e.execer.queryRow(ctx, q, args...)
 }
 
-// Tx is one write transaction. Driver returns the driver's own transaction
-// (*sql.Tx on SQLite, pgx.Tx on PostgreSQL) for callers that add statements
-// of their own, such as River's job inserts.
+// Tx is one write transaction. Driver returns the driver's transaction
+// (*sql.Tx on SQLite; on PostgreSQL a pgx.Tx whose statements join the
+// store's pipeline, pgDriverTx) for callers that add statements of their
+// own, such as River's job inserts.
 type Tx struct {
 	execer
 	driver any
@@ -587,7 +588,8 @@ type pendingEvent struct {
 	data []byte
 }
 
-// Driver returns the underlying *sql.Tx or pgx.Tx.
+// Driver returns the underlying *sql.Tx, or on PostgreSQL the store's
+// pgx.Tx (pgDriverTx).
 func (t *Tx) Driver() any { return t.driver }
 
 func retryable(err error) bool {
