@@ -136,8 +136,8 @@ type benchOptions struct {
 	// processes phase to that many CPUs (bench_cgroup.go).
 	processCPUs float64
 	serverBin   string
-	cpuProfile string
-	memProfile string
+	cpuProfile  string
+	memProfile  string
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
