@@ -176,6 +176,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	var ended <-chan struct{} // l.done until it is seen closed
 	var poll *time.Ticker     // a safety net while listening: notifications can be lost
 	var pollC <-chan time.Time
+	// resync says that the hub's head may have been left behind while it
+	// did not listen: the next fetch starts its ring at the log's head.
+	var resync bool
 	start := func() {
 		lctx, lcancel := context.WithCancel(ctx)
 		nl := &listener{cancel: lcancel, done: make(chan struct{})}
@@ -192,6 +195,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		})
 		poll = time.NewTicker(every)
 		pollC = poll.C
+		resync = true
 		h.logger.DebugContext(ctx, "stream: listening for events")
 	}
 	stop := func() {
@@ -255,30 +259,27 @@ func (h *Hub) Run(ctx context.Context) error {
 		// A fetch that reads the head after the listener is in place
 		// leaves the hub's head following the log.
 		following := hint == 0 && l != nil && ended != nil && l.up.Load()
-		err := h.fetch(ctx, hint)
+		err := h.fetch(ctx, hint, resync)
 		if err != nil && ctx.Err() == nil {
 			h.logger.WarnContext(ctx, "stream: read events", "err", err)
 		}
-		if err == nil && following {
-			h.live.Store(true)
+		if err == nil {
+			resync = false
+			if following {
+				h.live.Store(true)
+			}
 		}
 	}
 }
 
 // fetch reads every new event into the ring and wakes the subscribers;
-// told is the log's head as a notification told it (0: unknown). An empty
-// ring is filled from the log's head on, not from a head the hub may have
-// left behind while nobody read it: the readers' older events come from
-// the database.
-func (h *Hub) fetch(ctx context.Context, told int64) error {
-	if h.readers.Load() == 0 {
-		return h.skip(ctx, told)
-	}
-	h.mu.RLock()
-	empty := len(h.ring) == 0
-	h.mu.RUnlock()
-	if empty {
-		if err := h.skip(ctx, told); err != nil {
+// told is the log's head as a notification told it (0: unknown). With
+// resync, the ring starts again at the log's head, not at a head the hub
+// may have left behind while it did not listen (the readers' older events
+// come from the database).
+func (h *Hub) fetch(ctx context.Context, told int64, resync bool) error {
+	if h.readers.Load() == 0 || resync {
+		if err := h.skip(ctx, told); err != nil || h.readers.Load() == 0 {
 			return err
 		}
 	}
@@ -319,9 +320,10 @@ func (h *Hub) fetch(ctx context.Context, told int64) error {
 }
 
 // skip follows the log's head without reading its events, for a hub that
-// nobody reads: the ring empties, and the first reader's events come from
-// the database until the ring fills again from the head on. The head is
-// told's when a notification told it, else read.
+// nobody reads (or one that starts its ring again): the ring empties, and
+// the first reader's events come from the database until the ring fills
+// again from the head on. The head is told's when a notification told it,
+// else read.
 func (h *Hub) skip(ctx context.Context, told int64) error {
 	last := told
 	if last <= 0 {
@@ -330,7 +332,7 @@ func (h *Hub) skip(ctx context.Context, told int64) error {
 			return err
 		}
 	}
-	h.advance(last, true) // the last reader has gone: the ring's memory goes too
+	h.advance(last, true) // no reader, or a new start: the ring's memory goes
 	return nil
 }
 

@@ -24,6 +24,12 @@ import (
 type countedLog struct {
 	*storage.Store
 	running atomic.Int64
+	finds   atomic.Int64 // FindStoredEvents calls
+}
+
+func (c *countedLog) FindStoredEvents(ctx context.Context, after int64, limit int) ([]reservation.StoredEvent, error) {
+	c.finds.Add(1)
+	return c.Store.FindStoredEvents(ctx, after, limit)
 }
 
 func (c *countedLog) ListenEvents(ctx context.Context, wake func(seq int64)) error {
@@ -194,9 +200,15 @@ func TestHubListensOnlyWithReaders(t *testing.T) {
 			detach := hub.Attach()
 			readTo(t, hub, h0, missed)
 			eventually(t, "listening with a reader", func() bool { return c.listening(t) == 1 })
-			for range 3 {
+			// A reader at the head reads from the ring: the hub's fetch
+			// is the one read of the log per event.
+			finds := c.hubLog.finds.Load()
+			for range 10 {
 				at := head()
 				readTo(t, hub, at, commitEvent(t, c.writer))
+			}
+			if n := c.hubLog.finds.Load() - finds; n > 12 {
+				t.Errorf("10 events read at the head took %d reads of the log; want one each (the ring's)", n)
 			}
 
 			// The last reader leaves: after Linger the LISTEN is gone.
