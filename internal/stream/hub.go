@@ -51,7 +51,9 @@ type Log interface {
 	FindStoredEvents(ctx context.Context, after int64, limit int) ([]reservation.StoredEvent, error)
 	// ListenEvents calls wake each time any process commits events, until
 	// ctx is done, with the log's last sequence number then when it is
-	// known (0 when not).
+	// known (0 when not); and wake(0) each time it has started to listen
+	// (at first, and again after a lost connection), so that the head read
+	// then misses no commit made before.
 	ListenEvents(ctx context.Context, wake func(seq int64)) error
 }
 
@@ -447,7 +449,8 @@ func (h *Hub) started(ctx context.Context) error {
 }
 
 // Read returns up to max events after seq after, waiting until there is at
-// least one or ctx is done.
+// least one or ctx is done. Its caller is attached (Attach): a hub without
+// readers does not listen for new events.
 func (h *Hub) Read(ctx context.Context, after int64, max int) ([]*Item, error) {
 	if err := h.started(ctx); err != nil {
 		return nil, err
