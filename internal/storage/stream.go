@@ -47,17 +47,24 @@ const eventsChannel = "slotline_events"
 
 // ListenEvents calls wake each time any process commits events, until ctx
 // is done, with the log's last sequence number when the notification says
-// it (0 when not). On PostgreSQL it holds a connection in LISTEN, and the
-// notification carries the schema and the number (the channel is the
-// database's: the commits of deployments in other schemas are ignored); on
-// SQLite, which has one process, it only relays this process's commits.
+// it (0 when not). It also calls wake(0) each time it has started to
+// listen (at first, and on PostgreSQL after a lost connection, once the
+// LISTEN is in place again): a caller that reads the log's head then
+// misses no commit made before. On PostgreSQL it holds a connection in
+// LISTEN, and the notification carries the schema and the number (the
+// channel is the database's: the commits of deployments in other schemas
+// are ignored); on SQLite, which has one process, it only relays this
+// process's commits. It returns nil when ctx is done.
 func (s *Store) ListenEvents(ctx context.Context, wake func(seq int64)) error {
 	if s.pool == nil {
+		committed := s.EventsCommitted()
+		wake(0) // listening: every commit from now on closes committed
 		for {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-s.EventsCommitted():
+			case <-committed:
+				committed = s.EventsCommitted()
 				wake(0)
 			}
 		}
@@ -68,7 +75,6 @@ func (s *Store) ListenEvents(ctx context.Context, wake func(seq int64)) error {
 			return nil
 		}
 		s.logger.Warn("event LISTEN connection lost; retrying", "err", err)
-		wake(0) // something may have been missed while reconnecting
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -83,7 +89,9 @@ const listenCloseWait = time.Second
 // listenOnce listens on a connection of its own: taken from the pool and
 // closed at the end rather than given back, so that ending needs no
 // UNLISTEN, a round trip that would hold up the stop for as long as the
-// database does not answer.
+// database does not answer. Once the LISTEN is in place it calls wake(0):
+// the commits before it, since the caller last read the head, notified
+// nobody.
 func (s *Store) listenOnce(ctx context.Context, wake func(seq int64)) error {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -102,6 +110,7 @@ func (s *Store) listenOnce(ctx context.Context, wake func(seq int64)) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
 		return err
 	}
+	wake(0)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -51,7 +51,9 @@ type Log interface {
 	FindStoredEvents(ctx context.Context, after int64, limit int) ([]reservation.StoredEvent, error)
 	// ListenEvents calls wake each time any process commits events, until
 	// ctx is done, with the log's last sequence number then when it is
-	// known (0 when not).
+	// known (0 when not); and wake(0) each time it has started to listen
+	// (at first, and again after a lost connection), so that the head read
+	// then misses no commit made before.
 	ListenEvents(ctx context.Context, wake func(seq int64)) error
 }
 
@@ -60,6 +62,14 @@ type Hub struct {
 	store  Log
 	logger *slog.Logger
 	size   int
+
+	// Linger is how long the hub keeps listening for the log's commits
+	// after its last reader has gone (0 means DefaultLinger); set it before
+	// Run.
+	Linger time.Duration
+	// pollEvery is the safety poll's period while listening (0: a second),
+	// longer in tests that must see the notifications work.
+	pollEvery time.Duration
 
 	mu      sync.RWMutex
 	ring    []*Item // ring[i].Seq == first+i
@@ -75,6 +85,13 @@ type Hub struct {
 	// ReleaseMemory), and left is poked each time a reader detaches.
 	peak atomic.Int64
 	left chan struct{}
+	// turn is poked when the readers go from none to some or back, for
+	// Run to start or stop its listener.
+	turn chan struct{}
+	// live says that the hub's head follows the log: its listener is in
+	// place and the head was read since. While it is not, Head reads the
+	// log's head itself.
+	live atomic.Bool
 }
 
 // DefaultRing is how many events a hub keeps by default: each costs about
@@ -82,6 +99,11 @@ type Hub struct {
 // resident memory per 1,000 events, measured), while a subscriber that
 // falls further behind than the ring costs a database read of its own.
 const DefaultRing = 2048
+
+// DefaultLinger is how long a hub keeps listening after its last reader
+// has gone by default: a subscriber that reconnects at once finds the
+// listener in place.
+const DefaultLinger = 30 * time.Second
 
 // NewHub returns a hub keeping the last size events in memory (0 means
 // DefaultRing) while it has subscribers, and none while it has none; older
@@ -93,10 +115,22 @@ func NewHub(store Log, logger *slog.Logger, size int) *Hub {
 	if size <= 0 {
 		size = DefaultRing
 	}
-	return &Hub{store: store, logger: logger, size: size, changed: make(chan struct{}), ready: make(chan struct{}), left: make(chan struct{}, 1)}
+	return &Hub{store: store, logger: logger, size: size, changed: make(chan struct{}), ready: make(chan struct{}),
+		left: make(chan struct{}, 1), turn: make(chan struct{}, 1)}
 }
 
-// Run tails the log until ctx is done.
+// listener is one run of Log.ListenEvents, owned by Hub.Run.
+type listener struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when ListenEvents has returned
+	// up is set at the listener's first wake: ListenEvents is listening.
+	up atomic.Bool
+}
+
+// Run tails the log until ctx is done. It listens for the commits of every
+// process (Log.ListenEvents) only while the hub has readers, and for Linger
+// after the last has gone; meanwhile Head reads the log's head when asked.
+// It returns once everything it started has ended.
 func (h *Hub) Run(ctx context.Context) error {
 	head, err := h.store.LastEventSeq(ctx)
 	if err != nil {
@@ -106,11 +140,19 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.head = head
 	h.mu.Unlock()
 	close(h.ready)
+	linger := h.Linger
+	if linger <= 0 {
+		linger = DefaultLinger
+	}
+	every := h.pollEvery
+	if every <= 0 {
+		every = time.Second
+	}
 	wake := make(chan struct{}, 1)
 	// The last sequence number the notifications told, kept until the
 	// next fetch: a hub without readers follows the head with it, without
 	// a query per commit (of every process). A wake that tells none
-	// (SQLite's, or after a lost connection) makes the next fetch read it.
+	// (SQLite's, or the listener's first) makes the next fetch read it.
 	var told atomic.Int64
 	var untold atomic.Bool
 	poke := func(seq int64) {
@@ -131,38 +173,117 @@ func (h *Hub) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Go(func() { _ = h.store.ListenEvents(ctx, poke) })
-	poll := time.NewTicker(time.Second) // a safety net: notifications can be lost
-	defer poll.Stop()
-	hint := head // the first fetch, before any notification: the head just read
+
+	var l *listener           // nil while the hub does not listen
+	var ended <-chan struct{} // l.done until it is seen closed
+	var poll *time.Ticker     // a safety net while listening: notifications can be lost
+	var pollC <-chan time.Time
+	// resync says that the hub's head may have been left behind while it
+	// did not listen: the next fetch starts its ring at the log's head.
+	var resync bool
+	start := func() {
+		lctx, lcancel := context.WithCancel(ctx)
+		nl := &listener{cancel: lcancel, done: make(chan struct{})}
+		l, ended = nl, nl.done
+		wg.Go(func() {
+			defer close(nl.done)
+			err := h.store.ListenEvents(lctx, func(seq int64) {
+				nl.up.Store(true)
+				poke(seq)
+			})
+			if err != nil && lctx.Err() == nil {
+				h.logger.WarnContext(ctx, "stream: listen for events", "err", err)
+			}
+		})
+		poll = time.NewTicker(every)
+		pollC = poll.C
+		resync = true
+		h.logger.DebugContext(ctx, "stream: listening for events")
+	}
+	stop := func() {
+		if l == nil {
+			return
+		}
+		h.live.Store(false) // from now on Head reads the head
+		l.cancel()
+		<-l.done
+		l, ended = nil, nil
+		poll.Stop()
+		poll, pollC = nil, nil
+		h.logger.DebugContext(ctx, "stream: stopped listening for events")
+	}
+	defer stop()
+	idle := time.NewTimer(linger) // runs while listening without readers
+	idle.Stop()
+	defer idle.Stop()
+	var idleC <-chan time.Time
 	for {
-		if err := h.fetch(ctx, hint); err != nil && ctx.Err() == nil {
+		if h.readers.Load() > 0 {
+			if idleC != nil {
+				idle.Stop()
+				idleC = nil
+			}
+			if l == nil {
+				start()
+			}
+		} else if l != nil && idleC == nil {
+			idle.Reset(linger)
+			idleC = idle.C
+		}
+		var hint int64
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-h.turn:
+			continue
+		case <-idleC:
+			idleC = nil
+			if h.readers.Load() == 0 {
+				stop()
+			}
+			continue
+		case <-ended:
+			// ListenEvents ended on its own: the poll goes on until the
+			// listener is stopped, and Head reads the head meanwhile.
+			ended = nil
+			h.live.Store(false)
+			continue
+		case <-wake:
+			hint = told.Swap(0)
+			if untold.Swap(false) {
+				hint = 0 // read the head
+			} else if hint == 0 {
+				continue // its number an earlier fetch took: nothing new
+			}
+		case <-pollC:
+			// read the head: a notification may have been lost
+		}
+		// A fetch that reads the head after the listener is in place
+		// leaves the hub's head following the log.
+		following := hint == 0 && l != nil && ended != nil && l.up.Load()
+		err := h.fetch(ctx, hint, resync)
+		if err != nil && ctx.Err() == nil {
 			h.logger.WarnContext(ctx, "stream: read events", "err", err)
 		}
-		for waiting := true; waiting; {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-wake:
-				hint = told.Swap(0)
-				if untold.Swap(false) {
-					hint = 0 // read the head
-				} else if hint == 0 {
-					continue // its number an earlier fetch took: nothing new
-				}
-				waiting = false
-			case <-poll.C:
-				hint, waiting = 0, false // read the head: a notification may have been lost
+		if err == nil {
+			resync = false
+			if following {
+				h.live.Store(true)
 			}
 		}
 	}
 }
 
 // fetch reads every new event into the ring and wakes the subscribers;
-// told is the log's head as a notification told it (0: unknown).
-func (h *Hub) fetch(ctx context.Context, told int64) error {
-	if h.readers.Load() == 0 {
-		return h.skip(ctx, told)
+// told is the log's head as a notification told it (0: unknown). With
+// resync, the ring starts again at the log's head, not at a head the hub
+// may have left behind while it did not listen (the readers' older events
+// come from the database).
+func (h *Hub) fetch(ctx context.Context, told int64, resync bool) error {
+	if h.readers.Load() == 0 || resync {
+		if err := h.skip(ctx, told); err != nil || h.readers.Load() == 0 {
+			return err
+		}
 	}
 	for {
 		h.mu.RLock()
@@ -175,6 +296,9 @@ func (h *Hub) fetch(ctx context.Context, told int64) error {
 		items := encodeAll(evs, time.Now())
 		h.mu.Lock()
 		for _, it := range items {
+			if it.Seq <= h.head {
+				continue // Head moved the head past it meanwhile
+			}
 			if it.Seq != h.head+1 {
 				h.mu.Unlock()
 				return fmt.Errorf("stream: event %d follows %d", it.Seq, h.head)
@@ -198,9 +322,10 @@ func (h *Hub) fetch(ctx context.Context, told int64) error {
 }
 
 // skip follows the log's head without reading its events, for a hub that
-// nobody reads: the ring empties, and the first reader's events come from
-// the database until the ring fills again from the head on. The head is
-// told's when a notification told it, else read.
+// nobody reads (or one that starts its ring again): the ring empties, and
+// the first reader's events come from the database until the ring fills
+// again from the head on. The head is told's when a notification told it,
+// else read.
 func (h *Hub) skip(ctx context.Context, told int64) error {
 	last := told
 	if last <= 0 {
@@ -209,16 +334,26 @@ func (h *Hub) skip(ctx context.Context, told int64) error {
 			return err
 		}
 	}
+	h.advance(last, true) // no reader, or a new start: the ring's memory goes
+	return nil
+}
+
+// advance moves the hub's head forward to last without reading the events
+// up to it, dropping the ring, which must end at the head (and with drop
+// set, dropping it anyway): the readers of those events read them from the
+// database.
+func (h *Hub) advance(last int64, drop bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ring, h.first = nil, 0 // the last reader has gone: the ring's memory goes too
+	if drop || last > h.head {
+		h.ring, h.first = nil, 0
+	}
 	if last <= h.head {
-		return nil
+		return
 	}
 	h.head = last
 	close(h.changed)
 	h.changed = make(chan struct{})
-	return nil
 }
 
 // encodeAll renders events as the stream sends them.
@@ -248,10 +383,14 @@ func encode(ev *reservation.StoredEvent, at time.Time, scratch []byte) (*Item, [
 }
 
 // Attach counts a reader of Read until the returned function is called:
-// while a hub has readers it keeps the newest events in its ring, so that
-// they read from memory rather than from the database.
+// while a hub has readers it listens for every process's commits and keeps
+// the newest events in its ring, so that they read from memory rather than
+// from the database.
 func (h *Hub) Attach() (detach func()) {
 	n := h.readers.Add(1)
+	if n == 1 {
+		h.poke()
+	}
 	for {
 		if p := h.peak.Load(); p >= n || h.peak.CompareAndSwap(p, n) {
 			break
@@ -260,7 +399,9 @@ func (h *Hub) Attach() (detach func()) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			h.readers.Add(-1)
+			if h.readers.Add(-1) == 0 {
+				h.poke()
+			}
 			select {
 			case h.left <- struct{}{}:
 			default:
@@ -269,22 +410,49 @@ func (h *Hub) Attach() (detach func()) {
 	}
 }
 
-// Head returns the last sequence number read, after Run has started.
-func (h *Hub) Head(ctx context.Context) (int64, error) {
+// poke tells Run that the readers went from none to some or back.
+func (h *Hub) poke() {
 	select {
-	case <-h.ready:
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	case h.turn <- struct{}{}:
+	default:
+	}
+}
+
+// Head returns the last sequence number read, after Run has started. While
+// the hub does not follow the log (it is not listening, or its listener is
+// not in place yet), it reads the log's head first and moves the hub's to
+// it.
+func (h *Hub) Head(ctx context.Context) (int64, error) {
+	if err := h.started(ctx); err != nil {
+		return 0, err
+	}
+	if !h.live.Load() {
+		last, err := h.store.LastEventSeq(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("stream: read the log head: %w", err)
+		}
+		h.advance(last, false)
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.head, nil
 }
 
+// started waits for Run to have read the log's head.
+func (h *Hub) started(ctx context.Context) error {
+	select {
+	case <-h.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Read returns up to max events after seq after, waiting until there is at
-// least one or ctx is done.
+// least one or ctx is done. Its caller is attached (Attach): a hub without
+// readers does not listen for new events.
 func (h *Hub) Read(ctx context.Context, after int64, max int) ([]*Item, error) {
-	if _, err := h.Head(ctx); err != nil {
+	if err := h.started(ctx); err != nil {
 		return nil, err
 	}
 	for {

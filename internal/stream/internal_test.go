@@ -187,26 +187,37 @@ func (l *toldLog) FindStoredEvents(context.Context, int64, int) ([]reservation.S
 }
 
 func (l *toldLog) ListenEvents(ctx context.Context, wake func(seq int64)) error {
+	wake(0) // listening
 	l.wake <- wake
 	<-ctx.Done()
 	return nil
 }
 
-// TestHubWithoutReadersFollowsTheToldHead: a hub that nobody reads follows
+// TestHubWithoutReadersFollowsTheToldHead: a hub that nobody reads, while
+// it still listens (its last reader gone less than Linger ago), follows
 // the head the notifications tell, without reading it from the database
-// (a query per commit of every process, in every process).
+// (a query per commit of every process, in every process), and Head
+// answers from it.
 func TestHubWithoutReadersFollowsTheToldHead(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	l := &toldLog{wake: make(chan func(int64), 1)}
 	h := NewHub(l, nil, 0)
+	h.Linger = time.Hour
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = h.Run(ctx)
 	}()
 	defer func() { cancel(); <-done }()
+	detach := h.Attach()
 	wake := <-l.wake
+	detach()
+	for deadline := time.Now().Add(10 * time.Second); !h.live.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub never followed the log after its listener started")
+		}
+	}
 	for seq := int64(1); seq <= 50; seq++ {
 		wake(seq)
 	}
@@ -224,8 +235,9 @@ func TestHubWithoutReadersFollowsTheToldHead(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// One read at start; a second only if the safety-net poll ran.
-	if n := l.reads.Load(); n > 2 {
+	// One read at start, one after the listener's first wake; a third only
+	// if the safety-net poll ran.
+	if n := l.reads.Load(); n > 3 {
 		t.Errorf("the hub read the head %d times for 50 told commits", n)
 	}
 }
