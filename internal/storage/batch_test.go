@@ -198,7 +198,7 @@ func testBatchWriteFailsAlone(t *testing.T, s *storage.Store) {
 func TestCallerGoneDoesNotAbortTheBatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTestStore(t, storagetest.PostgresDSN(t))
+	s := storagetest.Open(t, storagetest.PostgresDSN(t))
 	gone, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runs := 0

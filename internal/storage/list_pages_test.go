@@ -34,22 +34,12 @@ func eachBackend(t *testing.T, test func(t *testing.T, s *storage.Store)) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			test(t, openTestStore(t, dsn(t)))
+			test(t, storagetest.Open(t, dsn(t)))
 		})
 	}
 }
 
 // openTestStore opens a store, closed when the test ends.
-func openTestStore(t *testing.T, dsn string) *storage.Store {
-	t.Helper()
-	s, err := storage.Open(context.Background(), dsn, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func testListPages(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	base := time.Date(2031, 5, 5, 8, 0, 0, 0, time.UTC)

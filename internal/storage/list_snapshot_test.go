@@ -23,7 +23,7 @@ import (
 func TestMergedListIsOneSnapshot(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTestStore(t, storagetest.PostgresDSN(t))
+	s := storagetest.Open(t, storagetest.PostgresDSN(t))
 	base := time.Date(2031, 5, 5, 10, 0, 0, 0, time.UTC)
 	mk := func(q string, at time.Time, n int) *reservation.Reservation {
 		slot := reservation.Slot{Start: at, End: at.Add(15 * time.Minute)}

@@ -323,7 +323,7 @@ func oneLine(q string) string { return strings.Join(strings.Fields(q), " ") }
 func TestListRowsReadPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTestStore(t, storagetest.PostgresDSN(t))
+	s := storagetest.Open(t, storagetest.PostgresDSN(t))
 	const n, ahead, limit = 30000, 3000, 50
 	now := time.Date(2031, 3, 3, 9, 0, 0, 0, time.UTC)
 	var rs []*reservation.Reservation

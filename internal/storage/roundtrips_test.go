@@ -127,7 +127,7 @@ func TestCreateRoundTripsOnPostgres(t *testing.T) {
 	proxied := *u
 	proxied.Host = wire.ln.Addr().String()
 	proxied.RawQuery = q.Encode()
-	s := openTestStore(t, proxied.String())
+	s := storagetest.Open(t, proxied.String())
 
 	js := jobs.New(s.JobDriver(), jobs.Config{FetchCooldown: time.Millisecond})
 	js.AddQueue("test", 1)

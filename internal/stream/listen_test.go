@@ -65,8 +65,8 @@ func lazyCases() map[string]func(t *testing.T) lazyCase {
 			q := u.Query()
 			q.Set("application_name", app)
 			u.RawQuery = q.Encode()
-			hubStore := openStore(t, u.String())
-			writer := openStore(t, dsn)
+			hubStore := storagetest.Open(t, u.String())
+			writer := storagetest.Open(t, dsn)
 			probe, err := pgx.Connect(context.Background(), dsn)
 			if err != nil {
 				t.Fatal(err)
@@ -83,21 +83,11 @@ func lazyCases() map[string]func(t *testing.T) lazyCase {
 			}}
 		},
 		"sqlite": func(t *testing.T) lazyCase {
-			s := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
+			s := storagetest.Open(t, "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
 			c := &countedLog{Store: s}
 			return lazyCase{hubLog: c, writer: s, listening: func(*testing.T) int { return int(c.running.Load()) }}
 		},
 	}
-}
-
-func openStore(t *testing.T, dsn string) *storage.Store {
-	t.Helper()
-	s, err := storage.Open(context.Background(), dsn, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // commitEvent commits one event through s and returns its number.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/slotline/slotline/internal/storage"
 )
 
 // PostgresDSN returns the DSN of a fresh, empty PostgreSQL schema for one
@@ -55,4 +57,15 @@ func PostgresDSN(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Open opens the store at dsn for one test, closed when the test ends.
+func Open(t testing.TB, dsn string) *storage.Store {
+	t.Helper()
+	s, err := storage.Open(context.Background(), dsn, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
