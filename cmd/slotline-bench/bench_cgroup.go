@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
+	"time"
 )
 
 // CPU limits for serve processes (--process-cpus): each process in a
@@ -62,10 +64,19 @@ func benchLimitCPU(pid int, cpus float64) (*benchCgroup, error) {
 	return c, nil
 }
 
-// remove deletes the cgroup, once its process has exited.
+// remove deletes the cgroup, once its process has exited (the kernel
+// can answer EBUSY for a moment after the exit: it is asked again for up
+// to a second).
 func (c *benchCgroup) remove() error {
-	if err := os.Remove(c.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove the cgroup %s: %w", c.dir, err)
+	var err error
+	for range 20 {
+		if err = os.Remove(c.dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return nil
+	return fmt.Errorf("remove the cgroup %s: %w", c.dir, err)
 }

@@ -155,3 +155,19 @@ func BeforeReads(s *Store, hook func(q string)) (stop func()) {
 	s.readHook.Store(&h)
 	return func() { s.readHook.Store(nil) }
 }
+
+// QueryLater queues a read of one integer into *got as the store's queued
+// reads do (queryLater), failing in the process with failScan when not nil.
+func QueryLater(tx *Tx, got *int64, failScan error, q string, args ...any) error {
+	return tx.queryLater(context.Background(), nil, func(rs rows) error {
+		if failScan != nil {
+			return failScan
+		}
+		for rs.Next() {
+			if err := rs.Scan(got); err != nil {
+				return err
+			}
+		}
+		return rs.Err()
+	}, q, args...)
+}

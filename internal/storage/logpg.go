@@ -175,6 +175,13 @@ func (s *Store) commitPG(ctx context.Context, tx *Tx, pe pgTxExec) error {
 			}
 		}
 	}
+	if pe.st.hasQueuedReads() {
+		// A read's scan can fail after the server ran what follows it: not
+		// with the COMMIT.
+		if err := tx.flushDeferred(ctx); err != nil {
+			return err
+		}
+	}
 	withLog := logged && len(tx.numbered) == 0
 	br, err := pe.flush(ctx, func(b *pgx.Batch) {
 		if withLog {

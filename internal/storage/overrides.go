@@ -119,7 +119,9 @@ func (s *Store) cappedLater(ctx context.Context, tx *Tx, queueID string, limit i
 	read := false
 	err = tx.queryLater(ctx, wrapErr("read overrides"), func(rs rows) error {
 		var err error
-		os, err = scanOverrides(rs)
+		if os, err = scanOverrides(rs); err == nil {
+			err = rs.Err()
+		}
 		read = err == nil
 		return err
 	}, overridesInSQL, queueID, micros(from), micros(to.Add(time.Microsecond)))

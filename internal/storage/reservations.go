@@ -246,7 +246,10 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		// The admission's locks, then the reads that booking needs, queued
 		// to travel with the admission's read: on PostgreSQL one round trip
 		// for them all (the locks in the same order as always: the number's
-		// admission lock, its opt-out lock, the queue's capacity lock).
+		// admission lock, its opt-out lock, the queue's capacity lock). A
+		// create the admission refuses has then taken the two shared locks
+		// and made the two reads for nothing: it may wait behind an opt-out
+		// or an override change that it would not have waited for before.
 		active := w.Admission.Active()
 		if active {
 			if err := s.lockAdmission(ctx, tx, r, w.Admission); err != nil {

@@ -202,8 +202,8 @@ func TestCreateRoundTripsOnPostgres(t *testing.T) {
 		t.Logf("%s: a create took %d round trips", tc.name, trips)
 	}
 
-	// A driver statement that fails fails the write, and the store's
-	// transaction is not left open.
+	// A driver statement that fails fails the write, which leaves nothing
+	// behind.
 	s.OnEvents(func(ctx context.Context, tx *storage.Tx, _ []reservation.Event) error {
 		_, err := tx.Driver().(pgx.Tx).Exec(tx.Context(ctx), "SELECT 1/0")
 		return err

@@ -87,6 +87,9 @@ func (s *Store) carryOptOut(ctx context.Context, tx *Tx, r *reservation.Reservat
 				return err
 			}
 		}
+		if err := rs.Err(); err != nil {
+			return err
+		}
 		read = true
 		return nil
 	}, "SELECT COUNT(*) FROM sms_opt_outs WHERE callback_number = $1", r.CallbackNumber)

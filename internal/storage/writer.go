@@ -440,8 +440,23 @@ func (e pgTxExec) flush(_ context.Context, extra func(b *pgx.Batch)) (pgx.BatchR
 	for k, d := range pend {
 		if err := d.result(br); err != nil {
 			br.Close()
+			var local localScanError
+			isLocal := errors.As(err, &local)
+			if isLocal {
+				err = local.err
+			}
 			if d.mapErr != nil {
 				err = d.mapErr(err)
+			}
+			if isLocal {
+				// The server ran every statement after it: no one write's
+				// savepoint can undo it alone. The batch stops (its writes
+				// then run one to a transaction), and the transaction is
+				// rolled back.
+				if e.st.batch.active() {
+					e.st.batch.broken = err
+				}
+				return nil, err
 			}
 			if e.st.batch.active() && d.write >= 0 {
 				return e.st.batch.failed(d, err, pend[k+1:], func() (pgx.BatchResults, error) { return e.flush(ctx, extra) })
@@ -452,7 +467,14 @@ func (e pgTxExec) flush(_ context.Context, extra func(b *pgx.Batch)) (pgx.BatchR
 	return br, nil
 }
 
-// result reads d's outcome from br: its rows when it has a scan.
+// localScanError is a queued read's scan failing in the process, not on
+// the server.
+type localScanError struct{ err error }
+
+func (e localScanError) Error() string { return e.err.Error() }
+
+// result reads d's outcome from br: its rows when it has a scan. A failure
+// of the scan itself, while the server reports none, is a localScanError.
 func (d deferred) result(br pgx.BatchResults) error {
 	if d.scan == nil {
 		_, err := br.Exec()
@@ -464,10 +486,13 @@ func (d deferred) result(br pgx.BatchResults) error {
 	}
 	err = d.scan(rs)
 	rs.Close()
-	if err == nil {
-		err = rs.Err()
+	if rerr := rs.Err(); rerr != nil {
+		return rerr // the server's, which the scan may have met first
 	}
-	return err
+	if err != nil {
+		return localScanError{err}
+	}
+	return nil
 }
 
 func (e pgTxExec) exec(_ context.Context, q string, args ...any) (int64, error) {
@@ -564,9 +589,11 @@ func (t *Tx) execLater(ctx context.Context, mapErr func(error) error, q string, 
 
 // queryLater runs a query whose rows scan reads: on PostgreSQL it travels
 // with the next statement that needs an answer (or with flushDeferred), as
-// execLater's statements do, so that several reads share a round trip. A
-// failure, of the query or of scan, is reported there, through mapErr
-// when not nil. On SQLite it runs at once.
+// execLater's statements do, so that several reads share a round trip; it
+// never travels with the COMMIT (commitPG sends it first). A failure, of
+// the query or of scan, is reported there, through mapErr when not nil.
+// scan must check rs.Err before it trusts what it read: a failed query
+// reads as no rows. On SQLite it runs at once.
 func (t *Tx) queryLater(ctx context.Context, mapErr func(error) error, scan func(rows) error, q string, args ...any) error {
 	if pe, ok := t.execer.(pgTxExec); ok {
 		pe.st.pending = append(pe.st.pending, deferred{q: q, args: args, mapErr: mapErr, scan: scan, write: pe.st.batch.writing()})
@@ -589,6 +616,16 @@ func (t *Tx) queryLater(ctx context.Context, mapErr func(error) error, scan func
 // errNotRead is the error of a queued read that was dropped unsent (its
 // write rolled back): a bug, if it is ever seen.
 var errNotRead = errors.New("storage: a queued read was not sent")
+
+// hasQueuedReads reports whether a queryLater read waits to be sent.
+func (st *pgState) hasQueuedReads() bool {
+	for _, d := range st.pending {
+		if d.scan != nil {
+			return true
+		}
+	}
+	return false
+}
 
 // flushDeferred sends what execLater and queryLater kept.
 func (t *Tx) flushDeferred(ctx context.Context) error {
