@@ -159,7 +159,7 @@ func BeforeReads(s *Store, hook func(q string)) (stop func()) {
 // QueryLater queues a read of one integer into *got as the store's queued
 // reads do (queryLater), failing in the process with failScan when not nil.
 func QueryLater(tx *Tx, got *int64, failScan error, q string, args ...any) error {
-	return tx.queryLater(context.Background(), nil, func(rs rows) error {
+	_, err := tx.queryLater(context.Background(), nil, func(rs rows) error {
 		if failScan != nil {
 			return failScan
 		}
@@ -168,6 +168,7 @@ func QueryLater(tx *Tx, got *int64, failScan error, q string, args ...any) error
 				return err
 			}
 		}
-		return rs.Err()
+		return nil
 	}, q, args...)
+	return err
 }

@@ -116,26 +116,17 @@ func (s *Store) cappedLater(ctx context.Context, tx *Tx, queueID string, limit i
 		from, to = minTime(from, c.Bucket), maxTime(to, c.Bucket)
 	}
 	var os []*reservation.Override
-	read := false
-	err = tx.queryLater(ctx, wrapErr("read overrides"), func(rs rows) error {
+	read, err := tx.queryLater(ctx, wrapErr("read overrides"), func(rs rows) error {
 		var err error
-		if os, err = scanOverrides(rs); err == nil {
-			err = rs.Err()
-		}
-		read = err == nil
+		os, err = scanOverrides(rs)
 		return err
 	}, overridesInSQL, queueID, micros(from), micros(to.Add(time.Microsecond)))
 	if err != nil {
 		return nil, err
 	}
 	return func() ([]reservation.Candidate, error) {
-		if !read {
-			if err := tx.flushDeferred(ctx); err != nil {
-				return nil, err
-			}
-		}
-		if !read {
-			return nil, errNotRead
+		if err := read(); err != nil {
+			return nil, err
 		}
 		if len(os) == 0 {
 			return cands, nil

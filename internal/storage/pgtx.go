@@ -88,19 +88,7 @@ func (t pgDriverTx) Exec(_ context.Context, sql string, args ...any) (pgconn.Com
 		st.pending = append(st.pending, deferred{q: sql, args: args, mapErr: wrapErr("job notification"), write: st.batch.writing()})
 		return pgconn.CommandTag{}, nil
 	}
-	if len(st.pending) == 0 {
-		st.batch.sending(nil, true)
-		return t.e.conn.Exec(t.e.ctx, sql, args...)
-	}
-	br, err := t.e.flush(t.e.ctx, func(b *pgx.Batch) { b.Queue(sql, args...) })
-	if err != nil {
-		return pgconn.CommandTag{}, err
-	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	return tag, err
+	return t.e.pgxExec(sql, args...)
 }
 
 // Query runs sql with the deferred statements, in one round trip.

@@ -80,30 +80,20 @@ func (s *Store) carryOptOut(ctx context.Context, tx *Tx, r *reservation.Reservat
 		return nil, err
 	}
 	var n int64
-	read := false
-	err = tx.queryLater(ctx, wrapErr("read sms opt-out"), func(rs rows) error {
+	read, err := tx.queryLater(ctx, wrapErr("read sms opt-out"), func(rs rows) error {
 		for rs.Next() {
 			if err := rs.Scan(&n); err != nil {
 				return err
 			}
 		}
-		if err := rs.Err(); err != nil {
-			return err
-		}
-		read = true
 		return nil
 	}, "SELECT COUNT(*) FROM sms_opt_outs WHERE callback_number = $1", r.CallbackNumber)
 	if err != nil {
 		return nil, err
 	}
 	return func() error {
-		if !read {
-			if err := tx.flushDeferred(ctx); err != nil {
-				return err
-			}
-		}
-		if !read {
-			return errNotRead
+		if err := read(); err != nil {
+			return err
 		}
 		r.SMSOptOut = n > 0
 		return nil

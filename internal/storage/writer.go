@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Group commit. Every write of a Store goes through one writer goroutine,
@@ -496,18 +497,25 @@ func (d deferred) result(br pgx.BatchResults) error {
 }
 
 func (e pgTxExec) exec(_ context.Context, q string, args ...any) (int64, error) {
+	tag, err := e.pgxExec(q, args...)
+	return tag.RowsAffected(), err
+}
+
+// pgxExec sends the deferred statements and q in one round trip.
+func (e pgTxExec) pgxExec(q string, args ...any) (pgconn.CommandTag, error) {
 	if len(e.st.pending) == 0 {
 		e.st.batch.sending(nil, true)
-		tag, err := e.conn.Exec(e.ctx, q, args...)
-		return tag.RowsAffected(), err
+		return e.conn.Exec(e.ctx, q, args...)
 	}
 	br, err := e.flush(e.ctx, func(b *pgx.Batch) { b.Queue(q, args...) })
 	if err != nil {
-		return 0, err
+		return pgconn.CommandTag{}, err
 	}
-	defer br.Close()
 	tag, err := br.Exec()
-	return tag.RowsAffected(), err
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
 }
 
 // query sends the deferred statements and the query in one round trip.
@@ -592,25 +600,43 @@ func (t *Tx) execLater(ctx context.Context, mapErr func(error) error, q string, 
 // execLater's statements do, so that several reads share a round trip; it
 // never travels with the COMMIT (commitPG sends it first). A failure, of
 // the query or of scan, is reported there, through mapErr when not nil.
-// scan must check rs.Err before it trusts what it read: a failed query
-// reads as no rows. On SQLite it runs at once.
-func (t *Tx) queryLater(ctx context.Context, mapErr func(error) error, scan func(rows) error, q string, args ...any) error {
-	if pe, ok := t.execer.(pgTxExec); ok {
-		pe.st.pending = append(pe.st.pending, deferred{q: q, args: args, mapErr: mapErr, scan: scan, write: pe.st.batch.writing()})
+// On SQLite it runs at once. wait returns once the rows have been read,
+// sending the read if it has not gone yet.
+func (t *Tx) queryLater(ctx context.Context, mapErr func(error) error, scan func(rows) error, q string, args ...any) (
+	wait func() error, err error) {
+	read := false
+	scanned := func(rs rows) error {
+		err := scan(rs)
+		if err == nil {
+			err = rs.Err() // a failed query reads as no rows
+		}
+		read = err == nil
+		return err
+	}
+	wait = func() error {
+		if !read {
+			if err := t.flushDeferred(ctx); err != nil {
+				return err
+			}
+		}
+		if !read {
+			return errNotRead
+		}
 		return nil
+	}
+	if pe, ok := t.execer.(pgTxExec); ok {
+		pe.st.pending = append(pe.st.pending, deferred{q: q, args: args, mapErr: mapErr, scan: scanned, write: pe.st.batch.writing()})
+		return wait, nil
 	}
 	rs, err := t.query(ctx, q, args...)
 	if err == nil {
-		err = scan(rs)
+		err = scanned(rs)
 		rs.Close()
-		if err == nil {
-			err = rs.Err()
-		}
 	}
 	if err != nil && mapErr != nil {
-		return mapErr(err)
+		err = mapErr(err)
 	}
-	return err
+	return wait, err
 }
 
 // errNotRead is the error of a queued read that was dropped unsent (its
