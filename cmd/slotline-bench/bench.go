@@ -146,7 +146,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
 	o.commonFlags.register(fs, benchAllPhases)
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each timed phase runs")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients of the store and http phases")
-	fs.IntVar(&o.rounds, "rounds", 1, "rounds of the admission phase: each runs rules off then on, on fresh databases; the figure is the median round's ratio (on a busy machine, more rounds)")
+	fs.IntVar(&o.rounds, "rounds", 1, "rounds of the admission phases (each runs rules off then on) and of the processes phase (each runs 1, 2, … N processes), on fresh databases; the figure is the median round's ratio (on a busy machine, more rounds)")
 	fs.IntVar(&o.reservations, "reservations", 100_000, "reservations the server holds when the memory phase reads its RSS")
 	fs.IntVar(&o.subscribers, "subscribers", 1, "event-stream subscribers following (and acking) every event during the memory phase")
 	fs.IntVar(&o.processes, "processes", 3, "the processes phase (PostgreSQL) runs 1, 2, … `N` serve processes on one database, the clients split between them")
