@@ -24,9 +24,7 @@ type ledger struct{ tx *Tx }
 // limit.
 func (l ledger) Take(ctx context.Context, queueID string, bucket time.Time, limit int) (bool, error) {
 	var used int
-	err := l.tx.queryRow(ctx, `INSERT INTO slot_usage (queue_id, bucket_start, used) VALUES ($1, $2, 1)
-		ON CONFLICT (queue_id, bucket_start) DO UPDATE SET used = slot_usage.used + 1 WHERE slot_usage.used < $3
-		RETURNING used`, queueID, micros(bucket), limit).Scan(&used)
+	err := l.tx.queryRow(ctx, takeSQL, queueID, micros(bucket), limit).Scan(&used)
 	if errors.Is(err, errNoRows) {
 		return false, nil
 	}
@@ -34,6 +32,85 @@ func (l ledger) Take(ctx context.Context, queueID string, bucket time.Time, limi
 		return false, fmt.Errorf("take slot: %w", err)
 	}
 	return true, nil
+}
+
+// takeSQL counts one more in a bucket ($1, $2) if it stays within $3, and
+// returns the count: no row when the bucket is full.
+const takeSQL = `INSERT INTO slot_usage (queue_id, bucket_start, used) VALUES ($1, $2, 1)
+	ON CONFLICT (queue_id, bucket_start) DO UPDATE SET used = slot_usage.used + 1 WHERE slot_usage.used < $3
+	RETURNING used`
+
+// firstTake is a ledger whose first Take, of a create's first candidate,
+// was queued early (takeFirstLater) so that it travels with the create's
+// reads: on PostgreSQL a booked create then costs one round trip fewer.
+type firstTake struct {
+	ledger
+	queueID string
+	bucket  time.Time
+	limit   int
+	wait    func() error
+	took    bool
+	// pending is set until a Take or release uses the queued one.
+	pending bool
+}
+
+// takeFirstLater queues the take of the first candidate at its capacity
+// (before overrides: see use) to travel with the next statement that needs
+// an answer. It queues nothing, and returns a plain ledger's, where that
+// saves no round trip (SQLite) or there is no candidate to take.
+func takeFirstLater(ctx context.Context, tx *Tx, queueID string, cands []reservation.Candidate) (*firstTake, error) {
+	l := &firstTake{ledger: ledger{tx}}
+	if _, ok := tx.execer.(pgTxExec); !ok || len(cands) == 0 || cands[0].Cap <= 0 {
+		return l, nil
+	}
+	c := cands[0]
+	l.queueID, l.bucket, l.limit, l.pending = queueID, c.Bucket, c.Cap, true
+	var err error
+	l.wait, err = tx.queryLater(ctx, wrapErr("take slot"), func(rs rows) error {
+		for rs.Next() {
+			l.took = true
+		}
+		return nil
+	}, takeSQL, queueID, micros(c.Bucket), c.Cap)
+	return l, err
+}
+
+// use readies l for booking cands, the candidates with their capacity
+// after overrides: a queued take whose limit an override changed is undone
+// (if it counted), and booking takes that candidate anew.
+func (l *firstTake) use(ctx context.Context, cands []reservation.Candidate) error {
+	if !l.pending || (len(cands) > 0 && cands[0].Bucket.Equal(l.bucket) && cands[0].Cap == l.limit) {
+		return nil
+	}
+	return l.undo(ctx)
+}
+
+// undo undoes the queued take if it counted and no Take used it: for a
+// create that books nothing (an admission refusal, say) and commits.
+func (l *firstTake) undo(ctx context.Context) error {
+	if !l.pending {
+		return nil
+	}
+	l.pending = false
+	if err := l.wait(); err != nil {
+		return err
+	}
+	if !l.took {
+		return nil
+	}
+	return l.ledger.Release(ctx, l.queueID, l.bucket)
+}
+
+// Take answers the take of the first candidate with the queued one.
+func (l *firstTake) Take(ctx context.Context, queueID string, bucket time.Time, limit int) (bool, error) {
+	if l.pending && queueID == l.queueID && bucket.Equal(l.bucket) && limit == l.limit {
+		l.pending = false
+		if err := l.wait(); err != nil {
+			return false, err
+		}
+		return l.took, nil
+	}
+	return l.ledger.Take(ctx, queueID, bucket, limit)
 }
 
 // Release counts one fewer (it travels with the next statement).
@@ -264,6 +341,14 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		if err != nil {
 			return err
 		}
+		// The first candidate's take, queued too (a create is booked far
+		// more often than refused); a refused create, or one whose first
+		// candidate an override caps, undoes it. Its row lock comes after
+		// the capacity lock, as booking's always has.
+		l, err := takeFirstLater(ctx, tx, r.QueueID, cands)
+		if err != nil {
+			return err
+		}
 		if active {
 			if adm, err = s.admit(ctx, tx, r, w.Admission, now); err != nil {
 				return err
@@ -275,7 +360,7 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 				}
 				// Commit what the refusal counted, and nothing else.
 				refused = adm.refused
-				return nil
+				return l.undo(ctx)
 			}
 		}
 		if err := optOut(); err != nil {
@@ -285,7 +370,10 @@ func (s *Store) CreateReservation(ctx context.Context, r *reservation.Reservatio
 		if err != nil {
 			return err
 		}
-		if chosen, t, err = reservation.Book(ctx, r, capped, ledger{tx}, now); err != nil {
+		if err := l.use(ctx, capped); err != nil {
+			return err
+		}
+		if chosen, t, err = reservation.Book(ctx, r, capped, l, now); err != nil {
 			if errors.Is(err, reservation.ErrFull) {
 				if err := s.keyTaken(ctx, tx, w); err != nil {
 					return err
