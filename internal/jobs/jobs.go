@@ -523,9 +523,20 @@ func (q *riverQueue[TTx]) insertManyTx(ctx context.Context, tx Tx, params []rive
 	if q.fast {
 		_, err = q.client.InsertManyFastTx(tx.Context(ctx), t, params)
 	} else {
-		_, err = q.client.InsertManyTx(tx.Context(ctx), t, params)
+		_, err = q.client.InsertManyTx(context.WithValue(tx.Context(ctx), rowsUnreadKey{}, true), t, params)
 	}
 	return err
+}
+
+type rowsUnreadKey struct{}
+
+// RowsUnread reports whether ctx is that of a job insert in a store
+// transaction whose returned rows no one reads (InsertManyTx): the
+// transaction may send the insert with a later statement instead of on its
+// own, as long as the transaction fails if the insert does.
+func RowsUnread(ctx context.Context) bool {
+	unread, _ := ctx.Value(rowsUnreadKey{}).(bool)
+	return unread
 }
 
 func (q *riverQueue[TTx]) insertMany(ctx context.Context, params []river.InsertManyParams) ([]Inserted, error) {

@@ -125,21 +125,47 @@ func (b *batch) run(i int, fn func(tx *Tx) error) error {
 	return b.rollback(i)
 }
 
-// finish ends the writes. On PostgreSQL it first sends what they left, so
-// that a failure among it is still the write's that queued it: the event
-// hooks and the log come next, and belong to the batch.
+// finish ends the writes. On PostgreSQL what they left to send (the last
+// writes' deferred statements) is not sent on its own: it travels with the
+// next statement that needs an answer, an event hook's or the log's with
+// the COMMIT, a round trip less per batch. A failure among it is still the
+// write's that queued it (see tailFailure and Store.hooksAndCommitPG).
 func (b *batch) finish() error {
 	b.cur = len(b.errs)
-	defer func() {
-		b.done = true
-		if b.pg != nil {
-			b.pg.st.batch = nil
-		}
-	}()
-	if b.pg == nil {
-		return nil
+	b.done = true
+	if b.pg != nil {
+		b.pg.st.batch = nil
+		b.pg.st.tail = b
 	}
-	return b.tx.flushDeferred(b.ctx)
+	return nil
+}
+
+// tailFailure is a batch's deferred statement that failed after its
+// writes were done, in the round trip of an event hook or of the COMMIT:
+// the server skipped what followed it.
+type tailFailure struct {
+	b     *batch
+	write int
+	err   error
+	// rest are the statements of later writes sent after it, to send
+	// again once the write is rolled back; the hooks' and the log's are
+	// made anew.
+	rest []deferred
+}
+
+// undo rolls the failed write back to its savepoint (the innermost: the
+// later writes' savepoints were among the statements skipped), records its
+// error, drops its log entries and callbacks, and queues the later writes'
+// statements again.
+func (f *tailFailure) undo(ctx context.Context) error {
+	b := f.b
+	if _, err := b.pg.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepointName); err != nil {
+		return fmt.Errorf("roll back write %d of the batch: %w", f.write, err)
+	}
+	b.errs[f.write] = f.err
+	b.drop(f.write)
+	b.pg.st.pending = f.rest
+	return nil
 }
 
 func (b *batch) savepoint(i int) error {

@@ -190,6 +190,110 @@ func testBatchWriteFailsAlone(t *testing.T, s *storage.Store) {
 	}
 }
 
+// TestBatchTailFailsAlone: on PostgreSQL the statements a group commit's
+// last writes left travel with the event hooks' first round trip, or with
+// the COMMIT's. One of them failing there fails its write alone, as during
+// the writes: the write is rolled back with its event and callbacks, the
+// later writes' statements (skipped by the server after the failure) are
+// sent again, and the hooks run again for the events left, so that what
+// they added for the failed write's event is gone too. Every write runs
+// once. On SQLite the same writes fail at once; the outcome is the same.
+func TestBatchTailFailsAlone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ backend, where string }{
+		{storage.SQLite, "commit"}, {storage.Postgres, "commit"}, {storage.Postgres, "hook"},
+	} {
+		t.Run(tc.backend+" at the "+tc.where, func(t *testing.T) {
+			t.Parallel()
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "tail.db")
+			if tc.backend == storage.Postgres {
+				dsn = storagetest.PostgresDSN(t)
+			}
+			s := storagetest.Open(t, dsn)
+			testBatchTailFailsAlone(t, s, tc.where == "hook")
+		})
+	}
+}
+
+func testBatchTailFailsAlone(t *testing.T, s *storage.Store, hookQueries bool) {
+	const insert = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, 0)"
+	hookRuns := 0
+	var hooked [][]string // the events of each committed transaction, as its hook saw them
+	s.OnEvents(func(ctx context.Context, tx *storage.Tx, evs []reservation.Event) error {
+		hookRuns++
+		var ids []string
+		for _, ev := range evs {
+			ids = append(ids, ev.ReservationID)
+		}
+		tx.AfterCommit(func() { hooked = append(hooked, ids) })
+		if hookQueries {
+			// A statement that needs an answer: the tail travels with it.
+			_, err := storage.QueryInt(tx, "SELECT count(*) FROM leases")
+			return err
+		}
+		return nil
+	})
+	committed := map[string]int{}
+	runs := map[string]int{}
+	write := func(name string, fn func(tx *storage.Tx) error) func(tx *storage.Tx) error {
+		return func(tx *storage.Tx) error {
+			runs[name]++
+			tx.AfterCommit(func() { committed[name]++ })
+			if err := storage.AppendEvent(s, tx, name); err != nil {
+				return err
+			}
+			return fn(tx)
+		}
+	}
+	errs := storage.RunBatch(s,
+		write("ok-first", func(tx *storage.Tx) error { return storage.Exec(tx, insert, "ok-first", "h") }),
+		// Neither of these two sends a statement of its own: on PostgreSQL
+		// both travel after the writes.
+		write("bad-tail", func(tx *storage.Tx) error { return storage.ExecLater(tx, insert, "bad-tail", nil) }), // NOT NULL
+		write("ok-tail", func(tx *storage.Tx) error { return storage.ExecLater(tx, insert, "ok-tail", "h") }),
+	)
+	want := []string{"ok-first", "ok-tail"}
+	for i, name := range []string{"ok-first", "bad-tail", "ok-tail"} {
+		if bad := name == "bad-tail"; bad != (errs[i] != nil) {
+			t.Errorf("write %s: err = %v; want an error: %v", name, errs[i], bad)
+		}
+		if runs[name] != 1 {
+			t.Errorf("write %s ran %d times, want once", name, runs[name])
+		}
+		if want := map[bool]int{true: 0, false: 1}[name == "bad-tail"]; committed[name] != want {
+			t.Errorf("the AfterCommit of %s ran %d times, want %d", name, committed[name], want)
+		}
+	}
+	got, err := storage.QueryStrings(s, "SELECT name FROM leases ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("leases = %v, want %v", got, want)
+	}
+	if len(hooked) != 1 || !slices.Equal(hooked[0], want) {
+		t.Errorf("the hook's AfterCommit saw %v, want once the events of %v", hooked, want)
+	}
+	targets, err := storage.QueryStrings(s, "SELECT target FROM audit_log ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(targets, want) {
+		t.Errorf("audit entries of %v, want %v", targets, want)
+	}
+	events, err := storage.QueryStrings(s, "SELECT reservation_id FROM events ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(events, want) {
+		t.Errorf("events of %v, want %v", events, want)
+	}
+	if n, err := s.VerifyAudit(context.Background()); err != nil || n != int64(len(want)) {
+		t.Errorf("VerifyAudit = %d, %v; want %d entries in a sound chain", n, err, len(want))
+	}
+	t.Logf("the hook ran %d times", hookRuns)
+}
+
 // TestCallerGoneDoesNotAbortTheBatch: a write whose caller's context ends
 // while its statement runs (a request gone, a lease renewal stopped) does
 // not cut the transaction the other writes of its group commit share: on

@@ -4,8 +4,10 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/slotline/slotline/internal/audit"
+	"github.com/slotline/slotline/internal/reservation"
 )
 
 // MigrateTo applies the migrations up to version last, for tests of an
@@ -65,6 +67,14 @@ func QueryInt(tx *Tx, q string, args ...any) (int64, error) {
 // AppendAudit adds an audit entry to tx, as a write does.
 func AppendAudit(s *Store, tx *Tx, e *audit.Entry) error {
 	return s.appendLog(context.Background(), tx, nil, e)
+}
+
+// AppendEvent adds an event about target, with an audit entry, to tx, as
+// a write does.
+func AppendEvent(s *Store, tx *Tx, target string) error {
+	ev := pendingEvent{Event: reservation.Event{Type: "test.event", ReservationID: target, OccurredAt: time.Now()}, data: []byte("{}")}
+	return s.appendLog(context.Background(), tx, []pendingEvent{ev}, &audit.Entry{At: time.Now(), Actor: "test",
+		Action: "test.event", Target: target, Outcome: audit.OutcomeOK, Detail: "{}"})
 }
 
 // QueryStrings runs a query for one text column outside any transaction.

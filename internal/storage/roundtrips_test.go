@@ -194,12 +194,23 @@ func TestCreateRoundTripsOnPostgres(t *testing.T) {
 		trips := wire.trips.Load() - before
 		notified()
 		// The reads (the admission's, the opt-out, the overrides) and the
-		// slot's count in one, River's insert, and the commit with the log
-		// and both notifications.
-		if trips > 3 {
-			t.Errorf("%s: a create took %d round trips; want at most 3 (a BEGIN, the slot's take, the job notification or a read has a round trip of its own again)", tc.name, trips)
+		// slot's count in one, and the commit with the inserts, River's
+		// job, the log and both notifications.
+		if trips > 2 {
+			t.Errorf("%s: a create took %d round trips; want at most 2 (a BEGIN, the slot's take, River's insert or notification or a read has a round trip of its own again)", tc.name, trips)
 		}
 		t.Logf("%s: a create took %d round trips", tc.name, trips)
+	}
+
+	// River's inserts, sent with the COMMIT, made their jobs: one for
+	// each create.
+	var made int64
+	if err := listener.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, "river_job"}.Sanitize()+
+		" WHERE kind = 'test_round_trip'").Scan(&made); err != nil {
+		t.Fatal(err)
+	}
+	if made != 4 {
+		t.Errorf("%d jobs after 4 creates, want 4", made)
 	}
 
 	// A driver statement that fails fails the write, which leaves nothing
@@ -219,6 +230,39 @@ func TestCreateRoundTripsOnPostgres(t *testing.T) {
 	}
 	if r.ID == "" {
 		t.Fatal("the create did not reach its insert")
+	}
+	if _, err := s.FindReservationByID(ctx, r.ID); !errors.Is(err, reservation.ErrNotFound) {
+		t.Errorf("the failed create left its reservation: %v", err)
+	}
+}
+
+// TestDeferredJobInsertFailsTheWrite: River's job insert, sent with the
+// COMMIT rather than on its own (its rows are not read), still fails the
+// write when the database refuses it, and the write leaves nothing.
+func TestDeferredJobInsertFailsTheWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.Open(t, storagetest.PostgresDSN(t))
+	js := jobs.New(s.JobDriver(), jobs.Config{})
+	js.AddQueue("test", 1)
+	jobs.Register(js, jobs.Kind{Queue: "test", UniqueUnfinished: true}, func(context.Context, *jobs.Job[roundTripArgs]) error { return nil })
+	if err := js.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.OnEvents(func(ctx context.Context, tx *storage.Tx, evs []reservation.Event) error {
+		// Two unique jobs with the same arguments in one insert: the
+		// database refuses the statement.
+		a := roundTripArgs{ID: evs[0].ReservationID}
+		return js.InsertManyTx(ctx, tx, []jobs.Args{a, a})
+	})
+	r := &reservation.Reservation{ClientID: "website", QueueID: "q1", TimeZone: "UTC", CallbackNumber: "+14155550188",
+		Channel: reservation.ChannelPreferences{Primary: "voice"}, ConcurrencyLimit: 10}
+	start := time.Date(2031, 1, 6, 12, 0, 0, 0, time.UTC)
+	c := reservation.Candidate{Slot: reservation.Slot{Start: start, End: start.Add(15 * time.Minute)}, Bucket: start, Cap: 5}
+	r.Candidates = []reservation.Slot{c.Slot}
+	_, err := s.CreateReservation(ctx, r, []reservation.Candidate{c}, reservation.Write{Actor: "website", Origin: reservation.OriginAPI})
+	if err == nil || !strings.Contains(err.Error(), "insert jobs") {
+		t.Fatalf("create whose job insert the database refuses: %v, want the insert's error", err)
 	}
 	if _, err := s.FindReservationByID(ctx, r.ID); !errors.Is(err, reservation.ErrNotFound) {
 		t.Errorf("the failed create left its reservation: %v", err)

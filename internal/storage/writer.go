@@ -311,10 +311,7 @@ func (s *Store) txOncePG(fn func(tx *Tx) error) error {
 	tx := &Tx{execer: pe, driver: pgDriverTx{pe}}
 	err = fn(tx)
 	if err == nil {
-		err = s.runHooks(ctx, tx)
-	}
-	if err == nil {
-		err = s.commitPG(ctx, tx, pe)
+		err = s.hooksAndCommitPG(ctx, tx, pe)
 	}
 	if err != nil {
 		// Also when the pipelined COMMIT failed: a rollback outside a
@@ -331,6 +328,49 @@ func (s *Store) txOncePG(fn func(tx *Tx) error) error {
 	}
 	s.afterCommit(tx)
 	return nil
+}
+
+// hooksAndCommitPG runs the event hooks and commits. A group commit's
+// last writes' statements travel with the first of those round trips (see
+// batch.finish): when one of them fails, its write alone is rolled back
+// and dropped, as it would have been during the writes, and the hooks and
+// the commit run again, for the events left.
+func (s *Store) hooksAndCommitPG(ctx context.Context, tx *Tx, pe pgTxExec) error {
+	m := tx.hookMark()
+	for {
+		err := s.runHooks(ctx, tx)
+		if err == nil {
+			err = s.commitPG(ctx, tx, pe)
+		}
+		f := pe.st.tailFailed
+		if err == nil || f == nil || pe.conn.PgConn().TxStatus() != 'E' {
+			return err
+		}
+		pe.st.tailFailed = nil
+		tx.resetHooks(m)
+		if uerr := f.undo(ctx); uerr != nil {
+			return errors.Join(err, uerr)
+		}
+	}
+}
+
+// hookState is what the event hooks add to a transaction (hookMark).
+type hookState struct {
+	after, numbered, deliveries int
+	webhooksSeen                bool
+	webhookGen                  int64
+}
+
+// hookMark returns what the hooks have not added to tx yet.
+func (t *Tx) hookMark() hookState {
+	return hookState{len(t.after), len(t.numbered), len(t.deliveries), t.webhooksSeen, t.webhookGen}
+}
+
+// resetHooks takes back what the hooks added to tx since m.
+func (t *Tx) resetHooks(m hookState) {
+	t.after, t.numbered = t.after[:m.after], t.numbered[:m.numbered]
+	t.deliveries, t.deliveryEvents = t.deliveries[:m.deliveries], t.deliveryEvents[:m.deliveries]
+	t.webhooksSeen, t.webhookGen = m.webhooksSeen, m.webhookGen
 }
 
 // afterCommit tells the store's readers and tx's AfterCommit functions
@@ -412,8 +452,11 @@ func (e pgTxExec) rollback() {
 type pgState struct {
 	pending []deferred
 	// batch is the group commit's bookkeeping while its writes run (nil
-	// otherwise).
-	batch *batch
+	// otherwise); tail is it once they are done, while what they left may
+	// still be waiting to be sent, and tailFailed a failure among that.
+	batch      *batch
+	tail       *batch
+	tailFailed *tailFailure
 }
 
 // flush sends the deferred statements, with extra (if not nil) queued
@@ -461,6 +504,18 @@ func (e pgTxExec) flush(_ context.Context, extra func(b *pgx.Batch)) (pgx.BatchR
 			}
 			if e.st.batch.active() && d.write >= 0 {
 				return e.st.batch.failed(d, err, pend[k+1:], func() (pgx.BatchResults, error) { return e.flush(ctx, extra) })
+			}
+			if e.st.tail != nil && d.write >= 0 && !d.control && !retryable(err) {
+				// A write's statement, sent after the writes: the caller (a
+				// hook, the commit) fails, and hooksAndCommitPG undoes that
+				// write alone.
+				f := &tailFailure{b: e.st.tail, write: d.write, err: err}
+				for _, r := range pend[k+1:] {
+					if r.write > d.write {
+						f.rest = append(f.rest, r)
+					}
+				}
+				e.st.tailFailed = f
 			}
 			return nil, err
 		}
