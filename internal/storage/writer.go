@@ -334,7 +334,9 @@ func (s *Store) txOncePG(fn func(tx *Tx) error) error {
 // last writes' statements travel with the first of those round trips (see
 // batch.finish): when one of them fails, its write alone is rolled back
 // and dropped, as it would have been during the writes, and the hooks and
-// the commit run again, for the events left.
+// the commit run again, for the events left. (River may then not send its
+// insert notification again, having just decided to send one: the other
+// processes' job clients find the jobs at their next fetch.)
 func (s *Store) hooksAndCommitPG(ctx context.Context, tx *Tx, pe pgTxExec) error {
 	m := tx.hookMark()
 	for {
