@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,8 +197,11 @@ func testBatchWriteFailsAlone(t *testing.T, s *storage.Store) {
 // the writes: the write is rolled back with its event and callbacks, the
 // later writes' statements (skipped by the server after the failure) are
 // sent again, and the hooks run again for the events left, so that what
-// they added for the failed write's event is gone too. Every write runs
-// once. On SQLite the same writes fail at once; the outcome is the same.
+// they added for the failed write's event is gone too; a second failure
+// among the statements sent again is handled the same way (the review's
+// case: the hooks' start had moved with the first write's callbacks).
+// Every write runs once. On SQLite the same writes fail at once; the
+// outcome is the same.
 func TestBatchTailFailsAlone(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ backend, where string }{
@@ -247,20 +251,23 @@ func testBatchTailFailsAlone(t *testing.T, s *storage.Store, hookQueries bool) {
 	}
 	errs := storage.RunBatch(s,
 		write("ok-first", func(tx *storage.Tx) error { return storage.Exec(tx, insert, "ok-first", "h") }),
-		// Neither of these two sends a statement of its own: on PostgreSQL
-		// both travel after the writes.
+		// None of these three sends a statement of its own: on PostgreSQL
+		// they travel after the writes, and the two bad ones fail one
+		// after the other.
 		write("bad-tail", func(tx *storage.Tx) error { return storage.ExecLater(tx, insert, "bad-tail", nil) }), // NOT NULL
+		write("bad-tail-2", func(tx *storage.Tx) error { return storage.ExecLater(tx, insert, "bad-tail-2", nil) }),
 		write("ok-tail", func(tx *storage.Tx) error { return storage.ExecLater(tx, insert, "ok-tail", "h") }),
 	)
 	want := []string{"ok-first", "ok-tail"}
-	for i, name := range []string{"ok-first", "bad-tail", "ok-tail"} {
-		if bad := name == "bad-tail"; bad != (errs[i] != nil) {
+	for i, name := range []string{"ok-first", "bad-tail", "bad-tail-2", "ok-tail"} {
+		bad := strings.HasPrefix(name, "bad-")
+		if bad != (errs[i] != nil) {
 			t.Errorf("write %s: err = %v; want an error: %v", name, errs[i], bad)
 		}
 		if runs[name] != 1 {
 			t.Errorf("write %s ran %d times, want once", name, runs[name])
 		}
-		if want := map[bool]int{true: 0, false: 1}[name == "bad-tail"]; committed[name] != want {
+		if want := map[bool]int{true: 0, false: 1}[bad]; committed[name] != want {
 			t.Errorf("the AfterCommit of %s ran %d times, want %d", name, committed[name], want)
 		}
 	}

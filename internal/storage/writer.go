@@ -353,6 +353,8 @@ func (s *Store) hooksAndCommitPG(ctx context.Context, tx *Tx, pe pgTxExec) error
 		if uerr := f.undo(ctx); uerr != nil {
 			return errors.Join(err, uerr)
 		}
+		// The write's callbacks are gone: the hooks' start moved.
+		m = tx.hookMark()
 	}
 }
 
