@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -299,6 +300,49 @@ func testBatchTailFailsAlone(t *testing.T, s *storage.Store, hookQueries bool) {
 		t.Errorf("VerifyAudit = %d, %v; want %d entries in a sound chain", n, err, len(want))
 	}
 	t.Logf("the hook ran %d times", hookRuns)
+}
+
+// TestSystemEventSeqAfterAFailedWrite: a system event's write learns its
+// event's number at commit, by the event's id: a write before it in the
+// batch that fails after it ran (on PostgreSQL, once the writes are done)
+// takes its own event out of the transaction's, which moved ours. It read
+// the number at the event's old place (another event's, or past the end:
+// a panic).
+func TestSystemEventSeqAfterAFailedWrite(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{storage.SQLite, storage.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "sys.db")
+			if backend == storage.Postgres {
+				dsn = storagetest.PostgresDSN(t)
+			}
+			s := storagetest.Open(t, dsn)
+			var seq int64
+			errs := storage.RunBatch(s,
+				func(tx *storage.Tx) error {
+					if err := storage.AppendEvent(s, tx, "bad"); err != nil {
+						return err
+					}
+					return storage.ExecLater(tx, "INSERT INTO leases (name, holder, expires_at) VALUES ('bad', NULL, 0)")
+				},
+				func(tx *storage.Tx) error {
+					return storage.RecordSystemEventTx(s, tx, reservation.Event{Type: "webhook.ping", OccurredAt: time.Now()},
+						&audit.Entry{At: time.Now(), Actor: "test", Action: "webhook.ping", Target: "ep", Outcome: audit.OutcomeOK, Detail: "{}"}, &seq)
+				},
+			)
+			if errs[0] == nil || errs[1] != nil {
+				t.Fatalf("errors %v: want the first write's alone", errs)
+			}
+			got, err := storage.QueryStrings(s, "SELECT CAST(seq AS TEXT) FROM events WHERE type = 'webhook.ping'")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0] != fmt.Sprint(seq) {
+				t.Errorf("the ping's event is numbered %v, and its write was told %d", got, seq)
+			}
+		})
+	}
 }
 
 // TestCallerGoneDoesNotAbortTheBatch: a write whose caller's context ends

@@ -77,6 +77,11 @@ func AppendEvent(s *Store, tx *Tx, target string) error {
 		Action: "test.event", Target: target, Outcome: audit.OutcomeOK, Detail: "{}"})
 }
 
+// RecordSystemEventTx is RecordSystemEvent's write, for RunBatch.
+func RecordSystemEventTx(s *Store, tx *Tx, ev reservation.Event, entry *audit.Entry, seq *int64) error {
+	return s.recordSystemEvent(context.Background(), tx, ev, entry, seq)
+}
+
 // QueryStrings runs a query for one text column outside any transaction.
 func QueryStrings(s *Store, q string, args ...any) ([]string, error) {
 	return s.readStrings(context.Background(), q, args...)

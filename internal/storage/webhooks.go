@@ -428,17 +428,29 @@ func (s *Store) RetryDelivery(ctx context.Context, endpointID, id string, w rese
 // (webhook.disabled, delivery.exhausted, webhook.ping) with its audit entry.
 func (s *Store) RecordSystemEvent(ctx context.Context, ev reservation.Event, entry *audit.Entry) (int64, error) {
 	var seq int64
-	err := s.inTx(ctx, func(tx *Tx) error {
-		// The sequence number is handed out at flush, and the transaction
-		// may carry other writes' events: remember which one is ours.
-		i := len(tx.events)
-		if err := s.appendLog(ctx, tx, []pendingEvent{{Event: ev}}, entry); err != nil {
-			return err
-		}
-		tx.AfterCommit(func() { seq = tx.events[i].Seq })
-		return nil
-	})
+	err := s.inTx(ctx, func(tx *Tx) error { return s.recordSystemEvent(ctx, tx, ev, entry, &seq) })
 	return seq, err
+}
+
+// recordSystemEvent is RecordSystemEvent's write; *seq is set once it
+// commits.
+func (s *Store) recordSystemEvent(ctx context.Context, tx *Tx, ev reservation.Event, entry *audit.Entry, seq *int64) error {
+	// The sequence number is handed out at flush, and the transaction may
+	// carry other writes' events, and lose some (a write of the batch that
+	// fails): remember ours by its id, not its place.
+	i := len(tx.events)
+	if err := s.appendLog(ctx, tx, []pendingEvent{{Event: ev}}, entry); err != nil {
+		return err
+	}
+	id := tx.events[i].ID
+	tx.AfterCommit(func() {
+		for _, e := range tx.events {
+			if e.ID == id {
+				*seq = e.Seq
+			}
+		}
+	})
+	return nil
 }
 
 // FeedTokenOwner returns the client a queue's calendar feed token was
