@@ -28,18 +28,20 @@ func TestBatchWriteFailsAlone(t *testing.T) {
 	for _, backend := range []string{storage.SQLite, storage.Postgres} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			dsn := "sqlite:" + filepath.Join(t.TempDir(), "batch.db")
-			if backend == storage.Postgres {
-				dsn = storagetest.PostgresDSN(t)
-			}
-			s, err := storage.Open(context.Background(), dsn, storage.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			testBatchWriteFailsAlone(t, s)
+			testBatchWriteFailsAlone(t, openBackend(t, backend))
 		})
 	}
+}
+
+// openBackend opens a store of its own on backend: a SQLite file, or a
+// schema of the test database.
+func openBackend(t *testing.T, backend string) *storage.Store {
+	t.Helper()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "store.db")
+	if backend == storage.Postgres {
+		dsn = storagetest.PostgresDSN(t)
+	}
+	return storagetest.Open(t, dsn)
 }
 
 // batchWrite is one write of the batch: good ones add the lease of their
@@ -210,12 +212,7 @@ func TestBatchTailFailsAlone(t *testing.T) {
 	} {
 		t.Run(tc.backend+" at the "+tc.where, func(t *testing.T) {
 			t.Parallel()
-			dsn := "sqlite:" + filepath.Join(t.TempDir(), "tail.db")
-			if tc.backend == storage.Postgres {
-				dsn = storagetest.PostgresDSN(t)
-			}
-			s := storagetest.Open(t, dsn)
-			testBatchTailFailsAlone(t, s, tc.where == "hook")
+			testBatchTailFailsAlone(t, openBackend(t, tc.backend), tc.where == "hook")
 		})
 	}
 }
@@ -313,11 +310,7 @@ func TestSystemEventSeqAfterAFailedWrite(t *testing.T) {
 	for _, backend := range []string{storage.SQLite, storage.Postgres} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			dsn := "sqlite:" + filepath.Join(t.TempDir(), "sys.db")
-			if backend == storage.Postgres {
-				dsn = storagetest.PostgresDSN(t)
-			}
-			s := storagetest.Open(t, dsn)
+			s := openBackend(t, backend)
 			var seq int64
 			errs := storage.RunBatch(s,
 				func(tx *storage.Tx) error {
