@@ -88,6 +88,15 @@ var benchAdmissionQueue = map[string]any{
 	"throttle": map[string]any{"per_number": "6/24h", "per_queue": "1000000/1h"},
 }
 
+// benchRatios lists ratios, two decimals each.
+func benchRatios(rs []float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.2f", r)
+	}
+	return strings.Join(parts, " ")
+}
+
 // admissionRounds runs one(off) then one(on) in each of --rounds rounds and
 // keeps the round of the median ratio.
 func (b *bench) admissionRounds(ctx context.Context, phase string, one func(ctx context.Context, name string, on bool) (*benchRateFigures, error)) (*benchAdmissionFigures, error) {
@@ -133,11 +142,7 @@ func (b *bench) printAdmission(tag, offName, onName string, f *benchAdmissionFig
 	fmt.Fprintf(b.text, "%-7s %-31s %8s /s    %s  %.2f× off (target ≥ %.2f) %s\n", tag, onName,
 		benchCommas(int64(on.PerSec)), benchLatency(on), f.Ratio, f.TargetRatio, benchVerdict(f.Pass))
 	if len(f.Rounds) > 1 {
-		parts := make([]string, len(f.Rounds))
-		for i, r := range f.Rounds {
-			parts[i] = fmt.Sprintf("%.2f", r)
-		}
-		fmt.Fprintf(b.text, "%-7s %-31s %s (the median's figures above)\n", tag, "ratio of each round", strings.Join(parts, " "))
+		fmt.Fprintf(b.text, "%-7s %-31s %s (the median's figures above)\n", tag, "ratio of each round", benchRatios(f.Rounds))
 	}
 	b.printFailures(off)
 	b.printFailures(on)

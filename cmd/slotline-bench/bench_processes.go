@@ -385,10 +385,6 @@ func (b *bench) printProcesses() {
 	fmt.Fprintf(b.text, "%-7s %-43s %.2f× one process (target ≥ %.2f %s) %s\n", "procs",
 		fmt.Sprintf("%d processes ÷ 1", len(f.Runs)), f.Ratio, f.TargetRatio, where, benchVerdict(f.Pass))
 	if len(f.Rounds) > 1 {
-		parts := make([]string, len(f.Rounds))
-		for i, r := range f.Rounds {
-			parts[i] = fmt.Sprintf("%.2f", r)
-		}
-		fmt.Fprintf(b.text, "%-7s %-43s %s (the median is the figure above)\n", "procs", "ratio of each round", strings.Join(parts, " "))
+		fmt.Fprintf(b.text, "%-7s %-43s %s (the median is the figure above)\n", "procs", "ratio of each round", benchRatios(f.Rounds))
 	}
 }

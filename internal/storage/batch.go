@@ -142,30 +142,14 @@ func (b *batch) finish() error {
 
 // tailFailure is a batch's deferred statement that failed after its
 // writes were done, in the round trip of an event hook or of the COMMIT:
-// the server skipped what followed it.
+// the server skipped what followed it (rest). Store.hooksAndCommitPG undoes
+// the write (batch.undoWrite), then makes the hooks' and the log's
+// statements anew.
 type tailFailure struct {
 	b     *batch
 	write int
 	err   error
-	// rest are the statements of later writes sent after it, to send
-	// again once the write is rolled back; the hooks' and the log's are
-	// made anew.
-	rest []deferred
-}
-
-// undo rolls the failed write back to its savepoint (the innermost: the
-// later writes' savepoints were among the statements skipped), records its
-// error, drops its log entries and callbacks, and queues the later writes'
-// statements again.
-func (f *tailFailure) undo(ctx context.Context) error {
-	b := f.b
-	if _, err := b.pg.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepointName); err != nil {
-		return fmt.Errorf("roll back write %d of the batch: %w", f.write, err)
-	}
-	b.errs[f.write] = f.err
-	b.drop(f.write)
-	b.pg.st.pending = f.rest
-	return nil
+	rest  []deferred
 }
 
 func (b *batch) savepoint(i int) error {
@@ -253,18 +237,30 @@ func (b *batch) failed(d deferred, err error, rest []deferred, resend func() (pg
 		}
 		return nil, err
 	}
-	// An earlier write failed: it alone is rolled back (its savepoint is
-	// the innermost), and the later statements are sent again.
-	if _, rerr := b.pg.conn.Exec(b.ctx, "ROLLBACK TO SAVEPOINT "+savepointName); rerr != nil {
-		b.broken = fmt.Errorf("roll back write %d of the batch: %w", d.write, rerr)
-		return nil, b.broken
+	// An earlier write failed: it alone is rolled back, and the later
+	// statements are sent again.
+	if rerr := b.undoWrite(b.ctx, d.write, err, rest); rerr != nil {
+		b.broken = rerr
+		return nil, rerr
 	}
-	b.errs[d.write] = err
-	b.drop(d.write)
+	return resend()
+}
+
+// undoWrite rolls write w back to its savepoint (the innermost: the later
+// writes' savepoints were among the statements the server skipped after
+// w's failure err), records err as its outcome, drops its log entries and
+// callbacks, and queues again the later writes' statements among rest, the
+// statements sent after the failed one.
+func (b *batch) undoWrite(ctx context.Context, w int, err error, rest []deferred) error {
+	if _, rerr := b.pg.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepointName); rerr != nil {
+		return fmt.Errorf("roll back write %d of the batch: %w", w, rerr)
+	}
+	b.errs[w] = err
+	b.drop(w)
 	for _, r := range rest {
-		if r.write > d.write {
+		if r.write > w {
 			b.pg.st.pending = append(b.pg.st.pending, r)
 		}
 	}
-	return resend()
+	return nil
 }

@@ -79,7 +79,9 @@ func takeFirstLater(ctx context.Context, tx *Tx, queueID string, cands []reserva
 // after overrides: a queued take whose limit an override changed is undone
 // (if it counted), and booking takes that candidate anew.
 func (l *firstTake) use(ctx context.Context, cands []reservation.Candidate) error {
-	if !l.pending || (len(cands) > 0 && cands[0].Bucket.Equal(l.bucket) && cands[0].Cap == l.limit) {
+	// Pending, the candidates are not empty: cands is the queued take's
+	// candidates after overrides.
+	if !l.pending || (cands[0].Bucket.Equal(l.bucket) && cands[0].Cap == l.limit) {
 		return nil
 	}
 	return l.undo(ctx)

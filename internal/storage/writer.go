@@ -350,7 +350,7 @@ func (s *Store) hooksAndCommitPG(ctx context.Context, tx *Tx, pe pgTxExec) error
 		}
 		pe.st.tailFailed = nil
 		tx.resetHooks(m)
-		if uerr := f.undo(ctx); uerr != nil {
+		if uerr := f.b.undoWrite(ctx, f.write, f.err, f.rest); uerr != nil {
 			return errors.Join(err, uerr)
 		}
 		// The write's callbacks are gone: the hooks' start moved.
@@ -513,13 +513,7 @@ func (e pgTxExec) flush(_ context.Context, extra func(b *pgx.Batch)) (pgx.BatchR
 				// A write's statement, sent after the writes: the caller (a
 				// hook, the commit) fails, and hooksAndCommitPG undoes that
 				// write alone.
-				f := &tailFailure{b: e.st.tail, write: d.write, err: err}
-				for _, r := range pend[k+1:] {
-					if r.write > d.write {
-						f.rest = append(f.rest, r)
-					}
-				}
-				e.st.tailFailed = f
+				e.st.tailFailed = &tailFailure{b: e.st.tail, write: d.write, err: err, rest: pend[k+1:]}
 			}
 			return nil, err
 		}
